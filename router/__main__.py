@@ -1,0 +1,88 @@
+"""The command line: ``raceway serve`` and ``raceway check-config``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from router.config import ConfigError, GatewayConfig, load_config
+
+DEFAULT_CONFIG = Path("config/gateway.yaml")
+
+
+def _load(path: Path) -> GatewayConfig | None:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"{path}: {problem}", file=sys.stderr)
+        return None
+
+
+def check_config(args: argparse.Namespace) -> int:
+    config = _load(args.file)
+    if config is None:
+        return 1
+    print(
+        f"{args.file}: ok ({len(config.deployments)} deployments, {len(config.models)} models, "
+        f"{len(config.keys)} keys, hash {config.hash})"
+    )
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    from router.server import ServeOptions, serve, split_bind
+
+    config = _load(args.config)
+    if config is None:
+        return 1
+    host, port = split_bind(args.bind or config.server.bind)
+    workers = args.workers or config.server.workers or os.cpu_count() or 1
+    options = ServeOptions(
+        config_path=args.config.resolve(),
+        host=host,
+        port=port,
+        workers=workers,
+        graceful_timeout=config.server.graceful_timeout,
+    )
+    return serve(options)
+
+
+def _bind(value: str) -> str:
+    from router.server import split_bind
+
+    try:
+        split_bind(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError("expected HOST:PORT") from exc
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="raceway", description="An OpenAI-compatible LLM routing gateway.")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    serve_command = commands.add_parser("serve", help="start the gateway")
+    serve_command.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG, help="config file (YAML)")
+    serve_command.add_argument("--bind", type=_bind, help="HOST:PORT (default: server.bind from the config)")
+    serve_command.add_argument(
+        "--workers", type=int, help="worker processes (default: server.workers, else CPU count)"
+    )
+    serve_command.set_defaults(run=serve)
+
+    check_command = commands.add_parser("check-config", help="validate a config file and list every problem")
+    check_command.add_argument("file", type=Path)
+    check_command.set_defaults(run=check_config)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""create_app(): the Starlette application of one worker, its routes and lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from router import api
+from router.config import GatewayConfig
+from router.errors import GatewayError, InvalidRequest, ModelNotFound
+from router.gateway import Gateway
+from router.metrics import build_metrics
+from router.responses import error_response
+
+logger = logging.getLogger("raceway.app")
+
+
+class RouteNotFound(ModelNotFound):
+    default_code = "not_found"
+
+
+class MethodNotAllowed(InvalidRequest):
+    status = 405
+    default_code = "method_not_allowed"
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return error_response(RouteNotFound(f"no route {request.method} {request.url.path}"))
+    if exc.status_code == 405:
+        return error_response(
+            MethodNotAllowed(f"method {request.method} is not allowed on {request.url.path}")
+        )
+    return error_response(InvalidRequest(str(exc.detail)))
+
+
+async def _gateway_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    return error_response(exc)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(GatewayError("internal error in the gateway", code="internal_error"))
+
+
+def create_app(config: GatewayConfig) -> Starlette:
+    metrics, registry = build_metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        gateway = Gateway.build(config)
+        app.state.gateway = gateway
+        metrics.config_info.labels(config.hash).set(1)
+        try:
+            yield
+        finally:
+            await gateway.close()
+
+    routes = [
+        Route("/v1/chat/completions", api.chat_completions, methods=["POST"]),
+        Route("/chat/completions", api.chat_completions, methods=["POST"]),
+        Route("/v1/embeddings", api.embeddings, methods=["POST"]),
+        Route("/embeddings", api.embeddings, methods=["POST"]),
+        Route("/v1/models", api.list_models, methods=["GET"]),
+        Route("/models", api.list_models, methods=["GET"]),
+        Route("/health", api.health, methods=["GET"]),
+        Route("/ready", api.ready, methods=["GET"]),
+        Route("/metrics", api.metrics_endpoint, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            HTTPException: _http_error,
+            GatewayError: _gateway_error,
+            Exception: _unexpected_error,
+        },
+    )
+    app.state.metrics = metrics
+    app.state.metrics_registry = registry
+    return app

@@ -1,0 +1,143 @@
+"""Gateway errors: each knows its HTTP status and renders OpenAI's error shape.
+
+Exception tree::
+
+    GatewayError
+    ├── InvalidRequest            400  malformed JSON, missing or mistyped fields
+    ├── AuthenticationFailed      401  missing or wrong gateway key
+    ├── PermissionDenied          403  key not allowed to use a model
+    ├── ModelNotFound             404  unknown public model name
+    ├── PayloadTooLarge           413  body over the configured limit
+    ├── NoDeploymentAvailable     503  nothing usable to serve the request
+    └── UpstreamError             502  an upstream call failed (connect, 5xx, cut stream)
+        ├── UpstreamTimeout       504  an upstream call took too long
+        ├── UpstreamRateLimited   429  the upstream answered 429
+        └── UpstreamRejected      4xx  the upstream refused the request itself (not retried)
+
+Lower-level exceptions (aiohttp, litellm, asyncio timeouts) are translated into
+``UpstreamError`` subclasses at exactly one boundary per provider.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import orjson
+
+
+class GatewayError(Exception):
+    status: ClassVar[int] = 500
+    error_type: ClassVar[str] = "server_error"
+    default_code: ClassVar[str | None] = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code if code is not None else self.default_code
+        self.headers = headers or {}
+
+    @property
+    def status_code(self) -> int:
+        return self.status
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.error_type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.to_dict())
+
+
+class InvalidRequest(GatewayError):
+    status = 400
+    error_type = "invalid_request_error"
+
+
+class AuthenticationFailed(GatewayError):
+    status = 401
+    error_type = "authentication_error"
+    default_code = "invalid_api_key"
+
+
+class PermissionDenied(GatewayError):
+    status = 403
+    error_type = "permission_error"
+    default_code = "model_not_allowed"
+
+
+class ModelNotFound(GatewayError):
+    status = 404
+    error_type = "invalid_request_error"
+    default_code = "model_not_found"
+
+
+class PayloadTooLarge(GatewayError):
+    status = 413
+    error_type = "invalid_request_error"
+    default_code = "request_too_large"
+
+
+class NoDeploymentAvailable(GatewayError):
+    status = 503
+    error_type = "service_unavailable"
+    default_code = "no_deployment_available"
+
+
+class UpstreamError(GatewayError):
+    """An upstream call failed. ``retryable`` says whether another attempt may succeed."""
+
+    status = 502
+    error_type = "upstream_error"
+    default_code = "upstream_error"
+    retryable: bool = True
+
+    def __init__(self, message: str, *, deployment: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.deployment = deployment
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    error_type = "timeout_error"
+    default_code = "upstream_timeout"
+
+
+class UpstreamRateLimited(UpstreamError):
+    status = 429
+    error_type = "rate_limit_error"
+    default_code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+        if retry_after is not None:
+            self.headers.setdefault("retry-after", str(max(1, round(retry_after))))
+
+
+class UpstreamRejected(UpstreamError):
+    """The upstream refused the request itself (4xx): another deployment would too."""
+
+    retryable = False
+    error_type = "invalid_request_error"
+
+    def __init__(self, message: str, *, status: int, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self._status = status
+
+    @property
+    def status_code(self) -> int:
+        return self._status

@@ -1,0 +1,85 @@
+"""Every metric Raceway exports, defined in one place, and their exposition across workers.
+
+With several workers, each process writes its samples to files in the directory named
+by ``PROMETHEUS_MULTIPROC_DIR`` (set by ``raceway serve`` before the workers start)
+and ``/metrics`` on any worker sums them all.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
+
+# Label value for a model name that is not in the config: client input never becomes a label.
+UNKNOWN_MODEL = "(unknown)"
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+class Metrics:
+    """The gateway's metrics. ``registry`` is None in multiprocess mode (samples go to files)."""
+
+    def __init__(self, registry: CollectorRegistry | None) -> None:
+        self.registry = registry
+        self.requests = Counter(
+            "raceway_requests",
+            "Client requests answered, by model and status class.",
+            ["model", "status_class"],
+            registry=registry,
+        )
+        self.request_duration = Histogram(
+            "raceway_request_duration_seconds",
+            "Time from request received to response complete.",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.overhead = Histogram(
+            "raceway_overhead_seconds",
+            "Time spent in Raceway, excluding the winning upstream call.",
+            buckets=OVERHEAD_BUCKETS,
+            registry=registry,
+        )
+        self.upstream_requests = Counter(
+            "raceway_upstream_requests",
+            "Upstream calls, by deployment and outcome.",
+            ["deployment", "outcome"],
+            registry=registry,
+        )
+        self.config_info = Gauge(
+            "raceway_config_info",
+            "The active config's hash (value 1 per worker).",
+            ["hash"],
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+
+
+def build_metrics() -> tuple[Metrics, CollectorRegistry | None]:
+    """The worker's metrics and, outside multiprocess mode, the registry that holds them."""
+    if multiprocess_dir():
+        return Metrics(None), None
+    registry = CollectorRegistry()
+    return Metrics(registry), registry
+
+
+def render(registry: CollectorRegistry | None) -> tuple[bytes, str]:
+    """The exposition text; in multiprocess mode, summed over every worker's files."""
+    if registry is None:
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,112 @@
+"""Adapter for providers whose API is not OpenAI's (Anthropic, Gemini, Bedrock...), via litellm.
+
+litellm costs seconds to import and milliseconds of CPU per call, so it is imported only
+when a deployment needs it and never sits on the OpenAI-compatible hot path.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from collections.abc import AsyncGenerator, Iterator
+from contextlib import contextmanager
+from types import ModuleType
+from typing import Any
+
+import orjson
+
+from router.config import Deployment
+from router.errors import UpstreamError, UpstreamTimeout
+from router.providers.base import RequestBody
+from router.providers.upstream_errors import error_from_status
+from router.streaming import DONE_EVENT
+
+logger = logging.getLogger("raceway.litellm")
+
+# Fields of the client's body that litellm takes under another name or must not see.
+_OWN_FIELDS = frozenset({"model", "stream", "messages", "input"})
+
+
+def load_litellm() -> ModuleType:
+    """Import litellm with its price map read from the package, never from the network."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    os.environ.setdefault("LITELLM_LOG", "ERROR")
+    module = importlib.import_module("litellm")
+    setattr(module, "telemetry", False)  # noqa: B010 (litellm's module-level switches)
+    setattr(module, "suppress_debug_info", True)  # noqa: B010
+    return module
+
+
+@contextmanager
+def translate_errors(deployment: str, secrets: list[str]) -> Iterator[None]:
+    """The one place where litellm's exceptions (subclasses of openai's) become gateway errors."""
+    import openai
+
+    try:
+        yield
+    except UpstreamError:
+        raise
+    except openai.APITimeoutError as exc:
+        raise UpstreamTimeout(f"deployment {deployment} timed out", deployment=deployment) from exc
+    except openai.APIConnectionError as exc:
+        raise UpstreamError(
+            f"cannot connect to deployment {deployment}", deployment=deployment, code="upstream_connect_error"
+        ) from exc
+    except Exception as exc:
+        status = getattr(exc, "status_code", None)
+        if not isinstance(status, int):
+            logger.exception("litellm adapter failed for deployment %s", deployment)
+            raise UpstreamError(
+                f"deployment {deployment} failed in its adapter", deployment=deployment
+            ) from exc
+        response = getattr(exc, "response", None)
+        headers = dict(getattr(response, "headers", None) or {})
+        body = orjson.dumps({"error": {"message": str(getattr(exc, "message", exc))}})
+        raise error_from_status(status, body, headers, deployment=deployment, secrets=secrets) from exc
+
+
+class LiteLLMProvider:
+    """One deployment called through ``litellm.acompletion`` and translated back to OpenAI's format."""
+
+    def __init__(self, deployment: Deployment, litellm: ModuleType) -> None:
+        self.deployment = deployment
+        self._litellm = litellm
+        self._model = f"{deployment.provider}/{deployment.model}"
+        self._secrets = [deployment.api_key.reveal()] if deployment.api_key else []
+        self._secrets += [value.reveal() for value in deployment.headers.values()]
+
+    def _arguments(self, body: RequestBody) -> dict[str, Any]:
+        arguments = {key: value for key, value in body.items() if key not in _OWN_FIELDS}
+        arguments["model"] = self._model
+        arguments["timeout"] = self.deployment.timeout
+        arguments["num_retries"] = 0  # retries are the router's decision, not the adapter's
+        if self.deployment.api_key is not None:
+            arguments["api_key"] = self.deployment.api_key.reveal()
+        if self.deployment.base_url is not None:
+            arguments["api_base"] = self.deployment.base_url
+        if self.deployment.headers:
+            arguments["extra_headers"] = {k: v.reveal() for k, v in self.deployment.headers.items()}
+        return arguments
+
+    async def chat(self, body: RequestBody) -> bytes:
+        with translate_errors(self.deployment.name, self._secrets):
+            response = await self._litellm.acompletion(messages=body["messages"], **self._arguments(body))
+            return orjson.dumps(response.model_dump(exclude_none=True))
+
+    async def chat_stream(self, body: RequestBody) -> AsyncGenerator[bytes, None]:
+        with translate_errors(self.deployment.name, self._secrets):
+            stream = await self._litellm.acompletion(
+                messages=body["messages"], stream=True, **self._arguments(body)
+            )
+            async for chunk in stream:
+                yield b"data: " + orjson.dumps(chunk.model_dump(exclude_none=True)) + b"\n\n"
+        yield DONE_EVENT
+
+    async def embeddings(self, body: RequestBody) -> bytes:
+        with translate_errors(self.deployment.name, self._secrets):
+            response = await self._litellm.aembedding(input=body["input"], **self._arguments(body))
+            return orjson.dumps(response.model_dump(exclude_none=True))
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,103 @@
+"""Native provider for OpenAI-compatible APIs: the client's body forwarded over pooled aiohttp."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Iterator
+from contextlib import contextmanager
+
+import aiohttp
+import orjson
+
+from router.config import Deployment
+from router.errors import UpstreamError, UpstreamTimeout
+from router.providers.base import RequestBody
+from router.providers.upstream_errors import error_from_status
+from router.streaming import SSEBuffer, is_done
+
+
+@contextmanager
+def translate_errors(deployment: str) -> Iterator[None]:
+    """The one place where aiohttp's and asyncio's exceptions become gateway errors."""
+    try:
+        yield
+    except TimeoutError as exc:
+        raise UpstreamTimeout(f"deployment {deployment} timed out", deployment=deployment) from exc
+    except aiohttp.ClientConnectorError as exc:
+        raise UpstreamError(
+            f"cannot connect to deployment {deployment}", deployment=deployment, code="upstream_connect_error"
+        ) from exc
+    except aiohttp.ClientError as exc:
+        raise UpstreamError(
+            f"deployment {deployment} failed: {type(exc).__name__}", deployment=deployment
+        ) from exc
+
+
+class OpenAICompatibleProvider:
+    """One deployment reached over HTTP with OpenAI's wire format; no translation needed."""
+
+    def __init__(self, deployment: Deployment, session: aiohttp.ClientSession) -> None:
+        assert deployment.base_url is not None, "config validation guarantees a base_url"
+        self.deployment = deployment
+        self._session = session
+        self._chat_url = f"{deployment.base_url}/chat/completions"
+        self._embeddings_url = f"{deployment.base_url}/embeddings"
+        headers = {name: value.reveal() for name, value in deployment.headers.items()}
+        headers["content-type"] = "application/json"
+        if deployment.api_key is not None:
+            headers["authorization"] = f"Bearer {deployment.api_key.reveal()}"
+        self._headers = headers
+        self._secrets = [value for value in headers.values() if value != "application/json"]
+        self._timeout = aiohttp.ClientTimeout(
+            total=deployment.timeout, sock_connect=deployment.connect_timeout
+        )
+        # A stream may last long; what must not happen is a long silence between chunks.
+        self._stream_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=deployment.connect_timeout, sock_read=deployment.timeout
+        )
+
+    def _payload(self, body: RequestBody) -> bytes:
+        return orjson.dumps({**body, "model": self.deployment.model})
+
+    async def chat(self, body: RequestBody) -> bytes:
+        return await self._post_json(self._chat_url, body)
+
+    async def embeddings(self, body: RequestBody) -> bytes:
+        return await self._post_json(self._embeddings_url, body)
+
+    async def _post_json(self, url: str, body: RequestBody) -> bytes:
+        name = self.deployment.name
+        with translate_errors(name):
+            async with self._session.post(
+                url, data=self._payload(body), headers=self._headers, timeout=self._timeout
+            ) as response:
+                data = await response.read()
+                if response.status != 200:
+                    raise error_from_status(
+                        response.status, data, response.headers, deployment=name, secrets=self._secrets
+                    )
+                return data
+
+    async def chat_stream(self, body: RequestBody) -> AsyncGenerator[bytes, None]:
+        name = self.deployment.name
+        with translate_errors(name):
+            async with self._session.post(
+                self._chat_url, data=self._payload(body), headers=self._headers, timeout=self._stream_timeout
+            ) as response:
+                if response.status != 200:
+                    raise error_from_status(
+                        response.status,
+                        await response.read(),
+                        response.headers,
+                        deployment=name,
+                        secrets=self._secrets,
+                    )
+                buffer = SSEBuffer()
+                async for chunk in response.content.iter_any():
+                    for event in buffer.feed(chunk):
+                        yield event
+                        if is_done(event):
+                            return
+        raise UpstreamError(f"deployment {name} ended the stream before [DONE]", deployment=name)
+
+    async def close(self) -> None:
+        """The session is shared by every native provider of the worker; its owner closes it."""
