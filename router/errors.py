@@ -133,6 +133,7 @@ class UpstreamRejected(UpstreamError):
 
     retryable = False
     error_type = "invalid_request_error"
+    default_code = None  # the upstream's own code, passed through
 
     def __init__(self, message: str, *, status: int, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)

@@ -12,7 +12,7 @@ from router.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected, 
 # Statuses that mean "this request is wrong", so no other deployment would accept it.
 NON_RETRYABLE_STATUSES = frozenset({400, 401, 403, 404, 413, 422})
 
-_KEY_LIKE = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{6,}|Bearer\s+\S+|AIza[0-9A-Za-z_\-]{20,})")
+_KEY_LIKE = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{6,}|Bearer\s+[A-Za-z0-9._~+/=\-]+|AIza[0-9A-Za-z_\-]{20,})")
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:

@@ -1,0 +1,126 @@
+"""Shared fixtures: the scripted upstream, config files, and the real gateway as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.upstream import FakeUpstream
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[FakeUpstream]:
+    """A scripted upstream served from the test's own event loop."""
+    server = FakeUpstream()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def threaded_upstream() -> Iterator[FakeUpstream]:
+    """A scripted upstream served from a background thread, for synchronous tests."""
+    with FakeUpstream().running_in_thread() as server:
+        yield server
+
+
+WriteConfig = Callable[[str], Path]
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> WriteConfig:
+    def write(text: str) -> Path:
+        path = tmp_path / "gateway.yaml"
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    return write
+
+
+@dataclass
+class RunningGateway:
+    process: subprocess.Popen[str]
+    base_url: str
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/v1"
+
+    def stop(self, timeout: float = 20.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        return self.process.returncode
+
+
+def start_gateway(config: Path, *, workers: int = 2, env: dict[str, str] | None = None) -> RunningGateway:
+    """``raceway serve`` on a kernel-chosen 127.0.0.1 port; returns once /health answers."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "router", "serve", "-c", str(config), "--bind", "127.0.0.1:0", "--workers", str(workers)],
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    announced = threading.Event()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            if "serving on" in line:
+                announced.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    if not announced.wait(15):
+        process.kill()
+        raise RuntimeError("gateway did not start:\n" + "".join(output))
+    line = next(line for line in output if "serving on" in line)
+    base_url = line.split("serving on ")[1].split(" ")[0]
+    gateway = RunningGateway(process, base_url, output)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base_url}/ready", timeout=1).status_code == 200:
+                return gateway
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    gateway.stop()
+    raise RuntimeError("gateway did not become ready:\n" + "".join(output))
+
+
+@pytest.fixture
+def gateway_factory() -> Iterator[Callable[..., RunningGateway]]:
+    started: list[RunningGateway] = []
+
+    def start(config: Path, **kwargs: object) -> RunningGateway:
+        gateway = start_gateway(config, **kwargs)  # type: ignore[arg-type]
+        started.append(gateway)
+        return gateway
+
+    yield start
+    for gateway in started:
+        gateway.stop()

@@ -1,0 +1,32 @@
+"""The built-in fake answers deterministically, in both modes, with usage."""
+
+import orjson
+
+from router.providers.fake import FakeProvider
+from tests.helpers import CHAT, fake
+
+
+async def test_echoes_the_last_user_message() -> None:
+    body = {**CHAT, "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi there"}]}
+    answer = orjson.loads(await FakeProvider(fake("f")).chat(body))
+    assert answer["choices"][0]["message"] == {"role": "assistant", "content": "echo: hi there"}
+    assert answer["usage"]["total_tokens"] == answer["usage"]["prompt_tokens"] + answer["usage"]["completion_tokens"]
+
+
+async def test_fixed_reply_streams_word_by_word_with_usage() -> None:
+    provider = FakeProvider(fake("f", reply="alpha beta gamma"))
+    body = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
+    events = [event async for event in provider.chat_stream(body)]
+    chunks = [orjson.loads(event[6:]) for event in events[:-1]]
+    text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
+    assert text == "alpha beta gamma"
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] > 0
+    assert events[-1] == b"data: [DONE]\n\n"
+
+
+async def test_embeddings_are_deterministic() -> None:
+    provider = FakeProvider(fake("f"))
+    first = orjson.loads(await provider.embeddings({"model": "e", "input": ["a", "b"]}))
+    second = orjson.loads(await provider.embeddings({"model": "e", "input": "a"}))
+    assert first["data"][0]["embedding"] == second["data"][0]["embedding"]
+    assert first["data"][0]["embedding"] != first["data"][1]["embedding"]

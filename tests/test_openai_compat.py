@@ -1,0 +1,105 @@
+"""The native provider forwards the body with only `model` rewritten, over real sockets."""
+
+import asyncio
+
+import aiohttp
+import orjson
+import pytest
+
+from router.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
+from router.providers import open_session
+from router.providers.openai_compat import OpenAICompatibleProvider
+from tests.helpers import CHAT, native
+from tests.upstream import Behaviour, FakeUpstream
+
+
+@pytest.fixture
+async def session() -> aiohttp.ClientSession:
+    async with open_session() as session:
+        yield session  # type: ignore[misc]
+
+
+async def test_chat_forwards_body_and_credentials(upstream: FakeUpstream, session: aiohttp.ClientSession) -> None:
+    provider = OpenAICompatibleProvider(native("up-a", upstream.base_url), session)
+    answer = orjson.loads(await provider.chat({**CHAT, "temperature": 0.2, "user": "u1"}))
+    assert answer["choices"][0]["message"]["content"] == "hello from upstream"
+    (seen,) = upstream.requests
+    assert seen.body == {**CHAT, "model": "up-a", "temperature": 0.2, "user": "u1"}
+    assert seen.headers["Authorization"] == "Bearer sk-test-upstream-key"
+
+
+async def test_stream_yields_whole_events_ending_with_done(
+    upstream: FakeUpstream, session: aiohttp.ClientSession
+) -> None:
+    upstream.script("up-a", Behaviour(reply="one two three"))
+    provider = OpenAICompatibleProvider(native("up-a", upstream.base_url), session)
+    events = [event async for event in provider.chat_stream({**CHAT, "stream": True})]
+    assert events[-1] == b"data: [DONE]\n\n"
+    assert all(event.endswith(b"\n\n") for event in events)
+    contents = [orjson.loads(e[6:])["choices"][0]["delta"].get("content") for e in events[1:-2]]
+    assert "".join(contents) == "one two three"
+
+
+async def test_cut_stream_raises_instead_of_ending_quietly(
+    upstream: FakeUpstream, session: aiohttp.ClientSession
+) -> None:
+    upstream.script("up-a", Behaviour(reply="one two three", cut_after=2))
+    provider = OpenAICompatibleProvider(native("up-a", upstream.base_url), session)
+    received: list[bytes] = []
+    with pytest.raises(UpstreamError):
+        async for event in provider.chat_stream({**CHAT, "stream": True}):
+            received.append(event)
+    assert len(received) == 3  # role chunk + two words; the half event is never yielded
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "error_class", "retryable"),
+    [
+        (Behaviour(status=500), UpstreamError, True),
+        (Behaviour(status=429, headers={"Retry-After": "3"}), UpstreamRateLimited, True),
+        (Behaviour(status=400), UpstreamRejected, False),
+        (Behaviour(delay=2.0), UpstreamTimeout, True),
+    ],
+)
+async def test_failures_are_classified(
+    upstream: FakeUpstream,
+    session: aiohttp.ClientSession,
+    behaviour: Behaviour,
+    error_class: type[UpstreamError],
+    retryable: bool,
+) -> None:
+    upstream.script("up-a", behaviour)
+    provider = OpenAICompatibleProvider(native("up-a", upstream.base_url, timeout=0.3), session)
+    with pytest.raises(error_class) as caught:
+        await provider.chat(CHAT)
+    assert caught.value.retryable is retryable and caught.value.deployment == "up-a"
+
+
+async def test_connection_refused_is_a_retryable_connect_error(session: aiohttp.ClientSession) -> None:
+    provider = OpenAICompatibleProvider(native("gone", "http://127.0.0.1:9/v1"), session)
+    with pytest.raises(UpstreamError) as caught:
+        await provider.chat(CHAT)
+    assert caught.value.retryable and caught.value.code == "upstream_connect_error"
+
+
+async def test_closing_a_stream_early_disconnects_upstream(
+    upstream: FakeUpstream, session: aiohttp.ClientSession
+) -> None:
+    upstream.script("up-a", Behaviour(reply="a b c d e f", chunk_delay=0.2))
+    provider = OpenAICompatibleProvider(native("up-a", upstream.base_url), session)
+    stream = provider.chat_stream({**CHAT, "stream": True})
+    await anext(stream)
+    await anext(stream)
+    await stream.aclose()
+    for _ in range(100):
+        if upstream.disconnects:
+            break
+        await asyncio.sleep(0.01)
+    assert upstream.disconnects == ["up-a"]
+
+
+async def test_embeddings(upstream: FakeUpstream, session: aiohttp.ClientSession) -> None:
+    provider = OpenAICompatibleProvider(native("embed", upstream.base_url), session)
+    answer = orjson.loads(await provider.embeddings({"model": "public", "input": ["a", "b"]}))
+    assert len(answer["data"]) == 2
+    assert upstream.requests[0].path == "/v1/embeddings" and upstream.requests[0].model == "embed"

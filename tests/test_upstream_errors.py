@@ -1,0 +1,55 @@
+"""Upstream failures are classified once: what may be retried, and what the client sees."""
+
+import pytest
+
+from router.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
+from router.providers.upstream_errors import error_from_status, scrub
+
+OPENAI_BODY = b'{"error": {"message": "Bad value for temperature", "type": "invalid_request_error", "param": "temperature", "code": null}}'
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 529])
+def test_server_errors_are_retryable_502s(status: int) -> None:
+    error = error_from_status(status, b"<html>oops</html>", {}, deployment="d")
+    assert type(error) is UpstreamError and error.retryable and error.status_code == 502
+
+
+def test_429_is_retryable_and_keeps_retry_after() -> None:
+    error = error_from_status(429, b"{}", {"retry-after": "7"}, deployment="d")
+    assert isinstance(error, UpstreamRateLimited) and error.retryable
+    assert error.retry_after == 7.0 and error.headers["retry-after"] == "7"
+
+
+def test_timeouts_from_upstream() -> None:
+    assert isinstance(error_from_status(504, b"", {}, deployment="d"), UpstreamTimeout)
+
+
+@pytest.mark.parametrize("status", [400, 404, 422])
+def test_request_errors_pass_through_without_retry(status: int) -> None:
+    error = error_from_status(status, OPENAI_BODY, {}, deployment="d")
+    assert isinstance(error, UpstreamRejected) and not error.retryable
+    assert error.status_code == status
+    assert error.to_dict()["error"] == {
+        "message": "Bad value for temperature",
+        "type": "invalid_request_error",
+        "param": "temperature",
+        "code": None,
+    }
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_refused_upstream_credentials_are_the_gateways_problem(status: int) -> None:
+    body = b'{"error": {"message": "Incorrect API key provided: sk-live-abcdef123456"}}'
+    error = error_from_status(status, body, {}, deployment="d", secrets=["sk-live-abcdef123456"])
+    assert error.status_code == 502 and not error.retryable
+    assert "sk-live" not in error.message
+
+
+def test_non_openai_bodies_are_not_passed_through() -> None:
+    error = error_from_status(400, b"<html>internal stack trace</html>", {}, deployment="d")
+    assert "stack trace" not in error.message
+
+
+def test_scrub_removes_secrets_and_key_shaped_strings() -> None:
+    text = "key sk-proj-AAAABBBBCCCC rejected; token Bearer xyz123; custom s3cr3t-value"
+    assert scrub(text, ["s3cr3t-value"]) == "key *** rejected; token ***; custom ***"
