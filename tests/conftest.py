@@ -30,11 +30,18 @@ async def upstream() -> AsyncIterator[FakeUpstream]:
     await server.stop()
 
 
-@pytest.fixture
-def threaded_upstream() -> Iterator[FakeUpstream]:
-    """A scripted upstream served from a background thread, for synchronous tests."""
+@pytest.fixture(scope="module")
+def module_upstream() -> Iterator[FakeUpstream]:
+    """A scripted upstream served from a background thread, shared by a test module."""
     with FakeUpstream().running_in_thread() as server:
         yield server
+
+
+@pytest.fixture
+def threaded_upstream(module_upstream: FakeUpstream) -> FakeUpstream:
+    """The module's threaded upstream, with scripts and records cleared for this test."""
+    module_upstream.reset()
+    return module_upstream
 
 
 WriteConfig = Callable[[str], Path]
@@ -55,6 +62,7 @@ class RunningGateway:
     process: subprocess.Popen[str]
     base_url: str
     output: list[str] = field(default_factory=list)
+    pump: threading.Thread | None = None
 
     @property
     def api_url(self) -> str:
@@ -68,6 +76,10 @@ class RunningGateway:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+        if self.pump is not None:
+            self.pump.join(5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
         return self.process.returncode
 
 
@@ -91,13 +103,15 @@ def start_gateway(config: Path, *, workers: int = 2, env: dict[str, str] | None 
             if "serving on" in line:
                 announced.set()
 
-    threading.Thread(target=pump, daemon=True).start()
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
     if not announced.wait(15):
         process.kill()
+        reader.join(5)
         raise RuntimeError("gateway did not start:\n" + "".join(output))
     line = next(line for line in output if "serving on" in line)
     base_url = line.split("serving on ")[1].split(" ")[0]
-    gateway = RunningGateway(process, base_url, output)
+    gateway = RunningGateway(process, base_url, output, reader)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:

@@ -55,6 +55,11 @@ class FakeUpstream:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
+    def reset(self) -> None:
+        self._scripts.clear()
+        self.requests.clear()
+        self.disconnects.clear()
+
     def script(self, model: str, *behaviours: Behaviour) -> None:
         self._scripts[model] = list(behaviours)
 

@@ -1,0 +1,264 @@
+"""The real server (`raceway serve`, 2 workers) on 127.0.0.1, called by the official openai client.
+
+Upstreams are real aiohttp servers started by the tests; every byte crosses a socket.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import RunningGateway, start_gateway
+from tests.upstream import Behaviour, FakeUpstream
+
+pytestmark = pytest.mark.integration
+
+KEY = "rw-integration-key-1"
+LIMITED_KEY = "rw-limited-key-2"
+UPSTREAM_SECRET = "sk-upstream-secret-abcdef"
+
+
+def gateway_config(upstream: FakeUpstream) -> str:
+    return f"""
+    server: {{max_body_size: 64KiB, graceful_timeout: 5s}}
+    deployments:
+      - {{name: primary, provider: openai, base_url: "{upstream.base_url}", model: primary,
+         api_key: "${{UPSTREAM_KEY}}", timeout: 2s}}
+      - {{name: secondary, provider: openai, base_url: "{upstream.base_url}", model: secondary,
+         api_key: "${{UPSTREAM_KEY}}", timeout: 2s}}
+      - {{name: strict, provider: openai, base_url: "{upstream.base_url}", model: strict,
+         api_key: "${{UPSTREAM_KEY}}", timeout: 2s}}
+      - {{name: nowhere, provider: openai, base_url: "http://127.0.0.1:9/v1", model: x, timeout: 1s}}
+      - {{name: builtin, provider: fake, fake: {{reply: "from the fake"}}}}
+    models:
+      - {{name: chat, deployments: [primary, secondary]}}
+      - {{name: strict-chat, deployments: [strict, secondary]}}
+      - {{name: broken, deployments: [nowhere]}}
+      - {{name: offline, deployments: [builtin]}}
+      - {{name: embed, deployments: [primary]}}
+    keys:
+      - {{name: ci, key: "{KEY}"}}
+      - {{name: limited, key: "{LIMITED_KEY}", models: [offline]}}
+    """
+
+
+@pytest.fixture(scope="module")
+def gateway(module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    """One 2-worker gateway for the module; each test scripts the upstream afresh."""
+    config = tmp_path_factory.mktemp("gateway") / "gateway.yaml"
+    config.write_text(textwrap.dedent(gateway_config(module_upstream)))
+    running = start_gateway(config, workers=2, env={"UPSTREAM_KEY": UPSTREAM_SECRET})
+    yield running
+    assert running.stop() == 0
+
+
+@pytest.fixture
+def client(gateway: RunningGateway) -> openai.OpenAI:
+    return openai.OpenAI(base_url=gateway.api_url, api_key=KEY, max_retries=0, timeout=10)
+
+
+def post(gateway: RunningGateway, body: bytes | str, *, key: str | None = KEY, **headers: str) -> httpx.Response:
+    if key is not None:
+        headers["authorization"] = f"Bearer {key}"
+    headers.setdefault("content-type", "application/json")
+    return httpx.post(f"{gateway.api_url}/chat/completions", content=body, headers=headers, timeout=10)
+
+
+def assert_openai_error(response: httpx.Response, status: int, code: str | None = None) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert isinstance(error["message"], str) and error["message"]
+    if code is not None:
+        assert error["code"] == code
+    assert UPSTREAM_SECRET not in response.text and KEY not in response.text
+    return error
+
+
+# -- the happy paths, with the official client -------------------------------------------
+
+
+def test_non_streaming_chat_with_the_openai_client(client: openai.OpenAI, threaded_upstream: FakeUpstream) -> None:
+    raw = client.chat.completions.with_raw_response.create(
+        model="chat", messages=[{"role": "user", "content": "hi"}], temperature=0.1
+    )
+    completion = raw.parse()
+    assert completion.choices[0].message.content == "hello from upstream"
+    assert raw.headers["x-raceway-deployment"] == "primary"
+    assert raw.headers["x-raceway-attempts"] == "1"
+    assert float(raw.headers["x-raceway-overhead-ms"]) >= 0
+    (seen,) = threaded_upstream.requests
+    assert seen.body["model"] == "primary" and seen.body["temperature"] == 0.1
+    assert seen.headers["Authorization"] == f"Bearer {UPSTREAM_SECRET}"
+
+
+def test_streaming_chat_with_usage(client: openai.OpenAI, threaded_upstream: FakeUpstream) -> None:
+    threaded_upstream.script("primary", Behaviour(reply="streamed answer here", chunk_delay=0.01))
+    stream = client.chat.completions.create(
+        model="chat",
+        messages=[{"role": "user", "content": "hi"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "streamed answer here"
+    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 9
+
+
+def test_fallback_to_the_second_deployment(client: openai.OpenAI, threaded_upstream: FakeUpstream) -> None:
+    threaded_upstream.script("primary", Behaviour(status=503))
+    raw = client.chat.completions.with_raw_response.create(model="chat", messages=[{"role": "user", "content": "x"}])
+    assert raw.headers["x-raceway-deployment"] == "secondary"
+    assert raw.headers["x-raceway-attempts"] == "2"
+
+
+def test_streaming_fallback_when_the_first_stream_dies_before_content(
+    client: openai.OpenAI, threaded_upstream: FakeUpstream
+) -> None:
+    threaded_upstream.script("primary", Behaviour(cut_after=0))
+    threaded_upstream.script("secondary", Behaviour(reply="second says hi"))
+    chunks = list(client.chat.completions.create(model="chat", messages=[{"role": "user", "content": "x"}], stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "second says hi"
+
+
+def test_stream_cut_midway_ends_with_an_error_event(gateway: RunningGateway, threaded_upstream: FakeUpstream) -> None:
+    threaded_upstream.script("primary", Behaviour(reply="one two three four", cut_after=2))
+    response = post(gateway, b'{"model": "chat", "stream": true, "messages": [{"role": "user", "content": "x"}]}')
+    assert response.status_code == 200
+    events = [e for e in response.text.split("\n\n") if e]
+    assert '"one"' in events[1] and "two" in events[2]
+    assert events[-1].startswith('data: {"error":')
+    assert "[DONE]" not in response.text
+    assert threaded_upstream.calls("secondary") == 0
+
+
+def test_built_in_fake_and_models_listing(client: openai.OpenAI) -> None:
+    answer = client.chat.completions.create(model="offline", messages=[{"role": "user", "content": "x"}])
+    assert answer.choices[0].message.content == "from the fake"
+    assert {m.id for m in client.models.list()} == {"chat", "strict-chat", "broken", "offline", "embed"}
+
+
+def test_embeddings(client: openai.OpenAI) -> None:
+    result = client.embeddings.create(model="embed", input=["a", "b"])
+    assert [item.index for item in result.data] == [0, 1]
+
+
+# -- every error case: OpenAI-shaped, right status, and the gateway keeps serving ----------
+
+
+def test_malformed_json_is_400(gateway: RunningGateway) -> None:
+    assert_openai_error(post(gateway, b"{nope"), 400, "invalid_json")
+
+
+def test_wrong_types_are_400_naming_the_field(gateway: RunningGateway) -> None:
+    error = assert_openai_error(
+        post(gateway, b'{"model": "chat", "messages": [{"role": "user", "content": "x"}], "n": "two"}'), 400
+    )
+    assert error["param"] == "n"
+    error = assert_openai_error(post(gateway, b'{"model": "chat"}'), 400, "missing_field")
+    assert error["param"] == "messages"
+
+
+def test_redirecting_fields_are_refused(gateway: RunningGateway, threaded_upstream: FakeUpstream) -> None:
+    body = b'{"model": "chat", "messages": [{"role": "user", "content": "x"}], "api_base": "http://127.0.0.2:1"}'
+    assert_openai_error(post(gateway, body), 400, "forbidden_field")
+    assert threaded_upstream.requests == []
+
+
+def test_missing_and_wrong_keys_are_401(gateway: RunningGateway) -> None:
+    body = b'{"model": "chat", "messages": [{"role": "user", "content": "x"}]}'
+    assert_openai_error(post(gateway, body, key=None), 401, "missing_api_key")
+    assert_openai_error(post(gateway, body, key="rw-integration-key-X"), 401, "invalid_api_key")
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=gateway.api_url, api_key="wrong-key-123", max_retries=0).models.list()
+
+
+def test_a_key_limited_to_some_models(gateway: RunningGateway) -> None:
+    limited = openai.OpenAI(base_url=gateway.api_url, api_key=LIMITED_KEY, max_retries=0)
+    assert [m.id for m in limited.models.list()] == ["offline"]
+    response = post(gateway, b'{"model": "chat", "messages": [{"role": "user", "content": "x"}]}', key=LIMITED_KEY)
+    assert_openai_error(response, 403, "model_not_allowed")
+
+
+def test_unknown_model_is_404_and_reveals_nothing(gateway: RunningGateway) -> None:
+    error = assert_openai_error(post(gateway, b'{"model": "gpt-9", "messages": [{"role": "user", "content": "x"}]}'), 404)
+    assert error["code"] == "model_not_found" and error["param"] == "model"
+    assert "primary" not in str(error["message"]) and "127.0.0.1" not in str(error["message"])
+
+
+def test_oversized_body_is_413(gateway: RunningGateway) -> None:
+    big = b'{"model": "chat", "messages": [{"role": "user", "content": "' + b"x" * 70_000 + b'"}]}'
+    assert_openai_error(post(gateway, big), 413, "request_too_large")
+
+
+def test_upstream_failure_is_502_and_unreachable_upstream_too(
+    gateway: RunningGateway, threaded_upstream: FakeUpstream
+) -> None:
+    threaded_upstream.script("primary", Behaviour(status=500))
+    threaded_upstream.script("secondary", Behaviour(status=502))
+    body = b'{"model": "chat", "messages": [{"role": "user", "content": "x"}]}'
+    assert_openai_error(post(gateway, body), 502, "upstream_error")
+    assert_openai_error(post(gateway, b'{"model": "broken", "messages": [{"role": "user", "content": "x"}]}'), 502)
+
+
+def test_upstream_timeout_is_504(gateway: RunningGateway, threaded_upstream: FakeUpstream) -> None:
+    threaded_upstream.script("primary", Behaviour(delay=3))
+    threaded_upstream.script("secondary", Behaviour(delay=3))
+    body = b'{"model": "chat", "messages": [{"role": "user", "content": "x"}]}'
+    assert_openai_error(post(gateway, body), 504, "upstream_timeout")
+
+
+def test_upstream_400_passes_through_without_retry(gateway: RunningGateway, threaded_upstream: FakeUpstream) -> None:
+    threaded_upstream.script(
+        "strict",
+        Behaviour(status=400, error={"error": {"message": "max_tokens is too large", "param": "max_tokens", "code": None}}),
+    )
+    body = b'{"model": "strict-chat", "messages": [{"role": "user", "content": "x"}]}'
+    error = assert_openai_error(post(gateway, body), 400)
+    assert error["message"] == "max_tokens is too large" and error["param"] == "max_tokens"
+    assert threaded_upstream.calls("secondary") == 0
+
+
+def test_upstream_auth_failure_does_not_leak_the_provider_key(
+    gateway: RunningGateway, threaded_upstream: FakeUpstream
+) -> None:
+    threaded_upstream.script(
+        "strict", Behaviour(status=401, error={"error": {"message": f"Incorrect API key provided: {UPSTREAM_SECRET}"}})
+    )
+    body = b'{"model": "strict-chat", "messages": [{"role": "user", "content": "x"}]}'
+    assert_openai_error(post(gateway, body), 502, "upstream_auth_failed")
+
+
+def test_unknown_route_and_wrong_method(gateway: RunningGateway) -> None:
+    assert_openai_error(httpx.get(f"{gateway.base_url}/v1/nothing"), 404)
+    assert_openai_error(httpx.get(f"{gateway.api_url}/chat/completions"), 405)
+
+
+def test_gateway_keeps_serving_after_every_error(gateway: RunningGateway, client: openai.OpenAI) -> None:
+    for body in (b"{", b"[]", b'{"model": 1}', b"\xff\xfe", b'{"model": "chat", "messages": "x"}'):
+        assert post(gateway, body).status_code == 400
+    assert client.chat.completions.create(model="offline", messages=[{"role": "user", "content": "x"}]).choices
+
+
+def test_health_ready_and_metrics(gateway: RunningGateway, client: openai.OpenAI) -> None:
+    assert httpx.get(f"{gateway.base_url}/health").json() == {"status": "ok"}
+    ready = httpx.get(f"{gateway.base_url}/ready").json()
+    assert ready["status"] == "ready" and len(ready["config"]) == 16
+    def offline_count() -> float:
+        for line in httpx.get(f"{gateway.base_url}/metrics").text.splitlines():
+            if line.startswith('raceway_requests_total{model="offline",status_class="2xx"}'):
+                return float(line.split()[-1])
+        return 0.0
+
+    before = offline_count()
+    for _ in range(6):
+        client.chat.completions.create(model="offline", messages=[{"role": "user", "content": "x"}])
+    # Whichever worker answers the scrape, it reports the sum over both workers.
+    assert [offline_count() - before for _ in range(4)] == [6.0] * 4
+    metrics = httpx.get(f"{gateway.base_url}/metrics").text
+    assert UPSTREAM_SECRET not in metrics and KEY not in metrics
