@@ -1,0 +1,158 @@
+"""The litellm adapter translates non-OpenAI providers back to OpenAI's format.
+
+respx mocks the providers' HTTP APIs at litellm's boundary (httpx); litellm's default
+aiohttp transport would bypass respx, so the fixture switches it off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import ModuleType
+
+import httpx
+import orjson
+import pytest
+import respx
+
+from router.config import Deployment, Secret
+from router.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected
+from router.providers.litellm_adapter import LiteLLMProvider, load_litellm
+from tests.helpers import CHAT
+
+ANTHROPIC_URL = "https://api.anthropic.com/v1/messages"
+GEMINI_URL = r"https://generativelanguage\.googleapis\.com/v1beta/models/gemini-2\.0-flash:.*"
+ANTHROPIC_KEY = "sk-ant-test-secret-000000"
+
+
+@pytest.fixture(scope="module")
+def litellm() -> Iterator[ModuleType]:
+    module = load_litellm()
+    previous = module.disable_aiohttp_transport
+    module.disable_aiohttp_transport = True
+    yield module
+    module.disable_aiohttp_transport = previous
+
+
+@pytest.fixture
+def mock() -> Iterator[respx.MockRouter]:
+    with respx.mock(assert_all_called=True) as router:
+        yield router
+
+
+def claude(litellm: ModuleType) -> LiteLLMProvider:
+    deployment = Deployment(
+        name="claude", provider="anthropic", model="claude-3-5-haiku-20241022", api_key=Secret(ANTHROPIC_KEY)
+    )
+    return LiteLLMProvider(deployment, litellm)
+
+
+def gemini(litellm: ModuleType) -> LiteLLMProvider:
+    deployment = Deployment(name="gemini", provider="gemini", model="gemini-2.0-flash", api_key=Secret("AIzaTestKey"))
+    return LiteLLMProvider(deployment, litellm)
+
+
+ANTHROPIC_MESSAGE = {
+    "id": "msg_1",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-3-5-haiku-20241022",
+    "content": [{"type": "text", "text": "Hello from Claude"}],
+    "stop_reason": "end_turn",
+    "stop_sequence": None,
+    "usage": {"input_tokens": 10, "output_tokens": 5},
+}
+
+
+def anthropic_stream(*words: str) -> bytes:
+    events = [
+        ("message_start", {"type": "message_start", "message": {**ANTHROPIC_MESSAGE, "content": [], "stop_reason": None,
+                                                                 "usage": {"input_tokens": 10, "output_tokens": 1}}}),
+        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        *[
+            ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}})
+            for w in words
+        ],
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                           "usage": {"output_tokens": 5}}),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    return b"".join(f"event: {name}\ndata: ".encode() + orjson.dumps(data) + b"\n\n" for name, data in events)
+
+
+async def test_anthropic_answer_comes_back_in_openai_shape(litellm: ModuleType, mock: respx.MockRouter) -> None:
+    route = mock.post(ANTHROPIC_URL).mock(return_value=httpx.Response(200, json=ANTHROPIC_MESSAGE))
+    answer = orjson.loads(await claude(litellm).chat({**CHAT, "max_tokens": 50}))
+    assert answer["object"] == "chat.completion"
+    assert answer["choices"][0]["message"]["content"] == "Hello from Claude"
+    assert answer["choices"][0]["finish_reason"] == "stop"
+    assert answer["usage"]["prompt_tokens"] == 10 and answer["usage"]["completion_tokens"] == 5
+    sent = orjson.loads(route.calls.last.request.content)
+    assert sent["model"] == "claude-3-5-haiku-20241022" and sent["max_tokens"] == 50
+    assert route.calls.last.request.headers["x-api-key"] == ANTHROPIC_KEY
+
+
+async def test_anthropic_stream_becomes_openai_chunks(litellm: ModuleType, mock: respx.MockRouter) -> None:
+    mock.post(ANTHROPIC_URL).mock(
+        return_value=httpx.Response(
+            200, content=anthropic_stream("Hello", " world"), headers={"content-type": "text/event-stream"}
+        )
+    )
+    events = [event async for event in claude(litellm).chat_stream({**CHAT, "stream": True})]
+    assert events[-1] == b"data: [DONE]\n\n"
+    chunks = [orjson.loads(event[6:]) for event in events[:-1]]
+    assert all(chunk["object"] == "chat.completion.chunk" for chunk in chunks)
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c.get("choices"))
+    assert text == "Hello world"
+
+
+async def test_gemini_answer_comes_back_in_openai_shape(litellm: ModuleType, mock: respx.MockRouter) -> None:
+    mock.post(url__regex=GEMINI_URL).mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "candidates": [
+                    {"content": {"parts": [{"text": "Hello from Gemini"}], "role": "model"}, "finishReason": "STOP", "index": 0}
+                ],
+                "usageMetadata": {"promptTokenCount": 4, "candidatesTokenCount": 3, "totalTokenCount": 7},
+            },
+        )
+    )
+    answer = orjson.loads(await gemini(litellm).chat(CHAT))
+    assert answer["choices"][0]["message"]["content"] == "Hello from Gemini"
+    assert answer["usage"]["total_tokens"] == 7
+
+
+async def test_gemini_stream(litellm: ModuleType, mock: respx.MockRouter) -> None:
+    def chunk(text: str, finish: str | None = None) -> bytes:
+        candidate: dict[str, object] = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
+        if finish:
+            candidate["finishReason"] = finish
+        return b"data: " + orjson.dumps({"candidates": [candidate]}) + b"\r\n\r\n"
+
+    mock.post(url__regex=GEMINI_URL).mock(
+        return_value=httpx.Response(
+            200, content=chunk("Hi") + chunk(" there", "STOP"), headers={"content-type": "text/event-stream"}
+        )
+    )
+    events = [event async for event in gemini(litellm).chat_stream({**CHAT, "stream": True})]
+    chunks = [orjson.loads(event[6:]) for event in events[:-1]]
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c.get("choices")) == "Hi there"
+
+
+@pytest.mark.parametrize(
+    ("status", "error_class", "retryable"),
+    [(429, UpstreamRateLimited, True), (500, UpstreamError, True), (400, UpstreamRejected, False)],
+)
+async def test_provider_errors_are_classified_like_native_ones(
+    litellm: ModuleType, mock: respx.MockRouter, status: int, error_class: type[UpstreamError], retryable: bool
+) -> None:
+    mock.post(ANTHROPIC_URL).mock(
+        return_value=httpx.Response(
+            status, json={"type": "error", "error": {"type": "x", "message": f"failure with key {ANTHROPIC_KEY}"}}
+        )
+    )
+    with pytest.raises(error_class) as caught:
+        await claude(litellm).chat(CHAT)
+    assert caught.value.retryable is retryable
+    assert ANTHROPIC_KEY not in caught.value.message

@@ -1,0 +1,130 @@
+"""The supervisor: workers on their own SO_REUSEPORT sockets, restarts, clean shutdown."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from router.server import listening_socket, split_bind
+from tests.conftest import REPO, WriteConfig, start_gateway
+
+pytestmark = pytest.mark.integration
+
+FAKE_ONLY = """
+server: {graceful_timeout: 3s}
+deployments: [{name: f, provider: fake}]
+models: [{name: m, deployments: [f]}]
+"""
+
+
+def children(pid: int) -> list[int]:
+    """The supervisor's worker processes (not multiprocessing's resource tracker)."""
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    workers = []
+    for child in map(int, found):
+        try:
+            with open(f"/proc/{child}/cmdline", "rb") as cmdline:
+                if b"resource_tracker" not in cmdline.read():
+                    workers.append(child)
+        except FileNotFoundError:
+            continue
+    return workers
+
+
+def listening_inodes(pid: int) -> set[str]:
+    """Socket inodes the process holds, to tell apart each worker's own listening socket."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:"):
+            inodes.add(target[8:-1])
+    return inodes
+
+
+def test_split_bind() -> None:
+    assert split_bind("127.0.0.1:8080") == ("127.0.0.1", 8080)
+    assert split_bind("[::1]:9000") == ("::1", 9000)
+
+
+def test_reserved_port_receives_no_connections() -> None:
+    reservation = listening_socket("127.0.0.1", 0, listen=False)
+    port = reservation.getsockname()[1]
+    try:
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=1)
+    finally:
+        reservation.close()
+
+
+def test_each_worker_listens_on_its_own_socket(write_config: WriteConfig) -> None:
+    gateway = start_gateway(write_config(FAKE_ONLY), workers=2)
+    try:
+        workers = children(gateway.process.pid)
+        assert len(workers) == 2
+        port = int(gateway.base_url.rsplit(":", 1)[1])
+        deadline = time.monotonic() + 10  # /ready answered: at least one worker is up, maybe not both
+        while len(listeners := _listeners_on(port)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        owned = [listening_inodes(pid) & listeners for pid in workers]
+        assert all(len(inodes) == 1 for inodes in owned) and owned[0] != owned[1]
+    finally:
+        assert gateway.stop() == 0
+
+
+def _listeners_on(port: int) -> set[str]:
+    """Inodes of TCP sockets in LISTEN state on ``port`` (from /proc/net/tcp)."""
+    inodes = set()
+    with open("/proc/net/tcp") as table:
+        next(table)
+        for row in table:
+            fields = row.split()
+            if int(fields[1].split(":")[1], 16) == port and fields[3] == "0A":
+                inodes.add(fields[9])
+    return inodes
+
+
+def test_a_dead_worker_is_replaced_and_serving_goes_on(write_config: WriteConfig) -> None:
+    gateway = start_gateway(write_config(FAKE_ONLY), workers=2)
+    try:
+        time.sleep(5.5)  # past the supervisor's "died right after starting" window
+        victim = children(gateway.process.pid)[0]
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            current = children(gateway.process.pid)
+            if victim not in current and len(current) == 2:
+                break
+            time.sleep(0.1)
+        assert victim not in children(gateway.process.pid) and len(children(gateway.process.pid)) == 2
+        body = {"model": "m", "messages": [{"role": "user", "content": "still there?"}]}
+        for _ in range(10):
+            response = httpx.post(f"{gateway.api_url}/chat/completions", json=body, timeout=10)
+            assert response.status_code == 200
+    finally:
+        assert gateway.stop() == 0
+
+
+def test_a_taken_port_is_a_clear_error(write_config: WriteConfig) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "router", "serve", "-c", str(write_config(FAKE_ONLY)), "--bind", f"127.0.0.1:{port}"],
+            cwd=REPO, capture_output=True, text=True, timeout=30,
+        )
+    finally:
+        taken.close()
+    assert result.returncode == 1
+    assert f"cannot bind 127.0.0.1:{port}" in result.stderr
