@@ -1,0 +1,101 @@
+"""A fast fake OpenAI-compatible upstream for the benchmark (aiohttp on uvloop).
+
+The latency of an answer comes from the model name, so one server plays every
+deployment: ``bench-50ms`` answers after 50 ms; ``bench-tail-50ms-1000ms-5pct`` answers
+after 50 ms but takes 1,000 ms for 5 % of requests; ``bench-fail-30pct`` answers 500 for
+30 % of requests. Streams send ``--chunks`` content chunks ``--chunk-delay-ms`` apart.
+
+    python bench/fake_upstream.py --port 9100
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import re
+import time
+
+import orjson
+import uvloop
+from aiohttp import web
+
+_DELAY = re.compile(r"(\d+)ms")
+_TAIL = re.compile(r"tail-(\d+)ms-(\d+)ms-(\d+)pct")
+_FAIL = re.compile(r"fail-(\d+)pct")
+
+
+def _delay(model: str) -> float:
+    tail = _TAIL.search(model)
+    if tail:
+        median, slow, percent = (int(g) for g in tail.groups())
+        return (slow if random.random() * 100 < percent else median) / 1000
+    match = _DELAY.search(model)
+    return int(match.group(1)) / 1000 if match else 0.0
+
+
+def _fails(model: str) -> bool:
+    match = _FAIL.search(model)
+    return bool(match) and random.random() * 100 < int(match.group(1))  # type: ignore[union-attr]
+
+
+def build_app(chunks: int, chunk_delay: float) -> web.Application:
+    async def chat(request: web.Request) -> web.StreamResponse:
+        body = orjson.loads(await request.read())
+        model = body.get("model", "bench")
+        delay = _delay(model)
+        if delay:
+            await asyncio.sleep(delay)
+        if _fails(model):
+            return web.Response(status=500, body=b'{"error": {"message": "scripted failure"}}',
+                                content_type="application/json")
+        if body.get("stream"):
+            return await stream(request, model)
+        answer = {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "pong"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 8, "completion_tokens": 1, "total_tokens": 9},
+        }
+        return web.Response(body=orjson.dumps(answer), content_type="application/json")
+
+    async def stream(request: web.Request, model: str) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        head = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
+        await response.write(
+            b"data: " + orjson.dumps({**head, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})
+            + b"\n\n"
+        )
+        for index in range(chunks):
+            if index:
+                await asyncio.sleep(chunk_delay)
+            delta = {"index": 0, "delta": {"content": f"tok{index} "}, "finish_reason": None}
+            await response.write(b"data: " + orjson.dumps({**head, "choices": [delta]}) + b"\n\n")
+        done = {"index": 0, "delta": {}, "finish_reason": "stop"}
+        await response.write(b"data: " + orjson.dumps({**head, "choices": [done]}) + b"\n\ndata: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--chunks", type=int, default=20)
+    parser.add_argument("--chunk-delay-ms", type=float, default=10.0)
+    args = parser.parse_args()
+    uvloop.install()
+    web.run_app(
+        build_app(args.chunks, args.chunk_delay_ms / 1000),
+        host="127.0.0.1", port=args.port, access_log=None, print=None, backlog=4096,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,380 @@
+"""Benchmark: the client straight to a fake upstream, through Raceway, and through the LiteLLM proxy.
+
+Everything runs in one go on 127.0.0.1 and every load is bounded in count and time:
+
+    python bench/run.py                 # all scenarios
+    python bench/run.py --only overhead # one of: throughput overhead concurrency streaming coldstart
+
+The LiteLLM proxy is measured when ``bench/.venv-litellm/bin/litellm`` exists (make it with
+``bench/install_litellm_proxy.sh``). Throughput needs ``wrk`` (Debian package ``wrk``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from load import percentile, run_load, summary_ms  # noqa: E402
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+LITELLM = BENCH / ".venv-litellm" / "bin" / "litellm"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+CHAT = {"messages": [{"role": "user", "content": "ping"}]}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 60.0) -> float:
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        try:
+            httpx.get(url, timeout=1)
+            return time.perf_counter() - started
+        except httpx.TransportError:
+            time.sleep(0.02)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+# -- process accounting -------------------------------------------------------------
+
+
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        queue.extend(children.get(current, []))
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    url: str  # the chat completions URL
+    model_prefix: str  # what to put before a model name in requests
+
+    def tree(self) -> list[int]:
+        return descendants(self.process.pid)
+
+    def cpu(self) -> dict[int, float]:
+        return {pid: cpu_seconds(pid) for pid in self.tree()}
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                for pid in self.tree():
+                    with contextlib_suppress():
+                        os.kill(pid, signal.SIGKILL)
+                self.process.wait(5)
+
+
+@contextmanager
+def contextlib_suppress() -> Iterator[None]:
+    try:
+        yield
+    except ProcessLookupError:
+        pass
+
+
+MODELS = {"m0": "bench-0ms", "m50": "bench-50ms"}
+
+
+def start_upstream(port: int) -> Server:
+    process = subprocess.Popen(
+        [sys.executable, str(BENCH / "fake_upstream.py"), "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+    wait_http(f"http://127.0.0.1:{port}/")
+    return Server("direct", process, url, model_prefix="")
+
+
+def start_raceway(port: int, upstream_port: int, workdir: Path, workers: int) -> tuple[Server, float]:
+    deployments = "\n".join(
+        f"  - {{name: d-{name}, provider: openai, base_url: 'http://127.0.0.1:{upstream_port}/v1', model: {model}}}"
+        for name, model in MODELS.items()
+    )
+    models = "\n".join(f"  - {{name: {name}, deployments: [d-{name}]}}" for name in MODELS)
+    config = workdir / "raceway.yaml"
+    config.write_text(f"server: {{graceful_timeout: 5s}}\ndeployments:\n{deployments}\nmodels:\n{models}\n")
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "router", "serve", "-c", str(config), "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers)],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    _wait_health(f"http://127.0.0.1:{port}/health", process)
+    cold_start = time.perf_counter() - started
+    return Server("raceway", process, f"http://127.0.0.1:{port}/v1/chat/completions", ""), cold_start
+
+
+def start_litellm(port: int, upstream_port: int, workdir: Path, workers: int) -> tuple[Server, float] | None:
+    if not LITELLM.exists():
+        return None
+    entries = "\n".join(
+        textwrap.dedent(f"""\
+          - model_name: {name}
+            litellm_params:
+              model: openai/{model}
+              api_base: http://127.0.0.1:{upstream_port}/v1
+              api_key: dummy""")
+        for name, model in MODELS.items()
+    )
+    config = workdir / "litellm.yaml"
+    config.write_text("model_list:\n" + textwrap.indent(entries, "  ") + "\n")
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR", "TELEMETRY": "False",
+           "LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY": "true"}  # no auth, like raceway here
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [str(LITELLM), "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
+         "--num_workers", str(workers)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )
+    _wait_health(f"http://127.0.0.1:{port}/health/liveliness", process, timeout=120)
+    cold_start = time.perf_counter() - started
+    return Server("litellm-proxy", process, f"http://127.0.0.1:{port}/v1/chat/completions", ""), cold_start
+
+
+def _wait_health(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.01)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+# -- scenarios -----------------------------------------------------------------
+
+
+def measure_cpu(server: Server, work) -> tuple[object, float, dict[int, float]]:  # type: ignore[no-untyped-def]
+    before = server.cpu()
+    result = work()
+    after = server.cpu()
+    per_process = {pid: after.get(pid, 0.0) - before.get(pid, 0.0) for pid in after}
+    return result, sum(per_process.values()), per_process
+
+
+def wrk(url: str, model: str, connections: int, seconds: int) -> tuple[float, float, float]:
+    """(requests/s, p50 ms, p99 ms) from wrk posting a small chat request."""
+    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    body = f'{{"model": "{model}", "messages": [{{"role": "user", "content": "ping"}}]}}'
+    script.write(
+        f'wrk.method = "POST"\nwrk.body = \'{body}\'\nwrk.headers["Content-Type"] = "application/json"\n'
+        "done = function(summary, latency, requests)\n"
+        '  io.write(string.format("RESULT %d %d %d %d\\n", summary.requests, summary.duration,\n'
+        "    latency:percentile(50), latency:percentile(99)))\n"
+        '  io.write(string.format("ERRORS %d %d %d\\n", summary.errors.connect + summary.errors.read,'
+        " summary.errors.status, summary.errors.timeout))\n"
+        "end\n"
+    )
+    script.close()
+    output = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", script.name, url],
+        capture_output=True, text=True, timeout=seconds + 30,
+    ).stdout
+    os.unlink(script.name)
+    line = next(line for line in output.splitlines() if line.startswith("RESULT"))
+    requests, duration_us, p50_us, p99_us = (int(v) for v in line.split()[1:])
+    errors = next(line for line in output.splitlines() if line.startswith("ERRORS")).split()[1:]
+    if any(int(e) for e in errors):
+        print(f"    wrk errors (socket, status, timeout): {errors}")
+    return requests / (duration_us / 1e6), p50_us / 1000, p99_us / 1000
+
+
+def scenario_throughput(servers: list[Server], seconds: int) -> list[str]:
+    lines = ["### Throughput: 0 ms upstream, non-streaming, wrk -t2 -c64", "",
+             "| target | requests/s | p50 ms | p99 ms | server CPU ms/request | per-worker CPU share |",
+             "|---|---|---|---|---|---|"]
+    if shutil.which("wrk") is None:
+        return [*lines, "| (skipped: wrk not installed) | | | | | |", ""]
+    for server in servers:
+        wrk(server.url, "m0" if server.name != "direct" else "bench-0ms", 64, 2)  # warm-up
+        (rps, p50, p99), cpu, per_process = measure_cpu(
+            server, lambda s=server: wrk(s.url, "m0" if s.name != "direct" else "bench-0ms", 64, seconds)
+        )
+        requests = rps * seconds
+        busy = sorted((v for pid, v in per_process.items() if pid != server.process.pid and v > 0.05), reverse=True)
+        share = " / ".join(f"{v / sum(busy) * 100:.0f} %" for v in busy) if len(busy) > 1 else "-"
+        lines.append(f"| {server.name} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {cpu / requests * 1000:.3f} | {share} |")
+    return [*lines, ""]
+
+
+def scenario_overhead(servers: list[Server], total: int) -> list[str]:
+    lines = [f"### Latency at concurrency 1: 50 ms upstream, {total} requests", "",
+             "| target | p50 ms | p99 ms | added p50 ms | added p99 ms | server CPU ms/request |", "|---|---|---|---|---|---|"]
+    direct_p50 = direct_p99 = 0.0
+    for server in servers:
+        model = "bench-50ms" if server.name == "direct" else "m50"
+        asyncio.run(run_load(server.url, {**CHAT, "model": model}, concurrency=1, total=20))
+        result, cpu, _ = measure_cpu(
+            server, lambda s=server, m=model: asyncio.run(run_load(s.url, {**CHAT, "model": m}, concurrency=1, total=total))
+        )
+        p50, p99 = percentile(result.latencies, 50) * 1000, percentile(result.latencies, 99) * 1000  # type: ignore[attr-defined]
+        if server.name == "direct":
+            direct_p50, direct_p99 = p50, p99
+        lines.append(
+            f"| {server.name} | {p50:.2f} | {p99:.2f} | {p50 - direct_p50:+.2f} | {p99 - direct_p99:+.2f} | "
+            f"{cpu / result.count * 1000:.3f} |"  # type: ignore[attr-defined]
+        )
+    return [*lines, ""]
+
+
+def scenario_concurrency(servers: list[Server], total: int) -> list[str]:
+    lines = [f"### Concurrency 32: 50 ms upstream, {total} requests", "",
+             "| target | requests/s | share of direct | p50 ms | p99 ms | server CPU ms/request |", "|---|---|---|---|---|---|"]
+    direct_rps = 0.0
+    for server in servers:
+        model = "bench-50ms" if server.name == "direct" else "m50"
+        result, cpu, _ = measure_cpu(
+            server, lambda s=server, m=model: asyncio.run(run_load(s.url, {**CHAT, "model": m}, concurrency=32, total=total))
+        )
+        rps = result.rps  # type: ignore[attr-defined]
+        if server.name == "direct":
+            direct_rps = rps
+        lines.append(
+            f"| {server.name} | {rps:,.0f} | {rps / direct_rps * 100:.1f} % | "
+            f"{percentile(result.latencies, 50) * 1000:.2f} | {percentile(result.latencies, 99) * 1000:.2f} | "  # type: ignore[attr-defined]
+            f"{cpu / result.count * 1000:.3f} |"  # type: ignore[attr-defined]
+        )
+    return [*lines, ""]
+
+
+def scenario_streaming(servers: list[Server], total: int) -> list[str]:
+    lines = [f"### Streaming at concurrency 1: 20 chunks 10 ms apart, {total} streams", "",
+             "| target | first chunk p50 ms | first chunk p99 ms | added p50 ms | total p50 ms | server CPU ms/stream |",
+             "|---|---|---|---|---|---|"]
+    direct = 0.0
+    for server in servers:
+        model = "bench-0ms" if server.name == "direct" else "m0"
+        body = {**CHAT, "model": model, "stream": True}
+        asyncio.run(run_load(server.url, body, concurrency=1, total=5))
+        result, cpu, _ = measure_cpu(
+            server, lambda s=server, b=body: asyncio.run(run_load(s.url, b, concurrency=1, total=total))
+        )
+        first = result.first_chunk  # type: ignore[attr-defined]
+        p50 = percentile(first, 50) * 1000
+        if server.name == "direct":
+            direct = p50
+        lines.append(
+            f"| {server.name} | {p50:.2f} | {percentile(first, 99) * 1000:.2f} | {p50 - direct:+.2f} | "
+            f"{percentile(result.latencies, 50) * 1000:.1f} | {cpu / result.count * 1000:.3f} |"  # type: ignore[attr-defined]
+        )
+        if len(first) != result.count:  # type: ignore[attr-defined]
+            lines.append(f"| (warning: {result.count - len(first)} streams had no content chunk) | | | | | |")  # type: ignore[attr-defined]
+    return [*lines, ""]
+
+
+def scenario_footprint(servers: list[Server], cold_starts: dict[str, float]) -> list[str]:
+    lines = ["### Cold start and memory", "", "| target | cold start s (until health answers) | RSS per worker MB |",
+             "|---|---|---|"]
+    for server in servers:
+        if server.name == "direct":
+            continue
+        workers = [pid for pid in server.tree() if pid != server.process.pid]
+        rss = [rss_mb(pid) for pid in workers if rss_mb(pid) > 30] or [rss_mb(server.process.pid)]
+        lines.append(f"| {server.name} | {cold_starts[server.name]:.2f} | {' / '.join(f'{v:.0f}' for v in rss)} |")
+    return [*lines, ""]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=["throughput", "overhead", "concurrency", "streaming", "coldstart"])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk run")
+    parser.add_argument("--requests", type=int, default=400, help="requests per latency scenario")
+    parser.add_argument("--no-litellm", action="store_true", help="skip the LiteLLM proxy even if installed")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="raceway-bench-"))
+    servers: list[Server] = []
+    cold_starts: dict[str, float] = {}
+    report = [f"## Run of {time.strftime('%Y-%m-%d %H:%M')} · {os.cpu_count()} cores · {args.workers} workers", ""]
+    try:
+        upstream_port = free_port()
+        servers.append(start_upstream(upstream_port))
+        raceway, cold_starts["raceway"] = start_raceway(free_port(), upstream_port, workdir, args.workers)
+        servers.append(raceway)
+        if not args.no_litellm:
+            started = start_litellm(free_port(), upstream_port, workdir, args.workers)
+            if started is not None:
+                servers.append(started[0])
+                cold_starts["litellm-proxy"] = started[1]
+        time.sleep(1.0)
+        wanted = args.only
+        if wanted in (None, "coldstart"):
+            report += scenario_footprint(servers, cold_starts)
+        if wanted in (None, "throughput"):
+            report += scenario_throughput(servers, args.seconds)
+        if wanted in (None, "overhead"):
+            report += scenario_overhead(servers, args.requests)
+        if wanted in (None, "concurrency"):
+            report += scenario_concurrency(servers, args.requests * 5)
+        if wanted in (None, "streaming"):
+            report += scenario_streaming(servers, args.requests // 2)
+    finally:
+        for server in reversed(servers):
+            server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    print("\n".join(report))
+
+
+if __name__ == "__main__":
+    main()
