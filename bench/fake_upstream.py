@@ -3,7 +3,8 @@
 The latency of an answer comes from the model name, so one server plays every
 deployment: ``bench-50ms`` answers after 50 ms; ``bench-tail-50ms-1000ms-5pct`` answers
 after 50 ms but takes 1,000 ms for 5 % of requests; ``bench-fail-30pct`` answers 500 for
-30 % of requests. Streams send ``--chunks`` content chunks ``--chunk-delay-ms`` apart.
+30 % of requests. Streams send ``--chunks`` content chunks ``--chunk-delay-ms`` apart
+(``gap0ms`` in the model name overrides the gap).
 
     python bench/fake_upstream.py --port 9100
 """
@@ -23,6 +24,7 @@ from aiohttp import web
 _DELAY = re.compile(r"(\d+)ms")
 _TAIL = re.compile(r"tail-(\d+)ms-(\d+)ms-(\d+)pct")
 _FAIL = re.compile(r"fail-(\d+)pct")
+_GAP = re.compile(r"gap(\d+)ms")
 
 
 def _delay(model: str) -> float:
@@ -47,31 +49,43 @@ def build_app(chunks: int, chunk_delay: float) -> web.Application:
         if delay:
             await asyncio.sleep(delay)
         if _fails(model):
-            return web.Response(status=500, body=b'{"error": {"message": "scripted failure"}}',
-                                content_type="application/json")
+            return web.Response(
+                status=500,
+                body=b'{"error": {"message": "scripted failure"}}',
+                content_type="application/json",
+            )
         if body.get("stream"):
-            return await stream(request, model)
+            gap = _GAP.search(model)
+            return await stream(request, model, int(gap.group(1)) / 1000 if gap else chunk_delay)
         answer = {
             "id": "chatcmpl-bench",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "pong"}, "finish_reason": "stop"}],
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": "pong"}, "finish_reason": "stop"}
+            ],
             "usage": {"prompt_tokens": 8, "completion_tokens": 1, "total_tokens": 9},
         }
         return web.Response(body=orjson.dumps(answer), content_type="application/json")
 
-    async def stream(request: web.Request, model: str) -> web.StreamResponse:
+    async def stream(request: web.Request, model: str, gap: float) -> web.StreamResponse:
         response = web.StreamResponse(headers={"content-type": "text/event-stream"})
         await response.prepare(request)
-        head = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
+        head = {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+        }
         await response.write(
-            b"data: " + orjson.dumps({**head, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})
+            b"data: "
+            + orjson.dumps({**head, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})
             + b"\n\n"
         )
         for index in range(chunks):
-            if index:
-                await asyncio.sleep(chunk_delay)
+            if index and gap:
+                await asyncio.sleep(gap)
             delta = {"index": 0, "delta": {"content": f"tok{index} "}, "finish_reason": None}
             await response.write(b"data: " + orjson.dumps({**head, "choices": [delta]}) + b"\n\n")
         done = {"index": 0, "delta": {}, "finish_reason": "stop"}
@@ -93,7 +107,11 @@ def main() -> None:
     uvloop.install()
     web.run_app(
         build_app(args.chunks, args.chunk_delay_ms / 1000),
-        host="127.0.0.1", port=args.port, access_log=None, print=None, backlog=4096,
+        host="127.0.0.1",
+        port=args.port,
+        access_log=None,
+        print=None,
+        backlog=4096,
     )
 
 

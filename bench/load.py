@@ -35,6 +35,10 @@ class LoadResult:
         return self.statuses.get(200, 0)
 
 
+def _has_content(line: bytes) -> bool:
+    return line.startswith(b"data: {") and b'"content":"' in line and b'"content":""' not in line
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -83,9 +87,8 @@ async def run_load(
                         if stream and response.status == 200:
                             first = None
                             async for line in response.content:
-                                if first is None and line.startswith(b"data: {") and b'"content":"' in line:
-                                    if b'"content":""' not in line:
-                                        first = time.perf_counter() - started
+                                if first is None and _has_content(line):
+                                    first = time.perf_counter() - started
                             if first is not None:
                                 result.first_chunk.append(first)
                         else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -22,20 +23,21 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import percentile, run_load, summary_ms  # noqa: E402
+from load import percentile, run_load
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 LITELLM = BENCH / ".venv-litellm" / "bin" / "litellm"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+T = TypeVar("T")
 CHAT = {"messages": [{"role": "user", "content": "ping"}]}
 
 
@@ -115,26 +117,19 @@ class Server:
                 self.process.wait(30)
             except subprocess.TimeoutExpired:
                 for pid in self.tree():
-                    with contextlib_suppress():
+                    with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
                 self.process.wait(5)
 
 
-@contextmanager
-def contextlib_suppress() -> Iterator[None]:
-    try:
-        yield
-    except ProcessLookupError:
-        pass
-
-
-MODELS = {"m0": "bench-0ms", "m50": "bench-50ms"}
+MODELS = {"m0": "bench-0ms", "m50": "bench-50ms", "s10": "bench-0ms-gap10ms", "s0": "bench-0ms-gap0ms"}
 
 
 def start_upstream(port: int) -> Server:
     process = subprocess.Popen(
         [sys.executable, str(BENCH / "fake_upstream.py"), "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/v1/chat/completions"
     wait_http(f"http://127.0.0.1:{port}/")
@@ -142,8 +137,9 @@ def start_upstream(port: int) -> Server:
 
 
 def start_raceway(port: int, upstream_port: int, workdir: Path, workers: int) -> tuple[Server, float]:
+    base_url = f"http://127.0.0.1:{upstream_port}/v1"
     deployments = "\n".join(
-        f"  - {{name: d-{name}, provider: openai, base_url: 'http://127.0.0.1:{upstream_port}/v1', model: {model}}}"
+        f"  - {{name: d-{name}, provider: openai, base_url: '{base_url}', model: {model}}}"
         for name, model in MODELS.items()
     )
     models = "\n".join(f"  - {{name: {name}, deployments: [d-{name}]}}" for name in MODELS)
@@ -151,9 +147,21 @@ def start_raceway(port: int, upstream_port: int, workdir: Path, workers: int) ->
     config.write_text(f"server: {{graceful_timeout: 5s}}\ndeployments:\n{deployments}\nmodels:\n{models}\n")
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "router", "serve", "-c", str(config), "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers)],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "router",
+            "serve",
+            "-c",
+            str(config),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     _wait_health(f"http://127.0.0.1:{port}/health", process)
     cold_start = time.perf_counter() - started
@@ -174,13 +182,29 @@ def start_litellm(port: int, upstream_port: int, workdir: Path, workers: int) ->
     )
     config = workdir / "litellm.yaml"
     config.write_text("model_list:\n" + textwrap.indent(entries, "  ") + "\n")
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR", "TELEMETRY": "False",
-           "LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY": "true"}  # no auth, like raceway here
+    env = {
+        **os.environ,
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_LOG": "ERROR",
+        "TELEMETRY": "False",
+        "LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY": "true",
+    }  # no auth, like raceway here
     started = time.perf_counter()
     process = subprocess.Popen(
-        [str(LITELLM), "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
-         "--num_workers", str(workers)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+        [
+            str(LITELLM),
+            "--config",
+            str(config),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--num_workers",
+            str(workers),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
     )
     _wait_health(f"http://127.0.0.1:{port}/health/liveliness", process, timeout=120)
     cold_start = time.perf_counter() - started
@@ -204,7 +228,8 @@ def _wait_health(url: str, process: subprocess.Popen[bytes], timeout: float = 60
 # -- scenarios -----------------------------------------------------------------
 
 
-def measure_cpu(server: Server, work) -> tuple[object, float, dict[int, float]]:  # type: ignore[no-untyped-def]
+def measure_cpu(server: Server, work: Callable[[], T]) -> tuple[T, float, dict[int, float]]:
+    """The work's result, the server tree's CPU seconds during it, and each process's share."""
     before = server.cpu()
     result = work()
     after = server.cpu()
@@ -214,9 +239,8 @@ def measure_cpu(server: Server, work) -> tuple[object, float, dict[int, float]]:
 
 def wrk(url: str, model: str, connections: int, seconds: int) -> tuple[float, float, float]:
     """(requests/s, p50 ms, p99 ms) from wrk posting a small chat request."""
-    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     body = f'{{"model": "{model}", "messages": [{{"role": "user", "content": "ping"}}]}}'
-    script.write(
+    lua = (
         f'wrk.method = "POST"\nwrk.body = \'{body}\'\nwrk.headers["Content-Type"] = "application/json"\n'
         "done = function(summary, latency, requests)\n"
         '  io.write(string.format("RESULT %d %d %d %d\\n", summary.requests, summary.duration,\n'
@@ -225,24 +249,30 @@ def wrk(url: str, model: str, connections: int, seconds: int) -> tuple[float, fl
         " summary.errors.status, summary.errors.timeout))\n"
         "end\n"
     )
-    script.close()
-    output = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", script.name, url],
-        capture_output=True, text=True, timeout=seconds + 30,
-    ).stdout
-    os.unlink(script.name)
+    with tempfile.TemporaryDirectory() as scratch:
+        script = Path(scratch) / "post.lua"
+        script.write_text(lua)
+        output = subprocess.run(
+            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 30,
+        ).stdout
     line = next(line for line in output.splitlines() if line.startswith("RESULT"))
     requests, duration_us, p50_us, p99_us = (int(v) for v in line.split()[1:])
     errors = next(line for line in output.splitlines() if line.startswith("ERRORS")).split()[1:]
     if any(int(e) for e in errors):
-        print(f"    wrk errors (socket, status, timeout): {errors}")
+        print(f"    wrk errors against {url} (socket, status, timeout): {errors}")
     return requests / (duration_us / 1e6), p50_us / 1000, p99_us / 1000
 
 
 def scenario_throughput(servers: list[Server], seconds: int) -> list[str]:
-    lines = ["### Throughput: 0 ms upstream, non-streaming, wrk -t2 -c64", "",
-             "| target | requests/s | p50 ms | p99 ms | server CPU ms/request | per-worker CPU share |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "### Throughput: 0 ms upstream, non-streaming, wrk -t2 -c64",
+        "",
+        "| target | requests/s | p50 ms | p99 ms | server CPU ms/request | per-worker CPU share |",
+        "|---|---|---|---|---|---|",
+    ]
     if shutil.which("wrk") is None:
         return [*lines, "| (skipped: wrk not installed) | | | | | |", ""]
     for server in servers:
@@ -251,91 +281,130 @@ def scenario_throughput(servers: list[Server], seconds: int) -> list[str]:
             server, lambda s=server: wrk(s.url, "m0" if s.name != "direct" else "bench-0ms", 64, seconds)
         )
         requests = rps * seconds
-        busy = sorted((v for pid, v in per_process.items() if pid != server.process.pid and v > 0.05), reverse=True)
+        busy = sorted(
+            (v for pid, v in per_process.items() if pid != server.process.pid and v > 0.05), reverse=True
+        )
         share = " / ".join(f"{v / sum(busy) * 100:.0f} %" for v in busy) if len(busy) > 1 else "-"
-        lines.append(f"| {server.name} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {cpu / requests * 1000:.3f} | {share} |")
+        lines.append(
+            f"| {server.name} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {cpu / requests * 1000:.3f} | {share} |"
+        )
     return [*lines, ""]
 
 
 def scenario_overhead(servers: list[Server], total: int) -> list[str]:
-    lines = [f"### Latency at concurrency 1: 50 ms upstream, {total} requests", "",
-             "| target | p50 ms | p99 ms | added p50 ms | added p99 ms | server CPU ms/request |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"### Latency at concurrency 1: 50 ms upstream, {total} requests",
+        "",
+        "| target | p50 ms | p99 ms | added p50 ms | added p99 ms | server CPU ms/request |",
+        "|---|---|---|---|---|---|",
+    ]
     direct_p50 = direct_p99 = 0.0
     for server in servers:
         model = "bench-50ms" if server.name == "direct" else "m50"
         asyncio.run(run_load(server.url, {**CHAT, "model": model}, concurrency=1, total=20))
         result, cpu, _ = measure_cpu(
-            server, lambda s=server, m=model: asyncio.run(run_load(s.url, {**CHAT, "model": m}, concurrency=1, total=total))
+            server,
+            lambda s=server, m=model: asyncio.run(
+                run_load(s.url, {**CHAT, "model": m}, concurrency=1, total=total)
+            ),
         )
-        p50, p99 = percentile(result.latencies, 50) * 1000, percentile(result.latencies, 99) * 1000  # type: ignore[attr-defined]
+        p50, p99 = percentile(result.latencies, 50) * 1000, percentile(result.latencies, 99) * 1000
         if server.name == "direct":
             direct_p50, direct_p99 = p50, p99
         lines.append(
             f"| {server.name} | {p50:.2f} | {p99:.2f} | {p50 - direct_p50:+.2f} | {p99 - direct_p99:+.2f} | "
-            f"{cpu / result.count * 1000:.3f} |"  # type: ignore[attr-defined]
+            f"{cpu / result.count * 1000:.3f} |"
         )
     return [*lines, ""]
 
 
 def scenario_concurrency(servers: list[Server], total: int) -> list[str]:
-    lines = [f"### Concurrency 32: 50 ms upstream, {total} requests", "",
-             "| target | requests/s | share of direct | p50 ms | p99 ms | server CPU ms/request |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"### Concurrency 32: 50 ms upstream, {total} requests",
+        "",
+        "| target | requests/s | share of direct | p50 ms | p99 ms | server CPU ms/request |",
+        "|---|---|---|---|---|---|",
+    ]
     direct_rps = 0.0
     for server in servers:
         model = "bench-50ms" if server.name == "direct" else "m50"
         result, cpu, _ = measure_cpu(
-            server, lambda s=server, m=model: asyncio.run(run_load(s.url, {**CHAT, "model": m}, concurrency=32, total=total))
+            server,
+            lambda s=server, m=model: asyncio.run(
+                run_load(s.url, {**CHAT, "model": m}, concurrency=32, total=total)
+            ),
         )
-        rps = result.rps  # type: ignore[attr-defined]
+        rps = result.rps
         if server.name == "direct":
             direct_rps = rps
         lines.append(
             f"| {server.name} | {rps:,.0f} | {rps / direct_rps * 100:.1f} % | "
-            f"{percentile(result.latencies, 50) * 1000:.2f} | {percentile(result.latencies, 99) * 1000:.2f} | "  # type: ignore[attr-defined]
-            f"{cpu / result.count * 1000:.3f} |"  # type: ignore[attr-defined]
+            f"{percentile(result.latencies, 50) * 1000:.2f} | "
+            f"{percentile(result.latencies, 99) * 1000:.2f} | {cpu / result.count * 1000:.3f} |"
         )
     return [*lines, ""]
 
 
 def scenario_streaming(servers: list[Server], total: int) -> list[str]:
-    lines = [f"### Streaming at concurrency 1: 20 chunks 10 ms apart, {total} streams", "",
-             "| target | first chunk p50 ms | first chunk p99 ms | added p50 ms | total p50 ms | server CPU ms/stream |",
-             "|---|---|---|---|---|---|"]
-    direct = 0.0
-    for server in servers:
-        model = "bench-0ms" if server.name == "direct" else "m0"
-        body = {**CHAT, "model": model, "stream": True}
-        asyncio.run(run_load(server.url, body, concurrency=1, total=5))
-        result, cpu, _ = measure_cpu(
-            server, lambda s=server, b=body: asyncio.run(run_load(s.url, b, concurrency=1, total=total))
-        )
-        first = result.first_chunk  # type: ignore[attr-defined]
-        p50 = percentile(first, 50) * 1000
-        if server.name == "direct":
-            direct = p50
-        lines.append(
-            f"| {server.name} | {p50:.2f} | {percentile(first, 99) * 1000:.2f} | {p50 - direct:+.2f} | "
-            f"{percentile(result.latencies, 50) * 1000:.1f} | {cpu / result.count * 1000:.3f} |"  # type: ignore[attr-defined]
-        )
-        if len(first) != result.count:  # type: ignore[attr-defined]
-            lines.append(f"| (warning: {result.count - len(first)} streams had no content chunk) | | | | | |")  # type: ignore[attr-defined]
+    """Time to first chunk, and CPU per 20-chunk stream with 10 ms gaps and with none.
+
+    The back-to-back variant shows the work Raceway does per stream; with 10 ms gaps each
+    chunk also pays for waking an idle process, which this VM charges heavily.
+    """
+    lines = [
+        f"### Streaming at concurrency 1: 20 chunks, {total} streams per variant",
+        "",
+        "| target | chunk gap | first chunk p50 ms | p99 ms | added p50 ms | total p50 ms "
+        "| server CPU ms/stream |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for gap, upstream_model, model in (
+        ("10 ms", "bench-0ms-gap10ms", "s10"),
+        ("0 ms", "bench-0ms-gap0ms", "s0"),
+    ):
+        direct = 0.0
+        for server in servers:
+            body = {**CHAT, "model": upstream_model if server.name == "direct" else model, "stream": True}
+            asyncio.run(run_load(server.url, body, concurrency=1, total=5))
+            result, cpu, _ = measure_cpu(
+                server, lambda s=server, b=body: asyncio.run(run_load(s.url, b, concurrency=1, total=total))
+            )
+            first = result.first_chunk
+            p50 = percentile(first, 50) * 1000
+            if server.name == "direct":
+                direct = p50
+            lines.append(
+                f"| {server.name} | {gap} | {p50:.2f} | {percentile(first, 99) * 1000:.2f} "
+                f"| {p50 - direct:+.2f} | "
+                f"{percentile(result.latencies, 50) * 1000:.1f} | {cpu / result.count * 1000:.3f} |"
+            )
+            if len(first) != result.count:
+                lines.append(f"| (warning: {result.count - len(first)} streams had no content chunk) |||||||")
     return [*lines, ""]
 
 
 def scenario_footprint(servers: list[Server], cold_starts: dict[str, float]) -> list[str]:
-    lines = ["### Cold start and memory", "", "| target | cold start s (until health answers) | RSS per worker MB |",
-             "|---|---|---|"]
+    lines = [
+        "### Cold start and memory",
+        "",
+        "| target | cold start s (until health answers) | RSS per worker MB |",
+        "|---|---|---|",
+    ]
     for server in servers:
         if server.name == "direct":
             continue
         workers = [pid for pid in server.tree() if pid != server.process.pid]
         rss = [rss_mb(pid) for pid in workers if rss_mb(pid) > 30] or [rss_mb(server.process.pid)]
-        lines.append(f"| {server.name} | {cold_starts[server.name]:.2f} | {' / '.join(f'{v:.0f}' for v in rss)} |")
+        lines.append(
+            f"| {server.name} | {cold_starts[server.name]:.2f} | {' / '.join(f'{v:.0f}' for v in rss)} |"
+        )
     return [*lines, ""]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--only", choices=["throughput", "overhead", "concurrency", "streaming", "coldstart"])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk run")
@@ -346,7 +415,10 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="raceway-bench-"))
     servers: list[Server] = []
     cold_starts: dict[str, float] = {}
-    report = [f"## Run of {time.strftime('%Y-%m-%d %H:%M')} · {os.cpu_count()} cores · {args.workers} workers", ""]
+    report = [
+        f"## Run of {time.strftime('%Y-%m-%d %H:%M')} · {os.cpu_count()} cores · {args.workers} workers",
+        "",
+    ]
     try:
         upstream_port = free_port()
         servers.append(start_upstream(upstream_port))

@@ -102,7 +102,7 @@ class UpstreamError(GatewayError):
 
     status = 502
     error_type = "upstream_error"
-    default_code = "upstream_error"
+    default_code: ClassVar[str | None] = "upstream_error"
     retryable: bool = True
 
     def __init__(self, message: str, *, deployment: str = "", **kwargs: Any) -> None:
@@ -133,7 +133,7 @@ class UpstreamRejected(UpstreamError):
 
     retryable = False
     error_type = "invalid_request_error"
-    default_code = None  # the upstream's own code, passed through
+    default_code: ClassVar[str | None] = None  # the upstream's own code, passed through
 
     def __init__(self, message: str, *, status: int, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)

@@ -86,7 +86,18 @@ class RunningGateway:
 def start_gateway(config: Path, *, workers: int = 2, env: dict[str, str] | None = None) -> RunningGateway:
     """``raceway serve`` on a kernel-chosen 127.0.0.1 port; returns once /health answers."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "router", "serve", "-c", str(config), "--bind", "127.0.0.1:0", "--workers", str(workers)],
+        [
+            sys.executable,
+            "-m",
+            "router",
+            "serve",
+            "-c",
+            str(config),
+            "--bind",
+            "127.0.0.1:0",
+            "--workers",
+            str(workers),
+        ],
         cwd=REPO,
         env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,

@@ -59,5 +59,7 @@ def test_litellm_is_not_imported_without_a_litellm_deployment() -> None:
         "asyncio.run(main())\n"
         "print('litellm' in sys.modules)\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
     assert result.stdout.strip() == "False", result.stderr

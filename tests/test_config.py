@@ -145,7 +145,9 @@ deployments:
   - {name: claude, provider: anthropic, model: claude-3-5-haiku, api_key: "${ANTHROPIC_API_KEY}"}
 models: [{name: m, deployments: [local, claude]}]
 """
-    assert problems(raw, {"ANTHROPIC_API_KEY": "x"}) == ["deployments[0].base_url: is required for provider 'vllm'"]
+    assert problems(raw, {"ANTHROPIC_API_KEY": "x"}) == [
+        "deployments[0].base_url: is required for provider 'vllm'"
+    ]
     fixed = raw.replace(b"model: llama}", b"model: llama, base_url: 'http://127.0.0.1:8000/v1/'}")
     config = parse_config(fixed, {"ANTHROPIC_API_KEY": "x"})
     assert config.deployments["local"].base_url == "http://127.0.0.1:8000/v1"

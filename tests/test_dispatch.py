@@ -36,7 +36,9 @@ async def test_first_success_is_used(upstream: FakeUpstream, providers: Provider
     [Behaviour(status=500), Behaviour(status=429), Behaviour(delay=2.0), Behaviour(status=503)],
     ids=["500", "429", "timeout", "503"],
 )
-async def test_retryable_failures_fall_back(upstream: FakeUpstream, providers: ProviderSet, failure: Behaviour) -> None:
+async def test_retryable_failures_fall_back(
+    upstream: FakeUpstream, providers: ProviderSet, failure: Behaviour
+) -> None:
     upstream.script("first", failure)
     completion = await Dispatcher(providers).chat(group("m", "first", "second"), CHAT)
     assert (completion.deployment, completion.attempts) == ("second", 2)
@@ -54,7 +56,9 @@ async def test_request_errors_are_not_retried(upstream: FakeUpstream, providers:
     assert upstream.calls("second") == 0
 
 
-async def test_exhausted_group_reports_the_telling_class(upstream: FakeUpstream, providers: ProviderSet) -> None:
+async def test_exhausted_group_reports_the_telling_class(
+    upstream: FakeUpstream, providers: ProviderSet
+) -> None:
     upstream.script("first", Behaviour(status=429, headers={"retry-after": "4"}))
     upstream.script("second", Behaviour(status=429, headers={"retry-after": "2"}))
     with pytest.raises(UpstreamRateLimited) as limited:
@@ -70,27 +74,32 @@ async def test_exhausted_group_reports_the_telling_class(upstream: FakeUpstream,
     assert failed.value.status_code == 502 and "first" in failed.value.message
 
 
-async def test_stream_that_dies_before_content_falls_back(upstream: FakeUpstream, providers: ProviderSet) -> None:
+async def test_stream_that_dies_before_content_falls_back(
+    upstream: FakeUpstream, providers: ProviderSet
+) -> None:
     upstream.script("first", Behaviour(cut_after=0))
     upstream.script("second", Behaviour(reply="fine thanks"))
     opened = await Dispatcher(providers).open_stream(group("m", "first", "second"), {**CHAT, "stream": True})
     events = [event async for event in opened.events()]
     assert opened.deployment == "second" and opened.attempts == 2
     text = "".join(
-        (orjson.loads(e[6:])["choices"] or [{}])[0].get("delta", {}).get("content") or ""
-        for e in events[:-1]
+        (orjson.loads(e[6:])["choices"] or [{}])[0].get("delta", {}).get("content") or "" for e in events[:-1]
     )
     assert text == "fine thanks" and events[-1] == b"data: [DONE]\n\n"
 
 
-async def test_stream_head_holds_events_up_to_first_content(upstream: FakeUpstream, providers: ProviderSet) -> None:
+async def test_stream_head_holds_events_up_to_first_content(
+    upstream: FakeUpstream, providers: ProviderSet
+) -> None:
     upstream.script("first", Behaviour(reply="a b c", chunk_delay=0.05))
     opened = await Dispatcher(providers).open_stream(group("m", "first"), {**CHAT, "stream": True})
     assert len(opened.head) == 2  # the role chunk and the first word, nothing more yet
     await opened.aclose()
 
 
-async def test_stream_cut_after_content_raises_to_the_relay(upstream: FakeUpstream, providers: ProviderSet) -> None:
+async def test_stream_cut_after_content_raises_to_the_relay(
+    upstream: FakeUpstream, providers: ProviderSet
+) -> None:
     upstream.script("first", Behaviour(reply="a b c d", cut_after=2))
     opened = await Dispatcher(providers).open_stream(group("m", "first", "second"), {**CHAT, "stream": True})
     with pytest.raises(UpstreamError):

@@ -7,10 +7,16 @@ from tests.helpers import CHAT, fake
 
 
 async def test_echoes_the_last_user_message() -> None:
-    body = {**CHAT, "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi there"}]}
+    body = {
+        **CHAT,
+        "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi there"}],
+    }
     answer = orjson.loads(await FakeProvider(fake("f")).chat(body))
     assert answer["choices"][0]["message"] == {"role": "assistant", "content": "echo: hi there"}
-    assert answer["usage"]["total_tokens"] == answer["usage"]["prompt_tokens"] + answer["usage"]["completion_tokens"]
+    assert (
+        answer["usage"]["total_tokens"]
+        == answer["usage"]["prompt_tokens"] + answer["usage"]["completion_tokens"]
+    )
 
 
 async def test_fixed_reply_streams_word_by_word_with_usage() -> None:

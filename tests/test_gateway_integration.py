@@ -47,7 +47,9 @@ def gateway_config(upstream: FakeUpstream) -> str:
 
 
 @pytest.fixture(scope="module")
-def gateway(module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+def gateway(
+    module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningGateway]:
     """One 2-worker gateway for the module; each test scripts the upstream afresh."""
     config = tmp_path_factory.mktemp("gateway") / "gateway.yaml"
     config.write_text(textwrap.dedent(gateway_config(module_upstream)))
@@ -61,7 +63,9 @@ def client(gateway: RunningGateway) -> openai.OpenAI:
     return openai.OpenAI(base_url=gateway.api_url, api_key=KEY, max_retries=0, timeout=10)
 
 
-def post(gateway: RunningGateway, body: bytes | str, *, key: str | None = KEY, **headers: str) -> httpx.Response:
+def post(
+    gateway: RunningGateway, body: bytes | str, *, key: str | None = KEY, **headers: str
+) -> httpx.Response:
     if key is not None:
         headers["authorization"] = f"Bearer {key}"
     headers.setdefault("content-type", "application/json")
@@ -82,7 +86,9 @@ def assert_openai_error(response: httpx.Response, status: int, code: str | None 
 # -- the happy paths, with the official client -------------------------------------------
 
 
-def test_non_streaming_chat_with_the_openai_client(client: openai.OpenAI, threaded_upstream: FakeUpstream) -> None:
+def test_non_streaming_chat_with_the_openai_client(
+    client: openai.OpenAI, threaded_upstream: FakeUpstream
+) -> None:
     raw = client.chat.completions.with_raw_response.create(
         model="chat", messages=[{"role": "user", "content": "hi"}], temperature=0.1
     )
@@ -112,7 +118,9 @@ def test_streaming_chat_with_usage(client: openai.OpenAI, threaded_upstream: Fak
 
 def test_fallback_to_the_second_deployment(client: openai.OpenAI, threaded_upstream: FakeUpstream) -> None:
     threaded_upstream.script("primary", Behaviour(status=503))
-    raw = client.chat.completions.with_raw_response.create(model="chat", messages=[{"role": "user", "content": "x"}])
+    raw = client.chat.completions.with_raw_response.create(
+        model="chat", messages=[{"role": "user", "content": "x"}]
+    )
     assert raw.headers["x-raceway-deployment"] == "secondary"
     assert raw.headers["x-raceway-attempts"] == "2"
 
@@ -122,13 +130,19 @@ def test_streaming_fallback_when_the_first_stream_dies_before_content(
 ) -> None:
     threaded_upstream.script("primary", Behaviour(cut_after=0))
     threaded_upstream.script("secondary", Behaviour(reply="second says hi"))
-    chunks = list(client.chat.completions.create(model="chat", messages=[{"role": "user", "content": "x"}], stream=True))
+    chunks = list(
+        client.chat.completions.create(model="chat", messages=[{"role": "user", "content": "x"}], stream=True)
+    )
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "second says hi"
 
 
-def test_stream_cut_midway_ends_with_an_error_event(gateway: RunningGateway, threaded_upstream: FakeUpstream) -> None:
+def test_stream_cut_midway_ends_with_an_error_event(
+    gateway: RunningGateway, threaded_upstream: FakeUpstream
+) -> None:
     threaded_upstream.script("primary", Behaviour(reply="one two three four", cut_after=2))
-    response = post(gateway, b'{"model": "chat", "stream": true, "messages": [{"role": "user", "content": "x"}]}')
+    response = post(
+        gateway, b'{"model": "chat", "stream": true, "messages": [{"role": "user", "content": "x"}]}'
+    )
     assert response.status_code == 200
     events = [e for e in response.text.split("\n\n") if e]
     assert '"one"' in events[1] and "two" in events[2]
@@ -165,7 +179,9 @@ def test_wrong_types_are_400_naming_the_field(gateway: RunningGateway) -> None:
 
 
 def test_redirecting_fields_are_refused(gateway: RunningGateway, threaded_upstream: FakeUpstream) -> None:
-    body = b'{"model": "chat", "messages": [{"role": "user", "content": "x"}], "api_base": "http://127.0.0.2:1"}'
+    body = (
+        b'{"model": "chat", "messages": [{"role": "user", "content": "x"}], "api_base": "http://127.0.0.2:1"}'
+    )
     assert_openai_error(post(gateway, body), 400, "forbidden_field")
     assert threaded_upstream.requests == []
 
@@ -181,12 +197,16 @@ def test_missing_and_wrong_keys_are_401(gateway: RunningGateway) -> None:
 def test_a_key_limited_to_some_models(gateway: RunningGateway) -> None:
     limited = openai.OpenAI(base_url=gateway.api_url, api_key=LIMITED_KEY, max_retries=0)
     assert [m.id for m in limited.models.list()] == ["offline"]
-    response = post(gateway, b'{"model": "chat", "messages": [{"role": "user", "content": "x"}]}', key=LIMITED_KEY)
+    response = post(
+        gateway, b'{"model": "chat", "messages": [{"role": "user", "content": "x"}]}', key=LIMITED_KEY
+    )
     assert_openai_error(response, 403, "model_not_allowed")
 
 
 def test_unknown_model_is_404_and_reveals_nothing(gateway: RunningGateway) -> None:
-    error = assert_openai_error(post(gateway, b'{"model": "gpt-9", "messages": [{"role": "user", "content": "x"}]}'), 404)
+    error = assert_openai_error(
+        post(gateway, b'{"model": "gpt-9", "messages": [{"role": "user", "content": "x"}]}'), 404
+    )
     assert error["code"] == "model_not_found" and error["param"] == "model"
     assert "primary" not in str(error["message"]) and "127.0.0.1" not in str(error["message"])
 
@@ -203,7 +223,9 @@ def test_upstream_failure_is_502_and_unreachable_upstream_too(
     threaded_upstream.script("secondary", Behaviour(status=502))
     body = b'{"model": "chat", "messages": [{"role": "user", "content": "x"}]}'
     assert_openai_error(post(gateway, body), 502, "upstream_error")
-    assert_openai_error(post(gateway, b'{"model": "broken", "messages": [{"role": "user", "content": "x"}]}'), 502)
+    assert_openai_error(
+        post(gateway, b'{"model": "broken", "messages": [{"role": "user", "content": "x"}]}'), 502
+    )
 
 
 def test_upstream_timeout_is_504(gateway: RunningGateway, threaded_upstream: FakeUpstream) -> None:
@@ -213,10 +235,15 @@ def test_upstream_timeout_is_504(gateway: RunningGateway, threaded_upstream: Fak
     assert_openai_error(post(gateway, body), 504, "upstream_timeout")
 
 
-def test_upstream_400_passes_through_without_retry(gateway: RunningGateway, threaded_upstream: FakeUpstream) -> None:
+def test_upstream_400_passes_through_without_retry(
+    gateway: RunningGateway, threaded_upstream: FakeUpstream
+) -> None:
     threaded_upstream.script(
         "strict",
-        Behaviour(status=400, error={"error": {"message": "max_tokens is too large", "param": "max_tokens", "code": None}}),
+        Behaviour(
+            status=400,
+            error={"error": {"message": "max_tokens is too large", "param": "max_tokens", "code": None}},
+        ),
     )
     body = b'{"model": "strict-chat", "messages": [{"role": "user", "content": "x"}]}'
     error = assert_openai_error(post(gateway, body), 400)
@@ -228,7 +255,8 @@ def test_upstream_auth_failure_does_not_leak_the_provider_key(
     gateway: RunningGateway, threaded_upstream: FakeUpstream
 ) -> None:
     threaded_upstream.script(
-        "strict", Behaviour(status=401, error={"error": {"message": f"Incorrect API key provided: {UPSTREAM_SECRET}"}})
+        "strict",
+        Behaviour(status=401, error={"error": {"message": f"Incorrect API key provided: {UPSTREAM_SECRET}"}}),
     )
     body = b'{"model": "strict-chat", "messages": [{"role": "user", "content": "x"}]}'
     assert_openai_error(post(gateway, body), 502, "upstream_auth_failed")
@@ -242,13 +270,16 @@ def test_unknown_route_and_wrong_method(gateway: RunningGateway) -> None:
 def test_gateway_keeps_serving_after_every_error(gateway: RunningGateway, client: openai.OpenAI) -> None:
     for body in (b"{", b"[]", b'{"model": 1}', b"\xff\xfe", b'{"model": "chat", "messages": "x"}'):
         assert post(gateway, body).status_code == 400
-    assert client.chat.completions.create(model="offline", messages=[{"role": "user", "content": "x"}]).choices
+    assert client.chat.completions.create(
+        model="offline", messages=[{"role": "user", "content": "x"}]
+    ).choices
 
 
 def test_health_ready_and_metrics(gateway: RunningGateway, client: openai.OpenAI) -> None:
     assert httpx.get(f"{gateway.base_url}/health").json() == {"status": "ok"}
     ready = httpx.get(f"{gateway.base_url}/ready").json()
     assert ready["status"] == "ready" and len(ready["config"]) == 16
+
     def offline_count() -> float:
         for line in httpx.get(f"{gateway.base_url}/metrics").text.splitlines():
             if line.startswith('raceway_requests_total{model="offline",status_class="2xx"}'):

@@ -47,7 +47,9 @@ def claude(litellm: ModuleType) -> LiteLLMProvider:
 
 
 def gemini(litellm: ModuleType) -> LiteLLMProvider:
-    deployment = Deployment(name="gemini", provider="gemini", model="gemini-2.0-flash", api_key=Secret("AIzaTestKey"))
+    deployment = Deployment(
+        name="gemini", provider="gemini", model="gemini-2.0-flash", api_key=Secret("AIzaTestKey")
+    )
     return LiteLLMProvider(deployment, litellm)
 
 
@@ -65,22 +67,46 @@ ANTHROPIC_MESSAGE = {
 
 def anthropic_stream(*words: str) -> bytes:
     events = [
-        ("message_start", {"type": "message_start", "message": {**ANTHROPIC_MESSAGE, "content": [], "stop_reason": None,
-                                                                 "usage": {"input_tokens": 10, "output_tokens": 1}}}),
-        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        (
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    **ANTHROPIC_MESSAGE,
+                    "content": [],
+                    "stop_reason": None,
+                    "usage": {"input_tokens": 10, "output_tokens": 1},
+                },
+            },
+        ),
+        (
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        ),
         *[
-            ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}})
+            (
+                "content_block_delta",
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}},
+            )
             for w in words
         ],
         ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                           "usage": {"output_tokens": 5}}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": 5},
+            },
+        ),
         ("message_stop", {"type": "message_stop"}),
     ]
     return b"".join(f"event: {name}\ndata: ".encode() + orjson.dumps(data) + b"\n\n" for name, data in events)
 
 
-async def test_anthropic_answer_comes_back_in_openai_shape(litellm: ModuleType, mock: respx.MockRouter) -> None:
+async def test_anthropic_answer_comes_back_in_openai_shape(
+    litellm: ModuleType, mock: respx.MockRouter
+) -> None:
     route = mock.post(ANTHROPIC_URL).mock(return_value=httpx.Response(200, json=ANTHROPIC_MESSAGE))
     answer = orjson.loads(await claude(litellm).chat({**CHAT, "max_tokens": 50}))
     assert answer["object"] == "chat.completion"
@@ -112,7 +138,11 @@ async def test_gemini_answer_comes_back_in_openai_shape(litellm: ModuleType, moc
             200,
             json={
                 "candidates": [
-                    {"content": {"parts": [{"text": "Hello from Gemini"}], "role": "model"}, "finishReason": "STOP", "index": 0}
+                    {
+                        "content": {"parts": [{"text": "Hello from Gemini"}], "role": "model"},
+                        "finishReason": "STOP",
+                        "index": 0,
+                    }
                 ],
                 "usageMetadata": {"promptTokenCount": 4, "candidatesTokenCount": 3, "totalTokenCount": 7},
             },
@@ -137,7 +167,10 @@ async def test_gemini_stream(litellm: ModuleType, mock: respx.MockRouter) -> Non
     )
     events = [event async for event in gemini(litellm).chat_stream({**CHAT, "stream": True})]
     chunks = [orjson.loads(event[6:]) for event in events[:-1]]
-    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c.get("choices")) == "Hi there"
+    assert (
+        "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c.get("choices"))
+        == "Hi there"
+    )
 
 
 @pytest.mark.parametrize(
@@ -145,11 +178,16 @@ async def test_gemini_stream(litellm: ModuleType, mock: respx.MockRouter) -> Non
     [(429, UpstreamRateLimited, True), (500, UpstreamError, True), (400, UpstreamRejected, False)],
 )
 async def test_provider_errors_are_classified_like_native_ones(
-    litellm: ModuleType, mock: respx.MockRouter, status: int, error_class: type[UpstreamError], retryable: bool
+    litellm: ModuleType,
+    mock: respx.MockRouter,
+    status: int,
+    error_class: type[UpstreamError],
+    retryable: bool,
 ) -> None:
     mock.post(ANTHROPIC_URL).mock(
         return_value=httpx.Response(
-            status, json={"type": "error", "error": {"type": "x", "message": f"failure with key {ANTHROPIC_KEY}"}}
+            status,
+            json={"type": "error", "error": {"type": "x", "message": f"failure with key {ANTHROPIC_KEY}"}},
         )
     )
     with pytest.raises(error_class) as caught:

@@ -19,7 +19,9 @@ async def session() -> aiohttp.ClientSession:
         yield session  # type: ignore[misc]
 
 
-async def test_chat_forwards_body_and_credentials(upstream: FakeUpstream, session: aiohttp.ClientSession) -> None:
+async def test_chat_forwards_body_and_credentials(
+    upstream: FakeUpstream, session: aiohttp.ClientSession
+) -> None:
     provider = OpenAICompatibleProvider(native("up-a", upstream.base_url), session)
     answer = orjson.loads(await provider.chat({**CHAT, "temperature": 0.2, "user": "u1"}))
     assert answer["choices"][0]["message"]["content"] == "hello from upstream"

@@ -121,8 +121,20 @@ def test_a_taken_port_is_a_clear_error(write_config: WriteConfig) -> None:
     port = taken.getsockname()[1]
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "router", "serve", "-c", str(write_config(FAKE_ONLY)), "--bind", f"127.0.0.1:{port}"],
-            cwd=REPO, capture_output=True, text=True, timeout=30,
+            [
+                sys.executable,
+                "-m",
+                "router",
+                "serve",
+                "-c",
+                str(write_config(FAKE_ONLY)),
+                "--bind",
+                f"127.0.0.1:{port}",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
     finally:
         taken.close()

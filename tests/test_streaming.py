@@ -18,7 +18,9 @@ def test_a_cut_stream_leaves_a_pending_fragment() -> None:
 
 
 def test_content_detection() -> None:
-    role_only = {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}
+    role_only = {
+        "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]
+    }
     text = {"choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": None}]}
     tool = {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0}]}, "finish_reason": None}]}
     finish = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}

@@ -5,7 +5,10 @@ import pytest
 from router.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
 from router.providers.upstream_errors import error_from_status, scrub
 
-OPENAI_BODY = b'{"error": {"message": "Bad value for temperature", "type": "invalid_request_error", "param": "temperature", "code": null}}'
+OPENAI_BODY = (
+    b'{"error": {"message": "Bad value for temperature", "type": "invalid_request_error",'
+    b' "param": "temperature", "code": null}}'
+)
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 529])

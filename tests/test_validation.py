@@ -30,8 +30,16 @@ def test_good_request() -> None:
         (b'{"model": "m"}', "messages", "missing_field"),
         (b'{"model": "m", "messages": []}', "messages", "invalid_type"),
         (b'{"model": "m", "messages": ["hi"]}', "messages[0]", "invalid_type"),
-        (b'{"model": "m", "messages": [{"role": "wizard", "content": "x"}]}', "messages[0].role", "invalid_value"),
-        (b'{"model": "m", "messages": [{"role": "user", "content": 7}]}', "messages[0].content", "invalid_type"),
+        (
+            b'{"model": "m", "messages": [{"role": "wizard", "content": "x"}]}',
+            "messages[0].role",
+            "invalid_value",
+        ),
+        (
+            b'{"model": "m", "messages": [{"role": "user", "content": 7}]}',
+            "messages[0].content",
+            "invalid_type",
+        ),
         (GOOD[:-1] + b', "temperature": "hot"}', "temperature", "invalid_type"),
         (GOOD[:-1] + b', "max_tokens": 1.5}', "max_tokens", "invalid_type"),
         (GOOD[:-1] + b', "max_tokens": true}', "max_tokens", "invalid_type"),

@@ -141,7 +141,9 @@ class FakeUpstream:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}
+            ],
             "usage": {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9},
         }
 
@@ -153,7 +155,9 @@ class FakeUpstream:
         envelope = {"id": f"chatcmpl-up-{next(self._ids)}", "object": "chat.completion.chunk", "model": model}
 
         async def send(choices: list[dict[str, Any]], **extra: Any) -> None:
-            await response.write(b"data: " + orjson.dumps({**envelope, "choices": choices, **extra}) + b"\n\n")
+            await response.write(
+                b"data: " + orjson.dumps({**envelope, "choices": choices, **extra}) + b"\n\n"
+            )
 
         try:
             await send([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
@@ -167,7 +171,9 @@ class FakeUpstream:
                     return response
                 if index and behaviour.chunk_delay:
                     await asyncio.sleep(behaviour.chunk_delay)
-                await send([{"index": 0, "delta": {"content": (" " if index else "") + word}, "finish_reason": None}])
+                await send(
+                    [{"index": 0, "delta": {"content": (" " if index else "") + word}, "finish_reason": None}]
+                )
             await send([{"index": 0, "delta": {}, "finish_reason": "stop"}])
             if (body.get("stream_options") or {}).get("include_usage"):
                 await send([], usage={"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9})
@@ -186,7 +192,9 @@ class FakeUpstream:
         if behaviour.delay:
             await asyncio.sleep(behaviour.delay)
         if behaviour.status != 200:
-            return web.json_response(behaviour.error or {"error": {"message": "scripted"}}, status=behaviour.status)
+            return web.json_response(
+                behaviour.error or {"error": {"message": "scripted"}}, status=behaviour.status
+            )
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
         data = [{"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]} for i in range(len(inputs))]
         return web.json_response(
