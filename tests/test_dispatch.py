@@ -106,3 +106,11 @@ async def test_stream_cut_after_content_raises_to_the_relay(
         async for _ in opened.events():
             pass
     assert upstream.calls("second") == 0  # committed: no silent switch midway
+
+
+async def test_a_group_with_nothing_usable_is_503(providers: ProviderSet) -> None:
+    from router.errors import NoDeploymentAvailable
+
+    with pytest.raises(NoDeploymentAvailable) as caught:
+        await Dispatcher(providers).chat(group("m", "not-built"), CHAT)
+    assert caught.value.status_code == 503
