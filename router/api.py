@@ -9,12 +9,12 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from router.config import ModelGroup
 from router.dispatch import Completion
 from router.errors import GatewayError, InvalidRequest, PayloadTooLarge
 from router.gateway import Gateway
 from router.metrics import UNKNOWN_MODEL, Metrics, render
 from router.responses import SSEResponse, error_response, json_response
+from router.routing import RoutedRequest, route
 from router.validation import chat_request, embeddings_request
 
 
@@ -71,11 +71,11 @@ async def chat_completions(request: Request) -> Response | SSEResponse:
         key = gateway.keyring.authenticate(request.headers.get("authorization"))
         raw = await read_body(request, gateway.config.server.max_body_size)
         model, body = chat_request(raw)
-        group = gateway.model_group(model, key)
-        model_label = group.name
-        if body.get("stream"):
-            return await _stream(gateway, metrics, group, body, started)
-        completion = await gateway.dispatcher.chat(group, body)
+        routed = route(gateway.config, model, body, key, request.headers)
+        model_label = routed.requested
+        if routed.stream:
+            return await _stream(gateway, metrics, routed, body, started)
+        completion = await gateway.dispatcher.chat(routed, body)
     except GatewayError as exc:
         _record(metrics, model_label, exc.status_code, started, None)
         return error_response(exc)
@@ -91,9 +91,9 @@ async def embeddings(request: Request) -> Response:
         key = gateway.keyring.authenticate(request.headers.get("authorization"))
         raw = await read_body(request, gateway.config.server.max_body_size)
         model, body = embeddings_request(raw)
-        group = gateway.model_group(model, key)
-        model_label = group.name
-        completion = await gateway.dispatcher.embeddings(group, body)
+        routed = route(gateway.config, model, body, key, request.headers)
+        model_label = routed.requested
+        completion = await gateway.dispatcher.embeddings(routed, body)
     except GatewayError as exc:
         _record(metrics, model_label, exc.status_code, started, None)
         return error_response(exc)
@@ -102,7 +102,6 @@ async def embeddings(request: Request) -> Response:
 
 def _completed(metrics: Metrics, model: str, completion: Completion, started: float) -> Response:
     overhead = max(0.0, time.perf_counter() - started - completion.upstream_seconds)
-    metrics.upstream_requests.labels(completion.deployment, "success").inc()
     _record(metrics, model, 200, started, overhead)
     return json_response(
         completion.body, _answer_headers(completion.deployment, completion.attempts, overhead)
@@ -110,15 +109,14 @@ def _completed(metrics: Metrics, model: str, completion: Completion, started: fl
 
 
 async def _stream(
-    gateway: Gateway, metrics: Metrics, group: ModelGroup, body: dict[str, Any], started: float
+    gateway: Gateway, metrics: Metrics, routed: RoutedRequest, body: dict[str, Any], started: float
 ) -> SSEResponse:
-    model = group.name
-    opened = await gateway.dispatcher.open_stream(group, body)
+    model = routed.requested
+    opened = await gateway.dispatcher.open_stream(routed, body)
     # Raceway's own time: everything before the winning call started.
     overhead = max(0.0, opened.upstream_started - started)
 
     def on_complete(ok: bool) -> None:
-        metrics.upstream_requests.labels(opened.deployment, "success" if ok else "stream_cut").inc()
         _record(metrics, model, 200, started, overhead)
 
     return SSEResponse(opened, _answer_headers(opened.deployment, opened.attempts, overhead), on_complete)

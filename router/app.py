@@ -57,7 +57,7 @@ def create_app(config: GatewayConfig) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        gateway = Gateway.build(config)
+        gateway = Gateway.build(config, metrics)
         app.state.gateway = gateway
         metrics.config_info.labels(config.hash).set(1)
         try:

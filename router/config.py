@@ -1,7 +1,7 @@
-"""YAML config → frozen, typed, validated objects.
+"""The gateway's configuration as frozen, typed objects, and loading it from YAML.
 
-Every problem is collected with its key path (``deployments[1].timeout: ...``) so an
-operator sees all of them at once; unknown keys are errors, and secrets come only
+Validation lives in ``router.config_reader``: every problem is collected with its key
+path (``deployments[1].timeout: ...``), unknown keys are errors, and secrets come only
 from ``${ENV}`` references.
 """
 
@@ -9,17 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
 
 import yaml
-
-from router.units import parse_duration, parse_size
-
-T = TypeVar("T")
 
 # OpenAI-compatible APIs served by the native aiohttp provider, with their default base URL.
 NATIVE_PROVIDERS: Mapping[str, str | None] = {
@@ -39,9 +33,10 @@ LITELLM_PROVIDERS = frozenset(
     {"anthropic", "azure", "bedrock", "cohere", "gemini", "vertex_ai", "huggingface"}
 )
 FAKE_PROVIDER = "fake"
-STRATEGIES = ("fallback",)
-
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# Strategies that call several deployments at once; the others order them for fallback.
+FANOUT_STRATEGIES = ("race", "hedge")
+ORDERING_STRATEGIES = ("fallback", "round_robin", "weighted", "least_busy", "latency", "cost")
+STRATEGIES = FANOUT_STRATEGIES + ORDERING_STRATEGIES
 
 
 class ConfigError(Exception):
@@ -93,6 +88,23 @@ class FakeSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CooldownSettings:
+    """Circuit breaker: ``failures`` within ``window`` cool a deployment down for ``duration``."""
+
+    failures: int = 3
+    window: float = 30.0
+    duration: float = 30.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Price:
+    """USD per million tokens."""
+
+    input: float
+    output: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class Deployment:
     name: str
     provider: str
@@ -103,6 +115,9 @@ class Deployment:
     connect_timeout: float = 5.0
     headers: Mapping[str, Secret] = field(default_factory=dict)
     max_input_tokens: int | None = None
+    weight: float = 1.0
+    price: Price | None = None  # None: litellm's bundled price table
+    cooldown: CooldownSettings = field(default_factory=CooldownSettings)
     fake: FakeSettings | None = None
 
     @property
@@ -115,10 +130,55 @@ class Deployment:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RetrySettings:
+    """After every deployment of a group failed: ``attempts`` more rounds, with backoff."""
+
+    attempts: int = 0
+    backoff: float = 0.1  # first wait; doubles each round, with full jitter
+    max_backoff: float = 2.0
+
+
+@dataclass(frozen=True, kw_only=True)
 class ModelGroup:
     name: str
     deployments: tuple[str, ...]
     strategy: str = "fallback"
+    hedge_delay: float | None = None  # None: auto (recent p95 latency, at least hedge_min_delay)
+    hedge_min_delay: float = 0.05
+    max_parallel: int | None = None  # race: all; hedge: 2
+    fallbacks: tuple[str, ...] = ()
+    retries: RetrySettings = field(default_factory=RetrySettings)
+    max_attempts: int = 8  # upstream calls per request, over every round and fallback group
+    deadline: float = 300.0  # for the whole request, whatever the retries
+
+    @property
+    def fans_out(self) -> bool:
+        return self.strategy in FANOUT_STRATEGIES
+
+    def parallelism(self) -> int:
+        if self.strategy == "race":
+            return self.max_parallel or len(self.deployments)
+        if self.strategy == "hedge":
+            return self.max_parallel or 2
+        return 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class RouteMatch:
+    """Conditions of a routing rule; all given ones must hold."""
+
+    model: str | None = None
+    tags: frozenset[str] = frozenset()  # any of them in the x-raceway-tags header
+    user: str | None = None  # glob on the body's "user" field
+    min_prompt_tokens: int | None = None
+    max_prompt_tokens: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Route:
+    name: str
+    match: RouteMatch
+    to: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,6 +186,7 @@ class GatewayKey:
     name: str
     key: Secret
     models: frozenset[str] | None = None  # None: every model
+    allow_override: bool = False  # may pin a deployment with x-raceway-deployment
 
     def allows(self, model: str) -> bool:
         return self.models is None or model in self.models
@@ -138,6 +199,7 @@ class GatewayConfig:
     models: Mapping[str, ModelGroup]
     keys: tuple[GatewayKey, ...]
     hash: str
+    routes: tuple[Route, ...] = ()
 
     @property
     def needs_litellm(self) -> bool:
@@ -164,6 +226,8 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
 
 
 def parse_config(raw: bytes, env: Mapping[str, str]) -> GatewayConfig:
+    from router.config_reader import ConfigReader
+
     try:
         document = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
@@ -173,324 +237,8 @@ def parse_config(raw: bytes, env: Mapping[str, str]) -> GatewayConfig:
         raise ConfigError([f"(yaml) {where}{problem}"]) from exc
     if document is None:
         raise ConfigError(["(root): the config is empty"])
-    reader = _Reader(env)
+    reader = ConfigReader(env)
     config = reader.config(document, hashlib.sha256(raw).hexdigest()[:16])
     if reader.problems or config is None:
         raise ConfigError(reader.problems)
     return config
-
-
-class _Reader:
-    """Walks the parsed YAML, building typed objects and collecting problems."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
-        self.problems: list[str] = []
-
-    def problem(self, path: str, message: str) -> None:
-        self.problems.append(f"{path}: {message}")
-
-    # -- generic shapes -------------------------------------------------------
-
-    def mapping(
-        self,
-        value: Any,
-        path: str,
-        *,
-        allowed: set[str],
-        required: set[str] = frozenset(),  # type: ignore[assignment]
-    ) -> dict[str, Any] | None:
-        if not isinstance(value, dict):
-            self.problem(path, f"expected a mapping, got {_type_name(value)}")
-            return None
-        for key in value:
-            if key not in allowed:
-                self.problem(_join(path, str(key)), f"unknown key (allowed: {', '.join(sorted(allowed))})")
-        for key in sorted(required - value.keys()):
-            self.problem(_join(path, key), "is required")
-        return value
-
-    def listing(self, value: Any, path: str) -> list[Any]:
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self.problem(path, f"expected a list, got {_type_name(value)}")
-            return []
-        return value
-
-    def field(self, data: dict[str, Any], key: str, path: str, parse: Callable[[Any], T], default: T) -> T:
-        if key not in data:
-            return default
-        try:
-            return parse(data[key])
-        except ValueError as exc:
-            self.problem(_join(path, key), str(exc))
-            return default
-
-    def text(self, value: Any) -> str:
-        """A plain string with ``${ENV}`` references expanded."""
-        if not isinstance(value, str):
-            raise ValueError(f"expected a string, got {_type_name(value)}")
-        return self.expand(value)
-
-    def expand(self, value: str) -> str:
-        def substitute(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
-            if name in self.env:
-                return self.env[name]
-            if default is not None:
-                return default
-            raise ValueError(f"environment variable {name} is not set")
-
-        return _ENV_REF.sub(substitute, value)
-
-    def env_secret(self, value: Any) -> Secret:
-        """A secret that must be given as an environment reference, never inline."""
-        if not isinstance(value, str):
-            raise ValueError(f"expected a string, got {_type_name(value)}")
-        if not _ENV_REF.fullmatch(value.strip()):
-            raise ValueError("secrets must come from the environment: write ${VARIABLE_NAME}")
-        return Secret(self.expand(value.strip()))
-
-    # -- sections -------------------------------------------------------------
-
-    def config(self, document: Any, config_hash: str) -> GatewayConfig | None:
-        root = self.mapping(document, "(root)", allowed={"server", "deployments", "models", "keys"})
-        if root is None:
-            return None
-        server = self.server(root.get("server") or {}, "server")
-        deployments: dict[str, Deployment] = {}
-        for index, item in enumerate(self.listing(root.get("deployments"), "deployments")):
-            path = f"deployments[{index}]"
-            deployment = self.deployment(item, path)
-            if deployment is None:
-                continue
-            if deployment.name in deployments:
-                self.problem(_join(path, "name"), f"duplicate deployment name {deployment.name!r}")
-            deployments[deployment.name] = deployment
-        if not deployments and "deployments" not in root:
-            self.problem("deployments", "is required")
-        models: dict[str, ModelGroup] = {}
-        for index, item in enumerate(self.listing(root.get("models"), "models")):
-            path = f"models[{index}]"
-            group = self.model_group(item, path, deployments)
-            if group is None:
-                continue
-            if group.name in models:
-                self.problem(_join(path, "name"), f"duplicate model name {group.name!r}")
-            models[group.name] = group
-        if "models" not in root:
-            self.problem("models", "is required")
-        keys: list[GatewayKey] = []
-        seen_names: set[str] = set()
-        for index, item in enumerate(self.listing(root.get("keys"), "keys")):
-            path = f"keys[{index}]"
-            key = self.gateway_key(item, path, models)
-            if key is None:
-                continue
-            if key.name in seen_names:
-                self.problem(_join(path, "name"), f"duplicate key name {key.name!r}")
-            if any(k.key == key.key for k in keys):
-                self.problem(_join(path, "key"), "the same key value is used twice")
-            seen_names.add(key.name)
-            keys.append(key)
-        return GatewayConfig(
-            server=server, deployments=deployments, models=models, keys=tuple(keys), hash=config_hash
-        )
-
-    def server(self, value: Any, path: str) -> ServerSettings:
-        data = self.mapping(
-            value,
-            path,
-            allowed={"bind", "workers", "max_body_size", "graceful_timeout", "keep_alive_timeout", "backlog"},
-        )
-        defaults = ServerSettings()
-        if data is None:
-            return defaults
-        return ServerSettings(
-            bind=self.field(data, "bind", path, _bind, defaults.bind),
-            workers=self.field(data, "workers", path, _optional(_positive_int), defaults.workers),
-            max_body_size=self.field(data, "max_body_size", path, parse_size, defaults.max_body_size),
-            graceful_timeout=self.field(
-                data, "graceful_timeout", path, parse_duration, defaults.graceful_timeout
-            ),
-            keep_alive_timeout=self.field(
-                data, "keep_alive_timeout", path, parse_duration, defaults.keep_alive_timeout
-            ),
-            backlog=self.field(data, "backlog", path, _positive_int, defaults.backlog),
-        )
-
-    def deployment(self, value: Any, path: str) -> Deployment | None:
-        data = self.mapping(
-            value,
-            path,
-            allowed={
-                "name",
-                "provider",
-                "model",
-                "base_url",
-                "api_key",
-                "timeout",
-                "connect_timeout",
-                "headers",
-                "max_input_tokens",
-                "fake",
-            },
-            required={"name", "provider"},
-        )
-        if data is None:
-            return None
-        name = self.field(data, "name", path, _name, "")
-        provider = self.field(data, "provider", path, _provider, "")
-        if not name or not provider:
-            return None
-        if provider != FAKE_PROVIDER and "model" not in data:
-            self.problem(_join(path, "model"), "is required")
-        model = self.field(data, "model", path, self.text, "fake")
-        base_url = self.field(data, "base_url", path, _optional(self.url), None)
-        if base_url is None and provider in NATIVE_PROVIDERS:
-            base_url = NATIVE_PROVIDERS[provider]
-            if base_url is None:
-                self.problem(_join(path, "base_url"), f"is required for provider {provider!r}")
-        fake = None
-        if "fake" in data:
-            if provider != FAKE_PROVIDER:
-                self.problem(_join(path, "fake"), "is only valid with provider: fake")
-            fake = self.fake(data["fake"], _join(path, "fake"))
-        elif provider == FAKE_PROVIDER:
-            fake = FakeSettings()
-        return Deployment(
-            name=name,
-            provider=provider,
-            model=model,
-            base_url=base_url,
-            api_key=self.field(data, "api_key", path, _optional(self.env_secret), None),
-            timeout=self.field(data, "timeout", path, _positive_duration, 60.0),
-            connect_timeout=self.field(data, "connect_timeout", path, _positive_duration, 5.0),
-            headers=self.field(data, "headers", path, self.headers, {}),
-            max_input_tokens=self.field(data, "max_input_tokens", path, _optional(_positive_int), None),
-            fake=fake,
-        )
-
-    def fake(self, value: Any, path: str) -> FakeSettings:
-        data = self.mapping(value, path, allowed={"latency", "chunk_delay", "reply"})
-        if data is None:
-            return FakeSettings()
-        return FakeSettings(
-            latency=self.field(data, "latency", path, parse_duration, 0.0),
-            chunk_delay=self.field(data, "chunk_delay", path, parse_duration, 0.0),
-            reply=self.field(data, "reply", path, _optional(self.text), None),
-        )
-
-    def headers(self, value: Any) -> dict[str, Secret]:
-        if not isinstance(value, dict):
-            raise ValueError(f"expected a mapping of header names to values, got {_type_name(value)}")
-        headers: dict[str, Secret] = {}
-        for name, raw in value.items():
-            if not isinstance(name, str) or not isinstance(raw, str):
-                raise ValueError("header names and values must be strings")
-            headers[name.lower()] = Secret(self.expand(raw))
-        return headers
-
-    def url(self, value: Any) -> str:
-        url = self.text(value).rstrip("/")
-        if not url.startswith(("http://", "https://")):
-            raise ValueError("expected an http:// or https:// URL")
-        return url
-
-    def model_group(self, value: Any, path: str, deployments: Mapping[str, Deployment]) -> ModelGroup | None:
-        data = self.mapping(
-            value, path, allowed={"name", "deployments", "strategy"}, required={"name", "deployments"}
-        )
-        if data is None:
-            return None
-        name = self.field(data, "name", path, _name, "")
-        members: tuple[str, ...] = self.field(data, "deployments", path, _name_list, ())
-        for index, member in enumerate(members):
-            if member not in deployments:
-                self.problem(f"{path}.deployments[{index}]", f"undefined deployment {member!r}")
-        if len(set(members)) != len(members):
-            self.problem(_join(path, "deployments"), "lists a deployment twice")
-        strategy = self.field(data, "strategy", path, _strategy, "fallback")
-        if not name or not members:
-            return None
-        return ModelGroup(name=name, deployments=members, strategy=strategy)
-
-    def gateway_key(self, value: Any, path: str, models: Mapping[str, ModelGroup]) -> GatewayKey | None:
-        data = self.mapping(value, path, allowed={"name", "key", "models"}, required={"name", "key"})
-        if data is None:
-            return None
-        name = self.field(data, "name", path, _name, "")
-        secret = self.field(data, "key", path, lambda v: Secret(self.text(v)), None)
-        allowed_models = self.field(data, "models", path, _optional(_name_list), None)
-        for index, model in enumerate(allowed_models or ()):
-            if model not in models:
-                self.problem(f"{path}.models[{index}]", f"undefined model {model!r}")
-        if secret is not None and len(secret.reveal()) < 8:
-            self.problem(_join(path, "key"), "a gateway key must be at least 8 characters")
-        if not name or secret is None:
-            return None
-        return GatewayKey(
-            name=name, key=secret, models=None if allowed_models is None else frozenset(allowed_models)
-        )
-
-
-# -- scalar parsers: raise ValueError with a message for the operator ----------
-
-
-def _join(path: str, key: str) -> str:
-    return key if path == "(root)" else f"{path}.{key}"
-
-
-def _type_name(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", type(None): "nothing"}.get(
-        type(value), type(value).__name__
-    )
-
-
-def _optional(parse: Callable[[Any], T]) -> Callable[[Any], T | None]:
-    return lambda value: None if value is None else parse(value)
-
-
-def _name(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"expected a non-empty string, got {_type_name(value)}")
-    return value
-
-
-def _name_list(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-        raise ValueError("expected a non-empty list of names")
-    return tuple(value)
-
-
-def _positive_int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"expected a positive integer, got {value!r}")
-    return value
-
-
-def _positive_duration(value: Any) -> float:
-    seconds = parse_duration(value)
-    if seconds <= 0:
-        raise ValueError("a timeout must be greater than zero")
-    return seconds
-
-
-def _bind(value: Any) -> str:
-    if not isinstance(value, str) or not re.fullmatch(r"[\w.\-\[\]:]+:\d{1,5}", value):
-        raise ValueError("expected HOST:PORT, e.g. 127.0.0.1:8080")
-    return value
-
-
-def _provider(value: Any) -> str:
-    known = {FAKE_PROVIDER, *NATIVE_PROVIDERS, *LITELLM_PROVIDERS}
-    if value not in known:
-        raise ValueError(f"unknown provider {value!r} (known: {', '.join(sorted(known))})")
-    return str(value)
-
-
-def _strategy(value: Any) -> str:
-    if value not in STRATEGIES:
-        raise ValueError(f"unknown strategy {value!r} (known: {', '.join(STRATEGIES)})")
-    return str(value)

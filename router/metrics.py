@@ -60,6 +60,51 @@ class Metrics:
             ["deployment", "outcome"],
             registry=registry,
         )
+        self.upstream_duration = Histogram(
+            "raceway_upstream_duration_seconds",
+            "Upstream call time (whole stream for streams).",
+            ["deployment"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.upstream_first_chunk = Histogram(
+            "raceway_upstream_time_to_first_token_seconds",
+            "Upstream time to the first content chunk.",
+            ["deployment"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.deployment_state = Gauge(
+            "raceway_deployment_state",
+            "0 healthy, 1 half-open, 2 cooled down (worst over workers).",
+            ["deployment"],
+            registry=registry,
+            multiprocess_mode="max",
+        )
+        self.race_outcomes = Counter(
+            "raceway_race_outcomes",
+            "Winners of race and hedge rounds.",
+            ["model", "winner"],
+            registry=registry,
+        )
+        self.hedges = Counter(
+            "raceway_hedges",
+            "Hedged calls started because the first had not answered in time.",
+            ["model"],
+            registry=registry,
+        )
+        self.fallbacks = Counter(
+            "raceway_fallbacks",
+            "Requests handed to a fallback model group.",
+            ["model", "from", "to"],
+            registry=registry,
+        )
+        self.retries = Counter(
+            "raceway_retries",
+            "Failed upstream calls that were followed by another attempt.",
+            ["deployment"],
+            registry=registry,
+        )
         self.config_info = Gauge(
             "raceway_config_info",
             "The active config's hash (value 1 per worker).",

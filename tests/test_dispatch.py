@@ -1,116 +1,402 @@
-"""Fallback: the next deployment only on a retryable failure; streams commit on first content."""
+"""Dispatch over real sockets: fallback, race, hedge, retries, fallback groups, cooldowns, deadlines.
 
-from collections.abc import AsyncIterator
+Each deployment's upstream model is its own name, so the scripted upstream can make
+each one behave differently.
+"""
 
-import orjson
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
 import pytest
 
-from router.config import GatewayConfig, ServerSettings
-from router.dispatch import Dispatcher
-from router.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
-from router.providers import ProviderSet
-from tests.helpers import CHAT, group, native
+from router.errors import (
+    InvalidRequest,
+    NoDeploymentAvailable,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamRejected,
+    UpstreamTimeout,
+)
+from router.health import State
+from tests.harness import Harness, build_harness, stream_text
 from tests.upstream import Behaviour, FakeUpstream
 
 
+def deployments(*names: str, timeout: str = "2s", extra: str = "") -> str:
+    entry = "  - {{name: {0}, provider: openai, base_url: '{{base}}', model: {0}, timeout: {1}{2}}}\n"
+    return "deployments:\n" + "".join(entry.format(name, timeout, extra) for name in names)
+
+
 @pytest.fixture
-async def providers(upstream: FakeUpstream) -> AsyncIterator[ProviderSet]:
-    deployments = {
-        name: native(name, upstream.base_url, timeout=0.5) for name in ("first", "second", "third")
-    }
-    deployments["refused"] = native("refused", "http://127.0.0.1:9/v1")
-    config = GatewayConfig(server=ServerSettings(), deployments=deployments, models={}, keys=(), hash="t")
-    providers = ProviderSet.open(config)
-    yield providers
-    await providers.close()
+async def make(upstream: FakeUpstream) -> AsyncIterator[Callable[[str], Harness]]:
+    built: list[Harness] = []
+
+    def make(yaml_text: str) -> Harness:
+        harness = build_harness(upstream, yaml_text)
+        built.append(harness)
+        return harness
+
+    yield make
+    for harness in built:
+        await harness.close()
 
 
-async def test_first_success_is_used(upstream: FakeUpstream, providers: ProviderSet) -> None:
-    completion = await Dispatcher(providers).chat(group("m", "first", "second"), CHAT)
+FALLBACK = (
+    deployments("first", "second", "third", timeout="300ms")
+    + """
+  - {name: refused, provider: openai, base_url: "http://127.0.0.1:9/v1", model: x, timeout: 1s}
+models:
+  - {name: m, deployments: [first, second]}
+  - {name: via-refused, deployments: [refused, first]}
+"""
+)
+
+
+# -- fallback -------------------------------------------------------------------------
+
+
+async def test_fallback_uses_the_first_that_answers(
+    make: Callable[[str], Harness], upstream: FakeUpstream
+) -> None:
+    completion = await make(FALLBACK).chat("m")
     assert (completion.deployment, completion.attempts) == ("first", 1)
     assert upstream.calls("second") == 0
 
 
 @pytest.mark.parametrize(
     "failure",
-    [Behaviour(status=500), Behaviour(status=429), Behaviour(delay=2.0), Behaviour(status=503)],
+    [Behaviour(status=500), Behaviour(status=429), Behaviour(delay=1.0), Behaviour(status=503)],
     ids=["500", "429", "timeout", "503"],
 )
-async def test_retryable_failures_fall_back(
-    upstream: FakeUpstream, providers: ProviderSet, failure: Behaviour
+async def test_fallback_on_retryable_failures(
+    make: Callable[[str], Harness], upstream: FakeUpstream, failure: Behaviour
 ) -> None:
     upstream.script("first", failure)
-    completion = await Dispatcher(providers).chat(group("m", "first", "second"), CHAT)
+    completion = await make(FALLBACK).chat("m")
     assert (completion.deployment, completion.attempts) == ("second", 2)
 
 
-async def test_connection_refused_falls_back(upstream: FakeUpstream, providers: ProviderSet) -> None:
-    completion = await Dispatcher(providers).chat(group("m", "refused", "first"), CHAT)
-    assert completion.deployment == "first"
+async def test_fallback_on_connection_refused(make: Callable[[str], Harness]) -> None:
+    assert (await make(FALLBACK).chat("via-refused")).deployment == "first"
 
 
-async def test_request_errors_are_not_retried(upstream: FakeUpstream, providers: ProviderSet) -> None:
+async def test_no_retry_on_a_request_error(make: Callable[[str], Harness], upstream: FakeUpstream) -> None:
     upstream.script("first", Behaviour(status=400))
     with pytest.raises(UpstreamRejected):
-        await Dispatcher(providers).chat(group("m", "first", "second"), CHAT)
+        await make(FALLBACK).chat("m")
     assert upstream.calls("second") == 0
 
 
-async def test_exhausted_group_reports_the_telling_class(
-    upstream: FakeUpstream, providers: ProviderSet
+async def test_exhausted_group_reports_the_telling_error(
+    make: Callable[[str], Harness], upstream: FakeUpstream
 ) -> None:
+    harness = make(FALLBACK)
     upstream.script("first", Behaviour(status=429, headers={"retry-after": "4"}))
     upstream.script("second", Behaviour(status=429, headers={"retry-after": "2"}))
     with pytest.raises(UpstreamRateLimited) as limited:
-        await Dispatcher(providers).chat(group("m", "first", "second"), CHAT)
+        await harness.chat("m")
     assert limited.value.retry_after == 2.0
+    harness = make(FALLBACK)
     upstream.script("first", Behaviour(status=500))
-    upstream.script("second", Behaviour(delay=2.0))
+    upstream.script("second", Behaviour(delay=1.0))
     with pytest.raises(UpstreamTimeout):
-        await Dispatcher(providers).chat(group("m", "first", "second"), CHAT)
+        await harness.chat("m")
+    harness = make(FALLBACK)
     upstream.script("second", Behaviour(status=502))
     with pytest.raises(UpstreamError) as failed:
-        await Dispatcher(providers).chat(group("m", "first", "second"), CHAT)
+        await harness.chat("m")
     assert failed.value.status_code == 502 and "first" in failed.value.message
 
 
 async def test_stream_that_dies_before_content_falls_back(
-    upstream: FakeUpstream, providers: ProviderSet
+    make: Callable[[str], Harness], upstream: FakeUpstream
 ) -> None:
     upstream.script("first", Behaviour(cut_after=0))
     upstream.script("second", Behaviour(reply="fine thanks"))
-    opened = await Dispatcher(providers).open_stream(group("m", "first", "second"), {**CHAT, "stream": True})
-    events = [event async for event in opened.events()]
-    assert opened.deployment == "second" and opened.attempts == 2
-    text = "".join(
-        (orjson.loads(e[6:])["choices"] or [{}])[0].get("delta", {}).get("content") or "" for e in events[:-1]
-    )
-    assert text == "fine thanks" and events[-1] == b"data: [DONE]\n\n"
+    opened, text = await make(FALLBACK).stream("m")
+    assert (opened.deployment, opened.attempts, text) == ("second", 2, "fine thanks")
 
 
-async def test_stream_head_holds_events_up_to_first_content(
-    upstream: FakeUpstream, providers: ProviderSet
+async def test_stream_cut_after_content_is_not_switched(
+    make: Callable[[str], Harness], upstream: FakeUpstream
 ) -> None:
-    upstream.script("first", Behaviour(reply="a b c", chunk_delay=0.05))
-    opened = await Dispatcher(providers).open_stream(group("m", "first"), {**CHAT, "stream": True})
-    assert len(opened.head) == 2  # the role chunk and the first word, nothing more yet
-    await opened.aclose()
-
-
-async def test_stream_cut_after_content_raises_to_the_relay(
-    upstream: FakeUpstream, providers: ProviderSet
-) -> None:
+    harness = make(FALLBACK)
     upstream.script("first", Behaviour(reply="a b c d", cut_after=2))
-    opened = await Dispatcher(providers).open_stream(group("m", "first", "second"), {**CHAT, "stream": True})
+    body = harness.body("m", stream=True)
+    from router.routing import route
+
+    opened = await harness.dispatcher.open_stream(route(harness.config, "m", body, None, {}), body)
     with pytest.raises(UpstreamError):
-        async for _ in opened.events():
-            pass
-    assert upstream.calls("second") == 0  # committed: no silent switch midway
+        await stream_text(opened)
+    assert upstream.calls("second") == 0
+    assert harness.sample("raceway_upstream_requests_total", deployment="first", outcome="stream_cut") == 1
 
 
-async def test_a_group_with_nothing_usable_is_503(providers: ProviderSet) -> None:
-    from router.errors import NoDeploymentAvailable
+# -- race -------------------------------------------------------------------------------
 
-    with pytest.raises(NoDeploymentAvailable) as caught:
-        await Dispatcher(providers).chat(group("m", "not-built"), CHAT)
-    assert caught.value.status_code == 503
+RACE = (
+    deployments("slow", "fast")
+    + """
+models:
+  - {name: m, deployments: [slow, fast], strategy: race}
+"""
+)
+
+
+async def test_race_returns_the_faster_and_disconnects_the_loser(
+    make: Callable[[str], Harness], upstream: FakeUpstream
+) -> None:
+    harness = make(RACE)
+    upstream.script("slow", Behaviour(delay=1.5, reply="slow"))
+    upstream.script("fast", Behaviour(delay=0.05, reply="fast"))
+    completion = await harness.chat("m")
+    assert completion.deployment == "fast" and b"fast" in completion.body
+    assert completion.attempts == 2
+    for _ in range(200):
+        if "slow" in upstream.disconnects:
+            break
+        await asyncio.sleep(0.01)
+    assert upstream.disconnects == ["slow"]
+    assert harness.sample("raceway_race_outcomes_total", model="m", winner="fast") == 1
+    assert harness.sample("raceway_upstream_requests_total", deployment="slow", outcome="cancelled") == 1
+    assert all(member.stats.in_flight == 0 for member in harness.fleet)
+
+
+async def test_race_survives_a_failing_contender(
+    make: Callable[[str], Harness], upstream: FakeUpstream
+) -> None:
+    upstream.script("fast", Behaviour(status=500))
+    upstream.script("slow", Behaviour(delay=0.1, reply="slow"))
+    assert (await make(RACE).chat("m")).deployment == "slow"
+
+
+async def test_streaming_race_picks_the_first_content_not_the_first_open(
+    make: Callable[[str], Harness], upstream: FakeUpstream
+) -> None:
+    # "slow" opens its stream at once but its first word comes late; "fast" opens later yet speaks first.
+    upstream.script("slow", Behaviour(first_content_delay=1.0, reply="from slow"))
+    upstream.script("fast", Behaviour(delay=0.1, reply="from fast"))
+    opened, text = await make(RACE).stream("m")
+    assert (opened.deployment, text) == ("fast", "from fast")
+    for _ in range(200):
+        if "slow" in upstream.disconnects:
+            break
+        await asyncio.sleep(0.01)
+    assert "slow" in upstream.disconnects
+
+
+# -- hedge -------------------------------------------------------------------------------
+
+HEDGE = (
+    deployments("primary", "backup")
+    + """
+models:
+  - {name: m, deployments: [primary, backup], strategy: hedge, hedge_delay: 200ms}
+"""
+)
+
+
+async def test_hedge_waits_when_the_first_answers_in_time(
+    make: Callable[[str], Harness], upstream: FakeUpstream
+) -> None:
+    harness = make(HEDGE)
+    upstream.script("primary", Behaviour(delay=0.02))
+    completion = await harness.chat("m")
+    assert (completion.deployment, completion.attempts) == ("primary", 1)
+    assert upstream.calls("backup") == 0
+    assert harness.sample("raceway_hedges_total", model="m") == 0
+
+
+async def test_hedge_starts_the_next_when_the_first_stalls(
+    make: Callable[[str], Harness], upstream: FakeUpstream
+) -> None:
+    harness = make(HEDGE)
+    upstream.script("primary", Behaviour(stall=True))
+    completion = await harness.chat("m")
+    assert (completion.deployment, completion.attempts) == ("backup", 2)
+    assert harness.sample("raceway_hedges_total", model="m") == 1
+    for _ in range(200):
+        if "primary" in upstream.disconnects:
+            break
+        await asyncio.sleep(0.01)
+    assert "primary" in upstream.disconnects
+
+
+async def test_hedge_moves_on_at_once_when_the_first_fails(
+    make: Callable[[str], Harness], upstream: FakeUpstream
+) -> None:
+    harness = make(HEDGE)
+    upstream.script("primary", Behaviour(status=500))
+    completion = await harness.chat("m")
+    assert completion.deployment == "backup"
+    assert harness.sample("raceway_hedges_total", model="m") == 0
+
+
+async def test_streaming_hedge_counts_content_not_headers(
+    make: Callable[[str], Harness], upstream: FakeUpstream
+) -> None:
+    upstream.script("primary", Behaviour(first_content_delay=2.0, reply="late"))
+    upstream.script("backup", Behaviour(reply="on time"))
+    opened, text = await make(HEDGE).stream("m")
+    assert (opened.deployment, text) == ("backup", "on time")
+
+
+async def test_auto_hedge_delay_is_the_recent_p95_with_a_floor(make: Callable[[str], Harness]) -> None:
+    from router.dispatch import _hedge_delay
+
+    harness = make(
+        deployments("a")
+        + "models:\n  - {name: m, deployments: [a], strategy: hedge, hedge_min_delay: 30ms}\n"
+    )
+    group, member = harness.config.models["m"], harness.fleet["a"]
+    delay = _hedge_delay(group, stream=False)
+    assert delay(member) == 1.0  # too few samples yet: a cautious default
+    for index in range(100):
+        member.stats.observe(0.010 if index < 95 else 0.500, stream=False)
+    assert delay(member) == pytest.approx(0.5)
+    for _ in range(156):
+        member.stats.observe(0.010, stream=False)
+    assert delay(member) == pytest.approx(0.03)  # p95 is 10 ms now: the floor holds
+
+
+# -- retries, fallback groups, budgets, deadlines ---------------------------------------------
+
+CHAIN = (
+    deployments("a", "b", "cheap", timeout="300ms")
+    + """
+models:
+  - name: m
+    deployments: [a, b]
+    retries: {attempts: 2, backoff: 100ms, max_backoff: 1s}
+    fallbacks: [small]
+  - {name: small, deployments: [cheap]}
+  - {name: tight, deployments: [a, b], max_attempts: 1}
+  - {name: hurried, deployments: [a], deadline: 200ms}
+"""
+)
+
+
+async def test_retry_rounds_back_off_with_jitter(
+    make: Callable[[str], Harness], upstream: FakeUpstream
+) -> None:
+    harness = make(CHAIN)
+    upstream.script("a", Behaviour(status=500), Behaviour())
+    upstream.script("b", Behaviour(status=500))
+    completion = await harness.chat("m")
+    assert (completion.deployment, completion.attempts) == ("a", 3)
+    assert len(harness.sleeps) == 1 and 0 <= harness.sleeps[0] <= 0.1
+    assert harness.sample("raceway_retries_total", deployment="a") == 1
+
+
+async def test_exhausted_group_falls_back_to_another_group(
+    make: Callable[[str], Harness], upstream: FakeUpstream
+) -> None:
+    harness = make(CHAIN)
+    upstream.script("a", Behaviour(status=500))
+    upstream.script("b", Behaviour(status=503))
+    completion = await harness.chat("m")
+    assert completion.deployment == "cheap"
+    assert completion.attempts == 7  # three rounds of a and b (first try and two retries), then cheap
+    assert upstream.calls("a") == upstream.calls("b") == 3
+    assert harness.sample("raceway_fallbacks_total", model="m", **{"from": "m", "to": "small"}) == 1
+
+
+async def test_attempt_budget_bounds_the_calls(
+    make: Callable[[str], Harness], upstream: FakeUpstream
+) -> None:
+    upstream.script("a", Behaviour(status=500))
+    with pytest.raises(UpstreamError):
+        await make(CHAIN).chat("tight")
+    assert upstream.calls("a") == 1 and upstream.calls("b") == 0
+
+
+async def test_deadline_bounds_the_whole_request(
+    make: Callable[[str], Harness], upstream: FakeUpstream
+) -> None:
+    upstream.script("a", Behaviour(stall=True))
+    with pytest.raises(UpstreamTimeout) as caught:
+        await make(CHAIN).chat("hurried")
+    assert "deadline" in caught.value.message
+
+
+CONTEXT = """
+deployments:
+  - {name: short, provider: openai, base_url: '{base}', model: short, max_input_tokens: 10}
+  - {name: long, provider: openai, base_url: '{base}', model: long, max_input_tokens: 100000}
+models:
+  - {name: m, deployments: [short], fallbacks: [big]}
+  - {name: big, deployments: [long]}
+  - {name: only-short, deployments: [short]}
+"""
+
+
+async def test_context_window_fallback(make: Callable[[str], Harness], upstream: FakeUpstream) -> None:
+    harness = make(CONTEXT)
+    assert (await harness.chat("m")).deployment == "short"
+    long_prompt = [{"role": "user", "content": "word " * 200}]
+    assert (await harness.chat("m", messages=long_prompt)).deployment == "long"
+    with pytest.raises(InvalidRequest) as caught:
+        await harness.chat("only-short", messages=long_prompt)
+    assert caught.value.code == "context_length_exceeded"
+
+
+# -- cooldown ---------------------------------------------------------------------------
+
+COOLDOWN = (
+    deployments("flaky", "steady", extra=", cooldown: {failures: 2, window: 60s, duration: 30s}")
+    + """
+models:
+  - {name: m, deployments: [flaky, steady]}
+  - {name: alone, deployments: [flaky]}
+"""
+)
+
+
+async def test_cooldown_opens_then_probes_then_closes(
+    make: Callable[[str], Harness], upstream: FakeUpstream
+) -> None:
+    harness = make(COOLDOWN)
+    upstream.script("flaky", Behaviour(status=500))
+    await harness.chat("m")
+    await harness.chat("m")
+    flaky = harness.fleet["flaky"]
+    assert flaky.breaker.state is State.COOLED_DOWN
+    assert harness.sample("raceway_deployment_state", deployment="flaky") == 2
+    assert (await harness.chat("m")).attempts == 1  # skipped while cooling down
+    assert upstream.calls("flaky") == 2
+    with pytest.raises(NoDeploymentAvailable) as unavailable:
+        await harness.chat("alone")
+    assert unavailable.value.headers["retry-after"] == "30"
+
+    harness.clock.now += 30  # half-open: the next request probes it
+    upstream.script("flaky", Behaviour())
+    assert flaky.breaker.state is State.HALF_OPEN
+    assert (await harness.chat("m")).deployment == "flaky"
+    assert flaky.breaker.state is State.HEALTHY
+    assert harness.sample("raceway_deployment_state", deployment="flaky") == 0
+
+
+async def test_429_with_retry_after_cools_down_for_that_long(
+    make: Callable[[str], Harness], upstream: FakeUpstream
+) -> None:
+    harness = make(COOLDOWN)
+    upstream.script("flaky", Behaviour(status=429, headers={"retry-after": "7"}))
+    assert (await harness.chat("m")).deployment == "steady"
+    assert harness.fleet["flaky"].breaker.seconds_until_available() == 7.0
+
+
+# -- override ----------------------------------------------------------------------------
+
+
+async def test_pinned_deployment_skips_strategy_and_fallback(
+    make: Callable[[str], Harness], upstream: FakeUpstream
+) -> None:
+    harness = make(FALLBACK)
+    completion = await harness.chat("m", headers={"x-raceway-deployment": "second"})
+    assert completion.deployment == "second" and upstream.calls("first") == 0
+    upstream.script("second", Behaviour(status=500))
+    with pytest.raises(UpstreamError):
+        await harness.chat("m", headers={"x-raceway-deployment": "second"})
+    assert upstream.calls("first") == 0

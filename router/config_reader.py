@@ -1,0 +1,480 @@
+"""Validation of the parsed YAML: builds the typed config and collects every problem with its path."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from router.config import (
+    FAKE_PROVIDER,
+    LITELLM_PROVIDERS,
+    NATIVE_PROVIDERS,
+    STRATEGIES,
+    CooldownSettings,
+    Deployment,
+    FakeSettings,
+    GatewayConfig,
+    GatewayKey,
+    ModelGroup,
+    Price,
+    RetrySettings,
+    Route,
+    RouteMatch,
+    Secret,
+    ServerSettings,
+)
+from router.units import parse_duration, parse_size
+
+T = TypeVar("T")
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_NO_KEYS: frozenset[str] = frozenset()
+_NO_NAMES: tuple[str, ...] = ()
+
+
+class ConfigReader:
+    """Walks the parsed YAML, building typed objects and collecting problems."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(f"{path}: {message}")
+
+    # -- generic shapes -------------------------------------------------------
+
+    def mapping(
+        self, value: Any, path: str, *, allowed: set[str], required: frozenset[str] = _NO_KEYS
+    ) -> dict[str, Any] | None:
+        if not isinstance(value, dict):
+            self.problem(path, f"expected a mapping, got {_type_name(value)}")
+            return None
+        for key in value:
+            if key not in allowed:
+                self.problem(_join(path, str(key)), f"unknown key (allowed: {', '.join(sorted(allowed))})")
+        for key in sorted(required - value.keys()):
+            self.problem(_join(path, key), "is required")
+        return value
+
+    def listing(self, value: Any, path: str) -> list[Any]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.problem(path, f"expected a list, got {_type_name(value)}")
+            return []
+        return value
+
+    def field(self, data: dict[str, Any], key: str, path: str, parse: Callable[[Any], T], default: T) -> T:
+        if key not in data:
+            return default
+        try:
+            return parse(data[key])
+        except ValueError as exc:
+            self.problem(_join(path, key), str(exc))
+            return default
+
+    def text(self, value: Any) -> str:
+        """A plain string with ``${ENV}`` references expanded."""
+        if not isinstance(value, str):
+            raise ValueError(f"expected a string, got {_type_name(value)}")
+        return self.expand(value)
+
+    def expand(self, value: str) -> str:
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in self.env:
+                return self.env[name]
+            if default is not None:
+                return default
+            raise ValueError(f"environment variable {name} is not set")
+
+        return _ENV_REF.sub(substitute, value)
+
+    def env_secret(self, value: Any) -> Secret:
+        """A secret that must be given as an environment reference, never inline."""
+        if not isinstance(value, str):
+            raise ValueError(f"expected a string, got {_type_name(value)}")
+        if not _ENV_REF.fullmatch(value.strip()):
+            raise ValueError("secrets must come from the environment: write ${VARIABLE_NAME}")
+        return Secret(self.expand(value.strip()))
+
+    # -- sections -------------------------------------------------------------
+
+    def config(self, document: Any, config_hash: str) -> GatewayConfig | None:
+        root = self.mapping(document, "(root)", allowed={"server", "deployments", "models", "routes", "keys"})
+        if root is None:
+            return None
+        server = self.server(root.get("server") or {}, "server")
+        deployments = self.named(root, "deployments", self.deployment)
+        if "deployments" not in root:
+            self.problem("deployments", "is required")
+        models = self.named(root, "models", lambda item, path: self.model_group(item, path, deployments))
+        if "models" not in root:
+            self.problem("models", "is required")
+        self.check_fallbacks(models)
+        routes = tuple(
+            route
+            for index, item in enumerate(self.listing(root.get("routes"), "routes"))
+            if (route := self.route(item, f"routes[{index}]", models)) is not None
+        )
+        keys = self.gateway_keys(root, models)
+        return GatewayConfig(
+            server=server, deployments=deployments, models=models, keys=keys, routes=routes, hash=config_hash
+        )
+
+    def named(
+        self, root: dict[str, Any], section: str, build: Callable[[Any, str], T | None]
+    ) -> dict[str, T]:
+        """A list of named entries as a dict, with duplicates reported."""
+        found: dict[str, T] = {}
+        for index, item in enumerate(self.listing(root.get(section), section)):
+            path = f"{section}[{index}]"
+            entry = build(item, path)
+            if entry is None:
+                continue
+            name: str = entry.name  # type: ignore[attr-defined]
+            if name in found:
+                kind = "deployment" if section == "deployments" else "model"
+                self.problem(_join(path, "name"), f"duplicate {kind} name {name!r}")
+            found[name] = entry
+        return found
+
+    def server(self, value: Any, path: str) -> ServerSettings:
+        data = self.mapping(
+            value,
+            path,
+            allowed={"bind", "workers", "max_body_size", "graceful_timeout", "keep_alive_timeout", "backlog"},
+        )
+        defaults = ServerSettings()
+        if data is None:
+            return defaults
+        return ServerSettings(
+            bind=self.field(data, "bind", path, _bind, defaults.bind),
+            workers=self.field(data, "workers", path, _optional(_positive_int), defaults.workers),
+            max_body_size=self.field(data, "max_body_size", path, parse_size, defaults.max_body_size),
+            graceful_timeout=self.field(
+                data, "graceful_timeout", path, parse_duration, defaults.graceful_timeout
+            ),
+            keep_alive_timeout=self.field(
+                data, "keep_alive_timeout", path, parse_duration, defaults.keep_alive_timeout
+            ),
+            backlog=self.field(data, "backlog", path, _positive_int, defaults.backlog),
+        )
+
+    def deployment(self, value: Any, path: str) -> Deployment | None:
+        data = self.mapping(
+            value,
+            path,
+            allowed={
+                "name", "provider", "model", "base_url", "api_key", "timeout", "connect_timeout",
+                "headers", "max_input_tokens", "weight", "price", "cooldown", "fake",
+            },
+            required=frozenset({"name", "provider"}),
+        )  # fmt: skip
+        if data is None:
+            return None
+        name = self.field(data, "name", path, _name, "")
+        provider = self.field(data, "provider", path, _provider, "")
+        if not name or not provider:
+            return None
+        if provider != FAKE_PROVIDER and "model" not in data:
+            self.problem(_join(path, "model"), "is required")
+        model = self.field(data, "model", path, self.text, "fake")
+        base_url = self.field(data, "base_url", path, _optional(self.url), None)
+        if base_url is None and provider in NATIVE_PROVIDERS:
+            base_url = NATIVE_PROVIDERS[provider]
+            if base_url is None:
+                self.problem(_join(path, "base_url"), f"is required for provider {provider!r}")
+        fake = None
+        if "fake" in data:
+            if provider != FAKE_PROVIDER:
+                self.problem(_join(path, "fake"), "is only valid with provider: fake")
+            fake = self.fake(data["fake"], _join(path, "fake"))
+        elif provider == FAKE_PROVIDER:
+            fake = FakeSettings()
+        return Deployment(
+            name=name,
+            provider=provider,
+            model=model,
+            base_url=base_url,
+            api_key=self.field(data, "api_key", path, _optional(self.env_secret), None),
+            timeout=self.field(data, "timeout", path, _positive_duration, 60.0),
+            connect_timeout=self.field(data, "connect_timeout", path, _positive_duration, 5.0),
+            headers=self.field(data, "headers", path, self.headers, {}),
+            max_input_tokens=self.field(data, "max_input_tokens", path, _optional(_positive_int), None),
+            weight=self.field(data, "weight", path, _positive_number, 1.0),
+            price=self.price(data["price"], _join(path, "price")) if "price" in data else None,
+            cooldown=self.cooldown(data.get("cooldown", {}), _join(path, "cooldown")),
+            fake=fake,
+        )
+
+    def fake(self, value: Any, path: str) -> FakeSettings:
+        data = self.mapping(value, path, allowed={"latency", "chunk_delay", "reply"})
+        if data is None:
+            return FakeSettings()
+        return FakeSettings(
+            latency=self.field(data, "latency", path, parse_duration, 0.0),
+            chunk_delay=self.field(data, "chunk_delay", path, parse_duration, 0.0),
+            reply=self.field(data, "reply", path, _optional(self.text), None),
+        )
+
+    def price(self, value: Any, path: str) -> Price | None:
+        data = self.mapping(value, path, allowed={"input", "output"}, required=frozenset({"input", "output"}))
+        if data is None:
+            return None
+        return Price(
+            input=self.field(data, "input", path, _non_negative_number, 0.0),
+            output=self.field(data, "output", path, _non_negative_number, 0.0),
+        )
+
+    def cooldown(self, value: Any, path: str) -> CooldownSettings:
+        data = self.mapping(value, path, allowed={"failures", "window", "duration"})
+        defaults = CooldownSettings()
+        if data is None:
+            return defaults
+        return CooldownSettings(
+            failures=self.field(data, "failures", path, _positive_int, defaults.failures),
+            window=self.field(data, "window", path, _positive_duration, defaults.window),
+            duration=self.field(data, "duration", path, _positive_duration, defaults.duration),
+        )
+
+    def headers(self, value: Any) -> dict[str, Secret]:
+        if not isinstance(value, dict):
+            raise ValueError(f"expected a mapping of header names to values, got {_type_name(value)}")
+        headers: dict[str, Secret] = {}
+        for name, raw in value.items():
+            if not isinstance(name, str) or not isinstance(raw, str):
+                raise ValueError("header names and values must be strings")
+            headers[name.lower()] = Secret(self.expand(raw))
+        return headers
+
+    def url(self, value: Any) -> str:
+        url = self.text(value).rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return url
+
+    def model_group(self, value: Any, path: str, deployments: Mapping[str, Deployment]) -> ModelGroup | None:
+        data = self.mapping(
+            value,
+            path,
+            allowed={
+                "name", "deployments", "strategy", "hedge_delay", "hedge_min_delay", "max_parallel",
+                "fallbacks", "retries", "max_attempts", "deadline",
+            },
+            required=frozenset({"name", "deployments"}),
+        )  # fmt: skip
+        if data is None:
+            return None
+        name = self.field(data, "name", path, _name, "")
+        members: tuple[str, ...] = self.field(data, "deployments", path, _name_list, ())
+        for index, member in enumerate(members):
+            if member not in deployments:
+                self.problem(f"{path}.deployments[{index}]", f"undefined deployment {member!r}")
+        if len(set(members)) != len(members):
+            self.problem(_join(path, "deployments"), "lists a deployment twice")
+        strategy = self.field(data, "strategy", path, _strategy, "fallback")
+        for key in ("hedge_delay", "hedge_min_delay"):
+            if key in data and strategy != "hedge":
+                self.problem(_join(path, key), "is only valid with strategy: hedge")
+        if "max_parallel" in data and strategy not in ("race", "hedge"):
+            self.problem(_join(path, "max_parallel"), "is only valid with strategy: race or hedge")
+        if not name or not members:
+            return None
+        return ModelGroup(
+            name=name,
+            deployments=members,
+            strategy=strategy,
+            hedge_delay=self.field(data, "hedge_delay", path, _hedge_delay, None),
+            hedge_min_delay=self.field(data, "hedge_min_delay", path, parse_duration, 0.05),
+            max_parallel=self.field(data, "max_parallel", path, _optional(_positive_int), None),
+            fallbacks=self.field(data, "fallbacks", path, _name_list, _NO_NAMES),
+            retries=self.retries(data.get("retries", {}), _join(path, "retries")),
+            max_attempts=self.field(data, "max_attempts", path, _positive_int, 8),
+            deadline=self.field(data, "deadline", path, _positive_duration, 300.0),
+        )
+
+    def retries(self, value: Any, path: str) -> RetrySettings:
+        data = self.mapping(value, path, allowed={"attempts", "backoff", "max_backoff"})
+        defaults = RetrySettings()
+        if data is None:
+            return defaults
+        return RetrySettings(
+            attempts=self.field(data, "attempts", path, _non_negative_int, defaults.attempts),
+            backoff=self.field(data, "backoff", path, parse_duration, defaults.backoff),
+            max_backoff=self.field(data, "max_backoff", path, parse_duration, defaults.max_backoff),
+        )
+
+    def check_fallbacks(self, models: Mapping[str, ModelGroup]) -> None:
+        for index, group in enumerate(models.values()):
+            for position, target in enumerate(group.fallbacks):
+                where = f"models[{index}].fallbacks[{position}]"
+                if target == group.name:
+                    self.problem(where, "a model cannot fall back to itself")
+                elif target not in models:
+                    self.problem(where, f"undefined model {target!r}")
+
+    def route(self, value: Any, path: str, models: Mapping[str, ModelGroup]) -> Route | None:
+        data = self.mapping(
+            value, path, allowed={"name", "match", "to"}, required=frozenset({"name", "match", "to"})
+        )
+        if data is None:
+            return None
+        name = self.field(data, "name", path, _name, "")
+        target = self.field(data, "to", path, _name, "")
+        if target and target not in models:
+            self.problem(_join(path, "to"), f"undefined model {target!r}")
+        match = self.route_match(data.get("match"), _join(path, "match"), models)
+        if not name or not target or match is None:
+            return None
+        return Route(name=name, match=match, to=target)
+
+    def route_match(self, value: Any, path: str, models: Mapping[str, ModelGroup]) -> RouteMatch | None:
+        data = self.mapping(
+            value, path, allowed={"model", "tags", "user", "min_prompt_tokens", "max_prompt_tokens"}
+        )
+        if data is None:
+            return None
+        model = self.field(data, "model", path, _optional(_name), None)
+        if model is not None and model not in models:
+            self.problem(_join(path, "model"), f"undefined model {model!r}")
+        tags: tuple[str, ...] = self.field(data, "tags", path, _name_list, ())
+        return RouteMatch(
+            model=model,
+            tags=frozenset(tags),
+            user=self.field(data, "user", path, _optional(_name), None),
+            min_prompt_tokens=self.field(data, "min_prompt_tokens", path, _optional(_non_negative_int), None),
+            max_prompt_tokens=self.field(data, "max_prompt_tokens", path, _optional(_non_negative_int), None),
+        )
+
+    def gateway_keys(self, root: dict[str, Any], models: Mapping[str, ModelGroup]) -> tuple[GatewayKey, ...]:
+        keys: list[GatewayKey] = []
+        for index, item in enumerate(self.listing(root.get("keys"), "keys")):
+            path = f"keys[{index}]"
+            key = self.gateway_key(item, path, models)
+            if key is None:
+                continue
+            if any(k.name == key.name for k in keys):
+                self.problem(_join(path, "name"), f"duplicate key name {key.name!r}")
+            if any(k.key == key.key for k in keys):
+                self.problem(_join(path, "key"), "the same key value is used twice")
+            keys.append(key)
+        return tuple(keys)
+
+    def gateway_key(self, value: Any, path: str, models: Mapping[str, ModelGroup]) -> GatewayKey | None:
+        data = self.mapping(
+            value,
+            path,
+            allowed={"name", "key", "models", "allow_override"},
+            required=frozenset({"name", "key"}),
+        )
+        if data is None:
+            return None
+        name = self.field(data, "name", path, _name, "")
+        secret = self.field(data, "key", path, lambda v: Secret(self.text(v)), None)
+        allowed_models = self.field(data, "models", path, _optional(_name_list), None)
+        for index, model in enumerate(allowed_models or ()):
+            if model not in models:
+                self.problem(f"{path}.models[{index}]", f"undefined model {model!r}")
+        if secret is not None and len(secret.reveal()) < 8:
+            self.problem(_join(path, "key"), "a gateway key must be at least 8 characters")
+        if not name or secret is None:
+            return None
+        return GatewayKey(
+            name=name,
+            key=secret,
+            models=None if allowed_models is None else frozenset(allowed_models),
+            allow_override=self.field(data, "allow_override", path, _boolean, False),
+        )
+
+
+# -- scalar parsers: raise ValueError with a message for the operator ----------
+
+
+def _join(path: str, key: str) -> str:
+    return key if path == "(root)" else f"{path}.{key}"
+
+
+def _type_name(value: Any) -> str:
+    names = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", type(None): "nothing"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _optional(parse: Callable[[Any], T]) -> Callable[[Any], T | None]:
+    return lambda value: None if value is None else parse(value)
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"expected a non-empty string, got {_type_name(value)}")
+    return value
+
+
+def _name_list(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise ValueError("expected a non-empty list of names")
+    return tuple(value)
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"expected a positive integer, got {value!r}")
+    return value
+
+
+def _non_negative_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"expected an integer of 0 or more, got {value!r}")
+    return value
+
+
+def _positive_number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"expected a positive number, got {value!r}")
+    return float(value)
+
+
+def _non_negative_number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError(f"expected a number of 0 or more, got {value!r}")
+    return float(value)
+
+
+def _positive_duration(value: Any) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError("a duration here must be greater than zero")
+    return seconds
+
+
+def _hedge_delay(value: Any) -> float | None:
+    if value == "auto":
+        return None
+    return parse_duration(value)
+
+
+def _bind(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[\w.\-\[\]:]+:\d{1,5}", value):
+        raise ValueError("expected HOST:PORT, e.g. 127.0.0.1:8080")
+    return value
+
+
+def _provider(value: Any) -> str:
+    known = {FAKE_PROVIDER, *NATIVE_PROVIDERS, *LITELLM_PROVIDERS}
+    if value not in known:
+        raise ValueError(f"unknown provider {value!r} (known: {', '.join(sorted(known))})")
+    return str(value)
+
+
+def _strategy(value: Any) -> str:
+    if value not in STRATEGIES:
+        raise ValueError(f"unknown strategy {value!r} (known: {', '.join(STRATEGIES)})")
+    return str(value)

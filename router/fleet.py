@@ -1,0 +1,69 @@
+"""The deployments of one worker at run time: provider, circuit breaker, stats and price."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from router.config import Deployment, GatewayConfig, Price
+from router.health import Breaker, Clock
+from router.pricing import litellm_price_table, price_of
+from router.providers import Provider, ProviderSet
+from router.stats import DeploymentStats
+
+
+@dataclass(eq=False)
+class Member:
+    """One deployment as the router sees it."""
+
+    deployment: Deployment
+    provider: Provider
+    breaker: Breaker
+    stats: DeploymentStats
+    price: Price | None
+    index: int = field(default=0)  # position in its group's list, for stable ordering
+
+    @property
+    def name(self) -> str:
+        return self.deployment.name
+
+
+class Fleet:
+    """Every deployment's ``Member``, built once per config inside the worker's loop."""
+
+    def __init__(self, providers: ProviderSet, members: Mapping[str, Member]) -> None:
+        self.providers = providers
+        self._members = dict(members)
+
+    @classmethod
+    def build(cls, config: GatewayConfig, clock: Clock = time.monotonic) -> Fleet:
+        providers = ProviderSet.open(config)
+        needs_table = any(d.price is None for d in config.deployments.values())
+        table = litellm_price_table() if needs_table else {}
+        members = {
+            name: Member(
+                deployment=deployment,
+                provider=providers[name],
+                breaker=Breaker(deployment.cooldown, clock),
+                stats=DeploymentStats(clock),
+                price=price_of(deployment, table),
+            )
+            for name, deployment in config.deployments.items()
+        }
+        return cls(providers, members)
+
+    def __getitem__(self, name: str) -> Member:
+        return self._members[name]
+
+    def get(self, name: str) -> Member | None:
+        return self._members.get(name)
+
+    def __iter__(self) -> Iterator[Member]:
+        return iter(self._members.values())
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    async def close(self) -> None:
+        await self.providers.close()

@@ -1,0 +1,88 @@
+"""An in-process dispatcher wired to the scripted upstream, with a fake clock and no real sleeps."""
+
+from __future__ import annotations
+
+import random
+import textwrap
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from router.config import GatewayConfig, GatewayKey, parse_config
+from router.dispatch import Completion, Dispatcher, OpenedStream
+from router.fleet import Fleet
+from router.metrics import Metrics
+from router.routing import route
+from tests.upstream import FakeUpstream
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Harness:
+    config: GatewayConfig
+    fleet: Fleet
+    dispatcher: Dispatcher
+    registry: CollectorRegistry
+    clock: FakeClock
+    sleeps: list[float] = field(default_factory=list)
+
+    def body(self, model: str, **extra: Any) -> dict[str, Any]:
+        return {"model": model, "messages": [{"role": "user", "content": "ping"}], **extra}
+
+    async def chat(
+        self,
+        model: str,
+        *,
+        key: GatewayKey | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> Completion:
+        body = self.body(model, **extra)
+        return await self.dispatcher.chat(route(self.config, model, body, key, headers or {}), body)
+
+    async def stream(self, model: str, **extra: Any) -> tuple[OpenedStream, str]:
+        """The opened stream and the whole text it delivers."""
+        body = self.body(model, stream=True, **extra)
+        opened = await self.dispatcher.open_stream(route(self.config, model, body, None, {}), body)
+        return opened, await stream_text(opened)
+
+    def sample(self, name: str, **labels: str) -> float:
+        return self.registry.get_sample_value(name, labels) or 0.0
+
+    async def close(self) -> None:
+        await self.fleet.close()
+
+
+async def stream_text(opened: OpenedStream) -> str:
+    import orjson
+
+    text = ""
+    async for event in opened.events():
+        if event.startswith(b"data: {"):
+            for choice in orjson.loads(event[6:]).get("choices", []):
+                text += (choice.get("delta") or {}).get("content") or ""
+    return text
+
+
+def build_harness(upstream: FakeUpstream, yaml_text: str, *, seed: int = 7) -> Harness:
+    """``yaml_text`` may use ``{base}`` for the upstream's base URL."""
+    raw = textwrap.dedent(yaml_text).replace("{base}", upstream.base_url).encode()
+    config = parse_config(raw, {})
+    clock = FakeClock()
+    registry = CollectorRegistry()
+    fleet = Fleet.build(config, clock)
+    harness = Harness(config, fleet, None, registry, clock)  # type: ignore[arg-type]
+
+    async def no_sleep(seconds: float) -> None:
+        harness.sleeps.append(seconds)
+
+    harness.dispatcher = Dispatcher(config, fleet, Metrics(registry), rng=random.Random(seed), sleep=no_sleep)
+    return harness
