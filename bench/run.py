@@ -13,159 +13,43 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
-
-import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load import percentile, run_load
+from procs import (
+    BENCH,
+    Server,
+    free_port,
+    measure_cpu,
+    rss_mb,
+    start_raceway,
+    start_upstream,
+    wait_health,
+)
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
 LITELLM = BENCH / ".venv-litellm" / "bin" / "litellm"
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-T = TypeVar("T")
 CHAT = {"messages": [{"role": "user", "content": "ping"}]}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_http(url: str, timeout: float = 60.0) -> float:
-    started = time.perf_counter()
-    while time.perf_counter() - started < timeout:
-        try:
-            httpx.get(url, timeout=1)
-            return time.perf_counter() - started
-        except httpx.TransportError:
-            time.sleep(0.02)
-    raise RuntimeError(f"{url} did not answer within {timeout}s")
-
-
-# -- process accounting -------------------------------------------------------------
-
-
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    found, queue = [], [pid]
-    while queue:
-        current = queue.pop()
-        found.append(current)
-        queue.extend(children.get(current, []))
-    return found
-
-
-def cpu_seconds(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-@dataclass
-class Server:
-    name: str
-    process: subprocess.Popen[bytes]
-    url: str  # the chat completions URL
-    model_prefix: str  # what to put before a model name in requests
-
-    def tree(self) -> list[int]:
-        return descendants(self.process.pid)
-
-    def cpu(self) -> dict[int, float]:
-        return {pid: cpu_seconds(pid) for pid in self.tree()}
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                for pid in self.tree():
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
-                self.process.wait(5)
 
 
 MODELS = {"m0": "bench-0ms", "m50": "bench-50ms", "s10": "bench-0ms-gap10ms", "s0": "bench-0ms-gap0ms"}
 
 
-def start_upstream(port: int) -> Server:
-    process = subprocess.Popen(
-        [sys.executable, str(BENCH / "fake_upstream.py"), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/v1/chat/completions"
-    wait_http(f"http://127.0.0.1:{port}/")
-    return Server("direct", process, url, model_prefix="")
-
-
-def start_raceway(port: int, upstream_port: int, workdir: Path, workers: int) -> tuple[Server, float]:
+def raceway_config(upstream_port: int) -> str:
     base_url = f"http://127.0.0.1:{upstream_port}/v1"
     deployments = "\n".join(
         f"  - {{name: d-{name}, provider: openai, base_url: '{base_url}', model: {model}}}"
         for name, model in MODELS.items()
     )
     models = "\n".join(f"  - {{name: {name}, deployments: [d-{name}]}}" for name in MODELS)
-    config = workdir / "raceway.yaml"
-    config.write_text(f"server: {{graceful_timeout: 5s}}\ndeployments:\n{deployments}\nmodels:\n{models}\n")
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "router",
-            "serve",
-            "-c",
-            str(config),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-        ],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    _wait_health(f"http://127.0.0.1:{port}/health", process)
-    cold_start = time.perf_counter() - started
-    return Server("raceway", process, f"http://127.0.0.1:{port}/v1/chat/completions", ""), cold_start
+    return f"server: {{graceful_timeout: 5s}}\ndeployments:\n{deployments}\nmodels:\n{models}\n"
 
 
 def start_litellm(port: int, upstream_port: int, workdir: Path, workers: int) -> tuple[Server, float] | None:
@@ -206,35 +90,12 @@ def start_litellm(port: int, upstream_port: int, workdir: Path, workers: int) ->
         stderr=subprocess.DEVNULL,
         env=env,
     )
-    _wait_health(f"http://127.0.0.1:{port}/health/liveliness", process, timeout=120)
+    wait_health(f"http://127.0.0.1:{port}/health/liveliness", process, timeout=120)
     cold_start = time.perf_counter() - started
     return Server("litellm-proxy", process, f"http://127.0.0.1:{port}/v1/chat/completions", ""), cold_start
 
 
-def _wait_health(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.perf_counter() + timeout
-    while time.perf_counter() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.01)
-    raise RuntimeError(f"{url} did not answer within {timeout}s")
-
-
 # -- scenarios -----------------------------------------------------------------
-
-
-def measure_cpu(server: Server, work: Callable[[], T]) -> tuple[T, float, dict[int, float]]:
-    """The work's result, the server tree's CPU seconds during it, and each process's share."""
-    before = server.cpu()
-    result = work()
-    after = server.cpu()
-    per_process = {pid: after.get(pid, 0.0) - before.get(pid, 0.0) for pid in after}
-    return result, sum(per_process.values()), per_process
 
 
 def wrk(url: str, model: str, connections: int, seconds: int) -> tuple[float, float, float]:
@@ -422,7 +283,9 @@ def main() -> None:
     try:
         upstream_port = free_port()
         servers.append(start_upstream(upstream_port))
-        raceway, cold_starts["raceway"] = start_raceway(free_port(), upstream_port, workdir, args.workers)
+        raceway, cold_starts["raceway"] = start_raceway(
+            raceway_config(upstream_port), free_port(), workdir, args.workers
+        )
         servers.append(raceway)
         if not args.no_litellm:
             started = start_litellm(free_port(), upstream_port, workdir, args.workers)
