@@ -9,7 +9,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from router.dispatch import Completion
+from router.calls import Completion
 from router.errors import GatewayError, InvalidRequest, PayloadTooLarge
 from router.gateway import Gateway
 from router.metrics import UNKNOWN_MODEL, Metrics, render

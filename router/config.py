@@ -76,6 +76,7 @@ class ServerSettings:
     graceful_timeout: float = 30.0
     keep_alive_timeout: float = 75.0
     backlog: int = 2048
+    loop_lag_warning: float = 0.1  # log a warning when the event loop wakes up this late
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,14 +106,32 @@ class Price:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Limits:
+    """Per-deployment admission: a concurrency cap with a bounded queue, and rate limits.
+
+    Rate limits are for the whole gateway; each of the N workers enforces 1/N of them.
+    """
+
+    max_concurrency: int | None = None  # None: no cap
+    max_queue: int = 0  # requests that may wait for a slot
+    queue_timeout: float = 30.0
+    rpm: int | None = None
+    tpm: int | None = None
+    limit_wait: float = 0.0  # how long a request may wait for rate-limit capacity
+
+
+@dataclass(frozen=True, kw_only=True)
 class Deployment:
     name: str
     provider: str
     model: str
     base_url: str | None = None
     api_key: Secret | None = None
-    timeout: float = 60.0
+    timeout: float = 120.0  # the whole call, JSON or stream
     connect_timeout: float = 5.0
+    first_chunk_timeout: float = 60.0  # streams: until the first content chunk
+    idle_timeout: float = 30.0  # streams: longest silence between chunks
+    limits: Limits = field(default_factory=Limits)
     headers: Mapping[str, Secret] = field(default_factory=dict)
     max_input_tokens: int | None = None
     weight: float = 1.0
@@ -187,6 +206,8 @@ class GatewayKey:
     key: Secret
     models: frozenset[str] | None = None  # None: every model
     allow_override: bool = False  # may pin a deployment with x-raceway-deployment
+    rpm: int | None = None  # for the whole gateway; each worker enforces its share
+    tpm: int | None = None
 
     def allows(self, model: str) -> bool:
         return self.models is None or model in self.models

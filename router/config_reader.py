@@ -16,6 +16,7 @@ from router.config import (
     FakeSettings,
     GatewayConfig,
     GatewayKey,
+    Limits,
     ModelGroup,
     Price,
     RetrySettings,
@@ -145,7 +146,15 @@ class ConfigReader:
         data = self.mapping(
             value,
             path,
-            allowed={"bind", "workers", "max_body_size", "graceful_timeout", "keep_alive_timeout", "backlog"},
+            allowed={
+                "bind",
+                "workers",
+                "max_body_size",
+                "graceful_timeout",
+                "keep_alive_timeout",
+                "backlog",
+                "loop_lag_warning",
+            },
         )
         defaults = ServerSettings()
         if data is None:
@@ -161,6 +170,9 @@ class ConfigReader:
                 data, "keep_alive_timeout", path, parse_duration, defaults.keep_alive_timeout
             ),
             backlog=self.field(data, "backlog", path, _positive_int, defaults.backlog),
+            loop_lag_warning=self.field(
+                data, "loop_lag_warning", path, _positive_duration, defaults.loop_lag_warning
+            ),
         )
 
     def deployment(self, value: Any, path: str) -> Deployment | None:
@@ -169,7 +181,9 @@ class ConfigReader:
             path,
             allowed={
                 "name", "provider", "model", "base_url", "api_key", "timeout", "connect_timeout",
-                "headers", "max_input_tokens", "weight", "price", "cooldown", "fake",
+                "first_chunk_timeout", "idle_timeout", "headers", "max_input_tokens", "weight", "price",
+                "cooldown", "fake", "max_concurrency", "max_queue", "queue_timeout", "rpm", "tpm",
+                "limit_wait",
             },
             required=frozenset({"name", "provider"}),
         )  # fmt: skip
@@ -200,8 +214,11 @@ class ConfigReader:
             model=model,
             base_url=base_url,
             api_key=self.field(data, "api_key", path, _optional(self.env_secret), None),
-            timeout=self.field(data, "timeout", path, _positive_duration, 60.0),
+            timeout=self.field(data, "timeout", path, _positive_duration, 120.0),
             connect_timeout=self.field(data, "connect_timeout", path, _positive_duration, 5.0),
+            first_chunk_timeout=self.field(data, "first_chunk_timeout", path, _positive_duration, 60.0),
+            idle_timeout=self.field(data, "idle_timeout", path, _positive_duration, 30.0),
+            limits=self.limits(data, path),
             headers=self.field(data, "headers", path, self.headers, {}),
             max_input_tokens=self.field(data, "max_input_tokens", path, _optional(_positive_int), None),
             weight=self.field(data, "weight", path, _positive_number, 1.0),
@@ -209,6 +226,22 @@ class ConfigReader:
             cooldown=self.cooldown(data.get("cooldown", {}), _join(path, "cooldown")),
             fake=fake,
         )
+
+    def limits(self, data: dict[str, Any], path: str) -> Limits:
+        defaults = Limits()
+        limits = Limits(
+            max_concurrency=self.field(data, "max_concurrency", path, _optional(_positive_int), None),
+            max_queue=self.field(data, "max_queue", path, _non_negative_int, defaults.max_queue),
+            queue_timeout=self.field(data, "queue_timeout", path, _positive_duration, defaults.queue_timeout),
+            rpm=self.field(data, "rpm", path, _optional(_positive_int), None),
+            tpm=self.field(data, "tpm", path, _optional(_positive_int), None),
+            limit_wait=self.field(data, "limit_wait", path, parse_duration, defaults.limit_wait),
+        )
+        if limits.max_concurrency is None:
+            for key in ("max_queue", "queue_timeout"):
+                if key in data:
+                    self.problem(_join(path, key), "needs max_concurrency")
+        return limits
 
     def fake(self, value: Any, path: str) -> FakeSettings:
         data = self.mapping(value, path, allowed={"latency", "chunk_delay", "reply"})
@@ -387,6 +420,8 @@ class ConfigReader:
             key=secret,
             models=None if allowed_models is None else frozenset(allowed_models),
             allow_override=self.field(data, "allow_override", path, _boolean, False),
+            rpm=self.field(data, "rpm", path, _optional(_positive_int), None),
+            tpm=self.field(data, "tpm", path, _optional(_positive_int), None),
         )
 
 

@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from router.calls import CallTracker, Completion, OpenedStream
 from router.config import GatewayConfig, ModelGroup
 from router.errors import (
     InvalidRequest,
     NoDeploymentAvailable,
     UpstreamError,
     UpstreamRateLimited,
-    UpstreamRejected,
     UpstreamTimeout,
 )
 from router.fanout import AttemptBudget, Pace, RoundFailed, run_round
@@ -34,72 +32,12 @@ from router.fleet import Fleet, Member
 from router.metrics import Metrics
 from router.routing import RoutedRequest
 from router.strategies import RequestTraits, Strategy, strategy_for
-from router.streaming import event_json, has_content, is_done
 
 T = TypeVar("T")
 
 _HEDGE_MIN_SAMPLES = 20  # below this, ``hedge_delay: auto`` waits _HEDGE_COLD_DELAY
 _HEDGE_COLD_DELAY = 1.0
-
-
-@dataclass(slots=True)
-class Completion:
-    """A finished non-streaming answer."""
-
-    body: bytes
-    deployment: str
-    attempts: int
-    upstream_seconds: float
-
-
-@dataclass(slots=True)
-class OpenedStream:
-    """A stream committed to one deployment: ``head`` is held back, ``tail`` still upstream."""
-
-    deployment: str
-    head: list[bytes]
-    tail: AsyncGenerator[bytes, None]
-    upstream_started: float
-    finished: bool = False
-    attempts: int = 1
-    on_close: Callable[[UpstreamError | None], None] | None = field(default=None, repr=False)
-    _closed: bool = field(default=False, repr=False)
-
-    async def events(self) -> AsyncGenerator[bytes, None]:
-        for event in self.head:
-            yield event
-        if self.finished:
-            self._settle(None)
-            return
-        try:
-            async for event in self.tail:
-                yield event
-        except UpstreamError as exc:
-            self._settle(exc)
-            raise
-        self._settle(None)
-
-    async def aclose(self) -> None:
-        await self.tail.aclose()
-        self._settle(None)
-
-    def _settle(self, error: UpstreamError | None) -> None:
-        if not self._closed:
-            self._closed = True
-            if self.on_close is not None:
-                self.on_close(error)
-
-
-def outcome_label(error: UpstreamError) -> str:
-    if isinstance(error, UpstreamTimeout):
-        return "timeout"
-    if isinstance(error, UpstreamRateLimited):
-        return "rate_limited"
-    if isinstance(error, UpstreamRejected):
-        return "rejected"
-    if error.code == "upstream_connect_error":
-        return "connect_error"
-    return "error"
+_ANSWER_ESTIMATE_CAP = 4096
 
 
 class Dispatcher:
@@ -119,6 +57,7 @@ class Dispatcher:
         self._metrics = metrics
         self._rng = rng or random.Random()
         self._sleep = sleep
+        self._calls = CallTracker(metrics)
         self._strategies: dict[str, Strategy] = {
             name: strategy_for(group.strategy, self._rng) for name, group in config.models.items()
         }
@@ -126,80 +65,28 @@ class Dispatcher:
     # -- the three kinds of call ----------------------------------------------------
 
     async def chat(self, request: RoutedRequest, body: dict[str, Any]) -> Completion:
-        return await self._complete(request, lambda member: member.provider.chat(body))
+        return await self._complete(request, body, lambda member: member.provider.chat(body))
 
     async def embeddings(self, request: RoutedRequest, body: dict[str, Any]) -> Completion:
-        return await self._complete(request, lambda member: member.provider.embeddings(body))
+        return await self._complete(request, body, lambda member: member.provider.embeddings(body))
 
     async def _complete(
-        self, request: RoutedRequest, call: Callable[[Member], Awaitable[bytes]]
+        self, request: RoutedRequest, body: dict[str, Any], call: Callable[[Member], Awaitable[bytes]]
     ) -> Completion:
-        async def timed(member: Member) -> tuple[bytes, float]:
-            started = time.perf_counter()
-            answer = await self._tracked(member, call, stream=False)
-            return answer, time.perf_counter() - started
-
-        (answer, upstream_seconds), member, attempts = await self._dispatch(request, timed, _nothing)
-        return Completion(answer, member.name, attempts, upstream_seconds)
+        tokens = expected_tokens(request, body)
+        completion, _member, attempts = await self._dispatch(
+            request, lambda member: self._calls.complete(member, call, tokens), _nothing
+        )
+        completion.attempts = attempts
+        return completion
 
     async def open_stream(self, request: RoutedRequest, body: dict[str, Any]) -> OpenedStream:
-        async def open_one(member: Member) -> OpenedStream:
-            return await self._tracked(member, lambda m: _open_stream(m, body), stream=True)
-
-        opened, _member, attempts = await self._dispatch(request, open_one, _close_stream)
+        tokens = expected_tokens(request, body)
+        opened, _member, attempts = await self._dispatch(
+            request, lambda member: self._calls.stream(member, body, tokens), _close_stream
+        )
         opened.attempts = attempts
         return opened
-
-    # -- bookkeeping around every upstream call ---------------------------------------
-
-    async def _tracked(self, member: Member, call: Callable[[Member], Awaitable[T]], *, stream: bool) -> T:
-        """One upstream call with its effect on in-flight, breaker, stats and metrics."""
-        metrics, name = self._metrics, member.name
-        member.stats.in_flight += 1
-        started = time.perf_counter()
-        try:
-            value = await call(member)
-        except UpstreamError as exc:
-            member.stats.in_flight -= 1
-            if exc.retryable:
-                member.breaker.record_failure(
-                    exc.retry_after if isinstance(exc, UpstreamRateLimited) else None
-                )
-            else:
-                member.breaker.release()
-            metrics.upstream_requests.labels(name, outcome_label(exc)).inc()
-            self._publish_state(member)
-            raise
-        except asyncio.CancelledError:
-            member.stats.in_flight -= 1
-            member.breaker.release()
-            metrics.upstream_requests.labels(name, "cancelled").inc()
-            raise
-        elapsed = time.perf_counter() - started
-        member.stats.observe(elapsed, stream=stream)
-        member.breaker.record_success()
-        self._publish_state(member)
-        if not stream:
-            member.stats.in_flight -= 1
-            metrics.upstream_requests.labels(name, "success").inc()
-            metrics.upstream_duration.labels(name).observe(elapsed)
-            return value
-        metrics.upstream_first_chunk.labels(name).observe(elapsed)
-        assert isinstance(value, OpenedStream)
-
-        def closed(error: UpstreamError | None) -> None:
-            member.stats.in_flight -= 1
-            if error is not None:
-                member.breaker.record_failure()
-                self._publish_state(member)
-            metrics.upstream_requests.labels(name, "stream_cut" if error else "success").inc()
-            metrics.upstream_duration.labels(name).observe(time.perf_counter() - started)
-
-        value.on_close = closed
-        return value
-
-    def _publish_state(self, member: Member) -> None:
-        self._metrics.deployment_state.labels(member.name).set(int(member.breaker.state))
 
     # -- groups, rounds, retries, fallbacks -----------------------------------------
 
@@ -261,7 +148,7 @@ class Dispatcher:
                     previous = None
                 if round_index:
                     await self._sleep(_backoff(group, round_index, self._rng))
-                ordered = self._strategies[group.name].order(candidates, traits)
+                ordered = _roomy_first(self._strategies[group.name].order(candidates, traits), request)
                 try:
                     won = await run_round(
                         ordered, call, _pace(group, request.stream), budget, admit=_admit, discard=discard
@@ -317,6 +204,21 @@ class Dispatcher:
         )
 
 
+def expected_tokens(request: RoutedRequest, body: dict[str, Any]) -> int:
+    """Prompt plus the answer's likely size, charged against token rate limits before the call."""
+    limit = body.get("max_completion_tokens") or body.get("max_tokens")
+    answer = limit if isinstance(limit, int) and limit > 0 else max(16, request.prompt_tokens)
+    return request.prompt_tokens + min(answer, _ANSWER_ESTIMATE_CAP)
+
+
+def _roomy_first(ordered: list[Member], request: RoutedRequest) -> list[Member]:
+    """Deployments that could start at once keep the strategy's order, ahead of saturated ones."""
+    if all(member.has_capacity(request.prompt_tokens) for member in ordered):
+        return ordered
+    roomy = [member for member in ordered if member.has_capacity(request.prompt_tokens)]
+    return roomy + [member for member in ordered if member not in roomy]
+
+
 def _pace(group: ModelGroup, stream: bool) -> Pace:
     if group.strategy == "race":
         return Pace(parallel=group.parallelism(), all_at_once=True)
@@ -359,34 +261,6 @@ async def _nothing(value: object) -> None:
 
 async def _close_stream(stream: OpenedStream) -> None:
     await stream.aclose()
-
-
-async def _open_stream(member: Member, body: dict[str, Any]) -> OpenedStream:
-    events = member.provider.chat_stream(body)
-    started = time.perf_counter()
-    try:
-        head, finished = await _read_until_content(events, member.name)
-    except BaseException:
-        await events.aclose()
-        raise
-    return OpenedStream(member.name, head, events, started, finished)
-
-
-async def _read_until_content(
-    events: AsyncGenerator[bytes, None], deployment: str
-) -> tuple[list[bytes], bool]:
-    """Events up to and including the first content chunk; True when the stream already ended."""
-    head: list[bytes] = []
-    async for event in events:
-        head.append(event)
-        if is_done(event):
-            return head, True
-        payload = event_json(event)
-        if isinstance(payload, dict) and "error" in payload:
-            raise UpstreamError(f"deployment {deployment} sent an error event", deployment=deployment)
-        if has_content(payload):
-            return head, False
-    raise UpstreamError(f"deployment {deployment} ended the stream before any content", deployment=deployment)
 
 
 def exhausted(group: ModelGroup, failures: list[UpstreamError]) -> UpstreamError:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from router.config import Deployment, GatewayConfig, Price
 from router.health import Breaker, Clock
+from router.limits import ConcurrencyGate, RateLimit
 from router.pricing import litellm_price_table, price_of
 from router.providers import Provider, ProviderSet
 from router.stats import DeploymentStats
@@ -22,11 +23,16 @@ class Member:
     breaker: Breaker
     stats: DeploymentStats
     price: Price | None
-    index: int = field(default=0)  # position in its group's list, for stable ordering
+    gate: ConcurrencyGate = field(default_factory=lambda: ConcurrencyGate(None))
+    rate: RateLimit = field(default_factory=lambda: RateLimit(None, None))
 
     @property
     def name(self) -> str:
         return self.deployment.name
+
+    def has_capacity(self, tokens: int) -> bool:
+        """Could a call start now without queueing or hitting a rate limit?"""
+        return self.gate.has_capacity() and self.rate.has_capacity(tokens)
 
 
 class Fleet:
@@ -37,7 +43,8 @@ class Fleet:
         self._members = dict(members)
 
     @classmethod
-    def build(cls, config: GatewayConfig, clock: Clock = time.monotonic) -> Fleet:
+    def build(cls, config: GatewayConfig, clock: Clock = time.monotonic, *, share: int = 1) -> Fleet:
+        """``share``: how many workers split each rate limit."""
         providers = ProviderSet.open(config)
         needs_table = any(d.price is None for d in config.deployments.values())
         table = litellm_price_table() if needs_table else {}
@@ -48,6 +55,17 @@ class Fleet:
                 breaker=Breaker(deployment.cooldown, clock),
                 stats=DeploymentStats(clock),
                 price=price_of(deployment, table),
+                gate=ConcurrencyGate(
+                    deployment.limits.max_concurrency,
+                    deployment.limits.max_queue,
+                    deployment.limits.queue_timeout,
+                ),
+                rate=RateLimit(
+                    deployment.limits.rpm,
+                    deployment.limits.tpm,
+                    share=share,
+                    wait=deployment.limits.limit_wait,
+                ),
             )
             for name, deployment in config.deployments.items()
         }

@@ -105,6 +105,33 @@ class Metrics:
             ["deployment"],
             registry=registry,
         )
+        self.inflight = Gauge(
+            "raceway_inflight",
+            "Upstream calls in flight (streams until they end).",
+            ["deployment"],
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self.queue_depth = Gauge(
+            "raceway_queue_depth",
+            "Requests waiting for a concurrency slot of a deployment.",
+            ["deployment"],
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self.queue_wait = Histogram(
+            "raceway_queue_wait_seconds",
+            "Time spent waiting for a concurrency slot.",
+            ["deployment"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.rejected = Counter(
+            "raceway_rejected",
+            "Calls refused by admission control, by deployment (or key) and reason.",
+            ["deployment", "reason"],
+            registry=registry,
+        )
         self.config_info = Gauge(
             "raceway_config_info",
             "The active config's hash (value 1 per worker).",

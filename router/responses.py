@@ -10,7 +10,7 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from router.dispatch import OpenedStream
+from router.calls import OpenedStream
 from router.errors import GatewayError, UpstreamError
 from router.streaming import error_event
 

@@ -10,7 +10,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from router.config import GatewayConfig, GatewayKey, parse_config
-from router.dispatch import Completion, Dispatcher, OpenedStream
+from router.calls import Completion, OpenedStream
+from router.dispatch import Dispatcher
 from router.fleet import Fleet
 from router.metrics import Metrics
 from router.routing import route

@@ -1,0 +1,111 @@
+"""Admission control: a concurrency cap with a bounded queue, and per-worker rate limits."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from router.limits import ConcurrencyGate, RateLimit, Saturated, per_worker
+
+
+async def test_gate_admits_up_to_the_cap_then_queues_then_refuses() -> None:
+    gate = ConcurrencyGate(2, max_queue=3, queue_timeout=5)
+    await gate.enter()
+    await gate.enter()
+    assert not gate.has_capacity()
+    waiters = [asyncio.create_task(gate.enter()) for _ in range(3)]
+    await asyncio.sleep(0)
+    assert gate.waiting == 3
+    with pytest.raises(Saturated) as full:
+        await gate.enter()
+    assert full.value.reason == "queue_full" and full.value.status_code == 429
+    gate.leave()  # the oldest waiter gets the slot
+    await asyncio.sleep(0)
+    assert waiters[0].done() and not waiters[1].done()
+    assert gate.active == 2 and gate.waiting == 2
+    for _ in range(4):
+        gate.leave()
+    await asyncio.gather(*waiters)
+    assert gate.active == 0 and gate.waiting == 0
+
+
+async def test_waiting_too_long_is_refused() -> None:
+    gate = ConcurrencyGate(1, max_queue=1, queue_timeout=0.01)
+    await gate.enter()
+    with pytest.raises(Saturated) as late:
+        await gate.enter()
+    assert late.value.reason == "queue_timeout"
+    assert gate.waiting == 0 and gate.active == 1
+
+
+async def test_a_cancelled_waiter_leaves_the_queue_and_a_granted_one_passes_the_slot_on() -> None:
+    gate = ConcurrencyGate(1, max_queue=2, queue_timeout=5)
+    await gate.enter()
+    first = asyncio.create_task(gate.enter())
+    second = asyncio.create_task(gate.enter())
+    await asyncio.sleep(0)
+    gate.leave()  # hands the slot to `first`...
+    first.cancel()  # ...which is cancelled before it runs: the slot must reach `second`
+    await asyncio.sleep(0)
+    await second
+    assert gate.active == 1 and gate.waiting == 0
+    gate.leave()
+    assert gate.active == 0
+
+
+async def test_unlimited_gate() -> None:
+    gate = ConcurrencyGate(None)
+    for _ in range(100):
+        await gate.enter()
+    assert gate.has_capacity() and gate.active == 100
+
+
+def test_each_worker_enforces_its_share() -> None:
+    assert per_worker(100, 2) == 50
+    assert per_worker(3, 4) == 1
+    assert per_worker(None, 2) is None
+    limit = RateLimit(rpm=120, tpm=1000, share=2)
+    assert (limit.rpm, limit.tpm) == (60, 500)
+
+
+async def test_requests_per_minute_reject_a_burst_beyond_the_limit() -> None:
+    limit = RateLimit(rpm=4, tpm=None)
+    for _ in range(4):
+        await limit.admit(0, owner="d")
+    with pytest.raises(Saturated) as refused:
+        await limit.admit(0, owner="d")
+    assert refused.value.reason == "rate_limited" and refused.value.retry_after == 15.0
+
+
+async def test_a_burst_can_be_smoothed_by_waiting() -> None:
+    limit = RateLimit(rpm=600, tpm=None, wait=1.0)  # one request per 0.1 s once the burst is spent
+    for _ in range(600):
+        await limit.admit(0, owner="d")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await limit.admit(0, owner="d")
+    assert loop.time() - started >= 0.05
+
+
+async def test_tokens_per_minute_and_a_request_larger_than_a_minute() -> None:
+    limit = RateLimit(rpm=None, tpm=1000)
+    await limit.admit(600, owner="d")
+    assert not limit.has_capacity(600)
+    with pytest.raises(Saturated):
+        await limit.admit(600, owner="d")
+    with pytest.raises(Saturated) as huge:
+        await limit.admit(5000, owner="d")
+    assert huge.value.reason == "tokens_exceed_limit" and "1000" in huge.value.message
+
+
+async def test_reported_usage_corrects_the_estimate() -> None:
+    limit = RateLimit(rpm=None, tpm=1000)
+    await limit.admit(100, owner="d")
+    limit.settle(estimated=100, used=700)  # the answer was much longer than estimated
+    assert limit.has_capacity(300)  # 100 used + 600 debt + 300 = the whole 1000
+    assert not limit.has_capacity(301)
+    credit = RateLimit(rpm=None, tpm=1000)
+    await credit.admit(900, owner="d")
+    credit.settle(estimated=900, used=100)
+    assert credit.has_capacity(200)  # 800 tokens of credit offset the next charge
