@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from router import api
 from router.config import GatewayConfig
 from router.errors import GatewayError, InvalidRequest, ModelNotFound
 from router.gateway import Gateway
+from router.looplag import watch_loop_lag
 from router.metrics import build_metrics
 from router.responses import error_response
 
@@ -52,17 +54,23 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     return error_response(GatewayError("internal error in the gateway", code="internal_error"))
 
 
-def create_app(config: GatewayConfig) -> Starlette:
-    metrics, registry = build_metrics()
+def create_app(config: GatewayConfig, *, workers: int = 1, worker: int = 0) -> Starlette:
+    """``workers``: how many processes serve this config (they split caps and rate limits);
+    ``worker``: this one's index."""
+    metrics, registry = build_metrics(worker)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        gateway = Gateway.build(config, metrics)
+        gateway = Gateway.build(config, metrics, workers=workers)
         app.state.gateway = gateway
         metrics.config_info.labels(config.hash).set(1)
+        lag_watch = asyncio.create_task(
+            watch_loop_lag(metrics.loop_lag.labels(metrics.worker), config.server.loop_lag_warning)
+        )
         try:
             yield
         finally:
+            lag_watch.cancel()
             await gateway.close()
 
     routes = [

@@ -8,6 +8,7 @@ Exception tree::
     ├── PermissionDenied          403  key not allowed to use a model
     ├── ModelNotFound             404  unknown public model name
     ├── PayloadTooLarge           413  body over the configured limit
+    ├── ClientGone                499  the client disconnected before the answer
     ├── NoDeploymentAvailable     503  nothing usable to serve the request
     └── UpstreamError             502  an upstream call failed (connect, 5xx, cut stream)
         ├── UpstreamTimeout       504  an upstream call took too long
@@ -89,6 +90,14 @@ class PayloadTooLarge(GatewayError):
     status = 413
     error_type = "invalid_request_error"
     default_code = "request_too_large"
+
+
+class ClientGone(GatewayError):
+    """The client closed the connection before the answer: nobody reads this one."""
+
+    status = 499
+    error_type = "client_closed_request"
+    default_code = "client_closed_request"
 
 
 class NoDeploymentAvailable(GatewayError):

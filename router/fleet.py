@@ -44,7 +44,7 @@ class Fleet:
 
     @classmethod
     def build(cls, config: GatewayConfig, clock: Clock = time.monotonic, *, share: int = 1) -> Fleet:
-        """``share``: how many workers split each rate limit."""
+        """``share``: how many workers split each deployment's caps and rate limits."""
         providers = ProviderSet.open(config)
         needs_table = any(d.price is None for d in config.deployments.values())
         table = litellm_price_table() if needs_table else {}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from router.auth import KeyRing
 from router.config import GatewayConfig, GatewayKey
 from router.dispatch import Dispatcher
 from router.fleet import Fleet
+from router.limits import RateLimit
 from router.metrics import Metrics
 
 
@@ -19,12 +21,36 @@ class Gateway:
     fleet: Fleet
     dispatcher: Dispatcher
     keyring: KeyRing
+    key_limits: Mapping[str, RateLimit]
 
     @classmethod
-    def build(cls, config: GatewayConfig, metrics: Metrics) -> Gateway:
-        """Must run inside the worker's event loop (it opens the HTTP session)."""
-        fleet = Fleet.build(config)
-        return cls(config, fleet, Dispatcher(config, fleet, metrics), KeyRing(config.keys))
+    def build(cls, config: GatewayConfig, metrics: Metrics, *, workers: int = 1) -> Gateway:
+        """Must run inside the worker's event loop (it opens the HTTP session and limiters).
+
+        ``workers``: how many worker processes share the gateway-wide caps and rate limits.
+        """
+        fleet = Fleet.build(config, share=workers)
+        key_limits = {
+            key.name: RateLimit(key.rpm, key.tpm, share=workers) for key in config.keys if key.rpm or key.tpm
+        }
+        gateway = cls(config, fleet, Dispatcher(config, fleet, metrics), KeyRing(config.keys), key_limits)
+        gateway.publish_limits(metrics)
+        return gateway
+
+    def publish_limits(self, metrics: Metrics) -> None:
+        """Export what this worker actually enforces, so an operator can see the split."""
+        for member in self.fleet:
+            for kind, value in (
+                ("rpm", member.rate.rpm),
+                ("tpm", member.rate.tpm),
+                ("concurrency", member.gate.limit),
+            ):
+                if value is not None:
+                    metrics.worker_limit.labels("deployment", member.name, kind).set(value)
+        for name, limit in self.key_limits.items():
+            for kind, value in (("rpm", limit.rpm), ("tpm", limit.tpm)):
+                if value is not None:
+                    metrics.worker_limit.labels("key", name, kind).set(value)
 
     def visible_models(self, key: GatewayKey | None) -> list[str]:
         return [name for name in self.config.models if key is None or key.allows(name)]

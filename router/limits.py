@@ -159,8 +159,8 @@ class RateLimit:
         return max(1.0, 60.0 / rate)
 
 
-def per_worker(limit: int | None, share: int) -> int | None:
-    """This worker's part of a gateway-wide limit (at least 1)."""
+def per_worker(limit: int | None, share: int, *, minimum: int = 1) -> int | None:
+    """This worker's part of a gateway-wide limit (at least ``minimum``)."""
     if limit is None:
         return None
-    return max(1, math.floor(limit / max(1, share)))
+    return max(minimum, math.floor(limit / max(1, share)))

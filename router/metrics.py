@@ -19,6 +19,7 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
+LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
 
@@ -33,8 +34,9 @@ def multiprocess_dir() -> str | None:
 class Metrics:
     """The gateway's metrics. ``registry`` is None in multiprocess mode (samples go to files)."""
 
-    def __init__(self, registry: CollectorRegistry | None) -> None:
+    def __init__(self, registry: CollectorRegistry | None, *, worker: int = 0) -> None:
         self.registry = registry
+        self.worker = str(worker)
         self.requests = Counter(
             "raceway_requests",
             "Client requests answered, by model and status class.",
@@ -46,6 +48,25 @@ class Metrics:
             "Time from request received to response complete.",
             ["model"],
             buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.first_token = Histogram(
+            "raceway_time_to_first_token_seconds",
+            "Time from request received to the first content chunk.",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.tokens = Counter(
+            "raceway_tokens",
+            "Tokens the upstreams reported, by kind (prompt, completion).",
+            ["model", "deployment", "kind"],
+            registry=registry,
+        )
+        self.cost = Counter(
+            "raceway_cost_usd",
+            "Cost of the answers in US dollars, from the deployments' prices.",
+            ["model", "deployment"],
             registry=registry,
         )
         self.overhead = Histogram(
@@ -132,6 +153,20 @@ class Metrics:
             ["deployment", "reason"],
             registry=registry,
         )
+        self.worker_limit = Gauge(
+            "raceway_worker_limit",
+            "The share of a gateway-wide limit that each worker enforces.",
+            ["scope", "name", "kind"],
+            registry=registry,
+            multiprocess_mode="max",
+        )
+        self.loop_lag = Histogram(
+            "raceway_event_loop_lag_seconds",
+            "How late each worker's event loop woke up (sampled).",
+            ["worker"],
+            buckets=LAG_BUCKETS,
+            registry=registry,
+        )
         self.config_info = Gauge(
             "raceway_config_info",
             "The active config's hash (value 1 per worker).",
@@ -141,12 +176,12 @@ class Metrics:
         )
 
 
-def build_metrics() -> tuple[Metrics, CollectorRegistry | None]:
+def build_metrics(worker: int = 0) -> tuple[Metrics, CollectorRegistry | None]:
     """The worker's metrics and, outside multiprocess mode, the registry that holds them."""
     if multiprocess_dir():
-        return Metrics(None), None
+        return Metrics(None, worker=worker), None
     registry = CollectorRegistry()
-    return Metrics(registry), registry
+    return Metrics(registry, worker=worker), registry
 
 
 def render(registry: CollectorRegistry | None) -> tuple[bytes, str]:

@@ -19,6 +19,7 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
@@ -92,7 +93,7 @@ def serve(options: ServeOptions) -> int:
     def start(index: int) -> tuple[BaseProcess, float]:
         process = context.Process(
             target=run_worker,
-            args=(str(options.config_path), options.host, port, index),
+            args=(str(options.config_path), options.host, port, index, options.workers),
             name=f"raceway-worker-{index}",
         )
         process.start()
@@ -154,7 +155,7 @@ def _stop_workers(processes: list[BaseProcess], timeout: float) -> None:
             process.join()
 
 
-def run_worker(config_path: str, host: str, port: int, index: int) -> None:
+def run_worker(config_path: str, host: str, port: int, index: int, workers: int) -> None:
     """Entry point of one worker process."""
     import uvloop
     from hypercorn.asyncio import serve as hypercorn_serve
@@ -180,20 +181,27 @@ def run_worker(config_path: str, host: str, port: int, index: int) -> None:
     hypercorn_config.errorlog = logging.getLogger("hypercorn.error")
     hypercorn_config.include_server_header = False
 
+    app = create_app(config, workers=workers, worker=index)
+
     async def main() -> None:
         stop = asyncio.Event()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        watchdog = asyncio.create_task(_stop_when_orphaned(stop))
-        await hypercorn_serve(create_app(config), hypercorn_config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
 
+        def drain() -> None:
+            """Stop accepting; /ready answers 503 while in-flight requests finish."""
+            app.state.draining = True
+            stop.set()
+
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, drain)
+        watchdog = asyncio.create_task(_stop_when_orphaned(drain))
+        await hypercorn_serve(app, hypercorn_config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
         watchdog.cancel()
 
     uvloop.run(main())
 
 
-async def _stop_when_orphaned(stop: asyncio.Event) -> None:
+async def _stop_when_orphaned(drain: Callable[[], None]) -> None:
     """Drain and exit if the supervisor disappears (killed with SIGKILL, say)."""
     parent = os.getppid()
     while os.getppid() == parent:  # noqa: ASYNC110 (no event exists for a parent's death)
         await asyncio.sleep(1.0)
-    stop.set()
+    drain()

@@ -16,20 +16,33 @@ from router.streaming import SSEBuffer, is_done
 
 
 @contextmanager
-def translate_errors(deployment: str) -> Iterator[None]:
+def translate_errors(deployment: Deployment) -> Iterator[None]:
     """The one place where aiohttp's and asyncio's exceptions become gateway errors."""
+    name = deployment.name
     try:
         yield
+    except aiohttp.ConnectionTimeoutError as exc:
+        raise UpstreamTimeout(
+            f"could not connect to deployment {name} within {deployment.connect_timeout:g}s",
+            deployment=name,
+            code="upstream_connect_timeout",
+        ) from exc
+    except aiohttp.SocketTimeoutError as exc:
+        raise UpstreamTimeout(
+            f"deployment {name} went silent for more than {deployment.idle_timeout:g}s",
+            deployment=name,
+            code="upstream_idle_timeout",
+        ) from exc
     except TimeoutError as exc:
-        raise UpstreamTimeout(f"deployment {deployment} timed out", deployment=deployment) from exc
+        raise UpstreamTimeout(
+            f"deployment {name} did not finish within {deployment.timeout:g}s", deployment=name
+        ) from exc
     except aiohttp.ClientConnectorError as exc:
         raise UpstreamError(
-            f"cannot connect to deployment {deployment}", deployment=deployment, code="upstream_connect_error"
+            f"cannot connect to deployment {name}", deployment=name, code="upstream_connect_error"
         ) from exc
     except aiohttp.ClientError as exc:
-        raise UpstreamError(
-            f"deployment {deployment} failed: {type(exc).__name__}", deployment=deployment
-        ) from exc
+        raise UpstreamError(f"deployment {name} failed: {type(exc).__name__}", deployment=name) from exc
 
 
 class OpenAICompatibleProvider:
@@ -66,7 +79,7 @@ class OpenAICompatibleProvider:
 
     async def _post_json(self, url: str, body: RequestBody) -> bytes:
         name = self.deployment.name
-        with translate_errors(name):
+        with translate_errors(self.deployment):
             async with self._session.post(
                 url, data=self._payload(body), headers=self._headers, timeout=self._timeout
             ) as response:
@@ -79,7 +92,7 @@ class OpenAICompatibleProvider:
 
     async def chat_stream(self, body: RequestBody) -> AsyncGenerator[bytes, None]:
         name = self.deployment.name
-        with translate_errors(name):
+        with translate_errors(self.deployment):
             async with self._session.post(
                 self._chat_url, data=self._payload(body), headers=self._headers, timeout=self._stream_timeout
             ) as response:
