@@ -400,7 +400,7 @@ class ConfigReader:
         data = self.mapping(
             value,
             path,
-            allowed={"name", "key", "models", "allow_override"},
+            allowed={"name", "key", "models", "allow_override", "rpm", "tpm"},
             required=frozenset({"name", "key"}),
         )
         if data is None:

@@ -265,6 +265,8 @@ async def _close_stream(stream: OpenedStream) -> None:
 
 def exhausted(group: ModelGroup, failures: list[UpstreamError]) -> UpstreamError:
     """The error for a request whose every attempt failed: the most telling class wins."""
+    if len(failures) == 1:
+        return failures[0]  # one attempt: its own error says the most
     summary = "; ".join(f"{failure.deployment}: {failure.message}" for failure in failures[-6:])
     message = f"every attempt to serve model {group.name!r} failed ({summary})"
     if failures and all(isinstance(f, UpstreamRateLimited) for f in failures):

@@ -118,7 +118,9 @@ def start_gateway(config: Path, *, workers: int = 2, env: dict[str, str] | None 
     reader.start()
     if not announced.wait(15):
         process.kill()
+        process.wait(5)
         reader.join(5)
+        process.stdout.close()  # type: ignore[union-attr]
         raise RuntimeError("gateway did not start:\n" + "".join(output))
     line = next(line for line in output if "serving on" in line)
     base_url = line.split("serving on ")[1].split(" ")[0]

@@ -9,8 +9,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from router.config import GatewayConfig, GatewayKey, parse_config
 from router.calls import Completion, OpenedStream
+from router.config import GatewayConfig, GatewayKey, parse_config
 from router.dispatch import Dispatcher
 from router.fleet import Fleet
 from router.metrics import Metrics

@@ -63,9 +63,12 @@ class OpenAICompatibleProvider:
         self._timeout = aiohttp.ClientTimeout(
             total=deployment.timeout, sock_connect=deployment.connect_timeout
         )
-        # A stream may last long; what must not happen is a long silence between chunks.
+        # Streams also must not fall silent between chunks; their first chunk has its own
+        # deadline, enforced by the caller (first_chunk_timeout).
         self._stream_timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=deployment.connect_timeout, sock_read=deployment.timeout
+            total=deployment.timeout,
+            sock_connect=deployment.connect_timeout,
+            sock_read=deployment.idle_timeout,
         )
 
     def _payload(self, body: RequestBody) -> bytes:
