@@ -1,0 +1,50 @@
+"""The application in-process (ASGI, no sockets): readiness follows the lifecycle, bodies are bounded."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from starlette.applications import Starlette
+
+from router.app import create_app
+from router.config import parse_config
+
+CONFIG = parse_config(
+    b"""
+deployments: [{name: f, provider: fake}]
+models: [{name: m, deployments: [f]}]
+server: {max_body_size: 1KiB}
+""",
+    {},
+)
+
+
+@asynccontextmanager
+async def serving(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            yield client
+
+
+async def test_ready_turns_503_while_draining() -> None:
+    app = create_app(CONFIG)
+    async with serving(app) as client:
+        assert (await client.get("/ready")).status_code == 200
+        app.state.draining = True
+        response = await client.get("/ready")
+        assert response.status_code == 503 and response.json() == {"status": "draining"}
+        assert (await client.get("/health")).status_code == 200  # alive, just not taking new work
+
+
+async def test_body_limit_applies_without_a_content_length() -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"model": "m", "messages": [{"role": "user", "content": "'
+        for _ in range(20):
+            yield b"x" * 100
+        yield b'"}]}'
+
+    async with serving(create_app(CONFIG)) as client:
+        response = await client.post("/v1/chat/completions", content=chunks())
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"
