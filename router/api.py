@@ -12,14 +12,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive
 
-from router.calls import Completion, OpenedStream, Usage
+from router.calls import Completion, OpenedStream
 from router.config import GatewayKey
 from router.errors import ClientGone, GatewayError, InvalidRequest, PayloadTooLarge
+from router.exchange import Exchange, Recorder, request_id_from
 from router.gateway import Gateway
 from router.limits import Saturated
-from router.metrics import UNKNOWN_MODEL, Metrics, render
+from router.metrics import render
 from router.responses import SSEResponse, error_response, json_response
-from router.routing import RoutedRequest, route
+from router.routing import route
 from router.validation import chat_request, embeddings_request
 
 T = TypeVar("T")
@@ -51,24 +52,13 @@ def _gateway(request: Request) -> Gateway:
     return gateway
 
 
-def _metrics(request: Request) -> Metrics:
-    metrics: Metrics = request.app.state.metrics
-    return metrics
-
-
-def _answer_headers(deployment: str, attempts: int, overhead: float) -> dict[str, str]:
+def _answer_headers(exchange: Exchange) -> dict[str, str]:
     return {
-        "x-raceway-deployment": deployment,
-        "x-raceway-attempts": str(attempts),
-        "x-raceway-overhead-ms": f"{overhead * 1000:.3f}",
+        "x-request-id": exchange.request_id,
+        "x-raceway-deployment": exchange.deployment or "",
+        "x-raceway-attempts": str(exchange.attempts),
+        "x-raceway-overhead-ms": f"{(exchange.overhead or 0.0) * 1000:.3f}",
     }
-
-
-def _record(metrics: Metrics, model: str, status: int, started: float, overhead: float | None) -> None:
-    metrics.requests.labels(model, f"{status // 100}xx").inc()
-    metrics.request_duration.labels(model).observe(time.perf_counter() - started)
-    if overhead is not None:
-        metrics.overhead.observe(overhead)
 
 
 async def chat_completions(request: Request) -> Response | SSEResponse:
@@ -82,27 +72,31 @@ async def embeddings(request: Request) -> Response | SSEResponse:
 async def _serve(
     request: Request, parse: Callable[[bytes], tuple[str, dict[str, Any]]], *, stream_allowed: bool
 ) -> Response | SSEResponse:
-    started = time.perf_counter()
     gateway = _gateway(request)
-    metrics = _metrics(request)
-    model_label = UNKNOWN_MODEL
+    recorder: Recorder = request.app.state.recorder
+    exchange = Exchange(request_id_from(request.headers.get("x-request-id")), request.url.path)
     try:
         key = gateway.keyring.authenticate(request.headers.get("authorization"))
+        exchange.key = key.name if key else None
         raw = await read_body(request, gateway.config.server.max_body_size)
         # Parsing megabytes of JSON takes milliseconds: keep it off the event loop.
         model, body = await asyncio.to_thread(parse, raw) if len(raw) > _BIG_BODY else parse(raw)
         routed = route(gateway.config, model, body, key, request.headers)
-        model_label = routed.requested
-        await _admit_key(gateway, metrics, key, routed.prompt_tokens)
+        exchange.model = routed.requested
+        await _admit_key(gateway, key, routed.prompt_tokens)
         if stream_allowed and routed.stream:
+            exchange.stream = True
             opened = await unless_disconnected(request, gateway.dispatcher.open_stream(routed, body))
-            return _streaming(metrics, routed, opened, started)
+            return _streaming(recorder, exchange, opened)
         dispatch = gateway.dispatcher.chat if stream_allowed else gateway.dispatcher.embeddings
         completion = await unless_disconnected(request, dispatch(routed, body))
     except GatewayError as exc:
-        _record(metrics, model_label, exc.status_code, started, None)
-        return error_response(exc)
-    return _completed(metrics, model_label, completion, started)
+        exchange.error = exc.code
+        recorder.finish(exchange, exc.status_code)
+        response = error_response(exc)
+        response.headers["x-request-id"] = exchange.request_id
+        return response
+    return _completed(recorder, exchange, completion)
 
 
 async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
@@ -126,46 +120,39 @@ async def _disconnected(receive: Receive) -> None:
         pass
 
 
-async def _admit_key(gateway: Gateway, metrics: Metrics, key: GatewayKey | None, tokens: int) -> None:
+async def _admit_key(gateway: Gateway, key: GatewayKey | None, tokens: int) -> None:
     """The caller's own rate limit (its share in this worker): over it, 429 at once."""
     if key is None or key.name not in gateway.key_limits:
         return
     try:
         await gateway.key_limits[key.name].admit(tokens, owner=f"key {key.name}")
     except Saturated as exc:
-        metrics.rejected.labels(f"key:{key.name}", exc.reason).inc()
+        gateway.dispatcher.metrics.key_rejected.labels(key.name, exc.reason).inc()
         raise
 
 
-def _completed(metrics: Metrics, model: str, completion: Completion, started: float) -> Response:
-    overhead = max(0.0, time.perf_counter() - started - completion.upstream_seconds)
-    _record(metrics, model, 200, started, overhead)
-    _record_usage(metrics, model, completion.deployment, completion.usage, completion.cost)
-    return json_response(
-        completion.body, _answer_headers(completion.deployment, completion.attempts, overhead)
-    )
+def _completed(recorder: Recorder, exchange: Exchange, completion: Completion) -> Response:
+    exchange.deployment = completion.deployment
+    exchange.attempts = completion.attempts
+    exchange.usage, exchange.cost = completion.usage, completion.cost
+    exchange.overhead = max(0.0, time.perf_counter() - exchange.started - completion.upstream_seconds)
+    recorder.finish(exchange, 200)
+    return json_response(completion.body, _answer_headers(exchange))
 
 
-def _streaming(metrics: Metrics, routed: RoutedRequest, opened: OpenedStream, started: float) -> SSEResponse:
-    model = routed.requested
+def _streaming(recorder: Recorder, exchange: Exchange, opened: OpenedStream) -> SSEResponse:
+    exchange.deployment, exchange.attempts = opened.deployment, opened.attempts
     # Raceway's own time: everything before the winning call started.
-    overhead = max(0.0, opened.upstream_started - started)
-    metrics.first_token.labels(model).observe(time.perf_counter() - started)
+    exchange.overhead = max(0.0, opened.upstream_started - exchange.started)
+    exchange.first_token = time.perf_counter() - exchange.started
 
     def on_complete(ok: bool) -> None:
-        _record(metrics, model, 200, started, overhead)
-        _record_usage(metrics, model, opened.deployment, opened.usage, opened.cost)
+        exchange.usage, exchange.cost = opened.usage, opened.cost
+        if not ok:
+            exchange.error = "stream_cut"
+        recorder.finish(exchange, 200)
 
-    return SSEResponse(opened, _answer_headers(opened.deployment, opened.attempts, overhead), on_complete)
-
-
-def _record_usage(metrics: Metrics, model: str, deployment: str, usage: Usage | None, cost: float) -> None:
-    if usage is None:
-        return
-    metrics.tokens.labels(model, deployment, "prompt").inc(usage.prompt_tokens)
-    metrics.tokens.labels(model, deployment, "completion").inc(usage.completion_tokens)
-    if cost:
-        metrics.cost.labels(model, deployment).inc(cost)
+    return SSEResponse(opened, _answer_headers(exchange), on_complete)
 
 
 async def list_models(request: Request) -> Response:

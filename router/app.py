@@ -16,6 +16,7 @@ from starlette.routing import Route
 from router import api
 from router.config import GatewayConfig
 from router.errors import GatewayError, InvalidRequest, ModelNotFound
+from router.exchange import Recorder
 from router.gateway import Gateway
 from router.looplag import watch_loop_lag
 from router.metrics import build_metrics
@@ -57,13 +58,14 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
 def create_app(config: GatewayConfig, *, workers: int = 1, worker: int = 0) -> Starlette:
     """``workers``: how many processes serve this config (they split caps and rate limits);
     ``worker``: this one's index."""
-    metrics, registry = build_metrics(worker)
+    metrics, registry = build_metrics(worker, enabled=config.server.metrics)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         gateway = Gateway.build(config, metrics, workers=workers)
         app.state.gateway = gateway
         metrics.config_info.labels(config.hash).set(1)
+        metrics.workers_up.set(1)
         lag_watch = asyncio.create_task(
             watch_loop_lag(metrics.loop_lag.labels(metrics.worker), config.server.loop_lag_warning)
         )
@@ -94,5 +96,6 @@ def create_app(config: GatewayConfig, *, workers: int = 1, worker: int = 0) -> S
         },
     )
     app.state.metrics = metrics
+    app.state.recorder = Recorder(metrics, access_log=config.server.access_log)
     app.state.metrics_registry = registry
     return app

@@ -77,6 +77,8 @@ class ServerSettings:
     keep_alive_timeout: float = 75.0
     backlog: int = 2048
     loop_lag_warning: float = 0.1  # log a warning when the event loop wakes up this late
+    access_log: bool = True  # one JSON line per request on stdout
+    metrics: bool = True  # record Prometheus metrics (off only to measure their cost)
 
 
 @dataclass(frozen=True, kw_only=True)

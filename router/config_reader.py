@@ -154,6 +154,8 @@ class ConfigReader:
                 "keep_alive_timeout",
                 "backlog",
                 "loop_lag_warning",
+                "access_log",
+                "metrics",
             },
         )
         defaults = ServerSettings()
@@ -173,6 +175,8 @@ class ConfigReader:
             loop_lag_warning=self.field(
                 data, "loop_lag_warning", path, _positive_duration, defaults.loop_lag_warning
             ),
+            access_log=self.field(data, "access_log", path, _boolean, defaults.access_log),
+            metrics=self.field(data, "metrics", path, _boolean, defaults.metrics),
         )
 
     def deployment(self, value: Any, path: str) -> Deployment | None:

@@ -54,7 +54,7 @@ class Dispatcher:
     ) -> None:
         self._config = config
         self._fleet = fleet
-        self._metrics = metrics
+        self.metrics = metrics
         self._rng = rng or random.Random()
         self._sleep = sleep
         self._calls = CallTracker(metrics)
@@ -144,7 +144,7 @@ class Dispatcher:
                 if not candidates or budget.remaining <= 0:
                     break
                 if previous is not None:
-                    self._metrics.fallbacks.labels(request.group.name, previous, group.name).inc()
+                    self.metrics.fallbacks.labels(request.group.name, previous, group.name).inc()
                     previous = None
                 if round_index:
                     await self._sleep(_backoff(group, round_index, self._rng))
@@ -156,12 +156,12 @@ class Dispatcher:
                 except RoundFailed as failed:
                     failures.extend(failed.failures)
                     for failure in failed.failures:
-                        self._metrics.retries.labels(failure.deployment or group.name).inc()
+                        self.metrics.retries.labels(failure.deployment or group.name).inc()
                     continue
                 if group.fans_out:
-                    self._metrics.race_outcomes.labels(group.name, won.winner.name).inc()
+                    self.metrics.race_outcomes.labels(group.name, won.winner.name).inc()
                 if won.hedges:
-                    self._metrics.hedges.labels(group.name).inc(won.hedges)
+                    self.metrics.hedges.labels(group.name).inc(won.hedges)
                 return won.value, won.winner, budget.used
             previous = group.name
         if failures:

@@ -31,12 +31,38 @@ def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
+class _Off:
+    """Stands in for any metric when metrics are switched off (to measure what they cost)."""
+
+    def labels(self, *values: str) -> _Off:
+        return self
+
+    def inc(self, amount: float = 1) -> None:
+        return None
+
+    def dec(self, amount: float = 1) -> None:
+        return None
+
+    def set(self, value: float) -> None:
+        return None
+
+    def observe(self, value: float) -> None:
+        return None
+
+
 class Metrics:
     """The gateway's metrics. ``registry`` is None in multiprocess mode (samples go to files)."""
 
-    def __init__(self, registry: CollectorRegistry | None, *, worker: int = 0) -> None:
+    def __init__(self, registry: CollectorRegistry | None, *, worker: int = 0, enabled: bool = True) -> None:
         self.registry = registry
         self.worker = str(worker)
+        if not enabled:
+            for name in _metric_attributes():
+                setattr(self, name, _Off())
+            return
+        self._define(registry)
+
+    def _define(self, registry: CollectorRegistry | None) -> None:
         self.requests = Counter(
             "raceway_requests",
             "Client requests answered, by model and status class.",
@@ -153,6 +179,18 @@ class Metrics:
             ["deployment", "reason"],
             registry=registry,
         )
+        self.key_rejected = Counter(
+            "raceway_key_rejected",
+            "Requests refused by a gateway key's own rate limit.",
+            ["key", "reason"],
+            registry=registry,
+        )
+        self.workers_up = Gauge(
+            "raceway_workers_up",
+            "Worker processes serving (1 per live worker).",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
         self.worker_limit = Gauge(
             "raceway_worker_limit",
             "The share of a gateway-wide limit that each worker enforces.",
@@ -176,12 +214,18 @@ class Metrics:
         )
 
 
-def build_metrics(worker: int = 0) -> tuple[Metrics, CollectorRegistry | None]:
+def _metric_attributes() -> list[str]:
+    probe = Metrics.__new__(Metrics)
+    probe._define(CollectorRegistry())
+    return [name for name, value in vars(probe).items() if hasattr(value, "labels") or hasattr(value, "inc")]
+
+
+def build_metrics(worker: int = 0, *, enabled: bool = True) -> tuple[Metrics, CollectorRegistry | None]:
     """The worker's metrics and, outside multiprocess mode, the registry that holds them."""
     if multiprocess_dir():
-        return Metrics(None, worker=worker), None
+        return Metrics(None, worker=worker, enabled=enabled), None
     registry = CollectorRegistry()
-    return Metrics(registry, worker=worker), registry
+    return Metrics(registry, worker=worker, enabled=enabled), registry
 
 
 def render(registry: CollectorRegistry | None) -> tuple[bytes, str]:

@@ -293,3 +293,33 @@ def test_health_ready_and_metrics(gateway: RunningGateway, client: openai.OpenAI
     assert [offline_count() - before for _ in range(4)] == [6.0] * 4
     metrics = httpx.get(f"{gateway.base_url}/metrics").text
     assert UPSTREAM_SECRET not in metrics and KEY not in metrics
+
+
+def test_access_log_has_one_json_line_per_request_and_no_secrets(
+    gateway: RunningGateway, client: openai.OpenAI
+) -> None:
+    import json
+    import time
+
+    response = post(
+        gateway,
+        b'{"model": "chat", "messages": [{"role": "user", "content": "x"}]}',
+        **{"x-request-id": "trace-abc-123"},
+    )
+    assert response.headers["x-request-id"] == "trace-abc-123"
+    generated = post(gateway, b'{"model": "nope", "messages": [{"role": "user", "content": "x"}]}')
+    request_id = generated.headers["x-request-id"]
+    assert len(request_id) == 32
+    deadline = time.monotonic() + 5
+    lines: list[dict[str, object]] = []
+    while time.monotonic() < deadline and not any(line.get("request_id") == request_id for line in lines):
+        lines = [json.loads(line) for line in list(gateway.output) if line.startswith("{")]
+        time.sleep(0.05)
+    by_id = {line["request_id"]: line for line in lines}
+    ok = by_id["trace-abc-123"]
+    assert ok["key"] == "ci" and ok["model"] == "chat" and ok["deployment"] == "primary"
+    assert ok["status"] == 200 and ok["attempts"] == 1 and ok["prompt_tokens"] == 5
+    assert isinstance(ok["latency_ms"], float) and ok["stream"] is False
+    missing = by_id[request_id]
+    assert missing["status"] == 404 and missing["error"] == "model_not_found" and missing["model"] == "(unknown)"
+    assert all(KEY not in line and UPSTREAM_SECRET not in line for line in gateway.output)

@@ -1,0 +1,95 @@
+"""One client request's outcome, recorded once: request metrics and a JSON access-log line.
+
+Label values and log fields come from the config (model group, deployment, key name) or
+from the gateway itself; never from client input, apart from a validated request id.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import orjson
+
+from router.calls import Usage
+from router.metrics import UNKNOWN_MODEL, Metrics
+
+access_logger = logging.getLogger("raceway.access")
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+
+def request_id_from(header: str | None) -> str:
+    """The client's ``x-request-id`` when it is sane, else a fresh one."""
+    if header is not None and _REQUEST_ID.fullmatch(header):
+        return header
+    return uuid.uuid4().hex
+
+
+@dataclass(slots=True)
+class Exchange:
+    request_id: str
+    path: str
+    started: float = field(default_factory=time.perf_counter)
+    key: str | None = None
+    model: str = UNKNOWN_MODEL
+    deployment: str | None = None
+    attempts: int = 0
+    stream: bool = False
+    error: str | None = None
+    usage: Usage | None = None
+    cost: float = 0.0
+    first_token: float | None = None  # seconds from arrival to the first content chunk
+    overhead: float | None = None  # seconds spent in Raceway, not in the winning upstream call
+
+
+class Recorder:
+    """Turns finished exchanges into metrics and (optionally) an access-log line."""
+
+    def __init__(self, metrics: Metrics, *, access_log: bool) -> None:
+        self._metrics = metrics
+        self._access_log = access_log
+
+    def finish(self, exchange: Exchange, status: int) -> None:
+        metrics, model = self._metrics, exchange.model
+        elapsed = time.perf_counter() - exchange.started
+        metrics.requests.labels(model, f"{status // 100}xx").inc()
+        metrics.request_duration.labels(model).observe(elapsed)
+        if exchange.overhead is not None:
+            metrics.overhead.observe(exchange.overhead)
+        if exchange.first_token is not None:
+            metrics.first_token.labels(model).observe(exchange.first_token)
+        usage, deployment = exchange.usage, exchange.deployment
+        if usage is not None and deployment is not None:
+            metrics.tokens.labels(model, deployment, "prompt").inc(usage.prompt_tokens)
+            metrics.tokens.labels(model, deployment, "completion").inc(usage.completion_tokens)
+            if exchange.cost:
+                metrics.cost.labels(model, deployment).inc(exchange.cost)
+        if self._access_log:
+            access_logger.info(self._line(exchange, status, elapsed))
+
+    def _line(self, exchange: Exchange, status: int, elapsed: float) -> str:
+        usage = exchange.usage
+        return orjson.dumps(
+            {
+                "ts": round(time.time(), 3),
+                "request_id": exchange.request_id,
+                "path": exchange.path,
+                "key": exchange.key,
+                "model": exchange.model,
+                "deployment": exchange.deployment,
+                "stream": exchange.stream,
+                "status": status,
+                "error": exchange.error,
+                "attempts": exchange.attempts,
+                "latency_ms": round(elapsed * 1000, 3),
+                "ttft_ms": None if exchange.first_token is None else round(exchange.first_token * 1000, 3),
+                "overhead_ms": None if exchange.overhead is None else round(exchange.overhead * 1000, 3),
+                "prompt_tokens": usage.prompt_tokens if usage else None,
+                "completion_tokens": usage.completion_tokens if usage else None,
+                "cost_usd": round(exchange.cost, 8),
+            }
+        ).decode()
