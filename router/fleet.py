@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from router.config import Deployment, GatewayConfig, Price
 from router.health import Breaker, Clock
-from router.limits import ConcurrencyGate, RateLimit
+from router.limits import ConcurrencyGate, RateLimit, per_worker
 from router.pricing import litellm_price_table, price_of
 from router.providers import Provider, ProviderSet
 from router.stats import DeploymentStats
@@ -56,8 +56,8 @@ class Fleet:
                 stats=DeploymentStats(clock),
                 price=price_of(deployment, table),
                 gate=ConcurrencyGate(
-                    deployment.limits.max_concurrency,
-                    deployment.limits.max_queue,
+                    per_worker(deployment.limits.max_concurrency, share),
+                    per_worker(deployment.limits.max_queue, share, minimum=0) or 0,
                     deployment.limits.queue_timeout,
                 ),
                 rate=RateLimit(

@@ -321,5 +321,7 @@ def test_access_log_has_one_json_line_per_request_and_no_secrets(
     assert ok["status"] == 200 and ok["attempts"] == 1 and ok["prompt_tokens"] == 5
     assert isinstance(ok["latency_ms"], float) and ok["stream"] is False
     missing = by_id[request_id]
-    assert missing["status"] == 404 and missing["error"] == "model_not_found" and missing["model"] == "(unknown)"
+    assert (
+        missing["status"] == 404 and missing["error"] == "model_not_found" and missing["model"] == "(unknown)"
+    )
     assert all(KEY not in line and UPSTREAM_SECRET not in line for line in gateway.output)

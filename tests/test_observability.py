@@ -1,0 +1,275 @@
+"""Observability checked with the real tools: promtool on the live /metrics, the alert rules and
+every dashboard query, and a real Prometheus scraping a live 2-worker Raceway."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import REPO, RunningGateway, start_gateway
+from tests.upstream import Behaviour, FakeUpstream
+
+GRAFANA = REPO / "grafana"
+
+
+def require(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{tool} is not installed; .ci/run installs Debian's prometheus package")
+        pytest.skip(f"{tool} is not installed (apt-get install prometheus)")
+    return path
+
+
+def grafana_expressions() -> list[str]:
+    import sys
+
+    sys.path.insert(0, str(GRAFANA))
+    try:
+        import build_dashboard
+    finally:
+        sys.path.pop(0)
+    return build_dashboard.expressions()
+
+
+def for_prometheus(expr: str, window: str) -> str:
+    """A dashboard query with Grafana's variables filled in."""
+    return expr.replace("$__rate_interval", window).replace("$__range", window)
+
+
+# -- the dashboard and rules, statically --------------------------------------------------
+
+
+def test_dashboard_json_is_generated_from_the_panel_list() -> None:
+    import sys
+
+    sys.path.insert(0, str(GRAFANA))
+    try:
+        import build_dashboard
+    finally:
+        sys.path.pop(0)
+    assert (GRAFANA / "dashboards" / "raceway.json").read_text() == build_dashboard.render()
+
+
+def test_dashboard_is_importable_with_a_datasource_variable() -> None:
+    dashboard = json.loads((GRAFANA / "dashboards" / "raceway.json").read_text())
+    (variable,) = dashboard["templating"]["list"]
+    assert variable["type"] == "datasource" and variable["query"] == "prometheus"
+    graphs = [panel for panel in dashboard["panels"] if panel["type"] != "row"]
+    assert len(graphs) >= 15
+    assert all(panel["datasource"]["uid"] == "${datasource}" for panel in graphs)
+    titles = " ".join(panel["title"] for panel in graphs).lower()
+    for topic in (
+        "error ratio",
+        "p99",
+        "first token",
+        "overhead",
+        "queue",
+        "in flight",
+        "rejections",
+        "winners",
+        "hedge",
+        "fallbacks",
+        "health",
+        "loop lag",
+        "tokens",
+        "cost",
+    ):
+        assert topic in titles, topic
+
+
+def test_alert_rules_pass_promtool() -> None:
+    promtool = require("promtool")
+    result = subprocess.run(
+        [promtool, "check", "rules", str(GRAFANA / "alerts.yml")], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 6 rules found" in result.stdout
+
+
+def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
+    promtool = require("promtool")
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [
+                    {"record": f"raceway:dashboard_query_{index}", "expr": for_prometheus(expr, "5m")}
+                    for index, expr in enumerate(grafana_expressions())
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "dashboard_rules.yml"
+    path.write_text(json.dumps(rules))  # JSON is YAML
+    result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# -- a live gateway, a real Prometheus --------------------------------------------------------
+
+KEY = "rw-observe-key-1"
+
+
+def config(upstream: FakeUpstream) -> str:
+    base = upstream.base_url
+    return textwrap.dedent(
+        f"""\
+        server: {{graceful_timeout: 5s}}
+        deployments:
+          - {{name: quick, provider: openai, base_url: "{base}", model: quick, price: {{input: 1.0, output: 2.0}}}}
+          - {{name: sluggish, provider: openai, base_url: "{base}", model: sluggish}}
+          - {{name: broken, provider: openai, base_url: "{base}", model: broken}}
+          - {{name: narrow, provider: openai, base_url: "{base}", model: narrow,
+             max_concurrency: 2, max_queue: 2, queue_timeout: 5s}}
+        models:
+          - {{name: raced, deployments: [sluggish, quick], strategy: race}}
+          - {{name: hedged, deployments: [sluggish, quick], strategy: hedge, hedge_delay: 100ms}}
+          - {{name: main, deployments: [broken], fallbacks: [backup]}}
+          - {{name: backup, deployments: [quick]}}
+          - {{name: narrow, deployments: [narrow]}}
+        keys: [{{name: observer, key: "{KEY}"}}]
+        """
+    )
+
+
+@pytest.fixture(scope="module")
+def gateway(
+    module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningGateway]:
+    path = tmp_path_factory.mktemp("observe") / "gateway.yaml"
+    path.write_text(config(module_upstream))
+    running = start_gateway(path, workers=2)
+    yield running
+    assert running.stop() == 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def prometheus(gateway: RunningGateway, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    binary = shutil.which("prometheus")
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("prometheus is not installed; .ci/run installs Debian's prometheus package")
+        pytest.skip("prometheus is not installed (apt-get install prometheus)")
+    workdir = tmp_path_factory.mktemp("prometheus")
+    target = gateway.base_url.removeprefix("http://")
+    (workdir / "prometheus.yml").write_text(
+        f"global: {{scrape_interval: 1s}}\n"
+        f"scrape_configs:\n  - job_name: raceway\n    static_configs: [{{targets: ['{target}']}}]\n"
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={workdir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("prometheus did not start")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+def query(prometheus: str, expr: str) -> list[dict[str, object]]:
+    answer = httpx.get(f"{prometheus}/api/v1/query", params={"query": expr}, timeout=10).json()
+    assert answer["status"] == "success", answer
+    result: list[dict[str, object]] = answer["data"]["result"]
+    return result
+
+
+async def drive_traffic(gateway: RunningGateway, upstream: FakeUpstream) -> int:
+    """A race, a hedge, a fallback, tokens with a price, queued and refused requests; returns the count."""
+    upstream.script("sluggish", Behaviour(delay=1.0))
+    upstream.script("broken", Behaviour(status=500))
+    upstream.script("narrow", Behaviour(delay=0.4))
+    sent = 0
+    async with httpx.AsyncClient(timeout=20, headers={"authorization": f"Bearer {KEY}"}) as client:
+
+        async def ask(model: str, **extra: object) -> httpx.Response:
+            nonlocal sent
+            sent += 1
+            body = {"model": model, "messages": [{"role": "user", "content": "hello"}], **extra}
+            return await client.post(f"{gateway.api_url}/chat/completions", json=body)
+
+        answers = await asyncio.gather(
+            ask("raced"), ask("hedged"), ask("main"), *(ask("narrow") for _ in range(6))
+        )
+        streamed = await ask("backup", stream=True, stream_options={"include_usage": True})
+        unknown = await ask("no-such-model")
+    statuses = [response.status_code for response in [*answers, streamed, unknown]]
+    assert statuses[:3] == [200, 200, 200] and statuses[-2:] == [200, 404], statuses
+    # narrow takes 2 (1 + 1 queued) in each of the 2 workers: of 6, at least 2 are refused.
+    narrow = sorted(statuses[3:9])
+    assert narrow.count(429) >= 2 and set(narrow) <= {200, 429}, narrow
+    return sent
+
+
+def test_metrics_pass_promtool_after_traffic(gateway: RunningGateway, module_upstream: FakeUpstream) -> None:
+    promtool = require("promtool")
+    module_upstream.reset()
+    asyncio.run(drive_traffic(gateway, module_upstream))
+    exposition = httpx.get(f"{gateway.base_url}/metrics").text
+    result = subprocess.run([promtool, "check", "metrics"], input=exposition, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_prometheus_sees_every_panel_and_the_right_counts(
+    gateway: RunningGateway, module_upstream: FakeUpstream, prometheus: str
+) -> None:
+    def total_requests() -> float:
+        found = query(prometheus, "sum(raceway_requests_total)")
+        return float(found[0]["value"][1]) if found else 0.0  # type: ignore[index]
+
+    before = sum(  # what the gateway has counted so far, read from itself
+        float(line.rsplit(" ", 1)[1])
+        for line in httpx.get(f"{gateway.base_url}/metrics").text.splitlines()
+        if line.startswith("raceway_requests_total{")
+    )
+    module_upstream.reset()
+    sent = asyncio.run(drive_traffic(gateway, module_upstream))
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and total_requests() - before != sent:
+        time.sleep(0.5)
+    assert total_requests() - before == sent
+    time.sleep(2.5)  # a few more scrapes, so rates over the window have two points
+    empty = [expr for expr in grafana_expressions() if not query(prometheus, for_prometheus(expr, "1m"))]
+    assert empty == []
+    winners = query(prometheus, 'sum(raceway_race_outcomes_total{model="raced"})')
+    assert float(winners[0]["value"][1]) >= 1  # type: ignore[index]
+    fallbacks = query(prometheus, 'sum(raceway_fallbacks_total{model="main", to="backup"})')
+    assert float(fallbacks[0]["value"][1]) >= 1  # type: ignore[index]
+    assert query(prometheus, "sum(raceway_workers_up)")[0]["value"][1] == "2"  # type: ignore[index]
