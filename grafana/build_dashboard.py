@@ -16,6 +16,13 @@ HERE = Path(__file__).resolve().parent
 OUTPUT = HERE / "dashboards" / "raceway.json"
 RATE = "$__rate_interval"
 
+
+def quantile(q: str, histogram: str, by: str = "") -> str:
+    """The q-th quantile (``q`` as digits: "99") of a histogram over the rate window."""
+    group = f"le, {by}" if by else "le"
+    return f"histogram_quantile(0.{q}, sum by ({group}) (rate({histogram}_bucket[{RATE}])))"
+
+
 # (row, title, unit, [(legend, expr)], width)
 PANELS: list[tuple[str, str, str, list[tuple[str, str]], int]] = [
     (
@@ -50,7 +57,7 @@ PANELS: list[tuple[str, str, str, list[tuple[str, str]], int]] = [
         [
             (
                 f"p{q} {{{{model}}}}",
-                f"histogram_quantile(0.{q}, sum by (le, model) (rate(raceway_request_duration_seconds_bucket[{RATE}])))",
+                quantile(q, "raceway_request_duration_seconds", "model"),
             )
             for q in ("50", "95", "99")
         ],
@@ -63,7 +70,7 @@ PANELS: list[tuple[str, str, str, list[tuple[str, str]], int]] = [
         [
             (
                 f"p{q} {{{{model}}}}",
-                f"histogram_quantile(0.{q}, sum by (le, model) (rate(raceway_time_to_first_token_seconds_bucket[{RATE}])))",
+                quantile(q, "raceway_time_to_first_token_seconds", "model"),
             )
             for q in ("50", "95")
         ],
@@ -76,7 +83,7 @@ PANELS: list[tuple[str, str, str, list[tuple[str, str]], int]] = [
         [
             (
                 f"p{q}",
-                f"histogram_quantile(0.{q}, sum by (le) (rate(raceway_overhead_seconds_bucket[{RATE}])))",
+                quantile(q, "raceway_overhead_seconds"),
             )
             for q in ("50", "99")
         ],
@@ -89,7 +96,7 @@ PANELS: list[tuple[str, str, str, list[tuple[str, str]], int]] = [
         [
             (
                 "{{deployment}}",
-                f"histogram_quantile(0.95, sum by (le, deployment) (rate(raceway_upstream_duration_seconds_bucket[{RATE}])))",
+                quantile("95", "raceway_upstream_duration_seconds", "deployment"),
             ),
         ],
         8,
@@ -182,7 +189,7 @@ PANELS: list[tuple[str, str, str, list[tuple[str, str]], int]] = [
         [
             (
                 "worker {{worker}}",
-                f"histogram_quantile(0.99, sum by (le, worker) (rate(raceway_event_loop_lag_seconds_bucket[{RATE}])))",
+                quantile("99", "raceway_event_loop_lag_seconds", "worker"),
             ),
         ],
         8,

@@ -128,7 +128,8 @@ def config(upstream: FakeUpstream) -> str:
         f"""\
         server: {{graceful_timeout: 5s}}
         deployments:
-          - {{name: quick, provider: openai, base_url: "{base}", model: quick, price: {{input: 1.0, output: 2.0}}}}
+          - {{name: quick, provider: openai, base_url: "{base}", model: quick,
+             price: {{input: 1.0, output: 2.0}}}}
           - {{name: sluggish, provider: openai, base_url: "{base}", model: sluggish}}
           - {{name: broken, provider: openai, base_url: "{base}", model: broken}}
           - {{name: narrow, provider: openai, base_url: "{base}", model: narrow,
