@@ -42,14 +42,14 @@ CHAT = {"messages": [{"role": "user", "content": "ping"}]}
 MODELS = {"m0": "bench-0ms", "m50": "bench-50ms", "s10": "bench-0ms-gap10ms", "s0": "bench-0ms-gap0ms"}
 
 
-def raceway_config(upstream_port: int) -> str:
+def raceway_config(upstream_port: int, server: str = "graceful_timeout: 5s") -> str:
     base_url = f"http://127.0.0.1:{upstream_port}/v1"
     deployments = "\n".join(
         f"  - {{name: d-{name}, provider: openai, base_url: '{base_url}', model: {model}}}"
         for name, model in MODELS.items()
     )
     models = "\n".join(f"  - {{name: {name}, deployments: [d-{name}]}}" for name in MODELS)
-    return f"server: {{graceful_timeout: 5s}}\ndeployments:\n{deployments}\nmodels:\n{models}\n"
+    return f"server: {{{server}}}\ndeployments:\n{deployments}\nmodels:\n{models}\n"
 
 
 def start_litellm(port: int, upstream_port: int, workdir: Path, workers: int) -> tuple[Server, float] | None:
@@ -262,11 +262,42 @@ def scenario_footprint(servers: list[Server], cold_starts: dict[str, float]) -> 
     return [*lines, ""]
 
 
+def scenario_metrics_cost(upstream_port: int, workdir: Path, args: argparse.Namespace) -> list[str]:
+    """The same throughput run with metrics and the access log on, then each switched off."""
+    lines = [
+        "### Cost of observability: 0 ms upstream, wrk -t2 -c64, one Raceway at a time",
+        "",
+        "| server settings | requests/s | server CPU ms/request | CPU share of the default |",
+        "|---|---|---|---|",
+    ]
+    if shutil.which("wrk") is None:
+        return [*lines, "| (skipped: wrk not installed) | | | |", ""]
+    variants = [
+        ("metrics + access log (default)", "graceful_timeout: 5s"),
+        ("metrics, no access log", "graceful_timeout: 5s, access_log: false"),
+        ("no metrics, no access log", "graceful_timeout: 5s, access_log: false, metrics: false"),
+    ]
+    baseline = 0.0
+    for label, settings in variants:
+        server, _ = start_raceway(raceway_config(upstream_port, settings), free_port(), workdir, args.workers)
+        try:
+            wrk(server.url, "m0", 64, 2)
+            (rps, _, _), cpu, _ = measure_cpu(server, lambda s=server: wrk(s.url, "m0", 64, args.seconds))
+        finally:
+            server.stop()
+        per_request = cpu / (rps * args.seconds) * 1000
+        baseline = baseline or per_request
+        lines.append(f"| {label} | {rps:,.0f} | {per_request:.3f} | {per_request / baseline * 100:.0f} % |")
+    return [*lines, ""]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--only", choices=["throughput", "overhead", "concurrency", "streaming", "coldstart"])
+    parser.add_argument(
+        "--only", choices=["throughput", "overhead", "concurrency", "streaming", "coldstart", "metrics"]
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk run")
     parser.add_argument("--requests", type=int, default=400, help="requests per latency scenario")
@@ -304,6 +335,8 @@ def main() -> None:
             report += scenario_concurrency(servers, args.requests * 5)
         if wanted in (None, "streaming"):
             report += scenario_streaming(servers, args.requests // 2)
+        if wanted in (None, "metrics"):
+            report += scenario_metrics_cost(upstream_port, workdir, args)
     finally:
         for server in reversed(servers):
             server.stop()
