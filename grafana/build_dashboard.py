@@ -200,7 +200,7 @@ PANELS: list[tuple[str, str, str, list[tuple[str, str]], int]] = [
         "Active config by hash (workers)",
         "none",
         [
-            ("{{hash}}", "sum by (hash) (raceway_config_info)"),
+            ("{{hash}}", "sum by (hash) (raceway_config_info > 0)"),
         ],
         8,
     ),

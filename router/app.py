@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -13,13 +14,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from router import api
+from router import admin, api
 from router.config import GatewayConfig
 from router.errors import GatewayError, InvalidRequest, ModelNotFound
 from router.exchange import Recorder
 from router.gateway import Gateway
 from router.looplag import watch_loop_lag
 from router.metrics import build_metrics
+from router.reload import ConfigReloader
 from router.responses import error_response
 
 logger = logging.getLogger("raceway.app")
@@ -55,25 +57,36 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     return error_response(GatewayError("internal error in the gateway", code="internal_error"))
 
 
-def create_app(config: GatewayConfig, *, workers: int = 1, worker: int = 0) -> Starlette:
+def create_app(
+    config: GatewayConfig, *, workers: int = 1, worker: int = 0, config_path: Path | None = None
+) -> Starlette:
     """``workers``: how many processes serve this config (they split caps and rate limits);
-    ``worker``: this one's index."""
+    ``worker``: this one's index; ``config_path``: the file to watch for live edits."""
     metrics, registry = build_metrics(worker, enabled=config.server.metrics)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        gateway = Gateway.build(config, metrics, workers=workers)
-        app.state.gateway = gateway
+        app.state.gateway = Gateway.build(config, metrics, workers=workers)
         metrics.config_info.labels(config.hash).set(1)
         metrics.workers_up.set(1)
-        lag_watch = asyncio.create_task(
-            watch_loop_lag(metrics.loop_lag.labels(metrics.worker), config.server.loop_lag_warning)
-        )
+        background = [
+            asyncio.create_task(
+                watch_loop_lag(metrics.loop_lag.labels(metrics.worker), config.server.loop_lag_warning)
+            )
+        ]
+        reloader = None
+        if config_path is not None:
+            reloader = ConfigReloader(config_path, app.state, metrics, workers=workers)
+            background.append(asyncio.create_task(reloader.watch()))
+        app.state.reloader = reloader
         try:
             yield
         finally:
-            lag_watch.cancel()
-            await gateway.close()
+            for task in background:
+                task.cancel()
+            if reloader is not None:
+                await reloader.close()
+            await app.state.gateway.close()
 
     routes = [
         Route("/v1/chat/completions", api.chat_completions, methods=["POST"]),
@@ -85,6 +98,8 @@ def create_app(config: GatewayConfig, *, workers: int = 1, worker: int = 0) -> S
         Route("/health", api.health, methods=["GET"]),
         Route("/ready", api.ready, methods=["GET"]),
         Route("/metrics", api.metrics_endpoint, methods=["GET"]),
+        Route("/admin/config", admin.config_status, methods=["GET"]),
+        Route("/admin/reload", admin.reload_now, methods=["POST"]),
     ]
     app = Starlette(
         routes=routes,
@@ -96,6 +111,7 @@ def create_app(config: GatewayConfig, *, workers: int = 1, worker: int = 0) -> S
         },
     )
     app.state.metrics = metrics
+    app.state.supervised = False  # set by the worker: a supervisor can fan a reload out
     app.state.recorder = Recorder(metrics, access_log=config.server.access_log)
     app.state.metrics_registry = registry
     return app

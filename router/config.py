@@ -79,6 +79,7 @@ class ServerSettings:
     loop_lag_warning: float = 0.1  # log a warning when the event loop wakes up this late
     access_log: bool = True  # one JSON line per request on stdout
     metrics: bool = True  # record Prometheus metrics (off only to measure their cost)
+    admin_key: Secret | None = None  # enables /admin/config and /admin/reload
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -101,6 +101,13 @@ class ConfigReader:
             raise ValueError("secrets must come from the environment: write ${VARIABLE_NAME}")
         return Secret(self.expand(value.strip()))
 
+    def gateway_secret(self, value: Any) -> Secret:
+        """A key clients present to the gateway: inline or from the environment, 8 characters at least."""
+        secret = Secret(self.text(value))
+        if len(secret.reveal()) < 8:
+            raise ValueError("a gateway key must be at least 8 characters")
+        return secret
+
     # -- sections -------------------------------------------------------------
 
     def config(self, document: Any, config_hash: str) -> GatewayConfig | None:
@@ -156,6 +163,7 @@ class ConfigReader:
                 "loop_lag_warning",
                 "access_log",
                 "metrics",
+                "admin_key",
             },
         )
         defaults = ServerSettings()
@@ -177,6 +185,7 @@ class ConfigReader:
             ),
             access_log=self.field(data, "access_log", path, _boolean, defaults.access_log),
             metrics=self.field(data, "metrics", path, _boolean, defaults.metrics),
+            admin_key=self.field(data, "admin_key", path, _optional(self.gateway_secret), None),
         )
 
     def deployment(self, value: Any, path: str) -> Deployment | None:

@@ -62,6 +62,14 @@ class Dispatcher:
             name: strategy_for(group.strategy, self._rng) for name, group in config.models.items()
         }
 
+    def successor(self, config: GatewayConfig, fleet: Fleet) -> Dispatcher:
+        """A dispatcher for a new config; groups whose settings did not change keep their strategy's state."""
+        successor = Dispatcher(config, fleet, self.metrics, rng=self._rng, sleep=self._sleep)
+        for name, group in config.models.items():
+            if self._config.models.get(name) == group:
+                successor._strategies[name] = self._strategies[name]
+        return successor
+
     # -- the three kinds of call ----------------------------------------------------
 
     async def chat(self, request: RoutedRequest, body: dict[str, Any]) -> Completion:

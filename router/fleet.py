@@ -1,7 +1,9 @@
-"""The deployments of one worker at run time: provider, circuit breaker, stats and price."""
+"""The deployments of one worker at run time: provider, circuit breaker, stats, limits and price."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -10,8 +12,10 @@ from router.config import Deployment, GatewayConfig, Price
 from router.health import Breaker, Clock
 from router.limits import ConcurrencyGate, RateLimit, per_worker
 from router.pricing import litellm_price_table, price_of
-from router.providers import Provider, ProviderSet
+from router.providers import Provider, ProviderFactory
 from router.stats import DeploymentStats
+
+logger = logging.getLogger("raceway.fleet")
 
 
 @dataclass(eq=False)
@@ -35,41 +39,62 @@ class Member:
         return self.gate.has_capacity() and self.rate.has_capacity(tokens)
 
 
-class Fleet:
-    """Every deployment's ``Member``, built once per config inside the worker's loop."""
+def _new_member(deployment: Deployment, factory: ProviderFactory, clock: Clock, share: int) -> Member:
+    needs_table = deployment.price is None
+    limits = deployment.limits
+    return Member(
+        deployment=deployment,
+        provider=factory.build(deployment),
+        breaker=Breaker(deployment.cooldown, clock),
+        stats=DeploymentStats(clock),
+        price=price_of(deployment, litellm_price_table() if needs_table else {}),
+        gate=ConcurrencyGate(
+            per_worker(limits.max_concurrency, share),
+            per_worker(limits.max_queue, share, minimum=0) or 0,
+            limits.queue_timeout,
+        ),
+        rate=RateLimit(limits.rpm, limits.tpm, share=share, wait=limits.limit_wait),
+    )
 
-    def __init__(self, providers: ProviderSet, members: Mapping[str, Member]) -> None:
-        self.providers = providers
+
+class Fleet:
+    """Every deployment's ``Member``, built inside the worker's loop.
+
+    A fleet built from a new config keeps the members of deployments whose settings did
+    not change (their pooled connections, limiters, latency statistics and breaker state
+    carry over); changed and added deployments start fresh.
+    """
+
+    def __init__(
+        self, factory: ProviderFactory, members: Mapping[str, Member], clock: Clock, share: int
+    ) -> None:
+        self.factory = factory
         self._members = dict(members)
+        self._clock = clock
+        self._share = share
 
     @classmethod
     def build(cls, config: GatewayConfig, clock: Clock = time.monotonic, *, share: int = 1) -> Fleet:
         """``share``: how many workers split each deployment's caps and rate limits."""
-        providers = ProviderSet.open(config)
-        needs_table = any(d.price is None for d in config.deployments.values())
-        table = litellm_price_table() if needs_table else {}
+        factory = ProviderFactory.open()
         members = {
-            name: Member(
-                deployment=deployment,
-                provider=providers[name],
-                breaker=Breaker(deployment.cooldown, clock),
-                stats=DeploymentStats(clock),
-                price=price_of(deployment, table),
-                gate=ConcurrencyGate(
-                    per_worker(deployment.limits.max_concurrency, share),
-                    per_worker(deployment.limits.max_queue, share, minimum=0) or 0,
-                    deployment.limits.queue_timeout,
-                ),
-                rate=RateLimit(
-                    deployment.limits.rpm,
-                    deployment.limits.tpm,
-                    share=share,
-                    wait=deployment.limits.limit_wait,
-                ),
-            )
+            name: _new_member(deployment, factory, clock, share)
             for name, deployment in config.deployments.items()
         }
-        return cls(providers, members)
+        return cls(factory, members, clock, share)
+
+    def successor(self, config: GatewayConfig) -> tuple[Fleet, list[Member]]:
+        """The fleet for ``config``, and the members it no longer uses (to drain and close)."""
+        members: dict[str, Member] = {}
+        for name, deployment in config.deployments.items():
+            current = self._members.get(name)
+            if current is not None and current.deployment == deployment:
+                members[name] = current
+            else:
+                members[name] = _new_member(deployment, self.factory, self._clock, self._share)
+        kept = {id(member) for member in members.values()}
+        retired = [member for member in self._members.values() if id(member) not in kept]
+        return Fleet(self.factory, members, self._clock, self._share), retired
 
     def __getitem__(self, name: str) -> Member:
         return self._members[name]
@@ -84,4 +109,21 @@ class Fleet:
         return len(self._members)
 
     async def close(self) -> None:
-        await self.providers.close()
+        """At shutdown: close every provider, then the shared session."""
+        for member in self._members.values():
+            await member.provider.close()
+        await self.factory.close()
+
+
+async def drain(retired: list[Member], grace: float) -> None:
+    """Let the calls of retired members finish (for up to ``grace`` seconds), then close their providers."""
+    try:
+        async with asyncio.timeout(grace):
+            for member in retired:
+                while member.stats.in_flight:  # noqa: ASYNC110 (a plain counter, polled only while draining)
+                    await asyncio.sleep(0.05)
+    except TimeoutError:
+        busy = {member.name: member.stats.in_flight for member in retired if member.stats.in_flight}
+        logger.warning("retired deployments still busy after %gs: %s", grace, busy)
+    for member in retired:
+        await member.provider.close()

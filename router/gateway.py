@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from router.auth import KeyRing
 from router.config import GatewayConfig, GatewayKey
 from router.dispatch import Dispatcher
-from router.fleet import Fleet
+from router.fleet import Fleet, Member
 from router.limits import RateLimit
 from router.metrics import Metrics
 
@@ -36,6 +36,31 @@ class Gateway:
         gateway = cls(config, fleet, Dispatcher(config, fleet, metrics), KeyRing(config.keys), key_limits)
         gateway.publish_limits(metrics)
         return gateway
+
+    def successor(
+        self, config: GatewayConfig, metrics: Metrics, *, workers: int = 1
+    ) -> tuple[Gateway, list[Member]]:
+        """The gateway for a new config, built from this one, and the deployments it retires.
+
+        Unchanged deployments keep their connections, limiters, statistics and breakers;
+        unchanged keys keep their rate-limit buckets.
+        """
+        fleet, retired = self.fleet.successor(config)
+        old_keys = {key.name: key for key in self.config.keys}
+        key_limits = {
+            key.name: (
+                self.key_limits[key.name]
+                if old_keys.get(key.name) == key and key.name in self.key_limits
+                else RateLimit(key.rpm, key.tpm, share=workers)
+            )
+            for key in config.keys
+            if key.rpm or key.tpm
+        }
+        gateway = Gateway(
+            config, fleet, self.dispatcher.successor(config, fleet), KeyRing(config.keys), key_limits
+        )
+        gateway.publish_limits(metrics)
+        return gateway, retired
 
     def publish_limits(self, metrics: Metrics) -> None:
         """Export what this worker actually enforces, so an operator can see the split."""

@@ -205,6 +205,12 @@ class Metrics:
             buckets=LAG_BUCKETS,
             registry=registry,
         )
+        self.config_reloads = Counter(
+            "raceway_config_reloads",
+            "Config reload attempts by result (applied, invalid, unreadable).",
+            ["result"],
+            registry=registry,
+        )
         self.config_info = Gauge(
             "raceway_config_info",
             "The active config's hash (value 1 per worker).",

@@ -88,7 +88,13 @@ def serve(options: ServeOptions) -> int:
         nonlocal stopping
         stopping = True
 
+    def forward_reload(signum: int, frame: FrameType | None) -> None:
+        for process, _ in workers:
+            if process.exitcode is None and process.pid is not None:
+                os.kill(process.pid, signal.SIGHUP)
+
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, forward_reload)
 
     def start(index: int) -> tuple[BaseProcess, float]:
         process = context.Process(
@@ -172,8 +178,10 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int)
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(message)s"))
     access.addHandler(handler)
-    # The supervisor handles SIGINT for the whole group; the worker drains on SIGTERM.
+    # The supervisor handles SIGINT for the whole group; the worker drains on SIGTERM and
+    # reloads its config on SIGHUP (ignored until the app is ready to).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     config = load_config(config_path)
     sock = listening_socket(host, port, listen=True)
 
@@ -186,7 +194,8 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int)
     hypercorn_config.errorlog = logging.getLogger("hypercorn.error")
     hypercorn_config.include_server_header = False
 
-    app = create_app(config, workers=workers, worker=index)
+    app = create_app(config, workers=workers, worker=index, config_path=Path(config_path))
+    app.state.supervised = True
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -196,7 +205,17 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int)
             app.state.draining = True
             stop.set()
 
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, drain)
+        def reload() -> None:
+            reloader = getattr(app.state, "reloader", None)
+            if reloader is not None:
+                task = asyncio.ensure_future(reloader.check(force=True))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+
+        pending: set[asyncio.Future[object]] = set()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, drain)
+        loop.add_signal_handler(signal.SIGHUP, reload)
         watchdog = asyncio.create_task(_stop_when_orphaned(drain))
         await hypercorn_serve(app, hypercorn_config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
         watchdog.cancel()

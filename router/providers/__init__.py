@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from types import ModuleType
 
 import aiohttp
 
-from router.config import FAKE_PROVIDER, Deployment, GatewayConfig
+from router.config import FAKE_PROVIDER, Deployment
 from router.providers.base import Provider, RequestBody
 from router.providers.fake import FakeProvider
 from router.providers.openai_compat import OpenAICompatibleProvider
 
-__all__ = ["Provider", "ProviderSet", "RequestBody"]
+__all__ = ["Provider", "ProviderFactory", "RequestBody", "open_session"]
 
 
 def open_session() -> aiohttp.ClientSession:
@@ -21,22 +20,18 @@ def open_session() -> aiohttp.ClientSession:
     return aiohttp.ClientSession(connector=connector, auto_decompress=True, trust_env=False)
 
 
-class ProviderSet:
-    """The providers of one worker, keyed by deployment name, and the session they share."""
+class ProviderFactory:
+    """Builds a worker's providers; owns what they share (the HTTP session, litellm once loaded)."""
 
     def __init__(self, session: aiohttp.ClientSession) -> None:
         self.session = session
         self._litellm: ModuleType | None = None
-        self._providers: dict[str, Provider] = {}
 
     @classmethod
-    def open(cls, config: GatewayConfig) -> ProviderSet:
-        providers = cls(open_session())
-        for deployment in config.deployments.values():
-            providers._providers[deployment.name] = providers._build(deployment)
-        return providers
+    def open(cls) -> ProviderFactory:
+        return cls(open_session())
 
-    def _build(self, deployment: Deployment) -> Provider:
+    def build(self, deployment: Deployment) -> Provider:
         if deployment.provider == FAKE_PROVIDER:
             return FakeProvider(deployment)
         if deployment.is_native:
@@ -49,14 +44,5 @@ class ProviderSet:
 
         return LiteLLMProvider(deployment, self._litellm)
 
-    def __getitem__(self, deployment: str) -> Provider:
-        return self._providers[deployment]
-
-    @property
-    def by_name(self) -> Mapping[str, Provider]:
-        return self._providers
-
     async def close(self) -> None:
-        for provider in self._providers.values():
-            await provider.close()
         await self.session.close()

@@ -1,0 +1,156 @@
+"""Live config edits: every worker watches the file, validates a new version whole, and swaps at once.
+
+The watcher reads the file twice a second and acts only on content it has not examined
+yet, once that content has stayed the same for a short settle time (an editor that
+writes in place, or a file briefly empty, is never caught halfway). A new config is
+fully validated before anything changes; an invalid one leaves the last good config
+active and is reported. The swap replaces the worker's ``Gateway`` in one assignment:
+a request keeps the snapshot it started with, new requests see the new one, and
+deployments that did not change keep their state (see ``Gateway.successor``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from router.config import ConfigError, GatewayConfig, parse_config
+from router.fleet import Member, drain
+from router.gateway import Gateway
+from router.metrics import Metrics
+
+logger = logging.getLogger("raceway.reload")
+
+POLL_INTERVAL = 0.5
+SETTLE_TIME = 0.15
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadOutcome:
+    result: str  # applied | unchanged | invalid | unreadable | unsettled
+    hash: str
+    error: str | None = None
+
+
+class ConfigReloader:
+    def __init__(
+        self,
+        path: Path,
+        state: Any,  # the Starlette app's state: holds ``gateway``
+        metrics: Metrics,
+        *,
+        workers: int,
+        interval: float = POLL_INTERVAL,
+        settle: float = SETTLE_TIME,
+    ) -> None:
+        self._path = path
+        self._state = state
+        self._metrics = metrics
+        self._workers = workers
+        self._interval = interval
+        self._settle = settle
+        self._examined: bytes | None = None  # digest of the last content parsed (good or bad)
+        self._lock = asyncio.Lock()
+        self._draining: set[asyncio.Task[None]] = set()
+        self.loaded_at = time.time()
+        self.last_error: str | None = None
+
+    @property
+    def gateway(self) -> Gateway:
+        gateway: Gateway = self._state.gateway
+        return gateway
+
+    def status(self) -> dict[str, Any]:
+        config = self.gateway.config
+        return {
+            "hash": config.hash,
+            "loaded_at": round(self.loaded_at, 3),
+            "last_error": self.last_error,
+            "path": str(self._path),
+            "pid": os.getpid(),
+            "models": sorted(config.models),
+            "deployments": sorted(config.deployments),
+        }
+
+    async def watch(self) -> None:
+        """Poll the file until cancelled."""
+        while True:
+            await asyncio.sleep(self._interval)
+            await self.check()
+
+    async def check(self, *, force: bool = False) -> ReloadOutcome:
+        """Load the file if its content is new (or ``force``), keeping the last good config on error."""
+        async with self._lock:
+            current = self.gateway.config
+            try:
+                raw = self._path.read_bytes()
+            except OSError as exc:  # mid-rename, or deleted for a moment: try again next time
+                return self._rejected(current, f"cannot read {self._path}: {exc.strerror}", "unreadable")
+            digest = hashlib.sha256(raw).digest()
+            if digest == self._examined and not force:
+                return ReloadOutcome("unchanged", current.hash)
+            await asyncio.sleep(self._settle)
+            try:
+                settled = self._path.read_bytes()
+            except OSError as exc:
+                return self._rejected(current, f"cannot read {self._path}: {exc.strerror}", "unreadable")
+            if settled != raw:  # still being written: look again at the next poll
+                return ReloadOutcome("unsettled", current.hash)
+            self._examined = digest
+            try:
+                config = parse_config(raw, os.environ)
+            except ConfigError as exc:
+                return self._rejected(current, "; ".join(exc.problems), "invalid")
+            if config.hash == current.hash:
+                self.last_error = None
+                return ReloadOutcome("unchanged", current.hash)
+            self._swap(config)
+            return ReloadOutcome("applied", config.hash)
+
+    def _rejected(self, current: GatewayConfig, error: str, result: str) -> ReloadOutcome:
+        if error != self.last_error:
+            logger.error("config %s not loaded, keeping %s: %s", self._path, current.hash, error)
+        self.last_error = error
+        self._metrics.config_reloads.labels(result).inc()
+        return ReloadOutcome(result, current.hash, error)
+
+    def _swap(self, config: GatewayConfig) -> None:
+        previous = self.gateway
+        gateway, retired = previous.successor(config, self._metrics, workers=self._workers)
+        self._state.gateway = gateway  # the atomic step: new requests see the new config
+        self._metrics.config_info.labels(previous.config.hash).set(0)
+        self._metrics.config_info.labels(config.hash).set(1)
+        self._metrics.config_reloads.labels("applied").inc()
+        self.loaded_at = time.time()
+        self.last_error = None
+        if (config.server.bind, config.server.workers) != (
+            previous.config.server.bind,
+            previous.config.server.workers,
+        ):
+            logger.warning("server.bind and server.workers take effect only after a restart")
+        logger.info(
+            "config %s active (was %s): %d deployments retired",
+            config.hash,
+            previous.config.hash,
+            len(retired),
+        )
+        if retired:
+            self._retire(retired, config.server.graceful_timeout)
+
+    def _retire(self, retired: list[Member], grace: float) -> None:
+        task = asyncio.create_task(drain(retired, grace))
+        self._draining.add(task)
+        task.add_done_callback(self._draining.discard)
+
+    async def close(self) -> None:
+        """At shutdown: stop draining old deployments (the session closes with the gateway)."""
+        for task in list(self._draining):
+            task.cancel()
+        if self._draining:
+            await asyncio.wait(self._draining)

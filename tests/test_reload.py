@@ -1,0 +1,157 @@
+"""Live reload in one worker (in-process): validate first, swap atomically, keep unchanged state."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from router.config import load_config
+from router.gateway import Gateway
+from router.metrics import Metrics
+from router.reload import ConfigReloader
+
+BASE = """
+deployments:
+  - {name: a, provider: fake, fake: {reply: from-a}}
+  - {name: b, provider: fake, weight: 1, fake: {reply: from-b}}
+models:
+  - {name: chat, deployments: [a, b], strategy: weighted}
+  - {name: old, deployments: [a]}
+"""
+
+CHANGED = """
+deployments:
+  - {name: a, provider: fake, fake: {reply: from-a}}
+  - {name: b, provider: fake, weight: 5, fake: {reply: from-b}}
+  - {name: c, provider: fake, fake: {reply: from-c}}
+models:
+  - {name: chat, deployments: [a, b], strategy: weighted}
+  - {name: fresh, deployments: [c]}
+"""
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[tuple[Path, ConfigReloader, CollectorRegistry]]:
+    path = tmp_path / "gateway.yaml"
+    path.write_text(BASE)
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    state = SimpleNamespace(gateway=Gateway.build(load_config(path), metrics))
+    reloader = ConfigReloader(path, state, metrics, workers=1, interval=0.01, settle=0.01)
+    yield path, reloader, registry
+    await reloader.close()
+    await state.gateway.close()
+
+
+async def test_a_valid_edit_is_applied_and_unchanged_deployments_keep_their_state(
+    world: tuple[Path, ConfigReloader, CollectorRegistry],
+) -> None:
+    path, reloader, registry = world
+    before = reloader.gateway
+    a_before = before.fleet["a"]
+    a_before.stats.observe(0.123, stream=False)
+    path.write_text(CHANGED)
+    outcome = await reloader.check()
+    assert outcome.result == "applied"
+    after = reloader.gateway
+    assert after is not before and set(after.config.models) == {"chat", "fresh"}
+    assert after.fleet["a"] is a_before  # unchanged: same connections, limiter, stats, breaker
+    assert after.fleet["b"] is not before.fleet["b"]  # its weight changed: fresh member
+    assert after.fleet["b"].deployment.weight == 5
+    assert before.config.models["old"]  # a request holding the old snapshot still sees it
+    assert registry.get_sample_value("raceway_config_info", {"hash": after.config.hash}) == 1
+    assert registry.get_sample_value("raceway_config_info", {"hash": before.config.hash}) == 0
+    assert registry.get_sample_value("raceway_config_reloads_total", {"result": "applied"}) == 1
+    assert (await reloader.check()).result == "unchanged"
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("models: [unclosed\n", "(yaml) line 2"),
+        (BASE + "colour: blue\n", "colour: unknown key"),
+        (
+            BASE.replace(
+                "provider: fake, fake: {reply: from-a}",
+                'provider: openai, model: x, api_key: "${NOPE_UNSET}"',
+            ),
+            "environment variable NOPE_UNSET is not set",
+        ),
+        ("", "the config is empty"),
+        (BASE.split("models:")[0], "models: is required"),  # a half-written file
+    ],
+    ids=["bad-yaml", "unknown-key", "missing-env", "empty", "half-written"],
+)
+async def test_an_invalid_edit_changes_nothing_and_is_reported(
+    world: tuple[Path, ConfigReloader, CollectorRegistry], content: str, problem: str
+) -> None:
+    path, reloader, registry = world
+    before = reloader.gateway
+    os.environ.pop("NOPE_UNSET", None)
+    path.write_text(content)
+    outcome = await reloader.check()
+    assert outcome.result == "invalid" and reloader.gateway is before
+    assert problem in (reloader.last_error or "")
+    assert reloader.status()["last_error"] == reloader.last_error
+    assert registry.get_sample_value("raceway_config_reloads_total", {"result": "invalid"}) == 1
+    path.write_text(CHANGED)  # fixing the file activates it
+    assert (await reloader.check()).result == "applied"
+    assert reloader.last_error is None
+
+
+async def test_write_and_rename_and_a_vanishing_file(
+    world: tuple[Path, ConfigReloader, CollectorRegistry],
+) -> None:
+    path, reloader, _ = world
+    before = reloader.gateway
+    path.unlink()
+    assert (await reloader.check()).result == "unreadable" and reloader.gateway is before
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(CHANGED)
+    temporary.rename(path)
+    assert (await reloader.check()).result == "applied"
+
+
+async def test_a_file_still_being_written_waits_to_settle(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.yaml"
+    path.write_text(BASE)
+    metrics = Metrics(CollectorRegistry())
+    state = SimpleNamespace(gateway=Gateway.build(load_config(path), metrics))
+    reloader = ConfigReloader(path, state, metrics, workers=1, settle=0.2)
+    try:
+        # Valid YAML at every step, but the first steps lack the new model: only the end may load.
+        path.write_text(CHANGED.split("  - {name: fresh")[0])
+        checking = asyncio.create_task(reloader.check())
+        await asyncio.sleep(0.05)
+        path.write_text(CHANGED)
+        assert (await checking).result == "unsettled"
+        assert (await reloader.check()).result == "applied"
+        assert "fresh" in reloader.gateway.config.models
+    finally:
+        await state.gateway.close()
+
+
+async def test_removed_deployments_are_drained_then_closed(
+    world: tuple[Path, ConfigReloader, CollectorRegistry],
+) -> None:
+    path, reloader, _ = world
+    retired = reloader.gateway.fleet["b"]
+    closed = asyncio.Event()
+
+    async def close() -> None:
+        closed.set()
+
+    retired.provider.close = close  # type: ignore[method-assign]
+    retired.stats.in_flight = 1  # a call still running on it
+    path.write_text(CHANGED.replace("weight: 5", "weight: 2"))
+    assert (await reloader.check()).result == "applied"
+    await asyncio.sleep(0.15)
+    assert not closed.is_set()  # still draining
+    retired.stats.in_flight = 0
+    await asyncio.wait_for(closed.wait(), 2)
