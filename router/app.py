@@ -76,7 +76,14 @@ def create_app(
         ]
         reloader = None
         if config_path is not None:
-            reloader = ConfigReloader(config_path, app.state, metrics, workers=workers)
+            reloader = ConfigReloader(
+                config_path,
+                app.state,
+                metrics,
+                workers=workers,
+                snapshot=app.state.snapshot,
+                announce=app.state.announce,
+            )
             background.append(asyncio.create_task(reloader.watch()))
         app.state.reloader = reloader
         try:
@@ -112,6 +119,8 @@ def create_app(
     )
     app.state.metrics = metrics
     app.state.supervised = False  # set by the worker: a supervisor can fan a reload out
+    app.state.snapshot = None  # the config snapshot shared by the workers, if any
+    app.state.announce = None  # tells the other workers to adopt the snapshot
     app.state.recorder = Recorder(metrics, access_log=config.server.access_log)
     app.state.metrics_registry = registry
     return app

@@ -7,6 +7,12 @@ fully validated before anything changes; an invalid one leaves the last good con
 active and is reported. The swap replaces the worker's ``Gateway`` in one assignment:
 a request keeps the snapshot it started with, new requests see the new one, and
 deployments that did not change keep their state (see ``Gateway.successor``).
+
+With several workers, each one samples the file on its own, so a version that lived
+only a moment could reach one worker and not another. To make them converge, a worker
+that applies a version from the file also writes it, validated, to a snapshot shared
+by the gateway's workers and signals the supervisor, which has every worker adopt the
+snapshot. Whatever the file goes through, all workers end on the same config.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import hashlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,13 +55,18 @@ class ConfigReloader:
         workers: int,
         interval: float = POLL_INTERVAL,
         settle: float = SETTLE_TIME,
+        snapshot: Path | None = None,
+        announce: Callable[[], None] | None = None,
     ) -> None:
+        """``snapshot``: the file shared by all workers; ``announce``: tells the others to adopt it."""
         self._path = path
         self._state = state
         self._metrics = metrics
         self._workers = workers
         self._interval = interval
         self._settle = settle
+        self._snapshot = snapshot
+        self._announce = announce
         self._examined: bytes | None = None  # digest of the last content parsed (good or bad)
         self._lock = asyncio.Lock()
         self._draining: set[asyncio.Task[None]] = set()
@@ -111,7 +123,36 @@ class ConfigReloader:
                 self.last_error = None
                 return ReloadOutcome("unchanged", current.hash)
             self._swap(config)
+            self._share(raw)
             return ReloadOutcome("applied", config.hash)
+
+    async def adopt_snapshot(self) -> ReloadOutcome:
+        """Take the config another worker applied (called when the supervisor says so)."""
+        async with self._lock:
+            current = self.gateway.config
+            if self._snapshot is None:
+                return ReloadOutcome("unchanged", current.hash)
+            try:
+                raw = self._snapshot.read_bytes()
+                config = parse_config(raw, os.environ)
+            except (OSError, ConfigError) as exc:  # a snapshot is validated before it is written
+                logger.error("cannot adopt the shared config snapshot: %s", exc)
+                return ReloadOutcome("unreadable", current.hash, str(exc))
+            # Look at the operator's file afresh next time: it may hold a newer valid version.
+            self._examined = None
+            if config.hash == current.hash:
+                return ReloadOutcome("unchanged", current.hash)
+            self._swap(config)
+            return ReloadOutcome("applied", config.hash)
+
+    def _share(self, raw: bytes) -> None:
+        if self._snapshot is None:
+            return
+        temporary = self._snapshot.with_name(f"{self._snapshot.name}.{os.getpid()}")
+        temporary.write_bytes(raw)
+        os.replace(temporary, self._snapshot)  # atomic: readers see the old or the new, whole
+        if self._announce is not None:
+            self._announce()
 
     def _rejected(self, current: GatewayConfig, error: str, result: str) -> ReloadOutcome:
         if error != self.last_error:

@@ -80,6 +80,7 @@ def serve(options: ServeOptions) -> int:
         return 1
     port = reservation.getsockname()[1]
     metrics_dir, owns_metrics_dir = _metrics_dir()
+    state_dir = tempfile.mkdtemp(prefix=f"raceway-state-{os.getpid()}-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     context = multiprocessing.get_context("spawn")
     stopping = False
@@ -99,7 +100,7 @@ def serve(options: ServeOptions) -> int:
     def start(index: int) -> tuple[BaseProcess, float]:
         process = context.Process(
             target=run_worker,
-            args=(str(options.config_path), options.host, port, index, options.workers),
+            args=(str(options.config_path), options.host, port, index, options.workers, state_dir),
             name=f"raceway-worker-{index}",
         )
         process.start()
@@ -137,6 +138,7 @@ def serve(options: ServeOptions) -> int:
             signal.signal(sig, handler)
         if owns_metrics_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+        shutil.rmtree(state_dir, ignore_errors=True)
     return exit_code
 
 
@@ -161,7 +163,7 @@ def _stop_workers(processes: list[BaseProcess], timeout: float) -> None:
             process.join()
 
 
-def run_worker(config_path: str, host: str, port: int, index: int, workers: int) -> None:
+def run_worker(config_path: str, host: str, port: int, index: int, workers: int, state_dir: str) -> None:
     """Entry point of one worker process."""
     import uvloop
     from hypercorn.asyncio import serve as hypercorn_serve
@@ -169,6 +171,7 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int)
 
     from router.app import create_app
     from router.config import load_config
+    from router.reload import ConfigReloader
 
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s worker-{index} %(levelname)s %(name)s: %(message)s"
@@ -196,6 +199,8 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int)
 
     app = create_app(config, workers=workers, worker=index, config_path=Path(config_path))
     app.state.supervised = True
+    app.state.snapshot = Path(state_dir) / "active-config.yaml"
+    app.state.announce = lambda: os.kill(os.getppid(), signal.SIGHUP)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -205,14 +210,18 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int)
             app.state.draining = True
             stop.set()
 
+        async def adopt_and_check(reloader: ConfigReloader) -> None:
+            await reloader.adopt_snapshot()
+            await reloader.check()
+
         def reload() -> None:
             reloader = getattr(app.state, "reloader", None)
             if reloader is not None:
-                task = asyncio.ensure_future(reloader.check(force=True))
+                task = asyncio.create_task(adopt_and_check(reloader))
                 pending.add(task)
                 task.add_done_callback(pending.discard)
 
-        pending: set[asyncio.Future[object]] = set()
+        pending: set[asyncio.Task[None]] = set()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, drain)
         loop.add_signal_handler(signal.SIGHUP, reload)

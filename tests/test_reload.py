@@ -155,3 +155,36 @@ async def test_removed_deployments_are_drained_then_closed(
     assert not closed.is_set()  # still draining
     retired.stats.in_flight = 0
     await asyncio.wait_for(closed.wait(), 2)
+
+
+async def test_workers_converge_through_the_shared_snapshot(tmp_path: Path) -> None:
+    """Worker A sees a short-lived version that worker B never sees in the file: B adopts it."""
+    path, snapshot = tmp_path / "gateway.yaml", tmp_path / "active-config.yaml"
+    path.write_text(BASE)
+    announced: list[str] = []
+    metrics = Metrics(CollectorRegistry())
+    states = [SimpleNamespace(gateway=Gateway.build(load_config(path), metrics)) for _ in range(2)]
+    a, b = (
+        ConfigReloader(
+            path,
+            state,
+            metrics,
+            workers=2,
+            settle=0.01,
+            snapshot=snapshot,
+            announce=lambda: announced.append("hup"),
+        )
+        for state in states
+    )
+    try:
+        path.write_text(CHANGED)
+        assert (await a.check()).result == "applied"
+        assert announced == ["hup"] and snapshot.read_text() == CHANGED
+        path.write_text("models: [broken\n")  # the operator's next edit is invalid
+        assert (await b.check()).result == "invalid"
+        assert (await b.adopt_snapshot()).result == "applied"  # what the supervisor's SIGHUP triggers
+        assert a.gateway.config.hash == b.gateway.config.hash
+        assert (await a.adopt_snapshot()).result == "unchanged"
+    finally:
+        for state in states:
+            await state.gateway.close()
