@@ -10,6 +10,7 @@ import textwrap
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,6 +138,21 @@ def start_gateway(config: Path, *, workers: int = 2, env: dict[str, str] | None 
         time.sleep(0.05)
     gateway.stop()
     raise RuntimeError("gateway did not become ready:\n" + "".join(output))
+
+
+@contextmanager
+def serving(
+    config_text: str, directory: Path, *, workers: int = 2, env: dict[str, str] | None = None
+) -> Iterator[RunningGateway]:
+    """The real gateway on ``config_text`` for the duration of the block; it must stop cleanly."""
+    path = directory / "gateway.yaml"
+    path.write_text(textwrap.dedent(config_text))
+    running = start_gateway(path, workers=workers, env=env)
+    try:
+        yield running
+    finally:
+        code = running.stop()
+    assert code == 0, "".join(running.output[-20:])
 
 
 @pytest.fixture

@@ -67,6 +67,13 @@ def metric(gateway: RunningGateway, prefix: str) -> float:
     return 0.0
 
 
+def settles_to_zero(gateway: RunningGateway, sample: str, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while metric(gateway, sample) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return metric(gateway, sample) == 0
+
+
 async def burst(gateway: RunningGateway, model: str, count: int, key: str = KEY) -> list[httpx.Response]:
     async with httpx.AsyncClient(timeout=20, headers={"authorization": f"Bearer {key}"}) as client:
         return await asyncio.gather(
@@ -116,10 +123,7 @@ def test_a_client_that_leaves_cancels_the_upstream_call(
             timeout=httpx.Timeout(5, read=0.5),
         )
     assert threaded_upstream.wait_for_disconnect("stalled")
-    deadline = time.monotonic() + 5
-    while metric(gateway, 'raceway_inflight{deployment="stalled"}') and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert metric(gateway, 'raceway_inflight{deployment="stalled"}') == 0
+    assert settles_to_zero(gateway, 'raceway_inflight{deployment="stalled"}')
 
 
 def test_a_client_that_leaves_mid_stream_releases_the_stream(
@@ -136,10 +140,7 @@ def test_a_client_that_leaves_mid_stream_releases_the_stream(
         lines = response.iter_lines()
         assert next(lines).startswith("data: ")
     assert threaded_upstream.wait_for_disconnect("streamer")
-    deadline = time.monotonic() + 5
-    while metric(gateway, 'raceway_inflight{deployment="streamer"}') and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert metric(gateway, 'raceway_inflight{deployment="streamer"}') == 0
+    assert settles_to_zero(gateway, 'raceway_inflight{deployment="streamer"}')
 
 
 def test_sigterm_lets_twenty_open_streams_finish(

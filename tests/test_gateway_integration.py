@@ -5,14 +5,13 @@ Upstreams are real aiohttp servers started by the tests; every byte crosses a so
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Iterator
 
 import httpx
 import openai
 import pytest
 
-from tests.conftest import RunningGateway, start_gateway
+from tests.conftest import RunningGateway, serving
 from tests.upstream import Behaviour, FakeUpstream
 
 pytestmark = pytest.mark.integration
@@ -51,11 +50,9 @@ def gateway(
     module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningGateway]:
     """One 2-worker gateway for the module; each test scripts the upstream afresh."""
-    config = tmp_path_factory.mktemp("gateway") / "gateway.yaml"
-    config.write_text(textwrap.dedent(gateway_config(module_upstream)))
-    running = start_gateway(config, workers=2, env={"UPSTREAM_KEY": UPSTREAM_SECRET})
-    yield running
-    assert running.stop() == 0
+    env = {"UPSTREAM_KEY": UPSTREAM_SECRET}
+    with serving(gateway_config(module_upstream), tmp_path_factory.mktemp("gateway"), env=env) as running:
+        yield running
 
 
 @pytest.fixture

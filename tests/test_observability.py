@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO, RunningGateway, start_gateway
+from tests.conftest import REPO, RunningGateway, serving
 from tests.upstream import Behaviour, FakeUpstream
 
 GRAFANA = REPO / "grafana"
@@ -149,11 +149,8 @@ def config(upstream: FakeUpstream) -> str:
 def gateway(
     module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningGateway]:
-    path = tmp_path_factory.mktemp("observe") / "gateway.yaml"
-    path.write_text(config(module_upstream))
-    running = start_gateway(path, workers=2)
-    yield running
-    assert running.stop() == 0
+    with serving(config(module_upstream), tmp_path_factory.mktemp("observe")) as running:
+        yield running
 
 
 def free_port() -> int:

@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import RunningGateway, start_gateway
+from tests.conftest import RunningGateway, serving
 from tests.upstream import Behaviour, FakeUpstream
 
 pytestmark = pytest.mark.integration
@@ -50,11 +50,8 @@ def config(upstream: FakeUpstream) -> str:
 def gateway(
     module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningGateway]:
-    path = tmp_path_factory.mktemp("routing") / "gateway.yaml"
-    path.write_text(config(module_upstream))
-    running = start_gateway(path, workers=2)
-    yield running
-    assert running.stop() == 0
+    with serving(config(module_upstream), tmp_path_factory.mktemp("routing")) as running:
+        yield running
 
 
 def client(gateway: RunningGateway, key: str = APP_KEY) -> openai.OpenAI:
