@@ -176,10 +176,11 @@ def test_shipped_configs_are_valid() -> None:
     examples = sorted((REPO / "config" / "examples").glob("*.yaml"))
     assert examples
     for path in examples:
-        with pytest.raises(ConfigError) as caught:
+        try:
             load_config(path, env={})
-        # Only the missing provider keys may be wrong with an empty environment.
-        assert all("environment variable" in problem for problem in caught.value.problems), path
+        except ConfigError as caught:
+            # Only the missing provider keys may be wrong with an empty environment.
+            assert all("environment variable" in problem for problem in caught.problems), path
 
 
 def test_unreadable_file() -> None:
