@@ -100,24 +100,28 @@ async def _serve(
 
 
 async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
-    """Run ``work``, but cancel it (and its upstream calls) if the client goes away meanwhile."""
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_disconnected(request.receive))
+    """Run ``work``, but cancel it (and its upstream calls) if the client goes away meanwhile.
+
+    The work runs in this task; a watcher task cancels it when the client disconnects.
+    """
+    current = asyncio.current_task()
+    assert current is not None
+    watcher = asyncio.ensure_future(_cancel_when_disconnected(request.receive, current))
     try:
-        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+        return await work
+    except asyncio.CancelledError:
+        if watcher.done() and not watcher.cancelled():
+            current.uncancel()  # our own doing, not a shutdown: report it as such
+            raise ClientGone("the client closed the connection") from None
+        raise
     finally:
         watcher.cancel()
-        if not task.done():
-            task.cancel()
-            await asyncio.wait((task,))
-    if task.cancelled():
-        raise ClientGone("the client closed the connection")
-    return task.result()
 
 
-async def _disconnected(receive: Receive) -> None:
+async def _cancel_when_disconnected(receive: Receive, task: asyncio.Task[object]) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
+    task.cancel()
 
 
 async def _admit_key(gateway: Gateway, key: GatewayKey | None, tokens: int) -> None:

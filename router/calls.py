@@ -258,7 +258,10 @@ class CallTracker:
             member.rate.settle(tokens, usage.total)
 
     def _publish_state(self, member: Member) -> None:
-        self._metrics.deployment_state.labels(member.name).set(int(member.breaker.state))
+        state = int(member.breaker.state)
+        if state != member.published_state:  # a gauge write only when the state moves
+            member.published_state = state
+            self._metrics.deployment_state.labels(member.name).set(state)
 
 
 def _loads(answer: bytes) -> Any:

@@ -6,6 +6,7 @@ from the gateway itself; never from client input, apart from a validated request
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import time
@@ -22,11 +23,15 @@ access_logger = logging.getLogger("raceway.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 
+_ID_PREFIX = uuid.uuid4().hex[:12]  # this process's; a counter makes each id unique
+_id_counter = itertools.count(1)
+
+
 def request_id_from(header: str | None) -> str:
     """The client's ``x-request-id`` when it is sane, else a fresh one."""
     if header is not None and _REQUEST_ID.fullmatch(header):
         return header
-    return uuid.uuid4().hex
+    return f"{_ID_PREFIX}{next(_id_counter):020d}"
 
 
 @dataclass(slots=True)

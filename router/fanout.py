@@ -77,6 +77,8 @@ async def run_round(
     Non-retryable errors propagate at once; retryable ones are collected into
     ``RoundFailed`` when nothing is left to try.
     """
+    if pace.parallel == 1:
+        return await _one_at_a_time(candidates, call, budget, admit)
     loop = asyncio.get_running_loop()
     queue = deque(candidates)
     running: dict[asyncio.Task[T], Member] = {}
@@ -135,6 +137,30 @@ async def run_round(
                 pass
     finally:
         await _cancel(running, discard)
+    raise RoundFailed(failures)
+
+
+async def _one_at_a_time(
+    candidates: list[Member],
+    call: Callable[[Member], Awaitable[T]],
+    budget: AttemptBudget,
+    admit: Callable[[Member], bool],
+) -> RoundWon[T]:
+    """The sequential pace, in the caller's own task: no task to spawn, nothing to cancel."""
+    failures: list[UpstreamError] = []
+    launched = 0
+    for member in candidates:
+        if not admit(member):
+            continue
+        if not budget.take():
+            break
+        launched += 1
+        try:
+            return RoundWon(await call(member), member, launched, 0)
+        except UpstreamError as exc:
+            if not exc.retryable:
+                raise
+            failures.append(exc)
     raise RoundFailed(failures)
 
 

@@ -29,6 +29,7 @@ class Member:
     price: Price | None
     gate: ConcurrencyGate = field(default_factory=lambda: ConcurrencyGate(None))
     rate: RateLimit = field(default_factory=lambda: RateLimit(None, None))
+    published_state: int = -1  # the breaker state last exported as a metric
 
     @property
     def name(self) -> str:
