@@ -26,8 +26,11 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
 
+from router.config import ConfigError, parse_config
+
 logger = logging.getLogger("raceway.server")
 
+SNAPSHOT_NAME = "active-config.yaml"
 # A worker that dies this soon after starting is broken, not unlucky: stop restarting it.
 _MIN_HEALTHY_UPTIME = 5.0
 
@@ -81,6 +84,16 @@ def serve(options: ServeOptions) -> int:
     port = reservation.getsockname()[1]
     metrics_dir, owns_metrics_dir = _metrics_dir()
     state_dir = tempfile.mkdtemp(prefix=f"raceway-state-{os.getpid()}-")
+    # Workers start from this validated copy, so one restarted while the operator's file
+    # holds a broken edit still comes up, on the last good config (see router.reload).
+    raw = options.config_path.read_bytes()
+    try:
+        parse_config(raw, os.environ)
+    except ConfigError as exc:  # edited since the command validated it
+        print(f"raceway: {options.config_path} changed and is now invalid: {exc}", file=sys.stderr)
+        shutil.rmtree(state_dir, ignore_errors=True)
+        return 1
+    (Path(state_dir) / SNAPSHOT_NAME).write_bytes(raw)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     context = multiprocessing.get_context("spawn")
     stopping = False
@@ -185,7 +198,8 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int,
     # reloads its config on SIGHUP (ignored until the app is ready to).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    config = load_config(config_path)
+    snapshot = Path(state_dir) / SNAPSHOT_NAME
+    config = load_config(snapshot)
     sock = listening_socket(host, port, listen=True)
 
     hypercorn_config = HypercornConfig()
@@ -199,7 +213,7 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int,
 
     app = create_app(config, workers=workers, worker=index, config_path=Path(config_path))
     app.state.supervised = True
-    app.state.snapshot = Path(state_dir) / "active-config.yaml"
+    app.state.snapshot = snapshot
     app.state.announce = lambda: os.kill(os.getppid(), signal.SIGHUP)
 
     async def main() -> None:

@@ -96,7 +96,7 @@ def _listeners_on(port: int) -> set[str]:
 def test_a_dead_worker_is_replaced_and_serving_goes_on(write_config: WriteConfig) -> None:
     gateway = start_gateway(write_config(FAKE_ONLY), workers=2)
     try:
-        time.sleep(5.5)  # past the supervisor's "died right after starting" window
+        gateway.wait_past_startup()
         victim = children(gateway.process.pid)[0]
         os.kill(victim, signal.SIGKILL)
         deadline = time.monotonic() + 15
