@@ -33,6 +33,7 @@ def load_litellm() -> ModuleType:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("LITELLM_LOG", "ERROR")
     module = importlib.import_module("litellm")
+    logging.getLogger("LiteLLM").setLevel(logging.WARNING)  # it logs every call at INFO
     setattr(module, "telemetry", False)  # noqa: B010 (litellm's module-level switches)
     setattr(module, "suppress_debug_info", True)  # noqa: B010
     return module
