@@ -6,11 +6,10 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from router import config_values as v
 from router.config import (
     FAKE_PROVIDER,
-    LITELLM_PROVIDERS,
     NATIVE_PROVIDERS,
-    STRATEGIES,
     CooldownSettings,
     Deployment,
     FakeSettings,
@@ -50,20 +49,20 @@ class ConfigReader:
         self, value: Any, path: str, *, allowed: set[str], required: frozenset[str] = _NO_KEYS
     ) -> dict[str, Any] | None:
         if not isinstance(value, dict):
-            self.problem(path, f"expected a mapping, got {_type_name(value)}")
+            self.problem(path, f"expected a mapping, got {v.type_name(value)}")
             return None
         for key in value:
             if key not in allowed:
-                self.problem(_join(path, str(key)), f"unknown key (allowed: {', '.join(sorted(allowed))})")
+                self.problem(v.join(path, str(key)), f"unknown key (allowed: {', '.join(sorted(allowed))})")
         for key in sorted(required - value.keys()):
-            self.problem(_join(path, key), "is required")
+            self.problem(v.join(path, key), "is required")
         return value
 
     def listing(self, value: Any, path: str) -> list[Any]:
         if value is None:
             return []
         if not isinstance(value, list):
-            self.problem(path, f"expected a list, got {_type_name(value)}")
+            self.problem(path, f"expected a list, got {v.type_name(value)}")
             return []
         return value
 
@@ -73,13 +72,13 @@ class ConfigReader:
         try:
             return parse(data[key])
         except ValueError as exc:
-            self.problem(_join(path, key), str(exc))
+            self.problem(v.join(path, key), str(exc))
             return default
 
     def text(self, value: Any) -> str:
         """A plain string with ``${ENV}`` references expanded."""
         if not isinstance(value, str):
-            raise ValueError(f"expected a string, got {_type_name(value)}")
+            raise ValueError(f"expected a string, got {v.type_name(value)}")
         return self.expand(value)
 
     def expand(self, value: str) -> str:
@@ -96,7 +95,7 @@ class ConfigReader:
     def env_secret(self, value: Any) -> Secret:
         """A secret that must be given as an environment reference, never inline."""
         if not isinstance(value, str):
-            raise ValueError(f"expected a string, got {_type_name(value)}")
+            raise ValueError(f"expected a string, got {v.type_name(value)}")
         if not _ENV_REF.fullmatch(value.strip()):
             raise ValueError("secrets must come from the environment: write ${VARIABLE_NAME}")
         return Secret(self.expand(value.strip()))
@@ -145,7 +144,7 @@ class ConfigReader:
             name: str = entry.name  # type: ignore[attr-defined]
             if name in found:
                 kind = "deployment" if section == "deployments" else "model"
-                self.problem(_join(path, "name"), f"duplicate {kind} name {name!r}")
+                self.problem(v.join(path, "name"), f"duplicate {kind} name {name!r}")
             found[name] = entry
         return found
 
@@ -170,8 +169,8 @@ class ConfigReader:
         if data is None:
             return defaults
         return ServerSettings(
-            bind=self.field(data, "bind", path, _bind, defaults.bind),
-            workers=self.field(data, "workers", path, _optional(_positive_int), defaults.workers),
+            bind=self.field(data, "bind", path, v.bind, defaults.bind),
+            workers=self.field(data, "workers", path, v.optional(v.positive_int), defaults.workers),
             max_body_size=self.field(data, "max_body_size", path, parse_size, defaults.max_body_size),
             graceful_timeout=self.field(
                 data, "graceful_timeout", path, parse_duration, defaults.graceful_timeout
@@ -179,13 +178,13 @@ class ConfigReader:
             keep_alive_timeout=self.field(
                 data, "keep_alive_timeout", path, parse_duration, defaults.keep_alive_timeout
             ),
-            backlog=self.field(data, "backlog", path, _positive_int, defaults.backlog),
+            backlog=self.field(data, "backlog", path, v.positive_int, defaults.backlog),
             loop_lag_warning=self.field(
-                data, "loop_lag_warning", path, _positive_duration, defaults.loop_lag_warning
+                data, "loop_lag_warning", path, v.positive_duration, defaults.loop_lag_warning
             ),
-            access_log=self.field(data, "access_log", path, _boolean, defaults.access_log),
-            metrics=self.field(data, "metrics", path, _boolean, defaults.metrics),
-            admin_key=self.field(data, "admin_key", path, _optional(self.gateway_secret), None),
+            access_log=self.field(data, "access_log", path, v.boolean, defaults.access_log),
+            metrics=self.field(data, "metrics", path, v.boolean, defaults.metrics),
+            admin_key=self.field(data, "admin_key", path, v.optional(self.gateway_secret), None),
         )
 
     def deployment(self, value: Any, path: str) -> Deployment | None:
@@ -202,23 +201,23 @@ class ConfigReader:
         )  # fmt: skip
         if data is None:
             return None
-        name = self.field(data, "name", path, _name, "")
-        provider = self.field(data, "provider", path, _provider, "")
+        name = self.field(data, "name", path, v.name, "")
+        provider = self.field(data, "provider", path, v.provider, "")
         if not name or not provider:
             return None
         if provider != FAKE_PROVIDER and "model" not in data:
-            self.problem(_join(path, "model"), "is required")
+            self.problem(v.join(path, "model"), "is required")
         model = self.field(data, "model", path, self.text, "fake")
-        base_url = self.field(data, "base_url", path, _optional(self.url), None)
+        base_url = self.field(data, "base_url", path, v.optional(self.url), None)
         if base_url is None and provider in NATIVE_PROVIDERS:
             base_url = NATIVE_PROVIDERS[provider]
             if base_url is None:
-                self.problem(_join(path, "base_url"), f"is required for provider {provider!r}")
+                self.problem(v.join(path, "base_url"), f"is required for provider {provider!r}")
         fake = None
         if "fake" in data:
             if provider != FAKE_PROVIDER:
-                self.problem(_join(path, "fake"), "is only valid with provider: fake")
-            fake = self.fake(data["fake"], _join(path, "fake"))
+                self.problem(v.join(path, "fake"), "is only valid with provider: fake")
+            fake = self.fake(data["fake"], v.join(path, "fake"))
         elif provider == FAKE_PROVIDER:
             fake = FakeSettings()
         return Deployment(
@@ -226,34 +225,36 @@ class ConfigReader:
             provider=provider,
             model=model,
             base_url=base_url,
-            api_key=self.field(data, "api_key", path, _optional(self.env_secret), None),
-            timeout=self.field(data, "timeout", path, _positive_duration, 120.0),
-            connect_timeout=self.field(data, "connect_timeout", path, _positive_duration, 5.0),
-            first_chunk_timeout=self.field(data, "first_chunk_timeout", path, _positive_duration, 60.0),
-            idle_timeout=self.field(data, "idle_timeout", path, _positive_duration, 30.0),
+            api_key=self.field(data, "api_key", path, v.optional(self.env_secret), None),
+            timeout=self.field(data, "timeout", path, v.positive_duration, 120.0),
+            connect_timeout=self.field(data, "connect_timeout", path, v.positive_duration, 5.0),
+            first_chunk_timeout=self.field(data, "first_chunk_timeout", path, v.positive_duration, 60.0),
+            idle_timeout=self.field(data, "idle_timeout", path, v.positive_duration, 30.0),
             limits=self.limits(data, path),
             headers=self.field(data, "headers", path, self.headers, {}),
-            max_input_tokens=self.field(data, "max_input_tokens", path, _optional(_positive_int), None),
-            weight=self.field(data, "weight", path, _positive_number, 1.0),
-            price=self.price(data["price"], _join(path, "price")) if "price" in data else None,
-            cooldown=self.cooldown(data.get("cooldown", {}), _join(path, "cooldown")),
+            max_input_tokens=self.field(data, "max_input_tokens", path, v.optional(v.positive_int), None),
+            weight=self.field(data, "weight", path, v.positive_number, 1.0),
+            price=self.price(data["price"], v.join(path, "price")) if "price" in data else None,
+            cooldown=self.cooldown(data.get("cooldown", {}), v.join(path, "cooldown")),
             fake=fake,
         )
 
     def limits(self, data: dict[str, Any], path: str) -> Limits:
         defaults = Limits()
         limits = Limits(
-            max_concurrency=self.field(data, "max_concurrency", path, _optional(_positive_int), None),
-            max_queue=self.field(data, "max_queue", path, _non_negative_int, defaults.max_queue),
-            queue_timeout=self.field(data, "queue_timeout", path, _positive_duration, defaults.queue_timeout),
-            rpm=self.field(data, "rpm", path, _optional(_positive_int), None),
-            tpm=self.field(data, "tpm", path, _optional(_positive_int), None),
+            max_concurrency=self.field(data, "max_concurrency", path, v.optional(v.positive_int), None),
+            max_queue=self.field(data, "max_queue", path, v.non_negative_int, defaults.max_queue),
+            queue_timeout=self.field(
+                data, "queue_timeout", path, v.positive_duration, defaults.queue_timeout
+            ),
+            rpm=self.field(data, "rpm", path, v.optional(v.positive_int), None),
+            tpm=self.field(data, "tpm", path, v.optional(v.positive_int), None),
             limit_wait=self.field(data, "limit_wait", path, parse_duration, defaults.limit_wait),
         )
         if limits.max_concurrency is None:
             for key in ("max_queue", "queue_timeout"):
                 if key in data:
-                    self.problem(_join(path, key), "needs max_concurrency")
+                    self.problem(v.join(path, key), "needs max_concurrency")
         return limits
 
     def fake(self, value: Any, path: str) -> FakeSettings:
@@ -263,7 +264,7 @@ class ConfigReader:
         return FakeSettings(
             latency=self.field(data, "latency", path, parse_duration, 0.0),
             chunk_delay=self.field(data, "chunk_delay", path, parse_duration, 0.0),
-            reply=self.field(data, "reply", path, _optional(self.text), None),
+            reply=self.field(data, "reply", path, v.optional(self.text), None),
         )
 
     def price(self, value: Any, path: str) -> Price | None:
@@ -271,8 +272,8 @@ class ConfigReader:
         if data is None:
             return None
         return Price(
-            input=self.field(data, "input", path, _non_negative_number, 0.0),
-            output=self.field(data, "output", path, _non_negative_number, 0.0),
+            input=self.field(data, "input", path, v.non_negative_number, 0.0),
+            output=self.field(data, "output", path, v.non_negative_number, 0.0),
         )
 
     def cooldown(self, value: Any, path: str) -> CooldownSettings:
@@ -281,14 +282,14 @@ class ConfigReader:
         if data is None:
             return defaults
         return CooldownSettings(
-            failures=self.field(data, "failures", path, _positive_int, defaults.failures),
-            window=self.field(data, "window", path, _positive_duration, defaults.window),
-            duration=self.field(data, "duration", path, _positive_duration, defaults.duration),
+            failures=self.field(data, "failures", path, v.positive_int, defaults.failures),
+            window=self.field(data, "window", path, v.positive_duration, defaults.window),
+            duration=self.field(data, "duration", path, v.positive_duration, defaults.duration),
         )
 
     def headers(self, value: Any) -> dict[str, Secret]:
         if not isinstance(value, dict):
-            raise ValueError(f"expected a mapping of header names to values, got {_type_name(value)}")
+            raise ValueError(f"expected a mapping of header names to values, got {v.type_name(value)}")
         headers: dict[str, Secret] = {}
         for name, raw in value.items():
             if not isinstance(name, str) or not isinstance(raw, str):
@@ -314,32 +315,32 @@ class ConfigReader:
         )  # fmt: skip
         if data is None:
             return None
-        name = self.field(data, "name", path, _name, "")
-        members: tuple[str, ...] = self.field(data, "deployments", path, _name_list, ())
+        name = self.field(data, "name", path, v.name, "")
+        members: tuple[str, ...] = self.field(data, "deployments", path, v.name_list, ())
         for index, member in enumerate(members):
             if member not in deployments:
                 self.problem(f"{path}.deployments[{index}]", f"undefined deployment {member!r}")
         if len(set(members)) != len(members):
-            self.problem(_join(path, "deployments"), "lists a deployment twice")
-        strategy = self.field(data, "strategy", path, _strategy, "fallback")
+            self.problem(v.join(path, "deployments"), "lists a deployment twice")
+        strategy = self.field(data, "strategy", path, v.strategy, "fallback")
         for key in ("hedge_delay", "hedge_min_delay"):
             if key in data and strategy != "hedge":
-                self.problem(_join(path, key), "is only valid with strategy: hedge")
+                self.problem(v.join(path, key), "is only valid with strategy: hedge")
         if "max_parallel" in data and strategy not in ("race", "hedge"):
-            self.problem(_join(path, "max_parallel"), "is only valid with strategy: race or hedge")
+            self.problem(v.join(path, "max_parallel"), "is only valid with strategy: race or hedge")
         if not name or not members:
             return None
         return ModelGroup(
             name=name,
             deployments=members,
             strategy=strategy,
-            hedge_delay=self.field(data, "hedge_delay", path, _hedge_delay, None),
+            hedge_delay=self.field(data, "hedge_delay", path, v.hedge_delay, None),
             hedge_min_delay=self.field(data, "hedge_min_delay", path, parse_duration, 0.05),
-            max_parallel=self.field(data, "max_parallel", path, _optional(_positive_int), None),
-            fallbacks=self.field(data, "fallbacks", path, _name_list, _NO_NAMES),
-            retries=self.retries(data.get("retries", {}), _join(path, "retries")),
-            max_attempts=self.field(data, "max_attempts", path, _positive_int, 8),
-            deadline=self.field(data, "deadline", path, _positive_duration, 300.0),
+            max_parallel=self.field(data, "max_parallel", path, v.optional(v.positive_int), None),
+            fallbacks=self.field(data, "fallbacks", path, v.name_list, _NO_NAMES),
+            retries=self.retries(data.get("retries", {}), v.join(path, "retries")),
+            max_attempts=self.field(data, "max_attempts", path, v.positive_int, 8),
+            deadline=self.field(data, "deadline", path, v.positive_duration, 300.0),
         )
 
     def retries(self, value: Any, path: str) -> RetrySettings:
@@ -348,7 +349,7 @@ class ConfigReader:
         if data is None:
             return defaults
         return RetrySettings(
-            attempts=self.field(data, "attempts", path, _non_negative_int, defaults.attempts),
+            attempts=self.field(data, "attempts", path, v.non_negative_int, defaults.attempts),
             backoff=self.field(data, "backoff", path, parse_duration, defaults.backoff),
             max_backoff=self.field(data, "max_backoff", path, parse_duration, defaults.max_backoff),
         )
@@ -368,11 +369,11 @@ class ConfigReader:
         )
         if data is None:
             return None
-        name = self.field(data, "name", path, _name, "")
-        target = self.field(data, "to", path, _name, "")
+        name = self.field(data, "name", path, v.name, "")
+        target = self.field(data, "to", path, v.name, "")
         if target and target not in models:
-            self.problem(_join(path, "to"), f"undefined model {target!r}")
-        match = self.route_match(data.get("match"), _join(path, "match"), models)
+            self.problem(v.join(path, "to"), f"undefined model {target!r}")
+        match = self.route_match(data.get("match"), v.join(path, "match"), models)
         if not name or not target or match is None:
             return None
         return Route(name=name, match=match, to=target)
@@ -383,16 +384,20 @@ class ConfigReader:
         )
         if data is None:
             return None
-        model = self.field(data, "model", path, _optional(_name), None)
+        model = self.field(data, "model", path, v.optional(v.name), None)
         if model is not None and model not in models:
-            self.problem(_join(path, "model"), f"undefined model {model!r}")
-        tags: tuple[str, ...] = self.field(data, "tags", path, _name_list, ())
+            self.problem(v.join(path, "model"), f"undefined model {model!r}")
+        tags: tuple[str, ...] = self.field(data, "tags", path, v.name_list, ())
         return RouteMatch(
             model=model,
             tags=frozenset(tags),
-            user=self.field(data, "user", path, _optional(_name), None),
-            min_prompt_tokens=self.field(data, "min_prompt_tokens", path, _optional(_non_negative_int), None),
-            max_prompt_tokens=self.field(data, "max_prompt_tokens", path, _optional(_non_negative_int), None),
+            user=self.field(data, "user", path, v.optional(v.name), None),
+            min_prompt_tokens=self.field(
+                data, "min_prompt_tokens", path, v.optional(v.non_negative_int), None
+            ),
+            max_prompt_tokens=self.field(
+                data, "max_prompt_tokens", path, v.optional(v.non_negative_int), None
+            ),
         )
 
     def gateway_keys(self, root: dict[str, Any], models: Mapping[str, ModelGroup]) -> tuple[GatewayKey, ...]:
@@ -403,9 +408,9 @@ class ConfigReader:
             if key is None:
                 continue
             if any(k.name == key.name for k in keys):
-                self.problem(_join(path, "name"), f"duplicate key name {key.name!r}")
+                self.problem(v.join(path, "name"), f"duplicate key name {key.name!r}")
             if any(k.key == key.key for k in keys):
-                self.problem(_join(path, "key"), "the same key value is used twice")
+                self.problem(v.join(path, "key"), "the same key value is used twice")
             keys.append(key)
         return tuple(keys)
 
@@ -418,111 +423,21 @@ class ConfigReader:
         )
         if data is None:
             return None
-        name = self.field(data, "name", path, _name, "")
+        name = self.field(data, "name", path, v.name, "")
         secret = self.field(data, "key", path, lambda v: Secret(self.text(v)), None)
-        allowed_models = self.field(data, "models", path, _optional(_name_list), None)
+        allowed_models = self.field(data, "models", path, v.optional(v.name_list), None)
         for index, model in enumerate(allowed_models or ()):
             if model not in models:
                 self.problem(f"{path}.models[{index}]", f"undefined model {model!r}")
         if secret is not None and len(secret.reveal()) < 8:
-            self.problem(_join(path, "key"), "a gateway key must be at least 8 characters")
+            self.problem(v.join(path, "key"), "a gateway key must be at least 8 characters")
         if not name or secret is None:
             return None
         return GatewayKey(
             name=name,
             key=secret,
             models=None if allowed_models is None else frozenset(allowed_models),
-            allow_override=self.field(data, "allow_override", path, _boolean, False),
-            rpm=self.field(data, "rpm", path, _optional(_positive_int), None),
-            tpm=self.field(data, "tpm", path, _optional(_positive_int), None),
+            allow_override=self.field(data, "allow_override", path, v.boolean, False),
+            rpm=self.field(data, "rpm", path, v.optional(v.positive_int), None),
+            tpm=self.field(data, "tpm", path, v.optional(v.positive_int), None),
         )
-
-
-# -- scalar parsers: raise ValueError with a message for the operator ----------
-
-
-def _join(path: str, key: str) -> str:
-    return key if path == "(root)" else f"{path}.{key}"
-
-
-def _type_name(value: Any) -> str:
-    names = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", type(None): "nothing"}
-    return names.get(type(value), type(value).__name__)
-
-
-def _optional(parse: Callable[[Any], T]) -> Callable[[Any], T | None]:
-    return lambda value: None if value is None else parse(value)
-
-
-def _name(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"expected a non-empty string, got {_type_name(value)}")
-    return value
-
-
-def _name_list(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-        raise ValueError("expected a non-empty list of names")
-    return tuple(value)
-
-
-def _boolean(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {value!r}")
-    return value
-
-
-def _positive_int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"expected a positive integer, got {value!r}")
-    return value
-
-
-def _non_negative_int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"expected an integer of 0 or more, got {value!r}")
-    return value
-
-
-def _positive_number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValueError(f"expected a positive number, got {value!r}")
-    return float(value)
-
-
-def _non_negative_number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"expected a number of 0 or more, got {value!r}")
-    return float(value)
-
-
-def _positive_duration(value: Any) -> float:
-    seconds = parse_duration(value)
-    if seconds <= 0:
-        raise ValueError("a duration here must be greater than zero")
-    return seconds
-
-
-def _hedge_delay(value: Any) -> float | None:
-    if value == "auto":
-        return None
-    return parse_duration(value)
-
-
-def _bind(value: Any) -> str:
-    if not isinstance(value, str) or not re.fullmatch(r"[\w.\-\[\]:]+:\d{1,5}", value):
-        raise ValueError("expected HOST:PORT, e.g. 127.0.0.1:8080")
-    return value
-
-
-def _provider(value: Any) -> str:
-    known = {FAKE_PROVIDER, *NATIVE_PROVIDERS, *LITELLM_PROVIDERS}
-    if value not in known:
-        raise ValueError(f"unknown provider {value!r} (known: {', '.join(sorted(known))})")
-    return str(value)
-
-
-def _strategy(value: Any) -> str:
-    if value not in STRATEGIES:
-        raise ValueError(f"unknown strategy {value!r} (known: {', '.join(STRATEGIES)})")
-    return str(value)
