@@ -26,11 +26,11 @@ def gateway_config(upstream: FakeUpstream) -> str:
     server: {{max_body_size: 64KiB, graceful_timeout: 5s}}
     deployments:
       - {{name: primary, provider: openai, base_url: "{upstream.base_url}", model: primary,
-         api_key: "${{UPSTREAM_KEY}}", timeout: 2s}}
+         api_key: "${{UPSTREAM_KEY}}", timeout: 2s, cooldown: {{failures: 1000}}}}
       - {{name: secondary, provider: openai, base_url: "{upstream.base_url}", model: secondary,
-         api_key: "${{UPSTREAM_KEY}}", timeout: 2s}}
+         api_key: "${{UPSTREAM_KEY}}", timeout: 2s, cooldown: {{failures: 1000}}}}
       - {{name: strict, provider: openai, base_url: "{upstream.base_url}", model: strict,
-         api_key: "${{UPSTREAM_KEY}}", timeout: 2s}}
+         api_key: "${{UPSTREAM_KEY}}", timeout: 2s, cooldown: {{failures: 1000}}}}
       - {{name: nowhere, provider: openai, base_url: "http://127.0.0.1:9/v1", model: x, timeout: 1s}}
       - {{name: builtin, provider: fake, fake: {{reply: "from the fake"}}}}
     models:
@@ -300,7 +300,7 @@ def test_access_log_has_one_json_line_per_request_and_no_secrets(
 
     response = post(
         gateway,
-        b'{"model": "chat", "messages": [{"role": "user", "content": "x"}]}',
+        b'{"model": "offline", "messages": [{"role": "user", "content": "hello there"}]}',
         **{"x-request-id": "trace-abc-123"},
     )
     assert response.headers["x-request-id"] == "trace-abc-123"
@@ -310,12 +310,12 @@ def test_access_log_has_one_json_line_per_request_and_no_secrets(
     deadline = time.monotonic() + 5
     lines: list[dict[str, object]] = []
     while time.monotonic() < deadline and not any(line.get("request_id") == request_id for line in lines):
-        lines = [json.loads(line) for line in list(gateway.output) if line.startswith("{")]
+        lines = [json.loads(line) for line in list(gateway.output) if line.startswith('{"ts"')]
         time.sleep(0.05)
     by_id = {line["request_id"]: line for line in lines}
     ok = by_id["trace-abc-123"]
-    assert ok["key"] == "ci" and ok["model"] == "chat" and ok["deployment"] == "primary"
-    assert ok["status"] == 200 and ok["attempts"] == 1 and ok["prompt_tokens"] == 5
+    assert ok["key"] == "ci" and ok["model"] == "offline" and ok["deployment"] == "builtin", ok
+    assert ok["status"] == 200 and ok["attempts"] == 1 and ok["prompt_tokens"] == 3, ok
     assert isinstance(ok["latency_ms"], float) and ok["stream"] is False
     missing = by_id[request_id]
     assert (
