@@ -400,3 +400,44 @@ async def test_pinned_deployment_skips_strategy_and_fallback(
     with pytest.raises(UpstreamError):
         await harness.chat("m", headers={"x-raceway-deployment": "second"})
     assert upstream.calls("first") == 0
+
+
+# -- admission inside routing ----------------------------------------------------------------
+
+ADMISSION = """
+deployments:
+  - {name: small, provider: openai, base_url: '{base}', model: small, max_concurrency: 1}
+  - {name: big, provider: openai, base_url: '{base}', model: big}
+  - {name: lonely, provider: openai, base_url: '{base}', model: lonely, max_concurrency: 1}
+models:
+  - {name: m, deployments: [small, big]}
+  - {name: alone, deployments: [lonely]}
+"""
+
+
+async def test_a_saturated_deployment_is_passed_over_not_queued(
+    make: Callable[[str], Harness], upstream: FakeUpstream
+) -> None:
+    harness = make(ADMISSION)
+    upstream.script("small", Behaviour(delay=0.3))
+    first = asyncio.create_task(harness.chat("m"))
+    await asyncio.sleep(0.05)  # small is now busy with the first request
+    second = await harness.chat("m")
+    assert (await first).deployment == "small"
+    assert (second.deployment, second.attempts) == ("big", 1)  # saturated small sorted last
+    assert harness.fleet["small"].breaker.state is State.HEALTHY  # saturation is not a failure
+
+
+async def test_when_nothing_has_room_the_answer_is_429_with_retry_after(
+    make: Callable[[str], Harness], upstream: FakeUpstream
+) -> None:
+    harness = make(ADMISSION)
+    upstream.script("lonely", Behaviour(delay=0.3))
+    first = asyncio.create_task(harness.chat("alone"))
+    await asyncio.sleep(0.05)
+    with pytest.raises(UpstreamRateLimited) as refused:
+        await harness.chat("alone")
+    assert refused.value.status_code == 429 and refused.value.headers["retry-after"] == "1"
+    assert harness.sample("raceway_rejected_total", deployment="lonely", reason="queue_full") == 1
+    await first
+    assert harness.fleet["lonely"].gate.active == 0
