@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from router import admin, api
 from router.config import GatewayConfig
@@ -55,6 +56,36 @@ async def _gateway_error(request: Request, exc: Exception) -> Response:
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(GatewayError("internal error in the gateway", code="internal_error"))
+
+
+class RacewayApp(Starlette):
+    """Starlette, but the two API endpoints that carry traffic skip its middleware stack.
+
+    Each layer (server errors, exception handlers, the router) wraps every ``send``; the
+    chat and embeddings handlers answer every error themselves, so they are called
+    directly. Every other route goes through Starlette as usual.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        handler = _HOT_ROUTES.get(scope["path"]) if scope["type"] == "http" else None
+        if handler is None or scope["method"] != "POST":
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = self
+        request = Request(scope, receive, send)
+        try:
+            response = await handler(request)
+        except Exception as exc:
+            response = await _unexpected_error(request, exc)
+        await response(scope, receive, send)
+
+
+_HOT_ROUTES = {
+    "/v1/chat/completions": api.chat_completions,
+    "/chat/completions": api.chat_completions,
+    "/v1/embeddings": api.embeddings,
+    "/embeddings": api.embeddings,
+}
 
 
 def create_app(
@@ -108,7 +139,7 @@ def create_app(
         Route("/admin/config", admin.config_status, methods=["GET"]),
         Route("/admin/reload", admin.reload_now, methods=["POST"]),
     ]
-    app = Starlette(
+    app = RacewayApp(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={
