@@ -105,12 +105,11 @@ class Dispatcher:
         discard: Callable[[T], Awaitable[None]],
     ) -> tuple[T, Member, int]:
         budget = AttemptBudget(request.group.max_attempts)
-        failures: list[UpstreamError] = []
         try:
             async with asyncio.timeout(request.group.deadline):
                 if request.pinned is not None:
                     return await self._pinned(request, call, discard, budget)
-                return await self._through_groups(request, call, discard, budget, failures)
+                return await self._through_groups(request, call, discard, budget)
         except TimeoutError as exc:
             raise UpstreamTimeout(
                 f"the request's deadline of {request.group.deadline:g}s passed "
@@ -139,9 +138,9 @@ class Dispatcher:
         call: Callable[[Member], Awaitable[T]],
         discard: Callable[[T], Awaitable[None]],
         budget: AttemptBudget,
-        failures: list[UpstreamError],
     ) -> tuple[T, Member, int]:
         traits = RequestTraits(stream=request.stream, prompt_tokens=request.prompt_tokens)
+        failures: list[UpstreamError] = []
         groups = [request.group, *(self._config.models[name] for name in request.group.fallbacks)]
         too_long = 0
         previous: str | None = None

@@ -148,7 +148,7 @@ class Metrics:
         )
         self.retries = Counter(
             "raceway_retries",
-            "Failed upstream calls that were followed by another attempt.",
+            "Retryable upstream failures (the request moves on to its next attempt while any is left).",
             ["deployment"],
             registry=registry,
         )
