@@ -98,6 +98,15 @@ def test_alert_rules_pass_promtool() -> None:
     assert "SUCCESS: 6 rules found" in result.stdout
 
 
+def test_alerts_fire_on_the_situations_they_describe() -> None:
+    """promtool's rule unit tests (grafana/alerts_test.yml): each alert fires, with its labels."""
+    promtool = require("promtool")
+    result = subprocess.run(
+        [promtool, "test", "rules", "alerts_test.yml"], cwd=GRAFANA, capture_output=True, text=True
+    )
+    assert result.returncode == 0 and "SUCCESS" in result.stdout, result.stdout + result.stderr
+
+
 def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
     promtool = require("promtool")
     rules = {
