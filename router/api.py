@@ -150,11 +150,14 @@ def _streaming(recorder: Recorder, exchange: Exchange, opened: OpenedStream) -> 
     exchange.overhead = max(0.0, opened.upstream_started - exchange.started)
     exchange.first_token = time.perf_counter() - exchange.started
 
-    def on_complete(ok: bool) -> None:
+    def on_complete(outcome: str) -> None:
         exchange.usage, exchange.cost = opened.usage, opened.cost
-        if not ok:
+        if outcome == "cut":
             exchange.error = "stream_cut"
-        recorder.finish(exchange, 200)
+        elif outcome == "client_gone":
+            exchange.error = "client_closed_request"
+        # A stream's status went out with its first byte: 200, even if it ended badly.
+        recorder.finish(exchange, 499 if outcome == "client_gone" else 200)
 
     return SSEResponse(opened, _answer_headers(exchange), on_complete)
 

@@ -32,14 +32,16 @@ class SSEResponse:
 
     A failure after the first byte ends the stream with an OpenAI-shaped error event
     (and no ``[DONE]``), so a client never mistakes a cut answer for a complete one. If
-    the client disconnects, the upstream stream is closed at once.
+    the client disconnects, the upstream stream is closed at once. ``on_complete`` is
+    told how the stream ended, exactly once: ``complete``, ``cut`` (the upstream failed
+    midway) or ``client_gone``.
     """
 
     def __init__(
         self,
         stream: OpenedStream,
         headers: Mapping[str, str],
-        on_complete: Callable[[bool], None] | None = None,
+        on_complete: Callable[[str], None] | None = None,
     ) -> None:
         self.stream = stream
         self.headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
@@ -49,6 +51,7 @@ class SSEResponse:
             (b"x-accel-buffering", b"no"),
         ]
         self.on_complete = on_complete
+        self.outcome = "client_gone"  # until the relay reaches the end
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         relay = asyncio.create_task(self._relay(send))
@@ -61,22 +64,23 @@ class SSEResponse:
                 relay.cancel()
             await asyncio.gather(relay, watcher, return_exceptions=True)
             await self.stream.aclose()
+            if self.on_complete is not None:
+                self.on_complete(self.outcome)
         if relay.done() and not relay.cancelled() and (exc := relay.exception()) is not None:
             raise exc
 
     async def _relay(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.headers})
-        ok = True
+        outcome = "complete"
         try:
             async for event in self.stream.events():
                 await send({"type": "http.response.body", "body": event, "more_body": True})
         except UpstreamError as exc:
-            ok = False
+            outcome = "cut"
             logger.warning("stream from %s failed midway: %s", self.stream.deployment, exc.message)
             await send({"type": "http.response.body", "body": error_event(exc.to_dict()), "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
-        if self.on_complete is not None:
-            self.on_complete(ok)
+        self.outcome = outcome
 
 
 async def _client_disconnected(receive: Receive) -> None:

@@ -141,6 +141,8 @@ def test_a_client_that_leaves_mid_stream_releases_the_stream(
         assert next(lines).startswith("data: ")
     assert threaded_upstream.wait_for_disconnect("streamer")
     assert settles_to_zero(gateway, 'raceway_inflight{deployment="streamer"}')
+    # The abandoned stream is still counted, as a client-closed request.
+    assert metric(gateway, 'raceway_requests_total{model="streamer",status_class="4xx"}') == 1
 
 
 def test_sigterm_lets_twenty_open_streams_finish(
