@@ -67,14 +67,15 @@ class OpenedStream:
     attempts: int = 1
     usage: Usage | None = None
     cost: float = 0.0
-    on_close: Callable[[UpstreamError | None], None] | None = field(default=None, repr=False)
+    # Told once how the stream ended: "success", "stream_cut" (with the error) or "cancelled".
+    on_close: Callable[[str, UpstreamError | None], None] | None = field(default=None, repr=False)
     _closed: bool = field(default=False, repr=False)
 
     async def events(self) -> AsyncGenerator[bytes, None]:
         for event in self.head:
             yield event
         if self.finished:
-            self._settle(None)
+            self._settle("success")
             return
         try:
             async for event in self.tail:
@@ -82,19 +83,20 @@ class OpenedStream:
                     self.usage = usage_of(event_json(event)) or self.usage
                 yield event
         except UpstreamError as exc:
-            self._settle(exc)
+            self._settle("stream_cut", exc)
             raise
-        self._settle(None)
+        self._settle("success")
 
     async def aclose(self) -> None:
+        """Close the upstream side; a stream not read to its end counts as cancelled."""
         await self.tail.aclose()
-        self._settle(None)
+        self._settle("cancelled")
 
-    def _settle(self, error: UpstreamError | None) -> None:
+    def _settle(self, outcome: str, error: UpstreamError | None = None) -> None:
         if not self._closed:
             self._closed = True
             if self.on_close is not None:
-                self.on_close(error)
+                self.on_close(outcome, error)
 
 
 async def open_stream(member: Member, body: dict[str, Any]) -> OpenedStream:
@@ -184,7 +186,7 @@ class CallTracker:
         self._succeeded(member, time.perf_counter() - started, stream=True)
         self._metrics.upstream_first_chunk.labels(member.name).observe(time.perf_counter() - started)
 
-        def closed(error: UpstreamError | None) -> None:
+        def closed(outcome: str, error: UpstreamError | None) -> None:
             if error is not None:
                 member.breaker.record_failure()
                 self._publish_state(member)
@@ -192,7 +194,7 @@ class CallTracker:
             if usage is not None:
                 opened.cost = cost_usd(member.price, usage.prompt_tokens, usage.completion_tokens)
             self._finish(member, tokens, usage)
-            self._metrics.upstream_requests.labels(member.name, "stream_cut" if error else "success").inc()
+            self._metrics.upstream_requests.labels(member.name, outcome).inc()
             self._metrics.upstream_duration.labels(member.name).observe(time.perf_counter() - started)
 
         opened.on_close = closed

@@ -143,6 +143,7 @@ def test_a_client_that_leaves_mid_stream_releases_the_stream(
     assert settles_to_zero(gateway, 'raceway_inflight{deployment="streamer"}')
     # The abandoned stream is still counted, as a client-closed request.
     assert metric(gateway, 'raceway_requests_total{model="streamer",status_class="4xx"}') == 1
+    assert metric(gateway, 'raceway_upstream_requests_total{deployment="streamer",outcome="cancelled"}') == 1
 
 
 def test_sigterm_lets_twenty_open_streams_finish(
