@@ -7,18 +7,29 @@ import os
 import sys
 from pathlib import Path
 
-from router.config import ConfigError, GatewayConfig, load_config
+from router.config import ConfigError, GatewayConfig, parse_config
 
 DEFAULT_CONFIG = Path("config/gateway.yaml")
 
 
 def _load(path: Path) -> GatewayConfig | None:
+    config, _ = _load_with_bytes(path)
+    return config
+
+
+def _load_with_bytes(path: Path) -> tuple[GatewayConfig | None, bytes]:
+    """The validated config and the exact bytes it came from (None on error, problems printed)."""
     try:
-        return load_config(path)
+        raw = path.read_bytes()
+    except OSError as exc:
+        print(f"{path}: cannot read: {exc.strerror}", file=sys.stderr)
+        return None, b""
+    try:
+        return parse_config(raw, os.environ), raw
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"{path}: {problem}", file=sys.stderr)
-        return None
+        return None, raw
 
 
 def check_config(args: argparse.Namespace) -> int:
@@ -35,13 +46,14 @@ def check_config(args: argparse.Namespace) -> int:
 def serve(args: argparse.Namespace) -> int:
     from router.server import ServeOptions, serve, split_bind
 
-    config = _load(args.config)
+    config, raw = _load_with_bytes(args.config)
     if config is None:
         return 1
     host, port = split_bind(args.bind or config.server.bind)
     workers = args.workers or config.server.workers or os.cpu_count() or 1
     options = ServeOptions(
         config_path=args.config.resolve(),
+        config_bytes=raw,
         host=host,
         port=port,
         workers=workers,

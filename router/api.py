@@ -18,8 +18,8 @@ from router.errors import ClientGone, GatewayError, InvalidRequest, PayloadTooLa
 from router.exchange import Exchange, Recorder, request_id_from
 from router.gateway import Gateway
 from router.limits import Saturated
-from router.metrics import render
-from router.responses import SSEResponse, error_response, json_response
+from router.metrics import Metrics, render
+from router.responses import SSEResponse, client_disconnected, error_response, json_response
 from router.routing import route
 from router.validation import chat_request, embeddings_request
 
@@ -83,7 +83,7 @@ async def _serve(
         model, body = await asyncio.to_thread(parse, raw) if len(raw) > _BIG_BODY else parse(raw)
         routed = route(gateway.config, model, body, key, request.headers)
         exchange.model = routed.requested
-        await _admit_key(gateway, key, routed.prompt_tokens)
+        await _admit_key(gateway, request.app.state.metrics, key, routed.prompt_tokens)
         if stream_allowed and routed.stream:
             exchange.stream = True
             opened = await unless_disconnected(request, gateway.dispatcher.open_stream(routed, body))
@@ -119,19 +119,18 @@ async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
 
 
 async def _cancel_when_disconnected(receive: Receive, task: asyncio.Task[object]) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
+    await client_disconnected(receive)
     task.cancel()
 
 
-async def _admit_key(gateway: Gateway, key: GatewayKey | None, tokens: int) -> None:
+async def _admit_key(gateway: Gateway, metrics: Metrics, key: GatewayKey | None, tokens: int) -> None:
     """The caller's own rate limit (its share in this worker): over it, 429 at once."""
     if key is None or key.name not in gateway.key_limits:
         return
     try:
         await gateway.key_limits[key.name].admit(tokens, owner=f"key {key.name}")
     except Saturated as exc:
-        gateway.dispatcher.metrics.key_rejected.labels(key.name, exc.reason).inc()
+        metrics.key_rejected.labels(key.name, exc.reason).inc()
         raise
 
 

@@ -158,7 +158,12 @@ class Dispatcher:
                 ordered = _roomy_first(self._strategies[group.name].order(candidates, traits), request)
                 try:
                     won = await run_round(
-                        ordered, call, _pace(group, request.stream), budget, admit=_admit, discard=discard
+                        ordered,
+                        call,
+                        _pace(group, request.stream),
+                        budget,
+                        admit=_breaker_allows,
+                        discard=discard,
                     )
                 except RoundFailed as failed:
                     failures.extend(failed.failures)
@@ -220,9 +225,9 @@ def expected_tokens(request: RoutedRequest, body: dict[str, Any]) -> int:
 
 def _roomy_first(ordered: list[Member], request: RoutedRequest) -> list[Member]:
     """Deployments that could start at once keep the strategy's order, ahead of saturated ones."""
-    if all(member.has_capacity(request.prompt_tokens) for member in ordered):
-        return ordered
     roomy = [member for member in ordered if member.has_capacity(request.prompt_tokens)]
+    if len(roomy) == len(ordered):
+        return ordered
     return roomy + [member for member in ordered if member not in roomy]
 
 
@@ -254,7 +259,7 @@ def _backoff(group: ModelGroup, round_index: int, rng: random.Random) -> float:
     return ceiling * rng.random()
 
 
-def _admit(member: Member) -> bool:
+def _breaker_allows(member: Member) -> bool:
     return member.breaker.acquire()
 
 

@@ -30,9 +30,7 @@ class Gateway:
         ``workers``: how many worker processes share the gateway-wide caps and rate limits.
         """
         fleet = Fleet.build(config, share=workers)
-        key_limits = {
-            key.name: RateLimit(key.rpm, key.tpm, share=workers) for key in config.keys if key.rpm or key.tpm
-        }
+        key_limits = _key_limits(config, workers)
         gateway = cls(config, fleet, Dispatcher(config, fleet, metrics), KeyRing(config.keys), key_limits)
         gateway.publish_limits(metrics)
         return gateway
@@ -46,16 +44,7 @@ class Gateway:
         unchanged keys keep their rate-limit buckets.
         """
         fleet, retired = self.fleet.successor(config)
-        old_keys = {key.name: key for key in self.config.keys}
-        key_limits = {
-            key.name: (
-                self.key_limits[key.name]
-                if old_keys.get(key.name) == key and key.name in self.key_limits
-                else RateLimit(key.rpm, key.tpm, share=workers)
-            )
-            for key in config.keys
-            if key.rpm or key.tpm
-        }
+        key_limits = _key_limits(config, workers, previous=self)
         gateway = Gateway(
             config, fleet, self.dispatcher.successor(config, fleet), KeyRing(config.keys), key_limits
         )
@@ -86,3 +75,17 @@ class Gateway:
 
     async def close(self) -> None:
         await self.fleet.close()
+
+
+def _key_limits(config: GatewayConfig, workers: int, previous: Gateway | None = None) -> dict[str, RateLimit]:
+    """A rate limit per key that has one; a key unchanged since ``previous`` keeps its buckets."""
+    unchanged = {key.name for key in config.keys if previous is not None and key in previous.config.keys}
+    return {
+        key.name: (
+            previous.key_limits[key.name]
+            if previous is not None and key.name in unchanged
+            else RateLimit(key.rpm, key.tpm, share=workers)
+        )
+        for key in config.keys
+        if key.rpm or key.tpm
+    }

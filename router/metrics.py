@@ -56,11 +56,11 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None, *, worker: int = 0, enabled: bool = True) -> None:
         self.registry = registry
         self.worker = str(worker)
+        self._define(registry if enabled else CollectorRegistry())
         if not enabled:
-            for name in _metric_attributes():
-                setattr(self, name, _Off())
-            return
-        self._define(registry)
+            for name, value in list(vars(self).items()):
+                if isinstance(value, Counter | Gauge | Histogram):
+                    setattr(self, name, _Off())
 
     def _define(self, registry: CollectorRegistry | None) -> None:
         self.requests = Counter(
@@ -218,12 +218,6 @@ class Metrics:
             registry=registry,
             multiprocess_mode="livesum",
         )
-
-
-def _metric_attributes() -> list[str]:
-    probe = Metrics.__new__(Metrics)
-    probe._define(CollectorRegistry())
-    return [name for name, value in vars(probe).items() if hasattr(value, "labels") or hasattr(value, "inc")]
 
 
 def build_metrics(worker: int = 0, *, enabled: bool = True) -> tuple[Metrics, CollectorRegistry | None]:

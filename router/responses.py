@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -55,7 +54,7 @@ class SSEResponse:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         relay = asyncio.create_task(self._relay(send))
-        watcher = asyncio.create_task(_client_disconnected(receive))
+        watcher = asyncio.create_task(client_disconnected(receive))
         try:
             await asyncio.wait((relay, watcher), return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -83,8 +82,7 @@ class SSEResponse:
         self.outcome = outcome
 
 
-async def _client_disconnected(receive: Receive) -> None:
-    while True:
-        message: dict[str, Any] = dict(await receive())
-        if message["type"] == "http.disconnect":
-            return
+async def client_disconnected(receive: Receive) -> None:
+    """Returns when the client has closed the connection (the request body is already read)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass

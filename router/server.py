@@ -26,8 +26,6 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
 
-from router.config import ConfigError, parse_config
-
 logger = logging.getLogger("raceway.server")
 
 SNAPSHOT_NAME = "active-config.yaml"
@@ -38,6 +36,7 @@ _MIN_HEALTHY_UPTIME = 5.0
 @dataclass(frozen=True, kw_only=True)
 class ServeOptions:
     config_path: Path
+    config_bytes: bytes  # the validated content, snapshotted for the workers to start from
     host: str
     port: int
     workers: int
@@ -49,7 +48,8 @@ def split_bind(bind: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def listening_socket(host: str, port: int, *, listen: bool) -> socket.socket:
+def reuseport_socket(host: str, port: int) -> socket.socket:
+    """A bound SO_REUSEPORT socket: a worker listens on it; the supervisor only reserves the port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -57,8 +57,6 @@ def listening_socket(host: str, port: int, *, listen: bool) -> socket.socket:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     sock.setblocking(False)
-    if listen:
-        sock.set_inheritable(True)
     return sock
 
 
@@ -77,7 +75,7 @@ def _metrics_dir() -> tuple[str, bool]:
 def serve(options: ServeOptions) -> int:
     """Run the supervisor until SIGTERM/SIGINT; returns the process exit code."""
     try:
-        reservation = listening_socket(options.host, options.port, listen=False)
+        reservation = reuseport_socket(options.host, options.port)
     except OSError as exc:
         print(f"raceway: cannot bind {options.host}:{options.port}: {exc.strerror}", file=sys.stderr)
         return 1
@@ -86,14 +84,7 @@ def serve(options: ServeOptions) -> int:
     state_dir = tempfile.mkdtemp(prefix=f"raceway-state-{os.getpid()}-")
     # Workers start from this validated copy, so one restarted while the operator's file
     # holds a broken edit still comes up, on the last good config (see router.reload).
-    raw = options.config_path.read_bytes()
-    try:
-        parse_config(raw, os.environ)
-    except ConfigError as exc:  # edited since the command validated it
-        print(f"raceway: {options.config_path} changed and is now invalid: {exc}", file=sys.stderr)
-        shutil.rmtree(state_dir, ignore_errors=True)
-        return 1
-    (Path(state_dir) / SNAPSHOT_NAME).write_bytes(raw)
+    (Path(state_dir) / SNAPSHOT_NAME).write_bytes(options.config_bytes)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     context = multiprocessing.get_context("spawn")
     stopping = False
@@ -200,7 +191,7 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int,
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     snapshot = Path(state_dir) / SNAPSHOT_NAME
     config = load_config(snapshot)
-    sock = listening_socket(host, port, listen=True)
+    sock = reuseport_socket(host, port)
 
     hypercorn_config = HypercornConfig()
     hypercorn_config.bind = [f"fd://{sock.fileno()}"]

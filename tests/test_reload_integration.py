@@ -213,22 +213,12 @@ def test_twenty_edits_under_load_lose_nothing(gateway: RunningGateway, config_pa
 def test_a_worker_restarted_during_a_broken_edit_comes_up_on_the_last_good_config(
     gateway: RunningGateway, config_path: Path
 ) -> None:
-    import signal as signals
-
-    from tests.test_server import children
+    from tests.test_server import kill_a_worker_and_wait_for_its_replacement
 
     config_path.write_text(config_text(extra_model=True))
     wait_for_hash(gateway, {"steady", "old", "fresh"})
     config_path.write_text("models: [broken\n")
-    gateway.wait_past_startup()
-    victim = children(gateway.process.pid)[0]
-    os.kill(victim, signals.SIGKILL)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        current = children(gateway.process.pid)
-        if victim not in current and len(current) == 2:
-            break
-        time.sleep(0.1)
+    kill_a_worker_and_wait_for_its_replacement(gateway)
     wait_for_hash(gateway, {"steady", "old", "fresh"})  # both workers, the new one included
     assert gateway.process.poll() is None
     assert all(ask(gateway, "fresh").status_code == 200 for _ in range(10))

@@ -12,8 +12,8 @@ import time
 import httpx
 import pytest
 
-from router.server import listening_socket, split_bind
-from tests.conftest import REPO, WriteConfig, start_gateway
+from router.server import reuseport_socket, split_bind
+from tests.conftest import REPO, RunningGateway, WriteConfig, start_gateway
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +57,7 @@ def test_split_bind() -> None:
 
 
 def test_reserved_port_receives_no_connections() -> None:
-    reservation = listening_socket("127.0.0.1", 0, listen=False)
+    reservation = reuseport_socket("127.0.0.1", 0)
     port = reservation.getsockname()[1]
     try:
         with pytest.raises(ConnectionRefusedError):
@@ -93,18 +93,24 @@ def _listeners_on(port: int) -> set[str]:
     return inodes
 
 
+def kill_a_worker_and_wait_for_its_replacement(gateway: RunningGateway, timeout: float = 15.0) -> int:
+    """SIGKILL one worker (once past the start-up window) and wait for the supervisor to replace it."""
+    gateway.wait_past_startup()
+    victim = children(gateway.process.pid)[0]
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        current = children(gateway.process.pid)
+        if victim not in current and len(current) == 2:
+            break
+        time.sleep(0.1)
+    return victim
+
+
 def test_a_dead_worker_is_replaced_and_serving_goes_on(write_config: WriteConfig) -> None:
     gateway = start_gateway(write_config(FAKE_ONLY), workers=2)
     try:
-        gateway.wait_past_startup()
-        victim = children(gateway.process.pid)[0]
-        os.kill(victim, signal.SIGKILL)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            current = children(gateway.process.pid)
-            if victim not in current and len(current) == 2:
-                break
-            time.sleep(0.1)
+        victim = kill_a_worker_and_wait_for_its_replacement(gateway)
         assert victim not in children(gateway.process.pid) and len(children(gateway.process.pid)) == 2
         body = {"model": "m", "messages": [{"role": "user", "content": "still there?"}]}
         for _ in range(10):
