@@ -15,7 +15,6 @@ import asyncio
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load import percentile
-from procs import Server, free_port, rss_mb, start_raceway, start_upstream
+from procs import Server, bench_session, free_port, rss_mb, start_raceway, start_upstream
 
 
 def config(upstream_port: int) -> str:
@@ -122,10 +121,8 @@ def main() -> None:
     parser.add_argument("--health-seconds", type=int, default=30)
     parser.add_argument("--overload-requests", type=int, default=6000)
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="raceway-bench-"))
-    servers: list[Server] = []
     report: list[str] = []
-    try:
+    with bench_session() as (workdir, servers):
         upstream_port = free_port()
         servers.append(start_upstream(upstream_port))
         port = free_port()
@@ -171,10 +168,6 @@ def main() -> None:
                 f"{memory} |"
             )
         report.append("")
-    finally:
-        for server in reversed(servers):
-            server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
     print("\n".join(report))
 
 

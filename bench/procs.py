@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -101,6 +103,19 @@ class Server:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
                 self.process.wait(5)
+
+
+@contextlib.contextmanager
+def bench_session() -> Iterator[tuple[Path, list[Server]]]:
+    """A scratch directory and a list of servers, all stopped and removed at the end."""
+    workdir = Path(tempfile.mkdtemp(prefix="raceway-bench-"))
+    servers: list[Server] = []
+    try:
+        yield workdir, servers
+    finally:
+        for server in reversed(servers):
+            server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def start_upstream(port: int) -> Server:

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load import percentile, run_load
-from procs import Server, free_port, start_raceway, start_upstream
+from procs import Server, bench_session, free_port, start_raceway, start_upstream
 
 TAIL = "bench-tail-50ms-1000ms-5pct"
 FLAKY = "bench-50ms-fail-30pct"
@@ -60,8 +58,6 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="raceway-bench-"))
-    servers: list[Server] = []
     report = [
         f"### Routing: {args.requests} requests per strategy at concurrency {args.concurrency}, "
         f"upstream 50 ms with 5 % at 1,000 ms",
@@ -69,7 +65,7 @@ def main() -> None:
         "| model group | success | p50 ms | p99 ms | max ms | upstream calls per request |",
         "|---|---|---|---|---|---|",
     ]
-    try:
+    with bench_session() as (workdir, servers):
         port_a, port_b = free_port(), free_port()
         servers += [start_upstream(port_a), start_upstream(port_b)]
         gateway, _ = start_raceway(config(port_a, port_b), free_port(), workdir, workers=2)
@@ -88,10 +84,6 @@ def main() -> None:
                 f"{percentile(result.latencies, 99) * 1000:.1f} | "
                 f"{max(result.latencies) * 1000:.0f} | {calls:.3f} |"
             )
-    finally:
-        for server in reversed(servers):
-            server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
     print("\n".join(report))
 
 

@@ -27,6 +27,7 @@ from load import percentile, run_load
 from procs import (
     BENCH,
     Server,
+    bench_session,
     free_port,
     measure_cpu,
     rss_mb,
@@ -304,14 +305,12 @@ def main() -> None:
     parser.add_argument("--no-litellm", action="store_true", help="skip the LiteLLM proxy even if installed")
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="raceway-bench-"))
-    servers: list[Server] = []
     cold_starts: dict[str, float] = {}
     report = [
         f"## Run of {time.strftime('%Y-%m-%d %H:%M')} · {os.cpu_count()} cores · {args.workers} workers",
         "",
     ]
-    try:
+    with bench_session() as (workdir, servers):
         upstream_port = free_port()
         servers.append(start_upstream(upstream_port))
         raceway, cold_starts["raceway"] = start_raceway(
@@ -337,10 +336,6 @@ def main() -> None:
             report += scenario_streaming(servers, args.requests // 2)
         if wanted in (None, "metrics"):
             report += scenario_metrics_cost(upstream_port, workdir, args)
-    finally:
-        for server in reversed(servers):
-            server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
     print("\n".join(report))
 
 
