@@ -12,15 +12,26 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive
 
+from router.budgets import BUDGET_HEADER, EXCEEDED, steer
+from router.cache import CACHE_HEADER, CachedAnswer, CachePlan, plan_for
 from router.calls import Completion, OpenedStream
+from router.coalesce import Flight
 from router.config import GatewayKey
-from router.errors import ClientGone, GatewayError, InvalidRequest, PayloadTooLarge
+from router.errors import (
+    BudgetExceeded,
+    ClientGone,
+    GatewayError,
+    InvalidRequest,
+    PayloadTooLarge,
+    UpstreamError,
+)
 from router.exchange import Exchange, Recorder, request_id_from
 from router.gateway import Gateway
 from router.limits import Saturated
 from router.metrics import Metrics, render
+from router.replay import StreamAssembler, replay
 from router.responses import SSEResponse, client_disconnected, error_response, json_response
-from router.routing import route
+from router.routing import RoutedRequest, route
 from router.validation import chat_request, embeddings_request
 
 T = TypeVar("T")
@@ -53,12 +64,25 @@ def _gateway(request: Request) -> Gateway:
 
 
 def _answer_headers(exchange: Exchange) -> dict[str, str]:
-    return {
+    headers = {
         "x-request-id": exchange.request_id,
         "x-raceway-deployment": exchange.deployment or "",
         "x-raceway-attempts": str(exchange.attempts),
         "x-raceway-overhead-ms": f"{(exchange.overhead or 0.0) * 1000:.3f}",
     }
+    if not exchange.stream:  # a stream's cost is known only after its headers went out
+        headers["x-raceway-cost-usd"] = f"{exchange.cost:.8f}"
+    return headers | _decision_headers(exchange)
+
+
+def _decision_headers(exchange: Exchange) -> dict[str, str]:
+    """What the cache and the budget decided, on answers and errors alike."""
+    headers = {}
+    if exchange.cache is not None:
+        headers[CACHE_HEADER] = exchange.cache
+    if exchange.budget_tier is not None:
+        headers[BUDGET_HEADER] = exchange.budget_tier
+    return headers
 
 
 async def chat_completions(request: Request) -> Response | SSEResponse:
@@ -83,20 +107,116 @@ async def _serve(
         model, body = await asyncio.to_thread(parse, raw) if len(raw) > _BIG_BODY else parse(raw)
         routed = route(gateway.config, model, body, key, request.headers)
         exchange.model = routed.requested
+        if key is not None and key.budget is not None:
+            routed = _steer_by_budget(gateway, exchange, routed, key)
         await _admit_key(gateway, request.app.state.metrics, key, routed.prompt_tokens)
-        if stream_allowed and routed.stream:
-            exchange.stream = True
-            opened = await unless_disconnected(request, gateway.dispatcher.open_stream(routed, body))
-            return _streaming(recorder, exchange, opened)
-        dispatch = gateway.dispatcher.chat if stream_allowed else gateway.dispatcher.embeddings
-        completion = await unless_disconnected(request, dispatch(routed, body))
+        exchange.stream = stream_allowed and routed.stream
+        plan = plan_for(
+            routed, exchange.path, body, key, request.headers.get("cache-control"), gateway.config.cache.ttl
+        )
+        exchange.cache = plan.status
+        return await _answer(request, gateway, exchange, routed, body, plan)
     except GatewayError as exc:
         exchange.error = exc.code
         recorder.finish(exchange, exc.status_code)
         response = error_response(exc)
         response.headers["x-request-id"] = exchange.request_id
+        response.headers.update(_decision_headers(exchange))
         return response
+
+
+async def _answer(
+    request: Request,
+    gateway: Gateway,
+    exchange: Exchange,
+    routed: RoutedRequest,
+    body: dict[str, Any],
+    plan: CachePlan,
+) -> Response | SSEResponse:
+    """From the cache, from an identical request's call, or from upstream (and then into the cache)."""
+    recorder: Recorder = request.app.state.recorder
+    flight = None
+    if plan.read:
+        found = await unless_disconnected(request, _look_up(gateway, plan, exchange))
+        if isinstance(found, CachedAnswer):
+            return _replayed(recorder, exchange, found, body)
+        flight = found
+    try:
+        if exchange.stream:
+            upstream_body = {
+                **body,
+                "stream_options": {**(body.get("stream_options") or {}), "include_usage": True},
+            }
+            opened = await unless_disconnected(request, gateway.dispatcher.open_stream(routed, upstream_body))
+            opened.hide_usage = not _wants_usage(body)
+            return _streaming(recorder, exchange, opened, _Keeper(gateway, plan, flight))
+        dispatch = (
+            gateway.dispatcher.embeddings if exchange.path.endswith("embeddings") else gateway.dispatcher.chat
+        )
+        completion = await unless_disconnected(request, dispatch(routed, body))
+    except BaseException as exc:
+        if flight is not None:
+            _ground(flight, exc)
+        raise
+    _Keeper(gateway, plan, flight).keep(
+        CachedAnswer(completion.body, completion.deployment, completion.usage)
+    )
     return _completed(recorder, exchange, completion)
+
+
+async def _look_up(gateway: Gateway, plan: CachePlan, exchange: Exchange) -> CachedAnswer | Flight:
+    """A cached answer, the answer of an identical request in flight, or a flight for this one to lead."""
+    assert plan.key is not None
+    answer = gateway.cache.get(plan)
+    if answer is not None:
+        exchange.cache = "hit"
+        return answer
+    found = await gateway.flights.lead_or_follow(plan.key)
+    if isinstance(found, CachedAnswer):
+        exchange.cache = "hit"
+        gateway.dispatcher.metrics.coalesced.labels(exchange.model).inc()
+    return found
+
+
+def _ground(flight: Flight, error: BaseException) -> None:
+    """The leader's call ended without an answer: its followers share the error, or lead themselves."""
+    if isinstance(error, GatewayError) and not isinstance(error, ClientGone):
+        flight.fail(error)
+    else:
+        flight.abandon()
+
+
+class _Keeper:
+    """Where a fresh answer goes besides its client: the cache, and the requests that followed it."""
+
+    __slots__ = ("flight", "gateway", "plan")
+
+    def __init__(self, gateway: Gateway, plan: CachePlan, flight: Flight | None) -> None:
+        self.gateway, self.plan, self.flight = gateway, plan, flight
+
+    @property
+    def wanted(self) -> bool:
+        return self.flight is not None or (self.plan.key is not None and self.plan.write)
+
+    def keep(self, answer: CachedAnswer) -> None:
+        self.gateway.cache.put(self.plan, answer)
+        if self.flight is not None:
+            self.flight.finish(answer)
+
+
+def _wants_usage(body: dict[str, Any]) -> bool:
+    return bool((body.get("stream_options") or {}).get("include_usage"))
+
+
+def _steer_by_budget(
+    gateway: Gateway, exchange: Exchange, routed: RoutedRequest, key: GatewayKey
+) -> RoutedRequest:
+    try:
+        routed, exchange.budget_tier = steer(gateway.config, routed, key, gateway.spend.spent(key.name))
+    except BudgetExceeded:
+        exchange.budget_tier = EXCEEDED
+        raise
+    return routed
 
 
 async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
@@ -143,22 +263,53 @@ def _completed(recorder: Recorder, exchange: Exchange, completion: Completion) -
     return json_response(completion.body, _answer_headers(exchange))
 
 
-def _streaming(recorder: Recorder, exchange: Exchange, opened: OpenedStream) -> SSEResponse:
+def _replayed(
+    recorder: Recorder, exchange: Exchange, answer: CachedAnswer, body: dict[str, Any]
+) -> Response | SSEResponse:
+    """An answer served without an upstream call of its own: it costs nothing and uses no tokens."""
+    exchange.deployment = answer.deployment
+    exchange.overhead = time.perf_counter() - exchange.started
+    if not exchange.stream:
+        recorder.finish(exchange, 200)
+        return json_response(answer.body, _answer_headers(exchange))
+    exchange.first_token = exchange.overhead
+    opened = OpenedStream.replay(answer.deployment, replay(answer.body, include_usage=_wants_usage(body)))
+    return SSEResponse(
+        opened, _answer_headers(exchange), lambda outcome: _stream_ended(recorder, exchange, outcome)
+    )
+
+
+def _streaming(recorder: Recorder, exchange: Exchange, opened: OpenedStream, keeper: _Keeper) -> SSEResponse:
     exchange.deployment, exchange.attempts = opened.deployment, opened.attempts
     # Raceway's own time: everything before the winning call started.
     exchange.overhead = max(0.0, opened.upstream_started - exchange.started)
     exchange.first_token = time.perf_counter() - exchange.started
+    assembler = StreamAssembler() if keeper.wanted else None
+    if assembler is not None:
+        opened.on_event = assembler.feed
 
     def on_complete(outcome: str) -> None:
         exchange.usage, exchange.cost = opened.usage, opened.cost
-        if outcome == "cut":
-            exchange.error = "stream_cut"
-        elif outcome == "client_gone":
-            exchange.error = "client_closed_request"
-        # A stream's status went out with its first byte: 200, even if it ended badly.
-        recorder.finish(exchange, 499 if outcome == "client_gone" else 200)
+        _stream_ended(recorder, exchange, outcome)
+        if assembler is None:
+            return
+        answer = assembler.answer() if outcome == "complete" else None
+        if answer is not None:
+            keeper.keep(CachedAnswer(answer, opened.deployment, opened.usage))
+        elif keeper.flight is not None:
+            cut = UpstreamError(f"the stream from deployment {opened.deployment} ended early")
+            _ground(keeper.flight, cut if outcome == "cut" else ClientGone("the leading client left"))
 
     return SSEResponse(opened, _answer_headers(exchange), on_complete)
+
+
+def _stream_ended(recorder: Recorder, exchange: Exchange, outcome: str) -> None:
+    if outcome == "cut":
+        exchange.error = "stream_cut"
+    elif outcome == "client_gone":
+        exchange.error = "client_closed_request"
+    # A stream's status went out with its first byte: 200, even if it ended badly.
+    recorder.finish(exchange, 499 if outcome == "client_gone" else 200)
 
 
 async def list_models(request: Request) -> Response:

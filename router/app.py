@@ -24,6 +24,7 @@ from router.looplag import watch_loop_lag
 from router.metrics import build_metrics
 from router.reload import ConfigReloader
 from router.responses import error_response
+from router.spend import SpendBook
 
 logger = logging.getLogger("raceway.app")
 
@@ -97,13 +98,16 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.gateway = Gateway.build(config, metrics, workers=workers)
+        spend = SpendBook(config.state.ledger, config.state.sync_interval, metrics=metrics)
+        app.state.gateway = Gateway.build(config, metrics, workers=workers, spend=spend)
+        app.state.recorder.spend = spend
         metrics.config_info.labels(config.hash).set(1)
         metrics.workers_up.set(1)
         background = [
             asyncio.create_task(
                 watch_loop_lag(metrics.loop_lag.labels(metrics.worker), config.server.loop_lag_warning)
-            )
+            ),
+            asyncio.create_task(spend.run()),
         ]
         reloader = None
         if config_path is not None:
@@ -125,6 +129,7 @@ def create_app(
             if reloader is not None:
                 await reloader.close()
             await app.state.gateway.close()
+            await spend.close()  # after the last request: every finished request's spend is written
 
     routes = [
         Route("/v1/chat/completions", api.chat_completions, methods=["POST"]),

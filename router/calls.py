@@ -20,7 +20,7 @@ from router.fleet import Member
 from router.limits import Saturated
 from router.metrics import Metrics
 from router.pricing import cost_usd
-from router.streaming import event_json, has_content, is_done
+from router.streaming import carries_usage, event_json, has_content, is_done
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,25 +67,44 @@ class OpenedStream:
     attempts: int = 1
     usage: Usage | None = None
     cost: float = 0.0
+    # The gateway asked for usage the client did not: keep the usage-only chunk to ourselves.
+    hide_usage: bool = False
+    # Sees every event that passes, e.g. to assemble the whole answer.
+    on_event: Callable[[bytes], None] | None = field(default=None, repr=False)
     # Told once how the stream ended: "success", "stream_cut" (with the error) or "cancelled".
     on_close: Callable[[str, UpstreamError | None], None] | None = field(default=None, repr=False)
     _closed: bool = field(default=False, repr=False)
 
+    @classmethod
+    def replay(cls, deployment: str, events: list[bytes]) -> OpenedStream:
+        """A stream whose every event is already known (an answer from the cache)."""
+        return cls(deployment, events, _no_more_events(), time.perf_counter(), finished=True)
+
     async def events(self) -> AsyncGenerator[bytes, None]:
         for event in self.head:
-            yield event
+            if self._passes(event):
+                yield event
         if self.finished:
             self._settle("success")
             return
         try:
             async for event in self.tail:
-                if b'"usage"' in event:
-                    self.usage = usage_of(event_json(event)) or self.usage
-                yield event
+                if self._passes(event):
+                    yield event
         except UpstreamError as exc:
             self._settle("stream_cut", exc)
             raise
         self._settle("success")
+
+    def _passes(self, event: bytes) -> bool:
+        """Note what the event says; False for a usage chunk the client did not ask for."""
+        if self.on_event is not None:
+            self.on_event(event)
+        if not carries_usage(event):
+            return True
+        payload = event_json(event)
+        self.usage = usage_of(payload) or self.usage
+        return not (self.hide_usage and isinstance(payload, dict) and not payload.get("choices"))
 
     async def aclose(self) -> None:
         """Close the upstream side; a stream not read to its end counts as cancelled."""
@@ -97,6 +116,11 @@ class OpenedStream:
             self._closed = True
             if self.on_close is not None:
                 self.on_close(outcome, error)
+
+
+async def _no_more_events() -> AsyncGenerator[bytes, None]:
+    return
+    yield
 
 
 async def open_stream(member: Member, body: dict[str, Any]) -> OpenedStream:

@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -37,6 +38,8 @@ FAKE_PROVIDER = "fake"
 FANOUT_STRATEGIES = ("race", "hedge")
 ORDERING_STRATEGIES = ("fallback", "round_robin", "weighted", "least_busy", "latency", "cost")
 STRATEGIES = FANOUT_STRATEGIES + ORDERING_STRATEGIES
+# When a model group's answers may be served from the response cache.
+CACHE_MODES = ("deterministic", "always")
 
 
 class ConfigError(Exception):
@@ -161,6 +164,15 @@ class RetrySettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class GroupCache:
+    """A model group's use of the response cache."""
+
+    mode: str = "deterministic"  # "deterministic": only requests with temperature 0; "always"
+    ttl: float | None = None  # None: the cache's default
+    shared: bool = False  # one namespace for every key (default: each key its own)
+
+
+@dataclass(frozen=True, kw_only=True)
 class ModelGroup:
     name: str
     deployments: tuple[str, ...]
@@ -172,6 +184,7 @@ class ModelGroup:
     retries: RetrySettings = field(default_factory=RetrySettings)
     max_attempts: int = 8  # upstream calls per request, over every round and fallback group
     deadline: float = 300.0  # for the whole request, whatever the retries
+    cache: GroupCache | None = None  # None: never cached
 
     @property
     def fans_out(self) -> bool:
@@ -204,16 +217,60 @@ class Route:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Budget:
+    """A key's spending limits in USD, and where its requests go as it nears or passes them."""
+
+    daily: float | None = None
+    monthly: float | None = None
+    near: float = 0.8  # from this fraction of a limit on, requests go to ``downgrade_to``
+    downgrade_to: str | None = None  # a cheaper model group
+    exceeded_to: str | None = None  # None: over budget, requests get 429 budget_exceeded
+
+
+@dataclass(frozen=True, kw_only=True)
 class GatewayKey:
     name: str
-    key: Secret
+    digest: bytes  # SHA-256 of the key: all the gateway needs to recognise it
+    secret: Secret | None = None  # the key itself, when the config has it (inline or from the environment)
     models: frozenset[str] | None = None  # None: every model
     allow_override: bool = False  # may pin a deployment with x-raceway-deployment
     rpm: int | None = None  # for the whole gateway; each worker enforces its share
     tpm: int | None = None
+    budget: Budget | None = None
+
+    @classmethod
+    def from_secret(cls, name: str, secret: str, **settings: Any) -> GatewayKey:
+        return cls(name=name, digest=key_digest(secret), secret=Secret(secret), **settings)
 
     def allows(self, model: str) -> bool:
         return self.models is None or model in self.models
+
+
+def key_digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CacheSettings:
+    """The response cache of each worker: bounded by entries and bytes, entries expire after ``ttl``."""
+
+    max_entries: int = 10_000
+    max_bytes: int = 256 * 1024 * 1024
+    ttl: float = 3600.0
+
+
+def _default_ledger() -> Path:
+    state_home = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(state_home) / "raceway" / "ledger.sqlite3"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StateSettings:
+    """Where state that outlives a process is kept: the spend ledger, shared by the machine's workers."""
+
+    ledger: Path = field(default_factory=_default_ledger)
+    # How often a worker writes the spend it recorded and reads back every worker's total.
+    sync_interval: float = 0.25
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -224,6 +281,8 @@ class GatewayConfig:
     keys: tuple[GatewayKey, ...]
     hash: str
     routes: tuple[Route, ...] = ()
+    cache: CacheSettings = field(default_factory=CacheSettings)
+    state: StateSettings = field(default_factory=StateSettings)
 
     @property
     def needs_litellm(self) -> bool:
@@ -237,7 +296,8 @@ class GatewayConfig:
             for value in deployment.headers.values():
                 yield value.reveal()
         for key in self.keys:
-            yield key.key.reveal()
+            if key.secret is not None:
+                yield key.secret.reveal()
 
 
 def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> GatewayConfig:

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from router import config_values as v
 from router.config import (
+    CACHE_MODES,
     FAKE_PROVIDER,
     NATIVE_PROVIDERS,
+    Budget,
+    CacheSettings,
     CooldownSettings,
     Deployment,
     FakeSettings,
     GatewayConfig,
     GatewayKey,
+    GroupCache,
     Limits,
     ModelGroup,
     Price,
@@ -23,6 +28,8 @@ from router.config import (
     RouteMatch,
     Secret,
     ServerSettings,
+    StateSettings,
+    key_digest,
 )
 from router.units import parse_duration, parse_size
 
@@ -110,7 +117,11 @@ class ConfigReader:
     # -- sections -------------------------------------------------------------
 
     def config(self, document: Any, config_hash: str) -> GatewayConfig | None:
-        root = self.mapping(document, "(root)", allowed={"server", "deployments", "models", "routes", "keys"})
+        root = self.mapping(
+            document,
+            "(root)",
+            allowed={"server", "deployments", "models", "routes", "keys", "cache", "state"},
+        )
         if root is None:
             return None
         server = self.server(root.get("server") or {}, "server")
@@ -128,7 +139,39 @@ class ConfigReader:
         )
         keys = self.gateway_keys(root, models)
         return GatewayConfig(
-            server=server, deployments=deployments, models=models, keys=keys, routes=routes, hash=config_hash
+            server=server,
+            deployments=deployments,
+            models=models,
+            keys=keys,
+            routes=routes,
+            cache=self.cache_settings(root.get("cache") or {}, "cache"),
+            state=self.state_settings(root.get("state") or {}, "state"),
+            hash=config_hash,
+        )
+
+    def cache_settings(self, value: Any, path: str) -> CacheSettings:
+        data = self.mapping(value, path, allowed={"max_entries", "max_bytes", "ttl"})
+        defaults = CacheSettings()
+        if data is None:
+            return defaults
+        return CacheSettings(
+            max_entries=self.field(data, "max_entries", path, v.positive_int, defaults.max_entries),
+            max_bytes=self.field(data, "max_bytes", path, parse_size, defaults.max_bytes),
+            ttl=self.field(data, "ttl", path, v.positive_duration, defaults.ttl),
+        )
+
+    def state_settings(self, value: Any, path: str) -> StateSettings:
+        data = self.mapping(value, path, allowed={"ledger", "sync_interval"})
+        defaults = StateSettings()
+        if data is None:
+            return defaults
+        return StateSettings(
+            ledger=self.field(
+                data, "ledger", path, lambda raw: Path(self.text(raw)).expanduser(), defaults.ledger
+            ),
+            sync_interval=self.field(
+                data, "sync_interval", path, v.positive_duration, defaults.sync_interval
+            ),
         )
 
     def named(
@@ -309,7 +352,7 @@ class ConfigReader:
             path,
             allowed={
                 "name", "deployments", "strategy", "hedge_delay", "hedge_min_delay", "max_parallel",
-                "fallbacks", "retries", "max_attempts", "deadline",
+                "fallbacks", "retries", "max_attempts", "deadline", "cache",
             },
             required=frozenset({"name", "deployments"}),
         )  # fmt: skip
@@ -341,6 +384,18 @@ class ConfigReader:
             retries=self.retries(data.get("retries", {}), v.join(path, "retries")),
             max_attempts=self.field(data, "max_attempts", path, v.positive_int, 8),
             deadline=self.field(data, "deadline", path, v.positive_duration, 300.0),
+            cache=self.group_cache(data["cache"], v.join(path, "cache")) if "cache" in data else None,
+        )
+
+    def group_cache(self, value: Any, path: str) -> GroupCache | None:
+        data = self.mapping(value, path, allowed={"mode", "ttl", "shared"})
+        if data is None:
+            return None
+        defaults = GroupCache()
+        return GroupCache(
+            mode=self.field(data, "mode", path, v.one_of(CACHE_MODES), defaults.mode),
+            ttl=self.field(data, "ttl", path, v.optional(v.positive_duration), None),
+            shared=self.field(data, "shared", path, v.boolean, defaults.shared),
         )
 
     def retries(self, value: Any, path: str) -> RetrySettings:
@@ -409,8 +464,8 @@ class ConfigReader:
                 continue
             if any(k.name == key.name for k in keys):
                 self.problem(v.join(path, "name"), f"duplicate key name {key.name!r}")
-            if any(k.key == key.key for k in keys):
-                self.problem(v.join(path, "key"), "the same key value is used twice")
+            if any(k.digest == key.digest for k in keys):
+                self.problem(path, "the same key is used twice")
             keys.append(key)
         return tuple(keys)
 
@@ -418,26 +473,48 @@ class ConfigReader:
         data = self.mapping(
             value,
             path,
-            allowed={"name", "key", "models", "allow_override", "rpm", "tpm"},
-            required=frozenset({"name", "key"}),
+            allowed={"name", "key", "key_sha256", "models", "allow_override", "rpm", "tpm", "budget"},
+            required=frozenset({"name"}),
         )
         if data is None:
             return None
         name = self.field(data, "name", path, v.name, "")
-        secret = self.field(data, "key", path, lambda v: Secret(self.text(v)), None)
+        secret = self.field(data, "key", path, v.optional(self.gateway_secret), None)
+        digest = self.field(data, "key_sha256", path, v.optional(v.sha256_hex), None)
+        if ("key" in data) == ("key_sha256" in data):
+            self.problem(path, "give exactly one of key (the key, e.g. ${ENV_VAR}) or key_sha256 (its hash)")
         allowed_models = self.field(data, "models", path, v.optional(v.name_list), None)
         for index, model in enumerate(allowed_models or ()):
             if model not in models:
                 self.problem(f"{path}.models[{index}]", f"undefined model {model!r}")
-        if secret is not None and len(secret.reveal()) < 8:
-            self.problem(v.join(path, "key"), "a gateway key must be at least 8 characters")
-        if not name or secret is None:
+        budget = self.budget(data["budget"], v.join(path, "budget"), models) if "budget" in data else None
+        if not name or (secret is None and digest is None):
             return None
         return GatewayKey(
             name=name,
-            key=secret,
+            digest=digest or key_digest(secret.reveal() if secret else ""),
+            secret=secret,
             models=None if allowed_models is None else frozenset(allowed_models),
             allow_override=self.field(data, "allow_override", path, v.boolean, False),
             rpm=self.field(data, "rpm", path, v.optional(v.positive_int), None),
             tpm=self.field(data, "tpm", path, v.optional(v.positive_int), None),
+            budget=budget,
+        )
+
+    def budget(self, value: Any, path: str, models: Mapping[str, ModelGroup]) -> Budget | None:
+        data = self.mapping(value, path, allowed={"daily", "monthly", "near", "downgrade_to", "exceeded_to"})
+        if data is None:
+            return None
+        if "daily" not in data and "monthly" not in data:
+            self.problem(path, "needs daily or monthly (USD)")
+        for target in ("downgrade_to", "exceeded_to"):
+            group = data.get(target)
+            if isinstance(group, str) and group not in models:
+                self.problem(v.join(path, target), f"undefined model {group!r}")
+        return Budget(
+            daily=self.field(data, "daily", path, v.optional(v.positive_number), None),
+            monthly=self.field(data, "monthly", path, v.optional(v.positive_number), None),
+            near=self.field(data, "near", path, v.fraction, 0.8),
+            downgrade_to=self.field(data, "downgrade_to", path, v.optional(v.name), None),
+            exceeded_to=self.field(data, "exceeded_to", path, v.optional(v.name), None),
         )

@@ -67,6 +67,28 @@ def non_negative_number(value: Any) -> float:
     return float(value)
 
 
+def fraction(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ValueError(f"expected a fraction above 0 and at most 1, e.g. 0.8, got {value!r}")
+    return float(value)
+
+
+def one_of(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
+        return str(value)
+
+    return parse
+
+
+def sha256_hex(value: Any) -> bytes:
+    """A SHA-256 digest written as 64 hex digits (what ``raceway keys create`` prints)."""
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", value):
+        raise ValueError("expected the key's SHA-256 as 64 hex digits")
+    return bytes.fromhex(value)
+
+
 def positive_duration(value: Any) -> float:
     seconds = parse_duration(value)
     if seconds <= 0:

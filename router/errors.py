@@ -8,6 +8,7 @@ Exception tree::
     ├── PermissionDenied          403  key not allowed to use a model
     ├── ModelNotFound             404  unknown public model name
     ├── PayloadTooLarge           413  body over the configured limit
+    ├── BudgetExceeded            429  the key spent its daily or monthly budget
     ├── ClientGone                499  the client disconnected before the answer
     ├── NoDeploymentAvailable     503  nothing usable to serve the request
     └── UpstreamError             502  an upstream call failed (connect, 5xx, cut stream)
@@ -90,6 +91,12 @@ class PayloadTooLarge(GatewayError):
     status = 413
     error_type = "invalid_request_error"
     default_code = "request_too_large"
+
+
+class BudgetExceeded(GatewayError):
+    status = 429
+    error_type = "insufficient_quota"
+    default_code = "budget_exceeded"
 
 
 class ClientGone(GatewayError):

@@ -17,6 +17,7 @@ import orjson
 
 from router.calls import Usage
 from router.metrics import UNKNOWN_MODEL, Metrics
+from router.spend import SpendBook
 
 access_logger = logging.getLogger("raceway.access")
 
@@ -49,14 +50,17 @@ class Exchange:
     cost: float = 0.0
     first_token: float | None = None  # seconds from arrival to the first content chunk
     overhead: float | None = None  # seconds spent in Raceway, not in the winning upstream call
+    cache: str | None = None  # hit | miss | bypass, once the cache was considered
+    budget_tier: str | None = None  # for keys with a budget: normal | near | exceeded
 
 
 class Recorder:
     """Turns finished exchanges into metrics and (optionally) an access-log line."""
 
-    def __init__(self, metrics: Metrics, *, access_log: bool) -> None:
+    def __init__(self, metrics: Metrics, *, access_log: bool, spend: SpendBook | None = None) -> None:
         self._metrics = metrics
         self._access_log = access_log
+        self.spend = spend  # where the keys' spend is tallied (set once the worker runs)
 
     def finish(self, exchange: Exchange, status: int) -> None:
         metrics, model = self._metrics, exchange.model
@@ -73,6 +77,11 @@ class Recorder:
             metrics.tokens.labels(model, deployment, "completion").inc(usage.completion_tokens)
             if exchange.cost:
                 metrics.cost.labels(model, deployment).inc(exchange.cost)
+        if exchange.key is not None:
+            if exchange.budget_tier is not None:
+                metrics.budget_requests.labels(exchange.key, exchange.budget_tier).inc()
+            if self.spend is not None and (status < 400 or exchange.cost):
+                self.spend.record(exchange.key, exchange.cost, usage)
         if self._access_log:
             access_logger.info(self._line(exchange, status, elapsed))
 
@@ -96,5 +105,7 @@ class Recorder:
                 "prompt_tokens": usage.prompt_tokens if usage else None,
                 "completion_tokens": usage.completion_tokens if usage else None,
                 "cost_usd": round(exchange.cost, 8),
+                "cache": exchange.cache,
+                "budget_tier": exchange.budget_tier,
             }
         ).decode()

@@ -6,11 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from router.auth import KeyRing
+from router.cache import ResponseCache
+from router.coalesce import Flights
 from router.config import GatewayConfig, GatewayKey
 from router.dispatch import Dispatcher
 from router.fleet import Fleet, Member
 from router.limits import RateLimit
 from router.metrics import Metrics
+from router.spend import SpendBook
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,17 +25,31 @@ class Gateway:
     dispatcher: Dispatcher
     keyring: KeyRing
     key_limits: Mapping[str, RateLimit]
+    cache: ResponseCache
+    flights: Flights
+    spend: SpendBook
 
     @classmethod
-    def build(cls, config: GatewayConfig, metrics: Metrics, *, workers: int = 1) -> Gateway:
+    def build(
+        cls, config: GatewayConfig, metrics: Metrics, *, workers: int = 1, spend: SpendBook | None = None
+    ) -> Gateway:
         """Must run inside the worker's event loop (it opens the HTTP session and limiters).
 
-        ``workers``: how many worker processes share the gateway-wide caps and rate limits.
+        ``workers``: how many worker processes share the gateway-wide caps and rate limits;
+        ``spend``: the worker's spend book (its owner runs and closes it).
         """
         fleet = Fleet.build(config, share=workers)
-        key_limits = _key_limits(config, workers)
-        gateway = cls(config, fleet, Dispatcher(config, fleet, metrics), KeyRing(config.keys), key_limits)
-        gateway.publish_limits(metrics)
+        gateway = cls(
+            config,
+            fleet,
+            Dispatcher(config, fleet, metrics),
+            KeyRing(config.keys),
+            _key_limits(config, workers),
+            ResponseCache(config.cache, metrics),
+            Flights(),
+            spend or SpendBook(config.state.ledger, config.state.sync_interval),
+        )
+        gateway._activate(metrics)
         return gateway
 
     def successor(
@@ -41,15 +58,27 @@ class Gateway:
         """The gateway for a new config, built from this one, and the deployments it retires.
 
         Unchanged deployments keep their connections, limiters, statistics and breakers;
-        unchanged keys keep their rate-limit buckets.
+        unchanged keys keep their rate-limit buckets; the cache keeps its entries unless its
+        bounds changed; flights in progress and the spend book carry over.
         """
         fleet, retired = self.fleet.successor(config)
-        key_limits = _key_limits(config, workers, previous=self)
         gateway = Gateway(
-            config, fleet, self.dispatcher.successor(config, fleet), KeyRing(config.keys), key_limits
+            config,
+            fleet,
+            self.dispatcher.successor(config, fleet),
+            KeyRing(config.keys),
+            _key_limits(config, workers, previous=self),
+            self.cache.resize(config.cache),
+            self.flights,
+            self.spend,
         )
-        gateway.publish_limits(metrics)
+        gateway._activate(metrics)
         return gateway, retired
+
+    def _activate(self, metrics: Metrics) -> None:
+        """Make this snapshot's settings take effect in the worker's shared parts."""
+        self.spend.tracking = any(key.budget is not None for key in self.config.keys)
+        self.publish_limits(metrics)
 
     def publish_limits(self, metrics: Metrics) -> None:
         """Export what this worker actually enforces, so an operator can see the split."""

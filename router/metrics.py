@@ -205,6 +205,49 @@ class Metrics:
             buckets=LAG_BUCKETS,
             registry=registry,
         )
+        self.cache_lookups = Counter(
+            "raceway_cache_lookups",
+            "Response-cache lookups, by result (hit, miss).",
+            ["result"],
+            registry=registry,
+        )
+        self.cache_evictions = Counter(
+            "raceway_cache_evictions",
+            "Entries removed from the response cache, by reason (size, expired).",
+            ["reason"],
+            registry=registry,
+        )
+        self.cache_bytes = Gauge(
+            "raceway_cache_bytes",
+            "Bytes held by the response caches of the live workers.",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self.cache_entries = Gauge(
+            "raceway_cache_entries",
+            "Entries held by the response caches of the live workers.",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self.coalesced = Counter(
+            "raceway_coalesced_requests",
+            "Requests answered by an identical request's upstream call instead of their own.",
+            ["model"],
+            registry=registry,
+        )
+        self.budget_requests = Counter(
+            "raceway_budget_requests",
+            "Requests of keys with a budget, by the budget tier they were served in.",
+            ["key", "tier"],
+            registry=registry,
+        )
+        self.key_spend = Gauge(
+            "raceway_key_spend_usd",
+            "Spend of each key in the current period (day, month), as the ledger last reported it.",
+            ["key", "period"],
+            registry=registry,
+            multiprocess_mode="max",
+        )
         self.config_reloads = Counter(
             "raceway_config_reloads",
             "Config reload attempts by result (applied, invalid, unreadable).",

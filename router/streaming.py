@@ -57,6 +57,11 @@ def event_json(event: bytes) -> Any:
     return None
 
 
+def carries_usage(event: bytes) -> bool:
+    """Cheaply: does this event report usage? (With ``include_usage`` every chunk says ``"usage":null``.)"""
+    return b'"usage"' in event and b'"usage":null' not in event and b'"usage": null' not in event
+
+
 def has_content(payload: Any) -> bool:
     """True when a chunk carries answer content: text, a tool call, or a finish reason."""
     if not isinstance(payload, dict):

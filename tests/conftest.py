@@ -90,7 +90,10 @@ class RunningGateway:
 
 
 def start_gateway(config: Path, *, workers: int = 2, env: dict[str, str] | None = None) -> RunningGateway:
-    """``raceway serve`` on a kernel-chosen 127.0.0.1 port; returns once /health answers."""
+    """``raceway serve`` on a kernel-chosen 127.0.0.1 port; returns once /health answers.
+
+    The spend ledger's default place is under the config's directory, never the user's home.
+    """
     process = subprocess.Popen(
         [
             sys.executable,
@@ -105,7 +108,7 @@ def start_gateway(config: Path, *, workers: int = 2, env: dict[str, str] | None 
             str(workers),
         ],
         cwd=REPO,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "XDG_STATE_HOME": str(config.parent / "state"), **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -4,8 +4,8 @@ from router.auth import KeyRing
 from router.config import GatewayKey, Secret
 from router.errors import AuthenticationFailed
 
-TEAM = GatewayKey(name="team", key=Secret("rw-team-secret-1"))
-BATCH = GatewayKey(name="batch", key=Secret("rw-batch-secret-2"), models=frozenset({"m"}))
+TEAM = GatewayKey.from_secret("team", "rw-team-secret-1")
+BATCH = GatewayKey.from_secret("batch", "rw-batch-secret-2", models=frozenset({"m"}))
 
 
 def test_without_keys_everyone_is_anonymous() -> None:

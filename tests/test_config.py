@@ -1,10 +1,11 @@
 """The config file is the operator's interface: every mistake is reported with its key path."""
 
+import hashlib
 from pathlib import Path
 
 import pytest
 
-from router.config import ConfigError, Secret, load_config, parse_config
+from router.config import Budget, CacheSettings, ConfigError, GroupCache, Secret, load_config, parse_config
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -106,7 +107,7 @@ keys:
     assert "deployments[1].name: duplicate deployment name 'a'" in found
     assert "models[1].name: duplicate model name 'm'" in found
     assert "keys[1].name: duplicate key name 'k'" in found
-    assert "keys[1].key: the same key value is used twice" in found
+    assert "keys[1]: the same key is used twice" in found
 
 
 def test_wrong_types_are_named() -> None:
@@ -167,7 +168,75 @@ keys:
     assert config.deployments["a"].fake.reply == "hi there"
     assert config.deployments["a"].fake.latency == pytest.approx(0.005)
     (key,) = config.keys
-    assert key.key.reveal() == "rw-team-a-secret" and key.allows("m") and not key.allows("other")
+    assert key.secret is not None and key.secret.reveal() == "rw-team-a-secret"
+    assert key.digest == hashlib.sha256(b"rw-team-a-secret").digest()
+    assert key.allows("m") and not key.allows("other")
+
+
+def test_a_key_may_be_given_only_by_its_hash() -> None:
+    digest = hashlib.sha256(b"rw-hashed-key-1").hexdigest()
+    raw = f"""
+deployments: [{{name: a, provider: fake}}]
+models: [{{name: m, deployments: [a]}}]
+keys:
+  - {{name: hashed, key_sha256: {digest}}}
+  - {{name: both, key: rw-both-key-1, key_sha256: {digest}}}
+  - {{name: neither}}
+  - {{name: bad, key_sha256: not-hex}}
+""".encode()
+    found = problems(raw)
+    assert found == [
+        "keys[1]: give exactly one of key (the key, e.g. ${ENV_VAR}) or key_sha256 (its hash)",
+        "keys[1]: the same key is used twice",
+        "keys[2]: give exactly one of key (the key, e.g. ${ENV_VAR}) or key_sha256 (its hash)",
+        "keys[3].key_sha256: expected the key's SHA-256 as 64 hex digits",
+    ]
+    config = parse_config(raw.split(b"  - {name: both")[0], {})
+    (key,) = config.keys
+    assert key.secret is None and key.digest.hex() == digest
+    assert "rw-hashed-key-1" not in list(config.secrets())
+
+
+def test_budgets_cache_and_state_sections() -> None:
+    raw = b"""
+deployments: [{name: a, provider: fake}]
+models:
+  - {name: big, deployments: [a], cache: {mode: always, ttl: 10m, shared: true}}
+  - {name: small, deployments: [a], cache: {}}
+  - {name: plain, deployments: [a]}
+cache: {max_entries: 100, max_bytes: 1MiB, ttl: 30s}
+state: {ledger: /tmp/raceway-test/ledger.sqlite3, sync_interval: 50ms}
+keys:
+  - name: team
+    key: rw-team-key-1
+    budget: {daily: 5, monthly: 100, near: 0.9, downgrade_to: small, exceeded_to: plain}
+"""
+    config = parse_config(raw, {})
+    assert config.models["big"].cache == GroupCache(mode="always", ttl=600.0, shared=True)
+    assert config.models["small"].cache == GroupCache()
+    assert config.models["plain"].cache is None
+    assert config.cache == CacheSettings(max_entries=100, max_bytes=1024 * 1024, ttl=30.0)
+    assert config.state.ledger == Path("/tmp/raceway-test/ledger.sqlite3")
+    assert config.state.sync_interval == pytest.approx(0.05)
+    assert config.keys[0].budget == Budget(
+        daily=5.0, monthly=100.0, near=0.9, downgrade_to="small", exceeded_to="plain"
+    )
+
+
+def test_budget_and_cache_problems_are_named() -> None:
+    raw = b"""
+deployments: [{name: a, provider: fake}]
+models:
+  - {name: m, deployments: [a], cache: {mode: sometimes}}
+keys:
+  - {name: k, key: rw-key-one-1, budget: {near: 1.5, downgrade_to: nowhere}}
+"""
+    assert problems(raw) == [
+        "models[0].cache.mode: expected one of deterministic, always, got 'sometimes'",
+        "keys[0].budget: needs daily or monthly (USD)",
+        "keys[0].budget.downgrade_to: undefined model 'nowhere'",
+        "keys[0].budget.near: expected a fraction above 0 and at most 1, e.g. 0.8, got 1.5",
+    ]
 
 
 def test_shipped_configs_are_valid() -> None:

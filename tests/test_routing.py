@@ -25,8 +25,8 @@ routes:
 """,
     {},
 )
-OPERATOR = GatewayKey(name="ops", key=Secret("ops-key-123"), allow_override=True)
-APP = GatewayKey(name="app", key=Secret("app-key-123"), models=frozenset({"chat"}))
+OPERATOR = GatewayKey.from_secret("ops", "ops-key-123", allow_override=True)
+APP = GatewayKey.from_secret("app", "app-key-123", models=frozenset({"chat"}))
 
 
 def body(content: str = "hello", **extra: object) -> dict[str, object]:

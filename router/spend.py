@@ -1,0 +1,139 @@
+"""Each worker's book of its keys' spend, kept in step with the shared ledger off the event loop.
+
+Finished requests are tallied in memory (``record``, a dict update on the hot path).
+Every ``sync_interval`` a background task hands the tallies to the ledger thread, which
+writes them and reads back the totals of every worker in one transaction. A key's spend
+as this worker sees it is the ledger's last totals plus what it has recorded since.
+
+What a crash can lose: a clean stop (SIGTERM, a worker replaced, a reload) writes
+everything. A killed process loses the spend of requests that finished in its last
+``sync_interval`` (250 ms by default) and of those in flight; committed rows survive
+(WAL, ``synchronous=NORMAL``), though a power cut may also lose the last commits.
+
+Budgets checked against this view can be overshot by what the other workers spent
+since the last sync, and by requests already in flight when the limit was crossed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+from router.calls import Usage
+from router.ledger import Ledger, Spent, Tally
+from router.metrics import Metrics
+
+logger = logging.getLogger("raceway.spend")
+
+
+def utc_day(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
+
+
+class SpendBook:
+    def __init__(
+        self,
+        path: Path,
+        interval: float,
+        *,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = path
+        self.interval = interval
+        self._metrics = metrics
+        self._clock = clock
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="raceway-ledger")
+        self._ledger: Ledger | None = None
+        self._pending: dict[tuple[str, str], Tally] = {}
+        self._in_transit: dict[tuple[str, str], Tally] = {}
+        self._totals: dict[str, Spent] = {}
+        self._totals_day = ""
+        self.tracking = False  # read the others' spend too (some key has a budget)
+        self._failing = False
+
+    # -- the hot path ---------------------------------------------------------------
+
+    def record(self, key: str, cost: float, usage: Usage | None) -> None:
+        tally = self._pending.get((key, day := utc_day(self._clock())))
+        if tally is None:
+            tally = self._pending[(key, day)] = Tally()
+        tally.cost_usd += cost
+        tally.requests += 1
+        if usage is not None:
+            tally.prompt_tokens += usage.prompt_tokens
+            tally.completion_tokens += usage.completion_tokens
+
+    def spent(self, key: str) -> Spent:
+        """The key's spend today and this month, over every worker, as far as this worker knows."""
+        today = utc_day(self._clock())
+        synced = self._totals.get(key) if self._totals_day == today else None
+        day = synced.day if synced else 0.0
+        month = synced.month if synced else 0.0
+        if synced is None and self._totals_day[:7] == today[:7] and key in self._totals:
+            month = self._totals[key].month  # a new day, the same month
+        for tallies in (self._in_transit, self._pending):
+            for (name, tally_day), tally in tallies.items():
+                if name == key and tally_day[:7] == today[:7]:
+                    month += tally.cost_usd
+                    if tally_day == today:
+                        day += tally.cost_usd
+        return Spent(day=day, month=month)
+
+    # -- in the background --------------------------------------------------------------
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            if self._pending or self.tracking:
+                await self.sync()
+
+    async def sync(self) -> None:
+        """Write the pending tallies and read back every key's totals."""
+        self._in_transit, self._pending = self._pending, {}
+        today = utc_day(self._clock())
+        try:
+            totals = await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._exchange, self._in_transit, today
+            )
+        except (sqlite3.Error, OSError):
+            if not self._failing:
+                logger.exception("cannot write the spend ledger %s; will retry", self.path)
+            self._failing = True
+            for entry, tally in self._in_transit.items():  # keep them for the next attempt
+                kept = self._pending.setdefault(entry, Tally())
+                kept.cost_usd += tally.cost_usd
+                kept.requests += tally.requests
+                kept.prompt_tokens += tally.prompt_tokens
+                kept.completion_tokens += tally.completion_tokens
+            return
+        finally:
+            self._in_transit = {}
+        if self._failing:
+            logger.info("the spend ledger %s is writable again", self.path)
+            self._failing = False
+        self._totals, self._totals_day = totals, today
+        if self._metrics is not None and self.tracking:
+            for key, spent in totals.items():
+                self._metrics.key_spend.labels(key, "day").set(spent.day)
+                self._metrics.key_spend.labels(key, "month").set(spent.month)
+
+    def _exchange(self, tallies: dict[tuple[str, str], Tally], day: str) -> dict[str, Spent]:
+        if self._ledger is None:
+            self._ledger = Ledger(self.path)
+        return self._ledger.exchange(tallies, day)
+
+    async def close(self) -> None:
+        """Write what is left, then close the ledger."""
+        if self._pending:
+            await self.sync()
+        ledger, self._ledger = self._ledger, None
+        if ledger is not None:
+            await asyncio.get_running_loop().run_in_executor(self._executor, ledger.close)
+        self._executor.shutdown(wait=False)
