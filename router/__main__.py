@@ -1,4 +1,4 @@
-"""The command line: ``raceway serve`` and ``raceway check-config``."""
+"""The command line: ``raceway serve``, ``raceway check-config`` and ``raceway keys``."""
 
 from __future__ import annotations
 
@@ -62,6 +62,11 @@ def serve(args: argparse.Namespace) -> int:
     return serve(options)
 
 
+def _keys(args: argparse.Namespace) -> int:
+    code: int = args.keys_run(args)  # the subcommand of ``raceway keys``
+    return code
+
+
 def _bind(value: str) -> str:
     from router.server import split_bind
 
@@ -87,6 +92,12 @@ def parser() -> argparse.ArgumentParser:
     check_command = commands.add_parser("check-config", help="validate a config file and list every problem")
     check_command.add_argument("file", type=Path)
     check_command.set_defaults(run=check_config)
+
+    from router import keys_cli
+
+    keys_command = commands.add_parser("keys", help="create gateway keys and show their spend")
+    keys_cli.add_commands(keys_command)
+    keys_command.set_defaults(run=_keys)
     return root
 
 

@@ -101,6 +101,7 @@ def create_app(
         spend = SpendBook(config.state.ledger, config.state.sync_interval, metrics=metrics)
         app.state.gateway = Gateway.build(config, metrics, workers=workers, spend=spend)
         app.state.recorder.spend = spend
+        await spend.start()
         metrics.config_info.labels(config.hash).set(1)
         metrics.workers_up.set(1)
         background = [

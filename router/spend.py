@@ -88,6 +88,11 @@ class SpendBook:
 
     # -- in the background --------------------------------------------------------------
 
+    async def start(self) -> None:
+        """Before the first request: read the spend so far, so budgets hold from the start."""
+        if self.tracking:
+            await self.sync()
+
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self.interval)

@@ -1,7 +1,7 @@
 import pytest
 
 from router.auth import KeyRing
-from router.config import GatewayKey, Secret
+from router.config import GatewayKey
 from router.errors import AuthenticationFailed
 
 TEAM = GatewayKey.from_secret("team", "rw-team-secret-1")

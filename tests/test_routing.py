@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from router.config import GatewayKey, Secret, parse_config
+from router.config import GatewayKey, parse_config
 from router.errors import InvalidRequest, ModelNotFound, PermissionDenied
 from router.routing import estimate_prompt_tokens, route
 
