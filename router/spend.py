@@ -73,18 +73,21 @@ class SpendBook:
     def spent(self, key: str) -> Spent:
         """The key's spend today and this month, over every worker, as far as this worker knows."""
         today = utc_day(self._clock())
-        synced = self._totals.get(key) if self._totals_day == today else None
-        day = synced.day if synced else 0.0
-        month = synced.month if synced else 0.0
-        if synced is None and self._totals_day[:7] == today[:7] and key in self._totals:
-            month = self._totals[key].month  # a new day, the same month
+        synced = Spent()
+        if self._totals_day[:7] == today[:7]:  # the last totals are of this month
+            synced = self._totals.get(key, synced)
+            if self._totals_day != today:  # but of an earlier day
+                synced = Spent(month=synced.month, requests=synced.requests, tokens=synced.tokens)
+        day, month, requests, tokens = synced.day, synced.month, synced.requests, synced.tokens
         for tallies in (self._in_transit, self._pending):
             for (name, tally_day), tally in tallies.items():
                 if name == key and tally_day[:7] == today[:7]:
                     month += tally.cost_usd
+                    requests += tally.requests
+                    tokens += tally.prompt_tokens + tally.completion_tokens
                     if tally_day == today:
                         day += tally.cost_usd
-        return Spent(day=day, month=month)
+        return Spent(day=day, month=month, requests=requests, tokens=tokens)
 
     # -- in the background --------------------------------------------------------------
 
