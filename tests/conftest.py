@@ -74,6 +74,13 @@ class RunningGateway:
     def api_url(self) -> str:
         return f"{self.base_url}/v1"
 
+    def metric(self, sample: str) -> float:
+        """The value of the first line of /metrics that starts with ``sample`` (0 if none)."""
+        for line in httpx.get(f"{self.base_url}/metrics").text.splitlines():
+            if line.startswith(sample):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
     def stop(self, timeout: float = 20.0) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
