@@ -91,6 +91,7 @@ class Recorder:
             {
                 "ts": round(time.time(), 3),
                 "request_id": exchange.request_id,
+                "worker": self._metrics.worker,
                 "path": exchange.path,
                 "key": exchange.key,
                 "model": exchange.model,
