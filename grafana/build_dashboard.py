@@ -225,6 +225,58 @@ PANELS: list[tuple[str, str, str, list[tuple[str, str]], int]] = [
         ],
         12,
     ),
+    (
+        "Cache and budgets",
+        "Cache lookups and coalesced requests",
+        "reqps",
+        [
+            ("{{result}}", f"sum by (result) (rate(raceway_cache_lookups_total[{RATE}]))"),
+            ("coalesced", f"sum(rate(raceway_coalesced_requests_total[{RATE}]))"),
+        ],
+        8,
+    ),
+    (
+        "Cache and budgets",
+        "Cache hit ratio",
+        "percentunit",
+        [
+            (
+                "hits",
+                f'sum(rate(raceway_cache_lookups_total{{result="hit"}}[{RATE}]))'
+                f" / sum(rate(raceway_cache_lookups_total[{RATE}]))",
+            ),
+        ],
+        8,
+    ),
+    (
+        "Cache and budgets",
+        "Cache size (bytes) and evictions",
+        "short",
+        [
+            ("bytes", "sum(raceway_cache_bytes)"),
+            ("evicted/s {{reason}}", f"sum by (reason) (rate(raceway_cache_evictions_total[{RATE}]))"),
+        ],
+        8,
+    ),
+    (
+        "Cache and budgets",
+        "Requests by key and budget tier",
+        "reqps",
+        [("{{key}} {{tier}}", f"sum by (key, tier) (rate(raceway_budget_requests_total[{RATE}]))")],
+        12,
+    ),
+    (
+        "Cache and budgets",
+        "Key spend today and this month (USD)",
+        "currencyUSD",
+        [
+            (
+                "{{key}} {{period}}",
+                "max by (key, period) (raceway_key_spend_usd)",
+            ),
+        ],
+        12,
+    ),
 ]
 
 

@@ -85,6 +85,10 @@ def test_dashboard_is_importable_with_a_datasource_variable() -> None:
         "loop lag",
         "tokens",
         "cost",
+        "cache",
+        "coalesced",
+        "budget",
+        "spend",
     ):
         assert topic in titles, topic
 
@@ -149,7 +153,10 @@ def config(upstream: FakeUpstream) -> str:
           - {{name: main, deployments: [broken], fallbacks: [backup]}}
           - {{name: backup, deployments: [quick]}}
           - {{name: narrow, deployments: [narrow]}}
-        keys: [{{name: observer, key: "{KEY}"}}]
+          - {{name: memo, deployments: [quick], cache: {{mode: always}}}}
+        cache: {{max_entries: 1}}
+        keys:
+          - {{name: observer, key: "{KEY}", budget: {{daily: 1000}}}}
         """
     )
 
@@ -226,19 +233,31 @@ async def drive_traffic(gateway: RunningGateway, upstream: FakeUpstream) -> int:
     sent = 0
     async with httpx.AsyncClient(timeout=20, headers={"authorization": f"Bearer {KEY}"}) as client:
 
-        async def ask(model: str, **extra: object) -> httpx.Response:
+        async def ask(model: str, via: httpx.AsyncClient = client, **extra: object) -> httpx.Response:
             nonlocal sent
             sent += 1
             body = {"model": model, "messages": [{"role": "user", "content": "hello"}], **extra}
-            return await client.post(f"{gateway.api_url}/chat/completions", json=body)
+            return await via.post(f"{gateway.api_url}/chat/completions", json=body)
 
         answers = await asyncio.gather(
             ask("raced"), ask("hedged"), ask("main"), *(ask("narrow") for _ in range(6))
         )
         streamed = await ask("backup", stream=True, stream_options={"include_usage": True})
         unknown = await ask("no-such-model")
-    statuses = [response.status_code for response in [*answers, streamed, unknown]]
-    assert statuses[:3] == [200, 200, 200] and statuses[-2:] == [200, 404], statuses
+        # One connection, so one worker: a miss, a hit, and a miss that evicts (max_entries: 1).
+        async with httpx.AsyncClient(
+            timeout=20, headers=client.headers, limits=httpx.Limits(max_connections=1)
+        ) as single:
+            memo = [await ask("memo", single, user=user) for user in ("a", "b")]
+            memo.append(await ask("memo", single, messages=[{"role": "user", "content": "other"}]))
+        assert [r.headers["x-raceway-cache"] for r in memo] == ["miss", "hit", "miss"]
+        upstream.script("quick", Behaviour(delay=0.4))
+        # Four at once over two workers: one of them has two or more, and coalesces.
+        memo += await asyncio.gather(
+            *(ask("memo", messages=[{"role": "user", "content": "same"}]) for _ in range(4))
+        )
+    statuses = [response.status_code for response in [*answers, streamed, unknown, *memo]]
+    assert statuses[:3] == [200, 200, 200] and statuses[9:] == [200, 404] + [200] * 7, statuses
     # narrow takes 2 (1 + 1 queued) in each of the 2 workers: of 6, at least 2 are refused.
     narrow = sorted(statuses[3:9])
     assert narrow.count(429) >= 2 and set(narrow) <= {200, 429}, narrow
