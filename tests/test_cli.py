@@ -1,5 +1,7 @@
-"""`raceway check-config` and `raceway serve` refuse bad configs with every problem listed."""
+"""The command line: `raceway check-config` and `raceway serve` refuse bad configs with every problem
+listed; `raceway keys` creates keys and shows spend."""
 
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -65,3 +67,45 @@ def test_litellm_is_not_imported_without_a_litellm_deployment() -> None:
         [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60
     )
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_keys_create_prints_the_key_once_and_an_entry_holding_only_its_hash(
+    write_config: WriteConfig,
+) -> None:
+    result = raceway("keys", "create", "team-a")
+    assert result.returncode == 0, result.stderr
+    key = result.stdout.split("key (shown only now, give it to its owner): ")[1].split()[0]
+    assert key.startswith("rw-") and len(key) > 40
+    entry = next(line.strip() for line in result.stdout.splitlines() if "key_sha256" in line)
+    assert entry == f"- {{name: team-a, key_sha256: {hashlib.sha256(key.encode()).hexdigest()}}}"
+    assert key not in entry
+    path = write_config(
+        f"""
+        deployments: [{{name: a, provider: fake}}]
+        models: [{{name: m, deployments: [a]}}]
+        keys:
+          {entry}
+        """
+    )
+    assert raceway("check-config", str(path)).returncode == 0
+    hashed = subprocess.run(
+        [sys.executable, "-m", "router", "keys", "hash"],
+        cwd=REPO,
+        input=key + "\n",
+        capture_output=True,
+        text=True,
+    )
+    assert hashed.stdout.strip() == hashlib.sha256(key.encode()).hexdigest()
+    assert raceway("keys", "create", "other").stdout != result.stdout  # a new key every time
+
+
+def test_keys_spend_before_anything_was_spent(write_config: WriteConfig, tmp_path: Path) -> None:
+    path = write_config(
+        f"""
+        state: {{ledger: "{tmp_path / "nothing-yet.sqlite3"}"}}
+        deployments: [{{name: a, provider: fake}}]
+        models: [{{name: m, deployments: [a]}}]
+        """
+    )
+    result = raceway("keys", "spend", "-c", str(path))
+    assert result.returncode == 0 and "no spend recorded yet" in result.stdout
