@@ -4,6 +4,7 @@ Everything runs in one go on 127.0.0.1 and every load is bounded in count and ti
 
     python bench/run.py                 # all scenarios
     python bench/run.py --only overhead # one of: throughput overhead concurrency streaming coldstart
+                                        #         cache metrics
 
 The LiteLLM proxy is measured when ``bench/.venv-litellm/bin/litellm`` exists (make it with
 ``bench/install_litellm_proxy.sh``). Throughput needs ``wrk`` (Debian package ``wrk``).
@@ -50,7 +51,8 @@ def raceway_config(upstream_port: int, server: str = "graceful_timeout: 5s") -> 
         for name, model in MODELS.items()
     )
     models = "\n".join(f"  - {{name: {name}, deployments: [d-{name}]}}" for name in MODELS)
-    return f"server: {{{server}}}\ndeployments:\n{deployments}\nmodels:\n{models}\n"
+    cached = "  - {name: c0, deployments: [d-m0], cache: {mode: always}}"  # m0 behind the response cache
+    return f"server: {{{server}}}\ndeployments:\n{deployments}\nmodels:\n{models}\n{cached}\n"
 
 
 def start_litellm(port: int, upstream_port: int, workdir: Path, workers: int) -> tuple[Server, float] | None:
@@ -263,6 +265,28 @@ def scenario_footprint(servers: list[Server], cold_starts: dict[str, float]) -> 
     return [*lines, ""]
 
 
+def scenario_cache(servers: list[Server], seconds: int) -> list[str]:
+    """The same request through Raceway: passed through to the upstream, then served from the cache."""
+    lines = [
+        "### Response cache: every request a hit versus passed through, wrk -t2 -c64",
+        "",
+        "| path | requests/s | p50 ms | p99 ms | server CPU ms/request | CPU vs pass-through |",
+        "|---|---|---|---|---|---|",
+    ]
+    raceway = next((server for server in servers if server.name == "raceway"), None)
+    if shutil.which("wrk") is None or raceway is None:
+        return [*lines, "| (skipped: wrk not installed) | | | | | |", ""]
+    baseline = 0.0
+    for label, model in (("pass-through (0 ms upstream)", "m0"), ("cache hit", "c0")):
+        wrk(raceway.url, model, 64, 2)  # warm-up: fills each worker's cache
+        (rps, p50, p99), cpu, _ = measure_cpu(raceway, lambda m=model: wrk(raceway.url, m, 64, seconds))
+        per_request = cpu / (rps * seconds) * 1000
+        baseline = baseline or per_request
+        share = per_request / baseline * 100
+        lines.append(f"| {label} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {per_request:.3f} | {share:.0f} % |")
+    return [*lines, ""]
+
+
 def scenario_metrics_cost(upstream_port: int, workdir: Path, args: argparse.Namespace) -> list[str]:
     """The same throughput run with metrics and the access log on, then each switched off."""
     lines = [
@@ -297,7 +321,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--only", choices=["throughput", "overhead", "concurrency", "streaming", "coldstart", "metrics"]
+        "--only",
+        choices=["throughput", "overhead", "concurrency", "streaming", "coldstart", "cache", "metrics"],
     )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk run")
@@ -334,6 +359,8 @@ def main() -> None:
             report += scenario_concurrency(servers, args.requests * 5)
         if wanted in (None, "streaming"):
             report += scenario_streaming(servers, args.requests // 2)
+        if wanted in (None, "cache"):
+            report += scenario_cache(servers, args.seconds)
         if wanted in (None, "metrics"):
             report += scenario_metrics_cost(upstream_port, workdir, args)
     print("\n".join(report))
