@@ -15,7 +15,6 @@ from starlette.types import Receive
 from router.budgets import BUDGET_HEADER, EXCEEDED, steer
 from router.cache import CACHE_HEADER, CachedAnswer, CachePlan, plan_for
 from router.calls import Completion, OpenedStream
-from router.coalesce import Flight
 from router.config import GatewayKey
 from router.errors import (
     BudgetExceeded,
@@ -31,6 +30,7 @@ from router.limits import Saturated
 from router.metrics import Metrics, render
 from router.replay import StreamAssembler, replay
 from router.responses import SSEResponse, client_disconnected, error_response, json_response
+from router.reuse import Keeper, ground, look_up
 from router.routing import RoutedRequest, route
 from router.validation import chat_request, embeddings_request
 
@@ -137,7 +137,7 @@ async def _answer(
     recorder: Recorder = request.app.state.recorder
     flight = None
     if plan.read:
-        found = await unless_disconnected(request, _look_up(gateway, plan, exchange))
+        found = await unless_disconnected(request, look_up(gateway, plan, exchange))
         if isinstance(found, CachedAnswer):
             return _replayed(recorder, exchange, found, body)
         flight = found
@@ -149,59 +149,17 @@ async def _answer(
             }
             opened = await unless_disconnected(request, gateway.dispatcher.open_stream(routed, upstream_body))
             opened.hide_usage = not _wants_usage(body)
-            return _streaming(recorder, exchange, opened, _Keeper(gateway, plan, flight))
+            return _streaming(recorder, exchange, opened, Keeper(gateway, plan, flight))
         dispatch = (
             gateway.dispatcher.embeddings if exchange.path.endswith("embeddings") else gateway.dispatcher.chat
         )
         completion = await unless_disconnected(request, dispatch(routed, body))
     except BaseException as exc:
         if flight is not None:
-            _ground(flight, exc)
+            ground(flight, exc)
         raise
-    _Keeper(gateway, plan, flight).keep(
-        CachedAnswer(completion.body, completion.deployment, completion.usage)
-    )
+    Keeper(gateway, plan, flight).keep(CachedAnswer(completion.body, completion.deployment, completion.usage))
     return _completed(recorder, exchange, completion)
-
-
-async def _look_up(gateway: Gateway, plan: CachePlan, exchange: Exchange) -> CachedAnswer | Flight:
-    """A cached answer, the answer of an identical request in flight, or a flight for this one to lead."""
-    assert plan.key is not None
-    answer = gateway.cache.get(plan)
-    if answer is not None:
-        exchange.cache = "hit"
-        return answer
-    found = await gateway.flights.lead_or_follow(plan.key)
-    if isinstance(found, CachedAnswer):
-        exchange.cache = "hit"
-        gateway.dispatcher.metrics.coalesced.labels(exchange.model).inc()
-    return found
-
-
-def _ground(flight: Flight, error: BaseException) -> None:
-    """The leader's call ended without an answer: its followers share the error, or lead themselves."""
-    if isinstance(error, GatewayError) and not isinstance(error, ClientGone):
-        flight.fail(error)
-    else:
-        flight.abandon()
-
-
-class _Keeper:
-    """Where a fresh answer goes besides its client: the cache, and the requests that followed it."""
-
-    __slots__ = ("flight", "gateway", "plan")
-
-    def __init__(self, gateway: Gateway, plan: CachePlan, flight: Flight | None) -> None:
-        self.gateway, self.plan, self.flight = gateway, plan, flight
-
-    @property
-    def wanted(self) -> bool:
-        return self.flight is not None or (self.plan.key is not None and self.plan.write)
-
-    def keep(self, answer: CachedAnswer) -> None:
-        self.gateway.cache.put(self.plan, answer)
-        if self.flight is not None:
-            self.flight.finish(answer)
 
 
 def _wants_usage(body: dict[str, Any]) -> bool:
@@ -279,7 +237,7 @@ def _replayed(
     )
 
 
-def _streaming(recorder: Recorder, exchange: Exchange, opened: OpenedStream, keeper: _Keeper) -> SSEResponse:
+def _streaming(recorder: Recorder, exchange: Exchange, opened: OpenedStream, keeper: Keeper) -> SSEResponse:
     exchange.deployment, exchange.attempts = opened.deployment, opened.attempts
     # Raceway's own time: everything before the winning call started.
     exchange.overhead = max(0.0, opened.upstream_started - exchange.started)
@@ -298,7 +256,7 @@ def _streaming(recorder: Recorder, exchange: Exchange, opened: OpenedStream, kee
             keeper.keep(CachedAnswer(answer, opened.deployment, opened.usage))
         elif keeper.flight is not None:
             cut = UpstreamError(f"the stream from deployment {opened.deployment} ended early")
-            _ground(keeper.flight, cut if outcome == "cut" else ClientGone("the leading client left"))
+            ground(keeper.flight, cut if outcome == "cut" else ClientGone("the leading client left"))
 
     return SSEResponse(opened, _answer_headers(exchange), on_complete)
 

@@ -1,0 +1,55 @@
+"""Answers used more than once: cache lookups, single flights, and where a fresh answer goes.
+
+``look_up`` finds a request's answer in the cache or in an identical request's call in
+flight, or makes the request the leader of a new flight; the leader then hands its
+outcome to a ``Keeper`` (an answer: into the cache and to its followers) or to
+``ground`` (no answer: its error to the followers, or a new leader among them).
+"""
+
+from __future__ import annotations
+
+from router.cache import CachedAnswer, CachePlan
+from router.coalesce import Flight
+from router.errors import ClientGone, GatewayError
+from router.exchange import Exchange
+from router.gateway import Gateway
+
+
+async def look_up(gateway: Gateway, plan: CachePlan, exchange: Exchange) -> CachedAnswer | Flight:
+    """A cached answer, the answer of an identical request in flight, or a flight for this one to lead."""
+    assert plan.key is not None
+    answer = gateway.cache.get(plan)
+    if answer is not None:
+        exchange.cache = "hit"
+        return answer
+    found = await gateway.flights.lead_or_follow(plan.key)
+    if isinstance(found, CachedAnswer):
+        exchange.cache = "hit"
+        gateway.dispatcher.metrics.coalesced.labels(exchange.model).inc()
+    return found
+
+
+def ground(flight: Flight, error: BaseException) -> None:
+    """The leader's call ended without an answer: its followers share the error, or lead themselves."""
+    if isinstance(error, GatewayError) and not isinstance(error, ClientGone):
+        flight.fail(error)
+    else:
+        flight.abandon()
+
+
+class Keeper:
+    """Where a fresh answer goes besides its client: the cache, and the requests that followed it."""
+
+    __slots__ = ("flight", "gateway", "plan")
+
+    def __init__(self, gateway: Gateway, plan: CachePlan, flight: Flight | None) -> None:
+        self.gateway, self.plan, self.flight = gateway, plan, flight
+
+    @property
+    def wanted(self) -> bool:
+        return self.flight is not None or (self.plan.key is not None and self.plan.write)
+
+    def keep(self, answer: CachedAnswer) -> None:
+        self.gateway.cache.put(self.plan, answer)
+        if self.flight is not None:
+            self.flight.finish(answer)
