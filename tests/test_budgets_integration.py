@@ -56,7 +56,7 @@ def ask(gateway: RunningGateway, key: str) -> httpx.Response:
         headers={"authorization": f"Bearer {key}"},
         timeout=10,
     )
-    time.sleep(4 * SYNC)  # every worker has written and read the ledger since
+    time.sleep(6 * SYNC)  # every worker has written and read the ledger since
     return response
 
 
