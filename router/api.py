@@ -137,7 +137,7 @@ async def _answer(
     recorder: Recorder = request.app.state.recorder
     flight = None
     if plan.read:
-        found = await unless_disconnected(request, look_up(gateway, plan, exchange))
+        found = await unless_disconnected(request, look_up(gateway, plan, exchange, routed.group.deadline))
         if isinstance(found, CachedAnswer):
             return _replayed(recorder, exchange, found, body)
         flight = found

@@ -8,21 +8,34 @@ outcome to a ``Keeper`` (an answer: into the cache and to its followers) or to
 
 from __future__ import annotations
 
+import asyncio
+
 from router.cache import CachedAnswer, CachePlan
 from router.coalesce import Flight
-from router.errors import ClientGone, GatewayError
+from router.errors import ClientGone, GatewayError, UpstreamTimeout
 from router.exchange import Exchange
 from router.gateway import Gateway
 
 
-async def look_up(gateway: Gateway, plan: CachePlan, exchange: Exchange) -> CachedAnswer | Flight:
-    """A cached answer, the answer of an identical request in flight, or a flight for this one to lead."""
+async def look_up(
+    gateway: Gateway, plan: CachePlan, exchange: Exchange, deadline: float
+) -> CachedAnswer | Flight:
+    """A cached answer, the answer of an identical request in flight, or a flight for this one to lead.
+
+    A follower waits for the leader no longer than its own ``deadline``.
+    """
     assert plan.key is not None
     answer = gateway.cache.get(plan)
     if answer is not None:
         exchange.cache = "hit"
         return answer
-    found = await gateway.flights.lead_or_follow(plan.key)
+    try:
+        async with asyncio.timeout(deadline):
+            found = await gateway.flights.lead_or_follow(plan.key)
+    except TimeoutError as exc:
+        raise UpstreamTimeout(
+            f"an identical request in flight did not answer within the deadline of {deadline:g}s"
+        ) from exc
     if isinstance(found, CachedAnswer):
         exchange.cache = "hit"
         gateway.dispatcher.metrics.coalesced.labels(exchange.model).inc()

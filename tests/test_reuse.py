@@ -1,0 +1,58 @@
+"""look_up: the cache first, then an identical request in flight; a follower waits no longer
+than its deadline."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from router.cache import CachedAnswer, CachePlan, plan_for
+from router.coalesce import Flight
+from router.config import parse_config
+from router.errors import UpstreamTimeout
+from router.exchange import Exchange
+from router.gateway import Gateway
+from router.metrics import Metrics
+from router.reuse import Keeper, look_up
+from router.routing import route
+
+CONFIG = parse_config(
+    b"deployments: [{name: a, provider: fake}]\n"
+    b"models: [{name: m, deployments: [a], cache: {mode: always}}]\n",
+    {},
+)
+BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+ANSWER = CachedAnswer(b'{"choices": []}', "a", None)
+
+
+@pytest.fixture
+async def gateway() -> AsyncIterator[Gateway]:
+    built = Gateway.build(CONFIG, Metrics(CollectorRegistry()))
+    yield built
+    await built.close()
+
+
+def plan() -> CachePlan:
+    return plan_for(route(CONFIG, "m", BODY, None, {}), "/v1/chat/completions", BODY, None, None, 60.0)
+
+
+async def test_the_first_leads_the_next_follows_and_then_the_cache_answers(gateway: Gateway) -> None:
+    first, second, third = (Exchange(str(n), "/v1/chat/completions", model="m") for n in range(3))
+    leader = await look_up(gateway, plan(), first, 1.0)
+    assert isinstance(leader, Flight) and first.cache is None
+    follower = asyncio.create_task(look_up(gateway, plan(), second, 1.0))
+    await asyncio.sleep(0)
+    Keeper(gateway, plan(), leader).keep(ANSWER)
+    assert await follower == ANSWER and second.cache == "hit"
+    assert await look_up(gateway, plan(), third, 1.0) == ANSWER and third.cache == "hit"
+
+
+async def test_a_follower_gives_up_at_its_deadline(gateway: Gateway) -> None:
+    leader = await look_up(gateway, plan(), Exchange("1", "/v1/chat/completions"), 1.0)
+    assert isinstance(leader, Flight)
+    with pytest.raises(UpstreamTimeout):
+        await look_up(gateway, plan(), Exchange("2", "/v1/chat/completions"), 0.05)
+    leader.abandon()
