@@ -24,7 +24,8 @@ from router.looplag import watch_loop_lag
 from router.metrics import build_metrics
 from router.reload import ConfigReloader
 from router.responses import error_response
-from router.spend import SpendBook
+from router.shared import SharedState
+from router.spend import LedgerStore, SpendBook
 
 logger = logging.getLogger("raceway.app")
 
@@ -98,8 +99,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        spend = SpendBook(config.state.ledger, config.state.sync_interval, metrics=metrics)
-        app.state.gateway = Gateway.build(config, metrics, workers=workers, spend=spend)
+        shared = SharedState.open(config, metrics)
+        store = shared.spend if shared is not None else LedgerStore(config.state.ledger)
+        spend = SpendBook(store, config.state.sync_interval, metrics=metrics)
+        app.state.gateway = Gateway.build(config, metrics, workers=workers, spend=spend, shared=shared)
         app.state.recorder.spend = spend
         await spend.start()
         metrics.config_info.labels(config.hash).set(1)
@@ -110,6 +113,15 @@ def create_app(
             ),
             asyncio.create_task(spend.run()),
         ]
+        if shared is not None:
+            background.append(
+                asyncio.create_task(
+                    shared.cooldowns.watch(
+                        lambda: app.state.gateway.fleet,
+                        lambda member: app.state.gateway.dispatcher.publish_state(member),
+                    )
+                )
+            )
         reloader = None
         if config_path is not None:
             reloader = ConfigReloader(
@@ -131,6 +143,8 @@ def create_app(
                 await reloader.close()
             await app.state.gateway.close()
             await spend.close()  # after the last request: every finished request's spend is written
+            if shared is not None:
+                await shared.close()
 
     routes = [
         Route("/v1/chat/completions", api.chat_completions, methods=["POST"]),

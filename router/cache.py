@@ -131,15 +131,17 @@ class ResponseCache:
         self._store = _Store(settings.max_bytes, _expires, timer=clock, getsizeof=_entry_size)
         self._store.on_evict = metrics.cache_evictions.labels("size").inc
 
-    def get(self, plan: CachePlan) -> CachedAnswer | None:
+    def get(self, plan: CachePlan, *, count: bool = True) -> CachedAnswer | None:
+        """The cached answer, if any; ``count``: record the lookup's result in the metrics."""
         if plan.key is None or not plan.read:
             return None
         entry = self._store.get(plan.key)
-        if entry is None:
-            self._metrics.cache_lookups.labels("miss").inc()
-            return None
-        self._metrics.cache_lookups.labels("hit").inc()
-        return entry[0]
+        if count:
+            self.count(entry is not None)
+        return None if entry is None else entry[0]
+
+    def count(self, hit: bool) -> None:
+        self._metrics.cache_lookups.labels("hit" if hit else "miss").inc()
 
     def put(self, plan: CachePlan, answer: CachedAnswer) -> None:
         if plan.key is None or not plan.write:

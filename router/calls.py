@@ -17,6 +17,7 @@ import orjson
 
 from router.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
 from router.fleet import Member
+from router.health import State
 from router.limits import Saturated
 from router.metrics import Metrics
 from router.pricing import cost_usd
@@ -175,8 +176,10 @@ def outcome_label(error: UpstreamError) -> str:
 
 
 class CallTracker:
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics, on_cooldown: Callable[[Member], None] | None = None) -> None:
+        """``on_cooldown``: told when a deployment's breaker opens (to share the cooldown)."""
         self._metrics = metrics
+        self._on_cooldown = on_cooldown
 
     async def complete(
         self, member: Member, call: Callable[[Member], Awaitable[bytes]], tokens: int
@@ -213,7 +216,7 @@ class CallTracker:
         def closed(outcome: str, error: UpstreamError | None) -> None:
             if error is not None:
                 member.breaker.record_failure()
-                self._publish_state(member)
+                self.publish_state(member)
             usage = opened.usage
             if usage is not None:
                 opened.cost = cost_usd(member.price, usage.prompt_tokens, usage.completion_tokens)
@@ -258,7 +261,7 @@ class CallTracker:
     def _succeeded(self, member: Member, elapsed: float, *, stream: bool) -> None:
         member.stats.observe(elapsed, stream=stream)
         member.breaker.record_success()
-        self._publish_state(member)
+        self.publish_state(member)
 
     def _failed(self, member: Member, exc: BaseException, tokens: int) -> None:
         self._finish(member, tokens, None)
@@ -270,7 +273,7 @@ class CallTracker:
             else:
                 member.breaker.release()
             self._metrics.upstream_requests.labels(member.name, outcome_label(exc)).inc()
-            self._publish_state(member)
+            self.publish_state(member)
         else:  # cancelled (a race loser, a client gone) or a bug: no verdict on the deployment
             member.breaker.release()
             if isinstance(exc, asyncio.CancelledError):
@@ -283,11 +286,13 @@ class CallTracker:
         if usage is not None:
             member.rate.settle(tokens, usage.total)
 
-    def _publish_state(self, member: Member) -> None:
+    def publish_state(self, member: Member) -> None:
         state = int(member.breaker.state)
         if state != member.published_state:  # a gauge write only when the state moves
             member.published_state = state
             self._metrics.deployment_state.labels(member.name).set(state)
+            if state == State.COOLED_DOWN and self._on_cooldown is not None:
+                self._on_cooldown(member)
 
 
 def _loads(answer: bytes) -> Any:

@@ -10,6 +10,7 @@ shared), the followers elect a new leader among themselves.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from router.cache import CachedAnswer
 
@@ -21,35 +22,41 @@ class _Abandoned(Exception):
 class Flight:
     """One upstream call that several identical requests wait for."""
 
-    __slots__ = ("_flights", "_future", "key")
+    __slots__ = ("_flights", "_future", "key", "on_settled")
 
     def __init__(self, flights: Flights, key: bytes) -> None:
         self._flights = flights
         self.key = key
         self._future: asyncio.Future[CachedAnswer] = asyncio.get_running_loop().create_future()
+        # Told the outcome once: the answer, the error, or None when the leader left without one.
+        self.on_settled: Callable[[CachedAnswer | BaseException | None], None] | None = None
 
     @property
     def settled(self) -> bool:
         return self._future.done()
 
     def finish(self, answer: CachedAnswer) -> None:
-        if self._settle():
+        if self._settle(answer):
             self._future.set_result(answer)
 
     def fail(self, error: BaseException) -> None:
         """The call failed: followers get ``error`` too."""
-        if self._settle():
+        if self._settle(error):
             self._future.set_exception(error)
             self._future.exception()  # retrieved: no warning when nobody followed
 
     def abandon(self) -> None:
         """No verdict (the leader's client left, or the answer is not shareable): followers retry."""
-        self.fail(_Abandoned())
+        if self._settle(None):
+            self._future.set_exception(_Abandoned())
+            self._future.exception()
 
-    def _settle(self) -> bool:
+    def _settle(self, outcome: CachedAnswer | BaseException | None) -> bool:
         if self._future.done():
             return False
         self._flights.land(self)
+        if self.on_settled is not None:
+            self.on_settled(outcome)
         return True
 
 

@@ -264,13 +264,28 @@ def _default_ledger() -> Path:
     return Path(state_home) / "raceway" / "ledger.sqlite3"
 
 
+STATE_BACKENDS = ("local", "redis")
+
+
 @dataclass(frozen=True, kw_only=True)
 class StateSettings:
-    """Where state that outlives a process is kept: the spend ledger, shared by the machine's workers."""
+    """Where state shared beyond one worker lives.
 
+    ``local`` (the default): each worker enforces its share of every rate limit, caches and
+    coalesces on its own, and spend goes to an SQLite ledger shared by the machine's
+    workers. ``redis``: rate limits, cooldowns, the response cache, coalescing and spend
+    are shared by every worker of every instance through Redis at ``url``, with the local
+    behaviour as the fallback whenever Redis cannot be reached.
+    """
+
+    backend: str = "local"
+    url: Secret | None = None  # redis://[:password@]host:port/db, usually ${RACEWAY_REDIS_URL}
+    prefix: str = "raceway"  # of every Redis key, so gateways can share one Redis
     ledger: Path = field(default_factory=_default_ledger)
     # How often a worker writes the spend it recorded and reads back every worker's total.
     sync_interval: float = 0.25
+    # How often a worker looks for cooldowns announced by others (redis backend).
+    cooldown_poll: float = 0.5
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -298,6 +313,8 @@ class GatewayConfig:
         for key in self.keys:
             if key.secret is not None:
                 yield key.secret.reveal()
+        if self.state.url is not None:
+            yield self.state.url.reveal()
 
 
 def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> GatewayConfig:

@@ -12,6 +12,7 @@ from router.config import (
     CACHE_MODES,
     FAKE_PROVIDER,
     NATIVE_PROVIDERS,
+    STATE_BACKENDS,
     Budget,
     CacheSettings,
     CooldownSettings,
@@ -161,11 +162,25 @@ class ConfigReader:
         )
 
     def state_settings(self, value: Any, path: str) -> StateSettings:
-        data = self.mapping(value, path, allowed={"ledger", "sync_interval"})
+        data = self.mapping(
+            value, path, allowed={"backend", "url", "prefix", "ledger", "sync_interval", "cooldown_poll"}
+        )
         defaults = StateSettings()
         if data is None:
             return defaults
+        backend = self.field(data, "backend", path, v.one_of(STATE_BACKENDS), defaults.backend)
+        url = self.field(data, "url", path, v.optional(self.redis_url), None)
+        if backend == "redis" and url is None and "url" not in data:
+            self.problem(v.join(path, "url"), "is required with backend: redis")
+        if backend == "local" and "url" in data:
+            self.problem(v.join(path, "url"), "is only valid with backend: redis")
         return StateSettings(
+            backend=backend,
+            url=url,
+            prefix=self.field(data, "prefix", path, v.name, defaults.prefix),
+            cooldown_poll=self.field(
+                data, "cooldown_poll", path, v.positive_duration, defaults.cooldown_poll
+            ),
             ledger=self.field(
                 data, "ledger", path, lambda raw: Path(self.text(raw)).expanduser(), defaults.ledger
             ),
@@ -339,6 +354,13 @@ class ConfigReader:
                 raise ValueError("header names and values must be strings")
             headers[name.lower()] = Secret(self.expand(raw))
         return headers
+
+    def redis_url(self, value: Any) -> Secret:
+        """A Redis URL; it may hold a password, so it is kept as a secret."""
+        url = self.text(value)
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("expected a redis://, rediss:// or unix:// URL")
+        return Secret(url)
 
     def url(self, value: Any) -> str:
         url = self.text(value).rstrip("/")

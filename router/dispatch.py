@@ -51,24 +51,32 @@ class Dispatcher:
         *,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_cooldown: Callable[[Member], None] | None = None,
     ) -> None:
         self._config = config
         self._fleet = fleet
         self.metrics = metrics
         self._rng = rng or random.Random()
         self._sleep = sleep
-        self._calls = CallTracker(metrics)
+        self._on_cooldown = on_cooldown
+        self._calls = CallTracker(metrics, on_cooldown)
         self._strategies: dict[str, Strategy] = {
             name: strategy_for(group.strategy, self._rng) for name, group in config.models.items()
         }
 
     def successor(self, config: GatewayConfig, fleet: Fleet) -> Dispatcher:
         """A dispatcher for a new config; groups whose settings did not change keep their strategy's state."""
-        successor = Dispatcher(config, fleet, self.metrics, rng=self._rng, sleep=self._sleep)
+        successor = Dispatcher(
+            config, fleet, self.metrics, rng=self._rng, sleep=self._sleep, on_cooldown=self._on_cooldown
+        )
         for name, group in config.models.items():
             if self._config.models.get(name) == group:
                 successor._strategies[name] = self._strategies[name]
         return successor
+
+    def publish_state(self, member: Member) -> None:
+        """Export a deployment's breaker state after it changed outside a call (a shared cooldown)."""
+        self._calls.publish_state(member)
 
     # -- the three kinds of call ----------------------------------------------------
 

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 
 from router.config import Deployment, GatewayConfig, Price
 from router.health import Breaker, Clock
-from router.limits import ConcurrencyGate, RateLimit, per_worker
+from router.limits import ConcurrencyGate, Limiter, RateLimit, per_worker
 from router.pricing import litellm_price_table, price_of
 from router.providers import Provider, ProviderFactory
+from router.redis_state import RedisState
+from router.shared_limits import rate_limit
 from router.stats import DeploymentStats
 
 logger = logging.getLogger("raceway.fleet")
@@ -28,7 +30,7 @@ class Member:
     stats: DeploymentStats
     price: Price | None
     gate: ConcurrencyGate = field(default_factory=lambda: ConcurrencyGate(None))
-    rate: RateLimit = field(default_factory=lambda: RateLimit(None, None))
+    rate: Limiter = field(default_factory=lambda: RateLimit(None, None))
     published_state: int = -1  # the breaker state last exported as a metric
 
     @property
@@ -40,7 +42,9 @@ class Member:
         return self.gate.has_capacity() and self.rate.has_capacity(tokens)
 
 
-def _new_member(deployment: Deployment, factory: ProviderFactory, clock: Clock, share: int) -> Member:
+def _new_member(
+    deployment: Deployment, factory: ProviderFactory, clock: Clock, share: int, state: RedisState | None
+) -> Member:
     needs_table = deployment.price is None
     limits = deployment.limits
     return Member(
@@ -54,7 +58,9 @@ def _new_member(deployment: Deployment, factory: ProviderFactory, clock: Clock, 
             per_worker(limits.max_queue, share, minimum=0) or 0,
             limits.queue_timeout,
         ),
-        rate=RateLimit(limits.rpm, limits.tpm, share=share, wait=limits.limit_wait),
+        rate=rate_limit(
+            state, "deployment", deployment.name, limits.rpm, limits.tpm, share=share, wait=limits.limit_wait
+        ),
     )
 
 
@@ -67,22 +73,36 @@ class Fleet:
     """
 
     def __init__(
-        self, factory: ProviderFactory, members: Mapping[str, Member], clock: Clock, share: int
+        self,
+        factory: ProviderFactory,
+        members: Mapping[str, Member],
+        clock: Clock,
+        share: int,
+        state: RedisState | None = None,
     ) -> None:
         self.factory = factory
         self._members = dict(members)
         self._clock = clock
         self._share = share
+        self._state = state
 
     @classmethod
-    def build(cls, config: GatewayConfig, clock: Clock = time.monotonic, *, share: int = 1) -> Fleet:
-        """``share``: how many workers split each deployment's caps and rate limits."""
+    def build(
+        cls,
+        config: GatewayConfig,
+        clock: Clock = time.monotonic,
+        *,
+        share: int = 1,
+        state: RedisState | None = None,
+    ) -> Fleet:
+        """``share``: how many workers split each deployment's caps (and rate limits, without ``state``);
+        ``state``: the shared Redis, where rate limits are enforced for the whole gateway."""
         factory = ProviderFactory.open()
         members = {
-            name: _new_member(deployment, factory, clock, share)
+            name: _new_member(deployment, factory, clock, share, state)
             for name, deployment in config.deployments.items()
         }
-        return cls(factory, members, clock, share)
+        return cls(factory, members, clock, share, state)
 
     def successor(self, config: GatewayConfig) -> tuple[Fleet, list[Member]]:
         """The fleet for ``config``, and the members it no longer uses (to drain and close)."""
@@ -92,10 +112,10 @@ class Fleet:
             if current is not None and current.deployment == deployment:
                 members[name] = current
             else:
-                members[name] = _new_member(deployment, self.factory, self._clock, self._share)
+                members[name] = _new_member(deployment, self.factory, self._clock, self._share, self._state)
         kept = {id(member) for member in members.values()}
         retired = [member for member in self._members.values() if id(member) not in kept]
-        return Fleet(self.factory, members, self._clock, self._share), retired
+        return Fleet(self.factory, members, self._clock, self._share, self._state), retired
 
     def __getitem__(self, name: str) -> Member:
         return self._members[name]

@@ -11,9 +11,12 @@ from router.coalesce import Flights
 from router.config import GatewayConfig, GatewayKey
 from router.dispatch import Dispatcher
 from router.fleet import Fleet, Member
-from router.limits import RateLimit
+from router.limits import Limiter
 from router.metrics import Metrics
-from router.spend import SpendBook
+from router.redis_state import RedisState
+from router.shared import SharedState
+from router.shared_limits import rate_limit
+from router.spend import LedgerStore, SpendBook
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,30 +27,41 @@ class Gateway:
     fleet: Fleet
     dispatcher: Dispatcher
     keyring: KeyRing
-    key_limits: Mapping[str, RateLimit]
+    key_limits: Mapping[str, Limiter]
     cache: ResponseCache
     flights: Flights
     spend: SpendBook
+    shared: SharedState | None = None  # with ``state.backend: redis``
 
     @classmethod
     def build(
-        cls, config: GatewayConfig, metrics: Metrics, *, workers: int = 1, spend: SpendBook | None = None
+        cls,
+        config: GatewayConfig,
+        metrics: Metrics,
+        *,
+        workers: int = 1,
+        spend: SpendBook | None = None,
+        shared: SharedState | None = None,
     ) -> Gateway:
         """Must run inside the worker's event loop (it opens the HTTP session and limiters).
 
         ``workers``: how many worker processes share the gateway-wide caps and rate limits;
-        ``spend``: the worker's spend book (its owner runs and closes it).
+        ``spend``: the worker's spend book, ``shared``: its Redis state (their owner runs and
+        closes them).
         """
-        fleet = Fleet.build(config, share=workers)
+        redis = shared.redis if shared is not None else None
+        fleet = Fleet.build(config, share=workers, state=redis)
+        on_cooldown = shared.cooldowns.announce if shared is not None else None
         gateway = cls(
             config,
             fleet,
-            Dispatcher(config, fleet, metrics),
+            Dispatcher(config, fleet, metrics, on_cooldown=on_cooldown),
             KeyRing(config.keys),
-            _key_limits(config, workers),
+            _key_limits(config, workers, redis),
             ResponseCache(config.cache, metrics),
             Flights(),
-            spend or SpendBook(config.state.ledger, config.state.sync_interval),
+            spend or SpendBook(LedgerStore(config.state.ledger), config.state.sync_interval),
+            shared,
         )
         gateway._activate(metrics)
         return gateway
@@ -67,10 +81,11 @@ class Gateway:
             fleet,
             self.dispatcher.successor(config, fleet),
             KeyRing(config.keys),
-            _key_limits(config, workers, previous=self),
+            _key_limits(config, workers, self.shared.redis if self.shared else None, previous=self),
             self.cache.resize(config.cache),
             self.flights,
             self.spend,
+            self.shared,
         )
         gateway._activate(metrics)
         return gateway, retired
@@ -78,6 +93,8 @@ class Gateway:
     def _activate(self, metrics: Metrics) -> None:
         """Make this snapshot's settings take effect in the worker's shared parts."""
         self.spend.tracking = any(key.budget is not None for key in self.config.keys)
+        if self.shared is not None:
+            self.shared.answers.settings = self.config.cache
         self.publish_limits(metrics)
 
     def publish_limits(self, metrics: Metrics) -> None:
@@ -106,14 +123,16 @@ class Gateway:
         await self.fleet.close()
 
 
-def _key_limits(config: GatewayConfig, workers: int, previous: Gateway | None = None) -> dict[str, RateLimit]:
+def _key_limits(
+    config: GatewayConfig, workers: int, state: RedisState | None, previous: Gateway | None = None
+) -> dict[str, Limiter]:
     """A rate limit per key that has one; a key unchanged since ``previous`` keeps its buckets."""
     unchanged = {key.name for key in config.keys if previous is not None and key in previous.config.keys}
     return {
         key.name: (
             previous.key_limits[key.name]
             if previous is not None and key.name in unchanged
-            else RateLimit(key.rpm, key.tpm, share=workers)
+            else rate_limit(state, "key", key.name, key.rpm, key.tpm, share=workers)
         )
         for key in config.keys
         if key.rpm or key.tpm

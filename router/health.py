@@ -84,6 +84,13 @@ class Breaker:
         if len(self._failures) >= self.settings.failures:
             self._open(now, None)
 
+    def cool_down_for(self, seconds: float) -> None:
+        """Another worker or instance cooled this deployment down: stay away that long too."""
+        until = self._clock() + seconds
+        if self._open_until is None or self._open_until < until:
+            self._failures.clear()
+            self._open_until = until
+
     def release(self) -> None:
         """A call ended without a verdict (cancelled as a race loser): free the probe."""
         self._probing = False

@@ -248,6 +248,12 @@ class Metrics:
             registry=registry,
             multiprocess_mode="max",
         )
+        self.state_backend_up = Gauge(
+            "raceway_state_backend_up",
+            "1 while the shared state backend (Redis) is usable, 0 while workers fall back to local state.",
+            registry=registry,
+            multiprocess_mode="livemin",
+        )
         self.config_reloads = Counter(
             "raceway_config_reloads",
             "Config reload attempts by result (applied, invalid, unreadable).",

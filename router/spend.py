@@ -24,10 +24,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from router.calls import Usage
 from router.ledger import Ledger, Spent, Tally
 from router.metrics import Metrics
+from router.redis_state import StateUnavailable
 
 logger = logging.getLogger("raceway.spend")
 
@@ -36,21 +38,56 @@ def utc_day(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
 
 
+class SpendStore(Protocol):
+    """Where spend is kept: writes tallies, reads back every key's totals. Raises ``StoreUnavailable``."""
+
+    where: str
+
+    async def exchange(self, tallies: dict[tuple[str, str], Tally], day: str) -> dict[str, Spent]: ...
+
+    async def close(self) -> None: ...
+
+
+StoreUnavailable = (sqlite3.Error, OSError, StateUnavailable)
+
+
+class LedgerStore:
+    """The SQLite ledger, used from a thread of its own (opened on first use)."""
+
+    def __init__(self, path: Path) -> None:
+        self.where = str(path)
+        self._path = path
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="raceway-ledger")
+        self._ledger: Ledger | None = None
+
+    async def exchange(self, tallies: dict[tuple[str, str], Tally], day: str) -> dict[str, Spent]:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._exchange, tallies, day)
+
+    def _exchange(self, tallies: dict[tuple[str, str], Tally], day: str) -> dict[str, Spent]:
+        if self._ledger is None:
+            self._ledger = Ledger(self._path)
+        return self._ledger.exchange(tallies, day)
+
+    async def close(self) -> None:
+        ledger, self._ledger = self._ledger, None
+        if ledger is not None:
+            await asyncio.get_running_loop().run_in_executor(self._executor, ledger.close)
+        self._executor.shutdown(wait=False)
+
+
 class SpendBook:
     def __init__(
         self,
-        path: Path,
+        store: SpendStore,
         interval: float,
         *,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.path = path
+        self.store = store
         self.interval = interval
         self._metrics = metrics
         self._clock = clock
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="raceway-ledger")
-        self._ledger: Ledger | None = None
         self._pending: dict[tuple[str, str], Tally] = {}
         self._in_transit: dict[tuple[str, str], Tally] = {}
         self._totals: dict[str, Spent] = {}
@@ -107,12 +144,10 @@ class SpendBook:
         self._in_transit, self._pending = self._pending, {}
         today = utc_day(self._clock())
         try:
-            totals = await asyncio.get_running_loop().run_in_executor(
-                self._executor, self._exchange, self._in_transit, today
-            )
-        except (sqlite3.Error, OSError):
+            totals = await self.store.exchange(self._in_transit, today)
+        except StoreUnavailable:
             if not self._failing:
-                logger.exception("cannot write the spend ledger %s; will retry", self.path)
+                logger.exception("cannot write spend to %s; keeping it to retry", self.store.where)
             self._failing = True
             for entry, tally in self._in_transit.items():  # keep them for the next attempt
                 kept = self._pending.setdefault(entry, Tally())
@@ -124,7 +159,7 @@ class SpendBook:
         finally:
             self._in_transit = {}
         if self._failing:
-            logger.info("the spend ledger %s is writable again", self.path)
+            logger.info("spend is written to %s again", self.store.where)
             self._failing = False
         self._totals, self._totals_day = totals, today
         if self._metrics is not None and self.tracking:
@@ -132,16 +167,8 @@ class SpendBook:
                 self._metrics.key_spend.labels(key, "day").set(spent.day)
                 self._metrics.key_spend.labels(key, "month").set(spent.month)
 
-    def _exchange(self, tallies: dict[tuple[str, str], Tally], day: str) -> dict[str, Spent]:
-        if self._ledger is None:
-            self._ledger = Ledger(self.path)
-        return self._ledger.exchange(tallies, day)
-
     async def close(self) -> None:
-        """Write what is left, then close the ledger."""
+        """Write what is left, then close the store."""
         if self._pending:
             await self.sync()
-        ledger, self._ledger = self._ledger, None
-        if ledger is not None:
-            await asyncio.get_running_loop().run_in_executor(self._executor, ledger.close)
-        self._executor.shutdown(wait=False)
+        await self.store.close()

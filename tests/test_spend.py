@@ -13,7 +13,7 @@ from router.config import Budget, GatewayKey, parse_config
 from router.errors import BudgetExceeded
 from router.ledger import Spent
 from router.routing import route
-from router.spend import SpendBook
+from router.spend import LedgerStore, SpendBook
 
 NOON = datetime(2026, 11, 24, 12, 0, tzinfo=UTC).timestamp()
 DAY = 86400.0
@@ -28,7 +28,7 @@ class Clock:
 
 
 def book(path: Path, clock: Clock) -> SpendBook:
-    spend = SpendBook(path, 0.05, clock=clock)
+    spend = SpendBook(LedgerStore(path), 0.05, clock=clock)
     spend.tracking = True
     return spend
 

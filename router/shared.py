@@ -1,0 +1,38 @@
+"""Everything a worker shares through Redis (``state.backend: redis``), opened and closed together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from router.config import GatewayConfig
+from router.metrics import Metrics
+from router.redis_state import RedisState
+from router.shared_cache import SharedAnswers
+from router.shared_cooldowns import CooldownBoard
+from router.shared_spend import RedisSpendStore
+
+
+@dataclass(frozen=True, slots=True)
+class SharedState:
+    redis: RedisState
+    cooldowns: CooldownBoard
+    answers: SharedAnswers
+    spend: RedisSpendStore
+
+    @classmethod
+    def open(cls, config: GatewayConfig, metrics: Metrics) -> SharedState | None:
+        """The shared state the config asks for; None with the local backend."""
+        if config.state.backend != "redis":
+            return None
+        redis = RedisState(config.state, metrics)
+        return cls(
+            redis,
+            CooldownBoard(redis, config.state.cooldown_poll),
+            SharedAnswers(redis, config.cache),
+            RedisSpendStore(redis),
+        )
+
+    async def close(self) -> None:
+        await self.cooldowns.close()
+        await self.answers.settle_writes()
+        await self.redis.close()
