@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.redis_server import RedisServer
 from tests.upstream import FakeUpstream
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,6 +37,15 @@ def module_upstream() -> Iterator[FakeUpstream]:
     """A scripted upstream served from a background thread, shared by a test module."""
     with FakeUpstream().running_in_thread() as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server of the module's own; tests may stop and start it again."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
