@@ -1,0 +1,153 @@
+"""Two Raceway instances (two workers each) sharing one real Redis: limits, cooldowns, the cache
+and coalescing hold across both, and losing Redis mid-run fails no request."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import httpx
+import pytest
+
+from tests.conftest import RunningGateway, serving
+from tests.redis_server import RedisServer
+from tests.upstream import Behaviour, FakeUpstream
+
+pytestmark = pytest.mark.integration
+
+
+def gateway_config(upstream: FakeUpstream) -> str:
+    native = f'provider: openai, base_url: "{upstream.base_url}", timeout: 5s'
+    steady = "cooldown: {failures: 1000}"
+    return f"""
+    server: {{graceful_timeout: 5s}}
+    state: {{backend: redis, url: "${{RACEWAY_REDIS_URL}}", cooldown_poll: 200ms}}
+    deployments:
+      - {{name: limited, {native}, model: limited, rpm: 60, {steady}}}
+      - {{name: flaky, {native}, model: flaky, cooldown: {{failures: 1, duration: 30s}}}}
+      - {{name: steady, {native}, model: steady, {steady}}}
+      - {{name: memo, {native}, model: memo, {steady}}}
+    models:
+      - {{name: limited, deployments: [limited]}}
+      - {{name: guarded, deployments: [flaky, steady]}}
+      - {{name: plain, deployments: [steady]}}
+      - {{name: cached, deployments: [memo], cache: {{mode: always}}}}
+    """
+
+
+@pytest.fixture(scope="module")
+def instances(
+    module_upstream: FakeUpstream, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[RunningGateway, RunningGateway]]:
+    env = {"RACEWAY_REDIS_URL": redis_server.url}
+    with ExitStack() as stack:
+        first, second = (
+            stack.enter_context(
+                serving(gateway_config(module_upstream), tmp_path_factory.mktemp(name), env=env)
+            )
+            for name in ("first", "second")
+        )
+        yield first, second
+
+
+async def spread(
+    instances: tuple[RunningGateway, RunningGateway], model: str, count: int, prompt: str = "hi"
+) -> list[httpx.Response]:
+    """``count`` requests at once, alternating between the instances, each on its own connection."""
+    body = {"model": model, "messages": [{"role": "user", "content": prompt}]}
+    async with httpx.AsyncClient(timeout=15, limits=httpx.Limits(max_connections=count)) as client:
+        return await asyncio.gather(
+            *(
+                client.post(f"{instances[index % 2].api_url}/chat/completions", json=body)
+                for index in range(count)
+            )
+        )
+
+
+async def test_an_rpm_limit_holds_exactly_across_both_instances(
+    instances: tuple[RunningGateway, RunningGateway], threaded_upstream: FakeUpstream
+) -> None:
+    statuses = sorted(response.status_code for response in await spread(instances, "limited", 100))
+    assert statuses == [200] * 60 + [429] * 40
+    assert threaded_upstream.calls("limited") == 60
+
+
+def test_a_cooldown_from_one_instance_is_honoured_by_the_other(
+    instances: tuple[RunningGateway, RunningGateway], threaded_upstream: FakeUpstream
+) -> None:
+    first, second = instances
+    threaded_upstream.script("flaky", Behaviour(status=500))
+    answer = httpx.post(
+        f"{first.api_url}/chat/completions",
+        json={"model": "guarded", "messages": [{"role": "user", "content": "first"}]},
+        timeout=10,
+    )
+    assert answer.status_code == 200 and answer.headers["x-raceway-deployment"] == "steady"
+    assert threaded_upstream.calls("flaky") == 1
+    time.sleep(0.6)  # three polls of the cooldown board
+    for gateway in (second, first) * 4:
+        body = {"model": "guarded", "messages": [{"role": "user", "content": "again"}]}
+        answer = httpx.post(f"{gateway.api_url}/chat/completions", json=body, timeout=10)
+        assert answer.headers["x-raceway-deployment"] == "steady"
+    assert threaded_upstream.calls("flaky") == 1  # no worker of either instance tried it again
+    assert second.metric('raceway_deployment_state{deployment="flaky"}') == 2
+
+
+def test_an_answer_cached_by_one_instance_is_a_hit_on_the_other(
+    instances: tuple[RunningGateway, RunningGateway], threaded_upstream: FakeUpstream
+) -> None:
+    body = {"model": "cached", "messages": [{"role": "user", "content": "remember me"}]}
+    first, second = (httpx.post(f"{g.api_url}/chat/completions", json=body, timeout=10) for g in instances)
+    assert first.headers["x-raceway-cache"] == "miss" and second.headers["x-raceway-cache"] == "hit"
+    assert second.json()["choices"] == first.json()["choices"]
+    assert threaded_upstream.calls("memo") == 1
+
+
+async def test_fifty_identical_requests_over_both_instances_make_one_upstream_call(
+    instances: tuple[RunningGateway, RunningGateway], threaded_upstream: FakeUpstream
+) -> None:
+    threaded_upstream.script("memo", Behaviour(reply="one call for all", delay=0.5))
+    responses = await spread(instances, "cached", 50, prompt="everyone at once")
+    assert [response.status_code for response in responses] == [200] * 50
+    assert {response.json()["choices"][0]["message"]["content"] for response in responses} == {
+        "one call for all"
+    }
+    assert threaded_upstream.calls("memo") == 1
+
+
+def test_losing_redis_mid_run_fails_no_request_and_recovery_is_automatic(
+    instances: tuple[RunningGateway, RunningGateway],
+    threaded_upstream: FakeUpstream,
+    redis_server: RedisServer,
+) -> None:
+    def burst(count: int) -> list[int]:
+        statuses = []
+        for index in range(count):
+            gateway = instances[index % 2]
+            model = "cached" if index % 3 == 0 else "plain"
+            body = {"model": model, "messages": [{"role": "user", "content": f"load {index}"}]}
+            statuses.append(
+                httpx.post(f"{gateway.api_url}/chat/completions", json=body, timeout=10).status_code
+            )
+        return statuses
+
+    assert all(gateway.metric("raceway_state_backend_up") == 1 for gateway in instances)
+    statuses = burst(30)
+    redis_server.stop()
+    statuses += burst(60)
+    time.sleep(0.5)  # every worker's cooldown poll has met the dead Redis
+    assert [gateway.metric("raceway_state_backend_up") for gateway in instances] == [0, 0]
+    statuses += burst(30)
+    redis_server.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not all(
+        g.metric("raceway_state_backend_up") == 1 for g in instances
+    ):
+        statuses += burst(4)
+    assert [gateway.metric("raceway_state_backend_up") for gateway in instances] == [1, 1]
+    assert statuses == [200] * len(statuses)
+    body = {"model": "cached", "messages": [{"role": "user", "content": "shared again"}]}
+    first, second = (httpx.post(f"{g.api_url}/chat/completions", json=body, timeout=10) for g in instances)
+    assert (first.headers["x-raceway-cache"], second.headers["x-raceway-cache"]) == ("miss", "hit")
