@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import secrets
 import sys
 import time
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry
+
 from router.budgets import tier_of
 from router.config import ConfigError, GatewayConfig, key_digest, load_config
 from router.ledger import Ledger, Spent
+from router.metrics import Metrics
+from router.redis_state import RedisState, StateUnavailable
+from router.shared_spend import RedisSpendStore
 from router.spend import utc_day
 
 DEFAULT_CONFIG = Path("config/gateway.yaml")
@@ -53,17 +59,33 @@ def show_spend(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"{args.config}: {problem}", file=sys.stderr)
         return 1
-    path = config.state.ledger
-    if not path.exists():
-        print(f"no spend recorded yet ({path} does not exist)")
-        return 0
-    ledger = Ledger(path)
-    try:
-        totals = ledger.exchange({}, utc_day(time.time()))
-    finally:
-        ledger.close()
+    today = utc_day(time.time())
+    if config.state.backend == "redis":
+        try:
+            totals = asyncio.run(_redis_totals(config, today))
+        except StateUnavailable:
+            print("cannot reach Redis at state.url", file=sys.stderr)
+            return 1
+    else:
+        path = config.state.ledger
+        if not path.exists():
+            print(f"no spend recorded yet ({path} does not exist)")
+            return 0
+        ledger = Ledger(path)
+        try:
+            totals = ledger.exchange({}, today)
+        finally:
+            ledger.close()
     print(_table(config, totals))
     return 0
+
+
+async def _redis_totals(config: GatewayConfig, day: str) -> dict[str, Spent]:
+    state = RedisState(config.state, Metrics(CollectorRegistry()))
+    try:
+        return await RedisSpendStore(state).exchange({}, day)
+    finally:
+        await state.close()
 
 
 def _table(config: GatewayConfig, totals: dict[str, Spent]) -> str:

@@ -4,6 +4,9 @@ and coalescing hold across both, and losing Redis mid-run fails no request."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -11,7 +14,7 @@ from contextlib import ExitStack
 import httpx
 import pytest
 
-from tests.conftest import RunningGateway, serving
+from tests.conftest import REPO, RunningGateway, serving
 from tests.redis_server import RedisServer
 from tests.upstream import Behaviour, FakeUpstream
 
@@ -151,3 +154,43 @@ def test_losing_redis_mid_run_fails_no_request_and_recovery_is_automatic(
     body = {"model": "cached", "messages": [{"role": "user", "content": "shared again"}]}
     first, second = (httpx.post(f"{g.api_url}/chat/completions", json=body, timeout=10) for g in instances)
     assert (first.headers["x-raceway-cache"], second.headers["x-raceway-cache"]) == ("miss", "hit")
+
+
+def test_a_budget_holds_across_instances_and_keys_spend_reads_redis(
+    module_upstream: FakeUpstream, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    key = "rw-budget-over-redis-1"
+    config = f"""
+    server: {{graceful_timeout: 5s}}
+    state: {{backend: redis, url: "${{RACEWAY_REDIS_URL}}", prefix: budget-test, sync_interval: 50ms}}
+    deployments:
+      - {{name: paid, provider: openai, base_url: "{module_upstream.base_url}", model: paid,
+         price: {{input: 0, output: 31250}}}}
+    models: [{{name: paid, deployments: [paid]}}]
+    keys: [{{name: team, key: "{key}", budget: {{daily: 0.375}}}}]
+    """  # 4 completion tokens a request: 0.125 USD each
+    env = {"RACEWAY_REDIS_URL": redis_server.url}
+    directories = [tmp_path_factory.mktemp(name) for name in ("budget-a", "budget-b")]
+    with ExitStack() as stack:
+        gateways = [stack.enter_context(serving(config, d, workers=1, env=env)) for d in directories]
+        tiers = []
+        for index in range(4):
+            answer = httpx.post(
+                f"{gateways[index % 2].api_url}/chat/completions",
+                json={"model": "paid", "messages": [{"role": "user", "content": "spend"}]},
+                headers={"authorization": f"Bearer {key}"},
+                timeout=10,
+            )
+            tiers.append((answer.status_code, answer.headers["x-raceway-budget-tier"]))
+            time.sleep(0.3)
+        assert tiers == [(200, "normal")] * 3 + [(429, "exceeded")]
+    report = subprocess.run(
+        [sys.executable, "-m", "router", "keys", "spend", "-c", str(directories[0] / "gateway.yaml")],
+        cwd=REPO,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    team = next(line for line in report.splitlines() if line.startswith("team "))
+    assert team.split()[1:4] == ["0.375000", "0.375000", "3"] and team.split()[-1] == "exceeded"
