@@ -128,6 +128,36 @@ def start_upstream(port: int) -> Server:
     return Server("direct", process, f"http://127.0.0.1:{port}/v1/chat/completions", model_prefix="")
 
 
+def start_redis(port: int, workdir: Path) -> Server:
+    """A throwaway redis-server (Debian's ``redis-server``) on 127.0.0.1:``port``, nothing persisted."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return Server("redis", process, f"redis://127.0.0.1:{port}/0", "")
+        time.sleep(0.02)
+    raise RuntimeError("redis-server did not start")
+
+
 def start_raceway(config_text: str, port: int, workdir: Path, workers: int) -> tuple[Server, float]:
     """Raceway on ``config_text``; returns the server and its cold start in seconds."""
     config = workdir / f"raceway-{port}.yaml"

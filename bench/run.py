@@ -4,7 +4,7 @@ Everything runs in one go on 127.0.0.1 and every load is bounded in count and ti
 
     python bench/run.py                 # all scenarios
     python bench/run.py --only overhead # one of: throughput overhead concurrency streaming coldstart
-                                        #         cache metrics
+                                        #         cache state metrics
 
 The LiteLLM proxy is measured when ``bench/.venv-litellm/bin/litellm`` exists (make it with
 ``bench/install_litellm_proxy.sh``). Throughput needs ``wrk`` (Debian package ``wrk``).
@@ -33,6 +33,7 @@ from procs import (
     measure_cpu,
     rss_mb,
     start_raceway,
+    start_redis,
     start_upstream,
     wait_health,
 )
@@ -44,15 +45,20 @@ CHAT = {"messages": [{"role": "user", "content": "ping"}]}
 MODELS = {"m0": "bench-0ms", "m50": "bench-50ms", "s10": "bench-0ms-gap10ms", "s0": "bench-0ms-gap0ms"}
 
 
-def raceway_config(upstream_port: int, server: str = "graceful_timeout: 5s") -> str:
+def raceway_config(
+    upstream_port: int, server: str = "graceful_timeout: 5s", *, limits: str = "", state: str = ""
+) -> str:
+    """``limits``: extra settings of every deployment (e.g. ``rpm: 1000000``); ``state``: the state block."""
     base_url = f"http://127.0.0.1:{upstream_port}/v1"
+    extra = f", {limits}" if limits else ""
     deployments = "\n".join(
-        f"  - {{name: d-{name}, provider: openai, base_url: '{base_url}', model: {model}}}"
+        f"  - {{name: d-{name}, provider: openai, base_url: '{base_url}', model: {model}{extra}}}"
         for name, model in MODELS.items()
     )
     models = "\n".join(f"  - {{name: {name}, deployments: [d-{name}]}}" for name in MODELS)
     cached = "  - {name: c0, deployments: [d-m0], cache: {mode: always}}"  # m0 behind the response cache
-    return f"server: {{{server}}}\ndeployments:\n{deployments}\nmodels:\n{models}\n{cached}\n"
+    state_block = f"state: {{{state}}}\n" if state else ""
+    return f"server: {{{server}}}\n{state_block}deployments:\n{deployments}\nmodels:\n{models}\n{cached}\n"
 
 
 def start_litellm(port: int, upstream_port: int, workdir: Path, workers: int) -> tuple[Server, float] | None:
@@ -287,6 +293,53 @@ def scenario_cache(servers: list[Server], seconds: int) -> list[str]:
     return [*lines, ""]
 
 
+def scenario_state_backend(upstream_port: int, workdir: Path, args: argparse.Namespace) -> list[str]:
+    """Pass-through with a rate limit on the deployment: each worker's share (local) or exact in Redis."""
+    lines = [
+        "### Shared state: rate-limited pass-through, local versus Redis, wrk -t2 -c64, rounds interleaved",
+        "",
+        "| backend | round | requests/s | Raceway CPU ms/request | + Redis CPU ms/request | vs local |",
+        "|---|---|---|---|---|---|",
+    ]
+    if shutil.which("wrk") is None or shutil.which("redis-server") is None:
+        return [*lines, "| (skipped: wrk or redis-server not installed) | | | | | |", ""]
+    redis = start_redis(free_port(), workdir)
+    limits = "rpm: 100000000"  # never reached: measures what enforcing it costs
+    variants = {
+        "local": raceway_config(upstream_port, limits=limits),
+        "redis": raceway_config(upstream_port, limits=limits, state=f"backend: redis, url: '{redis.url}'"),
+    }
+    servers = {
+        name: start_raceway(text, free_port(), workdir, args.workers)[0] for name, text in variants.items()
+    }
+    try:
+        baseline: list[float] = []
+        for round_index in range(2):
+            for name, server in servers.items():
+                wrk(server.url, "m0", 64, 2)
+                redis_before = sum(redis.cpu().values())
+                (rps, _, _), cpu, _ = measure_cpu(server, lambda s=server: wrk(s.url, "m0", 64, args.seconds))
+                redis_cpu = sum(redis.cpu().values()) - redis_before
+                requests = rps * args.seconds
+                gateway_ms, redis_ms = cpu / requests * 1000, redis_cpu / requests * 1000
+                if name == "local":
+                    baseline.append(gateway_ms)
+                ratio = f"{gateway_ms / baseline[-1] * 100:.0f} %"
+                cells = [
+                    name,
+                    str(round_index + 1),
+                    f"{rps:,.0f}",
+                    f"{gateway_ms:.3f}",
+                    f"{redis_ms:.3f}",
+                    ratio,
+                ]
+                lines.append("| " + " | ".join(cells) + " |")
+    finally:
+        for server in (*servers.values(), redis):
+            server.stop()
+    return [*lines, ""]
+
+
 def scenario_metrics_cost(upstream_port: int, workdir: Path, args: argparse.Namespace) -> list[str]:
     """The same throughput run with metrics and the access log on, then each switched off."""
     lines = [
@@ -322,7 +375,16 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["throughput", "overhead", "concurrency", "streaming", "coldstart", "cache", "metrics"],
+        choices=[
+            "throughput",
+            "overhead",
+            "concurrency",
+            "streaming",
+            "coldstart",
+            "cache",
+            "state",
+            "metrics",
+        ],
     )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk run")
@@ -361,6 +423,8 @@ def main() -> None:
             report += scenario_streaming(servers, args.requests // 2)
         if wanted in (None, "cache"):
             report += scenario_cache(servers, args.seconds)
+        if wanted in (None, "state"):
+            report += scenario_state_backend(upstream_port, workdir, args)
         if wanted in (None, "metrics"):
             report += scenario_metrics_cost(upstream_port, workdir, args)
     print("\n".join(report))
