@@ -251,6 +251,7 @@ class Metrics:
         self.state_backend_up = Gauge(
             "raceway_state_backend_up",
             "1 while the shared state backend (Redis) is usable, 0 while workers fall back to local state.",
+            ["backend"],
             registry=registry,
             multiprocess_mode="livemin",
         )

@@ -48,12 +48,12 @@ class RedisState:
             retry=Retry(NoBackoff(), 0),  # one attempt: the fallback is the retry
         )
         self.prefix = settings.prefix
-        self._metrics = metrics
         self._clock = clock
         self._down_until = 0.0
         self._up = True
         self._scripts: dict[str, AsyncScript] = {}
-        metrics.state_backend_up.set(1)
+        self._up_gauge = metrics.state_backend_up.labels("redis")
+        self._up_gauge.set(1)
 
     def key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
@@ -80,7 +80,7 @@ class RedisState:
             raise StateUnavailable from exc
         if not self._up:
             self._up = True
-            self._metrics.state_backend_up.set(1)
+            self._up_gauge.set(1)
             logger.warning("Redis is reachable again: limits, cooldowns, cache and spend are shared again")
         return result
 
@@ -88,7 +88,7 @@ class RedisState:
         self._down_until = self._clock() + RETRY_AFTER
         if self._up:
             self._up = False
-            self._metrics.state_backend_up.set(0)
+            self._up_gauge.set(0)
             logger.error(
                 "Redis failed (%s: %s): serving with local state (per-worker limits, cache and "
                 "coalescing; spend kept until Redis returns); retrying every %gs",

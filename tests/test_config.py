@@ -256,3 +256,23 @@ def test_unreadable_file() -> None:
     with pytest.raises(ConfigError) as caught:
         load_config("/nonexistent/gateway.yaml")
     assert "cannot read" in caught.value.problems[0]
+
+
+def test_the_redis_backend_needs_a_redis_url_kept_secret() -> None:
+    base = b"deployments: [{name: a, provider: fake}]\nmodels: [{name: m, deployments: [a]}]\n"
+    assert problems(base + b"state: {backend: redis}\n") == ["state.url: is required with backend: redis"]
+    assert problems(base + b"state: {backend: redis, url: 'http://x'}\n") == [
+        "state.url: expected a redis://, rediss:// or unix:// URL"
+    ]
+    assert problems(base + b"state: {url: 'redis://x:6379'}\n") == [
+        "state.url: is only valid with backend: redis"
+    ]
+    assert problems(base + b"state: {backend: memcached}\n") == [
+        "state.backend: expected one of local, redis, got 'memcached'"
+    ]
+    config = parse_config(
+        base + b"state: {backend: redis, url: '${REDIS}', prefix: gw1}\n", {"REDIS": "redis://:pw@r:6379/0"}
+    )
+    assert config.state.url is not None and config.state.url.reveal() == "redis://:pw@r:6379/0"
+    assert "redis://:pw@r:6379/0" in list(config.secrets()) and "pw" not in repr(config.state)
+    assert config.state.prefix == "gw1"

@@ -99,7 +99,7 @@ def test_alert_rules_pass_promtool() -> None:
         [promtool, "check", "rules", str(GRAFANA / "alerts.yml")], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 6 rules found" in result.stdout
+    assert "SUCCESS: 7 rules found" in result.stdout
 
 
 def test_alerts_fire_on_the_situations_they_describe() -> None:

@@ -90,7 +90,7 @@ async def test_without_redis_the_workers_share_takes_over(connect: Connect) -> N
     state = connect(f"redis://127.0.0.1:{free_port()}/0", registry)  # nothing listens there
     limit = shared_limit(state, rpm=10)  # the local share: 10 / 2 workers
     assert await admitted(limit, 8) == 5
-    assert registry.get_sample_value("raceway_state_backend_up") == 0
+    assert registry.get_sample_value("raceway_state_backend_up", {"backend": "redis"}) == 0
     with pytest.raises(StateUnavailable):  # within the next second: not even tried
         await state.call(lambda client: client.ping())
 
@@ -101,11 +101,11 @@ async def test_redis_coming_back_is_noticed(redis_server: RedisServer, connect: 
     redis_server.stop()
     with pytest.raises(StateUnavailable):
         await state.call(lambda client: client.ping())
-    assert not state.up and registry.get_sample_value("raceway_state_backend_up") == 0
+    assert not state.up and registry.get_sample_value("raceway_state_backend_up", {"backend": "redis"}) == 0
     redis_server.start()
     await asyncio.sleep(1.05)
     assert await state.call(lambda client: client.ping())
-    assert state.up and registry.get_sample_value("raceway_state_backend_up") == 1
+    assert state.up and registry.get_sample_value("raceway_state_backend_up", {"backend": "redis"}) == 1
 
 
 async def test_a_cooldown_announced_by_one_worker_is_adopted_by_another(connect: Connect) -> None:
