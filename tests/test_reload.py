@@ -188,3 +188,28 @@ async def test_workers_converge_through_the_shared_snapshot(tmp_path: Path) -> N
     finally:
         for state in states:
             await state.gateway.close()
+
+
+async def test_a_configmap_update_by_symlink_swap_is_applied(tmp_path: Path) -> None:
+    """The kubelet updates a mounted ConfigMap by pointing ``..data`` at a new directory."""
+
+    def publish(version: str, content: str) -> None:
+        (tmp_path / version).mkdir()
+        (tmp_path / version / "gateway.yaml").write_text(content)
+        (tmp_path / "..data_tmp").symlink_to(version)
+        os.replace(tmp_path / "..data_tmp", tmp_path / "..data")  # atomic, as the kubelet does
+
+    publish("..2026_11_24_01", BASE)
+    (tmp_path / "gateway.yaml").symlink_to("..data/gateway.yaml")
+    path = tmp_path / "gateway.yaml"
+    metrics = Metrics(CollectorRegistry())
+    state = SimpleNamespace(gateway=Gateway.build(load_config(path), metrics))
+    reloader = ConfigReloader(path, state, metrics, workers=1, interval=0.01, settle=0.01)
+    try:
+        assert (await reloader.check()).result == "unchanged"
+        publish("..2026_11_24_02", CHANGED)
+        assert (await reloader.check()).result == "applied"
+        assert set(reloader.gateway.config.models) == {"chat", "fresh"}
+    finally:
+        await reloader.close()
+        await state.gateway.close()
