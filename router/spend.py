@@ -1,9 +1,12 @@
-"""Each worker's book of its keys' spend, kept in step with the shared ledger off the event loop.
+"""Each worker's book of its keys' spend, kept in step with a store shared by every worker.
 
-Finished requests are tallied in memory (``record``, a dict update on the hot path).
-Every ``sync_interval`` a background task hands the tallies to the ledger thread, which
-writes them and reads back the totals of every worker in one transaction. A key's spend
-as this worker sees it is the ledger's last totals plus what it has recorded since.
+The store is the machine's SQLite ledger (used from a thread of its own) or, with the
+Redis backend, Redis (``router.shared_spend``). Finished requests are tallied in memory
+(``record``, a dict update on the hot path). Every ``sync_interval`` a background task
+hands the tallies to the store, which writes them and reads back the totals of every
+worker in one transaction. A key's spend as this worker sees it is the store's last
+totals plus what it has recorded since. While the store fails, tallies are kept and
+written once it works again.
 
 What a crash can lose: a clean stop (SIGTERM, a worker replaced, a reload) writes
 everything. A killed process loses the spend of requests that finished in its last
