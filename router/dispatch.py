@@ -91,7 +91,7 @@ class Dispatcher:
     ) -> Completion:
         tokens = expected_tokens(request, body)
         completion, _member, attempts = await self._dispatch(
-            request, lambda member: self._calls.complete(member, call, tokens), _nothing
+            request, lambda member: self._calls.complete(member, call, tokens), _nothing, tokens
         )
         completion.attempts = attempts
         return completion
@@ -99,7 +99,7 @@ class Dispatcher:
     async def open_stream(self, request: RoutedRequest, body: dict[str, Any]) -> OpenedStream:
         tokens = expected_tokens(request, body)
         opened, _member, attempts = await self._dispatch(
-            request, lambda member: self._calls.stream(member, body, tokens), _close_stream
+            request, lambda member: self._calls.stream(member, body, tokens), _close_stream, tokens
         )
         opened.attempts = attempts
         return opened
@@ -111,13 +111,15 @@ class Dispatcher:
         request: RoutedRequest,
         call: Callable[[Member], Awaitable[T]],
         discard: Callable[[T], Awaitable[None]],
+        tokens: int,
     ) -> tuple[T, Member, int]:
+        """``tokens``: what each call will charge against token rate limits."""
         budget = AttemptBudget(request.group.max_attempts)
         try:
             async with asyncio.timeout(request.group.deadline):
                 if request.pinned is not None:
                     return await self._pinned(request, call, discard, budget)
-                return await self._through_groups(request, call, discard, budget)
+                return await self._through_groups(request, call, discard, budget, tokens)
         except TimeoutError as exc:
             raise UpstreamTimeout(
                 f"the request's deadline of {request.group.deadline:g}s passed "
@@ -146,6 +148,7 @@ class Dispatcher:
         call: Callable[[Member], Awaitable[T]],
         discard: Callable[[T], Awaitable[None]],
         budget: AttemptBudget,
+        tokens: int,
     ) -> tuple[T, Member, int]:
         traits = RequestTraits(stream=request.stream, prompt_tokens=request.prompt_tokens)
         failures: list[UpstreamError] = []
@@ -163,7 +166,7 @@ class Dispatcher:
                     previous = None
                 if round_index:
                     await self._sleep(_backoff(group, round_index, self._rng))
-                ordered = _roomy_first(self._strategies[group.name].order(candidates, traits), request)
+                ordered = _roomy_first(self._strategies[group.name].order(candidates, traits), tokens)
                 try:
                     won = await run_round(
                         ordered,
@@ -231,9 +234,10 @@ def expected_tokens(request: RoutedRequest, body: dict[str, Any]) -> int:
     return request.prompt_tokens + min(answer, _ANSWER_ESTIMATE_CAP)
 
 
-def _roomy_first(ordered: list[Member], request: RoutedRequest) -> list[Member]:
-    """Deployments that could start at once keep the strategy's order, ahead of saturated ones."""
-    roomy = [member for member in ordered if member.has_capacity(request.prompt_tokens)]
+def _roomy_first(ordered: list[Member], tokens: int) -> list[Member]:
+    """Deployments that could start at once (``tokens`` as admission will charge them) keep the
+    strategy's order, ahead of saturated ones."""
+    roomy = [member for member in ordered if member.has_capacity(tokens)]
     if len(roomy) == len(ordered):
         return ordered
     return roomy + [member for member in ordered if member not in roomy]

@@ -10,19 +10,18 @@ the shared behaviour back. The switch is logged once each way and exported as
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
-import redis.asyncio as redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
+from typing import TYPE_CHECKING, TypeVar
 
 from router.config import StateSettings
 from router.metrics import Metrics
+
+if TYPE_CHECKING:  # redis is imported only by gateways that use it (~70 ms, a few MB per worker)
+    import redis.asyncio as redis
+    from redis.commands.core import AsyncScript
 
 logger = logging.getLogger("raceway.state")
 
@@ -41,12 +40,17 @@ class RedisState:
         self, settings: StateSettings, metrics: Metrics, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
         assert settings.url is not None, "config validation requires a url with backend: redis"
-        self.client: redis.Redis = redis.Redis.from_url(
+        client = importlib.import_module("redis.asyncio")
+        retry = importlib.import_module("redis.asyncio.retry")
+        backoff = importlib.import_module("redis.backoff")
+        self.client: redis.Redis = client.Redis.from_url(
             settings.url.reveal(),
             socket_timeout=TIMEOUT,
             socket_connect_timeout=TIMEOUT,
-            retry=Retry(NoBackoff(), 0),  # one attempt: the fallback is the retry
+            retry=retry.Retry(backoff.NoBackoff(), 0),  # one attempt: the fallback is the retry
         )
+        # What "Redis failed" looks like: its own errors, a socket's, a timeout.
+        self._failures = (importlib.import_module("redis.exceptions").RedisError, OSError, TimeoutError)
         self.prefix = settings.prefix
         self._clock = clock
         self._down_until = 0.0
@@ -75,7 +79,7 @@ class RedisState:
             raise StateUnavailable
         try:
             result = await work(self.client)
-        except (RedisError, OSError, TimeoutError) as exc:
+        except self._failures as exc:
             self._down(exc)
             raise StateUnavailable from exc
         if not self._up:

@@ -68,6 +68,7 @@ class ConfigReloader:
         self._snapshot = snapshot
         self._announce = announce
         self._examined: bytes | None = None  # digest of the last content parsed (good or bad)
+        self._unreadable = False  # the last look found the file unreadable
         self._lock = asyncio.Lock()
         self._draining: set[asyncio.Task[None]] = set()
         self.loaded_at = time.time()
@@ -104,6 +105,7 @@ class ConfigReloader:
                 raw = self._path.read_bytes()
             except OSError as exc:  # mid-rename, or deleted for a moment: try again next time
                 return self._rejected(current, f"cannot read {self._path}: {exc.strerror}", "unreadable")
+            self._unreadable = False
             digest = hashlib.sha256(raw).digest()
             if digest == self._examined and not force:
                 return ReloadOutcome("unchanged", current.hash)
@@ -158,7 +160,11 @@ class ConfigReloader:
         if error != self.last_error:
             logger.error("config %s not loaded, keeping %s: %s", self._path, current.hash, error)
         self.last_error = error
-        self._metrics.config_reloads.labels(result).inc()
+        # A file that stays unreadable counts once, not once per poll.
+        repeated = result == "unreadable" and self._unreadable
+        self._unreadable = result == "unreadable"
+        if not repeated:
+            self._metrics.config_reloads.labels(result).inc()
         return ReloadOutcome(result, current.hash, error)
 
     def _swap(self, config: GatewayConfig) -> None:

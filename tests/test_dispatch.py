@@ -428,6 +428,27 @@ async def test_a_saturated_deployment_is_passed_over_not_queued(
     assert harness.fleet["small"].breaker.state is State.HEALTHY  # saturation is not a failure
 
 
+TOKENS = """
+deployments:
+  - {name: narrow, provider: openai, base_url: '{base}', model: narrow, tpm: 1000}
+  - {name: wide, provider: openai, base_url: '{base}', model: wide}
+models:
+  - {name: m, deployments: [narrow, wide]}
+"""
+
+
+async def test_capacity_is_judged_with_the_tokens_admission_will_charge(
+    make: Callable[[str], Harness], upstream: FakeUpstream
+) -> None:
+    harness = make(TOKENS)
+    await harness.fleet["narrow"].rate.admit(900, owner="test")  # 100 tokens left this minute
+    # A 1-token prompt, but up to 200 tokens of answer: 201 tokens do not fit in narrow.
+    completion = await harness.chat("m", max_tokens=200)
+    assert (completion.deployment, completion.attempts) == ("wide", 1)
+    assert upstream.calls("narrow") == 0
+    assert harness.sample("raceway_rejected_total", deployment="narrow", reason="rate_limited") == 0
+
+
 async def test_when_nothing_has_room_the_answer_is_429_with_retry_after(
     make: Callable[[str], Harness], upstream: FakeUpstream
 ) -> None:

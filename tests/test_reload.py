@@ -108,10 +108,12 @@ async def test_an_invalid_edit_changes_nothing_and_is_reported(
 async def test_write_and_rename_and_a_vanishing_file(
     world: tuple[Path, ConfigReloader, CollectorRegistry],
 ) -> None:
-    path, reloader, _ = world
+    path, reloader, registry = world
     before = reloader.gateway
     path.unlink()
     assert (await reloader.check()).result == "unreadable" and reloader.gateway is before
+    assert (await reloader.check()).result == "unreadable"
+    assert registry.get_sample_value("raceway_config_reloads_total", {"result": "unreadable"}) == 1
     temporary = path.with_suffix(".tmp")
     temporary.write_text(CHANGED)
     temporary.rename(path)
