@@ -197,6 +197,13 @@ PANELS: list[tuple[str, str, str, list[tuple[str, str]], int]] = [
     ("Runtime", "Workers up", "none", [("workers", "sum(raceway_workers_up)")], 8),
     (
         "Runtime",
+        "Shared state up (Redis; 0 = local fallback)",
+        "none",
+        [("{{backend}}", "min by (backend) (raceway_state_backend_up)")],
+        8,
+    ),
+    (
+        "Runtime",
         "Active config by hash (workers)",
         "none",
         [

@@ -28,7 +28,7 @@ class SharedState:
         return cls(
             redis,
             CooldownBoard(redis, config.state.cooldown_poll),
-            SharedAnswers(redis, config.cache),
+            SharedAnswers(redis, config.cache, metrics),
             RedisSpendStore(redis),
         )
 

@@ -23,6 +23,7 @@ from router.cache import CachedAnswer
 from router.calls import Usage
 from router.config import CacheSettings
 from router.errors import GatewayError
+from router.metrics import Metrics
 from router.redis_state import RedisState, StateUnavailable
 
 OUTCOME_TTL_MS = 30_000  # how long followers may still pick up a flight's outcome
@@ -87,9 +88,10 @@ class SharedFlightFailed(GatewayError):
 class SharedAnswers:
     """One worker's view of the shared cache and of the flights of every instance."""
 
-    def __init__(self, state: RedisState, settings: CacheSettings) -> None:
+    def __init__(self, state: RedisState, settings: CacheSettings, metrics: Metrics) -> None:
         self._state = state
         self.settings = settings
+        self._evictions = metrics.cache_evictions.labels("size")
         self._writes: set[asyncio.Task[None]] = set()
         self._index = state.key("cache", "index")
         self._sizes = state.key("cache", "sizes")
@@ -125,7 +127,11 @@ class SharedAnswers:
 
     def store_soon(self, key: bytes, answer: CachedAnswer, ttl: float) -> None:
         """``put`` in the background; an answer that cannot be stored is simply not shared."""
-        self._soon(self.put(key, answer, ttl))
+
+        async def store() -> None:
+            self._evictions.inc(await self.put(key, answer, ttl))
+
+        self._soon(store())
 
     def land_soon(self, key: bytes, token: str, outcome: CachedAnswer | BaseException | None) -> None:
         """``land`` in the background, with any error that is not a gateway error as no verdict."""

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import REPO, RunningGateway, serving
+from tests.redis_server import RedisServer
 from tests.upstream import Behaviour, FakeUpstream
 
 GRAFANA = REPO / "grafana"
@@ -89,6 +90,7 @@ def test_dashboard_is_importable_with_a_datasource_variable() -> None:
         "coalesced",
         "budget",
         "spend",
+        "redis",
     ):
         assert topic in titles, topic
 
@@ -140,6 +142,7 @@ def config(upstream: FakeUpstream) -> str:
     return textwrap.dedent(
         f"""\
         server: {{graceful_timeout: 5s}}
+        state: {{backend: redis, url: "${{RACEWAY_REDIS_URL}}"}}
         deployments:
           - {{name: quick, provider: openai, base_url: "{base}", model: quick,
              price: {{input: 1.0, output: 2.0}}}}
@@ -163,9 +166,11 @@ def config(upstream: FakeUpstream) -> str:
 
 @pytest.fixture(scope="module")
 def gateway(
-    module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
+    module_upstream: FakeUpstream, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningGateway]:
-    with serving(config(module_upstream), tmp_path_factory.mktemp("observe")) as running:
+    """Two workers sharing state through Redis, so every panel has something to show."""
+    env = {"RACEWAY_REDIS_URL": redis_server.url}
+    with serving(config(module_upstream), tmp_path_factory.mktemp("observe"), env=env) as running:
         yield running
 
 

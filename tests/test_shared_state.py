@@ -28,6 +28,7 @@ from router.stats import DeploymentStats
 from tests.helpers import fake
 from tests.redis_server import RedisServer, free_port
 
+METRICS = Metrics(CollectorRegistry())
 ANSWER = CachedAnswer(b'{"choices": [{"message": {"content": "hi"}}]}', "a", Usage(3, 4))
 
 Connect = Callable[..., RedisState]
@@ -128,21 +129,24 @@ async def test_a_cooldown_announced_by_one_worker_is_adopted_by_another(connect:
 
 
 async def test_the_shared_cache_holds_answers_and_evicts_the_oldest(connect: Connect) -> None:
-    answers = SharedAnswers(connect(), CacheSettings(max_entries=2, max_bytes=10_000))
-    other = SharedAnswers(connect(), CacheSettings(max_entries=2, max_bytes=10_000))
+    answers = SharedAnswers(connect(), CacheSettings(max_entries=2, max_bytes=10_000), METRICS)
+    other = SharedAnswers(connect(), CacheSettings(max_entries=2, max_bytes=10_000), METRICS)
     for key in (b"a" * 32, b"b" * 32):
         assert await answers.put(key, ANSWER, 60.0) == 0
     assert await other.get(b"a" * 32) == ANSWER
     assert await answers.put(b"c" * 32, ANSWER, 60.0) == 1  # max_entries: the oldest goes
     assert await other.get(b"a" * 32) is None and await other.get(b"c" * 32) == ANSWER
-    small = SharedAnswers(connect(), CacheSettings(max_entries=100, max_bytes=len(encode(ANSWER)) + 10))
+    small = SharedAnswers(
+        connect(), CacheSettings(max_entries=100, max_bytes=len(encode(ANSWER)) + 10), METRICS
+    )
     await small.put(b"d" * 32, ANSWER, 60.0)
     await small.put(b"e" * 32, ANSWER, 60.0)  # max_bytes: only one fits
     assert await small.get(b"d" * 32) is None and await small.get(b"e" * 32) == ANSWER
 
 
 async def test_one_instance_leads_a_flight_and_the_others_get_its_outcome(connect: Connect) -> None:
-    leader, follower = SharedAnswers(connect(), CacheSettings()), SharedAnswers(connect(), CacheSettings())
+    leader = SharedAnswers(connect(), CacheSettings(), METRICS)
+    follower = SharedAnswers(connect(), CacheSettings(), METRICS)
     key, token = b"f" * 32, flight_token()
     assert await leader.lead(key, 5.0, token)
     assert not await follower.lead(key, 5.0, flight_token())
