@@ -71,9 +71,9 @@ def decode(raw: bytes) -> CachedAnswer:
 class SharedFlightFailed(GatewayError):
     """The error another instance's call for the same request ended with, passed on as it was."""
 
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
+    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         error = body.get("error") or {}
-        super().__init__(str(error.get("message", "upstream error")), code=error.get("code"))
+        super().__init__(str(error.get("message", "upstream error")), code=error.get("code"), headers=headers)
         self._status = status
         self._body = body
 
@@ -171,7 +171,7 @@ class SharedAnswers:
                 raw = _bytes(found)
                 if raw.startswith(b"!"):
                     failure = orjson.loads(raw[1:])
-                    raise SharedFlightFailed(failure["status"], failure["body"])
+                    raise SharedFlightFailed(failure["status"], failure["body"], failure.get("headers"))
                 return decode(raw)
             if held is None:
                 return None
@@ -182,7 +182,8 @@ class SharedAnswers:
         if isinstance(outcome, CachedAnswer):
             value = encode(outcome)
         elif outcome is not None:
-            value = b"!" + orjson.dumps({"status": outcome.status_code, "body": outcome.to_dict()})
+            failure = {"status": outcome.status_code, "body": outcome.to_dict(), "headers": outcome.headers}
+            value = b"!" + orjson.dumps(failure)
         else:
             value = b""
         script = self._state.script(LAND)

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from router.cache import CachedAnswer
 from router.calls import Usage
 from router.config import CacheSettings, CooldownSettings, Secret, StateSettings
-from router.errors import UpstreamError
+from router.errors import UpstreamRateLimited
 from router.fleet import Member
 from router.health import Breaker, State
 from router.ledger import Spent, Tally
@@ -158,10 +158,11 @@ async def test_one_instance_leads_a_flight_and_the_others_get_its_outcome(connec
 
     failed = b"g" * 32
     assert await leader.lead(failed, 5.0, token)
-    await leader.land(failed, token, UpstreamError("upstream broke", deployment="a"))
+    await leader.land(failed, token, UpstreamRateLimited("upstream busy", retry_after=7, deployment="a"))
     with pytest.raises(SharedFlightFailed) as raised:
         await follower.wait(failed)
-    assert raised.value.status_code == 502 and raised.value.to_dict()["error"]["message"] == "upstream broke"
+    assert raised.value.status_code == 429 and raised.value.to_dict()["error"]["message"] == "upstream busy"
+    assert raised.value.headers == {"retry-after": "7"}  # the error's headers travel with it
 
     left = b"h" * 32
     assert await leader.lead(left, 5.0, token)
