@@ -115,7 +115,8 @@ async def _serve(
             routed, exchange.path, body, key, request.headers.get("cache-control"), gateway.config.cache.ttl
         )
         exchange.cache = plan.status
-        return await _answer(request, gateway, exchange, routed, body, plan)
+        dispatch = gateway.dispatcher.chat if stream_allowed else gateway.dispatcher.embeddings
+        return await _answer(request, gateway, exchange, routed, body, plan, dispatch)
     except GatewayError as exc:
         exchange.error = exc.code
         recorder.finish(exchange, exc.status_code)
@@ -132,8 +133,11 @@ async def _answer(
     routed: RoutedRequest,
     body: dict[str, Any],
     plan: CachePlan,
+    dispatch: Callable[[RoutedRequest, dict[str, Any]], Awaitable[Completion]],
 ) -> Response | SSEResponse:
-    """From the cache, from an identical request's call, or from upstream (and then into the cache)."""
+    """From the cache, from an identical request's call, or from upstream (and then into the cache).
+
+    ``dispatch``: the endpoint's non-streaming call (chat or embeddings)."""
     recorder: Recorder = request.app.state.recorder
     flight = None
     if plan.read:
@@ -150,9 +154,6 @@ async def _answer(
             opened = await unless_disconnected(request, gateway.dispatcher.open_stream(routed, upstream_body))
             opened.hide_usage = not _wants_usage(body)
             return _streaming(recorder, exchange, opened, Keeper(gateway, plan, flight))
-        dispatch = (
-            gateway.dispatcher.embeddings if exchange.path.endswith("embeddings") else gateway.dispatcher.chat
-        )
         completion = await unless_disconnected(request, dispatch(routed, body))
     except BaseException as exc:
         if flight is not None:
@@ -254,9 +255,10 @@ def _streaming(recorder: Recorder, exchange: Exchange, opened: OpenedStream, kee
         answer = assembler.answer() if outcome == "complete" else None
         if answer is not None:
             keeper.keep(CachedAnswer(answer, opened.deployment, opened.usage))
+        elif keeper.flight is not None and outcome == "cut":
+            keeper.flight.fail(UpstreamError(f"the stream from deployment {opened.deployment} ended early"))
         elif keeper.flight is not None:
-            cut = UpstreamError(f"the stream from deployment {opened.deployment} ended early")
-            ground(keeper.flight, cut if outcome == "cut" else ClientGone("the leading client left"))
+            keeper.flight.abandon()  # the leading client left, or the stream held no answer
 
     return SSEResponse(opened, _answer_headers(exchange), on_complete)
 

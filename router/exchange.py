@@ -51,6 +51,7 @@ class Exchange:
     first_token: float | None = None  # seconds from arrival to the first content chunk
     overhead: float | None = None  # seconds spent in Raceway, not in the winning upstream call
     cache: str | None = None  # hit | miss | bypass, once the cache was considered
+    coalesced: bool = False  # answered by an identical request's upstream call
     budget_tier: str | None = None  # for keys with a budget: normal | near | exceeded
 
 
@@ -71,6 +72,8 @@ class Recorder:
             metrics.overhead.observe(exchange.overhead)
         if exchange.first_token is not None:
             metrics.first_token.labels(model).observe(exchange.first_token)
+        if exchange.coalesced:
+            metrics.coalesced.labels(model).inc()
         usage, deployment = exchange.usage, exchange.deployment
         if usage is not None and deployment is not None:
             metrics.tokens.labels(model, deployment, "prompt").inc(usage.prompt_tokens)

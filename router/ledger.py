@@ -52,6 +52,12 @@ class Tally:
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
+    def add(self, other: Tally) -> None:
+        self.cost_usd += other.cost_usd
+        self.requests += other.requests
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+
 
 @dataclass(frozen=True, slots=True)
 class Spent:

@@ -182,7 +182,7 @@ class ConfigReloader:
         ):
             logger.warning("server.bind and server.workers take effect only after a restart")
         if config.state != previous.config.state:
-            logger.warning("state (the spend ledger) takes effect only after a restart")
+            logger.warning("state (backend, Redis, spend ledger) takes effect only after a restart")
         logger.info(
             "config %s active (was %s): %d deployments retired",
             config.hash,

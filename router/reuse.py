@@ -51,7 +51,7 @@ async def look_up(
         ) from exc
     if isinstance(found, CachedAnswer):
         exchange.cache = "hit"
-        gateway.dispatcher.metrics.coalesced.labels(exchange.model).inc()
+        exchange.coalesced = True
     return found
 
 

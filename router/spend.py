@@ -153,11 +153,7 @@ class SpendBook:
                 logger.exception("cannot write spend to %s; keeping it to retry", self.store.where)
             self._failing = True
             for entry, tally in self._in_transit.items():  # keep them for the next attempt
-                kept = self._pending.setdefault(entry, Tally())
-                kept.cost_usd += tally.cost_usd
-                kept.requests += tally.requests
-                kept.prompt_tokens += tally.prompt_tokens
-                kept.completion_tokens += tally.completion_tokens
+                self._pending.setdefault(entry, Tally()).add(tally)
             return
         finally:
             self._in_transit = {}
