@@ -96,7 +96,7 @@ def parser() -> argparse.ArgumentParser:
     from router import keys_cli
 
     keys_command = commands.add_parser("keys", help="create gateway keys and show their spend")
-    keys_cli.add_commands(keys_command)
+    keys_cli.add_commands(keys_command, load=_load)
     keys_command.set_defaults(run=_keys)
     return root
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import secrets
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
 from router.budgets import tier_of
-from router.config import ConfigError, GatewayConfig, key_digest, load_config
+from router.config import GatewayConfig, key_digest
 from router.ledger import Ledger, Spent
 from router.metrics import Metrics
 from router.redis_state import RedisState, StateUnavailable
@@ -23,7 +25,8 @@ DEFAULT_CONFIG = Path("config/gateway.yaml")
 KEY_PREFIX = "rw-"
 
 
-def add_commands(parser: argparse.ArgumentParser) -> None:
+def add_commands(parser: argparse.ArgumentParser, load: Callable[[Path], GatewayConfig | None]) -> None:
+    """``load``: reads and validates a config, printing its problems (None when it has any)."""
     commands = parser.add_subparsers(dest="keys_command", required=True)
     create = commands.add_parser("create", help="make a new key: prints it once, and the config entry to add")
     create.add_argument("name", help="the key's name, as budgets, metrics and logs show it")
@@ -32,7 +35,7 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     digest.set_defaults(keys_run=hash_key)
     spend = commands.add_parser("spend", help="show each key's spend today and this month")
     spend.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG, help="config file (YAML)")
-    spend.set_defaults(keys_run=show_spend)
+    spend.set_defaults(keys_run=functools.partial(show_spend, load=load))
 
 
 def create_key(args: argparse.Namespace) -> int:
@@ -52,12 +55,9 @@ def hash_key(args: argparse.Namespace) -> int:
     return 0
 
 
-def show_spend(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"{args.config}: {problem}", file=sys.stderr)
+def show_spend(args: argparse.Namespace, *, load: Callable[[Path], GatewayConfig | None]) -> int:
+    config = load(args.config)
+    if config is None:
         return 1
     today = utc_day(time.time())
     if config.state.backend == "redis":

@@ -137,12 +137,7 @@ class RateLimit:
 
     async def admit(self, tokens: int, *, owner: str) -> None:
         """Take one request and about ``tokens`` tokens from the buckets, waiting at most ``wait``."""
-        if self.tokens is not None and self.tpm is not None and tokens > self.tpm:
-            raise Saturated(
-                f"the request (about {tokens} tokens) is larger than {owner}'s whole per-minute token "
-                f"limit in this worker ({self.tpm})",
-                reason="tokens_exceed_limit",
-            )
+        refuse_if_larger_than_limit(tokens, self.tpm, owner, where=" in this worker")
         charge = self._charge(tokens) if self.tokens is not None else 0
         if not self.wait and not self.has_capacity(tokens):
             raise Saturated(
@@ -171,6 +166,16 @@ class RateLimit:
     def _retry_after(self) -> float:
         rate = self.rpm or self.tpm or 60
         return max(1.0, 60.0 / rate)
+
+
+def refuse_if_larger_than_limit(tokens: int, tpm: int | None, owner: str, *, where: str = "") -> None:
+    """A request bigger than a whole minute of ``tpm`` could never be admitted: refuse it at once."""
+    if tpm is not None and tokens > tpm:
+        raise Saturated(
+            f"the request (about {tokens} tokens) is larger than {owner}'s whole per-minute token "
+            f"limit{where} ({tpm})",
+            reason="tokens_exceed_limit",
+        )
 
 
 def per_worker(limit: int | None, share: int, *, minimum: int = 1) -> int | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from router.limits import Limiter, RateLimit, Saturated
+from router.limits import Limiter, RateLimit, Saturated, refuse_if_larger_than_limit
 from router.redis_state import RedisState, StateUnavailable
 
 # KEYS: requests TAT, tokens TAT. ARGV: rpm, tpm (0: none), tokens of this request, correction
@@ -84,12 +84,7 @@ class SharedRateLimit:
 
     async def admit(self, tokens: int, *, owner: str) -> None:
         """Take one request and ``tokens`` tokens, waiting at most ``wait`` for room."""
-        if self.tpm is not None and tokens > self.tpm:
-            raise Saturated(
-                f"the request (about {tokens} tokens) is larger than {owner}'s whole per-minute token "
-                f"limit ({self.tpm})",
-                reason="tokens_exceed_limit",
-            )
+        refuse_if_larger_than_limit(tokens, self.tpm, owner)
         try:
             await self._admit_shared(tokens, owner)
         except StateUnavailable:
