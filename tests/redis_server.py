@@ -57,3 +57,18 @@ class RedisServer:
             self.process.kill()
             self.process.wait(10)
         self.process = None
+
+    def cached_entries(self) -> int:
+        """How many answers the gateways' shared cache holds (its index, whatever the prefix)."""
+        import redis
+
+        with redis.Redis(host="127.0.0.1", port=self.port) as client:
+            return sum(int(client.zcard(key)) for key in client.scan_iter(match="*:cache:index"))
+
+    def wait_for_cached_entries(self, count: int, timeout: float = 5.0) -> None:
+        """Wait until the shared cache holds ``count`` answers (a gateway stores them after answering)."""
+        deadline = time.monotonic() + timeout
+        while self.cached_entries() < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the shared cache did not reach {count} entries in {timeout}s")
+            time.sleep(0.01)

@@ -121,3 +121,17 @@ def test_the_image_takes_raceway_subcommands_as_arguments() -> None:
     dockerfile = (REPO / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["raceway"]' in dockerfile
     assert container()["args"][0] == "serve"
+
+
+def test_the_image_installs_the_locked_set_and_resolves_nothing() -> None:
+    steps = [
+        line for line in (REPO / "Dockerfile").read_text().splitlines() if line.startswith(("RUN", "COPY"))
+    ]
+    installs = [step for step in steps if "install" in step or "sync" in step]
+    assert installs, steps
+    for step in installs:
+        if "pip install" in step:
+            assert "--require-hashes -r deploy/uv-requirements.txt" in step, step
+        else:
+            assert "uv sync --locked" in step, step
+    assert any("uv.lock" in step for step in steps if step.startswith("COPY"))

@@ -98,11 +98,23 @@ def test_a_cooldown_from_one_instance_is_honoured_by_the_other(
     assert second.metric('raceway_deployment_state{deployment="flaky"}') == 2
 
 
+def answer_twice_through_the_shared_cache(
+    instances: tuple[RunningGateway, RunningGateway], redis_server: RedisServer, body: dict[str, object]
+) -> tuple[httpx.Response, httpx.Response]:
+    """The same request on the first instance, then (once its answer is stored) on the second."""
+    stored = redis_server.cached_entries()
+    first = httpx.post(f"{instances[0].api_url}/chat/completions", json=body, timeout=10)
+    redis_server.wait_for_cached_entries(stored + 1)
+    return first, httpx.post(f"{instances[1].api_url}/chat/completions", json=body, timeout=10)
+
+
 def test_an_answer_cached_by_one_instance_is_a_hit_on_the_other(
-    instances: tuple[RunningGateway, RunningGateway], threaded_upstream: FakeUpstream
+    instances: tuple[RunningGateway, RunningGateway],
+    threaded_upstream: FakeUpstream,
+    redis_server: RedisServer,
 ) -> None:
     body = {"model": "cached", "messages": [{"role": "user", "content": "remember me"}]}
-    first, second = (httpx.post(f"{g.api_url}/chat/completions", json=body, timeout=10) for g in instances)
+    first, second = answer_twice_through_the_shared_cache(instances, redis_server, body)
     assert first.headers["x-raceway-cache"] == "miss" and second.headers["x-raceway-cache"] == "hit"
     assert second.json()["choices"] == first.json()["choices"]
     assert threaded_upstream.calls("memo") == 1
@@ -152,7 +164,7 @@ def test_losing_redis_mid_run_fails_no_request_and_recovery_is_automatic(
     assert [gateway.metric("raceway_state_backend_up") for gateway in instances] == [1, 1]
     assert statuses == [200] * len(statuses)
     body = {"model": "cached", "messages": [{"role": "user", "content": "shared again"}]}
-    first, second = (httpx.post(f"{g.api_url}/chat/completions", json=body, timeout=10) for g in instances)
+    first, second = answer_twice_through_the_shared_cache(instances, redis_server, body)
     assert (first.headers["x-raceway-cache"], second.headers["x-raceway-cache"]) == ("miss", "hit")
 
 
