@@ -28,6 +28,7 @@ from router.exchange import Exchange, Recorder, request_id_from
 from router.gateway import Gateway
 from router.limits import Saturated
 from router.metrics import Metrics, render
+from router.providers.litellm_params import CHAT, EMBEDDINGS, Surface
 from router.replay import StreamAssembler, replay
 from router.responses import SSEResponse, client_disconnected, error_response, json_response
 from router.reuse import Keeper, ground, look_up
@@ -86,15 +87,19 @@ def _decision_headers(exchange: Exchange) -> dict[str, str]:
 
 
 async def chat_completions(request: Request) -> Response | SSEResponse:
-    return await _serve(request, chat_request, stream_allowed=True)
+    return await _serve(request, chat_request, CHAT, stream_allowed=True)
 
 
 async def embeddings(request: Request) -> Response | SSEResponse:
-    return await _serve(request, embeddings_request, stream_allowed=False)
+    return await _serve(request, embeddings_request, EMBEDDINGS, stream_allowed=False)
 
 
 async def _serve(
-    request: Request, parse: Callable[[bytes], tuple[str, dict[str, Any]]], *, stream_allowed: bool
+    request: Request,
+    parse: Callable[[bytes], tuple[str, dict[str, Any]]],
+    surface: Surface,
+    *,
+    stream_allowed: bool,
 ) -> Response | SSEResponse:
     gateway = _gateway(request)
     recorder: Recorder = request.app.state.recorder
@@ -109,6 +114,7 @@ async def _serve(
         exchange.model = routed.requested
         if key is not None and key.budget is not None:
             routed = _steer_by_budget(gateway, exchange, routed, key)
+        gateway.litellm_fields.check(routed.group.name, routed.pinned, body, surface)
         await _admit_key(gateway, request.app.state.metrics, key, routed.prompt_tokens)
         exchange.stream = stream_allowed and routed.stream
         plan = plan_for(

@@ -144,6 +144,8 @@ class Deployment:
     price: Price | None = None  # None: litellm's bundled price table
     cooldown: CooldownSettings = field(default_factory=CooldownSettings)
     fake: FakeSettings | None = None
+    # litellm-served only: provider-specific request fields passed on besides the documented ones.
+    extra_params: frozenset[str] = frozenset()
 
     @property
     def is_native(self) -> bool:

@@ -11,6 +11,7 @@ from router import config_values as v
 from router.config import (
     CACHE_MODES,
     FAKE_PROVIDER,
+    LITELLM_PROVIDERS,
     NATIVE_PROVIDERS,
     STATE_BACKENDS,
     Budget,
@@ -32,6 +33,7 @@ from router.config import (
     StateSettings,
     key_digest,
 )
+from router.providers.litellm_params import is_reserved
 from router.units import parse_duration, parse_size
 
 T = TypeVar("T")
@@ -253,7 +255,7 @@ class ConfigReader:
                 "name", "provider", "model", "base_url", "api_key", "timeout", "connect_timeout",
                 "first_chunk_timeout", "idle_timeout", "headers", "max_input_tokens", "weight", "price",
                 "cooldown", "fake", "max_concurrency", "max_queue", "queue_timeout", "rpm", "tpm",
-                "limit_wait",
+                "limit_wait", "extra_params",
             },
             required=frozenset({"name", "provider"}),
         )  # fmt: skip
@@ -278,6 +280,7 @@ class ConfigReader:
             fake = self.fake(data["fake"], v.join(path, "fake"))
         elif provider == FAKE_PROVIDER:
             fake = FakeSettings()
+        extra_params = self.extra_params(data, path, provider)
         return Deployment(
             name=name,
             provider=provider,
@@ -295,7 +298,25 @@ class ConfigReader:
             price=self.price(data["price"], v.join(path, "price")) if "price" in data else None,
             cooldown=self.cooldown(data.get("cooldown", {}), v.join(path, "cooldown")),
             fake=fake,
+            extra_params=extra_params,
         )
+
+    def extra_params(self, data: dict[str, Any], path: str, provider: str) -> frozenset[str]:
+        if "extra_params" not in data:
+            return frozenset()
+        where = v.join(path, "extra_params")
+        if provider not in LITELLM_PROVIDERS:
+            self.problem(
+                where, "is only for providers served through litellm (native ones forward every field)"
+            )
+            return frozenset()
+        names: tuple[str, ...] = self.field(data, "extra_params", path, v.name_list, ())
+        for index, name in enumerate(names):
+            if is_reserved(name):
+                self.problem(
+                    f"{where}[{index}]", f"{name!r} routes or authenticates calls and cannot be allowed"
+                )
+        return frozenset(names)
 
     def limits(self, data: dict[str, Any], path: str) -> Limits:
         defaults = Limits()

@@ -13,6 +13,7 @@ from router.dispatch import Dispatcher
 from router.fleet import Fleet, Member
 from router.limits import Limiter
 from router.metrics import Metrics
+from router.providers.litellm_params import LiteLLMFieldPolicy
 from router.redis_state import RedisState
 from router.shared import SharedState
 from router.shared_limits import rate_limit
@@ -31,6 +32,7 @@ class Gateway:
     cache: ResponseCache
     flights: Flights
     spend: SpendBook
+    litellm_fields: LiteLLMFieldPolicy
     shared: SharedState | None = None  # with ``state.backend: redis``
 
     @classmethod
@@ -61,6 +63,7 @@ class Gateway:
             ResponseCache(config.cache, metrics),
             Flights(),
             spend or SpendBook(LedgerStore(config.state.ledger), config.state.sync_interval),
+            LiteLLMFieldPolicy(config),
             shared,
         )
         gateway._activate(metrics)
@@ -85,6 +88,7 @@ class Gateway:
             self.cache.resize(config.cache),
             self.flights,
             self.spend,
+            LiteLLMFieldPolicy(config),
             self.shared,
         )
         gateway._activate(metrics)

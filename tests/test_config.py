@@ -276,3 +276,20 @@ def test_the_redis_backend_needs_a_redis_url_kept_secret() -> None:
     assert config.state.url is not None and config.state.url.reveal() == "redis://:pw@r:6379/0"
     assert "redis://:pw@r:6379/0" in list(config.secrets()) and "pw" not in repr(config.state)
     assert config.state.prefix == "gw1"
+
+
+def test_extra_params_are_for_litellm_deployments_and_never_name_a_routing_field() -> None:
+    raw = b"""
+deployments:
+  - {name: claude, provider: anthropic, model: c, api_key: "${K}", extra_params: [top_k, api_base, litellm_x]}
+  - {name: native, provider: vllm, model: l, base_url: "http://127.0.0.1:8000/v1", extra_params: [top_k]}
+models: [{name: m, deployments: [claude, native]}]
+"""
+    assert problems(raw, {"K": "x"}) == [
+        "deployments[0].extra_params[1]: 'api_base' routes or authenticates calls and cannot be allowed",
+        "deployments[0].extra_params[2]: 'litellm_x' routes or authenticates calls and cannot be allowed",
+        "deployments[1].extra_params: is only for providers served through litellm "
+        "(native ones forward every field)",
+    ]
+    fixed = raw.replace(b", api_base, litellm_x", b"").replace(b'/v1", extra_params: [top_k]}', b'/v1"}')
+    assert parse_config(fixed, {"K": "x"}).deployments["claude"].extra_params == frozenset({"top_k"})

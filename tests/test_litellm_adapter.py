@@ -15,8 +15,9 @@ import pytest
 import respx
 
 from router.config import Deployment, Secret
-from router.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected
+from router.errors import InvalidRequest, UpstreamError, UpstreamRateLimited, UpstreamRejected
 from router.providers.litellm_adapter import LiteLLMProvider, load_litellm
+from tests.anthropic_upstream import message_stream
 from tests.helpers import CHAT
 
 ANTHROPIC_URL = "https://api.anthropic.com/v1/messages"
@@ -66,42 +67,7 @@ ANTHROPIC_MESSAGE = {
 
 
 def anthropic_stream(*words: str) -> bytes:
-    events = [
-        (
-            "message_start",
-            {
-                "type": "message_start",
-                "message": {
-                    **ANTHROPIC_MESSAGE,
-                    "content": [],
-                    "stop_reason": None,
-                    "usage": {"input_tokens": 10, "output_tokens": 1},
-                },
-            },
-        ),
-        (
-            "content_block_start",
-            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-        ),
-        *[
-            (
-                "content_block_delta",
-                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}},
-            )
-            for w in words
-        ],
-        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        (
-            "message_delta",
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                "usage": {"output_tokens": 5},
-            },
-        ),
-        ("message_stop", {"type": "message_stop"}),
-    ]
-    return b"".join(f"event: {name}\ndata: ".encode() + orjson.dumps(data) + b"\n\n" for name, data in events)
+    return message_stream(ANTHROPIC_MESSAGE, words)
 
 
 async def test_anthropic_answer_comes_back_in_openai_shape(
@@ -194,3 +160,17 @@ async def test_provider_errors_are_classified_like_native_ones(
         await claude(litellm).chat(CHAT)
     assert caught.value.retryable is retryable
     assert ANTHROPIC_KEY not in caught.value.message
+
+
+async def test_the_adapter_itself_refuses_a_field_that_would_route(litellm: ModuleType) -> None:
+    """Defence in depth: even a body that skipped the endpoint's check never reaches litellm whole."""
+    body = {
+        **CHAT,
+        "model_list": [{"model_name": "x", "litellm_params": {"api_base": "http://127.0.0.1:9/v1"}}],
+    }
+    with respx.mock(assert_all_called=False) as mock:
+        anywhere = mock.route()
+        with pytest.raises(InvalidRequest) as refused:
+            await claude(litellm).chat(body)
+    assert refused.value.param == "model_list"
+    assert not anywhere.called

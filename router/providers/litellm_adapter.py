@@ -17,15 +17,13 @@ from typing import Any
 import orjson
 
 from router.config import Deployment
-from router.errors import UpstreamError, UpstreamTimeout
+from router.errors import GatewayError, UpstreamError, UpstreamTimeout
 from router.providers.base import RequestBody
+from router.providers.litellm_params import CHAT, EMBEDDINGS, Surface, litellm_arguments
 from router.providers.upstream_errors import error_from_status
 from router.streaming import DONE_EVENT
 
 logger = logging.getLogger("raceway.litellm")
-
-# Fields of the client's body that litellm takes under another name or must not see.
-_OWN_FIELDS = frozenset({"model", "stream", "messages", "input"})
 
 
 def load_litellm() -> ModuleType:
@@ -46,7 +44,7 @@ def translate_errors(deployment: str, secrets: list[str]) -> Iterator[None]:
 
     try:
         yield
-    except UpstreamError:
+    except GatewayError:
         raise
     except openai.APITimeoutError as exc:
         raise UpstreamTimeout(f"deployment {deployment} timed out", deployment=deployment) from exc
@@ -77,8 +75,9 @@ class LiteLLMProvider:
         self._secrets = [deployment.api_key.reveal()] if deployment.api_key else []
         self._secrets += [value.reveal() for value in deployment.headers.values()]
 
-    def _arguments(self, body: RequestBody) -> dict[str, Any]:
-        arguments = {key: value for key, value in body.items() if key not in _OWN_FIELDS}
+    def _arguments(self, body: RequestBody, surface: Surface) -> dict[str, Any]:
+        """The client's allowed fields; the model, its key, address and headers from the config only."""
+        arguments = litellm_arguments(body, surface, self.deployment)
         arguments["model"] = self._model
         arguments["timeout"] = self.deployment.timeout
         arguments["num_retries"] = 0  # retries are the router's decision, not the adapter's
@@ -91,22 +90,23 @@ class LiteLLMProvider:
         return arguments
 
     async def chat(self, body: RequestBody) -> bytes:
+        arguments = self._arguments(body, CHAT)
         with translate_errors(self.deployment.name, self._secrets):
-            response = await self._litellm.acompletion(messages=body["messages"], **self._arguments(body))
+            response = await self._litellm.acompletion(messages=body["messages"], **arguments)
             return orjson.dumps(response.model_dump(exclude_none=True))
 
     async def chat_stream(self, body: RequestBody) -> AsyncGenerator[bytes, None]:
+        arguments = self._arguments(body, CHAT)
         with translate_errors(self.deployment.name, self._secrets):
-            stream = await self._litellm.acompletion(
-                messages=body["messages"], stream=True, **self._arguments(body)
-            )
+            stream = await self._litellm.acompletion(messages=body["messages"], stream=True, **arguments)
             async for chunk in stream:
                 yield b"data: " + orjson.dumps(chunk.model_dump(exclude_none=True)) + b"\n\n"
         yield DONE_EVENT
 
     async def embeddings(self, body: RequestBody) -> bytes:
+        arguments = self._arguments(body, EMBEDDINGS)
         with translate_errors(self.deployment.name, self._secrets):
-            response = await self._litellm.aembedding(input=body["input"], **self._arguments(body))
+            response = await self._litellm.aembedding(input=body["input"], **arguments)
             return orjson.dumps(response.model_dump(exclude_none=True))
 
     async def close(self) -> None:
