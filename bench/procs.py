@@ -158,8 +158,13 @@ def start_redis(port: int, workdir: Path) -> Server:
     raise RuntimeError("redis-server did not start")
 
 
-def start_raceway(config_text: str, port: int, workdir: Path, workers: int) -> tuple[Server, float]:
-    """Raceway on ``config_text``; returns the server and its cold start in seconds."""
+def start_raceway(
+    config_text: str, port: int, workdir: Path, workers: int, *, source: Path = REPO
+) -> tuple[Server, float]:
+    """Raceway on ``config_text``; returns the server and its cold start in seconds.
+
+    ``source``: the checkout whose ``router`` package runs (``python -m`` imports it from there).
+    """
     config = workdir / f"raceway-{port}.yaml"
     config.write_text(config_text)
     started = time.perf_counter()
@@ -176,7 +181,7 @@ def start_raceway(config_text: str, port: int, workdir: Path, workers: int) -> t
             "--workers",
             str(workers),
         ],
-        cwd=REPO,
+        cwd=source,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

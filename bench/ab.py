@@ -1,0 +1,86 @@
+"""Interleaved A/B of the pass-through hot path: an earlier build against this checkout.
+
+    python bench/ab.py BASE_REV [--rounds 4] [--seconds 5] [--workers 2]
+
+BASE_REV is checked out into a temporary git worktree; both builds serve the same config
+(native pass-through to the 0 ms fake upstream, no cache, no keys) at the same time, and
+wrk -t2 -c64 loads one of them at a time, alternating which goes first each round, so a
+change in the machine's speed hits both alike. The steady figure is the gateway's CPU per
+request (user + system of the whole process tree, from /proc). Needs Debian's wrk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from procs import REPO, Server, bench_session, free_port, measure_cpu, start_raceway, start_upstream
+from run import raceway_config, wrk
+
+
+def worktree(revision: str, into: Path) -> Path:
+    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(into), revision], check=True)
+    return into
+
+
+def measure(server: Server, seconds: int) -> tuple[float, float]:
+    """(requests/s, CPU ms per request) of one wrk run against ``server``."""
+    (rps, _, _), cpu, _ = measure_cpu(server, lambda: wrk(server.url, "m0", 64, seconds))
+    return rps, cpu / (rps * seconds) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("base", help="the git revision to compare against (e.g. HEAD~1)")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    revision = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", args.base],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    scratch = Path(tempfile.mkdtemp(prefix="raceway-ab-"))
+    base_tree = worktree(revision, scratch / "base")
+    try:
+        with bench_session() as (workdir, servers):
+            upstream_port = free_port()
+            servers.append(start_upstream(upstream_port))
+            config = raceway_config(upstream_port)
+            builds: dict[str, Server] = {}
+            for name, source in ((f"base {revision}", base_tree), ("this checkout", REPO)):
+                server, _ = start_raceway(config, free_port(), workdir, args.workers, source=source)
+                servers.append(server)
+                builds[name] = server
+                wrk(server.url, "m0", 64, 2)  # warm-up
+            results: dict[str, list[tuple[float, float]]] = {name: [] for name in builds}
+            for round_index in range(args.rounds):
+                order = list(builds) if round_index % 2 == 0 else list(reversed(builds))
+                for name in order:
+                    results[name].append(measure(builds[name], args.seconds))
+    finally:
+        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(base_tree)], check=False)
+    print(f"wrk -t2 -c64, {args.seconds} s a run, {args.rounds} interleaved rounds, {args.workers} workers")
+    print("| build | requests/s per round | CPU ms/request per round | median CPU ms/request |")
+    print("|---|---|---|---|")
+    medians = {}
+    for name, runs in results.items():
+        medians[name] = statistics.median(cpu for _, cpu in runs)
+        rates = " / ".join(f"{rps:,.0f}" for rps, _ in runs)
+        cpus = " / ".join(f"{cpu:.3f}" for _, cpu in runs)
+        print(f"| {name} | {rates} | {cpus} | {medians[name]:.3f} |")
+    base, this = medians.values()
+    print(f"this checkout vs base: {(this / base - 1) * 100:+.1f} % CPU per request (median)")
+
+
+if __name__ == "__main__":
+    main()
