@@ -7,7 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from router.config import ConfigError, GatewayConfig, parse_config
+from router.config.load import parse_config
+from router.config.model import ConfigError, GatewayConfig
 
 DEFAULT_CONFIG = Path("config/gateway.yaml")
 
@@ -44,7 +45,7 @@ def check_config(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from router.server import ServeOptions, serve, split_bind
+    from router.server.supervisor import ServeOptions, serve, split_bind
 
     config, raw = _load_with_bytes(args.config)
     if config is None:
@@ -68,7 +69,7 @@ def _keys(args: argparse.Namespace) -> int:
 
 
 def _bind(value: str) -> str:
-    from router.server import split_bind
+    from router.server.supervisor import split_bind
 
     try:
         split_bind(value)
@@ -93,7 +94,7 @@ def parser() -> argparse.ArgumentParser:
     check_command.add_argument("file", type=Path)
     check_command.set_defaults(run=check_config)
 
-    from router import keys_cli
+    from router.cli import keys as keys_cli
 
     keys_command = commands.add_parser("keys", help="create gateway keys and show their spend")
     keys_cli.add_commands(keys_command, load=_load)

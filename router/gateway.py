@@ -5,19 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from router.auth import KeyRing
-from router.cache import ResponseCache
-from router.coalesce import Flights
-from router.config import GatewayConfig, GatewayKey
-from router.dispatch import Dispatcher
-from router.fleet import Fleet, Member
-from router.limits import Limiter
-from router.metrics import Metrics
+from router.answers.cache import ResponseCache
+from router.answers.flights import Flights
+from router.config.model import GatewayConfig, GatewayKey
+from router.dispatch.dispatcher import Dispatcher
+from router.fleet.fleet import Fleet, Member
+from router.fleet.limits import Limiter
+from router.http.auth import KeyRing
 from router.providers.litellm_params import LiteLLMFieldPolicy
-from router.redis_state import RedisState
-from router.shared import SharedState
-from router.shared_limits import rate_limit
-from router.spend import LedgerStore, SpendBook
+from router.spend.book import LedgerStore, SpendBook
+from router.state.redis.backend import SharedState
+from router.state.redis.connection import RedisState
+from router.state.redis.limits import rate_limit
+from router.telemetry.metrics import Metrics
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,13 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from router.calls import Completion, OpenedStream
-from router.config import GatewayConfig, GatewayKey, parse_config
-from router.dispatch import Dispatcher
-from router.fleet import Fleet
-from router.metrics import Metrics
-from router.routing import route
+from router.config.load import parse_config
+from router.config.model import GatewayConfig, GatewayKey
+from router.dispatch.attempt import Completion, OpenedStream
+from router.dispatch.dispatcher import Dispatcher
+from router.fleet.fleet import Fleet
+from router.routing.rules import route
+from router.telemetry.metrics import Metrics
 from tests.upstream import FakeUpstream
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from router.config import Deployment, FakeSettings, ModelGroup, Secret
+from router.config.model import Deployment, FakeSettings, ModelGroup, Secret
 
 
 def native(name: str, base_url: str, model: str | None = None, **overrides: object) -> Deployment:

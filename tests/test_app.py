@@ -6,8 +6,8 @@ from contextlib import asynccontextmanager
 import httpx
 from starlette.applications import Starlette
 
-from router.app import create_app
-from router.config import parse_config
+from router.config.load import parse_config
+from router.http.app import create_app
 
 CONFIG = parse_config(
     b"""

@@ -1,8 +1,8 @@
 import pytest
 
-from router.auth import KeyRing
-from router.config import GatewayKey
+from router.config.model import GatewayKey
 from router.errors import AuthenticationFailed
+from router.http.auth import KeyRing
 
 TEAM = GatewayKey.from_secret("team", "rw-team-secret-1")
 BATCH = GatewayKey.from_secret("batch", "rw-batch-secret-2", models=frozenset({"m"}))

@@ -6,10 +6,10 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from router.cache import BYPASS, CachedAnswer, ResponseCache, cache_key, plan_for
-from router.config import CacheSettings, GatewayKey, GroupCache, ModelGroup
-from router.metrics import Metrics
-from router.routing import RoutedRequest
+from router.answers.cache import BYPASS, CachedAnswer, ResponseCache, cache_key, plan_for
+from router.config.model import CacheSettings, GatewayKey, GroupCache, ModelGroup
+from router.routing.rules import RoutedRequest
+from router.telemetry.metrics import Metrics
 from tests.harness import FakeClock
 
 TEAM = GatewayKey.from_secret("team", "rw-team-key-1")

@@ -53,10 +53,10 @@ def test_missing_config_file(tmp_path: Path) -> None:
 def test_litellm_is_not_imported_without_a_litellm_deployment() -> None:
     probe = (
         "import asyncio, sys\n"
-        "from router.config import load_config\n"
+        "from router.config.load import load_config\n"
         "from prometheus_client import CollectorRegistry\n"
         "from router.gateway import Gateway\n"
-        "from router.metrics import Metrics\n"
+        "from router.telemetry.metrics import Metrics\n"
         "async def main():\n"
         "    gateway = Gateway.build(load_config('config/gateway.yaml'), Metrics(CollectorRegistry()))\n"
         "    await gateway.close()\n"

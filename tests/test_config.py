@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from router.config import Budget, CacheSettings, ConfigError, GroupCache, Secret, load_config, parse_config
+from router.config.load import load_config, parse_config
+from router.config.model import Budget, CacheSettings, ConfigError, GroupCache, Secret
 
 REPO = Path(__file__).resolve().parent.parent
 

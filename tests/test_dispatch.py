@@ -19,7 +19,7 @@ from router.errors import (
     UpstreamRejected,
     UpstreamTimeout,
 )
-from router.health import State
+from router.fleet.breaker import State
 from tests.harness import Harness, build_harness, stream_text
 from tests.upstream import Behaviour, FakeUpstream
 
@@ -125,7 +125,7 @@ async def test_stream_cut_after_content_is_not_switched(
     harness = make(FALLBACK)
     upstream.script("first", Behaviour(reply="a b c d", cut_after=2))
     body = harness.body("m", stream=True)
-    from router.routing import route
+    from router.routing.rules import route
 
     opened = await harness.dispatcher.open_stream(route(harness.config, "m", body, None, {}), body)
     with pytest.raises(UpstreamError):
@@ -244,7 +244,7 @@ async def test_streaming_hedge_counts_content_not_headers(
 
 
 async def test_auto_hedge_delay_is_the_recent_p95_with_a_floor(make: Callable[[str], Harness]) -> None:
-    from router.dispatch import _hedge_delay
+    from router.dispatch.dispatcher import _hedge_delay
 
     harness = make(
         deployments("a")

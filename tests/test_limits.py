@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from router.limits import ConcurrencyGate, RateLimit, Saturated, per_worker
+from router.fleet.limits import ConcurrencyGate, RateLimit, Saturated, per_worker
 
 
 async def test_gate_admits_up_to_the_cap_then_queues_then_refuses() -> None:

@@ -14,7 +14,7 @@ import orjson
 import pytest
 import respx
 
-from router.config import Deployment, Secret
+from router.config.model import Deployment, Secret
 from router.errors import InvalidRequest, UpstreamError, UpstreamRateLimited, UpstreamRejected
 from router.providers.litellm_adapter import LiteLLMProvider, load_litellm
 from tests.anthropic_upstream import message_stream

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from router.config import parse_config
+from router.config.load import parse_config
 from router.errors import InvalidRequest
 from router.providers.litellm_params import (
     CHAT,

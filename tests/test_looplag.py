@@ -5,7 +5,7 @@ import time
 import pytest
 from prometheus_client import CollectorRegistry, Histogram
 
-from router.looplag import watch_loop_lag
+from router.telemetry.looplag import watch_loop_lag
 
 
 async def test_a_blocked_loop_is_measured_and_reported(caplog: pytest.LogCaptureFixture) -> None:

@@ -11,10 +11,10 @@ from types import SimpleNamespace
 import pytest
 from prometheus_client import CollectorRegistry
 
-from router.config import load_config
+from router.config.load import load_config
+from router.config.reload import ConfigReloader
 from router.gateway import Gateway
-from router.metrics import Metrics
-from router.reload import ConfigReloader
+from router.telemetry.metrics import Metrics
 
 BASE = """
 deployments:

@@ -6,8 +6,8 @@ from typing import Any
 
 import orjson
 
-from router.replay import StreamAssembler, replay
-from router.streaming import DONE_EVENT, event_json, has_content
+from router.answers.replay import StreamAssembler, replay
+from router.sse import DONE_EVENT, event_json, has_content
 
 TEXT_ANSWER: dict[str, Any] = {
     "id": "chatcmpl-1",

@@ -9,15 +9,15 @@ from collections.abc import AsyncIterator
 import pytest
 from prometheus_client import CollectorRegistry
 
-from router.cache import CachedAnswer, CachePlan, plan_for
-from router.coalesce import Flight
-from router.config import parse_config
+from router.answers.cache import CachedAnswer, CachePlan, plan_for
+from router.answers.flights import Flight
+from router.answers.reuse import Keeper, look_up
+from router.config.load import parse_config
 from router.errors import UpstreamTimeout
-from router.exchange import Exchange
 from router.gateway import Gateway
-from router.metrics import Metrics
-from router.reuse import Keeper, look_up
-from router.routing import route
+from router.routing.rules import route
+from router.telemetry.exchange import Exchange
+from router.telemetry.metrics import Metrics
 
 CONFIG = parse_config(
     b"deployments: [{name: a, provider: fake}]\n"

@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from router.server import reuseport_socket, split_bind
+from router.server.supervisor import reuseport_socket, split_bind
 from tests.conftest import REPO, RunningGateway, WriteConfig, start_gateway
 
 pytestmark = pytest.mark.integration

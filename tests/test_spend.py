@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from router.budgets import EXCEEDED, NEAR, NORMAL, steer, tier_of
-from router.calls import Usage
-from router.config import Budget, GatewayKey, parse_config
+from router.config.load import parse_config
+from router.config.model import Budget, GatewayKey
+from router.dispatch.attempt import Usage
 from router.errors import BudgetExceeded
-from router.ledger import Spent
-from router.routing import route
-from router.spend import LedgerStore, SpendBook
+from router.routing.budgets import EXCEEDED, NEAR, NORMAL, steer, tier_of
+from router.routing.rules import route
+from router.spend.book import LedgerStore, SpendBook
+from router.spend.ledger import Spent
 
 NOON = datetime(2026, 11, 24, 12, 0, tzinfo=UTC).timestamp()
 DAY = 86400.0

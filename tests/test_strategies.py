@@ -7,12 +7,11 @@ from collections import Counter
 
 import pytest
 
-from router.config import CooldownSettings, Deployment, Price
-from router.fleet import Member
-from router.health import Breaker
-from router.pricing import litellm_price_table, price_of
-from router.stats import DeploymentStats
-from router.strategies import (
+from router.config.model import CooldownSettings, Deployment, Price
+from router.fleet.breaker import Breaker
+from router.fleet.fleet import Member
+from router.fleet.stats import DeploymentStats
+from router.routing.strategies import (
     Cheapest,
     ConfiguredOrder,
     LeastBusy,
@@ -22,6 +21,7 @@ from router.strategies import (
     Weighted,
     strategy_for,
 )
+from router.spend.pricing import litellm_price_table, price_of
 
 TRAITS = RequestTraits(stream=False, prompt_tokens=100)
 

@@ -70,7 +70,7 @@ async def test_first_chunk_timeout(harness: Harness, upstream: FakeUpstream) -> 
 async def test_idle_timeout_between_chunks(harness: Harness, upstream: FakeUpstream) -> None:
     upstream.script("idle", Behaviour(reply="a b c", chunk_delay=2.0))
     body = harness.body("idle", stream=True)
-    from router.routing import route
+    from router.routing.rules import route
 
     opened = await harness.dispatcher.open_stream(route(harness.config, "idle", body, None, {}), body)
     with pytest.raises(UpstreamTimeout) as caught:

@@ -1,6 +1,6 @@
 import pytest
 
-from router.units import parse_duration, parse_size
+from router.config.units import parse_duration, parse_size
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 import pytest
 
 from router.errors import InvalidRequest
-from router.validation import chat_request, embeddings_request
+from router.http.validation import chat_request, embeddings_request
 
 GOOD = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}'
 

@@ -6,7 +6,7 @@ from types import ModuleType
 
 import aiohttp
 
-from router.config import FAKE_PROVIDER, Deployment
+from router.config.model import FAKE_PROVIDER, Deployment
 from router.providers.base import Provider, RequestBody
 from router.providers.fake import FakeProvider
 from router.providers.openai_compat import OpenAICompatibleProvider

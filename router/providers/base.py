@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Any, Protocol
 
-from router.config import Deployment
+from router.config.model import Deployment
 
 # A parsed, validated client request body (model not yet rewritten).
 RequestBody = dict[str, Any]

@@ -11,9 +11,9 @@ from typing import Any
 
 import orjson
 
-from router.config import Deployment, FakeSettings
+from router.config.model import Deployment, FakeSettings
 from router.providers.base import RequestBody
-from router.streaming import DONE_EVENT
+from router.sse import DONE_EVENT
 
 _ids = itertools.count(1)
 

@@ -16,12 +16,12 @@ from typing import Any
 
 import orjson
 
-from router.config import Deployment
+from router.config.model import Deployment
 from router.errors import GatewayError, UpstreamError, UpstreamTimeout
 from router.providers.base import RequestBody
 from router.providers.litellm_params import CHAT, EMBEDDINGS, Surface, litellm_arguments
 from router.providers.upstream_errors import error_from_status
-from router.streaming import DONE_EVENT
+from router.sse import DONE_EVENT
 
 logger = logging.getLogger("raceway.litellm")
 

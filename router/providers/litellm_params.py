@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from router.config import Deployment, GatewayConfig
+from router.config.model import Deployment, GatewayConfig
 from router.errors import InvalidRequest
 
 

@@ -8,11 +8,11 @@ from contextlib import contextmanager
 import aiohttp
 import orjson
 
-from router.config import Deployment
+from router.config.model import Deployment
 from router.errors import UpstreamError, UpstreamTimeout
 from router.providers.base import RequestBody
 from router.providers.upstream_errors import error_from_status
-from router.streaming import SSEBuffer, is_done
+from router.sse import SSEBuffer, is_done
 
 
 @contextmanager

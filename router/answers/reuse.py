@@ -1,0 +1,110 @@
+"""Answers used more than once: cache lookups, single flights, and where a fresh answer goes.
+
+``look_up`` finds a request's answer in the cache (the worker's, then the shared one in
+Redis) or in an identical request's call in flight (in this worker, then in any
+instance), or makes the request the leader of a new flight; the leader then hands its
+outcome to a ``Keeper`` (an answer: into the caches and to its followers) or to
+``ground`` (no answer: its error to the followers, or a new leader among them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from router.answers.cache import CachedAnswer, CachePlan
+from router.answers.flights import Flight
+from router.errors import ClientGone, GatewayError, UpstreamTimeout
+from router.gateway import Gateway
+from router.state.redis.answers import SharedFlightFailed, flight_token
+from router.state.redis.backend import SharedState
+from router.state.redis.connection import StateUnavailable
+from router.telemetry.exchange import Exchange
+
+MAX_LEASE = 60.0  # a shared flight's lock outlives a crashed leader by at most this long
+
+
+async def look_up(
+    gateway: Gateway, plan: CachePlan, exchange: Exchange, deadline: float
+) -> CachedAnswer | Flight:
+    """A cached answer, the answer of an identical request in flight, or a flight for this one to lead.
+
+    A follower waits for the leader no longer than its own ``deadline``.
+    """
+    assert plan.key is not None
+    answer = gateway.cache.get(plan, count=False)
+    if answer is None and gateway.shared is not None:
+        with contextlib.suppress(StateUnavailable):
+            answer = await gateway.shared.answers.get(plan.key)
+    gateway.cache.count(answer is not None)
+    if answer is not None:
+        exchange.cache = "hit"
+        return answer
+    try:
+        async with asyncio.timeout(deadline):
+            found = await gateway.flights.lead_or_follow(plan.key)
+            if isinstance(found, Flight) and gateway.shared is not None:
+                found = await _lead_across_instances(gateway.shared, found, min(deadline, MAX_LEASE))
+    except TimeoutError as exc:
+        raise UpstreamTimeout(
+            f"an identical request in flight did not answer within the deadline of {deadline:g}s"
+        ) from exc
+    if isinstance(found, CachedAnswer):
+        exchange.cache = "hit"
+        exchange.coalesced = True
+    return found
+
+
+async def _lead_across_instances(shared: SharedState, flight: Flight, lease: float) -> Flight | CachedAnswer:
+    """Lead ``flight`` for every instance, or wait for the instance that does (and pass on its answer).
+
+    If Redis fails meanwhile, the flight is led locally: coalescing degrades, nothing else.
+    """
+    answers, token = shared.answers, flight_token()
+    try:
+        while True:
+            try:
+                if await answers.lead(flight.key, lease, token):
+                    flight.on_settled = lambda outcome: answers.land_soon(flight.key, token, outcome)
+                    return flight
+                answer = await answers.wait(flight.key)
+            except StateUnavailable:
+                return flight
+            if answer is not None:
+                flight.finish(answer)  # this worker's followers get it too
+                return answer
+            # The other leader left without an outcome: try to lead.
+    except SharedFlightFailed as failed:
+        flight.fail(failed)
+        raise
+    except BaseException:
+        flight.abandon()
+        raise
+
+
+def ground(flight: Flight, error: BaseException) -> None:
+    """The leader's call ended without an answer: its followers share the error, or lead themselves."""
+    if isinstance(error, GatewayError) and not isinstance(error, ClientGone):
+        flight.fail(error)
+    else:
+        flight.abandon()
+
+
+class Keeper:
+    """Where a fresh answer goes besides its client: the caches, and the requests that followed it."""
+
+    __slots__ = ("flight", "gateway", "plan")
+
+    def __init__(self, gateway: Gateway, plan: CachePlan, flight: Flight | None) -> None:
+        self.gateway, self.plan, self.flight = gateway, plan, flight
+
+    @property
+    def wanted(self) -> bool:
+        return self.flight is not None or (self.plan.key is not None and self.plan.write)
+
+    def keep(self, answer: CachedAnswer) -> None:
+        self.gateway.cache.put(self.plan, answer)
+        if self.gateway.shared is not None and self.plan.key is not None and self.plan.write:
+            self.gateway.shared.answers.store_soon(self.plan.key, answer, self.plan.ttl)
+        if self.flight is not None:
+            self.flight.finish(answer)

@@ -1,0 +1,317 @@
+"""The gateway's configuration as frozen, typed objects.
+
+Reading and validating YAML into them is ``router.config.load`` (with ``reader``): every
+problem is collected with its key path (``deployments[1].timeout: ...``), unknown keys
+are errors, and secrets come only from ``${ENV}`` references.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# OpenAI-compatible APIs served by the native aiohttp provider, with their default base URL.
+NATIVE_PROVIDERS: Mapping[str, str | None] = {
+    "openai": "https://api.openai.com/v1",
+    "deepseek": "https://api.deepseek.com/v1",
+    "fireworks": "https://api.fireworks.ai/inference/v1",
+    "groq": "https://api.groq.com/openai/v1",
+    "mistral": "https://api.mistral.ai/v1",
+    "ollama": "http://127.0.0.1:11434/v1",
+    "openrouter": "https://openrouter.ai/api/v1",
+    "together": "https://api.together.xyz/v1",
+    "vllm": None,
+    "xai": "https://api.x.ai/v1",
+}
+# Providers whose wire format differs from OpenAI's: served through litellm.
+LITELLM_PROVIDERS = frozenset(
+    {"anthropic", "azure", "bedrock", "cohere", "gemini", "vertex_ai", "huggingface"}
+)
+FAKE_PROVIDER = "fake"
+# Strategies that call several deployments at once; the others order them for fallback.
+FANOUT_STRATEGIES = ("race", "hedge")
+ORDERING_STRATEGIES = ("fallback", "round_robin", "weighted", "least_busy", "latency", "cost")
+STRATEGIES = FANOUT_STRATEGIES + ORDERING_STRATEGIES
+# When a model group's answers may be served from the response cache.
+CACHE_MODES = ("deterministic", "always")
+
+
+class ConfigError(Exception):
+    """The config is invalid; ``problems`` lists each one as ``key.path: message``."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class Secret:
+    """A secret string that never shows itself in repr, logs or errors."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerSettings:
+    bind: str = "127.0.0.1:8080"
+    workers: int | None = None  # None: one per CPU core
+    max_body_size: int = 10 * 1024 * 1024
+    graceful_timeout: float = 30.0
+    keep_alive_timeout: float = 75.0
+    backlog: int = 2048
+    loop_lag_warning: float = 0.1  # log a warning when the event loop wakes up this late
+    access_log: bool = True  # one JSON line per request on stdout
+    metrics: bool = True  # record Prometheus metrics (off only to measure their cost)
+    admin_key: Secret | None = None  # enables /admin/config and /admin/reload
+
+
+@dataclass(frozen=True, kw_only=True)
+class FakeSettings:
+    """Behaviour of the built-in in-process fake provider."""
+
+    latency: float = 0.0
+    chunk_delay: float = 0.0
+    reply: str | None = None  # None: echo the last user message
+
+
+@dataclass(frozen=True, kw_only=True)
+class CooldownSettings:
+    """Circuit breaker: ``failures`` within ``window`` cool a deployment down for ``duration``."""
+
+    failures: int = 3
+    window: float = 30.0
+    duration: float = 30.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Price:
+    """USD per million tokens."""
+
+    input: float
+    output: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """Per-deployment admission: a concurrency cap with a bounded queue, and rate limits.
+
+    Rate limits are for the whole gateway; each of the N workers enforces 1/N of them.
+    """
+
+    max_concurrency: int | None = None  # None: no cap
+    max_queue: int = 0  # requests that may wait for a slot
+    queue_timeout: float = 30.0
+    rpm: int | None = None
+    tpm: int | None = None
+    limit_wait: float = 0.0  # how long a request may wait for rate-limit capacity
+
+
+@dataclass(frozen=True, kw_only=True)
+class Deployment:
+    name: str
+    provider: str
+    model: str
+    base_url: str | None = None
+    api_key: Secret | None = None
+    timeout: float = 120.0  # the whole call, JSON or stream
+    connect_timeout: float = 5.0
+    first_chunk_timeout: float = 60.0  # streams: until the first content chunk
+    idle_timeout: float = 30.0  # streams: longest silence between chunks
+    limits: Limits = field(default_factory=Limits)
+    headers: Mapping[str, Secret] = field(default_factory=dict)
+    max_input_tokens: int | None = None
+    weight: float = 1.0
+    price: Price | None = None  # None: litellm's bundled price table
+    cooldown: CooldownSettings = field(default_factory=CooldownSettings)
+    fake: FakeSettings | None = None
+    # litellm-served only: provider-specific request fields passed on besides the documented ones.
+    extra_params: frozenset[str] = frozenset()
+
+    @property
+    def is_native(self) -> bool:
+        return self.provider in NATIVE_PROVIDERS
+
+    @property
+    def uses_litellm(self) -> bool:
+        return self.provider in LITELLM_PROVIDERS
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetrySettings:
+    """After every deployment of a group failed: ``attempts`` more rounds, with backoff."""
+
+    attempts: int = 0
+    backoff: float = 0.1  # first wait; doubles each round, with full jitter
+    max_backoff: float = 2.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupCache:
+    """A model group's use of the response cache."""
+
+    mode: str = "deterministic"  # "deterministic": only requests with temperature 0; "always"
+    ttl: float | None = None  # None: the cache's default
+    shared: bool = False  # one namespace for every key (default: each key its own)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelGroup:
+    name: str
+    deployments: tuple[str, ...]
+    strategy: str = "fallback"
+    hedge_delay: float | None = None  # None: auto (recent p95 latency, at least hedge_min_delay)
+    hedge_min_delay: float = 0.05
+    max_parallel: int | None = None  # race: all; hedge: 2
+    fallbacks: tuple[str, ...] = ()
+    retries: RetrySettings = field(default_factory=RetrySettings)
+    max_attempts: int = 8  # upstream calls per request, over every round and fallback group
+    deadline: float = 300.0  # for the whole request, whatever the retries
+    cache: GroupCache | None = None  # None: never cached
+
+    @property
+    def fans_out(self) -> bool:
+        return self.strategy in FANOUT_STRATEGIES
+
+    def parallelism(self) -> int:
+        if self.strategy == "race":
+            return self.max_parallel or len(self.deployments)
+        if self.strategy == "hedge":
+            return self.max_parallel or 2
+        return 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class RouteMatch:
+    """Conditions of a routing rule; all given ones must hold."""
+
+    model: str | None = None
+    tags: frozenset[str] = frozenset()  # any of them in the x-raceway-tags header
+    user: str | None = None  # glob on the body's "user" field
+    min_prompt_tokens: int | None = None
+    max_prompt_tokens: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Route:
+    name: str
+    match: RouteMatch
+    to: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Budget:
+    """A key's spending limits in USD, and where its requests go as it nears or passes them."""
+
+    daily: float | None = None
+    monthly: float | None = None
+    near: float = 0.8  # from this fraction of a limit on, requests go to ``downgrade_to``
+    downgrade_to: str | None = None  # a cheaper model group
+    exceeded_to: str | None = None  # None: over budget, requests get 429 budget_exceeded
+
+
+@dataclass(frozen=True, kw_only=True)
+class GatewayKey:
+    name: str
+    digest: bytes  # SHA-256 of the key: all the gateway needs to recognise it
+    secret: Secret | None = None  # the key itself, when the config has it (inline or from the environment)
+    models: frozenset[str] | None = None  # None: every model
+    allow_override: bool = False  # may pin a deployment with x-raceway-deployment
+    rpm: int | None = None  # for the whole gateway; each worker enforces its share
+    tpm: int | None = None
+    budget: Budget | None = None
+
+    @classmethod
+    def from_secret(cls, name: str, secret: str, **settings: Any) -> GatewayKey:
+        return cls(name=name, digest=key_digest(secret), secret=Secret(secret), **settings)
+
+    def allows(self, model: str) -> bool:
+        return self.models is None or model in self.models
+
+
+def key_digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CacheSettings:
+    """The response cache of each worker: bounded by entries and bytes, entries expire after ``ttl``."""
+
+    max_entries: int = 10_000
+    max_bytes: int = 256 * 1024 * 1024
+    ttl: float = 3600.0
+
+
+def _default_ledger() -> Path:
+    state_home = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(state_home) / "raceway" / "ledger.sqlite3"
+
+
+STATE_BACKENDS = ("local", "redis")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StateSettings:
+    """Where state shared beyond one worker lives.
+
+    ``local`` (the default): each worker enforces its share of every rate limit, caches and
+    coalesces on its own, and spend goes to an SQLite ledger shared by the machine's
+    workers. ``redis``: rate limits, cooldowns, the response cache, coalescing and spend
+    are shared by every worker of every instance through Redis at ``url``, with the local
+    behaviour as the fallback whenever Redis cannot be reached.
+    """
+
+    backend: str = "local"
+    url: Secret | None = None  # redis://[:password@]host:port/db, usually ${RACEWAY_REDIS_URL}
+    prefix: str = "raceway"  # of every Redis key, so gateways can share one Redis
+    ledger: Path = field(default_factory=_default_ledger)
+    # How often a worker writes the spend it recorded and reads back every worker's total.
+    sync_interval: float = 0.25
+    # How often a worker looks for cooldowns announced by others (redis backend).
+    cooldown_poll: float = 0.5
+
+
+@dataclass(frozen=True, kw_only=True)
+class GatewayConfig:
+    server: ServerSettings
+    deployments: Mapping[str, Deployment]
+    models: Mapping[str, ModelGroup]
+    keys: tuple[GatewayKey, ...]
+    hash: str
+    routes: tuple[Route, ...] = ()
+    cache: CacheSettings = field(default_factory=CacheSettings)
+    state: StateSettings = field(default_factory=StateSettings)
+
+    @property
+    def needs_litellm(self) -> bool:
+        return any(d.uses_litellm for d in self.deployments.values())
+
+    def secrets(self) -> Iterator[str]:
+        """Every secret value in the config, to scrub from anything shown to clients."""
+        for deployment in self.deployments.values():
+            if deployment.api_key is not None:
+                yield deployment.api_key.reveal()
+            for value in deployment.headers.values():
+                yield value.reveal()
+        for key in self.keys:
+            if key.secret is not None:
+                yield key.secret.reveal()
+        if self.state.url is not None:
+            yield self.state.url.reveal()

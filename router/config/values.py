@@ -1,0 +1,121 @@
+"""Scalar values of the config: each parser returns the value or raises ValueError for the operator."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from router.config.model import FAKE_PROVIDER, LITELLM_PROVIDERS, NATIVE_PROVIDERS, STRATEGIES
+from router.config.units import parse_duration
+
+T = TypeVar("T")
+
+
+def join(path: str, key: str) -> str:
+    return key if path == "(root)" else f"{path}.{key}"
+
+
+def type_name(value: Any) -> str:
+    names = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", type(None): "nothing"}
+    return names.get(type(value), type(value).__name__)
+
+
+def optional(parse: Callable[[Any], T]) -> Callable[[Any], T | None]:
+    return lambda value: None if value is None else parse(value)
+
+
+def name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"expected a non-empty string, got {type_name(value)}")
+    return value
+
+
+def name_list(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise ValueError("expected a non-empty list of names")
+    return tuple(value)
+
+
+def boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
+def positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"expected a positive integer, got {value!r}")
+    return value
+
+
+def non_negative_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"expected an integer of 0 or more, got {value!r}")
+    return value
+
+
+def positive_number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"expected a positive number, got {value!r}")
+    return float(value)
+
+
+def non_negative_number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError(f"expected a number of 0 or more, got {value!r}")
+    return float(value)
+
+
+def fraction(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ValueError(f"expected a fraction above 0 and at most 1, e.g. 0.8, got {value!r}")
+    return float(value)
+
+
+def one_of(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
+        return str(value)
+
+    return parse
+
+
+def sha256_hex(value: Any) -> bytes:
+    """A SHA-256 digest written as 64 hex digits (what ``raceway keys create`` prints)."""
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", value):
+        raise ValueError("expected the key's SHA-256 as 64 hex digits")
+    return bytes.fromhex(value)
+
+
+def positive_duration(value: Any) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError("a duration here must be greater than zero")
+    return seconds
+
+
+def hedge_delay(value: Any) -> float | None:
+    if value == "auto":
+        return None
+    return parse_duration(value)
+
+
+def bind(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[\w.\-\[\]:]+:\d{1,5}", value):
+        raise ValueError("expected HOST:PORT, e.g. 127.0.0.1:8080")
+    return value
+
+
+def provider(value: Any) -> str:
+    known = {FAKE_PROVIDER, *NATIVE_PROVIDERS, *LITELLM_PROVIDERS}
+    if value not in known:
+        raise ValueError(f"unknown provider {value!r} (known: {', '.join(sorted(known))})")
+    return str(value)
+
+
+def strategy(value: Any) -> str:
+    if value not in STRATEGIES:
+        raise ValueError(f"unknown strategy {value!r} (known: {', '.join(STRATEGIES)})")
+    return str(value)

@@ -1,0 +1,1 @@
+"""Calling upstreams: the dispatcher (groups, rounds, retries), the round engine, one attempt."""

@@ -1,0 +1,301 @@
+"""Serving one request from a model group: rounds of calls, retries, fallback groups, a deadline.
+
+For each group in turn (the routed group, then its ``fallbacks``), the usable
+deployments (breaker not open, context window large enough) are ordered by the group's
+strategy and called at its pace (see ``router.dispatch.rounds``). A round whose calls all failed
+with retryable errors is retried after an exponential backoff with full jitter; when a
+group is exhausted the next fallback group takes over. The request's attempt budget and
+deadline bound the whole thing.
+
+A stream is committed to a deployment only once it has delivered its first content
+chunk; until then a failure counts like any other and nothing reaches the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from router.config.model import GatewayConfig, ModelGroup
+from router.dispatch.attempt import CallTracker, Completion, OpenedStream
+from router.dispatch.rounds import AttemptBudget, Pace, RoundFailed, run_round
+from router.errors import (
+    InvalidRequest,
+    NoDeploymentAvailable,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+)
+from router.fleet.fleet import Fleet, Member
+from router.routing.rules import RoutedRequest
+from router.routing.strategies import RequestTraits, Strategy, strategy_for
+from router.telemetry.metrics import Metrics
+
+T = TypeVar("T")
+
+_HEDGE_MIN_SAMPLES = 20  # below this, ``hedge_delay: auto`` waits _HEDGE_COLD_DELAY
+_HEDGE_COLD_DELAY = 1.0
+_ANSWER_ESTIMATE_CAP = 4096
+
+
+class Dispatcher:
+    """Runs requests against the fleet, following each group's strategy."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        fleet: Fleet,
+        metrics: Metrics,
+        *,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_cooldown: Callable[[Member], None] | None = None,
+    ) -> None:
+        self._config = config
+        self._fleet = fleet
+        self.metrics = metrics
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+        self._on_cooldown = on_cooldown
+        self._calls = CallTracker(metrics, on_cooldown)
+        self._strategies: dict[str, Strategy] = {
+            name: strategy_for(group.strategy, self._rng) for name, group in config.models.items()
+        }
+
+    def successor(self, config: GatewayConfig, fleet: Fleet) -> Dispatcher:
+        """A dispatcher for a new config; groups whose settings did not change keep their strategy's state."""
+        successor = Dispatcher(
+            config, fleet, self.metrics, rng=self._rng, sleep=self._sleep, on_cooldown=self._on_cooldown
+        )
+        for name, group in config.models.items():
+            if self._config.models.get(name) == group:
+                successor._strategies[name] = self._strategies[name]
+        return successor
+
+    def publish_state(self, member: Member) -> None:
+        """Export a deployment's breaker state after it changed outside a call (a shared cooldown)."""
+        self._calls.publish_state(member)
+
+    # -- the three kinds of call ----------------------------------------------------
+
+    async def chat(self, request: RoutedRequest, body: dict[str, Any]) -> Completion:
+        return await self._complete(request, body, lambda member: member.provider.chat(body))
+
+    async def embeddings(self, request: RoutedRequest, body: dict[str, Any]) -> Completion:
+        return await self._complete(request, body, lambda member: member.provider.embeddings(body))
+
+    async def _complete(
+        self, request: RoutedRequest, body: dict[str, Any], call: Callable[[Member], Awaitable[bytes]]
+    ) -> Completion:
+        tokens = expected_tokens(request, body)
+        completion, _member, attempts = await self._dispatch(
+            request, lambda member: self._calls.complete(member, call, tokens), _nothing, tokens
+        )
+        completion.attempts = attempts
+        return completion
+
+    async def open_stream(self, request: RoutedRequest, body: dict[str, Any]) -> OpenedStream:
+        tokens = expected_tokens(request, body)
+        opened, _member, attempts = await self._dispatch(
+            request, lambda member: self._calls.stream(member, body, tokens), _close_stream, tokens
+        )
+        opened.attempts = attempts
+        return opened
+
+    # -- groups, rounds, retries, fallbacks -----------------------------------------
+
+    async def _dispatch(
+        self,
+        request: RoutedRequest,
+        call: Callable[[Member], Awaitable[T]],
+        discard: Callable[[T], Awaitable[None]],
+        tokens: int,
+    ) -> tuple[T, Member, int]:
+        """``tokens``: what each call will charge against token rate limits."""
+        budget = AttemptBudget(request.group.max_attempts)
+        try:
+            async with asyncio.timeout(request.group.deadline):
+                if request.pinned is not None:
+                    return await self._pinned(request, call, discard, budget)
+                return await self._through_groups(request, call, discard, budget, tokens)
+        except TimeoutError as exc:
+            raise UpstreamTimeout(
+                f"the request's deadline of {request.group.deadline:g}s passed "
+                f"after {budget.used} upstream call(s)"
+            ) from exc
+
+    async def _pinned(
+        self,
+        request: RoutedRequest,
+        call: Callable[[Member], Awaitable[T]],
+        discard: Callable[[T], Awaitable[None]],
+        budget: AttemptBudget,
+    ) -> tuple[T, Member, int]:
+        """An override pins one deployment: no strategy, no breaker, no fallback."""
+        assert request.pinned is not None
+        member = self._fleet[request.pinned]
+        try:
+            won = await run_round([member], call, Pace(), budget, admit=_always, discard=discard)
+        except RoundFailed as failed:
+            raise exhausted(request.group, failed.failures) from None
+        return won.value, won.winner, budget.used
+
+    async def _through_groups(
+        self,
+        request: RoutedRequest,
+        call: Callable[[Member], Awaitable[T]],
+        discard: Callable[[T], Awaitable[None]],
+        budget: AttemptBudget,
+        tokens: int,
+    ) -> tuple[T, Member, int]:
+        traits = RequestTraits(stream=request.stream, prompt_tokens=request.prompt_tokens)
+        failures: list[UpstreamError] = []
+        groups = [request.group, *(self._config.models[name] for name in request.group.fallbacks)]
+        too_long = 0
+        previous: str | None = None
+        for group in groups:
+            for round_index in range(group.retries.attempts + 1):
+                candidates, skipped_for_length = self._candidates(group, request.prompt_tokens)
+                too_long += skipped_for_length
+                if not candidates or budget.remaining <= 0:
+                    break
+                if previous is not None:
+                    self.metrics.fallbacks.labels(request.group.name, previous, group.name).inc()
+                    previous = None
+                if round_index:
+                    await self._sleep(_backoff(group, round_index, self._rng))
+                ordered = _roomy_first(self._strategies[group.name].order(candidates, traits), tokens)
+                try:
+                    won = await run_round(
+                        ordered,
+                        call,
+                        _pace(group, request.stream),
+                        budget,
+                        admit=_breaker_allows,
+                        discard=discard,
+                    )
+                except RoundFailed as failed:
+                    failures.extend(failed.failures)
+                    for failure in failed.failures:
+                        self.metrics.retries.labels(failure.deployment or group.name).inc()
+                    continue
+                if group.fans_out:
+                    self.metrics.race_outcomes.labels(group.name, won.winner.name).inc()
+                if won.hedges:
+                    self.metrics.hedges.labels(group.name).inc(won.hedges)
+                return won.value, won.winner, budget.used
+            previous = group.name
+        if failures:
+            raise exhausted(request.group, failures)
+        if too_long:
+            raise InvalidRequest(
+                f"the prompt (about {request.prompt_tokens} tokens) is longer than the context window "
+                f"of every deployment of {request.group.name!r} and its fallbacks",
+                param="messages",
+                code="context_length_exceeded",
+            )
+        raise self._unavailable(groups)
+
+    def _candidates(self, group: ModelGroup, prompt_tokens: int) -> tuple[list[Member], int]:
+        """Usable members in configured order, and how many were skipped for a short context."""
+        usable: list[Member] = []
+        too_long = 0
+        for name in group.deployments:
+            member = self._fleet.get(name)
+            if member is None or not member.breaker.available():
+                continue
+            limit = member.deployment.max_input_tokens
+            if limit is not None and prompt_tokens > limit:
+                too_long += 1
+                continue
+            usable.append(member)
+        return usable, too_long
+
+    def _unavailable(self, groups: list[ModelGroup]) -> NoDeploymentAvailable:
+        waits = [
+            member.breaker.seconds_until_available()
+            for group in groups
+            for name in group.deployments
+            if (member := self._fleet.get(name)) is not None
+        ]
+        headers = {"retry-after": str(max(1, round(min(waits))))} if waits else None
+        return NoDeploymentAvailable(
+            f"no deployment of model {groups[0].name!r} is available right now (all cooling down)",
+            headers=headers,
+        )
+
+
+def expected_tokens(request: RoutedRequest, body: dict[str, Any]) -> int:
+    """Prompt plus the answer's likely size, charged against token rate limits before the call."""
+    limit = body.get("max_completion_tokens") or body.get("max_tokens")
+    answer = limit if isinstance(limit, int) and limit > 0 else max(16, request.prompt_tokens)
+    return request.prompt_tokens + min(answer, _ANSWER_ESTIMATE_CAP)
+
+
+def _roomy_first(ordered: list[Member], tokens: int) -> list[Member]:
+    """Deployments that could start at once (``tokens`` as admission will charge them) keep the
+    strategy's order, ahead of saturated ones."""
+    roomy = [member for member in ordered if member.has_capacity(tokens)]
+    if len(roomy) == len(ordered):
+        return ordered
+    return roomy + [member for member in ordered if member not in roomy]
+
+
+def _pace(group: ModelGroup, stream: bool) -> Pace:
+    if group.strategy == "race":
+        return Pace(parallel=group.parallelism(), all_at_once=True)
+    if group.strategy == "hedge":
+        return Pace(parallel=group.parallelism(), hedge_delay=_hedge_delay(group, stream))
+    return Pace()
+
+
+def _hedge_delay(group: ModelGroup, stream: bool) -> Callable[[Member], float]:
+    """A fixed delay, or ``auto``: the deployment's recent p95, never below the floor."""
+    if group.hedge_delay is not None:
+        fixed = group.hedge_delay
+        return lambda member: fixed
+
+    def auto(member: Member) -> float:
+        window = member.stats.window(stream)
+        if len(window) < _HEDGE_MIN_SAMPLES:
+            return max(group.hedge_min_delay, _HEDGE_COLD_DELAY)
+        return max(group.hedge_min_delay, window.percentile(95) or 0.0)
+
+    return auto
+
+
+def _backoff(group: ModelGroup, round_index: int, rng: random.Random) -> float:
+    ceiling = min(group.retries.max_backoff, group.retries.backoff * 2.0 ** (round_index - 1))
+    return ceiling * rng.random()
+
+
+def _breaker_allows(member: Member) -> bool:
+    return member.breaker.acquire()
+
+
+def _always(member: Member) -> bool:
+    return True
+
+
+async def _nothing(value: object) -> None:
+    return None
+
+
+async def _close_stream(stream: OpenedStream) -> None:
+    await stream.aclose()
+
+
+def exhausted(group: ModelGroup, failures: list[UpstreamError]) -> UpstreamError:
+    """The error for a request whose every attempt failed: the most telling class wins."""
+    if len(failures) == 1:
+        return failures[0]  # one attempt: its own error says the most
+    summary = "; ".join(f"{failure.deployment}: {failure.message}" for failure in failures[-6:])
+    message = f"every attempt to serve model {group.name!r} failed ({summary})"
+    if failures and all(isinstance(f, UpstreamRateLimited) for f in failures):
+        waits = [f.retry_after for f in failures if isinstance(f, UpstreamRateLimited) and f.retry_after]
+        return UpstreamRateLimited(message, retry_after=min(waits) if waits else None)
+    if failures and isinstance(failures[-1], UpstreamTimeout):
+        return UpstreamTimeout(message)
+    return UpstreamError(message)

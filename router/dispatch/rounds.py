@@ -1,0 +1,176 @@
+"""One round of calls over ordered candidates: one at a time, all at once, or staggered.
+
+The same loop serves every strategy: ``fallback`` and the balancing strategies start the
+next candidate only when the previous one failed; ``race`` starts them all at once;
+``hedge`` starts the next one when no answer has come after a delay. The first success
+wins and every other call is cancelled (closing its upstream connection) before the
+round returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from router.errors import UpstreamError
+from router.fleet.fleet import Member
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Pace:
+    parallel: int = 1  # calls in flight at most
+    all_at_once: bool = False  # race: start ``parallel`` calls immediately
+    hedge_delay: Callable[[Member], float] | None = None  # hedge: wait this long for the last started
+
+
+class AttemptBudget:
+    """Upstream calls a request may still make, over every round and fallback group."""
+
+    __slots__ = ("remaining", "used")
+
+    def __init__(self, limit: int) -> None:
+        self.remaining = limit
+        self.used = 0
+
+    def take(self) -> bool:
+        if self.remaining <= 0:
+            return False
+        self.remaining -= 1
+        self.used += 1
+        return True
+
+
+class RoundFailed(Exception):
+    """Every call of the round failed with a retryable error."""
+
+    def __init__(self, failures: list[UpstreamError]) -> None:
+        super().__init__(f"{len(failures)} calls failed")
+        self.failures = failures
+
+
+@dataclass(slots=True)
+class RoundWon(Generic[T]):
+    value: T
+    winner: Member
+    launched: int
+    hedges: int
+
+
+async def run_round(
+    candidates: list[Member],
+    call: Callable[[Member], Awaitable[T]],
+    pace: Pace,
+    budget: AttemptBudget,
+    *,
+    admit: Callable[[Member], bool],
+    discard: Callable[[T], Awaitable[None]],
+) -> RoundWon[T]:
+    """Call candidates in order at the given pace; the first success wins.
+
+    ``admit`` may refuse a candidate at the moment it would be started (a half-open
+    breaker already probing); ``discard`` releases a success that lost by a hair.
+    Non-retryable errors propagate at once; retryable ones are collected into
+    ``RoundFailed`` when nothing is left to try.
+    """
+    if pace.parallel == 1:
+        return await _one_at_a_time(candidates, call, budget, admit)
+    loop = asyncio.get_running_loop()
+    queue = deque(candidates)
+    running: dict[asyncio.Task[T], Member] = {}
+    failures: list[UpstreamError] = []
+    launched = hedges = 0
+    next_hedge_at = 0.0
+
+    def launch() -> bool:
+        nonlocal launched, next_hedge_at
+        while queue:
+            member = queue.popleft()
+            if not admit(member):
+                continue
+            if not budget.take():
+                queue.clear()
+                return False
+            running[asyncio.ensure_future(call(member))] = member
+            launched += 1
+            if pace.hedge_delay is not None:
+                next_hedge_at = loop.time() + pace.hedge_delay(member)
+            return True
+        return False
+
+    launch()
+    while pace.all_at_once and len(running) < pace.parallel and launch():
+        pass
+    try:
+        while running:
+            timeout = None
+            if pace.hedge_delay is not None and queue and len(running) < pace.parallel:
+                timeout = max(0.0, next_hedge_at - loop.time())
+            done, _ = await asyncio.wait(running, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            if not done:
+                if launch():
+                    hedges += 1
+                continue
+            won: RoundWon[T] | None = None
+            # Successes first, so a failure that finished in the same instant cannot mask a win.
+            for task in sorted(done, key=lambda t: t.exception() is not None):
+                member = running.pop(task)
+                error = task.exception()
+                if error is None:
+                    if won is None:
+                        won = RoundWon(task.result(), member, launched, hedges)
+                    else:
+                        await discard(task.result())
+                elif isinstance(error, UpstreamError) and error.retryable:
+                    failures.append(error)
+                elif won is None:
+                    raise error
+            if won is not None:
+                return won
+            if not running:
+                launch()
+            while pace.all_at_once and len(running) < pace.parallel and launch():
+                pass
+    finally:
+        await _cancel(running, discard)
+    raise RoundFailed(failures)
+
+
+async def _one_at_a_time(
+    candidates: list[Member],
+    call: Callable[[Member], Awaitable[T]],
+    budget: AttemptBudget,
+    admit: Callable[[Member], bool],
+) -> RoundWon[T]:
+    """The sequential pace, in the caller's own task: no task to spawn, nothing to cancel."""
+    failures: list[UpstreamError] = []
+    launched = 0
+    for member in candidates:
+        if not admit(member):
+            continue
+        if not budget.take():
+            break
+        launched += 1
+        try:
+            return RoundWon(await call(member), member, launched, 0)
+        except UpstreamError as exc:
+            if not exc.retryable:
+                raise
+            failures.append(exc)
+    raise RoundFailed(failures)
+
+
+async def _cancel(running: dict[asyncio.Task[T], Member], discard: Callable[[T], Awaitable[None]]) -> None:
+    """Cancel the losers and wait until their connections are closed."""
+    if not running:
+        return
+    for task in running:
+        task.cancel()
+    await asyncio.wait(running)
+    for task in running:
+        if not task.cancelled() and task.exception() is None:
+            await discard(task.result())  # finished successfully before the cancel landed

@@ -1,0 +1,150 @@
+"""The deployments of one worker at run time: provider, circuit breaker, stats, limits and price."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from router.config.model import Deployment, GatewayConfig, Price
+from router.fleet.breaker import Breaker, Clock
+from router.fleet.limits import ConcurrencyGate, Limiter, RateLimit, per_worker
+from router.fleet.stats import DeploymentStats
+from router.providers import Provider, ProviderFactory
+from router.spend.pricing import litellm_price_table, price_of
+from router.state.redis.connection import RedisState
+from router.state.redis.limits import rate_limit
+
+logger = logging.getLogger("raceway.fleet")
+
+
+@dataclass(eq=False)
+class Member:
+    """One deployment as the router sees it."""
+
+    deployment: Deployment
+    provider: Provider
+    breaker: Breaker
+    stats: DeploymentStats
+    price: Price | None
+    gate: ConcurrencyGate = field(default_factory=lambda: ConcurrencyGate(None))
+    rate: Limiter = field(default_factory=lambda: RateLimit(None, None))
+    published_state: int = -1  # the breaker state last exported as a metric
+
+    @property
+    def name(self) -> str:
+        return self.deployment.name
+
+    def has_capacity(self, tokens: int) -> bool:
+        """Could a call start now without queueing or hitting a rate limit?"""
+        return self.gate.has_capacity() and self.rate.has_capacity(tokens)
+
+
+def _new_member(
+    deployment: Deployment, factory: ProviderFactory, clock: Clock, share: int, state: RedisState | None
+) -> Member:
+    needs_table = deployment.price is None
+    limits = deployment.limits
+    return Member(
+        deployment=deployment,
+        provider=factory.build(deployment),
+        breaker=Breaker(deployment.cooldown, clock),
+        stats=DeploymentStats(clock),
+        price=price_of(deployment, litellm_price_table() if needs_table else {}),
+        gate=ConcurrencyGate(
+            per_worker(limits.max_concurrency, share),
+            per_worker(limits.max_queue, share, minimum=0) or 0,
+            limits.queue_timeout,
+        ),
+        rate=rate_limit(
+            state, "deployment", deployment.name, limits.rpm, limits.tpm, share=share, wait=limits.limit_wait
+        ),
+    )
+
+
+class Fleet:
+    """Every deployment's ``Member``, built inside the worker's loop.
+
+    A fleet built from a new config keeps the members of deployments whose settings did
+    not change (their pooled connections, limiters, latency statistics and breaker state
+    carry over); changed and added deployments start fresh.
+    """
+
+    def __init__(
+        self,
+        factory: ProviderFactory,
+        members: Mapping[str, Member],
+        clock: Clock,
+        share: int,
+        state: RedisState | None = None,
+    ) -> None:
+        self.factory = factory
+        self._members = dict(members)
+        self._clock = clock
+        self._share = share
+        self._state = state
+
+    @classmethod
+    def build(
+        cls,
+        config: GatewayConfig,
+        clock: Clock = time.monotonic,
+        *,
+        share: int = 1,
+        state: RedisState | None = None,
+    ) -> Fleet:
+        """``share``: how many workers split each deployment's caps (and rate limits, without ``state``);
+        ``state``: the shared Redis, where rate limits are enforced for the whole gateway."""
+        factory = ProviderFactory.open()
+        members = {
+            name: _new_member(deployment, factory, clock, share, state)
+            for name, deployment in config.deployments.items()
+        }
+        return cls(factory, members, clock, share, state)
+
+    def successor(self, config: GatewayConfig) -> tuple[Fleet, list[Member]]:
+        """The fleet for ``config``, and the members it no longer uses (to drain and close)."""
+        members: dict[str, Member] = {}
+        for name, deployment in config.deployments.items():
+            current = self._members.get(name)
+            if current is not None and current.deployment == deployment:
+                members[name] = current
+            else:
+                members[name] = _new_member(deployment, self.factory, self._clock, self._share, self._state)
+        kept = {id(member) for member in members.values()}
+        retired = [member for member in self._members.values() if id(member) not in kept]
+        return Fleet(self.factory, members, self._clock, self._share, self._state), retired
+
+    def __getitem__(self, name: str) -> Member:
+        return self._members[name]
+
+    def get(self, name: str) -> Member | None:
+        return self._members.get(name)
+
+    def __iter__(self) -> Iterator[Member]:
+        return iter(self._members.values())
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    async def close(self) -> None:
+        """At shutdown: close every provider, then the shared session."""
+        for member in self._members.values():
+            await member.provider.close()
+        await self.factory.close()
+
+
+async def drain(retired: list[Member], grace: float) -> None:
+    """Let the calls of retired members finish (for up to ``grace`` seconds), then close their providers."""
+    try:
+        async with asyncio.timeout(grace):
+            for member in retired:
+                while member.stats.in_flight:  # noqa: ASYNC110 (a plain counter, polled only while draining)
+                    await asyncio.sleep(0.05)
+    except TimeoutError:
+        busy = {member.name: member.stats.in_flight for member in retired if member.stats.in_flight}
+        logger.warning("retired deployments still busy after %gs: %s", grace, busy)
+    for member in retired:
+        await member.provider.close()

@@ -1,0 +1,1 @@
+"""The HTTP surface: the app, its endpoints, authentication, request validation and responses."""

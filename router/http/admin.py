@@ -1,0 +1,55 @@
+"""Admin endpoints, behind ``server.admin_key``: the active config and an on-demand reload."""
+
+from __future__ import annotations
+
+import hmac
+import os
+import signal
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from router.config.reload import ConfigReloader
+from router.errors import AuthenticationFailed, ModelNotFound
+from router.gateway import Gateway
+from router.http.responses import error_response, json_response
+
+
+class AdminDisabled(ModelNotFound):
+    default_code = "admin_disabled"
+
+
+def _authorized(request: Request) -> ConfigReloader:
+    """The worker's reloader, once the caller has shown the admin key."""
+    gateway: Gateway = request.app.state.gateway
+    admin_key = gateway.config.server.admin_key
+    reloader: ConfigReloader | None = request.app.state.reloader
+    if admin_key is None or reloader is None:
+        raise AdminDisabled("admin endpoints are disabled: set server.admin_key")
+    presented = request.headers.get("authorization", "")
+    expected = f"Bearer {admin_key.reveal()}"
+    if not hmac.compare_digest(presented.encode(), expected.encode()):
+        raise AuthenticationFailed("invalid admin key")
+    return reloader
+
+
+async def config_status(request: Request) -> Response:
+    try:
+        reloader = _authorized(request)
+    except (AdminDisabled, AuthenticationFailed) as exc:
+        return error_response(exc)
+    return json_response(orjson.dumps(reloader.status()))
+
+
+async def reload_now(request: Request) -> Response:
+    """Reload this worker now, and ask the supervisor to have every other worker do the same."""
+    try:
+        reloader = _authorized(request)
+    except (AdminDisabled, AuthenticationFailed) as exc:
+        return error_response(exc)
+    outcome = await reloader.check(force=True)
+    if request.app.state.supervised:
+        os.kill(os.getppid(), signal.SIGHUP)
+    body = {"result": outcome.result, "hash": outcome.hash, "error": outcome.error, **reloader.status()}
+    return json_response(orjson.dumps(body), status=422 if outcome.result == "invalid" else 200)

@@ -1,0 +1,177 @@
+"""create_app(): the Starlette application of one worker, its routes and lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from router.config.model import GatewayConfig
+from router.config.reload import ConfigReloader
+from router.errors import GatewayError, InvalidRequest, ModelNotFound
+from router.gateway import Gateway
+from router.http import admin, endpoints
+from router.http.responses import error_response
+from router.spend.book import LedgerStore, SpendBook
+from router.state.redis.backend import SharedState
+from router.telemetry.exchange import Recorder
+from router.telemetry.looplag import watch_loop_lag
+from router.telemetry.metrics import build_metrics
+
+logger = logging.getLogger("raceway.app")
+
+
+class RouteNotFound(ModelNotFound):
+    default_code = "not_found"
+
+
+class MethodNotAllowed(InvalidRequest):
+    status = 405
+    default_code = "method_not_allowed"
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return error_response(RouteNotFound(f"no route {request.method} {request.url.path}"))
+    if exc.status_code == 405:
+        return error_response(
+            MethodNotAllowed(f"method {request.method} is not allowed on {request.url.path}")
+        )
+    return error_response(InvalidRequest(str(exc.detail)))
+
+
+async def _gateway_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    return error_response(exc)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(GatewayError("internal error in the gateway", code="internal_error"))
+
+
+class RacewayApp(Starlette):
+    """Starlette, but the two API endpoints that carry traffic skip its middleware stack.
+
+    Each layer (server errors, exception handlers, the router) wraps every ``send``; the
+    chat and embeddings handlers answer every error themselves, so they are called
+    directly. Every other route goes through Starlette as usual.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        handler = _HOT_ROUTES.get(scope["path"]) if scope["type"] == "http" else None
+        if handler is None or scope["method"] != "POST":
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = self
+        request = Request(scope, receive, send)
+        try:
+            response = await handler(request)
+        except Exception as exc:
+            response = await _unexpected_error(request, exc)
+        await response(scope, receive, send)
+
+
+_HOT_ROUTES = {
+    "/v1/chat/completions": endpoints.chat_completions,
+    "/chat/completions": endpoints.chat_completions,
+    "/v1/embeddings": endpoints.embeddings,
+    "/embeddings": endpoints.embeddings,
+}
+
+
+def create_app(
+    config: GatewayConfig, *, workers: int = 1, worker: int = 0, config_path: Path | None = None
+) -> Starlette:
+    """``workers``: how many processes serve this config (they split caps and rate limits);
+    ``worker``: this one's index; ``config_path``: the file to watch for live edits."""
+    metrics, registry = build_metrics(worker, enabled=config.server.metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        shared = SharedState.open(config, metrics)
+        store = shared.spend if shared is not None else LedgerStore(config.state.ledger)
+        spend = SpendBook(store, config.state.sync_interval, metrics=metrics)
+        app.state.gateway = Gateway.build(config, metrics, workers=workers, spend=spend, shared=shared)
+        app.state.recorder.spend = spend
+        await spend.start()
+        metrics.config_info.labels(config.hash).set(1)
+        metrics.workers_up.set(1)
+        background = [
+            asyncio.create_task(
+                watch_loop_lag(metrics.loop_lag.labels(metrics.worker), config.server.loop_lag_warning)
+            ),
+            asyncio.create_task(spend.run()),
+        ]
+        if shared is not None:
+            background.append(
+                asyncio.create_task(
+                    shared.cooldowns.watch(
+                        lambda: app.state.gateway.fleet,
+                        lambda member: app.state.gateway.dispatcher.publish_state(member),
+                    )
+                )
+            )
+        reloader = None
+        if config_path is not None:
+            reloader = ConfigReloader(
+                config_path,
+                app.state,
+                metrics,
+                workers=workers,
+                snapshot=app.state.snapshot,
+                announce=app.state.announce,
+            )
+            background.append(asyncio.create_task(reloader.watch()))
+        app.state.reloader = reloader
+        try:
+            yield
+        finally:
+            for task in background:
+                task.cancel()
+            if reloader is not None:
+                await reloader.close()
+            await app.state.gateway.close()
+            await spend.close()  # after the last request: every finished request's spend is written
+            if shared is not None:
+                await shared.close()
+
+    routes = [
+        Route("/v1/chat/completions", endpoints.chat_completions, methods=["POST"]),
+        Route("/chat/completions", endpoints.chat_completions, methods=["POST"]),
+        Route("/v1/embeddings", endpoints.embeddings, methods=["POST"]),
+        Route("/embeddings", endpoints.embeddings, methods=["POST"]),
+        Route("/v1/models", endpoints.list_models, methods=["GET"]),
+        Route("/models", endpoints.list_models, methods=["GET"]),
+        Route("/health", endpoints.health, methods=["GET"]),
+        Route("/ready", endpoints.ready, methods=["GET"]),
+        Route("/metrics", endpoints.metrics_endpoint, methods=["GET"]),
+        Route("/admin/config", admin.config_status, methods=["GET"]),
+        Route("/admin/reload", admin.reload_now, methods=["POST"]),
+    ]
+    app = RacewayApp(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            HTTPException: _http_error,
+            GatewayError: _gateway_error,
+            Exception: _unexpected_error,
+        },
+    )
+    app.state.metrics = metrics
+    app.state.supervised = False  # set by the worker: a supervisor can fan a reload out
+    app.state.snapshot = None  # the config snapshot shared by the workers, if any
+    app.state.announce = None  # tells the other workers to adopt the snapshot
+    app.state.recorder = Recorder(metrics, access_log=config.server.access_log)
+    app.state.metrics_registry = registry
+    return app

@@ -1,0 +1,309 @@
+"""The HTTP endpoints: OpenAI's API surface plus health, readiness and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive
+
+from router.answers.cache import CACHE_HEADER, CachedAnswer, CachePlan, plan_for
+from router.answers.replay import StreamAssembler, replay
+from router.answers.reuse import Keeper, ground, look_up
+from router.config.model import GatewayKey
+from router.dispatch.attempt import Completion, OpenedStream
+from router.errors import (
+    BudgetExceeded,
+    ClientGone,
+    GatewayError,
+    InvalidRequest,
+    PayloadTooLarge,
+    UpstreamError,
+)
+from router.fleet.limits import Saturated
+from router.gateway import Gateway
+from router.http.responses import SSEResponse, client_disconnected, error_response, json_response
+from router.http.validation import chat_request, embeddings_request
+from router.providers.litellm_params import CHAT, EMBEDDINGS, Surface
+from router.routing.budgets import BUDGET_HEADER, EXCEEDED, steer
+from router.routing.rules import RoutedRequest, route
+from router.telemetry.exchange import Exchange, Recorder, request_id_from
+from router.telemetry.metrics import Metrics, render
+
+T = TypeVar("T")
+
+_BIG_BODY = 1024 * 1024
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refused with 413 as soon as it exceeds ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes")
+        except ValueError as exc:
+            raise InvalidRequest("invalid Content-Length header") from exc
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+def _answer_headers(exchange: Exchange) -> dict[str, str]:
+    headers = {
+        "x-request-id": exchange.request_id,
+        "x-raceway-deployment": exchange.deployment or "",
+        "x-raceway-attempts": str(exchange.attempts),
+        "x-raceway-overhead-ms": f"{(exchange.overhead or 0.0) * 1000:.3f}",
+    }
+    if not exchange.stream:  # a stream's cost is known only after its headers went out
+        headers["x-raceway-cost-usd"] = f"{exchange.cost:.8f}"
+    return headers | _decision_headers(exchange)
+
+
+def _decision_headers(exchange: Exchange) -> dict[str, str]:
+    """What the cache and the budget decided, on answers and errors alike."""
+    headers = {}
+    if exchange.cache is not None:
+        headers[CACHE_HEADER] = exchange.cache
+    if exchange.budget_tier is not None:
+        headers[BUDGET_HEADER] = exchange.budget_tier
+    return headers
+
+
+async def chat_completions(request: Request) -> Response | SSEResponse:
+    return await _serve(request, chat_request, CHAT, stream_allowed=True)
+
+
+async def embeddings(request: Request) -> Response | SSEResponse:
+    return await _serve(request, embeddings_request, EMBEDDINGS, stream_allowed=False)
+
+
+async def _serve(
+    request: Request,
+    parse: Callable[[bytes], tuple[str, dict[str, Any]]],
+    surface: Surface,
+    *,
+    stream_allowed: bool,
+) -> Response | SSEResponse:
+    gateway = _gateway(request)
+    recorder: Recorder = request.app.state.recorder
+    exchange = Exchange(request_id_from(request.headers.get("x-request-id")), request.url.path)
+    try:
+        key = gateway.keyring.authenticate(request.headers.get("authorization"))
+        exchange.key = key.name if key else None
+        raw = await read_body(request, gateway.config.server.max_body_size)
+        # Parsing megabytes of JSON takes milliseconds: keep it off the event loop.
+        model, body = await asyncio.to_thread(parse, raw) if len(raw) > _BIG_BODY else parse(raw)
+        routed = route(gateway.config, model, body, key, request.headers)
+        exchange.model = routed.requested
+        if key is not None and key.budget is not None:
+            routed = _steer_by_budget(gateway, exchange, routed, key)
+        gateway.litellm_fields.check(routed.group.name, routed.pinned, body, surface)
+        await _admit_key(gateway, request.app.state.metrics, key, routed.prompt_tokens)
+        exchange.stream = stream_allowed and routed.stream
+        plan = plan_for(
+            routed, exchange.path, body, key, request.headers.get("cache-control"), gateway.config.cache.ttl
+        )
+        exchange.cache = plan.status
+        dispatch = gateway.dispatcher.chat if stream_allowed else gateway.dispatcher.embeddings
+        return await _answer(request, gateway, exchange, routed, body, plan, dispatch)
+    except GatewayError as exc:
+        exchange.error = exc.code
+        recorder.finish(exchange, exc.status_code)
+        response = error_response(exc)
+        response.headers["x-request-id"] = exchange.request_id
+        response.headers.update(_decision_headers(exchange))
+        return response
+
+
+async def _answer(
+    request: Request,
+    gateway: Gateway,
+    exchange: Exchange,
+    routed: RoutedRequest,
+    body: dict[str, Any],
+    plan: CachePlan,
+    dispatch: Callable[[RoutedRequest, dict[str, Any]], Awaitable[Completion]],
+) -> Response | SSEResponse:
+    """From the cache, from an identical request's call, or from upstream (and then into the cache).
+
+    ``dispatch``: the endpoint's non-streaming call (chat or embeddings)."""
+    recorder: Recorder = request.app.state.recorder
+    flight = None
+    if plan.read:
+        found = await unless_disconnected(request, look_up(gateway, plan, exchange, routed.group.deadline))
+        if isinstance(found, CachedAnswer):
+            return _replayed(recorder, exchange, found, body)
+        flight = found
+    try:
+        if exchange.stream:
+            upstream_body = {
+                **body,
+                "stream_options": {**(body.get("stream_options") or {}), "include_usage": True},
+            }
+            opened = await unless_disconnected(request, gateway.dispatcher.open_stream(routed, upstream_body))
+            opened.hide_usage = not _wants_usage(body)
+            return _streaming(recorder, exchange, opened, Keeper(gateway, plan, flight))
+        completion = await unless_disconnected(request, dispatch(routed, body))
+    except BaseException as exc:
+        if flight is not None:
+            ground(flight, exc)
+        raise
+    Keeper(gateway, plan, flight).keep(CachedAnswer(completion.body, completion.deployment, completion.usage))
+    return _completed(recorder, exchange, completion)
+
+
+def _wants_usage(body: dict[str, Any]) -> bool:
+    return bool((body.get("stream_options") or {}).get("include_usage"))
+
+
+def _steer_by_budget(
+    gateway: Gateway, exchange: Exchange, routed: RoutedRequest, key: GatewayKey
+) -> RoutedRequest:
+    try:
+        routed, exchange.budget_tier = steer(gateway.config, routed, key, gateway.spend.spent(key.name))
+    except BudgetExceeded:
+        exchange.budget_tier = EXCEEDED
+        raise
+    return routed
+
+
+async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
+    """Run ``work``, but cancel it (and its upstream calls) if the client goes away meanwhile.
+
+    The work runs in this task; a watcher task cancels it when the client disconnects.
+    """
+    current = asyncio.current_task()
+    assert current is not None
+    watcher = asyncio.ensure_future(_cancel_when_disconnected(request.receive, current))
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if watcher.done() and not watcher.cancelled():
+            current.uncancel()  # our own doing, not a shutdown: report it as such
+            raise ClientGone("the client closed the connection") from None
+        raise
+    finally:
+        watcher.cancel()
+
+
+async def _cancel_when_disconnected(receive: Receive, task: asyncio.Task[object]) -> None:
+    await client_disconnected(receive)
+    task.cancel()
+
+
+async def _admit_key(gateway: Gateway, metrics: Metrics, key: GatewayKey | None, tokens: int) -> None:
+    """The caller's own rate limit (its share in this worker): over it, 429 at once."""
+    if key is None or key.name not in gateway.key_limits:
+        return
+    try:
+        await gateway.key_limits[key.name].admit(tokens, owner=f"key {key.name}")
+    except Saturated as exc:
+        metrics.key_rejected.labels(key.name, exc.reason).inc()
+        raise
+
+
+def _completed(recorder: Recorder, exchange: Exchange, completion: Completion) -> Response:
+    exchange.deployment = completion.deployment
+    exchange.attempts = completion.attempts
+    exchange.usage, exchange.cost = completion.usage, completion.cost
+    exchange.overhead = max(0.0, time.perf_counter() - exchange.started - completion.upstream_seconds)
+    recorder.finish(exchange, 200)
+    return json_response(completion.body, _answer_headers(exchange))
+
+
+def _replayed(
+    recorder: Recorder, exchange: Exchange, answer: CachedAnswer, body: dict[str, Any]
+) -> Response | SSEResponse:
+    """An answer served without an upstream call of its own: it costs nothing and uses no tokens."""
+    exchange.deployment = answer.deployment
+    exchange.overhead = time.perf_counter() - exchange.started
+    if not exchange.stream:
+        recorder.finish(exchange, 200)
+        return json_response(answer.body, _answer_headers(exchange))
+    exchange.first_token = exchange.overhead
+    opened = OpenedStream.replay(answer.deployment, replay(answer.body, include_usage=_wants_usage(body)))
+    return SSEResponse(
+        opened, _answer_headers(exchange), lambda outcome: _stream_ended(recorder, exchange, outcome)
+    )
+
+
+def _streaming(recorder: Recorder, exchange: Exchange, opened: OpenedStream, keeper: Keeper) -> SSEResponse:
+    exchange.deployment, exchange.attempts = opened.deployment, opened.attempts
+    # Raceway's own time: everything before the winning call started.
+    exchange.overhead = max(0.0, opened.upstream_started - exchange.started)
+    exchange.first_token = time.perf_counter() - exchange.started
+    assembler = StreamAssembler() if keeper.wanted else None
+    if assembler is not None:
+        opened.on_event = assembler.feed
+
+    def on_complete(outcome: str) -> None:
+        exchange.usage, exchange.cost = opened.usage, opened.cost
+        _stream_ended(recorder, exchange, outcome)
+        if assembler is None:
+            return
+        answer = assembler.answer() if outcome == "complete" else None
+        if answer is not None:
+            keeper.keep(CachedAnswer(answer, opened.deployment, opened.usage))
+        elif keeper.flight is not None and outcome == "cut":
+            keeper.flight.fail(UpstreamError(f"the stream from deployment {opened.deployment} ended early"))
+        elif keeper.flight is not None:
+            keeper.flight.abandon()  # the leading client left, or the stream held no answer
+
+    return SSEResponse(opened, _answer_headers(exchange), on_complete)
+
+
+def _stream_ended(recorder: Recorder, exchange: Exchange, outcome: str) -> None:
+    if outcome == "cut":
+        exchange.error = "stream_cut"
+    elif outcome == "client_gone":
+        exchange.error = "client_closed_request"
+    # A stream's status went out with its first byte: 200, even if it ended badly.
+    recorder.finish(exchange, 499 if outcome == "client_gone" else 200)
+
+
+async def list_models(request: Request) -> Response:
+    gateway = _gateway(request)
+    try:
+        key = gateway.keyring.authenticate(request.headers.get("authorization"))
+    except GatewayError as exc:
+        return error_response(exc)
+    data = [
+        {"id": name, "object": "model", "created": 0, "owned_by": "raceway"}
+        for name in gateway.visible_models(key)
+    ]
+    return json_response(orjson.dumps({"object": "list", "data": data}))
+
+
+async def health(request: Request) -> Response:
+    return json_response(b'{"status":"ok"}')
+
+
+async def ready(request: Request) -> Response:
+    gateway: Gateway | None = getattr(request.app.state, "gateway", None)
+    if getattr(request.app.state, "draining", False):
+        return json_response(b'{"status":"draining"}', status=503)
+    if gateway is None or not gateway.ready:
+        return json_response(b'{"status":"not ready"}', status=503)
+    return json_response(orjson.dumps({"status": "ready", "config": gateway.config.hash}))
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    text, content_type = render(request.app.state.metrics_registry)
+    return Response(text, media_type=content_type)

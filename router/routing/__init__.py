@@ -1,0 +1,1 @@
+"""Which model group and deployments serve a request: rules, strategies, budget tiers."""

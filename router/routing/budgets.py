@@ -1,0 +1,74 @@
+"""Budget tiers, as in VAPORA's budget enforcement: a key's spend decides where its requests go.
+
+Below ``near`` (80 % by default) of its daily or monthly budget a key's requests route
+normally; from there on they go to the key's ``downgrade_to`` group (a cheaper one);
+over budget they go to ``exceeded_to`` if set, else get 429 ``budget_exceeded``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+
+from router.config.model import Budget, GatewayConfig, GatewayKey
+from router.errors import BudgetExceeded
+from router.routing.rules import RoutedRequest
+from router.spend.ledger import Spent
+
+BUDGET_HEADER = "x-raceway-budget-tier"
+NORMAL, NEAR, EXCEEDED = "normal", "near", "exceeded"
+
+
+def used_fraction(budget: Budget, spent: Spent) -> float:
+    """The larger of the daily and monthly fractions spent."""
+    fractions = [0.0]
+    if budget.daily:
+        fractions.append(spent.day / budget.daily)
+    if budget.monthly:
+        fractions.append(spent.month / budget.monthly)
+    return max(fractions)
+
+
+def tier_of(budget: Budget, spent: Spent) -> str:
+    fraction = used_fraction(budget, spent)
+    if fraction >= 1.0:
+        return EXCEEDED
+    return NEAR if fraction >= budget.near else NORMAL
+
+
+def steer(
+    config: GatewayConfig, routed: RoutedRequest, key: GatewayKey, spent: Spent, now: datetime | None = None
+) -> tuple[RoutedRequest, str]:
+    """The request as its key's budget tier routes it, and the tier."""
+    budget = key.budget
+    assert budget is not None
+    tier = tier_of(budget, spent)
+    target = {NEAR: budget.downgrade_to, EXCEEDED: budget.exceeded_to}.get(tier)
+    if tier == EXCEEDED and target is None:
+        raise BudgetExceeded(
+            f"the key {key.name!r} has spent its budget ({_describe(budget, spent)})",
+            headers={"retry-after": str(_seconds_until_reset(budget, spent, now or datetime.now(UTC)))},
+        )
+    if target is None or target == routed.group.name:
+        return routed, tier
+    # A budget outranks a pinned deployment: the pin belongs to the group it leaves.
+    return dataclasses.replace(routed, group=config.models[target], pinned=None), tier
+
+
+def _describe(budget: Budget, spent: Spent) -> str:
+    parts = []
+    if budget.daily:
+        parts.append(f"${spent.day:.4f} of ${budget.daily:g} today")
+    if budget.monthly:
+        parts.append(f"${spent.month:.4f} of ${budget.monthly:g} this month")
+    return ", ".join(parts)
+
+
+def _seconds_until_reset(budget: Budget, spent: Spent, now: datetime) -> int:
+    """Until the budget that is spent renews: the next UTC day, or the next month if that one is spent."""
+    if budget.monthly and spent.month >= budget.monthly:
+        first_of_next = (now.replace(day=1) + timedelta(days=32)).replace(day=1)
+        renewal = first_of_next.replace(hour=0, minute=0, second=0, microsecond=0)
+    else:
+        renewal = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(1, int((renewal - now).total_seconds()))

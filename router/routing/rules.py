@@ -1,0 +1,104 @@
+"""Which model group serves a request: routing rules, then the group's strategy, then an override.
+
+The three tiers follow VAPORA's LLM router: operator rules may send a request to another
+group (by tags, user or prompt length); the group's strategy then picks deployments; and
+a key that is allowed to may pin one deployment with the ``x-raceway-deployment`` header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from router.config.model import GatewayConfig, GatewayKey, ModelGroup, RouteMatch
+from router.errors import InvalidRequest, ModelNotFound, PermissionDenied
+
+TAGS_HEADER = "x-raceway-tags"
+OVERRIDE_HEADER = "x-raceway-deployment"
+
+
+@dataclass(frozen=True, slots=True)
+class RoutedRequest:
+    group: ModelGroup
+    requested: str  # the model name the client asked for
+    prompt_tokens: int
+    stream: bool
+    rule: str | None = None  # the routing rule that chose the group, if any
+    pinned: str | None = None  # a deployment pinned by override
+
+
+def estimate_prompt_tokens(body: dict[str, Any]) -> int:
+    """About four characters a token: enough to compare against a context window."""
+    characters = 0
+    for message in body.get("messages", ()):
+        content = message.get("content")
+        if isinstance(content, str):
+            characters += len(content)
+        elif isinstance(content, list):
+            for part in content:
+                if isinstance(part, dict) and isinstance(part.get("text"), str):
+                    characters += len(part["text"])
+    raw_input = body.get("input")
+    if isinstance(raw_input, str):
+        characters += len(raw_input)
+    elif isinstance(raw_input, list):
+        characters += sum(len(item) if isinstance(item, str | list) else 1 for item in raw_input)
+    return (characters + 3) // 4
+
+
+def _matches(match: RouteMatch, model: str, tags: frozenset[str], user: object, prompt_tokens: int) -> bool:
+    if match.model is not None and match.model != model:
+        return False
+    if match.tags and not match.tags & tags:
+        return False
+    if match.user is not None and not (isinstance(user, str) and fnmatchcase(user, match.user)):
+        return False
+    if match.min_prompt_tokens is not None and prompt_tokens < match.min_prompt_tokens:
+        return False
+    return match.max_prompt_tokens is None or prompt_tokens <= match.max_prompt_tokens
+
+
+def route(
+    config: GatewayConfig,
+    model: str,
+    body: dict[str, Any],
+    key: GatewayKey | None,
+    headers: Mapping[str, str],
+) -> RoutedRequest:
+    """Resolve the requested model to a group (and maybe a pinned deployment)."""
+    group = config.models.get(model)
+    if group is None:
+        raise ModelNotFound(f"the model {model!r} does not exist", param="model")
+    if key is not None and not key.allows(model):
+        raise PermissionDenied(f"this key may not use the model {model!r}", param="model")
+    prompt_tokens = estimate_prompt_tokens(body)
+    rule_name = None
+    if config.routes:
+        raw_tags = headers.get(TAGS_HEADER, "")
+        tags = frozenset(tag.strip() for tag in raw_tags.split(",") if tag.strip())
+        for rule in config.routes:
+            if _matches(rule.match, model, tags, body.get("user"), prompt_tokens):
+                group, rule_name = config.models[rule.to], rule.name
+                break
+    pinned = headers.get(OVERRIDE_HEADER)
+    if pinned is not None:
+        if key is not None and not key.allow_override:
+            raise PermissionDenied(
+                f"this key may not pin deployments with {OVERRIDE_HEADER}", code="override_not_allowed"
+            )
+        if pinned not in group.deployments:
+            raise InvalidRequest(
+                f"{OVERRIDE_HEADER} names no deployment of the model {group.name!r}",
+                param=OVERRIDE_HEADER,
+                code="invalid_override",
+            )
+    return RoutedRequest(
+        group=group,
+        requested=model,
+        prompt_tokens=prompt_tokens,
+        stream=bool(body.get("stream")),
+        rule=rule_name,
+        pinned=pinned,
+    )

@@ -1,0 +1,1 @@
+"""The process side: a supervisor and N hypercorn workers."""

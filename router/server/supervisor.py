@@ -1,0 +1,245 @@
+"""The multi-worker server: a supervisor process and N hypercorn workers on uvloop.
+
+Each worker listens on its own ``SO_REUSEPORT`` socket, so the kernel spreads new
+connections across workers (one shared listening socket lets a burst land on a single
+worker). The supervisor reserves the port first (bound, never listening, so it gets
+no connections), forwards SIGTERM/SIGINT for a graceful drain, and restarts a worker
+that dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from types import FrameType
+
+logger = logging.getLogger("raceway.server")
+
+SNAPSHOT_NAME = "active-config.yaml"
+# A worker that dies this soon after starting is broken, not unlucky: stop restarting it.
+_MIN_HEALTHY_UPTIME = 5.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServeOptions:
+    config_path: Path
+    config_bytes: bytes  # the validated content, snapshotted for the workers to start from
+    host: str
+    port: int
+    workers: int
+    graceful_timeout: float
+
+
+def split_bind(bind: str) -> tuple[str, int]:
+    host, _, port = bind.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def reuseport_socket(host: str, port: int) -> socket.socket:
+    """A bound SO_REUSEPORT socket: a worker listens on it; the supervisor only reserves the port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    sock.setblocking(False)
+    return sock
+
+
+def _metrics_dir() -> tuple[str, bool]:
+    """The multiprocess metrics directory and whether it is ours to delete at exit."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        path = Path(given)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+        return str(path), False
+    return tempfile.mkdtemp(prefix=f"raceway-metrics-{os.getpid()}-"), True
+
+
+def serve(options: ServeOptions) -> int:
+    """Run the supervisor until SIGTERM/SIGINT; returns the process exit code."""
+    try:
+        reservation = reuseport_socket(options.host, options.port)
+    except OSError as exc:
+        print(f"raceway: cannot bind {options.host}:{options.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    port = reservation.getsockname()[1]
+    metrics_dir, owns_metrics_dir = _metrics_dir()
+    state_dir = tempfile.mkdtemp(prefix=f"raceway-state-{os.getpid()}-")
+    # Workers start from this validated copy, so one restarted while the operator's file
+    # holds a broken edit still comes up, on the last good config (see router.config.reload).
+    (Path(state_dir) / SNAPSHOT_NAME).write_bytes(options.config_bytes)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    context = multiprocessing.get_context("spawn")
+    stopping = False
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    def forward_reload(signum: int, frame: FrameType | None) -> None:
+        for process, _ in workers:
+            if process.exitcode is None and process.pid is not None:
+                os.kill(process.pid, signal.SIGHUP)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, forward_reload)
+
+    def start(index: int) -> tuple[BaseProcess, float]:
+        process = context.Process(
+            target=run_worker,
+            args=(str(options.config_path), options.host, port, index, options.workers, state_dir),
+            name=f"raceway-worker-{index}",
+        )
+        process.start()
+        return process, time.monotonic()
+
+    workers = [start(index) for index in range(options.workers)]
+    print(
+        f"raceway: serving on http://{options.host}:{port} with {options.workers} worker(s)",
+        flush=True,
+    )
+    exit_code = 0
+    try:
+        while not stopping:
+            wait([process.sentinel for process, _ in workers], timeout=0.5)
+            for index, (process, started) in enumerate(workers):
+                if process.exitcode is None or stopping:
+                    continue
+                _forget_worker(process, metrics_dir)
+                if time.monotonic() - started < _MIN_HEALTHY_UPTIME:
+                    logger.error(
+                        "worker %d exited with %s right after starting; stopping", index, process.exitcode
+                    )
+                    print(
+                        f"raceway: worker {index} failed to start (exit {process.exitcode})", file=sys.stderr
+                    )
+                    stopping = True
+                    exit_code = 1
+                    break
+                logger.warning("worker %d died with exit code %s; restarting it", index, process.exitcode)
+                workers[index] = start(index)
+    finally:
+        _stop_workers([process for process, _ in workers], options.graceful_timeout + 5)
+        reservation.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if owns_metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+        shutil.rmtree(state_dir, ignore_errors=True)
+    return exit_code
+
+
+def _forget_worker(process: BaseProcess, metrics_dir: str) -> None:
+    from prometheus_client import multiprocess
+
+    if process.pid is not None:
+        multiprocess.mark_process_dead(process.pid, metrics_dir)  # type: ignore[no-untyped-call]
+
+
+def _stop_workers(processes: list[BaseProcess], timeout: float) -> None:
+    """SIGTERM every worker, wait for their drain, then kill what is left."""
+    for process in processes:
+        if process.exitcode is None and process.pid is not None:
+            os.kill(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.exitcode is None:
+            logger.error("worker %s did not stop in time; killing it", process.name)
+            process.kill()
+            process.join()
+
+
+def run_worker(config_path: str, host: str, port: int, index: int, workers: int, state_dir: str) -> None:
+    """Entry point of one worker process."""
+    import uvloop
+    from hypercorn.asyncio import serve as hypercorn_serve
+    from hypercorn.config import Config as HypercornConfig
+
+    from router.config.load import load_config
+    from router.config.reload import ConfigReloader
+    from router.http.app import create_app
+
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(asctime)s worker-{index} %(levelname)s %(name)s: %(message)s"
+    )
+    access = logging.getLogger("raceway.access")  # JSON lines, one per request, as they are
+    access.propagate = False
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access.addHandler(handler)
+    # The supervisor handles SIGINT for the whole group; the worker drains on SIGTERM and
+    # reloads its config on SIGHUP (ignored until the app is ready to).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    snapshot = Path(state_dir) / SNAPSHOT_NAME
+    config = load_config(snapshot)
+    sock = reuseport_socket(host, port)
+
+    hypercorn_config = HypercornConfig()
+    hypercorn_config.bind = [f"fd://{sock.fileno()}"]
+    hypercorn_config.backlog = config.server.backlog
+    hypercorn_config.graceful_timeout = config.server.graceful_timeout
+    hypercorn_config.keep_alive_timeout = config.server.keep_alive_timeout
+    hypercorn_config.accesslog = None
+    hypercorn_config.errorlog = logging.getLogger("hypercorn.error")
+    hypercorn_config.include_server_header = False
+
+    app = create_app(config, workers=workers, worker=index, config_path=Path(config_path))
+    app.state.supervised = True
+    app.state.snapshot = snapshot
+    app.state.announce = lambda: os.kill(os.getppid(), signal.SIGHUP)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+
+        def drain() -> None:
+            """Stop accepting; /ready answers 503 while in-flight requests finish."""
+            app.state.draining = True
+            stop.set()
+
+        async def adopt_and_check(reloader: ConfigReloader) -> None:
+            await reloader.adopt_snapshot()
+            await reloader.check()
+
+        def reload() -> None:
+            reloader = getattr(app.state, "reloader", None)
+            if reloader is not None:
+                task = asyncio.create_task(adopt_and_check(reloader))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+
+        pending: set[asyncio.Task[None]] = set()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, drain)
+        loop.add_signal_handler(signal.SIGHUP, reload)
+        watchdog = asyncio.create_task(_stop_when_orphaned(drain))
+        await hypercorn_serve(app, hypercorn_config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+        watchdog.cancel()
+
+    uvloop.run(main())
+
+
+async def _stop_when_orphaned(drain: Callable[[], None]) -> None:
+    """Drain and exit if the supervisor disappears (killed with SIGKILL, say)."""
+    parent = os.getppid()
+    while os.getppid() == parent:  # noqa: ASYNC110 (no event exists for a parent's death)
+        await asyncio.sleep(1.0)
+    drain()

@@ -1,0 +1,173 @@
+"""Each worker's book of its keys' spend, kept in step with a store shared by every worker.
+
+The store is the machine's SQLite ledger (used from a thread of its own) or, with the
+Redis backend, Redis (``router.state.redis.spend``). Finished requests are tallied in memory
+(``record``, a dict update on the hot path). Every ``sync_interval`` a background task
+hands the tallies to the store, which writes them and reads back the totals of every
+worker in one transaction. A key's spend as this worker sees it is the store's last
+totals plus what it has recorded since. While the store fails, tallies are kept and
+written once it works again.
+
+What a crash can lose: a clean stop (SIGTERM, a worker replaced, a reload) writes
+everything. A killed process loses the spend of requests that finished in its last
+``sync_interval`` (250 ms by default) and of those in flight; committed rows survive
+(WAL, ``synchronous=NORMAL``), though a power cut may also lose the last commits.
+
+Budgets checked against this view can be overshot by what the other workers spent
+since the last sync, and by requests already in flight when the limit was crossed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from router.dispatch.attempt import Usage
+from router.spend.ledger import Ledger, Spent, Tally
+from router.state.redis.connection import StateUnavailable
+from router.telemetry.metrics import Metrics
+
+logger = logging.getLogger("raceway.spend")
+
+
+def utc_day(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
+
+
+class SpendStore(Protocol):
+    """Where spend is kept: writes tallies, reads back every key's totals. Raises ``StoreUnavailable``."""
+
+    where: str
+
+    async def exchange(self, tallies: dict[tuple[str, str], Tally], day: str) -> dict[str, Spent]: ...
+
+    async def close(self) -> None: ...
+
+
+StoreUnavailable = (sqlite3.Error, OSError, StateUnavailable)
+
+
+class LedgerStore:
+    """The SQLite ledger, used from a thread of its own (opened on first use)."""
+
+    def __init__(self, path: Path) -> None:
+        self.where = str(path)
+        self._path = path
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="raceway-ledger")
+        self._ledger: Ledger | None = None
+
+    async def exchange(self, tallies: dict[tuple[str, str], Tally], day: str) -> dict[str, Spent]:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._exchange, tallies, day)
+
+    def _exchange(self, tallies: dict[tuple[str, str], Tally], day: str) -> dict[str, Spent]:
+        if self._ledger is None:
+            self._ledger = Ledger(self._path)
+        return self._ledger.exchange(tallies, day)
+
+    async def close(self) -> None:
+        ledger, self._ledger = self._ledger, None
+        if ledger is not None:
+            await asyncio.get_running_loop().run_in_executor(self._executor, ledger.close)
+        self._executor.shutdown(wait=False)
+
+
+class SpendBook:
+    def __init__(
+        self,
+        store: SpendStore,
+        interval: float,
+        *,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.interval = interval
+        self._metrics = metrics
+        self._clock = clock
+        self._pending: dict[tuple[str, str], Tally] = {}
+        self._in_transit: dict[tuple[str, str], Tally] = {}
+        self._totals: dict[str, Spent] = {}
+        self._totals_day = ""
+        self.tracking = False  # read the others' spend too (some key has a budget)
+        self._failing = False
+
+    # -- the hot path ---------------------------------------------------------------
+
+    def record(self, key: str, cost: float, usage: Usage | None) -> None:
+        tally = self._pending.get((key, day := utc_day(self._clock())))
+        if tally is None:
+            tally = self._pending[(key, day)] = Tally()
+        tally.cost_usd += cost
+        tally.requests += 1
+        if usage is not None:
+            tally.prompt_tokens += usage.prompt_tokens
+            tally.completion_tokens += usage.completion_tokens
+
+    def spent(self, key: str) -> Spent:
+        """The key's spend today and this month, over every worker, as far as this worker knows."""
+        today = utc_day(self._clock())
+        synced = Spent()
+        if self._totals_day[:7] == today[:7]:  # the last totals are of this month
+            synced = self._totals.get(key, synced)
+            if self._totals_day != today:  # but of an earlier day
+                synced = Spent(month=synced.month, requests=synced.requests, tokens=synced.tokens)
+        day, month, requests, tokens = synced.day, synced.month, synced.requests, synced.tokens
+        for tallies in (self._in_transit, self._pending):
+            for (name, tally_day), tally in tallies.items():
+                if name == key and tally_day[:7] == today[:7]:
+                    month += tally.cost_usd
+                    requests += tally.requests
+                    tokens += tally.prompt_tokens + tally.completion_tokens
+                    if tally_day == today:
+                        day += tally.cost_usd
+        return Spent(day=day, month=month, requests=requests, tokens=tokens)
+
+    # -- in the background --------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Before the first request: read the spend so far, so budgets hold from the start."""
+        if self.tracking:
+            await self.sync()
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            if self._pending or self.tracking:
+                await self.sync()
+
+    async def sync(self) -> None:
+        """Write the pending tallies and read back every key's totals."""
+        self._in_transit, self._pending = self._pending, {}
+        today = utc_day(self._clock())
+        try:
+            totals = await self.store.exchange(self._in_transit, today)
+        except StoreUnavailable:
+            if not self._failing:
+                logger.exception("cannot write spend to %s; keeping it to retry", self.store.where)
+            self._failing = True
+            for entry, tally in self._in_transit.items():  # keep them for the next attempt
+                self._pending.setdefault(entry, Tally()).add(tally)
+            return
+        finally:
+            self._in_transit = {}
+        if self._failing:
+            logger.info("spend is written to %s again", self.store.where)
+            self._failing = False
+        self._totals, self._totals_day = totals, today
+        if self._metrics is not None and self.tracking:
+            for key, spent in totals.items():
+                self._metrics.key_spend.labels(key, "day").set(spent.day)
+                self._metrics.key_spend.labels(key, "month").set(spent.month)
+
+    async def close(self) -> None:
+        """Write what is left, then close the store."""
+        if self._pending:
+            await self.sync()
+        await self.store.close()

@@ -1,0 +1,209 @@
+"""The response cache and request coalescing across instances, in Redis.
+
+Cache entries are Redis strings with the answer's TTL, bounded in count and bytes by a
+Lua script that keeps an index of entries by age and evicts the oldest. Coalescing
+across instances uses a short lock per request key (``SET NX PX``): the holder calls
+upstream and publishes the outcome (answer or error) under the flight's key for a few
+seconds; the others poll for it, and take the lock themselves if it is released without
+an outcome (the leader's client left). Every worker still coalesces locally first, so
+at most one request per worker waits on Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Coroutine
+from typing import Any
+
+import orjson
+
+from router.answers.cache import CachedAnswer
+from router.config.model import CacheSettings
+from router.dispatch.attempt import Usage
+from router.errors import GatewayError
+from router.state.redis.connection import RedisState, StateUnavailable
+from router.telemetry.metrics import Metrics
+
+OUTCOME_TTL_MS = 30_000  # how long followers may still pick up a flight's outcome
+POLL_INTERVAL = 0.02
+
+# KEYS: entry, index (zset: entry key by insertion time), sizes (hash), total bytes.
+# ARGV: value, ttl ms, max entries, max bytes.
+PUT = """
+local entry, index, sizes, total = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local size = string.len(ARGV[1])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
+local previous = tonumber(redis.call('HGET', sizes, entry) or '0')
+redis.call('SET', entry, ARGV[1], 'PX', ARGV[2])
+redis.call('HSET', sizes, entry, size)
+redis.call('ZADD', index, now, entry)
+local bytes = redis.call('INCRBY', total, size - previous)
+local max_entries, max_bytes = tonumber(ARGV[3]), tonumber(ARGV[4])
+local evicted = 0
+while redis.call('ZCARD', index) > max_entries or bytes > max_bytes do
+  local oldest = redis.call('ZPOPMIN', index)
+  if #oldest == 0 then break end
+  local old_size = tonumber(redis.call('HGET', sizes, oldest[1]) or '0')
+  redis.call('HDEL', sizes, oldest[1])
+  redis.call('DEL', oldest[1])
+  bytes = redis.call('DECRBY', total, old_size)
+  evicted = evicted + 1
+end
+return evicted
+"""
+
+
+def encode(answer: CachedAnswer) -> bytes:
+    usage = [answer.usage.prompt_tokens, answer.usage.completion_tokens] if answer.usage else None
+    return orjson.dumps({"deployment": answer.deployment, "usage": usage}) + b"\n" + answer.body
+
+
+def decode(raw: bytes) -> CachedAnswer:
+    head, body = raw.split(b"\n", 1)
+    meta = orjson.loads(head)
+    usage = Usage(*meta["usage"]) if meta["usage"] else None
+    return CachedAnswer(body, meta["deployment"], usage)
+
+
+class SharedFlightFailed(GatewayError):
+    """The error another instance's call for the same request ended with, passed on as it was."""
+
+    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        error = body.get("error") or {}
+        super().__init__(str(error.get("message", "upstream error")), code=error.get("code"), headers=headers)
+        self._status = status
+        self._body = body
+
+    @property
+    def status_code(self) -> int:
+        return self._status
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._body
+
+
+class SharedAnswers:
+    """One worker's view of the shared cache and of the flights of every instance."""
+
+    def __init__(self, state: RedisState, settings: CacheSettings, metrics: Metrics) -> None:
+        self._state = state
+        self.settings = settings
+        self._evictions = metrics.cache_evictions.labels("size")
+        self._writes: set[asyncio.Task[None]] = set()
+        self._index = state.key("cache", "index")
+        self._sizes = state.key("cache", "sizes")
+        self._total = state.key("cache", "bytes")
+
+    def _entry(self, key: bytes) -> str:
+        return self._state.key("cache", key.hex())
+
+    def _lock(self, key: bytes) -> str:
+        return self._state.key("flight", key.hex())
+
+    def _outcome(self, key: bytes) -> str:
+        return self._state.key("flight", key.hex(), "outcome")
+
+    # -- the cache (every method may raise StateUnavailable) -----------------------------
+
+    async def get(self, key: bytes) -> CachedAnswer | None:
+        raw = await self._state.call(lambda client: client.get(self._entry(key)))
+        return None if raw is None else decode(_bytes(raw))
+
+    async def put(self, key: bytes, answer: CachedAnswer, ttl: float) -> int:
+        """Store ``answer``; returns how many old entries were evicted to make room."""
+        script = self._state.script(PUT)
+        keys = [self._entry(key), self._index, self._sizes, self._total]
+        args: list[bytes | int] = [
+            encode(answer),
+            max(1, int(ttl * 1000)),
+            self.settings.max_entries,
+            self.settings.max_bytes,
+        ]
+        evicted = await self._state.call(lambda client: script(keys=keys, args=args, client=client))
+        return int(evicted)
+
+    def store_soon(self, key: bytes, answer: CachedAnswer, ttl: float) -> None:
+        """``put`` in the background; an answer that cannot be stored is simply not shared."""
+
+        async def store() -> None:
+            self._evictions.inc(await self.put(key, answer, ttl))
+
+        self._soon(store())
+
+    def land_soon(self, key: bytes, token: str, outcome: CachedAnswer | BaseException | None) -> None:
+        """``land`` in the background, with any error that is not a gateway error as no verdict."""
+        self._soon(
+            self.land(key, token, outcome if isinstance(outcome, CachedAnswer | GatewayError) else None)
+        )
+
+    def _soon(self, work: Coroutine[Any, Any, object]) -> None:
+        async def run() -> None:
+            with contextlib.suppress(StateUnavailable):
+                await work
+
+        task = asyncio.create_task(run())
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def settle_writes(self) -> None:
+        if self._writes:
+            await asyncio.wait(self._writes, timeout=1.0)
+
+    # -- flights across instances -------------------------------------------------------
+
+    async def lead(self, key: bytes, lease: float, token: str) -> bool:
+        """Take the flight's lock for at most ``lease`` seconds; False if another holds it."""
+        taken = await self._state.call(
+            lambda client: client.set(self._lock(key), token, nx=True, px=max(1, int(lease * 1000)))
+        )
+        return bool(taken)
+
+    async def wait(self, key: bytes) -> CachedAnswer | None:
+        """The outcome of another instance's flight: its answer, its error (raised), or None when
+        its lock went away without an outcome (lead it then)."""
+        lock, outcome = self._lock(key), self._outcome(key)
+        while True:
+            found, held = await self._state.call(lambda client: client.mget([outcome, lock]))
+            if found is not None:
+                raw = _bytes(found)
+                if raw.startswith(b"!"):
+                    failure = orjson.loads(raw[1:])
+                    raise SharedFlightFailed(failure["status"], failure["body"], failure.get("headers"))
+                return decode(raw)
+            if held is None:
+                return None
+            await asyncio.sleep(POLL_INTERVAL)
+
+    async def land(self, key: bytes, token: str, outcome: CachedAnswer | GatewayError | None) -> None:
+        """Publish the flight's outcome (None: no verdict) and release its lock if still ours."""
+        if isinstance(outcome, CachedAnswer):
+            value = encode(outcome)
+        elif outcome is not None:
+            failure = {"status": outcome.status_code, "body": outcome.to_dict(), "headers": outcome.headers}
+            value = b"!" + orjson.dumps(failure)
+        else:
+            value = b""
+        script = self._state.script(LAND)
+        keys = [self._lock(key), self._outcome(key)]
+        await self._state.call(
+            lambda client: script(keys=keys, args=[token, value, OUTCOME_TTL_MS], client=client)
+        )
+
+
+# KEYS: lock, outcome. ARGV: token, outcome ("" for none), outcome ttl ms.
+LAND = """
+if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def _bytes(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
+
+
+def flight_token() -> str:
+    return uuid.uuid4().hex

@@ -1,0 +1,1 @@
+"""What the gateway tells operators: metrics, event-loop lag, the access log."""

@@ -1,0 +1,115 @@
+"""One client request's outcome, recorded once: request metrics and a JSON access-log line.
+
+Label values and log fields come from the config (model group, deployment, key name) or
+from the gateway itself; never from client input, apart from a validated request id.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import orjson
+
+from router.dispatch.attempt import Usage
+from router.spend.book import SpendBook
+from router.telemetry.metrics import UNKNOWN_MODEL, Metrics
+
+access_logger = logging.getLogger("raceway.access")
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+
+_ID_PREFIX = uuid.uuid4().hex[:12]  # this process's; a counter makes each id unique
+_id_counter = itertools.count(1)
+
+
+def request_id_from(header: str | None) -> str:
+    """The client's ``x-request-id`` when it is sane, else a fresh one."""
+    if header is not None and _REQUEST_ID.fullmatch(header):
+        return header
+    return f"{_ID_PREFIX}{next(_id_counter):020d}"
+
+
+@dataclass(slots=True)
+class Exchange:
+    request_id: str
+    path: str
+    started: float = field(default_factory=time.perf_counter)
+    key: str | None = None
+    model: str = UNKNOWN_MODEL
+    deployment: str | None = None
+    attempts: int = 0
+    stream: bool = False
+    error: str | None = None
+    usage: Usage | None = None
+    cost: float = 0.0
+    first_token: float | None = None  # seconds from arrival to the first content chunk
+    overhead: float | None = None  # seconds spent in Raceway, not in the winning upstream call
+    cache: str | None = None  # hit | miss | bypass, once the cache was considered
+    coalesced: bool = False  # answered by an identical request's upstream call
+    budget_tier: str | None = None  # for keys with a budget: normal | near | exceeded
+
+
+class Recorder:
+    """Turns finished exchanges into metrics and (optionally) an access-log line."""
+
+    def __init__(self, metrics: Metrics, *, access_log: bool, spend: SpendBook | None = None) -> None:
+        self._metrics = metrics
+        self._access_log = access_log
+        self.spend = spend  # where the keys' spend is tallied (set once the worker runs)
+
+    def finish(self, exchange: Exchange, status: int) -> None:
+        metrics, model = self._metrics, exchange.model
+        elapsed = time.perf_counter() - exchange.started
+        metrics.requests.labels(model, f"{status // 100}xx").inc()
+        metrics.request_duration.labels(model).observe(elapsed)
+        if exchange.overhead is not None:
+            metrics.overhead.observe(exchange.overhead)
+        if exchange.first_token is not None:
+            metrics.first_token.labels(model).observe(exchange.first_token)
+        if exchange.coalesced:
+            metrics.coalesced.labels(model).inc()
+        usage, deployment = exchange.usage, exchange.deployment
+        if usage is not None and deployment is not None:
+            metrics.tokens.labels(model, deployment, "prompt").inc(usage.prompt_tokens)
+            metrics.tokens.labels(model, deployment, "completion").inc(usage.completion_tokens)
+            if exchange.cost:
+                metrics.cost.labels(model, deployment).inc(exchange.cost)
+        if exchange.key is not None:
+            if exchange.budget_tier is not None:
+                metrics.budget_requests.labels(exchange.key, exchange.budget_tier).inc()
+            if self.spend is not None and (status < 400 or exchange.cost):
+                self.spend.record(exchange.key, exchange.cost, usage)
+        if self._access_log:
+            access_logger.info(self._line(exchange, status, elapsed))
+
+    def _line(self, exchange: Exchange, status: int, elapsed: float) -> str:
+        usage = exchange.usage
+        return orjson.dumps(
+            {
+                "ts": round(time.time(), 3),
+                "request_id": exchange.request_id,
+                "worker": self._metrics.worker,
+                "path": exchange.path,
+                "key": exchange.key,
+                "model": exchange.model,
+                "deployment": exchange.deployment,
+                "stream": exchange.stream,
+                "status": status,
+                "error": exchange.error,
+                "attempts": exchange.attempts,
+                "latency_ms": round(elapsed * 1000, 3),
+                "ttft_ms": None if exchange.first_token is None else round(exchange.first_token * 1000, 3),
+                "overhead_ms": None if exchange.overhead is None else round(exchange.overhead * 1000, 3),
+                "prompt_tokens": usage.prompt_tokens if usage else None,
+                "completion_tokens": usage.completion_tokens if usage else None,
+                "cost_usd": round(exchange.cost, 8),
+                "cache": exchange.cache,
+                "budget_tier": exchange.budget_tier,
+            }
+        ).decode()
