@@ -10,13 +10,11 @@ from router.answers.flights import Flights
 from router.config.model import GatewayConfig, GatewayKey
 from router.dispatch.dispatcher import Dispatcher
 from router.fleet.fleet import Fleet, Member
-from router.fleet.limits import Limiter
 from router.http.auth import KeyRing
 from router.providers.litellm_params import LiteLLMFieldPolicy
-from router.spend.book import LedgerStore, SpendBook
-from router.state.redis.backend import SharedState
-from router.state.redis.connection import RedisState
-from router.state.redis.limits import rate_limit
+from router.spend.book import SpendBook
+from router.state import open_state
+from router.state.backend import Limiter, StateBackend
 from router.telemetry.metrics import Metrics
 
 
@@ -33,7 +31,7 @@ class Gateway:
     flights: Flights
     spend: SpendBook
     litellm_fields: LiteLLMFieldPolicy
-    shared: SharedState | None = None  # with ``state.backend: redis``
+    state: StateBackend
 
     @classmethod
     def build(
@@ -42,29 +40,28 @@ class Gateway:
         metrics: Metrics,
         *,
         workers: int = 1,
+        state: StateBackend | None = None,
         spend: SpendBook | None = None,
-        shared: SharedState | None = None,
     ) -> Gateway:
         """Must run inside the worker's event loop (it opens the HTTP session and limiters).
 
         ``workers``: how many worker processes share the gateway-wide caps and rate limits;
-        ``spend``: the worker's spend book, ``shared``: its Redis state (their owner runs and
-        closes them).
+        ``state``: the worker's state backend (default: the one the config names), ``spend``:
+        its spend book (their owner runs and closes them).
         """
-        redis = shared.redis if shared is not None else None
-        fleet = Fleet.build(config, share=workers, state=redis)
-        on_cooldown = shared.cooldowns.announce if shared is not None else None
+        state = state or open_state(config, metrics)
+        fleet = Fleet.build(config, share=workers, state=state)
         gateway = cls(
             config,
             fleet,
-            Dispatcher(config, fleet, metrics, on_cooldown=on_cooldown),
+            Dispatcher(config, fleet, metrics, on_cooldown=state.announce_cooldown),
             KeyRing(config.keys),
-            _key_limits(config, workers, redis),
+            _key_limits(config, workers, state),
             ResponseCache(config.cache, metrics),
             Flights(),
-            spend or SpendBook(LedgerStore(config.state.ledger), config.state.sync_interval),
+            spend or SpendBook(state.spend, config.state.sync_interval),
             LiteLLMFieldPolicy(config),
-            shared,
+            state,
         )
         gateway._activate(metrics)
         return gateway
@@ -84,21 +81,20 @@ class Gateway:
             fleet,
             self.dispatcher.successor(config, fleet),
             KeyRing(config.keys),
-            _key_limits(config, workers, self.shared.redis if self.shared else None, previous=self),
+            _key_limits(config, workers, self.state, previous=self),
             self.cache.resize(config.cache),
             self.flights,
             self.spend,
             LiteLLMFieldPolicy(config),
-            self.shared,
+            self.state,
         )
         gateway._activate(metrics)
         return gateway, retired
 
     def _activate(self, metrics: Metrics) -> None:
-        """Make this snapshot's settings take effect in the worker's shared parts."""
+        """Make this snapshot's settings take effect in the parts that outlive it."""
         self.spend.tracking = any(key.budget is not None for key in self.config.keys)
-        if self.shared is not None:
-            self.shared.answers.settings = self.config.cache
+        self.state.adopt(self.config)
         self.publish_limits(metrics)
 
     def publish_limits(self, metrics: Metrics) -> None:
@@ -128,7 +124,7 @@ class Gateway:
 
 
 def _key_limits(
-    config: GatewayConfig, workers: int, state: RedisState | None, previous: Gateway | None = None
+    config: GatewayConfig, workers: int, state: StateBackend, previous: Gateway | None = None
 ) -> dict[str, Limiter]:
     """A rate limit per key that has one; a key unchanged since ``previous`` keeps its buckets."""
     unchanged = {key.name for key in config.keys if previous is not None and key in previous.config.keys}
@@ -136,7 +132,7 @@ def _key_limits(
         key.name: (
             previous.key_limits[key.name]
             if previous is not None and key.name in unchanged
-            else rate_limit(state, "key", key.name, key.rpm, key.tpm, share=workers)
+            else state.rate_limit("key", key.name, key.rpm, key.tpm, share=workers)
         )
         for key in config.keys
         if key.rpm or key.tpm

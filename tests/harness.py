@@ -15,6 +15,7 @@ from router.dispatch.attempt import Completion, OpenedStream
 from router.dispatch.dispatcher import Dispatcher
 from router.fleet.fleet import Fleet
 from router.routing.rules import route
+from router.state.local import LocalState
 from router.telemetry.metrics import Metrics
 from tests.upstream import FakeUpstream
 
@@ -80,7 +81,7 @@ def build_harness(upstream: FakeUpstream, yaml_text: str, *, seed: int = 7) -> H
     config = parse_config(raw, {})
     clock = FakeClock()
     registry = CollectorRegistry()
-    fleet = Fleet.build(config, clock)
+    fleet = Fleet.build(config, clock, state=LocalState(config.state.ledger))
     harness = Harness(config, fleet, None, registry, clock)  # type: ignore[arg-type]
 
     async def no_sleep(seconds: float) -> None:

@@ -65,10 +65,12 @@ class RedisServer:
         with redis.Redis(host="127.0.0.1", port=self.port) as client:
             return sum(int(client.zcard(key)) for key in client.scan_iter(match="*:cache:index"))
 
-    def wait_for_cached_entries(self, count: int, timeout: float = 5.0) -> None:
-        """Wait until the shared cache holds ``count`` answers (a gateway stores them after answering)."""
+    def wait_for_cached_entries(self, count: int, timeout: float = 5.0) -> bool:
+        """Whether the shared cache holds ``count`` answers within ``timeout`` (a gateway stores
+        them in the background, after answering)."""
         deadline = time.monotonic() + timeout
         while self.cached_entries() < count:
             if time.monotonic() > deadline:
-                raise AssertionError(f"the shared cache did not reach {count} entries in {timeout}s")
+                return False
             time.sleep(0.01)
+        return True

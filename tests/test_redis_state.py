@@ -19,7 +19,7 @@ from router.fleet.fleet import Member
 from router.fleet.limits import RateLimit, Saturated
 from router.fleet.stats import DeploymentStats
 from router.spend.ledger import Spent, Tally
-from router.state.redis.answers import SharedAnswers, SharedFlightFailed, encode, flight_token
+from router.state.redis.answers import RedisAnswers, SharedFlightFailed, encode, flight_token
 from router.state.redis.connection import RedisState, StateUnavailable
 from router.state.redis.cooldowns import CooldownBoard
 from router.state.redis.limits import SharedRateLimit
@@ -129,27 +129,27 @@ async def test_a_cooldown_announced_by_one_worker_is_adopted_by_another(connect:
 
 
 async def test_the_shared_cache_holds_answers_and_evicts_the_oldest(connect: Connect) -> None:
-    answers = SharedAnswers(connect(), CacheSettings(max_entries=2, max_bytes=10_000), METRICS)
-    other = SharedAnswers(connect(), CacheSettings(max_entries=2, max_bytes=10_000), METRICS)
+    answers = RedisAnswers(connect(), CacheSettings(max_entries=2, max_bytes=10_000), METRICS)
+    other = RedisAnswers(connect(), CacheSettings(max_entries=2, max_bytes=10_000), METRICS)
     for key in (b"a" * 32, b"b" * 32):
         assert await answers.put(key, ANSWER, 60.0) == 0
-    assert await other.get(b"a" * 32) == ANSWER
+    assert await other.fetch(b"a" * 32) == ANSWER
     assert await answers.put(b"c" * 32, ANSWER, 60.0) == 1  # max_entries: the oldest goes
-    assert await other.get(b"a" * 32) is None and await other.get(b"c" * 32) == ANSWER
-    small = SharedAnswers(
+    assert await other.fetch(b"a" * 32) is None and await other.fetch(b"c" * 32) == ANSWER
+    small = RedisAnswers(
         connect(), CacheSettings(max_entries=100, max_bytes=len(encode(ANSWER)) + 10), METRICS
     )
     await small.put(b"d" * 32, ANSWER, 60.0)
     await small.put(b"e" * 32, ANSWER, 60.0)  # max_bytes: only one fits
-    assert await small.get(b"d" * 32) is None and await small.get(b"e" * 32) == ANSWER
+    assert await small.fetch(b"d" * 32) is None and await small.fetch(b"e" * 32) == ANSWER
 
 
 async def test_one_instance_leads_a_flight_and_the_others_get_its_outcome(connect: Connect) -> None:
-    leader = SharedAnswers(connect(), CacheSettings(), METRICS)
-    follower = SharedAnswers(connect(), CacheSettings(), METRICS)
+    leader = RedisAnswers(connect(), CacheSettings(), METRICS)
+    follower = RedisAnswers(connect(), CacheSettings(), METRICS)
     key, token = b"f" * 32, flight_token()
-    assert await leader.lead(key, 5.0, token)
-    assert not await follower.lead(key, 5.0, flight_token())
+    assert await leader.claim(key, 5.0, token)
+    assert not await follower.claim(key, 5.0, flight_token())
     waiting = asyncio.create_task(follower.wait(key))
     await asyncio.sleep(0.05)
     assert not waiting.done()
@@ -157,7 +157,7 @@ async def test_one_instance_leads_a_flight_and_the_others_get_its_outcome(connec
     assert await waiting == ANSWER
 
     failed = b"g" * 32
-    assert await leader.lead(failed, 5.0, token)
+    assert await leader.claim(failed, 5.0, token)
     await leader.land(failed, token, UpstreamRateLimited("upstream busy", retry_after=7, deployment="a"))
     with pytest.raises(SharedFlightFailed) as raised:
         await follower.wait(failed)
@@ -165,10 +165,10 @@ async def test_one_instance_leads_a_flight_and_the_others_get_its_outcome(connec
     assert raised.value.headers == {"retry-after": "7"}  # the error's headers travel with it
 
     left = b"h" * 32
-    assert await leader.lead(left, 5.0, token)
+    assert await leader.claim(left, 5.0, token)
     await leader.land(left, token, None)  # no verdict: the lock is free, no outcome
     assert await follower.wait(left) is None
-    assert await follower.lead(left, 5.0, flight_token())
+    assert await follower.claim(left, 5.0, flight_token())
 
 
 async def test_spend_adds_up_over_every_instance(connect: Connect, tmp_path: Path) -> None:

@@ -13,8 +13,9 @@ from router.dispatch.attempt import Usage
 from router.errors import BudgetExceeded
 from router.routing.budgets import EXCEEDED, NEAR, NORMAL, steer, tier_of
 from router.routing.rules import route
-from router.spend.book import LedgerStore, SpendBook
+from router.spend.book import SpendBook
 from router.spend.ledger import Spent
+from router.state.local import LedgerStore
 
 NOON = datetime(2026, 11, 24, 12, 0, tzinfo=UTC).timestamp()
 DAY = 86400.0
@@ -34,6 +35,12 @@ def book(path: Path, clock: Clock) -> SpendBook:
     return spend
 
 
+async def stop(spend: SpendBook) -> None:
+    """What a worker does at shutdown: write what is left, then close the store."""
+    await spend.flush()
+    await spend.store.close()
+
+
 async def test_workers_see_each_others_spend_after_a_sync(tmp_path: Path) -> None:
     clock = Clock()
     first, second = book(tmp_path / "ledger.db", clock), book(tmp_path / "ledger.db", clock)
@@ -46,19 +53,19 @@ async def test_workers_see_each_others_spend_after_a_sync(tmp_path: Path) -> Non
     assert second.spent("team") == Spent(day=0.75, month=0.75, requests=2, tokens=15)
     await first.sync()
     assert first.spent("team").day == pytest.approx(0.75)
-    await first.close()
-    await second.close()
+    await stop(first)
+    await stop(second)
 
 
 async def test_spend_survives_a_restart_and_a_clean_stop_writes_everything(tmp_path: Path) -> None:
     clock = Clock()
     before = book(tmp_path / "ledger.db", clock)
     before.record("team", 1.5, None)
-    await before.close()  # never synced: close writes it
+    await stop(before)  # never synced: the flush writes it
     after = book(tmp_path / "ledger.db", clock)
     await after.start()
     assert after.spent("team").day == pytest.approx(1.5)
-    await after.close()
+    await stop(after)
 
 
 async def test_days_and_months_roll_over(tmp_path: Path) -> None:
@@ -74,7 +81,7 @@ async def test_days_and_months_roll_over(tmp_path: Path) -> None:
     clock.now += 7 * DAY  # December
     await spend.sync()
     assert spend.spent("team") == Spent()
-    await spend.close()
+    await stop(spend)
 
 
 async def test_an_unwritable_ledger_keeps_the_spend_for_later(tmp_path: Path) -> None:
@@ -84,7 +91,7 @@ async def test_an_unwritable_ledger_keeps_the_spend_for_later(tmp_path: Path) ->
     spend.record("team", 0.5, None)
     await spend.sync()  # logged, not raised
     assert spend.spent("team").day == 0.5
-    await spend.close()
+    await stop(spend)
 
 
 BUDGET = Budget(daily=1.0, monthly=10.0, near=0.8, downgrade_to="cheap")

@@ -1,8 +1,8 @@
 """Answers used more than once: cache lookups, single flights, and where a fresh answer goes.
 
-``look_up`` finds a request's answer in the cache (the worker's, then the shared one in
-Redis) or in an identical request's call in flight (in this worker, then in any
-instance), or makes the request the leader of a new flight; the leader then hands its
+``look_up`` finds a request's answer in the cache (the worker's, then the state backend's)
+or in an identical request's call in flight (in this worker, then, with the Redis
+backend, in any instance), or makes the request the leader of a new flight; the leader then hands its
 outcome to a ``Keeper`` (an answer: into the caches and to its followers) or to
 ``ground`` (no answer: its error to the followers, or a new leader among them).
 """
@@ -10,15 +10,11 @@ outcome to a ``Keeper`` (an answer: into the caches and to its followers) or to
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from router.answers.cache import CachedAnswer, CachePlan
 from router.answers.flights import Flight
 from router.errors import ClientGone, GatewayError, UpstreamTimeout
 from router.gateway import Gateway
-from router.state.redis.answers import SharedFlightFailed, flight_token
-from router.state.redis.backend import SharedState
-from router.state.redis.connection import StateUnavailable
 from router.telemetry.exchange import Exchange
 
 MAX_LEASE = 60.0  # a shared flight's lock outlives a crashed leader by at most this long
@@ -33,9 +29,8 @@ async def look_up(
     """
     assert plan.key is not None
     answer = gateway.cache.get(plan, count=False)
-    if answer is None and gateway.shared is not None:
-        with contextlib.suppress(StateUnavailable):
-            answer = await gateway.shared.answers.get(plan.key)
+    if answer is None:
+        answer = await gateway.state.answers.get(plan.key)
     gateway.cache.count(answer is not None)
     if answer is not None:
         exchange.cache = "hit"
@@ -43,8 +38,8 @@ async def look_up(
     try:
         async with asyncio.timeout(deadline):
             found = await gateway.flights.lead_or_follow(plan.key)
-            if isinstance(found, Flight) and gateway.shared is not None:
-                found = await _lead_across_instances(gateway.shared, found, min(deadline, MAX_LEASE))
+            if isinstance(found, Flight):
+                found = await gateway.state.answers.lead(found, min(deadline, MAX_LEASE))
     except TimeoutError as exc:
         raise UpstreamTimeout(
             f"an identical request in flight did not answer within the deadline of {deadline:g}s"
@@ -53,33 +48,6 @@ async def look_up(
         exchange.cache = "hit"
         exchange.coalesced = True
     return found
-
-
-async def _lead_across_instances(shared: SharedState, flight: Flight, lease: float) -> Flight | CachedAnswer:
-    """Lead ``flight`` for every instance, or wait for the instance that does (and pass on its answer).
-
-    If Redis fails meanwhile, the flight is led locally: coalescing degrades, nothing else.
-    """
-    answers, token = shared.answers, flight_token()
-    try:
-        while True:
-            try:
-                if await answers.lead(flight.key, lease, token):
-                    flight.on_settled = lambda outcome: answers.land_soon(flight.key, token, outcome)
-                    return flight
-                answer = await answers.wait(flight.key)
-            except StateUnavailable:
-                return flight
-            if answer is not None:
-                flight.finish(answer)  # this worker's followers get it too
-                return answer
-            # The other leader left without an outcome: try to lead.
-    except SharedFlightFailed as failed:
-        flight.fail(failed)
-        raise
-    except BaseException:
-        flight.abandon()
-        raise
 
 
 def ground(flight: Flight, error: BaseException) -> None:
@@ -104,7 +72,7 @@ class Keeper:
 
     def keep(self, answer: CachedAnswer) -> None:
         self.gateway.cache.put(self.plan, answer)
-        if self.gateway.shared is not None and self.plan.key is not None and self.plan.write:
-            self.gateway.shared.answers.store_soon(self.plan.key, answer, self.plan.ttl)
+        if self.plan.key is not None and self.plan.write:
+            self.gateway.state.answers.keep(self.plan.key, answer, self.plan.ttl)
         if self.flight is not None:
             self.flight.finish(answer)

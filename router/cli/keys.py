@@ -16,9 +16,9 @@ from prometheus_client import CollectorRegistry
 from router.config.model import GatewayConfig, key_digest
 from router.routing.budgets import tier_of
 from router.spend.book import utc_day
-from router.spend.ledger import Ledger, Spent
-from router.state.redis.connection import RedisState, StateUnavailable
-from router.state.redis.spend import RedisSpendStore
+from router.spend.ledger import Spent
+from router.state import open_state
+from router.state.backend import StateBackend, StoreUnavailable
 from router.telemetry.metrics import Metrics
 
 DEFAULT_CONFIG = Path("config/gateway.yaml")
@@ -59,31 +59,22 @@ def show_spend(args: argparse.Namespace, *, load: Callable[[Path], GatewayConfig
     config = load(args.config)
     if config is None:
         return 1
-    today = utc_day(time.time())
-    if config.state.backend == "redis":
-        try:
-            totals = asyncio.run(_redis_totals(config, today))
-        except StateUnavailable:
-            print("cannot reach Redis at state.url", file=sys.stderr)
-            return 1
-    else:
-        path = config.state.ledger
-        if not path.exists():
-            print(f"no spend recorded yet ({path} does not exist)")
-            return 0
-        ledger = Ledger(path)
-        try:
-            totals = ledger.exchange({}, today)
-        finally:
-            ledger.close()
+    state = open_state(config, Metrics(CollectorRegistry()))
+    try:
+        totals = asyncio.run(_totals(state, utc_day(time.time())))
+    except StoreUnavailable as exc:
+        print(f"cannot read spend from {state.spend.where}: {exc}", file=sys.stderr)
+        return 1
+    if totals is None:
+        print(f"no spend recorded yet ({state.spend.where} does not exist)")
+        return 0
     print(_table(config, totals))
     return 0
 
 
-async def _redis_totals(config: GatewayConfig, day: str) -> dict[str, Spent]:
-    state = RedisState(config.state, Metrics(CollectorRegistry()))
+async def _totals(state: StateBackend, day: str) -> dict[str, Spent] | None:
     try:
-        return await RedisSpendStore(state).exchange({}, day)
+        return await state.spend.totals(day)
     finally:
         await state.close()
 

@@ -10,12 +10,11 @@ from dataclasses import dataclass, field
 
 from router.config.model import Deployment, GatewayConfig, Price
 from router.fleet.breaker import Breaker, Clock
-from router.fleet.limits import ConcurrencyGate, Limiter, RateLimit, per_worker
+from router.fleet.limits import ConcurrencyGate, RateLimit, per_worker
 from router.fleet.stats import DeploymentStats
 from router.providers import Provider, ProviderFactory
 from router.spend.pricing import litellm_price_table, price_of
-from router.state.redis.connection import RedisState
-from router.state.redis.limits import rate_limit
+from router.state.backend import Limiter, StateBackend
 
 logger = logging.getLogger("raceway.fleet")
 
@@ -43,7 +42,7 @@ class Member:
 
 
 def _new_member(
-    deployment: Deployment, factory: ProviderFactory, clock: Clock, share: int, state: RedisState | None
+    deployment: Deployment, factory: ProviderFactory, clock: Clock, share: int, state: StateBackend
 ) -> Member:
     needs_table = deployment.price is None
     limits = deployment.limits
@@ -58,8 +57,8 @@ def _new_member(
             per_worker(limits.max_queue, share, minimum=0) or 0,
             limits.queue_timeout,
         ),
-        rate=rate_limit(
-            state, "deployment", deployment.name, limits.rpm, limits.tpm, share=share, wait=limits.limit_wait
+        rate=state.rate_limit(
+            "deployment", deployment.name, limits.rpm, limits.tpm, share=share, wait=limits.limit_wait
         ),
     )
 
@@ -78,7 +77,7 @@ class Fleet:
         members: Mapping[str, Member],
         clock: Clock,
         share: int,
-        state: RedisState | None = None,
+        state: StateBackend,
     ) -> None:
         self.factory = factory
         self._members = dict(members)
@@ -93,10 +92,10 @@ class Fleet:
         clock: Clock = time.monotonic,
         *,
         share: int = 1,
-        state: RedisState | None = None,
+        state: StateBackend,
     ) -> Fleet:
-        """``share``: how many workers split each deployment's caps (and rate limits, without ``state``);
-        ``state``: the shared Redis, where rate limits are enforced for the whole gateway."""
+        """``share``: how many workers split each deployment's caps (and, locally, its rate limits);
+        ``state``: the backend that enforces the rate limits."""
         factory = ProviderFactory.open()
         members = {
             name: _new_member(deployment, factory, clock, share, state)

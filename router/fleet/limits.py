@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import deque
-from typing import Protocol
 
 from aiolimiter import AsyncLimiter
 
@@ -88,19 +87,6 @@ def _expire(granted: asyncio.Future[None]) -> None:
         granted.set_exception(
             Saturated("waited too long for a free slot", reason="queue_timeout", retry_after=1.0)
         )
-
-
-class Limiter(Protocol):
-    """Requests and tokens per minute: this worker's share (``RateLimit``) or shared (Redis)."""
-
-    rpm: int | None
-    tpm: int | None
-
-    def has_capacity(self, tokens: int = 0) -> bool: ...
-
-    async def admit(self, tokens: int, *, owner: str) -> None: ...
-
-    def settle(self, estimated: int, used: int) -> None: ...
 
 
 class RateLimit:

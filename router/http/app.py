@@ -21,8 +21,8 @@ from router.errors import GatewayError, InvalidRequest, ModelNotFound
 from router.gateway import Gateway
 from router.http import admin, endpoints
 from router.http.responses import error_response
-from router.spend.book import LedgerStore, SpendBook
-from router.state.redis.backend import SharedState
+from router.spend.book import SpendBook
+from router.state import open_state
 from router.telemetry.exchange import Recorder
 from router.telemetry.looplag import watch_loop_lag
 from router.telemetry.metrics import build_metrics
@@ -99,10 +99,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        shared = SharedState.open(config, metrics)
-        store = shared.spend if shared is not None else LedgerStore(config.state.ledger)
-        spend = SpendBook(store, config.state.sync_interval, metrics=metrics)
-        app.state.gateway = Gateway.build(config, metrics, workers=workers, spend=spend, shared=shared)
+        state = open_state(config, metrics)
+        spend = SpendBook(state.spend, config.state.sync_interval, metrics=metrics)
+        app.state.gateway = Gateway.build(config, metrics, workers=workers, state=state, spend=spend)
         app.state.recorder.spend = spend
         await spend.start()
         metrics.config_info.labels(config.hash).set(1)
@@ -113,15 +112,13 @@ def create_app(
             ),
             asyncio.create_task(spend.run()),
         ]
-        if shared is not None:
-            background.append(
-                asyncio.create_task(
-                    shared.cooldowns.watch(
-                        lambda: app.state.gateway.fleet,
-                        lambda member: app.state.gateway.dispatcher.publish_state(member),
-                    )
-                )
+        background += [
+            asyncio.create_task(work)
+            for work in state.background(
+                lambda: app.state.gateway.fleet,
+                lambda member: app.state.gateway.dispatcher.publish_state(member),
             )
+        ]
         reloader = None
         if config_path is not None:
             reloader = ConfigReloader(
@@ -142,9 +139,8 @@ def create_app(
             if reloader is not None:
                 await reloader.close()
             await app.state.gateway.close()
-            await spend.close()  # after the last request: every finished request's spend is written
-            if shared is not None:
-                await shared.close()
+            await spend.flush()  # after the last request: every finished request's spend is written
+            await state.close()
 
     routes = [
         Route("/v1/chat/completions", endpoints.chat_completions, methods=["POST"]),

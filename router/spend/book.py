@@ -1,7 +1,7 @@
 """Each worker's book of its keys' spend, kept in step with a store shared by every worker.
 
-The store is the machine's SQLite ledger (used from a thread of its own) or, with the
-Redis backend, Redis (``router.state.redis.spend``). Finished requests are tallied in memory
+The store is the state backend's (``router.state``): the machine's SQLite ledger, used
+from a thread of its own, or Redis. Finished requests are tallied in memory
 (``record``, a dict update on the hot path). Every ``sync_interval`` a background task
 hands the tallies to the store, which writes them and reads back the totals of every
 worker in one transaction. A key's spend as this worker sees it is the store's last
@@ -21,17 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Protocol
 
 from router.dispatch.attempt import Usage
-from router.spend.ledger import Ledger, Spent, Tally
-from router.state.redis.connection import StateUnavailable
+from router.spend.ledger import Spent, Tally
+from router.state.backend import SpendStore, StoreUnavailable
 from router.telemetry.metrics import Metrics
 
 logger = logging.getLogger("raceway.spend")
@@ -39,43 +35,6 @@ logger = logging.getLogger("raceway.spend")
 
 def utc_day(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
-
-
-class SpendStore(Protocol):
-    """Where spend is kept: writes tallies, reads back every key's totals. Raises ``StoreUnavailable``."""
-
-    where: str
-
-    async def exchange(self, tallies: dict[tuple[str, str], Tally], day: str) -> dict[str, Spent]: ...
-
-    async def close(self) -> None: ...
-
-
-StoreUnavailable = (sqlite3.Error, OSError, StateUnavailable)
-
-
-class LedgerStore:
-    """The SQLite ledger, used from a thread of its own (opened on first use)."""
-
-    def __init__(self, path: Path) -> None:
-        self.where = str(path)
-        self._path = path
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="raceway-ledger")
-        self._ledger: Ledger | None = None
-
-    async def exchange(self, tallies: dict[tuple[str, str], Tally], day: str) -> dict[str, Spent]:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._exchange, tallies, day)
-
-    def _exchange(self, tallies: dict[tuple[str, str], Tally], day: str) -> dict[str, Spent]:
-        if self._ledger is None:
-            self._ledger = Ledger(self._path)
-        return self._ledger.exchange(tallies, day)
-
-    async def close(self) -> None:
-        ledger, self._ledger = self._ledger, None
-        if ledger is not None:
-            await asyncio.get_running_loop().run_in_executor(self._executor, ledger.close)
-        self._executor.shutdown(wait=False)
 
 
 class SpendBook:
@@ -166,8 +125,7 @@ class SpendBook:
                 self._metrics.key_spend.labels(key, "day").set(spent.day)
                 self._metrics.key_spend.labels(key, "month").set(spent.month)
 
-    async def close(self) -> None:
-        """Write what is left, then close the store."""
+    async def flush(self) -> None:
+        """Write what is left (the store is its backend's to close)."""
         if self._pending:
             await self.sync()
-        await self.store.close()

@@ -1,1 +1,18 @@
-"""State shared by every worker and instance: the backend interface and its implementations."""
+"""State shared by every worker and instance: the backend interface (``backend``), the local
+backend (``local``) and the Redis one (``redis/``), chosen here and nowhere else."""
+
+from __future__ import annotations
+
+from router.config.model import GatewayConfig
+from router.state.backend import StateBackend
+from router.state.local import LocalState
+from router.telemetry.metrics import Metrics
+
+
+def open_state(config: GatewayConfig, metrics: Metrics) -> StateBackend:
+    """The backend ``config.state`` asks for (Redis is imported only when it is used)."""
+    if config.state.backend == "redis":
+        from router.state.redis.backend import RedisBackend
+
+        return RedisBackend.open(config, metrics)
+    return LocalState(config.state.ledger)

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from router.answers.cache import CachedAnswer
+from router.answers.flights import Flight
 from router.config.model import CacheSettings
 from router.dispatch.attempt import Usage
 from router.errors import GatewayError
@@ -85,8 +86,13 @@ class SharedFlightFailed(GatewayError):
         return self._body
 
 
-class SharedAnswers:
-    """One worker's view of the shared cache and of the flights of every instance."""
+class RedisAnswers:
+    """One worker's view of the cache in Redis and of the flights of every instance.
+
+    ``get``, ``keep`` and ``lead`` are the ``AnswerStore`` interface: when Redis fails they
+    degrade (no shared answer, not stored, led locally) and never raise its errors. The
+    other methods are their parts and may raise ``StateUnavailable``.
+    """
 
     def __init__(self, state: RedisState, settings: CacheSettings, metrics: Metrics) -> None:
         self._state = state
@@ -106,9 +112,47 @@ class SharedAnswers:
     def _outcome(self, key: bytes) -> str:
         return self._state.key("flight", key.hex(), "outcome")
 
-    # -- the cache (every method may raise StateUnavailable) -----------------------------
+    # -- the interface ------------------------------------------------------------------
 
     async def get(self, key: bytes) -> CachedAnswer | None:
+        try:
+            return await self.fetch(key)
+        except StateUnavailable:
+            return None
+
+    def keep(self, key: bytes, answer: CachedAnswer, ttl: float) -> None:
+        async def store() -> None:
+            self._evictions.inc(await self.put(key, answer, ttl))
+
+        self._soon(store())
+
+    async def lead(self, flight: Flight, lease: float) -> Flight | CachedAnswer:
+        """Lead ``flight`` for every instance, or wait for the instance that does (and pass on
+        its answer, or its error). If Redis fails meanwhile, the flight is led locally."""
+        token = flight_token()
+        try:
+            while True:
+                try:
+                    if await self.claim(flight.key, lease, token):
+                        flight.on_settled = lambda outcome: self.land_soon(flight.key, token, outcome)
+                        return flight
+                    answer = await self.wait(flight.key)
+                except StateUnavailable:
+                    return flight
+                if answer is not None:
+                    flight.finish(answer)  # this worker's followers get it too
+                    return answer
+                # The other leader left without an outcome: try to lead.
+        except SharedFlightFailed as failed:
+            flight.fail(failed)
+            raise
+        except BaseException:
+            flight.abandon()
+            raise
+
+    # -- the cache ------------------------------------------------------------------------
+
+    async def fetch(self, key: bytes) -> CachedAnswer | None:
         raw = await self._state.call(lambda client: client.get(self._entry(key)))
         return None if raw is None else decode(_bytes(raw))
 
@@ -124,14 +168,6 @@ class SharedAnswers:
         ]
         evicted = await self._state.call(lambda client: script(keys=keys, args=args, client=client))
         return int(evicted)
-
-    def store_soon(self, key: bytes, answer: CachedAnswer, ttl: float) -> None:
-        """``put`` in the background; an answer that cannot be stored is simply not shared."""
-
-        async def store() -> None:
-            self._evictions.inc(await self.put(key, answer, ttl))
-
-        self._soon(store())
 
     def land_soon(self, key: bytes, token: str, outcome: CachedAnswer | BaseException | None) -> None:
         """``land`` in the background, with any error that is not a gateway error as no verdict."""
@@ -154,7 +190,7 @@ class SharedAnswers:
 
     # -- flights across instances -------------------------------------------------------
 
-    async def lead(self, key: bytes, lease: float, token: str) -> bool:
+    async def claim(self, key: bytes, lease: float, token: str) -> bool:
         """Take the flight's lock for at most ``lease`` seconds; False if another holds it."""
         taken = await self._state.call(
             lambda client: client.set(self._lock(key), token, nx=True, px=max(1, int(lease * 1000)))

@@ -1,36 +1,59 @@
-"""Everything a worker shares through Redis (``state.backend: redis``), opened and closed together."""
+"""The Redis backend (``state.backend: redis``): everything a worker shares through Redis,
+opened and closed together, behind the ``StateBackend`` interface."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 
 from router.config.model import GatewayConfig
-from router.state.redis.answers import SharedAnswers
+from router.fleet.fleet import Fleet, Member
+from router.fleet.limits import RateLimit
+from router.state.backend import Background, Limiter
+from router.state.redis.answers import RedisAnswers
 from router.state.redis.connection import RedisState
 from router.state.redis.cooldowns import CooldownBoard
+from router.state.redis.limits import SharedRateLimit
 from router.state.redis.spend import RedisSpendStore
 from router.telemetry.metrics import Metrics
 
 
-@dataclass(frozen=True, slots=True)
-class SharedState:
-    redis: RedisState
-    cooldowns: CooldownBoard
-    answers: SharedAnswers
-    spend: RedisSpendStore
+class RedisBackend:
+    name = "redis"
+
+    def __init__(self, redis: RedisState, cooldowns: CooldownBoard, answers: RedisAnswers) -> None:
+        self.redis = redis
+        self.cooldowns = cooldowns
+        self.answers = answers
+        self.spend = RedisSpendStore(redis)
 
     @classmethod
-    def open(cls, config: GatewayConfig, metrics: Metrics) -> SharedState | None:
-        """The shared state the config asks for; None with the local backend."""
-        if config.state.backend != "redis":
-            return None
+    def open(cls, config: GatewayConfig, metrics: Metrics) -> RedisBackend:
         redis = RedisState(config.state, metrics)
         return cls(
             redis,
             CooldownBoard(redis, config.state.cooldown_poll),
-            SharedAnswers(redis, config.cache, metrics),
-            RedisSpendStore(redis),
+            RedisAnswers(redis, config.cache, metrics),
         )
+
+    def rate_limit(
+        self, scope: str, name: str, rpm: int | None, tpm: int | None, *, share: int, wait: float = 0.0
+    ) -> Limiter:
+        """Shared through Redis, with this worker's share as the fallback while Redis is down."""
+        local = RateLimit(rpm, tpm, share=share, wait=wait)
+        if not (rpm or tpm):
+            return local
+        return SharedRateLimit(self.redis, scope, name, rpm, tpm, wait=wait, fallback=local)
+
+    def announce_cooldown(self, member: Member) -> None:
+        self.cooldowns.announce(member)
+
+    def background(
+        self, fleet_of: Callable[[], Fleet], on_change: Callable[[Member], None]
+    ) -> list[Background]:
+        return [self.cooldowns.watch(fleet_of, on_change)]
+
+    def adopt(self, config: GatewayConfig) -> None:
+        self.answers.settings = config.cache
 
     async def close(self) -> None:
         await self.cooldowns.close()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from router.fleet.limits import Limiter, RateLimit, Saturated, refuse_if_larger_than_limit
+from router.fleet.limits import RateLimit, Saturated, refuse_if_larger_than_limit
 from router.state.redis.connection import RedisState, StateUnavailable
 
 # KEYS: requests TAT, tokens TAT. ARGV: rpm, tpm (0: none), tokens of this request, correction
@@ -116,20 +116,3 @@ class SharedRateLimit:
         if self.tpm is not None:
             self._balance += used - estimated
             self._fallback.settle(estimated, used)
-
-
-def rate_limit(
-    state: RedisState | None,
-    scope: str,
-    name: str,
-    rpm: int | None,
-    tpm: int | None,
-    *,
-    share: int,
-    wait: float = 0.0,
-) -> Limiter:
-    """The limit to enforce: shared through Redis when there is one, else this worker's share."""
-    local = RateLimit(rpm, tpm, share=share, wait=wait)
-    if state is None or not (rpm or tpm):
-        return local
-    return SharedRateLimit(state, scope, name, rpm, tpm, wait=wait, fallback=local)

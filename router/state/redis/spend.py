@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from router.spend.ledger import Spent, Tally
-from router.state.redis.connection import RedisState
+from router.state.backend import StoreUnavailable
+from router.state.redis.connection import RedisState, StateUnavailable
 
 _TTL = {"day": 3 * 86400, "month": 63 * 86400}
 _MEASURES = ("cost", "requests", "tokens")
@@ -35,7 +36,10 @@ class RedisSpendStore:
             pipe.hgetall(self._hash("cost", day))
             for measure in _MEASURES:
                 pipe.hgetall(self._hash(measure, day[:7]))
-            replies = await self._state.call(lambda client: pipe.execute())
+            try:
+                replies = await self._state.call(lambda client: pipe.execute())
+            except StateUnavailable as exc:
+                raise StoreUnavailable("Redis cannot be reached") from exc
         today, month_cost, month_requests, month_tokens = (_fields(reply) for reply in replies[-4:])
         return {
             key: Spent(
@@ -46,6 +50,9 @@ class RedisSpendStore:
             )
             for key, cost in month_cost.items()
         }
+
+    async def totals(self, day: str) -> dict[str, Spent]:
+        return await self.exchange({}, day)
 
     async def close(self) -> None:
         return None

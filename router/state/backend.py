@@ -1,0 +1,114 @@
+"""The state-backend interface: what the workers and instances of a gateway may share.
+
+A gateway always holds one backend (never None), chosen once by ``router.state.open_state``:
+
+- ``LocalState`` (``state.backend: local``, the default): every worker enforces its share of
+  each rate limit, keeps its own cooldowns, answer cache and flights, and writes spend to
+  the machine's SQLite ledger;
+- ``RedisBackend`` (``state.backend: redis``): limits, cooldowns, the answer cache, flights
+  and spend are shared through Redis by every worker of every instance, with the local
+  behaviour as the fallback whenever Redis fails.
+
+No module outside ``router.state`` branches on the backend, imports Redis code or catches
+its errors: an operation either works, degrades to the local behaviour inside the backend,
+or (spend only) raises ``StoreUnavailable``, which the caller treats as "keep it, retry".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from router.answers.cache import CachedAnswer
+    from router.answers.flights import Flight
+    from router.config.model import GatewayConfig
+    from router.fleet.fleet import Fleet, Member
+    from router.spend.ledger import Spent, Tally
+
+
+class StoreUnavailable(Exception):
+    """The spend store cannot be used right now; the tallies are kept for the next attempt."""
+
+
+class Limiter(Protocol):
+    """Requests and tokens per minute: this worker's share, or the whole gateway's (Redis)."""
+
+    rpm: int | None
+    tpm: int | None
+
+    def has_capacity(self, tokens: int = 0) -> bool: ...
+
+    async def admit(self, tokens: int, *, owner: str) -> None: ...
+
+    def settle(self, estimated: int, used: int) -> None: ...
+
+
+class AnswerStore(Protocol):
+    """Answers and flights beyond this worker (the worker's own cache is ``ResponseCache``)."""
+
+    async def get(self, key: bytes) -> CachedAnswer | None:
+        """A stored answer, or None (also when the store cannot be reached)."""
+        ...
+
+    def keep(self, key: bytes, answer: CachedAnswer, ttl: float) -> None:
+        """Store ``answer`` in the background; one that cannot be stored is simply not shared."""
+        ...
+
+    async def lead(self, flight: Flight, lease: float) -> Flight | CachedAnswer:
+        """Lead ``flight`` for every instance (returned), or the answer of the instance that led it.
+
+        Raises the leading instance's error if its call failed."""
+        ...
+
+
+class SpendStore(Protocol):
+    """Where spend is kept: writes tallies and reads back every key's totals."""
+
+    where: str
+
+    async def exchange(self, tallies: Mapping[tuple[str, str], Tally], day: str) -> dict[str, Spent]:
+        """Add ``tallies``, then read every key's totals of ``day`` and its month; ``StoreUnavailable``."""
+        ...
+
+    async def totals(self, day: str) -> dict[str, Spent] | None:
+        """Read-only totals for a report (None: nothing recorded yet); ``StoreUnavailable``."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+Background = Coroutine[Any, Any, None]
+
+
+class StateBackend(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def answers(self) -> AnswerStore: ...
+
+    @property
+    def spend(self) -> SpendStore: ...
+
+    def rate_limit(
+        self, scope: str, name: str, rpm: int | None, tpm: int | None, *, share: int, wait: float = 0.0
+    ) -> Limiter:
+        """The ``rpm``/``tpm`` of a deployment or key (``scope``); ``share``: the workers splitting it."""
+        ...
+
+    def announce_cooldown(self, member: Member) -> None:
+        """``member``'s breaker opened here: let the other workers and instances know."""
+        ...
+
+    def background(
+        self, fleet_of: Callable[[], Fleet], on_change: Callable[[Member], None]
+    ) -> list[Background]:
+        """Work the worker must keep running (and supervise) while it serves."""
+        ...
+
+    def adopt(self, config: GatewayConfig) -> None:
+        """A new config took effect: use its settings (cache bounds)."""
+        ...
+
+    async def close(self) -> None: ...
