@@ -11,8 +11,10 @@ from prometheus_client import CollectorRegistry
 
 from router.config.load import parse_config
 from router.config.model import GatewayConfig, GatewayKey
-from router.dispatch.attempt import Completion, OpenedStream
+from router.dispatch.completion import Completion
 from router.dispatch.dispatcher import Dispatcher
+from router.dispatch.opened_stream import OpenedStream, StreamOutcome
+from router.errors import UpstreamError
 from router.fleet.fleet import Fleet
 from router.routing.rules import route
 from router.state.local import LocalState
@@ -65,13 +67,22 @@ class Harness:
 
 
 async def stream_text(opened: OpenedStream) -> str:
+    """Read ``opened`` to its end and end it, as the SSE relay does; the text it carried."""
     import orjson
 
     text = ""
-    async for event in opened.events():
-        if event.startswith(b"data: {"):
-            for choice in orjson.loads(event[6:]).get("choices", []):
-                text += (choice.get("delta") or {}).get("content") or ""
+    outcome = StreamOutcome.ABANDONED
+    try:
+        async for event in opened.events():
+            if event.startswith(b"data: {"):
+                for choice in orjson.loads(event[6:]).get("choices", []):
+                    text += (choice.get("delta") or {}).get("content") or ""
+        outcome = StreamOutcome.COMPLETE
+    except UpstreamError:
+        outcome = StreamOutcome.CUT
+        raise
+    finally:
+        await opened.end(outcome)
     return text
 
 

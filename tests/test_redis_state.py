@@ -4,6 +4,7 @@ connection, as separate processes would be."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from router.answers.cache import CachedAnswer
 from router.config.model import CacheSettings, CooldownSettings, Secret, StateSettings
-from router.dispatch.attempt import Usage
+from router.dispatch.completion import Usage
 from router.errors import UpstreamRateLimited
 from router.fleet.breaker import Breaker, State
 from router.fleet.fleet import Member
@@ -39,9 +40,13 @@ async def connect(redis_server: RedisServer, request: pytest.FixtureRequest) -> 
     """New connections to the module's Redis, under a key prefix of this test's own."""
     opened: list[RedisState] = []
 
-    def open_state(url: str = redis_server.url, registry: CollectorRegistry | None = None) -> RedisState:
+    def open_state(
+        url: str = redis_server.url,
+        registry: CollectorRegistry | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> RedisState:
         settings = StateSettings(backend="redis", url=Secret(url), prefix=f"test-{request.node.name}")
-        state = RedisState(settings, Metrics(registry or CollectorRegistry()))
+        state = RedisState(settings, Metrics(registry or CollectorRegistry()), clock=clock)
         opened.append(state)
         return state
 
@@ -98,13 +103,17 @@ async def test_without_redis_the_workers_share_takes_over(connect: Connect) -> N
 
 async def test_redis_coming_back_is_noticed(redis_server: RedisServer, connect: Connect) -> None:
     registry = CollectorRegistry()
-    state = connect(registry=registry)
+    now = [0.0]
+    state = connect(registry=registry, clock=lambda: now[0])
     redis_server.stop()
     with pytest.raises(StateUnavailable):
         await state.call(lambda client: client.ping())
     assert not state.up and registry.get_sample_value("raceway_state_backend_up", {"backend": "redis"}) == 0
     redis_server.start()
-    await asyncio.sleep(1.05)
+    now[0] += 0.99  # within a second of the failure: not even tried
+    with pytest.raises(StateUnavailable):
+        await state.call(lambda client: client.ping())
+    now[0] += 0.02
     assert await state.call(lambda client: client.ping())
     assert state.up and registry.get_sample_value("raceway_state_backend_up", {"backend": "redis"}) == 1
 

@@ -19,7 +19,7 @@ import cachetools
 import orjson
 
 from router.config.model import CacheSettings, GatewayKey
-from router.dispatch.attempt import Usage
+from router.dispatch.completion import Usage
 from router.routing.rules import RoutedRequest
 from router.telemetry.metrics import Metrics
 

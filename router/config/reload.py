@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from router.background import BackgroundWork
 from router.config.load import parse_config
 from router.config.model import ConfigError, GatewayConfig
 from router.fleet.fleet import Member, drain
@@ -71,7 +72,7 @@ class ConfigReloader:
         self._examined: bytes | None = None  # digest of the last content parsed (good or bad)
         self._unreadable = False  # the last look found the file unreadable
         self._lock = asyncio.Lock()
-        self._draining: set[asyncio.Task[None]] = set()
+        self._draining = BackgroundWork()  # retired deployments finishing their calls
         self.loaded_at = time.time()
         self.last_error: str | None = None
 
@@ -194,13 +195,8 @@ class ConfigReloader:
             self._retire(retired, config.server.graceful_timeout)
 
     def _retire(self, retired: list[Member], grace: float) -> None:
-        task = asyncio.create_task(drain(retired, grace))
-        self._draining.add(task)
-        task.add_done_callback(self._draining.discard)
+        self._draining.soon("drain retired deployments", drain(retired, grace))
 
     async def close(self) -> None:
         """At shutdown: stop draining old deployments (the session closes with the gateway)."""
-        for task in list(self._draining):
-            task.cancel()
-        if self._draining:
-            await asyncio.wait(self._draining)
+        await self._draining.close()

@@ -1,164 +1,40 @@
-"""One upstream call: admission (rate limit, concurrency gate), then the call, then its bookkeeping.
+"""One upstream call and its claim on the deployment, from admission to its end.
 
-Every call goes through ``CallTracker``, which keeps the deployment's in-flight count,
-circuit breaker, latency statistics, token budget and metrics true whatever happens to
-the call: success, failure, cancellation as a race loser, or a stream cut midway.
+A round begins an ``Attempt`` when it decides to call a deployment (``Calls.begin`` takes
+the breaker's probe if the deployment is half-open). The attempt is then admitted (rate
+limit, concurrency slot, perhaps a queue), makes its call, and is ended exactly once by
+``Attempt.end``: the one place that gives back the probe or records the breaker's
+verdict, frees the slot, settles the token estimate and keeps the in-flight count true,
+whatever happened: success, failure, a race loser cancelled (perhaps before it even
+started), or a stream that ended, was cut, or was abandoned.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from router.dispatch.completion import Completion, Usage, usage_of
+from router.dispatch.opened_stream import OpenedStream, StreamOutcome, open_stream
 from router.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
 from router.fleet.breaker import State
 from router.fleet.fleet import Member
 from router.fleet.limits import Saturated
 from router.spend.pricing import cost_usd
-from router.sse import carries_usage, event_json, has_content, is_done
 from router.telemetry.metrics import Metrics
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
-    prompt_tokens: int
-    completion_tokens: int
+class Verdict(enum.Enum):
+    """What an attempt says about its deployment's health."""
 
-    @property
-    def total(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-
-def usage_of(payload: Any) -> Usage | None:
-    usage = payload.get("usage") if isinstance(payload, dict) else None
-    if not isinstance(usage, dict):
-        return None
-    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens", 0)
-    if not isinstance(prompt, int) or not isinstance(completion, int):
-        return None
-    return Usage(prompt, completion)
-
-
-@dataclass(slots=True)
-class Completion:
-    """A finished non-streaming answer."""
-
-    body: bytes
-    deployment: str
-    attempts: int
-    upstream_seconds: float
-    usage: Usage | None = None
-    cost: float = 0.0
-
-
-@dataclass(slots=True)
-class OpenedStream:
-    """A stream committed to one deployment: ``head`` is held back, ``tail`` still upstream."""
-
-    deployment: str
-    head: list[bytes]
-    tail: AsyncGenerator[bytes, None]
-    upstream_started: float
-    finished: bool = False
-    attempts: int = 1
-    usage: Usage | None = None
-    cost: float = 0.0
-    # The gateway asked for usage the client did not: keep the usage-only chunk to ourselves.
-    hide_usage: bool = False
-    # Sees every event that passes, e.g. to assemble the whole answer.
-    on_event: Callable[[bytes], None] | None = field(default=None, repr=False)
-    # Told once how the stream ended: "success", "stream_cut" (with the error) or "cancelled".
-    on_close: Callable[[str, UpstreamError | None], None] | None = field(default=None, repr=False)
-    _closed: bool = field(default=False, repr=False)
-
-    @classmethod
-    def replay(cls, deployment: str, events: list[bytes]) -> OpenedStream:
-        """A stream whose every event is already known (an answer from the cache)."""
-        return cls(deployment, events, _no_more_events(), time.perf_counter(), finished=True)
-
-    async def events(self) -> AsyncGenerator[bytes, None]:
-        for event in self.head:
-            if self._passes(event):
-                yield event
-        if self.finished:
-            self._settle("success")
-            return
-        try:
-            async for event in self.tail:
-                if self._passes(event):
-                    yield event
-        except UpstreamError as exc:
-            self._settle("stream_cut", exc)
-            raise
-        self._settle("success")
-
-    def _passes(self, event: bytes) -> bool:
-        """Note what the event says; False for a usage chunk the client did not ask for."""
-        if self.on_event is not None:
-            self.on_event(event)
-        if not carries_usage(event):
-            return True
-        payload = event_json(event)
-        self.usage = usage_of(payload) or self.usage
-        return not (self.hide_usage and isinstance(payload, dict) and not payload.get("choices"))
-
-    async def aclose(self) -> None:
-        """Close the upstream side; a stream not read to its end counts as cancelled."""
-        await self.tail.aclose()
-        self._settle("cancelled")
-
-    def _settle(self, outcome: str, error: UpstreamError | None = None) -> None:
-        if not self._closed:
-            self._closed = True
-            if self.on_close is not None:
-                self.on_close(outcome, error)
-
-
-async def _no_more_events() -> AsyncGenerator[bytes, None]:
-    return
-    yield
-
-
-async def open_stream(member: Member, body: dict[str, Any]) -> OpenedStream:
-    """Start a stream and read it up to its first content chunk (within ``first_chunk_timeout``)."""
-    events = member.provider.chat_stream(body)
-    started = time.perf_counter()
-    deployment = member.deployment
-    try:
-        async with asyncio.timeout(deployment.first_chunk_timeout):
-            head, finished = await _read_until_content(events, deployment.name)
-    except TimeoutError as exc:
-        await events.aclose()
-        raise UpstreamTimeout(
-            f"deployment {deployment.name} sent no content within {deployment.first_chunk_timeout:g}s",
-            deployment=deployment.name,
-        ) from exc
-    except BaseException:
-        await events.aclose()
-        raise
-    return OpenedStream(deployment.name, head, events, started, finished)
-
-
-async def _read_until_content(
-    events: AsyncGenerator[bytes, None], deployment: str
-) -> tuple[list[bytes], bool]:
-    """Events up to and including the first content chunk; True when the stream already ended."""
-    head: list[bytes] = []
-    async for event in events:
-        head.append(event)
-        if is_done(event):
-            return head, True
-        payload = event_json(event)
-        if isinstance(payload, dict) and "error" in payload:
-            raise UpstreamError(f"deployment {deployment} sent an error event", deployment=deployment)
-        if has_content(payload):
-            return head, False
-    raise UpstreamError(f"deployment {deployment} ended the stream before any content", deployment=deployment)
+    SUCCESS = "success"
+    FAILURE = "failure"  # a retryable failure: counts toward a cooldown
+    NONE = "none"  # no verdict: cancelled, refused before the call, or the request's own fault
 
 
 def outcome_label(error: UpstreamError) -> str:
@@ -175,122 +51,155 @@ def outcome_label(error: UpstreamError) -> str:
     return "error"
 
 
-class CallTracker:
+class Attempt:
+    """One call's claim on ``member``: the breaker's probe, a rate-limit charge, a concurrency slot."""
+
+    __slots__ = ("_admitted", "_calls", "_ended", "_holds_probe", "_tokens", "member", "started")
+
+    def __init__(self, calls: Calls, member: Member, *, holds_probe: bool) -> None:
+        self._calls = calls
+        self.member = member
+        self._holds_probe = holds_probe
+        self._admitted = False
+        self._ended = False
+        self._tokens = 0
+        self.started = 0.0  # perf_counter when the call itself started (after admission)
+
+    async def admit(self, tokens: int) -> None:
+        """Rate limit, then a concurrency slot (queueing if the deployment allows it).
+
+        A refusal is a retryable ``Saturated``: try another deployment, or answer 429."""
+        member, metrics = self.member, self._calls.metrics
+        try:
+            await member.rate.admit(tokens, owner=f"deployment {member.name}")
+            if member.gate.has_capacity():
+                await member.gate.enter()
+            else:
+                queued = time.perf_counter()
+                metrics.queue_depth.labels(member.name).inc()
+                try:
+                    await member.gate.enter()
+                finally:
+                    metrics.queue_depth.labels(member.name).dec()
+                    metrics.queue_wait.labels(member.name).observe(time.perf_counter() - queued)
+        except Saturated as exc:
+            exc.deployment = member.name
+            metrics.rejected.labels(member.name, exc.reason).inc()
+            raise
+        self._tokens, self._admitted = tokens, True
+        member.stats.in_flight += 1
+        metrics.inflight.labels(member.name).inc()
+        self.started = time.perf_counter()
+
+    @property
+    def admitted(self) -> bool:
+        return self._admitted
+
+    def succeeded(self, *, stream: bool) -> float:
+        """The call answered (for a stream: its first content): the deployment is healthy. Seconds taken."""
+        elapsed = time.perf_counter() - self.started
+        self.member.stats.observe(elapsed, stream=stream)
+        self.member.breaker.record_success()
+        self._holds_probe = False  # the probe succeeded: the breaker is closed
+        self._calls.publish_state(self.member)
+        return elapsed
+
+    def end(self, verdict: Verdict, *, retry_after: float | None = None, usage: Usage | None = None) -> None:
+        """Give everything back, once; ``usage``: the tokens the call really used, if known."""
+        if self._ended:
+            return
+        self._ended = True
+        member = self.member
+        if self._admitted:
+            member.stats.in_flight -= 1
+            self._calls.metrics.inflight.labels(member.name).dec()
+            member.gate.leave()
+            if usage is not None:
+                member.rate.settle(self._tokens, usage.total)
+        if verdict is Verdict.FAILURE:
+            member.breaker.record_failure(retry_after)
+            self._calls.publish_state(member)
+        elif self._holds_probe:
+            member.breaker.release()
+
+
+class Calls:
+    """The calls of one dispatcher: begins attempts and runs them, JSON or stream."""
+
     def __init__(self, metrics: Metrics, on_cooldown: Callable[[Member], None] | None = None) -> None:
         """``on_cooldown``: told when a deployment's breaker opens (to share the cooldown)."""
-        self._metrics = metrics
+        self.metrics = metrics
         self._on_cooldown = on_cooldown
 
+    def begin(self, member: Member, *, check_breaker: bool = True) -> Attempt | None:
+        """An attempt on ``member``, or None while its breaker refuses calls (or another probe runs)."""
+        if not check_breaker:
+            return Attempt(self, member, holds_probe=False)
+        probing = member.breaker.state is State.HALF_OPEN
+        if not member.breaker.acquire():
+            return None
+        return Attempt(self, member, holds_probe=probing)
+
     async def complete(
-        self, member: Member, call: Callable[[Member], Awaitable[bytes]], tokens: int
+        self, attempt: Attempt, call: Callable[[Member], Awaitable[bytes]], tokens: int
     ) -> Completion:
         """A non-streaming call; ``attempts`` is filled in by the dispatcher."""
-        await self._admit(member, tokens)
-        started = self._started(member)
+        member = attempt.member
         try:
+            await attempt.admit(tokens)
             answer = await call(member)
         except BaseException as exc:
-            self._failed(member, exc, tokens)
+            self._failed(attempt, exc)
             raise
-        elapsed = time.perf_counter() - started
+        elapsed = attempt.succeeded(stream=False)
         usage = usage_of(_loads(answer))
-        self._succeeded(member, elapsed, stream=False)
-        self._finish(member, tokens, usage)
-        self._metrics.upstream_requests.labels(member.name, "success").inc()
-        self._metrics.upstream_duration.labels(member.name).observe(elapsed)
+        attempt.end(Verdict.SUCCESS, usage=usage)
+        self.metrics.upstream_requests.labels(member.name, "success").inc()
+        self.metrics.upstream_duration.labels(member.name).observe(elapsed)
         cost = cost_usd(member.price, usage.prompt_tokens, usage.completion_tokens) if usage else 0.0
         return Completion(answer, member.name, 0, elapsed, usage, cost)
 
-    async def stream(self, member: Member, body: dict[str, Any], tokens: int) -> OpenedStream:
-        """A stream, committed once it delivers content; bookkeeping ends when it closes."""
-        await self._admit(member, tokens)
-        started = self._started(member)
+    async def stream(self, attempt: Attempt, body: dict[str, Any], tokens: int) -> OpenedStream:
+        """A stream, committed once it delivers content; the attempt ends when the stream does."""
+        member = attempt.member
         try:
-            opened = await open_stream(member, body)
+            await attempt.admit(tokens)
+            events: AsyncGenerator[bytes, None] = member.provider.chat_stream(body)
+            opened = await open_stream(member.deployment, events)
         except BaseException as exc:
-            self._failed(member, exc, tokens)
+            self._failed(attempt, exc)
             raise
-        self._succeeded(member, time.perf_counter() - started, stream=True)
-        self._metrics.upstream_first_chunk.labels(member.name).observe(time.perf_counter() - started)
+        self.metrics.upstream_first_chunk.labels(member.name).observe(attempt.succeeded(stream=True))
 
-        def closed(outcome: str, error: UpstreamError | None) -> None:
-            if error is not None:
-                member.breaker.record_failure()
-                self.publish_state(member)
+        def ended(outcome: StreamOutcome) -> None:
             usage = opened.usage
             if usage is not None:
                 opened.cost = cost_usd(member.price, usage.prompt_tokens, usage.completion_tokens)
-            self._finish(member, tokens, usage)
-            self._metrics.upstream_requests.labels(member.name, outcome).inc()
-            self._metrics.upstream_duration.labels(member.name).observe(time.perf_counter() - started)
+            attempt.end(Verdict.FAILURE if outcome is StreamOutcome.CUT else Verdict.NONE, usage=usage)
+            self.metrics.upstream_requests.labels(member.name, outcome.upstream_label).inc()
+            self.metrics.upstream_duration.labels(member.name).observe(time.perf_counter() - attempt.started)
 
-        opened.on_close = closed
+        opened.when_ended(ended)
         return opened
 
-    # -- the steps --------------------------------------------------------------------
-
-    async def _admit(self, member: Member, tokens: int) -> None:
-        """Rate limit, then a concurrency slot; a refusal is a retryable ``Saturated``."""
-        metrics, name = self._metrics, member.name
-        try:
-            await member.rate.admit(tokens, owner=f"deployment {name}")
-            if member.gate.has_capacity():
-                await member.gate.enter()
-                return
-            queued = time.perf_counter()
-            metrics.queue_depth.labels(name).inc()
-            try:
-                await member.gate.enter()
-            finally:
-                metrics.queue_depth.labels(name).dec()
-                metrics.queue_wait.labels(name).observe(time.perf_counter() - queued)
-        except Saturated as exc:
-            exc.deployment = name
-            member.breaker.release()
-            metrics.rejected.labels(name, exc.reason).inc()
-            raise
-        except BaseException:
-            member.breaker.release()
-            raise
-
-    def _started(self, member: Member) -> float:
-        member.stats.in_flight += 1
-        self._metrics.inflight.labels(member.name).inc()
-        return time.perf_counter()
-
-    def _succeeded(self, member: Member, elapsed: float, *, stream: bool) -> None:
-        member.stats.observe(elapsed, stream=stream)
-        member.breaker.record_success()
-        self.publish_state(member)
-
-    def _failed(self, member: Member, exc: BaseException, tokens: int) -> None:
-        self._finish(member, tokens, None)
-        if isinstance(exc, UpstreamError):
-            if exc.retryable:
-                member.breaker.record_failure(
-                    exc.retry_after if isinstance(exc, UpstreamRateLimited) else None
-                )
-            else:
-                member.breaker.release()
-            self._metrics.upstream_requests.labels(member.name, outcome_label(exc)).inc()
-            self.publish_state(member)
-        else:  # cancelled (a race loser, a client gone) or a bug: no verdict on the deployment
-            member.breaker.release()
-            if isinstance(exc, asyncio.CancelledError):
-                self._metrics.upstream_requests.labels(member.name, "cancelled").inc()
-
-    def _finish(self, member: Member, tokens: int, usage: Usage | None) -> None:
-        member.stats.in_flight -= 1
-        self._metrics.inflight.labels(member.name).dec()
-        member.gate.leave()
-        if usage is not None:
-            member.rate.settle(tokens, usage.total)
+    def _failed(self, attempt: Attempt, exc: BaseException) -> None:
+        admitted = attempt.admitted
+        if isinstance(exc, UpstreamError) and not isinstance(exc, Saturated):
+            retry_after = exc.retry_after if isinstance(exc, UpstreamRateLimited) else None
+            attempt.end(Verdict.FAILURE if exc.retryable else Verdict.NONE, retry_after=retry_after)
+            if admitted:
+                self.metrics.upstream_requests.labels(attempt.member.name, outcome_label(exc)).inc()
+            return
+        # Refused at admission, cancelled (a race loser, a client gone), or a bug: no verdict.
+        attempt.end(Verdict.NONE)
+        if admitted and isinstance(exc, asyncio.CancelledError):
+            self.metrics.upstream_requests.labels(attempt.member.name, "cancelled").inc()
 
     def publish_state(self, member: Member) -> None:
         state = int(member.breaker.state)
         if state != member.published_state:  # a gauge write only when the state moves
             member.published_state = state
-            self._metrics.deployment_state.labels(member.name).set(state)
+            self.metrics.deployment_state.labels(member.name).set(state)
             if state == State.COOLED_DOWN and self._on_cooldown is not None:
                 self._on_cooldown(member)
 

@@ -19,7 +19,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from router.config.model import GatewayConfig, ModelGroup
-from router.dispatch.attempt import CallTracker, Completion, OpenedStream
+from router.dispatch.attempt import Attempt, Calls
+from router.dispatch.completion import Completion
+from router.dispatch.opened_stream import OpenedStream, StreamOutcome
 from router.dispatch.rounds import AttemptBudget, Pace, RoundFailed, run_round
 from router.errors import (
     InvalidRequest,
@@ -59,7 +61,7 @@ class Dispatcher:
         self._rng = rng or random.Random()
         self._sleep = sleep
         self._on_cooldown = on_cooldown
-        self._calls = CallTracker(metrics, on_cooldown)
+        self._calls = Calls(metrics, on_cooldown)
         self._strategies: dict[str, Strategy] = {
             name: strategy_for(group.strategy, self._rng) for name, group in config.models.items()
         }
@@ -73,6 +75,10 @@ class Dispatcher:
             if self._config.models.get(name) == group:
                 successor._strategies[name] = self._strategies[name]
         return successor
+
+    def _unguarded(self, member: Member) -> Attempt | None:
+        """An attempt whatever the deployment's breaker says (a pinned deployment)."""
+        return self._calls.begin(member, check_breaker=False)
 
     def publish_state(self, member: Member) -> None:
         """Export a deployment's breaker state after it changed outside a call (a shared cooldown)."""
@@ -91,7 +97,7 @@ class Dispatcher:
     ) -> Completion:
         tokens = expected_tokens(request, body)
         completion, _member, attempts = await self._dispatch(
-            request, lambda member: self._calls.complete(member, call, tokens), _nothing, tokens
+            request, lambda attempt: self._calls.complete(attempt, call, tokens), _nothing, tokens
         )
         completion.attempts = attempts
         return completion
@@ -99,7 +105,7 @@ class Dispatcher:
     async def open_stream(self, request: RoutedRequest, body: dict[str, Any]) -> OpenedStream:
         tokens = expected_tokens(request, body)
         opened, _member, attempts = await self._dispatch(
-            request, lambda member: self._calls.stream(member, body, tokens), _close_stream, tokens
+            request, lambda attempt: self._calls.stream(attempt, body, tokens), _close_stream, tokens
         )
         opened.attempts = attempts
         return opened
@@ -109,7 +115,7 @@ class Dispatcher:
     async def _dispatch(
         self,
         request: RoutedRequest,
-        call: Callable[[Member], Awaitable[T]],
+        call: Callable[[Attempt], Awaitable[T]],
         discard: Callable[[T], Awaitable[None]],
         tokens: int,
     ) -> tuple[T, Member, int]:
@@ -129,7 +135,7 @@ class Dispatcher:
     async def _pinned(
         self,
         request: RoutedRequest,
-        call: Callable[[Member], Awaitable[T]],
+        call: Callable[[Attempt], Awaitable[T]],
         discard: Callable[[T], Awaitable[None]],
         budget: AttemptBudget,
     ) -> tuple[T, Member, int]:
@@ -137,7 +143,7 @@ class Dispatcher:
         assert request.pinned is not None
         member = self._fleet[request.pinned]
         try:
-            won = await run_round([member], call, Pace(), budget, admit=_always, discard=discard)
+            won = await run_round([member], call, Pace(), budget, begin=self._unguarded, discard=discard)
         except RoundFailed as failed:
             raise exhausted(request.group, failed.failures) from None
         return won.value, won.winner, budget.used
@@ -145,7 +151,7 @@ class Dispatcher:
     async def _through_groups(
         self,
         request: RoutedRequest,
-        call: Callable[[Member], Awaitable[T]],
+        call: Callable[[Attempt], Awaitable[T]],
         discard: Callable[[T], Awaitable[None]],
         budget: AttemptBudget,
         tokens: int,
@@ -173,7 +179,7 @@ class Dispatcher:
                         call,
                         _pace(group, request.stream),
                         budget,
-                        admit=_breaker_allows,
+                        begin=self._calls.begin,
                         discard=discard,
                     )
                 except RoundFailed as failed:
@@ -271,20 +277,12 @@ def _backoff(group: ModelGroup, round_index: int, rng: random.Random) -> float:
     return ceiling * rng.random()
 
 
-def _breaker_allows(member: Member) -> bool:
-    return member.breaker.acquire()
-
-
-def _always(member: Member) -> bool:
-    return True
-
-
 async def _nothing(value: object) -> None:
     return None
 
 
 async def _close_stream(stream: OpenedStream) -> None:
-    await stream.aclose()
+    await stream.end(StreamOutcome.ABANDONED)
 
 
 def exhausted(group: ModelGroup, failures: list[UpstreamError]) -> UpstreamError:

@@ -4,7 +4,8 @@ The same loop serves every strategy: ``fallback`` and the balancing strategies s
 next candidate only when the previous one failed; ``race`` starts them all at once;
 ``hedge`` starts the next one when no answer has come after a delay. The first success
 wins and every other call is cancelled (closing its upstream connection) before the
-round returns.
+round returns. Every attempt the round begins is ended, even one cancelled before its
+task ever ran.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from router.dispatch.attempt import Attempt, Verdict
 from router.errors import UpstreamError
 from router.fleet.fleet import Member
 
@@ -37,12 +39,13 @@ class AttemptBudget:
         self.remaining = limit
         self.used = 0
 
-    def take(self) -> bool:
-        if self.remaining <= 0:
-            return False
+    def has_room(self) -> bool:
+        return self.remaining > 0
+
+    def take(self) -> None:
+        assert self.remaining > 0
         self.remaining -= 1
         self.used += 1
-        return True
 
 
 class RoundFailed(Exception):
@@ -63,25 +66,25 @@ class RoundWon(Generic[T]):
 
 async def run_round(
     candidates: list[Member],
-    call: Callable[[Member], Awaitable[T]],
+    call: Callable[[Attempt], Awaitable[T]],
     pace: Pace,
     budget: AttemptBudget,
     *,
-    admit: Callable[[Member], bool],
+    begin: Callable[[Member], Attempt | None],
     discard: Callable[[T], Awaitable[None]],
 ) -> RoundWon[T]:
     """Call candidates in order at the given pace; the first success wins.
 
-    ``admit`` may refuse a candidate at the moment it would be started (a half-open
+    ``begin`` may refuse a candidate at the moment it would be started (a half-open
     breaker already probing); ``discard`` releases a success that lost by a hair.
     Non-retryable errors propagate at once; retryable ones are collected into
     ``RoundFailed`` when nothing is left to try.
     """
     if pace.parallel == 1:
-        return await _one_at_a_time(candidates, call, budget, admit)
+        return await _one_at_a_time(candidates, call, budget, begin)
     loop = asyncio.get_running_loop()
     queue = deque(candidates)
-    running: dict[asyncio.Task[T], Member] = {}
+    running: dict[asyncio.Task[T], Attempt] = {}
     failures: list[UpstreamError] = []
     launched = hedges = 0
     next_hedge_at = 0.0
@@ -90,12 +93,14 @@ async def run_round(
         nonlocal launched, next_hedge_at
         while queue:
             member = queue.popleft()
-            if not admit(member):
-                continue
-            if not budget.take():
+            if not budget.has_room():
                 queue.clear()
                 return False
-            running[asyncio.ensure_future(call(member))] = member
+            attempt = begin(member)
+            if attempt is None:
+                continue
+            budget.take()
+            running[asyncio.ensure_future(call(attempt))] = attempt
             launched += 1
             if pace.hedge_delay is not None:
                 next_hedge_at = loop.time() + pace.hedge_delay(member)
@@ -118,7 +123,7 @@ async def run_round(
             won: RoundWon[T] | None = None
             # Successes first, so a failure that finished in the same instant cannot mask a win.
             for task in sorted(done, key=lambda t: t.exception() is not None):
-                member = running.pop(task)
+                member = running.pop(task).member
                 error = task.exception()
                 if error is None:
                     if won is None:
@@ -142,21 +147,23 @@ async def run_round(
 
 async def _one_at_a_time(
     candidates: list[Member],
-    call: Callable[[Member], Awaitable[T]],
+    call: Callable[[Attempt], Awaitable[T]],
     budget: AttemptBudget,
-    admit: Callable[[Member], bool],
+    begin: Callable[[Member], Attempt | None],
 ) -> RoundWon[T]:
     """The sequential pace, in the caller's own task: no task to spawn, nothing to cancel."""
     failures: list[UpstreamError] = []
     launched = 0
     for member in candidates:
-        if not admit(member):
-            continue
-        if not budget.take():
+        if not budget.has_room():
             break
+        attempt = begin(member)
+        if attempt is None:
+            continue
+        budget.take()
         launched += 1
         try:
-            return RoundWon(await call(member), member, launched, 0)
+            return RoundWon(await call(attempt), member, launched, 0)
         except UpstreamError as exc:
             if not exc.retryable:
                 raise
@@ -164,13 +171,15 @@ async def _one_at_a_time(
     raise RoundFailed(failures)
 
 
-async def _cancel(running: dict[asyncio.Task[T], Member], discard: Callable[[T], Awaitable[None]]) -> None:
+async def _cancel(running: dict[asyncio.Task[T], Attempt], discard: Callable[[T], Awaitable[None]]) -> None:
     """Cancel the losers and wait until their connections are closed."""
     if not running:
         return
     for task in running:
         task.cancel()
     await asyncio.wait(running)
-    for task in running:
-        if not task.cancelled() and task.exception() is None:
+    for task, attempt in running.items():
+        if task.cancelled():
+            attempt.end(Verdict.NONE)  # a no-op unless the task was cancelled before it ran
+        elif task.exception() is None:
             await discard(task.result())  # finished successfully before the cancel landed

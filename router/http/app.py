@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from router.background import BackgroundWork
 from router.config.model import GatewayConfig
 from router.config.reload import ConfigReloader
 from router.errors import GatewayError, InvalidRequest, ModelNotFound
@@ -106,19 +106,15 @@ def create_app(
         await spend.start()
         metrics.config_info.labels(config.hash).set(1)
         metrics.workers_up.set(1)
-        background = [
-            asyncio.create_task(
-                watch_loop_lag(metrics.loop_lag.labels(metrics.worker), config.server.loop_lag_warning)
-            ),
-            asyncio.create_task(spend.run()),
-        ]
-        background += [
-            asyncio.create_task(work)
-            for work in state.background(
-                lambda: app.state.gateway.fleet,
-                lambda member: app.state.gateway.dispatcher.publish_state(member),
-            )
-        ]
+        background = BackgroundWork()
+        lag = metrics.loop_lag.labels(metrics.worker)
+        background.keep_running("loop lag", lambda: watch_loop_lag(lag, config.server.loop_lag_warning))
+        background.keep_running("spend sync", spend.run)
+        for name, loop in state.background(
+            lambda: app.state.gateway.fleet,
+            lambda member: app.state.gateway.dispatcher.publish_state(member),
+        ).items():
+            background.keep_running(name, loop)
         reloader = None
         if config_path is not None:
             reloader = ConfigReloader(
@@ -129,13 +125,12 @@ def create_app(
                 snapshot=app.state.snapshot,
                 announce=app.state.announce,
             )
-            background.append(asyncio.create_task(reloader.watch()))
+            background.keep_running("config watch", reloader.watch)
         app.state.reloader = reloader
         try:
             yield
         finally:
-            for task in background:
-                task.cancel()
+            await background.close()
             if reloader is not None:
                 await reloader.close()
             await app.state.gateway.close()

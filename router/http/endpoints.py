@@ -16,7 +16,8 @@ from router.answers.cache import CACHE_HEADER, CachedAnswer, CachePlan, plan_for
 from router.answers.replay import StreamAssembler, replay
 from router.answers.reuse import Keeper, ground, look_up
 from router.config.model import GatewayKey
-from router.dispatch.attempt import Completion, OpenedStream
+from router.dispatch.completion import Completion
+from router.dispatch.opened_stream import OpenedStream, StreamOutcome
 from router.errors import (
     BudgetExceeded,
     ClientGone,
@@ -239,9 +240,8 @@ def _replayed(
         return json_response(answer.body, _answer_headers(exchange))
     exchange.first_token = exchange.overhead
     opened = OpenedStream.replay(answer.deployment, replay(answer.body, include_usage=_wants_usage(body)))
-    return SSEResponse(
-        opened, _answer_headers(exchange), lambda outcome: _stream_ended(recorder, exchange, outcome)
-    )
+    opened.when_ended(lambda outcome: _stream_ended(recorder, exchange, outcome))
+    return SSEResponse(opened, _answer_headers(exchange))
 
 
 def _streaming(recorder: Recorder, exchange: Exchange, opened: OpenedStream, keeper: Keeper) -> SSEResponse:
@@ -253,29 +253,30 @@ def _streaming(recorder: Recorder, exchange: Exchange, opened: OpenedStream, kee
     if assembler is not None:
         opened.on_event = assembler.feed
 
-    def on_complete(outcome: str) -> None:
+    def ended(outcome: StreamOutcome) -> None:
         exchange.usage, exchange.cost = opened.usage, opened.cost
         _stream_ended(recorder, exchange, outcome)
         if assembler is None:
             return
-        answer = assembler.answer() if outcome == "complete" else None
+        answer = assembler.answer() if outcome is StreamOutcome.COMPLETE else None
         if answer is not None:
             keeper.keep(CachedAnswer(answer, opened.deployment, opened.usage))
-        elif keeper.flight is not None and outcome == "cut":
+        elif keeper.flight is not None and outcome is StreamOutcome.CUT:
             keeper.flight.fail(UpstreamError(f"the stream from deployment {opened.deployment} ended early"))
         elif keeper.flight is not None:
             keeper.flight.abandon()  # the leading client left, or the stream held no answer
 
-    return SSEResponse(opened, _answer_headers(exchange), on_complete)
+    opened.when_ended(ended)
+    return SSEResponse(opened, _answer_headers(exchange))
 
 
-def _stream_ended(recorder: Recorder, exchange: Exchange, outcome: str) -> None:
-    if outcome == "cut":
+def _stream_ended(recorder: Recorder, exchange: Exchange, outcome: StreamOutcome) -> None:
+    if outcome is StreamOutcome.CUT:
         exchange.error = "stream_cut"
-    elif outcome == "client_gone":
+    elif outcome is StreamOutcome.ABANDONED:
         exchange.error = "client_closed_request"
     # A stream's status went out with its first byte: 200, even if it ended badly.
-    recorder.finish(exchange, 499 if outcome == "client_gone" else 200)
+    recorder.finish(exchange, 499 if outcome is StreamOutcome.ABANDONED else 200)
 
 
 async def list_models(request: Request) -> Response:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from router.dispatch.attempt import OpenedStream
+from router.dispatch.opened_stream import OpenedStream, StreamOutcome
 from router.errors import GatewayError, UpstreamError
 from router.sse import error_event
 
@@ -27,21 +27,16 @@ def error_response(error: GatewayError) -> Response:
 
 
 class SSEResponse:
-    """Relays a committed stream to the client, event by event, as it arrives.
+    """Relays a committed stream to the client, event by event, as it arrives, then ends it.
 
     A failure after the first byte ends the stream with an OpenAI-shaped error event
     (and no ``[DONE]``), so a client never mistakes a cut answer for a complete one. If
-    the client disconnects, the upstream stream is closed at once. ``on_complete`` is
-    told how the stream ended, exactly once: ``complete``, ``cut`` (the upstream failed
-    midway) or ``client_gone``.
+    the client disconnects, the relay stops and the upstream stream is closed at once.
+    The relay is the stream's one owner: it ends it (``OpenedStream.end``) with what
+    happened, ``COMPLETE``, ``CUT`` or ``ABANDONED``, and the stream tells its listeners.
     """
 
-    def __init__(
-        self,
-        stream: OpenedStream,
-        headers: Mapping[str, str],
-        on_complete: Callable[[str], None] | None = None,
-    ) -> None:
+    def __init__(self, stream: OpenedStream, headers: Mapping[str, str]) -> None:
         self.stream = stream
         self.headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         self.headers += [
@@ -49,8 +44,6 @@ class SSEResponse:
             (b"cache-control", b"no-cache"),
             (b"x-accel-buffering", b"no"),
         ]
-        self.on_complete = on_complete
-        self.outcome = "client_gone"  # until the relay reaches the end
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         relay = asyncio.create_task(self._relay(send))
@@ -62,24 +55,23 @@ class SSEResponse:
             if not relay.done():  # the client went away (or we are cancelled): stop upstream
                 relay.cancel()
             await asyncio.gather(relay, watcher, return_exceptions=True)
-            await self.stream.aclose()
-            if self.on_complete is not None:
-                self.on_complete(self.outcome)
+            relayed = relay.done() and not relay.cancelled() and relay.exception() is None
+            await self.stream.end(relay.result() if relayed else StreamOutcome.ABANDONED)
         if relay.done() and not relay.cancelled() and (exc := relay.exception()) is not None:
             raise exc
 
-    async def _relay(self, send: Send) -> None:
+    async def _relay(self, send: Send) -> StreamOutcome:
         await send({"type": "http.response.start", "status": 200, "headers": self.headers})
-        outcome = "complete"
+        outcome = StreamOutcome.COMPLETE
         try:
             async for event in self.stream.events():
                 await send({"type": "http.response.body", "body": event, "more_body": True})
         except UpstreamError as exc:
-            outcome = "cut"
+            outcome = StreamOutcome.CUT
             logger.warning("stream from %s failed midway: %s", self.stream.deployment, exc.message)
             await send({"type": "http.response.body", "body": error_event(exc.to_dict()), "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
-        self.outcome = outcome
+        return outcome
 
 
 async def client_disconnected(receive: Receive) -> None:

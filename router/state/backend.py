@@ -78,7 +78,7 @@ class SpendStore(Protocol):
     async def close(self) -> None: ...
 
 
-Background = Coroutine[Any, Any, None]
+Loop = Callable[[], Coroutine[Any, Any, None]]
 
 
 class StateBackend(Protocol):
@@ -103,8 +103,8 @@ class StateBackend(Protocol):
 
     def background(
         self, fleet_of: Callable[[], Fleet], on_change: Callable[[Member], None]
-    ) -> list[Background]:
-        """Work the worker must keep running (and supervise) while it serves."""
+    ) -> dict[str, Loop]:
+        """Loops the worker must keep running (under supervision) while it serves, by name."""
         ...
 
     def adopt(self, config: GatewayConfig) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from router.fleet.limits import RateLimit
 from router.spend.ledger import Ledger, Spent, Tally
-from router.state.backend import Background, Limiter, StoreUnavailable
+from router.state.backend import Limiter, Loop, StoreUnavailable
 
 if TYPE_CHECKING:
     from router.answers.cache import CachedAnswer
@@ -88,8 +88,8 @@ class LocalState:
 
     def background(
         self, fleet_of: Callable[[], Fleet], on_change: Callable[[Member], None]
-    ) -> list[Background]:
-        return []
+    ) -> dict[str, Loop]:
+        return {}
 
     def adopt(self, config: GatewayConfig) -> None:
         return None

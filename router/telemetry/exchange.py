@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from router.dispatch.attempt import Usage
+from router.dispatch.completion import Usage
 from router.spend.book import SpendBook
 from router.telemetry.metrics import UNKNOWN_MODEL, Metrics
 

@@ -21,8 +21,9 @@ import orjson
 
 from router.answers.cache import CachedAnswer
 from router.answers.flights import Flight
+from router.background import BackgroundWork
 from router.config.model import CacheSettings
-from router.dispatch.attempt import Usage
+from router.dispatch.completion import Usage
 from router.errors import GatewayError
 from router.state.redis.connection import RedisState, StateUnavailable
 from router.telemetry.metrics import Metrics
@@ -98,7 +99,7 @@ class RedisAnswers:
         self._state = state
         self.settings = settings
         self._evictions = metrics.cache_evictions.labels("size")
-        self._writes: set[asyncio.Task[None]] = set()
+        self._writes = BackgroundWork()
         self._index = state.key("cache", "index")
         self._sizes = state.key("cache", "sizes")
         self._total = state.key("cache", "bytes")
@@ -180,13 +181,11 @@ class RedisAnswers:
             with contextlib.suppress(StateUnavailable):
                 await work
 
-        task = asyncio.create_task(run())
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
+        self._writes.soon("write to the shared cache", run())
 
-    async def settle_writes(self) -> None:
-        if self._writes:
-            await asyncio.wait(self._writes, timeout=1.0)
+    async def close(self) -> None:
+        await self._writes.settle(1.0)
+        await self._writes.close()
 
     # -- flights across instances -------------------------------------------------------
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from router.config.model import GatewayConfig
 from router.fleet.fleet import Fleet, Member
 from router.fleet.limits import RateLimit
-from router.state.backend import Background, Limiter
+from router.state.backend import Limiter, Loop
 from router.state.redis.answers import RedisAnswers
 from router.state.redis.connection import RedisState
 from router.state.redis.cooldowns import CooldownBoard
@@ -49,13 +49,13 @@ class RedisBackend:
 
     def background(
         self, fleet_of: Callable[[], Fleet], on_change: Callable[[Member], None]
-    ) -> list[Background]:
-        return [self.cooldowns.watch(fleet_of, on_change)]
+    ) -> dict[str, Loop]:
+        return {"shared cooldown watch": lambda: self.cooldowns.watch(fleet_of, on_change)}
 
     def adopt(self, config: GatewayConfig) -> None:
         self.answers.settings = config.cache
 
     async def close(self) -> None:
         await self.cooldowns.close()
-        await self.answers.settle_writes()
+        await self.answers.close()
         await self.redis.close()

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from router.background import BackgroundWork
 from router.fleet.breaker import State
 from router.fleet.fleet import Fleet, Member
 from router.state.redis.connection import RedisState, StateUnavailable
@@ -26,7 +27,7 @@ class CooldownBoard:
     def __init__(self, state: RedisState, poll: float) -> None:
         self._state = state
         self._poll = poll
-        self._writes: set[asyncio.Task[None]] = set()
+        self._writes = BackgroundWork()
 
     def _key(self, deployment: str) -> str:
         return self._state.key("cooldown", deployment)
@@ -36,9 +37,7 @@ class CooldownBoard:
         seconds = member.breaker.seconds_until_available()
         if seconds <= 0:
             return
-        task = asyncio.create_task(self._write(member.name, seconds))
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
+        self._writes.soon(f"announce the cooldown of {member.name}", self._write(member.name, seconds))
 
     async def _write(self, deployment: str, seconds: float) -> None:
         until = str(time.time() + seconds)
@@ -77,5 +76,5 @@ class CooldownBoard:
                 on_change(member)
 
     async def close(self) -> None:
-        if self._writes:
-            await asyncio.wait(self._writes, timeout=1.0)
+        await self._writes.settle(1.0)
+        await self._writes.close()

@@ -1,0 +1,142 @@
+"""A stream committed to one deployment, and the one place where a stream ends.
+
+A stream is opened by reading it up to its first content event (``open_stream``); what
+was read is held back (``head``) and the rest is still upstream (``tail``). Whoever
+relays it ends it with ``end(outcome)``, exactly once: that closes the upstream side and
+tells every listener how it ended, in one vocabulary (``StreamOutcome``) from the
+deployment's bookkeeping to the access log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import time
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass, field
+
+from router.config.model import Deployment
+from router.dispatch.completion import Usage, usage_of
+from router.errors import UpstreamError, UpstreamTimeout
+from router.sse import carries_usage, event_json, has_content, is_done
+
+
+class StreamOutcome(enum.Enum):
+    """How a stream ended."""
+
+    COMPLETE = "complete"  # relayed to its end
+    CUT = "cut"  # the upstream failed midway; the client got an error event
+    ABANDONED = "abandoned"  # closed before its end: the client left, or it lost a race
+
+    @property
+    def upstream_label(self) -> str:
+        """The ``outcome`` label of ``raceway_upstream_requests_total``."""
+        return _UPSTREAM_LABELS[self]
+
+
+_UPSTREAM_LABELS = {
+    StreamOutcome.COMPLETE: "success",
+    StreamOutcome.CUT: "stream_cut",
+    StreamOutcome.ABANDONED: "cancelled",
+}
+
+
+@dataclass(slots=True)
+class OpenedStream:
+    """A stream committed to one deployment: ``head`` is held back, ``tail`` still upstream."""
+
+    deployment: str
+    head: list[bytes]
+    tail: AsyncGenerator[bytes, None]
+    upstream_started: float
+    finished: bool = False  # the head already holds the whole stream
+    attempts: int = 1
+    usage: Usage | None = None
+    cost: float = 0.0
+    # The gateway asked for usage the client did not: keep the usage-only chunk to ourselves.
+    hide_usage: bool = False
+    # Sees every event that passes, e.g. to assemble the whole answer.
+    on_event: Callable[[bytes], None] | None = field(default=None, repr=False)
+    outcome: StreamOutcome | None = None  # set once, by ``end``
+    _listeners: list[Callable[[StreamOutcome], None]] = field(default_factory=list, repr=False)
+
+    @classmethod
+    def replay(cls, deployment: str, events: list[bytes]) -> OpenedStream:
+        """A stream whose every event is already known (an answer from the cache)."""
+        return cls(deployment, events, _no_more_events(), time.perf_counter(), finished=True)
+
+    def when_ended(self, listener: Callable[[StreamOutcome], None]) -> None:
+        """Call ``listener`` with the outcome when the stream ends (listeners run in order)."""
+        self._listeners.append(listener)
+
+    async def events(self) -> AsyncGenerator[bytes, None]:
+        """Every event for the client; raises ``UpstreamError`` if the upstream fails midway."""
+        for event in self.head:
+            if self._passes(event):
+                yield event
+        if self.finished:
+            return
+        async for event in self.tail:
+            if self._passes(event):
+                yield event
+
+    def _passes(self, event: bytes) -> bool:
+        """Note what the event says; False for a usage chunk the client did not ask for."""
+        if self.on_event is not None:
+            self.on_event(event)
+        if not carries_usage(event):
+            return True
+        payload = event_json(event)
+        self.usage = usage_of(payload) or self.usage
+        return not (self.hide_usage and isinstance(payload, dict) and not payload.get("choices"))
+
+    async def end(self, outcome: StreamOutcome) -> None:
+        """Close the upstream side and tell the listeners how the stream ended; later calls do nothing."""
+        if self.outcome is not None:
+            return
+        self.outcome = outcome
+        try:
+            await self.tail.aclose()
+        finally:
+            for listener in self._listeners:
+                listener(outcome)
+
+
+async def _no_more_events() -> AsyncGenerator[bytes, None]:
+    return
+    yield
+
+
+async def open_stream(deployment: Deployment, events: AsyncGenerator[bytes, None]) -> OpenedStream:
+    """Read ``events`` up to the first content event (within ``first_chunk_timeout``)."""
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(deployment.first_chunk_timeout):
+            head, finished = await _read_until_content(events, deployment.name)
+    except TimeoutError as exc:
+        await events.aclose()
+        raise UpstreamTimeout(
+            f"deployment {deployment.name} sent no content within {deployment.first_chunk_timeout:g}s",
+            deployment=deployment.name,
+        ) from exc
+    except BaseException:
+        await events.aclose()
+        raise
+    return OpenedStream(deployment.name, head, events, started, finished)
+
+
+async def _read_until_content(
+    events: AsyncGenerator[bytes, None], deployment: str
+) -> tuple[list[bytes], bool]:
+    """Events up to and including the first content event; True when the stream already ended."""
+    head: list[bytes] = []
+    async for event in events:
+        head.append(event)
+        if is_done(event):
+            return head, True
+        payload = event_json(event)
+        if isinstance(payload, dict) and "error" in payload:
+            raise UpstreamError(f"deployment {deployment} sent an error event", deployment=deployment)
+        if has_content(payload):
+            return head, False
+    raise UpstreamError(f"deployment {deployment} ended the stream before any content", deployment=deployment)

@@ -1,0 +1,110 @@
+"""The SSE relay owns a stream's end: it relays every event, ends a cut stream with an error
+event instead of ``[DONE]``, stops the upstream when the client leaves, and ends the stream
+with what happened, once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import orjson
+
+from router.dispatch.opened_stream import OpenedStream, StreamOutcome
+from router.errors import UpstreamError
+from router.http.responses import SSEResponse
+from router.sse import DONE_EVENT
+
+CHUNK = b'data: {"choices": [{"index": 0, "delta": {"content": "hi"}}]}\n\n'
+
+
+class Upstream:
+    """The tail of a stream: ``events``, then the end, a failure, or silence until closed."""
+
+    def __init__(self, events: list[bytes], *, then: str = "end") -> None:
+        self.events, self.then, self.closed = events, then, False
+
+    async def tail(self) -> AsyncGenerator[bytes, None]:
+        try:
+            for event in self.events:
+                yield event
+            if self.then == "fail":
+                raise UpstreamError("the connection reset", deployment="a")
+            if self.then == "hang":
+                await asyncio.Event().wait()
+        finally:
+            self.closed = True
+
+
+class Client:
+    """The ASGI side: records what is sent; ``leave`` makes it disconnect."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.gone = asyncio.Event()
+
+    async def receive(self) -> dict[str, Any]:
+        await self.gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(m.get("body", b"") for m in self.sent if m["type"] == "http.response.body")
+
+
+def opened(upstream: Upstream) -> tuple[OpenedStream, list[StreamOutcome]]:
+    stream = OpenedStream("a", [CHUNK], upstream.tail(), 0.0)
+    ended: list[StreamOutcome] = []
+    stream.when_ended(ended.append)
+    return stream, ended
+
+
+async def relay(stream: OpenedStream, client: Client) -> None:
+    await SSEResponse(stream, {"x-raceway-deployment": "a"})({"type": "http"}, client.receive, client.send)
+
+
+async def test_a_whole_stream_is_relayed_and_ends_complete() -> None:
+    upstream, client = Upstream([CHUNK, DONE_EVENT]), Client()
+    stream, ended = opened(upstream)
+    await relay(stream, client)
+    assert client.sent[0]["status"] == 200 and (b"x-raceway-deployment", b"a") in client.sent[0]["headers"]
+    assert client.body == CHUNK + CHUNK + DONE_EVENT
+    assert client.sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+    assert ended == [StreamOutcome.COMPLETE] and upstream.closed
+
+
+async def test_a_stream_cut_midway_ends_with_an_error_event_and_no_done() -> None:
+    upstream, client = Upstream([CHUNK], then="fail"), Client()
+    stream, ended = opened(upstream)
+    await relay(stream, client)
+    last_event = client.body.split(b"\n\n")[-2]
+    assert orjson.loads(last_event.removeprefix(b"data: "))["error"]["message"] == "the connection reset"
+    assert DONE_EVENT not in client.body
+    assert ended == [StreamOutcome.CUT]
+
+
+async def test_a_client_that_leaves_stops_the_upstream_and_the_stream_is_abandoned() -> None:
+    upstream, client = Upstream([CHUNK], then="hang"), Client()
+    stream, ended = opened(upstream)
+    relaying = asyncio.create_task(relay(stream, client))
+    async with asyncio.timeout(5):
+        while client.body.count(b"data:") < 2:  # noqa: ASYNC110 (the head and one upstream event out)
+            await asyncio.sleep(0)
+    client.gone.set()
+    await relaying
+    assert ended == [StreamOutcome.ABANDONED] and upstream.closed
+
+
+async def test_a_stream_ends_once_and_tells_its_listeners_in_order() -> None:
+    upstream = Upstream([])
+    stream = OpenedStream("a", [CHUNK], upstream.tail(), 0.0)
+    heard: list[tuple[str, StreamOutcome]] = []
+    stream.when_ended(lambda outcome: heard.append(("bookkeeping", outcome)))
+    stream.when_ended(lambda outcome: heard.append(("access log", outcome)))
+    await stream.end(StreamOutcome.ABANDONED)
+    await stream.end(StreamOutcome.COMPLETE)
+    assert heard == [("bookkeeping", StreamOutcome.ABANDONED), ("access log", StreamOutcome.ABANDONED)]
+    assert stream.outcome is StreamOutcome.ABANDONED
