@@ -11,7 +11,7 @@ from router.config.load import parse_config
 from router.config.model import Budget, GatewayKey
 from router.dispatch.completion import Usage
 from router.errors import BudgetExceeded
-from router.routing.budgets import EXCEEDED, NEAR, NORMAL, steer, tier_of
+from router.routing.budgets import Tier, steer, tier_of
 from router.routing.rules import route
 from router.spend.book import SpendBook
 from router.spend.ledger import Spent
@@ -100,11 +100,11 @@ BUDGET = Budget(daily=1.0, monthly=10.0, near=0.8, downgrade_to="cheap")
 @pytest.mark.parametrize(
     ("spent", "tier"),
     [
-        (Spent(day=0.79, month=0.79), NORMAL),
-        (Spent(day=0.8, month=0.8), NEAR),
-        (Spent(day=0.1, month=8.0), NEAR),  # the monthly budget counts too
-        (Spent(day=1.0, month=1.0), EXCEEDED),
-        (Spent(day=0.0, month=10.0), EXCEEDED),
+        (Spent(day=0.79, month=0.79), Tier.NORMAL),
+        (Spent(day=0.8, month=0.8), Tier.NEAR),
+        (Spent(day=0.1, month=8.0), Tier.NEAR),  # the monthly budget counts too
+        (Spent(day=1.0, month=1.0), Tier.EXCEEDED),
+        (Spent(day=0.0, month=10.0), Tier.EXCEEDED),
     ],
 )
 def test_tiers_switch_at_the_thresholds(spent: Spent, tier: str) -> None:
@@ -131,13 +131,13 @@ def steered(budget: Budget, spent: Spent) -> tuple[str, str]:
 
 
 def test_near_the_budget_requests_go_to_the_cheaper_group() -> None:
-    assert steered(BUDGET, Spent(day=0.5)) == ("best", NORMAL)
-    assert steered(BUDGET, Spent(day=0.9)) == ("cheap", NEAR)
-    assert steered(Budget(daily=1.0), Spent(day=0.9)) == ("best", NEAR)  # nowhere cheaper to go
+    assert steered(BUDGET, Spent(day=0.5)) == ("best", Tier.NORMAL)
+    assert steered(BUDGET, Spent(day=0.9)) == ("cheap", Tier.NEAR)
+    assert steered(Budget(daily=1.0), Spent(day=0.9)) == ("best", Tier.NEAR)  # nowhere cheaper to go
 
 
 def test_over_budget_requests_go_to_exceeded_to_or_are_refused_until_the_renewal() -> None:
-    assert steered(Budget(daily=1.0, exceeded_to="local"), Spent(day=1.2)) == ("local", EXCEEDED)
+    assert steered(Budget(daily=1.0, exceeded_to="local"), Spent(day=1.2)) == ("local", Tier.EXCEEDED)
     key = GatewayKey.from_secret("team", "rw-team-key-1", budget=Budget(daily=1.0))
     routed = route(CONFIG, "best", {"model": "best", "messages": []}, key, {})
     ten_pm = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)

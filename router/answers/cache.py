@@ -9,6 +9,7 @@ Only requests whose answer is meant to repeat are cached: by default those with
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import time
 from collections.abc import Callable, Mapping
@@ -38,6 +39,14 @@ class CachedAnswer:
     usage: Usage | None
 
 
+class CacheStatus(enum.StrEnum):
+    """The ``x-raceway-cache`` header: what the cache did for a request."""
+
+    HIT = "hit"
+    MISS = "miss"
+    BYPASS = "bypass"  # not cacheable, no cache for the group, or ``Cache-Control: no-cache``
+
+
 @dataclass(frozen=True, slots=True)
 class CachePlan:
     """What the cache may do for one request. ``key`` is None when the request is not cacheable."""
@@ -48,9 +57,9 @@ class CachePlan:
     ttl: float = 0.0
 
     @property
-    def status(self) -> str:
-        """The ``x-raceway-cache`` value before the lookup: a miss may still become a hit."""
-        return "miss" if self.read else "bypass"
+    def status(self) -> CacheStatus:
+        """The status before the lookup: a miss may still become a hit."""
+        return CacheStatus.MISS if self.read else CacheStatus.BYPASS
 
 
 BYPASS = CachePlan()
@@ -141,7 +150,7 @@ class ResponseCache:
         return None if entry is None else entry[0]
 
     def count(self, hit: bool) -> None:
-        self._metrics.cache_lookups.labels("hit" if hit else "miss").inc()
+        self._metrics.cache_lookups.labels(CacheStatus.HIT if hit else CacheStatus.MISS).inc()
 
     def put(self, plan: CachePlan, answer: CachedAnswer) -> None:
         if plan.key is None or not plan.write:

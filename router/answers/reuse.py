@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
-from router.answers.cache import CachedAnswer, CachePlan
+from router.answers.cache import CachedAnswer, CachePlan, CacheStatus
 from router.answers.flights import Flight
 from router.errors import ClientGone, GatewayError, UpstreamTimeout
 from router.gateway import Gateway
@@ -33,7 +33,7 @@ async def look_up(
         answer = await gateway.state.answers.get(plan.key)
     gateway.cache.count(answer is not None)
     if answer is not None:
-        exchange.cache = "hit"
+        exchange.cache = CacheStatus.HIT
         return answer
     try:
         async with asyncio.timeout(deadline):
@@ -45,7 +45,7 @@ async def look_up(
             f"an identical request in flight did not answer within the deadline of {deadline:g}s"
         ) from exc
     if isinstance(found, CachedAnswer):
-        exchange.cache = "hit"
+        exchange.cache = CacheStatus.HIT
         exchange.coalesced = True
     return found
 

@@ -32,10 +32,6 @@ LITELLM_PROVIDERS = frozenset(
     {"anthropic", "azure", "bedrock", "cohere", "gemini", "vertex_ai", "huggingface"}
 )
 FAKE_PROVIDER = "fake"
-# Strategies that call several deployments at once; the others order them for fallback.
-FANOUT_STRATEGIES = ("race", "hedge")
-ORDERING_STRATEGIES = ("fallback", "round_robin", "weighted", "least_busy", "latency", "cost")
-STRATEGIES = FANOUT_STRATEGIES + ORDERING_STRATEGIES
 # When a model group's answers may be served from the response cache.
 CACHE_MODES = ("deterministic", "always")
 
@@ -176,7 +172,7 @@ class GroupCache:
 class ModelGroup:
     name: str
     deployments: tuple[str, ...]
-    strategy: str = "fallback"
+    strategy: str = "fallback"  # a name in ``router.routing.strategies.STRATEGIES``
     hedge_delay: float | None = None  # None: auto (recent p95 latency, at least hedge_min_delay)
     hedge_min_delay: float = 0.05
     max_parallel: int | None = None  # race: all; hedge: 2
@@ -185,17 +181,6 @@ class ModelGroup:
     max_attempts: int = 8  # upstream calls per request, over every round and fallback group
     deadline: float = 300.0  # for the whole request, whatever the retries
     cache: GroupCache | None = None  # None: never cached
-
-    @property
-    def fans_out(self) -> bool:
-        return self.strategy in FANOUT_STRATEGIES
-
-    def parallelism(self) -> int:
-        if self.strategy == "race":
-            return self.max_parallel or len(self.deployments)
-        if self.strategy == "hedge":
-            return self.max_parallel or 2
-        return 1
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -35,6 +35,7 @@ from router.config.model import (
 )
 from router.config.units import parse_duration, parse_size
 from router.providers.litellm_params import is_reserved
+from router.routing.strategies import STRATEGIES, Pacing, pacing_of
 
 T = TypeVar("T")
 
@@ -409,11 +410,14 @@ class ConfigReader:
         if len(set(members)) != len(members):
             self.problem(v.join(path, "deployments"), "lists a deployment twice")
         strategy = self.field(data, "strategy", path, v.strategy, "fallback")
+        pacing = pacing_of(strategy) if strategy in STRATEGIES else None
+        staggered = sorted(name for name, kind in STRATEGIES.items() if kind.pacing is Pacing.STAGGERED)
+        fanning = sorted(name for name, kind in STRATEGIES.items() if kind.pacing.fans_out)
         for key in ("hedge_delay", "hedge_min_delay"):
-            if key in data and strategy != "hedge":
-                self.problem(v.join(path, key), "is only valid with strategy: hedge")
-        if "max_parallel" in data and strategy not in ("race", "hedge"):
-            self.problem(v.join(path, "max_parallel"), "is only valid with strategy: race or hedge")
+            if key in data and pacing is not Pacing.STAGGERED:
+                self.problem(v.join(path, key), f"is only valid with strategy: {' or '.join(staggered)}")
+        if "max_parallel" in data and pacing is not None and not pacing.fans_out:
+            self.problem(v.join(path, "max_parallel"), f"is only valid with strategy: {' or '.join(fanning)}")
         if not name or not members:
             return None
         return ModelGroup(

@@ -18,6 +18,7 @@ snapshot. Whatever the file goes through, all workers end on the same config.
 from __future__ import annotations
 
 import asyncio
+import enum
 import hashlib
 import logging
 import os
@@ -40,9 +41,19 @@ POLL_INTERVAL = 0.5
 SETTLE_TIME = 0.15
 
 
+class ReloadResult(enum.StrEnum):
+    """What a look at the config file came to (the ``result`` label of the reload metric)."""
+
+    APPLIED = "applied"
+    UNCHANGED = "unchanged"
+    INVALID = "invalid"  # the last good config stays
+    UNREADABLE = "unreadable"
+    UNSETTLED = "unsettled"  # still being written: looked at again at the next poll
+
+
 @dataclass(frozen=True, slots=True)
 class ReloadOutcome:
-    result: str  # applied | unchanged | invalid | unreadable | unsettled
+    result: ReloadResult
     hash: str
     error: str | None = None
 
@@ -106,48 +117,52 @@ class ConfigReloader:
             try:
                 raw = self._path.read_bytes()
             except OSError as exc:  # mid-rename, or deleted for a moment: try again next time
-                return self._rejected(current, f"cannot read {self._path}: {exc.strerror}", "unreadable")
+                return self._rejected(
+                    current, f"cannot read {self._path}: {exc.strerror}", ReloadResult.UNREADABLE
+                )
             self._unreadable = False
             digest = hashlib.sha256(raw).digest()
             if digest == self._examined and not force:
-                return ReloadOutcome("unchanged", current.hash)
+                return ReloadOutcome(ReloadResult.UNCHANGED, current.hash)
             await asyncio.sleep(self._settle)
             try:
                 settled = self._path.read_bytes()
             except OSError as exc:
-                return self._rejected(current, f"cannot read {self._path}: {exc.strerror}", "unreadable")
+                return self._rejected(
+                    current, f"cannot read {self._path}: {exc.strerror}", ReloadResult.UNREADABLE
+                )
             if settled != raw:  # still being written: look again at the next poll
-                return ReloadOutcome("unsettled", current.hash)
+                return ReloadOutcome(ReloadResult.UNSETTLED, current.hash)
             self._examined = digest
             try:
                 config = parse_config(raw, os.environ)
             except ConfigError as exc:
-                return self._rejected(current, "; ".join(exc.problems), "invalid")
+                return self._rejected(current, "; ".join(exc.problems), ReloadResult.INVALID)
             if config.hash == current.hash:
                 self.last_error = None
-                return ReloadOutcome("unchanged", current.hash)
+                return ReloadOutcome(ReloadResult.UNCHANGED, current.hash)
             self._swap(config)
             self._share(raw)
-            return ReloadOutcome("applied", config.hash)
+            return ReloadOutcome(ReloadResult.APPLIED, config.hash)
 
     async def adopt_snapshot(self) -> ReloadOutcome:
         """Take the config another worker applied (called when the supervisor says so)."""
         async with self._lock:
             current = self.gateway.config
             if self._snapshot is None:
-                return ReloadOutcome("unchanged", current.hash)
+                return ReloadOutcome(ReloadResult.UNCHANGED, current.hash)
             try:
                 raw = self._snapshot.read_bytes()
                 config = parse_config(raw, os.environ)
             except (OSError, ConfigError) as exc:  # a snapshot is validated before it is written
                 logger.error("cannot adopt the shared config snapshot: %s", exc)
-                return ReloadOutcome("unreadable", current.hash, str(exc))
+                return ReloadOutcome(ReloadResult.UNREADABLE, current.hash, str(exc))
             # Look at the operator's file afresh next time: it may hold a newer valid version.
             self._examined = None
             if config.hash == current.hash:
-                return ReloadOutcome("unchanged", current.hash)
+                return ReloadOutcome(ReloadResult.UNCHANGED, current.hash)
             self._swap(config)
-            return ReloadOutcome("applied", config.hash)
+            return ReloadOutcome(ReloadResult.APPLIED, config.hash)
 
     def _share(self, raw: bytes) -> None:
         if self._snapshot is None:
@@ -158,13 +173,13 @@ class ConfigReloader:
         if self._announce is not None:
             self._announce()
 
-    def _rejected(self, current: GatewayConfig, error: str, result: str) -> ReloadOutcome:
+    def _rejected(self, current: GatewayConfig, error: str, result: ReloadResult) -> ReloadOutcome:
         if error != self.last_error:
             logger.error("config %s not loaded, keeping %s: %s", self._path, current.hash, error)
         self.last_error = error
         # A file that stays unreadable counts once, not once per poll.
-        repeated = result == "unreadable" and self._unreadable
-        self._unreadable = result == "unreadable"
+        repeated = result is ReloadResult.UNREADABLE and self._unreadable
+        self._unreadable = result is ReloadResult.UNREADABLE
         if not repeated:
             self._metrics.config_reloads.labels(result).inc()
         return ReloadOutcome(result, current.hash, error)
@@ -175,7 +190,7 @@ class ConfigReloader:
         self._state.gateway = gateway  # the atomic step: new requests see the new config
         self._metrics.config_info.labels(previous.config.hash).set(0)
         self._metrics.config_info.labels(config.hash).set(1)
-        self._metrics.config_reloads.labels("applied").inc()
+        self._metrics.config_reloads.labels(ReloadResult.APPLIED).inc()
         self.loaded_at = time.time()
         self.last_error = None
         if (config.server.bind, config.server.workers) != (

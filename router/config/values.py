@@ -6,8 +6,9 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from router.config.model import FAKE_PROVIDER, LITELLM_PROVIDERS, NATIVE_PROVIDERS, STRATEGIES
+from router.config.model import FAKE_PROVIDER, LITELLM_PROVIDERS, NATIVE_PROVIDERS
 from router.config.units import parse_duration
+from router.routing.strategies import STRATEGIES
 
 T = TypeVar("T")
 

@@ -32,7 +32,7 @@ from router.errors import (
 )
 from router.fleet.fleet import Fleet, Member
 from router.routing.rules import RoutedRequest
-from router.routing.strategies import RequestTraits, Strategy, strategy_for
+from router.routing.strategies import Pacing, RequestTraits, Strategy, pacing_of, strategy_for
 from router.telemetry.metrics import Metrics
 
 T = TypeVar("T")
@@ -187,7 +187,7 @@ class Dispatcher:
                     for failure in failed.failures:
                         self.metrics.retries.labels(failure.deployment or group.name).inc()
                     continue
-                if group.fans_out:
+                if pacing_of(group.strategy).fans_out:
                     self.metrics.race_outcomes.labels(group.name, won.winner.name).inc()
                 if won.hedges:
                     self.metrics.hedges.labels(group.name).inc(won.hedges)
@@ -250,10 +250,11 @@ def _roomy_first(ordered: list[Member], tokens: int) -> list[Member]:
 
 
 def _pace(group: ModelGroup, stream: bool) -> Pace:
-    if group.strategy == "race":
-        return Pace(parallel=group.parallelism(), all_at_once=True)
-    if group.strategy == "hedge":
-        return Pace(parallel=group.parallelism(), hedge_delay=_hedge_delay(group, stream))
+    pacing = pacing_of(group.strategy)
+    if pacing is Pacing.ALL_AT_ONCE:
+        return Pace(parallel=group.max_parallel or len(group.deployments), all_at_once=True)
+    if pacing is Pacing.STAGGERED:
+        return Pace(parallel=group.max_parallel or 2, hedge_delay=_hedge_delay(group, stream))
     return Pace()
 
 

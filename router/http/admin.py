@@ -10,7 +10,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from router.config.reload import ConfigReloader
+from router.config.reload import ConfigReloader, ReloadResult
 from router.errors import AuthenticationFailed, ModelNotFound
 from router.gateway import Gateway
 from router.http.responses import error_response, json_response
@@ -52,4 +52,4 @@ async def reload_now(request: Request) -> Response:
     if request.app.state.supervised:
         os.kill(os.getppid(), signal.SIGHUP)
     body = {"result": outcome.result, "hash": outcome.hash, "error": outcome.error, **reloader.status()}
-    return json_response(orjson.dumps(body), status=422 if outcome.result == "invalid" else 200)
+    return json_response(orjson.dumps(body), status=422 if outcome.result is ReloadResult.INVALID else 200)

@@ -31,7 +31,7 @@ from router.gateway import Gateway
 from router.http.responses import SSEResponse, client_disconnected, error_response, json_response
 from router.http.validation import chat_request, embeddings_request
 from router.providers.litellm_params import CHAT, EMBEDDINGS, Surface
-from router.routing.budgets import BUDGET_HEADER, EXCEEDED, steer
+from router.routing.budgets import BUDGET_HEADER, Tier, steer
 from router.routing.rules import RoutedRequest, route
 from router.telemetry.exchange import Exchange, Recorder, request_id_from
 from router.telemetry.metrics import Metrics, render
@@ -79,7 +79,7 @@ def _answer_headers(exchange: Exchange) -> dict[str, str]:
 
 def _decision_headers(exchange: Exchange) -> dict[str, str]:
     """What the cache and the budget decided, on answers and errors alike."""
-    headers = {}
+    headers: dict[str, str] = {}
     if exchange.cache is not None:
         headers[CACHE_HEADER] = exchange.cache
     if exchange.budget_tier is not None:
@@ -180,7 +180,7 @@ def _steer_by_budget(
     try:
         routed, exchange.budget_tier = steer(gateway.config, routed, key, gateway.spend.spent(key.name))
     except BudgetExceeded:
-        exchange.budget_tier = EXCEEDED
+        exchange.budget_tier = Tier.EXCEEDED
         raise
     return routed
 

@@ -8,6 +8,7 @@ over budget they go to ``exceeded_to`` if set, else get 429 ``budget_exceeded``.
 from __future__ import annotations
 
 import dataclasses
+import enum
 from datetime import UTC, datetime, timedelta
 
 from router.config.model import Budget, GatewayConfig, GatewayKey
@@ -16,7 +17,14 @@ from router.routing.rules import RoutedRequest
 from router.spend.ledger import Spent
 
 BUDGET_HEADER = "x-raceway-budget-tier"
-NORMAL, NEAR, EXCEEDED = "normal", "near", "exceeded"
+
+
+class Tier(enum.StrEnum):
+    """Where a key stands against its budget (the ``x-raceway-budget-tier`` header)."""
+
+    NORMAL = "normal"
+    NEAR = "near"  # past ``near``: requests go to ``downgrade_to``
+    EXCEEDED = "exceeded"  # past the budget: ``exceeded_to``, or 429
 
 
 def used_fraction(budget: Budget, spent: Spent) -> float:
@@ -29,22 +37,22 @@ def used_fraction(budget: Budget, spent: Spent) -> float:
     return max(fractions)
 
 
-def tier_of(budget: Budget, spent: Spent) -> str:
+def tier_of(budget: Budget, spent: Spent) -> Tier:
     fraction = used_fraction(budget, spent)
     if fraction >= 1.0:
-        return EXCEEDED
-    return NEAR if fraction >= budget.near else NORMAL
+        return Tier.EXCEEDED
+    return Tier.NEAR if fraction >= budget.near else Tier.NORMAL
 
 
 def steer(
     config: GatewayConfig, routed: RoutedRequest, key: GatewayKey, spent: Spent, now: datetime | None = None
-) -> tuple[RoutedRequest, str]:
+) -> tuple[RoutedRequest, Tier]:
     """The request as its key's budget tier routes it, and the tier."""
     budget = key.budget
     assert budget is not None
     tier = tier_of(budget, spent)
-    target = {NEAR: budget.downgrade_to, EXCEEDED: budget.exceeded_to}.get(tier)
-    if tier == EXCEEDED and target is None:
+    target = {Tier.NEAR: budget.downgrade_to, Tier.EXCEEDED: budget.exceeded_to}.get(tier)
+    if tier is Tier.EXCEEDED and target is None:
         raise BudgetExceeded(
             f"the key {key.name!r} has spent its budget ({_describe(budget, spent)})",
             headers={"retry-after": str(_seconds_until_reset(budget, spent, now or datetime.now(UTC)))},

@@ -1,20 +1,23 @@
-"""Routing strategies: pure policies that order a group's usable deployments for one request.
+"""Routing strategies: each is one entry of ``STRATEGIES``, its ordering and its pacing.
 
-Each strategy sees the candidates (already filtered for health and context window) and
-returns them in the order to try. Whether they are then called one after another
-(fallback), all at once (race) or staggered (hedge) is the dispatcher's business, set
-by the group's strategy name.
+The ordering is a pure policy: it sees a group's usable deployments (already filtered for
+health and context window) and returns them in the order to try. The pacing says how the
+dispatcher calls them in that order: one after another (``fallback`` and the balancing
+strategies), all at once (``race``) or staggered (``hedge``). Adding a strategy is adding
+an entry here; the config's validation and the dispatcher read it from the registry.
 """
 
 from __future__ import annotations
 
+import enum
 import itertools
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from router.fleet.fleet import Member
+if TYPE_CHECKING:  # the config validates strategy names before any deployment exists
+    from router.fleet.fleet import Member
 
 EXPLORATION = 0.05  # share of latency-routed requests sent to a random deployment
 
@@ -117,18 +120,40 @@ class Cheapest:
         return sorted(candidates, key=cost)
 
 
-REGISTRY: dict[str, Callable[[random.Random], Strategy]] = {
-    "fallback": lambda rng: ConfiguredOrder(),
-    "race": lambda rng: ConfiguredOrder(),
-    "hedge": lambda rng: ConfiguredOrder(),
-    "round_robin": lambda rng: RoundRobin(),
-    "weighted": Weighted,
-    "least_busy": lambda rng: LeastBusy(),
-    "latency": LowestLatency,
-    "cost": lambda rng: Cheapest(),
+class Pacing(enum.Enum):
+    """How the dispatcher calls the ordered deployments within one round."""
+
+    ONE_BY_ONE = "one_by_one"  # the next only after the previous failed
+    ALL_AT_ONCE = "all_at_once"  # race: ``max_parallel`` (default: all) at once, the first answer wins
+    STAGGERED = "staggered"  # hedge: the next after ``hedge_delay`` without an answer (default: 2 in flight)
+
+    @property
+    def fans_out(self) -> bool:
+        return self is not Pacing.ONE_BY_ONE
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyKind:
+    ordering: Callable[[random.Random], Strategy]  # a fresh instance per group (it may keep a turn)
+    pacing: Pacing = Pacing.ONE_BY_ONE
+
+
+STRATEGIES: dict[str, StrategyKind] = {
+    "fallback": StrategyKind(lambda rng: ConfiguredOrder()),
+    "race": StrategyKind(lambda rng: ConfiguredOrder(), Pacing.ALL_AT_ONCE),
+    "hedge": StrategyKind(lambda rng: ConfiguredOrder(), Pacing.STAGGERED),
+    "round_robin": StrategyKind(lambda rng: RoundRobin()),
+    "weighted": StrategyKind(Weighted),
+    "least_busy": StrategyKind(lambda rng: LeastBusy()),
+    "latency": StrategyKind(LowestLatency),
+    "cost": StrategyKind(lambda rng: Cheapest()),
 }
 
 
 def strategy_for(name: str, rng: random.Random | None = None) -> Strategy:
     """A fresh strategy instance for one model group (strategies may keep state, like a turn)."""
-    return REGISTRY[name](rng or random.Random())
+    return STRATEGIES[name].ordering(rng or random.Random())
+
+
+def pacing_of(name: str) -> Pacing:
+    return STRATEGIES[name].pacing

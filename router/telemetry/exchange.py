@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from router.answers.cache import CacheStatus
 from router.dispatch.completion import Usage
+from router.routing.budgets import Tier
 from router.spend.book import SpendBook
 from router.telemetry.metrics import UNKNOWN_MODEL, Metrics
 
@@ -50,9 +52,9 @@ class Exchange:
     cost: float = 0.0
     first_token: float | None = None  # seconds from arrival to the first content chunk
     overhead: float | None = None  # seconds spent in Raceway, not in the winning upstream call
-    cache: str | None = None  # hit | miss | bypass, once the cache was considered
+    cache: CacheStatus | None = None  # once the cache was considered
     coalesced: bool = False  # answered by an identical request's upstream call
-    budget_tier: str | None = None  # for keys with a budget: normal | near | exceeded
+    budget_tier: Tier | None = None  # for keys with a budget
 
 
 class Recorder:
