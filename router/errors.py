@@ -6,14 +6,20 @@ Exception tree::
     ├── InvalidRequest            400  malformed JSON, missing or mistyped fields
     ├── AuthenticationFailed      401  missing or wrong gateway key
     ├── PermissionDenied          403  key not allowed to use a model
-    ├── ModelNotFound             404  unknown public model name
+    ├── NotFound                  404
+    │   ├── ModelNotFound              unknown public model name
+    │   ├── RouteNotFound              no such endpoint
+    │   └── AdminDisabled              admin endpoints without ``server.admin_key``
+    ├── MethodNotAllowed          405  a known endpoint, another method
     ├── PayloadTooLarge           413  body over the configured limit
     ├── BudgetExceeded            429  the key spent its daily or monthly budget
     ├── ClientGone                499  the client disconnected before the answer
     ├── NoDeploymentAvailable     503  nothing usable to serve the request
+    ├── RelayedFailure            any  another instance's call for the same request failed so
     └── UpstreamError             502  an upstream call failed (connect, 5xx, cut stream)
         ├── UpstreamTimeout       504  an upstream call took too long
         ├── UpstreamRateLimited   429  the upstream answered 429
+        │   └── Saturated         429  no room at a deployment or key (queue, rate limit) now
         └── UpstreamRejected      4xx  the upstream refused the request itself (not retried)
 
 Lower-level exceptions (aiohttp, litellm, asyncio timeouts) are translated into
@@ -81,10 +87,28 @@ class PermissionDenied(GatewayError):
     default_code = "model_not_allowed"
 
 
-class ModelNotFound(GatewayError):
+class NotFound(GatewayError):
     status = 404
     error_type = "invalid_request_error"
+    default_code = "not_found"
+
+
+class ModelNotFound(NotFound):
     default_code = "model_not_found"
+
+
+class RouteNotFound(NotFound):
+    default_code = "not_found"
+
+
+class AdminDisabled(NotFound):
+    default_code = "admin_disabled"
+
+
+class MethodNotAllowed(GatewayError):
+    status = 405
+    error_type = "invalid_request_error"
+    default_code = "method_not_allowed"
 
 
 class PayloadTooLarge(GatewayError):
@@ -111,6 +135,23 @@ class NoDeploymentAvailable(GatewayError):
     status = 503
     error_type = "service_unavailable"
     default_code = "no_deployment_available"
+
+
+class RelayedFailure(GatewayError):
+    """The error another instance's call for the same request ended with, passed on as it was."""
+
+    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        error = body.get("error") or {}
+        super().__init__(str(error.get("message", "upstream error")), code=error.get("code"), headers=headers)
+        self._status = status
+        self._body = body
+
+    @property
+    def status_code(self) -> int:
+        return self._status
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._body
 
 
 class UpstreamError(GatewayError):
@@ -142,6 +183,18 @@ class UpstreamRateLimited(UpstreamError):
         self.retry_after = retry_after
         if retry_after is not None:
             self.headers.setdefault("retry-after", str(max(1, round(retry_after))))
+
+
+class Saturated(UpstreamRateLimited):
+    """A deployment (or key) has no room for this request now: try elsewhere, or answer 429."""
+
+    default_code = "saturated"
+
+    def __init__(
+        self, message: str, *, reason: str, retry_after: float | None = None, deployment: str = ""
+    ) -> None:
+        super().__init__(message, retry_after=retry_after, deployment=deployment, code=reason)
+        self.reason = reason
 
 
 class UpstreamRejected(UpstreamError):

@@ -31,7 +31,7 @@ async def test_ready_turns_503_while_draining() -> None:
     app = create_app(CONFIG)
     async with serving(app) as client:
         assert (await client.get("/ready")).status_code == 200
-        app.state.draining = True
+        app.draining = True
         response = await client.get("/ready")
         assert response.status_code == 503 and response.json() == {"status": "draining"}
         assert (await client.get("/health")).status_code == 200  # alive, just not taking new work

@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from router.fleet.limits import ConcurrencyGate, RateLimit, Saturated, per_worker
+from router.errors import Saturated
+from router.fleet.limits import ConcurrencyGate, RateLimit, per_worker
 
 
 async def test_gate_admits_up_to_the_cap_then_queues_then_refuses() -> None:

@@ -14,13 +14,13 @@ from prometheus_client import CollectorRegistry
 from router.answers.cache import CachedAnswer
 from router.config.model import CacheSettings, CooldownSettings, Secret, StateSettings
 from router.dispatch.completion import Usage
-from router.errors import UpstreamRateLimited
+from router.errors import RelayedFailure, Saturated, UpstreamRateLimited
 from router.fleet.breaker import Breaker, State
 from router.fleet.fleet import Member
-from router.fleet.limits import RateLimit, Saturated
+from router.fleet.limits import RateLimit
 from router.fleet.stats import DeploymentStats
 from router.spend.ledger import Spent, Tally
-from router.state.redis.answers import RedisAnswers, SharedFlightFailed, encode, flight_token
+from router.state.redis.answers import RedisAnswers, encode, flight_token
 from router.state.redis.connection import RedisState, StateUnavailable
 from router.state.redis.cooldowns import CooldownBoard
 from router.state.redis.limits import SharedRateLimit
@@ -168,7 +168,7 @@ async def test_one_instance_leads_a_flight_and_the_others_get_its_outcome(connec
     failed = b"g" * 32
     assert await leader.claim(failed, 5.0, token)
     await leader.land(failed, token, UpstreamRateLimited("upstream busy", retry_after=7, deployment="a"))
-    with pytest.raises(SharedFlightFailed) as raised:
+    with pytest.raises(RelayedFailure) as raised:
         await follower.wait(failed)
     assert raised.value.status_code == 429 and raised.value.to_dict()["error"]["message"] == "upstream busy"
     assert raised.value.headers == {"retry-after": "7"}  # the error's headers travel with it

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from router.background import BackgroundWork
 from router.config.load import parse_config
@@ -58,11 +58,17 @@ class ReloadOutcome:
     error: str | None = None
 
 
+class GatewayHolder(Protocol):
+    """Where the worker's current gateway lives (a reload replaces it there)."""
+
+    gateway: Gateway
+
+
 class ConfigReloader:
     def __init__(
         self,
         path: Path,
-        state: Any,  # the Starlette app's state: holds ``gateway``
+        state: GatewayHolder,
         metrics: Metrics,
         *,
         workers: int,

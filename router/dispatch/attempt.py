@@ -21,10 +21,9 @@ import orjson
 
 from router.dispatch.completion import Completion, Usage, usage_of
 from router.dispatch.opened_stream import OpenedStream, StreamOutcome, open_stream
-from router.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
+from router.errors import Saturated, UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
 from router.fleet.breaker import State
 from router.fleet.fleet import Member
-from router.fleet.limits import Saturated
 from router.spend.pricing import cost_usd
 from router.telemetry.metrics import Metrics
 

@@ -13,19 +13,7 @@ from collections import deque
 
 from aiolimiter import AsyncLimiter
 
-from router.errors import UpstreamRateLimited
-
-
-class Saturated(UpstreamRateLimited):
-    """A deployment (or key) has no room for this request now: try elsewhere, or answer 429."""
-
-    default_code = "saturated"
-
-    def __init__(
-        self, message: str, *, reason: str, retry_after: float | None = None, deployment: str = ""
-    ) -> None:
-        super().__init__(message, retry_after=retry_after, deployment=deployment, code=reason)
-        self.reason = reason
+from router.errors import Saturated
 
 
 class ConcurrencyGate:

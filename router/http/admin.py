@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import hmac
-import os
-import signal
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from router.config.reload import ConfigReloader, ReloadResult
-from router.errors import AuthenticationFailed, ModelNotFound
-from router.gateway import Gateway
+from router.errors import AdminDisabled, AuthenticationFailed
 from router.http.responses import error_response, json_response
-
-
-class AdminDisabled(ModelNotFound):
-    default_code = "admin_disabled"
+from router.http.worker import Supervision, Worker
 
 
 def _authorized(request: Request) -> ConfigReloader:
     """The worker's reloader, once the caller has shown the admin key."""
-    gateway: Gateway = request.app.state.gateway
-    admin_key = gateway.config.server.admin_key
-    reloader: ConfigReloader | None = request.app.state.reloader
+    worker: Worker = request.app.worker
+    admin_key = worker.gateway.config.server.admin_key
+    reloader = worker.reloader
     if admin_key is None or reloader is None:
         raise AdminDisabled("admin endpoints are disabled: set server.admin_key")
     presented = request.headers.get("authorization", "")
@@ -49,7 +43,8 @@ async def reload_now(request: Request) -> Response:
     except (AdminDisabled, AuthenticationFailed) as exc:
         return error_response(exc)
     outcome = await reloader.check(force=True)
-    if request.app.state.supervised:
-        os.kill(os.getppid(), signal.SIGHUP)
+    supervision: Supervision | None = request.app.supervision
+    if supervision is not None:
+        supervision.announce()
     body = {"result": outcome.result, "hash": outcome.hash, "error": outcome.error, **reloader.status()}
     return json_response(orjson.dumps(body), status=422 if outcome.result is ReloadResult.INVALID else 200)

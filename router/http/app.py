@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -17,10 +18,11 @@ from starlette.types import Receive, Scope, Send
 from router.background import BackgroundWork
 from router.config.model import GatewayConfig
 from router.config.reload import ConfigReloader
-from router.errors import GatewayError, InvalidRequest, ModelNotFound
+from router.errors import GatewayError, InvalidRequest, MethodNotAllowed, RouteNotFound
 from router.gateway import Gateway
 from router.http import admin, endpoints
 from router.http.responses import error_response
+from router.http.worker import Supervision, Worker
 from router.spend.book import SpendBook
 from router.state import open_state
 from router.telemetry.exchange import Recorder
@@ -28,15 +30,6 @@ from router.telemetry.looplag import watch_loop_lag
 from router.telemetry.metrics import build_metrics
 
 logger = logging.getLogger("raceway.app")
-
-
-class RouteNotFound(ModelNotFound):
-    default_code = "not_found"
-
-
-class MethodNotAllowed(InvalidRequest):
-    status = 405
-    default_code = "method_not_allowed"
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -61,12 +54,28 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
 
 
 class RacewayApp(Starlette):
-    """Starlette, but the two API endpoints that carry traffic skip its middleware stack.
+    """Starlette, with a typed ``worker`` (what it serves with) and hot routes that skip the
+    middleware stack.
 
     Each layer (server errors, exception handlers, the router) wraps every ``send``; the
     chat and embeddings handlers answer every error themselves, so they are called
     directly. Every other route goes through Starlette as usual.
     """
+
+    def __init__(self, *args: Any, supervision: Supervision | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.supervision = supervision
+        self.draining = False  # set on SIGTERM: /ready answers 503 while requests finish
+        self._worker: Worker | None = None  # set by the lifespan, once the gateway is built
+
+    @property
+    def started(self) -> bool:
+        return self._worker is not None
+
+    @property
+    def worker(self) -> Worker:
+        assert self._worker is not None, "the app's lifespan has not started"
+        return self._worker
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = _HOT_ROUTES.get(scope["path"]) if scope["type"] == "http" else None
@@ -91,18 +100,31 @@ _HOT_ROUTES = {
 
 
 def create_app(
-    config: GatewayConfig, *, workers: int = 1, worker: int = 0, config_path: Path | None = None
-) -> Starlette:
+    config: GatewayConfig,
+    *,
+    workers: int = 1,
+    worker: int = 0,
+    config_path: Path | None = None,
+    supervision: Supervision | None = None,
+) -> RacewayApp:
     """``workers``: how many processes serve this config (they split caps and rate limits);
-    ``worker``: this one's index; ``config_path``: the file to watch for live edits."""
+    ``worker``: this one's index; ``config_path``: the file to watch for live edits;
+    ``supervision``: set when a supervisor runs the workers (``raceway serve``)."""
     metrics, registry = build_metrics(worker, enabled=config.server.metrics)
+    recorder = Recorder(metrics, access_log=config.server.access_log)
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: RacewayApp) -> AsyncIterator[None]:
         state = open_state(config, metrics)
         spend = SpendBook(state.spend, config.state.sync_interval, metrics=metrics)
-        app.state.gateway = Gateway.build(config, metrics, workers=workers, state=state, spend=spend)
-        app.state.recorder.spend = spend
+        serving = Worker(
+            Gateway.build(config, metrics, workers=workers, state=state, spend=spend),
+            recorder,
+            metrics,
+            registry,
+            supervision=app.supervision,
+        )
+        recorder.spend = spend
         await spend.start()
         metrics.config_info.labels(config.hash).set(1)
         metrics.workers_up.set(1)
@@ -111,29 +133,24 @@ def create_app(
         background.keep_running("loop lag", lambda: watch_loop_lag(lag, config.server.loop_lag_warning))
         background.keep_running("spend sync", spend.run)
         for name, loop in state.background(
-            lambda: app.state.gateway.fleet,
-            lambda member: app.state.gateway.dispatcher.publish_state(member),
+            lambda: serving.gateway.fleet, lambda member: serving.gateway.dispatcher.publish_state(member)
         ).items():
             background.keep_running(name, loop)
-        reloader = None
         if config_path is not None:
-            reloader = ConfigReloader(
-                config_path,
-                app.state,
-                metrics,
-                workers=workers,
-                snapshot=app.state.snapshot,
-                announce=app.state.announce,
+            snapshot = app.supervision.snapshot if app.supervision else None
+            announce = app.supervision.announce if app.supervision else None
+            serving.reloader = ConfigReloader(
+                config_path, serving, metrics, workers=workers, snapshot=snapshot, announce=announce
             )
-            background.keep_running("config watch", reloader.watch)
-        app.state.reloader = reloader
+            background.keep_running("config watch", serving.reloader.watch)
+        app._worker = serving
         try:
             yield
         finally:
             await background.close()
-            if reloader is not None:
-                await reloader.close()
-            await app.state.gateway.close()
+            if serving.reloader is not None:
+                await serving.reloader.close()
+            await serving.gateway.close()
             await spend.flush()  # after the last request: every finished request's spend is written
             await state.close()
 
@@ -151,6 +168,7 @@ def create_app(
         Route("/admin/reload", admin.reload_now, methods=["POST"]),
     ]
     app = RacewayApp(
+        supervision=supervision,
         routes=routes,
         lifespan=lifespan,
         exception_handlers={
@@ -159,10 +177,4 @@ def create_app(
             Exception: _unexpected_error,
         },
     )
-    app.state.metrics = metrics
-    app.state.supervised = False  # set by the worker: a supervisor can fan a reload out
-    app.state.snapshot = None  # the config snapshot shared by the workers, if any
-    app.state.announce = None  # tells the other workers to adopt the snapshot
-    app.state.recorder = Recorder(metrics, access_log=config.server.access_log)
-    app.state.metrics_registry = registry
     return app

@@ -24,12 +24,13 @@ from router.errors import (
     GatewayError,
     InvalidRequest,
     PayloadTooLarge,
+    Saturated,
     UpstreamError,
 )
-from router.fleet.limits import Saturated
 from router.gateway import Gateway
 from router.http.responses import SSEResponse, client_disconnected, error_response, json_response
 from router.http.validation import chat_request, embeddings_request
+from router.http.worker import Worker
 from router.providers.litellm_params import CHAT, EMBEDDINGS, Surface
 from router.routing.budgets import BUDGET_HEADER, Tier, steer
 from router.routing.rules import RoutedRequest, route
@@ -60,9 +61,9 @@ async def read_body(request: Request, limit: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _gateway(request: Request) -> Gateway:
-    gateway: Gateway = request.app.state.gateway
-    return gateway
+def _worker(request: Request) -> Worker:
+    worker: Worker = request.app.worker
+    return worker
 
 
 def _answer_headers(exchange: Exchange) -> dict[str, str]:
@@ -102,8 +103,8 @@ async def _serve(
     *,
     stream_allowed: bool,
 ) -> Response | SSEResponse:
-    gateway = _gateway(request)
-    recorder: Recorder = request.app.state.recorder
+    worker = _worker(request)
+    gateway, recorder = worker.gateway, worker.recorder
     exchange = Exchange(request_id_from(request.headers.get("x-request-id")), request.url.path)
     try:
         key = gateway.keyring.authenticate(request.headers.get("authorization"))
@@ -116,7 +117,7 @@ async def _serve(
         if key is not None and key.budget is not None:
             routed = _steer_by_budget(gateway, exchange, routed, key)
         gateway.litellm_fields.check(routed.group.name, routed.pinned, body, surface)
-        await _admit_key(gateway, request.app.state.metrics, key, routed.prompt_tokens)
+        await _admit_key(gateway, worker.metrics, key, routed.prompt_tokens)
         exchange.stream = stream_allowed and routed.stream
         plan = plan_for(
             routed, exchange.path, body, key, request.headers.get("cache-control"), gateway.config.cache.ttl
@@ -145,7 +146,7 @@ async def _answer(
     """From the cache, from an identical request's call, or from upstream (and then into the cache).
 
     ``dispatch``: the endpoint's non-streaming call (chat or embeddings)."""
-    recorder: Recorder = request.app.state.recorder
+    recorder = _worker(request).recorder
     flight = None
     if plan.read:
         found = await unless_disconnected(request, look_up(gateway, plan, exchange, routed.group.deadline))
@@ -280,7 +281,7 @@ def _stream_ended(recorder: Recorder, exchange: Exchange, outcome: StreamOutcome
 
 
 async def list_models(request: Request) -> Response:
-    gateway = _gateway(request)
+    gateway = _worker(request).gateway
     try:
         key = gateway.keyring.authenticate(request.headers.get("authorization"))
     except GatewayError as exc:
@@ -297,14 +298,13 @@ async def health(request: Request) -> Response:
 
 
 async def ready(request: Request) -> Response:
-    gateway: Gateway | None = getattr(request.app.state, "gateway", None)
-    if getattr(request.app.state, "draining", False):
+    if request.app.draining:
         return json_response(b'{"status":"draining"}', status=503)
-    if gateway is None or not gateway.ready:
+    if not request.app.started or not (gateway := _worker(request).gateway).ready:
         return json_response(b'{"status":"not ready"}', status=503)
     return json_response(orjson.dumps({"status": "ready", "config": gateway.config.hash}))
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    text, content_type = render(request.app.state.metrics_registry)
+    text, content_type = render(_worker(request).registry)
     return Response(text, media_type=content_type)

@@ -176,6 +176,7 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int,
     from router.config.load import load_config
     from router.config.reload import ConfigReloader
     from router.http.app import create_app
+    from router.http.worker import Supervision
 
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s worker-{index} %(levelname)s %(name)s: %(message)s"
@@ -202,17 +203,17 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int,
     hypercorn_config.errorlog = logging.getLogger("hypercorn.error")
     hypercorn_config.include_server_header = False
 
-    app = create_app(config, workers=workers, worker=index, config_path=Path(config_path))
-    app.state.supervised = True
-    app.state.snapshot = snapshot
-    app.state.announce = lambda: os.kill(os.getppid(), signal.SIGHUP)
+    supervision = Supervision(snapshot, announce=lambda: os.kill(os.getppid(), signal.SIGHUP))
+    app = create_app(
+        config, workers=workers, worker=index, config_path=Path(config_path), supervision=supervision
+    )
 
     async def main() -> None:
         stop = asyncio.Event()
 
         def drain() -> None:
             """Stop accepting; /ready answers 503 while in-flight requests finish."""
-            app.state.draining = True
+            app.draining = True
             stop.set()
 
         async def adopt_and_check(reloader: ConfigReloader) -> None:
@@ -220,7 +221,7 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int,
             await reloader.check()
 
         def reload() -> None:
-            reloader = getattr(app.state, "reloader", None)
+            reloader = app.worker.reloader if app.started else None
             if reloader is not None:
                 task = asyncio.create_task(adopt_and_check(reloader))
                 pending.add(task)

@@ -28,6 +28,8 @@ UNKNOWN_MODEL = "(unknown)"
 
 
 def multiprocess_dir() -> str | None:
+    # The environment is the only channel prometheus-client offers: it picks its file-backed
+    # values when ``prometheus_client.values`` is imported, from this variable.
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 

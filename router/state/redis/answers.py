@@ -24,7 +24,7 @@ from router.answers.flights import Flight
 from router.background import BackgroundWork
 from router.config.model import CacheSettings
 from router.dispatch.completion import Usage
-from router.errors import GatewayError
+from router.errors import GatewayError, RelayedFailure
 from router.state.redis.connection import RedisState, StateUnavailable
 from router.telemetry.metrics import Metrics
 
@@ -68,23 +68,6 @@ def decode(raw: bytes) -> CachedAnswer:
     meta = orjson.loads(head)
     usage = Usage(*meta["usage"]) if meta["usage"] else None
     return CachedAnswer(body, meta["deployment"], usage)
-
-
-class SharedFlightFailed(GatewayError):
-    """The error another instance's call for the same request ended with, passed on as it was."""
-
-    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        error = body.get("error") or {}
-        super().__init__(str(error.get("message", "upstream error")), code=error.get("code"), headers=headers)
-        self._status = status
-        self._body = body
-
-    @property
-    def status_code(self) -> int:
-        return self._status
-
-    def to_dict(self) -> dict[str, Any]:
-        return self._body
 
 
 class RedisAnswers:
@@ -144,7 +127,7 @@ class RedisAnswers:
                     flight.finish(answer)  # this worker's followers get it too
                     return answer
                 # The other leader left without an outcome: try to lead.
-        except SharedFlightFailed as failed:
+        except RelayedFailure as failed:
             flight.fail(failed)
             raise
         except BaseException:
@@ -206,7 +189,7 @@ class RedisAnswers:
                 raw = _bytes(found)
                 if raw.startswith(b"!"):
                     failure = orjson.loads(raw[1:])
-                    raise SharedFlightFailed(failure["status"], failure["body"], failure.get("headers"))
+                    raise RelayedFailure(failure["status"], failure["body"], failure.get("headers"))
                 return decode(raw)
             if held is None:
                 return None

@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from router.fleet.limits import RateLimit, Saturated, refuse_if_larger_than_limit
+from router.errors import Saturated
+from router.fleet.limits import RateLimit, refuse_if_larger_than_limit
 from router.state.redis.connection import RedisState, StateUnavailable
 
 # KEYS: requests TAT, tokens TAT. ARGV: rpm, tpm (0: none), tokens of this request, correction

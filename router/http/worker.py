@@ -1,0 +1,34 @@
+"""What one worker serves with, typed: its gateway snapshot, recorder, metrics and reloader,
+and how it reaches its supervisor (instead of Starlette's untyped ``app.state``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from router.config.reload import ConfigReloader
+from router.gateway import Gateway
+from router.telemetry.exchange import Recorder
+from router.telemetry.metrics import Metrics
+
+
+@dataclass(frozen=True, slots=True)
+class Supervision:
+    """A worker under ``raceway serve``: the config snapshot every worker starts from, and how
+    to ask the supervisor to have every other worker adopt it."""
+
+    snapshot: Path
+    announce: Callable[[], None]
+
+
+@dataclass(eq=False, slots=True)
+class Worker:
+    gateway: Gateway  # swapped whole by a reload; a request keeps the one it started with
+    recorder: Recorder
+    metrics: Metrics
+    registry: CollectorRegistry | None  # None in multiprocess mode: /metrics reads every worker's files
+    reloader: ConfigReloader | None = None
+    supervision: Supervision | None = None
