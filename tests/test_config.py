@@ -6,7 +6,20 @@ from pathlib import Path
 import pytest
 
 from router.config.load import load_config, parse_config
-from router.config.model import Budget, CacheSettings, ConfigError, GroupCache, Secret
+from router.config.model import (
+    Budget,
+    CacheSettings,
+    ConfigError,
+    CooldownSettings,
+    Deployment,
+    FakeSettings,
+    GroupCache,
+    ModelGroup,
+    Secret,
+    ServerSettings,
+    StateSettings,
+)
+from router.config.reader import ConfigReader
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -42,6 +55,36 @@ def test_minimal_config_parses_into_typed_objects() -> None:
     assert config.server.bind == "127.0.0.1:8080"
     assert config.server.max_body_size == 10 * 1024 * 1024
     assert len(config.hash) == 16
+
+
+SMALLEST = b"deployments: [{name: d, provider: fake}]\nmodels: [{name: m, deployments: [d]}]\n"
+
+
+def test_what_a_config_leaves_out_takes_the_dataclasses_defaults() -> None:
+    """The dataclasses are the only place a default is written: the reader adds none of its own."""
+    config = parse_config(
+        b"deployments: [{name: d, provider: fake}]\nmodels: [{name: m, deployments: [d]}]", {}
+    )
+    assert config.deployments["d"] == Deployment(name="d", provider="fake", model="fake", fake=FakeSettings())
+    assert config.models["m"] == ModelGroup(name="m", deployments=("d",))
+    assert (config.server, config.cache, config.state) == (ServerSettings(), CacheSettings(), StateSettings())
+    assert config.routes == () and config.keys == ()
+
+
+def test_a_section_allows_exactly_its_dataclass_fields() -> None:
+    raw = (
+        b"deployments: [{name: d, provider: fake}]\nmodels: [{name: m, deployments: [d]}]\nserver: {nope: 1}"
+    )
+    [problem] = problems(raw)
+    allowed = sorted(ServerSettings.__dataclass_fields__)
+    assert problem == f"server.nope: unknown key (allowed: {', '.join(allowed)})"
+
+
+def test_a_reader_that_forgets_a_field_refuses_to_run() -> None:
+    """Adding a field to a config dataclass without teaching the reader to parse it fails loudly."""
+    reader = ConfigReader({})
+    with pytest.raises(TypeError, match=r"missing \['duration', 'window'\]"):
+        reader.build(CooldownSettings, {}, "cooldown", {"failures": int})
 
 
 def test_secrets_never_show_in_repr() -> None:

@@ -1,9 +1,16 @@
-"""Validation of the parsed YAML: builds the typed config and collects every problem with its path."""
+"""Validation of the parsed YAML: builds the typed config and collects every problem with its path.
+
+The dataclasses of ``router.config.model`` are the one source of a section's keys and
+defaults: a section allows exactly its dataclass's fields, and a key left out keeps the
+dataclass's default. The reader only says how each key is parsed (``ConfigReader.build``),
+and refuses to run if a section's parsers and its dataclass's fields disagree.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,10 +45,32 @@ from router.providers.litellm_params import is_reserved
 from router.routing.strategies import STRATEGIES, Pacing, pacing_of
 
 T = TypeVar("T")
+Parse = Callable[[Any], Any]
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_NO_KEYS: frozenset[str] = frozenset()
-_NO_NAMES: tuple[str, ...] = ()
+
+
+def keys_of(cls: type[Any]) -> frozenset[str]:
+    """The fields of a config dataclass: the keys its YAML section may hold."""
+    return frozenset(f.name for f in dataclasses.fields(cls))
+
+
+def required_of(cls: type[Any]) -> frozenset[str]:
+    """The fields of a config dataclass that have no default."""
+    missing = dataclasses.MISSING
+    return frozenset(
+        f.name for f in dataclasses.fields(cls) if f.default is missing and f.default_factory is missing
+    )
+
+
+def default_of(cls: type[Any], name: str) -> Any:
+    """A field's default, read from the dataclass (the only place it is written)."""
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            if f.default_factory is not dataclasses.MISSING:
+                return f.default_factory()
+            return f.default
+    raise KeyError(f"{cls.__name__} has no field {name!r}")
 
 
 class ConfigReader:
@@ -57,7 +86,7 @@ class ConfigReader:
     # -- generic shapes -------------------------------------------------------
 
     def mapping(
-        self, value: Any, path: str, *, allowed: set[str], required: frozenset[str] = _NO_KEYS
+        self, value: Any, path: str, *, allowed: Collection[str], required: Collection[str] = ()
     ) -> dict[str, Any] | None:
         if not isinstance(value, dict):
             self.problem(path, f"expected a mapping, got {v.type_name(value)}")
@@ -65,7 +94,7 @@ class ConfigReader:
         for key in value:
             if key not in allowed:
                 self.problem(v.join(path, str(key)), f"unknown key (allowed: {', '.join(sorted(allowed))})")
-        for key in sorted(required - value.keys()):
+        for key in sorted(set(required) - value.keys()):
             self.problem(v.join(path, key), "is required")
         return value
 
@@ -76,6 +105,40 @@ class ConfigReader:
             self.problem(path, f"expected a list, got {v.type_name(value)}")
             return []
         return value
+
+    def build(
+        self, cls: type[T], data: Mapping[str, Any], path: str, parsers: Mapping[str, Parse], **given: Any
+    ) -> T | None:
+        """A ``cls`` from ``given`` and the keys of ``data`` that ``parsers`` reads.
+
+        A key that is absent, or invalid (reported), keeps the dataclass's default. None when
+        a field without a default is missing: its problem is reported already. ``parsers`` and
+        ``given`` together must name every field once, so a field added to a dataclass cannot be
+        forgotten here.
+        """
+        named = parsers.keys() | given.keys()
+        if named != keys_of(cls) or parsers.keys() & given.keys():
+            raise TypeError(
+                f"the reader of {cls.__name__} must name each field once: "
+                f"missing {sorted(keys_of(cls) - named)}, unknown {sorted(named - keys_of(cls))}"
+            )
+        values = {name: value for name, value in given.items() if value is not None}
+        for key, parse in parsers.items():
+            if key in data:
+                try:
+                    values[key] = parse(data[key])
+                except ValueError as exc:
+                    self.problem(v.join(path, key), str(exc))
+        if not required_of(cls) <= values.keys():
+            return None
+        return cls(**values)
+
+    def section(self, cls: type[T], value: Any, path: str, parsers: Mapping[str, Parse]) -> T:
+        """A section whose every key is optional: its dataclass's defaults when it is absent or broken."""
+        data = self.mapping(value if value is not None else {}, path, allowed=keys_of(cls))
+        built = self.build(cls, data or {}, path, parsers)
+        assert built is not None, f"{cls.__name__} has a field without a default"
+        return built
 
     def field(self, data: dict[str, Any], key: str, path: str, parse: Callable[[Any], T], default: T) -> T:
         if key not in data:
@@ -121,76 +184,56 @@ class ConfigReader:
     # -- sections -------------------------------------------------------------
 
     def config(self, document: Any, config_hash: str) -> GatewayConfig | None:
-        root = self.mapping(
-            document,
-            "(root)",
-            allowed={"server", "deployments", "models", "routes", "keys", "cache", "state"},
-        )
+        root = self.mapping(document, "(root)", allowed=keys_of(GatewayConfig) - {"hash"})
         if root is None:
             return None
-        server = self.server(root.get("server") or {}, "server")
         deployments = self.named(root, "deployments", self.deployment)
-        if "deployments" not in root:
-            self.problem("deployments", "is required")
         models = self.named(root, "models", lambda item, path: self.model_group(item, path, deployments))
-        if "models" not in root:
-            self.problem("models", "is required")
+        for section in ("deployments", "models"):
+            if section not in root:
+                self.problem(section, "is required")
         self.check_fallbacks(models)
         routes = tuple(
             route
             for index, item in enumerate(self.listing(root.get("routes"), "routes"))
             if (route := self.route(item, f"routes[{index}]", models)) is not None
         )
-        keys = self.gateway_keys(root, models)
         return GatewayConfig(
-            server=server,
+            server=self.server(root.get("server"), "server"),
             deployments=deployments,
             models=models,
-            keys=keys,
+            keys=self.gateway_keys(root, models),
             routes=routes,
-            cache=self.cache_settings(root.get("cache") or {}, "cache"),
-            state=self.state_settings(root.get("state") or {}, "state"),
+            cache=self.section(
+                CacheSettings,
+                root.get("cache"),
+                "cache",
+                {"max_entries": v.positive_int, "max_bytes": parse_size, "ttl": v.positive_duration},
+            ),
+            state=self.state_settings(root.get("state"), "state"),
             hash=config_hash,
         )
 
-    def cache_settings(self, value: Any, path: str) -> CacheSettings:
-        data = self.mapping(value, path, allowed={"max_entries", "max_bytes", "ttl"})
-        defaults = CacheSettings()
-        if data is None:
-            return defaults
-        return CacheSettings(
-            max_entries=self.field(data, "max_entries", path, v.positive_int, defaults.max_entries),
-            max_bytes=self.field(data, "max_bytes", path, parse_size, defaults.max_bytes),
-            ttl=self.field(data, "ttl", path, v.positive_duration, defaults.ttl),
-        )
-
     def state_settings(self, value: Any, path: str) -> StateSettings:
-        data = self.mapping(
-            value, path, allowed={"backend", "url", "prefix", "ledger", "sync_interval", "cooldown_poll"}
+        settings = self.section(
+            StateSettings,
+            value,
+            path,
+            {
+                "backend": v.one_of(STATE_BACKENDS),
+                "url": v.optional(self.redis_url),
+                "prefix": v.name,
+                "cooldown_poll": v.positive_duration,
+                "ledger": lambda raw: Path(self.text(raw)).expanduser(),
+                "sync_interval": v.positive_duration,
+            },
         )
-        defaults = StateSettings()
-        if data is None:
-            return defaults
-        backend = self.field(data, "backend", path, v.one_of(STATE_BACKENDS), defaults.backend)
-        url = self.field(data, "url", path, v.optional(self.redis_url), None)
-        if backend == "redis" and url is None and "url" not in data:
+        given = value if isinstance(value, dict) else {}
+        if settings.backend == "redis" and "url" not in given:
             self.problem(v.join(path, "url"), "is required with backend: redis")
-        if backend == "local" and "url" in data:
+        if settings.backend == "local" and "url" in given:
             self.problem(v.join(path, "url"), "is only valid with backend: redis")
-        return StateSettings(
-            backend=backend,
-            url=url,
-            prefix=self.field(data, "prefix", path, v.name, defaults.prefix),
-            cooldown_poll=self.field(
-                data, "cooldown_poll", path, v.positive_duration, defaults.cooldown_poll
-            ),
-            ledger=self.field(
-                data, "ledger", path, lambda raw: Path(self.text(raw)).expanduser(), defaults.ledger
-            ),
-            sync_interval=self.field(
-                data, "sync_interval", path, v.positive_duration, defaults.sync_interval
-            ),
-        )
+        return settings
 
     def named(
         self, root: dict[str, Any], section: str, build: Callable[[Any, str], T | None]
@@ -210,56 +253,32 @@ class ConfigReader:
         return found
 
     def server(self, value: Any, path: str) -> ServerSettings:
-        data = self.mapping(
+        return self.section(
+            ServerSettings,
             value,
             path,
-            allowed={
-                "bind",
-                "workers",
-                "max_body_size",
-                "graceful_timeout",
-                "keep_alive_timeout",
-                "backlog",
-                "loop_lag_warning",
-                "access_log",
-                "metrics",
-                "admin_key",
+            {
+                "bind": v.bind,
+                "workers": v.optional(v.positive_int),
+                "max_body_size": parse_size,
+                "graceful_timeout": parse_duration,
+                "keep_alive_timeout": parse_duration,
+                "backlog": v.positive_int,
+                "loop_lag_warning": v.positive_duration,
+                "access_log": v.boolean,
+                "metrics": v.boolean,
+                "admin_key": v.optional(self.gateway_secret),
             },
-        )
-        defaults = ServerSettings()
-        if data is None:
-            return defaults
-        return ServerSettings(
-            bind=self.field(data, "bind", path, v.bind, defaults.bind),
-            workers=self.field(data, "workers", path, v.optional(v.positive_int), defaults.workers),
-            max_body_size=self.field(data, "max_body_size", path, parse_size, defaults.max_body_size),
-            graceful_timeout=self.field(
-                data, "graceful_timeout", path, parse_duration, defaults.graceful_timeout
-            ),
-            keep_alive_timeout=self.field(
-                data, "keep_alive_timeout", path, parse_duration, defaults.keep_alive_timeout
-            ),
-            backlog=self.field(data, "backlog", path, v.positive_int, defaults.backlog),
-            loop_lag_warning=self.field(
-                data, "loop_lag_warning", path, v.positive_duration, defaults.loop_lag_warning
-            ),
-            access_log=self.field(data, "access_log", path, v.boolean, defaults.access_log),
-            metrics=self.field(data, "metrics", path, v.boolean, defaults.metrics),
-            admin_key=self.field(data, "admin_key", path, v.optional(self.gateway_secret), None),
         )
 
     def deployment(self, value: Any, path: str) -> Deployment | None:
+        # The admission limits are written beside the other keys, not in a section of their own.
         data = self.mapping(
             value,
             path,
-            allowed={
-                "name", "provider", "model", "base_url", "api_key", "timeout", "connect_timeout",
-                "first_chunk_timeout", "idle_timeout", "headers", "max_input_tokens", "weight", "price",
-                "cooldown", "fake", "max_concurrency", "max_queue", "queue_timeout", "rpm", "tpm",
-                "limit_wait", "extra_params",
-            },
-            required=frozenset({"name", "provider"}),
-        )  # fmt: skip
+            allowed=keys_of(Deployment) - {"limits"} | keys_of(Limits),
+            required=("name", "provider"),
+        )
         if data is None:
             return None
         name = self.field(data, "name", path, v.name, "")
@@ -268,7 +287,6 @@ class ConfigReader:
             return None
         if provider != FAKE_PROVIDER and "model" not in data:
             self.problem(v.join(path, "model"), "is required")
-        model = self.field(data, "model", path, self.text, "fake")
         base_url = self.field(data, "base_url", path, v.optional(self.url), None)
         if base_url is None and provider in NATIVE_PROVIDERS:
             base_url = NATIVE_PROVIDERS[provider]
@@ -281,36 +299,40 @@ class ConfigReader:
             fake = self.fake(data["fake"], v.join(path, "fake"))
         elif provider == FAKE_PROVIDER:
             fake = FakeSettings()
-        extra_params = self.extra_params(data, path, provider)
-        return Deployment(
+        return self.build(
+            Deployment,
+            data,
+            path,
+            {
+                "api_key": v.optional(self.env_secret),
+                "timeout": v.positive_duration,
+                "connect_timeout": v.positive_duration,
+                "first_chunk_timeout": v.positive_duration,
+                "idle_timeout": v.positive_duration,
+                "headers": self.headers,
+                "max_input_tokens": v.optional(v.positive_int),
+                "weight": v.positive_number,
+                "price": lambda raw: self.price(raw, v.join(path, "price")),
+                "cooldown": lambda raw: self.cooldown(raw, v.join(path, "cooldown")),
+            },
             name=name,
             provider=provider,
-            model=model,
+            model=self.field(data, "model", path, self.text, "") or "fake",  # a fake deployment needs none
             base_url=base_url,
-            api_key=self.field(data, "api_key", path, v.optional(self.env_secret), None),
-            timeout=self.field(data, "timeout", path, v.positive_duration, 120.0),
-            connect_timeout=self.field(data, "connect_timeout", path, v.positive_duration, 5.0),
-            first_chunk_timeout=self.field(data, "first_chunk_timeout", path, v.positive_duration, 60.0),
-            idle_timeout=self.field(data, "idle_timeout", path, v.positive_duration, 30.0),
             limits=self.limits(data, path),
-            headers=self.field(data, "headers", path, self.headers, {}),
-            max_input_tokens=self.field(data, "max_input_tokens", path, v.optional(v.positive_int), None),
-            weight=self.field(data, "weight", path, v.positive_number, 1.0),
-            price=self.price(data["price"], v.join(path, "price")) if "price" in data else None,
-            cooldown=self.cooldown(data.get("cooldown", {}), v.join(path, "cooldown")),
             fake=fake,
-            extra_params=extra_params,
+            extra_params=self.extra_params(data, path, provider),
         )
 
-    def extra_params(self, data: dict[str, Any], path: str, provider: str) -> frozenset[str]:
+    def extra_params(self, data: dict[str, Any], path: str, provider: str) -> frozenset[str] | None:
         if "extra_params" not in data:
-            return frozenset()
+            return None
         where = v.join(path, "extra_params")
         if provider not in LITELLM_PROVIDERS:
             self.problem(
                 where, "is only for providers served through litellm (native ones forward every field)"
             )
-            return frozenset()
+            return None
         names: tuple[str, ...] = self.field(data, "extra_params", path, v.name_list, ())
         for index, name in enumerate(names):
             if is_reserved(name):
@@ -319,52 +341,47 @@ class ConfigReader:
                 )
         return frozenset(names)
 
-    def limits(self, data: dict[str, Any], path: str) -> Limits:
-        defaults = Limits()
-        limits = Limits(
-            max_concurrency=self.field(data, "max_concurrency", path, v.optional(v.positive_int), None),
-            max_queue=self.field(data, "max_queue", path, v.non_negative_int, defaults.max_queue),
-            queue_timeout=self.field(
-                data, "queue_timeout", path, v.positive_duration, defaults.queue_timeout
-            ),
-            rpm=self.field(data, "rpm", path, v.optional(v.positive_int), None),
-            tpm=self.field(data, "tpm", path, v.optional(v.positive_int), None),
-            limit_wait=self.field(data, "limit_wait", path, parse_duration, defaults.limit_wait),
+    def limits(self, data: dict[str, Any], path: str) -> Limits | None:
+        limits = self.build(
+            Limits,
+            data,
+            path,
+            {
+                "max_concurrency": v.optional(v.positive_int),
+                "max_queue": v.non_negative_int,
+                "queue_timeout": v.positive_duration,
+                "rpm": v.optional(v.positive_int),
+                "tpm": v.optional(v.positive_int),
+                "limit_wait": parse_duration,
+            },
         )
-        if limits.max_concurrency is None:
+        if limits is not None and limits.max_concurrency is None:
             for key in ("max_queue", "queue_timeout"):
                 if key in data:
                     self.problem(v.join(path, key), "needs max_concurrency")
         return limits
 
     def fake(self, value: Any, path: str) -> FakeSettings:
-        data = self.mapping(value, path, allowed={"latency", "chunk_delay", "reply"})
-        if data is None:
-            return FakeSettings()
-        return FakeSettings(
-            latency=self.field(data, "latency", path, parse_duration, 0.0),
-            chunk_delay=self.field(data, "chunk_delay", path, parse_duration, 0.0),
-            reply=self.field(data, "reply", path, v.optional(self.text), None),
+        return self.section(
+            FakeSettings,
+            value,
+            path,
+            {"latency": parse_duration, "chunk_delay": parse_duration, "reply": v.optional(self.text)},
         )
 
     def price(self, value: Any, path: str) -> Price | None:
-        data = self.mapping(value, path, allowed={"input", "output"}, required=frozenset({"input", "output"}))
+        data = self.mapping(value, path, allowed=keys_of(Price), required=required_of(Price))
         if data is None:
             return None
-        return Price(
-            input=self.field(data, "input", path, v.non_negative_number, 0.0),
-            output=self.field(data, "output", path, v.non_negative_number, 0.0),
-        )
+        parse = v.non_negative_number
+        return self.build(Price, data, path, {"input": parse, "output": parse})
 
     def cooldown(self, value: Any, path: str) -> CooldownSettings:
-        data = self.mapping(value, path, allowed={"failures", "window", "duration"})
-        defaults = CooldownSettings()
-        if data is None:
-            return defaults
-        return CooldownSettings(
-            failures=self.field(data, "failures", path, v.positive_int, defaults.failures),
-            window=self.field(data, "window", path, v.positive_duration, defaults.window),
-            duration=self.field(data, "duration", path, v.positive_duration, defaults.duration),
+        return self.section(
+            CooldownSettings,
+            value,
+            path,
+            {"failures": v.positive_int, "window": v.positive_duration, "duration": v.positive_duration},
         )
 
     def headers(self, value: Any) -> dict[str, Secret]:
@@ -391,15 +408,7 @@ class ConfigReader:
         return url
 
     def model_group(self, value: Any, path: str, deployments: Mapping[str, Deployment]) -> ModelGroup | None:
-        data = self.mapping(
-            value,
-            path,
-            allowed={
-                "name", "deployments", "strategy", "hedge_delay", "hedge_min_delay", "max_parallel",
-                "fallbacks", "retries", "max_attempts", "deadline", "cache",
-            },
-            required=frozenset({"name", "deployments"}),
-        )  # fmt: skip
+        data = self.mapping(value, path, allowed=keys_of(ModelGroup), required=required_of(ModelGroup))
         if data is None:
             return None
         name = self.field(data, "name", path, v.name, "")
@@ -409,8 +418,29 @@ class ConfigReader:
                 self.problem(f"{path}.deployments[{index}]", f"undefined deployment {member!r}")
         if len(set(members)) != len(members):
             self.problem(v.join(path, "deployments"), "lists a deployment twice")
-        strategy = self.field(data, "strategy", path, v.strategy, "fallback")
-        pacing = pacing_of(strategy) if strategy in STRATEGIES else None
+        strategy = self.field(data, "strategy", path, v.strategy, default_of(ModelGroup, "strategy"))
+        self.check_pacing(data, path, pacing_of(strategy) if strategy in STRATEGIES else None)
+        return self.build(
+            ModelGroup,
+            data,
+            path,
+            {
+                "hedge_delay": v.hedge_delay,
+                "hedge_min_delay": parse_duration,
+                "max_parallel": v.optional(v.positive_int),
+                "fallbacks": v.name_list,
+                "retries": lambda raw: self.retries(raw, v.join(path, "retries")),
+                "max_attempts": v.positive_int,
+                "deadline": v.positive_duration,
+                "cache": lambda raw: self.group_cache(raw, v.join(path, "cache")),
+            },
+            name=name or None,
+            deployments=members or None,
+            strategy=strategy,
+        )
+
+    def check_pacing(self, data: dict[str, Any], path: str, pacing: Pacing | None) -> None:
+        """Keys that only mean something for strategies that start several calls."""
         staggered = sorted(name for name, kind in STRATEGIES.items() if kind.pacing is Pacing.STAGGERED)
         fanning = sorted(name for name, kind in STRATEGIES.items() if kind.pacing.fans_out)
         for key in ("hedge_delay", "hedge_min_delay"):
@@ -418,42 +448,24 @@ class ConfigReader:
                 self.problem(v.join(path, key), f"is only valid with strategy: {' or '.join(staggered)}")
         if "max_parallel" in data and pacing is not None and not pacing.fans_out:
             self.problem(v.join(path, "max_parallel"), f"is only valid with strategy: {' or '.join(fanning)}")
-        if not name or not members:
-            return None
-        return ModelGroup(
-            name=name,
-            deployments=members,
-            strategy=strategy,
-            hedge_delay=self.field(data, "hedge_delay", path, v.hedge_delay, None),
-            hedge_min_delay=self.field(data, "hedge_min_delay", path, parse_duration, 0.05),
-            max_parallel=self.field(data, "max_parallel", path, v.optional(v.positive_int), None),
-            fallbacks=self.field(data, "fallbacks", path, v.name_list, _NO_NAMES),
-            retries=self.retries(data.get("retries", {}), v.join(path, "retries")),
-            max_attempts=self.field(data, "max_attempts", path, v.positive_int, 8),
-            deadline=self.field(data, "deadline", path, v.positive_duration, 300.0),
-            cache=self.group_cache(data["cache"], v.join(path, "cache")) if "cache" in data else None,
-        )
 
     def group_cache(self, value: Any, path: str) -> GroupCache | None:
-        data = self.mapping(value, path, allowed={"mode", "ttl", "shared"})
+        data = self.mapping(value, path, allowed=keys_of(GroupCache))
         if data is None:
             return None
-        defaults = GroupCache()
-        return GroupCache(
-            mode=self.field(data, "mode", path, v.one_of(CACHE_MODES), defaults.mode),
-            ttl=self.field(data, "ttl", path, v.optional(v.positive_duration), None),
-            shared=self.field(data, "shared", path, v.boolean, defaults.shared),
+        return self.build(
+            GroupCache,
+            data,
+            path,
+            {"mode": v.one_of(CACHE_MODES), "ttl": v.optional(v.positive_duration), "shared": v.boolean},
         )
 
     def retries(self, value: Any, path: str) -> RetrySettings:
-        data = self.mapping(value, path, allowed={"attempts", "backoff", "max_backoff"})
-        defaults = RetrySettings()
-        if data is None:
-            return defaults
-        return RetrySettings(
-            attempts=self.field(data, "attempts", path, v.non_negative_int, defaults.attempts),
-            backoff=self.field(data, "backoff", path, parse_duration, defaults.backoff),
-            max_backoff=self.field(data, "max_backoff", path, parse_duration, defaults.max_backoff),
+        return self.section(
+            RetrySettings,
+            value,
+            path,
+            {"attempts": v.non_negative_int, "backoff": parse_duration, "max_backoff": parse_duration},
         )
 
     def check_fallbacks(self, models: Mapping[str, ModelGroup]) -> None:
@@ -466,41 +478,34 @@ class ConfigReader:
                     self.problem(where, f"undefined model {target!r}")
 
     def route(self, value: Any, path: str, models: Mapping[str, ModelGroup]) -> Route | None:
-        data = self.mapping(
-            value, path, allowed={"name", "match", "to"}, required=frozenset({"name", "match", "to"})
-        )
+        data = self.mapping(value, path, allowed=keys_of(Route), required=required_of(Route))
         if data is None:
             return None
-        name = self.field(data, "name", path, v.name, "")
         target = self.field(data, "to", path, v.name, "")
         if target and target not in models:
             self.problem(v.join(path, "to"), f"undefined model {target!r}")
         match = self.route_match(data.get("match"), v.join(path, "match"), models)
-        if not name or not target or match is None:
-            return None
-        return Route(name=name, match=match, to=target)
+        return self.build(Route, data, path, {"name": v.name}, to=target or None, match=match)
 
     def route_match(self, value: Any, path: str, models: Mapping[str, ModelGroup]) -> RouteMatch | None:
-        data = self.mapping(
-            value, path, allowed={"model", "tags", "user", "min_prompt_tokens", "max_prompt_tokens"}
-        )
+        data = self.mapping(value, path, allowed=keys_of(RouteMatch))
         if data is None:
             return None
-        model = self.field(data, "model", path, v.optional(v.name), None)
-        if model is not None and model not in models:
-            self.problem(v.join(path, "model"), f"undefined model {model!r}")
-        tags: tuple[str, ...] = self.field(data, "tags", path, v.name_list, ())
-        return RouteMatch(
-            model=model,
-            tags=frozenset(tags),
-            user=self.field(data, "user", path, v.optional(v.name), None),
-            min_prompt_tokens=self.field(
-                data, "min_prompt_tokens", path, v.optional(v.non_negative_int), None
-            ),
-            max_prompt_tokens=self.field(
-                data, "max_prompt_tokens", path, v.optional(v.non_negative_int), None
-            ),
+        match = self.build(
+            RouteMatch,
+            data,
+            path,
+            {
+                "model": v.optional(v.name),
+                "tags": lambda raw: frozenset(v.name_list(raw)),
+                "user": v.optional(v.name),
+                "min_prompt_tokens": v.optional(v.non_negative_int),
+                "max_prompt_tokens": v.optional(v.non_negative_int),
+            },
         )
+        if match is not None and match.model is not None and match.model not in models:
+            self.problem(v.join(path, "model"), f"undefined model {match.model!r}")
+        return match
 
     def gateway_keys(self, root: dict[str, Any], models: Mapping[str, ModelGroup]) -> tuple[GatewayKey, ...]:
         keys: list[GatewayKey] = []
@@ -517,15 +522,15 @@ class ConfigReader:
         return tuple(keys)
 
     def gateway_key(self, value: Any, path: str, models: Mapping[str, ModelGroup]) -> GatewayKey | None:
+        # The config holds the key itself (``key``) or only its hash (``key_sha256``).
         data = self.mapping(
             value,
             path,
-            allowed={"name", "key", "key_sha256", "models", "allow_override", "rpm", "tpm", "budget"},
-            required=frozenset({"name"}),
+            allowed=keys_of(GatewayKey) - {"secret", "digest"} | {"key", "key_sha256"},
+            required=("name",),
         )
         if data is None:
             return None
-        name = self.field(data, "name", path, v.name, "")
         secret = self.field(data, "key", path, v.optional(self.gateway_secret), None)
         digest = self.field(data, "key_sha256", path, v.optional(v.sha256_hex), None)
         if ("key" in data) == ("key_sha256" in data):
@@ -534,22 +539,26 @@ class ConfigReader:
         for index, model in enumerate(allowed_models or ()):
             if model not in models:
                 self.problem(f"{path}.models[{index}]", f"undefined model {model!r}")
-        budget = self.budget(data["budget"], v.join(path, "budget"), models) if "budget" in data else None
-        if not name or (secret is None and digest is None):
-            return None
-        return GatewayKey(
-            name=name,
-            digest=digest or key_digest(secret.reveal() if secret else ""),
+        if secret is not None and digest is None:
+            digest = key_digest(secret.reveal())
+        return self.build(
+            GatewayKey,
+            data,
+            path,
+            {
+                "name": v.name,
+                "allow_override": v.boolean,
+                "rpm": v.optional(v.positive_int),
+                "tpm": v.optional(v.positive_int),
+                "budget": lambda raw: self.budget(raw, v.join(path, "budget"), models),
+            },
+            digest=digest,
             secret=secret,
             models=None if allowed_models is None else frozenset(allowed_models),
-            allow_override=self.field(data, "allow_override", path, v.boolean, False),
-            rpm=self.field(data, "rpm", path, v.optional(v.positive_int), None),
-            tpm=self.field(data, "tpm", path, v.optional(v.positive_int), None),
-            budget=budget,
         )
 
     def budget(self, value: Any, path: str, models: Mapping[str, ModelGroup]) -> Budget | None:
-        data = self.mapping(value, path, allowed={"daily", "monthly", "near", "downgrade_to", "exceeded_to"})
+        data = self.mapping(value, path, allowed=keys_of(Budget))
         if data is None:
             return None
         if "daily" not in data and "monthly" not in data:
@@ -558,10 +567,15 @@ class ConfigReader:
             group = data.get(target)
             if isinstance(group, str) and group not in models:
                 self.problem(v.join(path, target), f"undefined model {group!r}")
-        return Budget(
-            daily=self.field(data, "daily", path, v.optional(v.positive_number), None),
-            monthly=self.field(data, "monthly", path, v.optional(v.positive_number), None),
-            near=self.field(data, "near", path, v.fraction, 0.8),
-            downgrade_to=self.field(data, "downgrade_to", path, v.optional(v.name), None),
-            exceeded_to=self.field(data, "exceeded_to", path, v.optional(v.name), None),
+        return self.build(
+            Budget,
+            data,
+            path,
+            {
+                "daily": v.optional(v.positive_number),
+                "monthly": v.optional(v.positive_number),
+                "near": v.fraction,
+                "downgrade_to": v.optional(v.name),
+                "exceeded_to": v.optional(v.name),
+            },
         )
