@@ -150,14 +150,11 @@ async def test_race_returns_the_faster_and_disconnects_the_loser(
 ) -> None:
     harness = make(RACE)
     upstream.script("slow", Behaviour(delay=1.5, reply="slow"))
-    upstream.script("fast", Behaviour(delay=0.05, reply="fast"))
+    upstream.script("fast", Behaviour(after="slow", reply="fast"))  # answers once both calls are under way
     completion = await harness.chat("m")
     assert completion.deployment == "fast" and b"fast" in completion.body
     assert completion.attempts == 2
-    for _ in range(200):
-        if "slow" in upstream.disconnects:
-            break
-        await asyncio.sleep(0.01)
+    await upstream.disconnected("slow")
     assert upstream.disconnects == ["slow"]
     assert harness.sample("raceway_race_outcomes_total", model="m", winner="fast") == 1
     assert harness.sample("raceway_upstream_requests_total", deployment="slow", outcome="cancelled") == 1
@@ -177,14 +174,10 @@ async def test_streaming_race_picks_the_first_content_not_the_first_open(
 ) -> None:
     # "slow" opens its stream at once but its first word comes late; "fast" opens later yet speaks first.
     upstream.script("slow", Behaviour(first_content_delay=1.0, reply="from slow"))
-    upstream.script("fast", Behaviour(delay=0.1, reply="from fast"))
+    upstream.script("fast", Behaviour(after="slow", reply="from fast"))
     opened, text = await make(RACE).stream("m")
     assert (opened.deployment, text) == ("fast", "from fast")
-    for _ in range(200):
-        if "slow" in upstream.disconnects:
-            break
-        await asyncio.sleep(0.01)
-    assert "slow" in upstream.disconnects
+    await upstream.disconnected("slow")  # the loser's call is cancelled upstream
 
 
 # -- hedge -------------------------------------------------------------------------------
@@ -214,14 +207,11 @@ async def test_hedge_starts_the_next_when_the_first_stalls(
 ) -> None:
     harness = make(HEDGE)
     upstream.script("primary", Behaviour(stall=True))
+    upstream.script("backup", Behaviour(after="primary"))
     completion = await harness.chat("m")
     assert (completion.deployment, completion.attempts) == ("backup", 2)
     assert harness.sample("raceway_hedges_total", model="m") == 1
-    for _ in range(200):
-        if "primary" in upstream.disconnects:
-            break
-        await asyncio.sleep(0.01)
-    assert "primary" in upstream.disconnects
+    await upstream.disconnected("primary")  # the stalled call is cancelled upstream
 
 
 async def test_hedge_moves_on_at_once_when_the_first_fails(
@@ -419,10 +409,12 @@ async def test_a_saturated_deployment_is_passed_over_not_queued(
     make: Callable[[str], Harness], upstream: FakeUpstream
 ) -> None:
     harness = make(ADMISSION)
-    upstream.script("small", Behaviour(delay=0.3))
+    answer = asyncio.Event()
+    upstream.script("small", Behaviour(release=answer))
     first = asyncio.create_task(harness.chat("m"))
-    await asyncio.sleep(0.05)  # small is now busy with the first request
+    await upstream.arrived("small")  # small is now busy with the first request
     second = await harness.chat("m")
+    answer.set()
     assert (await first).deployment == "small"
     assert (second.deployment, second.attempts) == ("big", 1)  # saturated small sorted last
     assert harness.fleet["small"].breaker.state is State.HEALTHY  # saturation is not a failure
@@ -453,12 +445,14 @@ async def test_when_nothing_has_room_the_answer_is_429_with_retry_after(
     make: Callable[[str], Harness], upstream: FakeUpstream
 ) -> None:
     harness = make(ADMISSION)
-    upstream.script("lonely", Behaviour(delay=0.3))
+    answer = asyncio.Event()
+    upstream.script("lonely", Behaviour(release=answer))
     first = asyncio.create_task(harness.chat("alone"))
-    await asyncio.sleep(0.05)
+    await upstream.arrived("lonely")  # lonely is now busy with the first request
     with pytest.raises(UpstreamRateLimited) as refused:
         await harness.chat("alone")
     assert refused.value.status_code == 429 and refused.value.headers["retry-after"] == "1"
     assert harness.sample("raceway_rejected_total", deployment="lonely", reason="queue_full") == 1
+    answer.set()
     await first
     assert harness.fleet["lonely"].gate.active == 0

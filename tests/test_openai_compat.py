@@ -1,7 +1,5 @@
 """The native provider forwards the body with only `model` rewritten, over real sockets."""
 
-import asyncio
-
 import aiohttp
 import orjson
 import pytest
@@ -93,10 +91,7 @@ async def test_closing_a_stream_early_disconnects_upstream(
     await anext(stream)
     await anext(stream)
     await stream.aclose()
-    for _ in range(100):
-        if upstream.disconnects:
-            break
-        await asyncio.sleep(0.01)
+    await upstream.disconnected("up-a")
     assert upstream.disconnects == ["up-a"]
 
 

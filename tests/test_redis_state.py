@@ -119,22 +119,29 @@ async def test_redis_coming_back_is_noticed(redis_server: RedisServer, connect: 
 
 
 async def test_a_cooldown_announced_by_one_worker_is_adopted_by_another(connect: Connect) -> None:
-    here, there = CooldownBoard(connect(), 0.05), CooldownBoard(connect(), 0.05)
+    now = [1000.0]  # one clock for both workers' breakers and the wall clock they share
+
+    def clock() -> float:
+        return now[0]
+
+    here, there = CooldownBoard(connect(), 0.05, clock=clock), CooldownBoard(connect(), 0.05, clock=clock)
     settings = CooldownSettings(failures=1, duration=30.0)
     failing = fake("flaky")
 
     def member() -> Member:
-        return Member(failing, provider=None, breaker=Breaker(settings), stats=DeploymentStats(), price=None)  # type: ignore[arg-type]
+        breaker = Breaker(settings, clock)
+        return Member(failing, provider=None, breaker=breaker, stats=DeploymentStats(), price=None)  # type: ignore[arg-type]
 
     local, remote = member(), member()
     local.breaker.record_failure()
     assert local.breaker.state is State.COOLED_DOWN
     here.announce(local)
     await here.close()  # the write is done
+    now[0] += 10
     changed: list[str] = []
     await there.adopt([remote], lambda m: changed.append(m.name))
     assert remote.breaker.state is State.COOLED_DOWN and changed == ["flaky"]
-    assert 29 < remote.breaker.seconds_until_available() <= 30
+    assert remote.breaker.seconds_until_available() == 20.0  # what is left of the 30 s announced
 
 
 async def test_the_shared_cache_holds_answers_and_evicts_the_oldest(connect: Connect) -> None:

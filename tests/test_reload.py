@@ -1,8 +1,12 @@
-"""Live reload in one worker (in-process): validate first, swap atomically, keep unchanged state."""
+"""Live reload in one worker (in-process): validate first, swap atomically, keep unchanged state.
+
+Tests that wait (the watch loop, the settle time, draining) run on virtual time.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,9 +16,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from router.config.load import load_config
-from router.config.reload import ConfigReloader
+from router.config.reload import POLL_INTERVAL, SETTLE_TIME, ConfigReloader
+from router.fleet.fleet import Member
 from router.gateway import Gateway
 from router.telemetry.metrics import Metrics
+from tests.virtual_time import run
 
 BASE = """
 deployments:
@@ -47,6 +53,19 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[Path, ConfigReloader, Col
     yield path, reloader, registry
     await reloader.close()
     await state.gateway.close()
+
+
+@contextlib.asynccontextmanager
+async def reloading(path: Path, **timing: float) -> AsyncIterator[ConfigReloader]:
+    """A one-worker reloader of ``path``, closed with its gateway at the end."""
+    metrics = Metrics(CollectorRegistry())
+    state = SimpleNamespace(gateway=Gateway.build(load_config(path), metrics))
+    reloader = ConfigReloader(path, state, metrics, workers=1, **timing)
+    try:
+        yield reloader
+    finally:
+        await reloader.close()
+        await state.gateway.close()
 
 
 async def test_a_valid_edit_is_applied_and_unchanged_deployments_keep_their_state(
@@ -120,43 +139,92 @@ async def test_write_and_rename_and_a_vanishing_file(
     assert (await reloader.check()).result == "applied"
 
 
-async def test_a_file_still_being_written_waits_to_settle(tmp_path: Path) -> None:
+def test_a_file_still_being_written_waits_to_settle(tmp_path: Path) -> None:
     path = tmp_path / "gateway.yaml"
     path.write_text(BASE)
-    metrics = Metrics(CollectorRegistry())
-    state = SimpleNamespace(gateway=Gateway.build(load_config(path), metrics))
-    reloader = ConfigReloader(path, state, metrics, workers=1, settle=0.2)
-    try:
-        # Valid YAML at every step, but the first steps lack the new model: only the end may load.
-        path.write_text(CHANGED.split("  - {name: fresh")[0])
-        checking = asyncio.create_task(reloader.check())
-        await asyncio.sleep(0.05)
-        path.write_text(CHANGED)
-        assert (await checking).result == "unsettled"
-        assert (await reloader.check()).result == "applied"
-        assert "fresh" in reloader.gateway.config.models
-    finally:
-        await state.gateway.close()
+
+    async def main() -> None:
+        async with reloading(path, settle=0.2) as reloader:
+            # Valid YAML at every step, but the first steps lack the new model: only the end may load.
+            path.write_text(CHANGED.split("  - {name: fresh")[0])
+            checking = asyncio.create_task(reloader.check())
+            await asyncio.sleep(0.1)  # the writer finishes while the reloader waits for the file to settle
+            path.write_text(CHANGED)
+            assert (await checking).result == "unsettled"
+            assert (await reloader.check()).result == "applied"
+            assert "fresh" in reloader.gateway.config.models
+
+    run(main())
 
 
-async def test_removed_deployments_are_drained_then_closed(
-    world: tuple[Path, ConfigReloader, CollectorRegistry],
-) -> None:
-    path, reloader, _ = world
-    retired = reloader.gateway.fleet["b"]
+def test_the_watch_applies_an_edit_at_its_next_look_once_settled(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.yaml"
+    path.write_text(BASE)
+
+    async def main() -> None:
+        async with reloading(path) as reloader:
+            before = reloader.gateway
+            path.write_text(CHANGED)
+            watching = asyncio.create_task(reloader.watch())
+            await asyncio.sleep(POLL_INTERVAL + SETTLE_TIME / 2)
+            assert reloader.gateway is before  # seen at the first look, and waiting to settle
+            await asyncio.sleep(SETTLE_TIME)
+            assert "fresh" in reloader.gateway.config.models
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching
+
+    run(main())
+
+
+def busy(reloader: ConfigReloader, name: str) -> tuple[Member, asyncio.Event]:
+    """Deployment ``name`` with a call still running on it; the event is set once it is closed."""
+    member = reloader.gateway.fleet[name]
     closed = asyncio.Event()
 
     async def close() -> None:
         closed.set()
 
-    retired.provider.close = close  # type: ignore[method-assign]
-    retired.stats.in_flight = 1  # a call still running on it
-    path.write_text(CHANGED.replace("weight: 5", "weight: 2"))
-    assert (await reloader.check()).result == "applied"
-    await asyncio.sleep(0.15)
-    assert not closed.is_set()  # still draining
-    retired.stats.in_flight = 0
-    await asyncio.wait_for(closed.wait(), 2)
+    member.provider.close = close  # type: ignore[method-assign]
+    member.stats.in_flight = 1
+    return member, closed
+
+
+def test_removed_deployments_are_drained_then_closed(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.yaml"
+    path.write_text(BASE)
+
+    async def main() -> None:
+        async with reloading(path, settle=0.01) as reloader:
+            retired, closed = busy(reloader, "b")
+            path.write_text(CHANGED.replace("weight: 5", "weight: 2"))  # b changes: it is retired
+            assert (await reloader.check()).result == "applied"
+            await asyncio.sleep(20)
+            assert not closed.is_set()  # still draining, well within the grace period
+            retired.stats.in_flight = 0
+            await asyncio.wait_for(closed.wait(), 0.1)  # closed at the drain's next look
+
+    run(main())
+
+
+def test_a_retired_deployment_still_busy_is_closed_after_the_grace_period(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "gateway.yaml"
+    path.write_text(BASE)
+
+    async def main() -> float:
+        async with reloading(path, settle=0.01) as reloader:
+            loop = asyncio.get_running_loop()
+            _, closed = busy(reloader, "b")
+            path.write_text(CHANGED.replace("weight: 5", "weight: 2"))
+            assert (await reloader.check()).result == "applied"
+            applied = loop.time()
+            await asyncio.wait_for(closed.wait(), 60)
+            return loop.time() - applied
+
+    assert run(main()) == pytest.approx(30.0)  # server.graceful_timeout
+    assert "retired deployments still busy after 30s: {'b': 1}" in caplog.text
 
 
 async def test_workers_converge_through_the_shared_snapshot(tmp_path: Path) -> None:

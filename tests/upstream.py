@@ -4,6 +4,9 @@ Behaviour is chosen by the upstream model name a request carries, so each deploy
 of a test config (pointing at the same server with its own ``model``) can act
 differently: slow, failing, stalling, or cutting its stream. A list of behaviours is
 played in order, the last one repeating.
+
+Tests wait for what the upstream saw, never for time to pass: ``arrived`` returns once a
+request for a model has come in, ``disconnected`` once its client abandoned it.
 """
 
 from __future__ import annotations
@@ -12,13 +15,15 @@ import asyncio
 import itertools
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from aiohttp import web
+
+PATIENCE = 5.0  # the longest any wait here lasts: a test that goes wrong fails rather than hangs
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,8 @@ class Behaviour:
     first_content_delay: float = 0.0  # after the role chunk, before the first content chunk
     cut_after: int | None = None  # close the stream after this many content chunks, no [DONE]
     stall: bool = False  # never answer
+    after: str | None = None  # answer only once a request for this model has arrived too
+    release: asyncio.Event | None = None  # answer only once the test sets it (tests on the server's loop)
 
 
 @dataclass
@@ -48,7 +55,9 @@ class FakeUpstream:
         self.requests: list[Seen] = []
         self.disconnects: list[str] = []  # models whose call the client abandoned
         self._ids = itertools.count(1)
+        self._changed = asyncio.Event()  # set, and replaced, whenever a request arrives or is abandoned
         self._runner: web.AppRunner | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the thread's loop, when served from one
         self.port = 0
 
     @property
@@ -65,6 +74,27 @@ class FakeUpstream:
 
     def calls(self, model: str) -> int:
         return sum(1 for seen in self.requests if seen.model == model)
+
+    async def arrived(self, model: str, count: int = 1) -> None:
+        """Return once ``count`` requests for ``model`` have come in (TimeoutError after PATIENCE)."""
+        await self._until(lambda: self.calls(model) >= count)
+
+    async def disconnected(self, model: str) -> None:
+        """Return once a client has abandoned a call to ``model`` (TimeoutError after PATIENCE)."""
+        await self._until(lambda: model in self.disconnects)
+
+    async def _until(self, condition: Callable[[], bool]) -> None:
+        async with asyncio.timeout(PATIENCE):
+            while not condition():
+                await self._changed.wait()
+
+    def _record(self, *, request: Seen | None = None, disconnect: str | None = None) -> None:
+        if request is not None:
+            self.requests.append(request)
+        if disconnect is not None:
+            self.disconnects.append(disconnect)
+        self._changed.set()  # wakes every waiter; each looks at its condition again
+        self._changed = asyncio.Event()
 
     def _next(self, model: str) -> Behaviour:
         script = self._scripts.get(model)
@@ -97,32 +127,40 @@ class FakeUpstream:
         thread = threading.Thread(target=loop.run_forever, daemon=True)
         thread.start()
         asyncio.run_coroutine_threadsafe(self.start(), loop).result(10)
+        self._loop = loop
         try:
             yield self
         finally:
+            self._loop = None
             asyncio.run_coroutine_threadsafe(self.stop(), loop).result(10)
             loop.call_soon_threadsafe(loop.stop)
             thread.join(10)
             loop.close()
 
-    def wait_for_disconnect(self, model: str, timeout: float = 5.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if model in self.disconnects:
-                return True
-            time.sleep(0.01)
-        return False
+    def wait_for_disconnect(self, model: str) -> bool:
+        """``disconnected`` for a test on another thread than ``running_in_thread``'s loop."""
+        assert self._loop is not None, "only for an upstream served by running_in_thread"
+        try:
+            asyncio.run_coroutine_threadsafe(self.disconnected(model), self._loop).result()
+        except TimeoutError:
+            return False
+        return True
 
     # -- handlers -------------------------------------------------------------
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         model = body.get("model", "")
-        self.requests.append(Seen(model, body, dict(request.headers), request.path))
+        self._record(request=Seen(model, body, dict(request.headers), request.path))
         behaviour = self._next(model)
         try:
             if behaviour.stall:
                 await asyncio.sleep(3600)
+            if behaviour.after is not None:
+                await self.arrived(behaviour.after)
+            if behaviour.release is not None:
+                async with asyncio.timeout(PATIENCE):
+                    await behaviour.release.wait()
             if behaviour.delay:
                 await asyncio.sleep(behaviour.delay)
             if behaviour.status != 200:
@@ -132,7 +170,7 @@ class FakeUpstream:
                 return await self._stream(request, body, model, behaviour)
             return web.json_response(self._completion(model, behaviour.reply))
         except asyncio.CancelledError:
-            self.disconnects.append(model)
+            self._record(disconnect=model)
             raise
 
     def _completion(self, model: str, reply: str) -> dict[str, Any]:
@@ -180,14 +218,14 @@ class FakeUpstream:
             await response.write(b"data: [DONE]\n\n")
             await response.write_eof()
         except ConnectionResetError:  # a cancelled handler is recorded by the caller
-            self.disconnects.append(model)
+            self._record(disconnect=model)
             raise
         return response
 
     async def _embeddings(self, request: web.Request) -> web.Response:
         body = await request.json()
         model = body.get("model", "")
-        self.requests.append(Seen(model, body, dict(request.headers), request.path))
+        self._record(request=Seen(model, body, dict(request.headers), request.path))
         behaviour = self._next(model)
         if behaviour.delay:
             await asyncio.sleep(behaviour.delay)

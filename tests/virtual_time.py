@@ -39,6 +39,14 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         return self.now
 
 
+def block(seconds: float) -> None:
+    """Stand for blocking work (CPU-bound, a blocking call) on the running virtual-time loop:
+    its clock moves on while nothing else runs."""
+    loop = asyncio.get_running_loop()
+    assert isinstance(loop, VirtualTimeLoop), "only on a loop started by run()"
+    loop.now += seconds
+
+
 def run(main: Coroutine[Any, Any, T]) -> T:
     """Run ``main`` on a fresh virtual-time loop."""
     loop = VirtualTimeLoop()

@@ -24,9 +24,11 @@ logger = logging.getLogger("raceway.cooldowns")
 
 
 class CooldownBoard:
-    def __init__(self, state: RedisState, poll: float) -> None:
+    def __init__(self, state: RedisState, poll: float, *, clock: Callable[[], float] = time.time) -> None:
+        """``clock``: wall-clock time, which every instance reads alike."""
         self._state = state
         self._poll = poll
+        self._clock = clock
         self._writes = BackgroundWork()
 
     def _key(self, deployment: str) -> str:
@@ -40,7 +42,7 @@ class CooldownBoard:
         self._writes.soon(f"announce the cooldown of {member.name}", self._write(member.name, seconds))
 
     async def _write(self, deployment: str, seconds: float) -> None:
-        until = str(time.time() + seconds)
+        until = str(self._clock() + seconds)
         # Without Redis this worker keeps its own cooldown; the others find out by themselves.
         with contextlib.suppress(StateUnavailable):
             await self._state.call(
@@ -61,7 +63,7 @@ class CooldownBoard:
             values = await self._state.call(lambda client: client.mget(keys))
         except StateUnavailable:
             return
-        now = time.time()
+        now = self._clock()
         for member, value in zip(members, values, strict=True):
             if value is None:
                 continue
