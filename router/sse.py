@@ -10,28 +10,65 @@ import orjson
 DONE_EVENT = b"data: [DONE]\n\n"
 
 
+class EventTooLarge(Exception):
+    """An event grew past the buffer's ``max_event`` bytes without ending."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"an event exceeds {limit} bytes")
+        self.limit = limit
+
+
 class SSEBuffer:
-    """Accumulates raw bytes and hands back complete events (each ending in a blank line)."""
+    """Accumulates raw bytes and hands back complete events (each ending in a blank line).
 
-    __slots__ = ("_pending",)
+    Each byte is searched for the end of its event once, however long the event grows: a
+    chunk that ends no event is appended to the unfinished one and only the new bytes (and
+    the one before them) are searched. ``max_event`` bounds an event's size; past it ``feed``
+    raises ``EventTooLarge``.
+    """
 
-    def __init__(self) -> None:
-        self._pending = b""
+    __slots__ = ("_pending", "max_event")
+
+    def __init__(self, max_event: int | None = None) -> None:
+        self._pending = bytearray()
+        self.max_event = max_event
 
     def feed(self, chunk: bytes) -> list[bytes]:
+        pending = self._pending
+        if pending and pending[-1] == 0x0D and chunk[:1] == b"\n":
+            del pending[-1]  # a CRLF split between two chunks
         if b"\r" in chunk:
             chunk = chunk.replace(b"\r\n", b"\n")
-        data = self._pending + chunk if self._pending else chunk
-        if b"\n\n" not in data:
-            self._pending = data
+        if pending:
+            start = len(pending) - 1  # the blank line may begin in the bytes already held
+            pending += chunk
+            if pending.find(b"\n\n", start) < 0:
+                self._check(len(pending))
+                return []
+            data = bytes(pending)
+            pending.clear()
+        elif b"\n\n" not in chunk:
+            pending += chunk
+            self._check(len(pending))
             return []
-        *events, self._pending = data.split(b"\n\n")
+        else:
+            data = chunk
+        *events, rest = data.split(b"\n\n")
+        pending += rest
+        if self.max_event is not None and len(data) > self.max_event:
+            for event in events:
+                self._check(len(event))
+            self._check(len(rest))
         return [event + b"\n\n" for event in events if event.strip()]
+
+    def _check(self, size: int) -> None:
+        if self.max_event is not None and size > self.max_event:
+            raise EventTooLarge(self.max_event)
 
     @property
     def pending(self) -> bytes:
         """Bytes of an unfinished event (non-empty at the end of a cut stream)."""
-        return self._pending
+        return bytes(self._pending)
 
 
 async def sse_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:

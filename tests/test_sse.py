@@ -1,4 +1,8 @@
-from router.sse import SSEBuffer, error_event, event_json, has_content, is_done
+import time
+
+import pytest
+
+from router.sse import EventTooLarge, SSEBuffer, error_event, event_json, has_content, is_done
 
 
 def test_events_split_across_arbitrary_chunks() -> None:
@@ -34,3 +38,48 @@ def test_event_helpers() -> None:
     assert event_json(b'event: x\ndata: {"x": 1}\n\n') == {"x": 1}
     assert event_json(b": keepalive\n\n") is None
     assert error_event({"error": {"message": "m"}}) == b'data: {"error":{"message":"m"}}\n\n'
+
+
+def test_a_crlf_split_between_chunks_still_ends_the_event() -> None:
+    buffer = SSEBuffer()
+    assert buffer.feed(b'data: {"a": 1}\r\n\r') == []
+    assert buffer.feed(b"\n") == [b'data: {"a": 1}\n\n']
+    assert buffer.pending == b""
+
+
+def test_an_event_longer_than_max_event_is_refused_while_it_grows() -> None:
+    buffer = SSEBuffer(max_event=1024)
+    assert buffer.feed(b"data: " + b"x" * 1000) == []
+    with pytest.raises(EventTooLarge):
+        buffer.feed(b"x" * 100)
+
+
+def test_a_chunk_holding_an_event_longer_than_max_event_is_refused() -> None:
+    buffer = SSEBuffer(max_event=1024)
+    assert buffer.feed(b"data: 1\n\n") == [b"data: 1\n\n"]
+    with pytest.raises(EventTooLarge):
+        buffer.feed(b"data: " + b"x" * 2000 + b"\n\ndata: 2\n\n")
+
+
+def test_events_up_to_max_event_pass() -> None:
+    buffer = SSEBuffer(max_event=1024)
+    event = b"data: " + b"x" * 1012 + b"\n\n"  # 1020 bytes with its blank line
+    assert buffer.feed(event[:500]) == []
+    assert buffer.feed(event[500:] + event) == [event, event]
+
+
+def test_a_long_line_costs_time_linear_in_its_length() -> None:
+    """A 16 MiB line in 16 KiB chunks: each chunk is searched once, not the whole line again.
+
+    Measured in CPU time of this process (not wall-clock): linear work takes a few
+    milliseconds, re-joining and re-searching the pending bytes per chunk (8 GiB of copying
+    and searching) takes seconds."""
+    buffer = SSEBuffer()
+    chunk = b"x" * 16 * 1024
+    started = time.process_time()
+    assert buffer.feed(b"data: ") == []
+    for _ in range(1024):
+        assert buffer.feed(chunk) == []
+    (event,) = buffer.feed(b"\n\n")
+    assert len(event) == 6 + 16 * 1024 * 1024 + 2
+    assert time.process_time() - started < 0.5
