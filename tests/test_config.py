@@ -183,6 +183,27 @@ models: [{name: m, deployments: [a]}]
     assert "deployments[0].fake: is only valid with provider: fake" in problems(raw)
 
 
+def test_max_response_size_is_a_size_for_native_deployments_only() -> None:
+    raw = b"""
+deployments:
+  - {name: a, provider: openai, model: m, max_response_size: 8MiB}
+  - {name: b, provider: openai, model: m}
+  - {name: c, provider: anthropic, model: m, max_response_size: 8MiB}
+  - {name: d, provider: fake, max_response_size: 0}
+models: [{name: m, deployments: [a, b, c, d]}]
+"""
+    assert problems(raw) == [
+        "deployments[2].max_response_size: is only for OpenAI-compatible providers, "
+        "whose answers Raceway reads itself",
+        "deployments[3].max_response_size: is only for OpenAI-compatible providers, "
+        "whose answers Raceway reads itself",
+        "deployments[3].max_response_size: a size must be positive",
+    ]
+    config = parse_config(raw.split(b"  - {name: c")[0] + b"models: [{name: m, deployments: [a, b]}]", {})
+    assert config.deployments["a"].max_response_size == 8 * 1024 * 1024
+    assert config.deployments["b"].max_response_size == 32 * 1024 * 1024
+
+
 def test_vllm_needs_a_base_url_and_litellm_providers_are_recognised() -> None:
     raw = b"""
 deployments:

@@ -100,3 +100,64 @@ async def test_embeddings(upstream: FakeUpstream, session: aiohttp.ClientSession
     answer = orjson.loads(await provider.embeddings({"model": "public", "input": ["a", "b"]}))
     assert len(answer["data"]) == 2
     assert upstream.requests[0].path == "/v1/embeddings" and upstream.requests[0].model == "embed"
+
+
+# -- answers larger than max_response_size: refused while reading, the connection closed ----
+
+LIMIT = 64 * 1024
+
+
+@pytest.mark.parametrize(
+    "behaviour",
+    [
+        Behaviour(huge=1024 * 1024),  # a completion that never ends, chunked
+        Behaviour(body=b'{"choices": []' + b" " * LIMIT + b"}"),  # one byte too many, Content-Length
+        Behaviour(status=500, huge=1024 * 1024),  # an error body
+        Behaviour(status=400, huge=1024 * 1024),
+        Behaviour(huge=8 * 1024 * 1024, gzip=True),  # a gzip bomb: ~8 KiB on the wire
+    ],
+    ids=["chunked", "declared", "error-500", "error-400", "gzip-bomb"],
+)
+async def test_an_answer_past_max_response_size_is_a_retryable_failure(
+    upstream: FakeUpstream, session: aiohttp.ClientSession, behaviour: Behaviour
+) -> None:
+    upstream.script("up-a", behaviour)
+    provider = OpenAICompatibleProvider(native("up-a", upstream.base_url, max_response_size=LIMIT), session)
+    with pytest.raises(UpstreamError) as caught:
+        await provider.chat(CHAT)
+    assert caught.value.code == "upstream_response_too_large" and caught.value.retryable
+    assert caught.value.status_code == 502 and str(LIMIT) in caught.value.message
+
+
+async def test_a_huge_answer_is_not_read_to_its_end(
+    upstream: FakeUpstream, session: aiohttp.ClientSession
+) -> None:
+    upstream.script("up-a", Behaviour(huge=64 * 1024 * 1024))
+    provider = OpenAICompatibleProvider(native("up-a", upstream.base_url, max_response_size=LIMIT), session)
+    with pytest.raises(UpstreamError):
+        await provider.chat(CHAT)
+    await upstream.disconnected("up-a")  # the gateway closed the connection; it did not drain it
+
+
+async def test_an_answer_of_exactly_max_response_size_passes(
+    upstream: FakeUpstream, session: aiohttp.ClientSession
+) -> None:
+    answer = b'{"choices": []' + b" " * (LIMIT - 15) + b"}"
+    assert len(answer) == LIMIT
+    upstream.script("up-a", Behaviour(body=answer))
+    provider = OpenAICompatibleProvider(native("up-a", upstream.base_url, max_response_size=LIMIT), session)
+    assert await provider.chat(CHAT) == answer
+
+
+async def test_an_endless_stream_line_fails_once_past_max_response_size(
+    upstream: FakeUpstream, session: aiohttp.ClientSession
+) -> None:
+    upstream.script("up-a", Behaviour(huge=64 * 1024 * 1024))
+    provider = OpenAICompatibleProvider(native("up-a", upstream.base_url, max_response_size=LIMIT), session)
+    received: list[bytes] = []
+    with pytest.raises(UpstreamError) as caught:
+        async for event in provider.chat_stream({**CHAT, "stream": True}):
+            received.append(event)
+    assert caught.value.code == "upstream_response_too_large" and caught.value.retryable
+    assert all(b"xxx" not in event for event in received)  # perhaps the role chunk, never the line
+    await upstream.disconnected("up-a")

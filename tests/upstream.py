@@ -5,6 +5,11 @@ of a test config (pointing at the same server with its own ``model``) can act
 differently: slow, failing, stalling, or cutting its stream. A list of behaviours is
 played in order, the last one repeating.
 
+Besides answers, it can misbehave the ways real upstreams (or what sits in front of them)
+do: a body that is not a completion, a huge body or stream line sent piece by piece
+(never held whole here), a gzip bomb, a stream that ends without ``[DONE]``, resets its
+connection or sends an error event midway.
+
 Tests wait for what the upstream saw, never for time to pass: ``arrived`` returns once a
 request for a model has come in, ``disconnected`` once its client abandoned it.
 """
@@ -12,9 +17,13 @@ request for a model has come in, ``disconnected`` once its client abandoned it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
+import socket
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,6 +48,15 @@ class Behaviour:
     stall: bool = False  # never answer
     after: str | None = None  # answer only once a request for this model has arrived too
     release: asyncio.Event | None = None  # answer only once the test sets it (tests on the server's loop)
+    body: bytes | None = None  # sent as is, with ``status`` and ``content_type``, instead of an answer
+    content_type: str = "application/json"
+    # A body of this many bytes (JSON that never ends: a completion, or an error without a
+    # 200) or, for a stream, one event line of this many bytes that never ends; sent in pieces.
+    huge: int = 0
+    gzip: bool = False  # with ``huge``: send it gzip-compressed (a gzip bomb: ~1000 times smaller)
+    end_without_done: bool = False  # end the stream cleanly after its content, without [DONE]
+    reset_after: int | None = None  # reset the connection (TCP RST) after this many content chunks
+    error_after: int | None = None  # send ``error`` as an SSE event after this many content chunks
 
 
 @dataclass
@@ -163,6 +181,15 @@ class FakeUpstream:
                     await behaviour.release.wait()
             if behaviour.delay:
                 await asyncio.sleep(behaviour.delay)
+            if behaviour.body is not None:
+                return web.Response(
+                    body=behaviour.body,
+                    status=behaviour.status,
+                    content_type=behaviour.content_type,
+                    headers=behaviour.headers,
+                )
+            if behaviour.huge and (behaviour.status != 200 or not body.get("stream")):
+                return await self._huge(request, model, behaviour)
             if behaviour.status != 200:
                 error = behaviour.error or {"error": {"message": f"scripted {behaviour.status}", "type": "x"}}
                 return web.json_response(error, status=behaviour.status, headers=behaviour.headers)
@@ -172,6 +199,32 @@ class FakeUpstream:
         except asyncio.CancelledError:
             self._record(disconnect=model)
             raise
+
+    async def _huge(self, request: web.Request, model: str, behaviour: Behaviour) -> web.StreamResponse:
+        """A JSON body of ``behaviour.huge`` bytes that never closes, written piece by piece."""
+        if behaviour.status == 200:
+            opening = b'{"id": "huge", "object": "chat.completion", "choices": [{"message": {"content": "'
+        else:
+            opening = b'{"error": {"message": "'
+        headers = {"content-type": "application/json", **behaviour.headers}
+        pieces: list[bytes] | None = None
+        if behaviour.gzip:
+            headers["content-encoding"] = "gzip"
+            pieces = _gzip_pieces(opening, behaviour.huge)
+        response = web.StreamResponse(status=behaviour.status, headers=headers)
+        await response.prepare(request)
+        try:
+            if pieces is not None:
+                for piece in pieces:
+                    await response.write(piece)
+            else:
+                await response.write(opening)
+                for size in _pieces(behaviour.huge - len(opening)):
+                    await response.write(b"x" * size)
+            await response.write_eof()
+        except ConnectionResetError:  # the client stopped reading, as it should
+            self._record(disconnect=model)
+        return response
 
     def _completion(self, model: str, reply: str) -> dict[str, Any]:
         return {
@@ -201,11 +254,26 @@ class FakeUpstream:
             await send([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
             if behaviour.first_content_delay:
                 await asyncio.sleep(behaviour.first_content_delay)
+            if behaviour.huge:
+                await response.write(b'data: {"choices": [{"index": 0, "delta": {"content": "')
+                for size in _pieces(behaviour.huge):
+                    await response.write(b"x" * size)
+                await response.write_eof()
+                return response
             for index, word in enumerate(behaviour.reply.split(" ")):
                 if behaviour.cut_after is not None and index >= behaviour.cut_after:
                     await response.write(b'data: {"id": "partial-ev')  # half an event, then gone
                     assert request.transport is not None
                     request.transport.close()
+                    return response
+                if behaviour.reset_after is not None and index >= behaviour.reset_after:
+                    _reset(request)
+                    return response
+                if behaviour.error_after is not None and index >= behaviour.error_after:
+                    error = behaviour.error or {"error": {"message": "scripted midway failure", "type": "x"}}
+                    await response.write(b"data: " + orjson.dumps(error) + b"\n\n")
+                    await response.write(b"data: [DONE]\n\n")
+                    await response.write_eof()
                     return response
                 if index and behaviour.chunk_delay:
                     await asyncio.sleep(behaviour.chunk_delay)
@@ -215,20 +283,25 @@ class FakeUpstream:
             await send([{"index": 0, "delta": {}, "finish_reason": "stop"}])
             if (body.get("stream_options") or {}).get("include_usage"):
                 await send([], usage={"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9})
-            await response.write(b"data: [DONE]\n\n")
+            if not behaviour.end_without_done:
+                await response.write(b"data: [DONE]\n\n")
             await response.write_eof()
         except ConnectionResetError:  # a cancelled handler is recorded by the caller
             self._record(disconnect=model)
             raise
         return response
 
-    async def _embeddings(self, request: web.Request) -> web.Response:
+    async def _embeddings(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         model = body.get("model", "")
         self._record(request=Seen(model, body, dict(request.headers), request.path))
         behaviour = self._next(model)
         if behaviour.delay:
             await asyncio.sleep(behaviour.delay)
+        if behaviour.body is not None:
+            return web.Response(
+                body=behaviour.body, status=behaviour.status, content_type=behaviour.content_type
+            )
         if behaviour.status != 200:
             return web.json_response(
                 behaviour.error or {"error": {"message": "scripted"}}, status=behaviour.status
@@ -238,3 +311,33 @@ class FakeUpstream:
         return web.json_response(
             {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": 3, "total_tokens": 3}}
         )
+
+
+_PIECE = 64 * 1024
+
+
+def _pieces(total: int) -> Iterator[int]:
+    """Sizes of the pieces ``total`` bytes are written in."""
+    while total > 0:
+        yield min(_PIECE, total)
+        total -= _PIECE
+
+
+@functools.cache
+def _gzip_pieces(opening: bytes, decoded: int) -> list[bytes]:
+    """``opening`` then ``x``s, ``decoded`` bytes in all, gzip-compressed (once per size)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    pieces = [compressor.compress(opening)]
+    for size in _pieces(decoded - len(opening)):
+        pieces.append(compressor.compress(b"x" * size))
+    pieces.append(compressor.flush())
+    return [piece for piece in pieces if piece]
+
+
+def _reset(request: web.Request) -> None:
+    """Drop the connection with a TCP RST instead of an orderly close."""
+    transport = request.transport
+    assert transport is not None
+    sock = transport.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()

@@ -292,6 +292,11 @@ class ConfigReader:
             base_url = NATIVE_PROVIDERS[provider]
             if base_url is None:
                 self.problem(v.join(path, "base_url"), f"is required for provider {provider!r}")
+        if "max_response_size" in data and provider not in NATIVE_PROVIDERS:
+            self.problem(
+                v.join(path, "max_response_size"),
+                "is only for OpenAI-compatible providers, whose answers Raceway reads itself",
+            )
         fake = None
         if "fake" in data:
             if provider != FAKE_PROVIDER:
@@ -309,6 +314,7 @@ class ConfigReader:
                 "connect_timeout": v.positive_duration,
                 "first_chunk_timeout": v.positive_duration,
                 "idle_timeout": v.positive_duration,
+                "max_response_size": parse_size,
                 "headers": self.headers,
                 "max_input_tokens": v.optional(v.positive_int),
                 "weight": v.positive_number,

@@ -12,7 +12,7 @@ from router.config.model import Deployment
 from router.errors import UpstreamError, UpstreamTimeout
 from router.providers.base import RequestBody
 from router.providers.upstream_errors import error_from_status
-from router.sse import SSEBuffer, is_done
+from router.sse import EventTooLarge, SSEBuffer, is_done
 
 
 @contextmanager
@@ -43,6 +43,39 @@ def translate_errors(deployment: Deployment) -> Iterator[None]:
         ) from exc
     except aiohttp.ClientError as exc:
         raise UpstreamError(f"deployment {name} failed: {type(exc).__name__}", deployment=name) from exc
+    except EventTooLarge as exc:
+        raise too_large(deployment) from exc
+
+
+def too_large(deployment: Deployment) -> UpstreamError:
+    return UpstreamError(
+        f"deployment {deployment.name} sent an answer larger than its max_response_size "
+        f"({deployment.max_response_size} bytes)",
+        deployment=deployment.name,
+        code="upstream_response_too_large",
+    )
+
+
+async def read_bounded(response: aiohttp.ClientResponse, deployment: Deployment) -> bytes:
+    """The whole body, decoded, or a retryable error as soon as it passes ``max_response_size``.
+
+    What was read is dropped and the connection closed, not drained: memory stays bounded
+    whatever the upstream sends (a huge body, a gzip bomb), and it is never reused."""
+    limit = deployment.max_response_size
+    declared = response.content_length  # on the wire; a compressed body only grows when decoded
+    if declared is not None and declared > limit:
+        response.close()
+        raise too_large(deployment)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            chunks.clear()
+            response.close()
+            raise too_large(deployment)
+        chunks.append(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 class OpenAICompatibleProvider:
@@ -86,7 +119,7 @@ class OpenAICompatibleProvider:
             async with self._session.post(
                 url, data=self._payload(body), headers=self._headers, timeout=self._timeout
             ) as response:
-                data = await response.read()
+                data = await read_bounded(response, self.deployment)
                 if response.status != 200:
                     raise error_from_status(
                         response.status, data, response.headers, deployment=name, secrets=self._secrets
@@ -102,12 +135,12 @@ class OpenAICompatibleProvider:
                 if response.status != 200:
                     raise error_from_status(
                         response.status,
-                        await response.read(),
+                        await read_bounded(response, self.deployment),
                         response.headers,
                         deployment=name,
                         secrets=self._secrets,
                     )
-                buffer = SSEBuffer()
+                buffer = SSEBuffer(max_event=self.deployment.max_response_size)
                 async for chunk in response.content.iter_any():
                     for event in buffer.feed(chunk):
                         yield event

@@ -1,0 +1,116 @@
+"""Upstreams that could exhaust or mislead the gateway, on the real server (one worker).
+
+Each fault is scripted on the fake upstream; the gateway must stay within its memory,
+fail over to a healthy deployment when there is one, answer 502 in OpenAI's shape when
+there is none, and keep serving.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import RunningGateway, serving
+from tests.test_server import children
+from tests.upstream import Behaviour, FakeUpstream
+
+pytestmark = pytest.mark.integration
+
+MiB = 1024 * 1024
+ATTEMPTED = 128 * MiB  # what a faulty upstream tries to send
+LIMIT = 8 * MiB  # max_response_size of the faulty deployments
+
+
+def gateway_config(upstream: FakeUpstream) -> str:
+    base = upstream.base_url
+    return f"""
+    server: {{graceful_timeout: 5s}}
+    deployments:
+      - {{name: faulty, provider: openai, base_url: "{base}", model: faulty, timeout: 20s,
+         max_response_size: 8MiB, cooldown: {{failures: 1000}}}}
+      - {{name: healthy, provider: openai, base_url: "{base}", model: healthy, timeout: 5s}}
+    models:
+      - {{name: alone, deployments: [faulty]}}
+      - {{name: backed, deployments: [faulty, healthy]}}
+    """
+
+
+@pytest.fixture(scope="module")
+def gateway(
+    module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningGateway]:
+    """One worker, so the process whose memory is measured is the one that served."""
+    with serving(gateway_config(module_upstream), tmp_path_factory.mktemp("faults"), workers=1) as running:
+        yield running
+
+
+@pytest.fixture
+def client(gateway: RunningGateway) -> openai.OpenAI:
+    return openai.OpenAI(base_url=gateway.api_url, api_key="unused", max_retries=0, timeout=30)
+
+
+def chat(gateway: RunningGateway, model: str, *, stream: bool = False) -> httpx.Response:
+    body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "stream": stream}
+    return httpx.post(f"{gateway.api_url}/chat/completions", json=body, timeout=30)
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS (resident now) and VmHWM (the peak resident size) of a process, in KiB."""
+    with open(f"/proc/{pid}/status") as status:
+        fields = dict(line.split(":", 1) for line in status)
+    return {name: int(fields[name].split()[0]) for name in ("VmRSS", "VmHWM")}
+
+
+HUGE_ANSWERS = [
+    Behaviour(huge=ATTEMPTED),  # a JSON answer
+    Behaviour(status=500, huge=ATTEMPTED),  # an error body
+    Behaviour(huge=ATTEMPTED, gzip=True),  # a gzip bomb: ~130 KiB on the wire
+]
+
+
+def test_huge_answers_are_refused_within_bounded_memory(
+    gateway: RunningGateway, threaded_upstream: FakeUpstream
+) -> None:
+    (worker,) = children(gateway.process.pid)
+    assert chat(gateway, "alone").status_code == 200  # warm: first-call allocations are not the fault's
+    assert chat(gateway, "alone", stream=True).status_code == 200
+    before = memory_kib(worker)
+    answers = []
+    for behaviour in HUGE_ANSWERS:
+        threaded_upstream.script("faulty", behaviour)
+        answers.append(chat(gateway, "alone"))
+    threaded_upstream.script("faulty", Behaviour(huge=ATTEMPTED))  # a stream line that never ends
+    answers.append(chat(gateway, "alone", stream=True))
+    after = memory_kib(worker)
+    print(f"worker memory before {before}, after {after} (KiB)")
+    # Each fault tried to send 128 MiB; reading stops at the 8 MiB limit.
+    assert after["VmHWM"] - before["VmHWM"] < 48 * 1024, (before, after)
+    assert after["VmRSS"] - before["VmRSS"] < 48 * 1024, (before, after)
+    for response in answers:
+        assert response.status_code == 502, response.text[:200]
+        assert response.json()["error"]["code"] == "upstream_response_too_large"
+
+
+@pytest.mark.parametrize("behaviour", HUGE_ANSWERS, ids=["json", "error-body", "gzip-bomb"])
+def test_a_huge_answer_fails_over_to_a_healthy_deployment(
+    gateway: RunningGateway, threaded_upstream: FakeUpstream, behaviour: Behaviour
+) -> None:
+    threaded_upstream.script("faulty", behaviour)
+    response = chat(gateway, "backed")
+    assert response.status_code == 200, response.text[:200]
+    assert response.headers["x-raceway-deployment"] == "healthy"
+    assert response.json()["choices"][0]["message"]["content"] == "hello from upstream"
+
+
+def test_an_endless_stream_line_fails_over_before_any_byte_reaches_the_client(
+    client: openai.OpenAI, threaded_upstream: FakeUpstream
+) -> None:
+    threaded_upstream.script("faulty", Behaviour(huge=ATTEMPTED))
+    threaded_upstream.script("healthy", Behaviour(reply="a healthy stream"))
+    stream = client.chat.completions.create(
+        model="backed", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "a healthy stream"
