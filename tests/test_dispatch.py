@@ -89,6 +89,48 @@ async def test_no_retry_on_a_request_error(make: Callable[[str], Harness], upstr
     assert upstream.calls("second") == 0
 
 
+NOT_ANSWERS = [
+    Behaviour(body=b"<html><body><h1>502 Bad Gateway</h1>nginx</body></html>", content_type="text/html"),
+    Behaviour(body=b"garbage \x00\xff", content_type="application/octet-stream"),
+    Behaviour(body=b'["a", "list"]'),
+    Behaviour(body=b'{"object": "chat.completion", "model": "m"}'),
+    Behaviour(body=b'{"error": {"message": "overloaded", "type": "server_error"}}'),
+    Behaviour(body=b'{"choices": "none"}'),
+]
+NOT_ANSWER_IDS = ["html", "garbage", "array", "no-choices", "error-object", "choices-not-a-list"]
+
+
+@pytest.mark.parametrize("behaviour", NOT_ANSWERS, ids=NOT_ANSWER_IDS)
+async def test_a_200_that_is_not_a_completion_is_the_deployments_failure(
+    make: Callable[[str], Harness], upstream: FakeUpstream, behaviour: Behaviour
+) -> None:
+    harness = make(FALLBACK)
+    upstream.script("first", behaviour)
+    completion = await harness.chat("m")
+    assert (completion.deployment, completion.attempts) == ("second", 2)
+    assert harness.sample("raceway_upstream_requests_total", deployment="first", outcome="error") == 1
+    assert harness.sample("raceway_upstream_requests_total", deployment="first", outcome="success") == 0
+    upstream.script("second", behaviour)
+    with pytest.raises(UpstreamError) as failed:
+        await harness.chat("m")
+    assert failed.value.status_code == 502 and failed.value.retryable
+    assert "not a chat completion" in failed.value.message
+
+
+async def test_an_embeddings_answer_must_hold_data_not_choices(
+    make: Callable[[str], Harness], upstream: FakeUpstream
+) -> None:
+    from router.routing.rules import route
+
+    harness = make(FALLBACK)
+    body = {"model": "m", "input": ["a", "b"]}
+    routed = route(harness.config, "m", body, None, {})
+    assert (await harness.dispatcher.embeddings(routed, body)).deployment == "first"
+    upstream.script("first", Behaviour(body=b'{"choices": []}'))
+    completion = await harness.dispatcher.embeddings(routed, body)
+    assert (completion.deployment, completion.attempts) == ("second", 2)
+
+
 async def test_exhausted_group_reports_the_telling_error(
     make: Callable[[str], Harness], upstream: FakeUpstream
 ) -> None:

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from router.config.model import CooldownSettings, Deployment
 from router.dispatch.attempt import Attempt, Calls, Verdict
+from router.dispatch.completion import AnswerKind
 from router.dispatch.rounds import AttemptBudget, Pace, RoundFailed, _cancel, run_round
 from router.errors import UpstreamError, UpstreamRejected
 from router.fleet.breaker import Breaker, State
@@ -48,7 +49,7 @@ class Script:
             raise
         if member.name in self.failures:
             raise self.failures[member.name]
-        return f'{{"from": "{member.name}"}}'.encode()
+        return f'{{"from": "{member.name}", "choices": []}}'.encode()
 
 
 class Bench:
@@ -73,7 +74,7 @@ class Bench:
         """The winner's name and the virtual time it won at."""
         won = await run_round(
             [self.members[name] for name in names],
-            lambda attempt: self.calls.complete(attempt, script.call, 10),
+            lambda attempt: self.calls.complete(attempt, script.call, 10, AnswerKind.CHAT),
             pace,
             AttemptBudget(budget),
             begin=self.calls.begin,
@@ -194,7 +195,7 @@ def test_a_loser_cancelled_before_its_task_ever_ran_still_gives_its_probe_back()
         attempt = bench.calls.begin(member)
         assert attempt is not None and bench.calls.begin(member) is None  # the probe is taken
         never_ran: asyncio.Task[bytes] = asyncio.ensure_future(
-            bench.calls.complete(attempt, Script({}).call, 10)
+            bench.calls.complete(attempt, Script({}).call, 10, AnswerKind.CHAT)
         )
         await _cancel({never_ran: attempt}, _nothing)
         assert never_ran.cancelled()

@@ -114,3 +114,23 @@ def test_an_endless_stream_line_fails_over_before_any_byte_reaches_the_client(
         model="backed", messages=[{"role": "user", "content": "hi"}], stream=True
     )
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "a healthy stream"
+
+
+NGINX_PAGE = b"<html><head><title>502 Bad Gateway</title></head><body><center>nginx</center></body></html>"
+
+
+def test_a_200_that_is_not_a_completion_fails_over_or_is_a_502(
+    gateway: RunningGateway, client: openai.OpenAI, threaded_upstream: FakeUpstream
+) -> None:
+    threaded_upstream.script("faulty", Behaviour(body=NGINX_PAGE, content_type="text/html"))
+    answer = client.chat.completions.with_raw_response.create(
+        model="backed", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert answer.headers["x-raceway-deployment"] == "healthy"
+    assert answer.parse().choices[0].message.content == "hello from upstream"
+    threaded_upstream.script("faulty", Behaviour(body=b'{"object": "list", "data": []}'))
+    with pytest.raises(openai.APIStatusError) as failed:
+        client.chat.completions.create(model="alone", messages=[{"role": "user", "content": "hi"}])
+    assert failed.value.status_code == 502
+    error = chat(gateway, "alone").json()["error"]
+    assert set(error) == {"message", "type", "param", "code"} and error["code"] == "upstream_invalid_answer"

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from router.dispatch.completion import Completion, Usage, usage_of
+from router.dispatch.completion import AnswerKind, Completion, Usage, usage_of
 from router.dispatch.opened_stream import OpenedStream, StreamOutcome, open_stream
 from router.errors import Saturated, UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
 from router.fleet.breaker import State
@@ -140,18 +140,29 @@ class Calls:
         return Attempt(self, member, holds_probe=probing)
 
     async def complete(
-        self, attempt: Attempt, call: Callable[[Member], Awaitable[bytes]], tokens: int
+        self, attempt: Attempt, call: Callable[[Member], Awaitable[bytes]], tokens: int, kind: AnswerKind
     ) -> Completion:
-        """A non-streaming call; ``attempts`` is filled in by the dispatcher."""
+        """A non-streaming call; ``attempts`` is filled in by the dispatcher.
+
+        A 200 that is not an answer of ``kind`` (an HTML page from a proxy, JSON without
+        ``choices``) is the deployment's failure, retried elsewhere like a 5xx."""
         member = attempt.member
         try:
             await attempt.admit(tokens)
             answer = await call(member)
+            document = _loads(answer)
+            if not kind.holds(document):
+                raise UpstreamError(
+                    f"deployment {member.name} answered 200 with something that is not "
+                    f"{'a chat completion' if kind is AnswerKind.CHAT else 'an embeddings list'}",
+                    deployment=member.name,
+                    code="upstream_invalid_answer",
+                )
         except BaseException as exc:
             self._failed(attempt, exc)
             raise
         elapsed = attempt.succeeded(stream=False)
-        usage = usage_of(_loads(answer))
+        usage = usage_of(document)
         attempt.end(Verdict.SUCCESS, usage=usage)
         self.metrics.upstream_requests.labels(member.name, "success").inc()
         self.metrics.upstream_duration.labels(member.name).observe(elapsed)

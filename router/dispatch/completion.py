@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Any
+
+
+class AnswerKind(enum.Enum):
+    """What a non-streaming call must answer: an object holding the list its endpoint's answers hold."""
+
+    CHAT = "choices"  # a chat.completion
+    EMBEDDINGS = "data"  # an embeddings list
+
+    def holds(self, document: Any) -> bool:
+        return isinstance(document, dict) and isinstance(document.get(self.value), list)
 
 
 @dataclass(frozen=True, slots=True)

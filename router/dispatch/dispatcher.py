@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from router.config.model import GatewayConfig, ModelGroup
 from router.dispatch.attempt import Attempt, Calls
-from router.dispatch.completion import Completion
+from router.dispatch.completion import AnswerKind, Completion
 from router.dispatch.opened_stream import OpenedStream, StreamOutcome
 from router.dispatch.rounds import AttemptBudget, Pace, RoundFailed, run_round
 from router.errors import (
@@ -87,17 +87,23 @@ class Dispatcher:
     # -- the three kinds of call ----------------------------------------------------
 
     async def chat(self, request: RoutedRequest, body: dict[str, Any]) -> Completion:
-        return await self._complete(request, body, lambda member: member.provider.chat(body))
+        return await self._complete(request, body, lambda member: member.provider.chat(body), AnswerKind.CHAT)
 
     async def embeddings(self, request: RoutedRequest, body: dict[str, Any]) -> Completion:
-        return await self._complete(request, body, lambda member: member.provider.embeddings(body))
+        return await self._complete(
+            request, body, lambda member: member.provider.embeddings(body), AnswerKind.EMBEDDINGS
+        )
 
     async def _complete(
-        self, request: RoutedRequest, body: dict[str, Any], call: Callable[[Member], Awaitable[bytes]]
+        self,
+        request: RoutedRequest,
+        body: dict[str, Any],
+        call: Callable[[Member], Awaitable[bytes]],
+        kind: AnswerKind,
     ) -> Completion:
         tokens = expected_tokens(request, body)
         completion, _member, attempts = await self._dispatch(
-            request, lambda attempt: self._calls.complete(attempt, call, tokens), _nothing, tokens
+            request, lambda attempt: self._calls.complete(attempt, call, tokens, kind), _nothing, tokens
         )
         completion.attempts = attempts
         return completion
