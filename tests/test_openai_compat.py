@@ -161,3 +161,17 @@ async def test_an_endless_stream_line_fails_once_past_max_response_size(
     assert caught.value.code == "upstream_response_too_large" and caught.value.retryable
     assert all(b"xxx" not in event for event in received)  # perhaps the role chunk, never the line
     await upstream.disconnected("up-a")
+
+
+async def test_an_error_event_midway_raises_instead_of_passing_through(
+    upstream: FakeUpstream, session: aiohttp.ClientSession
+) -> None:
+    error = {"error": {"message": "bad key sk-test-upstream-key", "type": "server_error"}}
+    upstream.script("up-a", Behaviour(reply="one two three", error_after=2, error=error))
+    provider = OpenAICompatibleProvider(native("up-a", upstream.base_url), session)
+    received: list[bytes] = []
+    with pytest.raises(UpstreamError) as caught:
+        async for event in provider.chat_stream({**CHAT, "stream": True}):
+            received.append(event)
+    assert len(received) == 3 and all(b"error" not in event for event in received)
+    assert caught.value.message == "deployment up-a failed midway: bad key ***"

@@ -3,7 +3,7 @@
 import pytest
 
 from router.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
-from router.providers.upstream_errors import error_from_status, scrub
+from router.providers.upstream_errors import error_event, error_from_status, scrub
 
 OPENAI_BODY = (
     b'{"error": {"message": "Bad value for temperature", "type": "invalid_request_error",'
@@ -56,3 +56,18 @@ def test_non_openai_bodies_are_not_passed_through() -> None:
 def test_scrub_removes_secrets_and_key_shaped_strings() -> None:
     text = "key sk-proj-AAAABBBBCCCC rejected; token Bearer xyz123; custom s3cr3t-value"
     assert scrub(text, ["s3cr3t-value"]) == "key *** rejected; token ***; custom ***"
+
+
+def test_an_error_event_is_a_failure_with_its_message_scrubbed() -> None:
+    event = b'data: {"error": {"message": "overloaded, key sk-live-abcdef123456 throttled"}}\n\n'
+    error = error_event(event, deployment="d", secrets=[])
+    assert error is not None and error.retryable and error.deployment == "d"
+    assert error.message == "deployment d failed midway: overloaded, key *** throttled"
+
+
+def test_other_events_are_not_errors() -> None:
+    content = b'data: {"choices": [{"delta": {"content": "\\"error\\": no"}}]}\n\n'
+    assert error_event(content, deployment="d", secrets=[]) is None
+    value = b'data: {"choices": [{"delta": {"content": "error"}}], "x": "error"}\n\n'
+    assert error_event(value, deployment="d", secrets=[]) is None  # parsed: no top-level error
+    assert error_event(b"data: [DONE]\n\n", deployment="d", secrets=[]) is None

@@ -7,6 +7,8 @@ there is none, and keep serving.
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -134,3 +136,54 @@ def test_a_200_that_is_not_a_completion_fails_over_or_is_a_502(
     assert failed.value.status_code == 502
     error = chat(gateway, "alone").json()["error"]
     assert set(error) == {"message", "type", "param", "code"} and error["code"] == "upstream_invalid_answer"
+
+
+# -- streams cut after their first content: the client always learns it ------------------
+
+
+def access_log_line(gateway: RunningGateway, request_id: str) -> dict[str, object]:
+    """The access-log line of ``request_id`` (written once the request is over)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        for line in list(gateway.output):
+            if line.startswith('{"ts"') and (entry := json.loads(line))["request_id"] == request_id:
+                return entry  # type: ignore[no-any-return]
+        time.sleep(0.02)
+    raise AssertionError(f"no access-log line for {request_id}")
+
+
+CUTS = [
+    Behaviour(reply="one two three four", end_without_done=True),  # a clean end, but no [DONE]
+    Behaviour(reply="one two three four", reset_after=2),  # a TCP reset after two words
+    Behaviour(reply="one two three four", cut_after=2),  # half an event, then closed
+    Behaviour(reply="one two three four", error_after=2),  # the upstream's own error event
+]
+CUT_IDS = ["no-done", "reset", "half-event", "error-event"]
+
+
+@pytest.mark.parametrize(("behaviour", "cut"), list(zip(CUTS, CUT_IDS, strict=True)), ids=CUT_IDS)
+def test_a_stream_cut_after_content_ends_with_an_error_the_sdk_raises(
+    gateway: RunningGateway,
+    client: openai.OpenAI,
+    threaded_upstream: FakeUpstream,
+    behaviour: Behaviour,
+    cut: str,
+) -> None:
+    threaded_upstream.script("faulty", behaviour)
+    metric = 'raceway_upstream_requests_total{deployment="faulty",outcome="stream_cut"}'
+    before = gateway.metric(metric)
+    stream = client.chat.completions.create(
+        model="alone",
+        messages=[{"role": "user", "content": "hi"}],
+        stream=True,
+        extra_headers={"x-request-id": f"cut-{cut}"},
+    )
+    text = ""
+    with pytest.raises(openai.APIError) as raised:
+        for chunk in stream:
+            text += "".join(choice.delta.content or "" for choice in chunk.choices)
+    assert text.startswith("one")
+    assert "faulty" in raised.value.message  # the gateway's own error event, naming the deployment
+    line = access_log_line(gateway, f"cut-{cut}")
+    assert line["error"] == "stream_cut" and line["deployment"] == "faulty" and line["status"] == 200
+    assert gateway.metric(metric) == before + 1

@@ -11,7 +11,7 @@ import orjson
 from router.config.model import Deployment
 from router.errors import UpstreamError, UpstreamTimeout
 from router.providers.base import RequestBody
-from router.providers.upstream_errors import error_from_status
+from router.providers.upstream_errors import error_event, error_from_status
 from router.sse import EventTooLarge, SSEBuffer, is_done
 
 
@@ -143,6 +143,8 @@ class OpenAICompatibleProvider:
                 buffer = SSEBuffer(max_event=self.deployment.max_response_size)
                 async for chunk in response.content.iter_any():
                     for event in buffer.feed(chunk):
+                        if (failed := error_event(event, deployment=name, secrets=self._secrets)) is not None:
+                            raise failed  # an error event is a failure, before or after content
                         yield event
                         if is_done(event):
                             return

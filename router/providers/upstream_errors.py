@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 import orjson
 
 from router.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
+from router.sse import event_json
 
 # Statuses that mean "this request is wrong", so no other deployment would accept it.
 NON_RETRYABLE_STATUSES = frozenset({400, 401, 403, 404, 413, 422})
@@ -29,6 +30,11 @@ def upstream_message(body: bytes, secrets: Iterable[str]) -> tuple[str | None, s
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None, None, None
+    return error_fields(document, secrets)
+
+
+def error_fields(document: object, secrets: Iterable[str]) -> tuple[str | None, str | None, str | None]:
+    """(message, param, code) of a parsed ``{"error": {...}}`` document; Nones when it is not one."""
     error = document.get("error") if isinstance(document, dict) else None
     if not isinstance(error, dict) or not isinstance(error.get("message"), str):
         return None, None, None
@@ -38,6 +44,23 @@ def upstream_message(body: bytes, secrets: Iterable[str]) -> tuple[str | None, s
         scrub(error["message"], secrets)[:2000],
         param if isinstance(param, str) else None,
         code if isinstance(code, str) else None,
+    )
+
+
+def error_event(event: bytes, *, deployment: str, secrets: Iterable[str]) -> UpstreamError | None:
+    """The failure an upstream reports with an SSE ``data: {"error": ...}`` event; None for other events.
+
+    Cheap for every other event: a search for ``"error"`` before any parsing."""
+    if b'"error"' not in event:
+        return None
+    document = event_json(event)
+    if not isinstance(document, dict) or "error" not in document:
+        return None
+    message, _param, _code = error_fields(document, secrets)
+    return UpstreamError(
+        f"deployment {deployment} failed midway: {message or 'it sent an error event'}",
+        deployment=deployment,
+        code="upstream_stream_error",
     )
 
 
