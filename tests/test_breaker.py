@@ -80,3 +80,21 @@ def test_retry_after_cools_down_at_once_for_that_long() -> None:
     assert b.state is State.COOLED_DOWN and b.seconds_until_available() == 5.0
     clock.now += 5
     assert b.state is State.HALF_OPEN
+
+
+def test_a_retry_after_cools_down_no_longer_than_max_retry_after_then_probes() -> None:
+    clock = FakeClock()
+    b = breaker(clock, max_retry_after=60.0)
+    b.record_failure(retry_after=99999.0)
+    assert b.state is State.COOLED_DOWN and b.seconds_until_available() == 60.0
+    clock.now += 60
+    assert b.state is State.HALF_OPEN and b.acquire()
+    b.record_success()
+    assert b.state is State.HEALTHY
+
+
+def test_a_short_retry_after_is_kept() -> None:
+    clock = FakeClock()
+    b = breaker(clock, max_retry_after=60.0)
+    b.record_failure(retry_after=7.0)
+    assert b.seconds_until_available() == 7.0

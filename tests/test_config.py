@@ -83,7 +83,7 @@ def test_a_section_allows_exactly_its_dataclass_fields() -> None:
 def test_a_reader_that_forgets_a_field_refuses_to_run() -> None:
     """Adding a field to a config dataclass without teaching the reader to parse it fails loudly."""
     reader = ConfigReader({})
-    with pytest.raises(TypeError, match=r"missing \['duration', 'window'\]"):
+    with pytest.raises(TypeError, match=r"missing \['duration', 'max_retry_after', 'window'\]"):
         reader.build(CooldownSettings, {}, "cooldown", {"failures": int})
 
 

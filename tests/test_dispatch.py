@@ -419,6 +419,33 @@ async def test_429_with_retry_after_cools_down_for_that_long(
     assert harness.fleet["flaky"].breaker.seconds_until_available() == 7.0
 
 
+async def test_a_huge_retry_after_cools_down_for_max_retry_after_then_probes(
+    make: Callable[[str], Harness], upstream: FakeUpstream
+) -> None:
+    harness = make(COOLDOWN)
+    upstream.script("flaky", Behaviour(status=429, headers={"retry-after": "99999"}))
+    assert (await harness.chat("m")).deployment == "steady"
+    flaky = harness.fleet["flaky"]
+    assert flaky.breaker.seconds_until_available() == 60.0  # cooldown.max_retry_after's default
+    harness.clock.now += 60
+    upstream.script("flaky", Behaviour())
+    assert flaky.breaker.state is State.HALF_OPEN
+    assert (await harness.chat("m")).deployment == "flaky"
+    assert flaky.breaker.state is State.HEALTHY
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-3", "9" * 400, "Fri, 31 Dec 9999 23:59:59 GMT"])
+async def test_a_nonsense_retry_after_is_a_429_not_a_crash(
+    make: Callable[[str], Harness], upstream: FakeUpstream, value: str
+) -> None:
+    harness = make(COOLDOWN)
+    upstream.script("flaky", Behaviour(status=429, headers={"retry-after": value}))
+    with pytest.raises(UpstreamRateLimited) as limited:
+        await harness.chat("alone")
+    assert limited.value.status_code == 429 and limited.value.to_json()
+    assert harness.fleet["flaky"].breaker.seconds_until_available() <= 60.0
+
+
 # -- override ----------------------------------------------------------------------------
 
 

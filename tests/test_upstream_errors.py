@@ -3,7 +3,7 @@
 import pytest
 
 from router.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
-from router.providers.upstream_errors import error_event, error_from_status, scrub
+from router.providers.upstream_errors import error_event, error_from_status, retry_after_seconds, scrub
 
 OPENAI_BODY = (
     b'{"error": {"message": "Bad value for temperature", "type": "invalid_request_error",'
@@ -21,6 +21,41 @@ def test_429_is_retryable_and_keeps_retry_after() -> None:
     error = error_from_status(429, b"{}", {"retry-after": "7"}, deployment="d")
     assert isinstance(error, UpstreamRateLimited) and error.retryable
     assert error.retry_after == 7.0 and error.headers["retry-after"] == "7"
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("7", 7.0),
+        (" 2.5 ", 2.5),
+        ("0", 0.0),
+        ("99999", 99999.0),
+        ("9" * 400, 1e9),  # float() of it is inf
+        ("inf", None),
+        ("Infinity", None),
+        ("nan", None),
+        ("-5", None),
+        ("1e9", None),
+        ("soon", None),
+        ("", None),
+        ("Wed, 21 Oct 2015 07:28:30 GMT", 30.0),  # 30 s after ``now``
+        ("Wed, 21 Oct 2015 07:27:00 GMT", 0.0),  # already past
+        ("Wed, 21 Oct 2015 07:28:30 -0000", None),  # a date of unknown zone
+        ("Wed, 32 Oct 2015 99:99:99 GMT", None),
+    ],
+)
+def test_retry_after_values_parse_robustly(value: str, seconds: float | None) -> None:
+    now = 1445412480.0  # Wed, 21 Oct 2015 07:28:00 GMT
+    assert retry_after_seconds(value, now=now) == seconds
+
+
+@pytest.mark.parametrize("value", ["99999", "inf", "nan", "-1", "9" * 400, "Fri, 31 Dec 9999 23:59:59 GMT"])
+def test_a_429_retry_after_is_capped_and_never_breaks_the_error(value: str) -> None:
+    error = error_from_status(429, b"{}", {"retry-after": value}, deployment="d", max_retry_after=60.0)
+    assert isinstance(error, UpstreamRateLimited) and error.retryable and error.status_code == 429
+    assert error.retry_after is None or 0 <= error.retry_after <= 60.0
+    assert error.headers.get("retry-after") in (None, "60", "1")
+    error.to_json()
 
 
 def test_timeouts_from_upstream() -> None:

@@ -54,9 +54,13 @@ def client(gateway: RunningGateway) -> openai.OpenAI:
     return openai.OpenAI(base_url=gateway.api_url, api_key="unused", max_retries=0, timeout=30)
 
 
-def chat(gateway: RunningGateway, model: str, *, stream: bool = False) -> httpx.Response:
+def chat(
+    gateway: RunningGateway, model: str, *, stream: bool = False, pin: str | None = None
+) -> httpx.Response:
+    """``pin``: the deployment to call whatever its breaker says (x-raceway-deployment)."""
     body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "stream": stream}
-    return httpx.post(f"{gateway.api_url}/chat/completions", json=body, timeout=30)
+    headers = {"x-raceway-deployment": pin} if pin else {}
+    return httpx.post(f"{gateway.api_url}/chat/completions", json=body, headers=headers, timeout=30)
 
 
 def memory_kib(pid: int) -> dict[str, int]:
@@ -187,3 +191,18 @@ def test_a_stream_cut_after_content_ends_with_an_error_the_sdk_raises(
     line = access_log_line(gateway, f"cut-{cut}")
     assert line["error"] == "stream_cut" and line["deployment"] == "faulty" and line["status"] == 200
     assert gateway.metric(metric) == before + 1
+
+
+# -- Retry-After: capped, and parsed whatever it says ---------------------------------------
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-1", "9" * 400, "Fri, 31 Dec 9999 23:59:59 GMT", "soon"])
+def test_any_retry_after_is_a_429_in_openai_shape(
+    gateway: RunningGateway, threaded_upstream: FakeUpstream, value: str
+) -> None:
+    threaded_upstream.script("faulty", Behaviour(status=429, headers={"Retry-After": value}))
+    # Pinned, so the cooldown one case starts (up to max_retry_after) does not answer the next.
+    response = chat(gateway, "alone", pin="faulty")
+    assert response.status_code == 429, response.text
+    assert set(response.json()["error"]) == {"message", "type", "param", "code"}
+    assert int(response.headers.get("retry-after", "0")) <= 60

@@ -90,11 +90,15 @@ class FakeSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class CooldownSettings:
-    """Circuit breaker: ``failures`` within ``window`` cool a deployment down for ``duration``."""
+    """Circuit breaker: ``failures`` within ``window`` cool a deployment down for ``duration``.
+
+    A 429's ``Retry-After`` cools it down that long at once, but never longer than
+    ``max_retry_after``: then it is probed again, whatever the upstream asked for."""
 
     failures: int = 3
     window: float = 30.0
     duration: float = 30.0
+    max_retry_after: float = 60.0
 
 
 @dataclass(frozen=True, kw_only=True)

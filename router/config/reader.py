@@ -387,7 +387,12 @@ class ConfigReader:
             CooldownSettings,
             value,
             path,
-            {"failures": v.positive_int, "window": v.positive_duration, "duration": v.positive_duration},
+            {
+                "failures": v.positive_int,
+                "window": v.positive_duration,
+                "duration": v.positive_duration,
+                "max_retry_after": v.positive_duration,
+            },
         )
 
     def headers(self, value: Any) -> dict[str, Secret]:

@@ -25,7 +25,8 @@ class Breaker:
 
     Once the cool-down has passed the breaker is half-open: one request at a time may
     probe the deployment; a success closes the breaker, a failure opens it again. A 429
-    with ``Retry-After`` cools the deployment down for at least that long at once.
+    with ``Retry-After`` cools the deployment down for at least that long at once, up to
+    ``max_retry_after`` (one ``Retry-After: 99999`` must not take it away for a day).
     """
 
     __slots__ = ("_clock", "_failures", "_open_until", "_probing", "settings")
@@ -70,6 +71,8 @@ class Breaker:
 
     def record_failure(self, retry_after: float | None = None) -> None:
         now = self._clock()
+        if retry_after is not None:
+            retry_after = min(retry_after, self.settings.max_retry_after)
         if self._probing:  # the probe failed: straight back to cooling down
             self._probing = False
             self._open(now, retry_after)

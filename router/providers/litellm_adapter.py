@@ -38,9 +38,11 @@ def load_litellm() -> ModuleType:
 
 
 @contextmanager
-def translate_errors(deployment: str, secrets: list[str]) -> Iterator[None]:
+def translate_errors(settings: Deployment, secrets: list[str]) -> Iterator[None]:
     """The one place where litellm's exceptions (subclasses of openai's) become gateway errors."""
     import openai
+
+    deployment = settings.name
 
     try:
         yield
@@ -62,7 +64,14 @@ def translate_errors(deployment: str, secrets: list[str]) -> Iterator[None]:
         response = getattr(exc, "response", None)
         headers = dict(getattr(response, "headers", None) or {})
         body = orjson.dumps({"error": {"message": str(getattr(exc, "message", exc))}})
-        raise error_from_status(status, body, headers, deployment=deployment, secrets=secrets) from exc
+        raise error_from_status(
+            status,
+            body,
+            headers,
+            deployment=deployment,
+            secrets=secrets,
+            max_retry_after=settings.cooldown.max_retry_after,
+        ) from exc
 
 
 class LiteLLMProvider:
@@ -91,13 +100,13 @@ class LiteLLMProvider:
 
     async def chat(self, body: RequestBody) -> bytes:
         arguments = self._arguments(body, CHAT)
-        with translate_errors(self.deployment.name, self._secrets):
+        with translate_errors(self.deployment, self._secrets):
             response = await self._litellm.acompletion(messages=body["messages"], **arguments)
             return orjson.dumps(response.model_dump(exclude_none=True))
 
     async def chat_stream(self, body: RequestBody) -> AsyncGenerator[bytes, None]:
         arguments = self._arguments(body, CHAT)
-        with translate_errors(self.deployment.name, self._secrets):
+        with translate_errors(self.deployment, self._secrets):
             stream = await self._litellm.acompletion(messages=body["messages"], stream=True, **arguments)
             async for chunk in stream:
                 yield b"data: " + orjson.dumps(chunk.model_dump(exclude_none=True)) + b"\n\n"
@@ -105,7 +114,7 @@ class LiteLLMProvider:
 
     async def embeddings(self, body: RequestBody) -> bytes:
         arguments = self._arguments(body, EMBEDDINGS)
-        with translate_errors(self.deployment.name, self._secrets):
+        with translate_errors(self.deployment, self._secrets):
             response = await self._litellm.aembedding(input=body["input"], **arguments)
             return orjson.dumps(response.model_dump(exclude_none=True))
 

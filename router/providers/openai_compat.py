@@ -122,7 +122,12 @@ class OpenAICompatibleProvider:
                 data = await read_bounded(response, self.deployment)
                 if response.status != 200:
                     raise error_from_status(
-                        response.status, data, response.headers, deployment=name, secrets=self._secrets
+                        response.status,
+                        data,
+                        response.headers,
+                        deployment=name,
+                        secrets=self._secrets,
+                        max_retry_after=self.deployment.cooldown.max_retry_after,
                     )
                 return data
 
@@ -139,6 +144,7 @@ class OpenAICompatibleProvider:
                         response.headers,
                         deployment=name,
                         secrets=self._secrets,
+                        max_retry_after=self.deployment.cooldown.max_retry_after,
                     )
                 buffer = SSEBuffer(max_event=self.deployment.max_response_size)
                 async for chunk in response.content.iter_any():

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import email.utils
 import re
+import time
 from collections.abc import Iterable, Mapping
 
 import orjson
 
+from router.config.model import CooldownSettings
 from router.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
 from router.sse import event_json
 
@@ -71,13 +74,17 @@ def error_from_status(
     *,
     deployment: str,
     secrets: Iterable[str] = (),
+    max_retry_after: float = CooldownSettings.max_retry_after,
 ) -> UpstreamError:
-    """The classified error for a non-2xx upstream answer."""
+    """The classified error for a non-2xx upstream answer.
+
+    ``max_retry_after``: the deployment's cap on a 429's ``Retry-After`` (its cooldown's)."""
     message, param, code = upstream_message(body, secrets)
     if status == 429:
+        retry_after = retry_after_seconds(headers.get("retry-after") or headers.get("Retry-After"))
         return UpstreamRateLimited(
             message or f"deployment {deployment} is rate limited",
-            retry_after=_retry_after(headers),
+            retry_after=None if retry_after is None else min(retry_after, max_retry_after),
             deployment=deployment,
         )
     if status in (401, 403):
@@ -102,11 +109,22 @@ def error_from_status(
     return UpstreamError(f"deployment {deployment} failed (HTTP {status})", deployment=deployment)
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("retry-after") or headers.get("Retry-After")
+_DELAY_SECONDS = re.compile(r"\d+(?:\.\d+)?")
+
+
+def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds a ``Retry-After`` value asks for: delay-seconds or an HTTP date (``now``: the
+    Unix time it is measured from). None for anything else (``inf``, ``nan``, ``-5``, ``1e9``,
+    words): unknown, not an error. A huge number is kept (up to 1e9 s) for the caller to cap."""
     if value is None:
         return None
+    value = value.strip()
+    if _DELAY_SECONDS.fullmatch(value):
+        return min(float(value), 1e9)  # a 400-digit number would be inf
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP date; rare from LLM APIs, treated as unknown
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        return None  # "-0000": a date of unknown zone
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
