@@ -3,7 +3,7 @@
 import pytest
 
 from router.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
-from router.providers.upstream_errors import error_event, error_from_status, retry_after_seconds, scrub
+from router.providers.upstream_errors import Scrubber, error_event, error_from_status, retry_after_seconds
 
 OPENAI_BODY = (
     b'{"error": {"message": "Bad value for temperature", "type": "invalid_request_error",'
@@ -78,7 +78,7 @@ def test_request_errors_pass_through_without_retry(status: int) -> None:
 @pytest.mark.parametrize("status", [401, 403])
 def test_refused_upstream_credentials_are_the_gateways_problem(status: int) -> None:
     body = b'{"error": {"message": "Incorrect API key provided: sk-live-abcdef123456"}}'
-    error = error_from_status(status, body, {}, deployment="d", secrets=["sk-live-abcdef123456"])
+    error = error_from_status(status, body, {}, deployment="d", scrubber=Scrubber(["sk-live-abcdef123456"]))
     assert error.status_code == 502 and not error.retryable
     assert "sk-live" not in error.message
 
@@ -90,19 +90,54 @@ def test_non_openai_bodies_are_not_passed_through() -> None:
 
 def test_scrub_removes_secrets_and_key_shaped_strings() -> None:
     text = "key sk-proj-AAAABBBBCCCC rejected; token Bearer xyz123; custom s3cr3t-value"
-    assert scrub(text, ["s3cr3t-value"]) == "key *** rejected; token ***; custom ***"
+    assert Scrubber(["s3cr3t-value"])(text) == "key *** rejected; token ***; custom ***"
+
+
+def test_scrub_removes_secrets_echoed_cut_short_and_short_ones() -> None:
+    scrubber = Scrubber(["rw-gateway-key-0123456789", "abcd", "abc"])  # 3 characters: too short to scrub
+    text = 'key rw-gateway-key-01…, key="rw-gatewa", abcd and abc'
+    assert scrubber(text) == 'key ***, key="***", abcd and abc'.replace("abcd", "***")
+
+
+def test_a_scrubber_keeps_every_secret_it_was_given() -> None:
+    scrubber = Scrubber(["first-secret-value"])
+    scrubber.add(["second-secret-value"])
+    assert scrubber("first-secret-value second-secret-value") == "*** ***"
+
+
+LEAKY_BODY = (
+    b'{"error": {"message": "bad header authorization: Bearer sk-probe-SECRET-123",'
+    b' "param": "header authorization: Bearer sk-probe-SECRET-\\u2026",'
+    b' "code": "invalid rw-gateway-key-0123456789 here"}}'
+)
+
+
+@pytest.mark.parametrize("status", [400, 413, 422])
+def test_every_field_passed_on_is_scrubbed(status: int) -> None:
+    scrubber = Scrubber(["sk-probe-SECRET-123", "rw-gateway-key-0123456789"])
+    error = error_from_status(status, LEAKY_BODY, {}, deployment="d", scrubber=scrubber)
+    fields = error.to_dict()["error"]
+    assert "SECRET" not in error.to_json().decode() and "rw-gateway" not in error.to_json().decode()
+    assert fields["param"] == "header authorization: Bearer ***" and fields["code"] == "invalid *** here"
+    assert fields["message"] == "bad header authorization: Bearer ***"
+
+
+def test_long_param_and_code_are_cut() -> None:
+    body = b'{"error": {"message": "m", "param": "' + b"p" * 5000 + b'", "code": "' + b"c" * 5000 + b'"}}'
+    error = error_from_status(400, body, {}, deployment="d")
+    assert len(error.param or "") == 200 and len(error.code or "") == 200
 
 
 def test_an_error_event_is_a_failure_with_its_message_scrubbed() -> None:
     event = b'data: {"error": {"message": "overloaded, key sk-live-abcdef123456 throttled"}}\n\n'
-    error = error_event(event, deployment="d", secrets=[])
+    error = error_event(event, deployment="d")
     assert error is not None and error.retryable and error.deployment == "d"
     assert error.message == "deployment d failed midway: overloaded, key *** throttled"
 
 
 def test_other_events_are_not_errors() -> None:
     content = b'data: {"choices": [{"delta": {"content": "\\"error\\": no"}}]}\n\n'
-    assert error_event(content, deployment="d", secrets=[]) is None
+    assert error_event(content, deployment="d") is None
     value = b'data: {"choices": [{"delta": {"content": "error"}}], "x": "error"}\n\n'
-    assert error_event(value, deployment="d", secrets=[]) is None  # parsed: no top-level error
-    assert error_event(b"data: [DONE]\n\n", deployment="d", secrets=[]) is None
+    assert error_event(value, deployment="d") is None  # parsed: no top-level error
+    assert error_event(b"data: [DONE]\n\n", deployment="d") is None

@@ -21,6 +21,7 @@ from tests.upstream import Behaviour, FakeUpstream
 
 pytestmark = pytest.mark.integration
 
+HEALTHY_KEY = "hk-9f8e7d6c5b4a-healthy-secret"  # shaped like no known key: only its value betrays it
 MiB = 1024 * 1024
 ATTEMPTED = 128 * MiB  # what a faulty upstream tries to send
 LIMIT = 8 * MiB  # max_response_size of the faulty deployments
@@ -33,7 +34,8 @@ def gateway_config(upstream: FakeUpstream) -> str:
     deployments:
       - {{name: faulty, provider: openai, base_url: "{base}", model: faulty, timeout: 20s,
          max_response_size: 8MiB, cooldown: {{failures: 1000}}}}
-      - {{name: healthy, provider: openai, base_url: "{base}", model: healthy, timeout: 5s}}
+      - {{name: healthy, provider: openai, base_url: "{base}", model: healthy, timeout: 5s,
+         api_key: "${{HEALTHY_KEY}}"}}
     models:
       - {{name: alone, deployments: [faulty]}}
       - {{name: backed, deployments: [faulty, healthy]}}
@@ -45,7 +47,8 @@ def gateway(
     module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningGateway]:
     """One worker, so the process whose memory is measured is the one that served."""
-    with serving(gateway_config(module_upstream), tmp_path_factory.mktemp("faults"), workers=1) as running:
+    directory, env = tmp_path_factory.mktemp("faults"), {"HEALTHY_KEY": HEALTHY_KEY}
+    with serving(gateway_config(module_upstream), directory, workers=1, env=env) as running:
         yield running
 
 
@@ -55,11 +58,18 @@ def client(gateway: RunningGateway) -> openai.OpenAI:
 
 
 def chat(
-    gateway: RunningGateway, model: str, *, stream: bool = False, pin: str | None = None
+    gateway: RunningGateway,
+    model: str,
+    *,
+    stream: bool = False,
+    pin: str | None = None,
+    request_id: str | None = None,
 ) -> httpx.Response:
     """``pin``: the deployment to call whatever its breaker says (x-raceway-deployment)."""
     body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "stream": stream}
     headers = {"x-raceway-deployment": pin} if pin else {}
+    if request_id is not None:
+        headers["x-request-id"] = request_id
     return httpx.post(f"{gateway.api_url}/chat/completions", json=body, headers=headers, timeout=30)
 
 
@@ -206,3 +216,31 @@ def test_any_retry_after_is_a_429_in_openai_shape(
     assert response.status_code == 429, response.text
     assert set(response.json()["error"]) == {"message", "type", "param", "code"}
     assert int(response.headers.get("retry-after", "0")) <= 60
+
+
+# -- what upstream errors pass on is scrubbed of every configured secret --------------------
+
+
+def test_an_upstream_error_echoing_a_configured_secret_reaches_no_client_and_no_log(
+    gateway: RunningGateway, threaded_upstream: FakeUpstream
+) -> None:
+    echo = {
+        "error": {
+            "message": f"unknown header x-api-key: {HEALTHY_KEY}",
+            "param": f"header x-api-key: {HEALTHY_KEY[:14]}…",
+            "code": f"bad_key_{HEALTHY_KEY}",
+        }
+    }
+    threaded_upstream.script("faulty", Behaviour(status=400, error=echo))
+    response = chat(gateway, "alone", pin="faulty", request_id="echoed-secret")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error == {
+        "message": "unknown header x-api-key: ***",
+        "type": "invalid_request_error",
+        "param": "header x-api-key: ***",
+        "code": "bad_key_***",
+    }
+    line = access_log_line(gateway, "echoed-secret")
+    assert line["error"] == "bad_key_***"
+    assert not any(HEALTHY_KEY[:8] in output for output in gateway.output)

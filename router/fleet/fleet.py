@@ -97,6 +97,7 @@ class Fleet:
         """``share``: how many workers split each deployment's caps (and, locally, its rate limits);
         ``state``: the backend that enforces the rate limits."""
         factory = ProviderFactory.open()
+        factory.scrubber.add(config.secrets())
         members = {
             name: _new_member(deployment, factory, clock, share, state)
             for name, deployment in config.deployments.items()
@@ -105,6 +106,7 @@ class Fleet:
 
     def successor(self, config: GatewayConfig) -> tuple[Fleet, list[Member]]:
         """The fleet for ``config``, and the members it no longer uses (to drain and close)."""
+        self.factory.scrubber.add(config.secrets())  # kept members' providers share it
         members: dict[str, Member] = {}
         for name, deployment in config.deployments.items():
             current = self._members.get(name)

@@ -10,6 +10,7 @@ from router.config.model import FAKE_PROVIDER, Deployment
 from router.providers.base import Provider, RequestBody
 from router.providers.fake import FakeProvider
 from router.providers.openai_compat import OpenAICompatibleProvider
+from router.providers.upstream_errors import Scrubber
 
 __all__ = ["Provider", "ProviderFactory", "RequestBody", "open_session"]
 
@@ -21,10 +22,12 @@ def open_session() -> aiohttp.ClientSession:
 
 
 class ProviderFactory:
-    """Builds a worker's providers; owns what they share (the HTTP session, litellm once loaded)."""
+    """Builds a worker's providers; owns what they share (the HTTP session, litellm once loaded,
+    the scrubber that keeps every configured secret out of what upstream errors pass on)."""
 
     def __init__(self, session: aiohttp.ClientSession) -> None:
         self.session = session
+        self.scrubber = Scrubber()
         self._litellm: ModuleType | None = None
 
     @classmethod
@@ -35,14 +38,14 @@ class ProviderFactory:
         if deployment.provider == FAKE_PROVIDER:
             return FakeProvider(deployment)
         if deployment.is_native:
-            return OpenAICompatibleProvider(deployment, self.session)
+            return OpenAICompatibleProvider(deployment, self.session, self.scrubber)
         if self._litellm is None:
             from router.providers.litellm_adapter import load_litellm
 
             self._litellm = load_litellm()
         from router.providers.litellm_adapter import LiteLLMProvider
 
-        return LiteLLMProvider(deployment, self._litellm)
+        return LiteLLMProvider(deployment, self._litellm, self.scrubber)
 
     async def close(self) -> None:
         await self.session.close()

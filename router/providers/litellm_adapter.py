@@ -20,7 +20,7 @@ from router.config.model import Deployment
 from router.errors import GatewayError, UpstreamError, UpstreamTimeout
 from router.providers.base import RequestBody
 from router.providers.litellm_params import CHAT, EMBEDDINGS, Surface, litellm_arguments
-from router.providers.upstream_errors import error_from_status
+from router.providers.upstream_errors import Scrubber, error_from_status
 from router.sse import DONE_EVENT
 
 logger = logging.getLogger("raceway.litellm")
@@ -38,7 +38,7 @@ def load_litellm() -> ModuleType:
 
 
 @contextmanager
-def translate_errors(settings: Deployment, secrets: list[str]) -> Iterator[None]:
+def translate_errors(settings: Deployment, scrubber: Scrubber) -> Iterator[None]:
     """The one place where litellm's exceptions (subclasses of openai's) become gateway errors."""
     import openai
 
@@ -69,7 +69,7 @@ def translate_errors(settings: Deployment, secrets: list[str]) -> Iterator[None]
             body,
             headers,
             deployment=deployment,
-            secrets=secrets,
+            scrubber=scrubber,
             max_retry_after=settings.cooldown.max_retry_after,
         ) from exc
 
@@ -77,12 +77,14 @@ def translate_errors(settings: Deployment, secrets: list[str]) -> Iterator[None]
 class LiteLLMProvider:
     """One deployment called through ``litellm.acompletion`` and translated back to OpenAI's format."""
 
-    def __init__(self, deployment: Deployment, litellm: ModuleType) -> None:
+    def __init__(self, deployment: Deployment, litellm: ModuleType, scrubber: Scrubber | None = None) -> None:
+        """``scrubber``: what to remove from upstream errors (default: this deployment's own secrets)."""
         self.deployment = deployment
         self._litellm = litellm
         self._model = f"{deployment.provider}/{deployment.model}"
-        self._secrets = [deployment.api_key.reveal()] if deployment.api_key else []
-        self._secrets += [value.reveal() for value in deployment.headers.values()]
+        own = [value.reveal() for value in deployment.headers.values()]
+        own += [deployment.api_key.reveal()] if deployment.api_key else []
+        self._scrubber = scrubber if scrubber is not None else Scrubber(own)
 
     def _arguments(self, body: RequestBody, surface: Surface) -> dict[str, Any]:
         """The client's allowed fields; the model, its key, address and headers from the config only."""
@@ -100,13 +102,13 @@ class LiteLLMProvider:
 
     async def chat(self, body: RequestBody) -> bytes:
         arguments = self._arguments(body, CHAT)
-        with translate_errors(self.deployment, self._secrets):
+        with translate_errors(self.deployment, self._scrubber):
             response = await self._litellm.acompletion(messages=body["messages"], **arguments)
             return orjson.dumps(response.model_dump(exclude_none=True))
 
     async def chat_stream(self, body: RequestBody) -> AsyncGenerator[bytes, None]:
         arguments = self._arguments(body, CHAT)
-        with translate_errors(self.deployment, self._secrets):
+        with translate_errors(self.deployment, self._scrubber):
             stream = await self._litellm.acompletion(messages=body["messages"], stream=True, **arguments)
             async for chunk in stream:
                 yield b"data: " + orjson.dumps(chunk.model_dump(exclude_none=True)) + b"\n\n"
@@ -114,7 +116,7 @@ class LiteLLMProvider:
 
     async def embeddings(self, body: RequestBody) -> bytes:
         arguments = self._arguments(body, EMBEDDINGS)
-        with translate_errors(self.deployment, self._secrets):
+        with translate_errors(self.deployment, self._scrubber):
             response = await self._litellm.aembedding(input=body["input"], **arguments)
             return orjson.dumps(response.model_dump(exclude_none=True))
 

@@ -11,7 +11,7 @@ import orjson
 from router.config.model import Deployment
 from router.errors import UpstreamError, UpstreamTimeout
 from router.providers.base import RequestBody
-from router.providers.upstream_errors import error_event, error_from_status
+from router.providers.upstream_errors import Scrubber, error_event, error_from_status
 from router.sse import EventTooLarge, SSEBuffer, is_done
 
 
@@ -81,7 +81,10 @@ async def read_bounded(response: aiohttp.ClientResponse, deployment: Deployment)
 class OpenAICompatibleProvider:
     """One deployment reached over HTTP with OpenAI's wire format; no translation needed."""
 
-    def __init__(self, deployment: Deployment, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self, deployment: Deployment, session: aiohttp.ClientSession, scrubber: Scrubber | None = None
+    ) -> None:
+        """``scrubber``: what to remove from upstream errors (default: this deployment's own secrets)."""
         assert deployment.base_url is not None, "config validation guarantees a base_url"
         self.deployment = deployment
         self._session = session
@@ -92,7 +95,8 @@ class OpenAICompatibleProvider:
         if deployment.api_key is not None:
             headers["authorization"] = f"Bearer {deployment.api_key.reveal()}"
         self._headers = headers
-        self._secrets = [value for value in headers.values() if value != "application/json"]
+        own = [value for value in headers.values() if value != "application/json"]
+        self._scrubber = scrubber if scrubber is not None else Scrubber(own)
         self._timeout = aiohttp.ClientTimeout(
             total=deployment.timeout, sock_connect=deployment.connect_timeout
         )
@@ -126,7 +130,7 @@ class OpenAICompatibleProvider:
                         data,
                         response.headers,
                         deployment=name,
-                        secrets=self._secrets,
+                        scrubber=self._scrubber,
                         max_retry_after=self.deployment.cooldown.max_retry_after,
                     )
                 return data
@@ -143,13 +147,15 @@ class OpenAICompatibleProvider:
                         await read_bounded(response, self.deployment),
                         response.headers,
                         deployment=name,
-                        secrets=self._secrets,
+                        scrubber=self._scrubber,
                         max_retry_after=self.deployment.cooldown.max_retry_after,
                     )
                 buffer = SSEBuffer(max_event=self.deployment.max_response_size)
                 async for chunk in response.content.iter_any():
                     for event in buffer.feed(chunk):
-                        if (failed := error_event(event, deployment=name, secrets=self._secrets)) is not None:
+                        if (
+                            failed := error_event(event, deployment=name, scrubber=self._scrubber)
+                        ) is not None:
                             raise failed  # an error event is a failure, before or after content
                         yield event
                         if is_done(event):

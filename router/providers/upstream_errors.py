@@ -19,38 +19,76 @@ NON_RETRYABLE_STATUSES = frozenset({400, 401, 403, 404, 413, 422})
 _KEY_LIKE = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{6,}|Bearer\s+[A-Za-z0-9._~+/=\-]+|AIza[0-9A-Za-z_\-]{20,})")
 
 
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Remove secret values and anything shaped like an API key from a message."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return _KEY_LIKE.sub("***", text)
+_ECHO = 8  # a secret's first characters that identify an echo of it, even cut short
+_FIELD = 200  # the longest ``param`` or ``code`` passed on
 
 
-def upstream_message(body: bytes, secrets: Iterable[str]) -> tuple[str | None, str | None, str | None]:
-    """(message, param, code) from an OpenAI-shaped error body; Nones when it is not one."""
+class Scrubber:
+    """Makes text an upstream sent safe for clients and logs.
+
+    Every configured secret (the whole config's: gateway keys, every deployment's key and
+    headers, the Redis URL) becomes ``***``, as does an echo of one cut short (its first
+    characters and whatever follows them up to a space or quote: ``sk-probe-SECRET-…``),
+    and anything shaped like an API key. A secret stays known once added: a key rotated
+    out of the config is still a key.
+    """
+
+    __slots__ = ("_pattern", "_secrets")
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: frozenset[str] = frozenset()
+        self._pattern: re.Pattern[str] | None = None
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        known = self._secrets | {secret for secret in secrets if len(secret) >= 4}
+        if known == self._secrets:
+            return
+        self._secrets = known
+        echoes = sorted({re.escape(secret[:_ECHO]) for secret in known if len(secret) >= _ECHO})
+        short = sorted((re.escape(s) for s in known if len(s) < _ECHO), key=len, reverse=True)
+        self._pattern = re.compile("|".join([*(rf"{echo}[^\s\"'<>,;]*" for echo in echoes), *short]))
+
+    def __call__(self, text: str) -> str:
+        if self._pattern is not None:
+            text = self._pattern.sub("***", text)
+        return _KEY_LIKE.sub("***", text)
+
+
+_KEY_SHAPES_ONLY = Scrubber()
+
+
+def upstream_message(
+    body: bytes, scrubber: Scrubber = _KEY_SHAPES_ONLY
+) -> tuple[str | None, str | None, str | None]:
+    """(message, param, code) from an OpenAI-shaped error body, scrubbed; Nones when it is not one."""
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None, None, None
-    return error_fields(document, secrets)
+    return error_fields(document, scrubber)
 
 
-def error_fields(document: object, secrets: Iterable[str]) -> tuple[str | None, str | None, str | None]:
-    """(message, param, code) of a parsed ``{"error": {...}}`` document; Nones when it is not one."""
+def error_fields(
+    document: object, scrubber: Scrubber = _KEY_SHAPES_ONLY
+) -> tuple[str | None, str | None, str | None]:
+    """(message, param, code) of a parsed ``{"error": {...}}`` document, each scrubbed (they reach
+    the client, and the code the access log); Nones when it is not one."""
     error = document.get("error") if isinstance(document, dict) else None
     if not isinstance(error, dict) or not isinstance(error.get("message"), str):
         return None, None, None
     param = error.get("param")
     code = error.get("code")
     return (
-        scrub(error["message"], secrets)[:2000],
-        param if isinstance(param, str) else None,
-        code if isinstance(code, str) else None,
+        scrubber(error["message"][:4000])[:2000],
+        scrubber(param[: _FIELD * 2])[:_FIELD] if isinstance(param, str) else None,
+        scrubber(code[: _FIELD * 2])[:_FIELD] if isinstance(code, str) else None,
     )
 
 
-def error_event(event: bytes, *, deployment: str, secrets: Iterable[str]) -> UpstreamError | None:
+def error_event(
+    event: bytes, *, deployment: str, scrubber: Scrubber = _KEY_SHAPES_ONLY
+) -> UpstreamError | None:
     """The failure an upstream reports with an SSE ``data: {"error": ...}`` event; None for other events.
 
     Cheap for every other event: a search for ``"error"`` before any parsing."""
@@ -59,7 +97,7 @@ def error_event(event: bytes, *, deployment: str, secrets: Iterable[str]) -> Ups
     document = event_json(event)
     if not isinstance(document, dict) or "error" not in document:
         return None
-    message, _param, _code = error_fields(document, secrets)
+    message, _param, _code = error_fields(document, scrubber)
     return UpstreamError(
         f"deployment {deployment} failed midway: {message or 'it sent an error event'}",
         deployment=deployment,
@@ -73,13 +111,13 @@ def error_from_status(
     headers: Mapping[str, str],
     *,
     deployment: str,
-    secrets: Iterable[str] = (),
+    scrubber: Scrubber = _KEY_SHAPES_ONLY,
     max_retry_after: float = CooldownSettings.max_retry_after,
 ) -> UpstreamError:
-    """The classified error for a non-2xx upstream answer.
+    """The classified error for a non-2xx upstream answer, with what it passes on scrubbed.
 
     ``max_retry_after``: the deployment's cap on a 429's ``Retry-After`` (its cooldown's)."""
-    message, param, code = upstream_message(body, secrets)
+    message, param, code = upstream_message(body, scrubber)
     if status == 429:
         retry_after = retry_after_seconds(headers.get("retry-after") or headers.get("Retry-After"))
         return UpstreamRateLimited(
