@@ -165,6 +165,7 @@ class UpstreamError(GatewayError):
     def __init__(self, message: str, *, deployment: str = "", **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.deployment = deployment
+        self.attempts = 0  # upstream calls the request made in all (set by the dispatcher)
 
 
 class UpstreamTimeout(UpstreamError):

@@ -78,6 +78,43 @@ async def test_fallback_on_retryable_failures(
     assert (completion.deployment, completion.attempts) == ("second", 2)
 
 
+async def test_a_404_is_a_deployment_fault_that_falls_back_and_counts(
+    make: Callable[[str], Harness], upstream: FakeUpstream
+) -> None:
+    harness = make(COOLDOWN)
+    upstream.script("flaky", Behaviour(status=404))
+    assert (await harness.chat("m")).deployment == "steady"
+    assert harness.sample("raceway_upstream_requests_total", deployment="flaky", outcome="error") == 1
+    assert (await harness.chat("m")).deployment == "steady"
+    assert harness.fleet["flaky"].breaker.state is State.COOLED_DOWN  # failures: 2
+
+
+async def test_an_error_names_the_deployment_that_failed_and_the_calls_made(
+    make: Callable[[str], Harness], upstream: FakeUpstream
+) -> None:
+    harness = make(FALLBACK)
+    upstream.script("first", Behaviour(status=500))
+    upstream.script("second", Behaviour(status=503))
+    with pytest.raises(UpstreamError) as failed:
+        await harness.chat("m")
+    assert (failed.value.deployment, failed.value.attempts) == ("second", 2)
+    upstream.script("first", Behaviour(status=400))
+    with pytest.raises(UpstreamRejected) as rejected:
+        await harness.chat("m")
+    assert (rejected.value.deployment, rejected.value.attempts) == ("first", 1)
+    upstream.script("first", Behaviour(delay=1.0))
+    upstream.script("second", Behaviour(delay=1.0))
+    deadline = make(
+        FALLBACK.replace(
+            "{name: m, deployments: [first, second]}",
+            "{name: m, deployments: [first, second], deadline: 200ms}",
+        )
+    )
+    with pytest.raises(UpstreamTimeout) as late:
+        await deadline.chat("m")
+    assert (late.value.deployment, late.value.attempts) == ("first", 1)
+
+
 async def test_fallback_on_connection_refused(make: Callable[[str], Harness]) -> None:
     assert (await make(FALLBACK).chat("via-refused")).deployment == "first"
 

@@ -62,7 +62,17 @@ def test_timeouts_from_upstream() -> None:
     assert isinstance(error_from_status(504, b"", {}, deployment="d"), UpstreamTimeout)
 
 
-@pytest.mark.parametrize("status", [400, 404, 422])
+def test_a_404_is_the_deployments_fault_not_the_requests() -> None:
+    """The URL and the model are the config's: a 404 means a wrong base_url or model, and another
+    deployment may answer. What the upstream said (its URL, its model names) is not passed on."""
+    body = b'{"error": {"message": "The model `internal-llm-7` does not exist", "code": "model_not_found"}}'
+    error = error_from_status(404, body, {}, deployment="d")
+    assert type(error) is UpstreamError and error.retryable and error.status_code == 502
+    assert error.code == "upstream_not_found" and error.deployment == "d"
+    assert "internal-llm" not in error.message and "base_url" in error.message
+
+
+@pytest.mark.parametrize("status", [400, 422])
 def test_request_errors_pass_through_without_retry(status: int) -> None:
     error = error_from_status(status, OPENAI_BODY, {}, deployment="d")
     assert isinstance(error, UpstreamRejected) and not error.retryable

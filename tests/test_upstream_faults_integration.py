@@ -36,9 +36,16 @@ def gateway_config(upstream: FakeUpstream) -> str:
          max_response_size: 8MiB, cooldown: {{failures: 1000}}}}
       - {{name: healthy, provider: openai, base_url: "{base}", model: healthy, timeout: 5s,
          api_key: "${{HEALTHY_KEY}}"}}
+      - {{name: rootless, provider: openai, base_url: "{base.removesuffix("/v1")}", model: rootless,
+         timeout: 5s, cooldown: {{failures: 1000}}}}
+      - {{name: failing, provider: openai, base_url: "{base}", model: failing, timeout: 5s,
+         cooldown: {{failures: 1000}}}}
     models:
       - {{name: alone, deployments: [faulty]}}
       - {{name: backed, deployments: [faulty, healthy]}}
+      - {{name: misrouted, deployments: [rootless, healthy]}}
+      - {{name: misrouted-alone, deployments: [rootless]}}
+      - {{name: all-failing, deployments: [rootless, failing]}}
     """
 
 
@@ -244,3 +251,37 @@ def test_an_upstream_error_echoing_a_configured_secret_reaches_no_client_and_no_
     line = access_log_line(gateway, "echoed-secret")
     assert line["error"] == "bad_key_***"
     assert not any(HEALTHY_KEY[:8] in output for output in gateway.output)
+
+
+# -- a 404 is the deployment's fault: the next one answers, and the log says who failed -----
+
+
+def test_a_base_url_without_v1_fails_over_to_the_next_deployment(
+    gateway: RunningGateway, threaded_upstream: FakeUpstream
+) -> None:
+    answer = chat(gateway, "misrouted", request_id="misrouted-ok")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["x-raceway-deployment"] == "healthy" and answer.headers["x-raceway-attempts"] == "2"
+    line = access_log_line(gateway, "misrouted-ok")
+    assert (line["deployment"], line["attempts"], line["status"]) == ("healthy", 2, 200)
+    metric = 'raceway_upstream_requests_total{deployment="rootless",outcome="error"}'
+    assert gateway.metric(metric) >= 1
+
+
+def test_every_error_line_of_the_access_log_names_the_deployment_and_the_calls(
+    gateway: RunningGateway, threaded_upstream: FakeUpstream
+) -> None:
+    alone = chat(gateway, "misrouted-alone", request_id="misrouted-alone")
+    assert alone.status_code == 502 and alone.json()["error"]["code"] == "upstream_not_found"
+    line = access_log_line(gateway, "misrouted-alone")
+    assert (line["deployment"], line["attempts"], line["error"]) == ("rootless", 1, "upstream_not_found")
+    threaded_upstream.script("failing", Behaviour(status=500))
+    both = chat(gateway, "all-failing", request_id="all-failing")
+    assert both.status_code == 502
+    line = access_log_line(gateway, "all-failing")
+    assert (line["deployment"], line["attempts"], line["error"]) == ("failing", 2, "upstream_error")
+    threaded_upstream.script("faulty", Behaviour(status=400))
+    refused = chat(gateway, "alone", pin="faulty", request_id="refused")
+    assert refused.status_code == 400
+    line = access_log_line(gateway, "refused")
+    assert (line["deployment"], line["attempts"]) == ("faulty", 1)

@@ -133,10 +133,17 @@ class Dispatcher:
                     return await self._pinned(request, call, discard, budget)
                 return await self._through_groups(request, call, discard, budget, tokens)
         except TimeoutError as exc:
-            raise UpstreamTimeout(
+            late = UpstreamTimeout(
                 f"the request's deadline of {request.group.deadline:g}s passed "
-                f"after {budget.used} upstream call(s)"
-            ) from exc
+                f"after {budget.used} upstream call(s)",
+                deployment=budget.last,
+            )
+            late.attempts = budget.used
+            raise late from exc
+        except UpstreamError as exc:  # the access log names who failed, and how many calls it took
+            exc.attempts = budget.used
+            exc.deployment = exc.deployment or budget.last
+            raise
 
     async def _pinned(
         self,
@@ -298,9 +305,10 @@ def exhausted(group: ModelGroup, failures: list[UpstreamError]) -> UpstreamError
         return failures[0]  # one attempt: its own error says the most
     summary = "; ".join(f"{failure.deployment}: {failure.message}" for failure in failures[-6:])
     message = f"every attempt to serve model {group.name!r} failed ({summary})"
+    last = failures[-1].deployment
     if failures and all(isinstance(f, UpstreamRateLimited) for f in failures):
         waits = [f.retry_after for f in failures if isinstance(f, UpstreamRateLimited) and f.retry_after]
-        return UpstreamRateLimited(message, retry_after=min(waits) if waits else None)
+        return UpstreamRateLimited(message, retry_after=min(waits) if waits else None, deployment=last)
     if failures and isinstance(failures[-1], UpstreamTimeout):
-        return UpstreamTimeout(message)
-    return UpstreamError(message)
+        return UpstreamTimeout(message, deployment=last)
+    return UpstreamError(message, deployment=last)

@@ -33,19 +33,21 @@ class Pace:
 class AttemptBudget:
     """Upstream calls a request may still make, over every round and fallback group."""
 
-    __slots__ = ("remaining", "used")
+    __slots__ = ("last", "remaining", "used")
 
     def __init__(self, limit: int) -> None:
         self.remaining = limit
         self.used = 0
+        self.last = ""  # the deployment of the latest call
 
     def has_room(self) -> bool:
         return self.remaining > 0
 
-    def take(self) -> None:
+    def take(self, deployment: str) -> None:
         assert self.remaining > 0
         self.remaining -= 1
         self.used += 1
+        self.last = deployment
 
 
 class RoundFailed(Exception):
@@ -99,7 +101,7 @@ async def run_round(
             attempt = begin(member)
             if attempt is None:
                 continue
-            budget.take()
+            budget.take(member.name)
             running[asyncio.ensure_future(call(attempt))] = attempt
             launched += 1
             if pace.hedge_delay is not None:
@@ -160,7 +162,7 @@ async def _one_at_a_time(
         attempt = begin(member)
         if attempt is None:
             continue
-        budget.take()
+        budget.take(member.name)
         launched += 1
         try:
             return RoundWon(await call(attempt), member, launched, 0)

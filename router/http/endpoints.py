@@ -126,7 +126,7 @@ async def _serve(
         dispatch = gateway.dispatcher.chat if stream_allowed else gateway.dispatcher.embeddings
         return await _answer(request, gateway, exchange, routed, body, plan, dispatch)
     except GatewayError as exc:
-        exchange.error = exc.code
+        exchange.failed(exc)
         recorder.finish(exchange, exc.status_code)
         response = error_response(exc)
         response.headers["x-request-id"] = exchange.request_id

@@ -13,8 +13,9 @@ from router.config.model import CooldownSettings
 from router.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
 from router.sse import event_json
 
-# Statuses that mean "this request is wrong", so no other deployment would accept it.
-NON_RETRYABLE_STATUSES = frozenset({400, 401, 403, 404, 413, 422})
+# Statuses that mean "this request is wrong", so no other deployment would accept it. Not
+# 404: the URL and the model are the config's, so a 404 says the deployment is misconfigured.
+NON_RETRYABLE_STATUSES = frozenset({400, 401, 403, 413, 422})
 
 _KEY_LIKE = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{6,}|Bearer\s+[A-Za-z0-9._~+/=\-]+|AIza[0-9A-Za-z_\-]{20,})")
 
@@ -133,6 +134,12 @@ def error_from_status(
             status=502,
             deployment=deployment,
             code="upstream_auth_failed",
+        )
+    if status == 404:
+        return UpstreamError(
+            f"deployment {deployment} answered 404 Not Found: check its base_url and model",
+            deployment=deployment,
+            code="upstream_not_found",
         )
     if status in NON_RETRYABLE_STATUSES:
         return UpstreamRejected(

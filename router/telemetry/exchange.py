@@ -17,6 +17,7 @@ import orjson
 
 from router.answers.cache import CacheStatus
 from router.dispatch.completion import Usage
+from router.errors import GatewayError, UpstreamError
 from router.routing.budgets import Tier
 from router.spend.book import SpendBook
 from router.telemetry.metrics import UNKNOWN_MODEL, Metrics
@@ -55,6 +56,13 @@ class Exchange:
     cache: CacheStatus | None = None  # once the cache was considered
     coalesced: bool = False  # answered by an identical request's upstream call
     budget_tier: Tier | None = None  # for keys with a budget
+
+    def failed(self, error: GatewayError) -> None:
+        """The request ends with ``error``: its code, and which deployment failed after how many calls."""
+        self.error = error.code
+        if isinstance(error, UpstreamError):
+            self.deployment = error.deployment or None
+            self.attempts = error.attempts
 
 
 class Recorder:
