@@ -1,5 +1,3 @@
-import time
-
 import pytest
 
 from router.sse import EventTooLarge, SSEBuffer, error_event, event_json, has_content, is_done
@@ -68,18 +66,12 @@ def test_events_up_to_max_event_pass() -> None:
     assert buffer.feed(event[500:] + event) == [event, event]
 
 
-def test_a_long_line_costs_time_linear_in_its_length() -> None:
-    """A 16 MiB line in 16 KiB chunks: each chunk is searched once, not the whole line again.
-
-    Measured in CPU time of this process (not wall-clock): linear work takes a few
-    milliseconds, re-joining and re-searching the pending bytes per chunk (8 GiB of copying
-    and searching) takes seconds."""
+def test_a_long_line_in_many_chunks_is_one_event() -> None:
+    """A 16 MiB line in 16 KiB chunks (what it costs is measured by bench/sse_buffer.py)."""
     buffer = SSEBuffer()
     chunk = b"x" * 16 * 1024
-    started = time.process_time()
     assert buffer.feed(b"data: ") == []
     for _ in range(1024):
         assert buffer.feed(chunk) == []
     (event,) = buffer.feed(b"\n\n")
-    assert len(event) == 6 + 16 * 1024 * 1024 + 2
-    assert time.process_time() - started < 0.5
+    assert event == b"data: " + b"x" * 16 * 1024 * 1024 + b"\n\n"
