@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from importlib import metadata
 from pathlib import Path
 
 from router.config.load import parse_config
@@ -78,8 +79,17 @@ def _bind(value: str) -> str:
     return value
 
 
+def version() -> str:
+    """The installed distribution's version (from its metadata, so it is the one in pyproject)."""
+    try:
+        return metadata.version("raceway")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="raceway", description="An OpenAI-compatible LLM routing gateway.")
+    root.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = root.add_subparsers(dest="command", required=True)
 
     serve_command = commands.add_parser("serve", help="start the gateway")

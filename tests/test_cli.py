@@ -45,6 +45,14 @@ def test_serve_refuses_an_invalid_config(write_config: WriteConfig) -> None:
     assert "deployments: is required" in result.stderr
 
 
+def test_version_is_the_installed_distributions() -> None:
+    from importlib.metadata import version
+
+    result = raceway("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"raceway {version('raceway')}"
+
+
 def test_missing_config_file(tmp_path: Path) -> None:
     result = raceway("check-config", str(tmp_path / "absent.yaml"))
     assert result.returncode == 1 and "cannot read" in result.stderr
