@@ -135,6 +135,32 @@ keys:
     assert "keys[0].key: a gateway key must be at least 8 characters" in found
 
 
+def test_a_deployment_with_a_wrong_provider_reports_every_other_mistake_and_keeps_its_name() -> None:
+    raw = b"""
+deployments:
+  - {name: a, provider: opnai, model: m, timeout: 5 parsecs, weight: -1}
+  - {name: b, model: m, colour: blue}
+  - {provider: fake, timeout: never}
+models:
+  - {name: m, deployments: [a, b]}
+"""
+    found = problems(raw)
+    assert found == [
+        "deployments[0].provider: unknown provider 'opnai' (known: anthropic, azure, bedrock, cohere, "
+        "deepseek, fake, fireworks, gemini, groq, huggingface, mistral, ollama, openai, openrouter, "
+        "together, vertex_ai, vllm, xai)",
+        "deployments[0].timeout: expected a duration like 500ms, 30s or 2m",
+        "deployments[0].weight: expected a positive number, got -1",
+        "deployments[1].colour: unknown key (allowed: api_key, base_url, connect_timeout, cooldown, "
+        "extra_params, fake, first_chunk_timeout, headers, idle_timeout, limit_wait, max_concurrency, "
+        "max_input_tokens, max_queue, model, name, price, provider, queue_timeout, rpm, timeout, tpm, "
+        "weight)",
+        "deployments[1].provider: is required",
+        "deployments[2].name: is required",
+        "deployments[2].timeout: expected a duration like 500ms, 30s or 2m",
+    ]
+
+
 def test_duplicate_names_are_errors() -> None:
     raw = b"""
 deployments:

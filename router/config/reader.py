@@ -272,6 +272,13 @@ class ConfigReader:
         )
 
     def deployment(self, value: Any, path: str) -> Deployment | None:
+        """The deployment, with every key checked whatever else is wrong with it.
+
+        One with a missing or unknown provider (reported) still comes back, with an empty
+        provider, so references to its name resolve instead of adding a false "undefined
+        deployment"; the config it belongs to is refused for that problem. Checks that
+        depend on the provider are skipped when it is not known.
+        """
         # The admission limits are written beside the other keys, not in a section of their own.
         data = self.mapping(
             value,
@@ -283,9 +290,7 @@ class ConfigReader:
             return None
         name = self.field(data, "name", path, v.name, "")
         provider = self.field(data, "provider", path, v.provider, "")
-        if not name or not provider:
-            return None
-        if provider != FAKE_PROVIDER and "model" not in data:
+        if provider and provider != FAKE_PROVIDER and "model" not in data:
             self.problem(v.join(path, "model"), "is required")
         base_url = self.field(data, "base_url", path, v.optional(self.url), None)
         if base_url is None and provider in NATIVE_PROVIDERS:
@@ -299,7 +304,7 @@ class ConfigReader:
             )
         fake = None
         if "fake" in data:
-            if provider != FAKE_PROVIDER:
+            if provider and provider != FAKE_PROVIDER:
                 self.problem(v.join(path, "fake"), "is only valid with provider: fake")
             fake = self.fake(data["fake"], v.join(path, "fake"))
         elif provider == FAKE_PROVIDER:
@@ -321,7 +326,7 @@ class ConfigReader:
                 "price": lambda raw: self.price(raw, v.join(path, "price")),
                 "cooldown": lambda raw: self.cooldown(raw, v.join(path, "cooldown")),
             },
-            name=name,
+            name=name or None,  # without a name there is nothing to refer to: None
             provider=provider,
             model=self.field(data, "model", path, self.text, "") or "fake",  # a fake deployment needs none
             base_url=base_url,
@@ -334,7 +339,7 @@ class ConfigReader:
         if "extra_params" not in data:
             return None
         where = v.join(path, "extra_params")
-        if provider not in LITELLM_PROVIDERS:
+        if provider and provider not in LITELLM_PROVIDERS:
             self.problem(
                 where, "is only for providers served through litellm (native ones forward every field)"
             )
