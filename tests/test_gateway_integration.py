@@ -154,6 +154,22 @@ def test_built_in_fake_and_models_listing(client: openai.OpenAI) -> None:
     assert {m.id for m in client.models.list()} == {"chat", "strict-chat", "broken", "offline", "embed"}
 
 
+def test_retrieving_one_model(gateway: RunningGateway, client: openai.OpenAI) -> None:
+    model = client.models.retrieve("chat")
+    assert (model.id, model.object, model.owned_by) == ("chat", "model", "raceway")
+    for unknown in ("gpt-9", "no/such"):
+        with pytest.raises(openai.NotFoundError) as caught:
+            client.models.retrieve(unknown)
+        assert caught.value.code == "model_not_found" and caught.value.param == "model"
+    limited = openai.OpenAI(base_url=gateway.api_url, api_key=LIMITED_KEY, max_retries=0)
+    assert limited.models.retrieve("offline").id == "offline"
+    with pytest.raises(openai.NotFoundError):  # a model the key may not use does not exist for it
+        limited.models.retrieve("chat")
+    stranger = openai.OpenAI(base_url=gateway.api_url, api_key="wrong-key-123", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        stranger.models.retrieve("chat")
+
+
 def test_embeddings(client: openai.OpenAI) -> None:
     result = client.embeddings.create(model="embed", input=["a", "b"])
     assert [item.index for item in result.data] == [0, 1]

@@ -161,6 +161,8 @@ def create_app(
         Route("/embeddings", endpoints.embeddings, methods=["POST"]),
         Route("/v1/models", endpoints.list_models, methods=["GET"]),
         Route("/models", endpoints.list_models, methods=["GET"]),
+        Route("/v1/models/{model:path}", endpoints.retrieve_model, methods=["GET"]),
+        Route("/models/{model:path}", endpoints.retrieve_model, methods=["GET"]),
         Route("/health", endpoints.health, methods=["GET"]),
         Route("/ready", endpoints.ready, methods=["GET"]),
         Route("/metrics", endpoints.metrics_endpoint, methods=["GET"]),

@@ -23,6 +23,7 @@ from router.errors import (
     ClientGone,
     GatewayError,
     InvalidRequest,
+    ModelNotFound,
     PayloadTooLarge,
     Saturated,
     UpstreamError,
@@ -280,17 +281,33 @@ def _stream_ended(recorder: Recorder, exchange: Exchange, outcome: StreamOutcome
     recorder.finish(exchange, 499 if outcome is StreamOutcome.ABANDONED else 200)
 
 
+def _model_object(name: str) -> dict[str, Any]:
+    """OpenAI's model object for a public model name."""
+    return {"id": name, "object": "model", "created": 0, "owned_by": "raceway"}
+
+
 async def list_models(request: Request) -> Response:
     gateway = _worker(request).gateway
     try:
         key = gateway.keyring.authenticate(request.headers.get("authorization"))
     except GatewayError as exc:
         return error_response(exc)
-    data = [
-        {"id": name, "object": "model", "created": 0, "owned_by": "raceway"}
-        for name in gateway.visible_models(key)
-    ]
+    data = [_model_object(name) for name in gateway.visible_models(key)]
     return json_response(orjson.dumps({"object": "list", "data": data}))
+
+
+async def retrieve_model(request: Request) -> Response:
+    """One model, as ``GET /v1/models`` lists it; a model the key may not use does not exist for it."""
+    gateway = _worker(request).gateway
+    name: str = request.path_params["model"]
+    try:
+        key = gateway.keyring.authenticate(request.headers.get("authorization"))
+        if name not in gateway.config.models or (key is not None and not key.allows(name)):
+            message = f"the model {name!r} does not exist or this key may not use it"
+            raise ModelNotFound(message, param="model")
+    except GatewayError as exc:
+        return error_response(exc)
+    return json_response(orjson.dumps(_model_object(name)))
 
 
 async def health(request: Request) -> Response:
