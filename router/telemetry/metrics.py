@@ -26,6 +26,25 @@ OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 
 # Label value for a model name that is not in the config: client input never becomes a label.
 UNKNOWN_MODEL = "(unknown)"
 
+# The closed sets of label values beside a deployment, model or key name: with them, every
+# series the config can produce is created at start and reload (``Gateway`` declares them),
+# so a dashboard shows 0 before the first request instead of "No data".
+STATUS_CLASSES = ("2xx", "4xx", "5xx")
+UPSTREAM_OUTCOMES = (
+    "success",
+    "cancelled",
+    "timeout",
+    "connect_error",
+    "rate_limited",
+    "request_error",
+    "error",
+    "stream_cut",
+    "rejected",
+)
+QUEUE_REASONS = ("queue_full", "queue_timeout")  # refusals of a deployment's concurrency queue
+RATE_LIMIT_REASONS = ("rate_limited", "tokens_exceed_limit")  # of a deployment's or key's rpm / tpm
+TOKEN_KINDS = ("prompt", "completion")
+
 
 def multiprocess_dir() -> str | None:
     # The environment is the only channel prometheus-client offers: it picks its file-backed
