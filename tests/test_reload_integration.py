@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import threading
 import time
@@ -113,6 +114,43 @@ def test_admin_reload_and_its_key(gateway: RunningGateway, config_path: Path) ->
     assert answer.status_code == 200 and answer.json()["result"] in {"applied", "unchanged"}
     assert "fresh" in answer.json()["models"]
     wait_for_hash(gateway, {"steady", "old", "fresh"}, limit=2.0)
+
+
+def wait_for_config(gateway: RunningGateway, text: str, limit: float = 10.0) -> str:
+    """Wait until both workers serve ``text``; its hash."""
+    expected = hashlib.sha256(text.encode()).hexdigest()[:16]
+    deadline = time.monotonic() + limit  # polled every 0.5 s; bounded, not timed
+    while {s["hash"] for s in status_of_every_worker(gateway).values()} != {expected}:
+        assert time.monotonic() < deadline, status_of_every_worker(gateway)
+        time.sleep(0.05)
+    return expected
+
+
+def series(gateway: RunningGateway, prefix: str) -> list[str]:
+    return [
+        line for line in httpx.get(f"{gateway.base_url}/metrics").text.splitlines() if line.startswith(prefix)
+    ]
+
+
+def test_metrics_show_only_the_live_config_and_every_configured_series(
+    gateway: RunningGateway, config_path: Path
+) -> None:
+    started = wait_for_config(gateway, config_text())
+    assert series(gateway, "raceway_config_info{") == [f'raceway_config_info{{hash="{started}"}} 2.0']
+    # Declared at start, before any request, by both workers.
+    assert 'raceway_queue_depth{deployment="a"} 0.0' in series(gateway, "raceway_queue_depth{")
+    assert 'raceway_requests_total{model="old",status_class="2xx"} 0.0' in series(gateway, "raceway_requests")
+    for weight in (2, 3, 4, 5):
+        text = config_text(weight=weight, extra_model=weight % 2 == 1)
+        config_path.write_text(text)
+        live = wait_for_config(gateway, text)
+        # One series for the one config both workers serve: none left over from earlier ones.
+        assert series(gateway, "raceway_config_info{") == [f'raceway_config_info{{hash="{live}"}} 2.0']
+    # Declared by the reload that added it.
+    assert 'raceway_queue_depth{deployment="c"} 0.0' in series(gateway, "raceway_queue_depth{")
+    assert 'raceway_requests_total{model="fresh",status_class="2xx"} 0.0' in series(
+        gateway, "raceway_requests"
+    )
 
 
 def edit_in_place(path: Path, text: str) -> None:

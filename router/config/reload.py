@@ -194,8 +194,7 @@ class ConfigReloader:
         previous = self.gateway
         gateway, retired = previous.successor(config, self._metrics, workers=self._workers)
         self._state.gateway = gateway  # the atomic step: new requests see the new config
-        self._metrics.config_info.labels(previous.config.hash).set(0)
-        self._metrics.config_info.labels(config.hash).set(1)
+        self._metrics.show_config(config.hash, previous=previous.config.hash)
         self._metrics.config_reloads.labels(ReloadResult.APPLIED).inc()
         self.loaded_at = time.time()
         self.last_error = None

@@ -126,7 +126,7 @@ def create_app(
         )
         recorder.spend = spend
         await spend.start()
-        metrics.config_info.labels(config.hash).set(1)
+        metrics.show_config(config.hash)
         metrics.workers_up.set(1)
         background = BackgroundWork()
         lag = metrics.loop_lag.labels(metrics.worker)

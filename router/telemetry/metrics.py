@@ -8,6 +8,7 @@ and ``/metrics`` on any worker sums them all.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -17,6 +18,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -68,6 +70,9 @@ class _Off:
         return None
 
     def observe(self, value: float) -> None:
+        return None
+
+    def remove(self, *values: str) -> None:
         return None
 
 
@@ -290,6 +295,38 @@ class Metrics:
             multiprocess_mode="livesum",
         )
 
+    def show_config(self, active: str, previous: str | None = None) -> None:
+        """``raceway_config_info``: this worker serves ``active`` now, and no longer ``previous``.
+
+        Only the live hash of each worker is exported. In multiprocess mode a process cannot
+        delete a label set from its file, so the old hash is set to 0 and ``render`` leaves
+        the series out; in a single process it is removed.
+        """
+        if previous is not None and previous != active:
+            self.config_info.labels(previous).set(0)
+            if self.registry is not None:
+                self.config_info.remove(previous)
+        self.config_info.labels(active).set(1)
+
+
+# Gauges whose 0 means "nothing of the kind now" (a config no worker serves): left out of the
+# exposition in multiprocess mode, where a process cannot delete a series from its file.
+_ABSENT_AT_ZERO = frozenset({"raceway_config_info"})
+
+
+class _WorkerFiles:
+    """Every worker's samples, summed as ``MultiProcessCollector`` does, minus the series of
+    ``_ABSENT_AT_ZERO`` that are 0."""
+
+    def __init__(self, path: str) -> None:
+        self._files = MultiProcessCollector(None, path)  # type: ignore[no-untyped-call]
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in self._files.collect():  # type: ignore[no-untyped-call]
+            if metric.name in _ABSENT_AT_ZERO:
+                metric.samples = [sample for sample in metric.samples if sample.value != 0]
+            yield metric
+
 
 def build_metrics(worker: int = 0, *, enabled: bool = True) -> tuple[Metrics, CollectorRegistry | None]:
     """The worker's metrics and, outside multiprocess mode, the registry that holds them."""
@@ -302,6 +339,8 @@ def build_metrics(worker: int = 0, *, enabled: bool = True) -> tuple[Metrics, Co
 def render(registry: CollectorRegistry | None) -> tuple[bytes, str]:
     """The exposition text; in multiprocess mode, summed over every worker's files."""
     if registry is None:
+        path = multiprocess_dir()
+        assert path is not None, "a worker without a registry writes to PROMETHEUS_MULTIPROC_DIR"
         registry = CollectorRegistry()
-        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        registry.register(_WorkerFiles(path))
     return generate_latest(registry), CONTENT_TYPE_LATEST
