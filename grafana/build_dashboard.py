@@ -212,6 +212,15 @@ PANELS: list[tuple[str, str, str, list[tuple[str, str]], int]] = [
         8,
     ),
     (
+        "Runtime",
+        "Failed authentications by reason",
+        "reqps",
+        [
+            ("{{reason}}", f"sum by (reason) (rate(raceway_auth_failures_total[{RATE}]))"),
+        ],
+        8,
+    ),
+    (
         "Tokens and cost",
         "Tokens per second",
         "short",

@@ -13,6 +13,7 @@ Exception tree::
     ├── MethodNotAllowed          405  a known endpoint, another method
     ├── PayloadTooLarge           413  body over the configured limit
     ├── BudgetExceeded            429  the key spent its daily or monthly budget
+    ├── TooManyAuthFailures       429  the client's address presented wrong keys too often
     ├── ClientGone                499  the client disconnected before the answer
     ├── NoDeploymentAvailable     503  nothing usable to serve the request
     ├── RelayedFailure            any  another instance's call for the same request failed so
@@ -28,6 +29,7 @@ Lower-level exceptions (aiohttp, litellm, asyncio timeouts) are translated into
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import orjson
@@ -121,6 +123,17 @@ class BudgetExceeded(GatewayError):
     status = 429
     error_type = "insufficient_quota"
     default_code = "budget_exceeded"
+
+
+class TooManyAuthFailures(GatewayError):
+    """Refused without looking at the key: the address failed to authenticate too often."""
+
+    status = 429
+    error_type = "rate_limit_error"
+    default_code = "too_many_auth_failures"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message, headers={"retry-after": str(max(1, math.ceil(retry_after)))})
 
 
 class ClientGone(GatewayError):

@@ -11,7 +11,8 @@ from router.answers.flights import Flights
 from router.config.model import GatewayConfig, GatewayKey
 from router.dispatch.dispatcher import Dispatcher
 from router.fleet.fleet import Fleet, Member
-from router.http.auth import KeyRing
+from router.fleet.limits import per_worker
+from router.http.auth import FailureLimit, KeyRing
 from router.providers.litellm_params import LiteLLMFieldPolicy
 from router.routing.budgets import Tier
 from router.routing.strategies import Pacing, pacing_of
@@ -65,7 +66,7 @@ class Gateway:
             config,
             fleet,
             Dispatcher(config, fleet, metrics, on_cooldown=state.announce_cooldown),
-            KeyRing(config.keys),
+            KeyRing(config.keys, metrics, _failure_limit(config, workers)),
             _key_limits(config, workers, state),
             ResponseCache(config.cache, metrics),
             Flights(),
@@ -90,7 +91,7 @@ class Gateway:
             config,
             fleet,
             self.dispatcher.successor(config, fleet),
-            KeyRing(config.keys),
+            KeyRing(config.keys, metrics, _failure_limit(config, workers, self.keyring.limit)),
             _key_limits(config, workers, self.state, previous=self),
             self.cache.resize(config.cache),
             self.flights,
@@ -132,6 +133,18 @@ class Gateway:
 
     async def close(self) -> None:
         await self.fleet.close()
+
+
+def _failure_limit(
+    config: GatewayConfig, workers: int, previous: FailureLimit | None = None
+) -> FailureLimit | None:
+    """This worker's share of ``server.auth_failures_per_minute``; an unchanged one keeps its addresses."""
+    per_minute = per_worker(config.server.auth_failures_per_minute, workers)
+    if per_minute is None:
+        return None
+    if previous is not None and previous.per_minute == per_minute:
+        return previous
+    return FailureLimit(per_minute)
 
 
 def _key_limits(

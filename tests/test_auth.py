@@ -1,8 +1,10 @@
 import pytest
+from prometheus_client import CollectorRegistry
 
 from router.config.model import GatewayKey
-from router.errors import AuthenticationFailed
-from router.http.auth import KeyRing
+from router.errors import AuthenticationFailed, TooManyAuthFailures
+from router.http.auth import AuthFailure, FailureLimit, KeyRing
+from router.telemetry.metrics import Metrics
 
 TEAM = GatewayKey.from_secret("team", "rw-team-secret-1")
 BATCH = GatewayKey.from_secret("batch", "rw-batch-secret-2", models=frozenset({"m"}))
@@ -34,3 +36,66 @@ def test_wrong_or_missing_keys_are_401(header: str | None, code: str) -> None:
         KeyRing((TEAM,)).authenticate(header)
     assert caught.value.status_code == 401 and caught.value.code == code
     assert "rw-team-secret-1" not in caught.value.message
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_every_failure_is_counted_by_reason() -> None:
+    registry = CollectorRegistry()
+    ring = KeyRing((TEAM,), Metrics(registry))
+
+    def count(reason: AuthFailure) -> float | None:
+        return registry.get_sample_value("raceway_auth_failures_total", {"reason": reason})
+
+    assert [count(reason) for reason in AuthFailure] == [0, 0, 0, 0]  # exported before the first
+    for header in (None, "Basic cnc6eA==", "Bearer wrong-key-123"):
+        with pytest.raises(AuthenticationFailed):
+            ring.authenticate(header, "10.0.0.1")
+    ring.authenticate("Bearer rw-team-secret-1", "10.0.0.1")
+    assert count(AuthFailure.MISSING) == 2 and count(AuthFailure.INVALID) == 1
+    assert count(AuthFailure.BLOCKED) == 0  # no limit configured: nobody is blocked
+
+
+def test_an_address_past_its_failures_per_minute_waits_for_room_whatever_its_key() -> None:
+    clock = Clock()
+    registry = CollectorRegistry()
+    ring = KeyRing((TEAM,), Metrics(registry), FailureLimit(3, clock=clock))
+    for _ in range(3):  # a minute's worth at once
+        with pytest.raises(AuthenticationFailed):
+            ring.authenticate("Bearer guess-0000", "10.0.0.1")
+    with pytest.raises(TooManyAuthFailures) as caught:
+        ring.authenticate("Bearer rw-team-secret-1", "10.0.0.1")  # not even looked at
+    assert caught.value.status_code == 429 and caught.value.code == "too_many_auth_failures"
+    assert caught.value.headers == {"retry-after": "20"}  # 3 a minute: room for one more in 20 s
+    assert ring.authenticate("Bearer rw-team-secret-1", "10.0.0.2") is TEAM  # other addresses are fine
+    assert ring.authenticate("Bearer rw-team-secret-1", None) is TEAM  # an unknown address is not limited
+    clock.now += 19.5
+    with pytest.raises(TooManyAuthFailures) as caught:
+        ring.authenticate("Bearer guess-0001", "10.0.0.1")
+    assert caught.value.headers == {"retry-after": "1"}
+    clock.now += 0.5
+    with pytest.raises(AuthenticationFailed):  # one more guess, then blocked again
+        ring.authenticate("Bearer guess-0002", "10.0.0.1")
+    with pytest.raises(TooManyAuthFailures):
+        ring.authenticate("Bearer guess-0003", "10.0.0.1")
+    samples = {
+        r: registry.get_sample_value("raceway_auth_failures_total", {"reason": r}) for r in AuthFailure
+    }
+    assert samples == {"missing": 0, "invalid": 4, "admin": 0, "blocked": 3}
+
+
+def test_only_the_most_recent_addresses_are_remembered() -> None:
+    clock = Clock()
+    limit = FailureLimit(1, clock=clock, max_addresses=2)
+    for address in ("a", "b", "c"):
+        limit.failed(address)
+    limit.check("a")  # forgotten: the oldest of three
+    for address in ("b", "c"):
+        with pytest.raises(TooManyAuthFailures):
+            limit.check(address)

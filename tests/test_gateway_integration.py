@@ -6,6 +6,7 @@ Upstreams are real aiohttp servers started by the tests; every byte crosses a so
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import openai
@@ -200,11 +201,46 @@ def test_redirecting_fields_are_refused(gateway: RunningGateway, threaded_upstre
 
 
 def test_missing_and_wrong_keys_are_401(gateway: RunningGateway) -> None:
+    def failures(reason: str) -> float:
+        return gateway.metric(f'raceway_auth_failures_total{{reason="{reason}"}}')
+
+    before = {reason: failures(reason) for reason in ("missing", "invalid", "blocked")}
     body = b'{"model": "chat", "messages": [{"role": "user", "content": "x"}]}'
     assert_openai_error(post(gateway, body, key=None), 401, "missing_api_key")
     assert_openai_error(post(gateway, body, key="rw-integration-key-X"), 401, "invalid_api_key")
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(base_url=gateway.api_url, api_key="wrong-key-123", max_retries=0).models.list()
+    after = {reason: failures(reason) for reason in ("missing", "invalid", "blocked")}
+    assert {reason: after[reason] - before[reason] for reason in after} == {
+        "missing": 1,
+        "invalid": 2,
+        "blocked": 0,  # no limit by default
+    }
+
+
+def test_an_address_that_keeps_failing_is_refused_until_it_falls_under_the_limit(
+    tmp_path: Path, threaded_upstream: FakeUpstream
+) -> None:
+    config = gateway_config(threaded_upstream).replace(
+        "max_body_size: 64KiB,", "max_body_size: 64KiB, auth_failures_per_minute: 4,"
+    )
+    body = b'{"model": "offline", "messages": [{"role": "user", "content": "x"}]}'
+    with serving(config, tmp_path, env={"UPSTREAM_KEY": UPSTREAM_SECRET}) as gateway:
+        # One connection, so one worker: it enforces its share, 4 / 2 workers = 2 a minute.
+        with httpx.Client(base_url=gateway.api_url, timeout=10) as client:
+
+            def ask(key: str) -> httpx.Response:
+                return client.post(
+                    "/chat/completions", content=body, headers={"authorization": f"Bearer {key}"}
+                )
+
+            assert [ask("guess-000001").status_code, ask("guess-000002").status_code] == [401, 401]
+            refused = ask("guess-000003")
+            assert_openai_error(refused, 429, "too_many_auth_failures")
+            assert 1 <= int(refused.headers["retry-after"]) <= 30
+            assert_openai_error(ask(KEY), 429, "too_many_auth_failures")  # the key is not even looked at
+        assert gateway.metric('raceway_auth_failures_total{reason="invalid"}') == 2
+        assert gateway.metric('raceway_auth_failures_total{reason="blocked"}') == 2
 
 
 def test_a_key_limited_to_some_models(gateway: RunningGateway) -> None:

@@ -77,6 +77,9 @@ class ServerSettings:
     access_log: bool = True  # one JSON line per request on stdout
     metrics: bool = True  # record Prometheus metrics (off only to measure their cost)
     admin_key: Secret | None = None  # enables /admin/config and /admin/reload
+    # Failed authentications allowed per client address and minute (None: no limit); past
+    # them, the address is refused with 429 until it falls back under the limit.
+    auth_failures_per_minute: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -268,6 +268,7 @@ class ConfigReader:
                 "access_log": v.boolean,
                 "metrics": v.boolean,
                 "admin_key": v.optional(self.gateway_secret),
+                "auth_failures_per_minute": v.optional(v.positive_int),
             },
         )
 

@@ -9,7 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from router.config.reload import ConfigReloader, ReloadResult
-from router.errors import AdminDisabled, AuthenticationFailed
+from router.errors import AdminDisabled, AuthenticationFailed, TooManyAuthFailures
+from router.http.auth import AuthFailure, client_address
 from router.http.responses import error_response, json_response
 from router.http.worker import Supervision, Worker
 
@@ -21,9 +22,12 @@ def _authorized(request: Request) -> ConfigReloader:
     reloader = worker.reloader
     if admin_key is None or reloader is None:
         raise AdminDisabled("admin endpoints are disabled: set server.admin_key")
+    keyring, client = worker.gateway.keyring, client_address(request.scope)
+    keyring.screen(client)
     presented = request.headers.get("authorization", "")
     expected = f"Bearer {admin_key.reveal()}"
     if not hmac.compare_digest(presented.encode(), expected.encode()):
+        keyring.record_failure(AuthFailure.ADMIN, client)
         raise AuthenticationFailed("invalid admin key")
     return reloader
 
@@ -31,7 +35,7 @@ def _authorized(request: Request) -> ConfigReloader:
 async def config_status(request: Request) -> Response:
     try:
         reloader = _authorized(request)
-    except (AdminDisabled, AuthenticationFailed) as exc:
+    except (AdminDisabled, AuthenticationFailed, TooManyAuthFailures) as exc:
         return error_response(exc)
     return json_response(orjson.dumps(reloader.status()))
 
@@ -40,7 +44,7 @@ async def reload_now(request: Request) -> Response:
     """Reload this worker now, and ask the supervisor to have every other worker do the same."""
     try:
         reloader = _authorized(request)
-    except (AdminDisabled, AuthenticationFailed) as exc:
+    except (AdminDisabled, AuthenticationFailed, TooManyAuthFailures) as exc:
         return error_response(exc)
     outcome = await reloader.check(force=True)
     supervision: Supervision | None = request.app.supervision

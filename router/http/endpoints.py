@@ -29,6 +29,7 @@ from router.errors import (
     UpstreamError,
 )
 from router.gateway import Gateway
+from router.http.auth import client_address
 from router.http.responses import SSEResponse, client_disconnected, error_response, json_response
 from router.http.validation import chat_request, embeddings_request
 from router.http.worker import Worker
@@ -108,7 +109,9 @@ async def _serve(
     gateway, recorder = worker.gateway, worker.recorder
     exchange = Exchange(request_id_from(request.headers.get("x-request-id")), request.url.path)
     try:
-        key = gateway.keyring.authenticate(request.headers.get("authorization"))
+        key = gateway.keyring.authenticate(
+            request.headers.get("authorization"), client_address(request.scope)
+        )
         exchange.key = key.name if key else None
         raw = await read_body(request, gateway.config.server.max_body_size)
         # Parsing megabytes of JSON takes milliseconds: keep it off the event loop.
@@ -289,7 +292,9 @@ def _model_object(name: str) -> dict[str, Any]:
 async def list_models(request: Request) -> Response:
     gateway = _worker(request).gateway
     try:
-        key = gateway.keyring.authenticate(request.headers.get("authorization"))
+        key = gateway.keyring.authenticate(
+            request.headers.get("authorization"), client_address(request.scope)
+        )
     except GatewayError as exc:
         return error_response(exc)
     data = [_model_object(name) for name in gateway.visible_models(key)]
@@ -301,7 +306,9 @@ async def retrieve_model(request: Request) -> Response:
     gateway = _worker(request).gateway
     name: str = request.path_params["model"]
     try:
-        key = gateway.keyring.authenticate(request.headers.get("authorization"))
+        key = gateway.keyring.authenticate(
+            request.headers.get("authorization"), client_address(request.scope)
+        )
         if name not in gateway.config.models or (key is not None and not key.allows(name)):
             message = f"the model {name!r} does not exist or this key may not use it"
             raise ModelNotFound(message, param="model")

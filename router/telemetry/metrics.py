@@ -205,6 +205,12 @@ class Metrics:
             ["deployment", "reason"],
             registry=registry,
         )
+        self.auth_failures = Counter(
+            "raceway_auth_failures",
+            "Requests refused authentication, by reason (missing, invalid, admin, blocked).",
+            ["reason"],
+            registry=registry,
+        )
         self.key_rejected = Counter(
             "raceway_key_rejected",
             "Requests refused by a gateway key's own rate limit.",
