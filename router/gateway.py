@@ -13,6 +13,7 @@ from router.dispatch.dispatcher import Dispatcher
 from router.fleet.fleet import Fleet, Member
 from router.fleet.limits import per_worker
 from router.http.auth import FailureLimit, KeyRing
+from router.http.cors import Cors, cors_for
 from router.providers.litellm_params import LiteLLMFieldPolicy
 from router.routing.budgets import Tier
 from router.routing.strategies import Pacing, pacing_of
@@ -43,6 +44,7 @@ class Gateway:
     spend: SpendBook
     litellm_fields: LiteLLMFieldPolicy
     state: StateBackend
+    cors: Cors | None  # None: no CORS (the app does not look further)
 
     @classmethod
     def build(
@@ -73,6 +75,7 @@ class Gateway:
             spend or SpendBook(state.spend, config.state.sync_interval),
             LiteLLMFieldPolicy(config),
             state,
+            cors_for(config.server.cors),
         )
         gateway._activate(metrics)
         return gateway
@@ -98,6 +101,7 @@ class Gateway:
             self.spend,
             LiteLLMFieldPolicy(config),
             self.state,
+            cors_for(config.server.cors),
         )
         gateway._activate(metrics)
         return gateway, retired

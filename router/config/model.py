@@ -66,6 +66,14 @@ class Secret:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CorsSettings:
+    """Browsers on these origins may call the gateway (``*``: any origin)."""
+
+    origins: tuple[str, ...]  # scheme://host[:port], as a browser sends them in Origin
+    max_age: float = 600.0  # how long a browser may reuse the answer to a preflight
+
+
+@dataclass(frozen=True, kw_only=True)
 class ServerSettings:
     bind: str = "127.0.0.1:8080"
     workers: int | None = None  # None: one per CPU core
@@ -80,6 +88,7 @@ class ServerSettings:
     # Failed authentications allowed per client address and minute (None: no limit); past
     # them, the address is refused with 429 until it falls back under the limit.
     auth_failures_per_minute: int | None = None
+    cors: CorsSettings | None = None  # None: no CORS headers, OPTIONS is 405
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -24,6 +24,7 @@ from router.config.model import (
     Budget,
     CacheSettings,
     CooldownSettings,
+    CorsSettings,
     Deployment,
     FakeSettings,
     GatewayConfig,
@@ -269,8 +270,15 @@ class ConfigReader:
                 "metrics": v.boolean,
                 "admin_key": v.optional(self.gateway_secret),
                 "auth_failures_per_minute": v.optional(v.positive_int),
+                "cors": lambda raw: self.cors(raw, v.join(path, "cors")),
             },
         )
+
+    def cors(self, value: Any, path: str) -> CorsSettings | None:
+        data = self.mapping(value, path, allowed=keys_of(CorsSettings), required=required_of(CorsSettings))
+        if data is None:
+            return None
+        return self.build(CorsSettings, data, path, {"origins": v.origin_list, "max_age": parse_duration})
 
     def deployment(self, value: Any, path: str) -> Deployment | None:
         """The deployment, with every key checked whatever else is wrong with it.

@@ -97,6 +97,15 @@ def positive_duration(value: Any) -> float:
     return seconds
 
 
+def origin_list(value: Any) -> tuple[str, ...]:
+    """Browser origins (``scheme://host[:port]``, lower case as browsers send them), or ``*``."""
+    origins = name_list(value)
+    for origin in origins:
+        if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin, re.IGNORECASE):
+            raise ValueError(f"expected origins like https://app.example.com or *, got {origin!r}")
+    return tuple(origin.lower() for origin in origins)
+
+
 def hedge_delay(value: Any) -> float | None:
     if value == "auto":
         return None

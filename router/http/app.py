@@ -59,7 +59,8 @@ class RacewayApp(Starlette):
 
     Each layer (server errors, exception handlers, the router) wraps every ``send``; the
     chat and embeddings handlers answer every error themselves, so they are called
-    directly. Every other route goes through Starlette as usual.
+    directly. Every other route goes through Starlette as usual. CORS, when the config
+    asks for it, wraps both.
     """
 
     def __init__(self, *args: Any, supervision: Supervision | None = None, **kwargs: Any) -> None:
@@ -78,6 +79,13 @@ class RacewayApp(Starlette):
         return self._worker
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        worker = self._worker
+        if worker is not None and worker.gateway.cors is not None and scope["type"] == "http":
+            await worker.gateway.cors(scope, receive, send, self._dispatch)
+        else:
+            await self._dispatch(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = _HOT_ROUTES.get(scope["path"]) if scope["type"] == "http" else None
         if handler is None or scope["method"] != "POST":
             await super().__call__(scope, receive, send)
