@@ -34,6 +34,8 @@ LITELLM_PROVIDERS = frozenset(
 FAKE_PROVIDER = "fake"
 # When a model group's answers may be served from the response cache.
 CACHE_MODES = ("deterministic", "always")
+# What the ``model`` field of an answer says: the upstream's name, or the one the client asked for.
+RESPONSE_MODELS = ("upstream", "public")
 
 
 class ConfigError(Exception):
@@ -89,6 +91,8 @@ class ServerSettings:
     # them, the address is refused with 429 until it falls back under the limit.
     auth_failures_per_minute: int | None = None
     cors: CorsSettings | None = None  # None: no CORS headers, OPTIONS is 405
+    # The ``model`` of answers: the upstream's (as it sent it) or the public name the client asked for.
+    response_model: str = "upstream"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -20,6 +20,7 @@ from router.config.model import (
     FAKE_PROVIDER,
     LITELLM_PROVIDERS,
     NATIVE_PROVIDERS,
+    RESPONSE_MODELS,
     STATE_BACKENDS,
     Budget,
     CacheSettings,
@@ -271,6 +272,7 @@ class ConfigReader:
                 "admin_key": v.optional(self.gateway_secret),
                 "auth_failures_per_minute": v.optional(v.positive_int),
                 "cors": lambda raw: self.cors(raw, v.join(path, "cors")),
+                "response_model": v.one_of(RESPONSE_MODELS),
             },
         )
 

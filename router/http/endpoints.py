@@ -30,6 +30,7 @@ from router.errors import (
 )
 from router.gateway import Gateway
 from router.http.auth import client_address
+from router.http.renaming import PublicModelName
 from router.http.responses import SSEResponse, client_disconnected, error_response, json_response
 from router.http.validation import chat_request, embeddings_request
 from router.http.worker import Worker
@@ -151,11 +152,12 @@ async def _answer(
 
     ``dispatch``: the endpoint's non-streaming call (chat or embeddings)."""
     recorder = _worker(request).recorder
+    rename = PublicModelName(exchange.model) if gateway.config.server.response_model == "public" else None
     flight = None
     if plan.read:
         found = await unless_disconnected(request, look_up(gateway, plan, exchange, routed.group.deadline))
         if isinstance(found, CachedAnswer):
-            return _replayed(recorder, exchange, found, body)
+            return _replayed(recorder, exchange, found, body, rename)
         flight = found
     try:
         if exchange.stream:
@@ -165,14 +167,14 @@ async def _answer(
             }
             opened = await unless_disconnected(request, gateway.dispatcher.open_stream(routed, upstream_body))
             opened.hide_usage = not _wants_usage(body)
-            return _streaming(recorder, exchange, opened, Keeper(gateway, plan, flight))
+            return _streaming(recorder, exchange, opened, Keeper(gateway, plan, flight), rename)
         completion = await unless_disconnected(request, dispatch(routed, body))
     except BaseException as exc:
         if flight is not None:
             ground(flight, exc)
         raise
     Keeper(gateway, plan, flight).keep(CachedAnswer(completion.body, completion.deployment, completion.usage))
-    return _completed(recorder, exchange, completion)
+    return _completed(recorder, exchange, completion, rename)
 
 
 def _wants_usage(body: dict[str, Any]) -> bool:
@@ -225,31 +227,46 @@ async def _admit_key(gateway: Gateway, metrics: Metrics, key: GatewayKey | None,
         raise
 
 
-def _completed(recorder: Recorder, exchange: Exchange, completion: Completion) -> Response:
+def _completed(
+    recorder: Recorder, exchange: Exchange, completion: Completion, rename: PublicModelName | None
+) -> Response:
     exchange.deployment = completion.deployment
     exchange.attempts = completion.attempts
     exchange.usage, exchange.cost = completion.usage, completion.cost
     exchange.overhead = max(0.0, time.perf_counter() - exchange.started - completion.upstream_seconds)
     recorder.finish(exchange, 200)
-    return json_response(completion.body, _answer_headers(exchange))
+    body = completion.body if rename is None else rename(completion.body)
+    return json_response(body, _answer_headers(exchange))
 
 
 def _replayed(
-    recorder: Recorder, exchange: Exchange, answer: CachedAnswer, body: dict[str, Any]
+    recorder: Recorder,
+    exchange: Exchange,
+    answer: CachedAnswer,
+    body: dict[str, Any],
+    rename: PublicModelName | None,
 ) -> Response | SSEResponse:
     """An answer served without an upstream call of its own: it costs nothing and uses no tokens."""
     exchange.deployment = answer.deployment
     exchange.overhead = time.perf_counter() - exchange.started
     if not exchange.stream:
         recorder.finish(exchange, 200)
-        return json_response(answer.body, _answer_headers(exchange))
+        return json_response(
+            answer.body if rename is None else rename(answer.body), _answer_headers(exchange)
+        )
     exchange.first_token = exchange.overhead
     opened = OpenedStream.replay(answer.deployment, replay(answer.body, include_usage=_wants_usage(body)))
     opened.when_ended(lambda outcome: _stream_ended(recorder, exchange, outcome))
-    return SSEResponse(opened, _answer_headers(exchange))
+    return SSEResponse(opened, _answer_headers(exchange), rename)
 
 
-def _streaming(recorder: Recorder, exchange: Exchange, opened: OpenedStream, keeper: Keeper) -> SSEResponse:
+def _streaming(
+    recorder: Recorder,
+    exchange: Exchange,
+    opened: OpenedStream,
+    keeper: Keeper,
+    rename: PublicModelName | None,
+) -> SSEResponse:
     exchange.deployment, exchange.attempts = opened.deployment, opened.attempts
     # Raceway's own time: everything before the winning call started.
     exchange.overhead = max(0.0, opened.upstream_started - exchange.started)
@@ -272,7 +289,7 @@ def _streaming(recorder: Recorder, exchange: Exchange, opened: OpenedStream, kee
             keeper.flight.abandon()  # the leading client left, or the stream held no answer
 
     opened.when_ended(ended)
-    return SSEResponse(opened, _answer_headers(exchange))
+    return SSEResponse(opened, _answer_headers(exchange), rename)
 
 
 def _stream_ended(recorder: Recorder, exchange: Exchange, outcome: StreamOutcome) -> None:

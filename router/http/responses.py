@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -36,8 +36,15 @@ class SSEResponse:
     happened, ``COMPLETE``, ``CUT`` or ``ABANDONED``, and the stream tells its listeners.
     """
 
-    def __init__(self, stream: OpenedStream, headers: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        stream: OpenedStream,
+        headers: Mapping[str, str],
+        rewrite: Callable[[bytes], bytes] | None = None,
+    ) -> None:
+        """``rewrite``: applied to every event on its way out (e.g. the public model name)."""
         self.stream = stream
+        self.rewrite = rewrite
         self.headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         self.headers += [
             (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -63,8 +70,11 @@ class SSEResponse:
     async def _relay(self, send: Send) -> StreamOutcome:
         await send({"type": "http.response.start", "status": 200, "headers": self.headers})
         outcome = StreamOutcome.COMPLETE
+        rewrite = self.rewrite
         try:
             async for event in self.stream.events():
+                if rewrite is not None:
+                    event = rewrite(event)
                 await send({"type": "http.response.body", "body": event, "more_body": True})
         except UpstreamError as exc:
             outcome = StreamOutcome.CUT
