@@ -56,8 +56,8 @@ def test_every_failure_is_counted_by_reason() -> None:
     assert [count(reason) for reason in AuthFailure] == [0, 0, 0, 0]  # exported before the first
     for header in (None, "Basic cnc6eA==", "Bearer wrong-key-123"):
         with pytest.raises(AuthenticationFailed):
-            ring.authenticate(header, "10.0.0.1")
-    ring.authenticate("Bearer rw-team-secret-1", "10.0.0.1")
+            ring.authenticate(header, {"client": ("10.0.0.1", 40000)})
+    ring.authenticate("Bearer rw-team-secret-1", {"client": ("10.0.0.1", 40000)})
     assert count(AuthFailure.MISSING) == 2 and count(AuthFailure.INVALID) == 1
     assert count(AuthFailure.BLOCKED) == 0  # no limit configured: nobody is blocked
 
@@ -68,22 +68,24 @@ def test_an_address_past_its_failures_per_minute_waits_for_room_whatever_its_key
     ring = KeyRing((TEAM,), Metrics(registry), FailureLimit(3, clock=clock))
     for _ in range(3):  # a minute's worth at once
         with pytest.raises(AuthenticationFailed):
-            ring.authenticate("Bearer guess-0000", "10.0.0.1")
+            ring.authenticate("Bearer guess-0000", {"client": ("10.0.0.1", 40000)})
     with pytest.raises(TooManyAuthFailures) as caught:
-        ring.authenticate("Bearer rw-team-secret-1", "10.0.0.1")  # not even looked at
+        ring.authenticate("Bearer rw-team-secret-1", {"client": ("10.0.0.1", 40000)})  # not even looked at
     assert caught.value.status_code == 429 and caught.value.code == "too_many_auth_failures"
     assert caught.value.headers == {"retry-after": "20"}  # 3 a minute: room for one more in 20 s
-    assert ring.authenticate("Bearer rw-team-secret-1", "10.0.0.2") is TEAM  # other addresses are fine
-    assert ring.authenticate("Bearer rw-team-secret-1", None) is TEAM  # an unknown address is not limited
+    assert (
+        ring.authenticate("Bearer rw-team-secret-1", {"client": ("10.0.0.2", 40000)}) is TEAM
+    )  # other addresses are fine
+    assert ring.authenticate("Bearer rw-team-secret-1", {"client": None}) is TEAM  # no address: not limited
     clock.now += 19.5
     with pytest.raises(TooManyAuthFailures) as caught:
-        ring.authenticate("Bearer guess-0001", "10.0.0.1")
+        ring.authenticate("Bearer guess-0001", {"client": ("10.0.0.1", 40000)})
     assert caught.value.headers == {"retry-after": "1"}
     clock.now += 0.5
     with pytest.raises(AuthenticationFailed):  # one more guess, then blocked again
-        ring.authenticate("Bearer guess-0002", "10.0.0.1")
+        ring.authenticate("Bearer guess-0002", {"client": ("10.0.0.1", 40000)})
     with pytest.raises(TooManyAuthFailures):
-        ring.authenticate("Bearer guess-0003", "10.0.0.1")
+        ring.authenticate("Bearer guess-0003", {"client": ("10.0.0.1", 40000)})
     samples = {
         r: registry.get_sample_value("raceway_auth_failures_total", {"reason": r}) for r in AuthFailure
     }

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from router.config.reload import ConfigReloader, ReloadResult
 from router.errors import AdminDisabled, AuthenticationFailed, TooManyAuthFailures
-from router.http.auth import AuthFailure, client_address
+from router.http.auth import AuthFailure
 from router.http.responses import error_response, json_response
 from router.http.worker import Supervision, Worker
 
@@ -22,12 +22,12 @@ def _authorized(request: Request) -> ConfigReloader:
     reloader = worker.reloader
     if admin_key is None or reloader is None:
         raise AdminDisabled("admin endpoints are disabled: set server.admin_key")
-    keyring, client = worker.gateway.keyring, client_address(request.scope)
-    keyring.screen(client)
+    keyring = worker.gateway.keyring
+    keyring.screen(request.scope)
     presented = request.headers.get("authorization", "")
     expected = f"Bearer {admin_key.reveal()}"
     if not hmac.compare_digest(presented.encode(), expected.encode()):
-        keyring.record_failure(AuthFailure.ADMIN, client)
+        keyring.record_failure(AuthFailure.ADMIN, request.scope)
         raise AuthenticationFailed("invalid admin key")
     return reloader
 

@@ -24,9 +24,9 @@ class AuthFailure(enum.StrEnum):
     BLOCKED = "blocked"  # not looked at: the address failed too often (``server.auth_failures_per_minute``)
 
 
-def client_address(scope: Scope) -> str | None:
+def client_address(scope: Scope | None) -> str | None:
     """The peer's address as the server saw it (a proxy's, behind one); None when unknown."""
-    client = scope.get("client")
+    client = scope.get("client") if scope is not None else None
     return str(client[0]) if client else None
 
 
@@ -92,38 +92,42 @@ class KeyRing:
     def enabled(self) -> bool:
         return bool(self._by_digest)
 
-    def authenticate(self, authorization: str | None, client: str | None = None) -> GatewayKey | None:
-        """The caller's key; None when the gateway runs without keys. ``client``: its address."""
+    def authenticate(self, authorization: str | None, peer: Scope | None = None) -> GatewayKey | None:
+        """The caller's key; None when the gateway runs without keys.
+
+        ``peer``: the request's scope, where its address is read, only when there is a limit.
+        """
         if not self._by_digest:
             return None
-        self.screen(client)
+        if self.limit is not None:
+            self.screen(peer)
         if not authorization or authorization[:7].lower() != "bearer ":
-            self.record_failure(AuthFailure.MISSING, client)
+            self.record_failure(AuthFailure.MISSING, peer)
             raise AuthenticationFailed(
                 "missing API key: send it as 'Authorization: Bearer <key>'", code="missing_api_key"
             )
         digest = key_digest(authorization[7:].strip())
         key = self._by_digest.get(digest)
         if key is None or not hmac.compare_digest(key.digest, digest):
-            self.record_failure(AuthFailure.INVALID, client)
+            self.record_failure(AuthFailure.INVALID, peer)
             raise AuthenticationFailed("invalid API key")
         return key
 
-    def screen(self, client: str | None) -> None:
+    def screen(self, peer: Scope | None) -> None:
         """Before looking at a key: refuse an address over the failure limit."""
-        if self.limit is None or client is None:
+        if self.limit is None or (address := client_address(peer)) is None:
             return
         try:
-            self.limit.check(client)
+            self.limit.check(address)
         except TooManyAuthFailures:
             self._count(AuthFailure.BLOCKED)
             raise
 
-    def record_failure(self, reason: AuthFailure, client: str | None) -> None:
+    def record_failure(self, reason: AuthFailure, peer: Scope | None) -> None:
         """Account for a failed authentication (the caller raises the error)."""
         self._count(reason)
-        if self.limit is not None and client is not None:
-            self.limit.failed(client)
+        if self.limit is not None and (address := client_address(peer)) is not None:
+            self.limit.failed(address)
 
     def _count(self, reason: AuthFailure) -> None:
         if self._failures:

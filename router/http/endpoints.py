@@ -29,7 +29,6 @@ from router.errors import (
     UpstreamError,
 )
 from router.gateway import Gateway
-from router.http.auth import client_address
 from router.http.renaming import PublicModelName
 from router.http.responses import SSEResponse, client_disconnected, error_response, json_response
 from router.http.validation import chat_request, embeddings_request
@@ -110,9 +109,7 @@ async def _serve(
     gateway, recorder = worker.gateway, worker.recorder
     exchange = Exchange(request_id_from(request.headers.get("x-request-id")), request.url.path)
     try:
-        key = gateway.keyring.authenticate(
-            request.headers.get("authorization"), client_address(request.scope)
-        )
+        key = gateway.keyring.authenticate(request.headers.get("authorization"), request.scope)
         exchange.key = key.name if key else None
         raw = await read_body(request, gateway.config.server.max_body_size)
         # Parsing megabytes of JSON takes milliseconds: keep it off the event loop.
@@ -309,9 +306,7 @@ def _model_object(name: str) -> dict[str, Any]:
 async def list_models(request: Request) -> Response:
     gateway = _worker(request).gateway
     try:
-        key = gateway.keyring.authenticate(
-            request.headers.get("authorization"), client_address(request.scope)
-        )
+        key = gateway.keyring.authenticate(request.headers.get("authorization"), request.scope)
     except GatewayError as exc:
         return error_response(exc)
     data = [_model_object(name) for name in gateway.visible_models(key)]
@@ -323,9 +318,7 @@ async def retrieve_model(request: Request) -> Response:
     gateway = _worker(request).gateway
     name: str = request.path_params["model"]
     try:
-        key = gateway.keyring.authenticate(
-            request.headers.get("authorization"), client_address(request.scope)
-        )
+        key = gateway.keyring.authenticate(request.headers.get("authorization"), request.scope)
         if name not in gateway.config.models or (key is not None and not key.allows(name)):
             message = f"the model {name!r} does not exist or this key may not use it"
             raise ModelNotFound(message, param="model")
