@@ -153,8 +153,8 @@ models:
         "deployments[0].weight: expected a positive number, got -1",
         "deployments[1].colour: unknown key (allowed: api_key, base_url, connect_timeout, cooldown, "
         "extra_params, fake, first_chunk_timeout, headers, idle_timeout, limit_wait, max_concurrency, "
-        "max_input_tokens, max_queue, model, name, price, provider, queue_timeout, rpm, timeout, tpm, "
-        "weight)",
+        "max_input_tokens, max_queue, max_response_size, model, name, price, provider, queue_timeout, "
+        "rpm, timeout, tpm, weight)",
         "deployments[1].provider: is required",
         "deployments[2].name: is required",
         "deployments[2].timeout: expected a duration like 500ms, 30s or 2m",
