@@ -11,11 +11,13 @@ Exception tree::
     │   ├── RouteNotFound              no such endpoint
     │   └── AdminDisabled              admin endpoints without ``server.admin_key``
     ├── MethodNotAllowed          405  a known endpoint, another method
+    ├── RequestTimeout            408  the body did not arrive within ``server.body_timeout``
     ├── PayloadTooLarge           413  body over the configured limit
     ├── BudgetExceeded            429  the key spent its daily or monthly budget
     ├── TooManyAuthFailures       429  the client's address presented wrong keys too often
     ├── ClientGone                499  the client disconnected before the answer
     ├── NoDeploymentAvailable     503  nothing usable to serve the request
+    ├── ShuttingDown              503  the worker's drain ended before the answer did
     ├── RelayedFailure            any  another instance's call for the same request failed so
     └── UpstreamError             502  an upstream call failed (connect, 5xx, cut stream)
         ├── UpstreamTimeout       504  an upstream call took too long
@@ -113,6 +115,17 @@ class MethodNotAllowed(GatewayError):
     default_code = "method_not_allowed"
 
 
+class RequestTimeout(GatewayError):
+    """The client sent its headers but not its whole body in time: the connection is closed."""
+
+    status = 408
+    error_type = "invalid_request_error"
+    default_code = "request_timeout"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers={"connection": "close"})
+
+
 class PayloadTooLarge(GatewayError):
     status = 413
     error_type = "invalid_request_error"
@@ -148,6 +161,14 @@ class NoDeploymentAvailable(GatewayError):
     status = 503
     error_type = "service_unavailable"
     default_code = "no_deployment_available"
+
+
+class ShuttingDown(GatewayError):
+    """The worker stops: its drain (``server.graceful_timeout``) ended before this answer did."""
+
+    status = 503
+    error_type = "service_unavailable"
+    default_code = "server_shutting_down"
 
 
 class RelayedFailure(GatewayError):

@@ -80,6 +80,7 @@ class ServerSettings:
     bind: str = "127.0.0.1:8080"
     workers: int | None = None  # None: one per CPU core
     max_body_size: int = 10 * 1024 * 1024
+    body_timeout: float = 30.0  # from a request's headers to the end of its body
     graceful_timeout: float = 30.0
     keep_alive_timeout: float = 75.0
     backlog: int = 2048

@@ -263,6 +263,7 @@ class ConfigReader:
                 "bind": v.bind,
                 "workers": v.optional(v.positive_int),
                 "max_body_size": parse_size,
+                "body_timeout": v.positive_duration,
                 "graceful_timeout": parse_duration,
                 "keep_alive_timeout": parse_duration,
                 "backlog": v.positive_int,

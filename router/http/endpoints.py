@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive
 
@@ -25,10 +25,12 @@ from router.errors import (
     InvalidRequest,
     ModelNotFound,
     PayloadTooLarge,
+    RequestTimeout,
     Saturated,
     UpstreamError,
 )
 from router.gateway import Gateway
+from router.http.deadlines import Deadlines
 from router.http.renaming import PublicModelName
 from router.http.responses import SSEResponse, client_disconnected, error_response, json_response
 from router.http.validation import chat_request, embeddings_request
@@ -44,8 +46,10 @@ T = TypeVar("T")
 _BIG_BODY = 1024 * 1024
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, refused with 413 as soon as it exceeds ``limit`` bytes."""
+async def read_body(request: Request, limit: int, time_limit: float, deadlines: Deadlines) -> bytes:
+    """The whole body, refused with 413 as soon as it exceeds ``limit`` bytes, and with 408 if it
+    has not all arrived ``time_limit`` seconds after the headers (a client that stalls or
+    trickles would otherwise hold its connection and this task for as long as it likes)."""
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -53,6 +57,15 @@ async def read_body(request: Request, limit: int) -> bytes:
                 raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes")
         except ValueError as exc:
             raise InvalidRequest("invalid Content-Length header") from exc
+    try:
+        return await deadlines.run(_chunks(request, limit), time_limit)
+    except TimeoutError:
+        raise RequestTimeout(f"the request body did not arrive within {time_limit:g}s") from None
+    except ClientDisconnect:
+        raise ClientGone("the client closed the connection before sending its whole body") from None
+
+
+async def _chunks(request: Request, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -111,7 +124,8 @@ async def _serve(
     try:
         key = gateway.keyring.authenticate(request.headers.get("authorization"), request.scope)
         exchange.key = key.name if key else None
-        raw = await read_body(request, gateway.config.server.max_body_size)
+        server = gateway.config.server
+        raw = await read_body(request, server.max_body_size, server.body_timeout, worker.deadlines)
         # Parsing megabytes of JSON takes milliseconds: keep it off the event loop.
         model, body = await asyncio.to_thread(parse, raw) if len(raw) > _BIG_BODY else parse(raw)
         routed = route(gateway.config, model, body, key, request.headers)

@@ -4,13 +4,14 @@ and how it reaches its supervisor (instead of Starlette's untyped ``app.state``)
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
 from router.config.reload import ConfigReloader
 from router.gateway import Gateway
+from router.http.deadlines import Deadlines
 from router.telemetry.exchange import Recorder
 from router.telemetry.metrics import Metrics
 
@@ -32,3 +33,4 @@ class Worker:
     registry: CollectorRegistry | None  # None in multiprocess mode: /metrics reads every worker's files
     reloader: ConfigReloader | None = None
     supervision: Supervision | None = None
+    deadlines: Deadlines = field(default_factory=Deadlines)  # of request bodies (server.body_timeout)
