@@ -1,6 +1,6 @@
 """The SSE relay owns a stream's end: it relays every event, ends a cut stream with an error
-event instead of ``[DONE]``, stops the upstream when the client leaves, and ends the stream
-with what happened, once."""
+event instead of ``[DONE]`` (and one the drain outlasted too), stops the upstream when the
+client leaves, and ends the stream with what happened, once."""
 
 from __future__ import annotations
 
@@ -62,8 +62,16 @@ def opened(upstream: Upstream) -> tuple[OpenedStream, list[StreamOutcome]]:
     return stream, ended
 
 
-async def relay(stream: OpenedStream, client: Client) -> None:
-    await SSEResponse(stream, {"x-raceway-deployment": "a"})({"type": "http"}, client.receive, client.send)
+async def relay(stream: OpenedStream, client: Client, drain_over: asyncio.Future[None] | None = None) -> None:
+    drain_over = drain_over or asyncio.get_running_loop().create_future()
+    response = SSEResponse(stream, {"x-raceway-deployment": "a"}, drain_over)
+    await response({"type": "http"}, client.receive, client.send)
+
+
+def last_error(client: Client) -> dict[str, Any]:
+    last_event = client.body.split(b"\n\n")[-2]
+    error: dict[str, Any] = orjson.loads(last_event.removeprefix(b"data: "))["error"]
+    return error
 
 
 async def test_a_whole_stream_is_relayed_and_ends_complete() -> None:
@@ -80,8 +88,7 @@ async def test_a_stream_cut_midway_ends_with_an_error_event_and_no_done() -> Non
     upstream, client = Upstream([CHUNK], then="fail"), Client()
     stream, ended = opened(upstream)
     await relay(stream, client)
-    last_event = client.body.split(b"\n\n")[-2]
-    assert orjson.loads(last_event.removeprefix(b"data: "))["error"]["message"] == "the connection reset"
+    assert last_error(client)["message"] == "the connection reset"
     assert DONE_EVENT not in client.body
     assert ended == [StreamOutcome.CUT]
 
@@ -96,6 +103,28 @@ async def test_a_client_that_leaves_stops_the_upstream_and_the_stream_is_abandon
     client.gone.set()
     await relaying
     assert ended == [StreamOutcome.ABANDONED] and upstream.closed
+
+
+async def test_a_stream_the_drain_outlasts_ends_with_an_error_event_and_no_done() -> None:
+    upstream, client = Upstream([CHUNK], then="hang"), Client()
+    stream, ended = opened(upstream)
+    drain_over = asyncio.get_running_loop().create_future()
+    relaying = asyncio.create_task(relay(stream, client, drain_over))
+    async with asyncio.timeout(5):
+        while client.body.count(b"data:") < 2:  # noqa: ASYNC110 (the head and one upstream event out)
+            await asyncio.sleep(0)
+    drain_over.set_result(None)
+    async with asyncio.timeout(5):
+        await relaying
+    assert last_error(client) == {
+        "message": "the gateway is shutting down: the stream ended before its answer did",
+        "type": "service_unavailable",
+        "param": None,
+        "code": "server_shutting_down",
+    }
+    assert client.body.startswith(CHUNK + CHUNK) and DONE_EVENT not in client.body
+    assert client.sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+    assert ended == [StreamOutcome.STOPPED] and upstream.closed
 
 
 async def test_a_stream_ends_once_and_tells_its_listeners_in_order() -> None:

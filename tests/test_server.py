@@ -10,6 +10,7 @@ import sys
 import time
 
 import httpx
+import openai
 import pytest
 
 from router.server.supervisor import reuseport_socket, split_bind
@@ -146,3 +147,35 @@ def test_a_taken_port_is_a_clear_error(write_config: WriteConfig) -> None:
         taken.close()
     assert result.returncode == 1
     assert f"cannot bind 127.0.0.1:{port}" in result.stderr
+
+
+WORDS = " ".join(["word"] * 100)
+SLOW_STREAM = f"""
+server: {{graceful_timeout: 1s}}
+deployments: [{{name: f, provider: fake, fake: {{chunk_delay: 200ms, reply: "{WORDS}"}}}}]
+models: [{{name: m, deployments: [f]}}]
+"""
+
+
+def test_a_stream_the_drain_outlasts_ends_with_an_error_event(write_config: WriteConfig) -> None:
+    """At the end of graceful_timeout the client gets an SSE error, not a connection cut midway."""
+    gateway = start_gateway(write_config(SLOW_STREAM), workers=1)
+    try:
+        client = openai.OpenAI(base_url=gateway.api_url, api_key="unused", max_retries=0, timeout=20)
+        chunks = iter(
+            client.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": "talk"}], stream=True
+            )
+        )
+        next(chunks)  # the stream is under way, and would take 20 s more
+        gateway.process.send_signal(signal.SIGTERM)
+        with pytest.raises(openai.APIError) as caught:
+            for _ in chunks:
+                pass
+        assert caught.value.code == "server_shutting_down"
+        assert gateway.process.wait(15) == 0
+        gateway.pump.join(5)  # type: ignore[union-attr]
+        logged = [line for line in gateway.output if '"error":"server_shutting_down"' in line]
+        assert len(logged) == 1 and '"status":200' in logged[0]  # its status went out with the first byte
+    finally:
+        gateway.stop()

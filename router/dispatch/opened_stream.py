@@ -27,6 +27,7 @@ class StreamOutcome(enum.Enum):
     COMPLETE = "complete"  # relayed to its end
     CUT = "cut"  # the upstream failed midway; the client got an error event
     ABANDONED = "abandoned"  # closed before its end: the client left, or it lost a race
+    STOPPED = "stopped"  # the worker's drain ran out first; the client got an error event
 
     @property
     def upstream_label(self) -> str:
@@ -38,6 +39,7 @@ _UPSTREAM_LABELS = {
     StreamOutcome.COMPLETE: "success",
     StreamOutcome.CUT: "stream_cut",
     StreamOutcome.ABANDONED: "cancelled",
+    StreamOutcome.STOPPED: "cancelled",
 }
 
 

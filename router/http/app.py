@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -69,6 +70,13 @@ class RacewayApp(Starlette):
         self.draining = False  # set on SIGTERM: /ready answers 503 while requests finish
         self._worker: Worker | None = None  # set by the lifespan, once the gateway is built
 
+    def drain(self, grace: float) -> None:
+        """Take no more work (``/ready`` answers 503) and, once ``grace`` has passed, end the
+        streams still running with an error event instead of letting the server cut them."""
+        self.draining = True
+        if self._worker is not None:
+            asyncio.get_running_loop().call_later(grace, _resolve, self._worker.drain_over)
+
     @property
     def started(self) -> bool:
         return self._worker is not None
@@ -97,6 +105,11 @@ class RacewayApp(Starlette):
         except Exception as exc:
             response = await _unexpected_error(request, exc)
         await response(scope, receive, send)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 _HOT_ROUTES = {

@@ -162,13 +162,14 @@ async def _answer(
     """From the cache, from an identical request's call, or from upstream (and then into the cache).
 
     ``dispatch``: the endpoint's non-streaming call (chat or embeddings)."""
-    recorder = _worker(request).recorder
+    worker = _worker(request)
+    recorder = worker.recorder
     rename = PublicModelName(exchange.model) if gateway.config.server.response_model == "public" else None
     flight = None
     if plan.read:
         found = await unless_disconnected(request, look_up(gateway, plan, exchange, routed.group.deadline))
         if isinstance(found, CachedAnswer):
-            return _replayed(recorder, exchange, found, body, rename)
+            return _replayed(recorder, exchange, found, body, worker.drain_over, rename)
         flight = found
     try:
         if exchange.stream:
@@ -178,7 +179,9 @@ async def _answer(
             }
             opened = await unless_disconnected(request, gateway.dispatcher.open_stream(routed, upstream_body))
             opened.hide_usage = not _wants_usage(body)
-            return _streaming(recorder, exchange, opened, Keeper(gateway, plan, flight), rename)
+            return _streaming(
+                recorder, exchange, opened, Keeper(gateway, plan, flight), worker.drain_over, rename
+            )
         completion = await unless_disconnected(request, dispatch(routed, body))
     except BaseException as exc:
         if flight is not None:
@@ -255,6 +258,7 @@ def _replayed(
     exchange: Exchange,
     answer: CachedAnswer,
     body: dict[str, Any],
+    drain_over: asyncio.Future[None],
     rename: PublicModelName | None,
 ) -> Response | SSEResponse:
     """An answer served without an upstream call of its own: it costs nothing and uses no tokens."""
@@ -268,7 +272,7 @@ def _replayed(
     exchange.first_token = exchange.overhead
     opened = OpenedStream.replay(answer.deployment, replay(answer.body, include_usage=_wants_usage(body)))
     opened.when_ended(lambda outcome: _stream_ended(recorder, exchange, outcome))
-    return SSEResponse(opened, _answer_headers(exchange), rename)
+    return SSEResponse(opened, _answer_headers(exchange), drain_over, rename)
 
 
 def _streaming(
@@ -276,6 +280,7 @@ def _streaming(
     exchange: Exchange,
     opened: OpenedStream,
     keeper: Keeper,
+    drain_over: asyncio.Future[None],
     rename: PublicModelName | None,
 ) -> SSEResponse:
     exchange.deployment, exchange.attempts = opened.deployment, opened.attempts
@@ -297,15 +302,17 @@ def _streaming(
         elif keeper.flight is not None and outcome is StreamOutcome.CUT:
             keeper.flight.fail(UpstreamError(f"the stream from deployment {opened.deployment} ended early"))
         elif keeper.flight is not None:
-            keeper.flight.abandon()  # the leading client left, or the stream held no answer
+            keeper.flight.abandon()  # the leading client left, the worker stopped, or no answer
 
     opened.when_ended(ended)
-    return SSEResponse(opened, _answer_headers(exchange), rename)
+    return SSEResponse(opened, _answer_headers(exchange), drain_over, rename)
 
 
 def _stream_ended(recorder: Recorder, exchange: Exchange, outcome: StreamOutcome) -> None:
     if outcome is StreamOutcome.CUT:
         exchange.error = "stream_cut"
+    elif outcome is StreamOutcome.STOPPED:
+        exchange.error = "server_shutting_down"
     elif outcome is StreamOutcome.ABANDONED:
         exchange.error = "client_closed_request"
     # A stream's status went out with its first byte: 200, even if it ended badly.

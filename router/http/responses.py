@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from router.dispatch.opened_stream import OpenedStream, StreamOutcome
-from router.errors import GatewayError, UpstreamError
+from router.errors import GatewayError, ShuttingDown, UpstreamError
 from router.sse import error_event
 
 logger = logging.getLogger("raceway.responses")
@@ -30,20 +30,24 @@ class SSEResponse:
     """Relays a committed stream to the client, event by event, as it arrives, then ends it.
 
     A failure after the first byte ends the stream with an OpenAI-shaped error event
-    (and no ``[DONE]``), so a client never mistakes a cut answer for a complete one. If
-    the client disconnects, the relay stops and the upstream stream is closed at once.
-    The relay is the stream's one owner: it ends it (``OpenedStream.end``) with what
-    happened, ``COMPLETE``, ``CUT`` or ``ABANDONED``, and the stream tells its listeners.
+    (and no ``[DONE]``), so a client never mistakes a cut answer for a complete one; so does
+    the end of a drain (``drain_over``) that the stream outlasted. If the client
+    disconnects, the relay stops and the upstream stream is closed at once. The relay is
+    the stream's one owner: it ends it (``OpenedStream.end``) with what happened,
+    ``COMPLETE``, ``CUT``, ``STOPPED`` or ``ABANDONED``, and the stream tells its listeners.
     """
 
     def __init__(
         self,
         stream: OpenedStream,
         headers: Mapping[str, str],
+        drain_over: asyncio.Future[None],
         rewrite: Callable[[bytes], bytes] | None = None,
     ) -> None:
-        """``rewrite``: applied to every event on its way out (e.g. the public model name)."""
+        """``drain_over``: set when the worker's drain ends (the stream then ends with an error
+        event); ``rewrite``: applied to every event on its way out (e.g. the public model name)."""
         self.stream = stream
+        self.drain_over = drain_over
         self.rewrite = rewrite
         self.headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         self.headers += [
@@ -55,15 +59,22 @@ class SSEResponse:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         relay = asyncio.create_task(self._relay(send))
         watcher = asyncio.create_task(client_disconnected(receive))
+        outcome = StreamOutcome.ABANDONED  # unless the relay or the drain says otherwise
         try:
-            await asyncio.wait((relay, watcher), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait((relay, watcher, self.drain_over), return_when=asyncio.FIRST_COMPLETED)
+            if not relay.done() and not watcher.done():  # the drain is over, the stream is not
+                relay.cancel()
+                await asyncio.gather(relay, return_exceptions=True)
+                if relay.cancelled():
+                    outcome = StreamOutcome.STOPPED
+                    await self._stop(send)
         finally:
             watcher.cancel()
             if not relay.done():  # the client went away (or we are cancelled): stop upstream
                 relay.cancel()
             await asyncio.gather(relay, watcher, return_exceptions=True)
             relayed = relay.done() and not relay.cancelled() and relay.exception() is None
-            await self.stream.end(relay.result() if relayed else StreamOutcome.ABANDONED)
+            await self.stream.end(relay.result() if relayed else outcome)
         if relay.done() and not relay.cancelled() and (exc := relay.exception()) is not None:
             raise exc
 
@@ -82,6 +93,13 @@ class SSEResponse:
             await send({"type": "http.response.body", "body": error_event(exc.to_dict()), "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return outcome
+
+    async def _stop(self, send: Send) -> None:
+        """End the response with an error event: the worker stops before the stream ends (the
+        relay sent the status and headers in its first step, before anything could stop it)."""
+        stopped = ShuttingDown("the gateway is shutting down: the stream ended before its answer did")
+        await send({"type": "http.response.body", "body": error_event(stopped.to_dict()), "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def client_disconnected(receive: Receive) -> None:

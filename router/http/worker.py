@@ -3,6 +3,7 @@ and how it reaches its supervisor (instead of Starlette's untyped ``app.state``)
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,3 +35,8 @@ class Worker:
     reloader: ConfigReloader | None = None
     supervision: Supervision | None = None
     deadlines: Deadlines = field(default_factory=Deadlines)  # of request bodies (server.body_timeout)
+    # Resolved when a drain's grace (server.graceful_timeout) has run out: streams still
+    # running end with an error event. Built in the lifespan, on the worker's loop.
+    drain_over: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )

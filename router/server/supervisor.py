@@ -31,6 +31,8 @@ logger = logging.getLogger("raceway.server")
 SNAPSHOT_NAME = "active-config.yaml"
 # A worker that dies this soon after starting is broken, not unlucky: stop restarting it.
 _MIN_HEALTHY_UPTIME = 5.0
+# How long after graceful_timeout hypercorn waits for the streams the app ended to go out.
+_DRAIN_MARGIN = 1.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -197,7 +199,9 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int,
     hypercorn_config = HypercornConfig()
     hypercorn_config.bind = [f"fd://{sock.fileno()}"]
     hypercorn_config.backlog = config.server.backlog
-    hypercorn_config.graceful_timeout = config.server.graceful_timeout
+    # The app ends the streams still running at graceful_timeout, with an error event; the
+    # margin lets those last events out before hypercorn cancels whatever is left.
+    hypercorn_config.graceful_timeout = config.server.graceful_timeout + _DRAIN_MARGIN
     hypercorn_config.keep_alive_timeout = config.server.keep_alive_timeout
     hypercorn_config.accesslog = None
     hypercorn_config.errorlog = logging.getLogger("hypercorn.error")
@@ -213,7 +217,7 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int,
 
         def drain() -> None:
             """Stop accepting; /ready answers 503 while in-flight requests finish."""
-            app.draining = True
+            app.drain(config.server.graceful_timeout)
             stop.set()
 
         async def adopt_and_check(reloader: ConfigReloader) -> None:
