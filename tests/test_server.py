@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import openai
@@ -95,8 +97,7 @@ def _listeners_on(port: int) -> set[str]:
 
 
 def kill_a_worker_and_wait_for_its_replacement(gateway: RunningGateway, timeout: float = 15.0) -> int:
-    """SIGKILL one worker (once past the start-up window) and wait for the supervisor to replace it."""
-    gateway.wait_past_startup()
+    """SIGKILL one worker and wait for the supervisor to replace it."""
     victim = children(gateway.process.pid)[0]
     os.kill(victim, signal.SIGKILL)
     deadline = time.monotonic() + timeout
@@ -179,3 +180,64 @@ def test_a_stream_the_drain_outlasts_ends_with_an_error_event(write_config: Writ
         assert len(logged) == 1 and '"status":200' in logged[0]  # its status went out with the first byte
     finally:
         gateway.stop()
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.02)
+
+
+def answers(gateway: RunningGateway) -> bool:
+    """The port serves: /health and a chat completion both answer 200."""
+    body = {"model": "m", "messages": [{"role": "user", "content": "still there?"}]}
+    health = httpx.get(f"{gateway.base_url}/health", timeout=5)
+    chat = httpx.post(f"{gateway.api_url}/chat/completions", json=body, timeout=5)
+    return health.status_code == 200 and chat.status_code == 200
+
+
+def test_workers_killed_while_starting_are_started_again_and_the_others_keep_serving(
+    write_config: WriteConfig,
+) -> None:
+    """An OOM kill during start, and again for its replacement: the supervisor backs off and
+    starts the worker again, and the surviving worker serves all along."""
+    gateway = start_gateway(write_config(FAKE_ONLY), workers=2)
+    supervisor = gateway.process.pid
+    try:
+        survivor, victim = children(supervisor)
+        os.kill(victim, signal.SIGKILL)  # seconds after its start
+        wait_until(lambda: victim not in children(supervisor), "the worker is buried")
+        assert answers(gateway)
+        wait_until(lambda: len(children(supervisor)) == 2, "its replacement is spawned")
+        (replacement,) = set(children(supervisor)) - {survivor}
+        os.kill(replacement, signal.SIGKILL)  # while it is still starting
+        wait_until(lambda: replacement not in children(supervisor), "the replacement is buried")
+        assert answers(gateway)
+        port = int(gateway.base_url.rsplit(":", 1)[1])
+        wait_until(lambda: len(_listeners_on(port)) == 2, "a third one serves beside the survivor")
+        assert survivor in children(supervisor) and answers(gateway)
+    finally:
+        assert gateway.stop() == 0
+    output = "".join(gateway.output)
+    assert output.count("killed by SIGKILL") == 2 and "starting it again in" in output
+
+
+def test_a_start_that_fails_every_time_stops_the_gateway_and_says_why(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    """A worker that cannot load its config would fail the same way at every restart."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    gateway = start_gateway(write_config(FAKE_ONLY), workers=2, env={"TMPDIR": str(temp)})
+    try:
+        (snapshot,) = temp.glob(f"raceway-state-{gateway.process.pid}-*/active-config.yaml")
+        snapshot.write_text("deployments: [{name: f, provider: nonsense}]\n")
+        os.kill(children(gateway.process.pid)[0], signal.SIGKILL)
+        assert gateway.process.wait(30) == 1
+    finally:
+        gateway.stop()
+    output = "".join(gateway.output)
+    assert "raceway: worker 0 cannot start: its config does not load" in output or (
+        "raceway: worker 1 cannot start: its config does not load" in output
+    ), output

@@ -4,7 +4,8 @@ Each worker listens on its own ``SO_REUSEPORT`` socket, so the kernel spreads ne
 connections across workers (one shared listening socket lets a burst land on a single
 worker). The supervisor reserves the port first (bound, never listening, so it gets
 no connections), forwards SIGTERM/SIGINT for a graceful drain, and restarts a worker
-that dies.
+that dies (with backoff while it keeps dying young; the others serve meanwhile). It
+stops only for a start that fails the same way every time (``StartFailure``).
 """
 
 from __future__ import annotations
@@ -20,17 +21,17 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
 
+from router.server.restarts import Backoff, StartFailure, describe_exit
+
 logger = logging.getLogger("raceway.server")
 
 SNAPSHOT_NAME = "active-config.yaml"
-# A worker that dies this soon after starting is broken, not unlucky: stop restarting it.
-_MIN_HEALTHY_UPTIME = 5.0
 # How long after graceful_timeout hypercorn waits for the streams the app ended to go out.
 _DRAIN_MARGIN = 1.0
 
@@ -74,8 +75,21 @@ def _metrics_dir() -> tuple[str, bool]:
     return tempfile.mkdtemp(prefix=f"raceway-metrics-{os.getpid()}-"), True
 
 
+@dataclass(eq=False)
+class _Slot:
+    """One worker's place: its process, or when to start it again after it died."""
+
+    process: BaseProcess | None = None
+    started: float = 0.0
+    restart_at: float | None = None
+    backoff: Backoff = field(default_factory=Backoff)
+
+
 def serve(options: ServeOptions) -> int:
     """Run the supervisor until SIGTERM/SIGINT; returns the process exit code."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s supervisor %(levelname)s %(name)s: %(message)s"
+    )
     try:
         reservation = reuseport_socket(options.host, options.port)
     except OSError as exc:
@@ -96,23 +110,25 @@ def serve(options: ServeOptions) -> int:
         stopping = True
 
     def forward_reload(signum: int, frame: FrameType | None) -> None:
-        for process, _ in workers:
-            if process.exitcode is None and process.pid is not None:
-                os.kill(process.pid, signal.SIGHUP)
+        for slot in slots:
+            if slot.process is not None and slot.process.exitcode is None and slot.process.pid is not None:
+                os.kill(slot.process.pid, signal.SIGHUP)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, forward_reload)
 
-    def start(index: int) -> tuple[BaseProcess, float]:
+    def start(index: int) -> None:
         process = context.Process(
             target=run_worker,
             args=(str(options.config_path), options.host, port, index, options.workers, state_dir),
             name=f"raceway-worker-{index}",
         )
         process.start()
-        return process, time.monotonic()
+        slots[index].process, slots[index].started, slots[index].restart_at = process, time.monotonic(), None
 
-    workers = [start(index) for index in range(options.workers)]
+    slots = [_Slot() for _ in range(options.workers)]
+    for index in range(options.workers):
+        start(index)
     print(
         f"raceway: serving on http://{options.host}:{port} with {options.workers} worker(s)",
         flush=True,
@@ -120,25 +136,41 @@ def serve(options: ServeOptions) -> int:
     exit_code = 0
     try:
         while not stopping:
-            wait([process.sentinel for process, _ in workers], timeout=0.5)
-            for index, (process, started) in enumerate(workers):
-                if process.exitcode is None or stopping:
+            sentinels = [slot.process.sentinel for slot in slots if slot.process is not None]
+            soonest = min((slot.restart_at for slot in slots if slot.restart_at is not None), default=None)
+            pause = 0.5 if soonest is None else min(0.5, max(0.0, soonest - time.monotonic()))
+            wait(sentinels, timeout=pause)
+            now = time.monotonic()
+            for index, slot in enumerate(slots):
+                process = slot.process
+                if process is None or process.exitcode is None or stopping:
                     continue
+                exitcode = process.exitcode
                 _forget_worker(process, metrics_dir)
-                if time.monotonic() - started < _MIN_HEALTHY_UPTIME:
-                    logger.error(
-                        "worker %d exited with %s right after starting; stopping", index, process.exitcode
-                    )
-                    print(
-                        f"raceway: worker {index} failed to start (exit {process.exitcode})", file=sys.stderr
-                    )
-                    stopping = True
-                    exit_code = 1
+                process.close()
+                slot.process = None
+                failure = StartFailure.of(exitcode)
+                if failure is not None:
+                    logger.error("worker %d cannot start: %s; stopping", index, failure.reason)
+                    print(f"raceway: worker {index} cannot start: {failure.reason}", file=sys.stderr)
+                    stopping, exit_code = True, 1
                     break
-                logger.warning("worker %d died with exit code %s; restarting it", index, process.exitcode)
-                workers[index] = start(index)
+                uptime = now - slot.started
+                delay = slot.backoff.delay(uptime)
+                logger.warning(
+                    "worker %d %s after %.1fs; starting it again in %.1fs",
+                    index,
+                    describe_exit(exitcode),
+                    uptime,
+                    delay,
+                )
+                slot.restart_at = now + delay
+            for index, slot in enumerate(slots):
+                if not stopping and slot.restart_at is not None and slot.restart_at <= time.monotonic():
+                    start(index)
     finally:
-        _stop_workers([process for process, _ in workers], options.graceful_timeout + 5)
+        live = [slot.process for slot in slots if slot.process is not None]
+        _stop_workers(live, options.graceful_timeout + 5)
         reservation.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -170,12 +202,13 @@ def _stop_workers(processes: list[BaseProcess], timeout: float) -> None:
 
 
 def run_worker(config_path: str, host: str, port: int, index: int, workers: int, state_dir: str) -> None:
-    """Entry point of one worker process."""
+    """Entry point of one worker process. A start that cannot succeed exits with its ``StartFailure``."""
     import uvloop
     from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.config import Config as HypercornConfig
 
     from router.config.load import load_config
+    from router.config.model import ConfigError
     from router.config.reload import ConfigReloader
     from router.http.app import create_app
     from router.http.worker import Supervision
@@ -193,8 +226,16 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int,
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     snapshot = Path(state_dir) / SNAPSHOT_NAME
-    config = load_config(snapshot)
-    sock = reuseport_socket(host, port)
+    try:
+        config = load_config(snapshot)
+    except (OSError, ConfigError) as exc:
+        logger.error("worker %d cannot load the config snapshot %s: %s", index, snapshot, exc)
+        sys.exit(StartFailure.CONFIG)
+    try:
+        sock = reuseport_socket(host, port)
+    except OSError as exc:
+        logger.error("worker %d cannot bind %s:%d: %s", index, host, port, exc.strerror)
+        sys.exit(StartFailure.BIND)
 
     hypercorn_config = HypercornConfig()
     hypercorn_config.bind = [f"fd://{sock.fileno()}"]
@@ -239,7 +280,13 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int,
         await hypercorn_serve(app, hypercorn_config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
         watchdog.cancel()
 
-    uvloop.run(main())
+    try:
+        uvloop.run(main())
+    except Exception:
+        if app.started:
+            raise  # it served: a crash, restarted like any other death
+        logger.exception("worker %d cannot start", index)
+        sys.exit(StartFailure.STARTUP)
 
 
 async def _stop_when_orphaned(drain: Callable[[], None]) -> None:
