@@ -7,8 +7,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -241,3 +244,120 @@ def test_a_start_that_fails_every_time_stops_the_gateway_and_says_why(
     assert "raceway: worker 0 cannot start: its config does not load" in output or (
         "raceway: worker 1 cannot start: its config does not load" in output
     ), output
+
+
+@dataclass
+class Adopted:
+    """``raceway serve`` under ``tests.adopter``: orphans of its supervisor are adopted there."""
+
+    adopter: subprocess.Popen[str]
+    supervisor: int
+    base_url: str
+    lines: list[tuple[float, str]]  # when each line of output arrived, and the line
+
+    @property
+    def output(self) -> str:
+        return "".join(line for _, line in self.lines)
+
+    def wait_for(self, text: str, timeout: float = 15.0) -> float:
+        """When the first line holding ``text`` arrived."""
+        deadline = time.monotonic() + timeout
+        while not (found := [at for at, line in list(self.lines) if text in line]):
+            assert time.monotonic() < deadline, f"no {text!r} in:\n{self.output}"
+            time.sleep(0.02)
+        return found[0]
+
+
+@contextmanager
+def adopted_gateway(config: Path, temp: Path) -> Iterator[Adopted]:
+    env = {**os.environ, "TMPDIR": str(temp), "XDG_STATE_HOME": str(config.parent / "state")}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    command = [sys.executable, "-m", "router", "serve", "-c", str(config), "--bind", "127.0.0.1:0"]
+    adopter = subprocess.Popen(
+        [sys.executable, "-m", "tests.adopter", *command, "--workers", "2"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[tuple[float, str]] = []
+
+    def pump() -> None:
+        assert adopter.stdout is not None
+        for line in adopter.stdout:
+            lines.append((time.monotonic(), line))
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    running = Adopted(adopter, 0, "", lines)
+    try:
+        running.wait_for("serving on")
+        running.supervisor = int(next(line for _, line in lines if "adopter: child" in line).split()[-1])
+        running.base_url = next(line for _, line in lines if "serving on" in line).split()[3]
+        wait_until(lambda: _ready(running.base_url), "a worker is ready")
+        yield running
+    finally:
+        for pid in [*children(running.supervisor), running.supervisor, *children(adopter.pid)]:
+            if pid and pid != adopter.pid:
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)  # what the test left running, by pid
+        adopter.wait(15)
+        reader.join(5)
+        assert adopter.stdout is not None
+        adopter.stdout.close()
+
+
+def _ready(base_url: str) -> bool:
+    try:
+        return httpx.get(f"{base_url}/ready", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def test_workers_of_a_killed_supervisor_signal_nobody_and_exit_and_the_next_start_clears_up(
+    tmp_path: Path,
+) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    alive = temp / f"raceway-state-{os.getpid()}-alive"  # a running instance's (this test's pid)
+    alive.mkdir()
+    config = tmp_path / "gateway.yaml"
+    config.write_text(SLOW_STREAM.replace("1s", "3s"))
+    with adopted_gateway(config, temp) as first:
+        workers = children(first.supervisor)
+        under_way, events = threading.Event(), []
+
+        def stream() -> None:
+            body = {"model": "m", "messages": [{"role": "user", "content": "talk"}], "stream": True}
+            with httpx.stream(
+                "POST", f"{first.base_url}/v1/chat/completions", json=body, timeout=20
+            ) as answer:
+                for line in answer.iter_lines():
+                    events.append(line)
+                    under_way.set()
+
+        reader = threading.Thread(target=stream)
+        reader.start()
+        assert under_way.wait(10)
+        os.kill(first.supervisor, signal.SIGKILL)
+        killed = time.monotonic()
+        config.write_text(SLOW_STREAM.replace("1s", "3s").replace("word", "edit"))
+        first.wait_for("active (was")  # the orphan still draining the stream applied the edit
+        first.wait_for("adopter: every process exited")
+        reader.join(10)
+        exits = [at - killed for at, line in first.lines if any(f"reaped {pid}" in line for pid in workers)]
+        assert len(exits) == 2 and max(exits) < 3 + 1 + 3  # graceful_timeout, its margin, slack
+        assert "adopter: SIGHUP" not in first.output
+        assert first.output.count(f"the supervisor (pid {first.supervisor}) is gone") >= 2
+        assert "server_shutting_down" in [line for line in events if line][-1]
+    left = {path.name for path in temp.iterdir()}
+    assert {name.split("-")[1] for name in left if f"-{first.supervisor}-" in name} == {"metrics", "state"}
+
+    gateway = start_gateway(config, workers=1, env={"TMPDIR": str(temp)})
+    try:
+        now = {path.name for path in temp.iterdir()}
+        assert not [name for name in now if f"-{first.supervisor}-" in name]
+        assert alive.name in now and [name for name in now if f"-{gateway.process.pid}-" in name]
+    finally:
+        assert gateway.stop() == 0

@@ -6,6 +6,10 @@ worker). The supervisor reserves the port first (bound, never listening, so it g
 no connections), forwards SIGTERM/SIGINT for a graceful drain, and restarts a worker
 that dies (with backoff while it keeps dying young; the others serve meanwhile). It
 stops only for a start that fails the same way every time (``StartFailure``).
+
+A worker knows its supervisor by the pid recorded when it was spawned and by a pipe the
+supervisor holds open for as long as it lives: if the supervisor is killed, its workers
+signal nobody, drain and exit, and the next start removes the directories it left.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 import socket
@@ -32,6 +37,8 @@ from router.server.restarts import Backoff, StartFailure, describe_exit
 logger = logging.getLogger("raceway.server")
 
 SNAPSHOT_NAME = "active-config.yaml"
+# The directories of one gateway instance in the temp dir, named after the supervisor's pid.
+_INSTANCE_DIR = re.compile(r"raceway-(?:metrics|state)-(\d+)-")
 # How long after graceful_timeout hypercorn waits for the streams the app ended to go out.
 _DRAIN_MARGIN = 1.0
 
@@ -75,6 +82,23 @@ def _metrics_dir() -> tuple[str, bool]:
     return tempfile.mkdtemp(prefix=f"raceway-metrics-{os.getpid()}-"), True
 
 
+def _clear_leftovers() -> None:
+    """Remove the temp directories of instances whose supervisor is gone (killed with SIGKILL,
+    it could not remove them itself)."""
+    for path in Path(tempfile.gettempdir()).glob("raceway-*-*-*"):
+        match = _INSTANCE_DIR.match(path.name)
+        if match is None or not path.is_dir():
+            continue
+        pid = int(match[1])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            logger.warning("removing %s, left by gateway %d (no longer running)", path, pid)
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:
+            pass  # alive, another user's
+
+
 @dataclass(eq=False)
 class _Slot:
     """One worker's place: its process, or when to start it again after it died."""
@@ -96,6 +120,7 @@ def serve(options: ServeOptions) -> int:
         print(f"raceway: cannot bind {options.host}:{options.port}: {exc.strerror}", file=sys.stderr)
         return 1
     port = reservation.getsockname()[1]
+    _clear_leftovers()
     metrics_dir, owns_metrics_dir = _metrics_dir()
     state_dir = tempfile.mkdtemp(prefix=f"raceway-state-{os.getpid()}-")
     # Workers start from this validated copy, so one restarted while the operator's file
@@ -201,6 +226,44 @@ def _stop_workers(processes: list[BaseProcess], timeout: float) -> None:
             process.join()
 
 
+class SupervisorLink:
+    """A worker's tie to its supervisor: the pid recorded when it was spawned, and the read end
+    of a pipe the supervisor holds open for as long as it lives (multiprocessing's parent
+    sentinel), which turns readable the moment it dies, however it dies.
+
+    Once the supervisor is gone its pid is free, and ``os.getppid()`` names whoever adopted
+    the worker (a shell, a container's PID 1): the worker signals it only while it is alive.
+    """
+
+    def __init__(self) -> None:
+        parent = multiprocessing.parent_process()
+        assert parent is not None and parent.pid is not None, "a worker is spawned by its supervisor"
+        self._parent = parent
+        self.pid: int = parent.pid
+
+    def alive(self) -> bool:
+        return self._parent.is_alive()
+
+    def announce(self) -> None:
+        """Ask the supervisor to have every worker adopt the config snapshot (with SIGHUP)."""
+        if self.alive():
+            os.kill(self.pid, signal.SIGHUP)
+        else:
+            logger.warning(
+                "the supervisor (pid %d) is gone: no other worker is told of the new config", self.pid
+            )
+
+    def when_gone(self, loop: asyncio.AbstractEventLoop, then: Callable[[], None]) -> None:
+        """Call ``then`` once, on ``loop``, as soon as the supervisor has died."""
+        sentinel = self._parent.sentinel
+
+        def gone() -> None:
+            loop.remove_reader(sentinel)
+            then()
+
+        loop.add_reader(sentinel, gone)
+
+
 def run_worker(config_path: str, host: str, port: int, index: int, workers: int, state_dir: str) -> None:
     """Entry point of one worker process. A start that cannot succeed exits with its ``StartFailure``."""
     import uvloop
@@ -225,6 +288,7 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int,
     # reloads its config on SIGHUP (ignored until the app is ready to).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    supervisor = SupervisorLink()
     snapshot = Path(state_dir) / SNAPSHOT_NAME
     try:
         config = load_config(snapshot)
@@ -248,7 +312,7 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int,
     hypercorn_config.errorlog = logging.getLogger("hypercorn.error")
     hypercorn_config.include_server_header = False
 
-    supervision = Supervision(snapshot, announce=lambda: os.kill(os.getppid(), signal.SIGHUP))
+    supervision = Supervision(snapshot, announce=supervisor.announce)
     app = create_app(
         config, workers=workers, worker=index, config_path=Path(config_path), supervision=supervision
     )
@@ -260,6 +324,10 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int,
             """Stop accepting; /ready answers 503 while in-flight requests finish."""
             app.drain(config.server.graceful_timeout)
             stop.set()
+
+        def orphaned() -> None:
+            logger.warning("the supervisor (pid %d) is gone: draining, then exiting", supervisor.pid)
+            drain()
 
         async def adopt_and_check(reloader: ConfigReloader) -> None:
             await reloader.adopt_snapshot()
@@ -276,9 +344,8 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int,
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, drain)
         loop.add_signal_handler(signal.SIGHUP, reload)
-        watchdog = asyncio.create_task(_stop_when_orphaned(drain))
+        supervisor.when_gone(loop, orphaned)
         await hypercorn_serve(app, hypercorn_config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
-        watchdog.cancel()
 
     try:
         uvloop.run(main())
@@ -287,11 +354,3 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int,
             raise  # it served: a crash, restarted like any other death
         logger.exception("worker %d cannot start", index)
         sys.exit(StartFailure.STARTUP)
-
-
-async def _stop_when_orphaned(drain: Callable[[], None]) -> None:
-    """Drain and exit if the supervisor disappears (killed with SIGKILL, say)."""
-    parent = os.getppid()
-    while os.getppid() == parent:  # noqa: ASYNC110 (no event exists for a parent's death)
-        await asyncio.sleep(1.0)
-    drain()
