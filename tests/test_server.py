@@ -20,6 +20,7 @@ import pytest
 
 from router.server.supervisor import reuseport_socket, split_bind
 from tests.conftest import REPO, RunningGateway, WriteConfig, start_gateway
+from tests.upstream import Behaviour, FakeUpstream
 
 pytestmark = pytest.mark.integration
 
@@ -361,3 +362,33 @@ def test_workers_of_a_killed_supervisor_signal_nobody_and_exit_and_the_next_star
         assert alive.name in now and [name for name in now if f"-{gateway.process.pid}-" in name]
     finally:
         assert gateway.stop() == 0
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_request_still_waiting_when_the_drain_ends_is_answered_503(
+    write_config: WriteConfig, threaded_upstream: FakeUpstream, stream: bool
+) -> None:
+    """An answer (or a stream's first content) the drain outlasts: 503, not a connection cut."""
+    threaded_upstream.script("stalled", Behaviour(stall=True))
+    config = f"""
+    server: {{graceful_timeout: 1s}}
+    deployments: [{{name: s, provider: openai, base_url: "{threaded_upstream.base_url}", model: stalled}}]
+    models: [{{name: m, deployments: [s]}}]
+    """
+    gateway = start_gateway(write_config(config), workers=1)
+    try:
+        answers: list[httpx.Response] = []
+        body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": stream}
+        url = f"{gateway.api_url}/chat/completions"
+        asking = threading.Thread(target=lambda: answers.append(httpx.post(url, json=body, timeout=20)))
+        asking.start()
+        wait_until(lambda: threaded_upstream.calls("stalled") == 1, "the call is upstream")
+        gateway.process.send_signal(signal.SIGTERM)
+        asking.join(15)
+        (answer,) = answers
+        assert answer.status_code == 503
+        assert answer.json()["error"]["code"] == "server_shutting_down"
+        assert threaded_upstream.wait_for_disconnect("stalled")  # and the upstream call was cancelled
+        assert gateway.process.wait(15) == 0
+    finally:
+        gateway.stop()

@@ -27,6 +27,7 @@ from router.errors import (
     PayloadTooLarge,
     RequestTimeout,
     Saturated,
+    ShuttingDown,
     UpstreamError,
 )
 from router.gateway import Gateway
@@ -207,22 +208,35 @@ def _steer_by_budget(
 
 
 async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
-    """Run ``work``, but cancel it (and its upstream calls) if the client goes away meanwhile.
+    """Run ``work``, but cancel it (and its upstream calls) if the client goes away meanwhile,
+    or if the worker's drain ends first (then the answer is 503, while one can still be sent).
 
     The work runs in this task; a watcher task cancels it when the client disconnects.
     """
     current = asyncio.current_task()
     assert current is not None
     watcher = asyncio.ensure_future(_cancel_when_disconnected(request.receive, current))
+    drain_over = _worker(request).drain_over
+    stopped = False
+
+    def stop(_: asyncio.Future[None]) -> None:
+        nonlocal stopped
+        stopped = True
+        current.cancel()
+
+    drain_over.add_done_callback(stop)
     try:
         return await work
     except asyncio.CancelledError:
         if watcher.done() and not watcher.cancelled():
             current.uncancel()  # our own doing, not a shutdown: report it as such
             raise ClientGone("the client closed the connection") from None
+        if stopped and current.uncancel() == 0:
+            raise ShuttingDown("the gateway is shutting down: its drain ended before the answer") from None
         raise
     finally:
         watcher.cancel()
+        drain_over.remove_done_callback(stop)
 
 
 async def _cancel_when_disconnected(receive: Receive, task: asyncio.Task[object]) -> None:
