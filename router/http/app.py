@@ -71,8 +71,9 @@ class RacewayApp(Starlette):
         self._worker: Worker | None = None  # set by the lifespan, once the gateway is built
 
     def drain(self, grace: float) -> None:
-        """Take no more work (``/ready`` answers 503) and, once ``grace`` has passed, end the
-        streams still running with an error event instead of letting the server cut them."""
+        """Take no more work (``/ready`` answers 503) and, once ``grace`` has passed, answer what
+        still runs instead of letting the server cut it: 503 for a request still waiting, an
+        error event for a stream."""
         self.draining = True
         if self._worker is not None:
             asyncio.get_running_loop().call_later(grace, _resolve, self._worker.drain_over)

@@ -35,8 +35,9 @@ class Worker:
     reloader: ConfigReloader | None = None
     supervision: Supervision | None = None
     deadlines: Deadlines = field(default_factory=Deadlines)  # of request bodies (server.body_timeout)
-    # Resolved when a drain's grace (server.graceful_timeout) has run out: streams still
-    # running end with an error event. Built in the lifespan, on the worker's loop.
+    # Resolved when a drain's grace (server.graceful_timeout) has run out: requests still
+    # waiting are answered 503, streams still running end with an error event. Built in the
+    # lifespan, on the worker's loop.
     drain_over: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
