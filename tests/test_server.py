@@ -207,8 +207,9 @@ def test_workers_killed_while_starting_are_started_again_and_the_others_keep_ser
     """An OOM kill during start, and again for its replacement: the supervisor backs off and
     starts the worker again, and the surviving worker serves all along."""
     gateway = start_gateway(write_config(FAKE_ONLY), workers=2)
-    supervisor = gateway.process.pid
+    supervisor, port = gateway.process.pid, int(gateway.base_url.rsplit(":", 1)[1])
     try:
+        wait_until(lambda: len(_listeners_on(port)) == 2, "both workers serve")
         survivor, victim = children(supervisor)
         os.kill(victim, signal.SIGKILL)  # seconds after its start
         wait_until(lambda: victim not in children(supervisor), "the worker is buried")
@@ -218,7 +219,6 @@ def test_workers_killed_while_starting_are_started_again_and_the_others_keep_ser
         os.kill(replacement, signal.SIGKILL)  # while it is still starting
         wait_until(lambda: replacement not in children(supervisor), "the replacement is buried")
         assert answers(gateway)
-        port = int(gateway.base_url.rsplit(":", 1)[1])
         wait_until(lambda: len(_listeners_on(port)) == 2, "a third one serves beside the survivor")
         assert survivor in children(supervisor) and answers(gateway)
     finally:
