@@ -101,7 +101,9 @@ def _listeners_on(port: int) -> set[str]:
 
 
 def kill_a_worker_and_wait_for_its_replacement(gateway: RunningGateway, timeout: float = 15.0) -> int:
-    """SIGKILL one worker and wait for the supervisor to replace it."""
+    """SIGKILL one worker (once both serve) and wait for the supervisor to replace it."""
+    port = int(gateway.base_url.rsplit(":", 1)[1])
+    wait_until(lambda: len(_listeners_on(port)) == 2, "both workers serve", timeout)
     victim = children(gateway.process.pid)[0]
     os.kill(victim, signal.SIGKILL)
     deadline = time.monotonic() + timeout
