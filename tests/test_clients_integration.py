@@ -143,3 +143,27 @@ async def test_a_client_that_leaves_midway_is_a_499_not_an_error(tmp_path: Path)
         assert all(line["error"] == "client_closed_request" for line in lines)
     output = "".join(gateway.output)
     assert "unhandled error" not in output and "ClientDisconnect" not in output
+
+
+async def test_a_refusal_waits_for_the_whole_body_and_the_connection_serves_on(tmp_path: Path) -> None:
+    """A wrong key is refused only once the body is in: answered while the client was still
+    sending, the server would close the connection under the client's next request."""
+    config = CONFIG + 'keys: [{name: k, key: "raceway-test-key-1"}]\n'
+    body = b'{"model": "m", "messages": [{"role": "user", "content": "hello"}]}'
+    head = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: gateway\r\ncontent-type: application/json\r\n"
+        b"authorization: Bearer wrong-key-000\r\ncontent-length: %d\r\n\r\n" % len(body)
+    )
+    with serving(config, tmp_path, workers=1) as gateway:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port_of(gateway))
+        async with asyncio.timeout(PATIENCE):
+            for _ in range(2):  # the second request travels on the first one's connection
+                writer.write(head + body[:10])
+                await writer.drain()
+                with pytest.raises(TimeoutError):  # nothing is said while the body is incomplete
+                    await asyncio.wait_for(reader.read(1), 0.3)
+                writer.write(body[10:])
+                status, headers, answer = await read_answer(reader)
+                assert status == 401 and "connection" not in headers
+                assert json.loads(answer)["error"]["code"] == "invalid_api_key"
+        writer.close()

@@ -122,11 +122,14 @@ async def _serve(
     worker = _worker(request)
     gateway, recorder = worker.gateway, worker.recorder
     exchange = Exchange(request_id_from(request.headers.get("x-request-id")), request.url.path)
+    raw = None
     try:
-        key = gateway.keyring.authenticate(request.headers.get("authorization"), request.scope)
-        exchange.key = key.name if key else None
+        # The body is read before anything can refuse the request: an answer sent while the
+        # client is still sending makes the server close the connection under it.
         server = gateway.config.server
         raw = await read_body(request, server.max_body_size, server.body_timeout, worker.deadlines)
+        key = gateway.keyring.authenticate(request.headers.get("authorization"), request.scope)
+        exchange.key = key.name if key else None
         # Parsing megabytes of JSON takes milliseconds: keep it off the event loop.
         model, body = await asyncio.to_thread(parse, raw) if len(raw) > _BIG_BODY else parse(raw)
         routed = route(gateway.config, model, body, key, request.headers)
@@ -148,6 +151,8 @@ async def _serve(
         response = error_response(exc)
         response.headers["x-request-id"] = exchange.request_id
         response.headers.update(_decision_headers(exchange))
+        if raw is None:  # the rest of the body is not read: the connection cannot carry another request
+            response.headers["connection"] = "close"
         return response
 
 
