@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from openai.lib.streaming.chat import ChatCompletionStreamState
 
 from tests.conftest import RunningGateway, serving
 from tests.upstream import Behaviour, FakeUpstream
@@ -235,3 +236,53 @@ async def test_when_the_leading_client_leaves_a_waiting_request_takes_over(
     assert [content(answer) for answer in answers] == ["second"] * 5
     assert threaded_upstream.calls("priced") == 2
     assert threaded_upstream.wait_for_disconnect("priced")  # the abandoned call was cancelled upstream
+
+
+def sdk_stream(client: openai.OpenAI, **request: Any) -> tuple[str, dict[str, Any]]:
+    """A streamed answer (with usage) as the openai SDK accumulates it, and its cache header."""
+    raw = client.chat.completions.with_raw_response.create(
+        **request, stream=True, stream_options={"include_usage": True}
+    )
+    state: ChatCompletionStreamState[Any] = ChatCompletionStreamState()
+    for chunk in raw.parse():
+        state.handle_chunk(chunk)
+    return raw.headers["x-raceway-cache"], comparable(state.get_final_completion())
+
+
+def sdk_json(client: openai.OpenAI, **request: Any) -> tuple[str, dict[str, Any]]:
+    """A JSON answer as the openai SDK parses it, and its cache header."""
+    raw = client.chat.completions.with_raw_response.create(**request)
+    return raw.headers["x-raceway-cache"], comparable(raw.parse())
+
+
+def comparable(completion: Any) -> dict[str, Any]:
+    """What a client reads of an answer, whichever form it came in."""
+    choice = completion.choices[0]
+    return {
+        "content": choice.message.content,
+        "finish_reason": choice.finish_reason,
+        "logprobs": choice.logprobs.model_dump() if choice.logprobs else None,
+        "usage": completion.usage.model_dump() if completion.usage else None,
+    }
+
+
+@pytest.mark.parametrize("first", ["json", "stream"])
+def test_a_cached_answer_keeps_its_logprobs_in_either_form(
+    gateway: RunningGateway, threaded_upstream: FakeUpstream, first: str
+) -> None:
+    threaded_upstream.script("priced", Behaviour(reply="three little words"))
+    client = openai.OpenAI(base_url=gateway.api_url, api_key=ALICE, max_retries=0, timeout=10)
+    request: Any = {
+        "model": "cached",
+        "messages": [{"role": "user", "content": f"logprobs, {first} first"}],
+        "temperature": 0,
+        "logprobs": True,
+        "top_logprobs": 2,
+    }
+    forms = [sdk_json, sdk_stream] if first == "json" else [sdk_stream, sdk_json]
+    (miss, fresh), (hit, cached) = (ask_in(client, **request) for ask_in in forms)
+    assert (miss, hit) == ("miss", "hit")
+    assert threaded_upstream.calls("priced") == 1
+    assert [token["token"] for token in fresh["logprobs"]["content"]] == ["three", " little", " words"]
+    assert [len(token["top_logprobs"]) for token in fresh["logprobs"]["content"]] == [2, 2, 2]
+    assert cached == fresh

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import pytest
+from openai.lib.streaming.chat import ChatCompletionStreamState
+from openai.types.chat import ChatCompletionChunk, ParsedChatCompletion
 
 from router.answers.replay import StreamAssembler, replay
-from router.sse import DONE_EVENT, event_json, has_content
+from router.sse import DONE_EVENT, event_json, has_content, is_done
 
 TEXT_ANSWER: dict[str, Any] = {
     "id": "chatcmpl-1",
@@ -58,7 +61,8 @@ def test_a_replayed_answer_is_a_proper_stream() -> None:
     assert events[-1] == DONE_EVENT
     chunks = [event_json(event) for event in events[:-1]]
     assert all(chunk["object"] == "chat.completion.chunk" and chunk["id"] == "chatcmpl-1" for chunk in chunks)
-    assert has_content(chunks[0])
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant"}  # the role first, as upstreams send it
+    assert has_content(chunks[1])
     assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["total_tokens"] == 8
 
 
@@ -116,3 +120,233 @@ def test_a_stream_without_choices_assembles_to_nothing() -> None:
     assembler = StreamAssembler()
     assembler.feed(DONE_EVENT)
     assert assembler.answer() is None
+
+
+def token(text: str, logprob: float) -> dict[str, Any]:
+    """One token's logprob entry, with its alternatives, as OpenAI sends it."""
+    alternative = {"token": text.upper(), "logprob": logprob - 1.5, "bytes": list(text.upper().encode())}
+    return {
+        "token": text,
+        "logprob": logprob,
+        "bytes": list(text.encode()),
+        "top_logprobs": [{"token": text, "logprob": logprob, "bytes": list(text.encode())}, alternative],
+    }
+
+
+USAGE_WITH_DETAILS: dict[str, Any] = {
+    "prompt_tokens": 19,
+    "completion_tokens": 10,
+    "total_tokens": 29,
+    "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+    "completion_tokens_details": {
+        "reasoning_tokens": 0,
+        "audio_tokens": 0,
+        "accepted_prediction_tokens": 0,
+        "rejected_prediction_tokens": 0,
+    },
+}
+# n=2, logprobs requested: one choice answers (content logprobs), the other refuses (refusal logprobs).
+FULL_ANSWER: dict[str, Any] = {
+    "id": "chatcmpl-full",
+    "object": "chat.completion",
+    "created": 1700000002,
+    "model": "gpt-4o-2024-08-06",
+    "system_fingerprint": "fp_full",
+    "service_tier": "default",
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "Hi there", "refusal": None},
+            "logprobs": {"content": [token("Hi", -0.01), token(" there", -0.2)], "refusal": None},
+            "finish_reason": "stop",
+        },
+        {
+            "index": 1,
+            "message": {"role": "assistant", "content": None, "refusal": "I can't"},
+            "logprobs": {"content": None, "refusal": [token("I", -0.3), token(" can't", -0.4)]},
+            "finish_reason": "stop",
+        },
+    ],
+    "usage": USAGE_WITH_DETAILS,
+}
+PARALLEL_TOOLS_ANSWER: dict[str, Any] = {
+    "id": "chatcmpl-tools",
+    "object": "chat.completion",
+    "created": 1700000003,
+    "model": "gpt-4o-2024-08-06",
+    "system_fingerprint": "fp_tools",
+    "service_tier": "default",
+    "choices": [
+        {
+            "index": 0,
+            "message": {
+                "role": "assistant",
+                "content": None,
+                "refusal": None,
+                "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}},
+                    {"id": "call_2", "type": "function", "function": {"name": "g", "arguments": "{}"}},
+                ],
+            },
+            "logprobs": None,
+            "finish_reason": "tool_calls",
+        }
+    ],
+    "usage": USAGE_WITH_DETAILS,
+}
+
+
+def chunk(answer: dict[str, Any], choices: list[dict[str, Any]], **extra: Any) -> bytes:
+    """A chunk of ``answer``'s upstream stream, with the envelope OpenAI repeats in every one."""
+    envelope = ("id", "created", "model", "service_tier", "system_fingerprint")
+    payload = {
+        **{name: answer[name] for name in envelope},
+        "object": "chat.completion.chunk",
+        "choices": choices,
+        "usage": None,
+        "obfuscation": "x1y2",
+        **extra,
+    }
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+def piece(
+    index: int, delta: dict[str, Any], logprobs: Any = None, finish: str | None = None
+) -> dict[str, Any]:
+    return {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
+
+
+# FULL_ANSWER as OpenAI streams it: token by token, the two choices interleaved, usage last.
+FULL_STREAM = [
+    chunk(FULL_ANSWER, [piece(0, {"role": "assistant", "content": "", "refusal": None})]),
+    chunk(FULL_ANSWER, [piece(1, {"role": "assistant", "content": None, "refusal": ""})]),
+    chunk(FULL_ANSWER, [piece(0, {"content": "Hi"}, {"content": [token("Hi", -0.01)], "refusal": None})]),
+    chunk(FULL_ANSWER, [piece(1, {"refusal": "I"}, {"content": None, "refusal": [token("I", -0.3)]})]),
+    chunk(
+        FULL_ANSWER, [piece(0, {"content": " there"}, {"content": [token(" there", -0.2)], "refusal": None})]
+    ),
+    chunk(
+        FULL_ANSWER, [piece(1, {"refusal": " can't"}, {"content": None, "refusal": [token(" can't", -0.4)]})]
+    ),
+    chunk(FULL_ANSWER, [piece(0, {}, finish="stop")]),
+    chunk(FULL_ANSWER, [piece(1, {}, finish="stop")]),
+    chunk(FULL_ANSWER, [], usage=USAGE_WITH_DETAILS),
+    DONE_EVENT,
+]
+# Two tool calls at once (parallel_tool_calls), their arguments arriving in pieces.
+PARALLEL_TOOLS_STREAM = [
+    chunk(PARALLEL_TOOLS_ANSWER, [piece(0, {"role": "assistant", "content": None, "refusal": None})]),
+    chunk(
+        PARALLEL_TOOLS_ANSWER,
+        [
+            piece(
+                0,
+                {
+                    "tool_calls": [
+                        {
+                            "index": 0,
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {"name": "f", "arguments": ""},
+                        }
+                    ]
+                },
+            )
+        ],
+    ),
+    chunk(
+        PARALLEL_TOOLS_ANSWER, [piece(0, {"tool_calls": [{"index": 0, "function": {"arguments": '{"a":'}}]})]
+    ),
+    chunk(
+        PARALLEL_TOOLS_ANSWER, [piece(0, {"tool_calls": [{"index": 0, "function": {"arguments": " 1}"}}]})]
+    ),
+    chunk(
+        PARALLEL_TOOLS_ANSWER,
+        [
+            piece(
+                0,
+                {
+                    "tool_calls": [
+                        {
+                            "index": 1,
+                            "id": "call_2",
+                            "type": "function",
+                            "function": {"name": "g", "arguments": ""},
+                        }
+                    ]
+                },
+            )
+        ],
+    ),
+    chunk(PARALLEL_TOOLS_ANSWER, [piece(0, {"tool_calls": [{"index": 1, "function": {"arguments": "{}"}}]})]),
+    chunk(PARALLEL_TOOLS_ANSWER, [piece(0, {}, finish="tool_calls")]),
+    chunk(PARALLEL_TOOLS_ANSWER, [], usage=USAGE_WITH_DETAILS),
+    DONE_EVENT,
+]
+
+
+def sdk_completion(events: list[bytes]) -> dict[str, Any]:
+    """What the openai SDK makes of a stream: its own accumulation of the chunks it parses."""
+    state: ChatCompletionStreamState[Any] = ChatCompletionStreamState()
+    for event in events:
+        if not is_done(event):
+            state.handle_chunk(ChatCompletionChunk.model_validate(event_json(event)))
+    dumped: dict[str, Any] = state.get_final_completion().model_dump(exclude_none=True)
+    dumped.pop("obfuscation", None)  # the SDK keeps the first chunk's padding
+    for choice in dumped["choices"]:
+        for call in choice["message"].get("tool_calls", ()):
+            del call["index"]  # and the stream's position of each tool call
+    return dumped
+
+
+def sdk_answer(answer: dict[str, Any]) -> dict[str, Any]:
+    """What the openai SDK makes of a JSON answer, in the shape of its stream accumulation."""
+    dumped: dict[str, Any] = ParsedChatCompletion[None].model_validate(answer).model_dump(exclude_none=True)
+    return dumped
+
+
+@pytest.mark.parametrize(
+    "answer", [FULL_ANSWER, PARALLEL_TOOLS_ANSWER], ids=["logprobs-n2", "parallel-tools"]
+)
+def test_every_field_of_an_answer_survives_the_round_trip_through_a_stream(answer: dict[str, Any]) -> None:
+    events = replay(orjson.dumps(answer), include_usage=True)
+    assert assemble(events) == answer
+    assert sdk_completion(events) == sdk_answer(answer)
+
+
+@pytest.mark.parametrize(
+    ("stream", "answer"),
+    [(FULL_STREAM, FULL_ANSWER), (PARALLEL_TOOLS_STREAM, PARALLEL_TOOLS_ANSWER)],
+    ids=["logprobs-n2", "parallel-tools"],
+)
+def test_every_field_of_a_stream_survives_the_round_trip_through_an_answer(
+    stream: list[bytes], answer: dict[str, Any]
+) -> None:
+    assembled = assemble(stream)
+    assert assembled == answer
+    replayed = replay(orjson.dumps(assembled), include_usage=True)
+    assert sdk_completion(replayed) == sdk_completion(stream)
+
+
+def test_provider_extras_travel_both_ways() -> None:
+    answer = {
+        "id": "c",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "deepseek-reasoner",
+        "kv_transfer_params": None,
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": "42",
+                    "reasoning_content": "Six times seven.",
+                    "annotations": [{"type": "url_citation", "url_citation": {"url": "https://x.test"}}],
+                },
+                "finish_reason": "stop",
+                "stop_reason": None,
+            }
+        ],
+    }
+    assert assemble(replay(orjson.dumps(answer), include_usage=False)) == answer

@@ -195,7 +195,7 @@ class FakeUpstream:
                 return web.json_response(error, status=behaviour.status, headers=behaviour.headers)
             if body.get("stream"):
                 return await self._stream(request, body, model, behaviour)
-            return web.json_response(self._completion(model, behaviour.reply))
+            return web.json_response(self._completion(model, behaviour.reply, body))
         except asyncio.CancelledError:
             self._record(disconnect=model)
             raise
@@ -226,15 +226,17 @@ class FakeUpstream:
             self._record(disconnect=model)
         return response
 
-    def _completion(self, model: str, reply: str) -> dict[str, Any]:
+    def _completion(self, model: str, reply: str, body: dict[str, Any]) -> dict[str, Any]:
+        choice = {"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}
+        if body.get("logprobs"):
+            words = _words(reply)
+            choice["logprobs"] = {"content": [_logprob(body, i, word) for i, word in enumerate(words)]}
         return {
             "id": f"chatcmpl-up-{next(self._ids)}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": model,
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}
-            ],
+            "choices": [choice],
             "usage": {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9},
         }
 
@@ -260,7 +262,7 @@ class FakeUpstream:
                     await response.write(b"x" * size)
                 await response.write_eof()
                 return response
-            for index, word in enumerate(behaviour.reply.split(" ")):
+            for index, word in enumerate(_words(behaviour.reply)):
                 if behaviour.cut_after is not None and index >= behaviour.cut_after:
                     await response.write(b'data: {"id": "partial-ev')  # half an event, then gone
                     assert request.transport is not None
@@ -277,9 +279,10 @@ class FakeUpstream:
                     return response
                 if index and behaviour.chunk_delay:
                     await asyncio.sleep(behaviour.chunk_delay)
-                await send(
-                    [{"index": 0, "delta": {"content": (" " if index else "") + word}, "finish_reason": None}]
-                )
+                choice: dict[str, Any] = {"index": 0, "delta": {"content": word}, "finish_reason": None}
+                if body.get("logprobs"):
+                    choice["logprobs"] = {"content": [_logprob(body, index, word)]}
+                await send([choice])
             await send([{"index": 0, "delta": {}, "finish_reason": "stop"}])
             if (body.get("stream_options") or {}).get("include_usage"):
                 await send([], usage={"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9})
@@ -341,3 +344,18 @@ def _reset(request: web.Request) -> None:
     sock = transport.get_extra_info("socket")
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()
+
+
+def _words(reply: str) -> list[str]:
+    """The answer's tokens: one a word, each after the first with its leading space."""
+    return [(" " if index else "") + word for index, word in enumerate(reply.split(" "))]
+
+
+def _logprob(body: dict[str, Any], position: int, token: str) -> dict[str, Any]:
+    """A made-up but well-formed logprob for the ``position``-th token, with ``top_logprobs`` alternatives."""
+    logprob = -0.25 * (position + 1)
+    alternatives = [
+        {"token": token if rank == 0 else f"{token}~{rank}", "logprob": logprob - rank, "bytes": None}
+        for rank in range(body.get("top_logprobs") or 0)
+    ]
+    return {"token": token, "logprob": logprob, "bytes": list(token.encode()), "top_logprobs": alternatives}

@@ -1,8 +1,13 @@
-"""Converting between a complete chat answer and its stream form.
+"""Converting between a complete chat answer and its stream form, losing nothing either way.
 
 ``replay`` turns a stored ``chat.completion`` into the SSE events a streaming client
-expects (role, content, tool calls, finish reason, usage on request, ``[DONE]``);
-``StreamAssembler`` does the reverse, so a streamed answer can be cached and shared.
+expects (for each choice its role, its whole message with its logprobs, its finish
+reason; then usage on request; ``[DONE]``); ``StreamAssembler`` does the reverse, so a streamed answer can be
+cached and shared. Whatever the answer carries travels: top-level fields (``id``,
+``system_fingerprint``, ``service_tier``, a provider's extras), every message field
+(content, refusal, tool calls, ``reasoning_content``...), each choice's logprobs, and the
+usage with its details. Assembling follows the stream format's rule: text and lists
+accumulate, tool calls merge by their index, anything else keeps its latest value.
 """
 
 from __future__ import annotations
@@ -13,6 +18,11 @@ import orjson
 
 from router.sse import DONE_EVENT, event_json
 
+# Top-level fields that are not part of the envelope every chunk (or the answer) repeats.
+_NOT_ENVELOPE = frozenset({"object", "choices", "usage", "obfuscation"})
+# Choice fields handled on their own; any other (vLLM's ``stop_reason``...) is carried as is.
+_CHOICE_OWN = frozenset({"index", "message", "delta", "logprobs", "finish_reason"})
+
 
 def _event(payload: dict[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(payload) + b"\n\n"
@@ -21,29 +31,34 @@ def _event(payload: dict[str, Any]) -> bytes:
 def replay(answer: bytes, *, include_usage: bool) -> list[bytes]:
     """The SSE events of a stream carrying ``answer`` (a ``chat.completion`` JSON object)."""
     completion = orjson.loads(answer)
-    envelope = {
-        "id": completion.get("id", "chatcmpl-cached"),
-        "object": "chat.completion.chunk",
-        "created": completion.get("created", 0),
-        "model": completion.get("model", ""),
-    }
-    if "system_fingerprint" in completion:
-        envelope["system_fingerprint"] = completion["system_fingerprint"]
+    envelope = {name: value for name, value in completion.items() if name not in _NOT_ENVELOPE}
+    envelope.setdefault("id", "chatcmpl-cached")
+    envelope.setdefault("created", 0)
+    envelope.setdefault("model", "")
+    envelope["object"] = "chat.completion.chunk"
     events = []
     for choice in completion.get("choices", ()):
         index = choice.get("index", 0)
-        message = choice.get("message") or {}
-        delta: dict[str, Any] = {"role": message.get("role", "assistant"), "content": message.get("content")}
-        if message.get("tool_calls"):
-            delta["tool_calls"] = [
-                {**call, "index": position} for position, call in enumerate(message["tool_calls"])
-            ]
-        if message.get("refusal"):
-            delta["refusal"] = message["refusal"]
+        delta: dict[str, Any] = {"content": None, **(choice.get("message") or {})}
+        role = delta.pop("role", None) or "assistant"
+        # The role first, on its own, as upstreams send it (the openai SDK counts a choice's
+        # logprobs twice when its first chunk carries them).
         events.append(
-            _event({**envelope, "choices": [{"index": index, "delta": delta, "finish_reason": None}]})
+            _event(
+                {**envelope, "choices": [{"index": index, "delta": {"role": role}, "finish_reason": None}]}
+            )
         )
+        if delta.get("tool_calls"):
+            delta["tool_calls"] = [
+                {"index": position, **call} for position, call in enumerate(delta["tool_calls"])
+            ]
+        body: dict[str, Any] = {"index": index, "delta": delta}
+        if "logprobs" in choice:
+            body["logprobs"] = choice["logprobs"]
+        body["finish_reason"] = None
+        events.append(_event({**envelope, "choices": [body]}))
         finish = {"index": index, "delta": {}, "finish_reason": choice.get("finish_reason", "stop")}
+        finish.update((name, value) for name, value in choice.items() if name not in _CHOICE_OWN)
         events.append(_event({**envelope, "choices": [finish]}))
     if include_usage and completion.get("usage") is not None:
         events.append(_event({**envelope, "choices": [], "usage": completion["usage"]}))
@@ -65,12 +80,7 @@ class StreamAssembler:
         payload = event_json(event)
         if not isinstance(payload, dict):
             return
-        if not self._envelope:
-            self._envelope = {
-                name: payload[name]
-                for name in ("id", "created", "model", "system_fingerprint")
-                if name in payload
-            }
+        _keep_latest(self._envelope, ((k, v) for k, v in payload.items() if k not in _NOT_ENVELOPE))
         if payload.get("usage"):
             self._usage = payload["usage"]
         for chunk in payload.get("choices") or ():
@@ -79,47 +89,93 @@ class StreamAssembler:
 
     def _add(self, chunk: dict[str, Any]) -> None:
         index = chunk.get("index", 0)
-        choice = self._choices.setdefault(
-            index, {"index": index, "message": {"role": "assistant", "content": None}, "finish_reason": None}
-        )
-        message = choice["message"]
-        delta = chunk.get("delta") or {}
-        if delta.get("role"):
-            message["role"] = delta["role"]
-        for text_field in ("content", "refusal"):
-            if delta.get(text_field):
-                message[text_field] = (message.get(text_field) or "") + delta[text_field]
-        for call in delta.get("tool_calls") or ():
-            self._add_tool_call(message, call)
+        choice = self._choices.get(index)
+        if choice is None:
+            message = {"role": "assistant", "content": None}
+            choice = self._choices[index] = {"index": index, "message": message, "finish_reason": None}
+        delta = chunk.get("delta")
+        if isinstance(delta, dict):
+            _merge_delta(choice["message"], delta)
+        if "logprobs" in chunk:
+            _merge_logprobs(choice, chunk["logprobs"])
         if chunk.get("finish_reason"):
             choice["finish_reason"] = chunk["finish_reason"]
-
-    @staticmethod
-    def _add_tool_call(message: dict[str, Any], call: dict[str, Any]) -> None:
-        calls: list[dict[str, Any]] = message.setdefault("tool_calls", [])
-        position = call.get("index", len(calls))
-        while len(calls) <= position:
-            calls.append({"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
-        target = calls[position]
-        if call.get("id"):
-            target["id"] = call["id"]
-        function = call.get("function") or {}
-        target["function"]["name"] += function.get("name") or ""
-        target["function"]["arguments"] += function.get("arguments") or ""
+        _keep_latest(choice, ((k, v) for k, v in chunk.items() if k not in _CHOICE_OWN))
 
     def answer(self) -> bytes | None:
         """The assembled answer, or None if the stream carried no choice."""
         if not self._choices:
             return None
-        completion: dict[str, Any] = {
-            "id": self._envelope.get("id", "chatcmpl-assembled"),
-            "object": "chat.completion",
-            "created": self._envelope.get("created", 0),
-            "model": self._envelope.get("model", ""),
-            "choices": [self._choices[index] for index in sorted(self._choices)],
-        }
-        if "system_fingerprint" in self._envelope:
-            completion["system_fingerprint"] = self._envelope["system_fingerprint"]
+        completion: dict[str, Any] = {"id": "chatcmpl-assembled", "created": 0, "model": ""}
+        completion.update(self._envelope)
+        completion["object"] = "chat.completion"
+        completion["choices"] = [self._choices[index] for index in sorted(self._choices)]
         if self._usage is not None:
             completion["usage"] = self._usage
         return orjson.dumps(completion)
+
+
+def _keep_latest(target: dict[str, Any], fields: Any) -> None:
+    """Each field's latest value; a null never hides a value seen before."""
+    for name, value in fields:
+        if value is not None or name not in target:
+            target[name] = value
+
+
+def _merge_delta(message: dict[str, Any], delta: dict[str, Any]) -> None:
+    for name, value in delta.items():
+        if name == "tool_calls":
+            for call in value or ():
+                if isinstance(call, dict):
+                    _merge_tool_call(message.setdefault("tool_calls", []), call)
+        elif name == "function_call" and isinstance(value, dict):  # the legacy single call
+            _merge_pieces(message.setdefault("function_call", {}), value)
+        elif name == "role":
+            if value:
+                message["role"] = value
+        elif isinstance(value, str) and value:
+            before = message.get(name)
+            message[name] = before + value if isinstance(before, str) else value
+        elif isinstance(value, list) and isinstance(message.get(name), list):
+            message[name].extend(value)
+        elif (value is not None and value != "") or name not in message:
+            message[name] = value
+
+
+def _merge_tool_call(calls: list[dict[str, Any]], call: dict[str, Any]) -> None:
+    position = call.get("index", len(calls))
+    while len(calls) <= position:
+        calls.append({})
+    target = calls[position]
+    for name, value in call.items():
+        if name == "index":
+            continue
+        if isinstance(value, dict):  # ``function`` (or another tool type's body): pieces of text
+            _merge_pieces(target.setdefault(name, {}), value)
+        elif value is not None or name not in target:
+            target[name] = value
+
+
+def _merge_pieces(target: dict[str, Any], pieces: dict[str, Any]) -> None:
+    for name, piece in pieces.items():
+        before = target.get(name)
+        if isinstance(piece, str) and isinstance(before, str):
+            target[name] = before + piece
+        elif piece is not None or name not in target:
+            target[name] = piece
+
+
+def _merge_logprobs(choice: dict[str, Any], logprobs: Any) -> None:
+    """Each chunk's token logprobs (``content``, ``refusal``) add to the choice's."""
+    current = choice.get("logprobs")
+    if not isinstance(logprobs, dict):
+        choice.setdefault("logprobs", logprobs)
+        return
+    if not isinstance(current, dict):
+        current = choice["logprobs"] = {}
+    for name, tokens in logprobs.items():
+        before = current.get(name)
+        if isinstance(tokens, list) and isinstance(before, list):
+            before.extend(tokens)
+        elif tokens is not None or name not in current:
+            current[name] = list(tokens) if isinstance(tokens, list) else tokens
