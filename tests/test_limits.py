@@ -71,13 +71,60 @@ def test_each_worker_enforces_its_share() -> None:
     assert (limit.rpm, limit.tpm) == (60, 500)
 
 
-async def test_requests_per_minute_reject_a_burst_beyond_the_limit() -> None:
+def test_requests_per_minute_reject_a_burst_beyond_the_limit() -> None:
     limit = RateLimit(rpm=4, tpm=None)
-    for _ in range(4):
-        await limit.admit(0, owner="d")
-    with pytest.raises(Saturated) as refused:
-        await limit.admit(0, owner="d")
-    assert refused.value.reason == "rate_limited" and refused.value.retry_after == 15.0
+
+    async def main() -> Saturated:
+        for _ in range(4):
+            await limit.admit(0, owner="d")
+        with pytest.raises(Saturated) as refused:
+            await limit.admit(0, owner="d")
+        return refused.value
+
+    refused = run(main())
+    assert refused.reason == "rate_limited" and refused.retry_after == 15.0  # a quarter of a minute
+
+
+def test_retry_after_says_when_the_request_would_fit() -> None:
+    """Not a fixed interval: the time until the bucket has leaked enough, for requests and tokens."""
+    requests = RateLimit(rpm=2, tpm=None)  # one request leaks out every 30 s
+    tokens = RateLimit(rpm=100, tpm=1000)  # 1000 tokens a minute: 100 every 6 s
+
+    async def main() -> list[float | None]:
+        waits = []
+        for _ in range(2):
+            await requests.admit(0, owner="key k")
+        await asyncio.sleep(10)
+        for _ in range(2):  # twice: a refusal takes nothing
+            with pytest.raises(Saturated) as refused:
+                await requests.admit(0, owner="key k")
+            waits.append(refused.value.retry_after)
+        await asyncio.sleep(20)
+        await requests.admit(0, owner="key k")  # exactly when it said
+
+        await tokens.admit(600, owner="key k")
+        await asyncio.sleep(6)  # 100 tokens leaked: 500 held
+        with pytest.raises(Saturated) as refused:
+            await tokens.admit(700, owner="key k")  # 200 too many: 12 s of leaking
+        waits.append(refused.value.retry_after)
+        await asyncio.sleep(12)
+        await tokens.admit(700, owner="key k")
+        return waits
+
+    assert run(main()) == [pytest.approx(20.0), pytest.approx(20.0), pytest.approx(12.0)]
+
+
+def test_retry_after_of_a_wait_that_timed_out() -> None:
+    limit = RateLimit(rpm=6, tpm=None, wait=2.0)  # one request every 10 s; waits at most 2 s
+
+    async def main() -> float | None:
+        for _ in range(6):
+            await limit.admit(0, owner="d")
+        with pytest.raises(Saturated) as refused:
+            await limit.admit(0, owner="d")
+        return refused.value.retry_after
+
+    assert run(main()) == pytest.approx(8.0)  # 10 s from the start, 2 s of them already waited
 
 
 def test_a_burst_can_be_smoothed_by_waiting() -> None:

@@ -115,7 +115,9 @@ class RateLimit:
         charge = self._charge(tokens) if self.tokens is not None else 0
         if not self.wait and not self.has_capacity(tokens):
             raise Saturated(
-                f"{owner} is over its rate limit", reason="rate_limited", retry_after=self._retry_after()
+                f"{owner} is over its rate limit",
+                reason="rate_limited",
+                retry_after=self.seconds_until_capacity(tokens),
             )
         try:
             async with asyncio.timeout(self.wait or None):
@@ -127,7 +129,7 @@ class RateLimit:
             raise Saturated(
                 f"{owner} stayed over its rate limit for {self.wait:g}s",
                 reason="rate_limited",
-                retry_after=self._retry_after(),
+                retry_after=self.seconds_until_capacity(tokens),
             ) from exc
         if self.tokens is not None:
             self._balance += tokens - charge  # what the charge left over: debt or credit
@@ -137,9 +139,25 @@ class RateLimit:
         if self.tokens is not None:
             self._balance += used - estimated
 
-    def _retry_after(self) -> float:
-        rate = self.rpm or self.tpm or 60
-        return max(1.0, 60.0 / rate)
+    def seconds_until_capacity(self, tokens: int = 0) -> float:
+        """How long until a request of about ``tokens`` tokens would fit: its ``Retry-After``."""
+        wait = 0.0
+        if self.requests is not None:
+            wait = _refill_time(self.requests, 1)
+        if self.tokens is not None:
+            wait = max(wait, _refill_time(self.tokens, self._charge(tokens)))
+        return wait
+
+
+def _refill_time(bucket: AsyncLimiter, amount: float) -> float:
+    """Seconds until ``amount`` fits in ``bucket``: its excess leaks out at the bucket's rate.
+
+    aiolimiter keeps its level private; ``has_capacity`` first leaks it up to the loop's
+    present time, so the level read after it is current."""
+    if bucket.has_capacity(amount):
+        return 0.0
+    excess = bucket._level + amount - bucket.max_rate
+    return excess * bucket.time_period / bucket.max_rate
 
 
 def refuse_if_larger_than_limit(tokens: int, tpm: int | None, owner: str, *, where: str = "") -> None:
