@@ -27,20 +27,50 @@ Exception tree::
 
 Lower-level exceptions (aiohttp, litellm, asyncio timeouts) are translated into
 ``UpstreamError`` subclasses at exactly one boundary per provider.
+
+Each class also says whether a client's own retry can help (``retry_advice``), sent as
+``x-should-retry``, which the openai and anthropic SDKs obey before their own rules (they
+retry every 429 and 5xx): never after an upstream failure, since Raceway has already made
+every attempt the model group allows (retries, fallbacks); after a wait that is known
+and short for a refusal that lifts with time (a rate limit, a cooldown, a budget).
 """
 
 from __future__ import annotations
 
+import enum
 import math
 from typing import Any, ClassVar
 
 import orjson
+
+# The longest wait after which a client's own retry is still advised: the openai and
+# anthropic SDKs honour a Retry-After of up to a minute; past it they retry on their own
+# schedule (too early) or give up, and a caller blocked that long is better told at once.
+SHORT_WAIT = 60.0
+
+
+class RetryAdvice(enum.Enum):
+    """What a client's own retry of an error can achieve."""
+
+    NONE = "none"  # no advice: the client's rules for the status apply (4xx: no retry)
+    NEVER = "never"  # Raceway already retried as much as the request's model group allows
+    AFTER_WAIT = "after_wait"  # worth it once Retry-After has passed, if that is soon
+
+
+def retry_after_headers(seconds: float) -> dict[str, str]:
+    """``Retry-After`` in whole seconds, rounded up so a client does not come back too early, and
+    ``retry-after-ms`` (which the openai SDK prefers) for a wait shorter than a second."""
+    return {
+        "retry-after": str(max(1, math.ceil(round(seconds, 3)))),
+        "retry-after-ms": str(max(1, math.ceil(round(seconds * 1000, 3)))),
+    }
 
 
 class GatewayError(Exception):
     status: ClassVar[int] = 500
     error_type: ClassVar[str] = "server_error"
     default_code: ClassVar[str | None] = None
+    retry_advice: ClassVar[RetryAdvice] = RetryAdvice.NONE
 
     def __init__(
         self,
@@ -49,16 +79,37 @@ class GatewayError(Exception):
         param: str | None = None,
         code: str | None = None,
         headers: dict[str, str] | None = None,
+        retry_after: float | None = None,
     ) -> None:
+        """``retry_after``: seconds until the refusal lifts, when known (sets ``Retry-After``)."""
         super().__init__(message)
         self.message = message
         self.param = param
         self.code = code if code is not None else self.default_code
         self.headers = headers or {}
+        self.retry_after = retry_after
+        if retry_after is not None:
+            for name, value in retry_after_headers(retry_after).items():
+                self.headers.setdefault(name, value)
 
     @property
     def status_code(self) -> int:
         return self.status
+
+    def should_retry(self) -> bool | None:
+        """Whether the client should retry on its own; None: no advice."""
+        if self.retry_advice is RetryAdvice.NONE:
+            return None
+        if self.retry_advice is RetryAdvice.NEVER:
+            return False
+        return self.retry_after is not None and self.retry_after <= SHORT_WAIT
+
+    def response_headers(self) -> dict[str, str]:
+        """The headers of the error's answer: its own, and the retry advice."""
+        advice = self.should_retry()
+        if advice is None:
+            return self.headers
+        return {**self.headers, "x-should-retry": "true" if advice else "false"}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -136,6 +187,7 @@ class BudgetExceeded(GatewayError):
     status = 429
     error_type = "insufficient_quota"
     default_code = "budget_exceeded"
+    retry_advice = RetryAdvice.AFTER_WAIT  # the budget renews at midnight UTC (or the 1st)
 
 
 class TooManyAuthFailures(GatewayError):
@@ -144,9 +196,10 @@ class TooManyAuthFailures(GatewayError):
     status = 429
     error_type = "rate_limit_error"
     default_code = "too_many_auth_failures"
+    retry_advice = RetryAdvice.AFTER_WAIT  # the address is back under its limit after the wait
 
     def __init__(self, message: str, *, retry_after: float) -> None:
-        super().__init__(message, headers={"retry-after": str(max(1, math.ceil(retry_after)))})
+        super().__init__(message, retry_after=retry_after)
 
 
 class ClientGone(GatewayError):
@@ -161,6 +214,7 @@ class NoDeploymentAvailable(GatewayError):
     status = 503
     error_type = "service_unavailable"
     default_code = "no_deployment_available"
+    retry_advice = RetryAdvice.AFTER_WAIT  # no call was made: the first cooldown to end says when
 
 
 class ShuttingDown(GatewayError):
@@ -172,7 +226,8 @@ class ShuttingDown(GatewayError):
 
 
 class RelayedFailure(GatewayError):
-    """The error another instance's call for the same request ended with, passed on as it was."""
+    """The error another instance's call for the same request ended with, passed on as it was
+    (its headers carry its retry advice)."""
 
     def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         error = body.get("error") or {}
@@ -194,6 +249,7 @@ class UpstreamError(GatewayError):
     status = 502
     error_type = "upstream_error"
     default_code: ClassVar[str | None] = "upstream_error"
+    retry_advice = RetryAdvice.NEVER
     retryable: bool = True
 
     def __init__(self, message: str, *, deployment: str = "", **kwargs: Any) -> None:
@@ -212,12 +268,7 @@ class UpstreamRateLimited(UpstreamError):
     status = 429
     error_type = "rate_limit_error"
     default_code = "rate_limit_exceeded"
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
-        if retry_after is not None:
-            self.headers.setdefault("retry-after", str(max(1, round(retry_after))))
+    retry_advice = RetryAdvice.AFTER_WAIT  # capacity returns: the upstream's or the limiter's wait
 
 
 class Saturated(UpstreamRateLimited):

@@ -277,6 +277,23 @@ def test_upstream_failure_is_502_and_unreachable_upstream_too(
     )
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_sdk_does_not_retry_what_raceway_already_retried(
+    gateway: RunningGateway, threaded_upstream: FakeUpstream, stream: bool
+) -> None:
+    threaded_upstream.script("primary", Behaviour(status=500))
+    threaded_upstream.script("secondary", Behaviour(status=503))
+    retrying = openai.OpenAI(base_url=gateway.api_url, api_key=KEY, max_retries=2, timeout=10)
+    with pytest.raises(openai.APIStatusError) as failed:
+        retrying.chat.completions.create(
+            model="chat", messages=[{"role": "user", "content": "x"}], stream=stream
+        )
+    # Raceway's own attempts, one per deployment, and no more: the SDK retried none of them.
+    assert (threaded_upstream.calls("primary"), threaded_upstream.calls("secondary")) == (1, 1)
+    assert failed.value.status_code == 502
+    assert failed.value.response.headers["x-should-retry"] == "false"
+
+
 def test_upstream_timeout_is_504(gateway: RunningGateway, threaded_upstream: FakeUpstream) -> None:
     threaded_upstream.script("primary", Behaviour(delay=3))
     threaded_upstream.script("secondary", Behaviour(delay=3))

@@ -178,7 +178,12 @@ async def test_one_instance_leads_a_flight_and_the_others_get_its_outcome(connec
     with pytest.raises(RelayedFailure) as raised:
         await follower.wait(failed)
     assert raised.value.status_code == 429 and raised.value.to_dict()["error"]["message"] == "upstream busy"
-    assert raised.value.headers == {"retry-after": "7"}  # the error's headers travel with it
+    # The error's headers travel with it, its retry advice too.
+    assert raised.value.response_headers() == {
+        "retry-after": "7",
+        "retry-after-ms": "7000",
+        "x-should-retry": "true",
+    }
 
     left = b"h" * 32
     assert await leader.claim(left, 5.0, token)

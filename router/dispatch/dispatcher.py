@@ -239,10 +239,9 @@ class Dispatcher:
             for name in group.deployments
             if (member := self._fleet.get(name)) is not None
         ]
-        headers = {"retry-after": str(max(1, round(min(waits))))} if waits else None
         return NoDeploymentAvailable(
             f"no deployment of model {groups[0].name!r} is available right now (all cooling down)",
-            headers=headers,
+            retry_after=min(waits) if waits else None,
         )
 
 

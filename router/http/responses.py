@@ -23,7 +23,9 @@ def json_response(body: bytes, headers: Mapping[str, str] | None = None, status:
 
 
 def error_response(error: GatewayError) -> Response:
-    return Response(error.to_json(), status_code=error.status_code, headers=error.headers, media_type=JSON)
+    return Response(
+        error.to_json(), status_code=error.status_code, headers=error.response_headers(), media_type=JSON
+    )
 
 
 class SSEResponse:

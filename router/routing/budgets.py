@@ -55,7 +55,7 @@ def steer(
     if tier is Tier.EXCEEDED and target is None:
         raise BudgetExceeded(
             f"the key {key.name!r} has spent its budget ({_describe(budget, spent)})",
-            headers={"retry-after": str(_seconds_until_reset(budget, spent, now or datetime.now(UTC)))},
+            retry_after=_seconds_until_reset(budget, spent, now or datetime.now(UTC)),
         )
     if target is None or target == routed.group.name:
         return routed, tier

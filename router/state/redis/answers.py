@@ -200,7 +200,11 @@ class RedisAnswers:
         if isinstance(outcome, CachedAnswer):
             value = encode(outcome)
         elif outcome is not None:
-            failure = {"status": outcome.status_code, "body": outcome.to_dict(), "headers": outcome.headers}
+            failure = {
+                "status": outcome.status_code,
+                "body": outcome.to_dict(),
+                "headers": outcome.response_headers(),
+            }
             value = b"!" + orjson.dumps(failure)
         else:
             value = b""
