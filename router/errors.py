@@ -256,6 +256,7 @@ class UpstreamError(GatewayError):
         super().__init__(message, **kwargs)
         self.deployment = deployment
         self.attempts = 0  # upstream calls the request made in all (set by the dispatcher)
+        self.upstream_request_id: str | None = None  # what the upstream called the failed call(s)
 
 
 class UpstreamTimeout(UpstreamError):

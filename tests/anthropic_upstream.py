@@ -1,7 +1,8 @@
 """A fake Anthropic Messages API on 127.0.0.1, for deployments served through litellm.
 
-It answers ``POST /v1/messages`` as JSON or as an SSE stream and records each request's
-body and ``x-api-key`` in ``seen``.
+It answers ``POST /v1/messages`` as JSON or as an SSE stream, each answer with a
+``request-id`` header as Anthropic's have, and records each request's body, ``x-api-key``,
+headers and the request id it answered with in ``seen``.
 """
 
 from __future__ import annotations
@@ -58,7 +59,15 @@ def anthropic_app(seen: list[dict[str, Any]]) -> web.Application:
 
     async def messages(request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        seen.append({"body": body, "key": request.headers.get("x-api-key")})
+        request_id = f"req_ant_{len(seen) + 1}"
+        seen.append(
+            {
+                "body": body,
+                "key": request.headers.get("x-api-key"),
+                "headers": dict(request.headers),
+                "request_id": request_id,
+            }
+        )
         message = {
             "id": "msg_1",
             "type": "message",
@@ -70,8 +79,8 @@ def anthropic_app(seen: list[dict[str, Any]]) -> web.Application:
             "usage": {"input_tokens": 4, "output_tokens": 3},
         }
         if not body.get("stream"):
-            return web.json_response(message)
-        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+            return web.json_response(message, headers={"request-id": request_id})
+        response = web.StreamResponse(headers={"content-type": "text/event-stream", "request-id": request_id})
         await response.prepare(request)
         await response.write(message_stream(message, words))
         return response

@@ -562,3 +562,49 @@ async def test_when_nothing_has_room_the_answer_is_429_with_retry_after(
     answer.set()
     await first
     assert harness.fleet["lonely"].gate.active == 0
+
+
+# -- correlation ----------------------------------------------------------------------
+
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+async def test_every_call_carries_the_trace_and_the_answer_names_its_upstream_call(
+    make: Callable[[str], Harness], upstream: FakeUpstream
+) -> None:
+    upstream.script("first", Behaviour(status=500))
+    upstream.script("second", Behaviour(headers={"x-ratelimit-remaining-tokens": "90"}))
+    completion = await make(FALLBACK).chat("m", headers={"traceparent": TRACEPARENT})
+    assert [seen.headers.get("traceparent") for seen in upstream.requests] == [TRACEPARENT] * 2
+    assert completion.correlation is not None
+    assert completion.correlation.request_id == upstream.requests[1].request_id  # the winner's
+    assert completion.correlation.ratelimit is None  # relayed only when the server says so
+    opened, _ = await make(FALLBACK).stream("m")
+    assert (
+        opened.correlation is not None and opened.correlation.request_id == upstream.requests[-1].request_id
+    )
+
+
+async def test_a_failed_request_names_every_upstream_call_it_made(
+    make: Callable[[str], Harness], upstream: FakeUpstream
+) -> None:
+    upstream.script("first", Behaviour(status=500))
+    upstream.script("second", Behaviour(status=502))
+    with pytest.raises(UpstreamError) as failed:
+        await make(FALLBACK).chat("m")
+    first, second = (seen.request_id for seen in upstream.requests)
+    assert failed.value.upstream_request_id == f"{first}, {second}"
+    upstream.script("first", Behaviour(status=400))
+    with pytest.raises(UpstreamRejected) as rejected:
+        await make(FALLBACK).chat("m")
+    assert rejected.value.upstream_request_id == upstream.requests[-1].request_id
+
+
+async def test_rate_limit_headers_are_kept_when_the_server_relays_them(
+    make: Callable[[str], Harness], upstream: FakeUpstream
+) -> None:
+    upstream.script("first", Behaviour(headers={"x-ratelimit-remaining-tokens": "90", "x-other": "no"}))
+    harness = make("server: {relay_ratelimit_headers: true}\n" + FALLBACK)
+    completion = await harness.chat("m")
+    assert completion.correlation is not None
+    assert completion.correlation.ratelimit == {"x-ratelimit-remaining-tokens": "90"}

@@ -100,6 +100,17 @@ def test_non_streaming_chat_with_the_openai_client(
     assert seen.headers["Authorization"] == f"Bearer {UPSTREAM_SECRET}"
 
 
+def test_the_upstreams_rate_limit_headers_stay_private_by_default(
+    client: openai.OpenAI, threaded_upstream: FakeUpstream
+) -> None:
+    threaded_upstream.script("primary", Behaviour(headers={"x-ratelimit-remaining-tokens": "7"}))
+    raw = client.chat.completions.with_raw_response.create(
+        model="chat", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert "x-ratelimit-remaining-tokens" not in raw.headers
+    assert raw.headers["x-raceway-upstream-request-id"] == threaded_upstream.requests[0].request_id
+
+
 def test_streaming_chat_with_usage(client: openai.OpenAI, threaded_upstream: FakeUpstream) -> None:
     threaded_upstream.script("primary", Behaviour(reply="streamed answer here", chunk_delay=0.01))
     stream = client.chat.completions.create(

@@ -16,6 +16,7 @@ import respx
 
 from router.config.model import Deployment, Secret
 from router.errors import InvalidRequest, UpstreamError, UpstreamRateLimited, UpstreamRejected
+from router.providers.correlation import Correlation
 from router.providers.litellm_adapter import LiteLLMProvider, load_litellm
 from tests.anthropic_upstream import message_stream
 from tests.helpers import CHAT
@@ -174,3 +175,45 @@ async def test_the_adapter_itself_refuses_a_field_that_would_route(litellm: Modu
             await claude(litellm).chat(body)
     assert refused.value.param == "model_list"
     assert not anywhere.called
+
+
+TRACE = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "tracestate": "congo=t61"}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_the_trace_context_reaches_anthropic_and_its_request_id_comes_back(
+    litellm: ModuleType, mock: respx.MockRouter, stream: bool
+) -> None:
+    answer = (
+        httpx.Response(
+            200,
+            content=anthropic_stream("Hi"),
+            headers={"content-type": "text/event-stream", "request-id": "req_011stream"},
+        )
+        if stream
+        else httpx.Response(200, json=ANTHROPIC_MESSAGE, headers={"request-id": "req_011stream"})
+    )
+    route = mock.post(ANTHROPIC_URL).mock(return_value=answer)
+    correlation = Correlation(TRACE)
+    if stream:
+        assert [event async for event in claude(litellm).chat_stream({**CHAT, "stream": True}, correlation)]
+    else:
+        assert await claude(litellm).chat(CHAT, correlation)
+    sent = route.calls.last.request.headers
+    assert {name: sent[name] for name in TRACE} == TRACE
+    assert sent["x-api-key"] == ANTHROPIC_KEY
+    assert correlation.request_id == "req_011stream"
+
+
+async def test_a_refused_call_notes_the_request_id_too(litellm: ModuleType, mock: respx.MockRouter) -> None:
+    mock.post(ANTHROPIC_URL).mock(
+        return_value=httpx.Response(
+            529,
+            json={"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
+            headers={"request-id": "req_011busy"},
+        )
+    )
+    correlation = Correlation()
+    with pytest.raises(UpstreamError):
+        await claude(litellm).chat(CHAT, correlation)
+    assert correlation.request_id == "req_011busy"

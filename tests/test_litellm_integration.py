@@ -62,3 +62,23 @@ def test_json_and_stream_through_litellm(
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "hello from claude"
     assert seen[0]["key"] == API_KEY and seen[0]["body"]["model"] == "claude-3-5-haiku-20241022"
     assert all(API_KEY not in line for line in gateway.output)
+
+
+def test_the_trace_context_reaches_the_provider_and_its_request_id_comes_back(
+    gateway: RunningGateway, anthropic: tuple[str, list[dict[str, Any]]]
+) -> None:
+    _, seen = anthropic
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    client = openai.OpenAI(base_url=gateway.api_url, api_key="unused", max_retries=0, timeout=30)
+    for stream in (False, True):
+        raw = client.chat.completions.with_raw_response.create(
+            model="claude",
+            messages=[{"role": "user", "content": "hi"}],
+            stream=stream,
+            extra_headers={"traceparent": traceparent, "x-not-forwarded": "1"},
+        )
+        if stream:
+            assert list(raw.parse())
+        assert seen[-1]["headers"].get("traceparent") == traceparent
+        assert "x-not-forwarded" not in {name.lower() for name in seen[-1]["headers"]}
+        assert raw.headers["x-raceway-upstream-request-id"] == seen[-1]["request_id"]

@@ -6,6 +6,7 @@ import pytest
 
 from router.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
 from router.providers import open_session
+from router.providers.correlation import Correlation
 from router.providers.openai_compat import OpenAICompatibleProvider
 from tests.helpers import CHAT, native
 from tests.upstream import Behaviour, FakeUpstream
@@ -175,3 +176,36 @@ async def test_an_error_event_midway_raises_instead_of_passing_through(
             received.append(event)
     assert len(received) == 3 and all(b"error" not in event for event in received)
     assert caught.value.message == "deployment up-a failed midway: bad key ***"
+
+
+TRACE = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "tracestate": "congo=t61"}
+LIMITS = {"x-ratelimit-remaining-requests": "59", "x-ratelimit-reset-requests": "1s"}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_call_carries_the_trace_context_and_notes_the_upstreams_ids(
+    upstream: FakeUpstream, session: aiohttp.ClientSession, stream: bool
+) -> None:
+    upstream.script("up-a", Behaviour(headers=LIMITS))
+    provider = OpenAICompatibleProvider(native("up-a", upstream.base_url), session)
+    correlation = Correlation(TRACE, keep_ratelimit=True)
+    if stream:
+        assert [event async for event in provider.chat_stream({**CHAT, "stream": True}, correlation)]
+    else:
+        assert await provider.chat(CHAT, correlation)
+    (seen,) = upstream.requests
+    assert {name: seen.headers[name] for name in TRACE} == TRACE
+    assert seen.headers["Authorization"] == "Bearer sk-test-upstream-key"
+    assert correlation.request_id == seen.request_id and correlation.request_id.startswith("req_up_")
+    assert correlation.ratelimit == LIMITS
+
+
+async def test_a_failed_call_still_notes_the_upstreams_request_id(
+    upstream: FakeUpstream, session: aiohttp.ClientSession
+) -> None:
+    upstream.script("up-a", Behaviour(status=500))
+    provider = OpenAICompatibleProvider(native("up-a", upstream.base_url), session)
+    correlation = Correlation()
+    with pytest.raises(UpstreamError):
+        await provider.chat(CHAT, correlation)
+    assert correlation.request_id == upstream.requests[0].request_id

@@ -18,6 +18,7 @@ from router.errors import UpstreamError, UpstreamRejected
 from router.fleet.breaker import Breaker, State
 from router.fleet.fleet import Member
 from router.fleet.stats import DeploymentStats
+from router.providers.correlation import Correlation
 from router.providers.fake import FakeProvider
 from router.telemetry.metrics import Metrics
 from tests.virtual_time import run
@@ -39,7 +40,7 @@ class Script:
     started: dict[str, float] = field(default_factory=dict)
     cancelled: list[str] = field(default_factory=list)
 
-    async def call(self, member: Member) -> bytes:
+    async def call(self, member: Member, correlation: Correlation) -> bytes:
         loop = asyncio.get_running_loop()
         self.started[member.name] = loop.time()
         try:
@@ -74,7 +75,7 @@ class Bench:
         """The winner's name and the virtual time it won at."""
         won = await run_round(
             [self.members[name] for name in names],
-            lambda attempt: self.calls.complete(attempt, script.call, 10, AnswerKind.CHAT),
+            lambda attempt: self.calls.complete(attempt, script.call, 10, AnswerKind.CHAT, Correlation()),
             pace,
             AttemptBudget(budget),
             begin=self.calls.begin,
@@ -195,7 +196,7 @@ def test_a_loser_cancelled_before_its_task_ever_ran_still_gives_its_probe_back()
         attempt = bench.calls.begin(member)
         assert attempt is not None and bench.calls.begin(member) is None  # the probe is taken
         never_ran: asyncio.Task[bytes] = asyncio.ensure_future(
-            bench.calls.complete(attempt, Script({}).call, 10, AnswerKind.CHAT)
+            bench.calls.complete(attempt, Script({}).call, 10, AnswerKind.CHAT, Correlation())
         )
         await _cancel({never_ran: attempt}, _nothing)
         assert never_ran.cancelled()

@@ -10,7 +10,8 @@ do: a body that is not a completion, a huge body or stream line sent piece by pi
 (never held whole here), a gzip bomb, a stream that ends without ``[DONE]``, resets its
 connection or sends an error event midway.
 
-Tests wait for what the upstream saw, never for time to pass: ``arrived`` returns once a
+Every answer carries an ``x-request-id`` of its own (recorded with the request), as
+OpenAI's do. Tests wait for what the upstream saw, never for time to pass: ``arrived`` returns once a
 request for a model has come in, ``disconnected`` once its client abandoned it.
 """
 
@@ -41,7 +42,7 @@ class Behaviour:
     delay: float = 0.0  # before the response starts
     reply: str = "hello from upstream"
     error: dict[str, Any] | None = None  # body of a non-200 answer
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # sent with the answer, whatever its status
     chunk_delay: float = 0.0  # between stream chunks
     first_content_delay: float = 0.0  # after the role chunk, before the first content chunk
     cut_after: int | None = None  # close the stream after this many content chunks, no [DONE]
@@ -65,6 +66,7 @@ class Seen:
     body: dict[str, Any]
     headers: dict[str, str]
     path: str
+    request_id: str = ""  # the x-request-id the upstream answered with
 
 
 class FakeUpstream:
@@ -169,8 +171,10 @@ class FakeUpstream:
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         model = body.get("model", "")
-        self._record(request=Seen(model, body, dict(request.headers), request.path))
+        request_id = f"req_up_{next(self._ids)}"
+        self._record(request=Seen(model, body, dict(request.headers), request.path, request_id))
         behaviour = self._next(model)
+        headers = {"x-request-id": request_id, **behaviour.headers}
         try:
             if behaviour.stall:
                 await asyncio.sleep(3600)
@@ -192,10 +196,10 @@ class FakeUpstream:
                 return await self._huge(request, model, behaviour)
             if behaviour.status != 200:
                 error = behaviour.error or {"error": {"message": f"scripted {behaviour.status}", "type": "x"}}
-                return web.json_response(error, status=behaviour.status, headers=behaviour.headers)
+                return web.json_response(error, status=behaviour.status, headers=headers)
             if body.get("stream"):
-                return await self._stream(request, body, model, behaviour)
-            return web.json_response(self._completion(model, behaviour.reply, body))
+                return await self._stream(request, body, model, behaviour, headers)
+            return web.json_response(self._completion(model, behaviour.reply, body), headers=headers)
         except asyncio.CancelledError:
             self._record(disconnect=model)
             raise
@@ -241,9 +245,14 @@ class FakeUpstream:
         }
 
     async def _stream(
-        self, request: web.Request, body: dict[str, Any], model: str, behaviour: Behaviour
+        self,
+        request: web.Request,
+        body: dict[str, Any],
+        model: str,
+        behaviour: Behaviour,
+        headers: dict[str, str],
     ) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        response = web.StreamResponse(headers={"content-type": "text/event-stream", **headers})
         await response.prepare(request)
         envelope = {"id": f"chatcmpl-up-{next(self._ids)}", "object": "chat.completion.chunk", "model": model}
 

@@ -94,6 +94,7 @@ class ServerSettings:
     cors: CorsSettings | None = None  # None: no CORS headers, OPTIONS is 405
     # The ``model`` of answers: the upstream's (as it sent it) or the public name the client asked for.
     response_model: str = "upstream"
+    relay_ratelimit_headers: bool = False  # pass the serving upstream's x-ratelimit-* to the client
 
 
 @dataclass(frozen=True, kw_only=True)

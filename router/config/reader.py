@@ -269,6 +269,7 @@ class ConfigReader:
                 "backlog": v.positive_int,
                 "loop_lag_warning": v.positive_duration,
                 "access_log": v.boolean,
+                "relay_ratelimit_headers": v.boolean,
                 "metrics": v.boolean,
                 "admin_key": v.optional(self.gateway_secret),
                 "auth_failures_per_minute": v.optional(v.positive_int),

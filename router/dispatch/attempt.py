@@ -24,6 +24,7 @@ from router.dispatch.opened_stream import OpenedStream, StreamOutcome, open_stre
 from router.errors import Saturated, UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
 from router.fleet.breaker import State
 from router.fleet.fleet import Member
+from router.providers.correlation import Correlation
 from router.spend.pricing import cost_usd
 from router.telemetry.metrics import Metrics
 
@@ -140,7 +141,12 @@ class Calls:
         return Attempt(self, member, holds_probe=probing)
 
     async def complete(
-        self, attempt: Attempt, call: Callable[[Member], Awaitable[bytes]], tokens: int, kind: AnswerKind
+        self,
+        attempt: Attempt,
+        call: Callable[[Member, Correlation], Awaitable[bytes]],
+        tokens: int,
+        kind: AnswerKind,
+        correlation: Correlation,
     ) -> Completion:
         """A non-streaming call; ``attempts`` is filled in by the dispatcher.
 
@@ -149,7 +155,7 @@ class Calls:
         member = attempt.member
         try:
             await attempt.admit(tokens)
-            answer = await call(member)
+            answer = await call(member, correlation)
             document = _loads(answer)
             if not kind.holds(document):
                 raise UpstreamError(
@@ -159,7 +165,7 @@ class Calls:
                     code="upstream_invalid_answer",
                 )
         except BaseException as exc:
-            self._failed(attempt, exc)
+            self._failed(attempt, exc, correlation)
             raise
         elapsed = attempt.succeeded(stream=False)
         usage = usage_of(document)
@@ -167,18 +173,21 @@ class Calls:
         self.metrics.upstream_requests.labels(member.name, "success").inc()
         self.metrics.upstream_duration.labels(member.name).observe(elapsed)
         cost = cost_usd(member.price, usage.prompt_tokens, usage.completion_tokens) if usage else 0.0
-        return Completion(answer, member.name, 0, elapsed, usage, cost)
+        return Completion(answer, member.name, 0, elapsed, usage, cost, correlation)
 
-    async def stream(self, attempt: Attempt, body: dict[str, Any], tokens: int) -> OpenedStream:
+    async def stream(
+        self, attempt: Attempt, body: dict[str, Any], tokens: int, correlation: Correlation
+    ) -> OpenedStream:
         """A stream, committed once it delivers content; the attempt ends when the stream does."""
         member = attempt.member
         try:
             await attempt.admit(tokens)
-            events: AsyncGenerator[bytes, None] = member.provider.chat_stream(body)
+            events: AsyncGenerator[bytes, None] = member.provider.chat_stream(body, correlation)
             opened = await open_stream(member.deployment, events)
         except BaseException as exc:
-            self._failed(attempt, exc)
+            self._failed(attempt, exc, correlation)
             raise
+        opened.correlation = correlation
         self.metrics.upstream_first_chunk.labels(member.name).observe(attempt.succeeded(stream=True))
 
         def ended(outcome: StreamOutcome) -> None:
@@ -192,9 +201,10 @@ class Calls:
         opened.when_ended(ended)
         return opened
 
-    def _failed(self, attempt: Attempt, exc: BaseException) -> None:
+    def _failed(self, attempt: Attempt, exc: BaseException, correlation: Correlation) -> None:
         admitted = attempt.admitted
         if isinstance(exc, UpstreamError) and not isinstance(exc, Saturated):
+            exc.upstream_request_id = correlation.request_id
             retry_after = exc.retry_after if isinstance(exc, UpstreamRateLimited) else None
             attempt.end(Verdict.FAILURE if exc.retryable else Verdict.NONE, retry_after=retry_after)
             if admitted:

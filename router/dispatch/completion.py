@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from router.providers.correlation import Correlation
+
 
 class AnswerKind(enum.Enum):
     """What a non-streaming call must answer: an object holding the list its endpoint's answers hold."""
@@ -47,3 +49,4 @@ class Completion:
     upstream_seconds: float
     usage: Usage | None = None
     cost: float = 0.0
+    correlation: Correlation | None = None  # the call's ties to the upstream (its request id...)

@@ -31,6 +31,7 @@ from router.errors import (
     UpstreamTimeout,
 )
 from router.fleet.fleet import Fleet, Member
+from router.providers.correlation import Correlation
 from router.routing.rules import RoutedRequest
 from router.routing.strategies import Pacing, RequestTraits, Strategy, pacing_of, strategy_for
 from router.telemetry.metrics import Metrics
@@ -87,23 +88,34 @@ class Dispatcher:
     # -- the three kinds of call ----------------------------------------------------
 
     async def chat(self, request: RoutedRequest, body: dict[str, Any]) -> Completion:
-        return await self._complete(request, body, lambda member: member.provider.chat(body), AnswerKind.CHAT)
+        return await self._complete(
+            request,
+            body,
+            lambda member, correlation: member.provider.chat(body, correlation),
+            AnswerKind.CHAT,
+        )
 
     async def embeddings(self, request: RoutedRequest, body: dict[str, Any]) -> Completion:
         return await self._complete(
-            request, body, lambda member: member.provider.embeddings(body), AnswerKind.EMBEDDINGS
+            request,
+            body,
+            lambda member, correlation: member.provider.embeddings(body, correlation),
+            AnswerKind.EMBEDDINGS,
         )
 
     async def _complete(
         self,
         request: RoutedRequest,
         body: dict[str, Any],
-        call: Callable[[Member], Awaitable[bytes]],
+        call: Callable[[Member, Correlation], Awaitable[bytes]],
         kind: AnswerKind,
     ) -> Completion:
         tokens = expected_tokens(request, body)
         completion, _member, attempts = await self._dispatch(
-            request, lambda attempt: self._calls.complete(attempt, call, tokens, kind), _nothing, tokens
+            request,
+            lambda attempt: self._calls.complete(attempt, call, tokens, kind, self._correlation(request)),
+            _nothing,
+            tokens,
         )
         completion.attempts = attempts
         return completion
@@ -111,10 +123,17 @@ class Dispatcher:
     async def open_stream(self, request: RoutedRequest, body: dict[str, Any]) -> OpenedStream:
         tokens = expected_tokens(request, body)
         opened, _member, attempts = await self._dispatch(
-            request, lambda attempt: self._calls.stream(attempt, body, tokens), _close_stream, tokens
+            request,
+            lambda attempt: self._calls.stream(attempt, body, tokens, self._correlation(request)),
+            _close_stream,
+            tokens,
         )
         opened.attempts = attempts
         return opened
+
+    def _correlation(self, request: RoutedRequest) -> Correlation:
+        """A fresh one for each call: the request's trace context out, that call's headers back."""
+        return Correlation(request.trace, keep_ratelimit=self._config.server.relay_ratelimit_headers)
 
     # -- groups, rounds, retries, fallbacks -----------------------------------------
 
@@ -304,10 +323,16 @@ def exhausted(group: ModelGroup, failures: list[UpstreamError]) -> UpstreamError
         return failures[0]  # one attempt: its own error says the most
     summary = "; ".join(f"{failure.deployment}: {failure.message}" for failure in failures[-6:])
     message = f"every attempt to serve model {group.name!r} failed ({summary})"
-    last = failures[-1].deployment
+    last = failures[-1].deployment if failures else ""
+    error: UpstreamError
     if failures and all(isinstance(f, UpstreamRateLimited) for f in failures):
         waits = [f.retry_after for f in failures if isinstance(f, UpstreamRateLimited) and f.retry_after]
-        return UpstreamRateLimited(message, retry_after=min(waits) if waits else None, deployment=last)
-    if failures and isinstance(failures[-1], UpstreamTimeout):
-        return UpstreamTimeout(message, deployment=last)
-    return UpstreamError(message, deployment=last)
+        error = UpstreamRateLimited(message, retry_after=min(waits) if waits else None, deployment=last)
+    elif failures and isinstance(failures[-1], UpstreamTimeout):
+        error = UpstreamTimeout(message, deployment=last)
+    else:
+        error = UpstreamError(message, deployment=last)
+    # Every call's id, in order, for a support ticket about any of them.
+    ids = [failure.upstream_request_id for failure in failures if failure.upstream_request_id]
+    error.upstream_request_id = ", ".join(ids) or None
+    return error

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from router.config.model import Deployment
 from router.dispatch.completion import Usage, usage_of
 from router.errors import UpstreamError, UpstreamTimeout
+from router.providers.correlation import Correlation
 from router.sse import carries_usage, event_json, has_content, is_done
 
 
@@ -55,6 +56,7 @@ class OpenedStream:
     attempts: int = 1
     usage: Usage | None = None
     cost: float = 0.0
+    correlation: Correlation | None = None  # the call's ties to the upstream (None: a replay)
     # The gateway asked for usage the client did not: keep the usage-only chunk to ourselves.
     hide_usage: bool = False
     # Sees every event that passes, e.g. to assemble the whole answer.

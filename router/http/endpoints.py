@@ -36,6 +36,7 @@ from router.http.renaming import PublicModelName
 from router.http.responses import SSEResponse, client_disconnected, error_response, json_response
 from router.http.validation import chat_request, embeddings_request
 from router.http.worker import Worker
+from router.providers.correlation import Correlation
 from router.providers.litellm_params import CHAT, EMBEDDINGS, Surface
 from router.routing.budgets import BUDGET_HEADER, Tier, steer
 from router.routing.rules import RoutedRequest, route
@@ -45,6 +46,7 @@ from router.telemetry.metrics import Metrics, render
 T = TypeVar("T")
 
 _BIG_BODY = 1024 * 1024
+UPSTREAM_REQUEST_ID_HEADER = "x-raceway-upstream-request-id"
 
 
 async def read_body(request: Request, limit: int, time_limit: float, deadlines: Deadlines) -> bytes:
@@ -82,7 +84,8 @@ def _worker(request: Request) -> Worker:
     return worker
 
 
-def _answer_headers(exchange: Exchange) -> dict[str, str]:
+def _answer_headers(exchange: Exchange, upstream: Correlation | None = None) -> dict[str, str]:
+    """``upstream``: the call that made the answer (none for one from the cache or a shared call)."""
     headers = {
         "x-request-id": exchange.request_id,
         "x-raceway-deployment": exchange.deployment or "",
@@ -91,16 +94,21 @@ def _answer_headers(exchange: Exchange) -> dict[str, str]:
     }
     if not exchange.stream:  # a stream's cost is known only after its headers went out
         headers["x-raceway-cost-usd"] = f"{exchange.cost:.8f}"
+    if upstream is not None and upstream.ratelimit:
+        headers.update(upstream.ratelimit)  # the serving upstream's own limits, when relayed
     return headers | _decision_headers(exchange)
 
 
 def _decision_headers(exchange: Exchange) -> dict[str, str]:
-    """What the cache and the budget decided, on answers and errors alike."""
+    """What the cache and the budget decided, and the upstream's id for the call; on answers
+    and errors alike."""
     headers: dict[str, str] = {}
     if exchange.cache is not None:
         headers[CACHE_HEADER] = exchange.cache
     if exchange.budget_tier is not None:
         headers[BUDGET_HEADER] = exchange.budget_tier
+    if exchange.upstream_request_id is not None:
+        headers[UPSTREAM_REQUEST_ID_HEADER] = exchange.upstream_request_id
     return headers
 
 
@@ -267,9 +275,11 @@ def _completed(
     exchange.attempts = completion.attempts
     exchange.usage, exchange.cost = completion.usage, completion.cost
     exchange.overhead = max(0.0, time.perf_counter() - exchange.started - completion.upstream_seconds)
+    upstream = completion.correlation
+    exchange.upstream_request_id = upstream.request_id if upstream is not None else None
     recorder.finish(exchange, 200)
     body = completion.body if rename is None else rename(completion.body)
-    return json_response(body, _answer_headers(exchange))
+    return json_response(body, _answer_headers(exchange, upstream))
 
 
 def _replayed(
@@ -303,6 +313,8 @@ def _streaming(
     rename: PublicModelName | None,
 ) -> SSEResponse:
     exchange.deployment, exchange.attempts = opened.deployment, opened.attempts
+    upstream = opened.correlation
+    exchange.upstream_request_id = upstream.request_id if upstream is not None else None
     # Raceway's own time: everything before the winning call started.
     exchange.overhead = max(0.0, opened.upstream_started - exchange.started)
     exchange.first_token = time.perf_counter() - exchange.started
@@ -324,7 +336,7 @@ def _streaming(
             keeper.flight.abandon()  # the leading client left, the worker stopped, or no answer
 
     opened.when_ended(ended)
-    return SSEResponse(opened, _answer_headers(exchange), drain_over, rename)
+    return SSEResponse(opened, _answer_headers(exchange, upstream), drain_over, rename)
 
 
 def _stream_ended(recorder: Recorder, exchange: Exchange, outcome: StreamOutcome) -> None:

@@ -6,21 +6,28 @@ from collections.abc import AsyncGenerator
 from typing import Any, Protocol
 
 from router.config.model import Deployment
+from router.providers.correlation import Correlation
 
 # A parsed, validated client request body (model not yet rewritten).
 RequestBody = dict[str, Any]
 
 
 class Provider(Protocol):
-    """Calls one deployment. Failures raise ``router.errors.UpstreamError`` subclasses only."""
+    """Calls one deployment. Failures raise ``router.errors.UpstreamError`` subclasses only.
+
+    ``correlation``, when given, holds the trace headers to send with the call, and is told
+    the headers of the upstream's answer (``Correlation.answered``), error or success, as
+    soon as they arrive."""
 
     deployment: Deployment
 
-    async def chat(self, body: RequestBody) -> bytes:
+    async def chat(self, body: RequestBody, correlation: Correlation | None = None) -> bytes:
         """A non-streaming chat completion, as OpenAI-shaped JSON bytes."""
         ...
 
-    def chat_stream(self, body: RequestBody) -> AsyncGenerator[bytes, None]:
+    def chat_stream(
+        self, body: RequestBody, correlation: Correlation | None = None
+    ) -> AsyncGenerator[bytes, None]:
         """A streaming chat completion as complete SSE events (``b"data: ...\\n\\n"``).
 
         The last event is ``data: [DONE]``; a stream that ends without it raises
@@ -28,7 +35,7 @@ class Provider(Protocol):
         """
         ...
 
-    async def embeddings(self, body: RequestBody) -> bytes:
+    async def embeddings(self, body: RequestBody, correlation: Correlation | None = None) -> bytes:
         """An embeddings answer, as OpenAI-shaped JSON bytes."""
         ...
 

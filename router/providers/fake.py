@@ -13,6 +13,7 @@ import orjson
 
 from router.config.model import Deployment, FakeSettings
 from router.providers.base import RequestBody
+from router.providers.correlation import Correlation
 from router.sse import DONE_EVENT
 
 _ids = itertools.count(1)
@@ -57,7 +58,7 @@ class FakeProvider:
             "system_fingerprint": "raceway-fake",
         }
 
-    async def chat(self, body: RequestBody) -> bytes:
+    async def chat(self, body: RequestBody, correlation: Correlation | None = None) -> bytes:
         reply, prompt_tokens = self._reply(body)
         if self.settings.latency:
             await asyncio.sleep(self.settings.latency)
@@ -81,7 +82,9 @@ class FakeProvider:
             }
         )
 
-    async def chat_stream(self, body: RequestBody) -> AsyncGenerator[bytes, None]:
+    async def chat_stream(
+        self, body: RequestBody, correlation: Correlation | None = None
+    ) -> AsyncGenerator[bytes, None]:
         reply, prompt_tokens = self._reply(body)
         envelope = self._envelope("chat.completion.chunk")
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -109,7 +112,7 @@ class FakeProvider:
             yield event([], usage=usage)
         yield DONE_EVENT
 
-    async def embeddings(self, body: RequestBody) -> bytes:
+    async def embeddings(self, body: RequestBody, correlation: Correlation | None = None) -> bytes:
         raw_input = body.get("input")
         inputs = raw_input if isinstance(raw_input, list) else [raw_input]
         if self.settings.latency:

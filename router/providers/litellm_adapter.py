@@ -19,11 +19,14 @@ import orjson
 from router.config.model import Deployment
 from router.errors import GatewayError, UpstreamError, UpstreamTimeout
 from router.providers.base import RequestBody
+from router.providers.correlation import Correlation
 from router.providers.litellm_params import CHAT, EMBEDDINGS, Surface, litellm_arguments
 from router.providers.upstream_errors import Scrubber, error_from_status
 from router.sse import DONE_EVENT
 
 logger = logging.getLogger("raceway.litellm")
+
+_PROVIDER_HEADER = "llm_provider-"  # how litellm names the upstream's own response headers
 
 
 def load_litellm() -> ModuleType:
@@ -38,7 +41,9 @@ def load_litellm() -> ModuleType:
 
 
 @contextmanager
-def translate_errors(settings: Deployment, scrubber: Scrubber) -> Iterator[None]:
+def translate_errors(
+    settings: Deployment, scrubber: Scrubber, correlation: Correlation | None = None
+) -> Iterator[None]:
     """The one place where litellm's exceptions (subclasses of openai's) become gateway errors."""
     import openai
 
@@ -61,8 +66,13 @@ def translate_errors(settings: Deployment, scrubber: Scrubber) -> Iterator[None]
             raise UpstreamError(
                 f"deployment {deployment} failed in its adapter", deployment=deployment
             ) from exc
+        # litellm keeps the upstream's own headers aside; its ``response`` may be a stand-in.
         response = getattr(exc, "response", None)
-        headers = dict(getattr(response, "headers", None) or {})
+        headers = dict(
+            getattr(exc, "litellm_response_headers", None) or getattr(response, "headers", None) or {}
+        )
+        if correlation is not None:
+            correlation.answered(headers)
         body = orjson.dumps({"error": {"message": str(getattr(exc, "message", exc))}})
         raise error_from_status(
             status,
@@ -86,8 +96,11 @@ class LiteLLMProvider:
         own += [deployment.api_key.reveal()] if deployment.api_key else []
         self._scrubber = scrubber if scrubber is not None else Scrubber(own)
 
-    def _arguments(self, body: RequestBody, surface: Surface) -> dict[str, Any]:
-        """The client's allowed fields; the model, its key, address and headers from the config only."""
+    def _arguments(
+        self, body: RequestBody, surface: Surface, correlation: Correlation | None
+    ) -> dict[str, Any]:
+        """The client's allowed fields; the model, its key, address and headers from the config only
+        (and, with them, the client's trace context: two fixed names, checked values)."""
         arguments = litellm_arguments(body, surface, self.deployment)
         arguments["model"] = self._model
         arguments["timeout"] = self.deployment.timeout
@@ -96,29 +109,48 @@ class LiteLLMProvider:
             arguments["api_key"] = self.deployment.api_key.reveal()
         if self.deployment.base_url is not None:
             arguments["api_base"] = self.deployment.base_url
-        if self.deployment.headers:
-            arguments["extra_headers"] = {k: v.reveal() for k, v in self.deployment.headers.items()}
+        headers = {k: v.reveal() for k, v in self.deployment.headers.items()}
+        if correlation is not None:
+            headers = correlation.headers(headers)
+        if headers:
+            arguments["extra_headers"] = headers
         return arguments
 
-    async def chat(self, body: RequestBody) -> bytes:
-        arguments = self._arguments(body, CHAT)
-        with translate_errors(self.deployment, self._scrubber):
+    async def chat(self, body: RequestBody, correlation: Correlation | None = None) -> bytes:
+        arguments = self._arguments(body, CHAT, correlation)
+        with translate_errors(self.deployment, self._scrubber, correlation):
             response = await self._litellm.acompletion(messages=body["messages"], **arguments)
+            _answered(correlation, response)
             return orjson.dumps(response.model_dump(exclude_none=True))
 
-    async def chat_stream(self, body: RequestBody) -> AsyncGenerator[bytes, None]:
-        arguments = self._arguments(body, CHAT)
-        with translate_errors(self.deployment, self._scrubber):
+    async def chat_stream(
+        self, body: RequestBody, correlation: Correlation | None = None
+    ) -> AsyncGenerator[bytes, None]:
+        arguments = self._arguments(body, CHAT, correlation)
+        with translate_errors(self.deployment, self._scrubber, correlation):
             stream = await self._litellm.acompletion(messages=body["messages"], stream=True, **arguments)
+            _answered(correlation, stream)
             async for chunk in stream:
                 yield b"data: " + orjson.dumps(chunk.model_dump(exclude_none=True)) + b"\n\n"
         yield DONE_EVENT
 
-    async def embeddings(self, body: RequestBody) -> bytes:
-        arguments = self._arguments(body, EMBEDDINGS)
-        with translate_errors(self.deployment, self._scrubber):
+    async def embeddings(self, body: RequestBody, correlation: Correlation | None = None) -> bytes:
+        arguments = self._arguments(body, EMBEDDINGS, correlation)
+        with translate_errors(self.deployment, self._scrubber, correlation):
             response = await self._litellm.aembedding(input=body["input"], **arguments)
+            _answered(correlation, response)
             return orjson.dumps(response.model_dump(exclude_none=True))
 
     async def close(self) -> None:
         return None
+
+
+def _answered(correlation: Correlation | None, answer: Any) -> None:
+    """Tell ``correlation`` the upstream's response headers, which litellm keeps in its answer's
+    hidden params (each prefixed ``llm_provider-``, and OpenAI's rate-limit headers also bare)."""
+    hidden = getattr(answer, "_hidden_params", None)
+    headers = hidden.get("additional_headers") if isinstance(hidden, dict) else None
+    if correlation is not None and isinstance(headers, dict):
+        correlation.answered(
+            {str(name).removeprefix(_PROVIDER_HEADER): value for name, value in headers.items()}
+        )

@@ -11,6 +11,7 @@ import orjson
 from router.config.model import Deployment
 from router.errors import UpstreamError, UpstreamTimeout
 from router.providers.base import RequestBody
+from router.providers.correlation import Correlation
 from router.providers.upstream_errors import Scrubber, error_event, error_from_status
 from router.sse import EventTooLarge, SSEBuffer, is_done
 
@@ -111,18 +112,23 @@ class OpenAICompatibleProvider:
     def _payload(self, body: RequestBody) -> bytes:
         return orjson.dumps({**body, "model": self.deployment.model})
 
-    async def chat(self, body: RequestBody) -> bytes:
-        return await self._post_json(self._chat_url, body)
+    def _headers_for(self, correlation: Correlation | None) -> dict[str, str]:
+        return self._headers if correlation is None else correlation.headers(self._headers)
 
-    async def embeddings(self, body: RequestBody) -> bytes:
-        return await self._post_json(self._embeddings_url, body)
+    async def chat(self, body: RequestBody, correlation: Correlation | None = None) -> bytes:
+        return await self._post_json(self._chat_url, body, correlation)
 
-    async def _post_json(self, url: str, body: RequestBody) -> bytes:
+    async def embeddings(self, body: RequestBody, correlation: Correlation | None = None) -> bytes:
+        return await self._post_json(self._embeddings_url, body, correlation)
+
+    async def _post_json(self, url: str, body: RequestBody, correlation: Correlation | None) -> bytes:
         name = self.deployment.name
         with translate_errors(self.deployment):
             async with self._session.post(
-                url, data=self._payload(body), headers=self._headers, timeout=self._timeout
+                url, data=self._payload(body), headers=self._headers_for(correlation), timeout=self._timeout
             ) as response:
+                if correlation is not None:
+                    correlation.answered(response.headers)
                 data = await read_bounded(response, self.deployment)
                 if response.status != 200:
                     raise error_from_status(
@@ -135,12 +141,19 @@ class OpenAICompatibleProvider:
                     )
                 return data
 
-    async def chat_stream(self, body: RequestBody) -> AsyncGenerator[bytes, None]:
+    async def chat_stream(
+        self, body: RequestBody, correlation: Correlation | None = None
+    ) -> AsyncGenerator[bytes, None]:
         name = self.deployment.name
         with translate_errors(self.deployment):
             async with self._session.post(
-                self._chat_url, data=self._payload(body), headers=self._headers, timeout=self._stream_timeout
+                self._chat_url,
+                data=self._payload(body),
+                headers=self._headers_for(correlation),
+                timeout=self._stream_timeout,
             ) as response:
+                if correlation is not None:
+                    correlation.answered(response.headers)
                 if response.status != 200:
                     raise error_from_status(
                         response.status,

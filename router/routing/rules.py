@@ -8,12 +8,13 @@ a key that is allowed to may pin one deployment with the ``x-raceway-deployment`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
 from router.config.model import GatewayConfig, GatewayKey, ModelGroup, RouteMatch
 from router.errors import InvalidRequest, ModelNotFound, PermissionDenied
+from router.providers.correlation import NO_TRACE, trace_context
 
 TAGS_HEADER = "x-raceway-tags"
 OVERRIDE_HEADER = "x-raceway-deployment"
@@ -27,6 +28,7 @@ class RoutedRequest:
     stream: bool
     rule: str | None = None  # the routing rule that chose the group, if any
     pinned: str | None = None  # a deployment pinned by override
+    trace: Mapping[str, str] = field(default_factory=lambda: NO_TRACE)  # the client's W3C trace context
 
 
 def estimate_prompt_tokens(body: dict[str, Any]) -> int:
@@ -101,4 +103,5 @@ def route(
         stream=bool(body.get("stream")),
         rule=rule_name,
         pinned=pinned,
+        trace=trace_context(headers),
     )

@@ -1,7 +1,8 @@
 """One client request's outcome, recorded once: request metrics and a JSON access-log line.
 
 Label values and log fields come from the config (model group, deployment, key name) or
-from the gateway itself; never from client input, apart from a validated request id.
+from the gateway itself; never from client input, apart from validated request ids (the
+client's, and the upstream's for its call).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class Exchange:
     cache: CacheStatus | None = None  # once the cache was considered
     coalesced: bool = False  # answered by an identical request's upstream call
     budget_tier: Tier | None = None  # for keys with a budget
+    upstream_request_id: str | None = None  # the upstream's id of the call(s) that served or failed
 
     def failed(self, error: GatewayError) -> None:
         """The request ends with ``error``: its code, and which deployment failed after how many calls."""
@@ -63,6 +65,7 @@ class Exchange:
         if isinstance(error, UpstreamError):
             self.deployment = error.deployment or None
             self.attempts = error.attempts
+            self.upstream_request_id = error.upstream_request_id
 
 
 class Recorder:
@@ -121,5 +124,6 @@ class Recorder:
                 "cost_usd": round(exchange.cost, 8),
                 "cache": exchange.cache,
                 "budget_tier": exchange.budget_tier,
+                "upstream_request_id": exchange.upstream_request_id,
             }
         ).decode()

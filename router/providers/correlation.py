@@ -1,0 +1,80 @@
+"""What ties an upstream call to the client's request: trace context out, the upstream's ids back.
+
+The client's W3C trace context (``traceparent``, ``tracestate``) goes upstream with every
+call, so a trace spans the gateway; the upstream's ``x-request-id`` comes back, so a
+provider's support ticket can be tied to a Raceway request; and, when the operator wants
+them relayed, so do its ``x-ratelimit-*`` headers. Only these two header names ever go
+from a client to an upstream, and only when well-formed: nothing else a client sends can
+set an upstream header.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+
+TRACEPARENT = "traceparent"
+TRACESTATE = "tracestate"
+NO_TRACE: Mapping[str, str] = MappingProxyType({})
+
+# version-trace_id-parent_id-flags; version ff, an all-zero trace id or parent id are invalid.
+_TRACEPARENT = re.compile(r"(?!ff)([0-9a-f]{2})-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
+_TRACESTATE = re.compile(r"[\x20-\x7e]{1,512}")  # printable ASCII, at most 512 characters
+_UPSTREAM_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+_REQUEST_ID_HEADERS = ("x-request-id", "request-id")  # OpenAI and most others; Anthropic
+_RATELIMIT_PREFIX = "x-ratelimit-"
+
+
+def trace_context(headers: Mapping[str, str]) -> Mapping[str, str]:
+    """The client's trace context to pass upstream: ``traceparent`` (and ``tracestate`` with it)
+    when well-formed, else nothing (as W3C Trace Context says of an invalid ``traceparent``)."""
+    traceparent = headers.get(TRACEPARENT)
+    if traceparent is None or not _valid_traceparent(traceparent):
+        return NO_TRACE
+    tracestate = headers.get(TRACESTATE)
+    if tracestate is None or not _TRACESTATE.fullmatch(tracestate):
+        return {TRACEPARENT: traceparent}
+    return {TRACEPARENT: traceparent, TRACESTATE: tracestate}
+
+
+def _valid_traceparent(value: str) -> bool:
+    found = _TRACEPARENT.match(value)
+    if found is None or len(value) > 512:
+        return False
+    if found.group(1) == "00":
+        return found.end() == len(value)
+    # A later version may append fields after another dash.
+    return found.end() == len(value) or value[found.end()] == "-"
+
+
+class Correlation:
+    """One upstream call's ties to the client's request: the trace context it sends, and what
+    its answer's headers said about it (success or error): the upstream's request id, and its
+    rate-limit headers when they are to be relayed."""
+
+    __slots__ = ("ratelimit", "request_id", "trace")
+
+    def __init__(self, trace: Mapping[str, str] = NO_TRACE, *, keep_ratelimit: bool = False) -> None:
+        self.trace = trace
+        self.request_id: str | None = None
+        self.ratelimit: dict[str, str] | None = {} if keep_ratelimit else None
+
+    def headers(self, own: dict[str, str]) -> dict[str, str]:
+        """The call's headers: the trace context, and the deployment's own (which win)."""
+        return {**self.trace, **own} if self.trace else own
+
+    def answered(self, headers: Mapping[str, str]) -> None:
+        """Note what the upstream's answer said about itself (``headers``: case-insensitive)."""
+        for name in _REQUEST_ID_HEADERS:
+            found = headers.get(name)
+            if found is not None:
+                if _UPSTREAM_ID.fullmatch(found):
+                    self.request_id = found
+                break
+        if self.ratelimit is not None:
+            self.ratelimit = {
+                lowered: value
+                for name, value in headers.items()
+                if (lowered := name.lower()).startswith(_RATELIMIT_PREFIX)
+            }
