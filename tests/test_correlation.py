@@ -72,6 +72,7 @@ def test_rate_limit_headers_are_kept_when_they_are_relayed() -> None:
             {
                 "X-Ratelimit-Remaining-Requests": "9",
                 "x-ratelimit-reset-tokens": "6ms",
+                "x-ratelimit-odd": "\u00e9t\u00e9",
                 "x-request-id": "r1",
                 "openai-organization": "org-secret",
             }

@@ -24,6 +24,7 @@ _TRACESTATE = re.compile(r"[\x20-\x7e]{1,512}")  # printable ASCII, at most 512 
 _UPSTREAM_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id")  # OpenAI and most others; Anthropic
 _RATELIMIT_PREFIX = "x-ratelimit-"
+_PLAIN_VALUE = re.compile(r"[\x20-\x7e]{1,128}")
 
 
 def trace_context(headers: Mapping[str, str]) -> Mapping[str, str]:
@@ -72,9 +73,9 @@ class Correlation:
                 if _UPSTREAM_ID.fullmatch(found):
                     self.request_id = found
                 break
-        if self.ratelimit is not None:
+        if self.ratelimit is not None:  # passed on as they are: only plain, short values
             self.ratelimit = {
                 lowered: value
                 for name, value in headers.items()
-                if (lowered := name.lower()).startswith(_RATELIMIT_PREFIX)
+                if (lowered := name.lower()).startswith(_RATELIMIT_PREFIX) and _PLAIN_VALUE.fullmatch(value)
             }
