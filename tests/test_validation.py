@@ -1,5 +1,6 @@
 """Every malformed request is refused with a 400 that names the offending field."""
 
+import orjson
 import pytest
 
 from router.errors import InvalidRequest
@@ -44,7 +45,7 @@ def test_good_request() -> None:
         (GOOD[:-1] + b', "max_tokens": 1.5}', "max_tokens", "invalid_type"),
         (GOOD[:-1] + b', "max_tokens": true}', "max_tokens", "invalid_type"),
         (GOOD[:-1] + b', "stream": "yes"}', "stream", "invalid_type"),
-        (GOOD[:-1] + b', "stop": [1]}', "stop", "invalid_type"),
+        (GOOD[:-1] + b', "stop": [1]}', "stop[0]", "invalid_type"),
         (GOOD[:-1] + b', "tools": {}}', "tools", "invalid_type"),
         (GOOD[:-1] + b', "stream_options": {"include_usage": true}}', "stream_options", "invalid_value"),
     ],
@@ -71,3 +72,111 @@ def test_embeddings_requests() -> None:
     assert refusal(b'{"model": "e"}', embeddings_request).param == "input"
     assert refusal(b'{"model": "e", "input": [1, "a"]}', embeddings_request).param == "input"
     assert refusal(b'{"model": "e", "input": ""}', embeddings_request).param == "input"
+
+
+def chat(message: object = None, **fields: object) -> bytes:
+    """A chat request body, with one given message (or a plain user message) and extra fields."""
+    messages = [message if message is not None else {"role": "user", "content": "hi"}]
+    return orjson.dumps({"model": "m", "messages": messages, **fields})
+
+
+@pytest.mark.parametrize(
+    ("raw", "param", "code"),
+    [
+        # Each of these once reached code that assumed the type and answered 500.
+        (chat({"role": [], "content": None}), "messages[0].role", "invalid_type"),
+        (chat({"role": {}, "content": None}), "messages[0].role", "invalid_type"),
+        (chat({"content": "x"}), "messages[0].role", "missing_field"),
+        (
+            chat({"role": "tool", "content": "x", "tool_call_id": {}}),
+            "messages[0].tool_call_id",
+            "invalid_type",
+        ),
+        (chat({"role": "user", "content": "x", "name": ["a"]}), "messages[0].name", "invalid_type"),
+        (chat({"role": "user", "content": ["x"]}), "messages[0].content[0]", "invalid_type"),
+        (
+            chat({"role": "user", "content": [{"type": "text", "text": 5}]}),
+            "messages[0].content[0].text",
+            "invalid_type",
+        ),
+        (
+            chat({"role": "user", "content": [{"type": "image_url", "image_url": "http://x"}]}),
+            "messages[0].content[0].image_url",
+            "invalid_type",
+        ),
+        (chat({"role": "user", "content": [{"type": 1}]}), "messages[0].content[0].type", "invalid_type"),
+        (chat({"role": "assistant", "tool_calls": {}}), "messages[0].tool_calls", "invalid_type"),
+        (chat({"role": "assistant", "tool_calls": ["x"]}), "messages[0].tool_calls[0]", "invalid_type"),
+        (
+            chat({"role": "assistant", "tool_calls": [{"id": "c", "type": "function", "function": "f"}]}),
+            "messages[0].tool_calls[0].function",
+            "invalid_type",
+        ),
+        (
+            chat({"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": {}}}]}),
+            "messages[0].tool_calls[0].function.arguments",
+            "invalid_type",
+        ),
+        (chat({"role": "assistant", "function_call": "f"}), "messages[0].function_call", "invalid_type"),
+        (chat(tools=["f"]), "tools[0]", "invalid_type"),
+        (chat(tools=[{"type": "function", "function": []}]), "tools[0].function", "invalid_type"),
+        (
+            chat(tools=[{"type": "function", "function": {"name": 1}}]),
+            "tools[0].function.name",
+            "invalid_type",
+        ),
+        (
+            chat(tools=[{"type": "function", "function": {"name": "f", "parameters": "{}"}}]),
+            "tools[0].function.parameters",
+            "invalid_type",
+        ),
+        (chat(tool_choice=5), "tool_choice", "invalid_type"),
+        (chat(tool_choice={"type": "function", "function": "f"}), "tool_choice.function", "invalid_type"),
+        (chat(response_format={"type": ["json_object"]}), "response_format.type", "invalid_type"),
+        (
+            chat(response_format={"type": "json_schema", "json_schema": []}),
+            "response_format.json_schema",
+            "invalid_type",
+        ),
+        (
+            chat(stream=True, stream_options={"include_usage": "yes"}),
+            "stream_options.include_usage",
+            "invalid_type",
+        ),
+        (chat(modalities="text"), "modalities", "invalid_type"),
+        (chat(reasoning_effort=1), "reasoning_effort", "invalid_type"),
+        (chat(functions=[{"name": {}}]), "functions[0].name", "invalid_type"),
+        (chat(function_call=[]), "function_call", "invalid_type"),
+    ],
+)
+def test_every_documented_field_is_checked_for_its_type(raw: bytes, param: str, code: str) -> None:
+    error = refusal(raw)
+    assert (error.param, error.code) == (param, code)
+    assert param in error.message
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+        },
+        {"role": "tool", "content": "42", "tool_call_id": "c1"},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "look"},
+                {"type": "image_url", "image_url": {"url": "https://example.com/a.png", "detail": "low"}},
+                {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}},
+                {"type": "a_part_openai_adds_next_year", "payload": [1, 2]},
+            ],
+        },
+        {"role": "user", "content": "x", "name": None, "a_field_vllm_takes": {"any": "thing"}},
+    ],
+)
+def test_well_typed_messages_pass_and_unknown_fields_pass_through(message: dict[str, object]) -> None:
+    tools = [{"type": "function", "function": {"name": "f"}}]
+    _, body = chat_request(chat(message, top_k=5, tools=tools))
+    assert body["messages"] == [message] and body["top_k"] == 5

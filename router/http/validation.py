@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -31,12 +33,166 @@ FORBIDDEN_FIELDS = frozenset(
     }
 )
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
-_NUMBER_FIELDS = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
-_INT_FIELDS = ("max_tokens", "max_completion_tokens", "n", "seed", "top_logprobs")
-_BOOL_FIELDS = ("stream", "logprobs", "parallel_tool_calls")
-_STRING_FIELDS = ("user",)
-_OBJECT_FIELDS = ("stream_options", "response_format", "logit_bias", "metadata")
-_LIST_FIELDS = ("tools", "functions")
+
+
+class _WrongValue(Exception):
+    """A value of the wrong kind somewhere in the body. Each enclosing level adds its field name
+    or index on the way out, so the path is built only when a request is refused."""
+
+    def __init__(self, problem: str, code: str, path: list[str | int] | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.code = code
+        self.path: list[str | int] = path or []  # innermost first
+
+    def refusal(self) -> InvalidRequest:
+        """The 400 naming the value, e.g. ``messages[2].content[0].text``."""
+        outermost, *inner = reversed(self.path)
+        param = str(outermost) + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in inner)
+        return InvalidRequest(f"{param} {self.problem}", param=param, code=self.code)
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """What a field of OpenAI's request body must be: its JSON types and, for an object, the
+    kinds of its documented fields (others pass through unchecked); for an array, its items'.
+
+    Types are compared exactly (``type(v) in types``): JSON gives exactly these classes, and
+    ``true`` is not an integer here. ``null`` counts as absent, as in OpenAI's API.
+    """
+
+    what: str
+    types: tuple[type, ...]
+    fields: Mapping[str, Kind] = field(default_factory=dict)
+    items: Kind | None = None
+    required: tuple[str, ...] = ()
+    choices: frozenset[str] = frozenset()
+
+    def check(self, value: Any) -> None:
+        kind = type(value)
+        if kind not in self.types:
+            raise _WrongValue(f"must be {self.what}", "invalid_type")
+        if self.choices and value not in self.choices:
+            raise _WrongValue(f"must be {self.what}", "invalid_value")
+        if kind is dict:
+            if self.fields:
+                _check_fields(value, self.fields)
+            for name in self.required:
+                if value.get(name) is None:
+                    raise _WrongValue("is required", "missing_field", [name])
+        elif kind is list and self.items is not None:
+            _check_items(value, self.items)
+
+
+def _check_fields(value: dict[str, Any], fields: Mapping[str, Kind]) -> None:
+    """The documented fields present in ``value``: proportional to what the client sent."""
+    for name, item in value.items():
+        kind = fields.get(name)
+        if kind is not None and item is not None:
+            try:
+                kind.check(item)
+            except _WrongValue as wrong:
+                wrong.path.append(name)
+                raise
+
+
+def _check_items(value: list[Any], kind: Kind) -> None:
+    for index, item in enumerate(value):
+        try:
+            kind.check(item)
+        except _WrongValue as wrong:
+            wrong.path.append(index)
+            raise
+
+
+def _object(**fields: Kind) -> Kind:
+    return Kind("an object", (dict,), fields)
+
+
+def _array(items: Kind, what: str = "an array") -> Kind:
+    return Kind(what, (list,), items=items)
+
+
+_STRING = Kind("a string", (str,))
+_BOOLEAN = Kind("a boolean", (bool,))
+_INTEGER = Kind("an integer", (int,))
+_NUMBER = Kind("a number", (int, float))
+_OBJECT = _object()
+_STRINGS = _array(_STRING, "an array of strings")
+
+_FUNCTION = _object(name=_STRING, description=_STRING, parameters=_OBJECT, strict=_BOOLEAN)
+_CALLED_FUNCTION = _object(name=_STRING, arguments=_STRING)
+_CONTENT_PART = _object(
+    type=_STRING,
+    text=_STRING,
+    refusal=_STRING,
+    image_url=_object(url=_STRING, detail=_STRING),
+    input_audio=_object(data=_STRING, format=_STRING),
+    file=_object(file_data=_STRING, file_id=_STRING, filename=_STRING),
+)
+_MESSAGE = Kind(
+    "an object",
+    (dict,),
+    {
+        "role": Kind(f"one of {', '.join(sorted(_ROLES))}", (str,), choices=_ROLES),
+        "content": Kind("a string or an array of content parts", (str, list), items=_CONTENT_PART),
+        "name": _STRING,
+        "tool_call_id": _STRING,
+        "refusal": _STRING,
+        "tool_calls": _array(_object(id=_STRING, type=_STRING, function=_CALLED_FUNCTION)),
+        "function_call": _CALLED_FUNCTION,
+        "audio": _OBJECT,
+    },
+    required=("role",),
+)
+
+# OpenAI's Chat Completions request body: every documented field's kind. Raceway reads some of
+# them (messages, stream, stream_options, user, temperature, max_tokens); providers read the
+# rest (litellm's adapters index into tools and tool calls), so all are checked here, once.
+CHAT_FIELDS: Mapping[str, Kind] = {
+    "messages": Kind("a non-empty array of messages", (list,), items=_MESSAGE),
+    "audio": _OBJECT,
+    "frequency_penalty": _NUMBER,
+    "function_call": Kind("a string or an object", (str, dict), {"name": _STRING}),
+    "functions": _array(_FUNCTION),
+    "logit_bias": _OBJECT,
+    "logprobs": _BOOLEAN,
+    "max_completion_tokens": _INTEGER,
+    "max_tokens": _INTEGER,
+    "metadata": _OBJECT,
+    "modalities": _STRINGS,
+    "n": _INTEGER,
+    "parallel_tool_calls": _BOOLEAN,
+    "prediction": _OBJECT,
+    "presence_penalty": _NUMBER,
+    "prompt_cache_key": _STRING,
+    "reasoning_effort": _STRING,
+    "response_format": _object(
+        type=_STRING, json_schema=_object(name=_STRING, description=_STRING, schema=_OBJECT, strict=_BOOLEAN)
+    ),
+    "safety_identifier": _STRING,
+    "seed": _INTEGER,
+    "service_tier": _STRING,
+    "stop": Kind("a string or an array of strings", (str, list), items=_STRING),
+    "store": _BOOLEAN,
+    "stream": _BOOLEAN,
+    "stream_options": _object(include_usage=_BOOLEAN),
+    "temperature": _NUMBER,
+    "tool_choice": Kind(
+        "a string or an object", (str, dict), {"type": _STRING, "function": _object(name=_STRING)}
+    ),
+    "tools": _array(_object(type=_STRING, function=_FUNCTION)),
+    "top_logprobs": _INTEGER,
+    "top_p": _NUMBER,
+    "user": _STRING,
+    "verbosity": _STRING,
+    "web_search_options": _OBJECT,
+}
+EMBEDDINGS_FIELDS: Mapping[str, Kind] = {
+    "dimensions": _INTEGER,
+    "encoding_format": _STRING,
+    "user": _STRING,
+}
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
@@ -57,14 +213,11 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     return document
 
 
-def _expect(body: dict[str, Any], name: str, kinds: type | tuple[type, ...], what: str) -> None:
-    value = body.get(name)
-    if value is None:
-        return
-    if isinstance(value, bool) and bool not in (kinds if isinstance(kinds, tuple) else (kinds,)):
-        raise InvalidRequest(f"{name!r} must be {what}", param=name, code="invalid_type")
-    if not isinstance(value, kinds):
-        raise InvalidRequest(f"{name!r} must be {what}", param=name, code="invalid_type")
+def _check(body: dict[str, Any], fields: Mapping[str, Kind]) -> None:
+    try:
+        _check_fields(body, fields)
+    except _WrongValue as wrong:
+        raise wrong.refusal() from None
 
 
 def _model(body: dict[str, Any]) -> str:
@@ -83,46 +236,10 @@ def chat_request(raw: bytes) -> tuple[str, dict[str, Any]]:
     messages = body.get("messages")
     if messages is None:
         raise InvalidRequest("'messages' is required", param="messages", code="missing_field")
-    if not isinstance(messages, list) or not messages:
+    if messages == []:
         raise InvalidRequest("'messages' must be a non-empty array", param="messages", code="invalid_type")
-    for index, message in enumerate(messages):
-        param = f"messages[{index}]"
-        if not isinstance(message, dict):
-            raise InvalidRequest(f"{param} must be an object", param=param, code="invalid_type")
-        if message.get("role") not in _ROLES:
-            raise InvalidRequest(
-                f"{param}.role must be one of {', '.join(sorted(_ROLES))}",
-                param=f"{param}.role",
-                code="invalid_value",
-            )
-        content = message.get("content")
-        if content is not None and not isinstance(content, str | list):
-            raise InvalidRequest(
-                f"{param}.content must be a string or an array of parts",
-                param=f"{param}.content",
-                code="invalid_type",
-            )
-    for name in _NUMBER_FIELDS:
-        _expect(body, name, (int, float), "a number")
-    for name in _INT_FIELDS:
-        _expect(body, name, int, "an integer")
-    for name in _BOOL_FIELDS:
-        _expect(body, name, bool, "a boolean")
-    for name in _STRING_FIELDS:
-        _expect(body, name, str, "a string")
-    for name in _OBJECT_FIELDS:
-        _expect(body, name, dict, "an object")
-    for name in _LIST_FIELDS:
-        _expect(body, name, list, "an array")
-    stop = body.get("stop")
-    if stop is not None and not (
-        isinstance(stop, str) or (isinstance(stop, list) and all(isinstance(s, str) for s in stop))
-    ):
-        raise InvalidRequest(
-            "'stop' must be a string or an array of strings", param="stop", code="invalid_type"
-        )
-    options = body.get("stream_options")
-    if options is not None and not body.get("stream"):
+    _check(body, CHAT_FIELDS)
+    if body.get("stream_options") is not None and not body.get("stream"):
         raise InvalidRequest(
             "'stream_options' is only allowed when 'stream' is true",
             param="stream_options",
@@ -138,13 +255,13 @@ def embeddings_request(raw: bytes) -> tuple[str, dict[str, Any]]:
     value = body.get("input")
     if value is None:
         raise InvalidRequest("'input' is required", param="input", code="missing_field")
-    valid = (isinstance(value, str) and value != "") or (
-        isinstance(value, list)
+    valid = (type(value) is str and value != "") or (
+        type(value) is list
         and value
         and (
-            all(isinstance(item, str) for item in value)
-            or all(isinstance(item, int) and not isinstance(item, bool) for item in value)
-            or all(isinstance(item, list) and all(isinstance(t, int) for t in item) for item in value)
+            all(type(item) is str for item in value)
+            or all(type(item) is int for item in value)
+            or all(type(item) is list and all(type(t) is int for t in item) for item in value)
         )
     )
     if not valid:
@@ -153,7 +270,5 @@ def embeddings_request(raw: bytes) -> tuple[str, dict[str, Any]]:
             param="input",
             code="invalid_type",
         )
-    _expect(body, "dimensions", int, "an integer")
-    _expect(body, "encoding_format", str, "a string")
-    _expect(body, "user", str, "a string")
+    _check(body, EMBEDDINGS_FIELDS)
     return model, body
