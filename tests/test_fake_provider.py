@@ -36,3 +36,10 @@ async def test_embeddings_are_deterministic() -> None:
     second = orjson.loads(await provider.embeddings({"model": "e", "input": "a"}))
     assert first["data"][0]["embedding"] == second["data"][0]["embedding"]
     assert first["data"][0]["embedding"] != first["data"][1]["embedding"]
+
+
+async def test_a_null_text_part_counts_as_no_text() -> None:
+    parts = [{"type": "text", "text": None}, {"type": "text", "text": "hi"}, {"type": "image_url"}]
+    body = {**CHAT, "messages": [{"role": "user", "content": parts}]}
+    answer = orjson.loads(await FakeProvider(fake("f")).chat(body))
+    assert answer["choices"][0]["message"]["content"] == "echo: hi"
