@@ -74,3 +74,9 @@ def test_override_only_for_allowed_keys_and_group_members() -> None:
     assert refused.value.code == "override_not_allowed"
     with pytest.raises(InvalidRequest):
         route(CONFIG, "chat", body(), OPERATOR, {"x-raceway-deployment": "big"})
+
+
+@pytest.mark.parametrize("stray", [None, "abc", 5, [1, 2], ["a"], {"a": 1}, [{"content": 5}], [[{}]]])
+def test_an_embeddings_request_with_a_stray_messages_field_is_estimated_from_its_input(stray: object) -> None:
+    # Validation checks only the embeddings fields: ``messages`` there is passed through as it came.
+    assert estimate_prompt_tokens({"model": "e", "input": "x" * 40, "messages": stray}) == 10

@@ -32,9 +32,17 @@ class RoutedRequest:
 
 
 def estimate_prompt_tokens(body: dict[str, Any]) -> int:
-    """About four characters a token: enough to compare against a context window."""
+    """About four characters a token: enough to compare against a context window.
+
+    Reads chat's ``messages`` and embeddings' ``input`` whatever their shape: validation checks
+    the fields of the endpoint called, so the other endpoint's field (a stray ``messages`` in an
+    embeddings request) may be anything; it is passed through, and counts only if well formed.
+    """
     characters = 0
-    for message in body.get("messages", ()):
+    messages = body.get("messages")
+    for message in messages if type(messages) is list else ():
+        if type(message) is not dict:
+            continue
         content = message.get("content")
         if isinstance(content, str):
             characters += len(content)
