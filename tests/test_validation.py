@@ -4,7 +4,7 @@ import orjson
 import pytest
 
 from router.errors import InvalidRequest
-from router.http.validation import chat_request, embeddings_request
+from router.http.validation import MAX_DEPTH, chat_request, embeddings_request
 
 GOOD = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}'
 
@@ -180,3 +180,55 @@ def test_well_typed_messages_pass_and_unknown_fields_pass_through(message: dict[
     tools = [{"type": "function", "function": {"name": "f"}}]
     _, body = chat_request(chat(message, top_k=5, tools=tools))
     assert body["messages"] == [message] and body["top_k"] == 5
+
+
+def nested(levels: int) -> object:
+    """``levels`` arrays: ``nested(2)`` is ``[[1]]``."""
+    value: object = 1
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def nested_raw(levels: int) -> bytes:
+    """``levels`` arrays as JSON text (orjson will not write more than 254)."""
+    return b"[" * levels + b"]" * levels
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        # The body is level 1: a field at level 2 may hold MAX_DEPTH - 1 levels of its own.
+        (lambda levels: chat(metadata={"a": nested(levels - 2)}), "metadata"),
+        (lambda levels: chat(top_k=nested(levels - 1)), "top_k"),
+        (
+            lambda levels: chat(
+                tools=[
+                    {"type": "function", "function": {"name": "f", "parameters": {"a": nested(levels - 5)}}}
+                ]
+            ),
+            "tools[0].function.parameters",
+        ),
+        (
+            lambda levels: chat({"role": "user", "content": [{"type": "x", "x": nested(levels - 5)}]}),
+            "messages[0].content[0].x",
+        ),
+        (lambda levels: orjson.dumps({"model": "e", "input": "x", "extra": nested(levels - 1)}), "extra"),
+    ],
+)
+def test_nesting_deeper_than_the_limit_is_refused_naming_the_field(body, param: str) -> None:  # type: ignore[no-untyped-def]
+    parse = embeddings_request if param == "extra" else chat_request
+    parse(body(MAX_DEPTH))
+    error = refusal(body(MAX_DEPTH + 1), parse)
+    assert (error.param, error.code) == (param, "too_deeply_nested")
+    assert str(MAX_DEPTH) in error.message
+
+
+@pytest.mark.parametrize("levels", [254, 500, 1020])
+def test_nesting_that_json_allows_but_orjson_cannot_write_back_is_refused(levels: int) -> None:
+    # orjson reads up to 1024 levels but writes at most 254: such a body once reached the
+    # upstream call (or the cache key) and failed there with a 500.
+    raw = b'{"model": "m", "messages": [{"role": "user", "content": "x"}], "metadata": {"a": '
+    assert refusal(raw + nested_raw(levels) + b"}}").param == "metadata"
+    raw = b'{"model": "m", "messages": [{"role": "user", "content": '
+    assert refusal(raw + nested_raw(levels) + b"}]}").param == "messages[0].content[0]"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -32,6 +32,8 @@ FORBIDDEN_FIELDS = frozenset(
         "litellm_params",
     }
 )
+# Objects and arrays may nest this deep, counting the body itself (documented in the README).
+MAX_DEPTH = 128
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
 
@@ -55,7 +57,8 @@ class _WrongValue(Exception):
 @dataclass(frozen=True, slots=True)
 class Kind:
     """What a field of OpenAI's request body must be: its JSON types and, for an object, the
-    kinds of its documented fields (others pass through unchecked); for an array, its items'.
+    kinds of its documented fields; for an array, its items'. Anything else (an unknown field,
+    ``metadata``, a JSON schema) is free-form: passed through, only its depth is checked.
 
     Types are compared exactly (``type(v) in types``): JSON gives exactly these classes, and
     ``true`` is not an integer here. ``null`` counts as absent, as in OpenAI's API.
@@ -63,49 +66,77 @@ class Kind:
 
     what: str
     types: tuple[type, ...]
-    fields: Mapping[str, Kind] = field(default_factory=dict)
-    items: Kind | None = None
+    fields: Mapping[str, Kind] | None = None  # None: a free-form object
+    items: Kind | None = None  # None: a free-form array
     required: tuple[str, ...] = ()
     choices: frozenset[str] = frozenset()
 
-    def check(self, value: Any) -> None:
+    def check(self, value: Any, depth: int) -> None:
+        """``depth``: the level ``value`` sits at (the body is level 1)."""
         kind = type(value)
         if kind not in self.types:
             raise _WrongValue(f"must be {self.what}", "invalid_type")
         if self.choices and value not in self.choices:
             raise _WrongValue(f"must be {self.what}", "invalid_value")
         if kind is dict:
-            if self.fields:
-                _check_fields(value, self.fields)
+            if self.fields is None:
+                _check_depth(value, depth)
+                return
+            _check_fields(value, self.fields, depth)
             for name in self.required:
                 if value.get(name) is None:
                     raise _WrongValue("is required", "missing_field", [name])
-        elif kind is list and self.items is not None:
-            _check_items(value, self.items)
+        elif kind is list:
+            if self.items is None:
+                _check_depth(value, depth)
+                return
+            for index, item in enumerate(value):
+                try:
+                    self.items.check(item, depth + 1)
+                except _WrongValue as wrong:
+                    wrong.path.append(index)
+                    raise
 
 
-def _check_fields(value: dict[str, Any], fields: Mapping[str, Kind]) -> None:
-    """The documented fields present in ``value``: proportional to what the client sent."""
+def _check_fields(value: dict[str, Any], fields: Mapping[str, Kind], depth: int) -> None:
+    """The fields present in ``value`` (at level ``depth``): proportional to what the client sent."""
     for name, item in value.items():
         kind = fields.get(name)
-        if kind is not None and item is not None:
-            try:
-                kind.check(item)
-            except _WrongValue as wrong:
-                wrong.path.append(name)
-                raise
-
-
-def _check_items(value: list[Any], kind: Kind) -> None:
-    for index, item in enumerate(value):
         try:
-            kind.check(item)
+            if kind is not None:
+                if item is not None:
+                    kind.check(item, depth + 1)
+            elif type(item) is dict or type(item) is list:
+                _check_depth(item, depth + 1)
         except _WrongValue as wrong:
-            wrong.path.append(index)
+            wrong.path.append(name)
             raise
 
 
+def _check_depth(container: dict[str, Any] | list[Any], depth: int) -> None:
+    """Free-form JSON at level ``depth`` may nest objects and arrays down to level ``MAX_DEPTH``.
+
+    orjson reads 1,024 levels but writes only 254, and the body is written again (upstream, into
+    the cache key); a limit well below keeps room for the gateway's own wrapping. Only
+    containers are visited, level by level, so strings and numbers cost one type check each.
+    """
+    level: list[Any] = [container]
+    while level:
+        if depth > MAX_DEPTH:
+            raise _WrongValue(
+                f"nests arrays and objects deeper than the limit of {MAX_DEPTH} levels", "too_deeply_nested"
+            )
+        below: list[Any] = []
+        for item in level:
+            for value in item.values() if type(item) is dict else item:
+                if type(value) is dict or type(value) is list:
+                    below.append(value)
+        level = below
+        depth += 1
+
+
 def _object(**fields: Kind) -> Kind:
+    """An object with documented fields; ``_OBJECT`` is a free-form one."""
     return Kind("an object", (dict,), fields)
 
 
@@ -113,11 +144,32 @@ def _array(items: Kind, what: str = "an array") -> Kind:
     return Kind(what, (list,), items=items)
 
 
+class _EmbeddingsInput(Kind):
+    """A non-empty string, or an array of strings, of token ids or of token arrays: one of them,
+    not a mix. At most three levels deep, so no depth check is needed."""
+
+    def check(self, value: Any, depth: int) -> None:
+        if type(value) is str:
+            valid = value != ""
+        else:
+            valid = (
+                type(value) is list
+                and len(value) > 0
+                and (
+                    all(type(item) is str for item in value)
+                    or all(type(item) is int for item in value)
+                    or all(type(item) is list and all(type(t) is int for t in item) for item in value)
+                )
+            )
+        if not valid:
+            raise _WrongValue(f"must be {self.what}", "invalid_type")
+
+
 _STRING = Kind("a string", (str,))
 _BOOLEAN = Kind("a boolean", (bool,))
 _INTEGER = Kind("an integer", (int,))
 _NUMBER = Kind("a number", (int, float))
-_OBJECT = _object()
+_OBJECT = Kind("an object", (dict,))
 _STRINGS = _array(_STRING, "an array of strings")
 
 _FUNCTION = _object(name=_STRING, description=_STRING, parameters=_OBJECT, strict=_BOOLEAN)
@@ -189,6 +241,9 @@ CHAT_FIELDS: Mapping[str, Kind] = {
     "web_search_options": _OBJECT,
 }
 EMBEDDINGS_FIELDS: Mapping[str, Kind] = {
+    "input": _EmbeddingsInput(
+        "a non-empty string, an array of strings, or an array of token arrays", (str, list)
+    ),
     "dimensions": _INTEGER,
     "encoding_format": _STRING,
     "user": _STRING,
@@ -215,7 +270,7 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
 
 def _check(body: dict[str, Any], fields: Mapping[str, Kind]) -> None:
     try:
-        _check_fields(body, fields)
+        _check_fields(body, fields, 1)
     except _WrongValue as wrong:
         raise wrong.refusal() from None
 
@@ -252,23 +307,7 @@ def embeddings_request(raw: bytes) -> tuple[str, dict[str, Any]]:
     """(model, body) of an embeddings request, or ``InvalidRequest``."""
     body = parse_json_object(raw)
     model = _model(body)
-    value = body.get("input")
-    if value is None:
+    if body.get("input") is None:
         raise InvalidRequest("'input' is required", param="input", code="missing_field")
-    valid = (type(value) is str and value != "") or (
-        type(value) is list
-        and value
-        and (
-            all(type(item) is str for item in value)
-            or all(type(item) is int for item in value)
-            or all(type(item) is list and all(type(t) is int for t in item) for item in value)
-        )
-    )
-    if not valid:
-        raise InvalidRequest(
-            "'input' must be a non-empty string, an array of strings, or an array of token arrays",
-            param="input",
-            code="invalid_type",
-        )
     _check(body, EMBEDDINGS_FIELDS)
     return model, body
