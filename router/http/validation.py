@@ -1,4 +1,9 @@
-"""Client request bodies: parsed once, checked for shape and type, refused with a clear 400."""
+"""Client request bodies: parsed once, checked for shape and type, refused with a clear 400.
+
+What the rest of a request's path may rely on afterwards: every documented field of the
+endpoint, when present and not null, has its documented JSON type down to its leaves, and
+nothing in the body nests deeper than ``MAX_DEPTH``. Other fields pass through unchecked.
+"""
 
 from __future__ import annotations
 
