@@ -384,3 +384,26 @@ models: [{name: m, deployments: [claude, native]}]
     ]
     fixed = raw.replace(b", api_base, litellm_x", b"").replace(b'/v1", extra_params: [top_k]}', b'/v1"}')
     assert parse_config(fixed, {"K": "x"}).deployments["claude"].extra_params == frozenset({"top_k"})
+
+
+@pytest.mark.parametrize("name", ["d-日本", "d-é", "a\\rb", "a\\tb", " padded", "padded ", "d\\u00a0x"])
+def test_a_deployment_name_must_fit_in_a_response_header(name: str) -> None:
+    # Every answer names its deployment in x-raceway-deployment: a name HTTP cannot carry
+    # passed check-config and then turned every answer into a 500.
+    raw = f"""
+deployments: [{{name: "{name}", provider: fake}}]
+models: [{{name: m-日本, deployments: ["{name}"]}}]
+keys: [{{name: k-日本, key: key-one-123}}]
+""".encode()
+    found = problems(raw)[0]  # (the model's reference to it is then undefined, and says so)
+    assert found.startswith("deployments[0].name: ") and "x-raceway-deployment" in found and "ASCII" in found
+
+
+def test_names_that_never_reach_a_header_may_be_any_text() -> None:
+    config = parse_config(
+        "deployments: [{name: gpt 4o/eu-west:1, provider: fake}]\n"
+        "models: [{name: m-日本, deployments: [gpt 4o/eu-west:1]}]\n"
+        "keys: [{name: k-日本, key: key-one-123}]\n".encode(),
+        {},
+    )
+    assert set(config.deployments) == {"gpt 4o/eu-west:1"} and set(config.models) == {"m-日本"}

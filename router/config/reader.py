@@ -301,7 +301,7 @@ class ConfigReader:
         )
         if data is None:
             return None
-        name = self.field(data, "name", path, v.name, "")
+        name = self.field(data, "name", path, v.deployment_name, "")
         provider = self.field(data, "provider", path, v.provider, "")
         if provider and provider != FAKE_PROVIDER and "model" not in data:
             self.problem(v.join(path, "model"), "is required")

@@ -32,6 +32,21 @@ def name(value: Any) -> str:
     return value
 
 
+# What an HTTP header value carries reliably: visible ASCII, spaces inside but not at the ends.
+_HEADER_SAFE = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
+
+
+def deployment_name(value: Any) -> str:
+    """A deployment's name: every answer carries it in the ``x-raceway-deployment`` header."""
+    text = name(value)
+    if not _HEADER_SAFE.fullmatch(text):
+        raise ValueError(
+            f"{text!r} cannot be sent in the x-raceway-deployment header: use printable ASCII "
+            "(letters, digits, punctuation, inner spaces)"
+        )
+    return text
+
+
 def name_list(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
         raise ValueError("expected a non-empty list of names")
