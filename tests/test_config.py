@@ -407,3 +407,21 @@ def test_names_that_never_reach_a_header_may_be_any_text() -> None:
         {},
     )
     assert set(config.deployments) == {"gpt 4o/eu-west:1"} and set(config.models) == {"m-日本"}
+
+
+def test_a_secret_or_header_sent_upstream_must_not_hold_control_characters() -> None:
+    # A key read from a file often ends with a newline: sent as "Authorization: Bearer ..." it
+    # made every call to the deployment fail inside the HTTP client (a 500), after check-config.
+    raw = b"""
+deployments:
+  - {name: a, provider: openai, model: m, api_key: "${KEY}"}
+  - {name: b, provider: openai, model: m, headers: {x-team: "${TEAM}"}}
+  - {name: c, provider: openai, model: m, headers: {"x bad": ok}}
+models: [{name: m, deployments: [a, b, c]}]
+"""
+    found = problems(raw, {"KEY": "sk-secret-value\n", "TEAM": "blue\r\nx-injected: 1"})
+    assert len(found) == 3
+    assert found[0].startswith("deployments[0].api_key: ") and "control character" in found[0]
+    assert found[1].startswith("deployments[1].headers: ") and "'x-team'" in found[1]
+    assert found[2].startswith("deployments[2].headers: ") and "'x bad'" in found[2]
+    assert not any("sk-secret-value" in p or "blue" in p for p in found)

@@ -174,7 +174,13 @@ class ConfigReader:
             raise ValueError(f"expected a string, got {v.type_name(value)}")
         if not _ENV_REF.fullmatch(value.strip()):
             raise ValueError("secrets must come from the environment: write ${VARIABLE_NAME}")
-        return Secret(self.expand(value.strip()))
+        secret = self.expand(value.strip())
+        if not v.fits_a_header(secret):
+            raise ValueError(
+                f"the value of {value.strip()} holds a line break or another control character, which "
+                "no HTTP header can carry (a secret read from a file often ends with a newline)"
+            )
+        return Secret(secret)
 
     def gateway_secret(self, value: Any) -> Secret:
         """A key clients present to the gateway: inline or from the environment, 8 characters at least."""
@@ -420,7 +426,12 @@ class ConfigReader:
         for name, raw in value.items():
             if not isinstance(name, str) or not isinstance(raw, str):
                 raise ValueError("header names and values must be strings")
-            headers[name.lower()] = Secret(self.expand(raw))
+            if not v.is_header_name(name):
+                raise ValueError(f"{name!r} is not a header name (letters, digits and !#$%&'*+-.^_`|~)")
+            text = self.expand(raw)
+            if not v.fits_a_header(text):
+                raise ValueError(f"the value of {name!r} holds a line break or another control character")
+            headers[name.lower()] = Secret(text)
         return headers
 
     def redis_url(self, value: Any) -> Secret:

@@ -47,6 +47,19 @@ def deployment_name(value: Any) -> str:
     return text
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110's token
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a tab may stand in a header value
+
+
+def is_header_name(text: str) -> bool:
+    return _HEADER_NAME.fullmatch(text) is not None
+
+
+def fits_a_header(text: str) -> bool:
+    """Can an HTTP client send ``text`` as a header value? (not a line break, NUL, ...)"""
+    return _CONTROL.search(text) is None
+
+
 def name_list(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
         raise ValueError("expected a non-empty list of names")
