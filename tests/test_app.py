@@ -48,3 +48,17 @@ async def test_body_limit_applies_without_a_content_length() -> None:
         response = await client.post("/v1/chat/completions", content=chunks())
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "request_too_large"
+
+
+async def test_a_trailing_slash_names_the_same_route() -> None:
+    # Starlette answered a 307 redirect, which SDKs do not follow for a POST.
+    chat = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    async with serving(create_app(CONFIG)) as client:
+        assert (await client.post("/v1/chat/completions/", json=chat)).status_code == 200
+        assert (await client.post("/chat/completions//", json=chat)).status_code == 200
+        assert (await client.post("/v1/embeddings/", json={"model": "m", "input": "x"})).status_code == 200
+        assert (await client.get("/v1/models/")).json()["data"][0]["id"] == "m"
+        assert (await client.get("/health/")).status_code == 200
+        wrong_method = await client.get("/v1/chat/completions/")
+    assert wrong_method.status_code == 405 and wrong_method.json()["error"]["code"] == "method_not_allowed"
+

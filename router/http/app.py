@@ -95,7 +95,14 @@ class RacewayApp(Starlette):
             await self._dispatch(scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
-        handler = _HOT_ROUTES.get(scope["path"]) if scope["type"] == "http" else None
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path.endswith("/") and len(path) > 1:
+            # The same route: SDKs do not follow the redirect Starlette would answer for a POST.
+            scope["path"] = path = path.rstrip("/") or "/"
+        handler = _HOT_ROUTES.get(path)
         if handler is None or scope["method"] != "POST":
             await super().__call__(scope, receive, send)
             return
