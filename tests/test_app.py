@@ -62,3 +62,18 @@ async def test_a_trailing_slash_names_the_same_route() -> None:
         wrong_method = await client.get("/v1/chat/completions/")
     assert wrong_method.status_code == 405 and wrong_method.json()["error"]["code"] == "method_not_allowed"
 
+
+async def test_content_length_beside_transfer_encoding_is_refused_and_the_connection_closed() -> None:
+    # HTTP says Transfer-Encoding wins, but the pair is how requests are smuggled past proxies
+    # that believe the other one (RFC 9112, 6.3): refuse it, and close the connection.
+    body = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}'
+    headers = {"content-length": str(len(body)), "transfer-encoding": "chunked"}
+    async with serving(create_app(CONFIG)) as client:
+        response = await client.post("/v1/chat/completions", content=body, headers=headers)
+    assert response.status_code == 400 and response.headers["connection"] == "close"
+    assert response.json()["error"] == {
+        "message": "a request may carry Content-Length or Transfer-Encoding, not both",
+        "type": "invalid_request_error",
+        "param": "transfer-encoding",
+        "code": "conflicting_framing",
+    }

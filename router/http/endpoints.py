@@ -55,6 +55,15 @@ async def read_body(request: Request, limit: int, time_limit: float, deadlines: 
     trickles would otherwise hold its connection and this task for as long as it likes)."""
     declared = request.headers.get("content-length")
     if declared is not None:
+        if "transfer-encoding" in request.headers:
+            # HTTP lets Transfer-Encoding win, but proxies that believe Content-Length instead
+            # are how requests get smuggled (RFC 9112, 6.3): refuse, and close the connection.
+            raise InvalidRequest(
+                "a request may carry Content-Length or Transfer-Encoding, not both",
+                param="transfer-encoding",
+                code="conflicting_framing",
+                headers={"connection": "close"},
+            )
         try:
             if int(declared) > limit:
                 raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes")
