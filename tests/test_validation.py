@@ -232,3 +232,56 @@ def test_nesting_that_json_allows_but_orjson_cannot_write_back_is_refused(levels
     assert refusal(raw + nested_raw(levels) + b"}}").param == "metadata"
     raw = b'{"model": "m", "messages": [{"role": "user", "content": '
     assert refusal(raw + nested_raw(levels) + b"}]}").param == "messages[0].content[0]"
+
+
+@pytest.mark.parametrize(
+    ("raw", "param"),
+    [
+        # OpenAI's required fields: an upstream refuses a body without them, and litellm's
+        # adapters failed on one with what looked like a connection error (a 502 that cools
+        # the deployment down).
+        (chat({"role": "user"}), "messages[0].content"),
+        (chat({"role": "user", "content": None}), "messages[0].content"),
+        (chat({"role": "tool", "content": "42"}), "messages[0].tool_call_id"),
+        (chat({"role": "function", "content": None}), "messages[0].name"),
+        (chat({"role": "user", "content": [{}]}), "messages[0].content[0].type"),
+        (chat({"role": "user", "content": [{"type": "text"}]}), "messages[0].content[0].text"),
+        (chat({"role": "user", "content": [{"type": "image_url"}]}), "messages[0].content[0].image_url"),
+        (
+            chat({"role": "user", "content": [{"type": "image_url", "image_url": {}}]}),
+            "messages[0].content[0].image_url.url",
+        ),
+        (chat({"role": "assistant", "tool_calls": [{"type": "function"}]}), "messages[0].tool_calls[0].id"),
+        (
+            chat({"role": "assistant", "tool_calls": [{"id": "c", "type": "function"}]}),
+            "messages[0].tool_calls[0].function",
+        ),
+        (
+            chat(
+                {
+                    "role": "assistant",
+                    "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f"}}],
+                }
+            ),
+            "messages[0].tool_calls[0].function.arguments",
+        ),
+        (chat(tools=[{"function": {"name": "f"}}]), "tools[0].type"),
+        (chat(tools=[{"type": "function"}]), "tools[0].function"),
+        (chat(tools=[{"type": "function", "function": {}}]), "tools[0].function.name"),
+        (chat(tool_choice={"type": "function"}), "tool_choice.function"),
+        (chat(response_format={"type": "json_schema"}), "response_format.json_schema"),
+        (chat(function_call={}), "function_call.name"),
+    ],
+)
+def test_openais_required_fields_are_required(raw: bytes, param: str) -> None:
+    error = refusal(raw)
+    assert (error.param, error.code) == (param, "missing_field")
+
+
+def test_a_part_or_tool_of_a_kind_openai_adds_later_needs_only_its_type() -> None:
+    body = chat(
+        {"role": "user", "content": [{"type": "video_url", "video_url": {"url": "x"}}]},
+        tools=[{"type": "web_search"}],
+        tool_choice={"type": "allowed_tools", "allowed_tools": {"mode": "auto"}},
+    )
+    assert chat_request(body)[1]["tools"] == [{"type": "web_search"}]

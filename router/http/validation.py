@@ -75,6 +75,13 @@ class Kind:
     items: Kind | None = None  # None: a free-form array
     required: tuple[str, ...] = ()
     choices: frozenset[str] = frozenset()
+    # Fields required by the value of another (``tag``): a tool message needs its tool_call_id.
+    tag: str = "type"
+    required_when: Mapping[str, tuple[str, ...]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.required_when is not None:  # the tag's value is then a string (or absent): hashable
+            assert self.fields is not None and self.tag in self.fields, f"{self.tag} must be a checked field"
 
     def check(self, value: Any, depth: int) -> None:
         """``depth``: the level ``value`` sits at (the body is level 1)."""
@@ -91,6 +98,11 @@ class Kind:
             for name in self.required:
                 if value.get(name) is None:
                     raise _WrongValue("is required", "missing_field", [name])
+            if self.required_when is not None:
+                tag = value.get(self.tag)
+                for name in self.required_when.get(tag, ()):
+                    if value.get(name) is None:
+                        raise _WrongValue(f"is required when {self.tag} is {tag!r}", "missing_field", [name])
         elif kind is list:
             if self.items is None:
                 _check_depth(value, depth)
@@ -177,15 +189,45 @@ _NUMBER = Kind("a number", (int, float))
 _OBJECT = Kind("an object", (dict,))
 _STRINGS = _array(_STRING, "an array of strings")
 
-_FUNCTION = _object(name=_STRING, description=_STRING, parameters=_OBJECT, strict=_BOOLEAN)
-_CALLED_FUNCTION = _object(name=_STRING, arguments=_STRING)
-_CONTENT_PART = _object(
-    type=_STRING,
-    text=_STRING,
-    refusal=_STRING,
-    image_url=_object(url=_STRING, detail=_STRING),
-    input_audio=_object(data=_STRING, format=_STRING),
-    file=_object(file_data=_STRING, file_id=_STRING, filename=_STRING),
+# Required fields are OpenAI's: every OpenAI-compatible upstream refuses a body without them,
+# and litellm's adapters fail on one in ways that look like a connection error.
+_FUNCTION = Kind(
+    "an object",
+    (dict,),
+    {"name": _STRING, "description": _STRING, "parameters": _OBJECT, "strict": _BOOLEAN},
+    required=("name",),
+)
+_CALLED_FUNCTION = Kind(
+    "an object", (dict,), {"name": _STRING, "arguments": _STRING}, required=("name", "arguments")
+)
+_CONTENT_PART = Kind(
+    "an object",
+    (dict,),
+    {
+        "type": _STRING,
+        "text": _STRING,
+        "refusal": _STRING,
+        "image_url": Kind("an object", (dict,), {"url": _STRING, "detail": _STRING}, required=("url",)),
+        "input_audio": Kind(
+            "an object", (dict,), {"data": _STRING, "format": _STRING}, required=("data", "format")
+        ),
+        "file": _object(file_data=_STRING, file_id=_STRING, filename=_STRING),
+    },
+    required=("type",),
+    required_when={
+        "text": ("text",),
+        "refusal": ("refusal",),
+        "image_url": ("image_url",),
+        "input_audio": ("input_audio",),
+        "file": ("file",),
+    },
+)
+_TOOL_CALL = Kind(
+    "an object",
+    (dict,),
+    {"id": _STRING, "type": _STRING, "function": _CALLED_FUNCTION},
+    required=("id", "type"),
+    required_when={"function": ("function",)},
 )
 _MESSAGE = Kind(
     "an object",
@@ -196,11 +238,48 @@ _MESSAGE = Kind(
         "name": _STRING,
         "tool_call_id": _STRING,
         "refusal": _STRING,
-        "tool_calls": _array(_object(id=_STRING, type=_STRING, function=_CALLED_FUNCTION)),
+        "tool_calls": _array(_TOOL_CALL),
         "function_call": _CALLED_FUNCTION,
         "audio": _OBJECT,
     },
     required=("role",),
+    tag="role",
+    required_when={
+        "system": ("content",),
+        "developer": ("content",),
+        "user": ("content",),
+        "tool": ("content", "tool_call_id"),
+        "function": ("name",),
+    },
+)
+_TOOL = Kind(
+    "an object",
+    (dict,),
+    {"type": _STRING, "function": _FUNCTION},
+    required=("type",),
+    required_when={"function": ("function",)},
+)
+_TOOL_CHOICE = Kind(
+    "a string or an object",
+    (str, dict),
+    {"type": _STRING, "function": Kind("an object", (dict,), {"name": _STRING}, required=("name",))},
+    required=("type",),
+    required_when={"function": ("function",)},
+)
+_RESPONSE_FORMAT = Kind(
+    "an object",
+    (dict,),
+    {
+        "type": _STRING,
+        "json_schema": Kind(
+            "an object",
+            (dict,),
+            {"name": _STRING, "description": _STRING, "schema": _OBJECT, "strict": _BOOLEAN},
+            required=("name",),
+        ),
+    },
+    required=("type",),
+    required_when={"json_schema": ("json_schema",)},
 )
 
 # OpenAI's Chat Completions request body: every documented field's kind. Raceway reads some of
@@ -210,7 +289,7 @@ CHAT_FIELDS: Mapping[str, Kind] = {
     "messages": Kind("a non-empty array of messages", (list,), items=_MESSAGE),
     "audio": _OBJECT,
     "frequency_penalty": _NUMBER,
-    "function_call": Kind("a string or an object", (str, dict), {"name": _STRING}),
+    "function_call": Kind("a string or an object", (str, dict), {"name": _STRING}, required=("name",)),
     "functions": _array(_FUNCTION),
     "logit_bias": _OBJECT,
     "logprobs": _BOOLEAN,
@@ -224,9 +303,7 @@ CHAT_FIELDS: Mapping[str, Kind] = {
     "presence_penalty": _NUMBER,
     "prompt_cache_key": _STRING,
     "reasoning_effort": _STRING,
-    "response_format": _object(
-        type=_STRING, json_schema=_object(name=_STRING, description=_STRING, schema=_OBJECT, strict=_BOOLEAN)
-    ),
+    "response_format": _RESPONSE_FORMAT,
     "safety_identifier": _STRING,
     "seed": _INTEGER,
     "service_tier": _STRING,
@@ -235,10 +312,8 @@ CHAT_FIELDS: Mapping[str, Kind] = {
     "stream": _BOOLEAN,
     "stream_options": _object(include_usage=_BOOLEAN),
     "temperature": _NUMBER,
-    "tool_choice": Kind(
-        "a string or an object", (str, dict), {"type": _STRING, "function": _object(name=_STRING)}
-    ),
-    "tools": _array(_object(type=_STRING, function=_FUNCTION)),
+    "tool_choice": _TOOL_CHOICE,
+    "tools": _array(_TOOL),
     "top_logprobs": _INTEGER,
     "top_p": _NUMBER,
     "user": _STRING,
