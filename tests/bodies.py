@@ -189,12 +189,17 @@ def embeddings_bodies(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def _broken(draw: st.DrawFn, body: dict[str, Any]) -> dict[str, Any]:
-    """``body`` with up to three values anywhere in it swapped for wild ones, or new fields added."""
+    """``body`` with up to three places anywhere in it broken: a value swapped for a wild one, a
+    field left out (a required one, often), or a field added."""
     body = copy.deepcopy(body)  # strategies such as st.just hand out the same object every time
     for _ in range(draw(_BREAKS)):
         places = list(_places(body))
         container, key = places[draw(_PICK) % len(places)]
-        if isinstance(container, dict) and draw(_PICK) % 4 == 0:
+        how = draw(_PICK) % 4 if isinstance(container, dict) else 0
+        if how == 1 and len(places) > 1:
+            del container[key]
+            continue
+        if how == 2:
             key = draw(_NEW_FIELD)
         container[key] = draw(WILD)
     return body

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from router.config.load import parse_config
 from router.http.app import create_app
+from tests.anthropic_upstream import anthropic_app
 from tests.bodies import (
     HEADERS,
     NOT_AN_OBJECT,
@@ -29,6 +30,7 @@ from tests.bodies import (
     encoded,
     gateway_config,
 )
+from tests.servers import serve_in_thread
 from tests.upstream import FakeUpstream
 
 
@@ -40,6 +42,25 @@ async def client(upstream: FakeUpstream) -> AsyncIterator[httpx.AsyncClient]:
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
             yield client
             await still_serving(client)
+
+
+@pytest.fixture
+async def litellm_client() -> AsyncIterator[httpx.AsyncClient]:
+    """Both groups on one deployment served through litellm, against a fake Anthropic API."""
+    with serve_in_thread(anthropic_app([])) as anthropic:
+        config = f"""
+        deployments:
+          - {{name: claude, provider: anthropic, model: claude-3-5-haiku-20241022, api_key: "${{KEY}}",
+             base_url: "{anthropic}", extra_params: [top_k], cooldown: {{failures: 1000000}}}}
+        models: [{{name: m, deployments: [claude]}}, {{name: n, deployments: [claude]}}]
+        """
+        app = create_app(parse_config(config.encode(), {"KEY": "sk-ant-test"}))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://gateway", timeout=30
+            ) as client:
+                yield client
 
 
 async def still_serving(client: httpx.AsyncClient) -> None:
@@ -78,3 +99,13 @@ async def test_no_malformed_document_gets_a_server_error(
     client: httpx.AsyncClient, raw: bytes, path: str
 ) -> None:
     await post(client, path, raw, {})
+
+
+@settings(PROPERTY, max_examples=300)  # litellm costs milliseconds of CPU a call
+@given(body=chat_bodies(), ascii_only=st.booleans())
+async def test_no_chat_body_sent_through_litellm_gets_a_server_error(
+    litellm_client: httpx.AsyncClient, body: dict[str, Any], ascii_only: bool
+) -> None:
+    # litellm's adapters reported a malformed message as a connection error (a 502, which
+    # also counted against the deployment's breaker): validation must refuse it first.
+    await post(litellm_client, "/v1/chat/completions", encoded(body, ascii_only), {})
