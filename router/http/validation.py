@@ -8,7 +8,7 @@ nothing in the body nests deeper than ``MAX_DEPTH``. Other fields pass through u
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -79,18 +79,28 @@ class Kind:
     tag: str = "type"
     required_when: Mapping[str, tuple[str, ...]] | None = None
 
+    # Whether ``inspect`` has anything to do once the type is right (not for strings, numbers...).
+    nested: bool = field(init=False)
+
     def __post_init__(self) -> None:
         if self.required_when is not None:  # the tag's value is then a string (or absent): hashable
             assert self.fields is not None and self.tag in self.fields, f"{self.tag} must be a checked field"
+        nested = bool(self.choices) or dict in self.types or list in self.types
+        object.__setattr__(self, "nested", nested)
 
     def check(self, value: Any, depth: int) -> None:
         """``depth``: the level ``value`` sits at (the body is level 1)."""
-        kind = type(value)
-        if kind not in self.types:
+        if type(value) not in self.types:
             raise _WrongValue(f"must be {self.what}", "invalid_type")
+        if self.nested:
+            self.inspect(value, depth)
+
+    def inspect(self, value: Any, depth: int) -> None:
+        """What a value of the right type holds. (The loops below inline ``check``'s type test:
+        most values are strings and numbers, and a call costs more than the test.)"""
         if self.choices and value not in self.choices:
             raise _WrongValue(f"must be {self.what}", "invalid_value")
-        if kind is dict:
+        if type(value) is dict:
             if self.fields is None:
                 _check_depth(value, depth)
                 return
@@ -99,17 +109,21 @@ class Kind:
                 if value.get(name) is None:
                     raise _WrongValue("is required", "missing_field", [name])
             if self.required_when is not None:
-                tag = value.get(self.tag)
+                tag = value.get(self.tag, "")
                 for name in self.required_when.get(tag, ()):
                     if value.get(name) is None:
                         raise _WrongValue(f"is required when {self.tag} is {tag!r}", "missing_field", [name])
-        elif kind is list:
-            if self.items is None:
+        elif type(value) is list:
+            items = self.items
+            if items is None:
                 _check_depth(value, depth)
                 return
             for index, item in enumerate(value):
                 try:
-                    self.items.check(item, depth + 1)
+                    if type(item) not in items.types:
+                        raise _WrongValue(f"must be {items.what}", "invalid_type")
+                    if items.nested:
+                        items.inspect(item, depth + 1)
                 except _WrongValue as wrong:
                     wrong.path.append(index)
                     raise
@@ -122,7 +136,10 @@ def _check_fields(value: dict[str, Any], fields: Mapping[str, Kind], depth: int)
         try:
             if kind is not None:
                 if item is not None:
-                    kind.check(item, depth + 1)
+                    if type(item) not in kind.types:
+                        raise _WrongValue(f"must be {kind.what}", "invalid_type")
+                    if kind.nested:
+                        kind.inspect(item, depth + 1)
             elif type(item) is dict or type(item) is list:
                 _check_depth(item, depth + 1)
         except _WrongValue as wrong:
@@ -165,18 +182,14 @@ class _EmbeddingsInput(Kind):
     """A non-empty string, or an array of strings, of token ids or of token arrays: one of them,
     not a mix. At most three levels deep, so no depth check is needed."""
 
-    def check(self, value: Any, depth: int) -> None:
+    def inspect(self, value: Any, depth: int) -> None:
         if type(value) is str:
             valid = value != ""
         else:
-            valid = (
-                type(value) is list
-                and len(value) > 0
-                and (
-                    all(type(item) is str for item in value)
-                    or all(type(item) is int for item in value)
-                    or all(type(item) is list and all(type(t) is int for t in item) for item in value)
-                )
+            valid = len(value) > 0 and (
+                all(type(item) is str for item in value)
+                or all(type(item) is int for item in value)
+                or all(type(item) is list and all(type(t) is int for t in item) for item in value)
             )
         if not valid:
             raise _WrongValue(f"must be {self.what}", "invalid_type")
