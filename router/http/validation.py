@@ -1,8 +1,9 @@
 """Client request bodies: parsed once, checked for shape and type, refused with a clear 400.
 
 What the rest of a request's path may rely on afterwards: every documented field of the
-endpoint, when present and not null, has its documented JSON type down to its leaves, and
-nothing in the body nests deeper than ``MAX_DEPTH``. Other fields pass through unchecked.
+endpoint, when present and not null, has its documented JSON type down to its leaves; OpenAI's
+required fields are there; and nothing in the body nests deeper than ``MAX_DEPTH``. Other
+fields pass through unchecked.
 """
 
 from __future__ import annotations
@@ -88,16 +89,10 @@ class Kind:
         nested = bool(self.choices) or dict in self.types or list in self.types
         object.__setattr__(self, "nested", nested)
 
-    def check(self, value: Any, depth: int) -> None:
-        """``depth``: the level ``value`` sits at (the body is level 1)."""
-        if type(value) not in self.types:
-            raise _WrongValue(f"must be {self.what}", "invalid_type")
-        if self.nested:
-            self.inspect(value, depth)
-
     def inspect(self, value: Any, depth: int) -> None:
-        """What a value of the right type holds. (The loops below inline ``check``'s type test:
-        most values are strings and numbers, and a call costs more than the test.)"""
+        """What ``value``, already known to be of one of ``types``, holds; ``depth``: the level it
+        sits at (the body is level 1). Callers test the type themselves and call this only when
+        ``nested``: most values are strings and numbers, and a call costs more than the test."""
         if self.choices and value not in self.choices:
             raise _WrongValue(f"must be {self.what}", "invalid_value")
         if type(value) is dict:
