@@ -258,9 +258,11 @@ PROPERTY = settings(
 
 
 def gateway_config(upstream_url: str) -> str:
-    """Every step that reads the body: rules on user, tags and prompt size, the cache, a token
-    rate limit and a context window, the fake provider and a native upstream call."""
+    """Every step that reads the request: rules on user, tags and prompt size, the cache, a token
+    rate limit and a context window, the fake provider and a native upstream call, CORS and the
+    renaming of answers."""
     return f"""
+    server: {{response_model: public, cors: {{origins: ["https://app.example.com"]}}}}
     deployments:
       - {{name: f, provider: fake, tpm: 100000000, max_input_tokens: 100000}}
       - {{name: up, provider: openai, base_url: "{upstream_url}", model: up, timeout: 5s,
@@ -283,6 +285,7 @@ HEADERS = st.fixed_dictionaries(
         "x-raceway-deployment": st.sampled_from(["f", "up", "nope"]),
         "cache-control": st.sampled_from(["no-cache", "no-store", "no-cache, no-store"]),
         "x-request-id": st.sampled_from(["abc-1", "bad id!", "x" * 200]),
+        "origin": st.sampled_from(["https://app.example.com", "https://elsewhere.example", "null"]),
     },
 )
 
