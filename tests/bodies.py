@@ -17,44 +17,12 @@ import httpx
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 
+from router.providers.litellm_params import CHAT
+
 # The test configs' groups (one on the built-in fake, one on a native upstream), and one unknown.
 MODELS = ("m", "n", "m", "n", "no-such-model")
 # OpenAI's documented chat fields (wild values go into these too, not only into unknown ones).
-CHAT_FIELDS = [
-    "messages",
-    "audio",
-    "frequency_penalty",
-    "function_call",
-    "functions",
-    "logit_bias",
-    "logprobs",
-    "max_completion_tokens",
-    "max_tokens",
-    "metadata",
-    "modalities",
-    "n",
-    "parallel_tool_calls",
-    "prediction",
-    "presence_penalty",
-    "prompt_cache_key",
-    "reasoning_effort",
-    "response_format",
-    "safety_identifier",
-    "seed",
-    "service_tier",
-    "stop",
-    "store",
-    "stream",
-    "stream_options",
-    "temperature",
-    "tool_choice",
-    "tools",
-    "top_logprobs",
-    "top_p",
-    "user",
-    "verbosity",
-    "web_search_options",
-]
+CHAT_FIELDS = ["messages", "metadata", "stream", *sorted(CHAT.parameters)]
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 
 _scalars = st.one_of(
