@@ -167,14 +167,11 @@ class MethodNotAllowed(GatewayError):
 
 
 class RequestTimeout(GatewayError):
-    """The client sent its headers but not its whole body in time: the connection is closed."""
+    """The client sent its headers but not its whole body in time (the connection is then closed)."""
 
     status = 408
     error_type = "invalid_request_error"
     default_code = "request_timeout"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, headers={"connection": "close"})
 
 
 class PayloadTooLarge(GatewayError):

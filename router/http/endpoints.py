@@ -53,38 +53,54 @@ async def read_body(request: Request, limit: int, time_limit: float, deadlines: 
     """The whole body, refused with 413 as soon as it exceeds ``limit`` bytes, and with 408 if it
     has not all arrived ``time_limit`` seconds after the headers (a client that stalls or
     trickles would otherwise hold its connection and this task for as long as it likes)."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if "transfer-encoding" in request.headers:
-            # HTTP lets Transfer-Encoding win, but proxies that believe Content-Length instead
-            # are how requests get smuggled (RFC 9112, 6.3): refuse, and close the connection.
-            raise InvalidRequest(
-                "a request may carry Content-Length or Transfer-Encoding, not both",
-                param="transfer-encoding",
-                code="conflicting_framing",
-                headers={"connection": "close"},
-            )
-        try:
-            if int(declared) > limit:
-                raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes")
-        except ValueError as exc:
-            raise InvalidRequest("invalid Content-Length header") from exc
+    _check_framing(request, limit)
     try:
-        return await deadlines.run(_chunks(request, limit), time_limit)
+        return await deadlines.run(_chunks(request, limit, keep=True), time_limit)
     except TimeoutError:
         raise RequestTimeout(f"the request body did not arrive within {time_limit:g}s") from None
     except ClientDisconnect:
         raise ClientGone("the client closed the connection before sending its whole body") from None
 
 
-async def _chunks(request: Request, limit: int) -> bytes:
+async def drop_body(request: Request, limit: int, time_limit: float, deadlines: Deadlines) -> bool:
+    """Read a refused request's body within the same limits, keeping none of it: whether all of
+    it came (only then can the connection carry the client's next request)."""
+    try:
+        _check_framing(request, limit)
+        await deadlines.run(_chunks(request, limit, keep=False), time_limit)
+    except (GatewayError, TimeoutError, ClientDisconnect):
+        return False
+    return True
+
+
+def _check_framing(request: Request, limit: int) -> None:
+    declared = request.headers.get("content-length")
+    if declared is None:
+        return
+    if "transfer-encoding" in request.headers:
+        # HTTP lets Transfer-Encoding win, but proxies that believe Content-Length instead
+        # are how requests get smuggled (RFC 9112, 6.3): refuse (the connection is closed).
+        raise InvalidRequest(
+            "a request may carry Content-Length or Transfer-Encoding, not both",
+            param="transfer-encoding",
+            code="conflicting_framing",
+        )
+    try:
+        if int(declared) > limit:
+            raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes")
+    except ValueError as exc:
+        raise InvalidRequest("invalid Content-Length header") from exc
+
+
+async def _chunks(request: Request, limit: int, *, keep: bool) -> bytes:
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
             raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
+        if keep:
+            chunks.append(chunk)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
@@ -139,14 +155,17 @@ async def _serve(
     worker = _worker(request)
     gateway, recorder = worker.gateway, worker.recorder
     exchange = Exchange(request_id_from(request.headers.get("x-request-id")), request.url.path)
-    raw = None
+    body_read = False  # an answer sent before the whole body came closes the connection under it
     try:
-        # The body is read before anything can refuse the request: an answer sent while the
-        # client is still sending makes the server close the connection under it.
         server = gateway.config.server
-        raw = await read_body(request, server.max_body_size, server.body_timeout, worker.deadlines)
-        key = gateway.keyring.authenticate(request.headers.get("authorization"), request.scope)
+        try:
+            key = gateway.keyring.authenticate(request.headers.get("authorization"), request.scope)
+        except GatewayError:  # refused: the body is read all the same, and dropped as it comes
+            body_read = await drop_body(request, server.max_body_size, server.body_timeout, worker.deadlines)
+            raise
         exchange.key = key.name if key else None
+        raw = await read_body(request, server.max_body_size, server.body_timeout, worker.deadlines)
+        body_read = True
         # Parsing megabytes of JSON takes milliseconds: keep it off the event loop.
         model, body = await asyncio.to_thread(parse, raw) if len(raw) > _BIG_BODY else parse(raw)
         routed = route(gateway.config, model, body, key, request.headers)
@@ -168,7 +187,7 @@ async def _serve(
         response = error_response(exc)
         response.headers["x-request-id"] = exchange.request_id
         response.headers.update(_decision_headers(exchange))
-        if raw is None:  # the rest of the body is not read: the connection cannot carry another request
+        if not body_read:  # the rest of the body is not read: the connection cannot carry another request
             response.headers["connection"] = "close"
         return response
 
