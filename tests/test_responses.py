@@ -12,6 +12,7 @@ import orjson
 
 from router.dispatch.opened_stream import OpenedStream, StreamOutcome
 from router.errors import UpstreamError
+from router.http.drain import Drain
 from router.http.responses import SSEResponse
 from router.sse import DONE_EVENT
 
@@ -62,9 +63,8 @@ def opened(upstream: Upstream) -> tuple[OpenedStream, list[StreamOutcome]]:
     return stream, ended
 
 
-async def relay(stream: OpenedStream, client: Client, drain_over: asyncio.Future[None] | None = None) -> None:
-    drain_over = drain_over or asyncio.get_running_loop().create_future()
-    response = SSEResponse(stream, {"x-raceway-deployment": "a"}, drain_over)
+async def relay(stream: OpenedStream, client: Client, drain: Drain | None = None) -> None:
+    response = SSEResponse(stream, {"x-raceway-deployment": "a"}, drain or Drain())
     await response({"type": "http"}, client.receive, client.send)
 
 
@@ -108,12 +108,12 @@ async def test_a_client_that_leaves_stops_the_upstream_and_the_stream_is_abandon
 async def test_a_stream_the_drain_outlasts_ends_with_an_error_event_and_no_done() -> None:
     upstream, client = Upstream([CHUNK], then="hang"), Client()
     stream, ended = opened(upstream)
-    drain_over = asyncio.get_running_loop().create_future()
-    relaying = asyncio.create_task(relay(stream, client, drain_over))
+    drain = Drain()
+    relaying = asyncio.create_task(relay(stream, client, drain))
     async with asyncio.timeout(5):
         while client.body.count(b"data:") < 2:  # noqa: ASYNC110 (the head and one upstream event out)
             await asyncio.sleep(0)
-    drain_over.set_result(None)
+    drain.end()
     async with asyncio.timeout(5):
         await relaying
     assert last_error(client) == {

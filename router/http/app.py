@@ -76,7 +76,7 @@ class RacewayApp(Starlette):
         error event for a stream."""
         self.draining = True
         if self._worker is not None:
-            asyncio.get_running_loop().call_later(grace, _resolve, self._worker.drain_over)
+            asyncio.get_running_loop().call_later(grace, self._worker.drain.end)
 
     @property
     def started(self) -> bool:
@@ -113,11 +113,6 @@ class RacewayApp(Starlette):
         except Exception as exc:
             response = await _unexpected_error(request, exc)
         await response(scope, receive, send)
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
 
 
 _HOT_ROUTES = {

@@ -32,6 +32,7 @@ from router.errors import (
 )
 from router.gateway import Gateway
 from router.http.deadlines import Deadlines
+from router.http.drain import Drain, DrainEnded
 from router.http.renaming import PublicModelName
 from router.http.responses import SSEResponse, client_disconnected, error_response, json_response
 from router.http.validation import chat_request, embeddings_request
@@ -211,7 +212,7 @@ async def _answer(
     if plan.read:
         found = await unless_disconnected(request, look_up(gateway, plan, exchange, routed.group.deadline))
         if isinstance(found, CachedAnswer):
-            return _replayed(recorder, exchange, found, body, worker.drain_over, rename)
+            return _replayed(recorder, exchange, found, body, worker.drain, rename)
         flight = found
     try:
         if exchange.stream:
@@ -221,9 +222,7 @@ async def _answer(
             }
             opened = await unless_disconnected(request, gateway.dispatcher.open_stream(routed, upstream_body))
             opened.hide_usage = not _wants_usage(body)
-            return _streaming(
-                recorder, exchange, opened, Keeper(gateway, plan, flight), worker.drain_over, rename
-            )
+            return _streaming(recorder, exchange, opened, Keeper(gateway, plan, flight), worker.drain, rename)
         completion = await unless_disconnected(request, dispatch(routed, body))
     except BaseException as exc:
         if flight is not None:
@@ -257,27 +256,18 @@ async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
     current = asyncio.current_task()
     assert current is not None
     watcher = asyncio.ensure_future(_cancel_when_disconnected(request.receive, current))
-    drain_over = _worker(request).drain_over
-    stopped = False
-
-    def stop(_: asyncio.Future[None]) -> None:
-        nonlocal stopped
-        stopped = True
-        current.cancel()
-
-    drain_over.add_done_callback(stop)
     try:
-        return await work
+        with _worker(request).drain.stops():
+            return await work
     except asyncio.CancelledError:
         if watcher.done() and not watcher.cancelled():
             current.uncancel()  # our own doing, not a shutdown: report it as such
             raise ClientGone("the client closed the connection") from None
-        if stopped and current.uncancel() == 0:
-            raise ShuttingDown("the gateway is shutting down: its drain ended before the answer") from None
         raise
+    except DrainEnded:
+        raise ShuttingDown("the gateway is shutting down: its drain ended before the answer") from None
     finally:
         watcher.cancel()
-        drain_over.remove_done_callback(stop)
 
 
 async def _cancel_when_disconnected(receive: Receive, task: asyncio.Task[object]) -> None:
@@ -315,7 +305,7 @@ def _replayed(
     exchange: Exchange,
     answer: CachedAnswer,
     body: dict[str, Any],
-    drain_over: asyncio.Future[None],
+    drain: Drain,
     rename: PublicModelName | None,
 ) -> Response | SSEResponse:
     """An answer served without an upstream call of its own: it costs nothing and uses no tokens."""
@@ -329,7 +319,7 @@ def _replayed(
     exchange.first_token = exchange.overhead
     opened = OpenedStream.replay(answer.deployment, replay(answer.body, include_usage=_wants_usage(body)))
     opened.when_ended(lambda outcome: _stream_ended(recorder, exchange, outcome))
-    return SSEResponse(opened, _answer_headers(exchange), drain_over, rename)
+    return SSEResponse(opened, _answer_headers(exchange), drain, rename)
 
 
 def _streaming(
@@ -337,7 +327,7 @@ def _streaming(
     exchange: Exchange,
     opened: OpenedStream,
     keeper: Keeper,
-    drain_over: asyncio.Future[None],
+    drain: Drain,
     rename: PublicModelName | None,
 ) -> SSEResponse:
     exchange.deployment, exchange.attempts = opened.deployment, opened.attempts
@@ -364,7 +354,7 @@ def _streaming(
             keeper.flight.abandon()  # the leading client left, the worker stopped, or no answer
 
     opened.when_ended(ended)
-    return SSEResponse(opened, _answer_headers(exchange, upstream), drain_over, rename)
+    return SSEResponse(opened, _answer_headers(exchange, upstream), drain, rename)
 
 
 def _stream_ended(recorder: Recorder, exchange: Exchange, outcome: StreamOutcome) -> None:

@@ -11,6 +11,7 @@ from starlette.types import Receive, Scope, Send
 
 from router.dispatch.opened_stream import OpenedStream, StreamOutcome
 from router.errors import GatewayError, ShuttingDown, UpstreamError
+from router.http.drain import Drain, DrainEnded
 from router.sse import error_event
 
 logger = logging.getLogger("raceway.responses")
@@ -33,7 +34,7 @@ class SSEResponse:
 
     A failure after the first byte ends the stream with an OpenAI-shaped error event
     (and no ``[DONE]``), so a client never mistakes a cut answer for a complete one; so does
-    the end of a drain (``drain_over``) that the stream outlasted. If the client
+    the end of a drain (``Drain``) that the stream outlasted. If the client
     disconnects, the relay stops and the upstream stream is closed at once. The relay is
     the stream's one owner: it ends it (``OpenedStream.end``) with what happened,
     ``COMPLETE``, ``CUT``, ``STOPPED`` or ``ABANDONED``, and the stream tells its listeners.
@@ -43,13 +44,14 @@ class SSEResponse:
         self,
         stream: OpenedStream,
         headers: Mapping[str, str],
-        drain_over: asyncio.Future[None],
+        drain: Drain,
         rewrite: Callable[[bytes], bytes] | None = None,
     ) -> None:
-        """``drain_over``: set when the worker's drain ends (the stream then ends with an error
-        event); ``rewrite``: applied to every event on its way out (e.g. the public model name)."""
+        """``drain``: the worker's (when it ends, the stream ends with an error event);
+        ``rewrite``: applied to every event on its way out (e.g. the public model name)."""
         self.stream = stream
-        self.drain_over = drain_over
+        self.drain = drain
+        self._started = False
         self.rewrite = rewrite
         self.headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         self.headers += [
@@ -63,8 +65,10 @@ class SSEResponse:
         watcher = asyncio.create_task(client_disconnected(receive))
         outcome = StreamOutcome.ABANDONED  # unless the relay or the drain says otherwise
         try:
-            await asyncio.wait((relay, watcher, self.drain_over), return_when=asyncio.FIRST_COMPLETED)
-            if not relay.done() and not watcher.done():  # the drain is over, the stream is not
+            try:
+                with self.drain.stops():
+                    await asyncio.wait((relay, watcher), return_when=asyncio.FIRST_COMPLETED)
+            except DrainEnded:  # the drain is over, the stream is not
                 relay.cancel()
                 await asyncio.gather(relay, return_exceptions=True)
                 if relay.cancelled():
@@ -82,6 +86,7 @@ class SSEResponse:
 
     async def _relay(self, send: Send) -> StreamOutcome:
         await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+        self._started = True
         outcome = StreamOutcome.COMPLETE
         rewrite = self.rewrite
         try:
@@ -100,6 +105,8 @@ class SSEResponse:
         """End the response with an error event: the worker stops before the stream ends (the
         relay sent the status and headers in its first step, before anything could stop it)."""
         stopped = ShuttingDown("the gateway is shutting down: the stream ended before its answer did")
+        if not self._started:  # stopped before the relay's first step
+            await send({"type": "http.response.start", "status": 200, "headers": self.headers})
         await send({"type": "http.response.body", "body": error_event(stopped.to_dict()), "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 

@@ -3,7 +3,6 @@ and how it reaches its supervisor (instead of Starlette's untyped ``app.state``)
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from router.config.reload import ConfigReloader
 from router.gateway import Gateway
 from router.http.deadlines import Deadlines
+from router.http.drain import Drain
 from router.telemetry.exchange import Recorder
 from router.telemetry.metrics import Metrics
 
@@ -35,9 +35,6 @@ class Worker:
     reloader: ConfigReloader | None = None
     supervision: Supervision | None = None
     deadlines: Deadlines = field(default_factory=Deadlines)  # of request bodies (server.body_timeout)
-    # Resolved when a drain's grace (server.graceful_timeout) has run out: requests still
-    # waiting are answered 503, streams still running end with an error event. Built in the
-    # lifespan, on the worker's loop.
-    drain_over: asyncio.Future[None] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
+    # Ends when a drain's grace (server.graceful_timeout) has run out: requests still
+    # waiting are answered 503, streams still running end with an error event.
+    drain: Drain = field(default_factory=Drain)
