@@ -11,9 +11,9 @@ from prometheus_client import CollectorRegistry
 
 from router.answers.cache import CachedAnswer, CachePlan, plan_for
 from router.answers.flights import Flight
-from router.answers.reuse import Keeper, look_up
+from router.answers.reuse import Keeper, ground, look_up
 from router.config.load import parse_config
-from router.errors import UpstreamTimeout
+from router.errors import ClientGone, GatewayError, ShuttingDown, UpstreamTimeout
 from router.gateway import Gateway
 from router.routing.rules import route
 from router.telemetry.exchange import Exchange
@@ -56,3 +56,27 @@ async def test_a_follower_gives_up_at_its_deadline(gateway: Gateway) -> None:
     with pytest.raises(UpstreamTimeout):
         await look_up(gateway, plan(), Exchange("2", "/v1/chat/completions"), 0.05)
     leader.abandon()
+
+
+@pytest.mark.parametrize("error", [ShuttingDown("the drain ended"), ClientGone("the client left")])
+async def test_a_leader_stopped_for_its_own_reasons_hands_over_to_a_follower(
+    gateway: Gateway, error: GatewayError
+) -> None:
+    leader = await look_up(gateway, plan(), Exchange("1", "/v1/chat/completions"), 1.0)
+    assert isinstance(leader, Flight)
+    follower = asyncio.create_task(look_up(gateway, plan(), Exchange("2", "/v1/chat/completions"), 1.0))
+    await asyncio.sleep(0)
+    ground(leader, error)
+    successor = await follower
+    assert isinstance(successor, Flight) and successor is not leader
+    successor.abandon()
+
+
+async def test_a_failed_call_is_shared_with_the_followers(gateway: Gateway) -> None:
+    leader = await look_up(gateway, plan(), Exchange("1", "/v1/chat/completions"), 1.0)
+    assert isinstance(leader, Flight)
+    follower = asyncio.create_task(look_up(gateway, plan(), Exchange("2", "/v1/chat/completions"), 1.0))
+    await asyncio.sleep(0)
+    ground(leader, UpstreamTimeout("the upstream did not answer"))
+    with pytest.raises(UpstreamTimeout):
+        await follower

@@ -13,7 +13,7 @@ import asyncio
 
 from router.answers.cache import CachedAnswer, CachePlan, CacheStatus
 from router.answers.flights import Flight
-from router.errors import ClientGone, GatewayError, UpstreamTimeout
+from router.errors import ClientGone, GatewayError, ShuttingDown, UpstreamTimeout
 from router.gateway import Gateway
 from router.telemetry.exchange import Exchange
 
@@ -51,8 +51,13 @@ async def look_up(
 
 
 def ground(flight: Flight, error: BaseException) -> None:
-    """The leader's call ended without an answer: its followers share the error, or lead themselves."""
-    if isinstance(error, GatewayError) and not isinstance(error, ClientGone):
+    """The leader's call ended without an answer: its followers share the error, or lead themselves.
+
+    An error about the leader's own request rather than the call — its client left, or its
+    worker's drain ended — is no verdict: the followers (some in healthy workers or other
+    instances) elect a new leader instead of sharing it.
+    """
+    if isinstance(error, GatewayError) and not isinstance(error, ClientGone | ShuttingDown):
         flight.fail(error)
     else:
         flight.abandon()
