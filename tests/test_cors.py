@@ -9,10 +9,12 @@ import pytest
 
 from router.config.load import parse_config
 from router.http.app import create_app
+from router.http.cors import EXPOSED
 from tests.conftest import RunningGateway, serving
 from tests.test_app import serving as in_process
 
 KEY = "rw-browser-key-1"
+SLOW_KEY = "rw-browser-key-2"
 APP = "https://app.example.com"
 CHAT = {"model": "m", "messages": [{"role": "user", "content": "hello"}]}
 
@@ -23,7 +25,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway
     server: {{graceful_timeout: 5s, cors: {{origins: ["{APP}", "http://localhost:5173"], max_age: 1h}}}}
     deployments: [{{name: f, provider: fake, fake: {{reply: "one two three"}}}}]
     models: [{{name: m, deployments: [f]}}]
-    keys: [{{name: web, key: "{KEY}"}}]
+    keys: [{{name: web, key: "{KEY}"}}, {{name: slow, key: "{SLOW_KEY}", rpm: 1}}]
     """
     with serving(config, tmp_path_factory.mktemp("cors")) as running:
         yield running
@@ -65,6 +67,8 @@ def test_answers_json_streamed_and_errors_carry_the_headers(gateway: RunningGate
         refused = client.post("/chat/completions", json=CHAT, headers={"authorization": "Bearer wrong-key-1"})
         unknown = client.post("/chat/completions", json={**CHAT, "model": "nope"})
         listed = client.get("/models")
+        slow = {"authorization": f"Bearer {SLOW_KEY}"}
+        limited = [client.post("/chat/completions", json=CHAT, headers=slow) for _ in range(2)][-1]
         no_route = client.get("/nowhere")
     assert answer.status_code == 200 and streamed.status_code == 200 and events[-1] == "data: [DONE]"
     assert [refused.status_code, unknown.status_code, listed.status_code, no_route.status_code] == [
@@ -73,11 +77,23 @@ def test_answers_json_streamed_and_errors_carry_the_headers(gateway: RunningGate
         200,
         404,
     ]
-    for response in (answer, streamed, refused, unknown, listed, no_route):
+    assert limited.status_code == 429
+    for response in (answer, streamed, refused, unknown, listed, no_route, limited):
         assert response.headers["access-control-allow-origin"] == APP, response.request.url
-        exposed = response.headers["access-control-expose-headers"]
+        exposed = set(response.headers["access-control-expose-headers"].split(", "))
         assert "x-request-id" in exposed and "x-raceway-deployment" in exposed
         assert "Origin" in response.headers.get_list("vary")
+        # every header of the gateway's own a script might want is readable (x-should-retry too)
+        own = {name for name in response.headers if name.startswith(("x-r", "x-s", "retry-after"))}
+        assert own <= exposed, response.request.url
+    assert limited.headers["x-should-retry"] == "true" and "retry-after-ms" in limited.headers
+
+
+def test_the_retry_advice_upstream_ids_and_relayed_limits_are_exposed() -> None:
+    exposed = set(EXPOSED.decode().split(", "))
+    assert {"x-should-retry", "retry-after", "retry-after-ms", "x-raceway-upstream-request-id"} <= exposed
+    kinds = ("limit", "remaining", "reset")
+    assert {f"x-ratelimit-{kind}-{of}" for kind in kinds for of in ("requests", "tokens")} <= exposed
 
 
 def test_another_origin_is_served_but_not_told_it_may_read(gateway: RunningGateway) -> None:

@@ -12,11 +12,30 @@ from router.config.model import CorsSettings
 from router.errors import PermissionDenied
 from router.http.responses import error_response
 
-# What a browser script may read of an answer besides the CORS-safelisted headers.
-EXPOSED = (
-    b"x-request-id, x-raceway-deployment, x-raceway-attempts, x-raceway-overhead-ms, "
-    b"x-raceway-cost-usd, x-raceway-cache, x-raceway-budget-tier, retry-after"
+# What a browser script may read of an answer besides the CORS-safelisted headers: the
+# gateway's own, the retry advice the openai and anthropic SDKs obey, and the upstream's
+# x-ratelimit-* (OpenAI's names; relayed with server.relay_ratelimit_headers). Named one by
+# one: a browser reads "*" as a wildcard only without credentials, and names no prefix.
+EXPOSED_NAMES = (
+    "x-request-id",
+    "x-raceway-deployment",
+    "x-raceway-attempts",
+    "x-raceway-overhead-ms",
+    "x-raceway-cost-usd",
+    "x-raceway-cache",
+    "x-raceway-budget-tier",
+    "x-raceway-upstream-request-id",
+    "retry-after",
+    "retry-after-ms",
+    "x-should-retry",
+    "x-ratelimit-limit-requests",
+    "x-ratelimit-limit-tokens",
+    "x-ratelimit-remaining-requests",
+    "x-ratelimit-remaining-tokens",
+    "x-ratelimit-reset-requests",
+    "x-ratelimit-reset-tokens",
 )
+EXPOSED = ", ".join(EXPOSED_NAMES).encode()
 METHODS = b"GET, POST, OPTIONS"
 
 
