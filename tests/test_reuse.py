@@ -13,7 +13,7 @@ from router.answers.cache import CachedAnswer, CachePlan, plan_for
 from router.answers.flights import Flight
 from router.answers.reuse import Keeper, ground, look_up
 from router.config.load import parse_config
-from router.errors import ClientGone, GatewayError, ShuttingDown, UpstreamTimeout
+from router.errors import ClientGone, GatewayError, ShuttingDown, UpstreamError, UpstreamTimeout
 from router.gateway import Gateway
 from router.routing.rules import route
 from router.telemetry.exchange import Exchange
@@ -80,3 +80,26 @@ async def test_a_failed_call_is_shared_with_the_followers(gateway: Gateway) -> N
     ground(leader, UpstreamTimeout("the upstream did not answer"))
     with pytest.raises(UpstreamTimeout):
         await follower
+
+
+async def test_a_follower_sharing_the_leaders_error_logs_no_call_of_its_own(gateway: Gateway) -> None:
+    first, second = (Exchange(str(n), "/v1/chat/completions", model="m") for n in range(2))
+    leader = await look_up(gateway, plan(), first, 1.0)
+    assert isinstance(leader, Flight)
+    follower = asyncio.create_task(look_up(gateway, plan(), second, 1.0))
+    await asyncio.sleep(0)
+    error = UpstreamError("the upstream failed", deployment="a")
+    error.attempts, error.upstream_request_id = 2, "req_1,req_2"
+    ground(leader, error)
+    with pytest.raises(UpstreamError) as caught:
+        await follower
+    first.failed(error)
+    second.failed(caught.value)
+    assert (first.coalesced, first.deployment, first.attempts, first.upstream_request_id) == (
+        False,
+        "a",
+        2,
+        "req_1,req_2",
+    )
+    assert second.coalesced and second.error == "upstream_error"
+    assert (second.deployment, second.attempts, second.upstream_request_id) == (None, 0, None)

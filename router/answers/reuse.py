@@ -25,7 +25,8 @@ async def look_up(
 ) -> CachedAnswer | Flight:
     """A cached answer, the answer of an identical request in flight, or a flight for this one to lead.
 
-    A follower waits for the leader no longer than its own ``deadline``.
+    A follower waits for the leader no longer than its own ``deadline``; when the leader's
+    call fails, the follower raises its error, marked ``coalesced`` on ``exchange``.
     """
     assert plan.key is not None
     answer = gateway.cache.get(plan, count=False)
@@ -40,6 +41,9 @@ async def look_up(
             found = await gateway.flights.lead_or_follow(plan.key)
             if isinstance(found, Flight):
                 found = await gateway.state.answers.lead(found, min(deadline, MAX_LEASE))
+    except GatewayError:
+        exchange.coalesced = True  # the leader's error, shared: this request made no call
+        raise
     except TimeoutError as exc:
         raise UpstreamTimeout(
             f"an identical request in flight did not answer within the deadline of {deadline:g}s"

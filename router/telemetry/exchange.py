@@ -55,14 +55,18 @@ class Exchange:
     first_token: float | None = None  # seconds from arrival to the first content chunk
     overhead: float | None = None  # seconds spent in Raceway, not in the winning upstream call
     cache: CacheStatus | None = None  # once the cache was considered
-    coalesced: bool = False  # answered by an identical request's upstream call
+    coalesced: bool = False  # answered (or failed) by an identical request's upstream call
     budget_tier: Tier | None = None  # for keys with a budget
     upstream_request_id: str | None = None  # the upstream's id of the call(s) that served or failed
 
     def failed(self, error: GatewayError) -> None:
-        """The request ends with ``error``: its code, and which deployment failed after how many calls."""
+        """The request ends with ``error``: its code, and which deployment failed after how many calls.
+
+        A coalesced request shares the error of another request's call and made none itself:
+        it records no deployment, no attempts and no upstream request id (that call's line has them).
+        """
         self.error = error.code
-        if isinstance(error, UpstreamError):
+        if isinstance(error, UpstreamError) and not self.coalesced:
             self.deployment = error.deployment or None
             self.attempts = error.attempts
             self.upstream_request_id = error.upstream_request_id
