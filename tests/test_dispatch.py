@@ -600,6 +600,23 @@ async def test_a_failed_request_names_every_upstream_call_it_made(
     assert rejected.value.upstream_request_id == upstream.requests[-1].request_id
 
 
+async def test_a_deadline_names_the_calls_that_failed_before_it(
+    make: Callable[[str], Harness], upstream: FakeUpstream
+) -> None:
+    upstream.script("first", Behaviour(status=500))
+    upstream.script("second", Behaviour(stall=True))
+    hurried = make(
+        FALLBACK.replace(
+            "{name: m, deployments: [first, second]}",
+            "{name: m, deployments: [first, second], deadline: 200ms}",
+        )
+    )
+    with pytest.raises(UpstreamTimeout) as late:
+        await hurried.chat("m")
+    assert "deadline" in late.value.message and late.value.attempts == 2
+    assert late.value.upstream_request_id == upstream.requests[0].request_id  # the stalled one sent none
+
+
 async def test_rate_limit_headers_are_kept_when_the_server_relays_them(
     make: Callable[[str], Harness], upstream: FakeUpstream
 ) -> None:

@@ -158,6 +158,7 @@ class Dispatcher:
                 deployment=budget.last,
             )
             late.attempts = budget.used
+            late.upstream_request_id = ", ".join(budget.failed_ids) or None  # the calls that failed first
             raise late from exc
         except UpstreamError as exc:  # the access log names who failed, and how many calls it took
             exc.attempts = budget.used

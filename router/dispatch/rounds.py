@@ -33,12 +33,15 @@ class Pace:
 class AttemptBudget:
     """Upstream calls a request may still make, over every round and fallback group."""
 
-    __slots__ = ("last", "remaining", "used")
+    __slots__ = ("failed_ids", "last", "remaining", "used")
 
     def __init__(self, limit: int) -> None:
         self.remaining = limit
         self.used = 0
         self.last = ""  # the deployment of the latest call
+        # The upstream's ids of the calls that failed so far, in order: an error the request
+        # ends with for another reason (its deadline) still names them.
+        self.failed_ids: list[str] = []
 
     def has_room(self) -> bool:
         return self.remaining > 0
@@ -48,6 +51,12 @@ class AttemptBudget:
         self.remaining -= 1
         self.used += 1
         self.last = deployment
+
+    def failed(self, error: UpstreamError) -> UpstreamError:
+        """Note a call's retryable failure; returns it."""
+        if error.upstream_request_id:
+            self.failed_ids.append(error.upstream_request_id)
+        return error
 
 
 class RoundFailed(Exception):
@@ -133,7 +142,7 @@ async def run_round(
                     else:
                         await discard(task.result())
                 elif isinstance(error, UpstreamError) and error.retryable:
-                    failures.append(error)
+                    failures.append(budget.failed(error))
                 elif won is None:
                     raise error
             if won is not None:
@@ -169,7 +178,7 @@ async def _one_at_a_time(
         except UpstreamError as exc:
             if not exc.retryable:
                 raise
-            failures.append(exc)
+            failures.append(budget.failed(exc))
     raise RoundFailed(failures)
 
 
