@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 import orjson
@@ -9,7 +11,7 @@ import pytest
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletionChunk, ParsedChatCompletion
 
-from router.answers.replay import StreamAssembler, replay
+from router.answers.replay import MAX_CHOICES, MAX_TOOL_CALLS, StreamAssembler, replay
 from router.sse import DONE_EVENT, event_json, has_content, is_done
 
 TEXT_ANSWER: dict[str, Any] = {
@@ -120,6 +122,76 @@ def test_a_stream_without_choices_assembles_to_nothing() -> None:
     assembler = StreamAssembler()
     assembler.feed(DONE_EVENT)
     assert assembler.answer() is None
+
+
+def event_of(*choices: dict[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps({"object": "chat.completion.chunk", "choices": list(choices)}) + b"\n\n"
+
+
+def tool_chunk(*indices: Any) -> bytes:
+    calls = [{"index": index, "function": {"arguments": "x"}} for index in indices]
+    return event_of({"index": 0, "delta": {"tool_calls": calls}})
+
+
+HELLO = event_of({"index": 0, "delta": {"role": "assistant", "content": "Hello"}})
+UNASSEMBLABLE = {
+    "huge tool call index": [HELLO, tool_chunk(1_000_000_000)],
+    "a tool call index that skips": [HELLO, tool_chunk(0, 2)],
+    "negative tool call index": [HELLO, tool_chunk(-1)],
+    "float tool call index": [HELLO, tool_chunk(0.0)],
+    "string tool call index": [HELLO, tool_chunk("0")],
+    "boolean tool call index": [HELLO, tool_chunk(False)],
+    "too many tool calls": [HELLO, tool_chunk(*range(MAX_TOOL_CALLS + 1))],
+    "unhashable choice index": [HELLO, event_of({"index": [0], "delta": {"content": "x"}})],
+    "negative choice index": [HELLO, event_of({"index": -1, "delta": {"content": "x"}})],
+    "too many choices": [
+        event_of(*({"index": i, "delta": {"content": "x"}} for i in range(MAX_CHOICES + 1)))
+    ],
+    # a field a text first, then pieces: merging them fails inside the assembler
+    "a function call that changes shape": [
+        event_of({"index": 0, "delta": {"function_call": "f"}}),
+        event_of({"index": 0, "delta": {"function_call": {"name": "f"}}}),
+    ],
+    "tool calls that are not a list": [HELLO, event_of({"index": 0, "delta": {"tool_calls": 5}})],
+}
+
+
+@pytest.mark.parametrize("events", UNASSEMBLABLE.values(), ids=UNASSEMBLABLE.keys())
+def test_a_stream_that_cannot_be_assembled_is_dropped_with_one_warning_and_never_raises(
+    events: list[bytes], caplog: pytest.LogCaptureFixture
+) -> None:
+    assembler = StreamAssembler()
+    started = time.perf_counter()
+    with caplog.at_level(logging.WARNING, logger="raceway.answers"):
+        for event in [*events, *events, HELLO, DONE_EVENT]:
+            assembler.feed(event)
+    assert time.perf_counter() - started < 1.0
+    assert assembler.dropped and assembler.answer() is None
+    assert [record.levelname for record in caplog.records] == ["WARNING"]
+
+
+def test_a_tool_call_without_an_index_is_the_next_one_and_the_largest_allowed_count_assembles() -> None:
+    calls = [{"index": i, "id": f"call_{i}", "function": {"name": "f", "arguments": "{}"}} for i in range(4)]
+    events = [event_of({"index": 0, "delta": {"tool_calls": [call]}}) for call in calls]
+    events.append(
+        event_of({"index": 0, "delta": {"tool_calls": [{"id": "call_4", "function": {"name": "g"}}]}})
+    )
+    events.append(tool_chunk(*range(MAX_TOOL_CALLS)))
+    (choice,) = assemble(events)["choices"]
+    assert len(choice["message"]["tool_calls"]) == MAX_TOOL_CALLS
+    assert choice["message"]["tool_calls"][4]["id"] == "call_4"
+
+
+def test_a_stream_past_its_byte_bound_is_not_assembled() -> None:
+    events = [HELLO] * 10 + [DONE_EVENT]
+    assembler = StreamAssembler(max_bytes=len(HELLO) * 10 + len(DONE_EVENT))
+    for event in events:
+        assembler.feed(event)
+    assert not assembler.dropped and assembler.answer() is not None
+    smaller = StreamAssembler(max_bytes=len(HELLO) * 10 - 1)
+    for event in events:
+        smaller.feed(event)
+    assert smaller.dropped and smaller.answer() is None
 
 
 def token(text: str, logprob: float) -> dict[str, Any]:

@@ -8,15 +8,26 @@ cached and shared. Whatever the answer carries travels: top-level fields (``id``
 (content, refusal, tool calls, ``reasoning_content``...), each choice's logprobs, and the
 usage with its details. Assembling follows the stream format's rule: text and lists
 accumulate, tool calls merge by their index, anything else keeps its latest value.
+
+The stream is the upstream's to shape, so assembling it is bounded (``MAX_CHOICES``
+choices, ``MAX_TOOL_CALLS`` tool calls each, ``max_bytes`` of events in all) and never
+raises: a stream past a bound or malformed (an index that is not a small non-negative
+integer...) is dropped, with one warning, and its answer is simply not kept.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
 
 from router.sse import DONE_EVENT, event_json
+
+logger = logging.getLogger("raceway.answers")
+
+MAX_CHOICES = 128  # choices of one assembled answer (a request's ``n`` is far below)
+MAX_TOOL_CALLS = 128  # tool calls of one choice
 
 # Top-level fields that are not part of the envelope every chunk (or the answer) repeats.
 _NOT_ENVELOPE = frozenset({"object", "choices", "usage", "obfuscation"})
@@ -66,17 +77,47 @@ def replay(answer: bytes, *, include_usage: bool) -> list[bytes]:
     return events
 
 
+class _Malformed(Exception):
+    """The stream cannot be assembled (past a bound, or an index that makes no sense)."""
+
+
 class StreamAssembler:
-    """Builds the ``chat.completion`` a stream amounts to, event by event."""
+    """Builds the ``chat.completion`` a stream amounts to, event by event.
 
-    __slots__ = ("_choices", "_envelope", "_usage")
+    ``feed`` never raises: a stream that cannot be assembled sets ``dropped`` (with one
+    warning) and ``answer`` is then None; the stream itself is none the worse."""
 
-    def __init__(self) -> None:
+    __slots__ = ("_bytes", "_choices", "_envelope", "_max_bytes", "_usage", "dropped")
+
+    def __init__(self, *, max_bytes: int = 32 * 1024 * 1024) -> None:
+        """``max_bytes``: the most event bytes to assemble (an answer larger is not kept)."""
         self._envelope: dict[str, Any] = {}
         self._choices: dict[int, dict[str, Any]] = {}
         self._usage: Any = None
+        self._bytes = 0
+        self._max_bytes = max_bytes
+        self.dropped = False
 
     def feed(self, event: bytes) -> None:
+        if self.dropped:
+            return
+        try:
+            self._bytes += len(event)
+            if self._bytes > self._max_bytes:
+                raise _Malformed(f"the stream passed {self._max_bytes} bytes")
+            self._feed(event)
+        except Exception as exc:  # the upstream's stream, whatever it holds, must not hurt its relay
+            self._drop(exc)
+
+    def _drop(self, exc: Exception) -> None:
+        self.dropped = True
+        self._envelope, self._choices, self._usage = {}, {}, None
+        if isinstance(exc, _Malformed):
+            logger.warning("a streamed answer is not kept: %s", exc)
+        else:
+            logger.warning("a streamed answer is not kept: assembling it failed", exc_info=exc)
+
+    def _feed(self, event: bytes) -> None:
         payload = event_json(event)
         if not isinstance(payload, dict):
             return
@@ -89,8 +130,12 @@ class StreamAssembler:
 
     def _add(self, chunk: dict[str, Any]) -> None:
         index = chunk.get("index", 0)
+        if type(index) is not int or index < 0:
+            raise _Malformed(f"a choice's index is {str(index)[:40]!r}")
         choice = self._choices.get(index)
         if choice is None:
+            if len(self._choices) >= MAX_CHOICES:
+                raise _Malformed(f"the stream has more than {MAX_CHOICES} choices")
             message = {"role": "assistant", "content": None}
             choice = self._choices[index] = {"index": index, "message": message, "finish_reason": None}
         delta = chunk.get("delta")
@@ -103,8 +148,8 @@ class StreamAssembler:
         _keep_latest(choice, ((k, v) for k, v in chunk.items() if k not in _CHOICE_OWN))
 
     def answer(self) -> bytes | None:
-        """The assembled answer, or None if the stream carried no choice."""
-        if not self._choices:
+        """The assembled answer, or None if the stream carried no choice or was dropped."""
+        if self.dropped or not self._choices:
             return None
         completion: dict[str, Any] = {"id": "chatcmpl-assembled", "created": 0, "model": ""}
         completion.update(self._envelope)
@@ -144,7 +189,11 @@ def _merge_delta(message: dict[str, Any], delta: dict[str, Any]) -> None:
 
 def _merge_tool_call(calls: list[dict[str, Any]], call: dict[str, Any]) -> None:
     position = call.get("index", len(calls))
-    while len(calls) <= position:
+    if type(position) is not int or not 0 <= position <= len(calls):
+        raise _Malformed(f"a tool call's index is {str(position)[:40]!r} after {len(calls)} calls")
+    if position == len(calls):
+        if position >= MAX_TOOL_CALLS:
+            raise _Malformed(f"a choice has more than {MAX_TOOL_CALLS} tool calls")
         calls.append({})
     target = calls[position]
     for name, value in call.items():
