@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import openai
+import orjson
 import pytest
 from openai.lib.streaming.chat import ChatCompletionStreamState
 
@@ -286,3 +287,49 @@ def test_a_cached_answer_keeps_its_logprobs_in_either_form(
     assert [token["token"] for token in fresh["logprobs"]["content"]] == ["three", " little", " words"]
     assert [len(token["top_logprobs"]) for token in fresh["logprobs"]["content"]] == [2, 2, 2]
     assert cached == fresh
+
+
+def sse(*payloads: dict[str, Any]) -> bytes:
+    events = [b"data: " + orjson.dumps(payload) + b"\n\n" for payload in payloads]
+    return b"".join(events) + b"data: [DONE]\n\n"
+
+
+def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
+    return {"id": "c", "object": "chat.completion.chunk", "model": "priced", "choices": [choice]}
+
+
+UNKEEPABLE = {
+    # the assembler cannot merge a legacy function call that changes shape midway
+    "assembly-fails": sse(
+        chunk({"role": "assistant", "content": "kept "}),
+        chunk({"content": "going", "function_call": "f"}),
+        chunk({"function_call": {"name": "f"}}, "stop"),
+    ),
+    # a tool call index that would have the assembler make a billion entries
+    "huge-index": sse(
+        chunk({"role": "assistant", "content": "kept "}),
+        chunk({"content": "going", "tool_calls": [{"index": 1_000_000_000, "function": {"name": "f"}}]}),
+        chunk({}, "stop"),
+    ),
+}
+
+
+@pytest.mark.parametrize("stream", UNKEEPABLE.values(), ids=UNKEEPABLE.keys())
+def test_a_stream_that_cannot_be_assembled_still_reaches_its_client_whole_and_is_not_cached(
+    gateway: RunningGateway, threaded_upstream: FakeUpstream, stream: bytes
+) -> None:
+    threaded_upstream.script("priced", Behaviour(body=stream, content_type="text/event-stream"))
+    client = openai.OpenAI(base_url=gateway.api_url, api_key=ALICE, max_retries=0, timeout=10)
+    for _ in range(2):
+        chunks = list(
+            client.chat.completions.create(
+                model="cached",
+                messages=[{"role": "user", "content": "unkeepable"}],
+                temperature=0,
+                stream=True,
+            )
+        )
+        assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "kept going"
+        assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert threaded_upstream.calls("priced") == 2  # not kept: the second request went upstream too

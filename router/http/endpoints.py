@@ -336,9 +336,9 @@ def _streaming(
     # Raceway's own time: everything before the winning call started.
     exchange.overhead = max(0.0, opened.upstream_started - exchange.started)
     exchange.first_token = time.perf_counter() - exchange.started
-    assembler = StreamAssembler() if keeper.wanted else None
+    assembler = StreamAssembler(max_bytes=keeper.gateway.cache.settings.max_bytes) if keeper.wanted else None
     if assembler is not None:
-        opened.on_event = assembler.feed
+        opened.on_event = _assembling(opened, assembler, keeper)
 
     def ended(outcome: StreamOutcome) -> None:
         exchange.usage, exchange.cost = opened.usage, opened.cost
@@ -355,6 +355,21 @@ def _streaming(
 
     opened.when_ended(ended)
     return SSEResponse(opened, _answer_headers(exchange, upstream), drain, rename)
+
+
+def _assembling(opened: OpenedStream, assembler: StreamAssembler, keeper: Keeper) -> Callable[[bytes], None]:
+    """Feeds ``assembler`` the stream's events. Once it drops the stream (too large, malformed:
+    the answer will not be kept), it is fed no more and the requests following this one lead
+    themselves at once; the stream goes on for its client."""
+
+    def feed(event: bytes) -> None:
+        assembler.feed(event)
+        if assembler.dropped:
+            opened.on_event = None
+            if keeper.flight is not None:
+                keeper.flight.abandon()
+
+    return feed
 
 
 def _stream_ended(recorder: Recorder, exchange: Exchange, outcome: StreamOutcome) -> None:
