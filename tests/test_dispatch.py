@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from router.config.model import Deployment
+from router.dispatch.opened_stream import StreamOutcome, open_stream
 from router.errors import (
     InvalidRequest,
     NoDeploymentAvailable,
@@ -20,6 +22,7 @@ from router.errors import (
     UpstreamTimeout,
 )
 from router.fleet.breaker import State
+from router.sse import DONE_EVENT
 from tests.harness import Harness, build_harness, stream_text
 from tests.upstream import Behaviour, FakeUpstream
 
@@ -211,6 +214,63 @@ async def test_stream_cut_after_content_is_not_switched(
         await stream_text(opened)
     assert upstream.calls("second") == 0
     assert harness.sample("raceway_upstream_requests_total", deployment="first", outcome="stream_cut") == 1
+
+
+async def test_an_error_event_after_content_cuts_the_stream_with_its_message_scrubbed(
+    make: Callable[[str], Harness], upstream: FakeUpstream
+) -> None:
+    error = {"error": {"message": "bad key sk-test-upstream-key", "type": "server_error"}}
+    upstream.script("first", Behaviour(reply="a b c d", error_after=2, error=error))
+    with pytest.raises(UpstreamError) as caught:
+        await make(FALLBACK).stream("m")
+    assert caught.value.code == "upstream_stream_error" and caught.value.deployment == "first"
+    assert caught.value.message == "deployment first failed midway: bad key ***"
+    assert upstream.calls("second") == 0
+
+
+# -- what a stream sends before its content, whatever the provider ------------------------
+
+ANY_PROVIDER = Deployment(name="d", provider="fake", model="m", max_response_size=1000)
+CONTENT = b'data: {"choices": [{"index": 0, "delta": {"content": "hi"}}]}\n\n'
+ERROR = b'data: {"error": {"message": "overloaded, key sk-live-abcdef123456 throttled"}}\n\n'
+
+
+async def scripted(*events: bytes) -> AsyncIterator[bytes]:
+    for event in events:
+        yield event
+
+
+async def test_an_error_event_before_content_fails_retryably_with_its_message_scrubbed() -> None:
+    with pytest.raises(UpstreamError) as caught:
+        await open_stream(ANY_PROVIDER, scripted(ERROR, CONTENT, DONE_EVENT))
+    assert caught.value.code == "upstream_stream_error" and caught.value.retryable
+    assert caught.value.message == "deployment d failed midway: overloaded, key *** throttled"
+
+
+async def test_an_error_event_after_content_raises_from_the_stream_and_is_not_relayed() -> None:
+    opened = await open_stream(ANY_PROVIDER, scripted(CONTENT, ERROR, CONTENT, DONE_EVENT))
+    relayed: list[bytes] = []
+    with pytest.raises(UpstreamError) as caught:
+        async for event in opened.events():
+            relayed.append(event)
+    assert relayed == [CONTENT] and caught.value.code == "upstream_stream_error"
+    await opened.end(StreamOutcome.CUT)
+
+
+async def test_a_null_error_is_no_error() -> None:
+    null = b'data: {"choices": [{"index": 0, "delta": {"role": "assistant"}}], "error": null}\n\n'
+    opened = await open_stream(ANY_PROVIDER, scripted(null, CONTENT, null, DONE_EVENT))
+    assert [event async for event in opened.events()] == [null, CONTENT, null, DONE_EVENT]
+
+
+async def test_what_is_held_before_content_is_bounded_by_max_response_size() -> None:
+    ping = b": ping\n\n"
+    under = (1000 - len(CONTENT)) // len(ping)
+    opened = await open_stream(ANY_PROVIDER, scripted(*[ping] * under, CONTENT, DONE_EVENT))
+    assert len(opened.head) == under + 1
+    with pytest.raises(UpstreamError) as caught:
+        await open_stream(ANY_PROVIDER, scripted(*[ping] * (under + 1), CONTENT, DONE_EVENT))
+    assert caught.value.code == "upstream_response_too_large" and caught.value.retryable
 
 
 # -- race -------------------------------------------------------------------------------

@@ -3,7 +3,12 @@
 import pytest
 
 from router.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
-from router.providers.upstream_errors import Scrubber, error_event, error_from_status, retry_after_seconds
+from router.providers.upstream_errors import (
+    Scrubber,
+    error_from_status,
+    failure_in_event,
+    retry_after_seconds,
+)
 
 OPENAI_BODY = (
     b'{"error": {"message": "Bad value for temperature", "type": "invalid_request_error",'
@@ -140,14 +145,16 @@ def test_long_param_and_code_are_cut() -> None:
 
 def test_an_error_event_is_a_failure_with_its_message_scrubbed() -> None:
     event = b'data: {"error": {"message": "overloaded, key sk-live-abcdef123456 throttled"}}\n\n'
-    error = error_event(event, deployment="d")
+    error = failure_in_event(event, deployment="d")
     assert error is not None and error.retryable and error.deployment == "d"
     assert error.message == "deployment d failed midway: overloaded, key *** throttled"
 
 
 def test_other_events_are_not_errors() -> None:
     content = b'data: {"choices": [{"delta": {"content": "\\"error\\": no"}}]}\n\n'
-    assert error_event(content, deployment="d") is None
+    assert failure_in_event(content, deployment="d") is None
     value = b'data: {"choices": [{"delta": {"content": "error"}}], "x": "error"}\n\n'
-    assert error_event(value, deployment="d") is None  # parsed: no top-level error
-    assert error_event(b"data: [DONE]\n\n", deployment="d") is None
+    assert failure_in_event(value, deployment="d") is None  # parsed: no top-level error
+    assert failure_in_event(b"data: [DONE]\n\n", deployment="d") is None
+    null = b'data: {"choices": [{"delta": {"content": "hi"}}], "error": null}\n\n'
+    assert failure_in_event(null, deployment="d") is None  # some upstreams send it in every chunk

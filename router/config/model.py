@@ -153,7 +153,8 @@ class Deployment:
     connect_timeout: float = 5.0
     first_chunk_timeout: float = 60.0  # streams: until the first content chunk
     idle_timeout: float = 30.0  # streams: longest silence between chunks
-    # Native providers: the largest answer read (JSON or error body, decoded) or stream event.
+    # Native providers: the largest answer read (JSON or error body, decoded) or stream event;
+    # every provider: the most a stream may send before its first content.
     max_response_size: int = 32 * 1024 * 1024
     limits: Limits = field(default_factory=Limits)
     headers: Mapping[str, Secret] = field(default_factory=dict)

@@ -183,7 +183,7 @@ class Calls:
         try:
             await attempt.admit(tokens)
             events: AsyncGenerator[bytes, None] = member.provider.chat_stream(body, correlation)
-            opened = await open_stream(member.deployment, events)
+            opened = await open_stream(member.deployment, events, member.scrubber)
         except BaseException as exc:
             self._failed(attempt, exc, correlation)
             raise

@@ -5,6 +5,10 @@ was read is held back (``head``) and the rest is still upstream (``tail``). Whoe
 relays it ends it with ``end(outcome)``, exactly once: that closes the upstream side and
 tells every listener how it ended, in one vocabulary (``StreamOutcome``) from the
 deployment's bookkeeping to the access log.
+
+Whatever the provider, this is where an upstream's error event (``data: {"error": ...}``)
+becomes a failure: before content, one another deployment may retry; after it, a cut.
+What is held back is bounded by the deployment's ``max_response_size``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from router.config.model import Deployment
 from router.dispatch.completion import Usage, usage_of
 from router.errors import UpstreamError, UpstreamTimeout
 from router.providers.correlation import Correlation
+from router.providers.upstream_errors import Scrubber, failure_in_event
 from router.sse import carries_usage, event_json, has_content, is_done
 
 
@@ -59,6 +64,8 @@ class OpenedStream:
     correlation: Correlation | None = None  # the call's ties to the upstream (None: a replay)
     # The gateway asked for usage the client did not: keep the usage-only chunk to ourselves.
     hide_usage: bool = False
+    # What to remove from the message of an error event the upstream sends midway.
+    scrubber: Scrubber = field(default_factory=Scrubber, repr=False)
     # Sees every event that passes, e.g. to assemble the whole answer.
     on_event: Callable[[bytes], None] | None = field(default=None, repr=False)
     outcome: StreamOutcome | None = None  # set once, by ``end``
@@ -81,6 +88,9 @@ class OpenedStream:
         if self.finished:
             return
         async for event in self.tail:
+            failed = failure_in_event(event, deployment=self.deployment, scrubber=self.scrubber)
+            if failed is not None:
+                raise failed
             if self._passes(event):
                 yield event
 
@@ -111,12 +121,17 @@ async def _no_more_events() -> AsyncGenerator[bytes, None]:
     yield
 
 
-async def open_stream(deployment: Deployment, events: AsyncGenerator[bytes, None]) -> OpenedStream:
-    """Read ``events`` up to the first content event (within ``first_chunk_timeout``)."""
+async def open_stream(
+    deployment: Deployment, events: AsyncGenerator[bytes, None], scrubber: Scrubber | None = None
+) -> OpenedStream:
+    """Read ``events`` up to the first content event (within ``first_chunk_timeout``).
+
+    ``scrubber``: what to remove from the message of an error event the upstream sends."""
     started = time.perf_counter()
+    scrubber = Scrubber() if scrubber is None else scrubber
     try:
         async with asyncio.timeout(deployment.first_chunk_timeout):
-            head, finished = await _read_until_content(events, deployment.name)
+            head, finished = await _read_until_content(events, deployment, scrubber)
     except TimeoutError as exc:
         await events.aclose()
         raise UpstreamTimeout(
@@ -126,21 +141,33 @@ async def open_stream(deployment: Deployment, events: AsyncGenerator[bytes, None
     except BaseException:
         await events.aclose()
         raise
-    return OpenedStream(deployment.name, head, events, started, finished)
+    return OpenedStream(deployment.name, head, events, started, finished, scrubber=scrubber)
 
 
 async def _read_until_content(
-    events: AsyncGenerator[bytes, None], deployment: str
+    events: AsyncGenerator[bytes, None], deployment: Deployment, scrubber: Scrubber
 ) -> tuple[list[bytes], bool]:
-    """Events up to and including the first content event; True when the stream already ended."""
+    """Events up to and including the first content event; True when the stream already ended.
+
+    Fails (retryably) on an error event, or once what is held passes ``max_response_size``
+    (an upstream that sends only comments or empty chunks until ``first_chunk_timeout``)."""
+    name = deployment.name
     head: list[bytes] = []
+    held = 0
     async for event in events:
+        held += len(event)
+        if held > deployment.max_response_size:
+            raise UpstreamError(
+                f"deployment {name} sent more than its max_response_size "
+                f"({deployment.max_response_size} bytes) before any content",
+                deployment=name,
+                code="upstream_response_too_large",
+            )
+        if (failed := failure_in_event(event, deployment=name, scrubber=scrubber)) is not None:
+            raise failed
         head.append(event)
         if is_done(event):
             return head, True
-        payload = event_json(event)
-        if isinstance(payload, dict) and "error" in payload:
-            raise UpstreamError(f"deployment {deployment} sent an error event", deployment=deployment)
-        if has_content(payload):
+        if has_content(event_json(event)):
             return head, False
-    raise UpstreamError(f"deployment {deployment} ended the stream before any content", deployment=deployment)
+    raise UpstreamError(f"deployment {name} ended the stream before any content", deployment=name)

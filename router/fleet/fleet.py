@@ -13,6 +13,7 @@ from router.fleet.breaker import Breaker, Clock
 from router.fleet.limits import ConcurrencyGate, RateLimit, per_worker
 from router.fleet.stats import DeploymentStats
 from router.providers import Provider, ProviderFactory
+from router.providers.upstream_errors import Scrubber
 from router.spend.pricing import litellm_price_table, price_of
 from router.state.backend import Limiter, StateBackend
 
@@ -31,6 +32,8 @@ class Member:
     gate: ConcurrencyGate = field(default_factory=lambda: ConcurrencyGate(None))
     rate: Limiter = field(default_factory=lambda: RateLimit(None, None))
     published_state: int = -1  # the breaker state last exported as a metric
+    # What to remove from the errors its upstream reports in a stream (the fleet's: every secret).
+    scrubber: Scrubber = field(default_factory=Scrubber, repr=False)
 
     @property
     def name(self) -> str:
@@ -49,6 +52,7 @@ def _new_member(
     return Member(
         deployment=deployment,
         provider=factory.build(deployment),
+        scrubber=factory.scrubber,
         breaker=Breaker(deployment.cooldown, clock),
         stats=DeploymentStats(clock),
         price=price_of(deployment, litellm_price_table() if needs_table else {}),

@@ -12,7 +12,7 @@ from router.config.model import Deployment
 from router.errors import UpstreamError, UpstreamTimeout
 from router.providers.base import RequestBody
 from router.providers.correlation import Correlation
-from router.providers.upstream_errors import Scrubber, error_event, error_from_status
+from router.providers.upstream_errors import Scrubber, error_from_status
 from router.sse import EventTooLarge, SSEBuffer, is_done
 
 
@@ -166,11 +166,7 @@ class OpenAICompatibleProvider:
                 buffer = SSEBuffer(max_event=self.deployment.max_response_size)
                 async for chunk in response.content.iter_any():
                     for event in buffer.feed(chunk):
-                        if (
-                            failed := error_event(event, deployment=name, scrubber=self._scrubber)
-                        ) is not None:
-                            raise failed  # an error event is a failure, before or after content
-                        yield event
+                        yield event  # an error event is the dispatch's to judge, as for every provider
                         if is_done(event):
                             return
         raise UpstreamError(f"deployment {name} ended the stream before [DONE]", deployment=name)

@@ -87,16 +87,17 @@ def error_fields(
     )
 
 
-def error_event(
+def failure_in_event(
     event: bytes, *, deployment: str, scrubber: Scrubber = _KEY_SHAPES_ONLY
 ) -> UpstreamError | None:
-    """The failure an upstream reports with an SSE ``data: {"error": ...}`` event; None for other events.
+    """The failure an upstream reports with an SSE ``data: {"error": ...}`` event; None for other
+    events (and for ``"error": null``, which some upstreams put in every chunk).
 
     Cheap for every other event: a search for ``"error"`` before any parsing."""
     if b'"error"' not in event:
         return None
     document = event_json(event)
-    if not isinstance(document, dict) or "error" not in document:
+    if not isinstance(document, dict) or document.get("error") is None:
         return None
     message, _param, _code = error_fields(document, scrubber)
     return UpstreamError(
