@@ -336,8 +336,14 @@ def _streaming(
     # Raceway's own time: everything before the winning call started.
     exchange.overhead = max(0.0, opened.upstream_started - exchange.started)
     exchange.first_token = time.perf_counter() - exchange.started
-    assembler = StreamAssembler(max_bytes=keeper.gateway.cache.settings.max_bytes) if keeper.wanted else None
-    if assembler is not None:
+    assembler = None
+    if keeper.wanted:
+        # An answer is kept only if the cache could hold it and the deployment may send it.
+        deployment = keeper.gateway.config.deployments.get(opened.deployment)
+        limit = keeper.gateway.cache.settings.max_bytes
+        assembler = StreamAssembler(
+            max_bytes=min(limit, deployment.max_response_size) if deployment else limit
+        )
         opened.on_event = _assembling(opened, assembler, keeper)
 
     def ended(outcome: StreamOutcome) -> None:
