@@ -21,7 +21,7 @@ from router.config.model import GatewayConfig
 from router.config.reload import ConfigReloader
 from router.errors import GatewayError, InvalidRequest, MethodNotAllowed, RouteNotFound
 from router.gateway import Gateway
-from router.http import admin, endpoints
+from router.http import admin, endpoints, models, probes
 from router.http.responses import error_response
 from router.http.worker import Supervision, Worker
 from router.spend.book import SpendBook
@@ -183,13 +183,13 @@ def create_app(
         Route("/chat/completions", endpoints.chat_completions, methods=["POST"]),
         Route("/v1/embeddings", endpoints.embeddings, methods=["POST"]),
         Route("/embeddings", endpoints.embeddings, methods=["POST"]),
-        Route("/v1/models", endpoints.list_models, methods=["GET"]),
-        Route("/models", endpoints.list_models, methods=["GET"]),
-        Route("/v1/models/{model:path}", endpoints.retrieve_model, methods=["GET"]),
-        Route("/models/{model:path}", endpoints.retrieve_model, methods=["GET"]),
-        Route("/health", endpoints.health, methods=["GET"]),
-        Route("/ready", endpoints.ready, methods=["GET"]),
-        Route("/metrics", endpoints.metrics_endpoint, methods=["GET"]),
+        Route("/v1/models", models.list_models, methods=["GET"]),
+        Route("/models", models.list_models, methods=["GET"]),
+        Route("/v1/models/{model:path}", models.retrieve_model, methods=["GET"]),
+        Route("/models/{model:path}", models.retrieve_model, methods=["GET"]),
+        Route("/health", probes.health, methods=["GET"]),
+        Route("/ready", probes.ready, methods=["GET"]),
+        Route("/metrics", probes.metrics_endpoint, methods=["GET"]),
         Route("/admin/config", admin.config_status, methods=["GET"]),
         Route("/admin/reload", admin.reload_now, methods=["POST"]),
     ]

@@ -1,4 +1,5 @@
-"""The HTTP endpoints: OpenAI's API surface plus health, readiness and metrics."""
+"""The API endpoints that carry traffic: chat completions and embeddings, from the request's body
+to its answer (JSON, a stream, or a replay from the cache)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import orjson
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive
 
@@ -22,92 +22,28 @@ from router.errors import (
     BudgetExceeded,
     ClientGone,
     GatewayError,
-    InvalidRequest,
-    ModelNotFound,
-    PayloadTooLarge,
-    RequestTimeout,
     Saturated,
     ShuttingDown,
     UpstreamError,
 )
 from router.gateway import Gateway
-from router.http.deadlines import Deadlines
+from router.http.bodies import drop_body, read_body
 from router.http.drain import Drain, DrainEnded
 from router.http.renaming import PublicModelName
 from router.http.responses import SSEResponse, client_disconnected, error_response, json_response
 from router.http.validation import chat_request, embeddings_request
-from router.http.worker import Worker
+from router.http.worker import worker_of
 from router.providers.correlation import Correlation
 from router.providers.litellm_params import CHAT, EMBEDDINGS, Surface
 from router.routing.budgets import BUDGET_HEADER, Tier, steer
 from router.routing.rules import RoutedRequest, route
 from router.telemetry.exchange import Exchange, Recorder, request_id_from
-from router.telemetry.metrics import Metrics, render
+from router.telemetry.metrics import Metrics
 
 T = TypeVar("T")
 
 _BIG_BODY = 1024 * 1024
 UPSTREAM_REQUEST_ID_HEADER = "x-raceway-upstream-request-id"
-
-
-async def read_body(request: Request, limit: int, time_limit: float, deadlines: Deadlines) -> bytes:
-    """The whole body, refused with 413 as soon as it exceeds ``limit`` bytes, and with 408 if it
-    has not all arrived ``time_limit`` seconds after the headers (a client that stalls or
-    trickles would otherwise hold its connection and this task for as long as it likes)."""
-    _check_framing(request, limit)
-    try:
-        return await deadlines.run(_chunks(request, limit, keep=True), time_limit)
-    except TimeoutError:
-        raise RequestTimeout(f"the request body did not arrive within {time_limit:g}s") from None
-    except ClientDisconnect:
-        raise ClientGone("the client closed the connection before sending its whole body") from None
-
-
-async def drop_body(request: Request, limit: int, time_limit: float, deadlines: Deadlines) -> bool:
-    """Read a refused request's body within the same limits, keeping none of it: whether all of
-    it came (only then can the connection carry the client's next request)."""
-    try:
-        _check_framing(request, limit)
-        await deadlines.run(_chunks(request, limit, keep=False), time_limit)
-    except (GatewayError, TimeoutError, ClientDisconnect):
-        return False
-    return True
-
-
-def _check_framing(request: Request, limit: int) -> None:
-    declared = request.headers.get("content-length")
-    if declared is None:
-        return
-    if "transfer-encoding" in request.headers:
-        # HTTP lets Transfer-Encoding win, but proxies that believe Content-Length instead
-        # are how requests get smuggled (RFC 9112, 6.3): refuse (the connection is closed).
-        raise InvalidRequest(
-            "a request may carry Content-Length or Transfer-Encoding, not both",
-            param="transfer-encoding",
-            code="conflicting_framing",
-        )
-    try:
-        if int(declared) > limit:
-            raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes")
-    except ValueError as exc:
-        raise InvalidRequest("invalid Content-Length header") from exc
-
-
-async def _chunks(request: Request, limit: int, *, keep: bool) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes")
-        if keep:
-            chunks.append(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-def _worker(request: Request) -> Worker:
-    worker: Worker = request.app.worker
-    return worker
 
 
 def _answer_headers(exchange: Exchange, upstream: Correlation | None = None) -> dict[str, str]:
@@ -153,7 +89,7 @@ async def _serve(
     *,
     stream_allowed: bool,
 ) -> Response | SSEResponse:
-    worker = _worker(request)
+    worker = worker_of(request)
     gateway, recorder = worker.gateway, worker.recorder
     exchange = Exchange(request_id_from(request.headers.get("x-request-id")), request.url.path)
     body_read = False  # an answer sent before the whole body came closes the connection under it
@@ -205,7 +141,7 @@ async def _answer(
     """From the cache, from an identical request's call, or from upstream (and then into the cache).
 
     ``dispatch``: the endpoint's non-streaming call (chat or embeddings)."""
-    worker = _worker(request)
+    worker = worker_of(request)
     recorder = worker.recorder
     rename = PublicModelName(exchange.model) if gateway.config.server.response_model == "public" else None
     flight = None
@@ -257,7 +193,7 @@ async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
     assert current is not None
     watcher = asyncio.ensure_future(_cancel_when_disconnected(request.receive, current))
     try:
-        with _worker(request).drain.stops():
+        with worker_of(request).drain.stops():
             return await work
     except asyncio.CancelledError:
         if watcher.done() and not watcher.cancelled():
@@ -387,49 +323,3 @@ def _stream_ended(recorder: Recorder, exchange: Exchange, outcome: StreamOutcome
         exchange.error = "client_closed_request"
     # A stream's status went out with its first byte: 200, even if it ended badly.
     recorder.finish(exchange, 499 if outcome is StreamOutcome.ABANDONED else 200)
-
-
-def _model_object(name: str) -> dict[str, Any]:
-    """OpenAI's model object for a public model name."""
-    return {"id": name, "object": "model", "created": 0, "owned_by": "raceway"}
-
-
-async def list_models(request: Request) -> Response:
-    gateway = _worker(request).gateway
-    try:
-        key = gateway.keyring.authenticate(request.headers.get("authorization"), request.scope)
-    except GatewayError as exc:
-        return error_response(exc)
-    data = [_model_object(name) for name in gateway.visible_models(key)]
-    return json_response(orjson.dumps({"object": "list", "data": data}))
-
-
-async def retrieve_model(request: Request) -> Response:
-    """One model, as ``GET /v1/models`` lists it; a model the key may not use does not exist for it."""
-    gateway = _worker(request).gateway
-    name: str = request.path_params["model"]
-    try:
-        key = gateway.keyring.authenticate(request.headers.get("authorization"), request.scope)
-        if name not in gateway.config.models or (key is not None and not key.allows(name)):
-            message = f"the model {name!r} does not exist or this key may not use it"
-            raise ModelNotFound(message, param="model")
-    except GatewayError as exc:
-        return error_response(exc)
-    return json_response(orjson.dumps(_model_object(name)))
-
-
-async def health(request: Request) -> Response:
-    return json_response(b'{"status":"ok"}')
-
-
-async def ready(request: Request) -> Response:
-    if request.app.draining:
-        return json_response(b'{"status":"draining"}', status=503)
-    if not request.app.started or not (gateway := _worker(request).gateway).ready:
-        return json_response(b'{"status":"not ready"}', status=503)
-    return json_response(orjson.dumps({"status": "ready", "config": gateway.config.hash}))
-
-
-async def metrics_endpoint(request: Request) -> Response:
-    text, content_type = render(_worker(request).registry)
-    return Response(text, media_type=content_type)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
+from starlette.requests import Request
 
 from router.config.reload import ConfigReloader
 from router.gateway import Gateway
@@ -38,3 +39,9 @@ class Worker:
     # Ends when a drain's grace (server.graceful_timeout) has run out: requests still
     # waiting are answered 503, streams still running end with an error event.
     drain: Drain = field(default_factory=Drain)
+
+
+def worker_of(request: Request) -> Worker:
+    """The worker serving ``request`` (set on the app by its lifespan)."""
+    worker: Worker = request.app.worker
+    return worker

@@ -1,4 +1,4 @@
-"""Reading a request's body: bounded in size and in time, and a client that leaves is a 499.
+"""Reading a request's body: bounded in size and in time, kept or dropped; a client that leaves is a 499.
 
 The slow clients run on virtual time: a body that never ends times out when due (one tick of
 the deadlines' timer late at most).
@@ -14,8 +14,8 @@ import pytest
 from starlette.requests import Request
 
 from router.errors import ClientGone, PayloadTooLarge, RequestTimeout
+from router.http.bodies import drop_body, read_body
 from router.http.deadlines import Deadlines
-from router.http.endpoints import drop_body, read_body
 from tests.virtual_time import run
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
