@@ -17,7 +17,8 @@ import respx
 from router.config.model import Deployment, Secret
 from router.errors import InvalidRequest, UpstreamError, UpstreamRateLimited, UpstreamRejected
 from router.providers.correlation import Correlation
-from router.providers.litellm_adapter import LiteLLMProvider, load_litellm
+from router.providers.litellm_adapter import LiteLLMProvider, load_litellm, translate_errors
+from router.providers.upstream_errors import Scrubber
 from tests.anthropic_upstream import message_stream
 from tests.helpers import CHAT
 
@@ -217,3 +218,15 @@ async def test_a_refused_call_notes_the_request_id_too(litellm: ModuleType, mock
     with pytest.raises(UpstreamError):
         await claude(litellm).chat(CHAT, correlation)
     assert correlation.request_id == "req_011busy"
+
+
+def test_an_adapter_crash_is_logged_without_the_secrets_it_quotes(caplog: pytest.LogCaptureFixture) -> None:
+    deployment = Deployment(name="claude", provider="anthropic", model="claude-x")
+    with (
+        pytest.raises(UpstreamError) as caught,
+        translate_errors(deployment, Scrubber(["sk-ant-secret-1234567"])),
+    ):
+        raise RuntimeError("cannot reach https://api.example/v1?key=sk-ant-secret-1234567")
+    assert caught.value.message == "deployment claude failed in its adapter"
+    assert "RuntimeError: cannot reach https://api.example/v1?key=***" in caplog.text
+    assert "sk-ant-secret" not in caplog.text

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import traceback
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager
 from types import ModuleType
@@ -62,7 +63,9 @@ def translate_errors(
     except Exception as exc:
         status = getattr(exc, "status_code", None)
         if not isinstance(status, int):
-            logger.exception("litellm adapter failed for deployment %s", deployment)
+            # Its traceback may quote a key or a URL that carries one: logged scrubbed.
+            trace = scrubber("".join(traceback.format_exception(exc)))
+            logger.error("litellm adapter failed for deployment %s:\n%s", deployment, trace)
             raise UpstreamError(
                 f"deployment {deployment} failed in its adapter", deployment=deployment
             ) from exc
