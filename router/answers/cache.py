@@ -19,7 +19,7 @@ from typing import Any
 import cachetools
 import orjson
 
-from router.config.model import CacheSettings, GatewayKey
+from router.config.model import CacheMode, CacheSettings, GatewayKey
 from router.dispatch.completion import Usage
 from router.routing.rules import RoutedRequest
 from router.telemetry.metrics import Metrics
@@ -94,7 +94,7 @@ def plan_for(
     settings = routed.group.cache
     if settings is None or routed.pinned is not None:
         return BYPASS
-    if settings.mode == "deterministic" and not is_deterministic(path, body):
+    if settings.mode is CacheMode.DETERMINISTIC and not is_deterministic(path, body):
         return BYPASS
     directives = {part.strip().lower() for part in (cache_control or "").split(",")}
     read, write = "no-cache" not in directives, "no-store" not in directives

@@ -7,6 +7,7 @@ are errors, and secrets come only from ``${ENV}`` references.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import os
 from collections.abc import Iterator, Mapping
@@ -32,10 +33,23 @@ LITELLM_PROVIDERS = frozenset(
     {"anthropic", "azure", "bedrock", "cohere", "gemini", "vertex_ai", "huggingface"}
 )
 FAKE_PROVIDER = "fake"
-# When a model group's answers may be served from the response cache.
-CACHE_MODES = ("deterministic", "always")
+
+
+class CacheMode(enum.StrEnum):
+    """When a model group's answers may be served from the response cache."""
+
+    DETERMINISTIC = "deterministic"  # only requests with temperature 0 (and embeddings)
+    ALWAYS = "always"
+
+
+class ResponseModel(enum.StrEnum):
+    """The ``model`` of answers: the upstream's, as it sent it, or the public name asked for."""
+
+    UPSTREAM = "upstream"
+    PUBLIC = "public"
+
+
 # What the ``model`` field of an answer says: the upstream's name, or the one the client asked for.
-RESPONSE_MODELS = ("upstream", "public")
 
 
 class ConfigError(Exception):
@@ -93,7 +107,7 @@ class ServerSettings:
     auth_failures_per_minute: int | None = None
     cors: CorsSettings | None = None  # None: no CORS headers, OPTIONS is 405
     # The ``model`` of answers: the upstream's (as it sent it) or the public name the client asked for.
-    response_model: str = "upstream"
+    response_model: ResponseModel = ResponseModel.UPSTREAM
     relay_ratelimit_headers: bool = False  # pass the serving upstream's x-ratelimit-* to the client
 
 
@@ -188,7 +202,7 @@ class RetrySettings:
 class GroupCache:
     """A model group's use of the response cache."""
 
-    mode: str = "deterministic"  # "deterministic": only requests with temperature 0; "always"
+    mode: CacheMode = CacheMode.DETERMINISTIC
     ttl: float | None = None  # None: the cache's default
     shared: bool = False  # one namespace for every key (default: each key its own)
 
@@ -274,7 +288,11 @@ def _default_ledger() -> Path:
     return Path(state_home) / "raceway" / "ledger.sqlite3"
 
 
-STATE_BACKENDS = ("local", "redis")
+class BackendKind(enum.StrEnum):
+    """Where state shared beyond one worker lives (see ``StateSettings``)."""
+
+    LOCAL = "local"
+    REDIS = "redis"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -288,7 +306,7 @@ class StateSettings:
     behaviour as the fallback whenever Redis cannot be reached.
     """
 
-    backend: str = "local"
+    backend: BackendKind = BackendKind.LOCAL
     url: Secret | None = None  # redis://[:password@]host:port/db, usually ${RACEWAY_REDIS_URL}
     prefix: str = "raceway"  # of every Redis key, so gateways can share one Redis
     ledger: Path = field(default_factory=_default_ledger)

@@ -16,13 +16,12 @@ from typing import Any, TypeVar
 
 from router.config import values as v
 from router.config.model import (
-    CACHE_MODES,
     FAKE_PROVIDER,
     LITELLM_PROVIDERS,
     NATIVE_PROVIDERS,
-    RESPONSE_MODELS,
-    STATE_BACKENDS,
+    BackendKind,
     Budget,
+    CacheMode,
     CacheSettings,
     CooldownSettings,
     CorsSettings,
@@ -34,6 +33,7 @@ from router.config.model import (
     Limits,
     ModelGroup,
     Price,
+    ResponseModel,
     RetrySettings,
     Route,
     RouteMatch,
@@ -228,7 +228,7 @@ class ConfigReader:
             value,
             path,
             {
-                "backend": v.one_of(STATE_BACKENDS),
+                "backend": v.member_of(BackendKind),
                 "url": v.optional(self.redis_url),
                 "prefix": v.name,
                 "cooldown_poll": v.positive_duration,
@@ -237,9 +237,9 @@ class ConfigReader:
             },
         )
         given = value if isinstance(value, dict) else {}
-        if settings.backend == "redis" and "url" not in given:
+        if settings.backend is BackendKind.REDIS and "url" not in given:
             self.problem(v.join(path, "url"), "is required with backend: redis")
-        if settings.backend == "local" and "url" in given:
+        if settings.backend is BackendKind.LOCAL and "url" in given:
             self.problem(v.join(path, "url"), "is only valid with backend: redis")
         return settings
 
@@ -280,7 +280,7 @@ class ConfigReader:
                 "admin_key": v.optional(self.gateway_secret),
                 "auth_failures_per_minute": v.optional(v.positive_int),
                 "cors": lambda raw: self.cors(raw, v.join(path, "cors")),
-                "response_model": v.one_of(RESPONSE_MODELS),
+                "response_model": v.member_of(ResponseModel),
             },
         )
 
@@ -497,7 +497,7 @@ class ConfigReader:
             GroupCache,
             data,
             path,
-            {"mode": v.one_of(CACHE_MODES), "ttl": v.optional(v.positive_duration), "shared": v.boolean},
+            {"mode": v.member_of(CacheMode), "ttl": v.optional(v.positive_duration), "shared": v.boolean},
         )
 
     def retries(self, value: Any, path: str) -> RetrySettings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -11,6 +12,7 @@ from router.config.units import parse_duration
 from router.routing.strategies import STRATEGIES
 
 T = TypeVar("T")
+E = TypeVar("E", bound=enum.StrEnum)
 
 
 def join(path: str, key: str) -> str:
@@ -102,11 +104,14 @@ def fraction(value: Any) -> float:
     return float(value)
 
 
-def one_of(choices: tuple[str, ...]) -> Callable[[Any], str]:
-    def parse(value: Any) -> str:
-        if value not in choices:
-            raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
-        return str(value)
+def member_of(choices: type[E]) -> Callable[[Any], E]:
+    """A value of a closed set, written as its member's value."""
+
+    def parse(value: Any) -> E:
+        try:
+            return choices(value)
+        except ValueError:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}") from None
 
     return parse
 

@@ -15,7 +15,7 @@ from starlette.types import Receive
 from router.answers.cache import CACHE_HEADER, CachedAnswer, CachePlan, plan_for
 from router.answers.replay import StreamAssembler, replay
 from router.answers.reuse import Keeper, ground, look_up
-from router.config.model import GatewayKey
+from router.config.model import GatewayKey, ResponseModel
 from router.dispatch.completion import Completion
 from router.dispatch.opened_stream import OpenedStream, StreamOutcome
 from router.errors import (
@@ -143,7 +143,11 @@ async def _answer(
     ``dispatch``: the endpoint's non-streaming call (chat or embeddings)."""
     worker = worker_of(request)
     recorder = worker.recorder
-    rename = PublicModelName(exchange.model) if gateway.config.server.response_model == "public" else None
+    rename = (
+        PublicModelName(exchange.model)
+        if gateway.config.server.response_model is ResponseModel.PUBLIC
+        else None
+    )
     flight = None
     if plan.read:
         found = await unless_disconnected(request, look_up(gateway, plan, exchange, routed.group.deadline))

@@ -3,7 +3,7 @@ backend (``local``) and the Redis one (``redis/``), chosen here and nowhere else
 
 from __future__ import annotations
 
-from router.config.model import GatewayConfig
+from router.config.model import BackendKind, GatewayConfig
 from router.state.backend import StateBackend
 from router.state.local import LocalState
 from router.telemetry.metrics import Metrics
@@ -11,7 +11,7 @@ from router.telemetry.metrics import Metrics
 
 def open_state(config: GatewayConfig, metrics: Metrics) -> StateBackend:
     """The backend ``config.state`` asks for (Redis is imported only when it is used)."""
-    if config.state.backend == "redis":
+    if config.state.backend is BackendKind.REDIS:
         from router.state.redis.backend import RedisBackend
 
         return RedisBackend.open(config, metrics)
