@@ -1,5 +1,6 @@
-"""The config file: typed objects (``model``), reading and validating YAML (``load``, ``reader``,
-``values``, ``units``), and live edits (``reload``).
+"""The config file: typed objects (``model``), reading and validating YAML (``load``, ``reader``
+and the section readers ``sections``, ``deployments``, ``groups``, ``keys``; ``values``,
+``units``), and live edits (``reload``).
 
 Code inside ``router`` imports from those modules; the names below are re-exported for
 callers outside it (tests, scripts)."""

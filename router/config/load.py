@@ -11,6 +11,7 @@ import yaml
 
 from router.config.model import ConfigError, GatewayConfig
 from router.config.reader import ConfigReader
+from router.config.sections import read_config
 
 
 def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> GatewayConfig:
@@ -33,7 +34,7 @@ def parse_config(raw: bytes, env: Mapping[str, str]) -> GatewayConfig:
     if document is None:
         raise ConfigError(["(root): the config is empty"])
     reader = ConfigReader(env)
-    config = reader.config(document, hashlib.sha256(raw).hexdigest()[:16])
+    config = read_config(reader, document, hashlib.sha256(raw).hexdigest()[:16])
     if reader.problems or config is None:
         raise ConfigError(reader.problems)
     return config
