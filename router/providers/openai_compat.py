@@ -115,6 +115,17 @@ class OpenAICompatibleProvider:
     def _headers_for(self, correlation: Correlation | None) -> dict[str, str]:
         return self._headers if correlation is None else correlation.headers(self._headers)
 
+    def _refusal(self, response: aiohttp.ClientResponse, body: bytes) -> UpstreamError:
+        """What an answer other than 200 means: classified, its text scrubbed, its wait capped."""
+        return error_from_status(
+            response.status,
+            body,
+            response.headers,
+            deployment=self.deployment.name,
+            scrubber=self._scrubber,
+            max_retry_after=self.deployment.cooldown.max_retry_after,
+        )
+
     async def chat(self, body: RequestBody, correlation: Correlation | None = None) -> bytes:
         return await self._post_json(self._chat_url, body, correlation)
 
@@ -122,7 +133,6 @@ class OpenAICompatibleProvider:
         return await self._post_json(self._embeddings_url, body, correlation)
 
     async def _post_json(self, url: str, body: RequestBody, correlation: Correlation | None) -> bytes:
-        name = self.deployment.name
         with translate_errors(self.deployment):
             async with self._session.post(
                 url, data=self._payload(body), headers=self._headers_for(correlation), timeout=self._timeout
@@ -131,14 +141,7 @@ class OpenAICompatibleProvider:
                     correlation.answered(response.headers)
                 data = await read_bounded(response, self.deployment)
                 if response.status != 200:
-                    raise error_from_status(
-                        response.status,
-                        data,
-                        response.headers,
-                        deployment=name,
-                        scrubber=self._scrubber,
-                        max_retry_after=self.deployment.cooldown.max_retry_after,
-                    )
+                    raise self._refusal(response, data)
                 return data
 
     async def chat_stream(
@@ -155,14 +158,7 @@ class OpenAICompatibleProvider:
                 if correlation is not None:
                     correlation.answered(response.headers)
                 if response.status != 200:
-                    raise error_from_status(
-                        response.status,
-                        await read_bounded(response, self.deployment),
-                        response.headers,
-                        deployment=name,
-                        scrubber=self._scrubber,
-                        max_retry_after=self.deployment.cooldown.max_retry_after,
-                    )
+                    raise self._refusal(response, await read_bounded(response, self.deployment))
                 buffer = SSEBuffer(max_event=self.deployment.max_response_size)
                 async for chunk in response.content.iter_any():
                     for event in buffer.feed(chunk):
