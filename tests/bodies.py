@@ -141,7 +141,7 @@ _NEW_FIELD = st.one_of(st.sampled_from([*CHAT_FIELDS, "input", "dimensions", "x_
 @st.composite
 def chat_bodies(draw: st.DrawFn) -> dict[str, Any]:
     body: dict[str, Any] = {"model": draw(_MODEL), "messages": draw(_MESSAGES)}
-    for name in draw(_OPTIONS):
+    for name in sorted(draw(_OPTIONS)):  # a set's order varies with PYTHONHASHSEED
         body[name] = draw(CHAT_OPTIONS[name])
     if body.get("stream") is True and draw(_PICK) % 2:
         body["stream_options"] = {"include_usage": bool(draw(_PICK) % 2)}
@@ -151,7 +151,7 @@ def chat_bodies(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def embeddings_bodies(draw: st.DrawFn) -> dict[str, Any]:
     body: dict[str, Any] = {"model": draw(_MODEL), "input": draw(_INPUT)}
-    for name in draw(_EMBEDDINGS_OPTION_SET):
+    for name in sorted(draw(_EMBEDDINGS_OPTION_SET)):
         body[name] = draw(_EMBEDDINGS_OPTIONS[name])
     return _broken(draw, body)
 
@@ -162,6 +162,9 @@ def _broken(draw: st.DrawFn, body: dict[str, Any]) -> dict[str, Any]:
     body = copy.deepcopy(body)  # strategies such as st.just hand out the same object every time
     for _ in range(draw(_BREAKS)):
         places = list(_places(body))
+        if not places:  # every field was left out by the breaks before
+            body[draw(_NEW_FIELD)] = draw(WILD)
+            continue
         container, key = places[draw(_PICK) % len(places)]
         how = draw(_PICK) % 4 if isinstance(container, dict) else 0
         if how == 1 and len(places) > 1:
