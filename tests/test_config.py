@@ -151,7 +151,7 @@ models:
         "together, vertex_ai, vllm, xai)",
         "deployments[0].timeout: expected a duration like 500ms, 30s or 2m",
         "deployments[0].weight: expected a positive number, got -1",
-        "deployments[1].colour: unknown key (allowed: api_key, base_url, connect_timeout, cooldown, "
+        "deployments[1].colour: unknown key (allowed: adapter, api, api_key, base_url, connect_timeout, cooldown, "
         "extra_params, fake, first_chunk_timeout, headers, idle_timeout, limit_wait, max_concurrency, "
         "max_input_tokens, max_queue, max_response_size, model, name, price, provider, queue_timeout, "
         "rpm, timeout, tpm, weight)",
@@ -214,14 +214,14 @@ def test_max_response_size_is_a_size_for_native_deployments_only() -> None:
 deployments:
   - {name: a, provider: openai, model: m, max_response_size: 8MiB}
   - {name: b, provider: openai, model: m}
-  - {name: c, provider: anthropic, model: m, max_response_size: 8MiB}
+  - {name: c, provider: gemini, model: m, max_response_size: 8MiB}
   - {name: d, provider: fake, max_response_size: 0}
 models: [{name: m, deployments: [a, b, c, d]}]
 """
     assert problems(raw) == [
-        "deployments[2].max_response_size: is only for OpenAI-compatible providers, "
+        "deployments[2].max_response_size: is only for native providers, "
         "whose answers Raceway reads itself",
-        "deployments[3].max_response_size: is only for OpenAI-compatible providers, "
+        "deployments[3].max_response_size: is only for native providers, "
         "whose answers Raceway reads itself",
         "deployments[3].max_response_size: a size must be positive",
     ]
@@ -234,7 +234,7 @@ def test_vllm_needs_a_base_url_and_litellm_providers_are_recognised() -> None:
     raw = b"""
 deployments:
   - {name: local, provider: vllm, model: llama}
-  - {name: claude, provider: anthropic, model: claude-3-5-haiku, api_key: "${ANTHROPIC_API_KEY}"}
+  - {name: claude, provider: cohere, model: command-r, api_key: "${ANTHROPIC_API_KEY}"}
 models: [{name: m, deployments: [local, claude]}]
 """
     assert problems(raw, {"ANTHROPIC_API_KEY": "x"}) == [
@@ -372,7 +372,7 @@ def test_the_redis_backend_needs_a_redis_url_kept_secret() -> None:
 def test_extra_params_are_for_litellm_deployments_and_never_name_a_routing_field() -> None:
     raw = b"""
 deployments:
-  - {name: claude, provider: anthropic, model: c, api_key: "${K}", extra_params: [top_k, api_base, litellm_x]}
+  - {name: claude, provider: gemini, model: c, api_key: "${K}", extra_params: [top_k, api_base, litellm_x]}
   - {name: native, provider: vllm, model: l, base_url: "http://127.0.0.1:8000/v1", extra_params: [top_k]}
 models: [{name: m, deployments: [claude, native]}]
 """

@@ -11,7 +11,7 @@ async def test_echoes_the_last_user_message() -> None:
         **CHAT,
         "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi there"}],
     }
-    answer = orjson.loads(await FakeProvider(fake("f")).chat(body))
+    answer = orjson.loads(await FakeProvider(fake("f")).complete(body))
     assert answer["choices"][0]["message"] == {"role": "assistant", "content": "echo: hi there"}
     assert (
         answer["usage"]["total_tokens"]
@@ -22,7 +22,7 @@ async def test_echoes_the_last_user_message() -> None:
 async def test_fixed_reply_streams_word_by_word_with_usage() -> None:
     provider = FakeProvider(fake("f", reply="alpha beta gamma"))
     body = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
-    events = [event async for event in provider.chat_stream(body)]
+    events = [event async for event in provider.stream(body)]
     chunks = [orjson.loads(event[6:]) for event in events[:-1]]
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
     assert text == "alpha beta gamma"
@@ -41,5 +41,5 @@ async def test_embeddings_are_deterministic() -> None:
 async def test_a_null_text_part_counts_as_no_text() -> None:
     parts = [{"type": "text", "text": None}, {"type": "text", "text": "hi"}, {"type": "image_url"}]
     body = {**CHAT, "messages": [{"role": "user", "content": parts}]}
-    answer = orjson.loads(await FakeProvider(fake("f")).chat(body))
+    answer = orjson.loads(await FakeProvider(fake("f")).complete(body))
     assert answer["choices"][0]["message"]["content"] == "echo: hi"

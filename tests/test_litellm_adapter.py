@@ -76,7 +76,7 @@ async def test_anthropic_answer_comes_back_in_openai_shape(
     litellm: ModuleType, mock: respx.MockRouter
 ) -> None:
     route = mock.post(ANTHROPIC_URL).mock(return_value=httpx.Response(200, json=ANTHROPIC_MESSAGE))
-    answer = orjson.loads(await claude(litellm).chat({**CHAT, "max_tokens": 50}))
+    answer = orjson.loads(await claude(litellm).complete({**CHAT, "max_tokens": 50}))
     assert answer["object"] == "chat.completion"
     assert answer["choices"][0]["message"]["content"] == "Hello from Claude"
     assert answer["choices"][0]["finish_reason"] == "stop"
@@ -92,7 +92,7 @@ async def test_anthropic_stream_becomes_openai_chunks(litellm: ModuleType, mock:
             200, content=anthropic_stream("Hello", " world"), headers={"content-type": "text/event-stream"}
         )
     )
-    events = [event async for event in claude(litellm).chat_stream({**CHAT, "stream": True})]
+    events = [event async for event in claude(litellm).stream({**CHAT, "stream": True})]
     assert events[-1] == b"data: [DONE]\n\n"
     chunks = [orjson.loads(event[6:]) for event in events[:-1]]
     assert all(chunk["object"] == "chat.completion.chunk" for chunk in chunks)
@@ -116,7 +116,7 @@ async def test_gemini_answer_comes_back_in_openai_shape(litellm: ModuleType, moc
             },
         )
     )
-    answer = orjson.loads(await gemini(litellm).chat(CHAT))
+    answer = orjson.loads(await gemini(litellm).complete(CHAT))
     assert answer["choices"][0]["message"]["content"] == "Hello from Gemini"
     assert answer["usage"]["total_tokens"] == 7
 
@@ -133,7 +133,7 @@ async def test_gemini_stream(litellm: ModuleType, mock: respx.MockRouter) -> Non
             200, content=chunk("Hi") + chunk(" there", "STOP"), headers={"content-type": "text/event-stream"}
         )
     )
-    events = [event async for event in gemini(litellm).chat_stream({**CHAT, "stream": True})]
+    events = [event async for event in gemini(litellm).stream({**CHAT, "stream": True})]
     chunks = [orjson.loads(event[6:]) for event in events[:-1]]
     assert (
         "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c.get("choices"))
@@ -159,7 +159,7 @@ async def test_provider_errors_are_classified_like_native_ones(
         )
     )
     with pytest.raises(error_class) as caught:
-        await claude(litellm).chat(CHAT)
+        await claude(litellm).complete(CHAT)
     assert caught.value.retryable is retryable
     assert ANTHROPIC_KEY not in caught.value.message
 
@@ -173,7 +173,7 @@ async def test_the_adapter_itself_refuses_a_field_that_would_route(litellm: Modu
     with respx.mock(assert_all_called=False) as mock:
         anywhere = mock.route()
         with pytest.raises(InvalidRequest) as refused:
-            await claude(litellm).chat(body)
+            await claude(litellm).complete(body)
     assert refused.value.param == "model_list"
     assert not anywhere.called
 
@@ -197,9 +197,9 @@ async def test_the_trace_context_reaches_anthropic_and_its_request_id_comes_back
     route = mock.post(ANTHROPIC_URL).mock(return_value=answer)
     correlation = Correlation(TRACE)
     if stream:
-        assert [event async for event in claude(litellm).chat_stream({**CHAT, "stream": True}, correlation)]
+        assert [event async for event in claude(litellm).stream({**CHAT, "stream": True}, correlation)]
     else:
-        assert await claude(litellm).chat(CHAT, correlation)
+        assert await claude(litellm).complete(CHAT, correlation)
     sent = route.calls.last.request.headers
     assert {name: sent[name] for name in TRACE} == TRACE
     assert sent["x-api-key"] == ANTHROPIC_KEY
@@ -216,7 +216,7 @@ async def test_a_refused_call_notes_the_request_id_too(litellm: ModuleType, mock
     )
     correlation = Correlation()
     with pytest.raises(UpstreamError):
-        await claude(litellm).chat(CHAT, correlation)
+        await claude(litellm).complete(CHAT, correlation)
     assert correlation.request_id == "req_011busy"
 
 

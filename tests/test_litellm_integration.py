@@ -35,7 +35,7 @@ def gateway(
     base_url, _ = anthropic
     config = f"""
         deployments:
-          - {{name: claude, provider: anthropic, model: claude-3-5-haiku-20241022,
+          - {{name: claude, provider: anthropic, adapter: litellm, model: claude-3-5-haiku-20241022,
              api_key: "${{ANTHROPIC_API_KEY}}", base_url: "{base_url}"}}
         models:
           - {{name: claude, deployments: [claude]}}

@@ -17,8 +17,8 @@ from router.providers.litellm_params import (
 
 CONFIG = b"""
 deployments:
-  - {name: claude, provider: anthropic, model: c, api_key: "${K}"}
-  - {name: claude-k, provider: anthropic, model: c, api_key: "${K}", extra_params: [top_k]}
+  - {name: claude, provider: anthropic, adapter: litellm, model: c, api_key: "${K}"}
+  - {name: claude-k, provider: anthropic, adapter: litellm, model: c, api_key: "${K}", extra_params: [top_k]}
   - {name: local, provider: vllm, model: l, base_url: "http://127.0.0.1:8000/v1"}
 models:
   - {name: claude, deployments: [claude]}

@@ -75,7 +75,7 @@ def servers() -> Iterator[Servers]:
 
 @pytest.fixture(scope="module")
 def gateway(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
-    claude = f'provider: anthropic, model: {MODEL}, api_key: "${{ANTHROPIC_API_KEY}}"'
+    claude = f'provider: anthropic, adapter: litellm, model: {MODEL}, api_key: "${{ANTHROPIC_API_KEY}}"'
     config = f"""
         deployments:
           - {{name: claude, {claude}, base_url: "{servers.anthropic}"}}

@@ -22,7 +22,7 @@ async def test_chat_forwards_body_and_credentials(
     upstream: FakeUpstream, session: aiohttp.ClientSession
 ) -> None:
     provider = OpenAICompatibleProvider(native("up-a", upstream.base_url), session)
-    answer = orjson.loads(await provider.chat({**CHAT, "temperature": 0.2, "user": "u1"}))
+    answer = orjson.loads(await provider.complete({**CHAT, "temperature": 0.2, "user": "u1"}))
     assert answer["choices"][0]["message"]["content"] == "hello from upstream"
     (seen,) = upstream.requests
     assert seen.body == {**CHAT, "model": "up-a", "temperature": 0.2, "user": "u1"}
@@ -34,7 +34,7 @@ async def test_stream_yields_whole_events_ending_with_done(
 ) -> None:
     upstream.script("up-a", Behaviour(reply="one two three"))
     provider = OpenAICompatibleProvider(native("up-a", upstream.base_url), session)
-    events = [event async for event in provider.chat_stream({**CHAT, "stream": True})]
+    events = [event async for event in provider.stream({**CHAT, "stream": True})]
     assert events[-1] == b"data: [DONE]\n\n"
     assert all(event.endswith(b"\n\n") for event in events)
     contents = [orjson.loads(e[6:])["choices"][0]["delta"].get("content") for e in events[1:-2]]
@@ -48,7 +48,7 @@ async def test_cut_stream_raises_instead_of_ending_quietly(
     provider = OpenAICompatibleProvider(native("up-a", upstream.base_url), session)
     received: list[bytes] = []
     with pytest.raises(UpstreamError):
-        async for event in provider.chat_stream({**CHAT, "stream": True}):
+        async for event in provider.stream({**CHAT, "stream": True}):
             received.append(event)
     assert len(received) == 3  # role chunk + two words; the half event is never yielded
 
@@ -72,14 +72,14 @@ async def test_failures_are_classified(
     upstream.script("up-a", behaviour)
     provider = OpenAICompatibleProvider(native("up-a", upstream.base_url, timeout=0.3), session)
     with pytest.raises(error_class) as caught:
-        await provider.chat(CHAT)
+        await provider.complete(CHAT)
     assert caught.value.retryable is retryable and caught.value.deployment == "up-a"
 
 
 async def test_connection_refused_is_a_retryable_connect_error(session: aiohttp.ClientSession) -> None:
     provider = OpenAICompatibleProvider(native("gone", "http://127.0.0.1:9/v1"), session)
     with pytest.raises(UpstreamError) as caught:
-        await provider.chat(CHAT)
+        await provider.complete(CHAT)
     assert caught.value.retryable and caught.value.code == "upstream_connect_error"
 
 
@@ -88,7 +88,7 @@ async def test_closing_a_stream_early_disconnects_upstream(
 ) -> None:
     upstream.script("up-a", Behaviour(reply="a b c d e f", chunk_delay=0.2))
     provider = OpenAICompatibleProvider(native("up-a", upstream.base_url), session)
-    stream = provider.chat_stream({**CHAT, "stream": True})
+    stream = provider.stream({**CHAT, "stream": True})
     await anext(stream)
     await anext(stream)
     await stream.aclose()
@@ -125,7 +125,7 @@ async def test_an_answer_past_max_response_size_is_a_retryable_failure(
     upstream.script("up-a", behaviour)
     provider = OpenAICompatibleProvider(native("up-a", upstream.base_url, max_response_size=LIMIT), session)
     with pytest.raises(UpstreamError) as caught:
-        await provider.chat(CHAT)
+        await provider.complete(CHAT)
     assert caught.value.code == "upstream_response_too_large" and caught.value.retryable
     assert caught.value.status_code == 502 and str(LIMIT) in caught.value.message
 
@@ -136,7 +136,7 @@ async def test_a_huge_answer_is_not_read_to_its_end(
     upstream.script("up-a", Behaviour(huge=64 * 1024 * 1024))
     provider = OpenAICompatibleProvider(native("up-a", upstream.base_url, max_response_size=LIMIT), session)
     with pytest.raises(UpstreamError):
-        await provider.chat(CHAT)
+        await provider.complete(CHAT)
     await upstream.disconnected("up-a")  # the gateway closed the connection; it did not drain it
 
 
@@ -147,7 +147,7 @@ async def test_an_answer_of_exactly_max_response_size_passes(
     assert len(answer) == LIMIT
     upstream.script("up-a", Behaviour(body=answer))
     provider = OpenAICompatibleProvider(native("up-a", upstream.base_url, max_response_size=LIMIT), session)
-    assert await provider.chat(CHAT) == answer
+    assert await provider.complete(CHAT) == answer
 
 
 async def test_an_endless_stream_line_fails_once_past_max_response_size(
@@ -157,7 +157,7 @@ async def test_an_endless_stream_line_fails_once_past_max_response_size(
     provider = OpenAICompatibleProvider(native("up-a", upstream.base_url, max_response_size=LIMIT), session)
     received: list[bytes] = []
     with pytest.raises(UpstreamError) as caught:
-        async for event in provider.chat_stream({**CHAT, "stream": True}):
+        async for event in provider.stream({**CHAT, "stream": True}):
             received.append(event)
     assert caught.value.code == "upstream_response_too_large" and caught.value.retryable
     assert all(b"xxx" not in event for event in received)  # perhaps the role chunk, never the line
@@ -170,7 +170,7 @@ async def test_an_error_event_midway_is_passed_on_for_the_dispatch_to_judge(
     error = {"error": {"message": "bad key sk-test-upstream-key", "type": "server_error"}}
     upstream.script("up-a", Behaviour(reply="one two three", error_after=2, error=error))
     provider = OpenAICompatibleProvider(native("up-a", upstream.base_url), session)
-    received = [event async for event in provider.chat_stream({**CHAT, "stream": True})]
+    received = [event async for event in provider.stream({**CHAT, "stream": True})]
     assert b"bad key" in received[-2] and received[-1] == b"data: [DONE]\n\n"  # judged in ``open_stream``
 
 
@@ -186,9 +186,9 @@ async def test_a_call_carries_the_trace_context_and_notes_the_upstreams_ids(
     provider = OpenAICompatibleProvider(native("up-a", upstream.base_url), session)
     correlation = Correlation(TRACE, keep_ratelimit=True)
     if stream:
-        assert [event async for event in provider.chat_stream({**CHAT, "stream": True}, correlation)]
+        assert [event async for event in provider.stream({**CHAT, "stream": True}, correlation)]
     else:
-        assert await provider.chat(CHAT, correlation)
+        assert await provider.complete(CHAT, correlation)
     (seen,) = upstream.requests
     assert {name: seen.headers[name] for name in TRACE} == TRACE
     assert seen.headers["Authorization"] == "Bearer sk-test-upstream-key"
@@ -203,5 +203,5 @@ async def test_a_failed_call_still_notes_the_upstreams_request_id(
     provider = OpenAICompatibleProvider(native("up-a", upstream.base_url), session)
     correlation = Correlation()
     with pytest.raises(UpstreamError):
-        await provider.chat(CHAT, correlation)
+        await provider.complete(CHAT, correlation)
     assert correlation.request_id == upstream.requests[0].request_id

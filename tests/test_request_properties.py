@@ -50,7 +50,7 @@ async def litellm_client() -> AsyncIterator[httpx.AsyncClient]:
     with serve_in_thread(anthropic_app([])) as anthropic:
         config = f"""
         deployments:
-          - {{name: claude, provider: anthropic, model: claude-3-5-haiku-20241022, api_key: "${{KEY}}",
+          - {{name: claude, provider: anthropic, adapter: litellm, model: claude-3-5-haiku-20241022, api_key: "${{KEY}}",
              base_url: "{anthropic}", extra_params: [top_k], cooldown: {{failures: 1000000}}}}
         models: [{{name: m, deployments: [claude]}}, {{name: n, deployments: [claude]}}]
         """

@@ -9,8 +9,11 @@ from router.config.model import (
     FAKE_PROVIDER,
     LITELLM_PROVIDERS,
     NATIVE_PROVIDERS,
+    WIRE_APIS,
+    Adapter,
     CooldownSettings,
     Deployment,
+    Dialect,
     FakeSettings,
     Limits,
     Price,
@@ -41,16 +44,22 @@ def deployment(r: ConfigReader, value: Any, path: str) -> Deployment | None:
     provider = r.field(data, "provider", path, v.provider, "")
     if provider and provider != FAKE_PROVIDER and "model" not in data:
         r.problem(v.join(path, "model"), "is required")
+    adapter = r.field(data, "adapter", path, v.member_of(Adapter), Adapter.NATIVE)
+    if adapter is Adapter.LITELLM and provider not in NATIVE_PROVIDERS:
+        r.problem(v.join(path, "adapter"), "is only for native providers (the others always use litellm)")
+        adapter = Adapter.NATIVE
     base_url = r.field(data, "base_url", path, v.optional(r.url), None)
     if base_url is None and provider in NATIVE_PROVIDERS:
-        base_url = NATIVE_PROVIDERS[provider]
-        if base_url is None:
+        # Through litellm, its own default applies.
+        base_url = NATIVE_PROVIDERS[provider] if adapter is Adapter.NATIVE else None
+        if NATIVE_PROVIDERS[provider] is None:
             r.problem(v.join(path, "base_url"), f"is required for provider {provider!r}")
-    if "max_response_size" in data and provider not in NATIVE_PROVIDERS:
+    if "max_response_size" in data and (provider not in NATIVE_PROVIDERS or adapter is Adapter.LITELLM):
         r.problem(
             v.join(path, "max_response_size"),
-            "is only for OpenAI-compatible providers, whose answers Raceway reads itself",
+            "is only for native providers, whose answers Raceway reads itself",
         )
+    api = wire_api(r, data, path, provider if adapter is Adapter.NATIVE else "")
     fake = None
     if "fake" in data:
         if provider and provider != FAKE_PROVIDER:
@@ -82,14 +91,29 @@ def deployment(r: ConfigReader, value: Any, path: str) -> Deployment | None:
         limits=limits(r, data, path),
         fake=fake,
         extra_params=extra_params(r, data, path, provider),
+        api=api,
+        adapter=adapter,
     )
+
+
+def wire_api(r: ConfigReader, data: dict[str, Any], path: str, provider: str) -> Dialect:
+    """The wire API the deployment speaks: its provider's default, or another it also serves."""
+    allowed = WIRE_APIS.get(provider, (Dialect.CHAT,))
+    if "api" not in data:
+        return allowed[0]
+    api = r.field(data, "api", path, v.member_of(Dialect), allowed[0])
+    if api not in allowed:
+        choices = ", ".join(repr(str(choice)) for choice in allowed)
+        r.problem(v.join(path, "api"), f"provider {provider!r} speaks {choices}, not {str(api)!r}")
+        return allowed[0]
+    return api
 
 
 def extra_params(r: ConfigReader, data: dict[str, Any], path: str, provider: str) -> frozenset[str] | None:
     if "extra_params" not in data:
         return None
     where = v.join(path, "extra_params")
-    if provider and provider not in LITELLM_PROVIDERS:
+    if provider and provider not in LITELLM_PROVIDERS and data.get("adapter") != Adapter.LITELLM:
         r.problem(where, "is only for providers served through litellm (native ones forward every field)")
         return None
     names: tuple[str, ...] = r.field(data, "extra_params", path, v.name_list, ())

@@ -15,8 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# OpenAI-compatible APIs served by the native aiohttp provider, with their default base URL.
+# Providers Raceway calls itself over pooled aiohttp, with their default base URL: OpenAI-compatible
+# APIs (the base URL ends in ``/v1``, as the openai SDK's does) and Anthropic (without it, as
+# the anthropic SDK's).
 NATIVE_PROVIDERS: Mapping[str, str | None] = {
+    "anthropic": "https://api.anthropic.com",
     "openai": "https://api.openai.com/v1",
     "deepseek": "https://api.deepseek.com/v1",
     "fireworks": "https://api.fireworks.ai/inference/v1",
@@ -28,11 +31,33 @@ NATIVE_PROVIDERS: Mapping[str, str | None] = {
     "vllm": None,
     "xai": "https://api.x.ai/v1",
 }
-# Providers whose wire format differs from OpenAI's: served through litellm.
-LITELLM_PROVIDERS = frozenset(
-    {"anthropic", "azure", "bedrock", "cohere", "gemini", "vertex_ai", "huggingface"}
-)
+# Providers whose wire format Raceway does not speak itself: served through litellm.
+LITELLM_PROVIDERS = frozenset({"azure", "bedrock", "cohere", "gemini", "vertex_ai", "huggingface"})
 FAKE_PROVIDER = "fake"
+
+
+class Dialect(enum.StrEnum):
+    """A wire format: what a client speaks to Raceway, and (the first three) what a deployment
+    speaks upstream (its ``api``)."""
+
+    CHAT = "chat"  # OpenAI Chat Completions
+    MESSAGES = "messages"  # Anthropic Messages
+    RESPONSES = "responses"  # OpenAI Responses
+    COMPLETIONS = "completions"  # OpenAI's legacy text completions (clients only)
+
+
+class Adapter(enum.StrEnum):
+    """Who speaks to a native provider: Raceway itself, or litellm's adapter."""
+
+    NATIVE = "native"
+    LITELLM = "litellm"
+
+
+# The wire APIs a deployment may declare, by provider: the first is its default.
+WIRE_APIS: Mapping[str, tuple[Dialect, ...]] = {
+    "anthropic": (Dialect.MESSAGES,),
+    **{name: (Dialect.CHAT, Dialect.RESPONSES) for name in NATIVE_PROVIDERS if name != "anthropic"},
+}
 
 
 class CacheMode(enum.StrEnum):
@@ -179,14 +204,17 @@ class Deployment:
     fake: FakeSettings | None = None
     # litellm-served only: provider-specific request fields passed on besides the documented ones.
     extra_params: frozenset[str] = frozenset()
+    api: Dialect = Dialect.CHAT  # the wire API it speaks (see ``WIRE_APIS``)
+    # A native provider may be reached through litellm's adapter instead (it then speaks chat).
+    adapter: Adapter = Adapter.NATIVE
 
     @property
     def is_native(self) -> bool:
-        return self.provider in NATIVE_PROVIDERS
+        return self.provider in NATIVE_PROVIDERS and self.adapter is Adapter.NATIVE
 
     @property
     def uses_litellm(self) -> bool:
-        return self.provider in LITELLM_PROVIDERS
+        return self.provider in LITELLM_PROVIDERS or self.adapter is Adapter.LITELLM
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -182,7 +182,7 @@ class Calls:
         member = attempt.member
         try:
             await attempt.admit(tokens)
-            events: AsyncGenerator[bytes, None] = member.provider.chat_stream(body, correlation)
+            events: AsyncGenerator[bytes, None] = member.provider.stream(body, correlation)
             opened = await open_stream(member.deployment, events, member.scrubber)
         except BaseException as exc:
             self._failed(attempt, exc, correlation)

@@ -91,7 +91,7 @@ class Dispatcher:
         return await self._complete(
             request,
             body,
-            lambda member, correlation: member.provider.chat(body, correlation),
+            lambda member, correlation: member.provider.complete(body, correlation),
             AnswerKind.CHAT,
         )
 
@@ -133,7 +133,11 @@ class Dispatcher:
 
     def _correlation(self, request: RoutedRequest) -> Correlation:
         """A fresh one for each call: the request's trace context out, that call's headers back."""
-        return Correlation(request.trace, keep_ratelimit=self._config.server.relay_ratelimit_headers)
+        return Correlation(
+            request.trace,
+            keep_ratelimit=self._config.server.relay_ratelimit_headers,
+            forwarded=request.forwarded,
+        )
 
     # -- groups, rounds, retries, fallbacks -----------------------------------------
 

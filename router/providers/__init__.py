@@ -6,7 +6,8 @@ from types import ModuleType
 
 import aiohttp
 
-from router.config.model import FAKE_PROVIDER, Deployment
+from router.config.model import FAKE_PROVIDER, Deployment, Dialect
+from router.providers.anthropic import AnthropicProvider
 from router.providers.base import Provider, RequestBody
 from router.providers.fake import FakeProvider
 from router.providers.openai_compat import OpenAICompatibleProvider
@@ -37,6 +38,8 @@ class ProviderFactory:
     def build(self, deployment: Deployment) -> Provider:
         if deployment.provider == FAKE_PROVIDER:
             return FakeProvider(deployment)
+        if deployment.is_native and deployment.api is Dialect.MESSAGES:
+            return AnthropicProvider(deployment, self.session, self.scrubber)
         if deployment.is_native:
             return OpenAICompatibleProvider(deployment, self.session, self.scrubber)
         if self._litellm is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Any, Protocol
 
-from router.config.model import Deployment
+from router.config.model import Deployment, Dialect
 from router.providers.correlation import Correlation
 
 # A parsed, validated client request body (model not yet rewritten).
@@ -20,18 +20,20 @@ class Provider(Protocol):
     soon as they arrive."""
 
     deployment: Deployment
+    wire: Dialect  # the wire API it speaks: bodies come, and answers go, in its shapes
 
-    async def chat(self, body: RequestBody, correlation: Correlation | None = None) -> bytes:
-        """A non-streaming chat completion, as OpenAI-shaped JSON bytes."""
+    async def complete(self, body: RequestBody, correlation: Correlation | None = None) -> bytes:
+        """A non-streaming answer, as JSON bytes."""
         ...
 
-    def chat_stream(
+    def stream(
         self, body: RequestBody, correlation: Correlation | None = None
     ) -> AsyncGenerator[bytes, None]:
-        """A streaming chat completion as complete SSE events (``b"data: ...\\n\\n"``).
+        """A streaming answer as complete SSE events (``b"data: ...\\n\\n"``).
 
-        The last event is ``data: [DONE]``; a stream that ends without it raises
-        ``UpstreamError``. Closing the iterator early releases the upstream connection.
+        The last event is the wire API's last (chat's ``data: [DONE]``, Anthropic's
+        ``message_stop``...); a stream that ends without it raises ``UpstreamError``. Closing the
+        iterator early releases the upstream connection.
         """
         ...
 

@@ -4,8 +4,9 @@ The client's W3C trace context (``traceparent``, ``tracestate``) goes upstream w
 call, so a trace spans the gateway; the upstream's ``x-request-id`` comes back, so a
 provider's support ticket can be tied to a Raceway request; and, when the operator wants
 them relayed, so do its ``x-ratelimit-*`` headers. Only these two header names ever go
-from a client to an upstream, and only when well-formed: nothing else a client sends can
-set an upstream header.
+from a client to an upstream, and only when well-formed — and, to an Anthropic upstream, the
+client's ``anthropic-version`` and ``anthropic-beta`` (``forwarded``): nothing else a client
+sends can set an upstream header.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ _TRACESTATE = re.compile(r"[\x20-\x7e]{1,512}")  # printable ASCII, at most 512 
 _UPSTREAM_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id")  # OpenAI and most others; Anthropic
 _RATELIMIT_PREFIX = "x-ratelimit-"
+_ANTHROPIC_HEADERS = ("anthropic-version", "anthropic-beta")
+_HEADER_VALUE = re.compile(r"[\x20-\x7e]{1,1024}")
 _PLAIN_VALUE = re.compile(r"[\x20-\x7e]{1,128}")
 
 
@@ -37,6 +40,15 @@ def trace_context(headers: Mapping[str, str]) -> Mapping[str, str]:
     if tracestate is None or not _TRACESTATE.fullmatch(tracestate):
         return {TRACEPARENT: traceparent}
     return {TRACEPARENT: traceparent, TRACESTATE: tracestate}
+
+
+def anthropic_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
+    """The client's ``anthropic-version`` and ``anthropic-beta``, for an Anthropic upstream (plain
+    printable values only)."""
+    found = {name: headers[name] for name in _ANTHROPIC_HEADERS if name in headers}
+    if not found:
+        return NO_TRACE
+    return {name: value for name, value in found.items() if _HEADER_VALUE.fullmatch(value)}
 
 
 def _valid_traceparent(value: str) -> bool:
@@ -54,10 +66,18 @@ class Correlation:
     its answer's headers said about it (success or error): the upstream's request id, and its
     rate-limit headers when they are to be relayed."""
 
-    __slots__ = ("ratelimit", "request_id", "trace")
+    __slots__ = ("forwarded", "ratelimit", "request_id", "trace")
 
-    def __init__(self, trace: Mapping[str, str] = NO_TRACE, *, keep_ratelimit: bool = False) -> None:
+    def __init__(
+        self,
+        trace: Mapping[str, str] = NO_TRACE,
+        *,
+        keep_ratelimit: bool = False,
+        forwarded: Mapping[str, str] = NO_TRACE,
+    ) -> None:
+        """``forwarded``: the client's headers meant for an upstream of its own dialect."""
         self.trace = trace
+        self.forwarded = forwarded
         self.request_id: str | None = None
         self.ratelimit: dict[str, str] | None = {} if keep_ratelimit else None
 

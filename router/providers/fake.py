@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from router.config.model import Deployment, FakeSettings
+from router.config.model import Deployment, Dialect, FakeSettings
 from router.providers.base import RequestBody
 from router.providers.correlation import Correlation
 from router.sse import DONE_EVENT
@@ -36,6 +36,8 @@ def estimate_tokens(text: str) -> int:
 class FakeProvider:
     """Answers ``echo: <last user message>`` (or a fixed reply) after a configured latency."""
 
+    wire = Dialect.CHAT
+
     def __init__(self, deployment: Deployment) -> None:
         self.deployment = deployment
         self.settings = deployment.fake or FakeSettings()
@@ -59,7 +61,7 @@ class FakeProvider:
             "system_fingerprint": "raceway-fake",
         }
 
-    async def chat(self, body: RequestBody, correlation: Correlation | None = None) -> bytes:
+    async def complete(self, body: RequestBody, correlation: Correlation | None = None) -> bytes:
         reply, prompt_tokens = self._reply(body)
         if self.settings.latency:
             await asyncio.sleep(self.settings.latency)
@@ -83,7 +85,7 @@ class FakeProvider:
             }
         )
 
-    async def chat_stream(
+    async def stream(
         self, body: RequestBody, correlation: Correlation | None = None
     ) -> AsyncGenerator[bytes, None]:
         reply, prompt_tokens = self._reply(body)

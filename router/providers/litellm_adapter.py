@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from router.config.model import Deployment
+from router.config.model import Deployment, Dialect
 from router.errors import GatewayError, UpstreamError, UpstreamTimeout
 from router.providers.base import RequestBody
 from router.providers.correlation import Correlation
@@ -90,6 +90,8 @@ def translate_errors(
 class LiteLLMProvider:
     """One deployment called through ``litellm.acompletion`` and translated back to OpenAI's format."""
 
+    wire = Dialect.CHAT
+
     def __init__(self, deployment: Deployment, litellm: ModuleType, scrubber: Scrubber | None = None) -> None:
         """``scrubber``: what to remove from upstream errors (default: this deployment's own secrets)."""
         self.deployment = deployment
@@ -119,14 +121,14 @@ class LiteLLMProvider:
             arguments["extra_headers"] = headers
         return arguments
 
-    async def chat(self, body: RequestBody, correlation: Correlation | None = None) -> bytes:
+    async def complete(self, body: RequestBody, correlation: Correlation | None = None) -> bytes:
         arguments = self._arguments(body, CHAT, correlation)
         with translate_errors(self.deployment, self._scrubber, correlation):
             response = await self._litellm.acompletion(messages=body["messages"], **arguments)
             _answered(correlation, response)
             return orjson.dumps(response.model_dump(exclude_none=True))
 
-    async def chat_stream(
+    async def stream(
         self, body: RequestBody, correlation: Correlation | None = None
     ) -> AsyncGenerator[bytes, None]:
         arguments = self._arguments(body, CHAT, correlation)

@@ -1,171 +1,25 @@
-"""Native provider for OpenAI-compatible APIs: the client's body forwarded over pooled aiohttp."""
+"""OpenAI-compatible APIs (OpenAI, vLLM, Groq...): Chat Completions or the Responses API."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterator
-from contextlib import contextmanager
-
-import aiohttp
-import orjson
-
-from router.config.model import Deployment
-from router.errors import UpstreamError, UpstreamTimeout
+from router.config.model import Dialect
 from router.providers.base import RequestBody
 from router.providers.correlation import Correlation
-from router.providers.upstream_errors import Scrubber, error_from_status
-from router.sse import EventTooLarge, SSEBuffer, is_done
+from router.providers.http import HTTPProvider
+
+_PATHS = {Dialect.CHAT: "/chat/completions", Dialect.RESPONSES: "/responses"}
 
 
-@contextmanager
-def translate_errors(deployment: Deployment) -> Iterator[None]:
-    """The one place where aiohttp's and asyncio's exceptions become gateway errors."""
-    name = deployment.name
-    try:
-        yield
-    except aiohttp.ConnectionTimeoutError as exc:
-        raise UpstreamTimeout(
-            f"could not connect to deployment {name} within {deployment.connect_timeout:g}s",
-            deployment=name,
-            code="upstream_connect_timeout",
-        ) from exc
-    except aiohttp.SocketTimeoutError as exc:
-        raise UpstreamTimeout(
-            f"deployment {name} went silent for more than {deployment.idle_timeout:g}s",
-            deployment=name,
-            code="upstream_idle_timeout",
-        ) from exc
-    except TimeoutError as exc:
-        raise UpstreamTimeout(
-            f"deployment {name} did not finish within {deployment.timeout:g}s", deployment=name
-        ) from exc
-    except aiohttp.ClientConnectorError as exc:
-        raise UpstreamError(
-            f"cannot connect to deployment {name}", deployment=name, code="upstream_connect_error"
-        ) from exc
-    except aiohttp.ClientError as exc:
-        raise UpstreamError(f"deployment {name} failed: {type(exc).__name__}", deployment=name) from exc
-    except EventTooLarge as exc:
-        raise too_large(deployment) from exc
+class OpenAICompatibleProvider(HTTPProvider):
+    """Bearer authentication; posts to ``{base_url}/chat/completions`` or ``/responses``."""
 
+    def _auth_headers(self) -> dict[str, str]:
+        key = self.deployment.api_key
+        return {} if key is None else {"authorization": f"Bearer {key.reveal()}"}
 
-def too_large(deployment: Deployment) -> UpstreamError:
-    return UpstreamError(
-        f"deployment {deployment.name} sent an answer larger than its max_response_size "
-        f"({deployment.max_response_size} bytes)",
-        deployment=deployment.name,
-        code="upstream_response_too_large",
-    )
-
-
-async def read_bounded(response: aiohttp.ClientResponse, deployment: Deployment) -> bytes:
-    """The whole body, decoded, or a retryable error as soon as it passes ``max_response_size``.
-
-    What was read is dropped and the connection closed, not drained: memory stays bounded
-    whatever the upstream sends (a huge body, a gzip bomb), and it is never reused."""
-    limit = deployment.max_response_size
-    declared = response.content_length  # on the wire; a compressed body only grows when decoded
-    if declared is not None and declared > limit:
-        response.close()
-        raise too_large(deployment)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_any():
-        size += len(chunk)
-        if size > limit:
-            chunks.clear()
-            response.close()
-            raise too_large(deployment)
-        chunks.append(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-class OpenAICompatibleProvider:
-    """One deployment reached over HTTP with OpenAI's wire format; no translation needed."""
-
-    def __init__(
-        self, deployment: Deployment, session: aiohttp.ClientSession, scrubber: Scrubber | None = None
-    ) -> None:
-        """``scrubber``: what to remove from upstream errors (default: this deployment's own secrets)."""
-        assert deployment.base_url is not None, "config validation guarantees a base_url"
-        self.deployment = deployment
-        self._session = session
-        self._chat_url = f"{deployment.base_url}/chat/completions"
-        self._embeddings_url = f"{deployment.base_url}/embeddings"
-        headers = {name: value.reveal() for name, value in deployment.headers.items()}
-        headers["content-type"] = "application/json"
-        if deployment.api_key is not None:
-            headers["authorization"] = f"Bearer {deployment.api_key.reveal()}"
-        self._headers = headers
-        own = [value for value in headers.values() if value != "application/json"]
-        self._scrubber = scrubber if scrubber is not None else Scrubber(own)
-        self._timeout = aiohttp.ClientTimeout(
-            total=deployment.timeout, sock_connect=deployment.connect_timeout
-        )
-        # Streams also must not fall silent between chunks; their first chunk has its own
-        # deadline, enforced by the caller (first_chunk_timeout).
-        self._stream_timeout = aiohttp.ClientTimeout(
-            total=deployment.timeout,
-            sock_connect=deployment.connect_timeout,
-            sock_read=deployment.idle_timeout,
-        )
-
-    def _payload(self, body: RequestBody) -> bytes:
-        return orjson.dumps({**body, "model": self.deployment.model})
-
-    def _headers_for(self, correlation: Correlation | None) -> dict[str, str]:
-        return self._headers if correlation is None else correlation.headers(self._headers)
-
-    def _refusal(self, response: aiohttp.ClientResponse, body: bytes) -> UpstreamError:
-        """What an answer other than 200 means: classified, its text scrubbed, its wait capped."""
-        return error_from_status(
-            response.status,
-            body,
-            response.headers,
-            deployment=self.deployment.name,
-            scrubber=self._scrubber,
-            max_retry_after=self.deployment.cooldown.max_retry_after,
-        )
-
-    async def chat(self, body: RequestBody, correlation: Correlation | None = None) -> bytes:
-        return await self._post_json(self._chat_url, body, correlation)
+    def _generate_url(self) -> str:
+        return f"{self.deployment.base_url}{_PATHS[self.wire]}"
 
     async def embeddings(self, body: RequestBody, correlation: Correlation | None = None) -> bytes:
-        return await self._post_json(self._embeddings_url, body, correlation)
-
-    async def _post_json(self, url: str, body: RequestBody, correlation: Correlation | None) -> bytes:
-        with translate_errors(self.deployment):
-            async with self._session.post(
-                url, data=self._payload(body), headers=self._headers_for(correlation), timeout=self._timeout
-            ) as response:
-                if correlation is not None:
-                    correlation.answered(response.headers)
-                data = await read_bounded(response, self.deployment)
-                if response.status != 200:
-                    raise self._refusal(response, data)
-                return data
-
-    async def chat_stream(
-        self, body: RequestBody, correlation: Correlation | None = None
-    ) -> AsyncGenerator[bytes, None]:
-        name = self.deployment.name
-        with translate_errors(self.deployment):
-            async with self._session.post(
-                self._chat_url,
-                data=self._payload(body),
-                headers=self._headers_for(correlation),
-                timeout=self._stream_timeout,
-            ) as response:
-                if correlation is not None:
-                    correlation.answered(response.headers)
-                if response.status != 200:
-                    raise self._refusal(response, await read_bounded(response, self.deployment))
-                buffer = SSEBuffer(max_event=self.deployment.max_response_size)
-                async for chunk in response.content.iter_any():
-                    for event in buffer.feed(chunk):
-                        yield event  # an error event is the dispatch's to judge, as for every provider
-                        if is_done(event):
-                            return
-        raise UpstreamError(f"deployment {name} ended the stream before [DONE]", deployment=name)
-
-    async def close(self) -> None:
-        """The session is shared by every native provider of the worker; its owner closes it."""
+        url = f"{self.deployment.base_url}/embeddings"
+        return await self._post_json(url, self._payload(body), correlation)

@@ -14,7 +14,7 @@ from typing import Any
 
 from router.config.model import GatewayConfig, GatewayKey, ModelGroup, RouteMatch
 from router.errors import InvalidRequest, ModelNotFound, PermissionDenied
-from router.providers.correlation import NO_TRACE, trace_context
+from router.providers.correlation import NO_TRACE, anthropic_headers, trace_context
 
 TAGS_HEADER = "x-raceway-tags"
 OVERRIDE_HEADER = "x-raceway-deployment"
@@ -29,6 +29,7 @@ class RoutedRequest:
     rule: str | None = None  # the routing rule that chose the group, if any
     pinned: str | None = None  # a deployment pinned by override
     trace: Mapping[str, str] = field(default_factory=lambda: NO_TRACE)  # the client's W3C trace context
+    forwarded: Mapping[str, str] = field(default_factory=lambda: NO_TRACE)  # anthropic-version, -beta
 
 
 def estimate_prompt_tokens(body: dict[str, Any]) -> int:
@@ -112,4 +113,5 @@ def route(
         rule=rule_name,
         pinned=pinned,
         trace=trace_context(headers),
+        forwarded=anthropic_headers(headers),
     )

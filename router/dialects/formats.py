@@ -1,0 +1,201 @@
+"""What Raceway must know of each dialect's wire format, whoever speaks it.
+
+A ``WireFormat`` answers the questions the dispatch, the relay and the cache ask of an
+answer or a stream without caring whose it is: is this JSON an answer at all, how many
+tokens did it use, is this event content (a streaming race commits on it), is it the last
+one, what usage does it report; and how to tell the client of an error in its own shapes.
+
+- chat, completions: answers hold ``choices``; streams end with ``data: [DONE]``; content is
+  a delta's text, tool call or refusal (completions: a choice's text), or a finish reason.
+- messages: answers hold ``content``; streams end with ``message_stop``; content is a
+  ``content_block_delta``, a tool_use block starting, or ``message_delta``.
+- responses: answers hold ``output``; streams end with ``response.completed``,
+  ``response.incomplete`` or ``response.failed``; content is any ``*.delta``, or that end.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from router.config.model import Dialect
+from router.dialects.translate.events import named_event, read_event
+from router.dialects.usage import Usage, chat_usage, messages_usage, responses_usage
+from router.errors import GatewayError
+from router.sse import carries_usage, error_event, event_json, has_content, is_done
+
+# Anthropic's error types by status (what its SDK and Claude Code expect in the body).
+_ANTHROPIC_ERRORS = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+_RESPONSES_ENDS = (b"response.completed", b"response.incomplete", b"response.failed")
+
+
+class WireFormat:
+    """Chat's rules; the other dialects override what differs."""
+
+    dialect = Dialect.CHAT
+    answer_field = "choices"  # the list every answer of the dialect holds
+    described = "a chat completion"
+    replays = True  # a cached answer can be replayed as a stream
+
+    def holds_answer(self, document: Any) -> bool:
+        return isinstance(document, dict) and isinstance(document.get(self.answer_field), list)
+
+    def answer_usage(self, document: Any) -> Usage | None:
+        return chat_usage(document)
+
+    def is_final(self, event: bytes) -> bool:
+        return is_done(event)
+
+    def has_content(self, event: bytes) -> bool:
+        return has_content(event_json(event))
+
+    def event_usage(self, event: bytes, before: Usage | None) -> Usage | None:
+        """The usage the stream reported so far, after this event."""
+        if not carries_usage(event):
+            return before
+        return chat_usage(event_json(event)) or before
+
+    def is_usage_only(self, event: bytes) -> bool:
+        """A chunk that only reports usage (one the client may not have asked for)."""
+        payload = event_json(event)
+        return isinstance(payload, dict) and not payload.get("choices")
+
+    def error_body(self, error: GatewayError) -> bytes:
+        return error.to_json()
+
+    def error_event(self, error: GatewayError, sequence: int) -> bytes:
+        """The event that ends a stream that failed; ``sequence``: how many events went before."""
+        return error_event(error.to_dict())
+
+
+class CompletionsFormat(WireFormat):
+    dialect = Dialect.COMPLETIONS
+    described = "a text completion"
+    replays = False
+
+    def has_content(self, event: bytes) -> bool:
+        payload = event_json(event)
+        choices = payload.get("choices") if isinstance(payload, dict) else None
+        return isinstance(choices, list) and any(
+            isinstance(choice, dict) and (choice.get("text") or choice.get("finish_reason"))
+            for choice in choices
+        )
+
+
+class MessagesFormat(WireFormat):
+    dialect = Dialect.MESSAGES
+    answer_field = "content"
+    described = "an Anthropic message"
+
+    def answer_usage(self, document: Any) -> Usage | None:
+        return messages_usage(document.get("usage")) if isinstance(document, dict) else None
+
+    def is_final(self, event: bytes) -> bool:
+        return event.startswith(b"event: message_stop") or _event_type(event) == "message_stop"
+
+    def has_content(self, event: bytes) -> bool:
+        kind = _event_type(event)
+        if kind in ("content_block_delta", "message_delta", "message_stop"):
+            return True
+        if kind != "content_block_start":
+            return False
+        _name, payload = read_event(event)  # a tool call starting is content; empty text is not
+        block = payload.get("content_block") if isinstance(payload, dict) else None
+        return isinstance(block, dict) and block.get("type") not in ("text", "thinking")
+
+    def event_usage(self, event: bytes, before: Usage | None) -> Usage | None:
+        if b'"usage"' not in event:
+            return before
+        _name, payload = read_event(event)
+        if not isinstance(payload, dict):
+            return before
+        if payload.get("type") == "message_start" and isinstance(payload.get("message"), dict):
+            return messages_usage(payload["message"].get("usage"), before) or before
+        return messages_usage(payload.get("usage"), before) or before
+
+    def is_usage_only(self, event: bytes) -> bool:
+        return False
+
+    def error_body(self, error: GatewayError) -> bytes:
+        return orjson.dumps(self._error(error))
+
+    def error_event(self, error: GatewayError, sequence: int) -> bytes:
+        return named_event("error", self._error(error))
+
+    @staticmethod
+    def _error(error: GatewayError) -> dict[str, Any]:
+        message = error.to_dict().get("error", {}).get("message", error.message)
+        kind = _ANTHROPIC_ERRORS.get(error.status_code, "api_error")
+        return {"type": "error", "error": {"type": kind, "message": message}}
+
+
+class ResponsesFormat(WireFormat):
+    dialect = Dialect.RESPONSES
+    answer_field = "output"
+    described = "a response"
+
+    def answer_usage(self, document: Any) -> Usage | None:
+        return responses_usage(document.get("usage")) if isinstance(document, dict) else None
+
+    def is_final(self, event: bytes) -> bool:
+        head = event[:80]
+        return any(end in head for end in _RESPONSES_ENDS) and _event_type(event) in _RESPONSE_END_TYPES
+
+    def has_content(self, event: bytes) -> bool:
+        kind = _event_type(event) or ""
+        return kind.endswith(".delta") or kind in _RESPONSE_END_TYPES
+
+    def event_usage(self, event: bytes, before: Usage | None) -> Usage | None:
+        if not self.is_final(event):
+            return before
+        _name, payload = read_event(event)
+        response = payload.get("response") if isinstance(payload, dict) else None
+        return (responses_usage(response.get("usage")) if isinstance(response, dict) else None) or before
+
+    def is_usage_only(self, event: bytes) -> bool:
+        return False
+
+    def error_event(self, error: GatewayError, sequence: int) -> bytes:
+        body = error.to_dict().get("error", {})
+        return named_event(
+            "error",
+            {
+                "type": "error",
+                "code": body.get("code"),
+                "message": body.get("message", error.message),
+                "param": body.get("param"),
+                "sequence_number": sequence,
+            },
+        )
+
+
+_RESPONSE_END_TYPES = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+
+def _event_type(event: bytes) -> str | None:
+    """The event's name (``event: NAME``), or its data's ``type`` when it has no name line."""
+    if event.startswith(b"event:"):
+        line = event.split(b"\n", 1)[0]
+        return line[6:].strip().decode(errors="replace")
+    _name, payload = read_event(event)
+    kind = payload.get("type") if isinstance(payload, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+FORMATS: dict[Dialect, WireFormat] = {
+    Dialect.CHAT: WireFormat(),
+    Dialect.COMPLETIONS: CompletionsFormat(),
+    Dialect.MESSAGES: MessagesFormat(),
+    Dialect.RESPONSES: ResponsesFormat(),
+}
