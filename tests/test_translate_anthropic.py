@@ -1,0 +1,482 @@
+"""Translation between Anthropic Messages and chat (router/dialects/translate/anthropic_chat.py).
+
+Well-formedness is proven with the official SDKs: ``anthropic.types.Message`` and the anthropic
+stream accumulator for Messages output, ``ChatCompletion`` and the openai stream state for chat
+output; an accumulated stream must equal the non-streaming translation of the same answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from anthropic.lib.streaming._messages import accumulate_event
+from anthropic.types import Message, RawMessageStreamEvent
+from openai.lib.streaming.chat import ChatCompletionStreamState
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from pydantic import TypeAdapter
+
+from router.dialects.translate.anthropic_chat import (
+    ChatEventsToMessages,
+    MessagesEventsToChat,
+    chat_answer_to_messages,
+    chat_request_to_messages,
+    messages_answer_to_chat,
+    messages_request_to_chat,
+)
+from router.dialects.translate.events import DONE, data_event, named_event, read_event
+from router.errors import InvalidRequest, UpstreamError
+
+ANTHROPIC_EVENT: TypeAdapter[RawMessageStreamEvent] = TypeAdapter(RawMessageStreamEvent)
+
+PNG = "iVBORw0KGgo="
+
+# --- fixtures: whole answers and the streams that tell them -------------------------------------
+
+
+def anthropic_answer() -> dict[str, Any]:
+    """A Messages answer with every block kind this translator carries, and cache usage."""
+    return {
+        "id": "msg_01abc",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-sonnet-4-5",
+        "content": [
+            {"type": "thinking", "thinking": "Let me think. Weather needs a tool.", "signature": "sig-1"},
+            {"type": "redacted_thinking", "data": "opaque"},
+            {"type": "text", "text": "I will check the weather in both cities."},
+            {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {"city": "Paris", "days": 3}},
+            {"type": "tool_use", "id": "toolu_2", "name": "weather", "input": {"city": "Oslo", "units": "C"}},
+        ],
+        "stop_reason": "tool_use",
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": 100,
+            "output_tokens": 42,
+            "cache_read_input_tokens": 1000,
+            "cache_creation_input_tokens": 200,
+        },
+    }
+
+
+def pieces(text: str, size: int = 7) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def anthropic_stream(answer: dict[str, Any]) -> list[bytes]:
+    """``answer`` as Anthropic's SSE grammar: text, thinking and tool input in several pieces,
+    output usage cumulative on message_delta."""
+    usage = answer["usage"]
+    start_usage = {**usage, "output_tokens": 1}
+    events = [
+        named_event("message_start", {"type": "message_start", "message": {**answer, "content": [], "stop_reason": None, "usage": start_usage}}),
+        named_event("ping", {"type": "ping"}),
+    ]
+    for i, block in enumerate(answer["content"]):
+        kind = block["type"]
+        deltas: list[dict[str, Any]] = []
+        if kind == "text":
+            start = {"type": "text", "text": ""}
+            deltas = [{"type": "text_delta", "text": p} for p in pieces(block["text"])]
+        elif kind == "thinking":
+            start = {"type": "thinking", "thinking": "", "signature": ""}
+            deltas = [{"type": "thinking_delta", "thinking": p} for p in pieces(block["thinking"])]
+            deltas.append({"type": "signature_delta", "signature": block["signature"]})
+        elif kind == "tool_use":
+            start = {**block, "input": {}}
+            arguments = orjson.dumps(block["input"]).decode()
+            deltas = [{"type": "input_json_delta", "partial_json": p} for p in pieces(arguments, 5)]
+        else:
+            start = block
+        events.append(named_event("content_block_start", {"type": "content_block_start", "index": i, "content_block": start}))
+        for delta in deltas:
+            events.append(named_event("content_block_delta", {"type": "content_block_delta", "index": i, "delta": delta}))
+        events.append(named_event("content_block_stop", {"type": "content_block_stop", "index": i}))
+    events.append(
+        named_event(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": answer["stop_reason"], "stop_sequence": None},
+                "usage": {"output_tokens": usage["output_tokens"]},
+            },
+        )
+    )
+    events.append(named_event("message_stop", {"type": "message_stop"}))
+    return events
+
+
+def chat_answer() -> dict[str, Any]:
+    """A chat answer with reasoning and its signature, text, two tool calls, and cache usage."""
+    return {
+        "id": "chatcmpl-xyz",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": "gpt-4.1",
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": "Checking the weather for you now.",
+                    "reasoning_content": "The user wants weather. Two cities.",
+                    "thinking_blocks": [
+                        {"type": "thinking", "thinking": "The user wants weather. Two cities.", "signature": "sig-9"}
+                    ],
+                    "tool_calls": [
+                        {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": '{"city":"Paris","days":3}'}},
+                        {"id": "call_2", "type": "function", "function": {"name": "weather", "arguments": '{"city":"Oslo"}'}},
+                    ],
+                },
+                "finish_reason": "tool_calls",
+                "logprobs": None,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": 1300,
+            "completion_tokens": 42,
+            "total_tokens": 1342,
+            "prompt_tokens_details": {"cached_tokens": 1000},
+            "cache_creation_input_tokens": 200,
+        },
+    }
+
+
+def chat_stream(answer: dict[str, Any]) -> list[bytes]:
+    """``answer`` as chat chunks the way OpenAI-style upstreams send them: role, reasoning
+    pieces, the signature, content pieces, tool calls with arguments in pieces, the finish
+    chunk, then the usage chunk and [DONE]."""
+    message = answer["choices"][0]["message"]
+    head = {"id": answer["id"], "object": "chat.completion.chunk", "created": answer["created"], "model": answer["model"]}
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        return data_event({**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+
+    events = [chunk({"role": "assistant", "content": ""})]
+    events += [chunk({"reasoning_content": p}) for p in pieces(message.get("reasoning_content") or "")]
+    for block in message.get("thinking_blocks") or []:
+        events.append(chunk({"thinking_blocks": [{**block, "thinking": ""}]}))
+    events += [chunk({"content": p}) for p in pieces(message.get("content") or "")]
+    for index, call in enumerate(message.get("tool_calls") or []):
+        first = {"index": index, "id": call["id"], "type": "function", "function": {"name": call["function"]["name"], "arguments": ""}}
+        events.append(chunk({"tool_calls": [first]}))
+        for p in pieces(call["function"]["arguments"], 4):
+            events.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": p}}]}))
+    events.append(chunk({}, answer["choices"][0]["finish_reason"]))
+    events.append(data_event({**head, "choices": [], "usage": answer["usage"]}))
+    events.append(DONE)
+    return events
+
+
+def feed(translator: MessagesEventsToChat | ChatEventsToMessages, events: list[bytes]) -> list[bytes]:
+    out: list[bytes] = []
+    for event in events:
+        out += translator.feed(event)
+    return out
+
+
+def accumulate_messages(events: list[bytes]) -> Message:
+    """The Messages events as the anthropic SDK accumulates them (each parsed as the SDK's type)."""
+    snapshot = None
+    for event in events:
+        name, data = read_event(event)
+        parsed = ANTHROPIC_EVENT.validate_python(data)
+        assert parsed.type == name
+        snapshot = accumulate_event(event=parsed, current_snapshot=snapshot)
+    assert snapshot is not None
+    return Message.model_validate(snapshot.to_dict())
+
+
+def accumulate_chat(events: list[bytes]) -> ChatCompletion:
+    """The chat chunks as the openai SDK's stream state accumulates them; ends with [DONE]."""
+    assert events[-1] == DONE
+    state: ChatCompletionStreamState[None] = ChatCompletionStreamState()
+    for event in events[:-1]:
+        _, data = read_event(event)
+        state.handle_chunk(ChatCompletionChunk.model_validate(data))
+    return ChatCompletion.model_validate(state.get_final_completion().model_dump())
+
+
+def message_content(message: Message) -> list[dict[str, Any]]:
+    return [block.model_dump(exclude_none=True) for block in message.content]
+
+
+# --- Messages request -> chat -------------------------------------------------------------------
+
+
+def test_system_string_or_blocks_becomes_the_first_system_message_without_cache_hints() -> None:
+    body = {
+        "model": "m",
+        "max_tokens": 10,
+        "system": [
+            {"type": "text", "text": "You are terse.", "cache_control": {"type": "ephemeral"}},
+            {"type": "text", "text": "Answer in French."},
+        ],
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    chat = messages_request_to_chat(body)
+    assert chat["messages"] == [
+        {"role": "system", "content": "You are terse.\n\nAnswer in French."},
+        {"role": "user", "content": "hi"},
+    ]
+    assert chat["model"] == "m" and chat["max_tokens"] == 10
+    assert messages_request_to_chat({**body, "system": "Be kind."})["messages"][0] == {"role": "system", "content": "Be kind."}
+
+
+def test_images_become_image_url_parts_from_base64_and_url_sources() -> None:
+    body = {
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
+                    {"type": "image", "source": {"type": "url", "url": "https://example.com/a.jpg"}},
+                    {"type": "text", "text": "What differs?", "cache_control": {"type": "ephemeral"}},
+                ],
+            }
+        ]
+    }
+    assert messages_request_to_chat(body)["messages"] == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+                {"type": "image_url", "image_url": {"url": "https://example.com/a.jpg"}},
+                {"type": "text", "text": "What differs?"},
+            ],
+        }
+    ]
+
+
+def test_tool_use_becomes_tool_calls_and_results_follow_as_tool_messages_before_the_turns_text() -> None:
+    body = {
+        "messages": [
+            {"role": "user", "content": "Weather in Paris and Oslo?"},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "text", "text": "Checking."},
+                    {"type": "tool_use", "id": "t1", "name": "weather", "input": {"city": "Paris"}},
+                    {"type": "tool_use", "id": "t2", "name": "weather", "input": {"city": "Oslo"}},
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": "t1", "content": "18C"},
+                    {"type": "tool_result", "tool_use_id": "t2", "content": [{"type": "text", "text": "4"}, {"type": "text", "text": "C"}]},
+                    {"type": "text", "text": "And tomorrow?"},
+                ],
+            },
+        ]
+    }
+    messages = messages_request_to_chat(body)["messages"]
+    assert messages[1] == {
+        "role": "assistant",
+        "content": "Checking.",
+        "tool_calls": [
+            {"id": "t1", "type": "function", "function": {"name": "weather", "arguments": '{"city":"Paris"}'}},
+            {"id": "t2", "type": "function", "function": {"name": "weather", "arguments": '{"city":"Oslo"}'}},
+        ],
+    }
+    assert messages[2:] == [
+        {"role": "tool", "tool_call_id": "t1", "content": "18C"},
+        {"role": "tool", "tool_call_id": "t2", "content": "4C"},
+        {"role": "user", "content": [{"type": "text", "text": "And tomorrow?"}]},
+    ]
+
+
+def test_a_failed_tool_result_is_prefixed_with_error_and_its_images_follow_in_a_user_message() -> None:
+    body = {
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "t1",
+                        "is_error": True,
+                        "content": [
+                            {"type": "text", "text": "screenshot failed halfway"},
+                            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
+    assert messages_request_to_chat(body)["messages"] == [
+        {"role": "tool", "tool_call_id": "t1", "content": "Error: screenshot failed halfway"},
+        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}]},
+    ]
+
+
+def test_thinking_in_history_keeps_its_signature_as_thinking_blocks() -> None:
+    body = {
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "thinking", "thinking": "Hmm.", "signature": "sig"},
+                    {"type": "redacted_thinking", "data": "opaque"},
+                    {"type": "text", "text": "Hello."},
+                ],
+            },
+        ]
+    }
+    assert messages_request_to_chat(body)["messages"][1] == {
+        "role": "assistant",
+        "content": "Hello.",
+        "reasoning_content": "Hmm.",
+        "thinking_blocks": [
+            {"type": "thinking", "thinking": "Hmm.", "signature": "sig"},
+            {"type": "redacted_thinking", "data": "opaque"},
+        ],
+    }
+
+
+def test_documents_approximate_text_and_carry_pdfs_as_file_parts_and_refuse_urls() -> None:
+    text_doc = {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "the text"}}
+    pdf = {"type": "document", "title": "a.pdf", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"}}
+    body = {"messages": [{"role": "user", "content": [text_doc, pdf]}]}
+    assert messages_request_to_chat(body)["messages"][0]["content"] == [
+        {"type": "text", "text": "the text"},
+        {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBE", "filename": "a.pdf"}},
+    ]
+    url_doc = {"type": "document", "source": {"type": "url", "url": "https://example.com/a.pdf"}}
+    with pytest.raises(InvalidRequest) as refused:
+        messages_request_to_chat({"messages": [{"role": "user", "content": [url_doc]}]})
+    assert refused.value.param == "messages[0].content[0].source"
+
+
+def test_an_unknown_block_type_is_refused_naming_it() -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        messages_request_to_chat({"messages": [{"role": "user", "content": [{"type": "hologram"}]}]})
+    assert refused.value.param == "messages[0].content[0]"
+
+
+def test_server_tool_blocks_in_history_are_dropped() -> None:
+    body = {
+        "messages": [
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "server_tool_use", "id": "s1", "name": "web_search", "input": {"query": "x"}},
+                    {"type": "web_search_tool_result", "tool_use_id": "s1", "content": []},
+                    {"type": "text", "text": "Found it."},
+                ],
+            }
+        ]
+    }
+    assert messages_request_to_chat(body)["messages"] == [{"role": "assistant", "content": "Found it."}]
+
+
+def test_sampling_stop_and_user_cross_and_top_k_and_hints_are_dropped() -> None:
+    body = {
+        "model": "claude",
+        "max_tokens": 300,
+        "messages": [{"role": "user", "content": "hi"}],
+        "stop_sequences": ["END"],
+        "temperature": 0.3,
+        "top_p": 0.9,
+        "top_k": 40,
+        "metadata": {"user_id": "u-1"},
+        "context_management": {"edits": []},
+        "service_tier": "auto",
+        "container": "c1",
+        "mcp_servers": [{"type": "url", "url": "https://mcp", "name": "x"}],
+    }
+    assert messages_request_to_chat(body) == {
+        "model": "claude",
+        "messages": [{"role": "user", "content": "hi"}],
+        "max_tokens": 300,
+        "stop": ["END"],
+        "temperature": 0.3,
+        "top_p": 0.9,
+        "user": "u-1",
+    }
+
+
+def test_custom_tools_become_functions_and_server_tools_are_dropped() -> None:
+    body = {
+        "messages": [],
+        "tools": [
+            {"name": "weather", "description": "Weather.", "input_schema": {"type": "object", "properties": {}}},
+            {"type": "custom", "name": "clock", "input_schema": {"type": "object"}},
+            {"type": "web_search_20250305", "name": "web_search"},
+            {"type": "bash_20250124", "name": "bash"},
+            {"type": "text_editor_20250429", "name": "str_replace_based_edit_tool"},
+        ],
+        "tool_choice": {"type": "auto", "disable_parallel_tool_use": True},
+    }
+    chat = messages_request_to_chat(body)
+    assert chat["tools"] == [
+        {"type": "function", "function": {"name": "weather", "parameters": {"type": "object", "properties": {}}, "description": "Weather."}},
+        {"type": "function", "function": {"name": "clock", "parameters": {"type": "object"}}},
+    ]
+    assert chat["tool_choice"] == "auto"
+    assert chat["parallel_tool_calls"] is False
+
+
+@pytest.mark.parametrize(
+    ("choice", "expected"),
+    [
+        ({"type": "auto"}, "auto"),
+        ({"type": "any"}, "required"),
+        ({"type": "none"}, "none"),
+        ({"type": "tool", "name": "weather"}, {"type": "function", "function": {"name": "weather"}}),
+        ({"type": "tool", "name": "web_search"}, "auto"),
+    ],
+)
+def test_tool_choice_maps_and_a_choice_forcing_a_dropped_server_tool_falls_back_to_auto(choice: dict[str, Any], expected: Any) -> None:
+    body = {"messages": [], "tools": [{"name": "weather", "input_schema": {}}, {"type": "web_search_20250305", "name": "web_search"}], "tool_choice": choice}
+    chat = messages_request_to_chat(body)
+    assert chat["tool_choice"] == expected
+    assert "parallel_tool_calls" not in chat
+
+
+def test_only_server_tools_leave_no_tools_and_no_choice() -> None:
+    body = {"messages": [], "tools": [{"type": "web_search_20250305", "name": "web_search"}], "tool_choice": {"type": "any"}}
+    chat = messages_request_to_chat(body)
+    assert "tools" not in chat and "tool_choice" not in chat
+
+
+@pytest.mark.parametrize(
+    ("thinking", "effort"),
+    [
+        ({"type": "enabled", "budget_tokens": 1024}, "low"),
+        ({"type": "enabled", "budget_tokens": 2048}, "low"),
+        ({"type": "enabled", "budget_tokens": 2049}, "medium"),
+        ({"type": "enabled", "budget_tokens": 16384}, "medium"),
+        ({"type": "enabled", "budget_tokens": 16385}, "high"),
+        ({"type": "adaptive"}, "medium"),
+        ({"type": "disabled"}, None),
+    ],
+)
+def test_thinking_budget_becomes_reasoning_effort(thinking: dict[str, Any], effort: str | None) -> None:
+    chat = messages_request_to_chat({"messages": [], "thinking": thinking})
+    assert chat.get("reasoning_effort") == effort
+
+
+def test_output_config_effort_and_schema_cross_as_reasoning_effort_and_response_format() -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}}
+    body = {"messages": [], "output_config": {"effort": "max", "format": {"type": "json_schema", "schema": schema}}}
+    chat = messages_request_to_chat(body)
+    assert chat["reasoning_effort"] == "high"
+    assert chat["response_format"] == {"type": "json_schema", "json_schema": {"name": "output", "schema": schema, "strict": True}}
+
+
+def test_streaming_asks_the_chat_upstream_for_usage() -> None:
+    chat = messages_request_to_chat({"messages": [], "stream": True})
+    assert chat["stream"] is True
+    assert chat["stream_options"] == {"include_usage": True}
+    assert "stream_options" not in messages_request_to_chat({"messages": [], "stream": False})
+
+
+def test_odd_values_do_not_crash() -> None:
+    body = {"messages": [None, {"role": "user", "content": [None, "x"]}], "system": 5, "tools": "no", "thinking": 3}
+    with pytest.raises(InvalidRequest):
+        messages_request_to_chat(body)
+    assert messages_request_to_chat({"messages": "x", "tool_choice": 4, "metadata": []})["messages"] == []
