@@ -480,3 +480,248 @@ def test_odd_values_do_not_crash() -> None:
     with pytest.raises(InvalidRequest):
         messages_request_to_chat(body)
     assert messages_request_to_chat({"messages": "x", "tool_choice": 4, "metadata": []})["messages"] == []
+
+
+# --- chat request -> Messages -------------------------------------------------------------------
+
+
+def test_system_and_developer_messages_gather_into_system() -> None:
+    body = {
+        "model": "claude",
+        "messages": [
+            {"role": "system", "content": "Be terse."},
+            {"role": "developer", "content": [{"type": "text", "text": "Use French."}]},
+            {"role": "user", "content": "hi"},
+            {"role": "system", "content": "Late rule."},
+        ],
+    }
+    request = chat_request_to_messages(body)
+    assert request["system"] == "Be terse.\n\nUse French.\n\nLate rule."
+    assert request["messages"] == [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]
+    assert request["model"] == "claude"
+
+
+def test_max_tokens_defaults_to_4096_and_max_completion_tokens_wins() -> None:
+    assert chat_request_to_messages({"messages": []})["max_tokens"] == 4096
+    assert chat_request_to_messages({"messages": [], "max_tokens": 50})["max_tokens"] == 50
+    assert chat_request_to_messages({"messages": [], "max_tokens": 50, "max_completion_tokens": 70})["max_tokens"] == 70
+
+
+def test_consecutive_same_role_messages_merge_and_tool_results_come_first() -> None:
+    body = {
+        "messages": [
+            {"role": "user", "content": "Weather?"},
+            {"role": "user", "content": "In Paris."},
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "weather", "arguments": '{"city": "Paris"}'}}],
+            },
+            {"role": "tool", "tool_call_id": "c1", "content": "18C"},
+            {"role": "user", "content": "Thanks, and Oslo?"},
+        ]
+    }
+    assert chat_request_to_messages(body)["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "Weather?"}, {"type": "text", "text": "In Paris."}]},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "c1", "name": "weather", "input": {"city": "Paris"}}]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "c1", "content": "18C"},
+                {"type": "text", "text": "Thanks, and Oslo?"},
+            ],
+        },
+    ]
+
+
+def test_unparseable_tool_arguments_are_refused_naming_the_field() -> None:
+    body = {
+        "messages": [
+            {"role": "user", "content": "x"},
+            {"role": "assistant", "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{oops"}}]},
+        ]
+    }
+    with pytest.raises(InvalidRequest) as refused:
+        chat_request_to_messages(body)
+    assert refused.value.param == "messages[1].tool_calls[0].function.arguments"
+
+
+def test_thinking_blocks_come_first_in_the_assistant_turn_and_bare_reasoning_is_dropped() -> None:
+    body = {
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {
+                "role": "assistant",
+                "content": "Hello.",
+                "reasoning_content": "Hmm.",
+                "thinking_blocks": [{"type": "thinking", "thinking": "Hmm.", "signature": "s"}, {"type": "redacted_thinking", "data": "d"}],
+            },
+            {"role": "user", "content": "again"},
+            {"role": "assistant", "content": "Hi.", "reasoning_content": "unsigned"},
+        ]
+    }
+    turns = chat_request_to_messages(body)["messages"]
+    assert turns[1]["content"] == [
+        {"type": "thinking", "thinking": "Hmm.", "signature": "s"},
+        {"type": "redacted_thinking", "data": "d"},
+        {"type": "text", "text": "Hello."},
+    ]
+    assert turns[3]["content"] == [{"type": "text", "text": "Hi."}]
+
+
+def test_image_urls_become_base64_or_url_sources_and_other_schemes_are_refused() -> None:
+    body = {
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image_url", "image_url": {"url": f"data:image/jpeg;base64,{PNG}"}},
+                    {"type": "image_url", "image_url": {"url": "https://example.com/a.png", "detail": "high"}},
+                ],
+            }
+        ]
+    }
+    assert chat_request_to_messages(body)["messages"][0]["content"] == [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": PNG}},
+        {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}},
+    ]
+    body["messages"][0]["content"] = [{"type": "image_url", "image_url": {"url": "ftp://x"}}]
+    with pytest.raises(InvalidRequest) as refused:
+        chat_request_to_messages(body)
+    assert refused.value.param == "messages[0].content[0].image_url.url"
+
+
+def test_stop_tools_choice_parallel_and_user_cross() -> None:
+    body = {
+        "messages": [{"role": "user", "content": "hi"}],
+        "stop": "END",
+        "tools": [
+            {"type": "function", "function": {"name": "weather", "description": "W.", "parameters": {"type": "object"}, "strict": True}},
+            {"type": "function", "function": {"name": "clock"}},
+        ],
+        "tool_choice": {"type": "function", "function": {"name": "weather"}},
+        "parallel_tool_calls": False,
+        "user": "u-7",
+        "temperature": 1.7,
+        "top_p": 0.5,
+        "seed": 3,
+        "presence_penalty": 0.1,
+        "frequency_penalty": 0.1,
+        "logit_bias": {"1": 2},
+        "store": False,
+        "prompt_cache_key": "k",
+    }
+    assert chat_request_to_messages(body) == {
+        "model": None,
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}],
+        "max_tokens": 4096,
+        "stop_sequences": ["END"],
+        "temperature": 1.0,
+        "top_p": 0.5,
+        "tools": [
+            {"name": "weather", "input_schema": {"type": "object"}, "description": "W."},
+            {"name": "clock", "input_schema": {"type": "object", "properties": {}}},
+        ],
+        "tool_choice": {"type": "tool", "name": "weather", "disable_parallel_tool_use": True},
+        "metadata": {"user_id": "u-7"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("choice", "expected"),
+    [("auto", {"type": "auto"}), ("required", {"type": "any"}), ("none", {"type": "none"}), (None, None)],
+)
+def test_chat_tool_choice_maps(choice: Any, expected: Any) -> None:
+    body = {"messages": [], "tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": choice, "stop": ["a", "b"]}
+    request = chat_request_to_messages(body)
+    assert request.get("tool_choice") == expected
+    assert request["stop_sequences"] == ["a", "b"]
+
+
+@pytest.mark.parametrize(("effort", "budget"), [("low", 1024), ("medium", 8192), ("high", 24576)])
+def test_reasoning_effort_becomes_a_thinking_budget_below_max_tokens(effort: str, budget: int) -> None:
+    request = chat_request_to_messages({"messages": [], "reasoning_effort": effort, "max_tokens": 1000, "temperature": 0.2})
+    assert request["thinking"] == {"type": "enabled", "budget_tokens": budget}
+    assert request["max_tokens"] == budget + 1000
+    assert "temperature" not in request  # Anthropic refuses a temperature with thinking
+    roomy = chat_request_to_messages({"messages": [], "reasoning_effort": effort, "max_tokens": 30000})
+    assert roomy["max_tokens"] == 30000
+
+
+def test_minimal_reasoning_effort_means_no_thinking() -> None:
+    assert "thinking" not in chat_request_to_messages({"messages": [], "reasoning_effort": "minimal"})
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("n", 2), ("logprobs", True), ("top_logprobs", 3), ("modalities", ["text", "audio"])],
+)
+def test_what_anthropic_cannot_give_back_is_refused(field: str, value: Any) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        chat_request_to_messages({"messages": [], field: value})
+    assert refused.value.status == 400
+
+
+def test_n_of_one_and_logprobs_false_are_fine() -> None:
+    request = chat_request_to_messages({"messages": [], "n": 1, "logprobs": False})
+    assert "n" not in request and "logprobs" not in request
+
+
+def test_json_schema_becomes_structured_output_and_json_object_is_refused() -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}}
+    body = {"messages": [], "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}}
+    assert chat_request_to_messages(body)["output_config"] == {"format": {"type": "json_schema", "schema": schema}}
+    with pytest.raises(InvalidRequest) as refused:
+        chat_request_to_messages({"messages": [], "response_format": {"type": "json_object"}})
+    assert refused.value.param == "response_format"
+    assert "output_config" not in chat_request_to_messages({"messages": [], "response_format": {"type": "text"}})
+
+
+def test_a_pdf_file_part_becomes_a_document_and_an_uploaded_file_id_is_refused() -> None:
+    part = {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBE", "filename": "a.pdf"}}
+    request = chat_request_to_messages({"messages": [{"role": "user", "content": [part]}]})
+    assert request["messages"][0]["content"] == [
+        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"}, "title": "a.pdf"}
+    ]
+    with pytest.raises(InvalidRequest):
+        chat_request_to_messages({"messages": [{"role": "user", "content": [{"type": "file", "file": {"file_id": "f"}}]}]})
+
+
+def test_non_function_tools_are_refused() -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        chat_request_to_messages({"messages": [], "tools": [{"type": "custom", "custom": {"name": "x"}}]})
+    assert refused.value.param == "tools[0].type"
+
+
+def test_messages_request_round_trips_through_chat() -> None:
+    body = {
+        "model": "claude",
+        "max_tokens": 500,
+        "system": "Be terse.",
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "Weather?"}]},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "thinking", "thinking": "Tool.", "signature": "sig"},
+                    {"type": "text", "text": "Checking."},
+                    {"type": "tool_use", "id": "t1", "name": "weather", "input": {"city": "Paris"}},
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": "t1", "content": "18C"},
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
+                    {"type": "text", "text": "Thanks."},
+                ],
+            },
+        ],
+        "stop_sequences": ["END"],
+        "tools": [{"name": "weather", "description": "W.", "input_schema": {"type": "object"}}],
+        "tool_choice": {"type": "any", "disable_parallel_tool_use": True},
+        "metadata": {"user_id": "u"},
+        "stream": True,
+    }
+    back = chat_request_to_messages(messages_request_to_chat(body))
+    assert back == {**body, "tool_choice": {"type": "any", "disable_parallel_tool_use": True}}
