@@ -70,7 +70,13 @@ def anthropic_stream(answer: dict[str, Any]) -> list[bytes]:
     usage = answer["usage"]
     start_usage = {**usage, "output_tokens": 1}
     events = [
-        named_event("message_start", {"type": "message_start", "message": {**answer, "content": [], "stop_reason": None, "usage": start_usage}}),
+        named_event(
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {**answer, "content": [], "stop_reason": None, "usage": start_usage},
+            },
+        ),
         named_event("ping", {"type": "ping"}),
     ]
     for i, block in enumerate(answer["content"]):
@@ -89,9 +95,17 @@ def anthropic_stream(answer: dict[str, Any]) -> list[bytes]:
             deltas = [{"type": "input_json_delta", "partial_json": p} for p in pieces(arguments, 5)]
         else:
             start = block
-        events.append(named_event("content_block_start", {"type": "content_block_start", "index": i, "content_block": start}))
+        events.append(
+            named_event(
+                "content_block_start", {"type": "content_block_start", "index": i, "content_block": start}
+            )
+        )
         for delta in deltas:
-            events.append(named_event("content_block_delta", {"type": "content_block_delta", "index": i, "delta": delta}))
+            events.append(
+                named_event(
+                    "content_block_delta", {"type": "content_block_delta", "index": i, "delta": delta}
+                )
+            )
         events.append(named_event("content_block_stop", {"type": "content_block_stop", "index": i}))
     events.append(
         named_event(
@@ -122,11 +136,23 @@ def chat_answer() -> dict[str, Any]:
                     "content": "Checking the weather for you now.",
                     "reasoning_content": "The user wants weather. Two cities.",
                     "thinking_blocks": [
-                        {"type": "thinking", "thinking": "The user wants weather. Two cities.", "signature": "sig-9"}
+                        {
+                            "type": "thinking",
+                            "thinking": "The user wants weather. Two cities.",
+                            "signature": "sig-9",
+                        }
                     ],
                     "tool_calls": [
-                        {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": '{"city":"Paris","days":3}'}},
-                        {"id": "call_2", "type": "function", "function": {"name": "weather", "arguments": '{"city":"Oslo"}'}},
+                        {
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {"name": "weather", "arguments": '{"city":"Paris","days":3}'},
+                        },
+                        {
+                            "id": "call_2",
+                            "type": "function",
+                            "function": {"name": "weather", "arguments": '{"city":"Oslo"}'},
+                        },
                     ],
                 },
                 "finish_reason": "tool_calls",
@@ -148,7 +174,12 @@ def chat_stream(answer: dict[str, Any]) -> list[bytes]:
     pieces, the signature, content pieces, tool calls with arguments in pieces, the finish
     chunk, then the usage chunk and [DONE]."""
     message = answer["choices"][0]["message"]
-    head = {"id": answer["id"], "object": "chat.completion.chunk", "created": answer["created"], "model": answer["model"]}
+    head = {
+        "id": answer["id"],
+        "object": "chat.completion.chunk",
+        "created": answer["created"],
+        "model": answer["model"],
+    }
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
         return data_event({**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
@@ -159,7 +190,12 @@ def chat_stream(answer: dict[str, Any]) -> list[bytes]:
         events.append(chunk({"thinking_blocks": [{**block, "thinking": ""}]}))
     events += [chunk({"content": p}) for p in pieces(message.get("content") or "")]
     for index, call in enumerate(message.get("tool_calls") or []):
-        first = {"index": index, "id": call["id"], "type": "function", "function": {"name": call["function"]["name"], "arguments": ""}}
+        first = {
+            "index": index,
+            "id": call["id"],
+            "type": "function",
+            "function": {"name": call["function"]["name"], "arguments": ""},
+        }
         events.append(chunk({"tool_calls": [first]}))
         for p in pieces(call["function"]["arguments"], 4):
             events.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": p}}]}))
@@ -221,7 +257,10 @@ def test_system_string_or_blocks_becomes_the_first_system_message_without_cache_
         {"role": "user", "content": "hi"},
     ]
     assert chat["model"] == "m" and chat["max_tokens"] == 10
-    assert messages_request_to_chat({**body, "system": "Be kind."})["messages"][0] == {"role": "system", "content": "Be kind."}
+    assert messages_request_to_chat({**body, "system": "Be kind."})["messages"][0] == {
+        "role": "system",
+        "content": "Be kind.",
+    }
 
 
 def test_images_become_image_url_parts_from_base64_and_url_sources() -> None:
@@ -265,7 +304,11 @@ def test_tool_use_becomes_tool_calls_and_results_follow_as_tool_messages_before_
                 "role": "user",
                 "content": [
                     {"type": "tool_result", "tool_use_id": "t1", "content": "18C"},
-                    {"type": "tool_result", "tool_use_id": "t2", "content": [{"type": "text", "text": "4"}, {"type": "text", "text": "C"}]},
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "t2",
+                        "content": [{"type": "text", "text": "4"}, {"type": "text", "text": "C"}],
+                    },
                     {"type": "text", "text": "And tomorrow?"},
                 ],
             },
@@ -276,7 +319,11 @@ def test_tool_use_becomes_tool_calls_and_results_follow_as_tool_messages_before_
         "role": "assistant",
         "content": "Checking.",
         "tool_calls": [
-            {"id": "t1", "type": "function", "function": {"name": "weather", "arguments": '{"city":"Paris"}'}},
+            {
+                "id": "t1",
+                "type": "function",
+                "function": {"name": "weather", "arguments": '{"city":"Paris"}'},
+            },
             {"id": "t2", "type": "function", "function": {"name": "weather", "arguments": '{"city":"Oslo"}'}},
         ],
     }
@@ -299,7 +346,10 @@ def test_a_failed_tool_result_is_prefixed_with_error_and_its_images_follow_in_a_
                         "is_error": True,
                         "content": [
                             {"type": "text", "text": "screenshot failed halfway"},
-                            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
+                            {
+                                "type": "image",
+                                "source": {"type": "base64", "media_type": "image/png", "data": PNG},
+                            },
                         ],
                     }
                 ],
@@ -308,7 +358,10 @@ def test_a_failed_tool_result_is_prefixed_with_error_and_its_images_follow_in_a_
     }
     assert messages_request_to_chat(body)["messages"] == [
         {"role": "tool", "tool_call_id": "t1", "content": "Error: screenshot failed halfway"},
-        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}]},
+        {
+            "role": "user",
+            "content": [{"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}],
+        },
     ]
 
 
@@ -338,8 +391,15 @@ def test_thinking_in_history_keeps_its_signature_as_thinking_blocks() -> None:
 
 
 def test_documents_approximate_text_and_carry_pdfs_as_file_parts_and_refuse_urls() -> None:
-    text_doc = {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "the text"}}
-    pdf = {"type": "document", "title": "a.pdf", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"}}
+    text_doc = {
+        "type": "document",
+        "source": {"type": "text", "media_type": "text/plain", "data": "the text"},
+    }
+    pdf = {
+        "type": "document",
+        "title": "a.pdf",
+        "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"},
+    }
     body = {"messages": [{"role": "user", "content": [text_doc, pdf]}]}
     assert messages_request_to_chat(body)["messages"][0]["content"] == [
         {"type": "text", "text": "the text"},
@@ -403,7 +463,11 @@ def test_custom_tools_become_functions_and_server_tools_are_dropped() -> None:
     body = {
         "messages": [],
         "tools": [
-            {"name": "weather", "description": "Weather.", "input_schema": {"type": "object", "properties": {}}},
+            {
+                "name": "weather",
+                "description": "Weather.",
+                "input_schema": {"type": "object", "properties": {}},
+            },
             {"type": "custom", "name": "clock", "input_schema": {"type": "object"}},
             {"type": "web_search_20250305", "name": "web_search"},
             {"type": "bash_20250124", "name": "bash"},
@@ -413,7 +477,14 @@ def test_custom_tools_become_functions_and_server_tools_are_dropped() -> None:
     }
     chat = messages_request_to_chat(body)
     assert chat["tools"] == [
-        {"type": "function", "function": {"name": "weather", "parameters": {"type": "object", "properties": {}}, "description": "Weather."}},
+        {
+            "type": "function",
+            "function": {
+                "name": "weather",
+                "parameters": {"type": "object", "properties": {}},
+                "description": "Weather.",
+            },
+        },
         {"type": "function", "function": {"name": "clock", "parameters": {"type": "object"}}},
     ]
     assert chat["tool_choice"] == "auto"
@@ -430,15 +501,28 @@ def test_custom_tools_become_functions_and_server_tools_are_dropped() -> None:
         ({"type": "tool", "name": "web_search"}, "auto"),
     ],
 )
-def test_tool_choice_maps_and_a_choice_forcing_a_dropped_server_tool_falls_back_to_auto(choice: dict[str, Any], expected: Any) -> None:
-    body = {"messages": [], "tools": [{"name": "weather", "input_schema": {}}, {"type": "web_search_20250305", "name": "web_search"}], "tool_choice": choice}
+def test_tool_choice_maps_and_a_choice_forcing_a_dropped_server_tool_falls_back_to_auto(
+    choice: dict[str, Any], expected: Any
+) -> None:
+    body = {
+        "messages": [],
+        "tools": [
+            {"name": "weather", "input_schema": {}},
+            {"type": "web_search_20250305", "name": "web_search"},
+        ],
+        "tool_choice": choice,
+    }
     chat = messages_request_to_chat(body)
     assert chat["tool_choice"] == expected
     assert "parallel_tool_calls" not in chat
 
 
 def test_only_server_tools_leave_no_tools_and_no_choice() -> None:
-    body = {"messages": [], "tools": [{"type": "web_search_20250305", "name": "web_search"}], "tool_choice": {"type": "any"}}
+    body = {
+        "messages": [],
+        "tools": [{"type": "web_search_20250305", "name": "web_search"}],
+        "tool_choice": {"type": "any"},
+    }
     chat = messages_request_to_chat(body)
     assert "tools" not in chat and "tool_choice" not in chat
 
@@ -462,10 +546,16 @@ def test_thinking_budget_becomes_reasoning_effort(thinking: dict[str, Any], effo
 
 def test_output_config_effort_and_schema_cross_as_reasoning_effort_and_response_format() -> None:
     schema = {"type": "object", "properties": {"a": {"type": "string"}}}
-    body = {"messages": [], "output_config": {"effort": "max", "format": {"type": "json_schema", "schema": schema}}}
+    body = {
+        "messages": [],
+        "output_config": {"effort": "max", "format": {"type": "json_schema", "schema": schema}},
+    }
     chat = messages_request_to_chat(body)
     assert chat["reasoning_effort"] == "high"
-    assert chat["response_format"] == {"type": "json_schema", "json_schema": {"name": "output", "schema": schema, "strict": True}}
+    assert chat["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "output", "schema": schema, "strict": True},
+    }
 
 
 def test_streaming_asks_the_chat_upstream_for_usage() -> None:
@@ -476,7 +566,12 @@ def test_streaming_asks_the_chat_upstream_for_usage() -> None:
 
 
 def test_odd_values_do_not_crash() -> None:
-    body = {"messages": [None, {"role": "user", "content": [None, "x"]}], "system": 5, "tools": "no", "thinking": 3}
+    body = {
+        "messages": [None, {"role": "user", "content": [None, "x"]}],
+        "system": 5,
+        "tools": "no",
+        "thinking": 3,
+    }
     with pytest.raises(InvalidRequest):
         messages_request_to_chat(body)
     assert messages_request_to_chat({"messages": "x", "tool_choice": 4, "metadata": []})["messages"] == []
@@ -504,7 +599,12 @@ def test_system_and_developer_messages_gather_into_system() -> None:
 def test_max_tokens_defaults_to_4096_and_max_completion_tokens_wins() -> None:
     assert chat_request_to_messages({"messages": []})["max_tokens"] == 4096
     assert chat_request_to_messages({"messages": [], "max_tokens": 50})["max_tokens"] == 50
-    assert chat_request_to_messages({"messages": [], "max_tokens": 50, "max_completion_tokens": 70})["max_tokens"] == 70
+    assert (
+        chat_request_to_messages({"messages": [], "max_tokens": 50, "max_completion_tokens": 70})[
+            "max_tokens"
+        ]
+        == 70
+    )
 
 
 def test_consecutive_same_role_messages_merge_and_tool_results_come_first() -> None:
@@ -515,15 +615,27 @@ def test_consecutive_same_role_messages_merge_and_tool_results_come_first() -> N
             {
                 "role": "assistant",
                 "content": "",
-                "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "weather", "arguments": '{"city": "Paris"}'}}],
+                "tool_calls": [
+                    {
+                        "id": "c1",
+                        "type": "function",
+                        "function": {"name": "weather", "arguments": '{"city": "Paris"}'},
+                    }
+                ],
             },
             {"role": "tool", "tool_call_id": "c1", "content": "18C"},
             {"role": "user", "content": "Thanks, and Oslo?"},
         ]
     }
     assert chat_request_to_messages(body)["messages"] == [
-        {"role": "user", "content": [{"type": "text", "text": "Weather?"}, {"type": "text", "text": "In Paris."}]},
-        {"role": "assistant", "content": [{"type": "tool_use", "id": "c1", "name": "weather", "input": {"city": "Paris"}}]},
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "Weather?"}, {"type": "text", "text": "In Paris."}],
+        },
+        {
+            "role": "assistant",
+            "content": [{"type": "tool_use", "id": "c1", "name": "weather", "input": {"city": "Paris"}}],
+        },
         {
             "role": "user",
             "content": [
@@ -538,7 +650,12 @@ def test_unparseable_tool_arguments_are_refused_naming_the_field() -> None:
     body = {
         "messages": [
             {"role": "user", "content": "x"},
-            {"role": "assistant", "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{oops"}}]},
+            {
+                "role": "assistant",
+                "tool_calls": [
+                    {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{oops"}}
+                ],
+            },
         ]
     }
     with pytest.raises(InvalidRequest) as refused:
@@ -554,7 +671,10 @@ def test_thinking_blocks_come_first_in_the_assistant_turn_and_bare_reasoning_is_
                 "role": "assistant",
                 "content": "Hello.",
                 "reasoning_content": "Hmm.",
-                "thinking_blocks": [{"type": "thinking", "thinking": "Hmm.", "signature": "s"}, {"type": "redacted_thinking", "data": "d"}],
+                "thinking_blocks": [
+                    {"type": "thinking", "thinking": "Hmm.", "signature": "s"},
+                    {"type": "redacted_thinking", "data": "d"},
+                ],
             },
             {"role": "user", "content": "again"},
             {"role": "assistant", "content": "Hi.", "reasoning_content": "unsigned"},
@@ -576,7 +696,10 @@ def test_image_urls_become_base64_or_url_sources_and_other_schemes_are_refused()
                 "role": "user",
                 "content": [
                     {"type": "image_url", "image_url": {"url": f"data:image/jpeg;base64,{PNG}"}},
-                    {"type": "image_url", "image_url": {"url": "https://example.com/a.png", "detail": "high"}},
+                    {
+                        "type": "image_url",
+                        "image_url": {"url": "https://example.com/a.png", "detail": "high"},
+                    },
                 ],
             }
         ]
@@ -596,7 +719,15 @@ def test_stop_tools_choice_parallel_and_user_cross() -> None:
         "messages": [{"role": "user", "content": "hi"}],
         "stop": "END",
         "tools": [
-            {"type": "function", "function": {"name": "weather", "description": "W.", "parameters": {"type": "object"}, "strict": True}},
+            {
+                "type": "function",
+                "function": {
+                    "name": "weather",
+                    "description": "W.",
+                    "parameters": {"type": "object"},
+                    "strict": True,
+                },
+            },
             {"type": "function", "function": {"name": "clock"}},
         ],
         "tool_choice": {"type": "function", "function": {"name": "weather"}},
@@ -632,7 +763,12 @@ def test_stop_tools_choice_parallel_and_user_cross() -> None:
     [("auto", {"type": "auto"}), ("required", {"type": "any"}), ("none", {"type": "none"}), (None, None)],
 )
 def test_chat_tool_choice_maps(choice: Any, expected: Any) -> None:
-    body = {"messages": [], "tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": choice, "stop": ["a", "b"]}
+    body = {
+        "messages": [],
+        "tools": [{"type": "function", "function": {"name": "f"}}],
+        "tool_choice": choice,
+        "stop": ["a", "b"],
+    }
     request = chat_request_to_messages(body)
     assert request.get("tool_choice") == expected
     assert request["stop_sequences"] == ["a", "b"]
@@ -640,7 +776,9 @@ def test_chat_tool_choice_maps(choice: Any, expected: Any) -> None:
 
 @pytest.mark.parametrize(("effort", "budget"), [("low", 1024), ("medium", 8192), ("high", 24576)])
 def test_reasoning_effort_becomes_a_thinking_budget_below_max_tokens(effort: str, budget: int) -> None:
-    request = chat_request_to_messages({"messages": [], "reasoning_effort": effort, "max_tokens": 1000, "temperature": 0.2})
+    request = chat_request_to_messages(
+        {"messages": [], "reasoning_effort": effort, "max_tokens": 1000, "temperature": 0.2}
+    )
     assert request["thinking"] == {"type": "enabled", "budget_tokens": budget}
     assert request["max_tokens"] == budget + 1000
     assert "temperature" not in request  # Anthropic refuses a temperature with thinking
@@ -669,22 +807,35 @@ def test_n_of_one_and_logprobs_false_are_fine() -> None:
 
 def test_json_schema_becomes_structured_output_and_json_object_is_refused() -> None:
     schema = {"type": "object", "properties": {"a": {"type": "string"}}}
-    body = {"messages": [], "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}}
-    assert chat_request_to_messages(body)["output_config"] == {"format": {"type": "json_schema", "schema": schema}}
+    body = {
+        "messages": [],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}},
+    }
+    assert chat_request_to_messages(body)["output_config"] == {
+        "format": {"type": "json_schema", "schema": schema}
+    }
     with pytest.raises(InvalidRequest) as refused:
         chat_request_to_messages({"messages": [], "response_format": {"type": "json_object"}})
     assert refused.value.param == "response_format"
-    assert "output_config" not in chat_request_to_messages({"messages": [], "response_format": {"type": "text"}})
+    assert "output_config" not in chat_request_to_messages(
+        {"messages": [], "response_format": {"type": "text"}}
+    )
 
 
 def test_a_pdf_file_part_becomes_a_document_and_an_uploaded_file_id_is_refused() -> None:
     part = {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBE", "filename": "a.pdf"}}
     request = chat_request_to_messages({"messages": [{"role": "user", "content": [part]}]})
     assert request["messages"][0]["content"] == [
-        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"}, "title": "a.pdf"}
+        {
+            "type": "document",
+            "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"},
+            "title": "a.pdf",
+        }
     ]
     with pytest.raises(InvalidRequest):
-        chat_request_to_messages({"messages": [{"role": "user", "content": [{"type": "file", "file": {"file_id": "f"}}]}]})
+        chat_request_to_messages(
+            {"messages": [{"role": "user", "content": [{"type": "file", "file": {"file_id": "f"}}]}]}
+        )
 
 
 def test_non_function_tools_are_refused() -> None:
@@ -725,3 +876,320 @@ def test_messages_request_round_trips_through_chat() -> None:
     }
     back = chat_request_to_messages(messages_request_to_chat(body))
     assert back == {**body, "tool_choice": {"type": "any", "disable_parallel_tool_use": True}}
+
+
+# --- answers ------------------------------------------------------------------------------------
+
+
+def test_messages_answer_becomes_a_valid_chat_completion_with_cache_usage() -> None:
+    chat = messages_answer_to_chat(anthropic_answer())
+    completion = ChatCompletion.model_validate(chat)
+    assert completion.id == "chatcmpl-msg_01abc"
+    assert completion.model == "claude-sonnet-4-5"
+    message = chat["choices"][0]["message"]
+    assert message["content"] == "I will check the weather in both cities."
+    assert message["reasoning_content"] == "Let me think. Weather needs a tool."
+    assert message["thinking_blocks"] == [
+        {"type": "thinking", "thinking": "Let me think. Weather needs a tool.", "signature": "sig-1"},
+        {"type": "redacted_thinking", "data": "opaque"},
+    ]
+    assert [call["function"]["arguments"] for call in message["tool_calls"]] == [
+        '{"city":"Paris","days":3}',
+        '{"city":"Oslo","units":"C"}',
+    ]
+    assert chat["choices"][0]["finish_reason"] == "tool_calls"
+    assert chat["usage"] == {
+        "prompt_tokens": 1300,
+        "completion_tokens": 42,
+        "total_tokens": 1342,
+        "prompt_tokens_details": {"cached_tokens": 1000},
+        "cache_creation_input_tokens": 200,
+    }
+
+
+def test_an_answer_without_text_has_null_content() -> None:
+    answer = {**anthropic_answer(), "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {}}]}
+    assert messages_answer_to_chat(answer)["choices"][0]["message"]["content"] is None
+
+
+@pytest.mark.parametrize(
+    ("stop_reason", "finish_reason"),
+    [
+        ("end_turn", "stop"),
+        ("stop_sequence", "stop"),
+        ("pause_turn", "stop"),
+        ("max_tokens", "length"),
+        ("tool_use", "tool_calls"),
+        ("refusal", "content_filter"),
+    ],
+)
+def test_stop_reason_becomes_finish_reason(stop_reason: str, finish_reason: str) -> None:
+    chat = messages_answer_to_chat({**anthropic_answer(), "stop_reason": stop_reason})
+    assert chat["choices"][0]["finish_reason"] == finish_reason
+
+
+def test_chat_answer_becomes_a_valid_message_with_blocks_in_anthropic_order() -> None:
+    message = Message.model_validate(chat_answer_to_messages(chat_answer()))
+    assert message.id == "msg_xyz"
+    assert message.model == "gpt-4.1"
+    assert message_content(message) == [
+        {"type": "thinking", "thinking": "The user wants weather. Two cities.", "signature": "sig-9"},
+        {"type": "text", "text": "Checking the weather for you now."},
+        {"type": "tool_use", "id": "call_1", "name": "weather", "input": {"city": "Paris", "days": 3}},
+        {"type": "tool_use", "id": "call_2", "name": "weather", "input": {"city": "Oslo"}},
+    ]
+    assert message.stop_reason == "tool_use" and message.stop_sequence is None
+    assert message.usage.model_dump(exclude_none=True) == {
+        "input_tokens": 100,
+        "output_tokens": 42,
+        "cache_read_input_tokens": 1000,
+        "cache_creation_input_tokens": 200,
+    }
+
+
+@pytest.mark.parametrize(
+    ("finish_reason", "stop_reason"),
+    [
+        ("stop", "end_turn"),
+        ("length", "max_tokens"),
+        ("tool_calls", "tool_use"),
+        ("content_filter", "refusal"),
+        (None, "end_turn"),
+    ],
+)
+def test_finish_reason_becomes_stop_reason(finish_reason: str | None, stop_reason: str) -> None:
+    answer = chat_answer()
+    answer["choices"][0]["finish_reason"] = finish_reason
+    assert chat_answer_to_messages(answer)["stop_reason"] == stop_reason
+
+
+def test_unsigned_reasoning_becomes_a_thinking_block_with_an_empty_signature() -> None:
+    answer = chat_answer()
+    message = answer["choices"][0]["message"]
+    del message["thinking_blocks"], message["tool_calls"]
+    content = Message.model_validate(chat_answer_to_messages(answer)).content
+    assert content[0].model_dump() == {
+        "type": "thinking",
+        "thinking": "The user wants weather. Two cities.",
+        "signature": "",
+    }
+
+
+def test_an_upstream_tool_call_that_is_not_json_is_an_upstream_error() -> None:
+    answer = chat_answer()
+    answer["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] = "{nope"
+    with pytest.raises(UpstreamError):
+        chat_answer_to_messages(answer)
+
+
+def test_answers_round_trip() -> None:
+    answer = anthropic_answer()
+    assert chat_answer_to_messages(messages_answer_to_chat(answer)) == answer
+    chat = chat_answer()
+    back = messages_answer_to_chat(chat_answer_to_messages(chat))
+    assert back["id"] == "chatcmpl-msg_xyz"
+    assert back["choices"] == chat["choices"]
+    assert back["usage"] == chat["usage"]
+
+
+# --- Messages stream -> chat chunks -------------------------------------------------------------
+
+
+def test_messages_stream_accumulates_to_the_translated_answer() -> None:
+    answer = anthropic_answer()
+    out = feed(MessagesEventsToChat(), anthropic_stream(answer))
+    streamed = accumulate_chat(out)
+    whole = ChatCompletion.model_validate(messages_answer_to_chat(answer))
+    assert streamed.id == whole.id and streamed.model == whole.model
+    assert streamed.usage == whole.usage
+    assert streamed.choices[0].finish_reason == whole.choices[0].finish_reason
+    got, want = streamed.choices[0].message, whole.choices[0].message
+    assert got.content == want.content
+    assert [(c.id, c.function.name, c.function.arguments) for c in got.tool_calls or []] == [
+        (c.id, c.function.name, c.function.arguments) for c in want.tool_calls or []
+    ]
+    assert got.model_extra is not None and want.model_extra is not None
+    assert got.model_extra["reasoning_content"] == want.model_extra["reasoning_content"]
+    # Streamed signatures carry no thinking text (it came as reasoning_content) and an index.
+    assert [
+        {k: v for k, v in b.items() if k not in ("thinking", "index")}
+        for b in got.model_extra["thinking_blocks"]
+    ] == [{k: v for k, v in b.items() if k != "thinking"} for b in want.model_extra["thinking_blocks"]]
+
+
+def test_messages_stream_starts_with_the_role_and_ends_with_finish_usage_and_done() -> None:
+    out = feed(MessagesEventsToChat(), anthropic_stream(anthropic_answer()))
+    chunks = [read_event(event)[1] for event in out[:-1]]
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert chunks[-2]["choices"][0]["finish_reason"] == "tool_calls"
+    assert chunks[-1]["choices"] == []
+    assert chunks[-1]["usage"]["prompt_tokens"] == 1300
+    assert out[-1] == DONE
+
+
+def test_tool_call_deltas_are_indexed_among_tool_calls_and_arguments_arrive_in_pieces() -> None:
+    out = feed(MessagesEventsToChat(), anthropic_stream(anthropic_answer()))
+    calls = [
+        c
+        for e in out[:-1]
+        for choice in read_event(e)[1]["choices"]
+        for c in choice["delta"].get("tool_calls", [])
+    ]
+    assert [c["index"] for c in calls if "id" in c] == [0, 1]
+    assert (
+        "".join(c["function"]["arguments"] for c in calls if c["index"] == 1) == '{"city":"Oslo","units":"C"}'
+    )
+    assert len([c for c in calls if c["index"] == 0]) > 3
+
+
+def test_output_usage_is_the_last_cumulative_count_not_a_sum() -> None:
+    translator = MessagesEventsToChat()
+    events = anthropic_stream(anthropic_answer())
+    cumulative = named_event(
+        "message_delta",
+        {"type": "message_delta", "delta": {"stop_reason": None}, "usage": {"output_tokens": 20}},
+    )
+    out = feed(translator, [*events[:-2], cumulative, *events[-2:]])
+    assert read_event(out[-2])[1]["usage"]["completion_tokens"] == 42
+
+
+def test_a_messages_error_midway_becomes_a_chat_error_and_nothing_follows() -> None:
+    translator = MessagesEventsToChat()
+    events = anthropic_stream(anthropic_answer())
+    error = named_event(
+        "error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    )
+    out = feed(translator, events[:5])
+    assert translator.feed(error) == [
+        data_event(
+            {"error": {"message": "Overloaded", "type": "overloaded_error", "code": None, "param": None}}
+        )
+    ]
+    assert feed(translator, events[5:]) == []
+    assert out  # what came before the error stands
+
+
+# --- chat chunks -> Messages stream -------------------------------------------------------------
+
+
+def test_chat_stream_accumulates_with_the_anthropic_sdk_to_the_translated_answer() -> None:
+    answer = chat_answer()
+    out = feed(ChatEventsToMessages(), chat_stream(answer))
+    streamed = accumulate_messages(out)
+    whole = Message.model_validate(chat_answer_to_messages(answer))
+    assert streamed == whole
+
+
+def test_chat_stream_grammar_opens_one_block_at_a_time_and_ends_with_message_delta_and_stop() -> None:
+    out = feed(ChatEventsToMessages(), chat_stream(chat_answer()))
+    names = [read_event(e)[0] for e in out]
+    assert names[0] == "message_start"
+    assert names[-2:] == ["message_delta", "message_stop"]
+    open_block: int | None = None
+    for event in out:
+        name, data = read_event(event)
+        if name == "content_block_start":
+            assert open_block is None
+            open_block = data["index"]
+        elif name == "content_block_delta":
+            assert data["index"] == open_block
+        elif name == "content_block_stop":
+            assert data["index"] == open_block
+            open_block = None
+    assert open_block is None
+    assert read_event(out[-2])[1]["usage"] == {
+        "input_tokens": 100,
+        "output_tokens": 42,
+        "cache_read_input_tokens": 1000,
+        "cache_creation_input_tokens": 200,
+    }
+
+
+def test_reasoning_never_lands_in_a_text_block() -> None:
+    """Some upstreams interleave reasoning and text pieces; each piece goes in a block of its kind."""
+    head = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        return data_event({**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+
+    events = [
+        chunk({"role": "assistant", "reasoning_content": "think 1"}),
+        chunk({"content": "text 1"}),
+        chunk({"reasoning_content": "think 2"}),
+        chunk({"content": "text 2"}),
+        chunk({}, "stop"),
+        DONE,
+    ]
+    out = feed(ChatEventsToMessages(), events)
+    message = accumulate_messages(out)
+    assert message_content(message) == [
+        {"type": "thinking", "thinking": "think 1", "signature": ""},
+        {"type": "text", "text": "text 1"},
+        {"type": "thinking", "thinking": "think 2", "signature": ""},
+        {"type": "text", "text": "text 2"},
+    ]
+    assert message.stop_reason == "end_turn"
+    assert message.usage.input_tokens == 0  # no usage chunk came
+
+
+def test_message_delta_waits_for_done_so_the_usage_chunk_after_finish_counts() -> None:
+    translator = ChatEventsToMessages()
+    events = chat_stream(chat_answer())
+    finish, usage, done = events[-3:]
+    feed(translator, events[:-3])
+    assert [read_event(e)[0] for e in translator.feed(finish)] == ["content_block_stop"]
+    assert translator.feed(usage) == []
+    assert [read_event(e)[0] for e in translator.feed(done)] == ["message_delta", "message_stop"]
+
+
+def test_redacted_thinking_is_a_whole_block() -> None:
+    head = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+    events = [
+        data_event(
+            {
+                **head,
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {"thinking_blocks": [{"type": "redacted_thinking", "data": "opaque"}]},
+                        "finish_reason": None,
+                    }
+                ],
+            }
+        ),
+        data_event({**head, "choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": "stop"}]}),
+        DONE,
+    ]
+    message = accumulate_messages(feed(ChatEventsToMessages(), events))
+    assert message_content(message) == [
+        {"type": "redacted_thinking", "data": "opaque"},
+        {"type": "text", "text": "Hi"},
+    ]
+
+
+def test_a_chat_error_midway_becomes_an_anthropic_error_and_nothing_follows() -> None:
+    translator = ChatEventsToMessages()
+    events = chat_stream(chat_answer())
+    feed(translator, events[:4])
+    error = data_event(
+        {"error": {"message": "Rate limited", "type": "rate_limit_error", "code": "429", "param": None}}
+    )
+    out = translator.feed(error)
+    assert out == [
+        named_event(
+            "error", {"type": "error", "error": {"type": "rate_limit_error", "message": "Rate limited"}}
+        )
+    ]
+    assert feed(translator, events[4:]) == []
+
+
+def test_an_empty_chat_stream_still_makes_a_well_formed_message() -> None:
+    message = accumulate_messages(feed(ChatEventsToMessages(), [DONE]))
+    assert message.content == [] and message.stop_reason == "end_turn"
+
+
+def test_streams_round_trip_messages_to_chat_to_messages() -> None:
+    answer = anthropic_answer()
+    chat_events = feed(MessagesEventsToChat(), anthropic_stream(answer))
+    message = accumulate_messages(feed(ChatEventsToMessages(), chat_events))
+    assert message == Message.model_validate(answer)
