@@ -1193,3 +1193,18 @@ def test_streams_round_trip_messages_to_chat_to_messages() -> None:
     chat_events = feed(MessagesEventsToChat(), anthropic_stream(answer))
     message = accumulate_messages(feed(ChatEventsToMessages(), chat_events))
     assert message == Message.model_validate(answer)
+
+
+def test_thinking_tokens_cross_as_reasoning_tokens_both_ways() -> None:
+    answer = anthropic_answer()
+    answer["usage"]["output_tokens_details"] = {"thinking_tokens": 30}
+    chat = messages_answer_to_chat(answer)
+    assert chat["usage"]["completion_tokens_details"] == {"reasoning_tokens": 30}
+    assert Message.model_validate(chat_answer_to_messages(chat)).usage.output_tokens_details is not None
+    assert chat_answer_to_messages(chat)["usage"]["output_tokens_details"] == {"thinking_tokens": 30}
+
+
+def test_a_messages_stream_stopping_without_a_stop_reason_still_finishes() -> None:
+    events = [e for e in anthropic_stream(anthropic_answer()) if read_event(e)[0] != "message_delta"]
+    streamed = accumulate_chat(feed(MessagesEventsToChat(), events))
+    assert streamed.choices[0].finish_reason == "stop"

@@ -77,6 +77,7 @@ Answers (``messages_answer_to_chat``, ``chat_answer_to_messages``) and streams
 | `cache_read_input_tokens`                  | `prompt_tokens_details.cached_tokens`       | <->  |      |
 | `cache_creation_input_tokens`              | `cache_creation_input_tokens`               | <->  |      |
 | `output_tokens`                            | `completion_tokens`                         | <->  |      |
+| `output_tokens_details.thinking_tokens`    | `completion_tokens_details.reasoning_tokens` | <->  |      |
 | stream `signature_delta`                   | delta `thinking_blocks` with the signature  | <->  | 23   |
 | stream `error` event                       | `{"error": {...}}` event                    | <->  | 24   |
 | `ping`, `citations_delta`, unknown events  | -                                           | drop |      |
@@ -651,25 +652,33 @@ def _usage_to_chat(usage: dict[str, Any]) -> dict[str, Any]:
     writes = _int(usage.get("cache_creation_input_tokens"))
     prompt = _int(usage.get("input_tokens")) + reads + writes
     completion = _int(usage.get("output_tokens"))
-    return {
+    chat: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
         "prompt_tokens_details": {"cached_tokens": reads},
         "cache_creation_input_tokens": writes,
     }
+    thinking = _dict(usage.get("output_tokens_details")).get("thinking_tokens")
+    if isinstance(thinking, int):
+        chat["completion_tokens_details"] = {"reasoning_tokens": thinking}
+    return chat
 
 
 def _usage_to_messages(usage: dict[str, Any]) -> dict[str, Any]:
     """Chat usage as Anthropic's, whose ``input_tokens`` leaves the cache out."""
     reads = _int(_dict(usage.get("prompt_tokens_details")).get("cached_tokens"))
     writes = _int(usage.get("cache_creation_input_tokens"))
-    return {
+    anthropic: dict[str, Any] = {
         "input_tokens": max(0, _int(usage.get("prompt_tokens")) - reads - writes),
         "output_tokens": _int(usage.get("completion_tokens")),
         "cache_read_input_tokens": reads,
         "cache_creation_input_tokens": writes,
     }
+    reasoning = _dict(usage.get("completion_tokens_details")).get("reasoning_tokens")
+    if isinstance(reasoning, int):
+        anthropic["output_tokens_details"] = {"thinking_tokens": reasoning}
+    return anthropic
 
 
 def _chat_id(message_id: Any) -> str:
@@ -796,10 +805,11 @@ class MessagesEventsToChat:
     model: Any = None
     created: int = field(default_factory=lambda: int(time.time()))
     usage: dict[str, Any] = field(default_factory=dict)
-    # Anthropic block index -> the chat tool call's position, and the kind of each block.
+    # Anthropic block index -> position among the tool calls / among the thinking blocks.
     tool_positions: dict[int, int] = field(default_factory=dict)
     thinking_positions: dict[int, int] = field(default_factory=dict)
     thinking_count: int = 0
+    finish_sent: bool = False
     finished: bool = False
 
     def feed(self, event: bytes) -> list[bytes]:
@@ -817,8 +827,10 @@ class MessagesEventsToChat:
         if kind == "message_delta":
             return self._message_delta(data)
         if kind == "message_stop":
+            # A stop without a stop_reason still needs a finish chunk for a well-formed stream.
+            out = [] if self.finish_sent else self._delta({}, "stop")
             self.finished = True
-            return [data_event({**self._chunk([]), "usage": _usage_to_chat(self.usage)}), DONE]
+            return [*out, data_event({**self._chunk([]), "usage": _usage_to_chat(self.usage)}), DONE]
         if kind == "error":
             self.finished = True
             error = _dict(data.get("error"))
@@ -902,8 +914,9 @@ class MessagesEventsToChat:
             if value is not None:
                 self.usage[key] = value
         stop_reason = _dict(data.get("delta")).get("stop_reason")
-        if stop_reason is None:
+        if stop_reason is None or self.finish_sent:
             return []
+        self.finish_sent = True
         return self._delta({}, STOP_TO_FINISH.get(str(stop_reason), "stop"))
 
 
