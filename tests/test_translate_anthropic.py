@@ -1208,3 +1208,74 @@ def test_a_messages_stream_stopping_without_a_stop_reason_still_finishes() -> No
     events = [e for e in anthropic_stream(anthropic_answer()) if read_event(e)[0] != "message_delta"]
     streamed = accumulate_chat(feed(MessagesEventsToChat(), events))
     assert streamed.choices[0].finish_reason == "stop"
+
+
+def test_empty_chat_messages_leave_no_empty_turn() -> None:
+    body = {
+        "messages": [
+            {"role": "user", "content": "one"},
+            {"role": "assistant", "content": ""},
+            {"role": "user", "content": "two"},
+        ]
+    }
+    assert chat_request_to_messages(body)["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "one"}, {"type": "text", "text": "two"}]}
+    ]
+
+
+def test_an_allowed_tools_choice_is_refused() -> None:
+    body = {
+        "messages": [],
+        "tools": [{"type": "function", "function": {"name": "f"}}],
+        "tool_choice": {"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": []}},
+    }
+    with pytest.raises(InvalidRequest) as refused:
+        chat_request_to_messages(body)
+    assert refused.value.param == "tool_choice"
+
+
+def test_tool_calls_without_index_are_told_apart_by_id() -> None:
+    head = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        return data_event({**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+
+    events = [
+        chunk(
+            {"tool_calls": [{"id": "a", "type": "function", "function": {"name": "f", "arguments": '{"x":'}}]}
+        ),
+        chunk({"tool_calls": [{"function": {"arguments": "1}"}}]}),
+        chunk(
+            {"tool_calls": [{"id": "b", "type": "function", "function": {"name": "g", "arguments": "{}"}}]}
+        ),
+        chunk({}, "tool_calls"),
+        DONE,
+    ]
+    message = accumulate_messages(feed(ChatEventsToMessages(), events))
+    assert message_content(message) == [
+        {"type": "tool_use", "id": "a", "name": "f", "input": {"x": 1}},
+        {"type": "tool_use", "id": "b", "name": "g", "input": {}},
+    ]
+    assert message.stop_reason == "tool_use"
+
+
+def test_a_tool_use_started_with_its_whole_input_keeps_it() -> None:
+    answer = {
+        **anthropic_answer(),
+        "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {"a": 1}}],
+    }
+    events = anthropic_stream(answer)
+    # A proxy that sends the whole input at the start and no deltas.
+    events = [
+        named_event(
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": answer["content"][0]},
+        )
+        if read_event(e)[0] == "content_block_start"
+        else e
+        for e in events
+        if read_event(e)[0] != "content_block_delta"
+    ]
+    streamed = accumulate_chat(feed(MessagesEventsToChat(), events))
+    assert streamed.choices[0].message.tool_calls is not None
+    assert streamed.choices[0].message.tool_calls[0].function.arguments == '{"a":1}'

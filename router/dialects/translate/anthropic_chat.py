@@ -37,7 +37,8 @@ Requests (``messages_request_to_chat`` ->, ``chat_request_to_messages`` <-). Way
 
 1. Text blocks joined by a blank line; `cache_control` dropped.
 2. Mid-conversation system/developer messages move into `system` (Anthropic has one).
-3. Merged: Anthropic requires alternation. A user turn's tool results go first in it.
+3. Merged: Anthropic requires alternation. A user turn's tool results go first in it. A chat
+   message with nothing to say (empty content, no calls) is skipped: Anthropic refuses empty turns.
 4. `cache_control` and `citations` dropped.
 5. `url`, `file` and `content` document sources are refused; chat files need `file_data`.
 6. Chat arguments that are not a JSON object: 400 naming `messages[i].tool_calls[j]...`.
@@ -53,7 +54,7 @@ Requests (``messages_request_to_chat`` ->, ``chat_request_to_messages`` <-). Way
     on (Anthropic refuses them with thinking).
 12. Server tools have a `type` other than `custom`; a tool choice naming one falls back to
     auto. Chat `strict` dropped; chat non-function tools refused.
-13. `tool` <-> `{type: function, function: {name}}`.
+13. `tool` <-> `{type: function, function: {name}}`. Chat `allowed_tools` choices are refused.
 14. Budget -> effort: low (<= 2048), medium (<= 16384), high. Effort -> budget: low 1024,
     medium 8192, high 24576, and `max_tokens` raised by the budget when not above it;
     `minimal` / `none` -> no thinking.
@@ -476,6 +477,8 @@ def _chat_messages_to_turns(messages: list[Any]) -> tuple[str, list[dict[str, An
             turn_role, blocks = "assistant", _assistant_message_to_blocks(message, where)
         else:
             raise InvalidRequest(f"{where}.role {role!r} cannot be translated", param=f"{where}.role")
+        if not blocks:
+            continue  # Anthropic refuses an empty turn; its neighbours may merge instead
         if turns and turns[-1]["role"] == turn_role:
             turns[-1]["content"].extend(blocks)
         else:
@@ -619,8 +622,12 @@ def _tools_to_messages(body: dict[str, Any], request: dict[str, Any]) -> None:
         translated = {"type": "any"}
     elif choice == "none":
         translated = {"type": "none"}
-    elif isinstance(choice, dict):
+    elif isinstance(choice, dict) and choice.get("type") == "function":
         translated = {"type": "tool", "name": _dict(choice.get("function")).get("name")}
+    elif isinstance(choice, dict):
+        raise InvalidRequest(
+            f"tool_choice of type {choice.get('type')!r} cannot be translated", param="tool_choice"
+        )
     if body.get("parallel_tool_calls") is False:
         translated = translated or {"type": "auto"}
         if translated["type"] != "none":
@@ -682,7 +689,7 @@ def _usage_to_messages(usage: dict[str, Any]) -> dict[str, Any]:
 
 
 def _chat_id(message_id: Any) -> str:
-    return f"chatcmpl-{message_id}"
+    return f"chatcmpl-{message_id or ''}"
 
 
 def _message_id(chat_id: Any) -> str:
@@ -863,11 +870,14 @@ class MessagesEventsToChat:
             return self._delta({"content": block["text"]})
         if kind == "tool_use":
             position = self.tool_positions[index] = len(self.tool_positions)
+            # Anthropic starts with an empty input and sends it as deltas; a proxy may not.
+            start_input = block.get("input")
+            arguments = _json_text(start_input) if isinstance(start_input, dict) and start_input else ""
             call = {
                 "index": position,
                 "id": block.get("id"),
                 "type": "function",
-                "function": {"name": block.get("name"), "arguments": ""},
+                "function": {"name": block.get("name"), "arguments": arguments},
             }
             return self._delta({"tool_calls": [call]})
         if kind == "thinking":
@@ -946,6 +956,7 @@ class ChatEventsToMessages:
     open_kind: str | None = None  # "text", "thinking", "tool"
     open_tool: int | None = None  # the chat index of the open tool_use block
     seen_tools: set[int] = field(default_factory=set)
+    tool_ids: dict[str, int] = field(default_factory=dict)  # for upstreams that omit ``index``
     signed: bool = False  # the open thinking block got its signature
     finish_reason: str | None = None
     usage: dict[str, Any] = field(default_factory=dict)
@@ -1017,7 +1028,7 @@ class ChatEventsToMessages:
 
     def _tool_call(self, call: dict[str, Any]) -> list[bytes]:
         out: list[bytes] = []
-        index = _int(call.get("index"))
+        index = self._tool_index(call)
         function = _dict(call.get("function"))
         if index not in self.seen_tools:
             self.seen_tools.add(index)
@@ -1033,6 +1044,17 @@ class ChatEventsToMessages:
         if isinstance(arguments, str) and arguments and self.open_kind == "tool" and self.open_tool == index:
             out.append(self._block_delta({"type": "input_json_delta", "partial_json": arguments}))
         return out
+
+    def _tool_index(self, call: dict[str, Any]) -> int:
+        """The call's ``index``; an upstream that leaves it out (some OpenAI-compatible
+        servers) tells a new call by a new ``id``."""
+        if isinstance(call.get("index"), int):
+            return int(call["index"])
+        call_id = call.get("id")
+        if isinstance(call_id, str) and call_id and call_id not in self.tool_ids:
+            self.tool_ids[call_id] = len(self.tool_ids)
+            return self.tool_ids[call_id]
+        return self.open_tool if self.open_tool is not None else max(self.seen_tools, default=0)
 
     def _open(self, block: dict[str, Any], kind: str) -> list[bytes]:
         out = self._close()
