@@ -1279,3 +1279,28 @@ def test_a_tool_use_started_with_its_whole_input_keeps_it() -> None:
     streamed = accumulate_chat(feed(MessagesEventsToChat(), events))
     assert streamed.choices[0].message.tool_calls is not None
     assert streamed.choices[0].message.tool_calls[0].function.arguments == '{"a":1}'
+
+
+def test_reasoning_effort_gives_way_to_a_forced_tool() -> None:
+    body = {
+        "messages": [],
+        "reasoning_effort": "high",
+        "temperature": 0.5,
+        "tools": [{"type": "function", "function": {"name": "f"}}],
+        "tool_choice": "required",
+    }
+    request = chat_request_to_messages(body)
+    assert "thinking" not in request
+    assert request["temperature"] == 0.5
+
+
+def test_reasoning_effort_gives_way_to_a_tool_turn_without_its_thinking() -> None:
+    call = {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    history = [
+        {"role": "user", "content": "go"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c", "content": "done"},
+    ]
+    assert "thinking" not in chat_request_to_messages({"messages": history, "reasoning_effort": "low"})
+    history[1]["thinking_blocks"] = [{"type": "thinking", "thinking": "t", "signature": "s"}]
+    assert "thinking" in chat_request_to_messages({"messages": history, "reasoning_effort": "low"})

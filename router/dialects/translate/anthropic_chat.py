@@ -57,7 +57,9 @@ Requests (``messages_request_to_chat`` ->, ``chat_request_to_messages`` <-). Way
 13. `tool` <-> `{type: function, function: {name}}`. Chat `allowed_tools` choices are refused.
 14. Budget -> effort: low (<= 2048), medium (<= 16384), high. Effort -> budget: low 1024,
     medium 8192, high 24576, and `max_tokens` raised by the budget when not above it;
-    `minimal` / `none` -> no thinking.
+    `minimal` / `none` -> no thinking. Effort dropped (a hint) where Anthropic would refuse
+    thinking: with a forced tool choice, or when the last assistant turn has tool calls
+    without its signed thinking blocks (a chat client that does not keep them).
 15. Also the beta top-level `output_format`. Chat `json_object` is refused (no schema).
 16. Also `container`, `mcp_servers`, `cache_control` anywhere: hints.
 17. The client expects what Anthropic cannot give (n choices, logprobs, audio).
@@ -240,19 +242,19 @@ def _turn_to_chat(message: dict[str, Any], where: str) -> list[dict[str, Any]]:
         raise InvalidRequest(f"{where}.role must be 'user' or 'assistant'", param=f"{where}.role")
     if isinstance(content, str):
         return [{"role": "user", "content": content}]
-    tool_messages: list[dict[str, Any]] = []
+    chat_messages: list[dict[str, Any]] = []
     parts: list[dict[str, Any]] = []
     for j, block in enumerate(_list(content)):
         block = _dict(block)
         if block.get("type") == "tool_result":
-            tool_message, images = _tool_result_to_chat(block)
-            tool_messages.append(tool_message)
+            tool_message, images = _tool_result_to_chat(block, f"{where}.content[{j}]")
+            chat_messages.append(tool_message)
             parts.extend(images)
         elif block.get("type") not in SERVER_BLOCK_TYPES:
             parts.append(_user_block_to_part(block, f"{where}.content[{j}]"))
     if parts:
-        tool_messages.append({"role": "user", "content": parts})
-    return tool_messages
+        chat_messages.append({"role": "user", "content": parts})
+    return chat_messages
 
 
 def _user_block_to_part(block: dict[str, Any], where: str) -> dict[str, Any]:
@@ -292,14 +294,17 @@ def _document_to_part(block: dict[str, Any], where: str) -> dict[str, Any]:
     )
 
 
-def _tool_result_to_chat(block: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _tool_result_to_chat(block: dict[str, Any], where: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A tool result as a ``tool`` message, and its images (chat tool messages hold text only;
     they go to the user message that follows)."""
     content = block.get("content")
     text = _text_of(content)
     images = [
-        {"type": "image_url", "image_url": {"url": _source_url(_dict(b.get("source")), "tool_result")}}
-        for b in _list(content)
+        {
+            "type": "image_url",
+            "image_url": {"url": _source_url(_dict(b.get("source")), f"{where}.content[{k}]")},
+        }
+        for k, b in enumerate(_list(content))
         if isinstance(b, dict) and b.get("type") == "image"
     ]
     if block.get("is_error") is True:
@@ -424,8 +429,9 @@ def chat_request_to_messages(body: dict[str, Any]) -> dict[str, Any]:
         request["stop_sequences"] = [stop]
     elif isinstance(stop, list) and stop:
         request["stop_sequences"] = [s for s in stop if isinstance(s, str)]
+    _tools_to_messages(body, request)
     budget = THINKING_BUDGETS.get(str(body.get("reasoning_effort")))
-    if budget is not None:
+    if budget is not None and _can_think(request):
         request["thinking"] = {"type": "enabled", "budget_tokens": budget}
         if request["max_tokens"] <= budget:
             request["max_tokens"] += budget
@@ -435,13 +441,27 @@ def chat_request_to_messages(body: dict[str, Any]) -> dict[str, Any]:
             request["temperature"] = min(float(temperature), 1.0)
         if body.get("top_p") is not None:
             request["top_p"] = body["top_p"]
-    _tools_to_messages(body, request)
     _response_format_to_messages(body.get("response_format"), request)
     if isinstance(body.get("user"), str) and body["user"]:
         request["metadata"] = {"user_id": body["user"]}
     if "stream" in body:
         request["stream"] = body["stream"]
     return request
+
+
+def _can_think(request: dict[str, Any]) -> bool:
+    """Whether Anthropic accepts thinking with this request. It refuses thinking with a forced
+    tool, and a tool-use turn in history that does not start with its (signed) thinking, which a
+    chat client without ``thinking_blocks`` cannot send back: reasoning_effort is a hint, so it
+    gives way rather than fail the request."""
+    if _dict(request.get("tool_choice")).get("type") in ("any", "tool"):
+        return False
+    assistant_turns = [turn for turn in request["messages"] if turn["role"] == "assistant"]
+    if not assistant_turns:
+        return True
+    blocks = assistant_turns[-1]["content"]
+    has_tool_use = any(block.get("type") == "tool_use" for block in blocks)
+    return not has_tool_use or blocks[0].get("type") in ("thinking", "redacted_thinking")
 
 
 def _refuse_unexpressible(body: dict[str, Any]) -> None:
