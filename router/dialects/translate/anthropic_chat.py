@@ -313,8 +313,21 @@ def _tool_result_to_chat(block: dict[str, Any], where: str) -> tuple[dict[str, A
     return message, images
 
 
-def _assistant_to_chat(content: Any, where: str) -> dict[str, Any]:
-    """An assistant turn as one chat message: text, tool calls, and thinking with signatures."""
+def _thinking_block(block: dict[str, Any]) -> dict[str, Any] | None:
+    """A thinking or redacted thinking block, reduced to what both dialects carry (they share
+    its shape); None for any other block."""
+    if block.get("type") == "thinking":
+        thinking = str(block.get("thinking", ""))
+        return {"type": "thinking", "thinking": thinking, "signature": str(block.get("signature", ""))}
+    if block.get("type") == "redacted_thinking":
+        return {"type": "redacted_thinking", "data": str(block.get("data", ""))}
+    return None
+
+
+def _assistant_to_chat(content: Any, where: str | None) -> dict[str, Any]:
+    """An assistant turn (or a whole answer's content) as one chat message: text, tool calls,
+    and thinking with its signatures. Unknown blocks are refused in a request (``where`` names
+    the turn) and dropped from an answer (``where`` None)."""
     if isinstance(content, str):
         return {"role": "assistant", "content": content}
     texts: list[str] = []
@@ -323,21 +336,14 @@ def _assistant_to_chat(content: Any, where: str) -> dict[str, Any]:
     for j, block in enumerate(_list(content)):
         block = _dict(block)
         kind = block.get("type")
+        thinking = _thinking_block(block)
         if kind == "text":
             texts.append(str(block.get("text", "")))
         elif kind == "tool_use":
             tool_calls.append(_tool_use_to_call(block))
-        elif kind == "thinking":
-            thinking_blocks.append(
-                {
-                    "type": "thinking",
-                    "thinking": str(block.get("thinking", "")),
-                    "signature": str(block.get("signature", "")),
-                }
-            )
-        elif kind == "redacted_thinking":
-            thinking_blocks.append({"type": "redacted_thinking", "data": str(block.get("data", ""))})
-        elif kind not in SERVER_BLOCK_TYPES:
+        elif thinking is not None:
+            thinking_blocks.append(thinking)
+        elif where is not None and kind not in SERVER_BLOCK_TYPES:
             raise InvalidRequest(
                 f"{where}.content[{j}]: assistant blocks of type {kind!r} cannot be translated",
                 param=f"{where}.content[{j}].type",
@@ -354,6 +360,7 @@ def _assistant_to_chat(content: Any, where: str) -> dict[str, Any]:
 
 
 def _tool_use_to_call(block: dict[str, Any]) -> dict[str, Any]:
+    """A ``tool_use`` block as a chat tool call, its input as compact JSON."""
     arguments = block.get("input")
     return {
         "id": str(block.get("id", "")),
@@ -567,21 +574,15 @@ def _tool_message_to_result(message: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def _chat_thinking_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """A chat assistant message's ``thinking_blocks`` as Anthropic blocks."""
+    blocks = (_thinking_block(_dict(block)) for block in _list(message.get("thinking_blocks")))
+    return [block for block in blocks if block is not None]
+
+
 def _assistant_message_to_blocks(message: dict[str, Any], where: str) -> list[dict[str, Any]]:
     """An assistant message as blocks in Anthropic's order: thinking, text, tool uses."""
-    blocks: list[dict[str, Any]] = []
-    for block in _list(message.get("thinking_blocks")):
-        block = _dict(block)
-        if block.get("type") == "thinking":
-            blocks.append(
-                {
-                    "type": "thinking",
-                    "thinking": str(block.get("thinking", "")),
-                    "signature": str(block.get("signature", "")),
-                }
-            )
-        elif block.get("type") == "redacted_thinking":
-            blocks.append({"type": "redacted_thinking", "data": str(block.get("data", ""))})
+    blocks = _chat_thinking_blocks(message)
     content = message.get("content")
     text = (
         _text_of(content)
@@ -721,34 +722,7 @@ def _message_id(chat_id: Any) -> str:
 
 def messages_answer_to_chat(answer: dict[str, Any]) -> dict[str, Any]:
     """A whole Messages answer as a ``chat.completion``."""
-    texts: list[str] = []
-    tool_calls: list[dict[str, Any]] = []
-    thinking_blocks: list[dict[str, Any]] = []
-    for block in _list(answer.get("content")):
-        block = _dict(block)
-        kind = block.get("type")
-        if kind == "text":
-            texts.append(str(block.get("text", "")))
-        elif kind == "tool_use":
-            tool_calls.append(_tool_use_to_call(block))
-        elif kind == "thinking":
-            thinking_blocks.append(
-                {
-                    "type": "thinking",
-                    "thinking": block.get("thinking", ""),
-                    "signature": block.get("signature", ""),
-                }
-            )
-        elif kind == "redacted_thinking":
-            thinking_blocks.append({"type": "redacted_thinking", "data": block.get("data", "")})
-    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts else None}
-    if tool_calls:
-        message["tool_calls"] = tool_calls
-    if thinking_blocks:
-        message["reasoning_content"] = "".join(
-            str(b["thinking"]) for b in thinking_blocks if b["type"] == "thinking"
-        )
-        message["thinking_blocks"] = thinking_blocks
+    message = _assistant_to_chat(answer.get("content"), None)
     return {
         "id": _chat_id(answer.get("id")),
         "object": "chat.completion",
@@ -795,19 +769,7 @@ def chat_answer_to_messages(answer: dict[str, Any]) -> dict[str, Any]:
 def _answer_thinking_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
     """The thinking of a chat answer as blocks: its ``thinking_blocks`` when signed, else its
     ``reasoning_content`` as one unsigned block (a chat upstream such as DeepSeek has no signature)."""
-    blocks: list[dict[str, Any]] = []
-    for block in _list(message.get("thinking_blocks")):
-        block = _dict(block)
-        if block.get("type") == "thinking":
-            blocks.append(
-                {
-                    "type": "thinking",
-                    "thinking": str(block.get("thinking", "")),
-                    "signature": str(block.get("signature", "")),
-                }
-            )
-        elif block.get("type") == "redacted_thinking":
-            blocks.append({"type": "redacted_thinking", "data": str(block.get("data", ""))})
+    blocks = _chat_thinking_blocks(message)
     reasoning = message.get("reasoning_content")
     if not blocks and isinstance(reasoning, str) and reasoning:
         blocks.append({"type": "thinking", "thinking": reasoning, "signature": ""})
