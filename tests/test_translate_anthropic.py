@@ -1304,3 +1304,35 @@ def test_reasoning_effort_gives_way_to_a_tool_turn_without_its_thinking() -> Non
     assert "thinking" not in chat_request_to_messages({"messages": history, "reasoning_effort": "low"})
     history[1]["thinking_blocks"] = [{"type": "thinking", "thinking": "t", "signature": "s"}]
     assert "thinking" in chat_request_to_messages({"messages": history, "reasoning_effort": "low"})
+
+
+def test_thinking_text_given_in_thinking_blocks_counts_once() -> None:
+    head = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+
+    def chunk(delta: dict[str, Any]) -> bytes:
+        return data_event({**head, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+
+    events = [
+        # litellm repeats each reasoning piece in thinking_blocks
+        chunk(
+            {
+                "reasoning_content": "a",
+                "thinking_blocks": [{"type": "thinking", "thinking": "a", "signature": ""}],
+            }
+        ),
+        chunk(
+            {
+                "reasoning_content": "b",
+                "thinking_blocks": [{"type": "thinking", "thinking": "b", "signature": ""}],
+            }
+        ),
+        chunk({"thinking_blocks": [{"type": "thinking", "thinking": "", "signature": "s1"}]}),
+        # another upstream gives a whole block at once
+        chunk({"thinking_blocks": [{"type": "thinking", "thinking": "whole", "signature": "s2"}]}),
+        DONE,
+    ]
+    message = accumulate_messages(feed(ChatEventsToMessages(), events))
+    assert message_content(message) == [
+        {"type": "thinking", "thinking": "ab", "signature": "s1"},
+        {"type": "thinking", "thinking": "whole", "signature": "s2"},
+    ]

@@ -584,13 +584,8 @@ def _assistant_message_to_blocks(message: dict[str, Any], where: str) -> list[di
     """An assistant message as blocks in Anthropic's order: thinking, text, tool uses."""
     blocks = _chat_thinking_blocks(message)
     content = message.get("content")
-    text = (
-        _text_of(content)
-        if isinstance(content, str)
-        else "".join(
-            str(p.get("text") or p.get("refusal") or "") for p in _list(content) if isinstance(p, dict)
-        )
-    )
+    refusals = (str(p.get("refusal", "")) for p in _list(content) if _dict(p).get("type") == "refusal")
+    text = _text_of(content) + "".join(refusals)
     if text:
         blocks.append({"type": "text", "text": text})
     for j, call in enumerate(_list(message.get("tool_calls"))):
@@ -980,12 +975,11 @@ class ChatEventsToMessages:
     def _delta(self, delta: dict[str, Any]) -> list[bytes]:
         out: list[bytes] = []
         reasoning = delta.get("reasoning_content")
-        if isinstance(reasoning, str) and reasoning:
-            if self.open_kind != "thinking" or self.signed:
-                out += self._open({"type": "thinking", "thinking": "", "signature": ""}, "thinking")
-            out.append(self._block_delta({"type": "thinking_delta", "thinking": reasoning}))
+        has_reasoning = isinstance(reasoning, str) and bool(reasoning)
+        if has_reasoning:
+            out += self._thinking_text(str(reasoning))
         for block in _list(delta.get("thinking_blocks")):
-            out += self._thinking_block(_dict(block))
+            out += self._thinking_block(_dict(block), has_reasoning)
         text = delta.get("content") or delta.get("refusal")
         if isinstance(text, str) and text:
             if self.open_kind != "text":
@@ -995,17 +989,32 @@ class ChatEventsToMessages:
             out += self._tool_call(_dict(call))
         return out
 
-    def _thinking_block(self, block: dict[str, Any]) -> list[bytes]:
-        """A signature ends the open thinking block; a redacted block is a whole block."""
+    def _thinking_text(self, text: str) -> list[bytes]:
+        """A piece of thinking, in the open thinking block unless its signature closed it."""
+        out: list[bytes] = []
+        if self.open_kind != "thinking" or self.signed:
+            out += self._open({"type": "thinking", "thinking": "", "signature": ""}, "thinking")
+        out.append(self._block_delta({"type": "thinking_delta", "thinking": text}))
+        return out
+
+    def _thinking_block(self, block: dict[str, Any], has_reasoning: bool) -> list[bytes]:
+        """A signature ends the open thinking block; a redacted block is a whole block. The
+        block's own text counts only when the delta had no ``reasoning_content`` (litellm
+        repeats each piece in both)."""
         out: list[bytes] = []
         if block.get("type") == "redacted_thinking":
             out += self._open({"type": "redacted_thinking", "data": str(block.get("data", ""))}, "redacted")
             out += self._close()
-        elif block.get("type") == "thinking" and block.get("signature"):
-            if self.open_kind != "thinking" or self.signed:
-                out += self._open({"type": "thinking", "thinking": "", "signature": ""}, "thinking")
-            out.append(self._block_delta({"type": "signature_delta", "signature": str(block["signature"])}))
-            self.signed = True
+        elif block.get("type") == "thinking":
+            thinking = block.get("thinking")
+            if isinstance(thinking, str) and thinking and not has_reasoning:
+                out += self._thinking_text(thinking)
+            if block.get("signature"):
+                if self.open_kind != "thinking" or self.signed:
+                    out += self._open({"type": "thinking", "thinking": "", "signature": ""}, "thinking")
+                signature = str(block["signature"])
+                out.append(self._block_delta({"type": "signature_delta", "signature": signature}))
+                self.signed = True
         return out
 
     def _tool_call(self, call: dict[str, Any]) -> list[bytes]:
