@@ -1336,3 +1336,8 @@ def test_thinking_text_given_in_thinking_blocks_counts_once() -> None:
         {"type": "thinking", "thinking": "ab", "signature": "s1"},
         {"type": "thinking", "thinking": "whole", "signature": "s2"},
     ]
+
+
+def test_comments_and_pings_are_dropped_both_ways() -> None:
+    assert ChatEventsToMessages().feed(b": keep-alive\n\n") == []
+    assert MessagesEventsToChat().feed(named_event("ping", {"type": "ping"})) == []

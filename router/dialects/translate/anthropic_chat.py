@@ -930,7 +930,7 @@ class ChatEventsToMessages:
     started: bool = False
     finished: bool = False
     block_count: int = 0
-    open_kind: str | None = None  # "text", "thinking", "tool"
+    open_kind: str | None = None  # "text", "thinking", "redacted", "tool"
     open_tool: int | None = None  # the chat index of the open tool_use block
     seen_tools: set[int] = field(default_factory=set)
     tool_ids: dict[str, int] = field(default_factory=dict)  # for upstreams that omit ``index``
@@ -945,8 +945,10 @@ class ChatEventsToMessages:
             return self._end()
         _, data = read_event(event)
         data = _dict(data)
-        if "error" in data:
-            return self._error(_dict(data.get("error")))
+        if isinstance(data.get("error"), dict):
+            return self._error(data["error"])
+        if not data:
+            return []  # a comment or keep-alive
         out = [] if self.started else self._start(data)
         if isinstance(data.get("usage"), dict):
             self.usage = data["usage"]
