@@ -25,7 +25,7 @@ Requests (``messages_request_to_chat`` ->, ``chat_request_to_messages`` <-). Way
 | server `tools` (web_search, bash, ...)     | -                                           | drop | 12   |
 | `tool_choice` auto / any / tool / none     | auto / required / function / none           | <->  | 13   |
 | `tool_choice.disable_parallel_tool_use`    | `parallel_tool_calls: false`                | <->  |      |
-| `thinking` enabled, `budget_tokens`        | `reasoning_effort`                          | <- ~ | 14   |
+| `thinking` enabled, `budget_tokens`        | `reasoning_effort`                          | <-> ~| 14   |
 | `thinking` adaptive / disabled             | `reasoning_effort: medium` / none           | -> ~ |      |
 | `output_config.effort`                     | `reasoning_effort` (xhigh, max -> high)     | -> ~ |      |
 | `output_config.format` json_schema         | `response_format` json_schema               | <->  | 15   |
@@ -33,6 +33,7 @@ Requests (``messages_request_to_chat`` ->, ``chat_request_to_messages`` <-). Way
 | `stream`                                   | `stream` + `stream_options.include_usage`   | <->  |      |
 | `context_management`, `service_tier`, ...  | -                                           | drop | 16   |
 | -                                          | `n` > 1, `logprobs`, audio output           | 400  | 17   |
+| -                                          | role `function` (legacy)                    | 400  |      |
 | -                                          | `seed`, penalties, `logit_bias`, ...        | drop | 18   |
 
 1. Text blocks joined by a blank line; `cache_control` dropped.
@@ -72,6 +73,7 @@ Answers (``messages_answer_to_chat``, ``chat_answer_to_messages``) and streams
 |--------------------------------------------|---------------------------------------------|------|------|
 | `id` `msg_X`                               | `chatcmpl-msg_X`                            | <->  | 19   |
 | `text` blocks                              | `content` (joined; None when none)          | <->  | 4    |
+| `text` block                               | `refusal`                                   | <- ~ |      |
 | `thinking` / `redacted_thinking` blocks    | `reasoning_content` + `thinking_blocks`     | <->  | 20   |
 | `tool_use` blocks                          | `tool_calls`                                | <->  | 21   |
 | `server_tool_use`, `*_tool_result` blocks  | -                                           | drop |      |
