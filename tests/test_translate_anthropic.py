@@ -1341,3 +1341,10 @@ def test_thinking_text_given_in_thinking_blocks_counts_once() -> None:
 def test_comments_and_pings_are_dropped_both_ways() -> None:
     assert ChatEventsToMessages().feed(b": keep-alive\n\n") == []
     assert MessagesEventsToChat().feed(named_event("ping", {"type": "ping"})) == []
+
+
+def test_answers_with_odd_values_still_translate_to_valid_answers() -> None:
+    Message.model_validate({**chat_answer_to_messages({"choices": "x", "usage": None}), "model": "m"})
+    ChatCompletion.model_validate(
+        {**messages_answer_to_chat({"content": [None, 3], "usage": []}), "model": "m"}
+    )
