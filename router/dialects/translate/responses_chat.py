@@ -865,7 +865,7 @@ class ResponsesEventsToChat:
         kind = _str(data.get("type")) or (name or "")
         if kind == "error":
             self._ended = True
-            return [_chat_error(data)]
+            return [_chat_error({key: data.get(key) for key in ("message", "code", "param")})]
         if kind == "response.failed":
             self._ended = True
             return [_chat_error(_dict(data.get("response")).get("error"))]
