@@ -10,8 +10,10 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from router.config.load import parse_config
-from router.config.model import GatewayConfig, GatewayKey
-from router.dispatch.completion import Completion
+from router.config.model import Dialect, GatewayConfig, GatewayKey
+from router.dialects.bridge import Conversation, Embeddings
+from router.dialects.formats import FORMATS
+from router.dispatch.completion import EMBEDDINGS, Completion
 from router.dispatch.dispatcher import Dispatcher
 from router.dispatch.opened_stream import OpenedStream, StreamOutcome
 from router.errors import UpstreamError
@@ -20,6 +22,8 @@ from router.routing.rules import route
 from router.state.local import LocalState
 from router.telemetry.metrics import Metrics
 from tests.upstream import FakeUpstream
+
+CHAT_FORMAT = FORMATS[Dialect.CHAT]
 
 
 class FakeClock:
@@ -51,12 +55,20 @@ class Harness:
         **extra: Any,
     ) -> Completion:
         body = self.body(model, **extra)
-        return await self.dispatcher.chat(route(self.config, model, body, key, headers or {}), body)
+        routed = route(self.config, model, body, key, headers or {})
+        return await self.dispatcher.complete(routed, body, Conversation(Dialect.CHAT, body), CHAT_FORMAT)
+
+    async def embeddings(self, body: dict[str, Any]) -> Completion:
+        routed = route(self.config, body["model"], body, None, {})
+        return await self.dispatcher.complete(routed, body, Embeddings(body), EMBEDDINGS)
+
+    async def open_stream(self, body: dict[str, Any]) -> OpenedStream:
+        routed = route(self.config, body["model"], body, None, {})
+        return await self.dispatcher.open_stream(routed, body, Conversation(Dialect.CHAT, body), CHAT_FORMAT)
 
     async def stream(self, model: str, **extra: Any) -> tuple[OpenedStream, str]:
         """The opened stream and the whole text it delivers."""
-        body = self.body(model, stream=True, **extra)
-        opened = await self.dispatcher.open_stream(route(self.config, model, body, None, {}), body)
+        opened = await self.open_stream(self.body(model, stream=True, **extra))
         return opened, await stream_text(opened)
 
     def sample(self, name: str, **labels: str) -> float:

@@ -12,6 +12,7 @@ from router.config.model import (
     ConfigError,
     CooldownSettings,
     Deployment,
+    Dialect,
     FakeSettings,
     GroupCache,
     ModelGroup,
@@ -151,10 +152,10 @@ models:
         "together, vertex_ai, vllm, xai)",
         "deployments[0].timeout: expected a duration like 500ms, 30s or 2m",
         "deployments[0].weight: expected a positive number, got -1",
-        "deployments[1].colour: unknown key (allowed: adapter, api, api_key, base_url, connect_timeout, cooldown, "
-        "extra_params, fake, first_chunk_timeout, headers, idle_timeout, limit_wait, max_concurrency, "
-        "max_input_tokens, max_queue, max_response_size, model, name, price, provider, queue_timeout, "
-        "rpm, timeout, tpm, weight)",
+        "deployments[1].colour: unknown key (allowed: adapter, api, api_key, base_url, connect_timeout, "
+        "cooldown, extra_params, fake, first_chunk_timeout, headers, idle_timeout, limit_wait, "
+        "max_concurrency, max_input_tokens, max_queue, max_response_size, model, name, price, provider, "
+        "queue_timeout, rpm, timeout, tpm, weight)",
         "deployments[1].provider: is required",
         "deployments[2].name: is required",
         "deployments[2].timeout: expected a duration like 500ms, 30s or 2m",
@@ -219,10 +220,8 @@ deployments:
 models: [{name: m, deployments: [a, b, c, d]}]
 """
     assert problems(raw) == [
-        "deployments[2].max_response_size: is only for native providers, "
-        "whose answers Raceway reads itself",
-        "deployments[3].max_response_size: is only for native providers, "
-        "whose answers Raceway reads itself",
+        "deployments[2].max_response_size: is only for native providers, whose answers Raceway reads itself",
+        "deployments[3].max_response_size: is only for native providers, whose answers Raceway reads itself",
         "deployments[3].max_response_size: a size must be positive",
     ]
     config = parse_config(raw.split(b"  - {name: c")[0] + b"models: [{name: m, deployments: [a, b]}]", {})
@@ -425,3 +424,42 @@ models: [{name: m, deployments: [a, b, c]}]
     assert found[1].startswith("deployments[1].headers: ") and "'x-team'" in found[1]
     assert found[2].startswith("deployments[2].headers: ") and "'x bad'" in found[2]
     assert not any("sk-secret-value" in p or "blue" in p for p in found)
+
+
+WIRE_APIS_CONFIG = b"""
+deployments:
+  - {name: claude, provider: anthropic, model: claude-sonnet-4-5}
+  - {name: codex, provider: openai, api: responses, model: gpt-5-codex}
+  - {name: vllm, provider: vllm, base_url: "http://127.0.0.1:8000/v1", model: llama}
+  - {name: claude-litellm, provider: anthropic, adapter: litellm, model: claude-sonnet-4-5}
+models: [{name: m, deployments: [claude, codex, vllm, claude-litellm]}]
+"""
+
+
+def test_deployments_speak_their_providers_wire_api_unless_they_declare_another() -> None:
+    deployments = parse_config(WIRE_APIS_CONFIG, {}).deployments
+    assert deployments["claude"].api is Dialect.MESSAGES and deployments["claude"].is_native
+    assert deployments["claude"].base_url == "https://api.anthropic.com"
+    assert deployments["codex"].api is Dialect.RESPONSES
+    assert deployments["vllm"].api is Dialect.CHAT
+    through_litellm = deployments["claude-litellm"]
+    assert through_litellm.uses_litellm and not through_litellm.is_native
+    assert through_litellm.api is Dialect.CHAT and through_litellm.base_url is None
+
+
+def test_a_wire_api_the_provider_does_not_speak_is_refused() -> None:
+    assert problems(
+        b"""
+deployments:
+  - {name: a, provider: anthropic, model: c, api: responses}
+  - {name: b, provider: gemini, model: g, api: messages}
+  - {name: c, provider: openai, model: o, api: telepathy}
+  - {name: d, provider: gemini, model: g, adapter: litellm}
+models: [{name: m, deployments: [a, b, c, d]}]
+"""
+    ) == [
+        "deployments[0].api: provider 'anthropic' speaks 'messages', not 'responses'",
+        "deployments[1].api: provider 'gemini' speaks 'chat', not 'messages'",
+        "deployments[2].api: expected one of chat, messages, responses, completions, got 'telepathy'",
+        "deployments[3].adapter: is only for native providers (the others always use litellm)",
+    ]

@@ -160,14 +160,11 @@ async def test_a_200_that_is_not_a_completion_is_the_deployments_failure(
 async def test_an_embeddings_answer_must_hold_data_not_choices(
     make: Callable[[str], Harness], upstream: FakeUpstream
 ) -> None:
-    from router.routing.rules import route
-
     harness = make(FALLBACK)
     body = {"model": "m", "input": ["a", "b"]}
-    routed = route(harness.config, "m", body, None, {})
-    assert (await harness.dispatcher.embeddings(routed, body)).deployment == "first"
+    assert (await harness.embeddings(body)).deployment == "first"
     upstream.script("first", Behaviour(body=b'{"choices": []}'))
-    completion = await harness.dispatcher.embeddings(routed, body)
+    completion = await harness.embeddings(body)
     assert (completion.deployment, completion.attempts) == ("second", 2)
 
 
@@ -206,10 +203,7 @@ async def test_stream_cut_after_content_is_not_switched(
 ) -> None:
     harness = make(FALLBACK)
     upstream.script("first", Behaviour(reply="a b c d", cut_after=2))
-    body = harness.body("m", stream=True)
-    from router.routing.rules import route
-
-    opened = await harness.dispatcher.open_stream(route(harness.config, "m", body, None, {}), body)
+    opened = await harness.open_stream(harness.body("m", stream=True))
     with pytest.raises(UpstreamError):
         await stream_text(opened)
     assert upstream.calls("second") == 0

@@ -50,8 +50,9 @@ async def litellm_client() -> AsyncIterator[httpx.AsyncClient]:
     with serve_in_thread(anthropic_app([])) as anthropic:
         config = f"""
         deployments:
-          - {{name: claude, provider: anthropic, adapter: litellm, model: claude-3-5-haiku-20241022, api_key: "${{KEY}}",
-             base_url: "{anthropic}", extra_params: [top_k], cooldown: {{failures: 1000000}}}}
+          - {{name: claude, provider: anthropic, adapter: litellm, model: claude-3-5-haiku-20241022,
+             api_key: "${{KEY}}", base_url: "{anthropic}", extra_params: [top_k],
+             cooldown: {{failures: 1000000}}}}
         models: [{{name: m, deployments: [claude]}}, {{name: n, deployments: [claude]}}]
         """
         app = create_app(parse_config(config.encode(), {"KEY": "sk-ant-test"}))

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 import pytest
 from prometheus_client import CollectorRegistry
 
-from router.config.model import CooldownSettings, Deployment
+from router.config.model import CooldownSettings, Deployment, Dialect
+from router.dialects.formats import FORMATS
 from router.dispatch.attempt import Attempt, Calls, Verdict
-from router.dispatch.completion import AnswerKind
 from router.dispatch.rounds import AttemptBudget, Pace, RoundFailed, _cancel, run_round
 from router.errors import UpstreamError, UpstreamRejected
 from router.fleet.breaker import Breaker, State
@@ -75,7 +75,9 @@ class Bench:
         """The winner's name and the virtual time it won at."""
         won = await run_round(
             [self.members[name] for name in names],
-            lambda attempt: self.calls.complete(attempt, script.call, 10, AnswerKind.CHAT, Correlation()),
+            lambda attempt: self.calls.complete(
+                attempt, script.call, 10, FORMATS[Dialect.CHAT], Correlation()
+            ),
             pace,
             AttemptBudget(budget),
             begin=self.calls.begin,
@@ -196,7 +198,7 @@ def test_a_loser_cancelled_before_its_task_ever_ran_still_gives_its_probe_back()
         attempt = bench.calls.begin(member)
         assert attempt is not None and bench.calls.begin(member) is None  # the probe is taken
         never_ran: asyncio.Task[bytes] = asyncio.ensure_future(
-            bench.calls.complete(attempt, Script({}).call, 10, AnswerKind.CHAT, Correlation())
+            bench.calls.complete(attempt, Script({}).call, 10, FORMATS[Dialect.CHAT], Correlation())
         )
         await _cancel({never_ran: attempt}, _nothing)
         assert never_ran.cancelled()

@@ -80,3 +80,23 @@ def test_override_only_for_allowed_keys_and_group_members() -> None:
 def test_an_embeddings_request_with_a_stray_messages_field_is_estimated_from_its_input(stray: object) -> None:
     # Validation checks only the embeddings fields: ``messages`` there is passed through as it came.
     assert estimate_prompt_tokens({"model": "e", "input": "x" * 40, "messages": stray}) == 10
+
+
+def test_every_dialects_prompt_counts_toward_its_estimate() -> None:
+    messages = {
+        "system": [{"type": "text", "text": "s" * 40}],
+        "messages": [
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": "r" * 40}]},
+            {"role": "user", "content": [{"type": "text", "text": "u" * 40}]},
+        ],
+    }
+    responses = {
+        "instructions": "i" * 40,
+        "input": [
+            {"role": "user", "content": [{"type": "input_text", "text": "u" * 40}]},
+            {"type": "function_call_output", "call_id": "c", "output": "o" * 40},
+        ],
+    }
+    assert estimate_prompt_tokens(messages) == 30
+    assert estimate_prompt_tokens(responses) == 30
+    assert estimate_prompt_tokens({"prompt": "p" * 40}) == 10

@@ -119,7 +119,11 @@ def test_prices_come_from_litellms_table_unless_configured() -> None:
     big = Deployment(name="y", provider="openai", model="gpt-4o")
     own = Deployment(name="z", provider="openai", model="gpt-4o", price=Price(input=0.01, output=0.02))
     mini_price, big_price = price_of(mini, table), price_of(big, table)
-    assert mini_price == Price(input=pytest.approx(0.15), output=pytest.approx(0.6))  # type: ignore[arg-type]
+    assert mini_price == Price(
+        input=pytest.approx(0.15),  # type: ignore[arg-type]
+        output=pytest.approx(0.6),  # type: ignore[arg-type]
+        cache_read=pytest.approx(0.075),  # type: ignore[arg-type]  # the prompt cache's reads: half price
+    )
     assert big_price is not None and big_price.input > mini_price.input  # type: ignore[union-attr]
     assert price_of(own, table) == Price(input=0.01, output=0.02)
     assert price_of(Deployment(name="n", provider="vllm", model="my-finetune"), table) is None

@@ -70,9 +70,8 @@ async def test_first_chunk_timeout(harness: Harness, upstream: FakeUpstream) -> 
 async def test_idle_timeout_between_chunks(harness: Harness, upstream: FakeUpstream) -> None:
     upstream.script("idle", Behaviour(reply="a b c", chunk_delay=2.0))
     body = harness.body("idle", stream=True)
-    from router.routing.rules import route
 
-    opened = await harness.dispatcher.open_stream(route(harness.config, "idle", body, None, {}), body)
+    opened = await harness.open_stream(body)
     with pytest.raises(UpstreamTimeout) as caught:
         await stream_text(opened)
     assert caught.value.code == "upstream_idle_timeout"

@@ -158,3 +158,28 @@ def test_other_events_are_not_errors() -> None:
     assert failure_in_event(b"data: [DONE]\n\n", deployment="d") is None
     null = b'data: {"choices": [{"delta": {"content": "hi"}}], "error": null}\n\n'
     assert failure_in_event(null, deployment="d") is None  # some upstreams send it in every chunk
+
+
+def test_an_error_event_is_a_failure_in_every_dialect() -> None:
+    anthropic = (
+        b'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}\n\n'
+    )
+    responses = (
+        b'event: error\ndata: {"type": "error", "code": "server_error", "message": "broke", '
+        b'"sequence_number": 3}\n\n'
+    )
+    failed = (
+        b'event: response.failed\ndata: {"type": "response.failed", "sequence_number": 9, '
+        b'"response": {"status": "failed", "error": {"code": "server_error", "message": "gave up"}}}\n\n'
+    )
+    messages = [failure_in_event(event, deployment="d") for event in (anthropic, responses, failed)]
+    assert [error.message if error else None for error in messages] == [
+        "deployment d failed midway: busy",
+        "deployment d failed midway: broke",
+        "deployment d failed midway: gave up",
+    ]
+    harmless = (
+        b"event: response.output_text.delta\n"
+        b'data: {"type": "response.output_text.delta", "delta": "error"}\n\n'
+    )
+    assert failure_in_event(harmless, deployment="d") is None

@@ -59,7 +59,7 @@ def deployment(r: ConfigReader, value: Any, path: str) -> Deployment | None:
             v.join(path, "max_response_size"),
             "is only for native providers, whose answers Raceway reads itself",
         )
-    api = wire_api(r, data, path, provider if adapter is Adapter.NATIVE else "")
+    api = wire_api(r, data, path, provider, adapter)
     fake = None
     if "fake" in data:
         if provider and provider != FAKE_PROVIDER:
@@ -96,15 +96,17 @@ def deployment(r: ConfigReader, value: Any, path: str) -> Deployment | None:
     )
 
 
-def wire_api(r: ConfigReader, data: dict[str, Any], path: str, provider: str) -> Dialect:
-    """The wire API the deployment speaks: its provider's default, or another it also serves."""
-    allowed = WIRE_APIS.get(provider, (Dialect.CHAT,))
+def wire_api(r: ConfigReader, data: dict[str, Any], path: str, provider: str, adapter: Adapter) -> Dialect:
+    """The wire API the deployment speaks: its provider's default, or another it also serves
+    (through litellm, chat only)."""
+    allowed = WIRE_APIS.get(provider, (Dialect.CHAT,)) if adapter is Adapter.NATIVE else (Dialect.CHAT,)
     if "api" not in data:
         return allowed[0]
     api = r.field(data, "api", path, v.member_of(Dialect), allowed[0])
     if api not in allowed:
         choices = ", ".join(repr(str(choice)) for choice in allowed)
-        r.problem(v.join(path, "api"), f"provider {provider!r} speaks {choices}, not {str(api)!r}")
+        through = " through litellm" if adapter is Adapter.LITELLM else ""
+        r.problem(v.join(path, "api"), f"provider {provider!r} speaks {choices}{through}, not {str(api)!r}")
         return allowed[0]
     return api
 
@@ -158,7 +160,10 @@ def price(r: ConfigReader, value: Any, path: str) -> Price | None:
     if data is None:
         return None
     parse = v.non_negative_number
-    return r.build(Price, data, path, {"input": parse, "output": parse})
+    optional = v.optional(parse)
+    return r.build(
+        Price, data, path, {"input": parse, "output": parse, "cache_read": optional, "cache_write": optional}
+    )
 
 
 def cooldown(r: ConfigReader, value: Any, path: str) -> CooldownSettings:

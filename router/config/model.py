@@ -160,10 +160,12 @@ class CooldownSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class Price:
-    """USD per million tokens."""
+    """USD per million tokens; prompt-cache reads and writes at ``input`` unless given."""
 
     input: float
     output: float
+    cache_read: float | None = None
+    cache_write: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,7 +19,8 @@ from typing import Any
 
 import orjson
 
-from router.dispatch.completion import AnswerKind, Completion, Usage, usage_of
+from router.dialects.formats import WireFormat
+from router.dispatch.completion import Answers, Call, Completion, Usage
 from router.dispatch.opened_stream import OpenedStream, StreamOutcome, open_stream
 from router.errors import Saturated, UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
 from router.fleet.breaker import State
@@ -145,22 +146,21 @@ class Calls:
         attempt: Attempt,
         call: Callable[[Member, Correlation], Awaitable[bytes]],
         tokens: int,
-        kind: AnswerKind,
+        answers: Answers,
         correlation: Correlation,
     ) -> Completion:
         """A non-streaming call; ``attempts`` is filled in by the dispatcher.
 
-        A 200 that is not an answer of ``kind`` (an HTML page from a proxy, JSON without
+        A 200 that is not one of ``answers`` (an HTML page from a proxy, JSON without
         ``choices``) is the deployment's failure, retried elsewhere like a 5xx."""
         member = attempt.member
         try:
             await attempt.admit(tokens)
             answer = await call(member, correlation)
             document = _loads(answer)
-            if not kind.holds(document):
+            if not answers.holds_answer(document):
                 raise UpstreamError(
-                    f"deployment {member.name} answered 200 with something that is not "
-                    f"{'a chat completion' if kind is AnswerKind.CHAT else 'an embeddings list'}",
+                    f"deployment {member.name} answered 200 with something that is not {answers.described}",
                     deployment=member.name,
                     code="upstream_invalid_answer",
                 )
@@ -168,22 +168,23 @@ class Calls:
             self._failed(attempt, exc, correlation)
             raise
         elapsed = attempt.succeeded(stream=False)
-        usage = usage_of(document)
+        usage = answers.answer_usage(document)
         attempt.end(Verdict.SUCCESS, usage=usage)
         self.metrics.upstream_requests.labels(member.name, "success").inc()
         self.metrics.upstream_duration.labels(member.name).observe(elapsed)
-        cost = cost_usd(member.price, usage.prompt_tokens, usage.completion_tokens) if usage else 0.0
+        cost = cost_usd(member.price, usage) if usage else 0.0
         return Completion(answer, member.name, 0, elapsed, usage, cost, correlation)
 
     async def stream(
-        self, attempt: Attempt, body: dict[str, Any], tokens: int, correlation: Correlation
+        self, attempt: Attempt, call: Call, wire_format: WireFormat, tokens: int, correlation: Correlation
     ) -> OpenedStream:
-        """A stream, committed once it delivers content; the attempt ends when the stream does."""
+        """A stream (its events in ``wire_format``), committed once it delivers content; the
+        attempt ends when the stream does."""
         member = attempt.member
         try:
             await attempt.admit(tokens)
-            events: AsyncGenerator[bytes, None] = member.provider.stream(body, correlation)
-            opened = await open_stream(member.deployment, events, member.scrubber)
+            events: AsyncGenerator[bytes, None] = call.stream(member, correlation)
+            opened = await open_stream(member.deployment, events, member.scrubber, wire_format)
         except BaseException as exc:
             self._failed(attempt, exc, correlation)
             raise
@@ -193,7 +194,7 @@ class Calls:
         def ended(outcome: StreamOutcome) -> None:
             usage = opened.usage
             if usage is not None:
-                opened.cost = cost_usd(member.price, usage.prompt_tokens, usage.completion_tokens)
+                opened.cost = cost_usd(member.price, usage)
             attempt.end(Verdict.FAILURE if outcome is StreamOutcome.CUT else Verdict.NONE, usage=usage)
             self.metrics.upstream_requests.labels(member.name, outcome.upstream_label).inc()
             self.metrics.upstream_duration.labels(member.name).observe(time.perf_counter() - attempt.started)

@@ -1,42 +1,52 @@
-"""What a finished call gives back: token usage, and a non-streaming answer."""
+"""What a finished call gives back (token usage, a non-streaming answer), and what a call must
+answer to count as one."""
 
 from __future__ import annotations
 
-import enum
+from collections.abc import AsyncGenerator, Awaitable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+from router.dialects.usage import Usage
+from router.fleet.fleet import Member
 from router.providers.correlation import Correlation
 
-
-class AnswerKind(enum.Enum):
-    """What a non-streaming call must answer: an object holding the list its endpoint's answers hold."""
-
-    CHAT = "choices"  # a chat.completion
-    EMBEDDINGS = "data"  # an embeddings list
-
-    def holds(self, document: Any) -> bool:
-        return isinstance(document, dict) and isinstance(document.get(self.value), list)
+__all__ = ["EMBEDDINGS", "Answers", "Call", "Completion", "Usage"]
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
-    prompt_tokens: int
-    completion_tokens: int
+class Answers(Protocol):
+    """What a non-streaming call must answer: ``holds_answer`` says whether JSON is one (an HTML
+    page from a proxy is not), ``answer_usage`` reads its tokens. Every ``WireFormat`` is one."""
 
-    @property
-    def total(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
+    described: str
+
+    def holds_answer(self, document: Any) -> bool: ...
+
+    def answer_usage(self, document: Any) -> Usage | None: ...
 
 
-def usage_of(payload: Any) -> Usage | None:
-    usage = payload.get("usage") if isinstance(payload, dict) else None
-    if not isinstance(usage, dict):
-        return None
-    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens", 0)
-    if not isinstance(prompt, int) or not isinstance(completion, int):
-        return None
-    return Usage(prompt, completion)
+class Call(Protocol):
+    """How to make a request's call to one deployment, in whatever wire API it speaks: the
+    answer comes back in the client's dialect (``router.dialects.bridge``)."""
+
+    def complete(self, member: Member, correlation: Correlation) -> Awaitable[bytes]: ...
+
+    def stream(self, member: Member, correlation: Correlation) -> AsyncGenerator[bytes, None]: ...
+
+
+class _EmbeddingsList:
+    described = "an embeddings list"
+
+    def holds_answer(self, document: Any) -> bool:
+        return isinstance(document, dict) and isinstance(document.get("data"), list)
+
+    def answer_usage(self, document: Any) -> Usage | None:
+        usage = document.get("usage") if isinstance(document, dict) else None
+        prompt = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+        return Usage(prompt, 0) if isinstance(prompt, int) else None
+
+
+EMBEDDINGS: Answers = _EmbeddingsList()
 
 
 @dataclass(slots=True)

@@ -19,8 +19,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from router.config.model import GatewayConfig, ModelGroup
+from router.dialects.formats import WireFormat
 from router.dispatch.attempt import Attempt, Calls
-from router.dispatch.completion import AnswerKind, Completion
+from router.dispatch.completion import Answers, Call, Completion
 from router.dispatch.opened_stream import OpenedStream, StreamOutcome
 from router.dispatch.rounds import AttemptBudget, Pace, RoundFailed, run_round
 from router.errors import (
@@ -85,46 +86,35 @@ class Dispatcher:
         """Export a deployment's breaker state after it changed outside a call (a shared cooldown)."""
         self._calls.publish_state(member)
 
-    # -- the three kinds of call ----------------------------------------------------
+    # -- the two kinds of call ----------------------------------------------------------
 
-    async def chat(self, request: RoutedRequest, body: dict[str, Any]) -> Completion:
-        return await self._complete(
-            request,
-            body,
-            lambda member, correlation: member.provider.complete(body, correlation),
-            AnswerKind.CHAT,
-        )
-
-    async def embeddings(self, request: RoutedRequest, body: dict[str, Any]) -> Completion:
-        return await self._complete(
-            request,
-            body,
-            lambda member, correlation: member.provider.embeddings(body, correlation),
-            AnswerKind.EMBEDDINGS,
-        )
-
-    async def _complete(
-        self,
-        request: RoutedRequest,
-        body: dict[str, Any],
-        call: Callable[[Member, Correlation], Awaitable[bytes]],
-        kind: AnswerKind,
+    async def complete(
+        self, request: RoutedRequest, body: dict[str, Any], call: Call, answers: Answers
     ) -> Completion:
+        """A non-streaming answer to ``body``, made by ``call``; a 200 that is not one of ``answers``
+        is the deployment's failure."""
         tokens = expected_tokens(request, body)
         completion, _member, attempts = await self._dispatch(
             request,
-            lambda attempt: self._calls.complete(attempt, call, tokens, kind, self._correlation(request)),
+            lambda attempt: self._calls.complete(
+                attempt, call.complete, tokens, answers, self._correlation(request)
+            ),
             _nothing,
             tokens,
         )
         completion.attempts = attempts
         return completion
 
-    async def open_stream(self, request: RoutedRequest, body: dict[str, Any]) -> OpenedStream:
+    async def open_stream(
+        self, request: RoutedRequest, body: dict[str, Any], call: Call, wire_format: WireFormat
+    ) -> OpenedStream:
+        """A stream of ``body``'s answer (its events in ``wire_format``), committed to a deployment."""
         tokens = expected_tokens(request, body)
         opened, _member, attempts = await self._dispatch(
             request,
-            lambda attempt: self._calls.stream(attempt, body, tokens, self._correlation(request)),
+            lambda attempt: self._calls.stream(
+                attempt, call, wire_format, tokens, self._correlation(request)
+            ),
             _close_stream,
             tokens,
         )
@@ -271,7 +261,7 @@ class Dispatcher:
 
 def expected_tokens(request: RoutedRequest, body: dict[str, Any]) -> int:
     """Prompt plus the answer's likely size, charged against token rate limits before the call."""
-    limit = body.get("max_completion_tokens") or body.get("max_tokens")
+    limit = body.get("max_completion_tokens") or body.get("max_tokens") or body.get("max_output_tokens")
     answer = limit if isinstance(limit, int) and limit > 0 else max(16, request.prompt_tokens)
     return request.prompt_tokens + min(answer, _ANSWER_ESTIMATE_CAP)
 

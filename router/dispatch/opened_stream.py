@@ -6,9 +6,11 @@ relays it ends it with ``end(outcome)``, exactly once: that closes the upstream 
 tells every listener how it ended, in one vocabulary (``StreamOutcome``) from the
 deployment's bookkeeping to the access log.
 
-Whatever the provider, this is where an upstream's error event (``data: {"error": ...}``)
-becomes a failure: before content, one another deployment may retry; after it, a cut.
-What is held back is bounded by the deployment's ``max_response_size``.
+Whatever the provider and the dialect, this is where an upstream's error event becomes a
+failure: before content, one another deployment may retry; after it, a cut. What an event
+means (content, the end, usage) is the stream's ``WireFormat``'s to say: the stream is in
+the client's dialect by now. What is held back is bounded by the deployment's
+``max_response_size``.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 
-from router.config.model import Deployment
-from router.dispatch.completion import Usage, usage_of
+from router.config.model import Deployment, Dialect
+from router.dialects.formats import FORMATS, WireFormat
+from router.dialects.usage import Usage
 from router.errors import UpstreamError, UpstreamTimeout
 from router.providers.correlation import Correlation
 from router.providers.upstream_errors import Scrubber, failure_in_event
-from router.sse import carries_usage, event_json, has_content, is_done
+
+_CHAT = FORMATS[Dialect.CHAT]
 
 
 class StreamOutcome(enum.Enum):
@@ -66,15 +70,18 @@ class OpenedStream:
     hide_usage: bool = False
     # What to remove from the message of an error event the upstream sends midway.
     scrubber: Scrubber = field(default_factory=Scrubber, repr=False)
+    wire_format: WireFormat = field(default=_CHAT, repr=False)  # the dialect of its events
     # Sees every event that passes, e.g. to assemble the whole answer.
     on_event: Callable[[bytes], None] | None = field(default=None, repr=False)
     outcome: StreamOutcome | None = None  # set once, by ``end``
     _listeners: list[Callable[[StreamOutcome], None]] = field(default_factory=list, repr=False)
 
     @classmethod
-    def replay(cls, deployment: str, events: list[bytes]) -> OpenedStream:
+    def replay(cls, deployment: str, events: list[bytes], wire_format: WireFormat = _CHAT) -> OpenedStream:
         """A stream whose every event is already known (an answer from the cache)."""
-        return cls(deployment, events, _no_more_events(), time.perf_counter(), finished=True)
+        return cls(
+            deployment, events, _no_more_events(), time.perf_counter(), finished=True, wire_format=wire_format
+        )
 
     def when_ended(self, listener: Callable[[StreamOutcome], None]) -> None:
         """Call ``listener`` with the outcome when the stream ends (listeners run in order)."""
@@ -98,11 +105,11 @@ class OpenedStream:
         """Note what the event says; False for a usage chunk the client did not ask for."""
         if self.on_event is not None:
             self.on_event(event)
-        if not carries_usage(event):
+        before = self.usage
+        self.usage = self.wire_format.event_usage(event, before)
+        if self.usage is before or not self.hide_usage:
             return True
-        payload = event_json(event)
-        self.usage = usage_of(payload) or self.usage
-        return not (self.hide_usage and isinstance(payload, dict) and not payload.get("choices"))
+        return not self.wire_format.is_usage_only(event)
 
     async def end(self, outcome: StreamOutcome) -> None:
         """Close the upstream side and tell the listeners how the stream ended; later calls do nothing."""
@@ -122,16 +129,20 @@ async def _no_more_events() -> AsyncGenerator[bytes, None]:
 
 
 async def open_stream(
-    deployment: Deployment, events: AsyncGenerator[bytes, None], scrubber: Scrubber | None = None
+    deployment: Deployment,
+    events: AsyncGenerator[bytes, None],
+    scrubber: Scrubber | None = None,
+    wire_format: WireFormat = _CHAT,
 ) -> OpenedStream:
-    """Read ``events`` up to the first content event (within ``first_chunk_timeout``).
+    """Read ``events`` (in ``wire_format``) up to the first content event (within
+    ``first_chunk_timeout``).
 
     ``scrubber``: what to remove from the message of an error event the upstream sends."""
     started = time.perf_counter()
     scrubber = Scrubber() if scrubber is None else scrubber
     try:
         async with asyncio.timeout(deployment.first_chunk_timeout):
-            head, finished = await _read_until_content(events, deployment, scrubber)
+            head, finished = await _read_until_content(events, deployment, scrubber, wire_format)
     except TimeoutError as exc:
         await events.aclose()
         raise UpstreamTimeout(
@@ -141,11 +152,13 @@ async def open_stream(
     except BaseException:
         await events.aclose()
         raise
-    return OpenedStream(deployment.name, head, events, started, finished, scrubber=scrubber)
+    return OpenedStream(
+        deployment.name, head, events, started, finished, scrubber=scrubber, wire_format=wire_format
+    )
 
 
 async def _read_until_content(
-    events: AsyncGenerator[bytes, None], deployment: Deployment, scrubber: Scrubber
+    events: AsyncGenerator[bytes, None], deployment: Deployment, scrubber: Scrubber, wire_format: WireFormat
 ) -> tuple[list[bytes], bool]:
     """Events up to and including the first content event; True when the stream already ended.
 
@@ -166,8 +179,8 @@ async def _read_until_content(
         if (failed := failure_in_event(event, deployment=name, scrubber=scrubber)) is not None:
             raise failed
         head.append(event)
-        if is_done(event):
+        if wire_format.is_final(event):
             return head, True
-        if has_content(event_json(event)):
+        if wire_format.has_content(event):
             return head, False
     raise UpstreamError(f"deployment {name} ended the stream before any content", deployment=name)

@@ -22,7 +22,7 @@ from router.config.reload import ConfigReloader
 from router.errors import GatewayError, InvalidRequest, MethodNotAllowed, RouteNotFound
 from router.gateway import Gateway
 from router.http import admin, endpoints, models, probes
-from router.http.responses import error_response
+from router.http.responses import dialect_of_path, error_response
 from router.http.worker import Supervision, Worker
 from router.spend.book import SpendBook
 from router.state import open_state
@@ -35,23 +35,25 @@ logger = logging.getLogger("raceway.app")
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    dialect = dialect_of_path(request.url.path)
     if exc.status_code == 404:
-        return error_response(RouteNotFound(f"no route {request.method} {request.url.path}"))
+        return error_response(RouteNotFound(f"no route {request.method} {request.url.path}"), dialect)
     if exc.status_code == 405:
         return error_response(
-            MethodNotAllowed(f"method {request.method} is not allowed on {request.url.path}")
+            MethodNotAllowed(f"method {request.method} is not allowed on {request.url.path}"), dialect
         )
-    return error_response(InvalidRequest(str(exc.detail)))
+    return error_response(InvalidRequest(str(exc.detail)), dialect)
 
 
 async def _gateway_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
-    return error_response(exc)
+    return error_response(exc, dialect_of_path(request.url.path))
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(GatewayError("internal error in the gateway", code="internal_error"))
+    error = GatewayError("internal error in the gateway", code="internal_error")
+    return error_response(error, dialect_of_path(request.url.path))
 
 
 class RacewayApp(Starlette):
@@ -120,6 +122,14 @@ _HOT_ROUTES = {
     "/chat/completions": endpoints.chat_completions,
     "/v1/embeddings": endpoints.embeddings,
     "/embeddings": endpoints.embeddings,
+    "/v1/messages": endpoints.messages,
+    "/messages": endpoints.messages,
+    "/v1/messages/count_tokens": endpoints.count_tokens,
+    "/messages/count_tokens": endpoints.count_tokens,
+    "/v1/responses": endpoints.responses,
+    "/responses": endpoints.responses,
+    "/v1/completions": endpoints.completions,
+    "/completions": endpoints.completions,
 }
 
 
@@ -179,10 +189,7 @@ def create_app(
             await state.close()
 
     routes = [
-        Route("/v1/chat/completions", endpoints.chat_completions, methods=["POST"]),
-        Route("/chat/completions", endpoints.chat_completions, methods=["POST"]),
-        Route("/v1/embeddings", endpoints.embeddings, methods=["POST"]),
-        Route("/embeddings", endpoints.embeddings, methods=["POST"]),
+        *(Route(path, handler, methods=["POST"]) for path, handler in _HOT_ROUTES.items()),
         Route("/v1/models", models.list_models, methods=["GET"]),
         Route("/models", models.list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", models.retrieve_model, methods=["GET"]),

@@ -92,8 +92,11 @@ class KeyRing:
     def enabled(self) -> bool:
         return bool(self._by_digest)
 
-    def authenticate(self, authorization: str | None, peer: Scope | None = None) -> GatewayKey | None:
-        """The caller's key; None when the gateway runs without keys.
+    def authenticate(
+        self, authorization: str | None, peer: Scope | None = None, *, api_key: str | None = None
+    ) -> GatewayKey | None:
+        """The caller's key, from ``Authorization: Bearer`` or, as Anthropic's clients send it,
+        ``x-api-key`` (``api_key``); None when the gateway runs without keys.
 
         ``peer``: the request's scope, where its address is read, only when there is a limit.
         """
@@ -101,12 +104,17 @@ class KeyRing:
             return None
         if self.limit is not None:
             self.screen(peer)
-        if not authorization or authorization[:7].lower() != "bearer ":
+        if authorization and authorization[:7].lower() == "bearer ":
+            presented = authorization[7:].strip()
+        elif api_key:
+            presented = api_key.strip()
+        else:
             self.record_failure(AuthFailure.MISSING, peer)
             raise AuthenticationFailed(
-                "missing API key: send it as 'Authorization: Bearer <key>'", code="missing_api_key"
+                "missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'",
+                code="missing_api_key",
             )
-        digest = key_digest(authorization[7:].strip())
+        digest = key_digest(presented)
         key = self._by_digest.get(digest)
         if key is None or not hmac.compare_digest(key.digest, digest):
             self.record_failure(AuthFailure.INVALID, peer)

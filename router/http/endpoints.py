@@ -1,22 +1,31 @@
-"""The API endpoints that carry traffic: chat completions and embeddings, from the request's body
-to its answer (JSON, a stream, or a replay from the cache)."""
+"""The API endpoints that carry traffic, from the request's body to its answer (JSON, a stream,
+or a replay from the cache), in the client's own dialect: Chat Completions, embeddings,
+Anthropic Messages (and its ``count_tokens``), the Responses API and legacy Completions.
+
+Every endpoint takes the same path (``_serve``): authentication, the body read and checked,
+routing, budgets, limits, the cache; only the ``Endpoint`` differs — how its body is checked,
+what its answers look like (``WireFormat``), and how a deployment is called (``Call``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive
 
-from router.answers.cache import CACHE_HEADER, CachedAnswer, CachePlan, plan_for
-from router.answers.replay import StreamAssembler, replay
+from router.answers.cache import BYPASS, CACHE_HEADER, CachedAnswer, CachePlan, plan_for
+from router.answers.dialects import DialectAssembler, replay_in
 from router.answers.reuse import Keeper, ground, look_up
-from router.config.model import GatewayKey, ResponseModel
-from router.dispatch.completion import Completion
+from router.config.model import Dialect, GatewayKey, ResponseModel
+from router.dialects.bridge import Conversation, CountTokens, Embeddings
+from router.dialects.formats import FORMATS, WireFormat
+from router.dispatch.completion import EMBEDDINGS, Answers, Call, Completion
 from router.dispatch.opened_stream import OpenedStream, StreamOutcome
 from router.errors import (
     BudgetExceeded,
@@ -28,13 +37,20 @@ from router.errors import (
 )
 from router.gateway import Gateway
 from router.http.bodies import drop_body, read_body
+from router.http.dialect_validation import (
+    completions_request,
+    count_tokens_request,
+    messages_request,
+    responses_request,
+)
 from router.http.drain import Drain, DrainEnded
 from router.http.renaming import PublicModelName
 from router.http.responses import SSEResponse, client_disconnected, error_response, json_response
 from router.http.validation import chat_request, embeddings_request
 from router.http.worker import worker_of
 from router.providers.correlation import Correlation
-from router.providers.litellm_params import CHAT, EMBEDDINGS, Surface
+from router.providers.litellm_params import CHAT, Surface
+from router.providers.litellm_params import EMBEDDINGS as EMBEDDINGS_SURFACE
 from router.routing.budgets import BUDGET_HEADER, Tier, steer
 from router.routing.rules import RoutedRequest, route
 from router.telemetry.exchange import Exchange, Recorder, request_id_from
@@ -74,29 +90,94 @@ def _decision_headers(exchange: Exchange) -> dict[str, str]:
     return headers
 
 
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """What differs between the endpoints that carry traffic."""
+
+    dialect: Dialect  # of its requests, answers and errors
+    parse: Callable[[bytes], tuple[str, dict[str, Any]]]  # (model, body), or InvalidRequest
+    # The fields litellm may get (chat's and embeddings' own; the translators write only
+    # documented chat fields for the other dialects).
+    surface: Surface | None = None
+    streams: bool = True
+    embeddings: bool = False
+    count_tokens: bool = False
+
+    @property
+    def wire_format(self) -> WireFormat:
+        return FORMATS[self.dialect]
+
+    @property
+    def answers(self) -> Answers:
+        if self.embeddings:
+            return EMBEDDINGS
+        return _TOKEN_COUNTS if self.count_tokens else self.wire_format
+
+    def call(self, body: dict[str, Any]) -> Call:
+        if self.embeddings:
+            return Embeddings(body)
+        return CountTokens(body) if self.count_tokens else Conversation(self.dialect, body)
+
+
+class _TokenCounts:
+    described = "a token count"
+
+    def holds_answer(self, document: Any) -> bool:
+        return isinstance(document, dict) and isinstance(document.get("input_tokens"), int)
+
+    def answer_usage(self, document: Any) -> None:
+        return None
+
+
+_TOKEN_COUNTS = _TokenCounts()
+
+CHAT_ENDPOINT = Endpoint(Dialect.CHAT, chat_request, CHAT)
+EMBEDDINGS_ENDPOINT = Endpoint(
+    Dialect.CHAT, embeddings_request, EMBEDDINGS_SURFACE, streams=False, embeddings=True
+)
+MESSAGES_ENDPOINT = Endpoint(Dialect.MESSAGES, messages_request)
+COUNT_TOKENS_ENDPOINT = Endpoint(Dialect.MESSAGES, count_tokens_request, streams=False, count_tokens=True)
+RESPONSES_ENDPOINT = Endpoint(Dialect.RESPONSES, responses_request)
+COMPLETIONS_ENDPOINT = Endpoint(Dialect.COMPLETIONS, completions_request)
+
+
 async def chat_completions(request: Request) -> Response | SSEResponse:
-    return await _serve(request, chat_request, CHAT, stream_allowed=True)
+    return await _serve(request, CHAT_ENDPOINT)
 
 
 async def embeddings(request: Request) -> Response | SSEResponse:
-    return await _serve(request, embeddings_request, EMBEDDINGS, stream_allowed=False)
+    return await _serve(request, EMBEDDINGS_ENDPOINT)
 
 
-async def _serve(
-    request: Request,
-    parse: Callable[[bytes], tuple[str, dict[str, Any]]],
-    surface: Surface,
-    *,
-    stream_allowed: bool,
-) -> Response | SSEResponse:
+async def messages(request: Request) -> Response | SSEResponse:
+    return await _serve(request, MESSAGES_ENDPOINT)
+
+
+async def count_tokens(request: Request) -> Response | SSEResponse:
+    return await _serve(request, COUNT_TOKENS_ENDPOINT)
+
+
+async def responses(request: Request) -> Response | SSEResponse:
+    return await _serve(request, RESPONSES_ENDPOINT)
+
+
+async def completions(request: Request) -> Response | SSEResponse:
+    return await _serve(request, COMPLETIONS_ENDPOINT)
+
+
+async def _serve(request: Request, endpoint: Endpoint) -> Response | SSEResponse:
     worker = worker_of(request)
     gateway, recorder = worker.gateway, worker.recorder
     exchange = Exchange(request_id_from(request.headers.get("x-request-id")), request.url.path)
+    exchange.dialect = "embeddings" if endpoint.embeddings else endpoint.dialect.value
     body_read = False  # an answer sent before the whole body came closes the connection under it
     try:
         server = gateway.config.server
+        headers = request.headers
         try:
-            key = gateway.keyring.authenticate(request.headers.get("authorization"), request.scope)
+            key = gateway.keyring.authenticate(
+                headers.get("authorization"), request.scope, api_key=headers.get("x-api-key")
+            )
         except GatewayError:  # refused: the body is read all the same, and dropped as it comes
             body_read = await drop_body(request, server.max_body_size, server.body_timeout, worker.deadlines)
             raise
@@ -104,24 +185,27 @@ async def _serve(
         raw = await read_body(request, server.max_body_size, server.body_timeout, worker.deadlines)
         body_read = True
         # Parsing megabytes of JSON takes milliseconds: keep it off the event loop.
+        parse = endpoint.parse
         model, body = await asyncio.to_thread(parse, raw) if len(raw) > _BIG_BODY else parse(raw)
-        routed = route(gateway.config, model, body, key, request.headers)
+        routed = route(gateway.config, model, body, key, headers)
         exchange.model = routed.requested
         if key is not None and key.budget is not None:
             routed = _steer_by_budget(gateway, exchange, routed, key)
-        gateway.litellm_fields.check(routed.group.name, routed.pinned, body, surface)
+        if endpoint.surface is not None:
+            gateway.litellm_fields.check(routed.group.name, routed.pinned, body, endpoint.surface)
         await _admit_key(gateway, worker.metrics, key, routed.prompt_tokens)
-        exchange.stream = stream_allowed and routed.stream
+        exchange.stream = endpoint.streams and routed.stream
         plan = plan_for(
-            routed, exchange.path, body, key, request.headers.get("cache-control"), gateway.config.cache.ttl
+            routed, exchange.path, body, key, headers.get("cache-control"), gateway.config.cache.ttl
         )
+        if exchange.stream and not endpoint.wire_format.replays:
+            plan = BYPASS
         exchange.cache = plan.status
-        dispatch = gateway.dispatcher.chat if stream_allowed else gateway.dispatcher.embeddings
-        return await _answer(request, gateway, exchange, routed, body, plan, dispatch)
+        return await _answer(request, gateway, exchange, routed, body, plan, endpoint)
     except GatewayError as exc:
         exchange.failed(exc)
         recorder.finish(exchange, exc.status_code)
-        response = error_response(exc)
+        response = error_response(exc, endpoint.dialect)
         response.headers["x-request-id"] = exchange.request_id
         response.headers.update(_decision_headers(exchange))
         if not body_read:  # the rest of the body is not read: the connection cannot carry another request
@@ -136,11 +220,9 @@ async def _answer(
     routed: RoutedRequest,
     body: dict[str, Any],
     plan: CachePlan,
-    dispatch: Callable[[RoutedRequest, dict[str, Any]], Awaitable[Completion]],
+    endpoint: Endpoint,
 ) -> Response | SSEResponse:
-    """From the cache, from an identical request's call, or from upstream (and then into the cache).
-
-    ``dispatch``: the endpoint's non-streaming call (chat or embeddings)."""
+    """From the cache, from an identical request's call, or from upstream (and then into the cache)."""
     worker = worker_of(request)
     recorder = worker.recorder
     rename = (
@@ -152,24 +234,41 @@ async def _answer(
     if plan.read:
         found = await unless_disconnected(request, look_up(gateway, plan, exchange, routed.group.deadline))
         if isinstance(found, CachedAnswer):
-            return _replayed(recorder, exchange, found, body, worker.drain, rename)
+            return _replayed(recorder, exchange, found, body, endpoint.dialect, worker.drain, rename)
         flight = found
+    dispatcher = gateway.dispatcher
     try:
         if exchange.stream:
-            upstream_body = {
-                **body,
-                "stream_options": {**(body.get("stream_options") or {}), "include_usage": True},
-            }
-            opened = await unless_disconnected(request, gateway.dispatcher.open_stream(routed, upstream_body))
+            wire_format = endpoint.wire_format
+            upstream_body = body
+            if endpoint.dialect is Dialect.CHAT:  # the usage chunk is how a stream's tokens are known
+                upstream_body = {
+                    **body,
+                    "stream_options": {**(body.get("stream_options") or {}), "include_usage": True},
+                }
+            call = endpoint.call(upstream_body)
+            opened = await unless_disconnected(
+                request, dispatcher.open_stream(routed, upstream_body, call, wire_format)
+            )
             opened.hide_usage = not _wants_usage(body)
-            return _streaming(recorder, exchange, opened, Keeper(gateway, plan, flight), worker.drain, rename)
-        completion = await unless_disconnected(request, dispatch(routed, body))
+            exchange.upstream_api = _api_of(gateway, opened.deployment)
+            keeper = Keeper(gateway, plan, flight)
+            return _streaming(recorder, exchange, opened, keeper, endpoint.dialect, worker.drain, rename)
+        completion = await unless_disconnected(
+            request, dispatcher.complete(routed, body, endpoint.call(body), endpoint.answers)
+        )
     except BaseException as exc:
         if flight is not None:
             ground(flight, exc)
         raise
     Keeper(gateway, plan, flight).keep(CachedAnswer(completion.body, completion.deployment, completion.usage))
+    exchange.upstream_api = _api_of(gateway, completion.deployment)
     return _completed(recorder, exchange, completion, rename)
+
+
+def _api_of(gateway: Gateway, deployment: str) -> str:
+    found = gateway.config.deployments.get(deployment)
+    return found.api.value if found is not None else "none"
 
 
 def _wants_usage(body: dict[str, Any]) -> bool:
@@ -245,6 +344,7 @@ def _replayed(
     exchange: Exchange,
     answer: CachedAnswer,
     body: dict[str, Any],
+    dialect: Dialect,
     drain: Drain,
     rename: PublicModelName | None,
 ) -> Response | SSEResponse:
@@ -257,7 +357,8 @@ def _replayed(
             answer.body if rename is None else rename(answer.body), _answer_headers(exchange)
         )
     exchange.first_token = exchange.overhead
-    opened = OpenedStream.replay(answer.deployment, replay(answer.body, include_usage=_wants_usage(body)))
+    events = replay_in(dialect, answer.body, include_usage=_wants_usage(body))
+    opened = OpenedStream.replay(answer.deployment, events, FORMATS[dialect])
     opened.when_ended(lambda outcome: _stream_ended(recorder, exchange, outcome))
     return SSEResponse(opened, _answer_headers(exchange), drain, rename)
 
@@ -267,6 +368,7 @@ def _streaming(
     exchange: Exchange,
     opened: OpenedStream,
     keeper: Keeper,
+    dialect: Dialect,
     drain: Drain,
     rename: PublicModelName | None,
 ) -> SSEResponse:
@@ -281,8 +383,8 @@ def _streaming(
         # An answer is kept only if the cache could hold it and the deployment may send it.
         deployment = keeper.gateway.config.deployments.get(opened.deployment)
         limit = keeper.gateway.cache.settings.max_bytes
-        assembler = StreamAssembler(
-            max_bytes=min(limit, deployment.max_response_size) if deployment else limit
+        assembler = DialectAssembler(
+            dialect, max_bytes=min(limit, deployment.max_response_size) if deployment else limit
         )
         opened.on_event = _assembling(opened, assembler, keeper)
 
@@ -303,7 +405,7 @@ def _streaming(
     return SSEResponse(opened, _answer_headers(exchange, upstream), drain, rename)
 
 
-def _assembling(opened: OpenedStream, assembler: StreamAssembler, keeper: Keeper) -> Callable[[bytes], None]:
+def _assembling(opened: OpenedStream, assembler: DialectAssembler, keeper: Keeper) -> Callable[[bytes], None]:
     """Feeds ``assembler`` the stream's events. Once it drops the stream (too large, malformed:
     the answer will not be kept), it is fed no more and the requests following this one lead
     themselves at once; the stream goes on for its client."""

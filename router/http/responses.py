@@ -9,10 +9,11 @@ from collections.abc import Callable, Mapping
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from router.config.model import Dialect
+from router.dialects.formats import FORMATS
 from router.dispatch.opened_stream import OpenedStream, StreamOutcome
 from router.errors import GatewayError, ShuttingDown, UpstreamError
 from router.http.drain import Drain, DrainEnded
-from router.sse import error_event
 
 logger = logging.getLogger("raceway.responses")
 
@@ -23,18 +24,27 @@ def json_response(body: bytes, headers: Mapping[str, str] | None = None, status:
     return Response(body, status_code=status, headers=headers, media_type=JSON)
 
 
-def error_response(error: GatewayError) -> Response:
+def error_response(error: GatewayError, dialect: Dialect = Dialect.CHAT) -> Response:
+    """``error`` in the shape of the client's ``dialect`` (Anthropic's on ``/v1/messages``)."""
     return Response(
-        error.to_json(), status_code=error.status_code, headers=error.response_headers(), media_type=JSON
+        FORMATS[dialect].error_body(error),
+        status_code=error.status_code,
+        headers=error.response_headers(),
+        media_type=JSON,
     )
+
+
+def dialect_of_path(path: str) -> Dialect:
+    """The dialect of errors answered outside an endpoint (no route, wrong method...)."""
+    return Dialect.MESSAGES if path.startswith(("/v1/messages", "/messages")) else Dialect.CHAT
 
 
 class SSEResponse:
     """Relays a committed stream to the client, event by event, as it arrives, then ends it.
 
-    A failure after the first byte ends the stream with an OpenAI-shaped error event
-    (and no ``[DONE]``), so a client never mistakes a cut answer for a complete one; so does
-    the end of a drain (``Drain``) that the stream outlasted. If the client
+    A failure after the first byte ends the stream with an error event in the stream's
+    dialect (and no ``[DONE]`` or other last event), so a client never mistakes a cut answer
+    for a complete one; so does the end of a drain (``Drain``) that the stream outlasted. If the client
     disconnects, the relay stops and the upstream stream is closed at once. The relay is
     the stream's one owner: it ends it (``OpenedStream.end``) with what happened,
     ``COMPLETE``, ``CUT``, ``STOPPED`` or ``ABANDONED``, and the stream tells its listeners.
@@ -52,6 +62,7 @@ class SSEResponse:
         self.stream = stream
         self.drain = drain
         self._started = False
+        self._sent = 0  # events relayed (the Responses API numbers its events)
         self.rewrite = rewrite
         self.headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         self.headers += [
@@ -94,10 +105,11 @@ class SSEResponse:
                 if rewrite is not None:
                     event = rewrite(event)
                 await send({"type": "http.response.body", "body": event, "more_body": True})
+                self._sent += 1
         except UpstreamError as exc:
             outcome = StreamOutcome.CUT
             logger.warning("stream from %s failed midway: %s", self.stream.deployment, exc.message)
-            await send({"type": "http.response.body", "body": error_event(exc.to_dict()), "more_body": True})
+            await send({"type": "http.response.body", "body": self._error_event(exc), "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return outcome
 
@@ -107,8 +119,11 @@ class SSEResponse:
         stopped = ShuttingDown("the gateway is shutting down: the stream ended before its answer did")
         if not self._started:  # stopped before the relay's first step
             await send({"type": "http.response.start", "status": 200, "headers": self.headers})
-        await send({"type": "http.response.body", "body": error_event(stopped.to_dict()), "more_body": True})
+        await send({"type": "http.response.body", "body": self._error_event(stopped), "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    def _error_event(self, error: GatewayError) -> bytes:
+        return self.stream.wire_format.error_event(error, self._sent)
 
 
 async def client_disconnected(receive: Receive) -> None:

@@ -1,225 +1,56 @@
-"""Client request bodies: parsed once, checked for shape and type, refused with a clear 400.
-
-What the rest of a request's path may rely on afterwards: every documented field of the
-endpoint, when present and not null, has its documented JSON type down to its leaves; OpenAI's
-required fields are there; and nothing in the body nests deeper than ``MAX_DEPTH``. Other
-fields pass through unchecked.
-"""
+"""Chat Completions and embeddings request bodies: every documented field's ``Kind``, and the
+parsers that check a body against them (the machinery is ``router.http.kinds``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from router.errors import InvalidRequest
-
-# Fields that would let a client redirect traffic or swap credentials.
-FORBIDDEN_FIELDS = frozenset(
-    {
-        "api_base",
-        "base_url",
-        "api_key",
-        "api_version",
-        "api_type",
-        "organization",
-        "headers",
-        "extra_headers",
-        "custom_llm_provider",
-        "deployment_id",
-        "azure_ad_token",
-        "aws_access_key_id",
-        "aws_secret_access_key",
-        "aws_session_token",
-        "vertex_credentials",
-        "mock_response",
-        "litellm_params",
-    }
+from router.http.kinds import (
+    BOOLEAN,
+    INTEGER,
+    MAX_DEPTH,
+    NUMBER,
+    OBJECT,
+    STRING,
+    STRINGS,
+    EmbeddingsInput,
+    Kind,
+    array_of,
+    check_body,
+    model_of,
+    object_of,
+    parse_json_object,
 )
-# Objects and arrays may nest this deep, counting the body itself (documented in the README).
-MAX_DEPTH = 128
+
+__all__ = ["CHAT_FIELDS", "EMBEDDINGS_FIELDS", "MAX_DEPTH", "chat_request", "embeddings_request"]
+
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
-
-
-class _WrongValue(Exception):
-    """A value of the wrong kind somewhere in the body. Each enclosing level adds its field name
-    or index on the way out, so the path is built only when a request is refused."""
-
-    def __init__(self, problem: str, code: str, path: list[str | int] | None = None) -> None:
-        super().__init__(problem)
-        self.problem = problem
-        self.code = code
-        self.path: list[str | int] = path or []  # innermost first
-
-    def refusal(self) -> InvalidRequest:
-        """The 400 naming the value, e.g. ``messages[2].content[0].text``."""
-        outermost, *inner = reversed(self.path)
-        param = str(outermost) + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in inner)
-        return InvalidRequest(f"{param} {self.problem}", param=param, code=self.code)
-
-
-@dataclass(frozen=True, slots=True)
-class Kind:
-    """What a field of OpenAI's request body must be: its JSON types and, for an object, the
-    kinds of its documented fields; for an array, its items'. Anything else (an unknown field,
-    ``metadata``, a JSON schema) is free-form: passed through, only its depth is checked.
-
-    Types are compared exactly (``type(v) in types``): JSON gives exactly these classes, and
-    ``true`` is not an integer here. ``null`` counts as absent, as in OpenAI's API.
-    """
-
-    what: str
-    types: tuple[type, ...]
-    fields: Mapping[str, Kind] | None = None  # None: a free-form object
-    items: Kind | None = None  # None: a free-form array
-    required: tuple[str, ...] = ()
-    choices: frozenset[str] = frozenset()
-    # Fields required by the value of another (``tag``): a tool message needs its tool_call_id.
-    tag: str = "type"
-    required_when: Mapping[str, tuple[str, ...]] | None = None
-
-    # Whether ``inspect`` has anything to do once the type is right (not for strings, numbers...).
-    nested: bool = field(init=False)
-
-    def __post_init__(self) -> None:
-        if self.required_when is not None:  # the tag's value is then a string (or absent): hashable
-            assert self.fields is not None and self.tag in self.fields, f"{self.tag} must be a checked field"
-        nested = bool(self.choices) or dict in self.types or list in self.types
-        object.__setattr__(self, "nested", nested)
-
-    def inspect(self, value: Any, depth: int) -> None:
-        """What ``value``, already known to be of one of ``types``, holds; ``depth``: the level it
-        sits at (the body is level 1). Callers test the type themselves and call this only when
-        ``nested``: most values are strings and numbers, and a call costs more than the test."""
-        if self.choices and value not in self.choices:
-            raise _WrongValue(f"must be {self.what}", "invalid_value")
-        if type(value) is dict:
-            if self.fields is None:
-                _check_depth(value, depth)
-                return
-            _check_fields(value, self.fields, depth)
-            for name in self.required:
-                if value.get(name) is None:
-                    raise _WrongValue("is required", "missing_field", [name])
-            if self.required_when is not None:
-                tag = value.get(self.tag, "")
-                for name in self.required_when.get(tag, ()):
-                    if value.get(name) is None:
-                        raise _WrongValue(f"is required when {self.tag} is {tag!r}", "missing_field", [name])
-        elif type(value) is list:
-            items = self.items
-            if items is None:
-                _check_depth(value, depth)
-                return
-            for index, item in enumerate(value):
-                try:
-                    if type(item) not in items.types:
-                        raise _WrongValue(f"must be {items.what}", "invalid_type")
-                    if items.nested:
-                        items.inspect(item, depth + 1)
-                except _WrongValue as wrong:
-                    wrong.path.append(index)
-                    raise
-
-
-def _check_fields(value: dict[str, Any], fields: Mapping[str, Kind], depth: int) -> None:
-    """The fields present in ``value`` (at level ``depth``): proportional to what the client sent."""
-    for name, item in value.items():
-        kind = fields.get(name)
-        try:
-            if kind is not None:
-                if item is not None:
-                    if type(item) not in kind.types:
-                        raise _WrongValue(f"must be {kind.what}", "invalid_type")
-                    if kind.nested:
-                        kind.inspect(item, depth + 1)
-            elif type(item) is dict or type(item) is list:
-                _check_depth(item, depth + 1)
-        except _WrongValue as wrong:
-            wrong.path.append(name)
-            raise
-
-
-def _check_depth(container: dict[str, Any] | list[Any], depth: int) -> None:
-    """Free-form JSON at level ``depth`` may nest objects and arrays down to level ``MAX_DEPTH``.
-
-    orjson reads 1,024 levels but writes only 254, and the body is written again (upstream, into
-    the cache key); a limit well below keeps room for the gateway's own wrapping. Only
-    containers are visited, level by level, so strings and numbers cost one type check each.
-    """
-    level: list[Any] = [container]
-    while level:
-        if depth > MAX_DEPTH:
-            raise _WrongValue(
-                f"nests arrays and objects deeper than the limit of {MAX_DEPTH} levels", "too_deeply_nested"
-            )
-        below: list[Any] = []
-        for item in level:
-            for value in item.values() if type(item) is dict else item:
-                if type(value) is dict or type(value) is list:
-                    below.append(value)
-        level = below
-        depth += 1
-
-
-def _object(**fields: Kind) -> Kind:
-    """An object with documented fields; ``_OBJECT`` is a free-form one."""
-    return Kind("an object", (dict,), fields)
-
-
-def _array(items: Kind, what: str = "an array") -> Kind:
-    return Kind(what, (list,), items=items)
-
-
-class _EmbeddingsInput(Kind):
-    """A non-empty string, or an array of strings, of token ids or of token arrays: one of them,
-    not a mix. At most three levels deep, so no depth check is needed."""
-
-    def inspect(self, value: Any, depth: int) -> None:
-        if type(value) is str:
-            valid = value != ""
-        else:
-            valid = len(value) > 0 and (
-                all(type(item) is str for item in value)
-                or all(type(item) is int for item in value)
-                or all(type(item) is list and all(type(t) is int for t in item) for item in value)
-            )
-        if not valid:
-            raise _WrongValue(f"must be {self.what}", "invalid_type")
-
-
-_STRING = Kind("a string", (str,))
-_BOOLEAN = Kind("a boolean", (bool,))
-_INTEGER = Kind("an integer", (int,))
-_NUMBER = Kind("a number", (int, float))
-_OBJECT = Kind("an object", (dict,))
-_STRINGS = _array(_STRING, "an array of strings")
 
 # Required fields are OpenAI's: every OpenAI-compatible upstream refuses a body without them,
 # and litellm's adapters fail on one in ways that look like a connection error.
 _FUNCTION = Kind(
     "an object",
     (dict,),
-    {"name": _STRING, "description": _STRING, "parameters": _OBJECT, "strict": _BOOLEAN},
+    {"name": STRING, "description": STRING, "parameters": OBJECT, "strict": BOOLEAN},
     required=("name",),
 )
 _CALLED_FUNCTION = Kind(
-    "an object", (dict,), {"name": _STRING, "arguments": _STRING}, required=("name", "arguments")
+    "an object", (dict,), {"name": STRING, "arguments": STRING}, required=("name", "arguments")
 )
 _CONTENT_PART = Kind(
     "an object",
     (dict,),
     {
-        "type": _STRING,
-        "text": _STRING,
-        "refusal": _STRING,
-        "image_url": Kind("an object", (dict,), {"url": _STRING, "detail": _STRING}, required=("url",)),
+        "type": STRING,
+        "text": STRING,
+        "refusal": STRING,
+        "image_url": Kind("an object", (dict,), {"url": STRING, "detail": STRING}, required=("url",)),
         "input_audio": Kind(
-            "an object", (dict,), {"data": _STRING, "format": _STRING}, required=("data", "format")
+            "an object", (dict,), {"data": STRING, "format": STRING}, required=("data", "format")
         ),
-        "file": _object(file_data=_STRING, file_id=_STRING, filename=_STRING),
+        "file": object_of(file_data=STRING, file_id=STRING, filename=STRING),
     },
     required=("type",),
     required_when={
@@ -233,7 +64,7 @@ _CONTENT_PART = Kind(
 _TOOL_CALL = Kind(
     "an object",
     (dict,),
-    {"id": _STRING, "type": _STRING, "function": _CALLED_FUNCTION},
+    {"id": STRING, "type": STRING, "function": _CALLED_FUNCTION},
     required=("id", "type"),
     required_when={"function": ("function",)},
 )
@@ -243,12 +74,12 @@ _MESSAGE = Kind(
     {
         "role": Kind(f"one of {', '.join(sorted(_ROLES))}", (str,), choices=_ROLES),
         "content": Kind("a string or an array of content parts", (str, list), items=_CONTENT_PART),
-        "name": _STRING,
-        "tool_call_id": _STRING,
-        "refusal": _STRING,
-        "tool_calls": _array(_TOOL_CALL),
+        "name": STRING,
+        "tool_call_id": STRING,
+        "refusal": STRING,
+        "tool_calls": array_of(_TOOL_CALL),
         "function_call": _CALLED_FUNCTION,
-        "audio": _OBJECT,
+        "audio": OBJECT,
     },
     required=("role",),
     tag="role",
@@ -263,14 +94,14 @@ _MESSAGE = Kind(
 _TOOL = Kind(
     "an object",
     (dict,),
-    {"type": _STRING, "function": _FUNCTION},
+    {"type": STRING, "function": _FUNCTION},
     required=("type",),
     required_when={"function": ("function",)},
 )
 _TOOL_CHOICE = Kind(
     "a string or an object",
     (str, dict),
-    {"type": _STRING, "function": Kind("an object", (dict,), {"name": _STRING}, required=("name",))},
+    {"type": STRING, "function": Kind("an object", (dict,), {"name": STRING}, required=("name",))},
     required=("type",),
     required_when={"function": ("function",)},
 )
@@ -278,11 +109,11 @@ _RESPONSE_FORMAT = Kind(
     "an object",
     (dict,),
     {
-        "type": _STRING,
+        "type": STRING,
         "json_schema": Kind(
             "an object",
             (dict,),
-            {"name": _STRING, "description": _STRING, "schema": _OBJECT, "strict": _BOOLEAN},
+            {"name": STRING, "description": STRING, "schema": OBJECT, "strict": BOOLEAN},
             required=("name",),
         ),
     },
@@ -295,93 +126,59 @@ _RESPONSE_FORMAT = Kind(
 # rest (litellm's adapters index into tools and tool calls), so all are checked here, once.
 CHAT_FIELDS: Mapping[str, Kind] = {
     "messages": Kind("a non-empty array of messages", (list,), items=_MESSAGE),
-    "audio": _OBJECT,
-    "frequency_penalty": _NUMBER,
-    "function_call": Kind("a string or an object", (str, dict), {"name": _STRING}, required=("name",)),
-    "functions": _array(_FUNCTION),
-    "logit_bias": _OBJECT,
-    "logprobs": _BOOLEAN,
-    "max_completion_tokens": _INTEGER,
-    "max_tokens": _INTEGER,
-    "metadata": _OBJECT,
-    "modalities": _STRINGS,
-    "n": _INTEGER,
-    "parallel_tool_calls": _BOOLEAN,
-    "prediction": _OBJECT,
-    "presence_penalty": _NUMBER,
-    "prompt_cache_key": _STRING,
-    "reasoning_effort": _STRING,
+    "audio": OBJECT,
+    "frequency_penalty": NUMBER,
+    "function_call": Kind("a string or an object", (str, dict), {"name": STRING}, required=("name",)),
+    "functions": array_of(_FUNCTION),
+    "logit_bias": OBJECT,
+    "logprobs": BOOLEAN,
+    "max_completion_tokens": INTEGER,
+    "max_tokens": INTEGER,
+    "metadata": OBJECT,
+    "modalities": STRINGS,
+    "n": INTEGER,
+    "parallel_tool_calls": BOOLEAN,
+    "prediction": OBJECT,
+    "presence_penalty": NUMBER,
+    "prompt_cache_key": STRING,
+    "reasoning_effort": STRING,
     "response_format": _RESPONSE_FORMAT,
-    "safety_identifier": _STRING,
-    "seed": _INTEGER,
-    "service_tier": _STRING,
-    "stop": Kind("a string or an array of strings", (str, list), items=_STRING),
-    "store": _BOOLEAN,
-    "stream": _BOOLEAN,
-    "stream_options": _object(include_usage=_BOOLEAN),
-    "temperature": _NUMBER,
+    "safety_identifier": STRING,
+    "seed": INTEGER,
+    "service_tier": STRING,
+    "stop": Kind("a string or an array of strings", (str, list), items=STRING),
+    "store": BOOLEAN,
+    "stream": BOOLEAN,
+    "stream_options": object_of(include_usage=BOOLEAN),
+    "temperature": NUMBER,
     "tool_choice": _TOOL_CHOICE,
-    "tools": _array(_TOOL),
-    "top_logprobs": _INTEGER,
-    "top_p": _NUMBER,
-    "user": _STRING,
-    "verbosity": _STRING,
-    "web_search_options": _OBJECT,
+    "tools": array_of(_TOOL),
+    "top_logprobs": INTEGER,
+    "top_p": NUMBER,
+    "user": STRING,
+    "verbosity": STRING,
+    "web_search_options": OBJECT,
 }
 EMBEDDINGS_FIELDS: Mapping[str, Kind] = {
-    "input": _EmbeddingsInput(
+    "input": EmbeddingsInput(
         "a non-empty string, an array of strings, or an array of token arrays", (str, list)
     ),
-    "dimensions": _INTEGER,
-    "encoding_format": _STRING,
-    "user": _STRING,
+    "dimensions": INTEGER,
+    "encoding_format": STRING,
+    "user": STRING,
 }
-
-
-def parse_json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"the request body is not valid JSON: {exc}", code="invalid_json") from exc
-    if not isinstance(document, dict):
-        raise InvalidRequest("the request body must be a JSON object", code="invalid_json")
-    forbidden = FORBIDDEN_FIELDS.intersection(document)
-    if forbidden:
-        name = sorted(forbidden)[0]
-        raise InvalidRequest(
-            f"the field {name!r} is not accepted: upstreams and credentials are set by the gateway",
-            param=name,
-            code="forbidden_field",
-        )
-    return document
-
-
-def _check(body: dict[str, Any], fields: Mapping[str, Kind]) -> None:
-    try:
-        _check_fields(body, fields, 1)
-    except _WrongValue as wrong:
-        raise wrong.refusal() from None
-
-
-def _model(body: dict[str, Any]) -> str:
-    model = body.get("model")
-    if model is None:
-        raise InvalidRequest("'model' is required", param="model", code="missing_field")
-    if not isinstance(model, str) or not model:
-        raise InvalidRequest("'model' must be a non-empty string", param="model", code="invalid_type")
-    return model
 
 
 def chat_request(raw: bytes) -> tuple[str, dict[str, Any]]:
     """(model, body) of a chat completion request, or ``InvalidRequest``."""
     body = parse_json_object(raw)
-    model = _model(body)
+    model = model_of(body)
     messages = body.get("messages")
     if messages is None:
         raise InvalidRequest("'messages' is required", param="messages", code="missing_field")
     if messages == []:
         raise InvalidRequest("'messages' must be a non-empty array", param="messages", code="invalid_type")
-    _check(body, CHAT_FIELDS)
+    check_body(body, CHAT_FIELDS)
     if body.get("stream_options") is not None and not body.get("stream"):
         raise InvalidRequest(
             "'stream_options' is only allowed when 'stream' is true",
@@ -394,8 +191,8 @@ def chat_request(raw: bytes) -> tuple[str, dict[str, Any]]:
 def embeddings_request(raw: bytes) -> tuple[str, dict[str, Any]]:
     """(model, body) of an embeddings request, or ``InvalidRequest``."""
     body = parse_json_object(raw)
-    model = _model(body)
+    model = model_of(body)
     if body.get("input") is None:
         raise InvalidRequest("'input' is required", param="input", code="missing_field")
-    _check(body, EMBEDDINGS_FIELDS)
+    check_body(body, EMBEDDINGS_FIELDS)
     return model, body

@@ -90,14 +90,22 @@ def error_fields(
 def failure_in_event(
     event: bytes, *, deployment: str, scrubber: Scrubber = _KEY_SHAPES_ONLY
 ) -> UpstreamError | None:
-    """The failure an upstream reports with an SSE ``data: {"error": ...}`` event; None for other
-    events (and for ``"error": null``, which some upstreams put in every chunk).
+    """The failure an upstream reports with an SSE event, in any dialect: chat's
+    ``data: {"error": ...}``, Anthropic's ``event: error``, the Responses API's ``error`` and
+    ``response.failed``; None for other events (and for ``"error": null``, which some upstreams
+    put in every chunk).
 
-    Cheap for every other event: a search for ``"error"`` before any parsing."""
-    if b'"error"' not in event:
+    Cheap for every other event: a search for ``"error"`` or ``failed`` before any parsing."""
+    if b'"error"' not in event and b"response.failed" not in event:
         return None
     document = event_json(event)
-    if not isinstance(document, dict) or document.get("error") is None:
+    if not isinstance(document, dict):
+        return None
+    if document.get("type") == "response.failed" and isinstance(document.get("response"), dict):
+        document = document["response"]  # its ``error`` says why
+    elif document.get("type") == "error" and isinstance(document.get("message"), str):
+        document = {"error": document}  # the Responses API's error event is the error itself
+    if document.get("error") is None:
         return None
     message, _param, _code = error_fields(document, scrubber)
     return UpstreamError(

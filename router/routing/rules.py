@@ -35,28 +35,50 @@ class RoutedRequest:
 def estimate_prompt_tokens(body: dict[str, Any]) -> int:
     """About four characters a token: enough to compare against a context window.
 
-    Reads chat's ``messages`` and embeddings' ``input`` whatever their shape: validation checks
-    the fields of the endpoint called, so the other endpoint's field (a stray ``messages`` in an
-    embeddings request) may be anything; it is passed through, and counts only if well formed.
+    Reads the text of every dialect's prompt whatever its shape: chat's and Anthropic's
+    ``messages`` (and Anthropic's ``system``), the Responses API's ``instructions`` and ``input``
+    items, legacy completions' ``prompt``, embeddings' ``input``. Validation checks the fields
+    of the endpoint called, so another endpoint's field (a stray ``messages`` in an embeddings
+    request) may be anything; it is passed through, and counts only if well formed.
     """
-    characters = 0
+    characters = _text_size(body.get("system")) + _text_size(body.get("instructions"))
+    characters += _text_size(body.get("prompt"))
     messages = body.get("messages")
     for message in messages if type(messages) is list else ():
-        if type(message) is not dict:
-            continue
-        content = message.get("content")
-        if isinstance(content, str):
-            characters += len(content)
-        elif isinstance(content, list):
-            for part in content:
-                if isinstance(part, dict) and isinstance(part.get("text"), str):
-                    characters += len(part["text"])
+        if type(message) is dict:
+            characters += _text_size(message.get("content"))
     raw_input = body.get("input")
     if isinstance(raw_input, str):
         characters += len(raw_input)
     elif isinstance(raw_input, list):
-        characters += sum(len(item) if isinstance(item, str | list) else 1 for item in raw_input)
+        for item in raw_input:
+            if isinstance(item, str | list):
+                characters += len(item)  # a text, or token ids
+            elif type(item) is dict:  # a Responses input item
+                characters += _text_size(item.get("content")) + _text_size(item.get("output"))
+                characters += _text_size(item.get("arguments"))
+            else:
+                characters += 1
     return (characters + 3) // 4
+
+
+def _text_size(content: Any) -> int:
+    """Characters of a content value: a string, or parts and blocks holding ``text`` (or, for an
+    Anthropic tool result, content of their own)."""
+    if isinstance(content, str):
+        return len(content)
+    size = 0
+    if isinstance(content, list):
+        for part in content:
+            if isinstance(part, str):
+                size += len(part)
+            elif isinstance(part, dict):
+                text = part.get("text")
+                if isinstance(text, str):
+                    size += len(text)
+                elif part.get("type") == "tool_result":
+                    size += _text_size(part.get("content"))
+    return size
 
 
 def _matches(match: RouteMatch, model: str, tags: frozenset[str], user: object, prompt_tokens: int) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from router.config.model import Deployment, Price
+from router.dialects.usage import Usage
 
 logger = logging.getLogger("raceway.pricing")
 
@@ -40,6 +41,8 @@ def table_price(deployment: Deployment, table: dict[str, Any]) -> Price | None:
             return Price(
                 input=float(entry["input_cost_per_token"]) * 1e6,
                 output=float(entry.get("output_cost_per_token", 0.0)) * 1e6,
+                cache_read=_per_million(entry.get("cache_read_input_token_cost")),
+                cache_write=_per_million(entry.get("cache_creation_input_token_cost")),
             )
     return None
 
@@ -48,7 +51,16 @@ def price_of(deployment: Deployment, table: dict[str, Any]) -> Price | None:
     return deployment.price or table_price(deployment, table)
 
 
-def cost_usd(price: Price | None, prompt_tokens: int, completion_tokens: int) -> float:
+def _per_million(per_token: object) -> float | None:
+    return float(per_token) * 1e6 if isinstance(per_token, int | float) else None
+
+
+def cost_usd(price: Price | None, usage: Usage) -> float:
+    """Input tokens at the input price, except those the prompt cache read or wrote: at their
+    own price when the table (or the config) has one, else at the input price."""
     if price is None:
         return 0.0
-    return (prompt_tokens * price.input + completion_tokens * price.output) / 1e6
+    read = usage.cache_read * (price.cache_read if price.cache_read is not None else price.input)
+    write = usage.cache_write * (price.cache_write if price.cache_write is not None else price.input)
+    fresh = max(0, usage.prompt_tokens - usage.cache_read - usage.cache_write) * price.input
+    return (fresh + read + write + usage.completion_tokens * price.output) / 1e6

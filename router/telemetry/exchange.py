@@ -58,6 +58,8 @@ class Exchange:
     coalesced: bool = False  # answered (or failed) by an identical request's upstream call
     budget_tier: Tier | None = None  # for keys with a budget
     upstream_request_id: str | None = None  # the upstream's id of the call(s) that served or failed
+    dialect: str = "chat"  # the client's wire format
+    upstream_api: str = "none"  # the wire API of the deployment that answered
 
     def failed(self, error: GatewayError) -> None:
         """The request ends with ``error``: its code, and which deployment failed after how many calls.
@@ -84,6 +86,7 @@ class Recorder:
         metrics, model = self._metrics, exchange.model
         elapsed = time.perf_counter() - exchange.started
         metrics.requests.labels(model, f"{status // 100}xx").inc()
+        metrics.dialects.labels(exchange.dialect, exchange.upstream_api).inc()
         metrics.request_duration.labels(model).observe(elapsed)
         if exchange.overhead is not None:
             metrics.overhead.observe(exchange.overhead)
@@ -95,6 +98,10 @@ class Recorder:
         if usage is not None and deployment is not None:
             metrics.tokens.labels(model, deployment, "prompt").inc(usage.prompt_tokens)
             metrics.tokens.labels(model, deployment, "completion").inc(usage.completion_tokens)
+            if usage.cache_read:
+                metrics.tokens.labels(model, deployment, "cache_read").inc(usage.cache_read)
+            if usage.cache_write:
+                metrics.tokens.labels(model, deployment, "cache_write").inc(usage.cache_write)
             if exchange.cost:
                 metrics.cost.labels(model, deployment).inc(exchange.cost)
         if exchange.key is not None:
@@ -113,6 +120,8 @@ class Recorder:
                 "request_id": exchange.request_id,
                 "worker": self._metrics.worker,
                 "path": exchange.path,
+                "dialect": exchange.dialect,
+                "upstream_api": exchange.upstream_api,
                 "key": exchange.key,
                 "model": exchange.model,
                 "deployment": exchange.deployment,
@@ -125,6 +134,8 @@ class Recorder:
                 "overhead_ms": None if exchange.overhead is None else round(exchange.overhead * 1000, 3),
                 "prompt_tokens": usage.prompt_tokens if usage else None,
                 "completion_tokens": usage.completion_tokens if usage else None,
+                "cache_read_tokens": usage.cache_read if usage else None,
+                "cache_write_tokens": usage.cache_write if usage else None,
                 "cost_usd": round(exchange.cost, 8),
                 "cache": exchange.cache,
                 "budget_tier": exchange.budget_tier,

@@ -95,6 +95,14 @@ class Metrics:
             ["model", "status_class"],
             registry=registry,
         )
+        self.dialects = Counter(
+            "raceway_dialect_requests",
+            "Client requests by the client's dialect (chat, messages, responses, completions) and the "
+            "wire API of the deployment that answered (the same: passed through; another: translated; "
+            "none: no deployment did).",
+            ["dialect", "upstream_api"],
+            registry=registry,
+        )
         self.request_duration = Histogram(
             "raceway_request_duration_seconds",
             "Time from request received to response complete.",
@@ -111,7 +119,8 @@ class Metrics:
         )
         self.tokens = Counter(
             "raceway_tokens",
-            "Tokens the upstreams reported, by kind (prompt, completion).",
+            "Tokens the upstreams reported, by kind: prompt, completion, and cache_read and "
+            "cache_write (the prompt tokens the provider's prompt cache served or stored).",
             ["model", "deployment", "kind"],
             registry=registry,
         )

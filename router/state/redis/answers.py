@@ -59,8 +59,11 @@ return evicted
 
 
 def encode(answer: CachedAnswer) -> bytes:
-    usage = [answer.usage.prompt_tokens, answer.usage.completion_tokens] if answer.usage else None
-    return orjson.dumps({"deployment": answer.deployment, "usage": usage}) + b"\n" + answer.body
+    usage = answer.usage
+    counts = (
+        [usage.prompt_tokens, usage.completion_tokens, usage.cache_read, usage.cache_write] if usage else None
+    )
+    return orjson.dumps({"deployment": answer.deployment, "usage": counts}) + b"\n" + answer.body
 
 
 def decode(raw: bytes) -> CachedAnswer:

@@ -1,0 +1,209 @@
+"""A request in the client's dialect, called on deployments of any wire API.
+
+When the deployment speaks the client's dialect, the body goes as it came (the provider
+rewrites only ``model``) and the answer, or each stream event, comes back untouched. When it
+does not, the request, the answer and the stream are translated, through chat as the pivot
+(``router.dialects.translate``): Messages -> chat -> Responses is two steps, chat <-> either
+one. A request is translated once per wire API, however many deployments of it a race calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, Callable
+from typing import Any, Protocol, runtime_checkable
+
+import orjson
+
+from router.config.model import Dialect
+from router.dialects.formats import FORMATS
+from router.dialects.translate import anthropic_chat, completions_chat, responses_chat
+from router.errors import GatewayError, UpstreamError
+from router.fleet.fleet import Member
+from router.providers.correlation import Correlation
+from router.routing.rules import estimate_prompt_tokens
+
+logger = logging.getLogger("raceway.dialects")
+
+Body = dict[str, Any]
+
+
+class EventTranslator(Protocol):
+    def feed(self, event: bytes) -> list[bytes]: ...
+
+
+# One step each way between chat and another dialect.
+_REQUEST_TO_CHAT: dict[Dialect, Callable[[Body], Body]] = {
+    Dialect.MESSAGES: anthropic_chat.messages_request_to_chat,
+    Dialect.RESPONSES: responses_chat.responses_request_to_chat,
+    Dialect.COMPLETIONS: completions_chat.completions_request_to_chat,
+}
+_REQUEST_FROM_CHAT: dict[Dialect, Callable[[Body], Body]] = {
+    Dialect.MESSAGES: anthropic_chat.chat_request_to_messages,
+    Dialect.RESPONSES: responses_chat.chat_request_to_responses,
+}
+_ANSWER_TO_CHAT: dict[Dialect, Callable[[Body], Body]] = {
+    Dialect.MESSAGES: anthropic_chat.messages_answer_to_chat,
+    Dialect.RESPONSES: responses_chat.responses_answer_to_chat,
+}
+_ANSWER_FROM_CHAT: dict[Dialect, Callable[[Body], Body]] = {
+    Dialect.MESSAGES: anthropic_chat.chat_answer_to_messages,
+    Dialect.RESPONSES: responses_chat.chat_answer_to_responses,
+    Dialect.COMPLETIONS: completions_chat.chat_answer_to_completions,
+}
+_EVENTS_TO_CHAT: dict[Dialect, Callable[[], EventTranslator]] = {
+    Dialect.MESSAGES: anthropic_chat.MessagesEventsToChat,
+    Dialect.RESPONSES: responses_chat.ResponsesEventsToChat,
+}
+_EVENTS_FROM_CHAT: dict[Dialect, Callable[[], EventTranslator]] = {
+    Dialect.MESSAGES: anthropic_chat.ChatEventsToMessages,
+    Dialect.RESPONSES: responses_chat.ChatEventsToResponses,
+    Dialect.COMPLETIONS: completions_chat.ChatEventsToCompletions,
+}
+
+
+def translate_request(body: Body, source: Dialect, target: Dialect) -> Body:
+    """``body`` in ``target``'s dialect; raises ``InvalidRequest`` for what cannot cross."""
+    if source is target:
+        return body
+    chat = body if source is Dialect.CHAT else _REQUEST_TO_CHAT[source](body)
+    return chat if target is Dialect.CHAT else _REQUEST_FROM_CHAT[target](chat)
+
+
+def translate_answer(document: Body, source: Dialect, target: Dialect) -> Body:
+    if source is target:
+        return document
+    chat = document if source is Dialect.CHAT else _ANSWER_TO_CHAT[source](document)
+    return chat if target is Dialect.CHAT else _ANSWER_FROM_CHAT[target](chat)
+
+
+def event_translators(source: Dialect, target: Dialect) -> list[EventTranslator]:
+    """The steps a stream's events take from ``source`` to ``target`` (none when they are one)."""
+    if source is target:
+        return []
+    steps = [] if source is Dialect.CHAT else [_EVENTS_TO_CHAT[source]()]
+    if target is not Dialect.CHAT:
+        steps.append(_EVENTS_FROM_CHAT[target]())
+    return steps
+
+
+def feed_all(steps: list[EventTranslator], event: bytes) -> list[bytes]:
+    events = [event]
+    for step in steps:
+        events = [out for event in events for out in step.feed(event)]
+    return events
+
+
+class Conversation:
+    """``body``, a request in ``dialect``, as each deployment's wire API needs it (``Call``)."""
+
+    __slots__ = ("_bodies", "body", "dialect")
+
+    def __init__(self, dialect: Dialect, body: Body) -> None:
+        self.dialect = dialect
+        self.body = body
+        self._bodies: dict[Dialect, Body] = {dialect: body}
+
+    def body_for(self, wire: Dialect) -> Body:
+        found = self._bodies.get(wire)
+        if found is None:
+            found = self._bodies[wire] = translate_request(self.body, self.dialect, wire)
+        return found
+
+    async def complete(self, member: Member, correlation: Correlation) -> bytes:
+        provider = member.provider
+        wire = provider.wire
+        answer = await provider.complete(self.body_for(wire), correlation)
+        if wire is self.dialect:
+            return answer
+        try:
+            document = orjson.loads(answer)
+        except orjson.JSONDecodeError:
+            document = None
+        if not FORMATS[wire].holds_answer(document):
+            raise _not_an_answer(member, wire)
+        try:
+            return orjson.dumps(translate_answer(document, wire, self.dialect))
+        except GatewayError:
+            raise
+        except Exception as exc:  # the upstream's answer, whatever it holds, is the upstream's fault
+            logger.warning("deployment %s: its answer could not be translated", member.name, exc_info=exc)
+            raise _not_an_answer(member, wire) from exc
+
+    def stream(self, member: Member, correlation: Correlation) -> AsyncGenerator[bytes, None]:
+        provider = member.provider
+        wire = provider.wire
+        events = provider.stream(self.body_for(wire), correlation)
+        if wire is self.dialect:
+            return events
+        return _translated(events, event_translators(wire, self.dialect), member)
+
+
+async def _translated(
+    events: AsyncGenerator[bytes, None], steps: list[EventTranslator], member: Member
+) -> AsyncGenerator[bytes, None]:
+    async with contextlib.aclosing(events):
+        async for event in events:
+            try:
+                translated = feed_all(steps, event)
+            except Exception as exc:
+                logger.warning(
+                    "deployment %s: a stream event could not be translated", member.name, exc_info=exc
+                )
+                raise UpstreamError(
+                    f"deployment {member.name} sent a stream event that could not be translated",
+                    deployment=member.name,
+                    code="upstream_invalid_answer",
+                ) from exc
+            for out in translated:
+                yield out
+
+
+def _not_an_answer(member: Member, wire: Dialect) -> UpstreamError:
+    return UpstreamError(
+        f"deployment {member.name} answered 200 with something that is not {FORMATS[wire].described}",
+        deployment=member.name,
+        code="upstream_invalid_answer",
+    )
+
+
+class Embeddings:
+    """An embeddings request: every wire API that has them takes OpenAI's shape."""
+
+    __slots__ = ("body",)
+
+    def __init__(self, body: Body) -> None:
+        self.body = body
+
+    def complete(self, member: Member, correlation: Correlation) -> Any:
+        return member.provider.embeddings(self.body, correlation)
+
+    def stream(self, member: Member, correlation: Correlation) -> AsyncGenerator[bytes, None]:
+        raise NotImplementedError("embeddings are never streamed")
+
+
+class CountTokens:
+    """Anthropic's ``count_tokens``: asked of a deployment that speaks Messages; for any other,
+    estimated here (about four characters a token, as routing estimates prompts)."""
+
+    __slots__ = ("body",)
+
+    def __init__(self, body: Body) -> None:
+        self.body = body
+
+    async def complete(self, member: Member, correlation: Correlation) -> bytes:
+        provider = member.provider
+        if provider.wire is Dialect.MESSAGES and isinstance(provider, TokenCounter):
+            return await provider.count_tokens(self.body, correlation)
+        body = {**self.body, "max_tokens": 1}  # count_tokens takes none; the translation needs one
+        chat = translate_request(body, Dialect.MESSAGES, Dialect.CHAT)
+        return orjson.dumps({"input_tokens": estimate_prompt_tokens(chat)})
+
+    def stream(self, member: Member, correlation: Correlation) -> AsyncGenerator[bytes, None]:
+        raise NotImplementedError("token counts are never streamed")
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    async def count_tokens(self, body: Body, correlation: Correlation | None = None) -> bytes: ...

@@ -1,0 +1,233 @@
+"""How request bodies are checked: parsed once, each documented field held to its ``Kind``,
+refused with a clear 400 that names the value (``messages[2].content[0].text``).
+
+What the rest of a request's path may rely on afterwards: every documented field of the
+endpoint, when present and not null, has its documented JSON type down to its leaves; the
+dialect's required fields are there; and nothing in the body nests deeper than
+``MAX_DEPTH``. Other fields pass through unchecked. The tables of each dialect's fields are
+in ``validation`` (chat, embeddings) and ``dialect_validation`` (the others).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from router.errors import InvalidRequest
+
+# Fields that would let a client redirect traffic or swap credentials.
+FORBIDDEN_FIELDS = frozenset(
+    {
+        "api_base",
+        "base_url",
+        "api_key",
+        "api_version",
+        "api_type",
+        "organization",
+        "headers",
+        "extra_headers",
+        "custom_llm_provider",
+        "deployment_id",
+        "azure_ad_token",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "vertex_credentials",
+        "mock_response",
+        "litellm_params",
+    }
+)
+# Objects and arrays may nest this deep, counting the body itself (documented in the README).
+MAX_DEPTH = 128
+
+
+class _WrongValue(Exception):
+    """A value of the wrong kind somewhere in the body. Each enclosing level adds its field name
+    or index on the way out, so the path is built only when a request is refused."""
+
+    def __init__(self, problem: str, code: str, path: list[str | int] | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.code = code
+        self.path: list[str | int] = path or []  # innermost first
+
+    def refusal(self) -> InvalidRequest:
+        """The 400 naming the value, e.g. ``messages[2].content[0].text``."""
+        outermost, *inner = reversed(self.path)
+        param = str(outermost) + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in inner)
+        return InvalidRequest(f"{param} {self.problem}", param=param, code=self.code)
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """What a field of OpenAI's request body must be: its JSON types and, for an object, the
+    kinds of its documented fields; for an array, its items'. Anything else (an unknown field,
+    ``metadata``, a JSON schema) is free-form: passed through, only its depth is checked.
+
+    Types are compared exactly (``type(v) in types``): JSON gives exactly these classes, and
+    ``true`` is not an integer here. ``null`` counts as absent, as in OpenAI's API.
+    """
+
+    what: str
+    types: tuple[type, ...]
+    fields: Mapping[str, Kind] | None = None  # None: a free-form object
+    items: Kind | None = None  # None: a free-form array
+    required: tuple[str, ...] = ()
+    choices: frozenset[str] = frozenset()
+    # Fields required by the value of another (``tag``): a tool message needs its tool_call_id.
+    tag: str = "type"
+    required_when: Mapping[str, tuple[str, ...]] | None = None
+
+    # Whether ``inspect`` has anything to do once the type is right (not for strings, numbers...).
+    nested: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.required_when is not None:  # the tag's value is then a string (or absent): hashable
+            assert self.fields is not None and self.tag in self.fields, f"{self.tag} must be a checked field"
+        nested = bool(self.choices) or dict in self.types or list in self.types
+        object.__setattr__(self, "nested", nested)
+
+    def inspect(self, value: Any, depth: int) -> None:
+        """What ``value``, already known to be of one of ``types``, holds; ``depth``: the level it
+        sits at (the body is level 1). Callers test the type themselves and call this only when
+        ``nested``: most values are strings and numbers, and a call costs more than the test."""
+        if self.choices and value not in self.choices:
+            raise _WrongValue(f"must be {self.what}", "invalid_value")
+        if type(value) is dict:
+            if self.fields is None:
+                _check_depth(value, depth)
+                return
+            _check_fields(value, self.fields, depth)
+            for name in self.required:
+                if value.get(name) is None:
+                    raise _WrongValue("is required", "missing_field", [name])
+            if self.required_when is not None:
+                tag = value.get(self.tag, "")
+                for name in self.required_when.get(tag, ()):
+                    if value.get(name) is None:
+                        raise _WrongValue(f"is required when {self.tag} is {tag!r}", "missing_field", [name])
+        elif type(value) is list:
+            items = self.items
+            if items is None:
+                _check_depth(value, depth)
+                return
+            for index, item in enumerate(value):
+                try:
+                    if type(item) not in items.types:
+                        raise _WrongValue(f"must be {items.what}", "invalid_type")
+                    if items.nested:
+                        items.inspect(item, depth + 1)
+                except _WrongValue as wrong:
+                    wrong.path.append(index)
+                    raise
+
+
+def _check_fields(value: dict[str, Any], fields: Mapping[str, Kind], depth: int) -> None:
+    """The fields present in ``value`` (at level ``depth``): proportional to what the client sent."""
+    for name, item in value.items():
+        kind = fields.get(name)
+        try:
+            if kind is not None:
+                if item is not None:
+                    if type(item) not in kind.types:
+                        raise _WrongValue(f"must be {kind.what}", "invalid_type")
+                    if kind.nested:
+                        kind.inspect(item, depth + 1)
+            elif type(item) is dict or type(item) is list:
+                _check_depth(item, depth + 1)
+        except _WrongValue as wrong:
+            wrong.path.append(name)
+            raise
+
+
+def _check_depth(container: dict[str, Any] | list[Any], depth: int) -> None:
+    """Free-form JSON at level ``depth`` may nest objects and arrays down to level ``MAX_DEPTH``.
+
+    orjson reads 1,024 levels but writes only 254, and the body is written again (upstream, into
+    the cache key); a limit well below keeps room for the gateway's own wrapping. Only
+    containers are visited, level by level, so strings and numbers cost one type check each.
+    """
+    level: list[Any] = [container]
+    while level:
+        if depth > MAX_DEPTH:
+            raise _WrongValue(
+                f"nests arrays and objects deeper than the limit of {MAX_DEPTH} levels", "too_deeply_nested"
+            )
+        below: list[Any] = []
+        for item in level:
+            for value in item.values() if type(item) is dict else item:
+                if type(value) is dict or type(value) is list:
+                    below.append(value)
+        level = below
+        depth += 1
+
+
+def object_of(**fields: Kind) -> Kind:
+    """An object with documented fields; ``OBJECT`` is a free-form one."""
+    return Kind("an object", (dict,), fields)
+
+
+def array_of(items: Kind, what: str = "an array") -> Kind:
+    return Kind(what, (list,), items=items)
+
+
+class EmbeddingsInput(Kind):
+    """A non-empty string, or an array of strings, of token ids or of token arrays: one of them,
+    not a mix. At most three levels deep, so no depth check is needed."""
+
+    def inspect(self, value: Any, depth: int) -> None:
+        if type(value) is str:
+            valid = value != ""
+        else:
+            valid = len(value) > 0 and (
+                all(type(item) is str for item in value)
+                or all(type(item) is int for item in value)
+                or all(type(item) is list and all(type(t) is int for t in item) for item in value)
+            )
+        if not valid:
+            raise _WrongValue(f"must be {self.what}", "invalid_type")
+
+
+STRING = Kind("a string", (str,))
+BOOLEAN = Kind("a boolean", (bool,))
+INTEGER = Kind("an integer", (int,))
+NUMBER = Kind("a number", (int, float))
+OBJECT = Kind("an object", (dict,))
+STRINGS = array_of(STRING, "an array of strings")
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"the request body is not valid JSON: {exc}", code="invalid_json") from exc
+    if not isinstance(document, dict):
+        raise InvalidRequest("the request body must be a JSON object", code="invalid_json")
+    forbidden = FORBIDDEN_FIELDS.intersection(document)
+    if forbidden:
+        name = sorted(forbidden)[0]
+        raise InvalidRequest(
+            f"the field {name!r} is not accepted: upstreams and credentials are set by the gateway",
+            param=name,
+            code="forbidden_field",
+        )
+    return document
+
+
+def check_body(body: dict[str, Any], fields: Mapping[str, Kind]) -> None:
+    try:
+        _check_fields(body, fields, 1)
+    except _WrongValue as wrong:
+        raise wrong.refusal() from None
+
+
+def model_of(body: dict[str, Any]) -> str:
+    model = body.get("model")
+    if model is None:
+        raise InvalidRequest("'model' is required", param="model", code="missing_field")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequest("'model' must be a non-empty string", param="model", code="invalid_type")
+    return model

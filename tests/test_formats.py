@@ -1,0 +1,94 @@
+"""What Raceway reads of each dialect's answers and streams: answers, content, the last event,
+usage, and errors in the client's own shape."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from router.config.model import Dialect
+from router.dialects.formats import FORMATS
+from router.dialects.translate.events import named_event, read_event
+from router.dialects.usage import Usage
+from router.errors import ModelNotFound, UpstreamRateLimited
+from router.sse import DONE_EVENT
+
+MESSAGES = FORMATS[Dialect.MESSAGES]
+RESPONSES = FORMATS[Dialect.RESPONSES]
+CHAT = FORMATS[Dialect.CHAT]
+COMPLETIONS = FORMATS[Dialect.COMPLETIONS]
+
+
+def anthropic(name: str, **payload: object) -> bytes:
+    return named_event(name, {"type": name, **payload})
+
+
+def test_each_dialect_knows_its_answers() -> None:
+    assert CHAT.holds_answer({"choices": []}) and not CHAT.holds_answer({"content": []})
+    assert MESSAGES.holds_answer({"content": [], "type": "message"}) and not MESSAGES.holds_answer("<html>")
+    assert RESPONSES.holds_answer({"output": []}) and not RESPONSES.holds_answer({"choices": []})
+
+
+def test_a_messages_stream_commits_on_content_not_on_its_opening() -> None:
+    opening = [
+        anthropic("message_start", message={"usage": {"input_tokens": 5}}),
+        anthropic("content_block_start", index=0, content_block={"type": "text", "text": ""}),
+        anthropic("content_block_start", index=0, content_block={"type": "thinking", "thinking": ""}),
+        anthropic("ping"),
+    ]
+    assert not any(MESSAGES.has_content(event) for event in opening)
+    tool = anthropic(
+        "content_block_start", index=1, content_block={"type": "tool_use", "id": "t", "name": "f"}
+    )
+    delta = anthropic("content_block_delta", index=0, delta={"type": "text_delta", "text": "hi"})
+    assert MESSAGES.has_content(tool) and MESSAGES.has_content(delta)
+    assert MESSAGES.is_final(anthropic("message_stop")) and not MESSAGES.is_final(delta)
+
+
+def test_a_responses_stream_commits_on_a_delta_and_ends_with_its_last_event() -> None:
+    created = named_event("response.created", {"type": "response.created", "sequence_number": 0})
+    delta = named_event("response.output_text.delta", {"type": "response.output_text.delta", "delta": "x"})
+    assert not RESPONSES.has_content(created) and RESPONSES.has_content(delta)
+    for end in ("response.completed", "response.incomplete", "response.failed"):
+        assert RESPONSES.is_final(named_event(end, {"type": end, "response": {}}))
+    assert not RESPONSES.is_final(delta)
+
+
+def test_stream_usage_in_every_dialect() -> None:
+    start = anthropic("message_start", message={"usage": {"input_tokens": 5, "cache_read_input_tokens": 10}})
+    so_far = MESSAGES.event_usage(start, None)
+    assert MESSAGES.event_usage(anthropic("message_delta", usage={"output_tokens": 9}), so_far) == Usage(
+        15, 9, cache_read=10
+    )
+    completed = named_event(
+        "response.completed",
+        {"type": "response.completed", "response": {"usage": {"input_tokens": 4, "output_tokens": 2}}},
+    )
+    assert RESPONSES.event_usage(completed, None) == Usage(4, 2)
+    chunk = b'data: {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 1}}\n\n'
+    assert CHAT.event_usage(chunk, None) == Usage(3, 1) and CHAT.is_usage_only(chunk)
+    assert CHAT.is_final(DONE_EVENT) and COMPLETIONS.is_final(DONE_EVENT)
+
+
+def test_errors_take_the_clients_shape() -> None:
+    missing = ModelNotFound("the model 'x' does not exist", param="model")
+    assert orjson.loads(MESSAGES.error_body(missing)) == {
+        "type": "error",
+        "error": {"type": "not_found_error", "message": "the model 'x' does not exist"},
+    }
+    assert orjson.loads(CHAT.error_body(missing))["error"]["code"] == "model_not_found"
+    limited = UpstreamRateLimited("slow down")
+    name, payload = read_event(MESSAGES.error_event(limited, 7))
+    assert (name, payload["error"]["type"]) == ("error", "rate_limit_error")
+    name, payload = read_event(RESPONSES.error_event(limited, 7))
+    assert name == "error" and payload["sequence_number"] == 7 and payload["message"] == "slow down"
+
+
+@pytest.mark.parametrize("text", ["", None])
+def test_a_completions_chunk_without_text_is_not_content(text: str | None) -> None:
+    chunk = (
+        b"data: " + orjson.dumps({"choices": [{"index": 0, "text": text, "finish_reason": None}]}) + b"\n\n"
+    )
+    assert not COMPLETIONS.has_content(chunk)
+    done = b'data: {"choices": [{"index": 0, "text": "", "finish_reason": "stop"}]}\n\n'
+    assert COMPLETIONS.has_content(done)

@@ -1,0 +1,109 @@
+"""OpenAI's Responses API and legacy Completions through Raceway, with the official openai SDK
+over real sockets, served by a chat-completions upstream (translated both ways)."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import RunningGateway, start_gateway
+from tests.upstream import Behaviour, FakeUpstream
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def gateway(
+    module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningGateway]:
+    path = tmp_path_factory.mktemp("responses") / "gateway.yaml"
+    path.write_text(
+        textwrap.dedent(
+            f"""
+            deployments:
+              - {{name: chat-up, provider: openai, base_url: "{module_upstream.base_url}", model: chat-up}}
+            models:
+              - {{name: gpt-5-codex, deployments: [chat-up]}}
+            """
+        )
+    )
+    running = start_gateway(path, workers=1)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+async def client(
+    gateway: RunningGateway, threaded_upstream: FakeUpstream
+) -> AsyncIterator[openai.AsyncOpenAI]:
+    async with openai.AsyncOpenAI(base_url=gateway.api_url, api_key="unused", max_retries=0) as sdk:
+        yield sdk
+
+
+async def test_a_response_is_answered_from_a_chat_upstream(
+    client: openai.AsyncOpenAI, threaded_upstream: FakeUpstream
+) -> None:
+    threaded_upstream.script("chat-up", Behaviour(reply="hello from upstream"))
+    response = await client.responses.create(
+        model="gpt-5-codex", instructions="be brief", input="hi", store=False
+    )
+    assert response.output_text == "hello from upstream"
+    assert response.status == "completed"
+    assert response.usage is not None and response.usage.output_tokens > 0
+    (seen,) = threaded_upstream.requests
+    assert seen.body["messages"] == [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "hi"},
+    ]
+
+
+async def test_a_streamed_response_accumulates_to_the_same_response(
+    client: openai.AsyncOpenAI, threaded_upstream: FakeUpstream
+) -> None:
+    threaded_upstream.script("chat-up", Behaviour(reply="one two three"))
+    async with client.responses.stream(model="gpt-5-codex", input="count", store=False) as stream:
+        deltas = [event.delta async for event in stream if event.type == "response.output_text.delta"]
+        final = await stream.get_final_response()
+    whole = await client.responses.create(model="gpt-5-codex", input="count", store=False)
+    assert "".join(deltas) == final.output_text == whole.output_text == "one two three"
+    assert final.status == whole.status == "completed"
+    assert final.usage is not None and whole.usage is not None
+    assert final.usage.output_tokens == whole.usage.output_tokens
+
+
+async def test_a_stateless_gateway_refuses_previous_response_id(client: openai.AsyncOpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        await client.responses.create(model="gpt-5-codex", input="hi", previous_response_id="resp_1")
+    assert refused.value.code == "unsupported_parameter"
+    assert "stores no responses" in refused.value.message
+
+
+async def test_a_legacy_completion_is_answered_from_a_chat_upstream(
+    client: openai.AsyncOpenAI, threaded_upstream: FakeUpstream
+) -> None:
+    threaded_upstream.script("chat-up", Behaviour(reply="a completion"))
+    completion = await client.completions.create(model="gpt-5-codex", prompt="say it", max_tokens=5)
+    assert completion.object == "text_completion"
+    assert completion.choices[0].text == "a completion"
+    (seen,) = threaded_upstream.requests
+    assert seen.body["messages"] == [{"role": "user", "content": "say it"}]
+    assert seen.body["max_tokens"] == 5
+
+
+async def test_a_streamed_legacy_completion_arrives_piece_by_piece(
+    client: openai.AsyncOpenAI, threaded_upstream: FakeUpstream
+) -> None:
+    threaded_upstream.script("chat-up", Behaviour(reply="one two"))
+    stream = await client.completions.create(model="gpt-5-codex", prompt="count", stream=True)
+    pieces = [chunk.choices[0].text async for chunk in stream if chunk.choices]
+    assert "".join(pieces) == "one two"
+
+
+def test_responses_errors_are_openai_shaped(gateway: RunningGateway) -> None:
+    answer = httpx.post(f"{gateway.api_url}/responses", json={"model": "nope", "input": "hi"})
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "model_not_found"
