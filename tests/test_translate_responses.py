@@ -1102,3 +1102,51 @@ def test_the_chat_to_responses_to_chat_stream_keeps_the_answer() -> None:
     assert back.choices[0].finish_reason == "tool_calls"
     assert calls_of(back) == calls_of(expected)
     assert back.usage is not None and back.usage.model_dump(exclude_none=True) == answer["usage"]
+
+
+def test_a_comment_before_response_created_adds_no_chunk() -> None:
+    translator = ResponsesEventsToChat()
+    assert translator.feed(b": keep-alive\n\n") == []
+    first = translator.feed(openai_stream(OPENAI_RESPONSE)[0])
+    assert read_event(first[0])[1]["id"] == "chatcmpl-77"
+
+
+def test_instructions_in_item_form_become_leading_messages() -> None:
+    chat = responses_request_to_chat(
+        {"model": "m", "instructions": [{"role": "developer", "content": "rules"}], "input": "hi"}
+    )
+    assert chat["messages"] == [{"role": "system", "content": "rules"}, {"role": "user", "content": "hi"}]
+
+
+def test_a_user_message_of_several_text_parts_keeps_them_and_a_system_one_joins_them() -> None:
+    parts = [{"type": "input_text", "text": "a"}, {"type": "input_text", "text": "b"}]
+    chat = responses_request_to_chat(
+        {"model": "m", "input": [{"role": "system", "content": parts}, {"role": "user", "content": parts}]}
+    )
+    assert chat["messages"] == [
+        {"role": "system", "content": "a\n\nb"},
+        {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
+    ]
+
+
+def test_allowed_tools_choices_cross_both_ways() -> None:
+    tools = [
+        {"type": "function", "name": "f", "parameters": {}},
+        {"type": "function", "name": "g", "parameters": {}},
+    ]
+    choice = {
+        "type": "allowed_tools",
+        "mode": "required",
+        "tools": [{"type": "function", "name": "f"}, {"type": "web_search"}],
+    }
+    chat = responses_request_to_chat({"model": "m", "input": "q", "tools": tools, "tool_choice": choice})
+    assert chat["tool_choice"] == {
+        "type": "allowed_tools",
+        "allowed_tools": {"mode": "required", "tools": [{"type": "function", "function": {"name": "f"}}]},
+    }
+    back = chat_request_to_responses(chat)
+    assert back["tool_choice"] == {
+        "type": "allowed_tools",
+        "mode": "required",
+        "tools": [{"type": "function", "name": "f"}],
+    }

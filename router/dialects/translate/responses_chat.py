@@ -109,7 +109,9 @@ A chat stream becomes the full typed Responses grammar (``response.created``,
 ``response.in_progress``, per item ``output_item.added`` ... ``output_item.done``, and
 ``response.completed`` / ``response.incomplete`` at ``[DONE]``, after chat's usage chunk),
 every event with a ``sequence_number`` from 0. Parallel tool calls whose deltas interleave stay
-separate items, closed in order at the end.
+separate items, closed in order at the end. A chat stream without a usage chunk ends with zero
+usage (Codex reads it from ``response.completed``). Reasoning streams as one summary part per
+reasoning item.
 """
 
 from __future__ import annotations
@@ -181,6 +183,8 @@ def responses_request_to_chat(body: dict[str, Any]) -> dict[str, Any]:
     instructions = body.get("instructions")
     if isinstance(instructions, str) and instructions:
         messages.append({"role": "system", "content": instructions})
+    elif isinstance(instructions, list):  # the item form a Response echoes
+        messages.extend(_input_to_messages(instructions))
     messages.extend(_input_to_messages(body.get("input")))
     chat: dict[str, Any] = {"model": body.get("model"), "messages": messages}
     tools = [_tool_to_chat(tool) for tool in _list(body.get("tools")) if _is_function_tool(tool)]
@@ -317,7 +321,7 @@ def _message_item_to_chat(item: dict[str, Any], where: str) -> dict[str, Any]:
     all_text = all(part["type"] == "text" for part in parts)
     if chat_role == "assistant":
         message["content"] = "".join(part["text"] for part in parts if part["type"] == "text")
-    elif (all_text and len(parts) <= 1) or chat_role == "system":
+    elif all_text and (len(parts) <= 1 or chat_role == "system"):
         message["content"] = "\n\n".join(part["text"] for part in parts if part["type"] == "text")
     else:
         message["content"] = parts
@@ -392,7 +396,7 @@ def _tool_choice_to_chat(choice: Any, names: set[str]) -> Any:
         allowed = [
             {"type": "function", "function": {"name": tool["name"]}}
             for tool in _list(choice.get("tools"))
-            if _is_function_tool({**_dict(tool), "type": _dict(tool).get("type")}) and tool["name"] in names
+            if _is_function_tool(tool) and tool["name"] in names
         ]
         if allowed:
             mode = choice.get("mode") if choice.get("mode") in ("auto", "required") else "auto"
@@ -863,6 +867,8 @@ class ResponsesEventsToChat:
         name, data = read_event(event)
         data = _dict(data)
         kind = _str(data.get("type")) or (name or "")
+        if not kind:
+            return []  # comments, pings
         if kind == "error":
             self._ended = True
             return [_chat_error({key: data.get(key) for key in ("message", "code", "param")})]
