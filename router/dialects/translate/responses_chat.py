@@ -124,31 +124,6 @@ from typing import Any
 from router.dialects.translate.events import DONE, data_event, named_event, read_event
 from router.errors import InvalidRequest, UpstreamError
 
-# Items a chat model cannot have produced: the built-in tools' calls and their results.
-_DROPPED_ITEM_TYPES = frozenset(
-    {
-        "web_search_call",
-        "file_search_call",
-        "computer_call",
-        "computer_call_output",
-        "local_shell_call",
-        "local_shell_call_output",
-        "shell_call",
-        "shell_call_output",
-        "apply_patch_call",
-        "apply_patch_call_output",
-        "custom_tool_call",
-        "custom_tool_call_output",
-        "code_interpreter_call",
-        "image_generation_call",
-        "mcp_call",
-        "mcp_list_tools",
-        "mcp_approval_request",
-        "mcp_approval_response",
-        "compaction",
-    }
-)
-
 _EFFORT_TO_CHAT = {"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "high"}
 
 
@@ -282,7 +257,7 @@ def _input_to_messages(input_: Any) -> list[dict[str, Any]]:
                 "item_reference is not supported: the gateway is stateless; send the items themselves",
                 param=where,
             )
-        # built-in tool items (_DROPPED_ITEM_TYPES) and unknown types: dropped (note 10)
+        # built-in tool items and unknown types: dropped (note 10)
     return messages
 
 
@@ -558,6 +533,7 @@ def _tool_to_responses(tool: dict[str, Any], where: str) -> dict[str, Any]:
 
 
 def _tool_choice_to_responses(choice: Any) -> Any:
+    """Chat's tool choice in Responses' flat shape; None leaves Responses' default."""
     if choice in ("auto", "none", "required"):
         return choice
     choice = _dict(choice)
@@ -575,6 +551,7 @@ def _tool_choice_to_responses(choice: Any) -> Any:
 
 
 def _response_format_to_text(fmt: Any) -> dict[str, Any] | None:
+    """Chat's ``response_format`` as ``text.format`` (the schema's fields come up a level)."""
     fmt = _dict(fmt)
     if fmt.get("type") == "json_object":
         return {"type": "json_object"}
@@ -615,6 +592,7 @@ def _usage_to_chat(usage: Any) -> dict[str, Any] | None:
 
 
 def _usage_to_responses(usage: Any) -> dict[str, Any] | None:
+    """Chat usage as Responses usage; the SDK requires every detail, so absent ones are 0."""
     if not isinstance(usage, dict):
         return None
     prompt = _int(usage.get("prompt_tokens"))
