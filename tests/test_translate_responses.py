@@ -1150,3 +1150,48 @@ def test_allowed_tools_choices_cross_both_ways() -> None:
         "mode": "required",
         "tools": [{"type": "function", "name": "f"}],
     }
+
+
+def test_a_streamed_refusal_gets_its_own_content_part() -> None:
+    answer = chat_answer(content="Well.", refusal="I can't help with that.", finish_reason="content_filter")
+    payloads = responses_events(run(ChatEventsToResponses(), chat_chunks(answer)))
+    parts = [p["part"]["type"] for p in payloads if p["type"] == "response.content_part.added"]
+    assert parts == ["output_text", "refusal"]
+    done = next(p for p in payloads if p["type"] == "response.refusal.done")
+    assert (done["content_index"], done["refusal"]) == (1, "I can't help with that.")
+    assert payloads[-1]["type"] == "response.incomplete"
+    assert payloads[-1]["response"]["incomplete_details"] == {"reason": "content_filter"}
+    assert essentials(accumulate_responses(payloads)) == essentials(
+        Response.model_validate(chat_answer_to_responses(answer))
+    )
+
+
+def test_a_responses_refusal_stream_reaches_chat_as_refusal() -> None:
+    seq = iter(range(100))
+
+    def ev(kind: str, **fields: Any) -> bytes:
+        return named_event(kind, {"type": kind, "sequence_number": next(seq), **fields})
+
+    response = {
+        **OPENAI_RESPONSE,
+        "output": [
+            {
+                "type": "message",
+                "id": "msg_1",
+                "role": "assistant",
+                "status": "completed",
+                "content": [{"type": "refusal", "refusal": "No."}],
+            }
+        ],
+    }
+    where = {"item_id": "msg_1", "output_index": 0, "content_index": 0}
+    events = [
+        ev("response.created", response={**response, "status": "in_progress", "output": []}),
+        ev("response.refusal.delta", **where, delta="No"),
+        ev("response.refusal.delta", **where, delta="."),
+        ev("response.completed", response=response),
+    ]
+    streamed = accumulate_chat(run(ResponsesEventsToChat(), events))
+    whole = ChatCompletion.model_validate(responses_answer_to_chat(response))
+    assert streamed.choices[0].message.refusal == whole.choices[0].message.refusal == "No."
+    assert streamed.choices[0].finish_reason == whole.choices[0].finish_reason == "stop"
