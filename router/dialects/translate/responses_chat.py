@@ -8,7 +8,7 @@ Requests (``responses_request_to_chat`` ->, ``chat_request_to_responses`` <-). W
 | `instructions`                              | first `system` message                      | ->   | 1    |
 | `input` string                              | one `user` message                          | ->   |      |
 | `message` item, role user / assistant       | `user` / `assistant` message                | <->  | 2    |
-| `message` item, role system / developer     | `system` message / `system`, `developer`    | <-> ~| 3    |
+| `message` item, role system / developer     | `system` (->); `system` / `developer` (<-)  | <-> ~| 3    |
 | `input_text` / `output_text` parts          | `text` parts (or string content)            | <->  | 2    |
 | `refusal` part (assistant history)          | `refusal`                                   | -> ~ | 4    |
 | `input_image` with `image_url`              | `image_url` part (`detail` kept)            | <->  |      |
@@ -70,9 +70,9 @@ Requests (``responses_request_to_chat`` ->, ``chat_request_to_responses`` <-). W
     levels every reasoning chat server knows (low, medium, high).
 13. State kept by OpenAI: the gateway is stateless; the client must send the whole input.
 14. The endpoint layer decides about storage; translated Responses requests never ask for it.
-15. Also `service_tier`, `top_logprobs`, `max_tool_calls`, `user` when `safety_identifier`
-    is there: hints and bookkeeping with no chat counterpart. Logprobs come back only when `include`
-    asks for them; they are not carried.
+15. Also `service_tier` (chat servers other than OpenAI refuse unknown tiers), `top_logprobs`,
+    `max_tool_calls` (built-in tools only), `user` when `safety_identifier` is there: hints and
+    bookkeeping. Logprobs come back only when `include` asks for them; they are not carried.
 16. Responses has no n, and no stop sequences: dropping a stop would change the answer.
     Logprobs would need `include` and a logprobs translation of the answer (not done).
 17. Constraints the model must follow that Responses cannot express.
@@ -111,7 +111,8 @@ A chat stream becomes the full typed Responses grammar (``response.created``,
 every event with a ``sequence_number`` from 0. Parallel tool calls whose deltas interleave stay
 separate items, closed in order at the end. A chat stream without a usage chunk ends with zero
 usage (Codex reads it from ``response.completed``). Reasoning streams as one summary part per
-reasoning item.
+reasoning item. Codex 0.169 knows ``response.completed`` only: a cut answer
+(``response.incomplete``, as OpenAI itself sends it) ends its turn with an error.
 """
 
 from __future__ import annotations
