@@ -276,3 +276,19 @@ def test_an_error_event_passes_and_ends_the_stream() -> None:
 
 def test_comments_are_dropped() -> None:
     assert ChatEventsToCompletions().feed(b": ping\n\n") == []
+
+
+def test_the_translated_request_is_what_the_sdk_would_send() -> None:
+    from openai.types.chat.completion_create_params import CompletionCreateParamsStreaming
+    from pydantic import TypeAdapter
+
+    body = {
+        "model": "m",
+        "prompt": "p",
+        "logprobs": 2,
+        "stream": True,
+        "stop": "x",
+        "n": 2,
+        "logit_bias": {"1": 2},
+    }
+    TypeAdapter(CompletionCreateParamsStreaming).validate_python(completions_request_to_chat(body))

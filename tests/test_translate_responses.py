@@ -1195,3 +1195,53 @@ def test_a_responses_refusal_stream_reaches_chat_as_refusal() -> None:
     whole = ChatCompletion.model_validate(responses_answer_to_chat(response))
     assert streamed.choices[0].message.refusal == whole.choices[0].message.refusal == "No."
     assert streamed.choices[0].finish_reason == whole.choices[0].finish_reason == "stop"
+
+
+def test_translated_requests_are_what_the_sdk_would_send() -> None:
+    """Each translated request validates as the openai SDK's own request parameters."""
+    from openai.types.chat.completion_create_params import CompletionCreateParamsStreaming
+    from openai.types.responses.response_create_params import ResponseCreateParamsStreaming
+
+    responses_params: TypeAdapter[Any] = TypeAdapter(ResponseCreateParamsStreaming)
+    chat_params: TypeAdapter[Any] = TypeAdapter(CompletionCreateParamsStreaming)
+    codex = {
+        "model": "gpt-5-codex",
+        "instructions": "x",
+        "input": [
+            {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "sandbox"}]},
+            {
+                "type": "reasoning",
+                "id": "rs_1",
+                "summary": [{"type": "summary_text", "text": "s"}],
+                "encrypted_content": "e",
+            },
+            {"type": "function_call", "call_id": "c", "name": "shell", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c", "output": "ok"},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "input_text", "text": "a"},
+                    {"type": "input_image", "image_url": "https://x", "detail": "auto"},
+                ],
+            },
+        ],
+        "tools": [
+            {"type": "function", "name": "shell", "parameters": {"type": "object"}, "strict": False},
+            {"type": "local_shell"},
+        ],
+        "tool_choice": "auto",
+        "parallel_tool_calls": False,
+        "reasoning": {"effort": "medium", "summary": "auto"},
+        "text": {
+            "format": {"type": "json_schema", "name": "A", "schema": {"type": "object"}, "strict": True}
+        },
+        "store": False,
+        "include": ["reasoning.encrypted_content"],
+        "prompt_cache_key": "k",
+        "stream": True,
+        "max_output_tokens": 10,
+    }
+    responses_params.validate_python(codex)
+    chat = responses_request_to_chat(codex)
+    chat_params.validate_python(chat)
+    responses_params.validate_python(chat_request_to_responses(chat))
