@@ -292,3 +292,20 @@ def test_the_translated_request_is_what_the_sdk_would_send() -> None:
         "logit_bias": {"1": 2},
     }
     TypeAdapter(CompletionCreateParamsStreaming).validate_python(completions_request_to_chat(body))
+
+
+def test_odd_stream_events_do_not_crash() -> None:
+    events = [
+        data_event([1]),
+        data_event(
+            {"choices": [None, {"index": "x", "delta": {"content": 3}, "finish_reason": "tool_calls"}]}
+        ),
+        data_event(
+            {"choices": "x", "usage": {"prompt_tokens": 1, "completion_tokens": 0, "total_tokens": 1}}
+        ),
+        DONE,
+    ]
+    out = run(events)
+    assert out[-1] == DONE
+    for event in out[:-1]:
+        validate_chunk(read_event(event)[1])

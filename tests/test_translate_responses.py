@@ -1245,3 +1245,32 @@ def test_translated_requests_are_what_the_sdk_would_send() -> None:
     chat = responses_request_to_chat(codex)
     chat_params.validate_python(chat)
     responses_params.validate_python(chat_request_to_responses(chat))
+
+
+def test_odd_stream_events_neither_crash_nor_break_the_grammar() -> None:
+    chat_events = [
+        data_event([1, 2]),
+        data_event({"choices": "x", "usage": 5}),
+        data_event({"choices": [None, {"delta": {"tool_calls": [None, {"index": "x", "function": 3}]}}]}),
+        data_event(
+            {
+                "id": 7,
+                "choices": [{"delta": {"content": 5, "reasoning_content": "r"}, "finish_reason": "weird"}],
+            }
+        ),
+        DONE,
+        DONE,
+    ]
+    payloads = responses_events(run(ChatEventsToResponses(), chat_events))
+    assert payloads[-1]["type"] == "response.completed"
+    assert [p["sequence_number"] for p in payloads] == list(range(len(payloads)))
+    responses_events_in = [
+        named_event("response.output_text.delta", {"type": "response.output_text.delta"}),
+        named_event(
+            "x", {"type": "response.function_call_arguments.delta", "output_index": "x", "delta": "{"}
+        ),
+        named_event("response.output_item.added", {"type": "response.output_item.added", "item": None}),
+        named_event("response.completed", {"type": "response.completed", "response": None}),
+    ]
+    out = run(ResponsesEventsToChat(), responses_events_in)
+    accumulate_chat(out)
