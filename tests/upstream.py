@@ -1,18 +1,22 @@
-"""A scripted OpenAI-compatible upstream: a real aiohttp server on 127.0.0.1.
+"""A scripted upstream of every wire API Raceway speaks: a real aiohttp server on 127.0.0.1.
 
-Behaviour is chosen by the upstream model name a request carries, so each deployment
-of a test config (pointing at the same server with its own ``model``) can act
+One server answers OpenAI chat completions (``/v1/chat/completions``, and embeddings),
+Anthropic Messages (``/v1/messages``, ``/v1/messages/count_tokens``) and OpenAI Responses
+(``/v1/responses``), each in its own grammar (``tests/upstream_wires.py``), from the same
+scripting. Behaviour is chosen by the upstream model name a request carries, so each
+deployment of a test config (pointing at the same server with its own ``model``) can act
 differently: slow, failing, stalling, or cutting its stream. A list of behaviours is
 played in order, the last one repeating.
 
 Besides answers, it can misbehave the ways real upstreams (or what sits in front of them)
-do: a body that is not a completion, a huge body or stream line sent piece by piece
-(never held whole here), a gzip bomb, a stream that ends without ``[DONE]``, resets its
-connection or sends an error event midway.
+do: a body that is not an answer, a stream that ends without its terminator, resets its
+connection or sends an error event midway; on chat only, a huge body or stream line sent
+piece by piece (never held whole here) and a gzip bomb.
 
-Every answer carries an ``x-request-id`` of its own (recorded with the request), as
-OpenAI's do. Tests wait for what the upstream saw, never for time to pass: ``arrived`` returns once a
-request for a model has come in, ``disconnected`` once its client abandoned it.
+Every answer carries a request id of its own (recorded with the request): ``x-request-id``
+as OpenAI's do, ``request-id`` as Anthropic's do. Tests wait for what the upstream saw, never
+for time to pass: ``arrived`` returns once a request for a model has come in,
+``disconnected`` once its client abandoned it.
 """
 
 from __future__ import annotations
@@ -23,41 +27,70 @@ import itertools
 import socket
 import struct
 import threading
-import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from aiohttp import web
+
+from tests.upstream_wires import (
+    Answer,
+    ChatWire,
+    CountTokensWire,
+    Event,
+    MessagesWire,
+    ResponsesWire,
+    Stream,
+    Wire,
+)
 
 PATIENCE = 5.0  # the longest any wait here lasts: a test that goes wrong fails rather than hangs
 
 
 @dataclass(frozen=True)
 class Behaviour:
+    """How the upstream answers one request, on whichever wire it came (unless said otherwise).
+
+    A content chunk, which ``cut_after``, ``reset_after`` and ``error_after`` count, is a
+    word of the reply or the reasoning, or a piece of a tool call's arguments.
+    """
+
     status: int = 200
     delay: float = 0.0  # before the response starts
-    reply: str = "hello from upstream"
-    error: dict[str, Any] | None = None  # body of a non-200 answer
+    reply: str = "hello from upstream"  # "" for no text (an answer that only calls tools)
+    # Body of a non-200 answer, or the midway error of ``error_after``: in OpenAI's shape,
+    # converted for Messages; a body in Anthropic's shape (``{"type": "error", ...}``) is sent as is.
+    error: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)  # sent with the answer, whatever its status
     chunk_delay: float = 0.0  # between stream chunks
-    first_content_delay: float = 0.0  # after the role chunk, before the first content chunk
-    cut_after: int | None = None  # close the stream after this many content chunks, no [DONE]
+    first_content_delay: float = 0.0  # after the stream's opening events, before the first content chunk
+    cut_after: int | None = None  # close the stream (half an event sent) after this many content chunks
     stall: bool = False  # never answer
     after: str | None = None  # answer only once a request for this model has arrived too
     release: asyncio.Event | None = None  # answer only once the test sets it (tests on the server's loop)
     body: bytes | None = None  # sent as is, with ``status`` and ``content_type``, instead of an answer
     content_type: str = "application/json"
-    # A body of this many bytes (JSON that never ends: a completion, or an error without a
-    # 200) or, for a stream, one event line of this many bytes that never ends; sent in pieces.
+    # Chat only: a body of this many bytes (JSON that never ends: a completion, or an error
+    # without a 200) or, for a stream, one event line of this many bytes that never ends; sent in pieces.
     huge: int = 0
     gzip: bool = False  # with ``huge``: send it gzip-compressed (a gzip bomb: ~1000 times smaller)
-    end_without_done: bool = False  # end the stream cleanly after its content, without [DONE]
+    # End the stream cleanly after its content without its terminator: chat's [DONE],
+    # Messages' message_stop, Responses' response.completed.
+    end_without_done: bool = False
     reset_after: int | None = None  # reset the connection (TCP RST) after this many content chunks
-    error_after: int | None = None  # send ``error`` as an SSE event after this many content chunks
+    error_after: int | None = (
+        None  # send ``error`` as the wire's error event(s) after this many content chunks
+    )
+    # Tool calls made after the reply, in parallel when several: (name, JSON arguments).
+    # Streamed with the arguments in a few pieces; the stop reason becomes tool_calls / tool_use.
+    tool_calls: tuple[tuple[str, str], ...] = ()
+    # Reasoning before the reply: chat's reasoning_content, a Messages thinking block signed
+    # "sig-<n>", a Responses reasoning item with a summary_text.
+    reasoning: str | None = None
+    cache_read: int = 0  # prompt tokens read from the cache, in each wire's usage convention
+    cache_write: int = 0  # prompt tokens written to the cache
 
 
 @dataclass
@@ -66,7 +99,13 @@ class Seen:
     body: dict[str, Any]
     headers: dict[str, str]
     path: str
-    request_id: str = ""  # the x-request-id the upstream answered with
+    request_id: str = ""  # the request id the upstream answered with
+
+
+CHAT = ChatWire()
+MESSAGES = MessagesWire()
+COUNT_TOKENS = CountTokensWire()
+RESPONSES = ResponsesWire()
 
 
 class FakeUpstream:
@@ -82,7 +121,13 @@ class FakeUpstream:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        """For OpenAI's clients, whose base URL includes ``/v1``."""
+        return f"{self.root_url}/v1"
+
+    @property
+    def root_url(self) -> str:
+        """For Anthropic's clients, which add ``/v1/messages`` themselves."""
+        return f"http://127.0.0.1:{self.port}"
 
     def reset(self) -> None:
         self._scripts.clear()
@@ -126,7 +171,10 @@ class FakeUpstream:
 
     async def start(self) -> None:
         app = web.Application()
-        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/chat/completions", self._handler(CHAT))
+        app.router.add_post("/v1/messages", self._handler(MESSAGES))
+        app.router.add_post("/v1/messages/count_tokens", self._handler(COUNT_TOKENS))
+        app.router.add_post("/v1/responses", self._handler(RESPONSES))
         app.router.add_post("/v1/embeddings", self._embeddings)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         await self._runner.setup()
@@ -168,13 +216,19 @@ class FakeUpstream:
 
     # -- handlers -------------------------------------------------------------
 
-    async def _chat(self, request: web.Request) -> web.StreamResponse:
+    def _handler(self, wire: Wire) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await self._answer(request, wire)
+
+        return handle
+
+    async def _answer(self, request: web.Request, wire: Wire) -> web.StreamResponse:
         body = await request.json()
         model = body.get("model", "")
         request_id = f"req_up_{next(self._ids)}"
         self._record(request=Seen(model, body, dict(request.headers), request.path, request_id))
         behaviour = self._next(model)
-        headers = {"x-request-id": request_id, **behaviour.headers}
+        headers = {wire.request_id_header: request_id, **behaviour.headers}
         try:
             if behaviour.stall:
                 await asyncio.sleep(3600)
@@ -195,11 +249,21 @@ class FakeUpstream:
             if behaviour.huge and (behaviour.status != 200 or not body.get("stream")):
                 return await self._huge(request, model, behaviour)
             if behaviour.status != 200:
-                error = behaviour.error or {"error": {"message": f"scripted {behaviour.status}", "type": "x"}}
+                error = wire.refusal(behaviour.status, behaviour.error)
                 return web.json_response(error, status=behaviour.status, headers=headers)
+            answer = Answer(
+                model=model,
+                reply=behaviour.reply,
+                reasoning=behaviour.reasoning,
+                tool_calls=behaviour.tool_calls,
+                cache_read=behaviour.cache_read,
+                cache_write=behaviour.cache_write,
+                number=next(self._ids),
+            )
             if body.get("stream"):
-                return await self._stream(request, body, model, behaviour, headers)
-            return web.json_response(self._completion(model, behaviour.reply, body), headers=headers)
+                stream = wire.stream(answer, body)
+                return await self._stream(request, wire, stream, model, behaviour, headers)
+            return web.json_response(wire.answer(answer, body), headers=headers)
         except asyncio.CancelledError:
             self._record(disconnect=model)
             raise
@@ -230,39 +294,26 @@ class FakeUpstream:
             self._record(disconnect=model)
         return response
 
-    def _completion(self, model: str, reply: str, body: dict[str, Any]) -> dict[str, Any]:
-        choice = {"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}
-        if body.get("logprobs"):
-            words = _words(reply)
-            choice["logprobs"] = {"content": [_logprob(body, i, word) for i, word in enumerate(words)]}
-        return {
-            "id": f"chatcmpl-up-{next(self._ids)}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": model,
-            "choices": [choice],
-            "usage": {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9},
-        }
-
     async def _stream(
         self,
         request: web.Request,
-        body: dict[str, Any],
+        wire: Wire,
+        stream: Stream,
         model: str,
         behaviour: Behaviour,
         headers: dict[str, str],
     ) -> web.StreamResponse:
+        """Write ``stream`` as the wire frames it, with the faults ``behaviour`` scripts."""
         response = web.StreamResponse(headers={"content-type": "text/event-stream", **headers})
         await response.prepare(request)
-        envelope = {"id": f"chatcmpl-up-{next(self._ids)}", "object": "chat.completion.chunk", "model": model}
+        sequence = itertools.count()  # Responses numbers its events
 
-        async def send(choices: list[dict[str, Any]], **extra: Any) -> None:
-            await response.write(
-                b"data: " + orjson.dumps({**envelope, "choices": choices, **extra}) + b"\n\n"
-            )
+        async def send(events: list[Event]) -> None:
+            for event in events:
+                await response.write(wire.encode(event, next(sequence)))
 
         try:
-            await send([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
+            await send(stream.head)
             if behaviour.first_content_delay:
                 await asyncio.sleep(behaviour.first_content_delay)
             if behaviour.huge:
@@ -271,7 +322,7 @@ class FakeUpstream:
                     await response.write(b"x" * size)
                 await response.write_eof()
                 return response
-            for index, word in enumerate(_words(behaviour.reply)):
+            for index, chunk in enumerate(stream.chunks):
                 if behaviour.cut_after is not None and index >= behaviour.cut_after:
                     await response.write(b'data: {"id": "partial-ev')  # half an event, then gone
                     assert request.transport is not None
@@ -281,22 +332,15 @@ class FakeUpstream:
                     _reset(request)
                     return response
                 if behaviour.error_after is not None and index >= behaviour.error_after:
-                    error = behaviour.error or {"error": {"message": "scripted midway failure", "type": "x"}}
-                    await response.write(b"data: " + orjson.dumps(error) + b"\n\n")
-                    await response.write(b"data: [DONE]\n\n")
+                    await send(wire.failure(behaviour.error))
                     await response.write_eof()
                     return response
                 if index and behaviour.chunk_delay:
                     await asyncio.sleep(behaviour.chunk_delay)
-                choice: dict[str, Any] = {"index": 0, "delta": {"content": word}, "finish_reason": None}
-                if body.get("logprobs"):
-                    choice["logprobs"] = {"content": [_logprob(body, index, word)]}
-                await send([choice])
-            await send([{"index": 0, "delta": {}, "finish_reason": "stop"}])
-            if (body.get("stream_options") or {}).get("include_usage"):
-                await send([], usage={"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9})
+                await send(chunk)
+            await send(stream.tail)
             if not behaviour.end_without_done:
-                await response.write(b"data: [DONE]\n\n")
+                await send(stream.end)
             await response.write_eof()
         except ConnectionResetError:  # a cancelled handler is recorded by the caller
             self._record(disconnect=model)
@@ -353,18 +397,3 @@ def _reset(request: web.Request) -> None:
     sock = transport.get_extra_info("socket")
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()
-
-
-def _words(reply: str) -> list[str]:
-    """The answer's tokens: one a word, each after the first with its leading space."""
-    return [(" " if index else "") + word for index, word in enumerate(reply.split(" "))]
-
-
-def _logprob(body: dict[str, Any], position: int, token: str) -> dict[str, Any]:
-    """A made-up but well-formed logprob for the ``position``-th token, with ``top_logprobs`` alternatives."""
-    logprob = -0.25 * (position + 1)
-    alternatives = [
-        {"token": token if rank == 0 else f"{token}~{rank}", "logprob": logprob - rank, "bytes": None}
-        for rank in range(body.get("top_logprobs") or 0)
-    ]
-    return {"token": token, "logprob": logprob, "bytes": list(token.encode()), "top_logprobs": alternatives}
