@@ -42,7 +42,6 @@ from tests.upstream_wires import (
     Event,
     MessagesWire,
     ResponsesWire,
-    Stream,
     Wire,
 )
 
@@ -261,8 +260,7 @@ class FakeUpstream:
                 number=next(self._ids),
             )
             if body.get("stream"):
-                stream = wire.stream(answer, body)
-                return await self._stream(request, wire, stream, model, behaviour, headers)
+                return await self._stream(request, wire, answer, body, behaviour, headers)
             return web.json_response(wire.answer(answer, body), headers=headers)
         except asyncio.CancelledError:
             self._record(disconnect=model)
@@ -298,12 +296,13 @@ class FakeUpstream:
         self,
         request: web.Request,
         wire: Wire,
-        stream: Stream,
-        model: str,
+        answer: Answer,
+        body: dict[str, Any],
         behaviour: Behaviour,
         headers: dict[str, str],
     ) -> web.StreamResponse:
-        """Write ``stream`` as the wire frames it, with the faults ``behaviour`` scripts."""
+        """Stream ``answer`` in the wire's grammar, with the faults ``behaviour`` scripts."""
+        stream = wire.stream(answer, body)
         response = web.StreamResponse(headers={"content-type": "text/event-stream", **headers})
         await response.prepare(request)
         sequence = itertools.count()  # Responses numbers its events
@@ -332,7 +331,7 @@ class FakeUpstream:
                     _reset(request)
                     return response
                 if behaviour.error_after is not None and index >= behaviour.error_after:
-                    await send(wire.failure(behaviour.error))
+                    await send(wire.failure(answer, behaviour.error))
                     await response.write_eof()
                     return response
                 if index and behaviour.chunk_delay:
@@ -343,7 +342,7 @@ class FakeUpstream:
                 await send(stream.end)
             await response.write_eof()
         except ConnectionResetError:  # a cancelled handler is recorded by the caller
-            self._record(disconnect=model)
+            self._record(disconnect=answer.model)
             raise
         return response
 

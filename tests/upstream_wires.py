@@ -19,8 +19,9 @@ import orjson
 PROMPT_TOKENS = 5  # what every answer bills for its input, cache aside
 COMPLETION_TOKENS = 4
 
-# (SSE event name, "" for none; data: a JSON object, or text sent as is such as [DONE])
-Event = tuple[str, dict[str, Any] | str]
+# An event's data: a JSON object (named by its "type" on the wires that name events), or
+# text sent as is such as [DONE].
+Event = dict[str, Any] | str
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,11 @@ class _Chunker:
         self.chunks: list[list[Event]] = []
         self._pending: list[Event] = []
 
-    def frame(self, name: str, data: dict[str, Any]) -> None:
-        self._pending.append((name, data))
+    def frame(self, event: Event) -> None:
+        self._pending.append(event)
 
-    def content(self, name: str, data: dict[str, Any]) -> None:
-        self.chunks.append([*self._pending, (name, data)])
+    def content(self, event: Event) -> None:
+        self.chunks.append([*self._pending, event])
         self._pending = []
 
     def rest(self) -> list[Event]:
@@ -65,6 +66,7 @@ class Wire:
     """One wire API; subclasses say how it writes answers."""
 
     request_id_header: ClassVar[str] = "x-request-id"
+    named: ClassVar[bool] = True  # an ``event:`` line names each event by its type
     numbered: ClassVar[bool] = False  # events carry a ``sequence_number``
 
     def answer(self, answer: Answer, body: dict[str, Any]) -> dict[str, Any]:
@@ -77,21 +79,22 @@ class Wire:
         """The body of an answer other than 200; ``error`` is in OpenAI's shape."""
         return error or {"error": {"message": f"scripted {status}", "type": "x"}}
 
-    def failure(self, error: dict[str, Any] | None) -> list[Event]:
+    def failure(self, answer: Answer, error: dict[str, Any] | None) -> list[Event]:
         """The events that end a stream failing midway."""
         raise NotImplementedError
 
     def encode(self, event: Event, sequence: int) -> bytes:
-        name, data = event
-        if isinstance(data, str):
-            payload = data.encode()
-        else:
-            payload = orjson.dumps({**data, "sequence_number": sequence} if self.numbered else data)
-        return (f"event: {name}\n".encode() if name else b"") + b"data: " + payload + b"\n\n"
+        if isinstance(event, str):
+            return f"data: {event}\n\n".encode()
+        data = {**event, "sequence_number": sequence} if self.numbered else event
+        name = f"event: {event['type']}\n".encode() if self.named else b""
+        return name + b"data: " + orjson.dumps(data) + b"\n\n"
 
 
 class ChatWire(Wire):
     """OpenAI chat completions: POST /v1/chat/completions."""
+
+    named = False
 
     def answer(self, answer: Answer, body: dict[str, Any]) -> dict[str, Any]:
         content = answer.reply if answer.reply or not answer.tool_calls else None
@@ -129,29 +132,29 @@ class ChatWire(Wire):
 
         chunker = _Chunker()
         for word in words(answer.reasoning or ""):
-            chunker.content("", chunk({"reasoning_content": word}))
+            chunker.content(chunk({"reasoning_content": word}))
         for index, word in enumerate(words(answer.reply)):
-            extra = {"logprobs": {"content": [_logprob(body, index, word)]}} if body.get("logprobs") else {}
-            chunker.content("", chunk({"content": word}, **extra))
+            extra: dict[str, Any] = (
+                {"logprobs": {"content": [_logprob(body, index, word)]}} if body.get("logprobs") else {}
+            )
+            chunker.content(chunk({"content": word}, **extra))
         for i, (name, args) in enumerate(answer.tool_calls):
             call = {"index": i, "id": _call_id(answer, i), "type": "function"}
-            chunker.content(
-                "", chunk({"tool_calls": [{**call, "function": {"name": name, "arguments": ""}}]})
-            )
+            chunker.content(chunk({"tool_calls": [{**call, "function": {"name": name, "arguments": ""}}]}))
             for piece in _pieces_of(args):
-                chunker.content("", chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}))
-        tail: list[Event] = [("", chunk({}, _finish(answer)))]
+                chunker.content(chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}))
+        tail: list[Event] = [chunk({}, _finish(answer))]
         if (body.get("stream_options") or {}).get("include_usage"):
-            tail.append(("", {**envelope, "choices": [], "usage": _chat_usage(answer)}))
+            tail.append({**envelope, "choices": [], "usage": _chat_usage(answer)})
         return Stream(
-            head=[("", chunk({"role": "assistant", "content": ""}))],
+            head=[chunk({"role": "assistant", "content": ""})],
             chunks=chunker.chunks,
             tail=tail,
-            end=[("", "[DONE]")],
+            end=["[DONE]"],
         )
 
-    def failure(self, error: dict[str, Any] | None) -> list[Event]:
-        return [("", error or {"error": {"message": "scripted midway failure", "type": "x"}}), ("", "[DONE]")]
+    def failure(self, answer: Answer, error: dict[str, Any] | None) -> list[Event]:
+        return [error or {"error": {"message": "scripted midway failure", "type": "x"}}, "[DONE]"]
 
 
 class MessagesWire(Wire):
@@ -166,19 +169,13 @@ class MessagesWire(Wire):
         chunker = _Chunker()
         for index, block in enumerate(self._blocks(answer)):
             empty = {**block, **_EMPTY_BLOCKS[block["type"]]}
-            chunker.frame(
-                "content_block_start", {"type": "content_block_start", "index": index, "content_block": empty}
-            )
+            chunker.frame({"type": "content_block_start", "index": index, "content_block": empty})
             for delta in self._deltas(block):
-                chunker.content(
-                    "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
-                )
+                chunker.content({"type": "content_block_delta", "index": index, "delta": delta})
             if block["type"] == "thinking":
                 signature = {"type": "signature_delta", "signature": block["signature"]}
-                chunker.frame(
-                    "content_block_delta", {"type": "content_block_delta", "index": index, "delta": signature}
-                )
-            chunker.frame("content_block_stop", {"type": "content_block_stop", "index": index})
+                chunker.frame({"type": "content_block_delta", "index": index, "delta": signature})
+            chunker.frame({"type": "content_block_stop", "index": index})
         usage = self._message(answer)["usage"]
         start = {**self._message(answer), "usage": {**usage, "output_tokens": 1}}
         delta = {
@@ -187,17 +184,17 @@ class MessagesWire(Wire):
             "usage": {"output_tokens": usage["output_tokens"]},
         }
         return Stream(
-            head=[("message_start", {"type": "message_start", "message": start}), ("ping", {"type": "ping"})],
+            head=[{"type": "message_start", "message": start}, {"type": "ping"}],
             chunks=chunker.chunks,
-            tail=[*chunker.rest(), ("message_delta", delta)],
-            end=[("message_stop", {"type": "message_stop"})],
+            tail=[*chunker.rest(), delta],
+            end=[{"type": "message_stop"}],
         )
 
     def refusal(self, status: int, error: dict[str, Any] | None) -> dict[str, Any]:
         return _anthropic_error(error, _ANTHROPIC_ERRORS.get(status, "api_error"), f"scripted {status}")
 
-    def failure(self, error: dict[str, Any] | None) -> list[Event]:
-        return [("error", _anthropic_error(error, "api_error", "scripted midway failure"))]
+    def failure(self, answer: Answer, error: dict[str, Any] | None) -> list[Event]:
+        return [_anthropic_error(error, "api_error", "scripted midway failure")]
 
     @staticmethod
     def _message(answer: Answer) -> dict[str, Any]:
@@ -263,90 +260,57 @@ class ResponsesWire(Wire):
     def stream(self, answer: Answer, body: dict[str, Any]) -> Stream:
         chunker = _Chunker()
         for index, item in enumerate(self._items(answer)):
-            where = {"item_id": item["id"], "output_index": index}
             added = {**item, **_EMPTY_ITEMS[item["type"]]}
-            chunker.frame(
-                "response.output_item.added",
-                _typed("response.output_item.added", output_index=index, item=added),
-            )
+            chunker.frame(_event("response.output_item.added", output_index=index, item=added))
+            where = {"item_id": item["id"], "output_index": index}
             if item["type"] == "reasoning":
-                summary = item["summary"][0]
-                part = {**where, "summary_index": 0}
-                chunker.frame(
-                    "response.reasoning_summary_part.added",
-                    _typed("response.reasoning_summary_part.added", **part, part={**summary, "text": ""}),
-                )
-                for word in words(summary["text"]):
-                    chunker.content(
-                        "response.reasoning_summary_text.delta",
-                        _typed("response.reasoning_summary_text.delta", **part, delta=word),
-                    )
-                chunker.frame(
-                    "response.reasoning_summary_text.done",
-                    _typed("response.reasoning_summary_text.done", **part, text=summary["text"]),
-                )
-                chunker.frame(
-                    "response.reasoning_summary_part.done",
-                    _typed("response.reasoning_summary_part.done", **part, part=summary),
-                )
+                self._summary(chunker, where, item["summary"][0])
             elif item["type"] == "message":
-                content = item["content"][0]
-                part = {**where, "content_index": 0}
-                chunker.frame(
-                    "response.content_part.added",
-                    _typed("response.content_part.added", **part, part={**content, "text": ""}),
-                )
-                for word in words(content["text"]):
-                    chunker.content(
-                        "response.output_text.delta",
-                        _typed("response.output_text.delta", **part, delta=word, logprobs=[]),
-                    )
-                chunker.frame(
-                    "response.output_text.done",
-                    _typed("response.output_text.done", **part, text=content["text"], logprobs=[]),
-                )
-                chunker.frame(
-                    "response.content_part.done", _typed("response.content_part.done", **part, part=content)
-                )
+                self._text(chunker, where, item["content"][0])
             else:
                 for piece in _pieces_of(item["arguments"]):
-                    chunker.content(
-                        "response.function_call_arguments.delta",
-                        _typed("response.function_call_arguments.delta", **where, delta=piece),
-                    )
-                chunker.frame(
-                    "response.function_call_arguments.done",
-                    _typed(
-                        "response.function_call_arguments.done",
-                        **where,
-                        name=item["name"],
-                        arguments=item["arguments"],
-                    ),
-                )
-            chunker.frame(
-                "response.output_item.done",
-                _typed("response.output_item.done", output_index=index, item=item),
-            )
+                    chunker.content(_event("response.function_call_arguments.delta", **where, delta=piece))
+                done = {"name": item["name"], "arguments": item["arguments"]}
+                chunker.frame(_event("response.function_call_arguments.done", **where, **done))
+            chunker.frame(_event("response.output_item.done", output_index=index, item=item))
         opened = self._response(answer, "in_progress", [])
-        done = self._response(answer, "completed", self._items(answer))
+        completed = self._response(answer, "completed", self._items(answer))
         return Stream(
             head=[
-                ("response.created", _typed("response.created", response=opened)),
-                ("response.in_progress", _typed("response.in_progress", response=opened)),
+                _event("response.created", response=opened),
+                _event("response.in_progress", response=opened),
             ],
             chunks=chunker.chunks,
             tail=chunker.rest(),
-            end=[("response.completed", _typed("response.completed", response=done))],
+            end=[_event("response.completed", response=completed)],
         )
 
-    def failure(self, error: dict[str, Any] | None) -> list[Event]:
+    @staticmethod
+    def _summary(chunker: _Chunker, where: dict[str, Any], summary: dict[str, Any]) -> None:
+        part = {**where, "summary_index": 0}
+        chunker.frame(_event("response.reasoning_summary_part.added", **part, part={**summary, "text": ""}))
+        for word in words(summary["text"]):
+            chunker.content(_event("response.reasoning_summary_text.delta", **part, delta=word))
+        chunker.frame(_event("response.reasoning_summary_text.done", **part, text=summary["text"]))
+        chunker.frame(_event("response.reasoning_summary_part.done", **part, part=summary))
+
+    @staticmethod
+    def _text(chunker: _Chunker, where: dict[str, Any], content: dict[str, Any]) -> None:
+        part = {**where, "content_index": 0}
+        chunker.frame(_event("response.content_part.added", **part, part={**content, "text": ""}))
+        for word in words(content["text"]):
+            chunker.content(_event("response.output_text.delta", **part, delta=word, logprobs=[]))
+        chunker.frame(_event("response.output_text.done", **part, text=content["text"], logprobs=[]))
+        chunker.frame(_event("response.content_part.done", **part, part=content))
+
+    def failure(self, answer: Answer, error: dict[str, Any] | None) -> list[Event]:
         detail = (error or {}).get("error") or {}
         code = detail.get("code") or detail.get("type") or "server_error"
         message = detail.get("message") or "scripted midway failure"
-        failed = {**self._response(Answer("", ""), "failed", []), "error": {"code": code, "message": message}}
+        failed = {**self._response(answer, "failed", []), "error": {"code": code, "message": message}}
         return [
-            ("error", _typed("error", code=code, message=message, param=None)),
-            ("response.failed", _typed("response.failed", response=failed)),
+            _event("error", code=code, message=message, param=None),
+            _event("response.failed", response=failed),
         ]
 
     @staticmethod
@@ -432,7 +396,7 @@ def _anthropic_error(error: dict[str, Any] | None, kind: str, message: str) -> d
     return {"type": "error", "error": {"type": kind, "message": detail.get("message") or message}}
 
 
-def _typed(kind: str, **fields: Any) -> dict[str, Any]:
+def _event(kind: str, **fields: Any) -> dict[str, Any]:
     return {"type": kind, **fields}
 
 
