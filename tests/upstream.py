@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 from tests.upstream_wires import (
     Answer,
@@ -96,7 +97,7 @@ class Behaviour:
 class Seen:
     model: str
     body: dict[str, Any]
-    headers: dict[str, str]
+    headers: CIMultiDict[str]  # as they arrived: any case finds a name
     path: str
     request_id: str = ""  # the request id the upstream answered with
 
@@ -225,7 +226,7 @@ class FakeUpstream:
         body = await request.json()
         model = body.get("model", "")
         request_id = f"req_up_{next(self._ids)}"
-        self._record(request=Seen(model, body, dict(request.headers), request.path, request_id))
+        self._record(request=Seen(model, body, CIMultiDict(request.headers), request.path, request_id))
         behaviour = self._next(model)
         headers = {wire.request_id_header: request_id, **behaviour.headers}
         try:
@@ -349,7 +350,7 @@ class FakeUpstream:
     async def _embeddings(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         model = body.get("model", "")
-        self._record(request=Seen(model, body, dict(request.headers), request.path))
+        self._record(request=Seen(model, body, CIMultiDict(request.headers), request.path))
         behaviour = self._next(model)
         if behaviour.delay:
             await asyncio.sleep(behaviour.delay)
