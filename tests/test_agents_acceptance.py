@@ -68,10 +68,9 @@ def agent_base_url(agent: Agent, gateway_url: str) -> str:
 
 
 def upstream_key(wire: Wire, seen: Seen) -> str:
-    headers = {name.lower(): value for name, value in seen.headers.items()}
     if wire is Wire.MESSAGES:
-        return headers.get("x-api-key", "")
-    return headers.get("authorization", "").removeprefix("Bearer ")
+        return seen.headers.get("x-api-key", "")
+    return seen.headers.get("authorization", "").removeprefix("Bearer ")
 
 
 CASES = [

@@ -47,7 +47,7 @@ def test_agent_completes_the_task_on_its_own_wire(agent: Agent, tmp_path: Path) 
     if agent is Agent.CLAUDE_CODE:
         assert first.headers["x-api-key"] == KEY
     else:
-        assert first.headers["Authorization"] == f"Bearer {KEY}"
+        assert first.headers["authorization"] == f"Bearer {KEY}"
 
 
 def test_chat_script_streams_a_tool_call_then_the_answer(tmp_path: Path) -> None:

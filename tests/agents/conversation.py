@@ -54,7 +54,7 @@ class Script:
 @dataclass(frozen=True)
 class Seen:
     path: str
-    headers: dict[str, str]
+    headers: dict[str, str]  # names in lower case
     body: dict[str, Any]
 
     @property
@@ -277,7 +277,8 @@ class ConversationUpstream:
 
     async def _answer(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        self.requests.append(Seen(request.path, dict(request.headers), body))
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        self.requests.append(Seen(request.path, headers, body))
         wire = self.script.wire
         if request.path != wire.value:
             message = f"this upstream speaks {wire.value}, not {request.path}"
