@@ -51,6 +51,18 @@ PANELS: list[tuple[str, str, str, list[tuple[str, str]], int]] = [
         12,
     ),
     (
+        "Traffic",
+        "Requests by client dialect and the API that served them (translated when they differ)",
+        "reqps",
+        [
+            (
+                "{{dialect}} -> {{upstream_api}}",
+                f"sum by (dialect, upstream_api) (rate(raceway_dialect_requests_total[{RATE}]))",
+            ),
+        ],
+        12,
+    ),
+    (
         "Latency",
         "Request latency p50 / p95 / p99",
         "s",

@@ -176,8 +176,8 @@ class Embeddings:
     def __init__(self, body: Body) -> None:
         self.body = body
 
-    def complete(self, member: Member, correlation: Correlation) -> Any:
-        return member.provider.embeddings(self.body, correlation)
+    async def complete(self, member: Member, correlation: Correlation) -> bytes:
+        return await member.provider.embeddings(self.body, correlation)
 
     def stream(self, member: Member, correlation: Correlation) -> AsyncGenerator[bytes, None]:
         raise NotImplementedError("embeddings are never streamed")
