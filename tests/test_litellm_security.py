@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
+from router.http.dialect_validation import MESSAGES_FIELDS, RESPONSES_FIELDS
+from router.http.kinds import FORBIDDEN_FIELDS
 from router.providers.litellm_adapter import load_litellm
 from router.providers.litellm_params import CHAT
 from tests.anthropic_upstream import anthropic_app
@@ -198,3 +200,29 @@ def test_the_native_path_still_forwards_provider_fields(gateway: RunningGateway,
     redirect = chat(gateway, "native", api_base=f"{servers.attacker}/v1")
     assert redirect.status_code == 400 and redirect.json()["error"]["param"] == "api_base"
     assert servers.attacker_seen == []
+
+
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/responses"])
+def test_other_dialects_reach_litellm_with_documented_parameters_only(
+    gateway: RunningGateway, servers: Servers, path: str
+) -> None:
+    """A Messages or Responses request is translated into chat, and the translation writes only
+    documented chat parameters: whatever else the body holds never reaches litellm."""
+    keywords = litellm_keywords()
+    prompt = (
+        {"messages": [{"role": "user", "content": "hi"}]} if path.endswith("messages") else {"input": "hi"}
+    )
+    body: dict[str, Any] = {"model": "claude", "max_tokens": 5, **prompt}
+    documented = MESSAGES_FIELDS if path.endswith("messages") else RESPONSES_FIELDS
+    for field in keywords:
+        if field in body or field in CHAT.parameters or field in documented:
+            continue
+        body[field] = attack_value(field, servers.attacker)
+    body = {name: value for name, value in body.items() if name not in FORBIDDEN_FIELDS}
+    assert {"model_list", "fallbacks", "litellm_params"} - FORBIDDEN_FIELDS <= set(body)  # the exploits' own
+    response = httpx.post(f"{gateway.base_url}{path}", json=body, timeout=30)
+    assert response.status_code == 200, response.text
+    assert servers.attacker_seen == []
+    (seen,) = servers.anthropic_seen
+    assert seen["key"] == API_KEY
+    assert set(seen["body"]) <= {"model", "messages", "max_tokens", "stream", "system", "metadata"}
