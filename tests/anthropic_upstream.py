@@ -85,6 +85,6 @@ def anthropic_app(seen: list[dict[str, Any]]) -> web.Application:
         await response.write(message_stream(message, words))
         return response
 
-    app = web.Application()
+    app = web.Application(client_max_size=64 * 1024 * 1024)  # coding agents send megabytes
     app.router.add_post("/v1/messages", messages)
     return app

@@ -249,3 +249,17 @@ async def test_a_chat_client_is_served_by_an_anthropic_deployment(
             )
     assert refused.value.param == "n"
     assert len(seen) == 1  # the refused request never went upstream
+
+
+async def test_a_coding_agents_two_megabyte_request_fits_the_default_body_limit(
+    client: anthropic.AsyncAnthropic, seen: list[dict[str, Any]]
+) -> None:
+    """Claude Code sends 0.2-2 MB: long contexts, dozens of tools."""
+    history = [
+        {"role": role, "content": f"turn {index}: " + "context " * 12_500}
+        for index, role in enumerate(["user", "assistant"] * 10 + ["user"])
+    ]
+    message = await client.messages.create(model="claude-sonnet-4-5", max_tokens=10, messages=history)  # type: ignore[arg-type]
+    assert message.content[0].type == "text"
+    (call,) = seen
+    assert call["body"]["messages"] == history

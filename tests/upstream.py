@@ -170,7 +170,7 @@ class FakeUpstream:
     # -- lifecycle --------------------------------------------------------------
 
     async def start(self) -> None:
-        app = web.Application()
+        app = web.Application(client_max_size=64 * 1024 * 1024)  # coding agents send megabytes
         app.router.add_post("/v1/chat/completions", self._handler(CHAT))
         app.router.add_post("/v1/messages", self._handler(MESSAGES))
         app.router.add_post("/v1/messages/count_tokens", self._handler(COUNT_TOKENS))
