@@ -5,6 +5,7 @@ chat-completions upstream (the request and answer are translated) or Anthropic's
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -263,3 +264,25 @@ async def test_a_coding_agents_two_megabyte_request_fits_the_default_body_limit(
     assert message.content[0].type == "text"
     (call,) = seen
     assert call["body"]["messages"] == history
+
+
+async def test_a_client_that_leaves_midstream_closes_the_translated_upstream_stream(
+    gateway: RunningGateway, threaded_upstream: FakeUpstream
+) -> None:
+    threaded_upstream.script("chat-up", Behaviour(reply="a b c d e f g h", chunk_delay=1.0))
+    body = {
+        "model": "claude-via-chat",
+        "max_tokens": 50,
+        "stream": True,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    async with (
+        httpx.AsyncClient(timeout=10) as http,
+        http.stream(
+            "POST", f"{gateway.base_url}/v1/messages", json=body, headers={"x-api-key": KEY}
+        ) as answer,
+    ):
+        async for line in answer.aiter_lines():
+            if line.startswith("event: content_block_delta"):
+                break  # content arrived: leave
+    assert await asyncio.to_thread(threaded_upstream.wait_for_disconnect, "chat-up")
