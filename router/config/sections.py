@@ -1,4 +1,4 @@
-"""The config document's root and its server-wide sections: server, cache, state; the
+"""The config document's root and its server-wide sections: server, cache, state, telemetry; the
 rest of the document is read by ``deployments``, ``groups`` and ``keys``."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from router.config.model import (
     StateSettings,
 )
 from router.config.reader import ConfigReader, keys_of, required_of
+from router.config.telemetry import TelemetrySettings, TraceProtocol, TraceSettings
 from router.config.units import parse_duration, parse_size
 
 
@@ -107,3 +108,27 @@ def cors(r: ConfigReader, value: Any, path: str) -> CorsSettings | None:
     if data is None:
         return None
     return r.build(CorsSettings, data, path, {"origins": v.origin_list, "max_age": parse_duration})
+
+
+def telemetry_settings(r: ConfigReader, value: Any, path: str) -> TelemetrySettings:
+    data = r.mapping(value if value is not None else {}, path, allowed=keys_of(TelemetrySettings))
+    if not data or data.get("traces") is None:
+        return TelemetrySettings()
+    traces_path = v.join(path, "traces")
+    traces = r.mapping(data["traces"], traces_path, allowed=keys_of(TraceSettings))
+    if traces is None:
+        return TelemetrySettings()
+    settings = r.build(
+        TraceSettings,
+        traces,
+        traces_path,
+        {
+            "endpoint": r.url,
+            "protocol": v.member_of(TraceProtocol),
+            "sample_ratio": v.ratio,
+            "headers": r.headers,
+            "timeout": v.positive_duration,
+            "capture_content": v.boolean,
+        },
+    )
+    return TelemetrySettings(traces=settings)

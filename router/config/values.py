@@ -104,6 +104,12 @@ def fraction(value: Any) -> float:
     return float(value)
 
 
+def ratio(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ValueError(f"expected a number from 0 to 1, e.g. 0.1, got {value!r}")
+    return float(value)
+
+
 def member_of(choices: type[E]) -> Callable[[Any], E]:
     """A value of a closed set, written as its member's value."""
 
