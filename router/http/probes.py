@@ -24,5 +24,5 @@ async def ready(request: Request) -> Response:
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    text, content_type = render(worker_of(request).registry)
+    text, content_type = render(worker_of(request).registry, accept=request.headers.get("accept", ""))
     return Response(text, media_type=content_type)

@@ -22,6 +22,7 @@ from router.errors import GatewayError, UpstreamError
 from router.routing.budgets import Tier
 from router.spend.book import SpendBook
 from router.telemetry.metrics import UNKNOWN_MODEL, Metrics
+from router.telemetry.tracing import NO_TRACE, RequestTrace
 
 access_logger = logging.getLogger("raceway.access")
 
@@ -60,6 +61,7 @@ class Exchange:
     upstream_request_id: str | None = None  # the upstream's id of the call(s) that served or failed
     dialect: str = "chat"  # the client's wire format
     upstream_api: str = "none"  # the wire API of the deployment that answered
+    trace: RequestTrace = NO_TRACE  # its spans, ended with it
 
     def failed(self, error: GatewayError) -> None:
         """The request ends with ``error``: its code, and which deployment failed after how many calls.
@@ -85,13 +87,15 @@ class Recorder:
     def finish(self, exchange: Exchange, status: int) -> None:
         metrics, model = self._metrics, exchange.model
         elapsed = time.perf_counter() - exchange.started
+        exchange.trace.finish(exchange, status)
+        exemplar = exchange.trace.exemplar()  # the trace id, when the request is sampled
         metrics.requests.labels(model, f"{status // 100}xx").inc()
         metrics.dialects.labels(exchange.dialect, exchange.upstream_api).inc()
-        metrics.request_duration.labels(model).observe(elapsed)
+        metrics.request_duration.labels(model).observe(elapsed, exemplar)
         if exchange.overhead is not None:
-            metrics.overhead.observe(exchange.overhead)
+            metrics.overhead.observe(exchange.overhead, exemplar)
         if exchange.first_token is not None:
-            metrics.first_token.labels(model).observe(exchange.first_token)
+            metrics.first_token.labels(model).observe(exchange.first_token, exemplar)
         if exchange.coalesced:
             metrics.coalesced.labels(model).inc()
         usage, deployment = exchange.usage, exchange.deployment

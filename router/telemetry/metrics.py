@@ -20,6 +20,7 @@ from prometheus_client import (
 )
 from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.openmetrics import exposition as openmetrics
 
 LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
@@ -46,6 +47,7 @@ UPSTREAM_OUTCOMES = (
 QUEUE_REASONS = ("queue_full", "queue_timeout")  # refusals of a deployment's concurrency queue
 RATE_LIMIT_REASONS = ("rate_limited", "tokens_exceed_limit")  # of a deployment's or key's rpm / tpm
 TOKEN_KINDS = ("prompt", "completion")
+SPAN_DROP_REASONS = ("export_failed", "queue_full")  # of raceway_trace_spans_dropped_total
 
 
 def multiprocess_dir() -> str | None:
@@ -60,7 +62,7 @@ class _Off:
     def labels(self, *values: str) -> _Off:
         return self
 
-    def inc(self, amount: float = 1) -> None:
+    def inc(self, amount: float = 1, exemplar: dict[str, str] | None = None) -> None:
         return None
 
     def dec(self, amount: float = 1) -> None:
@@ -69,7 +71,7 @@ class _Off:
     def set(self, value: float) -> None:
         return None
 
-    def observe(self, value: float) -> None:
+    def observe(self, value: float, exemplar: dict[str, str] | None = None) -> None:
         return None
 
     def remove(self, *values: str) -> None:
@@ -302,6 +304,12 @@ class Metrics:
             ["result"],
             registry=registry,
         )
+        self.spans_dropped = Counter(
+            "raceway_trace_spans_dropped",
+            "Trace spans not delivered to the collector, by reason (export_failed, queue_full).",
+            ["reason"],
+            registry=registry,
+        )
         self.config_info = Gauge(
             "raceway_config_info",
             "The active config's hash (value 1 per worker).",
@@ -351,8 +359,17 @@ def build_metrics(worker: int = 0, *, enabled: bool = True) -> tuple[Metrics, Co
     return Metrics(registry, worker=worker, enabled=enabled), registry
 
 
-def render(registry: CollectorRegistry | None) -> tuple[bytes, str]:
-    """The exposition text; in multiprocess mode, summed over every worker's files."""
+def render(registry: CollectorRegistry | None, *, accept: str = "") -> tuple[bytes, str]:
+    """The exposition text; in multiprocess mode, summed over every worker's files.
+
+    A single process whose scraper accepts OpenMetrics (``accept``: its Accept header) gets
+    OpenMetrics, the only format that carries exemplars (the trace ids on the latency
+    histograms). In multiprocess mode there are none to show: prometheus-client keeps no
+    exemplars in its per-process files (``MultiProcessValue.set_exemplar`` does nothing), so
+    the classic text format is served whatever the scraper accepts.
+    """
+    if registry is not None and openmetrics.CONTENT_TYPE_LATEST.split(";")[0] in accept:
+        return openmetrics.generate_latest(registry), openmetrics.CONTENT_TYPE_LATEST  # type: ignore[no-untyped-call]
     if registry is None:
         path = multiprocess_dir()
         assert path is not None, "a worker without a registry writes to PROMETHEUS_MULTIPROC_DIR"

@@ -1,0 +1,162 @@
+"""Request traces, as the rest of the gateway sees them: a facade whose "off" side does nothing.
+
+A request's trace (``RequestTrace``) has a server span, and child spans for the cache
+lookup, each upstream attempt (with its admission) and the stream relay. Callers never ask
+whether tracing is on: with tracing off every object here is a shared no-op whose methods
+return at once, and the OpenTelemetry SDK is never imported (``router.telemetry.otel``, the
+real side, is imported only by ``start_tracing`` when the config has ``telemetry.traces``).
+
+The request's trace is found by whatever runs on its behalf through ``current_trace()``
+(a context variable: tasks a round starts for its calls inherit it), so the dispatch code
+needs no extra argument to reach it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from router.config.model import Deployment
+    from router.config.telemetry import TraceSettings
+    from router.dispatch.completion import Usage
+    from router.telemetry.exchange import Exchange
+    from router.telemetry.metrics import Metrics
+
+
+class AttemptOutcome(enum.StrEnum):
+    """What became of one upstream attempt (``raceway.attempt.outcome``)."""
+
+    WON = "won"  # its answer (or stream) is the request's
+    LOST = "lost"  # it answered, but another call of its round had won a moment before
+    LOST_CANCELLED = "lost-cancelled"  # cancelled because another call of its round won
+    FAILED = "failed"  # the upstream failed (``error.type`` says how)
+    REJECTED = "rejected"  # refused at admission: rate limit or full queue
+    CANCELLED = "cancelled"  # stopped for another reason: the client left, the deadline passed
+
+
+class Span:
+    """A child span of a request (the cache lookup); the no-op one."""
+
+    __slots__ = ()
+
+    def set(self, key: str, value: str | bool | int | float) -> None:
+        return None
+
+    def end(self, error: BaseException | None = None) -> None:
+        return None
+
+
+class AttemptSpan:
+    """One upstream attempt's span; the no-op one. ``Attempt`` and the round report to it."""
+
+    __slots__ = ()
+
+    def propagate(self, trace: Mapping[str, str]) -> Mapping[str, str]:
+        """The trace context the call sends upstream (given: the client's, when well-formed)."""
+        return trace
+
+    def admitting(self) -> None:
+        """Admission (rate limit, concurrency slot, queue) begins."""
+
+    def admitted(self, *, queued: bool = False, refused: str | None = None) -> None:
+        """Admission is over: ``queued`` if it waited for a slot; ``refused``: the reason it was refused."""
+
+    def answered(self, document: Any) -> None:
+        """A non-streaming call answered 200 with ``document`` (parsed JSON)."""
+
+    def opened(self, first_token: float, head: list[bytes]) -> None:
+        """A stream delivered its first content after ``first_token`` seconds; ``head``: its events so far."""
+
+    def stream_ended(self, outcome: str, usage: Usage | None) -> None:
+        """The stream this attempt serves ended (``StreamOutcome`` value)."""
+
+    def failed(self, error: BaseException) -> None:
+        """The call raised ``error`` (an upstream error, a refusal, a cancellation)."""
+
+    def losing(self) -> None:
+        """Another call of the round won: this one is being cancelled."""
+
+    def won(self) -> None:
+        """The round picked this call's answer."""
+
+    def lost(self) -> None:
+        """This call answered too, but the round had picked another."""
+
+    def ended(self) -> None:
+        """The attempt gave back its claim on the deployment (``Attempt.end``)."""
+
+
+class RequestTrace:
+    """One request's trace; the no-op one."""
+
+    __slots__ = ()
+
+    def attempt(
+        self, deployment: Deployment, *, number: int, hedge_delay: float | None = None
+    ) -> AttemptSpan:
+        """A span for the ``number``-th upstream call; ``hedge_delay``: the wait before this hedge."""
+        return NO_ATTEMPT
+
+    def child(self, name: str) -> Span:
+        return NO_SPAN
+
+    def event(self, name: str, attributes: Mapping[str, str]) -> None:
+        """Something that happened to the request (a fallback hand-over)."""
+
+    def request_body(self, body: Mapping[str, Any]) -> None:
+        """The parsed request (its messages go on the spans only with ``capture_content``)."""
+
+    def exemplar(self) -> dict[str, str] | None:
+        """``{"trace_id": ...}`` for a latency histogram, when this request is sampled."""
+        return None
+
+    def finish(self, exchange: Exchange, status: int) -> None:
+        """The request is answered (for a stream: the stream ended): end its spans."""
+
+
+class Tracing:
+    """Starts request traces; the no-op one, for tracing off."""
+
+    __slots__ = ()
+
+    enabled = False
+
+    def begin(self, headers: Mapping[str, str], request_id: str, path: str) -> RequestTrace:
+        """The trace of a request that just arrived (continuing its ``traceparent``), made current."""
+        return NO_TRACE
+
+    def shutdown(self) -> None:
+        """Export what is still queued and stop (blocking)."""
+
+    async def close(self) -> None:
+        """``shutdown`` without blocking the event loop, for a bounded time (a worker stopping)."""
+
+
+NO_SPAN = Span()
+NO_ATTEMPT = AttemptSpan()
+NO_TRACE = RequestTrace()
+OFF = Tracing()
+
+_current: ContextVar[RequestTrace] = ContextVar("raceway_request_trace", default=NO_TRACE)
+
+
+def current_trace() -> RequestTrace:
+    """The trace of the request this task works for (``NO_TRACE`` outside one, or with tracing off)."""
+    return _current.get()
+
+
+def make_current(trace: RequestTrace) -> None:
+    """Make ``trace`` the current request's (in this task and the tasks it starts from now on)."""
+    _current.set(trace)
+
+
+def start_tracing(settings: TraceSettings | None, metrics: Metrics, *, worker: int = 0) -> Tracing:
+    """The worker's tracing: ``OFF`` without settings, else exporting spans in the background."""
+    if settings is None:
+        return OFF
+    from router.telemetry.otel import OtelTracing  # the SDK is imported here, and only here
+
+    return OtelTracing(settings, metrics, worker=worker)
