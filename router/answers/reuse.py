@@ -26,8 +26,26 @@ async def look_up(
     """A cached answer, the answer of an identical request in flight, or a flight for this one to lead.
 
     A follower waits for the leader no longer than its own ``deadline``; when the leader's
-    call fails, the follower raises its error, marked ``coalesced`` on ``exchange``.
+    call fails, the follower raises its error, marked ``coalesced`` on ``exchange``. The
+    request's trace shows the lookup (and the wait for a leader) as its ``cache lookup`` span.
     """
+    span = exchange.trace.child("cache lookup")
+    try:
+        found = await _find(gateway, plan, exchange, deadline)
+    except BaseException as exc:
+        span.end(exc)
+        raise
+    if isinstance(found, Flight):
+        span.set("raceway.cache.result", "miss")
+    else:
+        span.set("raceway.cache.result", "coalesced" if exchange.coalesced else "hit")
+    span.end()
+    return found
+
+
+async def _find(
+    gateway: Gateway, plan: CachePlan, exchange: Exchange, deadline: float
+) -> CachedAnswer | Flight:
     assert plan.key is not None
     answer = gateway.cache.get(plan, count=False)
     if answer is None:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from router.config.telemetry import TelemetrySettings
+
 # Providers Raceway calls itself over pooled aiohttp, with their default base URL: OpenAI-compatible
 # APIs (the base URL ends in ``/v1``, as the openai SDK's does) and Anthropic (without it, as
 # the anthropic SDK's).
@@ -356,6 +358,7 @@ class GatewayConfig:
     routes: tuple[Route, ...] = ()
     cache: CacheSettings = field(default_factory=CacheSettings)
     state: StateSettings = field(default_factory=StateSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
 
     @property
     def needs_litellm(self) -> bool:

@@ -205,6 +205,8 @@ class ConfigReloader:
             logger.warning("server.bind and server.workers take effect only after a restart")
         if config.state != previous.config.state:
             logger.warning("state (backend, Redis, spend ledger) takes effect only after a restart")
+        if config.telemetry != previous.config.telemetry:
+            logger.warning("telemetry (traces) takes effect only after a restart")
         logger.info(
             "config %s active (was %s): %d deployments retired",
             config.hash,

@@ -52,6 +52,7 @@ def read_config(r: ConfigReader, document: Any, config_hash: str) -> GatewayConf
             {"max_entries": v.positive_int, "max_bytes": parse_size, "ttl": v.positive_duration},
         ),
         state=state_settings(r, root.get("state"), "state"),
+        telemetry=telemetry_settings(r, root.get("telemetry"), "telemetry"),
         hash=config_hash,
     )
 

@@ -28,6 +28,7 @@ from router.fleet.fleet import Member
 from router.providers.correlation import Correlation
 from router.spend.pricing import cost_usd
 from router.telemetry.metrics import Metrics
+from router.telemetry.tracing import NO_ATTEMPT, AttemptSpan
 
 
 class Verdict(enum.Enum):
@@ -55,7 +56,7 @@ def outcome_label(error: UpstreamError) -> str:
 class Attempt:
     """One call's claim on ``member``: the breaker's probe, a rate-limit charge, a concurrency slot."""
 
-    __slots__ = ("_admitted", "_calls", "_ended", "_holds_probe", "_tokens", "member", "started")
+    __slots__ = ("_admitted", "_calls", "_ended", "_holds_probe", "_tokens", "member", "span", "started")
 
     def __init__(self, calls: Calls, member: Member, *, holds_probe: bool) -> None:
         self._calls = calls
@@ -65,12 +66,15 @@ class Attempt:
         self._ended = False
         self._tokens = 0
         self.started = 0.0  # perf_counter when the call itself started (after admission)
+        self.span: AttemptSpan = NO_ATTEMPT  # its trace span, set by the round that starts it
 
     async def admit(self, tokens: int) -> None:
         """Rate limit, then a concurrency slot (queueing if the deployment allows it).
 
         A refusal is a retryable ``Saturated``: try another deployment, or answer 429."""
         member, metrics = self.member, self._calls.metrics
+        self.span.admitting()
+        queued = 0.0
         try:
             await member.rate.admit(tokens, owner=f"deployment {member.name}")
             if member.gate.has_capacity():
@@ -86,7 +90,9 @@ class Attempt:
         except Saturated as exc:
             exc.deployment = member.name
             metrics.rejected.labels(member.name, exc.reason).inc()
+            self.span.admitted(queued=bool(queued), refused=exc.reason)
             raise
+        self.span.admitted(queued=bool(queued))
         self._tokens, self._admitted = tokens, True
         member.stats.in_flight += 1
         metrics.inflight.labels(member.name).inc()
@@ -122,6 +128,7 @@ class Attempt:
             self._calls.publish_state(member)
         elif self._holds_probe:
             member.breaker.release()
+        self.span.ended()
 
 
 class Calls:
@@ -156,6 +163,7 @@ class Calls:
         member = attempt.member
         try:
             await attempt.admit(tokens)
+            correlation.trace = attempt.span.propagate(correlation.trace)
             answer = await call(member, correlation)
             document = _loads(answer)
             if not answers.holds_answer(document):
@@ -169,6 +177,7 @@ class Calls:
             raise
         elapsed = attempt.succeeded(stream=False)
         usage = answers.answer_usage(document)
+        attempt.span.answered(document)
         attempt.end(Verdict.SUCCESS, usage=usage)
         self.metrics.upstream_requests.labels(member.name, "success").inc()
         self.metrics.upstream_duration.labels(member.name).observe(elapsed)
@@ -183,18 +192,22 @@ class Calls:
         member = attempt.member
         try:
             await attempt.admit(tokens)
+            correlation.trace = attempt.span.propagate(correlation.trace)
             events: AsyncGenerator[bytes, None] = call.stream(member, correlation)
             opened = await open_stream(member.deployment, events, member.scrubber, wire_format)
         except BaseException as exc:
             self._failed(attempt, exc, correlation)
             raise
         opened.correlation = correlation
-        self.metrics.upstream_first_chunk.labels(member.name).observe(attempt.succeeded(stream=True))
+        first_token = attempt.succeeded(stream=True)
+        self.metrics.upstream_first_chunk.labels(member.name).observe(first_token)
+        attempt.span.opened(first_token, opened.head)
 
         def ended(outcome: StreamOutcome) -> None:
             usage = opened.usage
             if usage is not None:
                 opened.cost = cost_usd(member.price, usage)
+            attempt.span.stream_ended(outcome.value, usage)
             attempt.end(Verdict.FAILURE if outcome is StreamOutcome.CUT else Verdict.NONE, usage=usage)
             self.metrics.upstream_requests.labels(member.name, outcome.upstream_label).inc()
             self.metrics.upstream_duration.labels(member.name).observe(time.perf_counter() - attempt.started)
@@ -204,6 +217,7 @@ class Calls:
 
     def _failed(self, attempt: Attempt, exc: BaseException, correlation: Correlation) -> None:
         admitted = attempt.admitted
+        attempt.span.failed(exc)
         if isinstance(exc, UpstreamError) and not isinstance(exc, Saturated):
             exc.upstream_request_id = correlation.request_id
             retry_after = exc.retry_after if isinstance(exc, UpstreamRateLimited) else None

@@ -36,6 +36,7 @@ from router.providers.correlation import Correlation
 from router.routing.rules import RoutedRequest
 from router.routing.strategies import Pacing, RequestTraits, Strategy, pacing_of, strategy_for
 from router.telemetry.metrics import Metrics
+from router.telemetry.tracing import current_trace
 
 T = TypeVar("T")
 
@@ -196,6 +197,7 @@ class Dispatcher:
                     break
                 if previous is not None:
                     self.metrics.fallbacks.labels(request.group.name, previous, group.name).inc()
+                    current_trace().event("raceway.fallback", {"from": previous, "to": group.name})
                     previous = None
                 if round_index:
                     await self._sleep(_backoff(group, round_index, self._rng))

@@ -19,6 +19,7 @@ from typing import Generic, TypeVar
 from router.dispatch.attempt import Attempt, Verdict
 from router.errors import UpstreamError
 from router.fleet.fleet import Member
+from router.telemetry.tracing import current_trace
 
 T = TypeVar("T")
 
@@ -98,10 +99,11 @@ async def run_round(
     running: dict[asyncio.Task[T], Attempt] = {}
     failures: list[UpstreamError] = []
     launched = hedges = 0
-    next_hedge_at = 0.0
+    next_hedge_at = hedge_wait = 0.0
+    trace = current_trace()
 
-    def launch() -> bool:
-        nonlocal launched, next_hedge_at
+    def launch(hedge: bool = False) -> bool:
+        nonlocal launched, next_hedge_at, hedge_wait
         while queue:
             member = queue.popleft()
             if not budget.has_room():
@@ -111,16 +113,21 @@ async def run_round(
             if attempt is None:
                 continue
             budget.take(member.name)
+            attempt.span = trace.attempt(
+                member.deployment, number=budget.used, hedge_delay=hedge_wait if hedge else None
+            )
             running[asyncio.ensure_future(call(attempt))] = attempt
             launched += 1
             if pace.hedge_delay is not None:
-                next_hedge_at = loop.time() + pace.hedge_delay(member)
+                hedge_wait = pace.hedge_delay(member)
+                next_hedge_at = loop.time() + hedge_wait
             return True
         return False
 
     launch()
     while pace.all_at_once and len(running) < pace.parallel and launch():
         pass
+    won: RoundWon[T] | None = None
     try:
         while running:
             timeout = None
@@ -128,18 +135,20 @@ async def run_round(
                 timeout = max(0.0, next_hedge_at - loop.time())
             done, _ = await asyncio.wait(running, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             if not done:
-                if launch():
+                if launch(hedge=True):
                     hedges += 1
                 continue
-            won: RoundWon[T] | None = None
             # Successes first, so a failure that finished in the same instant cannot mask a win.
             for task in sorted(done, key=lambda t: t.exception() is not None):
-                member = running.pop(task).member
+                attempt = running.pop(task)
+                member = attempt.member
                 error = task.exception()
                 if error is None:
                     if won is None:
+                        attempt.span.won()
                         won = RoundWon(task.result(), member, launched, hedges)
                     else:
+                        attempt.span.lost()
                         await discard(task.result())
                 elif isinstance(error, UpstreamError) and error.retryable:
                     failures.append(budget.failed(error))
@@ -152,7 +161,7 @@ async def run_round(
             while pace.all_at_once and len(running) < pace.parallel and launch():
                 pass
     finally:
-        await _cancel(running, discard)
+        await _cancel(running, discard, lost=won is not None)
     raise RoundFailed(failures)
 
 
@@ -165,6 +174,7 @@ async def _one_at_a_time(
     """The sequential pace, in the caller's own task: no task to spawn, nothing to cancel."""
     failures: list[UpstreamError] = []
     launched = 0
+    trace = current_trace()
     for member in candidates:
         if not budget.has_room():
             break
@@ -172,25 +182,36 @@ async def _one_at_a_time(
         if attempt is None:
             continue
         budget.take(member.name)
+        attempt.span = trace.attempt(member.deployment, number=budget.used)
         launched += 1
         try:
-            return RoundWon(await call(attempt), member, launched, 0)
+            value = await call(attempt)
         except UpstreamError as exc:
             if not exc.retryable:
                 raise
             failures.append(budget.failed(exc))
+            continue
+        attempt.span.won()
+        return RoundWon(value, member, launched, 0)
     raise RoundFailed(failures)
 
 
-async def _cancel(running: dict[asyncio.Task[T], Attempt], discard: Callable[[T], Awaitable[None]]) -> None:
-    """Cancel the losers and wait until their connections are closed."""
+async def _cancel(
+    running: dict[asyncio.Task[T], Attempt], discard: Callable[[T], Awaitable[None]], *, lost: bool = True
+) -> None:
+    """Cancel the calls still running and wait until their connections are closed; ``lost``:
+    because another call won (else the request itself is over: its client left, its deadline
+    passed, or a call failed for good)."""
     if not running:
         return
-    for task in running:
+    for task, attempt in running.items():
+        if lost:
+            attempt.span.losing()
         task.cancel()
     await asyncio.wait(running)
     for task, attempt in running.items():
         if task.cancelled():
             attempt.end(Verdict.NONE)  # a no-op unless the task was cancelled before it ran
         elif task.exception() is None:
+            attempt.span.lost()
             await discard(task.result())  # finished successfully before the cancel landed

@@ -29,6 +29,7 @@ from router.state import open_state
 from router.telemetry.exchange import Recorder
 from router.telemetry.looplag import watch_loop_lag
 from router.telemetry.metrics import build_metrics
+from router.telemetry.tracing import start_tracing
 
 logger = logging.getLogger("raceway.app")
 
@@ -157,6 +158,7 @@ def create_app(
             metrics,
             registry,
             supervision=app.supervision,
+            tracing=start_tracing(config.telemetry.traces, metrics, worker=worker),
         )
         recorder.spend = spend
         await spend.start()
@@ -187,6 +189,7 @@ def create_app(
             await serving.gateway.close()
             await spend.flush()  # after the last request: every finished request's spend is written
             await state.close()
+            await serving.tracing.close()  # after the last request's spans ended
 
     routes = [
         *(Route(path, handler, methods=["POST"]) for path, handler in _HOT_ROUTES.items()),

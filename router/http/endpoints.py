@@ -170,6 +170,7 @@ async def _serve(request: Request, endpoint: Endpoint) -> Response | SSEResponse
     gateway, recorder = worker.gateway, worker.recorder
     exchange = Exchange(request_id_from(request.headers.get("x-request-id")), request.url.path)
     exchange.dialect = "embeddings" if endpoint.embeddings else endpoint.dialect.value
+    exchange.trace = worker.tracing.begin(request.headers, exchange.request_id, exchange.path)
     body_read = False  # an answer sent before the whole body came closes the connection under it
     try:
         server = gateway.config.server
@@ -187,6 +188,7 @@ async def _serve(request: Request, endpoint: Endpoint) -> Response | SSEResponse
         # Parsing megabytes of JSON takes milliseconds: keep it off the event loop.
         parse = endpoint.parse
         model, body = await asyncio.to_thread(parse, raw) if len(raw) > _BIG_BODY else parse(raw)
+        exchange.trace.request_body(body)
         routed = route(gateway.config, model, body, key, headers)
         exchange.model = routed.requested
         if key is not None and key.budget is not None:

@@ -16,6 +16,7 @@ from router.http.deadlines import Deadlines
 from router.http.drain import Drain
 from router.telemetry.exchange import Recorder
 from router.telemetry.metrics import Metrics
+from router.telemetry.tracing import OFF, Tracing
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,7 @@ class Worker:
     # Ends when a drain's grace (server.graceful_timeout) has run out: requests still
     # waiting are answered 503, streams still running end with an error event.
     drain: Drain = field(default_factory=Drain)
+    tracing: Tracing = OFF  # telemetry.traces, as the worker started (a reload does not change it)
 
 
 def worker_of(request: Request) -> Worker:
