@@ -21,6 +21,7 @@ from router.config.model import (
     StateSettings,
 )
 from router.config.reader import ConfigReader
+from router.config.telemetry import TelemetrySettings, TraceProtocol, TraceSettings
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -463,3 +464,46 @@ models: [{name: m, deployments: [a, b, c, d]}]
         "deployments[2].api: expected one of chat, messages, responses, completions, got 'telepathy'",
         "deployments[3].adapter: is only for native providers (the others always use litellm)",
     ]
+
+
+BASE = b"deployments: [{name: f, provider: fake}]\nmodels: [{name: m, deployments: [f]}]\n"
+
+
+def test_telemetry_traces_parse_with_environment_values() -> None:
+    raw = BASE + (
+        b"telemetry:\n"
+        b"  traces:\n"
+        b"    endpoint: http://collector:4318/\n"
+        b"    sample_ratio: 0.1\n"
+        b"    headers: {authorization: 'Bearer ${COLLECTOR_TOKEN}'}\n"
+        b"    capture_content: true\n"
+        b"    timeout: 2s\n"
+    )
+    traces = parse_config(raw, {"COLLECTOR_TOKEN": "t0ken"}).telemetry.traces
+    assert traces is not None
+    assert traces.endpoint == "http://collector:4318"
+    assert traces.protocol is TraceProtocol.HTTP_PROTOBUF
+    assert (traces.sample_ratio, traces.timeout, traces.capture_content) == (0.1, 2.0, True)
+    assert traces.headers["authorization"].reveal() == "Bearer t0ken"
+    assert "t0ken" not in repr(traces)
+
+
+def test_telemetry_is_off_unless_traces_are_configured() -> None:
+    assert parse_config(BASE, {}).telemetry == TelemetrySettings(traces=None)
+    assert parse_config(BASE + b"telemetry: {}\n", {}).telemetry.traces is None
+    defaults = parse_config(BASE + b"telemetry: {traces: {}}\n", {}).telemetry.traces
+    assert defaults == TraceSettings()  # on, with the environment's endpoint
+
+
+def test_telemetry_mistakes_name_their_key() -> None:
+    raw = BASE + (
+        b"telemetry:\n"
+        b"  traces: {endpoint: collector:4318, protocol: grpc, sample_ratio: 2, capture: true}\n"
+        b"  metrics: {}\n"
+    )
+    found = problems(raw)
+    assert any(p.startswith("telemetry.traces.endpoint:") for p in found), found
+    assert any(p.startswith("telemetry.traces.protocol:") and "http/protobuf" in p for p in found), found
+    assert any(p.startswith("telemetry.traces.sample_ratio:") for p in found), found
+    assert any("telemetry.traces" in p and "capture" in p for p in found), found
+    assert any("telemetry" in p and "metrics" in p for p in found), found
