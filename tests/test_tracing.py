@@ -115,7 +115,7 @@ def test_a_request_continues_the_client_trace_and_sends_the_attempt_span_upstrea
     attempt = trace.attempt(DEPLOYMENT, number=1)
     sent = attempt.propagate({"traceparent": TRACEPARENT})
     attempt.admitting()
-    attempt.admitted()
+    attempt.admitted(queued=True)  # it waited for a concurrency slot: an admission span
     attempt.answered(ANSWER)
     attempt.ended()  # a JSON answer ends its attempt before the round says it won...
     attempt.won()  # ...and only then is the span complete
@@ -288,12 +288,27 @@ def test_latency_histograms_carry_the_trace_id_as_an_exemplar(
     assert b"# {" not in classic
 
 
-def test_an_unsampled_request_still_sends_a_traceparent_but_records_nothing(
-    receiver: OtlpReceiver, metrics: Metrics
-) -> None:
+def test_sampling_follows_the_client_and_else_the_ratio(receiver: OtlpReceiver, metrics: Metrics) -> None:
     tracing = start_tracing(TraceSettings(endpoint=receiver.endpoint, sample_ratio=0.0), metrics)
-    trace = tracing.begin({}, "req-5", "/v1/chat/completions")
-    sent = trace.attempt(DEPLOYMENT, number=1).propagate({})
-    flags = int(sent["traceparent"].rsplit("-", 1)[1], 16)
-    assert not flags & 1  # not sampled: the upstream should not record either
-    assert trace.exemplar() is None
+    # No client context: the ratio (0) decides; the request is not traced at all.
+    assert tracing.begin({}, "req-5", "/v1/chat/completions") is NO_TRACE
+    # The client sampled its trace: it is continued, whatever the ratio.
+    sampled = tracing.begin({"traceparent": TRACEPARENT}, "req-6", "/v1/chat/completions")
+    assert sampled is not NO_TRACE and sampled.exemplar() == {"trace_id": CLIENT_TRACE}
+    # The client did not sample: not traced; its context goes upstream as it came.
+    unsampled = f"00-{CLIENT_TRACE}-{CLIENT_PARENT}-00"
+    trace = tracing.begin({"traceparent": unsampled}, "req-7", "/v1/chat/completions")
+    assert trace is NO_TRACE and current_trace() is NO_TRACE
+    assert trace.attempt(DEPLOYMENT, number=1).propagate({"traceparent": unsampled}) == {
+        "traceparent": unsampled
+    }
+    # A malformed traceparent counts as none.
+    assert tracing.begin({"traceparent": "00-zz-01"}, "req-8", "/v1/chat/completions") is NO_TRACE
+    tracing.shutdown()
+
+
+def test_a_ratio_samples_about_that_share(receiver: OtlpReceiver, metrics: Metrics) -> None:
+    tracing = start_tracing(TraceSettings(endpoint=receiver.endpoint, sample_ratio=0.25), metrics)
+    traced = sum(tracing.begin({}, f"s{i}", "/v1/chat/completions") is not NO_TRACE for i in range(2000))
+    assert 350 < traced < 650  # 500 expected; the bounds are over 6 standard deviations away
+    tracing.shutdown()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +39,12 @@ def config(upstream: FakeUpstream, endpoint: str, *, timeout: str = "2s") -> str
       - {{name: lagging, {native}, model: lagging}}
       - {{name: backup, {native}, model: backup}}
       - {{name: memo, {native}, model: memo}}
+      - {{name: narrow, {native}, model: narrow, max_concurrency: 1, max_queue: 4}}
     models:
       - {{name: raced, deployments: [quick, slow], strategy: race}}
       - {{name: hedged, deployments: [lagging, backup], strategy: hedge, hedge_delay: 100ms}}
       - {{name: cached, deployments: [memo], cache: {{mode: always}}}}
+      - {{name: queued, deployments: [narrow]}}
     """
 
 
@@ -100,7 +103,7 @@ def test_a_race_has_one_server_span_and_one_span_per_contender(
     threaded_upstream.script("slow", Behaviour(stall=True))
     threaded_upstream.script("quick", Behaviour(after="slow"))  # answers once both calls are out
     response = chat(gateway, "raced", stream=stream)
-    count = 5 if stream else 4  # server, two attempts, the winner's admission (+ the relay)
+    count = 4 if stream else 3  # server, two attempts (+ the relay)
     spans = request_spans(receiver, response.headers["x-request-id"], count)
     servers = [s for s in spans if s.name == SERVER]
     assert len(servers) == 1 and servers[0].parent_span_id == ""
@@ -137,7 +140,7 @@ def test_a_hedge_shows_how_long_it_waited(
     threaded_upstream.script("lagging", Behaviour(stall=True))
     response = chat(gateway, "hedged")
     assert response.headers["x-raceway-deployment"] == "backup"
-    spans = request_spans(receiver, response.headers["x-request-id"], 4)
+    spans = request_spans(receiver, response.headers["x-request-id"], 3)
     calls = attempts(spans)
     first, hedge = calls["lagging"], calls["backup"]
     assert first.attributes["raceway.attempt.hedge"] is False
@@ -165,13 +168,37 @@ def test_a_cached_answer_has_no_upstream_span(
     assert threaded_upstream.calls("memo") == 1
 
 
+def test_a_call_that_waited_for_a_slot_has_an_admission_span(
+    gateway: RunningGateway, receiver: OtlpReceiver, threaded_upstream: FakeUpstream
+) -> None:
+    threaded_upstream.script("narrow", Behaviour(delay=0.3), Behaviour())
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(chat, gateway, "queued")
+        threaded_upstream_arrived(threaded_upstream, "narrow")  # the slot is taken
+        second = pool.submit(chat, gateway, "queued").result()
+        first.result()
+    spans = request_spans(receiver, second.headers["x-request-id"], 3)
+    (call,) = attempts(spans).values()
+    (admission,) = [s for s in spans if s.name == "admission"]
+    assert admission.parent_span_id == call.span_id
+    assert admission.attributes["raceway.admission.queued"] is True
+    assert admission.seconds > 0.1  # it waited for the first call to end
+
+
+def threaded_upstream_arrived(upstream: FakeUpstream, model: str) -> None:
+    deadline = time.monotonic() + 5
+    while upstream.calls(model) < 1:
+        assert time.monotonic() < deadline, f"no call to {model} arrived"
+        time.sleep(0.01)
+
+
 def test_the_client_trace_is_continued_and_the_upstream_gets_the_attempt_span(
     gateway: RunningGateway, receiver: OtlpReceiver, threaded_upstream: FakeUpstream
 ) -> None:
     threaded_upstream.script("slow", Behaviour(stall=True))
     threaded_upstream.script("quick", Behaviour(after="slow"))  # both calls go out
     response = chat(gateway, "raced", headers={"traceparent": TRACEPARENT, "tracestate": "congo=t61rcWkgMzE"})
-    spans = request_spans(receiver, response.headers["x-request-id"], 4)
+    spans = request_spans(receiver, response.headers["x-request-id"], 3)
     (server,) = [s for s in spans if s.name == SERVER]
     assert server.trace_id == CLIENT_TRACE and server.parent_span_id == CLIENT_PARENT
     sent = {seen.model: seen.headers for seen in threaded_upstream.requests}

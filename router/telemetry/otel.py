@@ -18,6 +18,7 @@ import asyncio
 import importlib.metadata
 import logging
 import os
+import random
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -31,7 +32,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -39,6 +40,7 @@ from router.errors import GatewayError, Saturated
 from router.sse import event_json
 from router.telemetry.metrics import SPAN_DROP_REASONS, Metrics
 from router.telemetry.tracing import (
+    NO_TRACE,
     AttemptOutcome,
     AttemptSpan,
     RequestTrace,
@@ -58,6 +60,7 @@ logger = logging.getLogger("raceway.tracing")
 _TRACES_PATH = "/v1/traces"
 _DEFAULT_QUEUE = 2048  # OTEL_BSP_MAX_QUEUE_SIZE's default
 _DEFAULT_BATCH = 512  # OTEL_BSP_MAX_EXPORT_BATCH_SIZE's
+_ADMISSION_WAIT_NS = 1_000_000  # an admission shorter than 1 ms, not queued nor refused, gets no span
 _SHUTDOWN_GRACE = 5.0  # seconds a stopping worker waits for its last spans to leave
 
 # ``gen_ai.provider.name``: the conventions' well-known values; other providers keep their name.
@@ -183,7 +186,7 @@ class _BoundedBatches(SpanProcessor):
 class OtelTracing(Tracing):
     """Request traces through the OpenTelemetry SDK, exported by a batch thread of this worker."""
 
-    __slots__ = ("_capture", "_propagator", "_provider", "tracer")
+    __slots__ = ("_capture", "_propagator", "_provider", "_random", "_ratio", "tracer")
 
     enabled = True
 
@@ -201,16 +204,38 @@ class OtelTracing(Tracing):
         batches = BatchSpanProcessor(
             _CountingExporter(exporter, backlog, metrics), max_queue_size=queue, max_export_batch_size=batch
         )
-        self._provider = TracerProvider(
-            sampler=ParentBasedTraceIdRatio(settings.sample_ratio), resource=_resource(worker)
-        )
+        self._provider = TracerProvider(sampler=ParentBased(ALWAYS_ON), resource=_resource(worker))
         self._provider.add_span_processor(_BoundedBatches(batches, backlog, metrics))
         self.tracer = self._provider.get_tracer("raceway")
         self._propagator = TraceContextTextMapPropagator()
         self._capture = settings.capture_content
+        self._ratio = settings.sample_ratio
+        self._random = random.Random()
 
     def begin(self, headers: Mapping[str, str], request_id: str, path: str) -> RequestTrace:
-        parent = self._propagator.extract(headers)
+        """The request's trace, when it is sampled: the client's ``traceparent`` decides when it
+        has one (W3C's sampled flag), else ``sample_ratio``.
+
+        A request not sampled never reaches the SDK (no span object, no ids: the cost of
+        tracing is then one draw and a header lookup) and is treated as with tracing off: the
+        client's trace context, if any, goes upstream as it came, so a traced upstream still
+        joins the client's trace.
+        """
+        parent = None
+        traceparent = headers.get("traceparent")
+        if traceparent is not None:
+            parent = self._propagator.extract(headers)
+            span_context = trace_api.get_current_span(parent).get_span_context()
+            if not span_context.is_valid:
+                parent = None
+            elif not span_context.trace_flags.sampled:
+                make_current(NO_TRACE)
+                return NO_TRACE
+        if parent is None:
+            if self._random.random() >= self._ratio:
+                make_current(NO_TRACE)
+                return NO_TRACE
+            parent = Context()
         trace = OtelRequestTrace(self, parent, request_id, path, capture=self._capture)
         make_current(trace)
         return trace
@@ -395,8 +420,13 @@ class OtelAttemptSpan(AttemptSpan):
         self._admit_ns = time.time_ns()
 
     def admitted(self, *, queued: bool = False, refused: str | None = None) -> None:
+        """An ``admission`` span when admission made the call wait (a queue, a rate limit's
+        smoothing) or refused it; one that let it through at once would only cost its export."""
         started, self._admit_ns = self._admit_ns, 0
         if not self._trace.recording or not started:
+            return
+        now = time.time_ns()
+        if not queued and refused is None and now - started < _ADMISSION_WAIT_NS:
             return
         admission = self._trace.tracer.start_span(
             "admission",
@@ -407,7 +437,7 @@ class OtelAttemptSpan(AttemptSpan):
         if refused is not None:
             admission.set_attribute("error.type", refused)
             admission.set_status(Status(StatusCode.ERROR))
-        admission.end()
+        admission.end(end_time=now)
 
     def answered(self, document: Any) -> None:
         self._answered = True
