@@ -279,7 +279,9 @@ def test_latency_histograms_carry_the_trace_id_as_an_exemplar(
     exchange.trace = tracing.begin({"traceparent": TRACEPARENT}, "req-4", "/v1/chat/completions")
     Recorder(metrics, access_log=False).finish(exchange, 200)
     tracing.shutdown()
-    text, content_type = render(metrics.registry, accept="application/openmetrics-text; version=1.0.0")
+    text, content_type = render(
+        metrics.registry, accept="application/openmetrics-text; version=1.0.0", exemplars=True
+    )
     assert content_type.startswith("application/openmetrics-text")
     exemplars = [line for line in text.decode().splitlines() if "# {" in line]
     assert exemplars and all(f'trace_id="{CLIENT_TRACE}"' in line for line in exemplars)

@@ -210,6 +210,29 @@ def test_the_client_trace_is_continued_and_the_upstream_gets_the_attempt_span(
         assert headers["tracestate"] == "congo=t61rcWkgMzE"
 
 
+def test_the_latency_histograms_carry_the_trace_id_across_workers(
+    gateway: RunningGateway, threaded_upstream: FakeUpstream
+) -> None:
+    chat(gateway, "raced", headers={"traceparent": TRACEPARENT})
+    openmetrics = {"accept": "application/openmetrics-text; version=1.0.0"}
+    deadline = time.monotonic() + 10  # the worker writes its exemplars once a second
+    while True:
+        text = httpx.get(f"{gateway.base_url}/metrics", headers=openmetrics, timeout=5).text
+        marked = [
+            line
+            for line in text.splitlines()
+            if line.startswith("raceway_request_duration_seconds_bucket{")
+            and f'trace_id="{CLIENT_TRACE}"' in line
+        ]
+        if marked or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert marked, "no exemplar with the request's trace id"
+    assert text.rstrip().endswith("# EOF")
+    classic = httpx.get(f"{gateway.base_url}/metrics", timeout=5).text  # a scraper without OpenMetrics
+    assert "# {" not in classic
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -168,6 +168,8 @@ def create_app(
         lag = metrics.loop_lag.labels(metrics.worker)
         background.keep_running("loop lag", lambda: watch_loop_lag(lag, config.server.loop_lag_warning))
         background.keep_running("spend sync", spend.run)
+        if serving.tracing.enabled and metrics.exemplars is not None:
+            background.keep_running("exemplar files", metrics.exemplars.run)
         for name, loop in state.background(
             lambda: serving.gateway.fleet, lambda member: serving.gateway.dispatcher.publish_state(member)
         ).items():

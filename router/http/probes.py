@@ -24,5 +24,8 @@ async def ready(request: Request) -> Response:
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    text, content_type = render(worker_of(request).registry, accept=request.headers.get("accept", ""))
+    worker = worker_of(request)
+    text, content_type = render(
+        worker.registry, accept=request.headers.get("accept", ""), exemplars=worker.tracing.enabled
+    )
     return Response(text, media_type=content_type)

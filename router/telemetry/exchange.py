@@ -21,7 +21,7 @@ from router.dispatch.completion import Usage
 from router.errors import GatewayError, UpstreamError
 from router.routing.budgets import Tier
 from router.spend.book import SpendBook
-from router.telemetry.metrics import UNKNOWN_MODEL, Metrics
+from router.telemetry.metrics import LATENCY_BUCKETS, OVERHEAD_BUCKETS, UNKNOWN_MODEL, Metrics
 from router.telemetry.tracing import NO_TRACE, RequestTrace
 
 access_logger = logging.getLogger("raceway.access")
@@ -96,6 +96,8 @@ class Recorder:
             metrics.overhead.observe(exchange.overhead, exemplar)
         if exchange.first_token is not None:
             metrics.first_token.labels(model).observe(exchange.first_token, exemplar)
+        if exemplar is not None and metrics.exemplars is not None:  # kept in files across workers
+            self._note_exemplars(exchange, elapsed, exemplar)
         if exchange.coalesced:
             metrics.coalesced.labels(model).inc()
         usage, deployment = exchange.usage, exchange.deployment
@@ -115,6 +117,17 @@ class Recorder:
                 self.spend.record(exchange.key, exchange.cost, usage)
         if self._access_log:
             access_logger.info(self._line(exchange, status, elapsed))
+
+    def _note_exemplars(self, exchange: Exchange, elapsed: float, exemplar: dict[str, str]) -> None:
+        book, model = self._metrics.exemplars, {"model": exchange.model}
+        assert book is not None
+        book.note("raceway_request_duration_seconds", LATENCY_BUCKETS, model, elapsed, exemplar)
+        if exchange.overhead is not None:
+            book.note("raceway_overhead_seconds", OVERHEAD_BUCKETS, {}, exchange.overhead, exemplar)
+        if exchange.first_token is not None:
+            book.note(
+                "raceway_time_to_first_token_seconds", LATENCY_BUCKETS, model, exchange.first_token, exemplar
+            )
 
     def _line(self, exchange: Exchange, status: int, elapsed: float) -> str:
         usage = exchange.usage

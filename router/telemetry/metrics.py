@@ -22,6 +22,8 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.openmetrics import exposition as openmetrics
 
+from router.telemetry.exemplars import ExemplarBook, with_exemplars
+
 LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
@@ -84,6 +86,9 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None, *, worker: int = 0, enabled: bool = True) -> None:
         self.registry = registry
         self.worker = str(worker)
+        # Exemplars shared through files: in multiprocess mode prometheus-client keeps none.
+        directory = multiprocess_dir()
+        self.exemplars = ExemplarBook(directory) if registry is None and directory else None
         self._define(registry if enabled else CollectorRegistry())
         if not enabled:
             for name, value in list(vars(self).items()):
@@ -341,11 +346,16 @@ class _WorkerFiles:
     """Every worker's samples, summed as ``MultiProcessCollector`` does, minus the series of
     ``_ABSENT_AT_ZERO`` that are 0."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, exemplars: bool = False) -> None:
         self._files = MultiProcessCollector(None, path)  # type: ignore[no-untyped-call]
+        self._path = path
+        self._exemplars = exemplars
 
     def collect(self) -> Iterator[Metric]:
-        for metric in self._files.collect():  # type: ignore[no-untyped-call]
+        metrics: Iterator[Metric] = self._files.collect()  # type: ignore[no-untyped-call]
+        if self._exemplars:
+            metrics = with_exemplars(metrics, self._path)
+        for metric in metrics:
             if metric.name in _ABSENT_AT_ZERO:
                 metric.samples = [sample for sample in metric.samples if sample.value != 0]
             yield metric
@@ -359,20 +369,23 @@ def build_metrics(worker: int = 0, *, enabled: bool = True) -> tuple[Metrics, Co
     return Metrics(registry, worker=worker, enabled=enabled), registry
 
 
-def render(registry: CollectorRegistry | None, *, accept: str = "") -> tuple[bytes, str]:
+def render(
+    registry: CollectorRegistry | None, *, accept: str = "", exemplars: bool = False
+) -> tuple[bytes, str]:
     """The exposition text; in multiprocess mode, summed over every worker's files.
 
-    A single process whose scraper accepts OpenMetrics (``accept``: its Accept header) gets
-    OpenMetrics, the only format that carries exemplars (the trace ids on the latency
-    histograms). In multiprocess mode there are none to show: prometheus-client keeps no
-    exemplars in its per-process files (``MultiProcessValue.set_exemplar`` does nothing), so
-    the classic text format is served whatever the scraper accepts.
+    With ``exemplars`` (tracing is on) and a scraper that accepts OpenMetrics (``accept``:
+    its Accept header), the exposition is OpenMetrics, the only format that carries
+    exemplars (the trace ids on the latency histograms); in multiprocess mode they come from
+    the workers' exemplar files (``router.telemetry.exemplars``). Otherwise it is the
+    classic text format, exactly as with tracing off.
     """
-    if registry is not None and openmetrics.CONTENT_TYPE_LATEST.split(";")[0] in accept:
-        return openmetrics.generate_latest(registry), openmetrics.CONTENT_TYPE_LATEST  # type: ignore[no-untyped-call]
+    wants_exemplars = exemplars and openmetrics.CONTENT_TYPE_LATEST.split(";")[0] in accept
     if registry is None:
         path = multiprocess_dir()
         assert path is not None, "a worker without a registry writes to PROMETHEUS_MULTIPROC_DIR"
         registry = CollectorRegistry()
-        registry.register(_WorkerFiles(path))
+        registry.register(_WorkerFiles(path, exemplars=wants_exemplars))
+    if wants_exemplars:
+        return openmetrics.generate_latest(registry), openmetrics.CONTENT_TYPE_LATEST  # type: ignore[no-untyped-call]
     return generate_latest(registry), CONTENT_TYPE_LATEST
