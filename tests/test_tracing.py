@@ -75,7 +75,7 @@ def test_off_is_a_shared_no_op(metrics: Metrics) -> None:
     assert trace.exemplar() is None
 
 
-def test_tracing_off_never_imports_the_sdk() -> None:
+def test_tracing_off_never_imports_opentelemetry() -> None:
     # A worker's whole start on a config without telemetry, and a request through it.
     script = """
 import asyncio, sys, httpx
@@ -95,7 +95,7 @@ async def main():
             headers = {"traceparent": "TRACEPARENT"}
             answer = await client.post("/v1/chat/completions", json=chat, headers=headers)
             assert answer.status_code == 200, answer.text
-    loaded = sorted(name for name in sys.modules if name.startswith("opentelemetry.sdk"))
+    loaded = sorted(name for name in sys.modules if name.startswith("opentelemetry"))
     assert not loaded, loaded
     print("ok")
 
