@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from router.config.model import Secret
 from router.config.telemetry import TraceSettings
-from router.dispatch.completion import Usage
+from router.dialects.usage import Usage
 from router.errors import Saturated, UpstreamError
 from router.telemetry.exchange import Exchange, Recorder
 from router.telemetry.metrics import Metrics, render
@@ -116,7 +116,7 @@ def test_a_request_continues_the_client_trace_and_sends_the_attempt_span_upstrea
     sent = attempt.propagate({"traceparent": TRACEPARENT})
     attempt.admitting()
     attempt.admitted(queued=True)  # it waited for a concurrency slot: an admission span
-    attempt.answered(ANSWER)
+    attempt.answered(ANSWER, Usage(12, 3, cache_read=8))
     attempt.ended()  # a JSON answer ends its attempt before the round says it won...
     attempt.won()  # ...and only then is the span complete
     exchange = Exchange("req-1", "/v1/chat/completions", key="team-a", model="public", deployment="primary")
@@ -146,6 +146,7 @@ def test_a_request_continues_the_client_trace_and_sends_the_attempt_span_upstrea
         "gen_ai.usage.output_tokens": 3,
         "gen_ai.usage.cache_read.input_tokens": 8,
         "raceway.deployment": "primary",
+        "raceway.upstream_api": "chat",
         "raceway.attempt.number": 1,
         "raceway.attempt.hedge": False,
         "raceway.attempt.outcome": "won",
@@ -218,7 +219,7 @@ def test_capture_content_puts_prompt_and_completion_on_the_attempt(
     trace = tracing.begin({}, "req-3", "/v1/chat/completions")
     trace.request_body({"messages": [{"role": "user", "content": "the question"}]})
     attempt = trace.attempt(DEPLOYMENT, number=1)
-    attempt.answered(ANSWER)
+    attempt.answered(ANSWER, Usage(12, 3, cache_read=8))
     attempt.ended()
     attempt.won()
     trace.finish(Exchange("req-3", "/v1/chat/completions"), 200)
@@ -314,3 +315,35 @@ def test_a_ratio_samples_about_that_share(receiver: OtlpReceiver, metrics: Metri
     traced = sum(tracing.begin({}, f"s{i}", "/v1/chat/completions") is not NO_TRACE for i in range(2000))
     assert 350 < traced < 650  # 500 expected; the bounds are over 6 standard deviations away
     tracing.shutdown()
+
+
+def test_attempts_read_every_dialects_answers_and_endpoints_name_their_operation(
+    receiver: OtlpReceiver, metrics: Metrics
+) -> None:
+    tracing = start_tracing(TraceSettings(endpoint=receiver.endpoint), metrics)
+    trace = tracing.begin({}, "req-9", "/v1/completions")
+    claude = native("claude", "https://api.anthropic.com", "claude-sonnet-4-5", provider="anthropic")
+    attempt = trace.attempt(claude, number=1)
+    message = {
+        "id": "msg_1",
+        "type": "message",
+        "model": "claude-sonnet-4-5-20250929",
+        "stop_reason": "end_turn",
+        "content": [{"type": "text", "text": "hi"}],
+        "usage": {"input_tokens": 4, "output_tokens": 2, "cache_creation_input_tokens": 3},
+    }
+    attempt.answered(message, Usage(7, 2, cache_write=3))
+    attempt.ended()
+    attempt.won()
+    trace.finish(Exchange("req-9", "/v1/completions", dialect="completions", upstream_api="messages"), 200)
+    tracing.shutdown()
+    spans = receiver.wait_for(lambda spans: any(s.name == "text_completion claude-sonnet-4-5" for s in spans))
+    (call,) = [s for s in spans if s.name == "text_completion claude-sonnet-4-5"]
+    assert call.attributes["gen_ai.provider.name"] == "anthropic"
+    assert call.attributes["gen_ai.response.model"] == "claude-sonnet-4-5-20250929"
+    assert call.attributes["gen_ai.response.finish_reasons"] == ["end_turn"]
+    assert call.attributes["gen_ai.usage.input_tokens"] == 7
+    assert call.attributes["gen_ai.usage.cache_creation.input_tokens"] == 3
+    (server,) = [s for s in spans if s.attributes.get("raceway.request_id") == "req-9"]
+    assert server.attributes["raceway.dialect"] == "completions"
+    assert server.attributes["raceway.upstream_api"] == "messages"

@@ -233,6 +233,21 @@ def test_the_latency_histograms_carry_the_trace_id_across_workers(
     assert "# {" not in classic
 
 
+def test_a_messages_request_is_traced_in_its_dialect(
+    gateway: RunningGateway, receiver: OtlpReceiver, threaded_upstream: FakeUpstream
+) -> None:
+    body = {"model": "raced", "max_tokens": 32, "messages": [{"role": "user", "content": "trace me"}]}
+    response = httpx.post(f"{gateway.api_url}/messages", json=body, timeout=15)
+    assert response.status_code == 200, response.text
+    spans = request_spans(receiver, response.headers["x-request-id"], 3)
+    (server,) = [s for s in spans if s.parent_span_id == ""]
+    assert server.name == "POST /v1/messages"
+    assert server.attributes["raceway.dialect"] == "messages"
+    assert server.attributes["raceway.upstream_api"] == "chat"  # translated to the chat upstream
+    won = [s for s in attempts(spans).values() if s.attributes["raceway.attempt.outcome"] == "won"]
+    assert len(won) == 1 and won[0].attributes["gen_ai.operation.name"] == "chat"
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

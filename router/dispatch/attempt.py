@@ -177,7 +177,7 @@ class Calls:
             raise
         elapsed = attempt.succeeded(stream=False)
         usage = answers.answer_usage(document)
-        attempt.span.answered(document)
+        attempt.span.answered(document, usage)
         attempt.end(Verdict.SUCCESS, usage=usage)
         self.metrics.upstream_requests.labels(member.name, "success").inc()
         self.metrics.upstream_duration.labels(member.name).observe(elapsed)

@@ -52,7 +52,7 @@ from router.telemetry.tracing import (
 if TYPE_CHECKING:
     from router.config.model import Deployment
     from router.config.telemetry import TraceSettings
-    from router.dispatch.completion import Usage
+    from router.dialects.usage import Usage
     from router.telemetry.exchange import Exchange
 
 logger = logging.getLogger("raceway.tracing")
@@ -285,7 +285,7 @@ class OtelRequestTrace(RequestTrace):
         )
         self.recording = self.span.is_recording()
         self.context = trace_api.set_span_in_context(self.span, parent)
-        self.operation = "embeddings" if path.endswith("embeddings") else "chat"
+        self.operation = _operation_of(path)
         self._capture = capture and self.recording
         self._input: str | None = None  # the request's messages as JSON, with capture_content
 
@@ -321,6 +321,8 @@ class OtelRequestTrace(RequestTrace):
             attributes: dict[str, str | bool | int] = {
                 "http.response.status_code": status,
                 "raceway.model": exchange.model,
+                "raceway.dialect": exchange.dialect,
+                "raceway.upstream_api": exchange.upstream_api,
                 "raceway.attempts": exchange.attempts,
                 "raceway.stream": exchange.stream,
             }
@@ -392,6 +394,7 @@ class OtelAttemptSpan(AttemptSpan):
                 "gen_ai.provider.name": _PROVIDER_NAMES.get(deployment.provider, deployment.provider),
                 "gen_ai.request.model": model,
                 "raceway.deployment": deployment.name,
+                "raceway.upstream_api": deployment.api.value,
                 "raceway.attempt.number": number,
                 "raceway.attempt.hedge": hedge_delay is not None,
             }
@@ -439,21 +442,28 @@ class OtelAttemptSpan(AttemptSpan):
             admission.set_status(Status(StatusCode.ERROR))
         admission.end(end_time=now)
 
-    def answered(self, document: Any) -> None:
+    def answered(self, document: Any, usage: Usage | None) -> None:
         self._answered = True
         if not self._trace.recording or not isinstance(document, dict):
             return
-        span = self.span
-        attributes = _response_attributes(document)
-        choices = document.get("choices")
+        attributes = _response_attributes(document) | _usage_attributes(usage) | _reasoning(document)
+        choices = document.get("choices")  # chat and legacy completions
+        reasons: list[str] = []
         if isinstance(choices, list):
-            reasons = [c["finish_reason"] for c in choices if isinstance(c, dict) and c.get("finish_reason")]
-            if reasons:
-                attributes["gen_ai.response.finish_reasons"] = [str(reason) for reason in reasons]
-            if self._trace._capture:
-                messages = [c.get("message") for c in choices if isinstance(c, dict)]
-                attributes["gen_ai.output.messages"] = orjson.dumps(messages).decode()
-        span.set_attributes(attributes | _usage_attributes(document.get("usage")))
+            reasons = [
+                str(c["finish_reason"]) for c in choices if isinstance(c, dict) and c.get("finish_reason")
+            ]
+        elif isinstance(stop := document.get("stop_reason"), str):  # Anthropic Messages
+            reasons = [stop]
+        if reasons:
+            attributes["gen_ai.response.finish_reasons"] = reasons
+        if self._trace._capture:
+            output = document.get("content", document.get("output"))  # Messages, Responses
+            if isinstance(choices, list):
+                output = [c.get("message", c.get("text")) for c in choices if isinstance(c, dict)]
+            if output is not None:
+                attributes["gen_ai.output.messages"] = orjson.dumps(output).decode()
+        self.span.set_attributes(attributes)
 
     def opened(self, first_token: float, head: list[bytes]) -> None:
         self._answered = True
@@ -462,18 +472,16 @@ class OtelAttemptSpan(AttemptSpan):
         self.span.set_attribute("gen_ai.response.time_to_first_chunk", first_token)
         self.span.set_attribute("gen_ai.request.stream", True)
         for event in head:
-            payload = event_json(event)
-            if isinstance(payload, dict) and payload.get("model"):
-                self.span.set_attributes(_response_attributes(payload))
+            found = _response_attributes(event_json(event))
+            if found:
+                self.span.set_attributes(found)
                 break
 
     def stream_ended(self, outcome: str, usage: Usage | None) -> None:
         if not self._trace.recording:
             return
         self.span.set_attribute("raceway.stream.outcome", outcome)
-        if usage is not None:
-            self.span.set_attribute("gen_ai.usage.input_tokens", usage.prompt_tokens)
-            self.span.set_attribute("gen_ai.usage.output_tokens", usage.completion_tokens)
+        self.span.set_attributes(_usage_attributes(usage))
         if outcome == "cut":
             self.span.set_attribute("error.type", "stream_cut")
             self.span.set_status(Status(StatusCode.ERROR))
@@ -538,7 +546,25 @@ def _server_of(base_url: str | None) -> dict[str, str | int]:
     return found
 
 
-def _response_attributes(document: dict[str, Any]) -> dict[str, Any]:
+def _operation_of(path: str) -> str:
+    """``gen_ai.operation.name`` of an endpoint (the conventions' names; count_tokens is ours)."""
+    if path.endswith("/embeddings"):
+        return "embeddings"
+    if path.endswith("/count_tokens"):
+        return "count_tokens"
+    if path.endswith("/completions") and not path.endswith("/chat/completions"):
+        return "text_completion"
+    return "chat"  # chat completions, Messages, Responses
+
+
+def _response_attributes(document: Any) -> dict[str, Any]:
+    """Model and id of an answer, or of the first event of a stream that names them (chat's
+    chunks; Messages' ``message_start`` and Responses' ``response.created`` hold them inside)."""
+    if not isinstance(document, dict):
+        return {}
+    for inner in ("message", "response"):
+        if isinstance(nested := document.get(inner), dict) and "model" in nested:
+            document = nested
     attributes: dict[str, Any] = {}
     model, ident = document.get("model"), document.get("id")
     if isinstance(model, str):
@@ -548,33 +574,32 @@ def _response_attributes(document: dict[str, Any]) -> dict[str, Any]:
     return attributes
 
 
-def _usage_attributes(usage: Any) -> dict[str, int]:
-    """Token counts as the conventions name them, from OpenAI's usage object (and Anthropic's
-    cache fields, as litellm passes them on)."""
-    if not isinstance(usage, dict):
+def _usage_attributes(usage: Usage | None) -> dict[str, int]:
+    """Token counts as the conventions name them, whatever the dialect (``Usage`` is the same
+    for all: input tokens include the prompt cache's reads and writes, as the conventions ask)."""
+    if usage is None:
         return {}
-    found: dict[str, int] = {}
-    for source, name in _USAGE_NAMES:
-        if isinstance(value := usage.get(source), int):
-            found[name] = value
-    details = usage.get("prompt_tokens_details")
-    cached = details.get("cached_tokens") if isinstance(details, dict) else None
-    if not isinstance(cached, int):
-        cached = usage.get("cache_read_input_tokens")  # Anthropic's name
-    if isinstance(cached, int):
-        found["gen_ai.usage.cache_read.input_tokens"] = cached
-    if isinstance(created := usage.get("cache_creation_input_tokens"), int):
-        found["gen_ai.usage.cache_creation.input_tokens"] = created
-    completion = usage.get("completion_tokens_details")
-    if isinstance(completion, dict) and isinstance(reasoning := completion.get("reasoning_tokens"), int):
-        found["gen_ai.usage.reasoning.output_tokens"] = reasoning
+    found = {
+        "gen_ai.usage.input_tokens": usage.prompt_tokens,
+        "gen_ai.usage.output_tokens": usage.completion_tokens,
+    }
+    if usage.cache_read:
+        found["gen_ai.usage.cache_read.input_tokens"] = usage.cache_read
+    if usage.cache_write:
+        found["gen_ai.usage.cache_creation.input_tokens"] = usage.cache_write
     return found
 
 
-_USAGE_NAMES = (
-    ("prompt_tokens", "gen_ai.usage.input_tokens"),
-    ("completion_tokens", "gen_ai.usage.output_tokens"),
-)
+def _reasoning(document: dict[str, Any]) -> dict[str, int]:
+    """``gen_ai.usage.reasoning.output_tokens``, from chat's or Responses' usage details."""
+    usage = document.get("usage")
+    if not isinstance(usage, dict):
+        return {}
+    for details in ("completion_tokens_details", "output_tokens_details"):
+        found = usage.get(details)
+        if isinstance(found, dict) and isinstance(reasoning := found.get("reasoning_tokens"), int):
+            return {"gen_ai.usage.reasoning.output_tokens": reasoning}
+    return {}
 
 
 def _error_type(error: BaseException) -> str:

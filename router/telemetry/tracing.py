@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from router.config.model import Deployment
     from router.config.telemetry import TraceSettings
-    from router.dispatch.completion import Usage
+    from router.dialects.usage import Usage
     from router.telemetry.exchange import Exchange
     from router.telemetry.metrics import Metrics
 
@@ -64,8 +64,9 @@ class AttemptSpan:
     def admitted(self, *, queued: bool = False, refused: str | None = None) -> None:
         """Admission is over: ``queued`` if it waited for a slot; ``refused``: the reason it was refused."""
 
-    def answered(self, document: Any) -> None:
-        """A non-streaming call answered 200 with ``document`` (parsed JSON)."""
+    def answered(self, document: Any, usage: Usage | None) -> None:
+        """A non-streaming call answered 200 with ``document`` (parsed JSON, in the deployment's
+        wire format) that used ``usage``."""
 
     def opened(self, first_token: float, head: list[bytes]) -> None:
         """A stream delivered its first content after ``first_token`` seconds; ``head``: its events so far."""
