@@ -15,6 +15,7 @@ span; prompts and completions only with ``capture_content``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.metadata
 import logging
 import os
@@ -252,7 +253,8 @@ class OtelTracing(Tracing):
             try:
                 self.shutdown()
             finally:
-                done.get_loop().call_soon_threadsafe(_settle, done)
+                with contextlib.suppress(RuntimeError):  # the loop closed after the grace ran out
+                    done.get_loop().call_soon_threadsafe(_settle, done)
 
         threading.Thread(target=run, name="raceway-trace-shutdown", daemon=True).start()
         try:
