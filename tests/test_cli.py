@@ -18,7 +18,7 @@ def raceway(*args: str) -> subprocess.CompletedProcess[str]:
 def test_check_config_accepts_the_shipped_config() -> None:
     result = raceway("check-config", "config/gateway.yaml")
     assert result.returncode == 0, result.stderr
-    assert "config/gateway.yaml: ok (2 deployments, 2 models, 0 keys" in result.stdout
+    assert "config/gateway.yaml: ok (2 deployments, 4 models, 0 keys" in result.stdout
 
 
 def test_check_config_lists_every_problem_with_its_key_path(write_config: WriteConfig) -> None:
