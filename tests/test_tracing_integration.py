@@ -182,7 +182,7 @@ def test_a_call_that_waited_for_a_slot_has_an_admission_span(
     (admission,) = [s for s in spans if s.name == "admission"]
     assert admission.parent_span_id == call.span_id
     assert admission.attributes["raceway.admission.queued"] is True
-    assert admission.seconds > 0.1  # it waited for the first call to end
+    assert admission.seconds > 0  # it waited for the first call to end (how long is the machine's)
 
 
 def threaded_upstream_arrived(upstream: FakeUpstream, model: str) -> None:
