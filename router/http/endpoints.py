@@ -10,7 +10,6 @@ what its answers look like (``WireFormat``), and how a deployment is called (``C
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -19,23 +18,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive
 
-from router.answers.cache import BYPASS, CACHE_HEADER, CachedAnswer, CachePlan, plan_for
-from router.answers.dialects import DialectAssembler, replay_in
+from router.answers.cache import BYPASS, CachedAnswer, CachePlan, plan_for
 from router.answers.reuse import Keeper, ground, look_up
 from router.config.model import Dialect, GatewayKey, ResponseModel
 from router.dialects.bridge import Conversation, CountTokens, Embeddings
 from router.dialects.formats import FORMATS, WireFormat
-from router.dispatch.completion import EMBEDDINGS, Answers, Call, Completion
-from router.dispatch.opened_stream import OpenedStream, StreamOutcome
+from router.dispatch.completion import EMBEDDINGS, Answers, Call
 from router.errors import (
     BudgetExceeded,
     ClientGone,
     GatewayError,
     Saturated,
     ShuttingDown,
-    UpstreamError,
 )
 from router.gateway import Gateway
+from router.http.answering import completed, decision_headers, replayed, streaming, wants_usage
 from router.http.bodies import drop_body, read_body
 from router.http.dialect_validation import (
     completions_request,
@@ -43,51 +40,21 @@ from router.http.dialect_validation import (
     messages_request,
     responses_request,
 )
-from router.http.drain import Drain, DrainEnded
+from router.http.drain import DrainEnded
 from router.http.renaming import PublicModelName
-from router.http.responses import SSEResponse, client_disconnected, error_response, json_response
+from router.http.responses import SSEResponse, client_disconnected, error_response
 from router.http.validation import chat_request, embeddings_request
 from router.http.worker import worker_of
-from router.providers.correlation import Correlation
 from router.providers.litellm_params import CHAT, Surface
 from router.providers.litellm_params import EMBEDDINGS as EMBEDDINGS_SURFACE
-from router.routing.budgets import BUDGET_HEADER, Tier, steer
+from router.routing.budgets import Tier, steer
 from router.routing.rules import RoutedRequest, route
-from router.telemetry.exchange import Exchange, Recorder, request_id_from
+from router.telemetry.exchange import Exchange, request_id_from
 from router.telemetry.metrics import Metrics
 
 T = TypeVar("T")
 
 _BIG_BODY = 1024 * 1024
-UPSTREAM_REQUEST_ID_HEADER = "x-raceway-upstream-request-id"
-
-
-def _answer_headers(exchange: Exchange, upstream: Correlation | None = None) -> dict[str, str]:
-    """``upstream``: the call that made the answer (none for one from the cache or a shared call)."""
-    headers = {
-        "x-request-id": exchange.request_id,
-        "x-raceway-deployment": exchange.deployment or "",
-        "x-raceway-attempts": str(exchange.attempts),
-        "x-raceway-overhead-ms": f"{(exchange.overhead or 0.0) * 1000:.3f}",
-    }
-    if not exchange.stream:  # a stream's cost is known only after its headers went out
-        headers["x-raceway-cost-usd"] = f"{exchange.cost:.8f}"
-    if upstream is not None and upstream.ratelimit:
-        headers.update(upstream.ratelimit)  # the serving upstream's own limits, when relayed
-    return headers | _decision_headers(exchange)
-
-
-def _decision_headers(exchange: Exchange) -> dict[str, str]:
-    """What the cache and the budget decided, and the upstream's id for the call; on answers
-    and errors alike."""
-    headers: dict[str, str] = {}
-    if exchange.cache is not None:
-        headers[CACHE_HEADER] = exchange.cache
-    if exchange.budget_tier is not None:
-        headers[BUDGET_HEADER] = exchange.budget_tier
-    if exchange.upstream_request_id is not None:
-        headers[UPSTREAM_REQUEST_ID_HEADER] = exchange.upstream_request_id
-    return headers
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +176,7 @@ async def _serve(request: Request, endpoint: Endpoint) -> Response | SSEResponse
         recorder.finish(exchange, exc.status_code)
         response = error_response(exc, endpoint.dialect)
         response.headers["x-request-id"] = exchange.request_id
-        response.headers.update(_decision_headers(exchange))
+        response.headers.update(decision_headers(exchange))
         if not body_read:  # the rest of the body is not read: the connection cannot carry another request
             response.headers["connection"] = "close"
         return response
@@ -236,7 +203,7 @@ async def _answer(
     if plan.read:
         found = await unless_disconnected(request, look_up(gateway, plan, exchange, routed.group.deadline))
         if isinstance(found, CachedAnswer):
-            return _replayed(recorder, exchange, found, body, endpoint.dialect, worker.drain, rename)
+            return replayed(recorder, exchange, found, body, endpoint.dialect, worker.drain, rename)
         flight = found
     dispatcher = gateway.dispatcher
     try:
@@ -252,10 +219,10 @@ async def _answer(
             opened = await unless_disconnected(
                 request, dispatcher.open_stream(routed, upstream_body, call, wire_format)
             )
-            opened.hide_usage = not _wants_usage(body)
+            opened.hide_usage = not wants_usage(body)
             exchange.upstream_api = _api_of(gateway, opened.deployment)
             keeper = Keeper(gateway, plan, flight)
-            return _streaming(recorder, exchange, opened, keeper, endpoint.dialect, worker.drain, rename)
+            return streaming(recorder, exchange, opened, keeper, endpoint.dialect, worker.drain, rename)
         completion = await unless_disconnected(
             request, dispatcher.complete(routed, body, endpoint.call(body), endpoint.answers)
         )
@@ -265,16 +232,12 @@ async def _answer(
         raise
     Keeper(gateway, plan, flight).keep(CachedAnswer(completion.body, completion.deployment, completion.usage))
     exchange.upstream_api = _api_of(gateway, completion.deployment)
-    return _completed(recorder, exchange, completion, rename)
+    return completed(recorder, exchange, completion, rename)
 
 
 def _api_of(gateway: Gateway, deployment: str) -> str:
     found = gateway.config.deployments.get(deployment)
     return found.api.value if found is not None else "none"
-
-
-def _wants_usage(body: dict[str, Any]) -> bool:
-    return bool((body.get("stream_options") or {}).get("include_usage"))
 
 
 def _steer_by_budget(
@@ -325,109 +288,3 @@ async def _admit_key(gateway: Gateway, metrics: Metrics, key: GatewayKey | None,
     except Saturated as exc:
         metrics.key_rejected.labels(key.name, exc.reason).inc()
         raise
-
-
-def _completed(
-    recorder: Recorder, exchange: Exchange, completion: Completion, rename: PublicModelName | None
-) -> Response:
-    exchange.deployment = completion.deployment
-    exchange.attempts = completion.attempts
-    exchange.usage, exchange.cost = completion.usage, completion.cost
-    exchange.overhead = max(0.0, time.perf_counter() - exchange.started - completion.upstream_seconds)
-    upstream = completion.correlation
-    exchange.upstream_request_id = upstream.request_id if upstream is not None else None
-    recorder.finish(exchange, 200)
-    body = completion.body if rename is None else rename(completion.body)
-    return json_response(body, _answer_headers(exchange, upstream))
-
-
-def _replayed(
-    recorder: Recorder,
-    exchange: Exchange,
-    answer: CachedAnswer,
-    body: dict[str, Any],
-    dialect: Dialect,
-    drain: Drain,
-    rename: PublicModelName | None,
-) -> Response | SSEResponse:
-    """An answer served without an upstream call of its own: it costs nothing and uses no tokens."""
-    exchange.deployment = answer.deployment
-    exchange.overhead = time.perf_counter() - exchange.started
-    if not exchange.stream:
-        recorder.finish(exchange, 200)
-        return json_response(
-            answer.body if rename is None else rename(answer.body), _answer_headers(exchange)
-        )
-    exchange.first_token = exchange.overhead
-    events = replay_in(dialect, answer.body, include_usage=_wants_usage(body))
-    opened = OpenedStream.replay(answer.deployment, events, FORMATS[dialect])
-    opened.when_ended(lambda outcome: _stream_ended(recorder, exchange, outcome))
-    return SSEResponse(opened, _answer_headers(exchange), drain, rename)
-
-
-def _streaming(
-    recorder: Recorder,
-    exchange: Exchange,
-    opened: OpenedStream,
-    keeper: Keeper,
-    dialect: Dialect,
-    drain: Drain,
-    rename: PublicModelName | None,
-) -> SSEResponse:
-    exchange.deployment, exchange.attempts = opened.deployment, opened.attempts
-    upstream = opened.correlation
-    exchange.upstream_request_id = upstream.request_id if upstream is not None else None
-    # Raceway's own time: everything before the winning call started.
-    exchange.overhead = max(0.0, opened.upstream_started - exchange.started)
-    exchange.first_token = time.perf_counter() - exchange.started
-    assembler = None
-    if keeper.wanted:
-        # An answer is kept only if the cache could hold it and the deployment may send it.
-        deployment = keeper.gateway.config.deployments.get(opened.deployment)
-        limit = keeper.gateway.cache.settings.max_bytes
-        assembler = DialectAssembler(
-            dialect, max_bytes=min(limit, deployment.max_response_size) if deployment else limit
-        )
-        opened.on_event = _assembling(opened, assembler, keeper)
-
-    def ended(outcome: StreamOutcome) -> None:
-        exchange.usage, exchange.cost = opened.usage, opened.cost
-        _stream_ended(recorder, exchange, outcome)
-        if assembler is None:
-            return
-        answer = assembler.answer() if outcome is StreamOutcome.COMPLETE else None
-        if answer is not None:
-            keeper.keep(CachedAnswer(answer, opened.deployment, opened.usage))
-        elif keeper.flight is not None and outcome is StreamOutcome.CUT:
-            keeper.flight.fail(UpstreamError(f"the stream from deployment {opened.deployment} ended early"))
-        elif keeper.flight is not None:
-            keeper.flight.abandon()  # the leading client left, the worker stopped, or no answer
-
-    opened.when_ended(ended)
-    return SSEResponse(opened, _answer_headers(exchange, upstream), drain, rename)
-
-
-def _assembling(opened: OpenedStream, assembler: DialectAssembler, keeper: Keeper) -> Callable[[bytes], None]:
-    """Feeds ``assembler`` the stream's events. Once it drops the stream (too large, malformed:
-    the answer will not be kept), it is fed no more and the requests following this one lead
-    themselves at once; the stream goes on for its client."""
-
-    def feed(event: bytes) -> None:
-        assembler.feed(event)
-        if assembler.dropped:
-            opened.on_event = None
-            if keeper.flight is not None:
-                keeper.flight.abandon()
-
-    return feed
-
-
-def _stream_ended(recorder: Recorder, exchange: Exchange, outcome: StreamOutcome) -> None:
-    if outcome is StreamOutcome.CUT:
-        exchange.error = "stream_cut"
-    elif outcome is StreamOutcome.STOPPED:
-        exchange.error = "server_shutting_down"
-    elif outcome is StreamOutcome.ABANDONED:
-        exchange.error = "client_closed_request"
-    # A stream's status went out with its first byte: 200, even if it ended badly.
-    recorder.finish(exchange, 499 if outcome is StreamOutcome.ABANDONED else 200)

@@ -1,0 +1,164 @@
+"""How an answer goes out: JSON from an upstream call, a replay from the cache, or a committed
+stream relayed (and assembled for the cache on its way), each with Raceway's headers, and the
+request's record finished when it is done."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from starlette.responses import Response
+
+from router.answers.cache import CACHE_HEADER, CachedAnswer
+from router.answers.dialects import DialectAssembler, replay_in
+from router.answers.reuse import Keeper
+from router.config.model import Dialect
+from router.dialects.formats import FORMATS
+from router.dispatch.completion import Completion
+from router.dispatch.opened_stream import OpenedStream, StreamOutcome
+from router.errors import UpstreamError
+from router.http.drain import Drain
+from router.http.renaming import PublicModelName
+from router.http.responses import SSEResponse, json_response
+from router.providers.correlation import Correlation
+from router.routing.budgets import BUDGET_HEADER
+from router.telemetry.exchange import Exchange, Recorder
+
+UPSTREAM_REQUEST_ID_HEADER = "x-raceway-upstream-request-id"
+
+
+def wants_usage(body: dict[str, Any]) -> bool:
+    return bool((body.get("stream_options") or {}).get("include_usage"))
+
+
+def answer_headers(exchange: Exchange, upstream: Correlation | None = None) -> dict[str, str]:
+    """``upstream``: the call that made the answer (none for one from the cache or a shared call)."""
+    headers = {
+        "x-request-id": exchange.request_id,
+        "x-raceway-deployment": exchange.deployment or "",
+        "x-raceway-attempts": str(exchange.attempts),
+        "x-raceway-overhead-ms": f"{(exchange.overhead or 0.0) * 1000:.3f}",
+    }
+    if not exchange.stream:  # a stream's cost is known only after its headers went out
+        headers["x-raceway-cost-usd"] = f"{exchange.cost:.8f}"
+    if upstream is not None and upstream.ratelimit:
+        headers.update(upstream.ratelimit)  # the serving upstream's own limits, when relayed
+    return headers | decision_headers(exchange)
+
+
+def decision_headers(exchange: Exchange) -> dict[str, str]:
+    """What the cache and the budget decided, and the upstream's id for the call; on answers
+    and errors alike."""
+    headers: dict[str, str] = {}
+    if exchange.cache is not None:
+        headers[CACHE_HEADER] = exchange.cache
+    if exchange.budget_tier is not None:
+        headers[BUDGET_HEADER] = exchange.budget_tier
+    if exchange.upstream_request_id is not None:
+        headers[UPSTREAM_REQUEST_ID_HEADER] = exchange.upstream_request_id
+    return headers
+
+
+def completed(
+    recorder: Recorder, exchange: Exchange, completion: Completion, rename: PublicModelName | None
+) -> Response:
+    exchange.deployment = completion.deployment
+    exchange.attempts = completion.attempts
+    exchange.usage, exchange.cost = completion.usage, completion.cost
+    exchange.overhead = max(0.0, time.perf_counter() - exchange.started - completion.upstream_seconds)
+    upstream = completion.correlation
+    exchange.upstream_request_id = upstream.request_id if upstream is not None else None
+    recorder.finish(exchange, 200)
+    body = completion.body if rename is None else rename(completion.body)
+    return json_response(body, answer_headers(exchange, upstream))
+
+
+def replayed(
+    recorder: Recorder,
+    exchange: Exchange,
+    answer: CachedAnswer,
+    body: dict[str, Any],
+    dialect: Dialect,
+    drain: Drain,
+    rename: PublicModelName | None,
+) -> Response | SSEResponse:
+    """An answer served without an upstream call of its own: it costs nothing and uses no tokens."""
+    exchange.deployment = answer.deployment
+    exchange.overhead = time.perf_counter() - exchange.started
+    if not exchange.stream:
+        recorder.finish(exchange, 200)
+        return json_response(answer.body if rename is None else rename(answer.body), answer_headers(exchange))
+    exchange.first_token = exchange.overhead
+    events = replay_in(dialect, answer.body, include_usage=wants_usage(body))
+    opened = OpenedStream.replay(answer.deployment, events, FORMATS[dialect])
+    opened.when_ended(lambda outcome: _stream_ended(recorder, exchange, outcome))
+    return SSEResponse(opened, answer_headers(exchange), drain, rename)
+
+
+def streaming(
+    recorder: Recorder,
+    exchange: Exchange,
+    opened: OpenedStream,
+    keeper: Keeper,
+    dialect: Dialect,
+    drain: Drain,
+    rename: PublicModelName | None,
+) -> SSEResponse:
+    exchange.deployment, exchange.attempts = opened.deployment, opened.attempts
+    upstream = opened.correlation
+    exchange.upstream_request_id = upstream.request_id if upstream is not None else None
+    # Raceway's own time: everything before the winning call started.
+    exchange.overhead = max(0.0, opened.upstream_started - exchange.started)
+    exchange.first_token = time.perf_counter() - exchange.started
+    assembler = None
+    if keeper.wanted:
+        # An answer is kept only if the cache could hold it and the deployment may send it.
+        deployment = keeper.gateway.config.deployments.get(opened.deployment)
+        limit = keeper.gateway.cache.settings.max_bytes
+        assembler = DialectAssembler(
+            dialect, max_bytes=min(limit, deployment.max_response_size) if deployment else limit
+        )
+        opened.on_event = _assembling(opened, assembler, keeper)
+
+    def ended(outcome: StreamOutcome) -> None:
+        exchange.usage, exchange.cost = opened.usage, opened.cost
+        _stream_ended(recorder, exchange, outcome)
+        if assembler is None:
+            return
+        answer = assembler.answer() if outcome is StreamOutcome.COMPLETE else None
+        if answer is not None:
+            keeper.keep(CachedAnswer(answer, opened.deployment, opened.usage))
+        elif keeper.flight is not None and outcome is StreamOutcome.CUT:
+            keeper.flight.fail(UpstreamError(f"the stream from deployment {opened.deployment} ended early"))
+        elif keeper.flight is not None:
+            keeper.flight.abandon()  # the leading client left, the worker stopped, or no answer
+
+    opened.when_ended(ended)
+    return SSEResponse(opened, answer_headers(exchange, upstream), drain, rename)
+
+
+def _assembling(opened: OpenedStream, assembler: DialectAssembler, keeper: Keeper) -> Callable[[bytes], None]:
+    """Feeds ``assembler`` the stream's events. Once it drops the stream (too large, malformed:
+    the answer will not be kept), it is fed no more and the requests following this one lead
+    themselves at once; the stream goes on for its client."""
+
+    def feed(event: bytes) -> None:
+        assembler.feed(event)
+        if assembler.dropped:
+            opened.on_event = None
+            if keeper.flight is not None:
+                keeper.flight.abandon()
+
+    return feed
+
+
+def _stream_ended(recorder: Recorder, exchange: Exchange, outcome: StreamOutcome) -> None:
+    if outcome is StreamOutcome.CUT:
+        exchange.error = "stream_cut"
+    elif outcome is StreamOutcome.STOPPED:
+        exchange.error = "server_shutting_down"
+    elif outcome is StreamOutcome.ABANDONED:
+        exchange.error = "client_closed_request"
+    # A stream's status went out with its first byte: 200, even if it ended badly.
+    recorder.finish(exchange, 499 if outcome is StreamOutcome.ABANDONED else 200)
