@@ -1,0 +1,276 @@
+"""The dialect conformance matrix, through the real gateway with the official SDKs over sockets.
+
+Every client dialect (chat, Messages, Responses) against a deployment of every wire API (the
+same three): a plain answer with prompt-cache usage, parallel tool calls and their results
+sent back, thinking / reasoning, and errors, each as JSON and as a stream that the SDK's own
+accumulator must rebuild into the same answer. The scripted upstream (``tests/upstream.py``)
+answers every wire from one server; what it received is checked in its own wire's shape.
+Other cases, not per cell, live in ``tests/test_dialect_conformance_more.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+
+from tests.conftest import RunningGateway, serving
+from tests.dialect_clients import (
+    RESULTS,
+    TOOLS,
+    ChatClient,
+    Client,
+    MessagesClient,
+    ResponsesClient,
+    ToolCall,
+    Turn,
+    tool_exchange,
+)
+from tests.upstream import Behaviour, FakeUpstream
+
+pytestmark = pytest.mark.integration
+
+KEY = "rw-conformance-key-01"
+DIALECTS = ("chat", "messages", "responses")
+CELLS = [
+    pytest.param(client, wire, id=f"{client}->{wire}")
+    for client, wire in itertools.product(DIALECTS, DIALECTS)
+]
+# The scripted upstream reports 5 prompt and 4 completion tokens, cache tokens aside.
+PROMPT_TOKENS, COMPLETION_TOKENS = 5, 4
+CACHE_READ, CACHE_WRITE = 7, 3
+STOP = {"chat": "stop", "messages": "end_turn", "responses": "completed"}
+TOOL_STOP = {"chat": "tool_calls", "messages": "tool_use", "responses": "completed"}
+
+
+def deployment(name: str, wire: str, upstream: FakeUpstream, extra: str = "") -> str:
+    """A deployment of ``wire`` on the scripted upstream, whose upstream model is its name."""
+    where = {
+        "chat": f'provider: openai, base_url: "{upstream.base_url}"',
+        "messages": f'provider: anthropic, base_url: "{upstream.root_url}"',
+        "responses": f'provider: openai, api: responses, base_url: "{upstream.base_url}"',
+    }[wire]
+    return f"- {{name: {name}, {where}, model: {name}, timeout: 10s, cooldown: {{failures: 1000}}{extra}}}"
+
+
+def gateway_config(upstream: FakeUpstream) -> str:
+    price = "input: 1000, output: 2000"
+    deployments = [
+        *(deployment(f"up-{wire}", wire, upstream) for wire in DIALECTS),
+        deployment("race-slow", "chat", upstream),
+        deployment("race-fast", "messages", upstream),
+        deployment(
+            "priced", "messages", upstream, f", price: {{{price}, cache_read: 100, cache_write: 1250}}"
+        ),
+        deployment("priced-flat", "messages", upstream, f", price: {{{price}}}"),
+    ]
+    models = [
+        *(f"- {{name: via-{wire}, deployments: [up-{wire}]}}" for wire in DIALECTS),
+        "- {name: raced, strategy: race, deployments: [race-slow, race-fast]}",
+        "- {name: priced, deployments: [priced]}",
+        "- {name: priced-flat, deployments: [priced-flat]}",
+        "- {name: cached, deployments: [up-messages], cache: {ttl: 5m}}",
+    ]
+    newline = "\n      "
+    return f"""
+    deployments:
+      {newline.join(deployments)}
+    models:
+      {newline.join(models)}
+    keys:
+      - {{name: conformance, key: "{KEY}"}}
+    """
+
+
+@pytest.fixture(scope="module")
+def gateway(
+    module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningGateway]:
+    directory = tmp_path_factory.mktemp("conformance")
+    with serving(gateway_config(module_upstream), directory, workers=1) as running:
+        yield running
+
+
+@pytest.fixture
+async def gpt(gateway: RunningGateway) -> AsyncIterator[openai.AsyncOpenAI]:
+    async with openai.AsyncOpenAI(base_url=gateway.api_url, api_key=KEY, max_retries=0) as sdk:
+        yield sdk
+
+
+@pytest.fixture
+async def claude(gateway: RunningGateway) -> AsyncIterator[anthropic.AsyncAnthropic]:
+    async with anthropic.AsyncAnthropic(base_url=gateway.base_url, api_key=KEY, max_retries=0) as sdk:
+        yield sdk
+
+
+def client_of(dialect: str, gpt: openai.AsyncOpenAI, claude: anthropic.AsyncAnthropic) -> Client:
+    if dialect == "chat":
+        return ChatClient(gpt)
+    if dialect == "messages":
+        return MessagesClient(claude)
+    return ResponsesClient(gpt)
+
+
+def without_ids(turn: Turn) -> Turn:
+    """The answer apart from what each upstream answer makes unique (call ids, signatures)."""
+    calls = tuple(ToolCall("", call.name, call.arguments) for call in turn.calls)
+    signatures = tuple(signature[:4] for signature in turn.signatures)
+    return dataclasses.replace(turn, calls=calls, signatures=signatures)
+
+
+async def both_ways(client: Client, model: str, upstream: FakeUpstream, behaviour: Behaviour) -> Turn:
+    """The JSON answer to ``behaviour``, after checking that a stream accumulates to the same."""
+    upstream.script(model.replace("via-", "up-"), behaviour)
+    whole = await client.ask(model, stream=False)
+    streamed = await client.ask(model, stream=True)
+    assert without_ids(streamed) == without_ids(whole)
+    return whole
+
+
+def expected_usage(client: str, wire: str) -> dict[str, int]:
+    """README: Anthropic's input_tokens excludes cache tokens, chat's and Responses' include
+    them; a Responses upstream does not tell cache writes from other input tokens."""
+    total = PROMPT_TOKENS + CACHE_READ + CACHE_WRITE
+    write = 0 if wire == "responses" else CACHE_WRITE
+    if client == "chat":
+        return {
+            "prompt_tokens": total,
+            "cached_tokens": CACHE_READ,
+            "cache_creation_input_tokens": write,
+            "completion_tokens": COMPLETION_TOKENS,
+        }
+    if client == "messages":
+        return {
+            "input_tokens": total - CACHE_READ - write,
+            "cache_read_input_tokens": CACHE_READ,
+            "cache_creation_input_tokens": write,
+            "output_tokens": COMPLETION_TOKENS,
+        }
+    return {"input_tokens": total, "cached_tokens": CACHE_READ, "output_tokens": COMPLETION_TOKENS}
+
+
+@pytest.fixture
+def dialects(gpt: openai.AsyncOpenAI, claude: anthropic.AsyncAnthropic) -> dict[str, Client]:
+    return {dialect: client_of(dialect, gpt, claude) for dialect in DIALECTS}
+
+
+# -- the matrix -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("client", "wire"), CELLS)
+async def test_a_text_answer_with_cache_usage(
+    client: str, wire: str, dialects: dict[str, Client], threaded_upstream: FakeUpstream
+) -> None:
+    behaviour = Behaviour(reply="the answer is 42", cache_read=CACHE_READ, cache_write=CACHE_WRITE)
+    turn = await both_ways(dialects[client], f"via-{wire}", threaded_upstream, behaviour)
+    assert (turn.text, turn.stop, turn.calls, turn.reasoning) == ("the answer is 42", STOP[client], (), None)
+    assert turn.usage == expected_usage(client, wire)
+    assert [seen.path for seen in threaded_upstream.requests] == [f"/v1/{_PATHS[wire]}"] * 2
+
+
+_PATHS = {"chat": "chat/completions", "messages": "messages", "responses": "responses"}
+
+
+@pytest.mark.parametrize(("client", "wire"), CELLS)
+async def test_parallel_tool_calls_and_their_results(
+    client: str, wire: str, dialects: dict[str, Client], threaded_upstream: FakeUpstream
+) -> None:
+    sdk = dialects[client]
+    turn = await both_ways(sdk, f"via-{wire}", threaded_upstream, Behaviour(reply="", tool_calls=TOOLS))
+    assert turn.stop == TOOL_STOP[client]
+    assert [(call.name, call.arguments) for call in turn.calls] == [
+        ("get_weather", {"city": "Paris", "unit": "celsius"}),
+        ("get_time", {"zone": "CET"}),
+    ]
+    assert len({call.id for call in turn.calls}) == 2 and all(call.id for call in turn.calls)
+
+    threaded_upstream.script(f"up-{wire}", Behaviour(reply="it is 18 degrees at 14:05"))
+    answer = await sdk.send_results(f"via-{wire}", turn.calls)
+    assert answer.text == "it is 18 degrees at 14:05" and answer.stop == STOP[client]
+    calls, results = tool_exchange(wire, threaded_upstream.requests[-1])
+    ids = [call.id for call in turn.calls]
+    assert calls == ids
+    assert results == list(zip(ids, RESULTS, strict=True))
+
+
+@pytest.mark.parametrize(("client", "wire"), CELLS)
+async def test_thinking_reaches_the_client_in_its_own_shape(
+    client: str, wire: str, dialects: dict[str, Client], threaded_upstream: FakeUpstream
+) -> None:
+    behaviour = Behaviour(reasoning="step by step", reply="done")
+    turn = await both_ways(dialects[client], f"via-{wire}", threaded_upstream, behaviour)
+    assert (turn.reasoning, turn.text, turn.stop) == ("step by step", "done", STOP[client])
+    if client == "messages":  # signed only by an Anthropic upstream; the others' have none
+        (signature,) = turn.signatures
+        assert signature.startswith("sig-") if wire == "messages" else signature == ""
+
+
+# -- errors -----------------------------------------------------------------------------
+
+RATE_LIMITED: dict[str, type[Exception]] = {
+    "chat": openai.RateLimitError,
+    "messages": anthropic.RateLimitError,
+    "responses": openai.RateLimitError,
+}
+
+
+@pytest.mark.parametrize(("client", "wire"), CELLS)
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_an_upstream_429_is_the_clients_rate_limit_error(
+    client: str, wire: str, stream: bool, dialects: dict[str, Client], threaded_upstream: FakeUpstream
+) -> None:
+    threaded_upstream.script(f"up-{wire}", Behaviour(status=429))
+    with pytest.raises(RATE_LIMITED[client]):
+        await dialects[client].ask(f"via-{wire}", stream=stream)
+
+
+@pytest.mark.parametrize(("client", "wire"), CELLS)
+async def test_an_error_midway_ends_the_stream_as_the_clients_sdk_knows(
+    client: str,
+    wire: str,
+    gpt: openai.AsyncOpenAI,
+    claude: anthropic.AsyncAnthropic,
+    threaded_upstream: FakeUpstream,
+) -> None:
+    """Each SDK's own reaction: anthropic raises on ``event: error`` (an APIStatusError of the
+    stream's 200), openai on chat's ``data: {"error": ...}`` (APIError); a Responses ``error``
+    event is yielded as an event, and the stream has no ``response.completed`` to end on."""
+    error = {"error": {"message": "the model fell over", "type": "server_error", "code": "model_crashed"}}
+    threaded_upstream.script(f"up-{wire}", Behaviour(reply="one two three four", error=error, error_after=2))
+    model = f"via-{wire}"
+    user: Any = [{"role": "user", "content": "hi"}]
+    texts: list[str] = []
+    if client == "chat":
+        with pytest.raises(openai.APIError) as raised:
+            async with gpt.chat.completions.stream(model=model, messages=user) as chat_events:
+                async for chat_event in chat_events:
+                    if chat_event.type == "content.delta":
+                        texts.append(chat_event.delta)
+        assert "the model fell over" in raised.value.message
+    elif client == "messages":
+        with pytest.raises(anthropic.APIStatusError) as failed:
+            async with claude.messages.stream(model=model, max_tokens=50, messages=user) as message_events:
+                async for message_event in message_events:
+                    if message_event.type == "text":
+                        texts.append(message_event.text)
+        assert failed.value.status_code == 200
+        body: Any = failed.value.body
+        assert body["type"] == "error" and "the model fell over" in body["error"]["message"]
+    else:
+        kinds: list[str] = []
+        async with gpt.responses.stream(model=model, input=user) as response_events:
+            async for response_event in response_events:
+                kinds.append(response_event.type)
+                if response_event.type == "response.output_text.delta":
+                    texts.append(response_event.delta)
+                if response_event.type == "error":
+                    assert "the model fell over" in response_event.message
+            with pytest.raises(RuntimeError, match=r"response\.completed"):
+                await response_events.get_final_response()
+        assert "error" in kinds and "response.completed" not in kinds
+    assert "".join(texts) == "one two"
