@@ -38,7 +38,8 @@ class Turn:
     stop: str  # chat finish_reason, Messages stop_reason, Responses status
     calls: tuple[ToolCall, ...] = ()
     reasoning: str | None = None
-    signatures: tuple[str, ...] = ()  # Messages thinking blocks' signatures
+    # Signed thinking as (text, signature): Messages thinking blocks, chat thinking_blocks
+    thinking_blocks: tuple[tuple[str, str], ...] = ()
     usage: dict[str, int] = field(default_factory=dict)  # in the dialect's own names
 
 
@@ -105,6 +106,10 @@ class ChatClient:
                 for call in message.tool_calls or ()
             ),
             reasoning=(message.model_extra or {}).get("reasoning_content"),
+            thinking_blocks=tuple(
+                (block.get("thinking", ""), block.get("signature", ""))
+                for block in (message.model_extra or {}).get("thinking_blocks") or ()
+            ),
             usage={
                 "prompt_tokens": usage.prompt_tokens,
                 "cached_tokens": (details.cached_tokens or 0) if details else 0,
@@ -171,7 +176,7 @@ class MessagesClient:
                 ToolCall(block.id, block.name, block.input) for block in blocks if block.type == "tool_use"
             ),
             reasoning="".join(block.thinking for block in thinking) if thinking else None,
-            signatures=tuple(block.signature for block in thinking),
+            thinking_blocks=tuple((block.thinking, block.signature) for block in thinking),
             usage={
                 "input_tokens": usage.input_tokens,
                 "cache_read_input_tokens": usage.cache_read_input_tokens or 0,

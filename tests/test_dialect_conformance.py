@@ -5,11 +5,13 @@ same three): a plain answer with prompt-cache usage, parallel tool calls and the
 sent back, thinking / reasoning, and errors, each as JSON and as a stream that the SDK's own
 accumulator must rebuild into the same answer. The scripted upstream (``tests/upstream.py``)
 answers every wire from one server; what it received is checked in its own wire's shape.
-Other cases, not per cell, live in ``tests/test_dialect_conformance_more.py``.
+Then what crosses wires outside the matrix: cost with prompt-cache prices, a streaming race
+between a chat and a Messages deployment, count_tokens, and the response cache's replays.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 from collections.abc import AsyncIterator, Iterator
@@ -119,8 +121,8 @@ def client_of(dialect: str, gpt: openai.AsyncOpenAI, claude: anthropic.AsyncAnth
 def without_ids(turn: Turn) -> Turn:
     """The answer apart from what each upstream answer makes unique (call ids, signatures)."""
     calls = tuple(ToolCall("", call.name, call.arguments) for call in turn.calls)
-    signatures = tuple(signature[:4] for signature in turn.signatures)
-    return dataclasses.replace(turn, calls=calls, signatures=signatures)
+    thinking = tuple((text, signature[:4]) for text, signature in turn.thinking_blocks)
+    return dataclasses.replace(turn, calls=calls, thinking_blocks=thinking)
 
 
 async def both_ways(client: Client, model: str, upstream: FakeUpstream, behaviour: Behaviour) -> Turn:
@@ -205,9 +207,12 @@ async def test_thinking_reaches_the_client_in_its_own_shape(
     behaviour = Behaviour(reasoning="step by step", reply="done")
     turn = await both_ways(dialects[client], f"via-{wire}", threaded_upstream, behaviour)
     assert (turn.reasoning, turn.text, turn.stop) == ("step by step", "done", STOP[client])
-    if client == "messages":  # signed only by an Anthropic upstream; the others' have none
-        (signature,) = turn.signatures
-        assert signature.startswith("sig-") if wire == "messages" else signature == ""
+    # Signed only by an Anthropic upstream; chat has thinking_blocks only for signed thinking.
+    signed = tuple((text, signature[:4]) for text, signature in turn.thinking_blocks)
+    if client == "messages":
+        assert signed == (("step by step", "sig-" if wire == "messages" else ""),)
+    elif client == "chat":
+        assert signed == ((("step by step", "sig-"),) if wire == "messages" else ())
 
 
 # -- errors -----------------------------------------------------------------------------
@@ -274,3 +279,94 @@ async def test_an_error_midway_ends_the_stream_as_the_clients_sdk_knows(
                 await response_events.get_final_response()
         assert "error" in kinds and "response.completed" not in kinds
     assert "".join(texts) == "one two"
+
+
+# -- cost, races, token counts, the cache -----------------------------------------------
+
+# price: {input: 1000, output: 2000, cache_read: 100, cache_write: 1250} USD per million tokens;
+# the upstream reports 5 fresh input tokens, 1000 read from its cache, 200 written, 4 output.
+PRICED_COST = (5 * 1000 + 1000 * 100 + 200 * 1250 + 4 * 2000) / 1e6
+FLAT_COST = ((5 + 1000 + 200) * 1000 + 4 * 2000) / 1e6  # the same usage without cache prices
+
+
+@pytest.mark.parametrize("client", DIALECTS)
+async def test_prompt_cache_tokens_cost_their_own_price_whatever_the_clients_dialect(
+    client: str, dialects: dict[str, Client], threaded_upstream: FakeUpstream
+) -> None:
+    for model in ("priced", "priced-flat"):
+        threaded_upstream.script(model, Behaviour(cache_read=1000, cache_write=200))
+    priced = await dialects[client].cost("priced")
+    flat = await dialects[client].cost("priced-flat")
+    assert priced == pytest.approx(PRICED_COST) and flat == pytest.approx(FLAT_COST)
+    assert 0 < priced < flat
+
+
+async def test_a_streaming_race_across_wires_answers_from_the_fast_deployment(
+    gpt: openai.AsyncOpenAI, threaded_upstream: FakeUpstream
+) -> None:
+    """A Responses client; a chat deployment that never answers and a Messages one that
+    answers once both calls are out: the Messages stream wins, the chat call is abandoned."""
+    threaded_upstream.script("race-slow", Behaviour(stall=True))
+    threaded_upstream.script("race-fast", Behaviour(reply="fast wins", after="race-slow"))
+    texts: list[str] = []
+    async with gpt.responses.with_streaming_response.create(model="raced", input="go", stream=True) as raw:
+        assert raw.headers["x-raceway-deployment"] == "race-fast"
+        async for event in await raw.parse():
+            if event.type == "response.output_text.delta":
+                texts.append(event.delta)
+            final = event
+    assert "".join(texts) == "fast wins"
+    assert final.type == "response.completed" and final.response.output_text == "fast wins"
+    assert await asyncio.to_thread(threaded_upstream.wait_for_disconnect, "race-slow")
+    assert threaded_upstream.disconnects == ["race-slow"]
+
+
+async def test_count_tokens_is_asked_of_a_messages_deployment_and_estimated_for_a_chat_one(
+    claude: anthropic.AsyncAnthropic, threaded_upstream: FakeUpstream
+) -> None:
+    user: Any = [{"role": "user", "content": "x" * 400}]
+    forwarded = await claude.messages.count_tokens(model="via-messages", messages=user)
+    assert forwarded.input_tokens == 5  # what the scripted upstream counts
+    (seen,) = threaded_upstream.requests
+    assert seen.path == "/v1/messages/count_tokens" and seen.model == "up-messages"
+    assert seen.body["messages"] == user
+
+    estimated = await claude.messages.count_tokens(model="via-chat", messages=user)
+    assert 90 <= estimated.input_tokens <= 110  # about four characters a token
+    assert len(threaded_upstream.requests) == 1  # nothing asked of the chat upstream
+
+
+async def test_a_repeated_message_is_replayed_from_the_cache_as_json_and_as_a_stream(
+    claude: anthropic.AsyncAnthropic, threaded_upstream: FakeUpstream
+) -> None:
+    threaded_upstream.script(
+        "up-messages", Behaviour(reasoning="think first", reply="cached words", tool_calls=TOOLS)
+    )
+    for first_streamed in (False, True):
+        request: Any = {
+            "model": "cached",
+            "max_tokens": 100,
+            "temperature": 0,
+            "system": f"first streamed: {first_streamed}",  # a cache entry of its own
+            "messages": [{"role": "user", "content": "hi"}],
+        }
+        answers: list[tuple[str, dict[str, Any]]] = []
+        for stream in (first_streamed, False, True):
+            if stream:
+                async with claude.messages.stream(**request) as events:
+                    streamed = await events.get_final_message()
+                    answers.append(
+                        (events.response.headers["x-raceway-cache"], streamed.to_dict(exclude_none=True))
+                    )
+            else:
+                raw = await claude.messages.with_raw_response.create(**request)
+                answers.append((raw.headers["x-raceway-cache"], raw.parse().to_dict(exclude_none=True)))
+        assert [status for status, _ in answers] == ["miss", "hit", "hit"]
+        first = answers[0][1]
+        assert first["content"][0]["thinking"] == "think first"
+        assert [block["type"] for block in first["content"]] == ["thinking", "text", "tool_use", "tool_use"]
+        assert first["content"][0]["signature"].startswith("sig-")
+        assert first["stop_reason"] == "tool_use"
+        for _, replayed in answers[1:]:
+            assert replayed == first
+    assert threaded_upstream.calls("up-messages") == 2
