@@ -65,9 +65,17 @@ _ANTHROPIC_INPUTS = ("input_tokens", "cache_read_input_tokens", "cache_creation_
 
 
 def responses_usage(usage: Any) -> Usage | None:
-    """The Responses API's ``usage`` object (of a response)."""
+    """The Responses API's ``usage`` object (of a response). ``cache_write_tokens`` is not
+    OpenAI's: Raceway's translation from chat and Messages writes it, so that cache writes
+    keep their price for a Responses client."""
     if not isinstance(usage, dict) or not isinstance(usage.get("input_tokens"), int):
         return None
     details = usage.get("input_tokens_details")
-    cached = _count(details.get("cached_tokens")) if isinstance(details, dict) else 0
-    return Usage(_count(usage["input_tokens"]), _count(usage.get("output_tokens")), cached)
+    if not isinstance(details, dict):
+        details = {}
+    return Usage(
+        _count(usage["input_tokens"]),
+        _count(usage.get("output_tokens")),
+        _count(details.get("cached_tokens")),
+        _count(details.get("cache_write_tokens")),
+    )
