@@ -97,8 +97,11 @@ Answers (``messages_answer_to_chat``, ``chat_answer_to_messages``) and streams
 22. end_turn, stop_sequence, pause_turn -> stop; max_tokens, model_context_window_exceeded ->
     length; tool_use <-> tool_calls; refusal <-> content_filter. Back: stop -> end_turn with
     `stop_sequence` null (chat does not say which sequence).
-23. `[{type: thinking, thinking: "", signature, index}]`: the `index` (position among the
-    thinking blocks) is ours, so the openai SDK's accumulator can merge several blocks.
+23. `[{type: thinking, thinking, signature, index}]`, with the block's whole thinking (its
+    pieces came as `reasoning_content`), so the accumulated block is the one the signature
+    signs, as in a whole answer: a client sends it back, and the cache keeps it. The `index`
+    (position among the thinking blocks) is ours, so the openai SDK's accumulator can merge
+    several blocks. Back, such a block's text is not counted twice.
 24. Nothing is emitted after it.
 """
 
@@ -795,6 +798,8 @@ class MessagesEventsToChat:
     tool_positions: dict[int, int] = field(default_factory=dict)
     thinking_positions: dict[int, int] = field(default_factory=dict)
     thinking_count: int = 0
+    # Anthropic block index -> its thinking so far, which its signature's chunk carries whole.
+    thinking_texts: dict[int, list[str]] = field(default_factory=dict)
     finish_sent: bool = False
     finished: bool = False
 
@@ -861,7 +866,9 @@ class MessagesEventsToChat:
             return self._delta({"tool_calls": [call]})
         if kind == "thinking":
             self.thinking_positions[index] = self._next_thinking()
+            self.thinking_texts[index] = []
             if block.get("thinking"):
+                self.thinking_texts[index].append(str(block["thinking"]))
                 return self._delta({"reasoning_content": block["thinking"]})
         if kind == "redacted_thinking":
             redacted = {
@@ -887,11 +894,13 @@ class MessagesEventsToChat:
             }
             return self._delta({"tool_calls": [piece]})
         if kind == "thinking_delta":
-            return self._delta({"reasoning_content": delta.get("thinking", "")})
+            piece = delta.get("thinking", "")
+            self.thinking_texts.setdefault(index, []).append(str(piece))
+            return self._delta({"reasoning_content": piece})
         if kind == "signature_delta":
             signed = {
                 "type": "thinking",
-                "thinking": "",
+                "thinking": "".join(self.thinking_texts.get(index, ())),
                 "signature": delta.get("signature", ""),
                 "index": self.thinking_positions.get(index, 0),
             }
@@ -937,6 +946,7 @@ class ChatEventsToMessages:
     seen_tools: set[int] = field(default_factory=set)
     tool_ids: dict[str, int] = field(default_factory=dict)  # for upstreams that omit ``index``
     signed: bool = False  # the open thinking block got its signature
+    thought: bool = False  # the open thinking block got text
     finish_reason: str | None = None
     usage: dict[str, Any] = field(default_factory=dict)
 
@@ -999,19 +1009,27 @@ class ChatEventsToMessages:
         if self.open_kind != "thinking" or self.signed:
             out += self._open({"type": "thinking", "thinking": "", "signature": ""}, "thinking")
         out.append(self._block_delta({"type": "thinking_delta", "thinking": text}))
+        self.thought = True
         return out
 
     def _thinking_block(self, block: dict[str, Any], has_reasoning: bool) -> list[bytes]:
         """A signature ends the open thinking block; a redacted block is a whole block. The
         block's own text counts only when the delta had no ``reasoning_content`` (litellm
-        repeats each piece in both)."""
+        repeats each piece in both), and a signature's block only when its text did not come
+        as pieces already (``MessagesEventsToChat`` sends the whole text with the signature)."""
         out: list[bytes] = []
         if block.get("type") == "redacted_thinking":
             out += self._open({"type": "redacted_thinking", "data": str(block.get("data", ""))}, "redacted")
             out += self._close()
         elif block.get("type") == "thinking":
             thinking = block.get("thinking")
-            if isinstance(thinking, str) and thinking and not has_reasoning:
+            closing = self.open_kind == "thinking" and not self.signed and bool(block.get("signature"))
+            if (
+                isinstance(thinking, str)
+                and thinking
+                and not has_reasoning
+                and not (closing and self.thought)
+            ):
                 out += self._thinking_text(thinking)
             if block.get("signature"):
                 if self.open_kind != "thinking" or self.signed:
@@ -1055,6 +1073,7 @@ class ChatEventsToMessages:
         out = self._close()
         self.open_kind = kind
         self.signed = False
+        self.thought = False
         start = {"type": "content_block_start", "index": self.block_count, "content_block": block}
         return [*out, named_event("content_block_start", start)]
 
