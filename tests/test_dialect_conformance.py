@@ -48,6 +48,7 @@ PROMPT_TOKENS, COMPLETION_TOKENS = 5, 4
 CACHE_READ, CACHE_WRITE = 7, 3
 STOP = {"chat": "stop", "messages": "end_turn", "responses": "completed"}
 TOOL_STOP = {"chat": "tool_calls", "messages": "tool_use", "responses": "completed"}
+PATHS = {"chat": "/v1/chat/completions", "messages": "/v1/messages", "responses": "/v1/responses"}
 
 
 def deployment(name: str, wire: str, upstream: FakeUpstream, extra: str = "") -> str:
@@ -131,6 +132,7 @@ async def both_ways(client: Client, model: str, upstream: FakeUpstream, behaviou
     whole = await client.ask(model, stream=False)
     streamed = await client.ask(model, stream=True)
     assert without_ids(streamed) == without_ids(whole)
+    assert all(call.id for call in (*whole.calls, *streamed.calls))
     return whole
 
 
@@ -172,10 +174,7 @@ async def test_a_text_answer_with_cache_usage(
     turn = await both_ways(dialects[client], f"via-{wire}", threaded_upstream, behaviour)
     assert (turn.text, turn.stop, turn.calls, turn.reasoning) == ("the answer is 42", STOP[client], (), None)
     assert turn.usage == expected_usage(client, wire)
-    assert [seen.path for seen in threaded_upstream.requests] == [f"/v1/{_PATHS[wire]}"] * 2
-
-
-_PATHS = {"chat": "chat/completions", "messages": "messages", "responses": "responses"}
+    assert [seen.path for seen in threaded_upstream.requests] == [PATHS[wire]] * 2
 
 
 @pytest.mark.parametrize(("client", "wire"), CELLS)
