@@ -47,6 +47,17 @@ def test_responses_usage_reads_cached_input_tokens() -> None:
     assert usage == Usage(50, 9, cache_read=30)
 
 
+def test_responses_usage_reads_cache_writes_where_the_sdk_puts_them() -> None:
+    usage = responses_usage(
+        {
+            "input_tokens": 50,
+            "input_tokens_details": {"cached_tokens": 30, "cache_write_tokens": 12},
+            "output_tokens": 1,
+        }
+    )
+    assert usage == Usage(50, 1, cache_read=30, cache_write=12)
+
+
 def test_usage_that_is_not_usage_is_none() -> None:
     assert chat_usage({"usage": {"prompt_tokens": "many"}}) is None
     assert messages_usage("tokens") is None
