@@ -1,10 +1,14 @@
-"""A fast fake OpenAI-compatible upstream for the benchmark (aiohttp on uvloop).
+"""A fast fake upstream for the benchmark (aiohttp on uvloop): OpenAI chat and Anthropic Messages.
 
 The latency of an answer comes from the model name, so one server plays every
 deployment: ``bench-50ms`` answers after 50 ms; ``bench-tail-50ms-1000ms-5pct`` answers
 after 50 ms but takes 1,000 ms for 5 % of requests; ``bench-fail-30pct`` answers 500 for
 30 % of requests. Streams send ``--chunks`` content chunks ``--chunk-delay-ms`` apart
-(``gap0ms`` in the model name overrides the gap).
+(``gap0ms`` in the model name overrides the gap). ``POST /v1/chat/completions`` answers in
+OpenAI's chat format, ``POST /v1/messages`` in Anthropic's Messages format: the same text
+("pong"), the same delays and failures, and a stream of the same ``--chunks`` content deltas
+(message_start, content_block_start, N content_block_delta, content_block_stop,
+message_delta, message_stop).
 
     python bench/fake_upstream.py --port 9100
 """
@@ -93,8 +97,86 @@ def build_app(chunks: int, chunk_delay: float) -> web.Application:
         await response.write_eof()
         return response
 
+    async def messages(request: web.Request) -> web.StreamResponse:
+        body = orjson.loads(await request.read())
+        model = body.get("model", "bench")
+        delay = _delay(model)
+        if delay:
+            await asyncio.sleep(delay)
+        if _fails(model):
+            return web.Response(
+                status=500,
+                body=b'{"type": "error", "error": {"type": "api_error", "message": "scripted failure"}}',
+                content_type="application/json",
+            )
+        if body.get("stream"):
+            gap = _GAP.search(model)
+            return await messages_stream(request, model, int(gap.group(1)) / 1000 if gap else chunk_delay)
+        answer = {
+            "id": "msg_bench",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [{"type": "text", "text": "pong"}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 8, "output_tokens": 1},
+        }
+        return web.Response(body=orjson.dumps(answer), content_type="application/json")
+
+    def event(name: bytes, data: dict[str, object]) -> bytes:
+        return b"event: " + name + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+    async def messages_stream(request: web.Request, model: str, gap: float) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        start = {
+            "type": "message_start",
+            "message": {
+                "id": "msg_bench",
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {"input_tokens": 8, "output_tokens": 1},
+            },
+        }
+        await response.write(
+            event(b"message_start", start)
+            + event(
+                b"content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            )
+        )
+        for index in range(chunks):
+            if index and gap:
+                await asyncio.sleep(gap)
+            delta = {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": f"tok{index} "},
+            }
+            await response.write(event(b"content_block_delta", delta))
+        await response.write(
+            event(b"content_block_stop", {"type": "content_block_stop", "index": 0})
+            + event(
+                b"message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": chunks},
+                },
+            )
+            + event(b"message_stop", {"type": "message_stop"})
+        )
+        await response.write_eof()
+        return response
+
     app = web.Application()
     app.router.add_post("/v1/chat/completions", chat)
+    app.router.add_post("/v1/messages", messages)
     return app
 
 
