@@ -465,7 +465,8 @@ def main() -> None:
                     server,
                     lambda c=cell, s=server: wrk(c.url(servers), bodies[c], args.connections, args.seconds),
                 )
-                results[cell].append((rps, cpu / (rps * args.seconds) * 1000, errors))
+                per_request = cpu / (rps * args.seconds) * 1000 if rps else float("nan")
+                results[cell].append((rps, per_request, errors))
             print(f"round {round_index + 1} done, load {loadavg()}", file=sys.stderr)
     load_after = loadavg()
 
