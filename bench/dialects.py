@@ -35,7 +35,9 @@ import sys
 import textwrap
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -76,7 +78,7 @@ def _text(size: int, seed: int) -> str:
     return " ".join(words)
 
 
-def _tools() -> list[dict[str, object]]:
+def _tools() -> list[dict[str, Any]]:
     """Twenty tools shaped like a coding agent's: a long description and a small JSON schema."""
     names = [
         "Task", "Bash", "Glob", "Grep", "LS", "ExitPlanMode", "Read", "Edit", "MultiEdit", "Write",
@@ -117,7 +119,7 @@ class Conversation:
     reminder: str
     ask: str
     file: str
-    tools: list[dict[str, object]]
+    tools: list[dict[str, Any]]
 
 
 def conversation(large: bool) -> Conversation | None:
@@ -461,10 +463,8 @@ def main() -> None:
             order = cells if round_index % 2 == 0 else list(reversed(cells))
             for cell in order:
                 server = servers[cell.path.server]
-                (rps, errors), cpu, _ = measure_cpu(
-                    server,
-                    lambda c=cell, s=server: wrk(c.url(servers), bodies[c], args.connections, args.seconds),
-                )
+                load = partial(wrk, cell.url(servers), bodies[cell], args.connections, args.seconds)
+                (rps, errors), cpu, _ = measure_cpu(server, load)
                 per_request = cpu / (rps * args.seconds) * 1000 if rps else float("nan")
                 results[cell].append((rps, per_request, errors))
             print(f"round {round_index + 1} done, load {loadavg()}", file=sys.stderr)

@@ -18,9 +18,11 @@ import io
 import logging
 import os
 import pstats
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dialects import PATHS, Cell, raceway_config, wrk
@@ -71,7 +73,9 @@ def main() -> None:
         async def run() -> tuple[float, int]:
             stop = asyncio.Event()
             server = asyncio.create_task(serve(app, hypercorn_config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
-            await asyncio.to_thread(wait_health, f"{url_root}/health", _Alive())
+            await asyncio.to_thread(
+                wait_health, f"{url_root}/health", cast("subprocess.Popen[bytes]", _Alive())
+            )
             await asyncio.to_thread(wrk, cell.url(servers), body, 64, 2)  # warm-up
             profile.enable()
             result = await asyncio.to_thread(wrk, cell.url(servers), body, 64, args.seconds)
