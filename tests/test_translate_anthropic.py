@@ -1,4 +1,4 @@
-"""Translation between Anthropic Messages and chat (router/dialects/translate/anthropic_chat.py).
+"""Translation between Anthropic Messages and chat (router/dialects/translate/anthropic/).
 
 Well-formedness is proven with the official SDKs: ``anthropic.types.Message`` and the anthropic
 stream accumulator for Messages output, ``ChatCompletion`` and the openai stream state for chat
@@ -17,7 +17,7 @@ from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import TypeAdapter
 
-from router.dialects.translate.anthropic_chat import (
+from router.dialects.translate.anthropic import (
     ChatEventsToMessages,
     MessagesEventsToChat,
     chat_answer_to_messages,

@@ -1,4 +1,4 @@
-"""OpenAI Responses <-> chat translation (router/dialects/translate/responses_chat.py).
+"""OpenAI Responses <-> chat translation (router/dialects/translate/responses/).
 
 Well-formedness is proved with the openai SDK's own types and stream accumulators.
 """
@@ -18,7 +18,7 @@ from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
 from router.dialects.translate.events import DONE, data_event, named_event, read_event
-from router.dialects.translate.responses_chat import (
+from router.dialects.translate.responses import (
     ChatEventsToResponses,
     ResponsesEventsToChat,
     chat_answer_to_responses,

@@ -18,7 +18,7 @@ import orjson
 
 from router.config.model import Dialect
 from router.dialects.formats import FORMATS
-from router.dialects.translate import anthropic_chat, completions_chat, responses_chat
+from router.dialects.translate import anthropic, completions_chat, responses
 from router.errors import GatewayError, UpstreamError
 from router.fleet.fleet import Member
 from router.providers.correlation import Correlation
@@ -35,30 +35,30 @@ class EventTranslator(Protocol):
 
 # One step each way between chat and another dialect.
 _REQUEST_TO_CHAT: dict[Dialect, Callable[[Body], Body]] = {
-    Dialect.MESSAGES: anthropic_chat.messages_request_to_chat,
-    Dialect.RESPONSES: responses_chat.responses_request_to_chat,
+    Dialect.MESSAGES: anthropic.messages_request_to_chat,
+    Dialect.RESPONSES: responses.responses_request_to_chat,
     Dialect.COMPLETIONS: completions_chat.completions_request_to_chat,
 }
 _REQUEST_FROM_CHAT: dict[Dialect, Callable[[Body], Body]] = {
-    Dialect.MESSAGES: anthropic_chat.chat_request_to_messages,
-    Dialect.RESPONSES: responses_chat.chat_request_to_responses,
+    Dialect.MESSAGES: anthropic.chat_request_to_messages,
+    Dialect.RESPONSES: responses.chat_request_to_responses,
 }
 _ANSWER_TO_CHAT: dict[Dialect, Callable[[Body], Body]] = {
-    Dialect.MESSAGES: anthropic_chat.messages_answer_to_chat,
-    Dialect.RESPONSES: responses_chat.responses_answer_to_chat,
+    Dialect.MESSAGES: anthropic.messages_answer_to_chat,
+    Dialect.RESPONSES: responses.responses_answer_to_chat,
 }
 _ANSWER_FROM_CHAT: dict[Dialect, Callable[[Body], Body]] = {
-    Dialect.MESSAGES: anthropic_chat.chat_answer_to_messages,
-    Dialect.RESPONSES: responses_chat.chat_answer_to_responses,
+    Dialect.MESSAGES: anthropic.chat_answer_to_messages,
+    Dialect.RESPONSES: responses.chat_answer_to_responses,
     Dialect.COMPLETIONS: completions_chat.chat_answer_to_completions,
 }
 _EVENTS_TO_CHAT: dict[Dialect, Callable[[], EventTranslator]] = {
-    Dialect.MESSAGES: anthropic_chat.MessagesEventsToChat,
-    Dialect.RESPONSES: responses_chat.ResponsesEventsToChat,
+    Dialect.MESSAGES: anthropic.MessagesEventsToChat,
+    Dialect.RESPONSES: responses.ResponsesEventsToChat,
 }
 _EVENTS_FROM_CHAT: dict[Dialect, Callable[[], EventTranslator]] = {
-    Dialect.MESSAGES: anthropic_chat.ChatEventsToMessages,
-    Dialect.RESPONSES: responses_chat.ChatEventsToResponses,
+    Dialect.MESSAGES: anthropic.ChatEventsToMessages,
+    Dialect.RESPONSES: responses.ChatEventsToResponses,
     Dialect.COMPLETIONS: completions_chat.ChatEventsToCompletions,
 }
 
