@@ -1,7 +1,7 @@
 """Translation between dialects, with OpenAI Chat Completions as the pivot.
 
-Every other dialect translates to and from chat (``anthropic_chat``, ``responses_chat``,
-``completions_chat``); a pair without chat goes through it (Messages -> chat -> Responses).
+Every other dialect translates to and from chat (the packages ``anthropic`` and ``responses``,
+the module ``completions_chat``); a pair without chat goes through it (Messages -> chat -> Responses).
 Chat carries what plain chat cannot with the extensions litellm and vLLM made common: an
 assistant message's ``reasoning_content`` and ``thinking_blocks``, and usage's
 ``prompt_tokens_details.cached_tokens`` (cache reads) and ``cache_creation_input_tokens``
