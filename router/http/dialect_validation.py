@@ -18,6 +18,7 @@ from router.http.kinds import (
     Kind,
     array_of,
     check_body,
+    check_stream_options,
     model_of,
     object_of,
     parse_json_object,
@@ -215,10 +216,5 @@ def completions_request(raw: bytes) -> tuple[str, dict[str, Any]]:
     model = model_of(body)
     _required(body, "prompt")
     check_body(body, COMPLETIONS_FIELDS)
-    if body.get("stream_options") is not None and not body.get("stream"):
-        raise InvalidRequest(
-            "'stream_options' is only allowed when 'stream' is true",
-            param="stream_options",
-            code="invalid_value",
-        )
+    check_stream_options(body)
     return model, body

@@ -231,3 +231,13 @@ def model_of(body: dict[str, Any]) -> str:
     if not isinstance(model, str) or not model:
         raise InvalidRequest("'model' must be a non-empty string", param="model", code="invalid_type")
     return model
+
+
+def check_stream_options(body: dict[str, Any]) -> None:
+    """OpenAI's rule, for chat and legacy completions: ``stream_options`` only with ``stream``."""
+    if body.get("stream_options") is not None and not body.get("stream"):
+        raise InvalidRequest(
+            "'stream_options' is only allowed when 'stream' is true",
+            param="stream_options",
+            code="invalid_value",
+        )

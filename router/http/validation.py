@@ -19,6 +19,7 @@ from router.http.kinds import (
     Kind,
     array_of,
     check_body,
+    check_stream_options,
     model_of,
     object_of,
     parse_json_object,
@@ -179,12 +180,7 @@ def chat_request(raw: bytes) -> tuple[str, dict[str, Any]]:
     if messages == []:
         raise InvalidRequest("'messages' must be a non-empty array", param="messages", code="invalid_type")
     check_body(body, CHAT_FIELDS)
-    if body.get("stream_options") is not None and not body.get("stream"):
-        raise InvalidRequest(
-            "'stream_options' is only allowed when 'stream' is true",
-            param="stream_options",
-            code="invalid_value",
-        )
+    check_stream_options(body)
     return model, body
 
 
