@@ -128,6 +128,17 @@ def start_upstream(port: int) -> Server:
     return Server("direct", process, f"http://127.0.0.1:{port}/v1/chat/completions", model_prefix="")
 
 
+def start_sink(port: int) -> Server:
+    """``bench/otlp_sink.py``: an OTLP/HTTP trace receiver in its own process (``GET /count``)."""
+    process = subprocess.Popen(
+        [sys.executable, str(BENCH / "otlp_sink.py"), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_http(f"http://127.0.0.1:{port}/count")
+    return Server("otlp", process, f"http://127.0.0.1:{port}", model_prefix="")
+
+
 def start_redis(port: int, workdir: Path) -> Server:
     """A throwaway redis-server (Debian's ``redis-server``) on 127.0.0.1:``port``, nothing persisted."""
     binary = shutil.which("redis-server")

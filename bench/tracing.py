@@ -4,8 +4,9 @@
 
 The same wrk run (0 ms fake upstream, small chat request) against one Raceway at a time:
 tracing off (no ``telemetry`` section: the SDK is never imported), then ``telemetry.traces``
-pointed at a real OTLP/HTTP receiver (``tests/otlp_receiver.py``, in this process, so its
-CPU is not the server's) at ``sample_ratio`` 1.0 and 0.1. CPU is the server's whole process
+pointed at a real OTLP/HTTP receiver (``bench/otlp_sink.py``: ``tests/otlp_receiver.py`` in
+a process of its own, so its decoding neither counts as the server's CPU nor competes with
+the server in this process) at ``sample_ratio`` 1.0 and 0.1. CPU is the server's whole process
 tree (supervisor and workers, the span export thread included), from /proc. The variants
 take turns, ``--rounds`` times, and each row is the median of its rounds: on a machine
 shared with other work, load that comes and goes then falls on every variant alike.
@@ -22,10 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
-from procs import bench_session, free_port, measure_cpu, start_raceway, start_upstream
+import httpx
+from procs import bench_session, free_port, measure_cpu, start_raceway, start_sink, start_upstream
 from run import raceway_config, wrk
-
-from tests.otlp_receiver import OtlpReceiver
 
 
 def telemetry(endpoint: str, ratio: float) -> str:
@@ -50,13 +50,15 @@ def main() -> None:
         "| tracing | requests/s | server CPU ms/request | CPU vs off | spans received (warm-up too) |",
         "|---|---|---|---|---|",
     ]
-    with bench_session() as (workdir, servers), OtlpReceiver().running() as receiver:
-        upstream_port = free_port()
+    with bench_session() as (workdir, servers):
+        upstream_port, sink_port = free_port(), free_port()
         servers.append(start_upstream(upstream_port))
+        sink = start_sink(sink_port)
+        servers.append(sink)
         variants = [
             ("off", ""),
-            ("on, sample_ratio 1.0", telemetry(receiver.endpoint, 1.0)),
-            ("on, sample_ratio 0.1", telemetry(receiver.endpoint, 0.1)),
+            ("on, sample_ratio 1.0", telemetry(sink.url, 1.0)),
+            ("on, sample_ratio 0.1", telemetry(sink.url, 0.1)),
         ]
         runs: dict[str, list[tuple[float, float, int]]] = {label: [] for label, _ in variants}
         for _ in range(args.rounds):
@@ -64,14 +66,15 @@ def main() -> None:
                 config = raceway_config(upstream_port) + block
                 server, _ = start_raceway(config, free_port(), workdir, args.workers)
                 try:
-                    receiver.clear()
+                    httpx.post(f"{sink.url}/clear")
                     wrk(server.url, "m0", args.connections, 2)  # warm up (lazy imports, pools)
                     (rps, _, _), cpu, _ = measure_cpu(
                         server, lambda s=server: wrk(s.url, "m0", args.connections, args.seconds)
                     )
                 finally:
                     server.stop()  # flushes the spans still queued
-                runs[label].append((rps, cpu / (rps * args.seconds) * 1000, len(receiver.snapshot())))
+                received = int(httpx.get(f"{sink.url}/count").text)
+                runs[label].append((rps, cpu / (rps * args.seconds) * 1000, received))
         baseline = statistics.median(per_request for _, per_request, _ in runs["off"])
         for label, measured in runs.items():
             rps = statistics.median(run[0] for run in measured)
