@@ -91,13 +91,14 @@ class Recorder:
         exemplar = exchange.trace.exemplar()  # the trace id, when the request is sampled
         metrics.requests.labels(model, f"{status // 100}xx").inc()
         metrics.dialects.labels(exchange.dialect, exchange.upstream_api).inc()
+        if exemplar is not None and metrics.exemplars is not None:  # kept in files across workers
+            self._note_exemplars(exchange, elapsed, exemplar)
+            exemplar = None  # prometheus-client's multiprocess values would validate it, then drop it
         metrics.request_duration.labels(model).observe(elapsed, exemplar)
         if exchange.overhead is not None:
             metrics.overhead.observe(exchange.overhead, exemplar)
         if exchange.first_token is not None:
             metrics.first_token.labels(model).observe(exchange.first_token, exemplar)
-        if exemplar is not None and metrics.exemplars is not None:  # kept in files across workers
-            self._note_exemplars(exchange, elapsed, exemplar)
         if exchange.coalesced:
             metrics.coalesced.labels(model).inc()
         usage, deployment = exchange.usage, exchange.deployment

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib.metadata
 import logging
 import os
@@ -33,7 +34,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -239,7 +240,9 @@ class OtelTracing(Tracing):
         batches = BatchSpanProcessor(
             _CountingExporter(exporter, backlog, metrics), max_queue_size=queue, max_export_batch_size=batch
         )
-        self._provider = TracerProvider(sampler=ParentBased(ALWAYS_ON), resource=_resource(worker))
+        # ALWAYS_ON: ``begin`` already sampled (a client's unsampled trace never reaches the SDK),
+        # and a span of ours always follows its request's (the parent's trace state too)
+        self._provider = TracerProvider(sampler=ALWAYS_ON, resource=_resource(worker))
         self._provider.add_span_processor(_BoundedBatches(batches, backlog, metrics))
         self.tracer = self._provider.get_tracer("raceway")
         self._propagator = TraceContextTextMapPropagator()
@@ -566,20 +569,21 @@ class OtelAttemptSpan(AttemptSpan):
         self.span.end(end_time=self._end_ns)
 
 
-def _server_of(base_url: str | None) -> dict[str, str | int]:
-    """``server.address`` and ``server.port`` of the upstream (never its path, query or credentials)."""
+@functools.lru_cache(maxsize=1024)
+def _server_of(base_url: str | None) -> tuple[tuple[str, str | int], ...]:
+    """``server.address`` and ``server.port`` of the upstream (never its path, query or
+    credentials), as attribute pairs; a deployment's are worked out once."""
     if not base_url:
-        return {}
+        return ()
     parts = urlsplit(base_url)
     if parts.hostname is None:
-        return {}
-    found: dict[str, str | int] = {"server.address": parts.hostname}
+        return ()
+    address = ("server.address", parts.hostname)
     try:
         port = parts.port
     except ValueError:
-        return found
-    found["server.port"] = port or (443 if parts.scheme == "https" else 80)
-    return found
+        return (address,)
+    return (address, ("server.port", port or (443 if parts.scheme == "https" else 80)))
 
 
 def _operation_of(path: str) -> str:
