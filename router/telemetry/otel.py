@@ -41,7 +41,6 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from router.errors import GatewayError, Saturated
 from router.sse import event_json
 from router.telemetry.metrics import SPAN_DROP_REASONS, Metrics
-from router.telemetry.otlp_wire import encode_spans
 from router.telemetry.tracing import (
     NO_TRACE,
     AttemptOutcome,
@@ -135,39 +134,6 @@ class _Backlog:
             self._count = max(0, self._count - spans)
 
 
-class _WireExporter(OTLPSpanExporter):
-    """The OTLP/HTTP exporter, its batches encoded by ``otlp_wire`` (the same bytes, a third of
-    the CPU); everything else, the HTTP client, retries and the exporter's own metrics, is its."""
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        if self._shutdown:
-            logger.warning("exporter already shut down: a batch of %d spans ignored", len(spans))
-            return SpanExportResult.FAILURE
-        with self._metrics.export_operation(len(spans)) as result:
-            try:
-                serialized = encode_spans(spans)
-            except Exception as error:
-                logger.exception("encoding %d spans failed", len(spans))
-                result.error = error
-                return SpanExportResult.FAILURE
-            if 0 < self._max_request_size < len(serialized):
-                logger.warning(
-                    "a batch of %d spans dropped: %d bytes, more than max_request_size %d",
-                    len(spans),
-                    len(serialized),
-                    self._max_request_size,
-                )
-                result.error = ValueError("request too large")
-                return SpanExportResult.FAILURE
-            exported = self._client.export(serialized)
-            if not exported.success:
-                result.error = exported.error
-                if exported.status_code is not None:
-                    result.error_attrs = {"http.response.status_code": exported.status_code}
-                return SpanExportResult.FAILURE
-        return SpanExportResult.SUCCESS
-
-
 class _CountingExporter(SpanExporter):
     """The OTLP exporter, counting the spans of every batch it could not deliver."""
 
@@ -229,7 +195,7 @@ class OtelTracing(Tracing):
     def __init__(self, settings: TraceSettings, metrics: Metrics, *, worker: int = 0) -> None:
         for reason in SPAN_DROP_REASONS:  # 0, not "No data", until the first drop
             metrics.spans_dropped.labels(reason)
-        exporter = _WireExporter(
+        exporter = OTLPSpanExporter(
             endpoint=traces_url(settings.endpoint),
             headers={name: value.reveal() for name, value in settings.headers.items()} or None,
             timeout=settings.timeout,
