@@ -92,3 +92,24 @@ def test_a_completions_chunk_without_text_is_not_content(text: str | None) -> No
     assert not COMPLETIONS.has_content(chunk)
     done = b'data: {"choices": [{"index": 0, "text": "", "finish_reason": "stop"}]}\n\n'
     assert COMPLETIONS.has_content(done)
+
+
+def test_each_dialect_reads_the_finish_reason_of_a_stream() -> None:
+    finish = b'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]}\n\n'
+    running = b'data: {"choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": null}]}\n\n'
+    assert CHAT.finish_reasons(finish) == ["length"] and CHAT.finish_reasons(running) == []
+    delta = anthropic("message_delta", delta={"stop_reason": "tool_use"}, usage={"output_tokens": 3})
+    assert MESSAGES.finish_reasons(delta) == ["tool_use"]
+    assert MESSAGES.finish_reasons(anthropic("ping")) == []
+    incomplete = named_event(
+        "response.incomplete",
+        {
+            "type": "response.incomplete",
+            "response": {"status": "incomplete", "incomplete_details": {"reason": "max_output_tokens"}},
+        },
+    )
+    completed = named_event(
+        "response.completed", {"type": "response.completed", "response": {"status": "completed"}}
+    )
+    assert RESPONSES.finish_reasons(incomplete) == ["max_output_tokens"]
+    assert RESPONSES.finish_reasons(completed) == ["completed"]

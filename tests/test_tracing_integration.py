@@ -123,6 +123,7 @@ def test_a_race_has_one_server_span_and_one_span_per_contender(
     assert won.attributes["gen_ai.provider.name"] == "openai"
     assert won.attributes["gen_ai.response.model"] == "quick"
     assert won.attributes["gen_ai.usage.input_tokens"] > 0
+    assert list(won.attributes["gen_ai.response.finish_reasons"]) == ["stop"]  # JSON and stream alike
     # The loser ran until the winner answered, then was cancelled: it ends after the winner's answer.
     assert contenders["slow"].end_ns >= won.start_ns
     if stream:
@@ -233,19 +234,27 @@ def test_the_latency_histograms_carry_the_trace_id_across_workers(
     assert "# {" not in classic
 
 
+@pytest.mark.parametrize("stream", [False, True])
 def test_a_messages_request_is_traced_in_its_dialect(
-    gateway: RunningGateway, receiver: OtlpReceiver, threaded_upstream: FakeUpstream
+    gateway: RunningGateway, receiver: OtlpReceiver, threaded_upstream: FakeUpstream, stream: bool
 ) -> None:
-    body = {"model": "raced", "max_tokens": 32, "messages": [{"role": "user", "content": "trace me"}]}
+    body = {
+        "model": "raced",
+        "max_tokens": 32,
+        "stream": stream,
+        "messages": [{"role": "user", "content": "trace me"}],
+    }
     response = httpx.post(f"{gateway.api_url}/messages", json=body, timeout=15)
     assert response.status_code == 200, response.text
-    spans = request_spans(receiver, response.headers["x-request-id"], 3)
+    spans = request_spans(receiver, response.headers["x-request-id"], 4 if stream else 3)
     (server,) = [s for s in spans if s.parent_span_id == ""]
     assert server.name == "POST /v1/messages"
     assert server.attributes["raceway.dialect"] == "messages"
     assert server.attributes["raceway.upstream_api"] == "chat"  # translated to the chat upstream
     won = [s for s in attempts(spans).values() if s.attributes["raceway.attempt.outcome"] == "won"]
     assert len(won) == 1 and won[0].attributes["gen_ai.operation.name"] == "chat"
+    # The attempt's span reads the answer as the client gets it: Anthropic's stop reason.
+    assert list(won[0].attributes["gen_ai.response.finish_reasons"]) == ["end_turn"]
 
 
 def _closed_port() -> int:

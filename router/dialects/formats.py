@@ -71,6 +71,16 @@ class WireFormat:
         payload = event_json(event)
         return isinstance(payload, dict) and not payload.get("choices")
 
+    def finish_reasons(self, event: bytes) -> list[str]:
+        """The finish reasons an event reports (chat's finish chunk), for a traced stream's span."""
+        if b'"finish_reason"' not in event:
+            return []
+        payload = event_json(event)
+        choices = payload.get("choices") if isinstance(payload, dict) else None
+        if not isinstance(choices, list):
+            return []
+        return [str(c["finish_reason"]) for c in choices if isinstance(c, dict) and c.get("finish_reason")]
+
     def error_body(self, error: GatewayError) -> bytes:
         return error.to_json()
 
@@ -127,6 +137,15 @@ class MessagesFormat(WireFormat):
     def is_usage_only(self, event: bytes) -> bool:
         return False
 
+    def finish_reasons(self, event: bytes) -> list[str]:
+        """``message_delta``'s ``stop_reason``."""
+        if b'"stop_reason"' not in event:
+            return []
+        _name, payload = read_event(event)
+        delta = payload.get("delta") if isinstance(payload, dict) else None
+        reason = delta.get("stop_reason") if isinstance(delta, dict) else None
+        return [reason] if isinstance(reason, str) else []
+
     def error_body(self, error: GatewayError) -> bytes:
         return orjson.dumps(self._error(error))
 
@@ -165,6 +184,18 @@ class ResponsesFormat(WireFormat):
 
     def is_usage_only(self, event: bytes) -> bool:
         return False
+
+    def finish_reasons(self, event: bytes) -> list[str]:
+        """The last event's status, and why an incomplete response stopped (``max_output_tokens``)."""
+        if not self.is_final(event):
+            return []
+        _name, payload = read_event(event)
+        response = payload.get("response") if isinstance(payload, dict) else None
+        if not isinstance(response, dict) or not isinstance(response.get("status"), str):
+            return []
+        details = response.get("incomplete_details")
+        reason = details.get("reason") if isinstance(details, dict) else None
+        return [reason if isinstance(reason, str) else response["status"]]
 
     def error_event(self, error: GatewayError, sequence: int) -> bytes:
         body = error.to_dict().get("error", {})

@@ -202,6 +202,7 @@ class Calls:
         first_token = attempt.succeeded(stream=True)
         self.metrics.upstream_first_chunk.labels(member.name).observe(first_token)
         attempt.span.opened(first_token, opened.head)
+        opened.watch = attempt.span.stream_watcher(wire_format)
 
         def ended(outcome: StreamOutcome) -> None:
             usage = opened.usage

@@ -73,6 +73,8 @@ class OpenedStream:
     wire_format: WireFormat = field(default=_CHAT, repr=False)  # the dialect of its events
     # Sees every event that passes, e.g. to assemble the whole answer.
     on_event: Callable[[bytes], None] | None = field(default=None, repr=False)
+    # Sees every event too, for the stream's trace span (set only when the request is traced).
+    watch: Callable[[bytes], None] | None = field(default=None, repr=False)
     outcome: StreamOutcome | None = None  # set once, by ``end``
     _listeners: list[Callable[[StreamOutcome], None]] = field(default_factory=list, repr=False)
 
@@ -105,6 +107,8 @@ class OpenedStream:
         """Note what the event says; False for a usage chunk the client did not ask for."""
         if self.on_event is not None:
             self.on_event(event)
+        if self.watch is not None:
+            self.watch(event)
         before = self.usage
         self.usage = self.wire_format.event_usage(event, before)
         if self.usage is before or not self.hide_usage:

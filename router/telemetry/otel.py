@@ -23,7 +23,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -54,6 +54,7 @@ from router.telemetry.tracing import (
 if TYPE_CHECKING:
     from router.config.model import Deployment
     from router.config.telemetry import TraceSettings
+    from router.dialects.formats import WireFormat
     from router.dialects.usage import Usage
     from router.telemetry.exchange import Exchange
 
@@ -385,7 +386,17 @@ class OtelAttemptSpan(AttemptSpan):
     before the span is exported.
     """
 
-    __slots__ = ("_admit_ns", "_answered", "_closed", "_end_ns", "_losing", "_outcome", "_trace", "span")
+    __slots__ = (
+        "_admit_ns",
+        "_answered",
+        "_closed",
+        "_end_ns",
+        "_finish_reasons",
+        "_losing",
+        "_outcome",
+        "_trace",
+        "span",
+    )
 
     def __init__(
         self, trace: OtelRequestTrace, deployment: Deployment, number: int, hedge_delay: float | None
@@ -413,6 +424,7 @@ class OtelAttemptSpan(AttemptSpan):
         )
         self._outcome: AttemptOutcome | None = None
         self._answered = self._losing = self._closed = False
+        self._finish_reasons: list[str] = []
         self._end_ns = self._admit_ns = 0
 
     def propagate(self, trace: Mapping[str, str]) -> Mapping[str, str]:
@@ -482,9 +494,21 @@ class OtelAttemptSpan(AttemptSpan):
                 self.span.set_attributes(found)
                 break
 
+    def stream_watcher(self, wire_format: WireFormat) -> Callable[[bytes], None] | None:
+        if not self._trace.recording:
+            return None
+        reasons = self._finish_reasons = []
+
+        def watch(event: bytes) -> None:
+            reasons.extend(wire_format.finish_reasons(event))
+
+        return watch
+
     def stream_ended(self, outcome: str, usage: Usage | None) -> None:
         if not self._trace.recording:
             return
+        if self._finish_reasons:
+            self.span.set_attribute("gen_ai.response.finish_reasons", self._finish_reasons)
         self.span.set_attribute("raceway.stream.outcome", outcome)
         self.span.set_attributes(_usage_attributes(usage))
         if outcome == "cut":

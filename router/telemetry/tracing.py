@@ -14,13 +14,14 @@ needs no extra argument to reach it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from router.config.model import Deployment
     from router.config.telemetry import TraceSettings
+    from router.dialects.formats import WireFormat
     from router.dialects.usage import Usage
     from router.telemetry.exchange import Exchange
     from router.telemetry.metrics import Metrics
@@ -65,11 +66,16 @@ class AttemptSpan:
         """Admission is over: ``queued`` if it waited for a slot; ``refused``: the reason it was refused."""
 
     def answered(self, document: Any, usage: Usage | None) -> None:
-        """A non-streaming call answered 200 with ``document`` (parsed JSON, in the deployment's
-        wire format) that used ``usage``."""
+        """A non-streaming call answered 200 with ``document`` (parsed JSON, in the client's
+        dialect: translated already when the deployment speaks another) that used ``usage``."""
 
     def opened(self, first_token: float, head: list[bytes]) -> None:
         """A stream delivered its first content after ``first_token`` seconds; ``head``: its events so far."""
+
+    def stream_watcher(self, wire_format: WireFormat) -> Callable[[bytes], None] | None:
+        """What should see each event of the stream this attempt opened (events in
+        ``wire_format``); None: nothing (tracing off, or the request is not traced)."""
+        return None
 
     def stream_ended(self, outcome: str, usage: Usage | None) -> None:
         """The stream this attempt serves ended (``StreamOutcome`` value)."""
