@@ -286,3 +286,18 @@ async def test_a_client_that_leaves_midstream_closes_the_translated_upstream_str
             if line.startswith("event: content_block_delta"):
                 break  # content arrived: leave
     assert await asyncio.to_thread(threaded_upstream.wait_for_disconnect, "chat-up")
+
+
+async def test_only_a_messages_client_sets_the_anthropic_headers_upstream(
+    gateway: RunningGateway, seen: list[dict[str, Any]]
+) -> None:
+    """A chat client's anthropic-beta would describe shapes its translation does not speak."""
+    async with openai.AsyncOpenAI(base_url=gateway.api_url, api_key=KEY, max_retries=0) as chat:
+        await chat.chat.completions.create(
+            model="claude-sonnet-4-5",
+            messages=[{"role": "user", "content": "hi"}],
+            extra_headers={"anthropic-beta": "some-beta-2099", "anthropic-version": "2099-01-01"},
+        )
+    (call,) = seen
+    assert call["headers"]["anthropic-version"] == "2023-06-01"
+    assert "anthropic-beta" not in call["headers"]

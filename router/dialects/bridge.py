@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 
 import orjson
@@ -104,6 +104,13 @@ class Conversation:
         self.dialect = dialect
         self.body = body
         self._bodies: dict[Dialect, Body] = {dialect: body}
+
+    def prepare(self, wires: Iterable[Dialect]) -> None:
+        """Translate now for every wire API the request may be called in (``InvalidRequest`` for
+        what cannot cross), so that a request one of them cannot express is refused before any
+        call, whichever deployment a strategy would have picked."""
+        for wire in wires:
+            self.body_for(wire)
 
     def body_for(self, wire: Dialect) -> Body:
         found = self._bodies.get(wire)

@@ -156,7 +156,9 @@ async def _serve(request: Request, endpoint: Endpoint) -> Response | SSEResponse
         parse = endpoint.parse
         model, body = await asyncio.to_thread(parse, raw) if len(raw) > _BIG_BODY else parse(raw)
         exchange.trace.request_body(body)
-        routed = route(gateway.config, model, body, key, headers)
+        routed = route(
+            gateway.config, model, body, key, headers, anthropic_client=endpoint.dialect is Dialect.MESSAGES
+        )
         exchange.model = routed.requested
         if key is not None and key.budget is not None:
             routed = _steer_by_budget(gateway, exchange, routed, key)
@@ -215,7 +217,7 @@ async def _answer(
                     **body,
                     "stream_options": {**(body.get("stream_options") or {}), "include_usage": True},
                 }
-            call = endpoint.call(upstream_body)
+            call = _prepared(endpoint.call(upstream_body), gateway, routed)
             opened = await unless_disconnected(
                 request, dispatcher.open_stream(routed, upstream_body, call, wire_format)
             )
@@ -224,7 +226,10 @@ async def _answer(
             keeper = Keeper(gateway, plan, flight)
             return streaming(recorder, exchange, opened, keeper, endpoint.dialect, worker.drain, rename)
         completion = await unless_disconnected(
-            request, dispatcher.complete(routed, body, endpoint.call(body), endpoint.answers)
+            request,
+            dispatcher.complete(
+                routed, body, _prepared(endpoint.call(body), gateway, routed), endpoint.answers
+            ),
         )
     except BaseException as exc:
         if flight is not None:
@@ -233,6 +238,17 @@ async def _answer(
     Keeper(gateway, plan, flight).keep(CachedAnswer(completion.body, completion.deployment, completion.usage))
     exchange.upstream_api = _api_of(gateway, completion.deployment)
     return completed(recorder, exchange, completion, rename)
+
+
+def _prepared(call: Call, gateway: Gateway, routed: RoutedRequest) -> Call:
+    """``call``, its request translated for every wire API it may meet (the group's deployments,
+    its fallbacks', or the pinned one): one that cannot cross is refused before any call."""
+    if isinstance(call, Conversation):
+        config = gateway.config
+        groups = [routed.group, *(config.models[name] for name in routed.group.fallbacks)]
+        names = [routed.pinned] if routed.pinned is not None else [n for g in groups for n in g.deployments]
+        call.prepare({config.deployments[name].api for name in names if name in config.deployments})
+    return call
 
 
 def _api_of(gateway: Gateway, deployment: str) -> str:

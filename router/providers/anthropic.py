@@ -8,15 +8,26 @@ it, without ``/v1``).
 
 from __future__ import annotations
 
+import aiohttp
+
+from router.config.model import Deployment
 from router.errors import UpstreamRejected
 from router.providers.base import RequestBody
 from router.providers.correlation import Correlation
 from router.providers.http import HTTPProvider
+from router.providers.upstream_errors import Scrubber
 
 ANTHROPIC_VERSION = "2023-06-01"
 
 
 class AnthropicProvider(HTTPProvider):
+    def __init__(
+        self, deployment: Deployment, session: aiohttp.ClientSession, scrubber: Scrubber | None = None
+    ) -> None:
+        super().__init__(deployment, session, scrubber)
+        # The deployment's own headers, which win over the client's forwarded ones.
+        self._configured = {name: value.reveal() for name, value in deployment.headers.items()}
+
     def _auth_headers(self) -> dict[str, str]:
         key = self.deployment.api_key
         headers = {"anthropic-version": ANTHROPIC_VERSION}
@@ -28,8 +39,7 @@ class AnthropicProvider(HTTPProvider):
         headers = super()._headers_for(correlation)
         if correlation is None or not correlation.forwarded:
             return headers
-        own = {name: value.reveal() for name, value in self.deployment.headers.items()}
-        return {**headers, **correlation.forwarded, **own}
+        return {**headers, **correlation.forwarded, **self._configured}
 
     def _generate_url(self) -> str:
         return f"{self.deployment.base_url}/v1/messages"

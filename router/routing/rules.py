@@ -99,8 +99,14 @@ def route(
     body: dict[str, Any],
     key: GatewayKey | None,
     headers: Mapping[str, str],
+    *,
+    anthropic_client: bool = False,
 ) -> RoutedRequest:
-    """Resolve the requested model to a group (and maybe a pinned deployment)."""
+    """Resolve the requested model to a group (and maybe a pinned deployment).
+
+    ``anthropic_client``: the request came in Anthropic's dialect, so its ``anthropic-version``
+    and ``anthropic-beta`` go to Anthropic deployments (a chat client's would describe a
+    format its translation does not speak)."""
     group = config.models.get(model)
     if group is None:
         raise ModelNotFound(f"the model {model!r} does not exist", param="model")
@@ -135,5 +141,5 @@ def route(
         rule=rule_name,
         pinned=pinned,
         trace=trace_context(headers),
-        forwarded=anthropic_headers(headers),
+        forwarded=anthropic_headers(headers) if anthropic_client else NO_TRACE,
     )
