@@ -20,6 +20,7 @@ import asyncio
 import random
 import re
 import time
+from typing import Any
 
 import orjson
 import uvloop
@@ -45,22 +46,32 @@ def _fails(model: str) -> bool:
     return bool(match) and random.random() * 100 < int(match.group(1))  # type: ignore[union-attr]
 
 
+async def _scripted(request: web.Request, failure: bytes) -> tuple[dict[str, Any], str, web.Response | None]:
+    """The request's body and model, after the model's scripted delay; and the scripted failure
+    (a 500 with ``failure`` as its body) when this request is one to fail."""
+    body: dict[str, Any] = orjson.loads(await request.read())
+    model = str(body.get("model", "bench"))
+    delay = _delay(model)
+    if delay:
+        await asyncio.sleep(delay)
+    if _fails(model):
+        return body, model, web.Response(status=500, body=failure, content_type="application/json")
+    return body, model, None
+
+
+def _gap(model: str, default: float) -> float:
+    """Seconds between stream chunks: ``gapNms`` in the model name, else ``default``."""
+    gap = _GAP.search(model)
+    return int(gap.group(1)) / 1000 if gap else default
+
+
 def build_app(chunks: int, chunk_delay: float) -> web.Application:
     async def chat(request: web.Request) -> web.StreamResponse:
-        body = orjson.loads(await request.read())
-        model = body.get("model", "bench")
-        delay = _delay(model)
-        if delay:
-            await asyncio.sleep(delay)
-        if _fails(model):
-            return web.Response(
-                status=500,
-                body=b'{"error": {"message": "scripted failure"}}',
-                content_type="application/json",
-            )
+        body, model, failed = await _scripted(request, b'{"error": {"message": "scripted failure"}}')
+        if failed is not None:
+            return failed
         if body.get("stream"):
-            gap = _GAP.search(model)
-            return await stream(request, model, int(gap.group(1)) / 1000 if gap else chunk_delay)
+            return await stream(request, model, _gap(model, chunk_delay))
         answer = {
             "id": "chatcmpl-bench",
             "object": "chat.completion",
@@ -98,20 +109,12 @@ def build_app(chunks: int, chunk_delay: float) -> web.Application:
         return response
 
     async def messages(request: web.Request) -> web.StreamResponse:
-        body = orjson.loads(await request.read())
-        model = body.get("model", "bench")
-        delay = _delay(model)
-        if delay:
-            await asyncio.sleep(delay)
-        if _fails(model):
-            return web.Response(
-                status=500,
-                body=b'{"type": "error", "error": {"type": "api_error", "message": "scripted failure"}}',
-                content_type="application/json",
-            )
+        failure = b'{"type": "error", "error": {"type": "api_error", "message": "scripted failure"}}'
+        body, model, failed = await _scripted(request, failure)
+        if failed is not None:
+            return failed
         if body.get("stream"):
-            gap = _GAP.search(model)
-            return await messages_stream(request, model, int(gap.group(1)) / 1000 if gap else chunk_delay)
+            return await messages_stream(request, model, _gap(model, chunk_delay))
         answer = {
             "id": "msg_bench",
             "type": "message",
