@@ -55,7 +55,8 @@ def test_pip_builds_a_wheel_that_installs_and_runs_in_a_fresh_venv(tmp_path: Pat
     # The runtime dependencies at their locked versions, hash-checked (from uv's cache when warm).
     requirements = tmp_path / "requirements.txt"
     run(*uv(), "export", "--locked", "--no-dev", "--no-emit-project", "--quiet", "-o", requirements, cwd=REPO)
-    run(*uv(), "pip", "install", "--quiet", "--python", python, "--require-hashes", "-r", requirements, cwd=REPO)
+    install = ("pip", "install", "--quiet", "--python", python, "--require-hashes", "-r", requirements)
+    run(*uv(), *install, cwd=REPO)
     run(python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", wheel, cwd=tmp_path)
     # The wheel's declared dependencies are all met by the locked set.
     assert "No broken requirements found" in run(python, "-m", "pip", "check", cwd=tmp_path)
