@@ -137,7 +137,7 @@ async def both_ways(client: Client, model: str, upstream: FakeUpstream, behaviou
 
 
 def expected_usage(client: str, wire: str) -> dict[str, int]:
-    """README: Anthropic's input_tokens excludes cache tokens, chat's and Responses' include
+    """docs/dialects.md: Anthropic's input_tokens excludes cache tokens, chat's and Responses' include
     them; a Responses upstream does not tell cache writes from other input tokens."""
     total = PROMPT_TOKENS + CACHE_READ + CACHE_WRITE
     write = 0 if wire == "responses" else CACHE_WRITE

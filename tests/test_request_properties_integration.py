@@ -148,9 +148,9 @@ def test_a_trailing_slash_is_served_not_redirected(http: httpx.Client) -> None:
 def test_what_hypercorn_refuses_itself_is_bodiless_and_closes_the_connection(
     gateway: RunningGateway, raw: bytes, status: int
 ) -> None:
-    """Documented in the README (Errors): h11 refuses these before the app is called, and
+    """Documented in docs/operations.md (Errors): h11 refuses these before the app is called, and
     hypercorn writes the answer with no body and no hook to shape it. If this test fails,
-    hypercorn changed: make the answers OpenAI-shaped, or update the README."""
+    hypercorn changed: make the answers OpenAI-shaped, or update the docs."""
     head, _, body = exchange(gateway, raw).partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 %d " % status) and b"connection: close" in head.lower()
     assert body == b""

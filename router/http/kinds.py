@@ -40,7 +40,7 @@ FORBIDDEN_FIELDS = frozenset(
         "litellm_params",
     }
 )
-# Objects and arrays may nest this deep, counting the body itself (documented in the README).
+# Objects and arrays may nest this deep, counting the body itself (documented in docs/endpoints.md).
 MAX_DEPTH = 128
 
 

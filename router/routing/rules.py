@@ -14,7 +14,7 @@ from typing import Any
 
 from router.config.model import GatewayConfig, GatewayKey, ModelGroup, RouteMatch
 from router.errors import InvalidRequest, ModelNotFound, PermissionDenied
-from router.providers.correlation import NO_TRACE, anthropic_headers, trace_context
+from router.providers.correlation import NO_HEADERS, anthropic_headers, trace_context
 
 TAGS_HEADER = "x-raceway-tags"
 OVERRIDE_HEADER = "x-raceway-deployment"
@@ -28,8 +28,8 @@ class RoutedRequest:
     stream: bool
     rule: str | None = None  # the routing rule that chose the group, if any
     pinned: str | None = None  # a deployment pinned by override
-    trace: Mapping[str, str] = field(default_factory=lambda: NO_TRACE)  # the client's W3C trace context
-    forwarded: Mapping[str, str] = field(default_factory=lambda: NO_TRACE)  # anthropic-version, -beta
+    trace: Mapping[str, str] = field(default_factory=lambda: NO_HEADERS)  # the client's W3C trace context
+    forwarded: Mapping[str, str] = field(default_factory=lambda: NO_HEADERS)  # anthropic-version, -beta
 
 
 def estimate_prompt_tokens(body: dict[str, Any]) -> int:
@@ -141,5 +141,5 @@ def route(
         rule=rule_name,
         pinned=pinned,
         trace=trace_context(headers),
-        forwarded=anthropic_headers(headers) if anthropic_client else NO_TRACE,
+        forwarded=anthropic_headers(headers) if anthropic_client else NO_HEADERS,
     )
