@@ -288,6 +288,10 @@ MEANINGS: Mapping[str, Mapping[str, Key]] = {
         ),
         "sync_interval": _d("how often a worker writes its spend and reads everyone's."),
         "cooldown_poll": _d("redis backend: how often a worker looks for cooldowns announced elsewhere."),
+        "timeout": _d(
+            "redis backend: how long a connection or command may take; past it that worker serves "
+            "with local state for a second."
+        ),
     },
     "telemetry.traces": {
         "endpoint": Key(

@@ -346,6 +346,8 @@ class StateSettings:
     sync_interval: float = 0.25
     # How often a worker looks for cooldowns announced by others (redis backend).
     cooldown_poll: float = 0.5
+    # How long a Redis connection or command may take before that worker serves locally.
+    timeout: float = 0.25
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -67,6 +67,7 @@ def state_settings(r: ConfigReader, value: Any, path: str) -> StateSettings:
             "url": v.optional(r.redis_url),
             "prefix": v.name,
             "cooldown_poll": v.positive_duration,
+            "timeout": v.positive_duration,
             "ledger": lambda raw: Path(r.text(raw)).expanduser(),
             "sync_interval": v.positive_duration,
         },
