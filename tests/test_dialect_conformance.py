@@ -138,9 +138,10 @@ async def both_ways(client: Client, model: str, upstream: FakeUpstream, behaviou
 
 def expected_usage(client: str, wire: str) -> dict[str, int]:
     """docs/dialects.md: Anthropic's input_tokens excludes cache tokens, chat's and Responses' include
-    them; a Responses upstream does not tell cache writes from other input tokens."""
+    them; a Responses upstream tells cache writes apart (``input_tokens_details.cache_write_tokens``,
+    required by OpenAI's specification), as the other two do."""
     total = PROMPT_TOKENS + CACHE_READ + CACHE_WRITE
-    write = 0 if wire == "responses" else CACHE_WRITE
+    write = CACHE_WRITE
     if client == "chat":
         return {
             "prompt_tokens": total,

@@ -102,6 +102,17 @@ class Seen:
     request_id: str = ""  # the request id the upstream answered with
 
 
+@dataclass(frozen=True)
+class Sent:
+    """A document the upstream answered with (a JSON body, or one stream event's data), kept so
+    that tests can hold the fake to the providers' schemas (``tests/oracles.py``)."""
+
+    path: str
+    status: int
+    document: dict[str, Any]
+    streamed: bool = False
+
+
 CHAT = ChatWire()
 MESSAGES = MessagesWire()
 COUNT_TOKENS = CountTokensWire()
@@ -112,6 +123,7 @@ class FakeUpstream:
     def __init__(self) -> None:
         self._scripts: dict[str, list[Behaviour]] = {}
         self.requests: list[Seen] = []
+        self.sent: list[Sent] = []  # what it answered, scripted bodies (``Behaviour.body``) aside
         self.disconnects: list[str] = []  # models whose call the client abandoned
         self._ids = itertools.count(1)
         self._changed = asyncio.Event()  # set, and replaced, whenever a request arrives or is abandoned
@@ -132,6 +144,7 @@ class FakeUpstream:
     def reset(self) -> None:
         self._scripts.clear()
         self.requests.clear()
+        self.sent.clear()
         self.disconnects.clear()
 
     def script(self, model: str, *behaviours: Behaviour) -> None:
@@ -250,6 +263,7 @@ class FakeUpstream:
                 return await self._huge(request, model, behaviour)
             if behaviour.status != 200:
                 error = wire.refusal(behaviour.status, behaviour.error)
+                self.sent.append(Sent(request.path, behaviour.status, error))
                 return web.json_response(error, status=behaviour.status, headers=headers)
             answer = Answer(
                 model=model,
@@ -262,7 +276,9 @@ class FakeUpstream:
             )
             if body.get("stream"):
                 return await self._stream(request, wire, answer, body, behaviour, headers)
-            return web.json_response(wire.answer(answer, body), headers=headers)
+            whole = wire.answer(answer, body)
+            self.sent.append(Sent(request.path, 200, whole))
+            return web.json_response(whole, headers=headers)
         except asyncio.CancelledError:
             self._record(disconnect=model)
             raise
@@ -310,7 +326,11 @@ class FakeUpstream:
 
         async def send(events: list[Event]) -> None:
             for event in events:
-                await response.write(wire.encode(event, next(sequence)))
+                number = next(sequence)
+                if isinstance(event, dict):
+                    document = {**event, "sequence_number": number} if wire.numbered else event
+                    self.sent.append(Sent(request.path, 200, document, streamed=True))
+                await response.write(wire.encode(event, number))
 
         try:
             await send(stream.head)
@@ -364,9 +384,10 @@ class FakeUpstream:
             )
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
         data = [{"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]} for i in range(len(inputs))]
-        return web.json_response(
-            {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": 3, "total_tokens": 3}}
-        )
+        usage = {"prompt_tokens": 3, "total_tokens": 3}
+        whole = {"object": "list", "data": data, "model": model, "usage": usage}
+        self.sent.append(Sent(request.path, 200, whole))
+        return web.json_response(whole)
 
 
 _PIECE = 64 * 1024

@@ -77,7 +77,7 @@ class Wire:
 
     def refusal(self, status: int, error: dict[str, Any] | None) -> dict[str, Any]:
         """The body of an answer other than 200; ``error`` is in OpenAI's shape."""
-        return error or {"error": {"message": f"scripted {status}", "type": "x"}}
+        return error or {"error": {"message": f"scripted {status}", "type": "x", "param": None, "code": None}}
 
     def failure(self, answer: Answer, error: dict[str, Any] | None) -> list[Event]:
         """The events that end a stream failing midway."""
@@ -98,7 +98,7 @@ class ChatWire(Wire):
 
     def answer(self, answer: Answer, body: dict[str, Any]) -> dict[str, Any]:
         content = answer.reply if answer.reply or not answer.tool_calls else None
-        message: dict[str, Any] = {"role": "assistant", "content": content}
+        message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
         if answer.reasoning is not None:
             message["reasoning_content"] = answer.reasoning
         if answer.tool_calls:
@@ -106,10 +106,16 @@ class ChatWire(Wire):
                 {"id": _call_id(answer, i), "type": "function", "function": {"name": name, "arguments": args}}
                 for i, (name, args) in enumerate(answer.tool_calls)
             ]
-        choice: dict[str, Any] = {"index": 0, "message": message, "finish_reason": _finish(answer)}
+        choice: dict[str, Any] = {
+            "index": 0,
+            "message": message,
+            "finish_reason": _finish(answer),
+            "logprobs": None,
+        }
         if body.get("logprobs"):
             choice["logprobs"] = {
-                "content": [_logprob(body, i, w) for i, w in enumerate(words(answer.reply))]
+                "content": [_logprob(body, i, w) for i, w in enumerate(words(answer.reply))],
+                "refusal": None,
             }
         return {
             "id": f"chatcmpl-up-{answer.number}",
@@ -124,6 +130,7 @@ class ChatWire(Wire):
         envelope = {
             "id": f"chatcmpl-up-{answer.number}",
             "object": "chat.completion.chunk",
+            "created": int(time.time()),
             "model": answer.model,
         }
 
@@ -135,7 +142,9 @@ class ChatWire(Wire):
             chunker.content(chunk({"reasoning_content": word}))
         for index, word in enumerate(words(answer.reply)):
             extra: dict[str, Any] = (
-                {"logprobs": {"content": [_logprob(body, index, word)]}} if body.get("logprobs") else {}
+                {"logprobs": {"content": [_logprob(body, index, word)], "refusal": None}}
+                if body.get("logprobs")
+                else {}
             )
             chunker.content(chunk({"content": word}, **extra))
         for i, (name, args) in enumerate(answer.tool_calls):
@@ -154,7 +163,8 @@ class ChatWire(Wire):
         )
 
     def failure(self, answer: Answer, error: dict[str, Any] | None) -> list[Event]:
-        return [error or {"error": {"message": "scripted midway failure", "type": "x"}}, "[DONE]"]
+        failure = {"message": "scripted midway failure", "type": "x", "param": None, "code": None}
+        return [error or {"error": failure}, "[DONE]"]
 
 
 class MessagesWire(Wire):
@@ -318,7 +328,10 @@ class ResponsesWire(Wire):
         input_tokens = PROMPT_TOKENS + answer.cache_read + answer.cache_write
         usage = {
             "input_tokens": input_tokens,
-            "input_tokens_details": {"cached_tokens": answer.cache_read},
+            "input_tokens_details": {
+                "cached_tokens": answer.cache_read,
+                "cache_write_tokens": answer.cache_write,
+            },
             "output_tokens": COMPLETION_TOKENS,
             "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": input_tokens + COMPLETION_TOKENS,
@@ -350,7 +363,7 @@ class ResponsesWire(Wire):
             summary = [{"type": "summary_text", "text": answer.reasoning}]
             items.append({"type": "reasoning", "id": f"rs_up_{n}", "summary": summary})
         if answer.reply:
-            text = {"type": "output_text", "text": answer.reply, "annotations": []}
+            text = {"type": "output_text", "text": answer.reply, "annotations": [], "logprobs": []}
             items.append(
                 {
                     "type": "message",

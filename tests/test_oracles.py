@@ -1,0 +1,158 @@
+"""The oracles themselves: they refuse what the providers refuse, accept what they send, and
+their errata hold (``tests/oracles.py``); the fake upstreams' every answer and event is valid."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from typing import Any
+
+import pytest
+
+from tests.oracles import DIALECTS, REQUESTS, Shape, violations
+from tests.upstream_wires import Answer, ChatWire, MessagesWire, ResponsesWire, Wire
+
+CHAT_ANSWER: dict[str, Any] = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "m",
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "hi", "refusal": None},
+            "finish_reason": "stop",
+            "logprobs": None,
+        }
+    ],
+}
+MESSAGE: dict[str, Any] = {
+    "id": "msg_1",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-x",
+    "content": [{"type": "text", "text": "hi"}],
+    "stop_reason": "end_turn",
+    "stop_sequence": None,
+    "usage": {"input_tokens": 1, "output_tokens": 1},
+}
+
+
+def without(document: dict[str, Any], *path: Any) -> dict[str, Any]:
+    """A deep copy of ``document`` with the field at ``path`` removed."""
+    copied = copy.deepcopy(document)
+    target: Any = copied
+    for step in path[:-1]:
+        target = target[step]
+    del target[path[-1]]
+    return copied
+
+
+def test_a_valid_chat_answer_passes_and_each_required_field_is_missed() -> None:
+    assert violations(Shape.CHAT_ANSWER, CHAT_ANSWER) == []
+    assert violations(Shape.CHAT_ANSWER, without(CHAT_ANSWER, "choices", 0, "message", "refusal")) == [
+        "CreateChatCompletionResponse at choices/0/message: 'refusal' is a required property"
+    ]
+    assert violations(Shape.CHAT_ANSWER, without(CHAT_ANSWER, "choices", 0, "logprobs")) == [
+        "CreateChatCompletionResponse at choices/0: 'logprobs' is a required property"
+    ]
+
+
+def test_an_anthropic_message_is_held_to_the_sdks_types_without_extras() -> None:
+    assert violations(Shape.MESSAGE, MESSAGE) == []
+    assert violations(Shape.MESSAGE, {**MESSAGE, "stop_reason": "finished"}) != []
+    extra = {**MESSAGE, "content": [{"type": "text", "text": "hi", "logprobs": None}]}
+    assert violations(Shape.MESSAGE, extra) == [
+        "anthropic:Message at content/0: Additional properties are not allowed ('logprobs' was unexpected)"
+    ]
+    tool = {**MESSAGE, "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {"any": 1}}]}
+    assert violations(Shape.MESSAGE, tool) == []  # a tool's input is free-form
+
+
+def test_anthropic_stream_events_include_ping_and_error() -> None:
+    assert violations(Shape.MESSAGE_EVENT, {"type": "ping"}) == []
+    error = {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}
+    assert violations(Shape.MESSAGE_EVENT, error) == []
+    assert violations(Shape.MESSAGE_EVENT, {"type": "pong"}) != []
+
+
+def test_requests_are_held_to_the_request_schemas() -> None:
+    chat = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    assert violations(Shape.CHAT_REQUEST, chat) == []
+    assert violations(Shape.CHAT_REQUEST, {**chat, "n": 2.0}) == []  # JSON: 2.0 is an integer
+    assert violations(Shape.CHAT_REQUEST, {**chat, "temperature": "hot"}) != []
+    messages = {"model": "claude-x", "max_tokens": 10, "messages": chat["messages"]}
+    assert violations(Shape.MESSAGES_REQUEST, messages) == []
+    assert violations(Shape.MESSAGES_REQUEST, {**messages, "n": 1}) == [
+        "anthropic:MessageCreateParams at (root): Additional properties are not allowed ('n' was unexpected)"
+    ]
+    assert violations(Shape.MESSAGES_REQUEST, without(messages, "max_tokens")) != []
+
+
+def test_the_errata_accept_what_openai_really_sends() -> None:
+    """Each entry of ``ERRATA``: what the document refuses and the service sends."""
+    chunk = {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": None}],
+    }
+    assert violations(Shape.CHAT_CHUNK, chunk) == []  # `nullable: true`
+    opened = ResponsesWire().stream(Answer("m", "hi"), {}).head[0]
+    assert isinstance(opened, dict) and opened["response"]["usage"] is None
+    assert violations(Shape.RESPONSE_EVENT, {**opened, "sequence_number": 0}) == []
+    embedding = {"object": "embedding", "index": 0, "embedding": "AAAAAA=="}
+    listed = {
+        "object": "list",
+        "data": [embedding],
+        "model": "e",
+        "usage": {"prompt_tokens": 1, "total_tokens": 1},
+    }
+    assert violations(Shape.EMBEDDINGS, listed) == []
+    piece = {
+        "id": "cmpl",
+        "object": "text_completion",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "text": "x", "logprobs": None, "finish_reason": None}],
+    }
+    assert violations(Shape.COMPLETION_CHUNK, piece) == []
+    assert violations(Shape.COMPLETION, piece) != []  # a whole completion has its finish reason
+
+
+ANSWERS = [
+    Answer("m", "hello there"),
+    Answer("m", "", tool_calls=(("f", '{"a": 1}'), ("g", "{}"))),
+    Answer("m", "done", reasoning="step by step", cache_read=7, cache_write=3),
+]
+WIRES: dict[str, Wire] = {"chat": ChatWire(), "messages": MessagesWire(), "responses": ResponsesWire()}
+FAILURE = {"error": {"message": "boom", "type": "server_error", "param": None, "code": "server_error"}}
+
+
+@pytest.mark.parametrize(("wire", "answer"), list(itertools.product(sorted(WIRES), ANSWERS)))
+def test_the_fake_upstreams_answers_and_events_are_valid(wire: str, answer: Answer) -> None:
+    """The same check ``tests/test_schema_conformance.py`` makes of what the fake sent, here
+    for every wire and answer shape, logprobs and failures included, without a server."""
+    writer, dialect = WIRES[wire], DIALECTS[wire]
+    body = {"logprobs": True, "top_logprobs": 2, "stream_options": {"include_usage": True}}
+    found = violations(dialect.answer, writer.answer(answer, body))
+    stream = writer.stream(answer, body)
+    events = [*stream.head, *(e for chunk in stream.chunks for e in chunk), *stream.tail, *stream.end]
+    events += writer.failure(answer, FAILURE) + writer.failure(answer, None)
+    for number, event in enumerate(e for e in events if isinstance(e, dict)):
+        data = {**event, "sequence_number": number} if writer.numbered else event
+        found += violations(dialect.shape_of_event(data), data)
+    found += violations(dialect.error, writer.refusal(429, None))
+    assert found == []
+
+
+def test_every_upstream_path_has_a_request_schema() -> None:
+    assert sorted(REQUESTS) == [
+        "/v1/chat/completions",
+        "/v1/completions",
+        "/v1/embeddings",
+        "/v1/messages",
+        "/v1/messages/count_tokens",
+        "/v1/responses",
+    ]
