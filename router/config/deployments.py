@@ -121,7 +121,9 @@ def extra_params(r: ConfigReader, data: dict[str, Any], path: str, provider: str
     names: tuple[str, ...] = r.field(data, "extra_params", path, v.name_list, ())
     for index, name in enumerate(names):
         if is_reserved(name):
-            r.problem(f"{where}[{index}]", f"{name!r} routes or authenticates calls and cannot be allowed")
+            r.problem(
+                f"{where}[{index}]", "names a field that routes or authenticates calls: it cannot be allowed"
+            )
     return frozenset(names)
 
 
