@@ -192,10 +192,11 @@ class Deployment:
     model: str
     base_url: str | None = None
     api_key: Secret | None = None
+    # Each timer governs its own phase of a call (``router.providers.http``).
     timeout: float = 120.0  # the whole call, JSON or stream
     connect_timeout: float = 5.0
-    first_chunk_timeout: float = 60.0  # streams: until the first content chunk
-    idle_timeout: float = 30.0  # streams: longest silence between chunks
+    first_chunk_timeout: float = 60.0  # streams: until the headers and the first content
+    idle_timeout: float = 30.0  # native streams, once content has begun: longest silence between chunks
     # Native providers: the largest answer read (JSON or error body, decoded) or stream event;
     # every provider: the most a stream may send before its first content.
     max_response_size: int = 32 * 1024 * 1024
