@@ -155,8 +155,8 @@ models:
         "deployments[0].weight: expected a positive number",
         "deployments[1].colour: unknown key (allowed: adapter, api, api_key, base_url, connect_timeout, "
         "cooldown, extra_params, fake, first_chunk_timeout, headers, idle_timeout, limit_wait, "
-        "max_concurrency, max_input_tokens, max_queue, max_response_size, model, name, price, provider, "
-        "queue_timeout, rpm, timeout, tpm, weight)",
+        "max_concurrency, max_input_tokens, max_output_tokens, max_queue, max_response_size, model, name, "
+        "price, provider, queue_timeout, reasoning, rpm, timeout, tpm, weight)",
         "deployments[1].provider: is required",
         "deployments[2].name: is required",
         "deployments[2].timeout: expected a duration like 500ms, 30s or 2m",
@@ -511,3 +511,18 @@ def test_telemetry_mistakes_name_their_key() -> None:
     assert any(p.startswith("telemetry.traces.sample_ratio:") for p in found), found
     assert any("telemetry.traces" in p and "capture" in p for p in found), found
     assert any("telemetry" in p and "metrics" in p for p in found), found
+
+
+def test_what_a_deployments_model_accepts_must_have_its_type() -> None:
+    raw = b"""
+deployments:
+  - {name: a, provider: openai, model: m, max_output_tokens: lots, reasoning: "yes"}
+  - {name: b, provider: openai, model: m, max_output_tokens: 0, reasoning: 1}
+models: [{name: m, deployments: [a, b]}]
+"""
+    assert problems(raw) == [
+        "deployments[0].max_output_tokens: expected a positive integer, got a string",
+        "deployments[0].reasoning: expected true or false, got a string",
+        "deployments[1].max_output_tokens: expected a positive integer",
+        "deployments[1].reasoning: expected true or false",
+    ]

@@ -80,6 +80,8 @@ def deployment(r: ConfigReader, value: Any, path: str) -> Deployment | None:
             "max_response_size": parse_size,
             "headers": r.headers,
             "max_input_tokens": v.optional(v.positive_int),
+            "max_output_tokens": v.optional(v.positive_int),
+            "reasoning": v.optional(v.boolean),
             "weight": v.positive_number,
             "price": lambda raw: price(r, raw, v.join(path, "price")),
             "cooldown": lambda raw: cooldown(r, raw, v.join(path, "cooldown")),

@@ -203,6 +203,14 @@ class Deployment:
     limits: Limits = field(default_factory=Limits)
     headers: Mapping[str, Secret] = field(default_factory=dict)
     max_input_tokens: int | None = None
+    # What its model accepts, for requests translated from another dialect (a request in the
+    # deployment's own wire API goes as the client sent it). ``max_output_tokens``: the output
+    # token fields above it are clamped to it; None: litellm's table's, if it knows the model.
+    max_output_tokens: int | None = None
+    # Whether the model takes reasoning parameters (reasoning_effort, thinking, reasoning) and
+    # reasoning in its history; None: the table's supports_reasoning when it knows the model
+    # (without it: false), else true.
+    reasoning: bool | None = None
     weight: float = 1.0
     price: Price | None = None  # None: litellm's bundled price table
     cooldown: CooldownSettings = field(default_factory=CooldownSettings)
