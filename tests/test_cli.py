@@ -35,7 +35,42 @@ def test_check_config_lists_every_problem_with_its_key_path(write_config: WriteC
     lines = result.stderr.strip().splitlines()
     assert f"{path}: deployments[0].api_key: environment variable RACEWAY_TEST_UNSET_VAR is not set" in lines
     assert any(line.startswith(f"{path}: deployments[0].retries: unknown key") for line in lines)
-    assert f"{path}: models[0].deployments[1]: undefined deployment 'b'" in lines
+    assert f"{path}: models[0].deployments[1]: no deployment has this name" in lines
+
+
+SECRET = "sk-live-4f9a2b7c1d8e6f3a0b5c"
+
+
+def test_check_config_names_keys_and_types_never_a_refused_value(write_config: WriteConfig) -> None:
+    """A secret pasted into the wrong place must not reach a terminal or a CI log."""
+    path = write_config(
+        f"""
+        server: {{workers: "{SECRET}", access_log: "{SECRET}", bind: "{SECRET}", "{SECRET}": 1}}
+        deployments:
+          - {{name: a, provider: "{SECRET}", model: m, weight: "{SECRET}", timeout: "{SECRET}",
+             api: "{SECRET}", headers: {{"{SECRET} x": v}}, extra_params: ["{SECRET}"],
+             "{SECRET}": 2}}
+          - {{name: "{SECRET}\u00e9", provider: fake}}
+        models:
+          - {{name: chat, deployments: [a, "{SECRET}"], strategy: "{SECRET}", fallbacks: ["{SECRET}"],
+             cache: {{mode: "{SECRET}"}}}}
+        routes:
+          - {{to: "{SECRET}", match: {{model: "{SECRET}"}}}}
+        keys:
+          - {{name: k, key: rw-key-one-1, models: ["{SECRET}"], budget: {{daily: 1, near: "{SECRET}",
+             downgrade_to: "{SECRET}"}}}}
+        state: {{backend: "{SECRET}"}}
+        cache: {{max_entries: "{SECRET}"}}
+        telemetry: {{traces: {{sample_ratio: "{SECRET}", protocol: "{SECRET}"}}}}
+        """
+    )
+    result = raceway("check-config", str(path))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert f"{path}: server.workers: expected a positive integer, got a string" in lines
+    assert f"{path}: server: key number 4 is not one of its keys" in " ".join(lines)
+    assert len(lines) >= 20, lines  # every refused value was reported...
+    assert not any(SECRET[3:] in line for line in lines), lines  # ...and none repeated
 
 
 def test_serve_refuses_an_invalid_config(write_config: WriteConfig) -> None:

@@ -80,6 +80,8 @@ def deployment(r: ConfigReader, value: Any, path: str) -> Deployment | None:
             "max_response_size": parse_size,
             "headers": r.headers,
             "max_input_tokens": v.optional(v.positive_int),
+            "max_output_tokens": v.optional(v.positive_int),
+            "reasoning": v.optional(v.boolean),
             "weight": v.positive_number,
             "price": lambda raw: price(r, raw, v.join(path, "price")),
             "cooldown": lambda raw: cooldown(r, raw, v.join(path, "cooldown")),
@@ -121,7 +123,9 @@ def extra_params(r: ConfigReader, data: dict[str, Any], path: str, provider: str
     names: tuple[str, ...] = r.field(data, "extra_params", path, v.name_list, ())
     for index, name in enumerate(names):
         if is_reserved(name):
-            r.problem(f"{where}[{index}]", f"{name!r} routes or authenticates calls and cannot be allowed")
+            r.problem(
+                f"{where}[{index}]", "names a field that routes or authenticates calls: it cannot be allowed"
+            )
     return frozenset(names)
 
 

@@ -31,7 +31,10 @@ def model_group(
     members: tuple[str, ...] = r.field(data, "deployments", path, v.name_list, ())
     for index, member in enumerate(members):
         if member not in deployments:
-            r.problem(f"{path}.deployments[{index}]", f"undefined deployment {member!r}")
+            r.problem(
+                f"{path}.deployments[{index}]",
+                f"no deployment has this name{v.suggestion(deployments, member)}",
+            )
     if len(set(members)) != len(members):
         r.problem(v.join(path, "deployments"), "lists a deployment twice")
     strategy = r.field(data, "strategy", path, v.strategy, default_of(ModelGroup, "strategy"))
@@ -95,7 +98,7 @@ def check_fallbacks(r: ConfigReader, models: Mapping[str, ModelGroup]) -> None:
             if target == group.name:
                 r.problem(where, "a model cannot fall back to itself")
             elif target not in models:
-                r.problem(where, f"undefined model {target!r}")
+                r.problem(where, f"no model has this name{v.suggestion(models, target)}")
 
 
 def route(r: ConfigReader, value: Any, path: str, models: Mapping[str, ModelGroup]) -> Route | None:
@@ -104,7 +107,7 @@ def route(r: ConfigReader, value: Any, path: str, models: Mapping[str, ModelGrou
         return None
     target = r.field(data, "to", path, v.name, "")
     if target and target not in models:
-        r.problem(v.join(path, "to"), f"undefined model {target!r}")
+        r.problem(v.join(path, "to"), f"no model has this name{v.suggestion(models, target)}")
     match = route_match(r, data.get("match"), v.join(path, "match"), models)
     return r.build(Route, data, path, {"name": v.name}, to=target or None, match=match)
 
@@ -128,5 +131,5 @@ def route_match(
         },
     )
     if match is not None and match.model is not None and match.model not in models:
-        r.problem(v.join(path, "model"), f"undefined model {match.model!r}")
+        r.problem(v.join(path, "model"), f"no model has this name{v.suggestion(models, match.model)}")
     return match

@@ -192,16 +192,25 @@ class Deployment:
     model: str
     base_url: str | None = None
     api_key: Secret | None = None
+    # Each timer governs its own phase of a call (``router.providers.http``).
     timeout: float = 120.0  # the whole call, JSON or stream
     connect_timeout: float = 5.0
-    first_chunk_timeout: float = 60.0  # streams: until the first content chunk
-    idle_timeout: float = 30.0  # streams: longest silence between chunks
+    first_chunk_timeout: float = 60.0  # streams: until the headers and the first content
+    idle_timeout: float = 30.0  # native streams, once content has begun: longest silence between chunks
     # Native providers: the largest answer read (JSON or error body, decoded) or stream event;
     # every provider: the most a stream may send before its first content.
     max_response_size: int = 32 * 1024 * 1024
     limits: Limits = field(default_factory=Limits)
     headers: Mapping[str, Secret] = field(default_factory=dict)
     max_input_tokens: int | None = None
+    # What its model accepts, for requests translated from another dialect (a request in the
+    # deployment's own wire API goes as the client sent it). ``max_output_tokens``: the output
+    # token fields above it are clamped to it; None: litellm's table's, if it knows the model.
+    max_output_tokens: int | None = None
+    # Whether the model takes reasoning parameters (reasoning_effort, thinking, reasoning) and
+    # reasoning in its history; None: the table's supports_reasoning when it knows the model
+    # (without it: false), else true.
+    reasoning: bool | None = None
     weight: float = 1.0
     price: Price | None = None  # None: litellm's bundled price table
     cooldown: CooldownSettings = field(default_factory=CooldownSettings)

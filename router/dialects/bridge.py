@@ -4,7 +4,9 @@ When the deployment speaks the client's dialect, the body goes as it came (the p
 rewrites only ``model``) and the answer, or each stream event, comes back untouched. When it
 does not, the request, the answer and the stream are translated, through chat as the pivot
 (``router.dialects.translate``): Messages -> chat -> Responses is two steps, chat <-> either
-one. A request is translated once per wire API, however many deployments of it a race calls.
+one. A request is translated once per wire API, however many deployments of it a race calls,
+then fitted once per ``TargetLimits`` (what the deployment's model accepts: its output limit,
+whether it takes reasoning; ``router.dialects.translate.targets``), which the fleet's members carry.
 """
 
 from __future__ import annotations
@@ -19,6 +21,13 @@ import orjson
 from router.config.model import Dialect
 from router.dialects.formats import FORMATS
 from router.dialects.translate import anthropic, completions_chat, responses
+from router.dialects.translate.targets import (
+    ANY_TARGET,
+    TargetLimits,
+    fit_chat_request,
+    fit_messages_request,
+    fit_responses_request,
+)
 from router.errors import GatewayError, UpstreamError
 from router.fleet.fleet import Member
 from router.providers.correlation import Correlation
@@ -42,6 +51,12 @@ _REQUEST_TO_CHAT: dict[Dialect, Callable[[Body], Body]] = {
 _REQUEST_FROM_CHAT: dict[Dialect, Callable[[Body], Body]] = {
     Dialect.MESSAGES: anthropic.chat_request_to_messages,
     Dialect.RESPONSES: responses.chat_request_to_responses,
+}
+# A translated request fitted to its target model, in the wire API it goes in.
+_FIT: dict[Dialect, Callable[[Body, TargetLimits], Body]] = {
+    Dialect.CHAT: fit_chat_request,
+    Dialect.MESSAGES: fit_messages_request,
+    Dialect.RESPONSES: fit_responses_request,
 }
 _ANSWER_TO_CHAT: dict[Dialect, Callable[[Body], Body]] = {
     Dialect.MESSAGES: anthropic.messages_answer_to_chat,
@@ -71,6 +86,12 @@ def translate_request(body: Body, source: Dialect, target: Dialect) -> Body:
     return chat if target is Dialect.CHAT else _REQUEST_FROM_CHAT[target](chat)
 
 
+def fit_request(translated: Body, wire: Dialect, limits: TargetLimits) -> Body:
+    """A request translated into ``wire`` fitted to ``limits`` (itself when nothing is known)."""
+    fit = _FIT.get(wire)
+    return translated if fit is None or limits == ANY_TARGET else fit(translated, limits)
+
+
 def translate_answer(document: Body, source: Dialect, target: Dialect) -> Body:
     if source is target:
         return document
@@ -98,12 +119,13 @@ def feed_all(steps: list[EventTranslator], event: bytes) -> list[bytes]:
 class Conversation:
     """``body``, a request in ``dialect``, as each deployment's wire API needs it (``Call``)."""
 
-    __slots__ = ("_bodies", "body", "dialect")
+    __slots__ = ("_bodies", "_fitted", "body", "dialect")
 
     def __init__(self, dialect: Dialect, body: Body) -> None:
         self.dialect = dialect
         self.body = body
         self._bodies: dict[Dialect, Body] = {dialect: body}
+        self._fitted: dict[tuple[Dialect, TargetLimits], Body] = {}
 
     def prepare(self, wires: Iterable[Dialect]) -> None:
         """Translate now for every wire API the request may be called in (``InvalidRequest`` for
@@ -112,16 +134,23 @@ class Conversation:
         for wire in wires:
             self.body_for(wire)
 
-    def body_for(self, wire: Dialect) -> Body:
+    def body_for(self, wire: Dialect, limits: TargetLimits = ANY_TARGET) -> Body:
+        """The body for a deployment of ``wire`` whose model takes ``limits``: the client's own in
+        its own dialect (never fitted: it goes as the client wrote it), else translated and fitted."""
         found = self._bodies.get(wire)
         if found is None:
             found = self._bodies[wire] = translate_request(self.body, self.dialect, wire)
-        return found
+        if wire is self.dialect or limits == ANY_TARGET:
+            return found
+        fitted = self._fitted.get((wire, limits))
+        if fitted is None:
+            fitted = self._fitted[(wire, limits)] = fit_request(found, wire, limits)
+        return fitted
 
     async def complete(self, member: Member, correlation: Correlation) -> bytes:
         provider = member.provider
         wire = provider.wire
-        answer = await provider.complete(self.body_for(wire), correlation)
+        answer = await provider.complete(self.body_for(wire, member.target), correlation)
         if wire is self.dialect:
             return answer
         try:
@@ -141,7 +170,7 @@ class Conversation:
     def stream(self, member: Member, correlation: Correlation) -> AsyncGenerator[bytes, None]:
         provider = member.provider
         wire = provider.wire
-        events = provider.stream(self.body_for(wire), correlation)
+        events = provider.stream(self.body_for(wire, member.target), correlation)
         if wire is self.dialect:
             return events
         return _translated(events, event_translators(wire, self.dialect), member)

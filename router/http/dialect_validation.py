@@ -25,6 +25,12 @@ from router.http.kinds import (
 )
 
 _ANTHROPIC_ROLES = frozenset({"user", "assistant"})
+_SOURCE = Kind(
+    "an object",
+    (dict,),
+    {"type": STRING, "media_type": STRING, "data": STRING, "url": STRING},
+    required=("type",),
+)
 _BLOCK = Kind(
     "an object",
     (dict,),
@@ -38,16 +44,16 @@ _BLOCK = Kind(
         "thinking": STRING,
         "signature": STRING,
         "data": STRING,
-        "source": Kind(
-            "an object",
-            (dict,),
-            {"type": STRING, "media_type": STRING, "data": STRING, "url": STRING},
-            required=("type",),
-        ),
-        "content": Kind("a string or an array of content blocks", (str, list)),
         "is_error": BOOLEAN,
     },
     required=("type",),
+    # Anthropic's own types: a search result's ``source`` is a string, a server tool result's
+    # ``content`` an object (web search, code execution...); only these are read here.
+    variants={
+        "image": {"source": _SOURCE},
+        "document": {"source": _SOURCE},
+        "tool_result": {"content": Kind("a string or an array of content blocks", (str, list))},
+    },
     required_when={
         "text": ("text",),
         "tool_use": ("id", "name"),
@@ -104,8 +110,11 @@ _RESPONSES_INPUT = Kind(
             "role": STRING,
             "call_id": STRING,
             "name": STRING,
-            "arguments": STRING,
             "content": Kind("a string or an array", (str, list)),
+        },
+        # OpenAI's specification: a string of JSON in these, an object in a tool_search_call.
+        variants={
+            kind: {"arguments": STRING} for kind in ("function_call", "mcp_call", "mcp_approval_request")
         },
     ),
 )

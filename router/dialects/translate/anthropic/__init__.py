@@ -14,10 +14,10 @@ Requests (``messages_request_to_chat`` ->, ``chat_request_to_messages`` <-). Way
 | `document`, `base64` source                | `file` part with `file_data` data URL       | <->  | 5    |
 | `tool_use` block (assistant)               | `tool_calls[]`, arguments = JSON of `input` | <->  | 6    |
 | `tool_result` block (user)                 | `role: tool` message per result             | <->  | 7    |
-| `thinking` / `redacted_thinking` (history) | `thinking_blocks` + `reasoning_content`     | <->  | 8    |
+| `thinking` / `redacted_thinking` (history) | `thinking_blocks` + `reasoning_content`     | <->  | 8, T1|
 | `server_tool_use`, `*_tool_result` blocks  | -                                           | drop | 9    |
 | other block / part types                   | -                                           | 400  |      |
-| `max_tokens`                               | `max_completion_tokens` / `max_tokens`      | <->  | 10   |
+| `max_tokens`                               | `max_completion_tokens` / `max_tokens`      | <->  | 10,T1|
 | `stop_sequences`                           | `stop` (string or list)                     | <->  |      |
 | `temperature`, `top_p`                     | `temperature`, `top_p`                      | <->  | 11   |
 | `top_k`                                    | -                                           | drop |      |
@@ -25,11 +25,11 @@ Requests (``messages_request_to_chat`` ->, ``chat_request_to_messages`` <-). Way
 | server `tools` (web_search, bash, ...)     | -                                           | drop | 12   |
 | `tool_choice` auto / any / tool / none     | auto / required / function / none           | <->  | 13   |
 | `tool_choice.disable_parallel_tool_use`    | `parallel_tool_calls: false`                | <->  |      |
-| `thinking` enabled, `budget_tokens`        | `reasoning_effort`                          | <-> ~| 14   |
+| `thinking` enabled, `budget_tokens`        | `reasoning_effort`                          | <-> ~| 14,T1|
 | `thinking` adaptive / disabled             | `reasoning_effort: medium` / none           | -> ~ |      |
 | `output_config.effort`                     | `reasoning_effort` (xhigh, max -> high)     | -> ~ |      |
 | `output_config.format` json_schema         | `response_format` json_schema               | <->  | 15   |
-| `metadata.user_id`                         | `user`                                      | <->  |      |
+| `metadata.user_id`                         | `user`                                      | <-> ~| T2   |
 | `stream`                                   | `stream` + `stream_options.include_usage`   | <->  |      |
 | `context_management`, `service_tier`, ...  | -                                           | drop | 16   |
 | -                                          | `n` > 1, `logprobs`, audio output           | 400  | 17   |
@@ -65,6 +65,12 @@ Requests (``messages_request_to_chat`` ->, ``chat_request_to_messages`` <-). Way
 16. Also `container`, `mcp_servers`, `cache_control` anywhere: hints.
 17. The client expects what Anthropic cannot give (n choices, logprobs, audio).
 18. Also `store`, `metadata`, `prompt_cache_key`, `stream_options`: no counterpart.
+T1. Then fitted to the target model (``router.dialects.translate.targets``): output tokens
+    clamped to its limit (a thinking budget that no longer fits below it halved, or dropped
+    under 1,024); to a model that takes no reasoning, no `reasoning_effort` / `thinking`, and
+    no reasoning in the history (a message or turn left empty is dropped).
+T2. Longer than the target's limit (chat `user`: 64 characters; `metadata.user_id`: 256): its
+    SHA-256 in hex, the same for the same user. Claude Code's is about 150 characters.
 
 Answers (``messages_answer_to_chat``, ``chat_answer_to_messages``) and streams
 (``MessagesEventsToChat``, ``ChatEventsToMessages``):

@@ -9,6 +9,7 @@ from typing import Any
 
 from router.dialects.translate.anthropic.blocks import call_to_tool_use, chat_thinking_blocks
 from router.dialects.translate.anthropic.common import as_dict, as_int, as_list, text_of
+from router.dialects.translate.targets import ANTHROPIC_USER_ID_LIMIT, fit_identifier
 from router.errors import InvalidRequest
 
 DEFAULT_MAX_TOKENS = 4096
@@ -47,7 +48,7 @@ def chat_request_to_messages(body: dict[str, Any]) -> dict[str, Any]:
             request["top_p"] = body["top_p"]
     _response_format_to_messages(body.get("response_format"), request)
     if isinstance(body.get("user"), str) and body["user"]:
-        request["metadata"] = {"user_id": body["user"]}
+        request["metadata"] = {"user_id": fit_identifier(body["user"], ANTHROPIC_USER_ID_LIMIT)}
     if "stream" in body:
         request["stream"] = body["stream"]
     return request

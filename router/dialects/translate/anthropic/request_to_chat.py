@@ -9,6 +9,7 @@ from typing import Any
 
 from router.dialects.translate.anthropic.blocks import assistant_to_chat
 from router.dialects.translate.anthropic.common import SERVER_BLOCK_TYPES, as_dict, as_int, as_list, text_of
+from router.dialects.translate.targets import OPENAI_IDENTIFIER_LIMIT, fit_identifier
 from router.errors import InvalidRequest
 
 LOW_BUDGET_LIMIT = 2048
@@ -52,7 +53,7 @@ def messages_request_to_chat(body: dict[str, Any]) -> dict[str, Any]:
         }
     user_id = as_dict(body.get("metadata")).get("user_id")
     if isinstance(user_id, str) and user_id:
-        chat["user"] = user_id
+        chat["user"] = fit_identifier(user_id, OPENAI_IDENTIFIER_LIMIT)
     if "stream" in body:
         chat["stream"] = body["stream"]
         if body["stream"] is True:

@@ -23,12 +23,12 @@ Requests (``responses_request_to_chat`` ->, ``chat_request_to_responses`` <-). W
 | `tool_choice` auto/none/required/function   | same                                        | <->  | 11   |
 | `tool_choice` `allowed_tools`               | `allowed_tools`                             | <->  |      |
 | `parallel_tool_calls`                       | `parallel_tool_calls`                       | <->  |      |
-| `max_output_tokens`                         | `max_tokens` / `max_completion_tokens`      | <->  |      |
+| `max_output_tokens`                         | `max_tokens` / `max_completion_tokens`      | <->  | T1   |
 | `temperature`, `top_p`                      | `temperature`, `top_p`                      | <->  |      |
-| `reasoning.effort`                          | `reasoning_effort`                          | <-> ~| 12   |
+| `reasoning.effort`                          | `reasoning_effort`                          | <-> ~| 12,T1|
 | `reasoning.summary`, `text.verbosity`       | -                                           | drop |      |
 | `text.format` json_schema / json_object     | `response_format`                           | <->  |      |
-| `safety_identifier` / `user`                | `user`                                      | <->  |      |
+| `safety_identifier` / `user`                | `user`                                      | <-> ~| T2   |
 | `stream`                                    | `stream` + `stream_options.include_usage`   | <->  |      |
 | `previous_response_id`, `conversation`      | -                                           | 400  | 13   |
 | `prompt` (stored prompt template)           | -                                           | 400  | 13   |
@@ -79,6 +79,11 @@ Requests (``responses_request_to_chat`` ->, ``chat_request_to_responses`` <-). W
 18. Also `prediction`, `web_search_options`, `stream_options`, `store`: sampling hints
     with no Responses counterpart. `prompt_cache_key`, `safety_identifier`,
     `service_tier` cross unchanged.
+T1. Then fitted to the target model (``router.dialects.translate.targets``): output tokens
+    clamped to its limit; to a model that takes no reasoning, no `reasoning_effort` /
+    `reasoning` (nor `reasoning.*` includes), no reasoning in the history (`reasoning` items,
+    `reasoning_content`; a message left empty is dropped).
+T2. Longer than OpenAI's 64 characters: its SHA-256 in hex, the same for the same user.
 
 Answers (``responses_answer_to_chat``, ``chat_answer_to_responses``) and streams
 (``ResponsesEventsToChat``, ``ChatEventsToResponses``):
