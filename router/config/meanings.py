@@ -119,8 +119,21 @@ MEANINGS: Mapping[str, Mapping[str, Key]] = {
         ),
         "timeout": _d("the whole upstream call, JSON or stream."),
         "connect_timeout": _d("time to open the upstream connection."),
-        "first_chunk_timeout": _d("streams: time until the first content event."),
-        "idle_timeout": _d("streams: longest silence between two events."),
+        "first_chunk_timeout": _d(
+            "streams: time from the request to the first content event, headers included "
+            "([upstream-timeouts.md](upstream-timeouts.md))."
+        ),
+        "idle_timeout": _d("native streams, once content has begun: longest silence between two reads."),
+        "max_output_tokens": Key(
+            "the model's output limit: a translated request's `max_tokens` (and its kin) is clamped "
+            "to it ([dialects-clamping.md](dialects-clamping.md)).",
+            default="litellm's bundled table, else none",
+        ),
+        "reasoning": Key(
+            "whether the model takes reasoning parameters; `false` drops them (and reasoning history) "
+            "from translated requests.",
+            default="litellm's bundled table (`supports_reasoning`), else true",
+        ),
         "max_response_size": _s(
             "the most a deployment may send: for native providers (the only ones that may set it), "
             "a JSON answer or error body (decoded) or one stream event; for every provider, what a "
