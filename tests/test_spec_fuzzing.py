@@ -112,16 +112,7 @@ PROVIDER_RULES: dict[str, tuple[Refusal, ...]] = {
 
 # TEMPORARY: known bugs being fixed on other branches; the lead removes an entry when its fix
 # merges. A 400 matching one is tolerated (it is still checked for its shape).
-PENDING_FIXES: dict[str, tuple[Refusal, ...]] = {
-    dialect: (
-        Refusal(
-            "whole-number floats refused (`n: 2.0`, `seed`, `max_tokens`, token ids...)",
-            _whole_float,
-            r"must be an integer|an array of token arrays",
-        ),
-    )
-    for dialect in ("chat", "completions", "embeddings", "messages", "responses")
-}
+PENDING_FIXES: dict[str, tuple[Refusal, ...]] = {}
 
 # FOUND HERE, not fixed on this branch (see docs/conformance.md): valid requests Raceway refuses.
 FINDINGS: dict[str, tuple[Refusal, ...]] = {
