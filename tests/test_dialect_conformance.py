@@ -209,9 +209,9 @@ async def test_thinking_reaches_the_client_in_its_own_shape(
     # Signed only by an Anthropic upstream; chat has thinking_blocks only for signed thinking.
     signed = tuple((text, signature[:4]) for text, signature in turn.thinking_blocks)
     if client == "messages":
-        assert signed == (("step by step", "sig-" if wire == "messages" else ""),)
+        assert signed == (("step by step", "sig+" if wire == "messages" else ""),)
     elif client == "chat":
-        assert signed == ((("step by step", "sig-"),) if wire == "messages" else ())
+        assert signed == ((("step by step", "sig+"),) if wire == "messages" else ())
 
 
 # -- errors -----------------------------------------------------------------------------
@@ -364,7 +364,7 @@ async def test_a_repeated_message_is_replayed_from_the_cache_as_json_and_as_a_st
         first = answers[0][1]
         assert first["content"][0]["thinking"] == "think first"
         assert [block["type"] for block in first["content"]] == ["thinking", "text", "tool_use", "tool_use"]
-        assert first["content"][0]["signature"].startswith("sig-")
+        assert first["content"][0]["signature"].startswith("sig+")
         assert first["stop_reason"] == "tool_use"
         for _, replayed in answers[1:]:
             assert replayed == first

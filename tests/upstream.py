@@ -87,7 +87,7 @@ class Behaviour:
     # Streamed with the arguments in a few pieces; the stop reason becomes tool_calls / tool_use.
     tool_calls: tuple[tuple[str, str], ...] = ()
     # Reasoning before the reply: chat's reasoning_content, a Messages thinking block signed
-    # "sig-<n>", a Responses reasoning item with a summary_text.
+    # "sig+<nnnn>" (base64, as Anthropic's are), a Responses reasoning item with a summary_text.
     reasoning: str | None = None
     cache_read: int = 0  # prompt tokens read from the cache, in each wire's usage convention
     cache_write: int = 0  # prompt tokens written to the cache

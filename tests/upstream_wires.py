@@ -220,7 +220,7 @@ class MessagesWire(Wire):
         blocks: list[dict[str, Any]] = []
         if answer.reasoning is not None:
             blocks.append(
-                {"type": "thinking", "thinking": answer.reasoning, "signature": f"sig-{answer.number}"}
+                {"type": "thinking", "thinking": answer.reasoning, "signature": f"sig+{answer.number:04d}"}
             )
         if answer.reply:
             blocks.append({"type": "text", "text": answer.reply})
