@@ -231,7 +231,7 @@ class GeminiCountTokens:
         if provider.wire is Dialect.GEMINI and isinstance(provider, TokenCounter):
             return await provider.count_tokens(self.body, correlation)
         # The body is ``contents`` alone, or a whole request under ``generateContentRequest``.
-        inner = self.body.get("generateContentRequest")
+        inner = self.body.get("generateContentRequest", self.body.get("generate_content_request"))
         request = inner if isinstance(inner, dict) else self.body
         chat = translate_request(request, Dialect.GEMINI, Dialect.CHAT)
         return orjson.dumps({"totalTokens": estimate_prompt_tokens(chat)})
