@@ -177,9 +177,45 @@ def build_app(chunks: int, chunk_delay: float) -> web.Application:
         await response.write_eof()
         return response
 
+    async def gemini(request: web.Request) -> web.StreamResponse:
+        """Gemini's ``{model}:generateContent`` and ``:streamGenerateContent?alt=sse``: the model
+        in the path, the last event carrying the finish and the usage."""
+        model, _, method = request.match_info["target"].rpartition(":")
+        await request.read()
+        usage = {"promptTokenCount": 8, "candidatesTokenCount": chunks, "totalTokenCount": 8 + chunks}
+
+        def answer(text: str, last: bool) -> dict[str, object]:
+            candidate: dict[str, object] = {
+                "content": {"role": "model", "parts": [{"text": text}]},
+                "index": 0,
+            }
+            document: dict[str, object] = {
+                "candidates": [candidate],
+                "modelVersion": model,
+                "responseId": "bench",
+            }
+            if last:
+                candidate["finishReason"] = "STOP"
+                document["usageMetadata"] = usage
+            return document
+
+        if method != "streamGenerateContent":
+            return web.Response(body=orjson.dumps(answer("pong", True)), content_type="application/json")
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        gap = _gap(model, chunk_delay)
+        for index in range(chunks):
+            if index and gap:
+                await asyncio.sleep(gap)
+            event = answer(f"tok{index} ", index == chunks - 1)
+            await response.write(b"data: " + orjson.dumps(event) + b"\n\n")
+        await response.write_eof()
+        return response
+
     app = web.Application()
     app.router.add_post("/v1/chat/completions", chat)
     app.router.add_post("/v1/messages", messages)
+    app.router.add_post("/v1beta/models/{target}", gemini)
     return app
 
 

@@ -216,7 +216,7 @@ def test_max_response_size_is_a_size_for_native_deployments_only() -> None:
 deployments:
   - {name: a, provider: openai, model: m, max_response_size: 8MiB}
   - {name: b, provider: openai, model: m}
-  - {name: c, provider: gemini, model: m, max_response_size: 8MiB}
+  - {name: c, provider: cohere, model: m, max_response_size: 8MiB}
   - {name: d, provider: fake, max_response_size: 0}
 models: [{name: m, deployments: [a, b, c, d]}]
 """
@@ -372,7 +372,7 @@ def test_the_redis_backend_needs_a_redis_url_kept_secret() -> None:
 def test_extra_params_are_for_litellm_deployments_and_never_name_a_routing_field() -> None:
     raw = b"""
 deployments:
-  - {name: claude, provider: gemini, model: c, api_key: "${K}", extra_params: [top_k, api_base, litellm_x]}
+  - {name: claude, provider: cohere, model: c, api_key: "${K}", extra_params: [top_k, api_base, litellm_x]}
   - {name: native, provider: vllm, model: l, base_url: "http://127.0.0.1:8000/v1", extra_params: [top_k]}
 models: [{name: m, deployments: [claude, native]}]
 """
@@ -437,7 +437,9 @@ deployments:
   - {name: codex, provider: openai, api: responses, model: gpt-5-codex}
   - {name: vllm, provider: vllm, base_url: "http://127.0.0.1:8000/v1", model: llama}
   - {name: claude-litellm, provider: anthropic, adapter: litellm, model: claude-sonnet-4-5}
-models: [{name: m, deployments: [claude, codex, vllm, claude-litellm]}]
+  - {name: gemini, provider: gemini, model: gemini-2.5-flash}
+  - {name: gemini-litellm, provider: gemini, adapter: litellm, model: gemini-2.5-flash}
+models: [{name: m, deployments: [claude, codex, vllm, claude-litellm, gemini, gemini-litellm]}]
 """
 
 
@@ -447,6 +449,10 @@ def test_deployments_speak_their_providers_wire_api_unless_they_declare_another(
     assert deployments["claude"].base_url == "https://api.anthropic.com"
     assert deployments["codex"].api is Dialect.RESPONSES
     assert deployments["vllm"].api is Dialect.CHAT
+    gemini, gemini_litellm = deployments["gemini"], deployments["gemini-litellm"]
+    assert gemini.api is Dialect.GEMINI and gemini.is_native and not gemini.uses_litellm
+    assert gemini.base_url == "https://generativelanguage.googleapis.com"
+    assert gemini_litellm.uses_litellm and gemini_litellm.api is Dialect.CHAT
     through_litellm = deployments["claude-litellm"]
     assert through_litellm.uses_litellm and not through_litellm.is_native
     assert through_litellm.api is Dialect.CHAT and through_litellm.base_url is None
@@ -459,13 +465,13 @@ deployments:
   - {name: a, provider: anthropic, model: c, api: responses}
   - {name: b, provider: gemini, model: g, api: messages}
   - {name: c, provider: openai, model: o, api: telepathy}
-  - {name: d, provider: gemini, model: g, adapter: litellm}
+  - {name: d, provider: cohere, model: g, adapter: litellm}
 models: [{name: m, deployments: [a, b, c, d]}]
 """
     ) == [
         "deployments[0].api: provider 'anthropic' speaks 'messages', not 'responses'",
-        "deployments[1].api: provider 'gemini' speaks 'chat', not 'messages'",
-        "deployments[2].api: expected one of chat, messages, responses, completions, got a string",
+        "deployments[1].api: provider 'gemini' speaks 'gemini', not 'messages'",
+        "deployments[2].api: expected one of chat, messages, responses, completions, gemini, got a string",
         "deployments[3].adapter: is only for native providers (the others always use litellm)",
     ]
 

@@ -1,7 +1,7 @@
 """The dialect conformance matrix, through the real gateway with the official SDKs over sockets.
 
-Every client dialect (chat, Messages, Responses) against a deployment of every wire API (the
-same three): a plain answer with prompt-cache usage, parallel tool calls and their results
+Every client dialect (chat, Messages, Responses, Gemini) against a deployment of every wire
+API (the same four): a plain answer with prompt-cache usage, parallel tool calls and their results
 sent back, thinking / reasoning, and errors, each as JSON and as a stream that the SDK's own
 accumulator must rebuild into the same answer. The scripted upstream (``tests/upstream.py``)
 answers every wire from one server; what it received is checked in its own wire's shape.
@@ -20,6 +20,9 @@ from typing import Any
 import anthropic
 import openai
 import pytest
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types as genai_types
 
 from tests.conftest import RunningGateway, serving
 from tests.dialect_clients import (
@@ -27,6 +30,7 @@ from tests.dialect_clients import (
     TOOLS,
     ChatClient,
     Client,
+    GeminiClient,
     MessagesClient,
     ResponsesClient,
     ToolCall,
@@ -38,7 +42,7 @@ from tests.upstream import Behaviour, FakeUpstream
 pytestmark = pytest.mark.integration
 
 KEY = "rw-conformance-key-01"
-DIALECTS = ("chat", "messages", "responses")
+DIALECTS = ("chat", "messages", "responses", "gemini")
 CELLS = [
     pytest.param(client, wire, id=f"{client}->{wire}")
     for client, wire in itertools.product(DIALECTS, DIALECTS)
@@ -46,9 +50,18 @@ CELLS = [
 # The scripted upstream reports 5 prompt and 4 completion tokens, cache tokens aside.
 PROMPT_TOKENS, COMPLETION_TOKENS = 5, 4
 CACHE_READ, CACHE_WRITE = 7, 3
-STOP = {"chat": "stop", "messages": "end_turn", "responses": "completed"}
-TOOL_STOP = {"chat": "tool_calls", "messages": "tool_use", "responses": "completed"}
+STOP = {"chat": "stop", "messages": "end_turn", "responses": "completed", "gemini": "STOP"}
+TOOL_STOP = {"chat": "tool_calls", "messages": "tool_use", "responses": "completed", "gemini": "STOP"}
 PATHS = {"chat": "/v1/chat/completions", "messages": "/v1/messages", "responses": "/v1/responses"}
+
+
+def paths(wire: str) -> list[str]:
+    """Where a JSON request, then a stream, reach the upstream (Gemini's path names both)."""
+    if wire == "gemini":
+        return [
+            f"/v1beta/models/up-gemini:{method}" for method in ("generateContent", "streamGenerateContent")
+        ]
+    return [PATHS[wire]] * 2
 
 
 def deployment(name: str, wire: str, upstream: FakeUpstream, extra: str = "") -> str:
@@ -57,6 +70,7 @@ def deployment(name: str, wire: str, upstream: FakeUpstream, extra: str = "") ->
         "chat": f'provider: openai, base_url: "{upstream.base_url}"',
         "messages": f'provider: anthropic, base_url: "{upstream.root_url}"',
         "responses": f'provider: openai, api: responses, base_url: "{upstream.base_url}"',
+        "gemini": f'provider: gemini, base_url: "{upstream.root_url}"',
     }[wire]
     return f"- {{name: {name}, {where}, model: {name}, timeout: 10s, cooldown: {{failures: 1000}}{extra}}}"
 
@@ -78,6 +92,8 @@ def gateway_config(upstream: FakeUpstream) -> str:
         "- {name: priced, deployments: [priced]}",
         "- {name: priced-flat, deployments: [priced-flat]}",
         "- {name: cached, deployments: [up-messages], cache: {ttl: 5m}}",
+        "- {name: cached-gemini, deployments: [up-gemini], cache: {ttl: 5m}}",
+        "- {name: raced-gemini, strategy: race, deployments: [race-slow, race-fast]}",
     ]
     newline = "\n      "
     return f"""
@@ -111,11 +127,24 @@ async def claude(gateway: RunningGateway) -> AsyncIterator[anthropic.AsyncAnthro
         yield sdk
 
 
-def client_of(dialect: str, gpt: openai.AsyncOpenAI, claude: anthropic.AsyncAnthropic) -> Client:
+@pytest.fixture
+async def google(gateway: RunningGateway) -> AsyncIterator[genai.Client]:
+    sdk = genai.Client(api_key=KEY, http_options=genai_types.HttpOptions(base_url=gateway.base_url))
+    try:
+        yield sdk
+    finally:
+        await sdk.aio.aclose()
+
+
+def client_of(
+    dialect: str, gpt: openai.AsyncOpenAI, claude: anthropic.AsyncAnthropic, google: genai.Client
+) -> Client:
     if dialect == "chat":
         return ChatClient(gpt)
     if dialect == "messages":
         return MessagesClient(claude)
+    if dialect == "gemini":
+        return GeminiClient(google)
     return ResponsesClient(gpt)
 
 
@@ -139,9 +168,15 @@ async def both_ways(client: Client, model: str, upstream: FakeUpstream, behaviou
 def expected_usage(client: str, wire: str) -> dict[str, int]:
     """docs/dialects.md: Anthropic's input_tokens excludes cache tokens, chat's and Responses' include
     them; a Responses upstream tells cache writes apart (``input_tokens_details.cache_write_tokens``,
-    required by OpenAI's specification), as the other two do."""
+    required by OpenAI's specification), as the other two do; Gemini's usage has no cache writes."""
     total = PROMPT_TOKENS + CACHE_READ + CACHE_WRITE
-    write = CACHE_WRITE
+    write = 0 if wire == "gemini" or client == "gemini" else CACHE_WRITE
+    if client == "gemini":
+        return {
+            "prompt_token_count": total,
+            "cached_content_token_count": CACHE_READ,
+            "candidates_token_count": COMPLETION_TOKENS,
+        }
     if client == "chat":
         return {
             "prompt_tokens": total,
@@ -160,8 +195,10 @@ def expected_usage(client: str, wire: str) -> dict[str, int]:
 
 
 @pytest.fixture
-def dialects(gpt: openai.AsyncOpenAI, claude: anthropic.AsyncAnthropic) -> dict[str, Client]:
-    return {dialect: client_of(dialect, gpt, claude) for dialect in DIALECTS}
+def dialects(
+    gpt: openai.AsyncOpenAI, claude: anthropic.AsyncAnthropic, google: genai.Client
+) -> dict[str, Client]:
+    return {dialect: client_of(dialect, gpt, claude, google) for dialect in DIALECTS}
 
 
 # -- the matrix -------------------------------------------------------------------------
@@ -175,7 +212,7 @@ async def test_a_text_answer_with_cache_usage(
     turn = await both_ways(dialects[client], f"via-{wire}", threaded_upstream, behaviour)
     assert (turn.text, turn.stop, turn.calls, turn.reasoning) == ("the answer is 42", STOP[client], (), None)
     assert turn.usage == expected_usage(client, wire)
-    assert [seen.path for seen in threaded_upstream.requests] == [PATHS[wire]] * 2
+    assert [seen.path for seen in threaded_upstream.requests] == paths(wire)
 
 
 @pytest.mark.parametrize(("client", "wire"), CELLS)
@@ -210,9 +247,9 @@ async def test_thinking_reaches_the_client_in_its_own_shape(
     # Signed only by an Anthropic upstream; chat has thinking_blocks only for signed thinking.
     signed = tuple((text, signature[:4]) for text, signature in turn.thinking_blocks)
     if client == "messages":
-        assert signed == (("step by step", "sig-" if wire == "messages" else ""),)
-    elif client == "chat":
-        assert signed == ((("step by step", "sig-"),) if wire == "messages" else ())
+        assert signed == (("step by step", "sig+" if wire == "messages" else ""),)
+    elif client in ("chat", "gemini"):
+        assert signed == ((("step by step", "sig+"),) if wire == "messages" else ())
 
 
 # -- errors -----------------------------------------------------------------------------
@@ -221,6 +258,7 @@ RATE_LIMITED: dict[str, type[Exception]] = {
     "chat": openai.RateLimitError,
     "messages": anthropic.RateLimitError,
     "responses": openai.RateLimitError,
+    "gemini": genai_errors.ClientError,
 }
 
 
@@ -230,8 +268,11 @@ async def test_an_upstream_429_is_the_clients_rate_limit_error(
     client: str, wire: str, stream: bool, dialects: dict[str, Client], threaded_upstream: FakeUpstream
 ) -> None:
     threaded_upstream.script(f"up-{wire}", Behaviour(status=429))
-    with pytest.raises(RATE_LIMITED[client]):
+    with pytest.raises(RATE_LIMITED[client]) as raised:
         await dialects[client].ask(f"via-{wire}", stream=stream)
+    if client == "gemini":  # Google's error shape, with its status name
+        error: Any = raised.value
+        assert (error.code, error.status) == (429, "RESOURCE_EXHAUSTED")
 
 
 @pytest.mark.parametrize(("client", "wire"), CELLS)
@@ -240,11 +281,13 @@ async def test_an_error_midway_ends_the_stream_as_the_clients_sdk_knows(
     wire: str,
     gpt: openai.AsyncOpenAI,
     claude: anthropic.AsyncAnthropic,
+    google: genai.Client,
     threaded_upstream: FakeUpstream,
 ) -> None:
     """Each SDK's own reaction: anthropic raises on ``event: error`` (an APIStatusError of the
     stream's 200), openai on chat's ``data: {"error": ...}`` (APIError); a Responses ``error``
-    event is yielded as an event, and the stream has no ``response.completed`` to end on."""
+    event is yielded as an event, and the stream has no ``response.completed`` to end on;
+    google-genai raises the ``data: {"error": ...}`` event as the status its ``code`` says."""
     error = {"error": {"message": "the model fell over", "type": "server_error", "code": "model_crashed"}}
     threaded_upstream.script(f"up-{wire}", Behaviour(reply="one two three four", error=error, error_after=2))
     model = f"via-{wire}"
@@ -266,6 +309,11 @@ async def test_an_error_midway_ends_the_stream_as_the_clients_sdk_knows(
         assert failed.value.status_code == 200
         body: Any = failed.value.body
         assert body["type"] == "error" and "the model fell over" in body["error"]["message"]
+    elif client == "gemini":
+        with pytest.raises(genai_errors.ServerError) as crashed:
+            async for chunk in await google.aio.models.generate_content_stream(model=model, contents="hi"):
+                texts.append(chunk.text or "")
+        assert crashed.value.code == 502 and "the model fell over" in str(crashed.value.message)
     else:
         kinds: list[str] = []
         async with gpt.responses.stream(model=model, input=user) as response_events:
@@ -287,6 +335,8 @@ async def test_an_error_midway_ends_the_stream_as_the_clients_sdk_knows(
 # the upstream reports 5 fresh input tokens, 1000 read from its cache, 200 written, 4 output.
 PRICED_COST = (5 * 1000 + 1000 * 100 + 200 * 1250 + 4 * 2000) / 1e6
 FLAT_COST = ((5 + 1000 + 200) * 1000 + 4 * 2000) / 1e6  # the same usage without cache prices
+# Gemini's usage has no cache writes: a Gemini client's are priced as input (docs/gemini.md).
+GEMINI_PRICED_COST = ((5 + 200) * 1000 + 1000 * 100 + 4 * 2000) / 1e6
 
 
 @pytest.mark.parametrize("client", DIALECTS)
@@ -297,7 +347,8 @@ async def test_prompt_cache_tokens_cost_their_own_price_whatever_the_clients_dia
         threaded_upstream.script(model, Behaviour(cache_read=1000, cache_write=200))
     priced = await dialects[client].cost("priced")
     flat = await dialects[client].cost("priced-flat")
-    assert priced == pytest.approx(PRICED_COST) and flat == pytest.approx(FLAT_COST)
+    expected = GEMINI_PRICED_COST if client == "gemini" else PRICED_COST
+    assert priced == pytest.approx(expected) and flat == pytest.approx(FLAT_COST)
     assert 0 < priced < flat
 
 
@@ -365,7 +416,7 @@ async def test_a_repeated_message_is_replayed_from_the_cache_as_json_and_as_a_st
         first = answers[0][1]
         assert first["content"][0]["thinking"] == "think first"
         assert [block["type"] for block in first["content"]] == ["thinking", "text", "tool_use", "tool_use"]
-        assert first["content"][0]["signature"].startswith("sig-")
+        assert first["content"][0]["signature"].startswith("sig+")
         assert first["stop_reason"] == "tool_use"
         for _, replayed in answers[1:]:
             assert replayed == first

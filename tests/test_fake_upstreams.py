@@ -81,7 +81,7 @@ async def test_a_message_with_thinking_tool_calls_and_cache(
     message = await claude.messages.create(model="m", max_tokens=100, messages=USER)
     thinking, text, weather, time = message.content
     assert thinking.type == "thinking" and thinking.thinking == "let me think"
-    assert thinking.signature.startswith("sig-")
+    assert thinking.signature.startswith("sig+")
     assert text.type == "text"
     assert weather.type == "tool_use" and weather.name == "get_weather"
     assert weather.input == {"city": "Paris", "unit": "celsius"}
@@ -102,7 +102,7 @@ async def test_a_message_streamed(upstream: FakeUpstream, claude: anthropic.Asyn
     assert texts == ["one", " two", " three"]
     thinking, text, weather, time = message.content
     assert thinking.type == "thinking" and thinking.thinking == "hmm ok"
-    assert thinking.signature.startswith("sig-")
+    assert thinking.signature.startswith("sig+")
     assert text.type == "text" and text.text == "one two three"
     assert weather.type == "tool_use" and weather.input == {"city": "Paris", "unit": "celsius"}
     assert time.type == "tool_use" and time.input == {"zone": "CET"}

@@ -12,6 +12,7 @@ from router.dialects.translate.targets import (
     ANY_TARGET,
     TargetLimits,
     fit_chat_request,
+    fit_gemini_request,
     fit_identifier,
     fit_messages_request,
     fit_responses_request,
@@ -146,3 +147,13 @@ def test_a_conversation_fits_each_target_and_never_the_clients_own_dialect() -> 
     plain = conversation.body_for(Dialect.CHAT)
     assert small["max_tokens"] == 16384 and plain["max_tokens"] == 32000
     assert conversation.body_for(Dialect.CHAT, SMALL_CHAT_MODEL) is small  # fitted once per target
+
+
+def test_a_gemini_request_is_clamped_and_loses_thinking_for_a_model_without_reasoning() -> None:
+    body = {
+        "contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+        "generationConfig": {"maxOutputTokens": 32000, "thinkingConfig": {"thinkingBudget": 2048}},
+    }
+    fitted = fit_gemini_request(body, TargetLimits(max_output_tokens=8192, reasoning=False))
+    assert fitted["generationConfig"] == {"maxOutputTokens": 8192}
+    assert body["generationConfig"]["maxOutputTokens"] == 32000  # the translation's copy is untouched

@@ -1,12 +1,13 @@
 """A scripted upstream of every wire API Raceway speaks: a real aiohttp server on 127.0.0.1.
 
 One server answers OpenAI chat completions (``/v1/chat/completions``, and embeddings),
-Anthropic Messages (``/v1/messages``, ``/v1/messages/count_tokens``) and OpenAI Responses
-(``/v1/responses``), each in its own grammar (``tests/upstream_wires.py``), from the same
-scripting. Behaviour is chosen by the upstream model name a request carries, so each
-deployment of a test config (pointing at the same server with its own ``model``) can act
-differently: slow, failing, stalling, or cutting its stream. A list of behaviours is
-played in order, the last one repeating.
+Anthropic Messages (``/v1/messages``, ``/v1/messages/count_tokens``), OpenAI Responses
+(``/v1/responses``) and Google's Gemini API (``/v1beta/models/{model}:generateContent``,
+``:streamGenerateContent?alt=sse``, ``:countTokens``), each in its own grammar
+(``tests/upstream_wires.py``), from the same scripting. Behaviour is chosen by the upstream
+model name a request carries, so each deployment of a test config (pointing at the same
+server with its own ``model``) can act differently: slow, failing, stalling, or cutting its
+stream. A list of behaviours is played in order, the last one repeating.
 
 Besides answers, it can misbehave the ways real upstreams (or what sits in front of them)
 do: a body that is not an answer, a stream that ends without its terminator, resets its
@@ -41,6 +42,8 @@ from tests.upstream_wires import (
     ChatWire,
     CountTokensWire,
     Event,
+    GeminiCountWire,
+    GeminiWire,
     MessagesWire,
     ResponsesWire,
     Wire,
@@ -87,7 +90,7 @@ class Behaviour:
     # Streamed with the arguments in a few pieces; the stop reason becomes tool_calls / tool_use.
     tool_calls: tuple[tuple[str, str], ...] = ()
     # Reasoning before the reply: chat's reasoning_content, a Messages thinking block signed
-    # "sig-<n>", a Responses reasoning item with a summary_text.
+    # "sig+<nnnn>" (base64, as Anthropic's are), a Responses reasoning item with a summary_text.
     reasoning: str | None = None
     cache_read: int = 0  # prompt tokens read from the cache, in each wire's usage convention
     cache_write: int = 0  # prompt tokens written to the cache
@@ -117,6 +120,8 @@ CHAT = ChatWire()
 MESSAGES = MessagesWire()
 COUNT_TOKENS = CountTokensWire()
 RESPONSES = ResponsesWire()
+GEMINI = GeminiWire()
+GEMINI_COUNT = GeminiCountWire()
 
 
 class FakeUpstream:
@@ -189,6 +194,7 @@ class FakeUpstream:
         app.router.add_post("/v1/messages/count_tokens", self._handler(COUNT_TOKENS))
         app.router.add_post("/v1/responses", self._handler(RESPONSES))
         app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_post("/v1beta/models/{target}", self._gemini)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -235,9 +241,24 @@ class FakeUpstream:
 
         return handle
 
-    async def _answer(self, request: web.Request, wire: Wire) -> web.StreamResponse:
+    async def _gemini(self, request: web.Request) -> web.StreamResponse:
+        """Gemini's model calls: the model and the method in the path, streams asked by ``alt=sse``."""
+        model, _, method = request.match_info["target"].rpartition(":")
+        if method == "countTokens":
+            return await self._answer(request, GEMINI_COUNT, model=model, stream=False)
+        if method == "streamGenerateContent" and request.query.get("alt") == "sse":
+            return await self._answer(request, GEMINI, model=model, stream=True)
+        if method == "generateContent":
+            return await self._answer(request, GEMINI, model=model, stream=False)
+        return web.json_response({"error": {"code": 404, "message": "no such method"}}, status=404)
+
+    async def _answer(
+        self, request: web.Request, wire: Wire, *, model: str | None = None, stream: bool | None = None
+    ) -> web.StreamResponse:
+        """``model`` and ``stream``: from the path (Gemini), else read from the body."""
         body = await request.json()
-        model = body.get("model", "")
+        model = body.get("model", "") if model is None else model
+        streaming = bool(body.get("stream")) if stream is None else stream
         request_id = f"req_up_{next(self._ids)}"
         self._record(request=Seen(model, body, CIMultiDict(request.headers), request.path, request_id))
         behaviour = self._next(model)
@@ -259,7 +280,7 @@ class FakeUpstream:
                     content_type=behaviour.content_type,
                     headers=behaviour.headers,
                 )
-            if behaviour.huge and (behaviour.status != 200 or not body.get("stream")):
+            if behaviour.huge and (behaviour.status != 200 or not streaming):
                 return await self._huge(request, model, behaviour)
             if behaviour.status != 200:
                 error = wire.refusal(behaviour.status, behaviour.error)
@@ -274,7 +295,7 @@ class FakeUpstream:
                 cache_write=behaviour.cache_write,
                 number=next(self._ids),
             )
-            if body.get("stream"):
+            if streaming:
                 return await self._stream(request, wire, answer, body, behaviour, headers)
             whole = wire.answer(answer, body)
             self.sent.append(Sent(request.path, 200, whole))

@@ -1,4 +1,4 @@
-"""How the fake upstream writes an answer in each wire API: chat completions, Messages, Responses.
+"""How the fake upstream writes an answer in each wire API: chat completions, Messages, Responses, Gemini.
 
 A wire turns an ``Answer`` (what to say) into a JSON body, an error body, or a ``Stream``
 of SSE events in its own grammar; ``tests/upstream.py`` decides when and how much of it
@@ -230,7 +230,7 @@ class MessagesWire(Wire):
         blocks: list[dict[str, Any]] = []
         if answer.reasoning is not None:
             blocks.append(
-                {"type": "thinking", "thinking": answer.reasoning, "signature": f"sig-{answer.number}"}
+                {"type": "thinking", "thinking": answer.reasoning, "signature": f"sig+{answer.number:04d}"}
             )
         if answer.reply:
             blocks.append({"type": "text", "text": answer.reply})
@@ -377,6 +377,85 @@ class ResponsesWire(Wire):
             call = {"id": f"fc_up_{n}_{i}", "call_id": _call_id(answer, i), "name": name, "arguments": args}
             items.append({"type": "function_call", **call, "status": "completed"})
         return items
+
+
+class GeminiWire(Wire):
+    """Google's Gemini API: POST /v1beta/models/{model}:generateContent, :streamGenerateContent.
+
+    As the Gemini API does: no event names and no terminator besides the last event, whose
+    candidate carries the ``finishReason`` and the usage; function calls come whole, each in an
+    event of its own, the first carrying a thought signature (as Gemini 3's do); the prompt
+    count includes the cached tokens."""
+
+    named = False
+
+    def answer(self, answer: Answer, body: dict[str, Any]) -> dict[str, Any]:
+        return self._event(answer, self._parts(answer), finish=True)
+
+    def stream(self, answer: Answer, body: dict[str, Any]) -> Stream:
+        chunker = _Chunker()
+        for part in self._parts(answer):
+            pieces = words(part["text"]) if "text" in part else [""]
+            for word in pieces:
+                piece = {**part, "text": word} if "text" in part else part
+                chunker.content(self._event(answer, [piece]))
+        return Stream(chunks=chunker.chunks, end=[self._event(answer, [], finish=True)])
+
+    def refusal(self, status: int, error: dict[str, Any] | None) -> dict[str, Any]:
+        detail = (error or {}).get("error") or {}
+        return _google_error(status, detail.get("message") or f"scripted {status}")
+
+    def failure(self, answer: Answer, error: dict[str, Any] | None) -> list[Event]:
+        detail = (error or {}).get("error") or {}
+        return [_google_error(500, detail.get("message") or "scripted midway failure")]
+
+    @staticmethod
+    def _parts(answer: Answer) -> list[dict[str, Any]]:
+        parts: list[dict[str, Any]] = []
+        if answer.reasoning is not None:
+            parts.append({"text": answer.reasoning, "thought": True})
+        if answer.reply:
+            parts.append({"text": answer.reply})
+        for i, (name, args) in enumerate(answer.tool_calls):
+            call = {"functionCall": {"id": _call_id(answer, i), "name": name, "args": orjson.loads(args)}}
+            parts.append({**call, "thoughtSignature": "Z2VtaW5pLXNpZw=="} if i == 0 else call)
+        return parts
+
+    @staticmethod
+    def _event(answer: Answer, parts: list[dict[str, Any]], *, finish: bool = False) -> dict[str, Any]:
+        candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
+        prompt = PROMPT_TOKENS + answer.cache_read + answer.cache_write
+        usage: dict[str, Any] = {"promptTokenCount": prompt}
+        if finish:
+            candidate["finishReason"] = "STOP"
+            usage.update(candidatesTokenCount=COMPLETION_TOKENS, totalTokenCount=prompt + COMPLETION_TOKENS)
+            if answer.cache_read:
+                usage["cachedContentTokenCount"] = answer.cache_read
+        return {
+            "candidates": [candidate],
+            "usageMetadata": usage,
+            "modelVersion": answer.model,
+            "responseId": f"resp_up_{answer.number}",
+        }
+
+
+class GeminiCountWire(GeminiWire):
+    """Gemini's :countTokens."""
+
+    def answer(self, answer: Answer, body: dict[str, Any]) -> dict[str, Any]:
+        return {"totalTokens": PROMPT_TOKENS}
+
+
+_GOOGLE_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+}
+
+
+def _google_error(status: int, message: str) -> dict[str, Any]:
+    return {"error": {"code": status, "message": message, "status": _GOOGLE_STATUS.get(status, "INTERNAL")}}
 
 
 _EMPTY_BLOCKS: dict[str, dict[str, Any]] = {

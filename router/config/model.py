@@ -18,10 +18,11 @@ from typing import Any
 from router.config.telemetry import TelemetrySettings
 
 # Providers Raceway calls itself over pooled aiohttp, with their default base URL: OpenAI-compatible
-# APIs (the base URL ends in ``/v1``, as the openai SDK's does) and Anthropic (without it, as
-# the anthropic SDK's).
+# APIs (the base URL ends in ``/v1``, as the openai SDK's does), Anthropic and Google's Gemini API
+# (without a version, as their SDKs take it).
 NATIVE_PROVIDERS: Mapping[str, str | None] = {
     "anthropic": "https://api.anthropic.com",
+    "gemini": "https://generativelanguage.googleapis.com",
     "openai": "https://api.openai.com/v1",
     "deepseek": "https://api.deepseek.com/v1",
     "fireworks": "https://api.fireworks.ai/inference/v1",
@@ -34,18 +35,19 @@ NATIVE_PROVIDERS: Mapping[str, str | None] = {
     "xai": "https://api.x.ai/v1",
 }
 # Providers whose wire format Raceway does not speak itself: served through litellm.
-LITELLM_PROVIDERS = frozenset({"azure", "bedrock", "cohere", "gemini", "vertex_ai", "huggingface"})
+LITELLM_PROVIDERS = frozenset({"azure", "bedrock", "cohere", "vertex_ai", "huggingface"})
 FAKE_PROVIDER = "fake"
 
 
 class Dialect(enum.StrEnum):
-    """A wire format: what a client speaks to Raceway, and (the first three) what a deployment
+    """A wire format: what a client speaks to Raceway, and (all but completions) what a deployment
     speaks upstream (its ``api``)."""
 
     CHAT = "chat"  # OpenAI Chat Completions
     MESSAGES = "messages"  # Anthropic Messages
     RESPONSES = "responses"  # OpenAI Responses
     COMPLETIONS = "completions"  # OpenAI's legacy text completions (clients only)
+    GEMINI = "gemini"  # Google's Gemini API (generateContent)
 
 
 class Adapter(enum.StrEnum):
@@ -58,7 +60,12 @@ class Adapter(enum.StrEnum):
 # The wire APIs a deployment may declare, by provider: the first is its default.
 WIRE_APIS: Mapping[str, tuple[Dialect, ...]] = {
     "anthropic": (Dialect.MESSAGES,),
-    **{name: (Dialect.CHAT, Dialect.RESPONSES) for name in NATIVE_PROVIDERS if name != "anthropic"},
+    "gemini": (Dialect.GEMINI,),
+    **{
+        name: (Dialect.CHAT, Dialect.RESPONSES)
+        for name in NATIVE_PROVIDERS
+        if name not in ("anthropic", "gemini")
+    },
 }
 
 

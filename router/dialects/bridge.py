@@ -3,10 +3,11 @@
 When the deployment speaks the client's dialect, the body goes as it came (the provider
 rewrites only ``model``) and the answer, or each stream event, comes back untouched. When it
 does not, the request, the answer and the stream are translated, through chat as the pivot
-(``router.dialects.translate``): Messages -> chat -> Responses is two steps, chat <-> either
-one. A request is translated once per wire API, however many deployments of it a race calls,
-then fitted once per ``TargetLimits`` (what the deployment's model accepts: its output limit,
-whether it takes reasoning; ``router.dialects.translate.targets``), which the fleet's members carry.
+(``router.dialects.translate``): Messages -> chat -> Responses is two steps, chat <-> any other
+one (Gemini's too). A request is translated once per wire API, however many deployments of it a
+race calls, then fitted once per ``TargetLimits`` (what the deployment's model accepts: its output
+limit, whether it takes reasoning; ``router.dialects.translate.targets``), which the fleet's
+members carry.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ import orjson
 
 from router.config.model import Dialect
 from router.dialects.formats import FORMATS
-from router.dialects.translate import anthropic, completions_chat, responses
+from router.dialects.translate import anthropic, completions_chat, gemini, responses
 from router.dialects.translate.targets import (
     ANY_TARGET,
     TargetLimits,
     fit_chat_request,
+    fit_gemini_request,
     fit_messages_request,
     fit_responses_request,
 )
@@ -47,34 +49,41 @@ _REQUEST_TO_CHAT: dict[Dialect, Callable[[Body], Body]] = {
     Dialect.MESSAGES: anthropic.messages_request_to_chat,
     Dialect.RESPONSES: responses.responses_request_to_chat,
     Dialect.COMPLETIONS: completions_chat.completions_request_to_chat,
+    Dialect.GEMINI: gemini.gemini_request_to_chat,
 }
 _REQUEST_FROM_CHAT: dict[Dialect, Callable[[Body], Body]] = {
     Dialect.MESSAGES: anthropic.chat_request_to_messages,
     Dialect.RESPONSES: responses.chat_request_to_responses,
+    Dialect.GEMINI: gemini.chat_request_to_gemini,
 }
 # A translated request fitted to its target model, in the wire API it goes in.
 _FIT: dict[Dialect, Callable[[Body, TargetLimits], Body]] = {
     Dialect.CHAT: fit_chat_request,
     Dialect.MESSAGES: fit_messages_request,
     Dialect.RESPONSES: fit_responses_request,
+    Dialect.GEMINI: fit_gemini_request,
 }
 _ANSWER_TO_CHAT: dict[Dialect, Callable[[Body], Body]] = {
     Dialect.MESSAGES: anthropic.messages_answer_to_chat,
     Dialect.RESPONSES: responses.responses_answer_to_chat,
+    Dialect.GEMINI: gemini.gemini_answer_to_chat,
 }
 _ANSWER_FROM_CHAT: dict[Dialect, Callable[[Body], Body]] = {
     Dialect.MESSAGES: anthropic.chat_answer_to_messages,
     Dialect.RESPONSES: responses.chat_answer_to_responses,
     Dialect.COMPLETIONS: completions_chat.chat_answer_to_completions,
+    Dialect.GEMINI: gemini.chat_answer_to_gemini,
 }
 _EVENTS_TO_CHAT: dict[Dialect, Callable[[], EventTranslator]] = {
     Dialect.MESSAGES: anthropic.MessagesEventsToChat,
     Dialect.RESPONSES: responses.ResponsesEventsToChat,
+    Dialect.GEMINI: gemini.GeminiEventsToChat,
 }
 _EVENTS_FROM_CHAT: dict[Dialect, Callable[[], EventTranslator]] = {
     Dialect.MESSAGES: anthropic.ChatEventsToMessages,
     Dialect.RESPONSES: responses.ChatEventsToResponses,
     Dialect.COMPLETIONS: completions_chat.ChatEventsToCompletions,
+    Dialect.GEMINI: gemini.ChatEventsToGemini,
 }
 
 
@@ -235,6 +244,29 @@ class CountTokens:
         body = {**self.body, "max_tokens": 1}  # count_tokens takes none; the translation needs one
         chat = translate_request(body, Dialect.MESSAGES, Dialect.CHAT)
         return orjson.dumps({"input_tokens": estimate_prompt_tokens(chat)})
+
+    def stream(self, member: Member, correlation: Correlation) -> AsyncGenerator[bytes, None]:
+        raise NotImplementedError("token counts are never streamed")
+
+
+class GeminiCountTokens:
+    """Gemini's ``countTokens``: asked of a deployment that speaks Gemini; for any other,
+    estimated here from the request's chat translation (about four characters a token)."""
+
+    __slots__ = ("body",)
+
+    def __init__(self, body: Body) -> None:
+        self.body = body
+
+    async def complete(self, member: Member, correlation: Correlation) -> bytes:
+        provider = member.provider
+        if provider.wire is Dialect.GEMINI and isinstance(provider, TokenCounter):
+            return await provider.count_tokens(self.body, correlation)
+        # The body is ``contents`` alone, or a whole request under ``generateContentRequest``.
+        inner = self.body.get("generateContentRequest", self.body.get("generate_content_request"))
+        request = inner if isinstance(inner, dict) else self.body
+        chat = translate_request(request, Dialect.GEMINI, Dialect.CHAT)
+        return orjson.dumps({"totalTokens": estimate_prompt_tokens(chat)})
 
     def stream(self, member: Member, correlation: Correlation) -> AsyncGenerator[bytes, None]:
         raise NotImplementedError("token counts are never streamed")

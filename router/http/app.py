@@ -21,7 +21,7 @@ from router.config.model import GatewayConfig
 from router.config.reload import ConfigReloader
 from router.errors import GatewayError, InvalidRequest, MethodNotAllowed, RouteNotFound
 from router.gateway import Gateway
-from router.http import admin, endpoints, models, probes
+from router.http import admin, endpoints, gemini, models, probes
 from router.http.responses import dialect_of_path, error_response
 from router.http.worker import Supervision, Worker
 from router.spend.book import SpendBook
@@ -106,6 +106,8 @@ class RacewayApp(Starlette):
             # The same route: SDKs do not follow the redirect Starlette would answer for a POST.
             scope["path"] = path = path.rstrip("/") or "/"
         handler = _HOT_ROUTES.get(path)
+        if handler is None and (target := gemini.hot_target(path)) is not None:
+            handler, scope["path_params"] = gemini.model_call, {"target": target}
         if handler is None or scope["method"] != "POST":
             await super().__call__(scope, receive, send)
             return
@@ -199,6 +201,11 @@ def create_app(
         Route("/models", models.list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", models.retrieve_model, methods=["GET"]),
         Route("/models/{model:path}", models.retrieve_model, methods=["GET"]),
+        Route("/v1beta/models", gemini.list_models, methods=["GET"]),
+        Route("/v1beta/models/{target:path}", gemini.retrieve_model, methods=["GET"]),
+        Route("/v1beta/models/{target:path}", gemini.model_call, methods=["POST"]),
+        Route("/v1beta/{target:path}", gemini.model_call, methods=["POST"]),
+        Route("/v1/models/{target:path}", gemini.model_call, methods=["POST"]),
         Route("/health", probes.health, methods=["GET"]),
         Route("/ready", probes.ready, methods=["GET"]),
         Route("/metrics", probes.metrics_endpoint, methods=["GET"]),

@@ -1,6 +1,7 @@
 """The API endpoints that carry traffic, from the request's body to its answer (JSON, a stream,
 or a replay from the cache), in the client's own dialect: Chat Completions, embeddings,
-Anthropic Messages (and its ``count_tokens``), the Responses API and legacy Completions.
+Anthropic Messages (and its ``count_tokens``), the Responses API and legacy Completions (and,
+through ``router.http.gemini``, whose endpoints depend on the path, Gemini's ``generateContent``).
 
 Every endpoint takes the same path (``_serve``): authentication, the body read and checked,
 routing, budgets, limits, the cache; only the ``Endpoint`` differs — how its body is checked,
@@ -21,7 +22,7 @@ from starlette.types import Receive
 from router.answers.cache import BYPASS, CachedAnswer, CachePlan, plan_for
 from router.answers.reuse import Keeper, ground, look_up
 from router.config.model import Dialect, GatewayKey, ResponseModel
-from router.dialects.bridge import Conversation, CountTokens, Embeddings
+from router.dialects.bridge import Conversation, CountTokens, Embeddings, GeminiCountTokens
 from router.dialects.formats import FORMATS, WireFormat
 from router.dispatch.completion import EMBEDDINGS, Answers, Call
 from router.errors import (
@@ -69,6 +70,10 @@ class Endpoint:
     streams: bool = True
     embeddings: bool = False
     count_tokens: bool = False
+    # The gateway key where the dialect's clients put it besides the bearer and x-api-key headers.
+    api_key: Callable[[Request], str | None] | None = None
+    # The endpoint in cache keys when its path varies by request (Gemini's names the model).
+    cache_path: str | None = None
 
     @property
     def wire_format(self) -> WireFormat:
@@ -78,12 +83,16 @@ class Endpoint:
     def answers(self) -> Answers:
         if self.embeddings:
             return EMBEDDINGS
-        return _TOKEN_COUNTS if self.count_tokens else self.wire_format
+        if self.count_tokens:
+            return _GEMINI_TOKEN_COUNTS if self.dialect is Dialect.GEMINI else _TOKEN_COUNTS
+        return self.wire_format
 
     def call(self, body: dict[str, Any]) -> Call:
         if self.embeddings:
             return Embeddings(body)
-        return CountTokens(body) if self.count_tokens else Conversation(self.dialect, body)
+        if self.count_tokens:
+            return GeminiCountTokens(body) if self.dialect is Dialect.GEMINI else CountTokens(body)
+        return Conversation(self.dialect, body)
 
 
 class _TokenCounts:
@@ -97,6 +106,14 @@ class _TokenCounts:
 
 
 _TOKEN_COUNTS = _TokenCounts()
+
+
+class _GeminiTokenCounts(_TokenCounts):
+    def holds_answer(self, document: Any) -> bool:
+        return isinstance(document, dict) and isinstance(document.get("totalTokens"), int)
+
+
+_GEMINI_TOKEN_COUNTS = _GeminiTokenCounts()
 
 CHAT_ENDPOINT = Endpoint(Dialect.CHAT, chat_request, CHAT)
 EMBEDDINGS_ENDPOINT = Endpoint(
@@ -143,9 +160,8 @@ async def _serve(request: Request, endpoint: Endpoint) -> Response | SSEResponse
         server = gateway.config.server
         headers = request.headers
         try:
-            key = gateway.keyring.authenticate(
-                headers.get("authorization"), request.scope, api_key=headers.get("x-api-key")
-            )
+            api_key = headers.get("x-api-key") or (endpoint.api_key(request) if endpoint.api_key else None)
+            key = gateway.keyring.authenticate(headers.get("authorization"), request.scope, api_key=api_key)
         except GatewayError:  # refused: the body is read all the same, and dropped as it comes
             body_read = await drop_body(request, server.max_body_size, server.body_timeout, worker.deadlines)
             raise
@@ -167,7 +183,12 @@ async def _serve(request: Request, endpoint: Endpoint) -> Response | SSEResponse
         await _admit_key(gateway, worker.metrics, key, routed.prompt_tokens)
         exchange.stream = endpoint.streams and routed.stream
         plan = plan_for(
-            routed, exchange.path, body, key, headers.get("cache-control"), gateway.config.cache.ttl
+            routed,
+            endpoint.cache_path or exchange.path,
+            body,
+            key,
+            headers.get("cache-control"),
+            gateway.config.cache.ttl,
         )
         if exchange.stream and not endpoint.wire_format.replays:
             plan = BYPASS
@@ -182,6 +203,9 @@ async def _serve(request: Request, endpoint: Endpoint) -> Response | SSEResponse
         if not body_read:  # the rest of the body is not read: the connection cannot carry another request
             response.headers["connection"] = "close"
         return response
+
+
+serve = _serve  # for the endpoints that depend on the path (``router.http.gemini``)
 
 
 async def _answer(

@@ -36,6 +36,8 @@ def error_response(error: GatewayError, dialect: Dialect = Dialect.CHAT) -> Resp
 
 def dialect_of_path(path: str) -> Dialect:
     """The dialect of errors answered outside an endpoint (no route, wrong method...)."""
+    if path.startswith("/v1beta/") or (path.startswith("/v1/models/") and ":" in path):
+        return Dialect.GEMINI
     return Dialect.MESSAGES if path.startswith(("/v1/messages", "/messages")) else Dialect.CHAT
 
 

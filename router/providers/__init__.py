@@ -10,6 +10,7 @@ from router.config.model import FAKE_PROVIDER, Deployment, Dialect
 from router.providers.anthropic import AnthropicProvider
 from router.providers.base import Provider, RequestBody
 from router.providers.fake import FakeProvider
+from router.providers.gemini import GeminiProvider
 from router.providers.openai_compat import OpenAICompatibleProvider
 from router.providers.upstream_errors import Scrubber
 
@@ -40,6 +41,8 @@ class ProviderFactory:
             return FakeProvider(deployment)
         if deployment.is_native and deployment.api is Dialect.MESSAGES:
             return AnthropicProvider(deployment, self.session, self.scrubber)
+        if deployment.is_native and deployment.api is Dialect.GEMINI:
+            return GeminiProvider(deployment, self.session, self.scrubber)
         if deployment.is_native:
             return OpenAICompatibleProvider(deployment, self.session, self.scrubber)
         if self._litellm is None:

@@ -136,6 +136,10 @@ class HTTPProvider:
     def _generate_url(self) -> str:
         raise NotImplementedError
 
+    def _stream_url(self) -> str:
+        """Where streams are posted: where answers are, unless the wire API says otherwise."""
+        return self._generate_url()
+
     def _payload(self, body: RequestBody) -> bytes:
         return orjson.dumps({**body, "model": self.deployment.model})
 
@@ -174,7 +178,7 @@ class HTTPProvider:
         name = self.deployment.name
         with translate_errors(self.deployment):
             async with self._session.post(
-                self._generate_url(),
+                self._stream_url(),
                 data=self._payload(body),
                 headers=self._headers_for(correlation),
                 timeout=self._timeout,

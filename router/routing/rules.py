@@ -37,7 +37,8 @@ def estimate_prompt_tokens(body: dict[str, Any]) -> int:
 
     Reads the text of every dialect's prompt whatever its shape: chat's and Anthropic's
     ``messages`` (and Anthropic's ``system``), the Responses API's ``instructions`` and ``input``
-    items, legacy completions' ``prompt``, embeddings' ``input``. Validation checks the fields
+    items, legacy completions' ``prompt``, embeddings' ``input``, Gemini's ``contents`` and
+    ``systemInstruction`` parts. Validation checks the fields
     of the endpoint called, so another endpoint's field (a stray ``messages`` in an embeddings
     request) may be anything; it is passed through, and counts only if well formed.
     """
@@ -47,6 +48,8 @@ def estimate_prompt_tokens(body: dict[str, Any]) -> int:
     for message in messages if type(messages) is list else ():
         if type(message) is dict:
             characters += _text_size(message.get("content"))
+    for content in _gemini_contents(body):
+        characters += _text_size(content.get("parts"))
     raw_input = body.get("input")
     if isinstance(raw_input, str):
         characters += len(raw_input)
@@ -60,6 +63,14 @@ def estimate_prompt_tokens(body: dict[str, Any]) -> int:
             else:
                 characters += 1
     return (characters + 3) // 4
+
+
+def _gemini_contents(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """A Gemini request's contents and system instruction (each holding ``parts``)."""
+    contents = body.get("contents")
+    found = [c for c in contents if type(c) is dict] if type(contents) is list else []
+    system = body.get("systemInstruction")
+    return [*found, system] if type(system) is dict else found
 
 
 def _text_size(content: Any) -> int:

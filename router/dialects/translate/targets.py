@@ -9,13 +9,15 @@ deployments), the body is fitted to plain limits the caller derives from the dep
 
 - ``max_output_tokens``: the output-token fields above it are clamped to it (chat
   ``max_tokens`` and ``max_completion_tokens``, Messages ``max_tokens``, Responses
-  ``max_output_tokens``). A Messages thinking budget that no longer fits below the clamped
-  ``max_tokens`` becomes half of it; under Anthropic's minimum (1,024) thinking is dropped.
+  ``max_output_tokens``, Gemini ``generationConfig.maxOutputTokens``). A Messages thinking
+  budget that no longer fits below the clamped ``max_tokens`` becomes half of it; under
+  Anthropic's minimum (1,024) thinking is dropped.
 - ``reasoning`` false: the reasoning parameters are dropped (chat ``reasoning_effort``,
-  Messages ``thinking``, Responses ``reasoning`` and its ``reasoning.*`` includes), and so is
-  the reasoning in the history (chat ``reasoning_content`` and ``thinking_blocks``, Messages
-  ``thinking`` / ``redacted_thinking`` blocks, Responses ``reasoning`` items). A message or
-  turn left with nothing is dropped (a Messages turn's neighbours of one role then merge).
+  Messages ``thinking``, Responses ``reasoning`` and its ``reasoning.*`` includes, Gemini
+  ``thinkingConfig``), and so is the reasoning in the history (chat ``reasoning_content`` and
+  ``thinking_blocks``, Messages ``thinking`` / ``redacted_thinking`` blocks, Responses
+  ``reasoning`` items). A message or turn left with nothing is dropped (a Messages turn's
+  neighbours of one role then merge).
 
 Identifiers are fitted by the translators themselves, whatever the deployment: they are the
 target dialect's limits (``fit_identifier``). A body passed through in the client's own
@@ -165,3 +167,17 @@ def fit_responses_request(body: Body, limits: TargetLimits) -> Body:
             else:
                 del fitted["include"]
     return fitted
+
+
+def fit_gemini_request(body: Body, limits: TargetLimits) -> Body:
+    """A translated Gemini request fitted to ``limits`` (a copy): ``generationConfig``'s
+    ``maxOutputTokens`` clamped, ``thinkingConfig`` dropped for a model without reasoning (thought
+    parts in the history stay: Gemini reads them as text a model without thinking may ignore)."""
+    config = body.get("generationConfig")
+    if limits == ANY_TARGET or not isinstance(config, dict):
+        return body
+    fitted_config = dict(config)
+    _clamp(fitted_config, ("maxOutputTokens",), limits.max_output_tokens)
+    if not limits.reasoning:
+        fitted_config.pop("thinkingConfig", None)
+    return {**body, "generationConfig": fitted_config}
