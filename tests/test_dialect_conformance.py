@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
+import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -200,6 +201,18 @@ async def test_parallel_tool_calls_and_their_results(
 
 
 @pytest.mark.parametrize(("client", "wire"), CELLS)
+async def test_a_tool_called_without_arguments_gets_an_empty_json_object(
+    client: str, wire: str, dialects: dict[str, Client], threaded_upstream: FakeUpstream
+) -> None:
+    """Anthropic streams such a call's input as one empty piece; the client's arguments are
+    JSON all the same (``{}``), streamed as in a whole answer."""
+    behaviour = Behaviour(reply="", tool_calls=(("get_time", "{}"),))
+    turn = await both_ways(dialects[client], f"via-{wire}", threaded_upstream, behaviour)
+    assert [(call.name, call.arguments) for call in turn.calls] == [("get_time", {})]
+    assert turn.stop == TOOL_STOP[client]
+
+
+@pytest.mark.parametrize(("client", "wire"), CELLS)
 async def test_thinking_reaches_the_client_in_its_own_shape(
     client: str, wire: str, dialects: dict[str, Client], threaded_upstream: FakeUpstream
 ) -> None:
@@ -335,18 +348,40 @@ async def test_count_tokens_is_asked_of_a_messages_deployment_and_estimated_for_
     assert len(threaded_upstream.requests) == 1  # nothing asked of the chat upstream
 
 
+CACHED_MESSAGES = [
+    pytest.param(
+        Behaviour(reasoning="think first", reply="cached words", tool_calls=TOOLS),
+        ["thinking", "text", "tool_use", "tool_use"],
+        ("tool_use", None),
+        id="thinking-text-tools",
+    ),
+    pytest.param(
+        Behaviour(reply="counting one two", stop_sequence="THREE"),
+        ["text"],
+        ("stop_sequence", "THREE"),
+        id="stop-sequence",
+    ),
+]
+
+
+@pytest.mark.parametrize(("behaviour", "blocks", "stop"), CACHED_MESSAGES)
 async def test_a_repeated_message_is_replayed_from_the_cache_as_json_and_as_a_stream(
-    claude: anthropic.AsyncAnthropic, threaded_upstream: FakeUpstream
+    claude: anthropic.AsyncAnthropic,
+    threaded_upstream: FakeUpstream,
+    behaviour: Behaviour,
+    blocks: list[str],
+    stop: tuple[str, str | None],
 ) -> None:
-    threaded_upstream.script(
-        "up-messages", Behaviour(reasoning="think first", reply="cached words", tool_calls=TOOLS)
-    )
+    """Exactly, whichever way the answer came first: a Messages stream is replayed and
+    assembled in Messages' own grammar (chat cannot say which stop sequence ended it)."""
+    threaded_upstream.script("up-messages", behaviour)
     for first_streamed in (False, True):
         request: Any = {
             "model": "cached",
             "max_tokens": 100,
             "temperature": 0,
-            "system": f"first streamed: {first_streamed}",  # a cache entry of its own
+            "stop_sequences": ["THREE"],
+            "system": f"{blocks} first streamed: {first_streamed}",  # a cache entry of its own
             "messages": [{"role": "user", "content": "hi"}],
         }
         answers: list[tuple[str, dict[str, Any]]] = []
@@ -362,10 +397,48 @@ async def test_a_repeated_message_is_replayed_from_the_cache_as_json_and_as_a_st
                 answers.append((raw.headers["x-raceway-cache"], raw.parse().to_dict(exclude_none=True)))
         assert [status for status, _ in answers] == ["miss", "hit", "hit"]
         first = answers[0][1]
-        assert first["content"][0]["thinking"] == "think first"
-        assert [block["type"] for block in first["content"]] == ["thinking", "text", "tool_use", "tool_use"]
-        assert first["content"][0]["signature"].startswith("sig-")
-        assert first["stop_reason"] == "tool_use"
+        assert [block["type"] for block in first["content"]] == blocks
+        assert (first["stop_reason"], first.get("stop_sequence")) == stop
+        if behaviour.reasoning:
+            assert first["content"][0]["thinking"] == "think first"
+            assert first["content"][0]["signature"].startswith("sig-")
         for _, replayed in answers[1:]:
             assert replayed == first
+    assert threaded_upstream.calls("up-messages") == 2
+
+
+async def test_a_chat_answer_from_a_messages_deployment_holds_what_chat_requires_also_from_the_cache(
+    gpt: openai.AsyncOpenAI, threaded_upstream: FakeUpstream
+) -> None:
+    """``message.refusal`` and ``choices[].logprobs`` (both null), and JSON arguments for a tool
+    called without any: in the translated answer, and in the one the cache assembled from the
+    translated stream."""
+    threaded_upstream.script("up-messages", Behaviour(reply="pinging", tool_calls=(("get_time", "{}"),)))
+    for first_streamed in (False, True):
+        request: Any = {
+            "model": "cached",
+            "temperature": 0,
+            "tools": ChatClient.tools,
+            "messages": [
+                {"role": "system", "content": f"first streamed: {first_streamed}"},
+                {"role": "user", "content": "hi"},
+            ],
+        }
+        answers: list[dict[str, Any]] = []
+        if first_streamed:
+            async with gpt.chat.completions.stream(**request) as events:
+                streamed = await events.get_final_completion()
+            assert streamed.choices[0].message.tool_calls[0].function.arguments == "{}"  # type: ignore[index]
+        for _ in range(1 if first_streamed else 2):
+            raw = await gpt.chat.completions.with_raw_response.create(**request)
+            answers.append(json.loads(raw.content))
+        for answer in answers:
+            (choice,) = answer["choices"]
+            message = choice["message"]
+            assert "logprobs" in choice and choice["logprobs"] is None
+            assert "refusal" in message and message["refusal"] is None
+            assert (message["content"], choice["finish_reason"]) == ("pinging", "tool_calls")
+            assert [call["function"] for call in message["tool_calls"]] == [
+                {"name": "get_time", "arguments": "{}"}
+            ]
     assert threaded_upstream.calls("up-messages") == 2

@@ -264,6 +264,9 @@ class ChatEventsToResponses:
         out: list[bytes] = []
         for item in sorted(self._calls.values(), key=lambda item: item.output_index):
             where = {"item_id": item.id, "output_index": item.output_index}
+            if not item.text.strip():  # a call without arguments takes none: JSON ``{}``
+                item.text += "{}"
+                out.append(self._emit("response.function_call_arguments.delta", **where, delta="{}"))
             out.append(
                 self._emit(
                     "response.function_call_arguments.done", **where, name=item.name, arguments=item.text
