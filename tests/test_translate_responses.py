@@ -876,13 +876,18 @@ def test_a_chat_error_midway_becomes_an_error_event_and_nothing_after() -> None:
     error = {"error": {"message": "overloaded", "type": "upstream_error", "code": "502", "param": None}}
     out += translator.feed(data_event(error))
     payloads = responses_events(out)
-    assert payloads[-1] == {
+    detail = {"code": "502", "message": "overloaded", "param": None}
+    assert payloads[-2] == {
         "type": "error",
-        "sequence_number": len(payloads) - 1,
-        "code": "502",
-        "message": "overloaded",
-        "param": None,
+        "sequence_number": len(payloads) - 2,
+        **detail,
+        "error": {"type": "upstream_error", **detail},
     }
+    failed = payloads[-1]
+    assert failed["type"] == "response.failed" and failed["sequence_number"] == len(payloads) - 1
+    assert failed["response"]["id"] == payloads[0]["response"]["id"]
+    assert failed["response"]["error"] == {"code": "server_error", "message": "overloaded"}
+    Response.model_validate(failed["response"])
     assert run(translator, chat_chunks(answer)[3:]) == []
 
 
