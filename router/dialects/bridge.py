@@ -5,6 +5,8 @@ rewrites only ``model``) and the answer, or each stream event, comes back untouc
 does not, the request, the answer and the stream are translated, through chat as the pivot
 (``router.dialects.translate``): Messages -> chat -> Responses is two steps, chat <-> either
 one. A request is translated once per wire API, however many deployments of it a race calls.
+An answer (or stream event) to translate must first have the types the translators read
+(``router.dialects.shapes``): one that does not is no answer, ``upstream_invalid_answer``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import orjson
 
 from router.config.model import Dialect
 from router.dialects.formats import FORMATS
+from router.dialects.shapes import answer_fault, event_fault
 from router.dialects.translate import anthropic, completions_chat, responses
+from router.dialects.translate.events import read_event
 from router.errors import GatewayError, UpstreamError
 from router.fleet.fleet import Member
 from router.providers.correlation import Correlation
@@ -130,6 +134,9 @@ class Conversation:
             document = None
         if not FORMATS[wire].holds_answer(document):
             raise _not_an_answer(member, wire)
+        fault = answer_fault(wire, document)
+        if fault is not None:
+            raise _not_an_answer(member, wire, fault)
         try:
             return orjson.dumps(translate_answer(document, wire, self.dialect))
         except GatewayError:
@@ -144,14 +151,22 @@ class Conversation:
         events = provider.stream(self.body_for(wire), correlation)
         if wire is self.dialect:
             return events
-        return _translated(events, event_translators(wire, self.dialect), member)
+        return _translated(events, wire, event_translators(wire, self.dialect), member)
 
 
 async def _translated(
-    events: AsyncGenerator[bytes, None], steps: list[EventTranslator], member: Member
+    events: AsyncGenerator[bytes, None], wire: Dialect, steps: list[EventTranslator], member: Member
 ) -> AsyncGenerator[bytes, None]:
     async with contextlib.aclosing(events):
         async for event in events:
+            fault = event_fault(wire, read_event(event)[1])
+            if fault is not None:
+                raise UpstreamError(
+                    f"deployment {member.name} sent a malformed stream event of {FORMATS[wire].described}: "
+                    f"{fault}",
+                    deployment=member.name,
+                    code="upstream_invalid_answer",
+                )
             try:
                 translated = feed_all(steps, event)
             except Exception as exc:
@@ -167,9 +182,10 @@ async def _translated(
                 yield out
 
 
-def _not_an_answer(member: Member, wire: Dialect) -> UpstreamError:
+def _not_an_answer(member: Member, wire: Dialect, fault: str | None = None) -> UpstreamError:
+    why = f": {fault}" if fault is not None else ""
     return UpstreamError(
-        f"deployment {member.name} answered 200 with something that is not {FORMATS[wire].described}",
+        f"deployment {member.name} answered 200 with something that is not {FORMATS[wire].described}{why}",
         deployment=member.name,
         code="upstream_invalid_answer",
     )
