@@ -124,12 +124,13 @@ async def test_the_grammar_of_a_messages_stream(upstream: FakeUpstream) -> None:
         "content_block_delta",
         "content_block_stop",
         "content_block_start",
-        *["content_block_delta"] * 3,  # the arguments in pieces
+        *["content_block_delta"] * 4,  # an empty piece first, as Anthropic's; the arguments in pieces
         "content_block_stop",
         "message_delta",
         "message_stop",
     ]
     assert all(data["type"] == name for name, data in events)
+    assert events[7][1]["delta"] == {"type": "input_json_delta", "partial_json": ""}
     assert events[-2][1]["delta"]["stop_reason"] == "tool_use"
 
 

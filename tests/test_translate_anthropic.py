@@ -134,6 +134,7 @@ def chat_answer() -> dict[str, Any]:
                 "message": {
                     "role": "assistant",
                     "content": "Checking the weather for you now.",
+                    "refusal": None,
                     "reasoning_content": "The user wants weather. Two cities.",
                     "thinking_blocks": [
                         {
@@ -1021,7 +1022,7 @@ def test_messages_stream_accumulates_to_the_translated_answer() -> None:
 def test_messages_stream_starts_with_the_role_and_ends_with_finish_usage_and_done() -> None:
     out = feed(MessagesEventsToChat(), anthropic_stream(anthropic_answer()))
     chunks = [read_event(event)[1] for event in out[:-1]]
-    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": "", "refusal": None}
     assert chunks[-2]["choices"][0]["finish_reason"] == "tool_calls"
     assert chunks[-1]["choices"] == []
     assert chunks[-1]["usage"]["prompt_tokens"] == 1300

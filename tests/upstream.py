@@ -94,6 +94,9 @@ class Behaviour:
     reasoning: str | None = None
     cache_read: int = 0  # prompt tokens read from the cache, in each wire's usage convention
     cache_write: int = 0  # prompt tokens written to the cache
+    # The reply ended on this stop sequence: Messages says which (stop_reason stop_sequence),
+    # chat and Responses only that it stopped.
+    stop_sequence: str | None = None
 
 
 @dataclass
@@ -293,6 +296,7 @@ class FakeUpstream:
                 tool_calls=behaviour.tool_calls,
                 cache_read=behaviour.cache_read,
                 cache_write=behaviour.cache_write,
+                stop_sequence=behaviour.stop_sequence,
                 number=next(self._ids),
             )
             if streaming:

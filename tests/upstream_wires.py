@@ -32,6 +32,7 @@ class Answer:
     tool_calls: tuple[tuple[str, str], ...] = ()  # (name, JSON arguments)
     cache_read: int = 0
     cache_write: int = 0
+    stop_sequence: str | None = None
     number: int = 0  # unique to the answer: its ids and thinking signature carry it
 
 
@@ -173,13 +174,21 @@ class MessagesWire(Wire):
     request_id_header = "request-id"
 
     def answer(self, answer: Answer, body: dict[str, Any]) -> dict[str, Any]:
-        return {**self._message(answer), "content": self._blocks(answer), "stop_reason": _stop_reason(answer)}
+        return {
+            **self._message(answer),
+            "content": self._blocks(answer),
+            "stop_reason": _stop_reason(answer),
+            "stop_sequence": answer.stop_sequence,
+        }
 
     def stream(self, answer: Answer, body: dict[str, Any]) -> Stream:
         chunker = _Chunker()
         for index, block in enumerate(self._blocks(answer)):
             empty = {**block, **_EMPTY_BLOCKS[block["type"]]}
             chunker.frame({"type": "content_block_start", "index": index, "content_block": empty})
+            if block["type"] == "tool_use":  # Anthropic opens every tool input with an empty piece
+                opening = {"type": "input_json_delta", "partial_json": ""}
+                chunker.frame({"type": "content_block_delta", "index": index, "delta": opening})
             for delta in self._deltas(block):
                 chunker.content({"type": "content_block_delta", "index": index, "delta": delta})
             if block["type"] == "thinking":
@@ -190,7 +199,7 @@ class MessagesWire(Wire):
         start = {**self._message(answer), "usage": {**usage, "output_tokens": 1}}
         delta = {
             "type": "message_delta",
-            "delta": {"stop_reason": _stop_reason(answer), "stop_sequence": None},
+            "delta": {"stop_reason": _stop_reason(answer), "stop_sequence": answer.stop_sequence},
             "usage": {"output_tokens": usage["output_tokens"]},
         }
         return Stream(
@@ -245,7 +254,7 @@ class MessagesWire(Wire):
             yield from ({"type": "thinking_delta", "thinking": word} for word in words(block["thinking"]))
         elif block["type"] == "text":
             yield from ({"type": "text_delta", "text": word} for word in words(block["text"]))
-        else:
+        elif block["input"]:  # a tool called without arguments streams none
             arguments = orjson.dumps(block["input"]).decode()
             yield from (
                 {"type": "input_json_delta", "partial_json": piece} for piece in _pieces_of(arguments)
@@ -497,7 +506,9 @@ def _finish(answer: Answer) -> str:
 
 
 def _stop_reason(answer: Answer) -> str:
-    return "tool_use" if answer.tool_calls else "end_turn"
+    if answer.tool_calls:
+        return "tool_use"
+    return "end_turn" if answer.stop_sequence is None else "stop_sequence"
 
 
 def _call_id(answer: Answer, index: int) -> str:

@@ -7,7 +7,8 @@ does not, the request, the answer and the stream are translated, through chat as
 one (Gemini's too). A request is translated once per wire API, however many deployments of it a
 race calls, then fitted once per ``TargetLimits`` (what the deployment's model accepts: its output
 limit, whether it takes reasoning; ``router.dialects.translate.targets``), which the fleet's
-members carry.
+members carry. An answer (or stream event) to translate must first have the types the translators read
+(``router.dialects.shapes``): one that does not is no answer, ``upstream_invalid_answer``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ import orjson
 
 from router.config.model import Dialect
 from router.dialects.formats import FORMATS
+from router.dialects.shapes import answer_fault, event_fault
 from router.dialects.translate import anthropic, completions_chat, gemini, responses
+from router.dialects.translate.events import read_event
 from router.dialects.translate.targets import (
     ANY_TARGET,
     TargetLimits,
@@ -168,6 +171,9 @@ class Conversation:
             document = None
         if not FORMATS[wire].holds_answer(document):
             raise _not_an_answer(member, wire)
+        fault = answer_fault(wire, document)
+        if fault is not None:
+            raise _not_an_answer(member, wire, fault)
         try:
             return orjson.dumps(translate_answer(document, wire, self.dialect))
         except GatewayError:
@@ -182,14 +188,22 @@ class Conversation:
         events = provider.stream(self.body_for(wire, member.target), correlation)
         if wire is self.dialect:
             return events
-        return _translated(events, event_translators(wire, self.dialect), member)
+        return _translated(events, wire, event_translators(wire, self.dialect), member)
 
 
 async def _translated(
-    events: AsyncGenerator[bytes, None], steps: list[EventTranslator], member: Member
+    events: AsyncGenerator[bytes, None], wire: Dialect, steps: list[EventTranslator], member: Member
 ) -> AsyncGenerator[bytes, None]:
     async with contextlib.aclosing(events):
         async for event in events:
+            fault = event_fault(wire, read_event(event)[1])
+            if fault is not None:
+                raise UpstreamError(
+                    f"deployment {member.name} sent a malformed stream event of {FORMATS[wire].described}: "
+                    f"{fault}",
+                    deployment=member.name,
+                    code="upstream_invalid_answer",
+                )
             try:
                 translated = feed_all(steps, event)
             except Exception as exc:
@@ -205,9 +219,10 @@ async def _translated(
                 yield out
 
 
-def _not_an_answer(member: Member, wire: Dialect) -> UpstreamError:
+def _not_an_answer(member: Member, wire: Dialect, fault: str | None = None) -> UpstreamError:
+    why = f": {fault}" if fault is not None else ""
     return UpstreamError(
-        f"deployment {member.name} answered 200 with something that is not {FORMATS[wire].described}",
+        f"deployment {member.name} answered 200 with something that is not {FORMATS[wire].described}{why}",
         deployment=member.name,
         code="upstream_invalid_answer",
     )

@@ -11,7 +11,7 @@ from typing import Any
 from starlette.responses import Response
 
 from router.answers.cache import CACHE_HEADER, CachedAnswer
-from router.answers.dialects import DialectAssembler, replay_in
+from router.answers.dialects import Assembler, assembler_for, replay_in
 from router.answers.reuse import Keeper
 from router.config.model import Dialect
 from router.dialects.formats import FORMATS
@@ -116,7 +116,7 @@ def streaming(
         # An answer is kept only if the cache could hold it and the deployment may send it.
         deployment = keeper.gateway.config.deployments.get(opened.deployment)
         limit = keeper.gateway.cache.settings.max_bytes
-        assembler = DialectAssembler(
+        assembler = assembler_for(
             dialect, max_bytes=min(limit, deployment.max_response_size) if deployment else limit
         )
         opened.on_event = _assembling(opened, assembler, keeper)
@@ -138,7 +138,7 @@ def streaming(
     return SSEResponse(opened, answer_headers(exchange, upstream), drain, rename)
 
 
-def _assembling(opened: OpenedStream, assembler: DialectAssembler, keeper: Keeper) -> Callable[[bytes], None]:
+def _assembling(opened: OpenedStream, assembler: Assembler, keeper: Keeper) -> Callable[[bytes], None]:
     """Feeds ``assembler`` the stream's events. Once it drops the stream (too large, malformed:
     the answer will not be kept), it is fed no more and the requests following this one lead
     themselves at once; the stream goes on for its client."""

@@ -78,6 +78,7 @@ Answers (``messages_answer_to_chat``, ``chat_answer_to_messages``) and streams
 | Messages                                   | chat                                        | way  | note |
 |--------------------------------------------|---------------------------------------------|------|------|
 | `id` `msg_X`                               | `chatcmpl-msg_X`                            | <->  | 19   |
+| -                                          | `refusal`, `logprobs` (null)                | ->   | 25   |
 | `text` blocks                              | `content` (joined; None when none)          | <->  | 4    |
 | `text` block                               | `refusal`                                   | <- ~ |      |
 | `thinking` / `redacted_thinking` blocks    | `reasoning_content` + `thinking_blocks`     | <->  | 20   |
@@ -96,10 +97,12 @@ Answers (``messages_answer_to_chat``, ``chat_answer_to_messages``) and streams
 19. Back: `chatcmpl-` stripped, `msg_` added when missing.
 20. Chat reasoning without `thinking_blocks` (DeepSeek, vLLM) -> one thinking block with an
     empty signature.
-21. Stream: `index` = position among the tool calls. Chat arguments that are not JSON in a
-    whole answer: UpstreamError (502). A chat stream interleaving the argument pieces of
-    several calls cannot be told as Anthropic blocks (one block is open at a time): pieces for
-    a call whose block is already closed are dropped.
+21. Stream: `index` = position among the tool calls; a call that streams no arguments
+    (Anthropic opens every input with `partial_json: ""`) gets `{}` when its block stops, as
+    in a whole answer. Chat arguments that are not JSON in a whole answer: UpstreamError
+    (502). A chat stream interleaving the argument pieces of several calls cannot be told as
+    Anthropic blocks (one block is open at a time): pieces for a call whose block is already
+    closed are dropped.
 22. end_turn, stop_sequence, pause_turn -> stop; max_tokens, model_context_window_exceeded ->
     length; tool_use <-> tool_calls; refusal <-> content_filter. Back: stop -> end_turn with
     `stop_sequence` null (chat does not say which sequence).
@@ -109,6 +112,13 @@ Answers (``messages_answer_to_chat``, ``chat_answer_to_messages``) and streams
     (position among the thinking blocks) is ours, so the openai SDK's accumulator can merge
     several blocks. Back, such a block's text is not counted twice.
 24. Nothing is emitted after it.
+25. Chat's schema requires both; a stream's role chunk says `refusal: null` and each choice
+    `logprobs: null`, as OpenAI's do, so an answer assembled from it has them too.
+
+Either way, an answer is translated only once it has the types these translators read
+(``router.dialects.shapes``); a cached Messages answer is replayed and assembled in
+Messages' own grammar, not through chat (``router.answers.messages``): its stop sequence,
+server tool blocks and citations survive.
 """
 
 from __future__ import annotations

@@ -93,13 +93,13 @@ Answers (``responses_answer_to_chat``, ``chat_answer_to_responses``) and streams
 | `id` `resp_X`                               | `chatcmpl-X`                                | <->  |      |
 | `message` items' `output_text` parts        | `content` (joined; None when none)          | <->  |      |
 | `refusal` parts                             | `refusal`                                   | <->  |      |
-| `function_call` items (`fc_X_i`)            | `tool_calls` (`id` = `call_id`)             | <->  |      |
+| `function_call` items (`fc_X_i`)            | `tool_calls` (`id` = `call_id`)             | <->  | 20   |
 | `reasoning` item summary (`rs_X`)           | `reasoning_content`                         | <->  | 8    |
 | built-in tool call items                    | -                                           | drop |      |
 | `status` completed                          | `finish_reason` stop / tool_calls           | <->  |      |
 | `status` incomplete, max_output_tokens      | `finish_reason` length                      | <->  |      |
 | `status` incomplete, content_filter         | `finish_reason` content_filter              | <->  |      |
-| `status` failed, stream `error`             | UpstreamError / chat error event            | ->   |      |
+| `status` failed, stream `error`             | UpstreamError / chat error event            | <->  | 21   |
 | `usage` input / output / total tokens       | prompt / completion / total tokens          | <->  |      |
 | `input_tokens_details.cached_tokens`        | `prompt_tokens_details.cached_tokens`       | <->  |      |
 | `input_tokens_details.cache_write_tokens`   | `cache_creation_input_tokens`               | <->  |      |
@@ -109,6 +109,14 @@ Answers (``responses_answer_to_chat``, ``chat_answer_to_responses``) and streams
 
 19. The answer translators see only the answer: a Response built from chat echoes defaults
     (`tools: []`, `tool_choice: auto`, `parallel_tool_calls: true`, no instructions).
+20. Arguments that are empty (some chat servers send `""` for a call without any) become
+    `{}`, JSON as clients parse it, in answers and streams both ways.
+21. Towards Responses, a chat error event ends the stream as OpenAI's service ends a failed
+    response (``items.failure``): `error` with its documented fields and the nested `error`
+    object the service sends (the openai SDK raises `APIError` on it), then `response.failed`
+    carrying the response failed, with `error.code` `server_error` (`rate_limit_exceeded`
+    for a rate limit: the Response schema's codes). The gateway ends its own failed
+    Responses streams the same way (``router.dialects.formats``).
 
 A chat stream becomes the full typed Responses grammar (``response.created``,
 ``response.in_progress``, per item ``output_item.added`` ... ``output_item.done``, and
