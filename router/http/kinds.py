@@ -80,12 +80,16 @@ class Kind:
     # Fields required by the value of another (``tag``): a tool message needs its tool_call_id.
     tag: str = "type"
     required_when: Mapping[str, tuple[str, ...]] | None = None
+    # Fields whose kind depends on the tag's value, checked only there: a Responses
+    # ``function_call`` item's ``arguments`` is a string, a ``tool_search_call``'s an object.
+    variants: Mapping[str, Mapping[str, Kind]] | None = None
 
     # Whether ``inspect`` has anything to do once the type is right (not for strings, numbers...).
     nested: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.required_when is not None:  # the tag's value is then a string (or absent): hashable
+        if self.required_when is not None or self.variants is not None:
+            # the tag's value is then a string (or absent): hashable
             assert self.fields is not None and self.tag in self.fields, f"{self.tag} must be a checked field"
         nested = bool(self.choices) or dict in self.types or list in self.types
         object.__setattr__(self, "nested", nested)
@@ -104,6 +108,8 @@ class Kind:
             for name in self.required:
                 if value.get(name) is None:
                     raise _WrongValue("is required", "missing_field", [name])
+            if self.variants is not None and (variant := self.variants.get(value.get(self.tag, ""))):
+                _check_variant(value, variant, depth)
             if self.required_when is not None:
                 tag = value.get(self.tag, "")
                 for name in self.required_when.get(tag, ()):
@@ -138,6 +144,23 @@ def _check_fields(value: dict[str, Any], fields: Mapping[str, Kind], depth: int)
                         kind.inspect(item, depth + 1)
             elif type(item) is dict or type(item) is list:
                 _check_depth(item, depth + 1)
+        except _WrongValue as wrong:
+            wrong.path.append(name)
+            raise
+
+
+def _check_variant(value: dict[str, Any], variant: Mapping[str, Kind], depth: int) -> None:
+    """The fields of ``value`` (at level ``depth``) whose kind its tag decides; their depth, as
+    free-form fields, is checked already."""
+    for name, kind in variant.items():
+        item = value.get(name)
+        if item is None:
+            continue
+        try:
+            if type(item) not in kind.types:
+                raise _WrongValue(f"must be {kind.what}", "invalid_type")
+            if kind.nested:
+                kind.inspect(item, depth + 1)
         except _WrongValue as wrong:
             wrong.path.append(name)
             raise
