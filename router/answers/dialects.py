@@ -3,7 +3,8 @@
 Chat's ``replay`` and ``StreamAssembler`` do the work; another dialect's answer crosses to
 chat and back with the translators (``router.dialects.bridge``), so whatever a dialect's
 answer holds that chat's extensions carry (text, tool calls, thinking with its signatures,
-usage with cache tokens) survives the cache.
+usage with cache tokens) survives the cache. Legacy completions, which never cross back to
+chat, are replayed and assembled in their own shape (``router.answers.completions``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 
 import orjson
 
+from router.answers.completions import CompletionAssembler, replay_completion
 from router.answers.replay import StreamAssembler, replay
 from router.config.model import Dialect
 from router.dialects.bridge import EventTranslator, event_translators, feed_all, translate_answer
@@ -23,6 +25,8 @@ def replay_in(dialect: Dialect, answer: bytes, *, include_usage: bool) -> list[b
     """The events of a stream carrying ``answer``, an answer in ``dialect``."""
     if dialect is Dialect.CHAT:
         return replay(answer, include_usage=include_usage)
+    if dialect is Dialect.COMPLETIONS:
+        return replay_completion(answer, include_usage=include_usage)
     chat = orjson.dumps(translate_answer(orjson.loads(answer), dialect, Dialect.CHAT))
     steps = event_translators(Dialect.CHAT, dialect)
     return [out for event in replay(chat, include_usage=True) for out in feed_all(steps, event)]
@@ -31,34 +35,40 @@ def replay_in(dialect: Dialect, answer: bytes, *, include_usage: bool) -> list[b
 class DialectAssembler:
     """Builds the answer a stream in ``dialect`` amounts to (see ``StreamAssembler``)."""
 
-    __slots__ = ("_chat", "_dialect", "_steps")
+    __slots__ = ("_assembler", "_dialect", "_steps")
 
     def __init__(self, dialect: Dialect, *, max_bytes: int) -> None:
         self._dialect = dialect
-        self._chat = StreamAssembler(max_bytes=max_bytes)
-        self._steps: list[EventTranslator] = event_translators(dialect, Dialect.CHAT)
+        self._assembler: StreamAssembler | CompletionAssembler
+        self._steps: list[EventTranslator] = []
+        if dialect is Dialect.COMPLETIONS:
+            self._assembler = CompletionAssembler(max_bytes=max_bytes)
+        else:
+            self._assembler = StreamAssembler(max_bytes=max_bytes)
+            self._steps = event_translators(dialect, Dialect.CHAT)
 
     @property
     def dropped(self) -> bool:
-        return self._chat.dropped
+        return self._assembler.dropped
 
     def feed(self, event: bytes) -> None:
         if not self._steps:
-            self._chat.feed(event)
+            self._assembler.feed(event)
             return
-        if self._chat.dropped:
+        if self._assembler.dropped:
             return
         try:
             events = feed_all(self._steps, event)
         except Exception as exc:  # never hurts the stream: its answer is simply not kept
             logger.warning("a streamed answer is not kept: translating it failed", exc_info=exc)
-            self._chat.dropped = True
+            self._assembler.dropped = True
             return
         for translated in events:
-            self._chat.feed(translated)
+            self._assembler.feed(translated)
 
     def answer(self) -> bytes | None:
-        chat = self._chat.answer()
-        if chat is None or self._dialect is Dialect.CHAT:
-            return chat
-        return orjson.dumps(translate_answer(orjson.loads(chat), Dialect.CHAT, self._dialect))
+        """The answer in ``dialect``, or None (see the assemblers)."""
+        answer = self._assembler.answer()
+        if answer is None or self._dialect in (Dialect.CHAT, Dialect.COMPLETIONS):
+            return answer
+        return orjson.dumps(translate_answer(orjson.loads(answer), Dialect.CHAT, self._dialect))
