@@ -250,9 +250,7 @@ async def test_every_answer_and_event_is_valid_fresh_and_replayed(
         await ask(sdks, client, f"cached-{wire}", stream=False)
         await ask(sdks, client, f"cached-{wire}", stream=True)
     statuses = [exchange.headers["x-raceway-cache"] for exchange in sdks.tap.exchanges]
-    # Legacy completions streams are neither replayed nor stored (their wire format cannot replay).
-    replayed = "bypass" if client == "completions" else "hit"
-    assert statuses == ["bypass", "hit", replayed] * 2
+    assert statuses == ["bypass", "hit", "hit"] * 2
     assert [exchange.streamed for exchange in sdks.tap.exchanges] == [False, False, True, True, False, True]
     calls = statuses.count("bypass")  # each went upstream
     if behaviour == "tools" and client != "completions":

@@ -9,8 +9,7 @@ chat, the only way Raceway serves them), and:
 - no answer is a 5xx;
 - every refusal is an error of the client's dialect (its official error schema);
 - every request is answered 2xx unless the README documents its refusal (``DOCUMENTED``), the
-  provider itself refuses it (``PROVIDER_RULES``), or it is a known bug (``PENDING_FIXES``,
-  ``FINDINGS``);
+  provider itself refuses it (``PROVIDER_RULES``), or it is a known bug (``PENDING_FIXES``);
 - every 2xx answer, JSON or each stream event, is valid against the dialect's schema, and
   every request that reached the upstream against the upstream's request schema.
 
@@ -114,41 +113,7 @@ PROVIDER_RULES: dict[str, tuple[Refusal, ...]] = {
 # merges. A 400 matching one is tolerated (it is still checked for its shape).
 PENDING_FIXES: dict[str, tuple[Refusal, ...]] = {}
 
-# FOUND HERE, not fixed on this branch (see docs/conformance.md): valid requests Raceway refuses.
-FINDINGS: dict[str, tuple[Refusal, ...]] = {
-    "completions": (
-        Refusal(
-            "an empty `prompt` (valid by the specification) is refused",
-            lambda body: body.get("prompt") in ("", [""]),
-            r"'prompt' must not be empty",
-        ),
-    ),
-    "responses": (
-        Refusal(
-            "an empty `input` (valid by the specification) is refused",
-            lambda body: body.get("input") in ("", []),
-            r"'input' must not be empty",
-        ),
-    ),
-    "messages": (
-        Refusal(
-            "a `system` message in `messages` (role user | assistant | system in the SDK's MessageParam)",
-            lambda body: any(m.get("role") == "system" for m in body["messages"]),
-            r"role must be one of assistant, user",
-        ),
-        Refusal(
-            "a `search_result` block, whose `source` is a string",
-            lambda body: "search_result" in orjson.dumps(body).decode(),
-            r"\.source must be an object",
-        ),
-        Refusal(
-            "a server tool's result block whose `content` is an object (code execution, text editor...)",
-            lambda body: "_tool_result" in orjson.dumps(body).decode(),
-            r"\.content must be a string or an array of content blocks",
-        ),
-    ),
-}
-REFUSALS = (DOCUMENTED, PROVIDER_RULES, PENDING_FIXES, FINDINGS)
+REFUSALS = (DOCUMENTED, PROVIDER_RULES, PENDING_FIXES)
 
 
 def gateway_config(upstream: FakeUpstream) -> str:

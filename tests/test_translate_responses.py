@@ -168,6 +168,22 @@ def test_instructions_become_the_first_system_message_and_a_string_input_one_use
     }
 
 
+def test_an_empty_input_is_an_empty_user_message_or_none() -> None:
+    """Both are valid in OpenAI's specification: ``""`` says nothing, ``[]`` holds no item."""
+    assert responses_request_to_chat({"model": "m", "input": ""})["messages"] == [
+        {"role": "user", "content": ""}
+    ]
+    chat = responses_request_to_chat({"model": "m", "instructions": "Be brief.", "input": []})
+    assert chat["messages"] == [{"role": "system", "content": "Be brief."}]
+
+
+@pytest.mark.parametrize("input_", [[], [{"type": "web_search_call", "id": "ws_1", "status": "completed"}]])
+def test_a_request_that_leaves_chat_no_message_is_refused(input_: list[Any]) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        responses_request_to_chat({"model": "m", "input": input_})
+    assert refused.value.param == "input" and "nothing to send" in refused.value.message
+
+
 def test_a_codex_request_translates_with_its_hints_dropped() -> None:
     body = {
         "model": "gpt-5-codex",

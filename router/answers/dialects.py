@@ -5,6 +5,8 @@ whatever chat could not carry (the stop sequence, server tool blocks, citations)
 others chat's ``replay`` and ``StreamAssembler`` do the work; a Responses answer crosses to
 chat and back with the translators (``router.dialects.bridge``), so whatever it holds that
 chat's extensions carry (text, tool calls, reasoning, usage with cache tokens) survives the cache.
+Legacy completions, which never cross back to chat, are replayed and assembled in their own
+shape (``router.answers.completions``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Protocol
 
 import orjson
 
+from router.answers.completions import CompletionAssembler, replay_completion
 from router.answers.messages import MessageAssembler, replay_message
 from router.answers.replay import StreamAssembler, replay
 from router.config.model import Dialect
@@ -28,6 +31,8 @@ def replay_in(dialect: Dialect, answer: bytes, *, include_usage: bool) -> list[b
         return replay(answer, include_usage=include_usage)
     if dialect is Dialect.MESSAGES:
         return replay_message(answer)
+    if dialect is Dialect.COMPLETIONS:
+        return replay_completion(answer, include_usage=include_usage)
     chat = orjson.dumps(translate_answer(orjson.loads(answer), dialect, Dialect.CHAT))
     steps = event_translators(Dialect.CHAT, dialect)
     return [out for event in replay(chat, include_usage=True) for out in feed_all(steps, event)]
@@ -50,6 +55,8 @@ def assembler_for(dialect: Dialect, *, max_bytes: int) -> Assembler:
         return MessageAssembler(max_bytes=max_bytes)
     if dialect is Dialect.CHAT:
         return StreamAssembler(max_bytes=max_bytes)
+    if dialect is Dialect.COMPLETIONS:
+        return CompletionAssembler(max_bytes=max_bytes)
     return _ThroughChat(dialect, max_bytes=max_bytes)
 
 

@@ -55,7 +55,6 @@ class WireFormat:
     dialect = Dialect.CHAT
     answer_field = "choices"  # the list every answer of the dialect holds
     described = "a chat completion"
-    replays = True  # a cached answer can be replayed as a stream
 
     def holds_answer(self, document: Any) -> bool:
         return isinstance(document, dict) and isinstance(document.get(self.answer_field), list)
@@ -102,7 +101,6 @@ class WireFormat:
 class CompletionsFormat(WireFormat):
     dialect = Dialect.COMPLETIONS
     described = "a text completion"
-    replays = False
 
     def has_content(self, event: bytes) -> bool:
         payload = event_json(event)

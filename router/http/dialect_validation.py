@@ -24,7 +24,8 @@ from router.http.kinds import (
     parse_json_object,
 )
 
-_ANTHROPIC_ROLES = frozenset({"user", "assistant"})
+# The anthropic SDK's MessageParam: a system message may come among the others.
+_ANTHROPIC_ROLES = frozenset({"user", "assistant", "system"})
 _SOURCE = Kind(
     "an object",
     (dict,),
@@ -67,7 +68,7 @@ _ANTHROPIC_MESSAGE = Kind(
     "an object",
     (dict,),
     {
-        "role": Kind("one of assistant, user", (str,), choices=_ANTHROPIC_ROLES),
+        "role": Kind("one of assistant, system, user", (str,), choices=_ANTHROPIC_ROLES),
         "content": Kind("a string or an array of content blocks", (str, list), items=_BLOCK),
     },
     required=("role", "content"),
@@ -161,11 +162,12 @@ COMPLETIONS_FIELDS: Mapping[str, Kind] = {
 
 
 def _required(body: dict[str, Any], *names: str) -> None:
+    """Present and not null. Empty is valid where OpenAI's specification says so (an empty
+    ``input`` or ``prompt``: the provider answers it); Anthropic refuses an empty ``messages``."""
     for name in names:
-        value = body.get(name)
-        if value is None:
+        if body.get(name) is None:
             raise InvalidRequest(f"{name!r} is required", param=name, code="missing_field")
-        if value == [] or value == "":
+        if name == "messages" and body[name] == []:
             raise InvalidRequest(f"{name!r} must not be empty", param=name, code="invalid_value")
 
 

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive
 
-from router.answers.cache import BYPASS, CachedAnswer, CachePlan, plan_for
+from router.answers.cache import CachedAnswer, CachePlan, plan_for
 from router.answers.reuse import Keeper, ground, look_up
 from router.config.model import Dialect, GatewayKey, ResponseModel
 from router.dialects.bridge import Conversation, CountTokens, Embeddings, GeminiCountTokens
@@ -190,8 +190,6 @@ async def _serve(request: Request, endpoint: Endpoint) -> Response | SSEResponse
             headers.get("cache-control"),
             gateway.config.cache.ttl,
         )
-        if exchange.stream and not endpoint.wire_format.replays:
-            plan = BYPASS
         exchange.cache = plan.status
         return await _answer(request, gateway, exchange, routed, body, plan, endpoint)
     except GatewayError as exc:

@@ -7,11 +7,13 @@ Requests (``messages_request_to_chat`` ->, ``chat_request_to_messages`` <-). Way
 |--------------------------------------------|---------------------------------------------|------|------|
 | `system` (string or text blocks)           | first `system` message                      | <->  | 1    |
 | `system`                                   | `system`/`developer` messages, anywhere     | <- ~ | 2    |
+| `system` message among `messages`          | `system` message, in place                  | ->   | 1    |
 | alternating user/assistant turns           | consecutive same-role messages              | <- ~ | 3    |
 | `text` block                               | `text` part (a string stays a string)       | <->  | 4    |
 | `image` block, `base64` / `url` source     | `image_url`, `data:` URL / http(s) URL      | <->  |      |
 | `document`, `text` source                  | `text` part                                 | -> ~ |      |
 | `document`, `base64` source                | `file` part with `file_data` data URL       | <->  | 5    |
+| `search_result` block                      | `text` part: title, source, then its text   | -> ~ | 4    |
 | `tool_use` block (assistant)               | `tool_calls[]`, arguments = JSON of `input` | <->  | 6    |
 | `tool_result` block (user)                 | `role: tool` message per result             | <->  | 7    |
 | `thinking` / `redacted_thinking` (history) | `thinking_blocks` + `reasoning_content`     | <->  | 8, T1|
@@ -34,13 +36,19 @@ Requests (``messages_request_to_chat`` ->, ``chat_request_to_messages`` <-). Way
 | `context_management`, `service_tier`, ...  | -                                           | drop | 16   |
 | -                                          | `n` > 1, `logprobs`, audio output           | 400  | 17   |
 | -                                          | role `function` (legacy)                    | 400  |      |
+| -                                          | no message with content left                | 400  | 3    |
 | -                                          | `seed`, penalties, `logit_bias`, ...        | drop | 18   |
 
-1. Text blocks joined by a blank line; `cache_control` dropped.
-2. Mid-conversation system/developer messages move into `system` (Anthropic has one).
+1. Text blocks joined by a blank line; `cache_control` dropped. A system message (the SDK's
+   `MessageParam` takes role `system`) holding other blocks: 400 (chat's holds text only).
+2. Mid-conversation system/developer messages move into `system`, which every Anthropic model
+   takes (a `system` role among the messages is newer).
 3. Merged: Anthropic requires alternation. A user turn's tool results go first in it. A chat
-   message with nothing to say (empty content, no calls) is skipped: Anthropic refuses empty turns.
-4. `cache_control` and `citations` dropped.
+   message with nothing to say (empty content, no calls) is skipped: Anthropic refuses empty
+   turns, and a request with none left (empty or system-only, e.g. an empty completions
+   `prompt`): 400.
+4. `cache_control` and `citations` dropped. A search result (also inside a tool result, set
+   apart there by a blank line) is read as text: its title, its source, its text blocks.
 5. `url`, `file` and `content` document sources are refused; chat files need `file_data`.
 6. Chat arguments that are not a JSON object: 400 naming `messages[i].tool_calls[j]...`.
 7. Tool messages come right after the assistant's calls, the turn's other blocks follow in a

@@ -24,6 +24,11 @@ def chat_request_to_messages(body: dict[str, Any]) -> dict[str, Any]:
     _refuse_unexpressible(body)
     request: dict[str, Any] = {"model": body.get("model")}
     system, turns = _chat_messages_to_turns(as_list(body.get("messages")))
+    if not turns:
+        raise InvalidRequest(
+            "messages: nothing to send to this model: Anthropic needs at least one message with content",
+            param="messages",
+        )
     if system:
         request["system"] = system
     request["messages"] = turns

@@ -7,6 +7,7 @@ Requests (``responses_request_to_chat`` ->, ``chat_request_to_responses`` <-). W
 |---------------------------------------------|---------------------------------------------|------|------|
 | `instructions`                              | first `system` message                      | ->   | 1    |
 | `input` string                              | one `user` message                          | ->   |      |
+| `input` empty: `""` / `[]`                  | an empty `user` message / none              | ->   | 1    |
 | `message` item, role user / assistant       | `user` / `assistant` message                | <->  | 2    |
 | `message` item, role system / developer     | `system` (->); `system` / `developer` (<-)  | <-> ~| 3    |
 | `input_text` / `output_text` parts          | `text` parts (or string content)            | <->  | 2    |
@@ -42,6 +43,9 @@ Requests (``responses_request_to_chat`` ->, ``chat_request_to_responses`` <-). W
 | -                                           | penalties, `seed`, `metadata`, ...          | drop | 18   |
 
 1. Towards Responses the chat system messages stay input items (see 3), never `instructions`.
+   An empty `input` is valid in OpenAI's specification (a pass-through sends it as it is); a
+   request left with no chat message at all (`[]`, or only dropped items, and no
+   `instructions`): 400, chat needs one.
 2. A message whose parts are all text has string content; a user message keeps its parts.
    Assistant text parts are joined with nothing between them (as the SDK's ``output_text``).
 3. Responses -> chat: `developer` becomes `system` (chat servers other than OpenAI know only

@@ -24,6 +24,12 @@ def responses_request_to_chat(body: dict[str, Any]) -> dict[str, Any]:
     elif isinstance(instructions, list):  # the item form a Response echoes
         messages.extend(_input_to_messages(instructions))
     messages.extend(_input_to_messages(body.get("input")))
+    if not messages:
+        raise InvalidRequest(
+            "input: nothing to send to this model: a chat model needs at least one message, and neither "
+            "input nor instructions hold one",
+            param="input",
+        )
     chat: dict[str, Any] = {"model": body.get("model"), "messages": messages}
     tools = [_tool_to_chat(tool) for tool in as_list(body.get("tools")) if _is_function_tool(tool)]
     if tools:
