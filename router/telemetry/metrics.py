@@ -182,6 +182,18 @@ class Metrics:
             ["model"],
             registry=registry,
         )
+        self.hedges_skipped = Counter(
+            "raceway_hedges_skipped",
+            "Second calls a race or hedge did not start: budget spent, warm session, key near its budget.",
+            ["model", "reason"],
+            registry=registry,
+        )
+        self.affinity = Counter(
+            "raceway_affinity",
+            "Requests of groups with affinity, by placement.",
+            ["model", "result"],
+            registry=registry,
+        )
         self.fallbacks = Counter(
             "raceway_fallbacks",
             "Requests handed to a fallback model group.",
