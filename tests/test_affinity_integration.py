@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import anthropic
@@ -24,6 +25,7 @@ import openai
 import pytest
 
 from tests.conftest import RunningGateway, serving
+from tests.redis_server import RedisServer
 from tests.upstream import Behaviour, FakeUpstream
 from tests.upstream_prefix import PrefixCache
 
@@ -256,3 +258,30 @@ def test_a_cache_read_turn_costs_the_cache_read_price(gateway: RunningGateway, c
         + usage.output_tokens * 15
     ) / 1e6
     assert float(raw.headers["x-raceway-cost-usd"]) == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_move_on_one_instance_is_followed_by_another_through_redis(
+    threaded_upstream: FakeUpstream, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Rendezvous placement agrees across instances by itself; a session that moved is known to
+    another instance only through the pin in Redis."""
+    threaded_upstream.prefix_cache = PrefixCache()
+    shared = "state: {backend: redis, url: '${RACEWAY_REDIS_URL}'}\n" + config(threaded_upstream)
+    env = {"RACEWAY_REDIS_URL": redis_server.url}
+    with ExitStack() as stack:
+        first, second = (
+            stack.enter_context(serving(shared, tmp_path_factory.mktemp(name), workers=1, env=env))
+            for name in ("redis-first", "redis-second")
+        )
+        history: list[dict[str, Any]] = [user_turn(55, 0)]
+        home = claude_turn(first, "claude", 55, history).headers["x-raceway-deployment"]
+        assert claude_turn(second, "claude", 55, history).headers["x-raceway-deployment"] == home
+        threaded_upstream.script(home, Behaviour(status=500), Behaviour())
+        history = [*history, {"role": "assistant", "content": "ok"}, user_turn(55, 1)]
+        moved = claude_turn(first, "claude", 55, history)
+        assert moved.headers["x-raceway-affinity"] == "moved"
+        history = [*history, {"role": "assistant", "content": "ok"}, user_turn(55, 2)]
+        followed = claude_turn(second, "claude", 55, history)  # its own breaker never saw the failure
+        assert followed.headers["x-raceway-affinity"] == "hit"
+        assert followed.headers["x-raceway-deployment"] == moved.headers["x-raceway-deployment"] != home
+        assert followed.parse().usage.cache_read_input_tokens > 0
