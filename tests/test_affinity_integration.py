@@ -21,6 +21,7 @@ from contextlib import ExitStack
 from typing import Any
 
 import anthropic
+import httpx
 import openai
 import pytest
 
@@ -64,6 +65,13 @@ def config(upstream: FakeUpstream) -> str:
         + f"  - {{name: plain, deployments: [{names}], strategy: round_robin}}\n"
         + "  - {name: codex, deployments: [rd1, rd2, rd3], strategy: round_robin, affinity: {}}\n"
         + "  - {name: chatty, deployments: [cd1, cd2, cd3], strategy: weighted, affinity: {ttl: 5m}}\n"
+        + f"  - {{name: raced, deployments: [{names}], strategy: race, affinity: {{}}}}\n"
+        + "  - {name: hedged, deployments: [cd1, cd2], strategy: hedge, hedge_delay: 100ms,"
+        " hedge_budget: {share: 1}}\n"
+        + "  - {name: hedged_affine, deployments: [cd1, cd2], strategy: hedge, hedge_delay: 100ms,"
+        " hedge_budget: {share: 1}, affinity: {}}\n"
+        + "  - {name: hedged_budget, deployments: [cd1, cd2], strategy: hedge, hedge_delay: 100ms,"
+        " affinity: {}}\n"
     )
 
 
@@ -285,3 +293,63 @@ def test_a_move_on_one_instance_is_followed_by_another_through_redis(
         assert followed.headers["x-raceway-affinity"] == "hit"
         assert followed.headers["x-raceway-deployment"] == moved.headers["x-raceway-deployment"] != home
         assert followed.parse().usage.cache_read_input_tokens > 0
+
+
+def test_a_race_sends_a_warm_turn_to_its_deployment_alone(
+    gateway: RunningGateway, cached: FakeUpstream
+) -> None:
+    history: list[dict[str, Any]] = [user_turn(66, 0)]
+    first = claude_turn(gateway, "raced", 66, history)
+    assert (first.headers["x-raceway-affinity"], first.headers["x-raceway-attempts"]) == ("new", "3")
+    home = first.headers["x-raceway-deployment"]
+    for turn in range(1, 4):
+        before = len(cached.requests)
+        history = [*history, {"role": "assistant", "content": "ok"}, user_turn(66, turn)]
+        raw = claude_turn(gateway, "raced", 66, history)
+        assert (raw.headers["x-raceway-affinity"], raw.headers["x-raceway-attempts"]) == ("hit", "1")
+        assert [seen.model for seen in cached.requests[before:]] == [home]
+        assert raw.parse().usage.cache_read_input_tokens > 0
+    assert gateway.metric('raceway_hedges_skipped_total{model="raced",reason="warm"}') >= 3
+
+
+def chat_sessions(gateway: RunningGateway, model: str) -> None:
+    for turn in range(TURNS):
+        for session in range(SESSIONS):
+            messages: list[Any] = []
+            for step in range(turn + 1):
+                messages.append({"role": "user", "content": f"{model} {session}.{step} " * 20})
+                if step < turn:
+                    messages.append({"role": "assistant", "content": "hello from upstream"})
+            response = httpx.post(
+                f"{gateway.api_url}/chat/completions",
+                json={"model": model, "messages": messages},
+                headers={"x-session-id": f"{model}-{session}"},
+                timeout=10,
+            )
+            assert response.status_code == 200
+
+
+def test_a_hedge_trusts_a_warm_deployment_for_its_own_latency(
+    gateway: RunningGateway, cached: FakeUpstream
+) -> None:
+    """A warm turn is usually quick, one in four takes 200 ms: the group's 100 ms delay hedges
+    those onto a cold deployment; with affinity the pinned deployment's warm p95 says 200 ms is
+    its normal, so they are not hedged. (A new session hedges as before.)"""
+    cached.prefix_cache = PrefixCache(cold_delay=0.3, warm_delays=(0.02, 0.02, 0.02, 0.2))
+    chat_sessions(gateway, "hedged")
+    cached.prefix_cache = PrefixCache(cold_delay=0.3, warm_delays=(0.02, 0.02, 0.02, 0.2))
+    chat_sessions(gateway, "hedged_affine")
+    plain = gateway.metric('raceway_hedges_total{model="hedged"}')
+    affine = gateway.metric('raceway_hedges_total{model="hedged_affine"}')
+    assert affine < plain, (affine, plain)
+    assert gateway.metric('raceway_hedges_skipped_total{model="hedged_affine",reason="warm"}') > 0
+
+
+def test_hedges_stay_within_the_budget(gateway: RunningGateway, cached: FakeUpstream) -> None:
+    cached.prefix_cache = PrefixCache(cold_delay=0.3, warm_delays=(0.02, 0.02, 0.02, 0.2))
+    chat_sessions(gateway, "hedged_budget")
+    requests = SESSIONS * TURNS
+    hedges = gateway.metric('raceway_hedges_total{model="hedged_budget"}')
+    # Each of the two workers may hedge its share of 10 % of its requests, and 3 a minute at least.
+    assert 0 < hedges <= 0.1 * requests + 2 * 3
+    assert gateway.metric('raceway_hedges_skipped_total{model="hedged_budget",reason="budget"}') > 0
