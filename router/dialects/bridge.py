@@ -19,6 +19,7 @@ import orjson
 from router.config.model import Dialect
 from router.dialects.formats import FORMATS
 from router.dialects.translate import anthropic, completions_chat, responses
+from router.dialects.translate.cache_hints import takes_cache_control, with_cache_control, with_cache_key
 from router.errors import GatewayError, UpstreamError
 from router.fleet.fleet import Member
 from router.providers.correlation import Correlation
@@ -96,14 +97,20 @@ def feed_all(steps: list[EventTranslator], event: bytes) -> list[bytes]:
 
 
 class Conversation:
-    """``body``, a request in ``dialect``, as each deployment's wire API needs it (``Call``)."""
+    """``body``, a request in ``dialect``, as each deployment's wire API needs it (``Call``).
 
-    __slots__ = ("_bodies", "body", "dialect")
+    Translated, it keeps its prompt-cache hints where the target has a counterpart
+    (``router.dialects.translate.cache_hints``): ``cache_key`` (the session's hash) becomes the
+    ``prompt_cache_key`` of a chat or Responses upstream when the client sent none."""
 
-    def __init__(self, dialect: Dialect, body: Body) -> None:
+    __slots__ = ("_bodies", "_hinted", "body", "cache_key", "dialect")
+
+    def __init__(self, dialect: Dialect, body: Body, cache_key: str | None = None) -> None:
         self.dialect = dialect
         self.body = body
+        self.cache_key = cache_key
         self._bodies: dict[Dialect, Body] = {dialect: body}
+        self._hinted: Body | None = None  # chat with cache_control, for litellm's Anthropic family
 
     def prepare(self, wires: Iterable[Dialect]) -> None:
         """Translate now for every wire API the request may be called in (``InvalidRequest`` for
@@ -115,13 +122,30 @@ class Conversation:
     def body_for(self, wire: Dialect) -> Body:
         found = self._bodies.get(wire)
         if found is None:
-            found = self._bodies[wire] = translate_request(self.body, self.dialect, wire)
+            found = translate_request(self.body, self.dialect, wire)
+            if wire is not Dialect.MESSAGES:
+                key = self.body.get("prompt_cache_key")
+                found = with_cache_key(found, key if isinstance(key, str) else self.cache_key)
+            self._bodies[wire] = found
         return found
+
+    def body_of(self, member: Member) -> Body:
+        """The body ``member`` is sent: its wire's, with ``cache_control`` for litellm's Claude."""
+        wire = member.provider.wire
+        if (
+            wire is Dialect.CHAT
+            and self.dialect is Dialect.MESSAGES
+            and takes_cache_control(member.deployment)
+        ):
+            if self._hinted is None:
+                self._hinted = with_cache_control(self.body, translate_request(self.body, self.dialect, wire))
+            return self._hinted
+        return self.body_for(wire)
 
     async def complete(self, member: Member, correlation: Correlation) -> bytes:
         provider = member.provider
         wire = provider.wire
-        answer = await provider.complete(self.body_for(wire), correlation)
+        answer = await provider.complete(self.body_of(member), correlation)
         if wire is self.dialect:
             return answer
         try:
@@ -141,7 +165,7 @@ class Conversation:
     def stream(self, member: Member, correlation: Correlation) -> AsyncGenerator[bytes, None]:
         provider = member.provider
         wire = provider.wire
-        events = provider.stream(self.body_for(wire), correlation)
+        events = provider.stream(self.body_of(member), correlation)
         if wire is self.dialect:
             return events
         return _translated(events, event_translators(wire, self.dialect), member)

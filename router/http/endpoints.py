@@ -248,6 +248,8 @@ def _prepared(call: Call, gateway: Gateway, routed: RoutedRequest) -> Call:
     """``call``, its request translated for every wire API it may meet (the group's deployments,
     its fallbacks', or the pinned one): one that cannot cross is refused before any call."""
     if isinstance(call, Conversation):
+        if routed.session is not None:
+            call.cache_key = routed.session.hex
         config = gateway.config
         groups = [routed.group, *(config.models[name] for name in routed.group.fallbacks)]
         names = [routed.pinned] if routed.pinned is not None else [n for g in groups for n in g.deployments]
