@@ -48,7 +48,7 @@ UPSTREAM_OUTCOMES = (
 )
 QUEUE_REASONS = ("queue_full", "queue_timeout")  # refusals of a deployment's concurrency queue
 RATE_LIMIT_REASONS = ("rate_limited", "tokens_exceed_limit")  # of a deployment's or key's rpm / tpm
-TOKEN_KINDS = ("prompt", "completion")
+TOKEN_KINDS = ("prompt", "completion", "cache_read", "cache_write")  # cache: prompt tokens read / written
 SPAN_DROP_REASONS = ("export_failed", "queue_full")  # of raceway_trace_spans_dropped_total
 
 
