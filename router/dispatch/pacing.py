@@ -7,9 +7,10 @@ within its ``hedge_delay`` (a fixed one, or ``auto``: the deployment's recent p9
 With affinity, a warm session (one whose pinned deployment takes the turn) changes that: a
 race sends it to its pinned deployment alone (the others follow one by one, should it
 fail), and a hedge waits for the pinned deployment's own warm latency (its recent p95 of
-calls that read the prompt cache; time to first content for streams) before calling a
-cold one. Every hedge is also within the group's ``hedge_budget`` (``router.dispatch.hedging``),
-and a key in its budget's ``near`` tier never hedges. Each second call not started is
+calls that read the prompt cache; time to first content for streams), and at least the
+group's usual delay, before calling a cold one. Every hedge is also within the group's
+``hedge_budget`` (``router.dispatch.hedging``), and a key in its budget's ``near`` tier
+never hedges. Each second call not started is
 counted by reason (``raceway_hedges_skipped_total``) and noted on the request's record.
 """
 
@@ -109,10 +110,15 @@ def hedge_delay(group: ModelGroup, stream: bool) -> Callable[[Member], float]:
 def warm_first(
     group: ModelGroup, usual: Callable[[Member], float], pinned: Member, stream: bool
 ) -> Callable[[Member], float]:
-    """``pinned``'s own warm latency as its hedge delay, once it has enough warm samples; the
-    others keep ``usual``."""
+    """``pinned``'s hedge delay for a warm session: at least its usual one, and at least its own
+    warm latency once it has enough warm samples; the others keep ``usual``.
+
+    Never shorter than the usual delay: a warm answer is usually quicker, and a p95 of quick
+    answers would hedge more often, each hedge onto a cold deployment that pays for the whole
+    prompt again. Longer when the deployment's warm answers are slower than the group's usual
+    delay: waiting for them is cheaper than a cold second call."""
     window = pinned.stats.warm_window(stream)
     if len(window) < WARM_MIN_SAMPLES:
         return usual
-    warm = max(group.hedge_min_delay, window.percentile(95) or 0.0)
-    return lambda member: warm if member is pinned else usual(member)
+    warm = window.percentile(95) or 0.0
+    return lambda member: max(usual(member), warm) if member is pinned else usual(member)

@@ -21,8 +21,8 @@ and the opening request stay the same for the whole conversation.
 
 The key is hashed (BLAKE2b, 16 bytes) at once; only the hash is stored, logged or sent on.
 Reading it costs a header lookup for agents that name their session; the prefix is read
-from the parsed body (serialising only the system prompt, tools and one message, never the
-whole history) and only when nothing else names the session.
+from the parsed body only when nothing else names the session, and then cheaply: the
+tools by their names, long texts by their length, opening and end, never the whole history.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from router.config.model import Dialect
 # ``session-id`` and ``thread-id`` (one id; also its body's ``prompt_cache_key``), seen on the wire.
 AGENT_HEADERS = ("x-claude-code-session-id", "session-id", "thread-id")
 _MAX_KEY = 1024  # characters of a key taken from a client: longer ones are cut before hashing
+_CLIP = 4096  # bytes of a long text its fingerprint keeps: half from its start, half from its end
 
 
 class SessionSource(enum.StrEnum):
@@ -121,33 +122,60 @@ def _digest(source: SessionSource, raw: bytes) -> bytes:
 
 
 def _prefix_of(dialect: Dialect, body: dict[str, Any]) -> bytes | None:
-    """The stable head of the conversation, serialised: system prompt, tools, first user message."""
+    """A fingerprint of the conversation's stable head: system prompt, tools, first user message.
+
+    Cheap on a 90 KB agent prompt: the tools count by their names (their schemas are most of
+    the bytes, and a tool set is known by its names), and a long text by its length, its
+    opening and its end. Two conversations alike in all of that share a prompt cache anyway."""
     if dialect is Dialect.MESSAGES:
+        system: Any = body.get("system")
         first = _first(body.get("messages"), "user")
-        head: Any = (body.get("system"), body.get("tools"), first)
     elif dialect is Dialect.CHAT:
         messages = body.get("messages")
         system = []
         for message in messages if isinstance(messages, list) else ():
             if not isinstance(message, dict) or message.get("role") not in ("system", "developer"):
                 break
-            system.append(message)
+            system.append(message.get("content"))
         first = _first(messages, "user")
-        head = (system, body.get("tools"), first)
     elif dialect is Dialect.RESPONSES:
         raw_input = body.get("input")
+        system = body.get("instructions")
         first = raw_input if isinstance(raw_input, str) else _first(raw_input, "user")
-        head = (body.get("instructions"), body.get("tools"), first)
     else:  # legacy completions: the prompt's opening
-        prompt = body.get("prompt")
-        first = prompt[:4096] if isinstance(prompt, str) else None
-        head = first
+        system, first = None, body.get("prompt")
+        first = first if isinstance(first, str) else None
     if first is None:
         return None
     try:
-        return orjson.dumps(head)
+        opening = orjson.dumps(first)
     except TypeError:  # validation lets through nothing orjson cannot write; be sure all the same
-        return repr(head).encode()
+        opening = repr(first).encode()
+    parts = [_clip(opening), _clip(_text_of(system).encode("utf-8", "surrogatepass"))]
+    parts.extend(_tool_name(tool).encode() for tool in body.get("tools") or () if isinstance(tool, dict))
+    return b"\x00".join(parts)
+
+
+def _clip(data: bytes) -> bytes:
+    if len(data) <= _CLIP:
+        return data
+    half = _CLIP // 2
+    return b"%d:" % len(data) + data[:half] + data[-half:]
+
+
+def _text_of(system: Any) -> str:
+    """The text of a system prompt in any dialect's shape (a string, blocks or parts, a list of them)."""
+    if isinstance(system, str):
+        return system
+    if isinstance(system, list):
+        return "\n".join(_text_of(part.get("text") if isinstance(part, dict) else part) for part in system)
+    return ""
+
+
+def _tool_name(tool: dict[str, Any]) -> str:
+    function = tool.get("function")
+    name = function.get("name") if isinstance(function, dict) else tool.get("name")
+    return str(name if name is not None else tool.get("type"))
 
 
 def _first(messages: Any, role: str) -> Any:
