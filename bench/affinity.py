@@ -70,6 +70,8 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     read: int = 0
     prompt: int = 0
+    later_read: int = 0  # the same, over the turns after each session's first
+    later_prompt: int = 0
     cost: float = 0.0
     failures: int = 0
 
@@ -95,8 +97,12 @@ async def session(
             continue
         usage = response.json()["usage"]
         read = usage.get("cache_read_input_tokens", 0)
+        prompt = usage["input_tokens"] + read + usage.get("cache_creation_input_tokens", 0)
         tally.read += read
-        tally.prompt += usage["input_tokens"] + read + usage.get("cache_creation_input_tokens", 0)
+        tally.prompt += prompt
+        if turn:
+            tally.later_read += read
+            tally.later_prompt += prompt
         tally.cost += float(response.headers.get("x-raceway-cost-usd", 0))
         history.append({"role": "assistant", "content": "pong"})
 
@@ -186,30 +192,34 @@ def main() -> None:
         f"### Affinity: {args.sessions} sessions x {args.turns} turns, ~{prefix_kb} KB prefix, three "
         f"prompt-caching deployments (cold {COLD_MS} ms, warm {WARM_MS} ms), 2 workers",
         "",
-        "| group | cache-read share of prompt tokens | p50 ms | p99 ms | upstream calls per request "
+        "| group | cache-read share of prompt tokens (after the first turn) | p50 ms | p99 ms "
+        "| upstream calls per request "
         "| cost per session (USD) | gateway CPU per request (ms) | failures |",
         "|---|---|---|---|---|---|---|---|",
     ]
     with bench_session() as (workdir, servers):
         upstream_port = free_port()
         servers.append(start_upstream(upstream_port))
-        gateway, _ = start_raceway(config(upstream_port), free_port(), workdir, workers=2)
-        servers.append(gateway)
-        url = gateway.url.replace("/chat/completions", "/messages")
-        for group in GROUPS:
+        for group in GROUPS:  # a fresh gateway each: no group inherits another's latency windows
+            gateway, _ = start_raceway(config(upstream_port), free_port(), workdir, workers=2)
+            servers.append(gateway)
+            url = gateway.url.replace("/chat/completions", "/messages")
             before = upstream_calls(gateway)
             tally, cpu, _ = measure_cpu(
-                gateway, lambda group=group: asyncio.run(workload(url, group, args.sessions, args.turns))
+                gateway,
+                lambda url=url, group=group: asyncio.run(workload(url, group, args.sessions, args.turns)),
             )
             requests = len(tally.latencies)
             calls = (upstream_calls(gateway) - before) / max(1, requests)
             report.append(
                 f"| {group} | {tally.read / max(1, tally.prompt) * 100:.1f} % "
+                f"({tally.later_read / max(1, tally.later_prompt) * 100:.1f} %) "
                 f"| {percentile(tally.latencies, 50) * 1000:.0f} "
                 f"| {percentile(tally.latencies, 99) * 1000:.0f} "
                 f"| {calls:.2f} | {tally.cost / args.sessions:.4f} | {cpu / max(1, requests) * 1000:.2f} "
                 f"| {tally.failures} |"
             )
+            gateway.stop()
     steps = affinity_steps_us()
     report += ["", "| affinity's own step, in process | CPU per request (us) |", "|---|---|"]
     report += [f"| {name} | {us:.1f} |" for name, us in steps.items()]

@@ -36,11 +36,12 @@ Requests (``messages_request_to_chat`` ->, ``chat_request_to_messages`` <-). Way
 | -                                          | role `function` (legacy)                    | 400  |      |
 | -                                          | `seed`, penalties, `logit_bias`, ...        | drop | 18   |
 
-1. Text blocks joined by a blank line; `cache_control` dropped.
+1. Text blocks joined by a blank line; `cache_control` dropped here, and put back on chat's
+   counterparts for litellm's Anthropic family by the bridge (``translate/cache_hints.py``).
 2. Mid-conversation system/developer messages move into `system` (Anthropic has one).
 3. Merged: Anthropic requires alternation. A user turn's tool results go first in it. A chat
    message with nothing to say (empty content, no calls) is skipped: Anthropic refuses empty turns.
-4. `cache_control` and `citations` dropped.
+4. `cache_control` (but see 1) and `citations` dropped.
 5. `url`, `file` and `content` document sources are refused; chat files need `file_data`.
 6. Chat arguments that are not a JSON object: 400 naming `messages[i].tool_calls[j]...`.
 7. Tool messages come right after the assistant's calls, the turn's other blocks follow in a
@@ -64,7 +65,8 @@ Requests (``messages_request_to_chat`` ->, ``chat_request_to_messages`` <-). Way
 15. Also the beta top-level `output_format`. Chat `json_object` is refused (no schema).
 16. Also `container`, `mcp_servers`, `cache_control` anywhere: hints.
 17. The client expects what Anthropic cannot give (n choices, logprobs, audio).
-18. Also `store`, `metadata`, `prompt_cache_key`, `stream_options`: no counterpart.
+18. Also `store`, `metadata`, `prompt_cache_key`, `stream_options`: no counterpart. Towards
+    chat, the bridge sets `prompt_cache_key` to the session's hash (``translate/cache_hints.py``).
 
 Answers (``messages_answer_to_chat``, ``chat_answer_to_messages``) and streams
 (``MessagesEventsToChat``, ``ChatEventsToMessages``):
