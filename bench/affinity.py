@@ -186,6 +186,7 @@ def main() -> None:
     )
     parser.add_argument("--sessions", type=int, default=16)
     parser.add_argument("--turns", type=int, default=8)
+    parser.add_argument("--groups", nargs="+", choices=GROUPS, default=list(GROUPS))
     args = parser.parse_args()
     prefix_kb = len(str(SYSTEM) + str(TOOLS)) // 1024
     report = [
@@ -200,7 +201,7 @@ def main() -> None:
     with bench_session() as (workdir, servers):
         upstream_port = free_port()
         servers.append(start_upstream(upstream_port))
-        for group in GROUPS:  # a fresh gateway each: no group inherits another's latency windows
+        for group in args.groups:  # a fresh gateway each: no group inherits another's latency windows
             gateway, _ = start_raceway(config(upstream_port), free_port(), workdir, workers=2)
             servers.append(gateway)
             url = gateway.url.replace("/chat/completions", "/messages")
