@@ -101,9 +101,9 @@ class Conversation:
 
     Translated, it keeps its prompt-cache hints where the target has a counterpart
     (``router.dialects.translate.cache_hints``): ``cache_key`` (the session's hash) becomes the
-    ``prompt_cache_key`` of a chat or Responses upstream when the client sent none."""
+    ``prompt_cache_key`` of a native chat or Responses upstream when the client sent none."""
 
-    __slots__ = ("_bodies", "_hinted", "body", "cache_key", "dialect")
+    __slots__ = ("_bodies", "_hinted", "_keyed", "body", "cache_key", "dialect")
 
     def __init__(self, dialect: Dialect, body: Body, cache_key: str | None = None) -> None:
         self.dialect = dialect
@@ -111,6 +111,7 @@ class Conversation:
         self.cache_key = cache_key
         self._bodies: dict[Dialect, Body] = {dialect: body}
         self._hinted: Body | None = None  # chat with cache_control, for litellm's Anthropic family
+        self._keyed: dict[Dialect, Body] = {}  # with prompt_cache_key, for native chat / Responses
 
     def prepare(self, wires: Iterable[Dialect]) -> None:
         """Translate now for every wire API the request may be called in (``InvalidRequest`` for
@@ -122,25 +123,31 @@ class Conversation:
     def body_for(self, wire: Dialect) -> Body:
         found = self._bodies.get(wire)
         if found is None:
-            found = translate_request(self.body, self.dialect, wire)
-            if wire is not Dialect.MESSAGES:
-                key = self.body.get("prompt_cache_key")
-                found = with_cache_key(found, key if isinstance(key, str) else self.cache_key)
-            self._bodies[wire] = found
+            found = self._bodies[wire] = translate_request(self.body, self.dialect, wire)
         return found
 
     def body_of(self, member: Member) -> Body:
-        """The body ``member`` is sent: its wire's, with ``cache_control`` for litellm's Claude."""
+        """The body ``member`` is sent: its wire's, with the cache hints it has a counterpart for
+        (litellm is given no ``prompt_cache_key`` it was not sent: it refuses parameters a
+        provider lacks)."""
         wire = member.provider.wire
-        if (
-            wire is Dialect.CHAT
-            and self.dialect is Dialect.MESSAGES
-            and takes_cache_control(member.deployment)
-        ):
-            if self._hinted is None:
-                self._hinted = with_cache_control(self.body, translate_request(self.body, self.dialect, wire))
-            return self._hinted
-        return self.body_for(wire)
+        if wire is self.dialect:
+            return self.body
+        deployment = member.deployment
+        if deployment.uses_litellm:
+            if wire is Dialect.CHAT and self.dialect is Dialect.MESSAGES and takes_cache_control(deployment):
+                if self._hinted is None:
+                    self._hinted = with_cache_control(self.body, self.body_for(wire))
+                return self._hinted
+            return self.body_for(wire)
+        if wire is Dialect.MESSAGES:
+            return self.body_for(wire)
+        keyed = self._keyed.get(wire)
+        if keyed is None:
+            key = self.body.get("prompt_cache_key")
+            keyed = with_cache_key(self.body_for(wire), key if isinstance(key, str) else self.cache_key)
+            self._keyed[wire] = keyed
+        return keyed
 
     async def complete(self, member: Member, correlation: Correlation) -> bytes:
         provider = member.provider

@@ -10,6 +10,10 @@
 | chat            | Responses                              | `prompt_cache_key` as is                 |
 | chat, Responses | Messages                               | dropped: Anthropic has no such key       |
 
+``prompt_cache_key`` goes to native upstreams only: litellm refuses a parameter its provider
+lacks (Raceway does not set its ``drop_params``), so a deployment it serves gets the chat
+translation without one.
+
 ``cache_control`` (with its ``ttl``) goes where litellm reads it for Anthropic, Bedrock and
 Vertex Claude: a system block's on the system message's one text part (the translation
 joins the system blocks, so the breakpoint is the system prompt's end, where agents put it);
