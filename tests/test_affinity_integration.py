@@ -362,3 +362,31 @@ def test_hedges_stay_within_the_budget(gateway: RunningGateway, cached: FakeUpst
     # Each of the two workers may hedge its share of 10 % of its requests, and 3 a minute at least.
     assert 0 < hedges <= 0.1 * requests + 2 * 3
     assert gateway.metric('raceway_hedges_skipped_total{model="hedged_budget",reason="budget"}') > 0
+
+
+def test_streamed_turns_keep_their_deployment_too(gateway: RunningGateway, cached: FakeUpstream) -> None:
+    """Claude Code streams its turns: the pin is known before the stream's headers go out."""
+    history: list[dict[str, Any]] = []
+    placed = []
+    for turn in range(3):
+        history.append(user_turn(88, turn))
+        client = anthropic.Anthropic(base_url=gateway.base_url, api_key="unused", max_retries=0, timeout=10)
+        with (
+            client,
+            client.messages.with_streaming_response.create(
+                model="claude",
+                max_tokens=64,
+                system=SYSTEM,  # type: ignore[arg-type]
+                messages=history,  # type: ignore[arg-type]
+                stream=True,
+                extra_headers={"x-claude-code-session-id": "streamed-88"},
+            ) as raw,
+        ):
+            events = [line for line in raw.iter_lines() if line.startswith("data: ")]
+            placed.append((raw.headers["x-raceway-affinity"], raw.headers["x-raceway-deployment"]))
+        start = json.loads(events[0].removeprefix("data: "))
+        assert start["type"] == "message_start"
+        assert (start["message"]["usage"]["cache_read_input_tokens"] > 0) == (turn > 0)
+        history.append({"role": "assistant", "content": "ok"})
+    assert [result for result, _ in placed] == ["new", "hit", "hit"]
+    assert len({deployment for _, deployment in placed}) == 1
