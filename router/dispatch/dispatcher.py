@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -66,7 +67,7 @@ class Dispatcher:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_cooldown: Callable[[Member], None] | None = None,
         pins: PinStore | None = None,
-        clock: Callable[[], float] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``pins``: where sessions' pins live (the state backend's); without it, no affinity.
         ``clock``: of the hedge budgets (monotonic seconds)."""
@@ -83,7 +84,7 @@ class Dispatcher:
         self._pins = pins
         self._clock = clock
         self._allowances: dict[str, HedgeAllowance] = {
-            name: HedgeAllowance(group.hedge_budget, *(() if clock is None else (clock,)))
+            name: HedgeAllowance(group.hedge_budget, clock)
             for name, group in config.models.items()
             if pacing_of(group.strategy) is Pacing.STAGGERED
         }
