@@ -532,3 +532,41 @@ models: [{name: m, deployments: [a, b]}]
         "deployments[1].max_output_tokens: expected a positive integer",
         "deployments[1].reasoning: expected true or false",
     ]
+
+
+AFFINITY = b"""
+deployments:
+  - {name: a, provider: fake}
+  - {name: b, provider: fake}
+models:
+  - {name: pinned, deployments: [a, b], strategy: round_robin, affinity: {ttl: 1h, header: X-Conversation}}
+  - {name: hedged, deployments: [a, b], strategy: hedge, affinity: {},
+     hedge_budget: {share: 0.25, minimum: 0}}
+  - {name: plain, deployments: [a, b], strategy: hedge}
+"""
+
+
+def test_affinity_and_the_hedge_budget_are_per_group_settings() -> None:
+    from router.config.model import Affinity, HedgeBudget
+
+    models = parse_config(AFFINITY, {}).models
+    assert models["pinned"].affinity == Affinity(ttl=3600.0, header="x-conversation")
+    assert models["hedged"].affinity == Affinity()  # 5 minutes, x-session-id
+    assert models["hedged"].hedge_budget == HedgeBudget(share=0.25, minimum=0)
+    assert models["plain"].affinity is None and models["plain"].hedge_budget == HedgeBudget()
+
+
+def test_affinity_and_hedge_budget_mistakes_name_their_key() -> None:
+    raw = b"""
+deployments:
+  - {name: a, provider: fake}
+models:
+  - {name: m, deployments: [a], affinity: {ttl: forever, cache: yes, header: "not a header"}}
+  - {name: n, deployments: [a], strategy: round_robin, hedge_budget: {share: 2}}
+"""
+    found = problems(raw)
+    assert any(p.startswith("models[0].affinity.ttl:") for p in found), found
+    assert any(p.startswith("models[0].affinity.cache: unknown key") for p in found), found
+    assert any(p.startswith("models[0].affinity.header:") for p in found), found
+    assert "models[1].hedge_budget: is only valid with strategy: hedge" in found
+    assert any(p.startswith("models[1].hedge_budget.share:") for p in found), found

@@ -25,7 +25,10 @@ EVERY_SECTION: dict[str, Any] = {
         {"name": "fake", "provider": "fake", "fake": {}, "cooldown": {}},
         {"name": "priced", "provider": "openai", "model": "m", "price": {"input": 1, "output": 2}},
     ],
-    "models": [{"name": "m", "deployments": ["fake"], "retries": {}, "cache": {}}],
+    "models": [
+        {"name": "m", "deployments": ["fake"], "retries": {}, "cache": {}, "affinity": {}},
+        {"name": "h", "deployments": ["fake"], "strategy": "hedge", "hedge_budget": {}},
+    ],
     "routes": [{"name": "r", "match": {}, "to": "m"}],
     "keys": [{"name": "k", "key": "a-long-key", "budget": {"daily": 1}}],
     "cache": {},

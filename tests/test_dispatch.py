@@ -367,7 +367,7 @@ async def test_streaming_hedge_counts_content_not_headers(
 
 
 async def test_auto_hedge_delay_is_the_recent_p95_with_a_floor(make: Callable[[str], Harness]) -> None:
-    from router.dispatch.dispatcher import _hedge_delay
+    from router.dispatch.pacing import hedge_delay as _hedge_delay
 
     harness = make(
         deployments("a")

@@ -134,6 +134,21 @@ def test_a_hedge_never_starts_the_next_call_when_the_first_answers_in_time() -> 
     assert script.started == {"a": 0.0}
 
 
+def test_a_hedge_its_budget_refuses_is_not_started_but_a_failure_still_moves_on() -> None:
+    bench = Bench("a", "b")
+    asked: list[float] = []
+
+    def refuse() -> bool:
+        asked.append(asyncio.get_running_loop().time())
+        return False
+
+    gated = Pace(parallel=2, hedge_delay=lambda member: 2.0, may_hedge=refuse)
+    assert run(bench.round(Script({"a": 5.0, "b": 1.0}), gated, "a", "b")) == ("a", 5.0)
+    assert asked == [2.0]  # asked once, when the delay ran out; then no timer any more
+    failing = Script({"a": 3.0, "b": 1.0}, failures={"a": UpstreamError("down", deployment="a")})
+    assert run(bench.round(failing, gated, "a", "b")) == ("b", 4.0)  # not a hedge: a's failure
+
+
 def test_one_by_one_moves_on_after_a_retryable_failure_and_stops_at_a_rejection() -> None:
     bench = Bench("a", "b", "c")
     script = Script({"a": 1.0, "b": 1.0}, failures={"a": UpstreamError("down", deployment="a")})

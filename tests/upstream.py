@@ -31,12 +31,13 @@ import threading
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiohttp import web
 from multidict import CIMultiDict
 
+from tests.upstream_prefix import PrefixCache
 from tests.upstream_wires import (
     Answer,
     ChatWire,
@@ -138,6 +139,9 @@ class FakeUpstream:
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the thread's loop, when served from one
         self.port = 0
+        # When set, every answer's cache reads and writes (and its delay) come from a prompt
+        # cache per deployment (tests/upstream_prefix.py) instead of the behaviour's.
+        self.prefix_cache: PrefixCache | None = None
 
     @property
     def base_url(self) -> str:
@@ -150,6 +154,7 @@ class FakeUpstream:
         return f"http://127.0.0.1:{self.port}"
 
     def reset(self) -> None:
+        self.prefix_cache = None
         self._scripts.clear()
         self.requests.clear()
         self.sent.clear()
@@ -274,6 +279,14 @@ class FakeUpstream:
             if behaviour.release is not None:
                 async with asyncio.timeout(PATIENCE):
                     await behaviour.release.wait()
+            cached = self.prefix_cache.look(model, request.path, body) if self.prefix_cache else None
+            if cached is not None:
+                behaviour = replace(
+                    behaviour,
+                    cache_read=cached.read,
+                    cache_write=cached.write,
+                    delay=behaviour.delay + cached.delay,
+                )
             if behaviour.delay:
                 await asyncio.sleep(behaviour.delay)
             if behaviour.body is not None:
@@ -300,10 +313,14 @@ class FakeUpstream:
                 number=next(self._ids),
             )
             if streaming:
-                return await self._stream(request, wire, answer, body, behaviour, headers)
-            whole = wire.answer(answer, body)
-            self.sent.append(Sent(request.path, 200, whole))
-            return web.json_response(whole, headers=headers)
+                answered = await self._stream(request, wire, answer, body, behaviour, headers)
+            else:
+                whole = wire.answer(answer, body)
+                self.sent.append(Sent(request.path, 200, whole))
+                answered = web.json_response(whole, headers=headers)
+            if cached is not None and self.prefix_cache is not None:
+                self.prefix_cache.remember(model, cached)
+            return answered
         except asyncio.CancelledError:
             self._record(disconnect=model)
             raise

@@ -8,9 +8,11 @@ from typing import Any
 
 from router.config import values as v
 from router.config.model import (
+    Affinity,
     CacheMode,
     Deployment,
     GroupCache,
+    HedgeBudget,
     ModelGroup,
     RetrySettings,
     Route,
@@ -52,6 +54,8 @@ def model_group(
             "max_attempts": v.positive_int,
             "deadline": v.positive_duration,
             "cache": lambda raw: group_cache(r, raw, v.join(path, "cache")),
+            "affinity": lambda raw: affinity(r, raw, v.join(path, "affinity")),
+            "hedge_budget": lambda raw: hedge_budget(r, raw, v.join(path, "hedge_budget")),
         },
         name=name or None,
         deployments=members or None,
@@ -63,7 +67,7 @@ def check_pacing(r: ConfigReader, data: dict[str, Any], path: str, pacing: Pacin
     """Keys that only mean something for strategies that start several calls."""
     staggered = sorted(name for name, kind in STRATEGIES.items() if kind.pacing is Pacing.STAGGERED)
     fanning = sorted(name for name, kind in STRATEGIES.items() if kind.pacing.fans_out)
-    for key in ("hedge_delay", "hedge_min_delay"):
+    for key in ("hedge_delay", "hedge_min_delay", "hedge_budget"):
         if key in data and pacing is not Pacing.STAGGERED:
             r.problem(v.join(path, key), f"is only valid with strategy: {' or '.join(staggered)}")
     if "max_parallel" in data and pacing is not None and not pacing.fans_out:
@@ -80,6 +84,24 @@ def group_cache(r: ConfigReader, value: Any, path: str) -> GroupCache | None:
         path,
         {"mode": v.member_of(CacheMode), "ttl": v.optional(v.positive_duration), "shared": v.boolean},
     )
+
+
+def affinity(r: ConfigReader, value: Any, path: str) -> Affinity | None:
+    data = r.mapping(value, path, allowed=keys_of(Affinity))
+    if data is None:
+        return None
+    return r.build(Affinity, data, path, {"ttl": v.positive_duration, "header": _header_name})
+
+
+def _header_name(value: Any) -> str:
+    text = v.name(value)
+    if not v.is_header_name(text):
+        raise ValueError(f"{text!r} is not an HTTP header name")
+    return text.lower()
+
+
+def hedge_budget(r: ConfigReader, value: Any, path: str) -> HedgeBudget:
+    return r.section(HedgeBudget, value, path, {"share": v.ratio, "minimum": v.non_negative_int})
 
 
 def retries(r: ConfigReader, value: Any, path: str) -> RetrySettings:

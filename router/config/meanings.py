@@ -227,6 +227,23 @@ MEANINGS: Mapping[str, Mapping[str, Key]] = {
         "cache": Key(
             "serve repeated requests from the response cache (`models[].cache` below).", default="none"
         ),
+        "affinity": Key(
+            "keep each session on the deployment that served its last turn, where its prompt cache is "
+            "warm (`models[].affinity` below, [affinity.md](affinity.md)).",
+            default="none: every turn placed afresh",
+        ),
+        "hedge_budget": Key(
+            "`hedge` only: how many requests over the last minute may start a second call "
+            "(`models[].hedge_budget` below)."
+        ),
+    },
+    "models[].affinity": {
+        "ttl": _d("how long a pin outlives the session's last request (the provider's cache lifetime)."),
+        "header": Key("the client's own session header, looked at before the agents' and the body's keys."),
+    },
+    "models[].hedge_budget": {
+        "share": Key("the share of the group's requests over the last minute that may start a second call."),
+        "minimum": Key("second calls a minute each worker may start whatever the share."),
     },
     "models[].retries": {
         "attempts": Key("rounds after the first."),

@@ -256,6 +256,22 @@ class GroupCache:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Affinity:
+    """A model group's sessions keep the deployment that served their last turn (its prompt cache)."""
+
+    ttl: float = 300.0  # how long a pin outlives the session's last request (the provider's cache life)
+    header: str = "x-session-id"  # the client's own session header, looked at first
+
+
+@dataclass(frozen=True, kw_only=True)
+class HedgeBudget:
+    """How many of a ``hedge`` group's requests over the last minute may start a second call."""
+
+    share: float = 0.1
+    minimum: int = 3  # hedges a minute each worker may start whatever the share (a quiet group still hedges)
+
+
+@dataclass(frozen=True, kw_only=True)
 class ModelGroup:
     name: str
     deployments: tuple[str, ...]
@@ -268,6 +284,8 @@ class ModelGroup:
     max_attempts: int = 8  # upstream calls per request, over every round and fallback group
     deadline: float = 300.0  # for the whole request, whatever the retries
     cache: GroupCache | None = None  # None: never cached
+    affinity: Affinity | None = None  # None: every turn placed afresh by the strategy
+    hedge_budget: HedgeBudget = field(default_factory=HedgeBudget)  # hedge only
 
 
 @dataclass(frozen=True, kw_only=True)

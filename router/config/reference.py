@@ -25,6 +25,7 @@ from typing import Any
 
 from router.config.meanings import MEANINGS, Key, Unit
 from router.config.model import (
+    Affinity,
     Budget,
     CacheSettings,
     CooldownSettings,
@@ -33,6 +34,7 @@ from router.config.model import (
     FakeSettings,
     GatewayKey,
     GroupCache,
+    HedgeBudget,
     Limits,
     ModelGroup,
     Price,
@@ -73,6 +75,8 @@ SECTIONS = (
     Section("models[]", ModelGroup),
     Section("models[].retries", RetrySettings),
     Section("models[].cache", GroupCache),
+    Section("models[].affinity", Affinity),
+    Section("models[].hedge_budget", HedgeBudget),
     Section("routes[]", Route),
     Section("routes[].match", RouteMatch),
     Section("keys[]", GatewayKey, written_as={"secret": ("key", "key_sha256"), "digest": ()}),

@@ -24,6 +24,7 @@ from router.config.model import Dialect
 from router.dialects.formats import FORMATS
 from router.dialects.shapes import answer_fault, event_fault
 from router.dialects.translate import anthropic, completions_chat, gemini, responses
+from router.dialects.translate.cache_hints import takes_cache_control, with_cache_control, with_cache_key
 from router.dialects.translate.events import read_event
 from router.dialects.translate.targets import (
     ANY_TARGET,
@@ -129,15 +130,24 @@ def feed_all(steps: list[EventTranslator], event: bytes) -> list[bytes]:
 
 
 class Conversation:
-    """``body``, a request in ``dialect``, as each deployment's wire API needs it (``Call``)."""
+    """``body``, a request in ``dialect``, as each deployment's wire API needs it (``Call``).
 
-    __slots__ = ("_bodies", "_fitted", "body", "dialect")
+    Translated, it keeps its prompt-cache hints where the target has a counterpart
+    (``router.dialects.translate.cache_hints``): ``cache_key`` (the session's hash) becomes the
+    ``prompt_cache_key`` of a native chat or Responses upstream when the client sent none."""
 
-    def __init__(self, dialect: Dialect, body: Body) -> None:
+    __slots__ = ("_bodies", "_fitted", "_hinted", "_keyed", "body", "cache_key", "dialect")
+
+    def __init__(self, dialect: Dialect, body: Body, cache_key: str | None = None) -> None:
         self.dialect = dialect
         self.body = body
+        self.cache_key = cache_key
         self._bodies: dict[Dialect, Body] = {dialect: body}
         self._fitted: dict[tuple[Dialect, TargetLimits], Body] = {}
+        # chat with cache_control, for litellm's Anthropic family, per target
+        self._hinted: dict[TargetLimits, Body] = {}
+        # with prompt_cache_key, for native chat / Responses, per wire and target
+        self._keyed: dict[tuple[Dialect, TargetLimits], Body] = {}
 
     def prepare(self, wires: Iterable[Dialect]) -> None:
         """Translate now for every wire API the request may be called in (``InvalidRequest`` for
@@ -159,10 +169,36 @@ class Conversation:
             fitted = self._fitted[(wire, limits)] = fit_request(found, wire, limits)
         return fitted
 
+    def body_of(self, member: Member) -> Body:
+        """The body ``member`` is sent: its wire's, with the cache hints it has a counterpart for
+        (litellm is given no ``prompt_cache_key`` it was not sent: it refuses parameters a
+        provider lacks)."""
+        wire = member.provider.wire
+        if wire is self.dialect:
+            return self.body
+        deployment = member.deployment
+        limits = member.target
+        translated = self.body_for(wire, limits)
+        if deployment.uses_litellm:
+            if wire is Dialect.CHAT and self.dialect is Dialect.MESSAGES and takes_cache_control(deployment):
+                hinted = self._hinted.get(limits)
+                if hinted is None:
+                    hinted = self._hinted[limits] = with_cache_control(self.body, translated)
+                return hinted
+            return translated
+        if wire not in (Dialect.CHAT, Dialect.RESPONSES):
+            return translated  # Messages and Gemini have no prompt_cache_key
+        keyed = self._keyed.get((wire, limits))
+        if keyed is None:
+            key = self.body.get("prompt_cache_key")
+            keyed = with_cache_key(translated, key if isinstance(key, str) else self.cache_key)
+            self._keyed[(wire, limits)] = keyed
+        return keyed
+
     async def complete(self, member: Member, correlation: Correlation) -> bytes:
         provider = member.provider
         wire = provider.wire
-        answer = await provider.complete(self.body_for(wire, member.target), correlation)
+        answer = await provider.complete(self.body_of(member), correlation)
         if wire is self.dialect:
             return answer
         try:
@@ -185,7 +221,7 @@ class Conversation:
     def stream(self, member: Member, correlation: Correlation) -> AsyncGenerator[bytes, None]:
         provider = member.provider
         wire = provider.wire
-        events = provider.stream(self.body_for(wire, member.target), correlation)
+        events = provider.stream(self.body_of(member), correlation)
         if wire is self.dialect:
             return events
         return _translated(events, wire, event_translators(wire, self.dialect), member)

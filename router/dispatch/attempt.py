@@ -177,6 +177,8 @@ class Calls:
             raise
         elapsed = attempt.succeeded(stream=False)
         usage = answers.answer_usage(document)
+        if usage is not None and usage.cache_read:
+            member.stats.observe_warm(elapsed, stream=False)
         attempt.span.answered(document, usage)
         attempt.end(Verdict.SUCCESS, usage=usage)
         self.metrics.upstream_requests.labels(member.name, "success").inc()
@@ -208,6 +210,8 @@ class Calls:
             usage = opened.usage
             if usage is not None:
                 opened.cost = cost_usd(member.price, usage)
+                if usage.cache_read:
+                    member.stats.observe_warm(first_token, stream=True)
             attempt.span.stream_ended(outcome.value, usage)
             attempt.end(Verdict.FAILURE if outcome is StreamOutcome.CUT else Verdict.NONE, usage=usage)
             self.metrics.upstream_requests.labels(member.name, outcome.upstream_label).inc()

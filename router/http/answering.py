@@ -26,6 +26,7 @@ from router.routing.budgets import BUDGET_HEADER
 from router.telemetry.exchange import Exchange, Recorder
 
 UPSTREAM_REQUEST_ID_HEADER = "x-raceway-upstream-request-id"
+AFFINITY_HEADER = "x-raceway-affinity"
 
 
 def wants_usage(body: dict[str, Any]) -> bool:
@@ -39,6 +40,7 @@ def answer_headers(exchange: Exchange, upstream: Correlation | None = None) -> d
         "x-raceway-deployment": exchange.deployment or "",
         "x-raceway-attempts": str(exchange.attempts),
         "x-raceway-overhead-ms": f"{(exchange.overhead or 0.0) * 1000:.3f}",
+        AFFINITY_HEADER: exchange.decided.affinity if exchange.decided is not None else "off",
     }
     if not exchange.stream:  # a stream's cost is known only after its headers went out
         headers["x-raceway-cost-usd"] = f"{exchange.cost:.8f}"

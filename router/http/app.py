@@ -152,7 +152,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: RacewayApp) -> AsyncIterator[None]:
-        state = open_state(config, metrics)
+        shared_dir = app.supervision.snapshot.parent if app.supervision is not None else None
+        state = open_state(config, metrics, shared_dir)
         spend = SpendBook(state.spend, config.state.sync_interval, metrics=metrics)
         serving = Worker(
             Gateway.build(config, metrics, workers=workers, state=state, spend=spend),

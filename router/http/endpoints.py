@@ -11,7 +11,8 @@ what its answers look like (``WireFormat``), and how a deployment is called (``C
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import dataclasses
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -21,7 +22,7 @@ from starlette.types import Receive
 
 from router.answers.cache import CachedAnswer, CachePlan, plan_for
 from router.answers.reuse import Keeper, ground, look_up
-from router.config.model import Dialect, GatewayKey, ResponseModel
+from router.config.model import Dialect, GatewayConfig, GatewayKey, ResponseModel
 from router.dialects.bridge import Conversation, CountTokens, Embeddings, GeminiCountTokens
 from router.dialects.formats import FORMATS, WireFormat
 from router.dispatch.completion import EMBEDDINGS, Answers, Call
@@ -50,6 +51,7 @@ from router.providers.litellm_params import CHAT, Surface
 from router.providers.litellm_params import EMBEDDINGS as EMBEDDINGS_SURFACE
 from router.routing.budgets import Tier, steer
 from router.routing.rules import RoutedRequest, route
+from router.routing.sessions import session_of
 from router.telemetry.exchange import Exchange, request_id_from
 from router.telemetry.metrics import Metrics
 
@@ -178,6 +180,8 @@ async def _serve(request: Request, endpoint: Endpoint) -> Response | SSEResponse
         exchange.model = routed.requested
         if key is not None and key.budget is not None:
             routed = _steer_by_budget(gateway, exchange, routed, key)
+        if not (endpoint.embeddings or endpoint.count_tokens):
+            routed = _with_session(gateway.config, routed, endpoint.dialect, headers, body, exchange)
         if endpoint.surface is not None:
             gateway.litellm_fields.check(routed.group.name, routed.pinned, body, endpoint.surface)
         await _admit_key(gateway, worker.metrics, key, routed.prompt_tokens)
@@ -266,6 +270,8 @@ def _prepared(call: Call, gateway: Gateway, routed: RoutedRequest) -> Call:
     """``call``, its request translated for every wire API it may meet (the group's deployments,
     its fallbacks', or the pinned one): one that cannot cross is refused before any call."""
     if isinstance(call, Conversation):
+        if routed.session is not None:
+            call.cache_key = routed.session.hex
         config = gateway.config
         groups = [routed.group, *(config.models[name] for name in routed.group.fallbacks)]
         names = [routed.pinned] if routed.pinned is not None else [n for g in groups for n in g.deployments]
@@ -276,6 +282,30 @@ def _prepared(call: Call, gateway: Gateway, routed: RoutedRequest) -> Call:
 def _api_of(gateway: Gateway, deployment: str) -> str:
     found = gateway.config.deployments.get(deployment)
     return found.api.value if found is not None else "none"
+
+
+def _with_session(
+    config: GatewayConfig,
+    routed: RoutedRequest,
+    dialect: Dialect,
+    headers: Mapping[str, str],
+    body: dict[str, Any],
+    exchange: Exchange,
+) -> RoutedRequest:
+    """``routed`` with its session, when a group it may be served by has affinity, and without
+    hedges when its key is near its budget."""
+    exchange.decided = routed.decided
+    frugal = exchange.budget_tier is Tier.NEAR
+    affinity = routed.group.affinity
+    if affinity is None:
+        for name in routed.group.fallbacks:
+            affinity = affinity or config.models[name].affinity
+    if affinity is None or routed.pinned is not None:
+        return dataclasses.replace(routed, frugal=True) if frugal else routed
+    session = session_of(dialect, headers, body, affinity.header)
+    if session is not None:
+        exchange.session = session.hex
+    return dataclasses.replace(routed, session=session, frugal=frugal)
 
 
 def _steer_by_budget(

@@ -15,9 +15,18 @@ from typing import Any
 from router.config.model import GatewayConfig, GatewayKey, ModelGroup, RouteMatch
 from router.errors import InvalidRequest, ModelNotFound, PermissionDenied
 from router.providers.correlation import NO_HEADERS, anthropic_headers, trace_context
+from router.routing.sessions import AffinityResult, Session
 
 TAGS_HEADER = "x-raceway-tags"
 OVERRIDE_HEADER = "x-raceway-deployment"
+
+
+@dataclass(slots=True)
+class Decided:
+    """What the dispatcher decided about a request that its record reports (access log, traces)."""
+
+    affinity: AffinityResult = AffinityResult.OFF
+    alone: str | None = None  # why a race or hedge sent it to one deployment (``HedgeSkip``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +39,9 @@ class RoutedRequest:
     pinned: str | None = None  # a deployment pinned by override
     trace: Mapping[str, str] = field(default_factory=lambda: NO_HEADERS)  # the client's W3C trace context
     forwarded: Mapping[str, str] = field(default_factory=lambda: NO_HEADERS)  # anthropic-version, -beta
+    session: Session | None = None  # its conversation, when a group on its way has affinity
+    frugal: bool = False  # the key is near its budget: no hedges
+    decided: Decided = field(default_factory=Decided)
 
 
 def estimate_prompt_tokens(body: dict[str, Any]) -> int:

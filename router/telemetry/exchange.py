@@ -20,6 +20,7 @@ from router.answers.cache import CacheStatus
 from router.dispatch.completion import Usage
 from router.errors import GatewayError, UpstreamError
 from router.routing.budgets import Tier
+from router.routing.rules import Decided
 from router.spend.book import SpendBook
 from router.telemetry.metrics import LATENCY_BUCKETS, OVERHEAD_BUCKETS, UNKNOWN_MODEL, Metrics
 from router.telemetry.tracing import NO_TRACE, RequestTrace
@@ -62,6 +63,8 @@ class Exchange:
     dialect: str = "chat"  # the client's wire format
     upstream_api: str = "none"  # the wire API of the deployment that answered
     trace: RequestTrace = NO_TRACE  # its spans, ended with it
+    decided: Decided | None = None  # what the dispatcher decided (affinity, a race or hedge sent alone)
+    session: str | None = None  # the session key's hash, for groups with affinity
 
     def failed(self, error: GatewayError) -> None:
         """The request ends with ``error``: its code, and which deployment failed after how many calls.
@@ -158,5 +161,8 @@ class Recorder:
                 "cache": exchange.cache,
                 "budget_tier": exchange.budget_tier,
                 "upstream_request_id": exchange.upstream_request_id,
+                "affinity": exchange.decided.affinity if exchange.decided is not None else None,
+                "session": exchange.session,
+                "alone": exchange.decided.alone if exchange.decided is not None else None,
             }
         ).decode()

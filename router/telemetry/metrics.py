@@ -48,7 +48,7 @@ UPSTREAM_OUTCOMES = (
 )
 QUEUE_REASONS = ("queue_full", "queue_timeout")  # refusals of a deployment's concurrency queue
 RATE_LIMIT_REASONS = ("rate_limited", "tokens_exceed_limit")  # of a deployment's or key's rpm / tpm
-TOKEN_KINDS = ("prompt", "completion")
+TOKEN_KINDS = ("prompt", "completion", "cache_read", "cache_write")  # cache: prompt tokens read / written
 SPAN_DROP_REASONS = ("export_failed", "queue_full")  # of raceway_trace_spans_dropped_total
 
 
@@ -180,6 +180,18 @@ class Metrics:
             "raceway_hedges",
             "Hedged calls started because the first had not answered in time.",
             ["model"],
+            registry=registry,
+        )
+        self.hedges_skipped = Counter(
+            "raceway_hedges_skipped",
+            "Second calls a race or hedge did not start: budget spent, warm session, key near its budget.",
+            ["model", "reason"],
+            registry=registry,
+        )
+        self.affinity = Counter(
+            "raceway_affinity",
+            "Requests of groups with affinity, by placement.",
+            ["model", "result"],
             registry=registry,
         )
         self.fallbacks = Counter(

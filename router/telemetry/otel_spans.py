@@ -113,6 +113,11 @@ class OtelRequestTrace:
                 attributes["raceway.cache"] = str(exchange.cache)
             if exchange.coalesced:
                 attributes["raceway.coalesced"] = True
+            decided = exchange.decided
+            if decided is not None and exchange.session is not None:
+                attributes["raceway.affinity"] = str(decided.affinity)
+            if decided is not None and decided.alone is not None:
+                attributes["raceway.alone"] = decided.alone  # why one call, not several
             if exchange.key is not None:
                 attributes["raceway.key"] = exchange.key  # the key's name in the config, never the key
             if exchange.error is not None:

@@ -39,16 +39,18 @@ Requests (``messages_request_to_chat`` ->, ``chat_request_to_messages`` <-). Way
 | -                                          | no message with content left                | 400  | 3    |
 | -                                          | `seed`, penalties, `logit_bias`, ...        | drop | 18   |
 
-1. Text blocks joined by a blank line; `cache_control` dropped. A system message (the SDK's
-   `MessageParam` takes role `system`) holding other blocks: 400 (chat's holds text only).
+1. Text blocks joined by a blank line; `cache_control` dropped here, and put back on chat's
+   counterparts for litellm's Anthropic family by the bridge (``translate/cache_hints.py``). A
+   system message (the SDK's `MessageParam` takes role `system`) holding other blocks: 400
+   (chat's holds text only).
 2. Mid-conversation system/developer messages move into `system`, which every Anthropic model
    takes (a `system` role among the messages is newer).
 3. Merged: Anthropic requires alternation. A user turn's tool results go first in it. A chat
    message with nothing to say (empty content, no calls) is skipped: Anthropic refuses empty
    turns, and a request with none left (empty or system-only, e.g. an empty completions
    `prompt`): 400.
-4. `cache_control` and `citations` dropped. A search result (also inside a tool result, set
-   apart there by a blank line) is read as text: its title, its source, its text blocks.
+4. `cache_control` (but see 1) and `citations` dropped. A search result (also inside a tool
+   result, set apart there by a blank line) is read as text: its title, its source, its text blocks.
 5. `url`, `file` and `content` document sources are refused; chat files need `file_data`.
 6. Chat arguments that are not a JSON object: 400 naming `messages[i].tool_calls[j]...`.
 7. Tool messages come right after the assistant's calls, the turn's other blocks follow in a
@@ -72,7 +74,8 @@ Requests (``messages_request_to_chat`` ->, ``chat_request_to_messages`` <-). Way
 15. Also the beta top-level `output_format`. Chat `json_object` is refused (no schema).
 16. Also `container`, `mcp_servers`, `cache_control` anywhere: hints.
 17. The client expects what Anthropic cannot give (n choices, logprobs, audio).
-18. Also `store`, `metadata`, `prompt_cache_key`, `stream_options`: no counterpart.
+18. Also `store`, `metadata`, `prompt_cache_key`, `stream_options`: no counterpart. Towards
+    chat, the bridge sets `prompt_cache_key` to the session's hash (``translate/cache_hints.py``).
 T1. Then fitted to the target model (``router.dialects.translate.targets``): output tokens
     clamped to its limit (a thinking budget that no longer fits below it halved, or dropped
     under 1,024); to a model that takes no reasoning, no `reasoning_effort` / `thinking`, and

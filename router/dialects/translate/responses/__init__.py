@@ -35,7 +35,8 @@ Requests (``responses_request_to_chat`` ->, ``chat_request_to_responses`` <-). W
 | `prompt` (stored prompt template)           | -                                           | 400  | 13   |
 | `background: true`                          | -                                           | 400  | 13   |
 | `store`                                     | `store: false` always towards Responses     | drop | 14   |
-| `include`, `prompt_cache_key`, `metadata`   | -                                           | drop | 15   |
+| `include`, `metadata`                       | -                                           | drop | 15   |
+| `prompt_cache_key`                          | `prompt_cache_key`                          | <->  | 19   |
 | `client_metadata`, `truncation`, ...        | -                                           | drop | 15   |
 | -                                           | `n` > 1, `logprobs`, non-empty `stop`       | 400  | 16   |
 | -                                           | `logit_bias`, `audio`, non-function tools   | 400  | 17   |
@@ -83,6 +84,8 @@ Requests (``responses_request_to_chat`` ->, ``chat_request_to_responses`` <-). W
 18. Also `prediction`, `web_search_options`, `stream_options`, `store`: sampling hints
     with no Responses counterpart. `prompt_cache_key`, `safety_identifier`,
     `service_tier` cross unchanged.
+19. Put on the chat request by the bridge (``router.dialects.translate.cache_hints``), not by
+    this translator: the client's own, else the session's hash.
 T1. Then fitted to the target model (``router.dialects.translate.targets``): output tokens
     clamped to its limit; to a model that takes no reasoning, no `reasoning_effort` /
     `reasoning` (nor `reasoning.*` includes), no reasoning in the history (`reasoning` items,
