@@ -151,7 +151,7 @@ def start_gateway(config: Path, *, workers: int = 2, env: dict[str, str] | None 
     line = next(line for line in output if "serving on" in line)
     base_url = line.split("serving on ")[1].split(" ")[0]
     gateway = RunningGateway(process, base_url, output, reader)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # a worker that imports litellm takes ~5 s, much more on a busy machine
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{base_url}/ready", timeout=1).status_code == 200:
