@@ -20,7 +20,7 @@ from tests.conftest import REPO
 
 # The smallest config with every section present, so an unknown key can be put in any of them.
 EVERY_SECTION: dict[str, Any] = {
-    "server": {"cors": {"origins": ["*"]}},
+    "server": {"cors": {"origins": ["*"]}, "request_log": {}},
     "deployments": [
         {"name": "fake", "provider": "fake", "fake": {}, "cooldown": {}},
         {"name": "priced", "provider": "openai", "model": "m", "price": {"input": 1, "output": 2}},

@@ -77,6 +77,10 @@ MEANINGS: Mapping[str, Mapping[str, Key]] = {
             "browser pages on these origins may call the gateway (see `server.cors` below).",
             default="none (no CORS headers; `OPTIONS` is 405)",
         ),
+        "request_log": Key(
+            "every request's access-log record also kept in a bounded store for the status page and "
+            "`GET /status/requests` (`server.request_log` below, [status.md](status.md))."
+        ),
         "response_model": Key(
             "what the `model` field of answers says: `upstream`, the upstream's name as it sent it; "
             "`public`, the name the client asked for (JSON answers, every stream chunk, cache replays)."
@@ -85,6 +89,17 @@ MEANINGS: Mapping[str, Mapping[str, Key]] = {
             "pass the serving upstream's `x-ratelimit-*` headers on to the client (they describe the "
             "provider account the gateway shares, not the client's own limits)."
         ),
+    },
+    "server.request_log": {
+        "enabled": Key("keep the request log (off: nothing is written, the page shows no recent requests)."),
+        "path": Key(
+            "the SQLite file every worker of the instance writes (local backend; Redis uses a capped stream).",
+            default="`$XDG_STATE_HOME/raceway/requests.sqlite3` (`~/.local/state/...`)",
+        ),
+        "max_rows": Key("records kept; past it the oldest go."),
+        "max_age": _d("how long a record is kept."),
+        "bodies": Key("keep each request's body too, scrubbed of secrets and key-shaped strings."),
+        "max_pending": Key("records a worker holds while its writes lag; past it they are dropped (counted)."),
     },
     "server.cors": {
         "origins": Key(

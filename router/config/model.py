@@ -123,6 +123,25 @@ class CorsSettings:
     max_age: float = 600.0  # how long a browser may reuse the answer to a preflight
 
 
+def _default_request_log() -> Path:
+    state_home = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(state_home) / "raceway" / "requests.sqlite3"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestLogSettings:
+    """Every request's access-log record also kept in a bounded store, for ``GET /status/requests``
+    and the status page: the SQLite file at ``path`` (shared by the instance's workers), or a
+    capped Redis stream with ``state.backend: redis``; written off the request path in batches."""
+
+    enabled: bool = True
+    path: Path = field(default_factory=_default_request_log)
+    max_rows: int = 100_000
+    max_age: float = 7 * 86400.0
+    bodies: bool = False  # keep each request's body too (scrubbed of secrets and key-shaped strings)
+    max_pending: int = 10_000  # records a worker holds while its writes lag; past it they are dropped
+
+
 @dataclass(frozen=True, kw_only=True)
 class ServerSettings:
     bind: str = "127.0.0.1:8080"
@@ -143,6 +162,7 @@ class ServerSettings:
     # The ``model`` of answers: the upstream's (as it sent it) or the public name the client asked for.
     response_model: ResponseModel = ResponseModel.UPSTREAM
     relay_ratelimit_headers: bool = False  # pass the serving upstream's x-ratelimit-* to the client
+    request_log: RequestLogSettings = field(default_factory=RequestLogSettings)
 
 
 @dataclass(frozen=True, kw_only=True)

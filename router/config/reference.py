@@ -38,6 +38,7 @@ from router.config.model import (
     Limits,
     ModelGroup,
     Price,
+    RequestLogSettings,
     RetrySettings,
     Route,
     RouteMatch,
@@ -68,6 +69,7 @@ class Section:
 SECTIONS = (
     Section("server", ServerSettings),
     Section("server.cors", CorsSettings),
+    Section("server.request_log", RequestLogSettings),
     Section("deployments[]", Deployment, flattened={"limits": Limits}),
     Section("deployments[].price", Price),
     Section("deployments[].cooldown", CooldownSettings),
@@ -169,12 +171,14 @@ def render(value: Any, unit: Unit = Unit.PLAIN) -> str:
 
 
 def _inline(value: Any) -> str:
-    """A nested section's defaults on one line, ``{failures: 3, window: 30s, ...}``."""
+    """A nested section's defaults on one line, ``{failures: 3, window: 30s, ...}`` (without those
+    worked out on the machine, such as a file's path: its own table says them)."""
     section = _BY_MODEL[type(value)]
     meanings = MEANINGS[section.path]
     parts = [
         f"{f.name}: {render(getattr(value, f.name), meanings[f.name].unit)}"
         for f in dataclasses.fields(value)
+        if not _from_environment(f)
     ]
     return "{" + ", ".join(parts) + "}"
 

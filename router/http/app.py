@@ -26,6 +26,9 @@ from router.http.responses import dialect_of_path, error_response
 from router.http.worker import Supervision, Worker
 from router.spend.book import SpendBook
 from router.state import open_state
+from router.status import routes as status_routes
+from router.status.board import reload_facts
+from router.status.service import StatusService
 from router.telemetry.exchange import Recorder
 from router.telemetry.looplag import watch_loop_lag
 from router.telemetry.metrics import build_metrics
@@ -164,6 +167,16 @@ def create_app(
             tracing=start_tracing(config.telemetry.traces, metrics, worker=worker),
         )
         recorder.spend = spend
+        status = serving.status = StatusService.open(
+            config,
+            serving.gateway,
+            state,
+            metrics,
+            worker=worker,
+            directory=app.supervision.snapshot.parent if app.supervision else None,
+        )
+        serving.tracing = status.journaling(serving.tracing, config)
+        recorder.request_log = status.request_log
         await spend.start()
         metrics.show_config(config.hash)
         metrics.workers_up.set(1)
@@ -171,6 +184,12 @@ def create_app(
         lag = metrics.loop_lag.labels(metrics.worker)
         background.keep_running("loop lag", lambda: watch_loop_lag(lag, config.server.loop_lag_warning))
         background.keep_running("spend sync", spend.run)
+        if status.request_log is not None:
+            background.keep_running("request log", status.request_log.run)
+        background.keep_running(
+            "status board",
+            lambda: status.board.run(lambda: (serving.gateway, reload_facts(serving.reloader))),
+        )
         if serving.tracing.enabled and metrics.exemplars is not None:
             background.keep_running("exemplar files", metrics.exemplars.run)
         for name, loop in state.background(
@@ -193,6 +212,7 @@ def create_app(
                 await serving.reloader.close()
             await serving.gateway.close()
             await spend.flush()  # after the last request: every finished request's spend is written
+            await status.close()  # and its request-log record
             await state.close()
             await serving.tracing.close()  # after the last request's spans ended
 
@@ -212,6 +232,10 @@ def create_app(
         Route("/metrics", probes.metrics_endpoint, methods=["GET"]),
         Route("/admin/config", admin.config_status, methods=["GET"]),
         Route("/admin/reload", admin.reload_now, methods=["POST"]),
+        Route("/status", status_routes.page, methods=["GET"]),
+        Route("/status.json", status_routes.document, methods=["GET"]),
+        Route("/status/requests", status_routes.requests, methods=["GET"]),
+        Route("/status/events", status_routes.events, methods=["GET"]),
     ]
     app = RacewayApp(
         supervision=supervision,
