@@ -88,6 +88,29 @@ def test_version_is_the_installed_distributions() -> None:
     assert result.stdout.strip() == f"raceway {version('raceway')}"
 
 
+# What only a worker uses: the supervisor, which parses the command line and the config and
+# spawns the workers, loads none of it, so the workers start sooner (cold start).
+WORKER_ONLY = ("aiohttp", "hypercorn", "litellm", "opentelemetry", "prometheus_client", "redis", "starlette")
+SUPERVISOR = """
+import sys
+import router.__main__ as cli
+
+args = cli.parser().parse_args(["serve", "-c", "config/gateway.yaml"])
+assert cli._load(args.config) is not None
+import router.server.supervisor
+
+print(sorted(name for name in sys.modules if name.split(".")[0] in WORKER_ONLY))
+"""
+
+
+def test_the_supervisor_of_serve_loads_none_of_what_only_the_workers_use() -> None:
+    script = SUPERVISOR.replace("WORKER_ONLY", repr(WORKER_ONLY))
+    command = [sys.executable, "-c", script]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 def test_missing_config_file(tmp_path: Path) -> None:
     result = raceway("check-config", str(tmp_path / "absent.yaml"))
     assert result.returncode == 1 and "cannot read" in result.stderr

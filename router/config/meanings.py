@@ -229,7 +229,8 @@ MEANINGS: Mapping[str, Mapping[str, Key]] = {
         "hedge_delay": _d(
             "`hedge` only: how long the first call may go unanswered before the next starts.",
             default="auto: the deployment's recent p95 (time to first content for streams), "
-            "at least `hedge_min_delay`, 1 s until 20 samples exist",
+            "at least `hedge_min_delay`; until it has 20 samples, the median p95 of the group's "
+            "other deployments that have them, else 4 x `hedge_min_delay` (200 ms by default)",
         ),
         "hedge_min_delay": _d("`hedge` only: the floor of the automatic delay."),
         "max_parallel": Key(

@@ -248,7 +248,7 @@ class Dispatcher:
                         key, pinned, ordered, tokens=tokens, spreads=kind.spreads, weighted=kind.weighs
                     )
                     ordered = placement.ordered
-                pace = pace_of(self.metrics, group, request, placement, allowance)
+                pace = pace_of(self.metrics, group, request, placement, allowance, ordered)
                 began = asyncio.get_running_loop().time()
                 try:
                     won = await run_round(

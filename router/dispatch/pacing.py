@@ -2,7 +2,11 @@
 
 ``fallback`` and the balancing strategies call one deployment at a time; ``race`` starts
 ``max_parallel`` calls at once; ``hedge`` starts the next when the last has not answered
-within its ``hedge_delay`` (a fixed one, or ``auto``: the deployment's recent p95).
+within its ``hedge_delay`` (a fixed one, or ``auto``: the deployment's recent p95). Until a
+deployment has ``HEDGE_MIN_SAMPLES`` of its own, ``auto`` borrows its group's: the median p95
+of the other candidates that have enough, else ``HEDGE_PRIOR_FACTOR`` x ``hedge_min_delay``
+(200 ms by default), so that a new or restarted worker neither waits a whole second for a
+stalled call nor hedges every request.
 
 With affinity, a warm session (one whose pinned deployment takes the turn) changes that: a
 race sends it to its pinned deployment alone (the others follow one by one, should it
@@ -16,7 +20,8 @@ counted by reason (``raceway_hedges_skipped_total``) and noted on the request's 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import statistics
+from collections.abc import Callable, Sequence
 
 from router.config.model import ModelGroup
 from router.dispatch.hedging import HedgeAllowance, HedgeSkip
@@ -28,8 +33,8 @@ from router.routing.strategies import Pacing, pacing_of
 from router.telemetry.metrics import Metrics
 from router.telemetry.tracing import current_trace
 
-HEDGE_MIN_SAMPLES = 20  # below this, ``hedge_delay: auto`` waits HEDGE_COLD_DELAY
-HEDGE_COLD_DELAY = 1.0
+HEDGE_MIN_SAMPLES = 20  # below this, ``hedge_delay: auto`` borrows the group's figures (``prior``)
+HEDGE_PRIOR_FACTOR = 4.0  # with no figures at all, ``auto`` waits this many times ``hedge_min_delay``
 WARM_MIN_SAMPLES = 5  # warm calls a deployment must have answered before its warm latency is trusted
 
 
@@ -39,7 +44,9 @@ def pace_of(
     request: RoutedRequest,
     placement: Placement | None,
     allowance: HedgeAllowance | None,
+    candidates: Sequence[Member] = (),
 ) -> Pace:
+    """``candidates``: the round's members, whose latencies a member without its own stands in for."""
     pacing = pacing_of(group.strategy)
     warm = placement.pinned if placement is not None else None
     if pacing is Pacing.ALL_AT_ONCE:
@@ -49,7 +56,7 @@ def pace_of(
         return Pace(parallel=group.max_parallel or len(group.deployments), all_at_once=True)
     if pacing is not Pacing.STAGGERED:
         return Pace()
-    delay = hedge_delay(group, request.stream)
+    delay = hedge_delay(group, request.stream, candidates)
     if warm is not None:
         delay = warm_first(group, delay, warm, request.stream)
 
@@ -82,7 +89,7 @@ def note_warm_wait(
     pinned = placement.pinned
     if pace.hedge_delay is None or pinned is None or hedges or winner is not pinned:
         return
-    if hedge_delay(group, request.stream)(pinned) < waited <= pace.hedge_delay(pinned):
+    if hedge_delay(group, request.stream, placement.ordered)(pinned) < waited <= pace.hedge_delay(pinned):
         sent_alone(metrics, group, request, HedgeSkip.WARM)
 
 
@@ -92,8 +99,11 @@ def sent_alone(metrics: Metrics, group: ModelGroup, request: RoutedRequest, reas
     current_trace().event("raceway.alone", {"reason": reason.value})
 
 
-def hedge_delay(group: ModelGroup, stream: bool) -> Callable[[Member], float]:
-    """A fixed delay, or ``auto``: the deployment's recent p95, never below the floor."""
+def hedge_delay(
+    group: ModelGroup, stream: bool, candidates: Sequence[Member] = ()
+) -> Callable[[Member], float]:
+    """A fixed delay, or ``auto``: the deployment's recent p95 (or, with too few samples, the
+    group's ``prior``), never below the floor."""
     if group.hedge_delay is not None:
         fixed = group.hedge_delay
         return lambda member: fixed
@@ -101,10 +111,23 @@ def hedge_delay(group: ModelGroup, stream: bool) -> Callable[[Member], float]:
     def auto(member: Member) -> float:
         window = member.stats.window(stream)
         if len(window) < HEDGE_MIN_SAMPLES:
-            return max(group.hedge_min_delay, HEDGE_COLD_DELAY)
+            return max(group.hedge_min_delay, prior(group, stream, member, candidates))
         return max(group.hedge_min_delay, window.percentile(95) or 0.0)
 
     return auto
+
+
+def prior(group: ModelGroup, stream: bool, member: Member, candidates: Sequence[Member]) -> float:
+    """What to expect of ``member`` before it has figures of its own: the median p95 of the other
+    candidates that have enough samples, else a modest multiple of the group's floor."""
+    known = [
+        other.stats.window(stream).percentile(95) or 0.0
+        for other in candidates
+        if other is not member and len(other.stats.window(stream)) >= HEDGE_MIN_SAMPLES
+    ]
+    if known:
+        return statistics.median(known)
+    return HEDGE_PRIOR_FACTOR * group.hedge_min_delay
 
 
 def warm_first(

@@ -14,7 +14,8 @@ from router.fleet.breaker import Breaker, Clock
 from router.fleet.limits import ConcurrencyGate, RateLimit, per_worker
 from router.fleet.stats import DeploymentStats
 from router.fleet.targets import target_limits
-from router.providers import Provider, ProviderFactory
+from router.providers.base import Provider
+from router.providers.factory import ProviderFactory
 from router.providers.upstream_errors import Scrubber
 from router.spend.pricing import litellm_price_table, price_of
 from router.state.backend import Limiter, StateBackend
