@@ -93,13 +93,13 @@ MEANINGS: Mapping[str, Mapping[str, Key]] = {
     "server.request_log": {
         "enabled": Key("keep the request log (off: nothing is written, the page shows no recent requests)."),
         "path": Key(
-            "the SQLite file every worker of the instance writes (local backend; Redis uses a capped stream).",
+            "the SQLite file all workers of the instance write (local backend; Redis uses a capped stream).",
             default="`$XDG_STATE_HOME/raceway/requests.sqlite3` (`~/.local/state/...`)",
         ),
         "max_rows": Key("records kept; past it the oldest go."),
         "max_age": _d("how long a record is kept."),
         "bodies": Key("keep each request's body too, scrubbed of secrets and key-shaped strings."),
-        "max_pending": Key("records a worker holds while its writes lag; past it they are dropped (counted)."),
+        "max_pending": Key("records a worker holds while its writes lag; past it they are dropped, counted."),
     },
     "server.cors": {
         "origins": Key(
