@@ -42,6 +42,7 @@ def gateway_config(upstream: FakeUpstream, log: str, *, extra: str = "") -> str:
     models:
       - {{name: plain, deployments: [steady]}}
       - {{name: guarded, deployments: [flaky, steady]}}
+      - {{name: sticky, deployments: [steady], strategy: round_robin, affinity: {{}}}}
     """
 
 
@@ -124,6 +125,7 @@ def test_the_status_figures_are_the_metrics_summed_over_the_workers(
     models = {m["name"]: m for m in status["models"]}
     for name in ("plain", "guarded"):
         assert models[name]["requests_total"] == summed(metrics, "raceway_requests_total", model=name) == 3
+    assert "affinity_hit_rate" not in models["plain"]  # a group without affinity has no such figure
     workers = status["gateway"]["workers"]
     assert sorted(w["index"] for w in workers) == [0, 1] and len({w["pid"] for w in workers}) == 2
     assert all(w["config_hash"] == status["gateway"]["config_hash"] for w in workers)
@@ -272,3 +274,21 @@ def test_the_status_events_stream_documents(threaded_upstream: FakeUpstream, tmp
         second = next(line for line in lines if line.startswith("data: "))
     assert json.loads(first[6:])["gateway"]["config_hash"] == json.loads(second[6:])["gateway"]["config_hash"]
     assert json.loads(second[6:])["at"] > json.loads(first[6:])["at"]
+
+
+def test_a_group_with_affinity_shows_its_hit_rate_as_the_metrics_count_it(
+    threaded_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    with serving(gateway_config(threaded_upstream, str(tmp_path / "log.sqlite3")), tmp_path) as gateway:
+        sdk = client(gateway).with_options(default_headers={"x-session-id": "one-session"})
+        for _ in range(4):  # the first turn is new, the other three find their pin
+            sdk.chat.completions.create(model="sticky", messages=[{"role": "user", "content": "hi"}])
+        sticky = next(
+            m for m in httpx.get(f"{gateway.base_url}/status.json").json()["models"] if m["name"] == "sticky"
+        )
+        metrics = scrape(gateway)
+    assert sticky["affinity_total"] == {
+        result: summed(metrics, "raceway_affinity_total", model="sticky", result=result)
+        for result in ("hit", "moved", "new")
+    }
+    assert sticky["affinity_hit_rate"] == 0.75

@@ -147,6 +147,11 @@ def model_part(sources: Sources, name: str) -> dict[str, Any]:
         },
         "cache_hit_rate": _cache_hit_rate(sources.recent, name) if group.cache is not None else None,
     }
+    if group.affinity is not None:
+        placed = now.by("raceway_affinity_total", "result", model=name)
+        part["affinity_total"] = placed
+        turns = sum(placed.values())
+        part["affinity_hit_rate"] = round(placed.get("hit", 0.0) / turns, 4) if turns else None
     if pacing.fans_out:
         part["race_wins_total"] = now.by("raceway_race_outcomes_total", "winner", model=name)
     if pacing is Pacing.STAGGERED:
