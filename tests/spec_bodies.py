@@ -48,7 +48,7 @@ def _drawn(
     @st.composite
     def draw_body(draw: st.DrawFn) -> dict[str, Any]:
         root = root_schema(shape)
-        document = root if shape.startswith("anthropic:") else openai_spec()
+        document = root if shape.self_contained else openai_spec()
         body = _Walk(draw, document, required).value(root, 0)
         assume(isinstance(body, dict))
         body.update(fixed)
