@@ -32,7 +32,7 @@ from typing import Any
 
 import google.genai.types as genai_types
 from google.genai._common import BaseModel
-from google.rpc import code_pb2
+from google.rpc import code_pb2  # type: ignore[import-untyped]
 from pydantic import Field, TypeAdapter, create_model
 from pydantic.alias_generators import to_snake
 
