@@ -275,6 +275,15 @@ def root_schema(shape: Shape) -> dict[str, Any]:
 
 
 @functools.cache
+def drawn_schema(shape: Shape) -> dict[str, Any]:
+    """The schema requests of ``shape`` are drawn from: ``root_schema``, but Gemini's in its
+    JSON names only (its validators take proto names too)."""
+    if shape.startswith("gemini:"):
+        return gemini_schema(shape.removeprefix("gemini:"), drawn=True)
+    return root_schema(shape)
+
+
+@functools.cache
 def validator(shape: Shape) -> Draft202012Validator:
     schema = root_schema(shape)
     if shape.self_contained:

@@ -152,13 +152,18 @@ def test_gemini_requests_are_held_to_the_sdks_types_and_the_apis_rules() -> None
     )
     # "Required." in the SDK's docstrings is required; bytes are base64; a call names its function.
     blob = {"role": "user", "parts": [{"inlineData": {"data": "aGk="}}]}
-    assert violations(Shape.GEMINI_REQUEST, {"contents": [blob]}) == [
+    assert (
         "gemini:GenerateContentRequest at contents/0/parts/0/inlineData: 'mimeType' is a required property"
-    ]
+        in violations(Shape.GEMINI_REQUEST, {"contents": [blob]})
+    )
     blob = {"role": "user", "parts": [{"inline_data": {"data": "not base64!", "mime_type": "image/png"}}]}
     assert violations(Shape.GEMINI_REQUEST, {"contents": [blob]}) != []
     call = {"role": "model", "parts": [{"functionCall": {"args": {}}}]}
     assert violations(Shape.GEMINI_REQUEST, {"contents": [call]}) != []
+    # A content has parts; a part has exactly one of its data fields (text, inlineData...).
+    assert violations(Shape.GEMINI_REQUEST, {"contents": [{"role": "user"}]}) != []
+    for parts in ([{"thought": True}], [{"text": "a", "fileData": {"fileUri": "u", "mimeType": "m"}}]):
+        assert violations(Shape.GEMINI_REQUEST, {"contents": [{"role": "user", "parts": parts}]}) != []
     whole = {"generateContentRequest": {**GEMINI_REQUEST, "model": "models/m"}}
     assert violations(Shape.GEMINI_COUNT_REQUEST, whole) == []
     assert violations(Shape.GEMINI_COUNT_REQUEST, {"generateContentRequest": GEMINI_REQUEST}) != []
