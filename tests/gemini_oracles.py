@@ -16,6 +16,9 @@ them, each with its reason:
 - proto3 JSON parsers take a field under its proto name too (``parameters_json_schema``), and
   google-genai itself sends some so (a function declaration's fields): request schemas accept
   each property under its snake_case name as well, not under both at once;
+- ``generationConfig``'s numbers are unbounded in the SDK; Google documents ranges (temperature
+  0 to 2, topP 0 to 1, the penalties -2 to 2 exclusive) and refuses values outside them;
+- a content's ``role`` is a string to the SDK, "either 'user' or 'model'" to the API;
 - the API refuses a content without parts and a part whose ``data`` oneof is unset or set twice
   ("Exactly one field within a Part should be set", the SDK's docstring): so do the request
   schemas;
@@ -169,6 +172,7 @@ def _contents_have_parts(schema: dict[str, Any], use: Use) -> None:
     definitions = schema["$defs"]
     content = definitions["Content"]
     content["properties"]["parts"] = {"type": "array", "items": {"$ref": "#/$defs/Part"}, "minItems": 1}
+    content["properties"]["role"] = {"enum": ["user", "model"]}
     _required(content, ["parts"], use)
     part = definitions["Part"]
     properties: dict[str, Any] = part["properties"]
@@ -185,6 +189,25 @@ def _contents_have_parts(schema: dict[str, Any], use: Use) -> None:
             {**(_either(field) if use is Use.REQUEST else {"required": [field]}), "properties": only}
         )
     part["allOf"] = [*part.get("allOf", ()), {"oneOf": branches}]
+
+
+# What Google's documentation of generationConfig says each number may be.
+RANGES = {
+    "temperature": {"minimum": 0, "maximum": 2},
+    "topP": {"minimum": 0, "maximum": 1},
+    "presencePenalty": {"minimum": -2, "exclusiveMaximum": 2},
+    "frequencyPenalty": {"minimum": -2, "exclusiveMaximum": 2},
+}
+
+
+def _documented_ranges(schema: dict[str, Any]) -> None:
+    properties = schema["$defs"]["GenerationConfig"]["properties"]
+    for name, bounds in RANGES.items():
+        for alias in {name, to_snake(name)} & set(properties):
+            number = properties[alias]
+            for branch in number.get("anyOf", [number]):
+                if branch.get("type") == "number":
+                    branch.update(bounds)
 
 
 def _function_call_named(schema: dict[str, Any], use: Use) -> None:
@@ -235,6 +258,7 @@ def gemini_schema(name: str, *, drawn: bool = False) -> dict[str, Any]:
         schema = _model_schema(_REQUESTS[name], use)
         _contents_have_parts(schema, use)
         _function_call_named(schema, use)
+        _documented_ranges(schema)
         return schema
     if name == "GenerateContentResponse":
         return _model_schema(genai_types.GenerateContentResponse, Use.ANSWER)

@@ -160,6 +160,11 @@ def _completion_chunks(spec: dict[str, Any]) -> None:
     spec["components"]["schemas"]["CreateCompletionStreamResponse"] = chunk
 
 
+def _input_items_overlap(spec: dict[str, Any]) -> None:
+    item = _schema(spec, "InputItem")
+    item["anyOf"] = item.pop("oneOf")
+
+
 ERRATA = (
     Erratum(
         "every schema with `nullable: true`",
@@ -188,6 +193,13 @@ ERRATA = (
         "the document says streamed completions share the answer's shape, whose `finish_reason` is "
         "a string; OpenAI's chunks carry `finish_reason: null` until the last one",
         _completion_chunks,
+    ),
+    Erratum(
+        "InputItem",
+        "a `oneOf` whose branches overlap: a user `message` with a list of input parts is both an "
+        "EasyInputMessage and an Item's InputMessage (OpenAI takes it; the openai SDK types a plain "
+        "union): read as `anyOf`",
+        _input_items_overlap,
     ),
 )
 
