@@ -105,18 +105,20 @@ TERMINATORS = {
     "completions": ("[DONE]", "error"),
     "messages": ("message_stop", "error"),
     "responses": ("response.completed", "response.failed", "response.incomplete"),
-    "gemini": ("a finished candidate", "error"),  # no terminator: the last event says it
+    "gemini": ("a finish", "error"),  # no terminator: the last event says it
 }
 
 
 def _ending(last: Any) -> str:
-    """The name of a stream's last event: its ``type``, ``[DONE]``, an error, a Gemini event
-    whose candidates carry their ``finishReason``, or a chunk."""
+    """The name of a stream's last event: its ``type``, ``[DONE]``, an error, a Gemini finish
+    (every candidate with its ``finishReason``, or a blocked prompt), or a chunk."""
     if isinstance(last, str):
         return last
-    candidates = last.get("candidates") or [{}]
-    if all("finishReason" in candidate for candidate in candidates):
-        return "a finished candidate"
+    candidates = last.get("candidates")
+    if candidates and all("finishReason" in candidate for candidate in candidates):
+        return "a finish"
+    if "blockReason" in (last.get("promptFeedback") or {}):
+        return "a finish"
     return str(last.get("type") or ("error" if "error" in last else "a chunk"))
 
 
