@@ -3,8 +3,9 @@ lock pins (``TypeAdapter(...).json_schema(by_alias=True)``: the REST wire's came
 
 The SDK's models forbid unknown fields already (``extra='forbid'``), so the schemas are closed.
 Google publishes no machine-readable schema of the Gemini API besides a discovery document
-that is not reachable from here; where the SDK's types differ from the wire, ``ERRATA`` patches
-them, each with its reason:
+that is not reachable from here. Where the SDK's types differ from the wire, the schemas are
+patched here (the errata; ``Use`` says which apply to answers, to requests read, to requests
+drawn), each for its reason:
 
 - the SDK's own fields (``sdkHttpResponse``, ``automaticFunctionCallingHistory``, ``parsed``)
   are never on the wire;
