@@ -4,7 +4,8 @@ provider's specification says it is?
 OpenAI's shapes come from its published OpenAPI 3.1 document, vendored in ``tests/schemas/``
 at a pinned commit (JSON Schema 2020-12, ``$ref``s resolved into its ``components``);
 Anthropic's from the pydantic types of the ``anthropic`` SDK (``TypeAdapter(...).json_schema()``),
-the only machine-readable description of its API there is. Where a specification is itself
+the only machine-readable description of its API there is; Google's Gemini API's likewise from
+the ``google-genai`` SDK's (``tests/gemini_oracles.py``, with its own errata). Where a specification is itself
 wrong, ``ERRATA`` patches it, each patch with its reason: so a violation reported here is a
 difference from what the provider really sends or accepts, never from a mistake of the document.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import copy
 import functools
 import gzip
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -27,6 +29,8 @@ from jsonschema.exceptions import ValidationError, relevance
 from pydantic import TypeAdapter
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
+
+from tests.gemini_oracles import gemini_schema
 
 SPEC = Path(__file__).parent / "schemas" / "openai-openapi.yaml.gz"
 _SPEC_URI = "urn:openai-openapi"
@@ -53,6 +57,16 @@ class Shape(StrEnum):
     MESSAGE_EVENT = "anthropic:RawMessageStreamEvent"
     TOKEN_COUNT = "anthropic:MessageTokensCount"
     ANTHROPIC_ERROR = "anthropic:ErrorResponse"
+    GEMINI_REQUEST = "gemini:GenerateContentRequest"
+    GEMINI_COUNT_REQUEST = "gemini:CountTokensRequest"
+    GEMINI_ANSWER = "gemini:GenerateContentResponse"  # a whole answer and each stream event alike
+    GEMINI_TOKEN_COUNT = "gemini:CountTokensResponse"
+    GEMINI_ERROR = "gemini:Status"
+
+    @property
+    def self_contained(self) -> bool:
+        """Built from an SDK's types, with its own ``$defs`` (not a part of OpenAI's document)."""
+        return self.value.startswith(("anthropic:", "gemini:"))
 
 
 @dataclass(frozen=True)
@@ -64,8 +78,8 @@ class Dialect:
     error: Shape
 
     def shape_of_event(self, event: dict[str, Any]) -> Shape:
-        """Chat and completions streams end a failure with ``data: {"error": ...}``: an error body."""
-        if self.event in (Shape.CHAT_CHUNK, Shape.COMPLETION_CHUNK) and "error" in event:
+        """Chat, completions and Gemini streams end a failure with ``data: {"error": ...}``: an error body."""
+        if self.event in (Shape.CHAT_CHUNK, Shape.COMPLETION_CHUNK, Shape.GEMINI_ANSWER) and "error" in event:
             return self.error
         return self.event
 
@@ -76,6 +90,7 @@ DIALECTS = {
     "responses": Dialect(Shape.RESPONSE, Shape.RESPONSE_EVENT, Shape.OPENAI_ERROR),
     "messages": Dialect(Shape.MESSAGE, Shape.MESSAGE_EVENT, Shape.ANTHROPIC_ERROR),
     "embeddings": Dialect(Shape.EMBEDDINGS, Shape.EMBEDDINGS, Shape.OPENAI_ERROR),
+    "gemini": Dialect(Shape.GEMINI_ANSWER, Shape.GEMINI_ANSWER, Shape.GEMINI_ERROR),
 }
 # What a request to each upstream path must be (the paths the fake upstreams serve).
 REQUESTS = {
@@ -86,6 +101,19 @@ REQUESTS = {
     "/v1/messages": Shape.MESSAGES_REQUEST,
     "/v1/messages/count_tokens": Shape.COUNT_TOKENS_REQUEST,
 }
+# Gemini's paths name the model: ``/v1beta/models/{model}:{method}``.
+_GEMINI_PATH = re.compile(r"/v1(?:beta)?/models/[^/:]+:(?P<method>\w+)")
+GEMINI_REQUESTS = {
+    "generateContent": Shape.GEMINI_REQUEST,
+    "streamGenerateContent": Shape.GEMINI_REQUEST,
+    "countTokens": Shape.GEMINI_COUNT_REQUEST,
+}
+
+
+def request_shape(path: str) -> Shape:
+    """What a request to ``path`` of an upstream must be."""
+    found = _GEMINI_PATH.fullmatch(path)
+    return GEMINI_REQUESTS[found["method"]] if found else REQUESTS[path]
 
 
 # -- errata: where the published specification is wrong ---------------------------------
@@ -132,6 +160,11 @@ def _completion_chunks(spec: dict[str, Any]) -> None:
     spec["components"]["schemas"]["CreateCompletionStreamResponse"] = chunk
 
 
+def _input_items_overlap(spec: dict[str, Any]) -> None:
+    item = _schema(spec, "InputItem")
+    item["anyOf"] = item.pop("oneOf")
+
+
 ERRATA = (
     Erratum(
         "every schema with `nullable: true`",
@@ -160,6 +193,13 @@ ERRATA = (
         "the document says streamed completions share the answer's shape, whose `finish_reason` is "
         "a string; OpenAI's chunks carry `finish_reason: null` until the last one",
         _completion_chunks,
+    ),
+    Erratum(
+        "InputItem",
+        "a `oneOf` whose branches overlap: a user `message` with a list of input parts is both an "
+        "EasyInputMessage and an Item's InputMessage (OpenAI takes it; the openai SDK types a plain "
+        "union): read as `anyOf`",
+        _input_items_overlap,
     ),
 )
 
@@ -241,13 +281,24 @@ def root_schema(shape: Shape) -> dict[str, Any]:
     the document's components (as ``#/components/schemas/...``, where the document's own point)."""
     if shape.startswith("anthropic:"):
         return _anthropic_schema(shape.removeprefix("anthropic:"))
+    if shape.startswith("gemini:"):
+        return gemini_schema(shape.removeprefix("gemini:"))
     return {"$ref": f"#/components/schemas/{shape}"}
+
+
+@functools.cache
+def drawn_schema(shape: Shape) -> dict[str, Any]:
+    """The schema requests of ``shape`` are drawn from: ``root_schema``, but Gemini's in its
+    JSON names only (its validators take proto names too)."""
+    if shape.startswith("gemini:"):
+        return gemini_schema(shape.removeprefix("gemini:"), drawn=True)
+    return root_schema(shape)
 
 
 @functools.cache
 def validator(shape: Shape) -> Draft202012Validator:
     schema = root_schema(shape)
-    if shape.startswith("anthropic:"):
+    if shape.self_contained:
         return Draft202012Validator(schema)
     resource = DRAFT202012.create_resource(openai_spec())
     registry: Registry[Any] = Registry().with_resource(_SPEC_URI, resource)
@@ -298,4 +349,4 @@ def all_violations(checks: Iterable[tuple[Shape, Any]]) -> list[str]:
 def request_checks(seen: Iterable[tuple[str, dict[str, Any]]]) -> Iterator[tuple[Shape, Any]]:
     """(path, body) of what reached an upstream, each with the shape its path asks for."""
     for path, body in seen:
-        yield REQUESTS[path], body
+        yield request_shape(path), body

@@ -23,7 +23,7 @@ from typing import Any
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from tests.oracles import Shape, openai_spec, root_schema, violations
+from tests.oracles import Shape, drawn_schema, openai_spec, violations
 
 DEPTH = 5  # levels of objects and arrays before only what is required is drawn
 OPTIONAL = 4  # at most this many optional properties of one object
@@ -47,8 +47,8 @@ def _drawn(
 ) -> st.SearchStrategy[dict[str, Any]]:
     @st.composite
     def draw_body(draw: st.DrawFn) -> dict[str, Any]:
-        root = root_schema(shape)
-        document = root if shape.startswith("anthropic:") else openai_spec()
+        root = drawn_schema(shape)
+        document = root if shape.self_contained else openai_spec()
         body = _Walk(draw, document, required).value(root, 0)
         assume(isinstance(body, dict))
         body.update(fixed)

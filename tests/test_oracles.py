@@ -9,8 +9,16 @@ from typing import Any
 
 import pytest
 
-from tests.oracles import DIALECTS, REQUESTS, Shape, violations
-from tests.upstream_wires import Answer, ChatWire, MessagesWire, ResponsesWire, Wire
+from tests.oracles import DIALECTS, REQUESTS, Shape, request_shape, violations
+from tests.upstream_wires import (
+    Answer,
+    ChatWire,
+    GeminiCountWire,
+    GeminiWire,
+    MessagesWire,
+    ResponsesWire,
+    Wire,
+)
 
 CHAT_ANSWER: dict[str, Any] = {
     "id": "chatcmpl-1",
@@ -89,6 +97,78 @@ def test_requests_are_held_to_the_request_schemas() -> None:
     assert violations(Shape.MESSAGES_REQUEST, without(messages, "max_tokens")) != []
 
 
+GEMINI_ANSWER: dict[str, Any] = {
+    "candidates": [
+        {"content": {"role": "model", "parts": [{"text": "hi"}]}, "finishReason": "STOP", "index": 0}
+    ],
+    "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 1, "totalTokenCount": 6},
+    "modelVersion": "gemini-2.5-flash",
+    "responseId": "r1",
+}
+GEMINI_REQUEST: dict[str, Any] = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+
+
+def test_a_gemini_answer_is_held_to_google_genais_types_on_the_wire() -> None:
+    assert violations(Shape.GEMINI_ANSWER, GEMINI_ANSWER) == []
+    assert violations(Shape.GEMINI_ANSWER, {**GEMINI_ANSWER, "finish_reason": "STOP"}) == [
+        "gemini:GenerateContentResponse at (root): Additional properties are not allowed "
+        "('finish_reason' was unexpected)"
+    ]
+    candidate = {**GEMINI_ANSWER["candidates"][0], "finishReason": "DONE"}
+    assert violations(Shape.GEMINI_ANSWER, {**GEMINI_ANSWER, "candidates": [candidate]}) != []
+    # The SDK's own fields are not the API's, and the API writes no nulls.
+    assert violations(Shape.GEMINI_ANSWER, {**GEMINI_ANSWER, "sdkHttpResponse": {"headers": {}}}) != []
+    assert violations(Shape.GEMINI_ANSWER, {**GEMINI_ANSWER, "modelVersion": None}) == [
+        "gemini:GenerateContentResponse at modelVersion: None is not of type 'string'"
+    ]
+    tokens = {"totalTokens": 3, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 3}]}
+    assert violations(Shape.GEMINI_TOKEN_COUNT, tokens) == []  # the API sends details the SDK drops
+
+
+def test_google_errors_are_rpc_statuses() -> None:
+    retry = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "3s"}
+    error = {
+        "error": {"code": 429, "message": "slow down", "status": "RESOURCE_EXHAUSTED", "details": [retry]}
+    }
+    assert violations(Shape.GEMINI_ERROR, error) == []
+    assert violations(Shape.GEMINI_ERROR, {"error": {**error["error"], "status": "TOO_MANY"}}) != []
+    assert violations(Shape.GEMINI_ERROR, {"error": {"code": 429, "message": "x"}}) == [
+        "gemini:Status at error: 'status' is a required property"
+    ]
+
+
+def test_gemini_requests_are_held_to_the_sdks_types_and_the_apis_rules() -> None:
+    assert violations(Shape.GEMINI_REQUEST, GEMINI_REQUEST) == []
+    assert violations(Shape.GEMINI_REQUEST, {**GEMINI_REQUEST, "model": "m"}) != []  # in the path
+    assert violations(Shape.GEMINI_REQUEST, {"contents": []}) == [
+        "gemini:GenerateContentRequest at contents: [] should be non-empty"
+    ]
+    # Proto names are accepted as well as JSON names (google-genai sends some), nulls are unset.
+    declared = {"function_declarations": [{"name": "f", "parameters_json_schema": {"type": "object"}}]}
+    config = {"topK": 64.0, "temperature": None}
+    assert (
+        violations(Shape.GEMINI_REQUEST, {**GEMINI_REQUEST, "tools": [declared], "generationConfig": config})
+        == []
+    )
+    # "Required." in the SDK's docstrings is required; bytes are base64; a call names its function.
+    blob = {"role": "user", "parts": [{"inlineData": {"data": "aGk="}}]}
+    assert (
+        "gemini:GenerateContentRequest at contents/0/parts/0/inlineData: 'mimeType' is a required property"
+        in violations(Shape.GEMINI_REQUEST, {"contents": [blob]})
+    )
+    blob = {"role": "user", "parts": [{"inline_data": {"data": "not base64!", "mime_type": "image/png"}}]}
+    assert violations(Shape.GEMINI_REQUEST, {"contents": [blob]}) != []
+    call = {"role": "model", "parts": [{"functionCall": {"args": {}}}]}
+    assert violations(Shape.GEMINI_REQUEST, {"contents": [call]}) != []
+    # A content has parts; a part has exactly one of its data fields (text, inlineData...).
+    assert violations(Shape.GEMINI_REQUEST, {"contents": [{"role": "user"}]}) != []
+    for parts in ([{"thought": True}], [{"text": "a", "fileData": {"fileUri": "u", "mimeType": "m"}}]):
+        assert violations(Shape.GEMINI_REQUEST, {"contents": [{"role": "user", "parts": parts}]}) != []
+    whole = {"generateContentRequest": {**GEMINI_REQUEST, "model": "models/m"}}
+    assert violations(Shape.GEMINI_COUNT_REQUEST, whole) == []
+    assert violations(Shape.GEMINI_COUNT_REQUEST, {"generateContentRequest": GEMINI_REQUEST}) != []
+
+
 def test_the_errata_accept_what_openai_really_sends() -> None:
     """Each entry of ``ERRATA``: what the document refuses and the service sends."""
     chunk = {
@@ -126,7 +206,12 @@ ANSWERS = [
     Answer("m", "", tool_calls=(("f", '{"a": 1}'), ("g", "{}"))),
     Answer("m", "done", reasoning="step by step", cache_read=7, cache_write=3),
 ]
-WIRES: dict[str, Wire] = {"chat": ChatWire(), "messages": MessagesWire(), "responses": ResponsesWire()}
+WIRES: dict[str, Wire] = {
+    "chat": ChatWire(),
+    "messages": MessagesWire(),
+    "responses": ResponsesWire(),
+    "gemini": GeminiWire(),
+}
 FAILURE = {"error": {"message": "boom", "type": "server_error", "param": None, "code": "server_error"}}
 
 
@@ -147,6 +232,10 @@ def test_the_fake_upstreams_answers_and_events_are_valid(wire: str, answer: Answ
     assert found == []
 
 
+def test_the_fake_gemini_count_is_valid() -> None:
+    assert violations(Shape.GEMINI_TOKEN_COUNT, GeminiCountWire().answer(Answer("m", ""), {})) == []
+
+
 def test_every_upstream_path_has_a_request_schema() -> None:
     assert sorted(REQUESTS) == [
         "/v1/chat/completions",
@@ -156,3 +245,6 @@ def test_every_upstream_path_has_a_request_schema() -> None:
         "/v1/messages/count_tokens",
         "/v1/responses",
     ]
+    assert request_shape("/v1beta/models/up-gemini:streamGenerateContent") == Shape.GEMINI_REQUEST
+    assert request_shape("/v1/models/gemini-2.5-pro:generateContent") == Shape.GEMINI_REQUEST
+    assert request_shape("/v1beta/models/up-gemini:countTokens") == Shape.GEMINI_COUNT_REQUEST

@@ -1,7 +1,8 @@
 """The conformance matrix held to the providers' own schemas (``tests/oracles.py``).
 
-Every client dialect (chat, Messages, Responses, legacy completions) against a deployment of
-every wire API (chat, Messages, Responses), through the real gateway with the official SDKs:
+Every client dialect (chat, Messages, Responses, legacy completions, Gemini) against a deployment
+of every wire API (chat, Messages, Responses, Gemini), through the real gateway with the official
+SDKs (openai, anthropic, google-genai):
 for each scripted answer (text with prompt-cache usage, parallel tool calls, reasoning, a tool
 call without arguments) the JSON answer and the stream, each fresh and replayed from the cache
 both ways; then errors before and during a stream, embeddings and token counts. What the
@@ -23,18 +24,21 @@ from typing import Any
 import anthropic
 import openai
 import pytest
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types as genai_types
 
 from tests.conftest import RunningGateway, serving
-from tests.dialect_clients import TOOLS, ChatClient, Client, MessagesClient, ResponsesClient
-from tests.oracles import DIALECTS, REQUESTS, Dialect, Shape, violations
+from tests.dialect_clients import TOOLS, ChatClient, Client, GeminiClient, MessagesClient, ResponsesClient
+from tests.oracles import DIALECTS, GEMINI_REQUESTS, Dialect, Shape, request_shape, violations
 from tests.test_dialect_conformance import KEY, deployment
 from tests.upstream import Behaviour, FakeUpstream, Sent
 from tests.wire_tap import Exchange, TapTransport, tapped_client
 
 pytestmark = pytest.mark.integration
 
-WIRES = ("chat", "messages", "responses")
-CLIENTS = ("chat", "messages", "responses", "completions")
+WIRES = ("chat", "messages", "responses", "gemini")
+CLIENTS = ("chat", "messages", "responses", "completions", "gemini")
 BEHAVIOURS = {
     "text": Behaviour(reply="the answer is 42", cache_read=7, cache_write=3),
     "tools": Behaviour(reply="", tool_calls=TOOLS),
@@ -101,13 +105,20 @@ TERMINATORS = {
     "completions": ("[DONE]", "error"),
     "messages": ("message_stop", "error"),
     "responses": ("response.completed", "response.failed", "response.incomplete"),
+    "gemini": ("a finish", "error"),  # no terminator: the last event says it
 }
 
 
 def _ending(last: Any) -> str:
-    """The name of a stream's last event: its ``type``, ``[DONE]``, an error, or a chunk."""
+    """The name of a stream's last event: its ``type``, ``[DONE]``, an error, a Gemini finish
+    (every candidate with its ``finishReason``, or a blocked prompt), or a chunk."""
     if isinstance(last, str):
         return last
+    candidates = last.get("candidates")
+    if candidates and all("finishReason" in candidate for candidate in candidates):
+        return "a finish"
+    if "blockReason" in (last.get("promptFeedback") or {}):
+        return "a finish"
     return str(last.get("type") or ("error" if "error" in last else "a chunk"))
 
 
@@ -136,13 +147,22 @@ UPSTREAM_DIALECTS = {
     "/v1/embeddings": DIALECTS["embeddings"],
     "/v1/messages/count_tokens": Dialect(Shape.TOKEN_COUNT, Shape.TOKEN_COUNT, Shape.ANTHROPIC_ERROR),
 }
+GEMINI_COUNT = Dialect(Shape.GEMINI_TOKEN_COUNT, Shape.GEMINI_TOKEN_COUNT, Shape.GEMINI_ERROR)
+
+
+def upstream_dialect(path: str) -> Dialect:
+    """What the fake upstream answers at ``path`` (Gemini's paths name the model and the method)."""
+    if path in UPSTREAM_DIALECTS:
+        return UPSTREAM_DIALECTS[path]
+    assert request_shape(path) in GEMINI_REQUESTS.values(), path
+    return GEMINI_COUNT if path.endswith(":countTokens") else DIALECTS["gemini"]
 
 
 def fake_answered(sent: list[Sent]) -> list[str]:
     """Violations in what the fake upstream answered: there must be none (the fake's own bug)."""
     found: list[str] = []
     for document in sent:
-        dialect = UPSTREAM_DIALECTS[document.path]
+        dialect = upstream_dialect(document.path)
         if document.status != 200:
             shape = dialect.error
         elif document.streamed:
@@ -157,7 +177,7 @@ def checked(client: str, wire: str, exchanges: list[Exchange], upstream: FakeUps
     """Raceway's answers and upstream requests valid (known bugs aside), the fake's answers valid."""
     fake = fake_answered(upstream.sent)
     assert not fake, "the fake upstream answered out of its specification:\n" + "\n".join(fake)
-    sent = [line for seen in upstream.requests for line in violations(REQUESTS[seen.path], seen.body)]
+    sent = [line for seen in upstream.requests for line in violations(request_shape(seen.path), seen.body)]
     found = [line for line in (*answered(client, exchanges), *sent) if not tolerated(client, wire, line)]
     assert not found, f"{len(found)} violations:\n" + "\n".join(dict.fromkeys(found))
 
@@ -194,6 +214,7 @@ def gateway(
 class Tapped:
     gpt: openai.AsyncOpenAI
     claude: anthropic.AsyncAnthropic
+    google: genai.Client
     tap: TapTransport
 
     def client(self, dialect: str) -> Client:
@@ -201,6 +222,8 @@ class Tapped:
             return ChatClient(self.gpt)
         if dialect == "messages":
             return MessagesClient(self.claude)
+        if dialect == "gemini":
+            return GeminiClient(self.google)
         return ResponsesClient(self.gpt)
 
 
@@ -214,11 +237,19 @@ async def sdks(gateway: RunningGateway) -> AsyncIterator[Tapped]:
             base_url=gateway.base_url, api_key=KEY, max_retries=0, http_client=http
         ) as claude,
     ):
-        yield Tapped(gpt, claude, tap)
+        options = genai_types.HttpOptions(base_url=gateway.base_url, httpx_async_client=http)
+        google = genai.Client(api_key=KEY, http_options=options)
+        try:
+            yield Tapped(gpt, claude, google, tap)
+        finally:
+            await google.aio.aclose()
 
 
 async def ask(sdks: Tapped, client: str, model: str, *, stream: bool, **extra: Any) -> None:
-    """One request in ``client``'s dialect with its official SDK (completions has no Client)."""
+    """One request in ``client``'s dialect with its official SDK (completions has no Client;
+    google-genai takes its headers in the request's ``http_options``)."""
+    if client == "gemini" and "extra_headers" in extra:
+        extra["http_options"] = genai_types.HttpOptions(headers=extra.pop("extra_headers"))
     if client != "completions":
         await sdks.client(client).ask(model, stream=stream, **extra)
         return
@@ -266,6 +297,7 @@ RAISED: dict[str, type[Exception]] = {
     "messages": anthropic.RateLimitError,
     "responses": openai.RateLimitError,
     "completions": openai.RateLimitError,
+    "gemini": genai_errors.ClientError,
 }
 
 
@@ -296,7 +328,7 @@ async def test_a_stream_failing_midway_ends_as_the_clients_provider_ends_it(
     }
     threaded_upstream.script(f"up-{wire}", Behaviour(reply="one two three four", error=error, error_after=2))
     # Each SDK's own reaction (an error raised, or none) is tests/test_dialect_conformance.py's business.
-    with contextlib.suppress(openai.APIError, anthropic.APIError, RuntimeError):
+    with contextlib.suppress(openai.APIError, anthropic.APIError, genai_errors.APIError, RuntimeError):
         await ask(sdks, client, f"via-{wire}", stream=True)
     (streamed,) = sdks.tap.exchanges
     assert streamed.streamed and b"the model fell over" in streamed.body
@@ -328,3 +360,19 @@ async def test_token_counts_are_valid(wire: str, sdks: Tapped, threaded_upstream
         line for exchange in sdks.tap.exchanges for line in violations(Shape.TOKEN_COUNT, exchange.json())
     ] == []
     checked("messages", wire, [], threaded_upstream)
+
+
+@pytest.mark.parametrize("wire", WIRES)
+async def test_gemini_token_counts_are_valid(
+    wire: str, sdks: Tapped, threaded_upstream: FakeUpstream
+) -> None:
+    """Asked of a Gemini deployment (its request checked), estimated for the others."""
+    count = await sdks.google.aio.models.count_tokens(model=f"via-{wire}", contents="x" * 40)
+    assert count.total_tokens
+    assert len(threaded_upstream.requests) == (wire == "gemini")
+    assert [
+        line
+        for exchange in sdks.tap.exchanges
+        for line in violations(Shape.GEMINI_TOKEN_COUNT, exchange.json())
+    ] == []
+    checked("gemini", wire, [], threaded_upstream)

@@ -982,6 +982,21 @@ def test_a_pdf_file_part_becomes_a_document_and_an_uploaded_file_id_is_refused()
         )
 
 
+@pytest.mark.parametrize(
+    "part",
+    [
+        {"type": "file", "file": {"file_data": "data:text/plain;base64,aGk="}},
+        {"type": "file", "file": {"file_data": "data:video/mp4;base64,AAAA"}},
+        {"type": "image_url", "image_url": {"url": "data:image/heic;base64,AAAA"}},
+    ],
+)
+def test_media_anthropic_cannot_take_inline_is_refused_naming_the_part(part: dict[str, Any]) -> None:
+    """Anthropic's base64 sources take PDF documents and JPEG, PNG, GIF or WebP images only."""
+    with pytest.raises(InvalidRequest) as refused:
+        chat_request_to_messages({"messages": [{"role": "user", "content": [part]}]})
+    assert refused.value.param is not None and refused.value.param.startswith("messages[0].content[0]")
+
+
 def test_non_function_tools_are_refused() -> None:
     with pytest.raises(InvalidRequest) as refused:
         chat_request_to_messages({"messages": HI, "tools": [{"type": "custom", "custom": {"name": "x"}}]})

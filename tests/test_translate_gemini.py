@@ -135,6 +135,30 @@ def test_file_data_crosses_only_as_an_http_url() -> None:
     ]
 
 
+def test_contents_of_which_no_message_is_left_are_refused() -> None:
+    """Code execution parts drop; a request left with nothing to send is 400, not an empty chat."""
+    code = {"executableCode": {"code": "print(1)", "language": "PYTHON"}}
+    with pytest.raises(InvalidRequest) as refused:
+        gemini_request_to_chat({"model": "m", "contents": [{"role": "model", "parts": [code]}]})
+    assert refused.value.param == "contents"
+    system = {"parts": [{"text": "be brief"}]}
+    kept = {"model": "m", "systemInstruction": system, "contents": [{"role": "model", "parts": [code]}]}
+    assert gemini_request_to_chat(kept)["messages"] == [{"role": "system", "content": "be brief"}]
+
+
+def test_a_boolean_response_json_schema_is_any_json_or_refused() -> None:
+    anything = {"model": "m", "contents": [{"parts": [{"text": "hi"}]}]}
+    allowed = {**anything, "generationConfig": {"responseJsonSchema": True}}
+    assert "response_format" not in gemini_request_to_chat(allowed)  # `true` constrains nothing
+    as_json = {"responseJsonSchema": True, "responseMimeType": "application/json"}
+    assert gemini_request_to_chat({**anything, "generationConfig": as_json})["response_format"] == {
+        "type": "json_object"
+    }
+    with pytest.raises(InvalidRequest) as refused:
+        gemini_request_to_chat({**anything, "generationConfig": {"responseJsonSchema": False}})
+    assert refused.value.param == "generationConfig.responseJsonSchema"
+
+
 def by_url_part() -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": "https://x.test/cat.png"}}
 

@@ -51,7 +51,9 @@ Requests (``messages_request_to_chat`` ->, ``chat_request_to_messages`` <-). Way
    `prompt`): 400.
 4. `cache_control` (but see 1) and `citations` dropped. A search result (also inside a tool
    result, set apart there by a blank line) is read as text: its title, its source, its text blocks.
-5. `url`, `file` and `content` document sources are refused; chat files need `file_data`.
+5. `url`, `file` and `content` document sources are refused; chat files need `file_data`, a
+   PDF (Anthropic's only base64 document type); images towards Anthropic are JPEG, PNG, GIF or
+   WebP: any other media type is 400.
 6. Chat arguments that are not a JSON object: 400 naming `messages[i].tool_calls[j]...`.
 7. Tool messages come right after the assistant's calls, the turn's other blocks follow in a
    user message. Text blocks joined; `is_error: true` prefixes the content with `"Error: "`

@@ -17,6 +17,9 @@ DEFAULT_MAX_TOKENS = 4096
 
 
 THINKING_BUDGETS = {"low": 1024, "medium": 8192, "high": 24576}
+# The media types Anthropic's base64 sources take (``Base64ImageSource``, ``Base64PDFSource``).
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+DOCUMENT_TYPE = "application/pdf"
 
 
 def chat_request_to_messages(body: dict[str, Any]) -> dict[str, Any]:
@@ -147,6 +150,11 @@ def _url_to_source(url: Any, where: str) -> dict[str, Any]:
     """A chat image URL as an Anthropic source: a ``data:`` URL as base64, http(s) as a URL."""
     if isinstance(url, str) and url.startswith("data:") and ";base64," in url:
         media_type, data = url[5:].split(";base64,", 1)
+        if media_type not in IMAGE_TYPES:
+            raise InvalidRequest(
+                f"{where}: Anthropic takes images as {', '.join(sorted(IMAGE_TYPES))}, not {media_type!r}",
+                param=where,
+            )
         return {"type": "base64", "media_type": media_type, "data": data}
     if isinstance(url, str) and url.startswith(("http://", "https://")):
         return {"type": "url", "url": url}
@@ -159,6 +167,10 @@ def _file_to_document(file: dict[str, Any], where: str) -> dict[str, Any]:
     if not (isinstance(data, str) and data.startswith("data:") and ";base64," in data):
         raise InvalidRequest(f"{where}: only files given as file_data can be translated", param=where)
     media_type, payload = data[5:].split(";base64,", 1)
+    if media_type != DOCUMENT_TYPE:
+        raise InvalidRequest(
+            f"{where}: Anthropic takes inline documents as {DOCUMENT_TYPE}, not {media_type!r}", param=where
+        )
     document: dict[str, Any] = {
         "type": "document",
         "source": {"type": "base64", "media_type": media_type, "data": payload},

@@ -24,6 +24,7 @@ Fields are read in camelCase or snake_case, written in camelCase.
 | -                                             | assistant thinking (history)                 | <- drop | 7 |
 | -                                             | first tool call of a turn                    | <- ~ | 8    |
 | `executableCode`, `codeExecutionResult`, model media | -                                     | drop |      |
+| contents of which no message is left          | -                                            | 400  |      |
 | `tools[].functionDeclarations[]`              | function `tools`                             | <->  | 9    |
 | `parameters` (OpenAPI Schema)                 | `parameters` (JSON Schema)                   | -> ~ | 10   |
 | `parametersJsonSchema`                        | `parameters`                                 | <->  |      |
@@ -69,7 +70,8 @@ Fields are read in camelCase or snake_case, written in camelCase.
 9. All tools' declarations gather in one chat `tools` list; back, one Gemini tool holds them.
 10. Gemini's Schema as JSON Schema: types lower-cased, `nullable` as a `null` type,
     `propertyOrdering` and `example` dropped. Chat's JSON Schemas go as `parametersJsonSchema`
-    / `responseJsonSchema`.
+    / `responseJsonSchema`. A `responseJsonSchema` of `true` constrains nothing (dropped),
+    any other that is not an object: 400.
 11. Chat has no top-k; Gemini CLI sends one with every request.
 12. `thinkingLevel` MINIMAL / LOW / MEDIUM / HIGH as the same effort; a budget as the Messages
     translation reads one (<= 2048 low, <= 16384 medium, else high; -1 medium); a budget of 0

@@ -43,6 +43,12 @@ def gemini_request_to_chat(body: dict[str, Any]) -> dict[str, Any]:
             messages.extend(_user_to_chat(parts, where, pending, i))
         else:
             raise InvalidRequest(f"{where}.role must be 'user' or 'model'", param=f"{where}.role")
+    if not messages:
+        raise InvalidRequest(
+            "contents: nothing to send to this model: a chat model needs at least one message, and no "
+            "content holds a part that translates (code execution parts are dropped)",
+            param="contents",
+        )
     chat["messages"] = messages
     _generation_to_chat(as_dict(field(body, "generationConfig")), chat)
     _tools_to_chat(body, chat)
@@ -151,6 +157,13 @@ def _response_format(config: dict[str, Any], chat: dict[str, Any]) -> None:
     schema = field(config, "responseSchema")
     if json_schema is None and schema is not None:
         json_schema = schema_to_json(schema)
+    if json_schema is not None and not isinstance(json_schema, dict):
+        if json_schema is not True:  # JSON Schema's ``true`` allows any document; ``false`` none
+            raise InvalidRequest(
+                "generationConfig.responseJsonSchema: only an object or `true` can be translated",
+                param="generationConfig.responseJsonSchema",
+            )
+        json_schema = None
     if mime == "application/json" or json_schema is not None:
         if json_schema is None:
             chat["response_format"] = {"type": "json_object"}
