@@ -207,11 +207,13 @@ class Calls:
         opened.watch = attempt.span.stream_watcher(wire_format)
 
         def ended(outcome: StreamOutcome) -> None:
-            usage = opened.usage
+            usage = opened.own_usage
             if usage is not None:
                 opened.cost = cost_usd(member.price, usage)
                 if usage.cache_read:
                     member.stats.observe_warm(first_token, stream=True)
+            if opened.broken is not None:  # a continuation took over: this call was cut all the same
+                outcome = StreamOutcome.CUT
             attempt.span.stream_ended(outcome.value, usage)
             attempt.end(Verdict.FAILURE if outcome is StreamOutcome.CUT else Verdict.NONE, usage=usage)
             self.metrics.upstream_requests.labels(member.name, outcome.upstream_label).inc()

@@ -13,7 +13,9 @@ new session as ``router.routing.affinity`` says; the pace of its round is the st
 made cache-aware and bounded by the hedge budget (``router.dispatch.pacing``).
 
 A stream is committed to a deployment only once it has delivered its first content
-chunk; until then a failure counts like any other and nothing reaches the client.
+chunk; until then a failure counts like any other and nothing reaches the client. In a group
+with ``resume``, a committed stream that breaks may continue on another of its deployments
+(``router.dispatch.resume``).
 """
 
 from __future__ import annotations
@@ -25,12 +27,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from router.config.model import GatewayConfig, ModelGroup
+from router.dialects.bridge import Conversation
 from router.dialects.formats import WireFormat
+from router.dialects.splice import splicer_for
 from router.dispatch.attempt import Attempt, Calls
 from router.dispatch.completion import Answers, Call, Completion
 from router.dispatch.hedging import HedgeAllowance
 from router.dispatch.opened_stream import OpenedStream, StreamOutcome
 from router.dispatch.pacing import note_warm_wait, pace_of
+from router.dispatch.resume import Resumer
 from router.dispatch.rounds import AttemptBudget, Pace, RoundFailed, run_round
 from router.errors import (
     InvalidRequest,
@@ -149,6 +154,21 @@ class Dispatcher:
             tokens,
         )
         opened.attempts = attempts
+        splicer = splicer_for(wire_format.dialect) if request.group.resume is not None else None
+        if splicer is not None and isinstance(call, Conversation):
+            opened.resumer = Resumer(
+                request.group,
+                splicer,
+                fleet=self._fleet,
+                calls=self._calls,
+                metrics=self.metrics,
+                conversation=call,
+                wire_format=wire_format,
+                tokens=tokens,
+                prompt_tokens=request.prompt_tokens,
+                correlation=lambda: self._correlation(request),
+                serving=opened.deployment,
+            )
         return opened
 
     def _correlation(self, request: RoutedRequest) -> Correlation:
