@@ -154,7 +154,7 @@ models:
         "deployments[0].timeout: expected a duration like 500ms, 30s or 2m",
         "deployments[0].weight: expected a positive number",
         "deployments[1].colour: unknown key (allowed: adapter, api, api_key, base_url, connect_timeout, "
-        "cooldown, extra_params, fake, first_chunk_timeout, headers, idle_timeout, limit_wait, "
+        "continues, cooldown, extra_params, fake, first_chunk_timeout, headers, idle_timeout, limit_wait, "
         "max_concurrency, max_input_tokens, max_output_tokens, max_queue, max_response_size, model, name, "
         "price, provider, queue_timeout, reasoning, rpm, timeout, tpm, weight)",
         "deployments[1].provider: is required",

@@ -104,7 +104,11 @@ class ChatSplicer:
         chunk = {**chunk, **{key: value for key, value in self._identity.items() if key in chunk}}
         kept = []
         for choice in chunk.get("choices") or []:
-            delta = {key: value for key, value in (choice.get("delta") or {}).items() if key != "role"}
+            delta = {
+                key: value
+                for key, value in (choice.get("delta") or {}).items()
+                if key != "role" and not (key == "content" and value == "")
+            }
             if not delta and choice.get("finish_reason") is None and choice.get("logprobs") is None:
                 continue  # the continuation's opening: the client's stream opened already
             kept.append({**choice, "delta": delta})
