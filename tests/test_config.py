@@ -10,12 +10,14 @@ from router.config.model import (
     Budget,
     CacheSettings,
     ConfigError,
+    Continues,
     CooldownSettings,
     Deployment,
     Dialect,
     FakeSettings,
     GroupCache,
     ModelGroup,
+    Resume,
     Secret,
     ServerSettings,
     StateSettings,
@@ -570,3 +572,47 @@ models:
     assert any(p.startswith("models[0].affinity.header:") for p in found), found
     assert "models[1].hedge_budget: is only valid with strategy: hedge" in found
     assert any(p.startswith("models[1].hedge_budget.share:") for p in found), found
+
+
+def test_a_deployment_continues_as_its_wire_api_allows_and_a_group_resumes_only_when_asked() -> None:
+    config = parse_config(
+        b"""
+deployments:
+  - {name: claude, provider: anthropic, model: c}
+  - {name: gpt, provider: openai, model: o}
+  - {name: local, provider: vllm, base_url: "http://127.0.0.1:8000/v1", model: q, continues: prefix}
+  - {name: opted-out, provider: anthropic, model: c, continues: none}
+models:
+  - {name: m, deployments: [claude, gpt, local, opted-out], resume: {}}
+  - {name: n, deployments: [claude], resume: {max_resumes: 5}}
+  - {name: o, deployments: [claude]}
+""",
+        {},
+    )
+    continues = {name: d.continuation for name, d in config.deployments.items()}
+    assert continues == {
+        "claude": Continues.PREFILL,
+        "gpt": Continues.NONE,
+        "local": Continues.PREFIX,
+        "opted-out": Continues.NONE,
+    }
+    assert config.models["m"].resume == Resume(max_resumes=2)
+    assert config.models["n"].resume == Resume(max_resumes=5)
+    assert config.models["o"].resume is None  # off by default
+
+
+def test_a_way_of_continuing_its_wire_api_lacks_is_refused() -> None:
+    assert problems(
+        b"""
+deployments:
+  - {name: a, provider: anthropic, model: c, continues: prefix}
+  - {name: b, provider: openai, model: o, continues: prefill}
+  - {name: c, provider: openai, model: o, continues: always}
+models: [{name: m, deployments: [a, b, c], resume: {max_resumes: 0}}]
+"""
+    ) == [
+        "deployments[0].continues: prefix is only for api: chat",
+        "deployments[1].continues: prefill is only for api: messages",
+        "deployments[2].continues: expected one of prefill, prefix, none, got a string",
+        "models[0].resume.max_resumes: expected a positive integer",
+    ]

@@ -114,6 +114,11 @@ def test_a_chat_stream_cut_midway_is_continued_by_a_prefill_exactly(
     threaded_upstream.script("cut-chat", BREAKS[broken])
     threaded_upstream.script("prefill", Behaviour(reply=SCRIPT, continues=True))
     before = resumes(gateway, "chat-to-prefill", "cut-chat", "prefill", "spliced")
+    calls = 'raceway_upstream_requests_total{deployment="%s",outcome="%s"}'
+    cuts, successes = (
+        gateway.metric(calls % ("cut-chat", "stream_cut")),
+        gateway.metric(calls % ("prefill", "success")),
+    )
     text, ids = chat_text(client, "chat-to-prefill", f"resume-{broken}")
     assert text == SCRIPT
     assert len(set(ids)) == 1  # one answer: the first call's id throughout
@@ -126,6 +131,9 @@ def test_a_chat_stream_cut_midway_is_continued_by_a_prefill_exactly(
     assert line["resumed"] == [{"from": "cut-chat", "to": "prefill", "at_chars": len(PREFIX)}]
     assert line["prompt_tokens"] == PROMPT_TOKENS  # the cut call reported none; the continuation's
     assert resumes(gateway, "chat-to-prefill", "cut-chat", "prefill", "spliced") == before + 1
+    # The broken call counts as cut (toward its cooldown), the continuation as a call that succeeded.
+    assert gateway.metric(calls % ("cut-chat", "stream_cut")) == cuts + 1
+    assert gateway.metric(calls % ("prefill", "success")) == successes + 1
 
 
 def test_a_stream_that_falls_silent_is_continued_after_its_idle_timeout(

@@ -102,6 +102,7 @@ class OpenedStream:
     broken: UpstreamError | None = None
     _own_usage: Usage | None = field(default=None, repr=False)  # this call's usage when it broke
     _listeners: list[Callable[[StreamOutcome], None]] = field(default_factory=list, repr=False)
+    _on_break: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @classmethod
     def replay(cls, deployment: str, events: list[bytes], wire_format: WireFormat = _CHAT) -> OpenedStream:
@@ -144,11 +145,22 @@ class OpenedStream:
                 if self.resumer is None:
                     raise
                 if self.broken is None:
-                    self.broken, self._own_usage = exc, self.usage
+                    self._broke(exc)
                 tail = await self.resumer.resume(exc)  # raises ``exc`` when nothing continues it
                 continue
             if self._passes(event):
                 yield event
+
+    def _broke(self, error: UpstreamError) -> None:
+        """This call failed midway and a resume may take over: it is over for its listeners."""
+        self.broken, self._own_usage = error, self.usage
+        for listener in self._on_break:
+            listener()
+
+    def when_broken(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` when the call fails midway with a resumer to take over (then ``end``
+        still ends the client's stream, continued or not)."""
+        self._on_break.append(listener)
 
     def _passes(self, event: bytes) -> bool:
         """Note what the event says; False for a usage chunk the client did not ask for."""
