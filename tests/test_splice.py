@@ -6,6 +6,7 @@ from typing import Any
 
 from router.config.model import Dialect
 from router.dialects.splice import ChatSplicer, MessagesSplicer, splicer_for
+from router.dialects.splice_responses import ResponsesSplicer
 from router.dialects.translate.events import DONE, data_event, named_event, read_event
 
 
@@ -18,10 +19,11 @@ def payloads(events: list[bytes]) -> list[Any]:
     return [read_event(event)[1] for event in events]
 
 
-def test_only_chat_and_messages_have_a_splicer_so_far() -> None:
+def test_chat_messages_and_responses_have_a_splicer_so_far() -> None:
     assert isinstance(splicer_for(Dialect.CHAT), ChatSplicer)
     assert isinstance(splicer_for(Dialect.MESSAGES), MessagesSplicer)
-    assert splicer_for(Dialect.RESPONSES) is None
+    assert isinstance(splicer_for(Dialect.RESPONSES), ResponsesSplicer)
+    assert splicer_for(Dialect.COMPLETIONS) is None and splicer_for(Dialect.GEMINI) is None
 
 
 def test_a_chat_continuation_keeps_the_first_calls_identity_and_drops_its_opening() -> None:

@@ -172,6 +172,33 @@ def test_a_messages_stream_continued_by_a_chat_prefix_is_one_message_with_both_c
     assert continued.body["add_generation_prompt"] is False
 
 
+def test_a_responses_stream_continued_elsewhere_is_one_response_numbered_without_a_gap(
+    gateway: RunningGateway, client: openai.OpenAI, threaded_upstream: FakeUpstream
+) -> None:
+    threaded_upstream.script("cut-chat", Behaviour(reply=SCRIPT, cut_after=2))
+    threaded_upstream.script("prefill", Behaviour(reply=SCRIPT, continues=True))
+    numbers, deltas, items = [], [], set()
+    opened_as = ""
+    with client.responses.stream(model="chat-to-prefill", input="count") as events:
+        for event in events:
+            numbers.append(event.sequence_number)
+            if event.type == "response.output_text.delta":
+                deltas.append(event.delta)
+                items.add((event.item_id, event.output_index, event.content_index))
+            if event.type == "response.created":
+                opened_as = event.response.id
+            if event.type == "response.output_item.added":
+                assert event.item.type == "message"  # one message item: the continuation's went into it
+        response = events.get_final_response()
+    assert numbers == list(range(len(numbers)))
+    assert "".join(deltas) == SCRIPT and len(items) == 1
+    assert response.output_text == SCRIPT and response.status == "completed"
+    assert response.id == opened_as  # the response the client saw created, not the continuation's
+    assert [item.id for item in response.output] == [next(iter(items))[0]]
+    (continued,) = requests_for(threaded_upstream, "prefill")
+    assert continued.body["messages"][-1] == {"role": "assistant", "content": PREFIX}
+
+
 def test_past_max_resumes_the_stream_ends_with_the_error_event(
     gateway: RunningGateway, client: openai.OpenAI, threaded_upstream: FakeUpstream
 ) -> None:

@@ -12,7 +12,10 @@ rewritten (``splice``) as the rest of the same stream:
   break, the continuation's first text block is that block (its start dropped), and every index
   follows the client's; ``message_delta``'s usage adds the broken call's, input and output.
 
-Other dialects have no splicer yet (``splicer_for`` is None): their streams are not resumed.
+- responses: ``router.dialects.splice_responses``.
+
+Other dialects (legacy completions, Gemini) have no splicer yet (``splicer_for`` is None): their
+streams are not resumed.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from router.config.model import Dialect
+from router.dialects.splice_responses import ResponsesSplicer
 from router.dialects.translate.events import data_event, named_event, read_event
 
 
@@ -44,6 +48,8 @@ def splicer_for(dialect: Dialect) -> Splicer | None:
         return ChatSplicer()
     if dialect is Dialect.MESSAGES:
         return MessagesSplicer()
+    if dialect is Dialect.RESPONSES:
+        return ResponsesSplicer()
     return None
 
 
