@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from router.config.model import Continues
-from router.dialects.continuation import continued
+from router.dialects.continuation import continued, skipped, unsendable
 
 QUESTION = {"role": "user", "content": "count"}
 
@@ -45,3 +45,16 @@ def test_the_clients_own_prefill_is_continued_not_repeated() -> None:
 def test_a_deployment_that_cannot_continue_is_never_asked() -> None:
     with pytest.raises(ValueError):
         continued({"messages": [QUESTION]}, Continues.NONE, "one")
+
+
+def test_only_a_prefills_trailing_whitespace_is_unsendable() -> None:
+    assert unsendable("one two\n\n", Continues.PREFILL) == "\n\n"
+    assert unsendable("one two", Continues.PREFILL) == ""
+    assert unsendable("one two\n", Continues.PREFIX) == ""  # vLLM takes it as it is
+
+
+def test_what_was_not_sent_is_skipped_where_the_continuation_repeats_it_and_no_further() -> None:
+    assert skipped("\n\n", "\n\nThree") == ("", "Three")
+    assert skipped("\n\n", "\n") == ("\n", "")  # a delta of its own: still skipping
+    assert skipped("\n\n", "\nX") == ("", "X")  # departs: stop skipping, keep the rest
+    assert skipped(" ", "three") == ("", "three")  # the model went on otherwise: nothing dropped

@@ -136,6 +136,18 @@ def test_a_chat_stream_cut_midway_is_continued_by_a_prefill_exactly(
     assert gateway.metric(calls % ("prefill", "success")) == successes + 1
 
 
+def test_a_prefill_is_sent_without_the_trailing_whitespace_anthropic_refuses_and_nothing_is_lost(
+    gateway: RunningGateway, client: openai.OpenAI, threaded_upstream: FakeUpstream
+) -> None:
+    script = "one two\n three four"  # two words: "one two\n", which Anthropic would refuse as a prefill
+    threaded_upstream.script("cut-chat", Behaviour(reply=script, cut_after=2))
+    threaded_upstream.script("prefill", Behaviour(reply=script, continues=True))
+    text, _ids = chat_text(client, "chat-to-prefill", "resume-whitespace")
+    assert text == script  # its "\n" again, then the rest: the repeated newline is dropped, nothing else
+    (continued,) = requests_for(threaded_upstream, "prefill")
+    assert continued.body["messages"][-1] == {"role": "assistant", "content": "one two"}
+
+
 def test_a_stream_that_falls_silent_is_continued_after_its_idle_timeout(
     gateway: RunningGateway, client: openai.OpenAI, threaded_upstream: FakeUpstream
 ) -> None:

@@ -50,6 +50,14 @@ from tests.upstream_wires import (
     Wire,
 )
 
+# What Anthropic answers a prefill that ends in whitespace (the fake, continuing, does too).
+TRAILING_WHITESPACE = {
+    "type": "error",
+    "error": {
+        "type": "invalid_request_error",
+        "message": "messages: final assistant content cannot end with trailing whitespace",
+    },
+}
 PATIENCE = 5.0  # the longest any wait here lasts: a test that goes wrong fails rather than hangs
 
 
@@ -303,7 +311,9 @@ class FakeUpstream:
             if behaviour.huge and (behaviour.status != 200 or not streaming):
                 return await self._huge(request, model, behaviour)
             if behaviour.continues and (prefix := assistant_prefix(body)) is not None:
-                if not behaviour.reply.startswith(prefix):
+                if request.path.endswith("/messages") and prefix != prefix.rstrip():
+                    behaviour = replace(behaviour, status=400, error=TRAILING_WHITESPACE)
+                elif not behaviour.reply.startswith(prefix):
                     error = {"error": {"message": f"not a prefix of the script: {prefix!r}"}}
                     behaviour = replace(behaviour, status=400, error=error)
                 else:

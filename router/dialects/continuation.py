@@ -9,8 +9,10 @@ message, and the model goes on from its last character:
   (``flag_message``).
 
 A request that already ends with an assistant message (the client's own prefill) has the text
-appended to it: the partial answer continued that message. Nothing is stripped: the
-continuation starts where the text stopped.
+appended to it: the partial answer continued that message. Nothing is stripped but what the wire
+refuses: Anthropic refuses a prefill that ends in whitespace, so that whitespace is left out of
+the request (``unsendable``) and dropped from the continuation's start as far as it repeats it
+(``skipped``): the client's text goes on from exactly where it stopped.
 """
 
 from __future__ import annotations
@@ -51,3 +53,22 @@ def _appended(content: Any, text: str) -> Any:
     else:
         blocks.append({"type": "text", "text": text})
     return blocks
+
+
+def unsendable(prefix: str, continues: Continues) -> str:
+    """The end of ``prefix`` that cannot be sent to a deployment that ``continues`` so: a
+    prefill's trailing whitespace."""
+    if continues is not Continues.PREFILL:
+        return ""
+    return prefix[len(prefix.rstrip()) :]
+
+
+def skipped(skip: str, text: str) -> tuple[str, str]:
+    """What is left to skip, and of ``text``, once ``text`` repeated the start of ``skip`` (a text
+    that departs from it ends the skipping there)."""
+    same = 0
+    while same < len(skip) and same < len(text) and skip[same] == text[same]:
+        same += 1
+    if same < len(text) or same == len(skip):
+        return "", text[same:]
+    return skip[same:], ""

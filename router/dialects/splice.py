@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from router.config.model import Dialect
+from router.dialects.continuation import skipped
 from router.dialects.splice_responses import ResponsesSplicer
 from router.dialects.translate.events import data_event, named_event, read_event
 
@@ -36,8 +37,10 @@ class Splicer(Protocol):
         """Why the answer cannot be continued now (None: it can)."""
         ...
 
-    def begin(self) -> None:
-        """A continuation starts: its events follow."""
+    def begin(self, skip: str = "") -> None:
+        """A continuation starts: its events follow. ``skip``: the end of the text it was not sent
+        (a prefill's trailing whitespace, which Anthropic refuses), dropped from the start of its
+        text as far as it repeats it."""
         ...
 
     def splice(self, event: bytes) -> list[bytes]: ...
@@ -58,7 +61,7 @@ _CHAT_COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
 
 class ChatSplicer:
-    __slots__ = ("_identity", "_other", "_stopped", "_usage", "text")
+    __slots__ = ("_identity", "_other", "_skip", "_stopped", "_usage", "text")
 
     def __init__(self) -> None:
         self.text = ""
@@ -66,6 +69,7 @@ class ChatSplicer:
         self._other: str | None = None  # what the answer holds besides text, if anything
         self._stopped = False
         self._usage: dict[str, Any] | None = None  # the broken calls' usage, as they reported it
+        self._skip = ""
 
     def note(self, event: bytes) -> None:
         _name, chunk = read_event(event)
@@ -100,8 +104,8 @@ class ChatSplicer:
             return "the answer had ended"
         return None if self.text else "no text to continue"
 
-    def begin(self) -> None:
-        return None
+    def begin(self, skip: str = "") -> None:
+        self._skip = skip
 
     def splice(self, event: bytes) -> list[bytes]:
         _name, chunk = read_event(event)
@@ -110,11 +114,11 @@ class ChatSplicer:
         chunk = {**chunk, **{key: value for key, value in self._identity.items() if key in chunk}}
         kept = []
         for choice in chunk.get("choices") or []:
-            delta = {
-                key: value
-                for key, value in (choice.get("delta") or {}).items()
-                if key != "role" and not (key == "content" and value == "")
-            }
+            delta = {key: value for key, value in (choice.get("delta") or {}).items() if key != "role"}
+            if self._skip and isinstance(delta.get("content"), str):
+                self._skip, delta["content"] = skipped(self._skip, delta["content"])
+            if delta.get("content") == "":
+                del delta["content"]
             if not delta and choice.get("finish_reason") is None and choice.get("logprobs") is None:
                 continue  # the continuation's opening: the client's stream opened already
             kept.append({**choice, "delta": delta})
@@ -147,7 +151,18 @@ _MESSAGES_COUNTS = ("input_tokens", "output_tokens", "cache_read_input_tokens", 
 
 
 class MessagesSplicer:
-    __slots__ = ("_before", "_merge", "_next", "_offset", "_open", "_other", "_started", "_stopped", "text")
+    __slots__ = (
+        "_before",
+        "_merge",
+        "_next",
+        "_offset",
+        "_open",
+        "_other",
+        "_skip",
+        "_started",
+        "_stopped",
+        "text",
+    )
 
     def __init__(self) -> None:
         self.text = ""
@@ -159,6 +174,7 @@ class MessagesSplicer:
         self._started: dict[str, int] = {}  # the current call's usage so far
         self._merge = False  # the continuation's first block continues the client's open text block
         self._offset = 0  # added to the continuation's block indexes
+        self._skip = ""
 
     def note(self, event: bytes) -> None:
         _name, payload = read_event(event)
@@ -190,7 +206,8 @@ class MessagesSplicer:
             return "the answer had ended"
         return None if self.text else "no text to continue"
 
-    def begin(self) -> None:
+    def begin(self, skip: str = "") -> None:
+        self._skip = skip
         self._before = _added(self._before, self._started)
         self._started = {}
         self._merge = self._open is not None
@@ -219,6 +236,12 @@ class MessagesSplicer:
             self._merge = False
         if "index" in payload:
             payload = {**payload, "index": payload["index"] + self._offset}
+        delta = payload.get("delta")
+        if self._skip and kind == "content_block_delta" and isinstance(delta, dict) and "text" in delta:
+            self._skip, text = skipped(self._skip, str(delta["text"]))
+            if not text:
+                return out
+            payload["delta"] = {**delta, "text": text}
         if kind == "message_delta":
             usage = _counts(payload.get("usage"))
             self._started = {**self._started, **usage}

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from router.dialects.continuation import skipped
 from router.dialects.translate.events import named_event, read_event
 
 
 class ResponsesSplicer:
-    __slots__ = ("_item", "_other", "_response", "_sequence", "_stopped", "_their_item", "text")
+    __slots__ = ("_item", "_other", "_response", "_sequence", "_skip", "_stopped", "_their_item", "text")
 
     def __init__(self) -> None:
         self.text = ""  # of the client's open message item, which is the whole answer's text
@@ -28,6 +29,7 @@ class ResponsesSplicer:
         self._other: str | None = None
         self._stopped = False
         self._sequence = 0  # the client's next sequence number
+        self._skip = ""
 
     def note(self, event: bytes) -> None:
         _name, payload = read_event(event)
@@ -63,8 +65,8 @@ class ResponsesSplicer:
             return "no text to continue"
         return None
 
-    def begin(self) -> None:
-        self._their_item = None
+    def begin(self, skip: str = "") -> None:
+        self._their_item, self._skip = None, skip
 
     def splice(self, event: bytes) -> list[bytes]:
         name, payload = read_event(event)
@@ -90,6 +92,10 @@ class ResponsesSplicer:
                 payload["item_id"] = item_id
             if "content_index" in payload:
                 payload["content_index"] = content_index
+        if self._skip and kind == "response.output_text.delta" and ours:
+            self._skip, payload["delta"] = skipped(self._skip, str(payload.get("delta", "")))
+            if not payload["delta"]:
+                return []
         if kind == "response.output_text.done" and ours:
             payload["text"] = self.text
         elif kind == "response.content_part.done" and ours:

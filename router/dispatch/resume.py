@@ -23,7 +23,7 @@ from typing import Any
 
 from router.config.model import PREFIX_ON_MESSAGE, Continues, Dialect, ModelGroup
 from router.dialects.bridge import ContinuedStream, Conversation
-from router.dialects.continuation import continued
+from router.dialects.continuation import continued, unsendable
 from router.dialects.formats import WireFormat
 from router.dialects.splice import Splicer
 from router.dispatch.attempt import Attempt, Calls
@@ -112,7 +112,7 @@ class Resumer:
         self._serving = continuation.deployment
         self.resumed.append({"from": failed, "to": continuation.deployment, "at_chars": len(prefix)})
         self._count(failed, continuation.deployment, ResumeOutcome.SPLICED)
-        self._splicer.begin()
+        self._splicer.begin(unsendable(prefix, won.winner.deployment.continuation))
         return self._spliced(continuation)
 
     async def end(self, outcome: StreamOutcome) -> None:
@@ -136,9 +136,10 @@ class Resumer:
 
     async def _continue(self, attempt: Attempt, prefix: str) -> OpenedStream:
         deployment = attempt.member.deployment
+        sendable = prefix[: len(prefix) - len(unsendable(prefix, deployment.continuation))]
         call = ContinuedStream(
             self._conversation,
-            lambda body: _continued_body(body, deployment.continuation, prefix, deployment.provider),
+            lambda body: _continued_body(body, deployment.continuation, sendable, deployment.provider),
         )
         return await self._calls.stream(attempt, call, self._wire_format, self._tokens, self._correlation())
 
