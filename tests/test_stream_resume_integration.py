@@ -45,6 +45,7 @@ def gateway_config(upstream: FakeUpstream) -> str:
       - {{name: chat-to-prefill, deployments: [cut-chat, plain, prefill], resume: {{}}}}
       - {{name: silent-to-prefill, deployments: [silent-chat, plain, prefill], resume: {{}}}}
       - {{name: msgs-to-prefix, deployments: [cut-msgs, prefixed], resume: {{}}}}
+      - {{name: msgs-to-prefill, deployments: [cut-msgs, prefill], resume: {{}}}}
       - {{name: twice, deployments: [cut-chat, cut-msgs, prefill], resume: {{max_resumes: 1}}}}
       - {{name: only-plain, deployments: [cut-chat, plain], resume: {{}}}}
       - {{name: without-resume, deployments: [cut-chat, prefill]}}
@@ -159,13 +160,16 @@ def test_a_stream_that_falls_silent_is_continued_after_its_idle_timeout(
     assert continued.body["messages"][-1] == {"role": "assistant", "content": "one"}
 
 
-def test_a_messages_stream_continued_by_a_chat_prefix_is_one_message_with_both_calls_usage(
-    gateway: RunningGateway, claude: anthropic.Anthropic, threaded_upstream: FakeUpstream
+@pytest.mark.parametrize("target", ["prefixed", "prefill"])
+def test_a_messages_stream_continued_elsewhere_is_one_message_with_both_calls_usage(
+    gateway: RunningGateway, claude: anthropic.Anthropic, threaded_upstream: FakeUpstream, target: str
 ) -> None:
+    """Continued by a chat server's prefix (translated back into Messages) or by a prefill."""
     threaded_upstream.script("cut-msgs", Behaviour(reply=SCRIPT, cut_after=2))
-    threaded_upstream.script("prefixed", Behaviour(reply=SCRIPT, continues=True))
+    threaded_upstream.script(target, Behaviour(reply=SCRIPT, continues=True))
     deltas: list[str] = []
-    with claude.messages.stream(model="msgs-to-prefix", max_tokens=100, messages=USER) as events:  # type: ignore[arg-type]
+    model = "msgs-to-prefix" if target == "prefixed" else "msgs-to-prefill"
+    with claude.messages.stream(model=model, max_tokens=100, messages=USER) as events:  # type: ignore[arg-type]
         for event in events:
             if event.type == "content_block_start":
                 assert event.index == 0  # the continuation's text block is the same block
@@ -178,10 +182,12 @@ def test_a_messages_stream_continued_by_a_chat_prefix_is_one_message_with_both_c
     assert message.stop_reason == "end_turn"
     assert message.id.startswith("msg_up_")  # the first call's id, as it began
     assert message.usage.input_tokens == 2 * PROMPT_TOKENS  # both calls' input
-    (continued,) = requests_for(threaded_upstream, "prefixed")
+    (continued,) = requests_for(threaded_upstream, target)
     assert continued.body["messages"][-1] == {"role": "assistant", "content": PREFIX}
-    assert continued.body["continue_final_message"] is True
-    assert continued.body["add_generation_prompt"] is False
+    flags = {"continue_final_message": True, "add_generation_prompt": False}
+    assert {key: continued.body.get(key) for key in flags} == (
+        flags if target == "prefixed" else dict.fromkeys(flags)
+    )
 
 
 def test_a_responses_stream_continued_elsewhere_is_one_response_numbered_without_a_gap(
