@@ -77,17 +77,24 @@ class Resumer:
         self._serving = serving  # the deployment whose events the client gets now
         self._broken: list[str] = []  # deployments that broke this stream
         self._current: OpenedStream | None = None  # the continuation relayed now
+        self._unread: list[bytes] = []  # events the client received, for the splicer to read at a break
         self.resumed: list[dict[str, Any]] = []  # for the access log
         self.cost = 0.0  # of the continuations that ended
 
     def note(self, event: bytes) -> None:
-        self._splicer.note(event)
+        if self._current is not None:  # spliced: the splicer follows it as it goes
+            self._splicer.note(event)
+        else:  # kept, not read: a stream that never breaks costs no parsing
+            self._unread.append(event)
 
     async def resume(self, broken: UpstreamError) -> AsyncGenerator[bytes, None]:
         """The rest of the stream, continued elsewhere; raises ``broken`` when nothing can continue it."""
         failed = self._serving
         self._broken.append(failed)
         await self._end_current(StreamOutcome.CUT)
+        for event in self._unread:
+            self._splicer.note(event)
+        self._unread.clear()
         if self._splicer.refusal() is not None:
             self._count(failed, "", ResumeOutcome.REFUSED)
             raise broken
