@@ -608,11 +608,13 @@ deployments:
   - {name: a, provider: anthropic, model: c, continues: prefix}
   - {name: b, provider: openai, model: o, continues: prefill}
   - {name: c, provider: openai, model: o, continues: always}
-models: [{name: m, deployments: [a, b, c], resume: {max_resumes: 0}}]
+  - {name: d, provider: openai, model: o, adapter: litellm, continues: prefix}
+models: [{name: m, deployments: [a, b, c, d], resume: {max_resumes: 0}}]
 """
     ) == [
         "deployments[0].continues: prefix is only for api: chat",
         "deployments[1].continues: prefill is only for api: messages",
         "deployments[2].continues: expected one of prefill, prefix, none, got a string",
+        "deployments[3].continues: is only for native providers (litellm forwards no continuation)",
         "models[0].resume.max_resumes: expected a positive integer",
     ]

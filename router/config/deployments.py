@@ -62,6 +62,13 @@ def deployment(r: ConfigReader, value: Any, path: str) -> Deployment | None:
         )
     api = wire_api(r, data, path, provider, adapter)
     continues = continuation(r, data, path, api)
+    if continues not in (None, Continues.NONE) and (
+        provider in LITELLM_PROVIDERS or adapter is Adapter.LITELLM
+    ):
+        r.problem(
+            v.join(path, "continues"), "is only for native providers (litellm forwards no continuation)"
+        )
+        continues = None
     fake = None
     if "fake" in data:
         if provider and provider != FAKE_PROVIDER:
