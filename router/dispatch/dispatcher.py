@@ -27,15 +27,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from router.config.model import GatewayConfig, ModelGroup
-from router.dialects.bridge import Conversation
 from router.dialects.formats import WireFormat
-from router.dialects.splice import splicer_for
 from router.dispatch.attempt import Attempt, Calls
 from router.dispatch.completion import Answers, Call, Completion
 from router.dispatch.hedging import HedgeAllowance
 from router.dispatch.opened_stream import OpenedStream, StreamOutcome
 from router.dispatch.pacing import note_warm_wait, pace_of
-from router.dispatch.resume import Resumer
+from router.dispatch.resume import resumer_for
 from router.dispatch.rounds import AttemptBudget, Pace, RoundFailed, run_round
 from router.errors import (
     InvalidRequest,
@@ -154,20 +152,9 @@ class Dispatcher:
             tokens,
         )
         opened.attempts = attempts
-        splicer = splicer_for(wire_format.dialect) if request.group.resume is not None else None
-        if splicer is not None and isinstance(call, Conversation):
-            opened.resumer = Resumer(
-                request.group,
-                splicer,
-                fleet=self._fleet,
-                calls=self._calls,
-                metrics=self.metrics,
-                conversation=call,
-                wire_format=wire_format,
-                tokens=tokens,
-                prompt_tokens=request.prompt_tokens,
-                correlation=lambda: self._correlation(request),
-                serving=opened.deployment,
+        if request.group.resume is not None:
+            opened.resumer = resumer_for(
+                request, call, wire_format, opened, self._fleet, self._calls, tokens, self._correlation
             )
         return opened
 

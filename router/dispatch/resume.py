@@ -25,13 +25,15 @@ from router.config.model import PREFIX_ON_MESSAGE, Continues, Dialect, ModelGrou
 from router.dialects.bridge import ContinuedStream, Conversation
 from router.dialects.continuation import continued, unsendable
 from router.dialects.formats import WireFormat
-from router.dialects.splice import Splicer
+from router.dialects.splice import Splicer, splicer_for
 from router.dispatch.attempt import Attempt, Calls
+from router.dispatch.completion import Call
 from router.dispatch.opened_stream import OpenedStream, StreamOutcome
 from router.dispatch.rounds import AttemptBudget, Pace, RoundFailed, run_round
 from router.errors import UpstreamError
 from router.fleet.fleet import Fleet, Member
 from router.providers.correlation import Correlation
+from router.routing.rules import RoutedRequest
 from router.telemetry.metrics import Metrics
 
 # Where a continuation can go: the wire API each way of continuing speaks.
@@ -177,3 +179,33 @@ def _roomy_first(members: list[Member], tokens: int) -> list[Member]:
 
 async def _abandon(stream: OpenedStream) -> None:
     await stream.end(StreamOutcome.ABANDONED)
+
+
+def resumer_for(
+    request: RoutedRequest,
+    call: Call,
+    wire_format: WireFormat,
+    opened: OpenedStream,
+    fleet: Fleet,
+    calls: Calls,
+    tokens: int,
+    correlation: Callable[[RoutedRequest], Correlation],
+) -> Resumer | None:
+    """The resumer of a stream of ``request``'s group, if it has ``resume`` and the client's
+    dialect a splicer (None: its breaks end with the error event)."""
+    splicer = splicer_for(wire_format.dialect)
+    if request.group.resume is None or splicer is None or not isinstance(call, Conversation):
+        return None
+    return Resumer(
+        request.group,
+        splicer,
+        fleet=fleet,
+        calls=calls,
+        metrics=calls.metrics,
+        conversation=call,
+        wire_format=wire_format,
+        tokens=tokens,
+        prompt_tokens=request.prompt_tokens,
+        correlation=lambda: correlation(request),
+        serving=opened.deployment,
+    )
