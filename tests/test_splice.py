@@ -6,6 +6,7 @@ from typing import Any
 
 from router.config.model import Dialect
 from router.dialects.splice import ChatSplicer, MessagesSplicer, splicer_for
+from router.dialects.splice_gemini import GeminiSplicer
 from router.dialects.splice_responses import ResponsesSplicer
 from router.dialects.translate.events import DONE, data_event, named_event, read_event
 
@@ -19,11 +20,12 @@ def payloads(events: list[bytes]) -> list[Any]:
     return [read_event(event)[1] for event in events]
 
 
-def test_chat_messages_and_responses_have_a_splicer_so_far() -> None:
+def test_every_dialect_but_legacy_completions_has_a_splicer_so_far() -> None:
     assert isinstance(splicer_for(Dialect.CHAT), ChatSplicer)
     assert isinstance(splicer_for(Dialect.MESSAGES), MessagesSplicer)
     assert isinstance(splicer_for(Dialect.RESPONSES), ResponsesSplicer)
-    assert splicer_for(Dialect.COMPLETIONS) is None and splicer_for(Dialect.GEMINI) is None
+    assert isinstance(splicer_for(Dialect.GEMINI), GeminiSplicer)
+    assert splicer_for(Dialect.COMPLETIONS) is None
 
 
 def test_a_chat_continuation_keeps_the_first_calls_identity_and_drops_its_opening() -> None:
@@ -129,3 +131,34 @@ def test_a_messages_answer_with_a_tool_use_or_thinking_block_is_not_continued() 
         splicer.note(messages_start("msg_a", 5))
         splicer.note(block_start(0, kind))
         assert splicer.refusal() is not None
+
+
+def gemini_chunk(text: str | None, *, id: str, finish: str | None = None, usage: Any = None) -> bytes:
+    candidate: dict[str, Any] = {"index": 0}
+    if text is not None:
+        candidate["content"] = {"role": "model", "parts": [{"text": text}]}
+    if finish is not None:
+        candidate["finishReason"] = finish
+    chunk: dict[str, Any] = {"candidates": [candidate], "responseId": id, "modelVersion": "m-" + id}
+    if usage is not None:
+        chunk["usageMetadata"] = usage
+    return data_event(chunk)
+
+
+def test_a_gemini_continuation_keeps_the_response_id_and_adds_the_usage_reported_before() -> None:
+    splicer = GeminiSplicer()
+    splicer.note(gemini_chunk("one", id="a", usage={"promptTokenCount": 5, "totalTokenCount": 5}))
+    assert splicer.text == "one" and splicer.refusal() is None
+    splicer.begin()
+    (spliced,) = payloads(splicer.splice(gemini_chunk(" two", id="b")))
+    assert spliced["responseId"] == "a" and spliced["modelVersion"] == "m-a"
+    usage = {"promptTokenCount": 7, "candidatesTokenCount": 2, "totalTokenCount": 9}
+    (end,) = payloads(splicer.splice(gemini_chunk(None, id="b", finish="STOP", usage=usage)))
+    assert end["usageMetadata"] == {"promptTokenCount": 12, "candidatesTokenCount": 2, "totalTokenCount": 14}
+
+
+def test_a_gemini_answer_with_a_function_call_is_not_continued() -> None:
+    splicer = GeminiSplicer()
+    call = {"candidates": [{"content": {"parts": [{"functionCall": {"name": "f", "args": {}}}]}}]}
+    splicer.note(data_event(call))
+    assert splicer.refusal() == "the answer holds a tool call"

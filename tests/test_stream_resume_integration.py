@@ -15,6 +15,8 @@ import anthropic
 import httpx
 import openai
 import pytest
+from google import genai
+from google.genai import types
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import RunningGateway, serving
@@ -216,6 +218,22 @@ def test_a_responses_stream_continued_elsewhere_is_one_response_numbered_without
     assert response.output_text == SCRIPT and response.status == "completed"
     assert response.id == opened_as  # the response the client saw created, not the continuation's
     assert [item.id for item in response.output] == [next(iter(items))[0]]
+    (continued,) = requests_for(threaded_upstream, "prefill")
+    assert continued.body["messages"][-1] == {"role": "assistant", "content": PREFIX}
+
+
+def test_a_gemini_stream_continued_elsewhere_reads_as_one_answer(
+    gateway: RunningGateway, threaded_upstream: FakeUpstream
+) -> None:
+    threaded_upstream.script("cut-chat", Behaviour(reply=SCRIPT, cut_after=2))
+    threaded_upstream.script("prefill", Behaviour(reply=SCRIPT, continues=True))
+    options = types.HttpOptions(base_url=gateway.base_url)
+    with genai.Client(api_key="unused", http_options=options) as google:
+        chunks = list(google.models.generate_content_stream(model="chat-to-prefill", contents="count"))
+    assert "".join(chunk.text or "" for chunk in chunks) == SCRIPT
+    assert len({chunk.response_id for chunk in chunks}) == 1
+    last = chunks[-1]
+    assert last.candidates and last.candidates[0].finish_reason == types.FinishReason.STOP
     (continued,) = requests_for(threaded_upstream, "prefill")
     assert continued.body["messages"][-1] == {"role": "assistant", "content": PREFIX}
 

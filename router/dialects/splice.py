@@ -12,10 +12,9 @@ rewritten (``splice``) as the rest of the same stream:
   break, the continuation's first text block is that block (its start dropped), and every index
   follows the client's; ``message_delta``'s usage adds the broken call's, input and output.
 
-- responses: ``router.dialects.splice_responses``.
+- responses: ``router.dialects.splice_responses``; gemini: ``router.dialects.splice_gemini``.
 
-Other dialects (legacy completions, Gemini) have no splicer yet (``splicer_for`` is None): their
-streams are not resumed.
+Legacy completions has no splicer yet (``splicer_for`` is None): its streams are not resumed.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from typing import Any, Protocol
 
 from router.config.model import Dialect
 from router.dialects.continuation import skipped
+from router.dialects.splice_gemini import GeminiSplicer
 from router.dialects.splice_responses import ResponsesSplicer
 from router.dialects.translate.events import data_event, named_event, read_event
 
@@ -53,6 +53,8 @@ def splicer_for(dialect: Dialect) -> Splicer | None:
         return MessagesSplicer()
     if dialect is Dialect.RESPONSES:
         return ResponsesSplicer()
+    if dialect is Dialect.GEMINI:
+        return GeminiSplicer()
     return None
 
 
