@@ -10,12 +10,14 @@ from router.config.model import (
     Budget,
     CacheSettings,
     ConfigError,
+    Continues,
     CooldownSettings,
     Deployment,
     Dialect,
     FakeSettings,
     GroupCache,
     ModelGroup,
+    Resume,
     Secret,
     ServerSettings,
     StateSettings,
@@ -154,7 +156,7 @@ models:
         "deployments[0].timeout: expected a duration like 500ms, 30s or 2m",
         "deployments[0].weight: expected a positive number",
         "deployments[1].colour: unknown key (allowed: adapter, api, api_key, base_url, connect_timeout, "
-        "cooldown, extra_params, fake, first_chunk_timeout, headers, idle_timeout, limit_wait, "
+        "continues, cooldown, extra_params, fake, first_chunk_timeout, headers, idle_timeout, limit_wait, "
         "max_concurrency, max_input_tokens, max_output_tokens, max_queue, max_response_size, model, name, "
         "price, provider, queue_timeout, reasoning, rpm, timeout, tpm, weight)",
         "deployments[1].provider: is required",
@@ -570,3 +572,49 @@ models:
     assert any(p.startswith("models[0].affinity.header:") for p in found), found
     assert "models[1].hedge_budget: is only valid with strategy: hedge" in found
     assert any(p.startswith("models[1].hedge_budget.share:") for p in found), found
+
+
+def test_a_deployment_continues_as_its_wire_api_allows_and_a_group_resumes_only_when_asked() -> None:
+    config = parse_config(
+        b"""
+deployments:
+  - {name: claude, provider: anthropic, model: c}
+  - {name: gpt, provider: openai, model: o}
+  - {name: local, provider: vllm, base_url: "http://127.0.0.1:8000/v1", model: q, continues: prefix}
+  - {name: opted-out, provider: anthropic, model: c, continues: none}
+models:
+  - {name: m, deployments: [claude, gpt, local, opted-out], resume: {}}
+  - {name: n, deployments: [claude], resume: {max_resumes: 5}}
+  - {name: o, deployments: [claude]}
+""",
+        {},
+    )
+    continues = {name: d.continuation for name, d in config.deployments.items()}
+    assert continues == {
+        "claude": Continues.PREFILL,
+        "gpt": Continues.NONE,
+        "local": Continues.PREFIX,
+        "opted-out": Continues.NONE,
+    }
+    assert config.models["m"].resume == Resume(max_resumes=2)
+    assert config.models["n"].resume == Resume(max_resumes=5)
+    assert config.models["o"].resume is None  # off by default
+
+
+def test_a_way_of_continuing_its_wire_api_lacks_is_refused() -> None:
+    assert problems(
+        b"""
+deployments:
+  - {name: a, provider: anthropic, model: c, continues: prefix}
+  - {name: b, provider: openai, model: o, continues: prefill}
+  - {name: c, provider: openai, model: o, continues: always}
+  - {name: d, provider: openai, model: o, adapter: litellm, continues: prefix}
+models: [{name: m, deployments: [a, b, c, d], resume: {max_resumes: 0}}]
+"""
+    ) == [
+        "deployments[0].continues: prefix is only for api: chat",
+        "deployments[1].continues: prefill is only for api: messages",
+        "deployments[2].continues: expected one of prefill, prefix, none, got a string",
+        "deployments[3].continues: is only for native providers (litellm forwards no continuation)",
+        "models[0].resume.max_resumes: expected a positive integer",
+    ]

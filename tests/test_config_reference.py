@@ -26,7 +26,7 @@ EVERY_SECTION: dict[str, Any] = {
         {"name": "priced", "provider": "openai", "model": "m", "price": {"input": 1, "output": 2}},
     ],
     "models": [
-        {"name": "m", "deployments": ["fake"], "retries": {}, "cache": {}, "affinity": {}},
+        {"name": "m", "deployments": ["fake"], "retries": {}, "cache": {}, "affinity": {}, "resume": {}},
         {"name": "h", "deployments": ["fake"], "strategy": "hedge", "hedge_budget": {}},
     ],
     "routes": [{"name": "r", "match": {}, "to": "m"}],

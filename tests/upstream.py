@@ -50,6 +50,14 @@ from tests.upstream_wires import (
     Wire,
 )
 
+# What Anthropic answers a prefill that ends in whitespace (the fake, continuing, does too).
+TRAILING_WHITESPACE = {
+    "type": "error",
+    "error": {
+        "type": "invalid_request_error",
+        "message": "messages: final assistant content cannot end with trailing whitespace",
+    },
+}
 PATIENCE = 5.0  # the longest any wait here lasts: a test that goes wrong fails rather than hangs
 
 
@@ -98,6 +106,10 @@ class Behaviour:
     # The reply ended on this stop sequence: Messages says which (stop_reason stop_sequence),
     # chat and Responses only that it stopped.
     stop_sequence: str | None = None
+    # ``reply`` is the whole script, as a model that can continue its own answer knows it: a
+    # request ending with an assistant message (Messages' prefill, chat's prefix) is answered with
+    # the rest of the script after that message's text; one whose text does not start it, 400.
+    continues: bool = False
 
 
 @dataclass
@@ -298,6 +310,14 @@ class FakeUpstream:
                 )
             if behaviour.huge and (behaviour.status != 200 or not streaming):
                 return await self._huge(request, model, behaviour)
+            if behaviour.continues and (prefix := assistant_prefix(body)) is not None:
+                if request.path.endswith("/messages") and prefix != prefix.rstrip():
+                    behaviour = replace(behaviour, status=400, error=TRAILING_WHITESPACE)
+                elif not behaviour.reply.startswith(prefix):
+                    error = {"error": {"message": f"not a prefix of the script: {prefix!r}"}}
+                    behaviour = replace(behaviour, status=400, error=error)
+                else:
+                    behaviour = replace(behaviour, reply=behaviour.reply[len(prefix) :])
             if behaviour.status != 200:
                 error = wire.refusal(behaviour.status, behaviour.error)
                 self.sent.append(Sent(request.path, behaviour.status, error))
@@ -460,3 +480,15 @@ def _reset(request: web.Request) -> None:
     sock = transport.get_extra_info("socket")
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()
+
+
+def assistant_prefix(body: dict[str, Any]) -> str | None:
+    """The text of a request's final assistant message (a prefill or a prefix), if it ends with one."""
+    messages = body.get("messages")
+    last = messages[-1] if isinstance(messages, list) and messages else None
+    if not isinstance(last, dict) or last.get("role") != "assistant":
+        return None
+    content = last.get("content")
+    if isinstance(content, str):
+        return content
+    return "".join(block.get("text", "") for block in content or [] if isinstance(block, dict))

@@ -530,10 +530,12 @@ def _chat_usage(answer: Answer) -> dict[str, Any]:
 
 
 def words(text: str) -> list[str]:
-    """The text's tokens: one a word, each after the first with its leading space ("" has none)."""
+    """The text's tokens: one a word, each after the first with its leading space ("" has none;
+    a text that starts with a space, the rest of a script, starts with a spaced word)."""
     if not text:
         return []
-    return [(" " if index else "") + word for index, word in enumerate(text.split(" "))]
+    tokens = [(" " if index else "") + word for index, word in enumerate(text.split(" "))]
+    return tokens[1:] if tokens[0] == "" and len(tokens) > 1 else tokens
 
 
 def _pieces_of(arguments: str, count: int = 3) -> list[str]:

@@ -14,6 +14,7 @@ from router.config.model import (
     GroupCache,
     HedgeBudget,
     ModelGroup,
+    Resume,
     RetrySettings,
     Route,
     RouteMatch,
@@ -56,6 +57,7 @@ def model_group(
             "cache": lambda raw: group_cache(r, raw, v.join(path, "cache")),
             "affinity": lambda raw: affinity(r, raw, v.join(path, "affinity")),
             "hedge_budget": lambda raw: hedge_budget(r, raw, v.join(path, "hedge_budget")),
+            "resume": lambda raw: resume(r, raw, v.join(path, "resume")),
         },
         name=name or None,
         deployments=members or None,
@@ -102,6 +104,10 @@ def _header_name(value: Any) -> str:
 
 def hedge_budget(r: ConfigReader, value: Any, path: str) -> HedgeBudget:
     return r.section(HedgeBudget, value, path, {"share": v.ratio, "minimum": v.non_negative_int})
+
+
+def resume(r: ConfigReader, value: Any, path: str) -> Resume:
+    return r.section(Resume, value, path, {"max_resumes": v.positive_int})
 
 
 def retries(r: ConfigReader, value: Any, path: str) -> RetrySettings:

@@ -202,6 +202,14 @@ MEANINGS: Mapping[str, Mapping[str, Key]] = {
             "`litellm` sends a native provider's calls through litellm's adapter instead "
             "(it then speaks `chat`)."
         ),
+        "continues": Key(
+            "how it can continue a broken stream's partial answer for a group with `resume` "
+            "([stream-resume.md](stream-resume.md)): `prefill` (`api: messages`: the text as a final "
+            "assistant message), `prefix` (`api: chat` servers that continue a final assistant message: "
+            "vLLM's `continue_final_message`, DeepSeek's and Mistral's `prefix: true`) or `none` "
+            "(never asked to continue).",
+            default="`prefill` for `api: messages`, else `none`",
+        ),
     },
     "deployments[].price": {
         "input": Key("USD per million prompt tokens."),
@@ -252,6 +260,14 @@ MEANINGS: Mapping[str, Mapping[str, Key]] = {
             "`hedge` only: how many requests over the last minute may start a second call "
             "(`models[].hedge_budget` below)."
         ),
+        "resume": Key(
+            "a text stream that breaks after content continues on another deployment that can "
+            "(`models[].resume` below, [stream-resume.md](stream-resume.md)).",
+            default="none: it ends with the error event",
+        ),
+    },
+    "models[].resume": {
+        "max_resumes": Key("continuations one stream may take before it ends with the error event."),
     },
     "models[].affinity": {
         "ttl": _d("how long a pin outlives the session's last request (the provider's cache lifetime)."),

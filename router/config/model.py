@@ -50,6 +50,21 @@ class Dialect(enum.StrEnum):
     GEMINI = "gemini"  # Google's Gemini API (generateContent)
 
 
+class Continues(enum.StrEnum):
+    """How a deployment can be asked to continue a partial answer of its own (a broken stream's
+    resume target, ``router.dispatch.resume``)."""
+
+    PREFILL = "prefill"  # Anthropic Messages: the partial text as a final assistant message
+    # OpenAI-compatible servers that continue a final assistant message: vLLM's
+    # ``continue_final_message`` (DeepSeek and Mistral: ``prefix: true`` on that message)
+    PREFIX = "prefix"
+    NONE = "none"  # cannot continue exactly: never a resume target
+
+
+# Providers whose prefix continuation is the message's ``prefix: true`` (the others: vLLM's flags).
+PREFIX_ON_MESSAGE = frozenset({"deepseek", "mistral"})
+
+
 class Adapter(enum.StrEnum):
     """Who speaks to a native provider: Raceway itself, or litellm's adapter."""
 
@@ -247,6 +262,16 @@ class Deployment:
     api: Dialect = Dialect.CHAT  # the wire API it speaks (see ``WIRE_APIS``)
     # A native provider may be reached through litellm's adapter instead (it then speaks chat).
     adapter: Adapter = Adapter.NATIVE
+    # How it continues a partial answer; None: its wire API's default (``prefill`` for ``messages``,
+    # else ``none``: plain OpenAI cannot continue an assistant message exactly).
+    continues: Continues | None = None
+
+    @property
+    def continuation(self) -> Continues:
+        """How it continues a partial answer, declared or by default."""
+        if self.continues is not None:
+            return self.continues
+        return Continues.PREFILL if self.api is Dialect.MESSAGES else Continues.NONE
 
     @property
     def is_native(self) -> bool:
@@ -292,6 +317,13 @@ class HedgeBudget:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Resume:
+    """A group's streams that break after content continue on another deployment, spliced."""
+
+    max_resumes: int = 2  # continuations one stream may take
+
+
+@dataclass(frozen=True, kw_only=True)
 class ModelGroup:
     name: str
     deployments: tuple[str, ...]
@@ -306,6 +338,7 @@ class ModelGroup:
     cache: GroupCache | None = None  # None: never cached
     affinity: Affinity | None = None  # None: every turn placed afresh by the strategy
     hedge_budget: HedgeBudget = field(default_factory=HedgeBudget)  # hedge only
+    resume: Resume | None = None  # None: a stream that breaks after content ends with an error event
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -219,12 +219,34 @@ class Conversation:
             raise _not_an_answer(member, wire) from exc
 
     def stream(self, member: Member, correlation: Correlation) -> AsyncGenerator[bytes, None]:
+        return self.stream_of(member, correlation, self.body_of(member))
+
+    def stream_of(self, member: Member, correlation: Correlation, body: Body) -> AsyncGenerator[bytes, None]:
+        """``body`` (in ``member``'s wire API) streamed, its events in the client's dialect."""
         provider = member.provider
         wire = provider.wire
-        events = provider.stream(self.body_of(member), correlation)
+        events = provider.stream(body, correlation)
         if wire is self.dialect:
             return events
         return _translated(events, wire, event_translators(wire, self.dialect), member)
+
+
+class ContinuedStream:
+    """A conversation's stream asked of a deployment with its body rewritten first (to continue
+    a partial answer: ``router.dialects.continuation``); only ever streamed."""
+
+    __slots__ = ("_conversation", "_rewrite")
+
+    def __init__(self, conversation: Conversation, rewrite: Callable[[Body], Body]) -> None:
+        self._conversation = conversation
+        self._rewrite = rewrite
+
+    async def complete(self, member: Member, correlation: Correlation) -> bytes:
+        raise NotImplementedError("a continuation is only streamed")
+
+    def stream(self, member: Member, correlation: Correlation) -> AsyncGenerator[bytes, None]:
+        conversation = self._conversation
+        return conversation.stream_of(member, correlation, self._rewrite(conversation.body_of(member)))
 
 
 async def _translated(

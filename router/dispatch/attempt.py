@@ -102,6 +102,10 @@ class Attempt:
     def admitted(self) -> bool:
         return self._admitted
 
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
     def succeeded(self, *, stream: bool) -> float:
         """The call answered (for a stream: its first content): the deployment is healthy. Seconds taken."""
         elapsed = time.perf_counter() - self.started
@@ -207,7 +211,9 @@ class Calls:
         opened.watch = attempt.span.stream_watcher(wire_format)
 
         def ended(outcome: StreamOutcome) -> None:
-            usage = opened.usage
+            if attempt.ended:
+                return  # it broke midway and was ended then; a continuation went on
+            usage = opened.own_usage
             if usage is not None:
                 opened.cost = cost_usd(member.price, usage)
                 if usage.cache_read:
@@ -218,6 +224,7 @@ class Calls:
             self.metrics.upstream_duration.labels(member.name).observe(time.perf_counter() - attempt.started)
 
         opened.when_ended(ended)
+        opened.when_broken(lambda: ended(StreamOutcome.CUT))  # its slot and verdict at once
         return opened
 
     def _failed(self, attempt: Attempt, exc: BaseException, correlation: Correlation) -> None:

@@ -13,7 +13,9 @@ new session as ``router.routing.affinity`` says; the pace of its round is the st
 made cache-aware and bounded by the hedge budget (``router.dispatch.pacing``).
 
 A stream is committed to a deployment only once it has delivered its first content
-chunk; until then a failure counts like any other and nothing reaches the client.
+chunk; until then a failure counts like any other and nothing reaches the client. In a group
+with ``resume``, a committed stream that breaks may continue on another of its deployments
+(``router.dispatch.resume``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from router.dispatch.completion import Answers, Call, Completion
 from router.dispatch.hedging import HedgeAllowance
 from router.dispatch.opened_stream import OpenedStream, StreamOutcome
 from router.dispatch.pacing import note_warm_wait, pace_of
+from router.dispatch.resume import resumer_for
 from router.dispatch.rounds import AttemptBudget, Pace, RoundFailed, run_round
 from router.errors import (
     InvalidRequest,
@@ -149,6 +152,10 @@ class Dispatcher:
             tokens,
         )
         opened.attempts = attempts
+        if request.group.resume is not None:
+            opened.resumer = resumer_for(
+                request, call, wire_format, opened, self._fleet, self._calls, tokens, self._correlation
+            )
         return opened
 
     def _correlation(self, request: RoutedRequest) -> Correlation:

@@ -124,7 +124,9 @@ def streaming(
         opened.on_event = _assembling(opened, assembler, keeper)
 
     def ended(outcome: StreamOutcome) -> None:
-        exchange.usage, exchange.cost = opened.usage, opened.cost
+        exchange.usage, exchange.cost = opened.usage, opened.total_cost
+        if opened.resumer is not None and opened.resumer.resumed:
+            exchange.resumed = opened.resumer.resumed
         _stream_ended(recorder, exchange, outcome)
         if assembler is None:
             return

@@ -66,6 +66,8 @@ class Exchange:
     trace: RequestTrace = NO_TRACE  # its spans, ended with it
     decided: Decided | None = None  # what the dispatcher decided (affinity, a race or hedge sent alone)
     session: str | None = None  # the session key's hash, for groups with affinity
+    # A stream continued past breaks: each break's deployment, its successor, the text's length there.
+    resumed: list[dict[str, object]] | None = None
 
     def failed(self, error: GatewayError) -> None:
         """The request ends with ``error``: its code, and which deployment failed after how many calls.
@@ -176,4 +178,5 @@ class Recorder:
             "affinity": exchange.decided.affinity if exchange.decided is not None else None,
             "session": exchange.session,
             "alone": exchange.decided.alone if exchange.decided is not None else None,
+            "resumed": exchange.resumed,
         }

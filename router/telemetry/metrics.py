@@ -201,6 +201,13 @@ class Metrics:
             ["model", "from", "to"],
             registry=registry,
         )
+        self.stream_resumes = Counter(
+            "raceway_stream_resumes",
+            "Streams that broke after content: continued on another deployment and spliced, refused "
+            "(the answer cannot be continued: a tool call or thinking), or exhausted (no deployment left).",
+            ["model", "from", "to", "outcome"],
+            registry=registry,
+        )
         self.retries = Counter(
             "raceway_retries",
             "Retryable upstream failures (the request moves on to its next attempt while any is left).",
