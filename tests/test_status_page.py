@@ -192,6 +192,8 @@ def test_filters_show_only_the_matching_requests(page: OfflinePage, gateway: Run
     page.page.select_option("#f-model", "")
     page.page.select_option("#f-deployment", "steady")
     expect(page.page.locator("#requests tbody tr[data-request-id='filter-missing']")).to_have_count(0)
+    # The table is redrawn when the filtered answer arrives: wait for it, then read it.
+    expect(requests.locator(".deployment").filter(has_not_text="steady")).to_have_count(0, timeout=5000)
     assert set(requests.locator(".deployment").all_inner_texts()) == {"steady"}
 
 
