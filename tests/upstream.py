@@ -22,14 +22,15 @@ for time to pass: ``arrived`` returns once a request for a model has come in,
 from __future__ import annotations
 
 import asyncio
+import enum
 import functools
 import itertools
 import socket
 import struct
 import threading
 import zlib
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +101,7 @@ class Seen:
     headers: CIMultiDict[str]  # as they arrived: any case finds a name
     path: str
     request_id: str = ""  # the request id the upstream answered with
+    at: float = 0.0  # the serving loop's time when it arrived
 
 
 CHAT = ChatWire()
@@ -108,16 +110,22 @@ COUNT_TOKENS = CountTokensWire()
 RESPONSES = ResponsesWire()
 
 
-class FakeUpstream:
+class Fault(enum.Enum):
+    """How a scripted stream ends early, on the server's side."""
+
+    CUT = "cut"  # the connection closed after half an event
+    RESET = "reset"  # the connection reset (TCP RST)
+
+
+class ScriptedUpstream:
+    """The scripts, and the record of what came in; how answers travel is the subclass's."""
+
     def __init__(self) -> None:
         self._scripts: dict[str, list[Behaviour]] = {}
         self.requests: list[Seen] = []
         self.disconnects: list[str] = []  # models whose call the client abandoned
         self._ids = itertools.count(1)
         self._changed = asyncio.Event()  # set, and replaced, whenever a request arrives or is abandoned
-        self._runner: web.AppRunner | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None  # the thread's loop, when served from one
-        self.port = 0
 
     @property
     def base_url(self) -> str:
@@ -127,7 +135,7 @@ class FakeUpstream:
     @property
     def root_url(self) -> str:
         """For Anthropic's clients, which add ``/v1/messages`` themselves."""
-        return f"http://127.0.0.1:{self.port}"
+        raise NotImplementedError
 
     def reset(self) -> None:
         self._scripts.clear()
@@ -166,6 +174,94 @@ class FakeUpstream:
         if not script:
             return Behaviour()
         return script.pop(0) if len(script) > 1 else script[0]
+
+    def _arrive(self, model: str, body: dict[str, Any], headers: CIMultiDict[str], path: str) -> Seen:
+        """Record a request (with a request id of its own) and return what was recorded."""
+        seen = Seen(
+            model, body, headers, path, f"req_up_{next(self._ids)}", asyncio.get_running_loop().time()
+        )
+        self._record(request=seen)
+        return seen
+
+    async def _wait_to_answer(self, behaviour: Behaviour) -> None:
+        """Whatever ``behaviour`` waits for before its answer starts."""
+        if behaviour.stall:
+            await asyncio.sleep(3600)
+        if behaviour.after is not None:
+            await self.arrived(behaviour.after)
+        if behaviour.release is not None:
+            async with asyncio.timeout(PATIENCE):
+                await behaviour.release.wait()
+        if behaviour.delay:
+            await asyncio.sleep(behaviour.delay)
+
+    def _answer_of(self, model: str, behaviour: Behaviour) -> Answer:
+        return Answer(
+            model=model,
+            reply=behaviour.reply,
+            reasoning=behaviour.reasoning,
+            tool_calls=behaviour.tool_calls,
+            cache_read=behaviour.cache_read,
+            cache_write=behaviour.cache_write,
+            number=next(self._ids),
+        )
+
+
+async def scripted_stream(
+    wire: Wire, answer: Answer, body: dict[str, Any], behaviour: Behaviour
+) -> AsyncGenerator[bytes | Fault, None]:
+    """The pieces of ``answer``'s stream in the wire's grammar, with the delays and the faults
+    ``behaviour`` scripts; a ``Fault`` is the last piece of a stream that ends early."""
+    stream = wire.stream(answer, body)
+    sequence = itertools.count()  # Responses numbers its events
+
+    def encoded(events: list[Event]) -> Iterator[bytes]:
+        return (wire.encode(event, next(sequence)) for event in events)
+
+    for piece in encoded(stream.head):
+        yield piece
+    if behaviour.first_content_delay:
+        await asyncio.sleep(behaviour.first_content_delay)
+    if behaviour.huge:
+        yield b'data: {"choices": [{"index": 0, "delta": {"content": "'
+        for size in _pieces(behaviour.huge):
+            yield b"x" * size
+        return
+    for index, chunk in enumerate(stream.chunks):
+        if behaviour.cut_after is not None and index >= behaviour.cut_after:
+            yield b'data: {"id": "partial-ev'  # half an event, then gone
+            yield Fault.CUT
+            return
+        if behaviour.reset_after is not None and index >= behaviour.reset_after:
+            yield Fault.RESET
+            return
+        if behaviour.error_after is not None and index >= behaviour.error_after:
+            for piece in encoded(wire.failure(answer, behaviour.error)):
+                yield piece
+            return
+        if index and behaviour.chunk_delay:
+            await asyncio.sleep(behaviour.chunk_delay)
+        for piece in encoded(chunk):
+            yield piece
+    for piece in encoded(stream.tail):
+        yield piece
+    if not behaviour.end_without_done:
+        for piece in encoded(stream.end):
+            yield piece
+
+
+class FakeUpstream(ScriptedUpstream):
+    """The scripted upstream as a real aiohttp server on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._runner: web.AppRunner | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the thread's loop, when served from one
+        self.port = 0
+
+    @property
+    def root_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     # -- lifecycle --------------------------------------------------------------
 
@@ -225,20 +321,11 @@ class FakeUpstream:
     async def _answer(self, request: web.Request, wire: Wire) -> web.StreamResponse:
         body = await request.json()
         model = body.get("model", "")
-        request_id = f"req_up_{next(self._ids)}"
-        self._record(request=Seen(model, body, CIMultiDict(request.headers), request.path, request_id))
+        seen = self._arrive(model, body, CIMultiDict(request.headers), request.path)
         behaviour = self._next(model)
-        headers = {wire.request_id_header: request_id, **behaviour.headers}
+        headers = {wire.request_id_header: seen.request_id, **behaviour.headers}
         try:
-            if behaviour.stall:
-                await asyncio.sleep(3600)
-            if behaviour.after is not None:
-                await self.arrived(behaviour.after)
-            if behaviour.release is not None:
-                async with asyncio.timeout(PATIENCE):
-                    await behaviour.release.wait()
-            if behaviour.delay:
-                await asyncio.sleep(behaviour.delay)
+            await self._wait_to_answer(behaviour)
             if behaviour.body is not None:
                 return web.Response(
                     body=behaviour.body,
@@ -251,15 +338,7 @@ class FakeUpstream:
             if behaviour.status != 200:
                 error = wire.refusal(behaviour.status, behaviour.error)
                 return web.json_response(error, status=behaviour.status, headers=headers)
-            answer = Answer(
-                model=model,
-                reply=behaviour.reply,
-                reasoning=behaviour.reasoning,
-                tool_calls=behaviour.tool_calls,
-                cache_read=behaviour.cache_read,
-                cache_write=behaviour.cache_write,
-                number=next(self._ids),
-            )
+            answer = self._answer_of(model, behaviour)
             if body.get("stream"):
                 return await self._stream(request, wire, answer, body, behaviour, headers)
             return web.json_response(wire.answer(answer, body), headers=headers)
@@ -303,44 +382,19 @@ class FakeUpstream:
         headers: dict[str, str],
     ) -> web.StreamResponse:
         """Stream ``answer`` in the wire's grammar, with the faults ``behaviour`` scripts."""
-        stream = wire.stream(answer, body)
         response = web.StreamResponse(headers={"content-type": "text/event-stream", **headers})
         await response.prepare(request)
-        sequence = itertools.count()  # Responses numbers its events
-
-        async def send(events: list[Event]) -> None:
-            for event in events:
-                await response.write(wire.encode(event, next(sequence)))
-
         try:
-            await send(stream.head)
-            if behaviour.first_content_delay:
-                await asyncio.sleep(behaviour.first_content_delay)
-            if behaviour.huge:
-                await response.write(b'data: {"choices": [{"index": 0, "delta": {"content": "')
-                for size in _pieces(behaviour.huge):
-                    await response.write(b"x" * size)
-                await response.write_eof()
-                return response
-            for index, chunk in enumerate(stream.chunks):
-                if behaviour.cut_after is not None and index >= behaviour.cut_after:
-                    await response.write(b'data: {"id": "partial-ev')  # half an event, then gone
-                    assert request.transport is not None
-                    request.transport.close()
-                    return response
-                if behaviour.reset_after is not None and index >= behaviour.reset_after:
-                    _reset(request)
-                    return response
-                if behaviour.error_after is not None and index >= behaviour.error_after:
-                    await send(wire.failure(answer, behaviour.error))
-                    await response.write_eof()
-                    return response
-                if index and behaviour.chunk_delay:
-                    await asyncio.sleep(behaviour.chunk_delay)
-                await send(chunk)
-            await send(stream.tail)
-            if not behaviour.end_without_done:
-                await send(stream.end)
+            async with aclosing(scripted_stream(wire, answer, body, behaviour)) as pieces:
+                async for piece in pieces:
+                    if piece is Fault.CUT:
+                        assert request.transport is not None
+                        request.transport.close()
+                        return response
+                    if piece is Fault.RESET:
+                        _reset(request)
+                        return response
+                    await response.write(piece)
             await response.write_eof()
         except ConnectionResetError:  # a cancelled handler is recorded by the caller
             self._record(disconnect=answer.model)
