@@ -301,6 +301,11 @@ class FakeUpstream(ScriptedUpstream):
             thread.join(10)
             loop.close()
 
+    async def arrived_here(self, model: str, count: int = 1) -> None:
+        """``arrived``, awaited from another loop than ``running_in_thread``'s (an async test's)."""
+        assert self._loop is not None, "only for an upstream served by running_in_thread"
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.arrived(model, count), self._loop))
+
     def wait_for_disconnect(self, model: str) -> bool:
         """``disconnected`` for a test on another thread than ``running_in_thread``'s loop."""
         assert self._loop is not None, "only for an upstream served by running_in_thread"
