@@ -98,6 +98,7 @@ def test_cap_and_queue_serve_five_of_ten_and_refuse_the_rest_at_once(
             while sum(call.done() for call in calls) < 5:
                 await asyncio.wait([call for call in calls if not call.done()], return_when="FIRST_COMPLETED")
             early = [call.result() for call in calls if call.done()]
+            await threaded_upstream.arrived_here("capped", 2)
             assert threaded_upstream.calls("capped") == 2  # two at the upstream, three queued, held
             await client.post(f"{threaded_upstream.base_url}/chat/completions", json=body(RELEASE))
         return early, [call.result() for call in calls]
