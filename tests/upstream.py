@@ -17,6 +17,10 @@ Every answer carries a request id of its own (recorded with the request): ``x-re
 as OpenAI's do, ``request-id`` as Anthropic's do. Tests wait for what the upstream saw, never
 for time to pass: ``arrived`` returns once a request for a model has come in,
 ``disconnected`` once its client abandoned it.
+
+The scripts and the record (``ScriptedUpstream``) and the scripted stream (``scripted_stream``)
+are shared with the in-memory upstream (``tests/memory_upstream.py``), which answers the same
+scripts without a socket, for tests on virtual time.
 """
 
 from __future__ import annotations
