@@ -14,6 +14,10 @@ Claude-Code-sized one (~87 KB: a long system prompt, 20 tools, a tool call and i
     messages -> chat       messages client  -> chat upstream (translated)
     chat -> messages       chat client      -> Messages upstream (translated)
     responses -> chat      responses client -> chat upstream (translated)
+    gemini pass-through    gemini client    -> Gemini upstream
+    gemini -> chat         gemini client    -> chat upstream (translated)
+    chat -> gemini         chat client      -> Gemini upstream, native wire
+    chat -> gemini litellm chat client      -> Gemini upstream, through litellm's adapter
     litellm chat           the LiteLLM proxy, chat client -> chat upstream
     litellm messages -> chat   the LiteLLM proxy, messages client -> chat upstream
 
@@ -253,12 +257,53 @@ def responses_body(model: str, stream: bool, large: bool) -> dict[str, object]:
     return body
 
 
+def gemini_body(model: str, stream: bool, large: bool) -> dict[str, object]:
+    """A Gemini request (the model and streaming go in the URL, see ``Cell.url``)."""
+    convo = conversation(large)
+    if convo is None:
+        return {"contents": [{"role": "user", "parts": [{"text": "ping"}]}]}
+    return {
+        "systemInstruction": {"role": "user", "parts": [{"text": convo.system}]},
+        "contents": [
+            {"role": "user", "parts": [{"text": convo.reminder}, {"text": convo.ask}]},
+            {
+                "role": "model",
+                "parts": [
+                    {"functionCall": {"id": "call_01", "name": "Read", "args": {"path": "tests/test_app.py"}}}
+                ],
+            },
+            {
+                "role": "user",
+                "parts": [
+                    {
+                        "functionResponse": {
+                            "id": "call_01",
+                            "name": "Read",
+                            "response": {"output": convo.file},
+                        }
+                    }
+                ],
+            },
+        ],
+        "tools": [
+            {
+                "functionDeclarations": [
+                    {"name": t["name"], "description": t["description"], "parametersJsonSchema": t["schema"]}
+                    for t in convo.tools
+                ]
+            }
+        ],
+        "generationConfig": {"temperature": 1, "topP": 0.95, "topK": 64, "maxOutputTokens": 32_000},
+    }
+
+
 # -- paths ---------------------------------------------------------------------------
 
 ENDPOINTS = {
     "chat": ("/v1/chat/completions", chat_body),
     "messages": ("/v1/messages", messages_body),
     "responses": ("/v1/responses", responses_body),
+    "gemini": ("/v1beta/models/{model}:{method}", gemini_body),
 }
 
 
@@ -276,6 +321,10 @@ PATHS = [
     Route("messages → chat", "raceway", "messages", "chat"),
     Route("chat → messages", "raceway", "chat", "anthropic"),
     Route("responses → chat", "raceway", "responses", "chat"),
+    Route("gemini pass-through", "raceway", "gemini", "gemini"),
+    Route("gemini → chat", "raceway", "gemini", "chat"),
+    Route("chat → gemini", "raceway", "chat", "gemini"),
+    Route("chat → gemini litellm", "raceway", "chat", "gemini-litellm"),
     Route("litellm chat pass-through", "litellm-proxy", "chat", "chat"),
     Route("litellm messages → chat", "litellm-proxy", "messages", "chat"),
 ]
@@ -296,7 +345,11 @@ class Cell:
 
     def url(self, servers: dict[str, Server]) -> str:
         root = servers[self.path.server].url.removesuffix("/v1/chat/completions")
-        return root + ENDPOINTS[self.path.client][0]
+        path = ENDPOINTS[self.path.client][0]
+        if self.path.client == "gemini":
+            method = "streamGenerateContent?alt=sse" if self.stream else "generateContent"
+            path = path.format(model=self.path.model, method=method)
+        return root + path
 
 
 def raceway_config(upstream_port: int) -> str:
@@ -306,9 +359,14 @@ def raceway_config(upstream_port: int) -> str:
         deployments:
           - {{name: d-chat, provider: openai, base_url: '{root}/v1', model: {UPSTREAM_MODEL}}}
           - {{name: d-anthropic, provider: anthropic, base_url: '{root}', model: {UPSTREAM_MODEL}}}
+          - {{name: d-gemini, provider: gemini, base_url: '{root}', model: {UPSTREAM_MODEL}}}
+          - {{name: d-gemini-litellm, provider: gemini, adapter: litellm, base_url: '{root}/v1beta',
+              model: {UPSTREAM_MODEL}, api_key: '${{BENCH_GEMINI_KEY:-bench-key}}'}}
         models:
           - {{name: chat, deployments: [d-chat]}}
           - {{name: anthropic, deployments: [d-anthropic]}}
+          - {{name: gemini, deployments: [d-gemini]}}
+          - {{name: gemini-litellm, deployments: [d-gemini-litellm]}}
         """)
 
 
@@ -377,6 +435,8 @@ def check(cell: Cell, servers: dict[str, Server]) -> str:
         ("messages", True): "message_stop",
         ("responses", False): '"object":"response"',
         ("responses", True): "response.completed",
+        ("gemini", False): '"finishReason":"STOP"',
+        ("gemini", True): '"finishReason":"STOP"',
     }[(cell.path.client, cell.stream)]
     if expected not in text.replace('": "', '":"'):
         raise RuntimeError(f"{cell.path.label} {cell.variant}: unexpected answer {text[:300]}")
@@ -485,22 +545,24 @@ def main() -> None:
         + ".",
         "",
         "| body | path | requests/s (median) | CPU ms/request per round | median CPU ms/request "
-        "| vs chat pass-through | vs messages pass-through | LiteLLM / Raceway |",
+        "| vs chat pass-through | vs its dialect's pass-through | LiteLLM / Raceway |",
         "|---|---|---|---|---|---|---|---|",
     ]
     raceway_twin = {
         "litellm chat pass-through": "chat pass-through",
         "litellm messages → chat": "messages → chat",
+        "chat → gemini litellm": "chat → gemini",  # litellm's adapter against the native wire
     }
     for cell, runs in results.items():
         cpu = statistics.median(c for _, c, _ in runs)
         rps = statistics.median(r for r, _, _ in runs)
         chat = median_cpu("chat pass-through", cell.large, cell.stream)
-        messages = median_cpu("messages pass-through", cell.large, cell.stream)
+        own = "gemini pass-through" if cell.path.client == "gemini" else "messages pass-through"
+        messages = median_cpu(own, cell.large, cell.stream)
         vs_chat = f"{cpu / chat:.2f}x" if chat and cell.path.server == "raceway" else ""
         vs_messages = (
             f"{cpu / messages:.2f}x"
-            if messages and cell.path.server == "raceway" and cell.path.client == "messages"
+            if messages and cell.path.server == "raceway" and cell.path.client in ("messages", "gemini")
             else ""
         )
         twin = raceway_twin.get(cell.path.label)

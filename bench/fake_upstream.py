@@ -10,6 +10,12 @@ OpenAI's chat format, ``POST /v1/messages`` in Anthropic's Messages format: the 
 (message_start, content_block_start, N content_block_delta, content_block_stop,
 message_delta, message_stop).
 
+A Messages model named ``bench-cache-400ms-60ms-<name>`` keeps a prompt cache of its own
+(each ``<name>`` is one deployment): a request whose history before its last exchange (the
+previous turn's whole prompt) it answered within 5 minutes reads that much from the cache,
+answers after the warm 60 ms and reports ``cache_read_input_tokens``; any other answers after
+the cold 400 ms and reports what it wrote as ``cache_creation_input_tokens`` (4 characters a token).
+
     python bench/fake_upstream.py --port 9100
 """
 
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import random
 import re
 import time
@@ -30,6 +37,36 @@ _DELAY = re.compile(r"(\d+)ms")
 _TAIL = re.compile(r"tail-(\d+)ms-(\d+)ms-(\d+)pct")
 _FAIL = re.compile(r"fail-(\d+)pct")
 _GAP = re.compile(r"gap(\d+)ms")
+_CACHE = re.compile(r"cache-(\d+)ms-(\d+)ms")
+_CACHE_TTL = 300.0
+
+
+class PromptCache:
+    """The prompts each caching model answered, by hash, with when (``bench-cache-...`` models)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, bytes], float] = {}
+
+    @staticmethod
+    def _digest(body: dict[str, Any], messages: list[Any]) -> tuple[bytes, int]:
+        encoded = orjson.dumps([body.get("system"), body.get("tools"), messages])
+        return hashlib.blake2b(encoded, digest_size=16).digest(), len(encoded)
+
+    def turn(self, model: str, body: dict[str, Any]) -> tuple[float, int, int, bytes]:
+        """(delay, tokens read, tokens written, the prompt's hash to remember once answered)."""
+        match = _CACHE.search(model)
+        assert match is not None
+        cold, warm = (int(g) / 1000 for g in match.groups())
+        messages = list(body.get("messages") or [])
+        whole, size = self._digest(body, messages)
+        previous, previous_size = self._digest(body, messages[:-2])
+        seen = self._seen.get((model, previous))
+        if len(messages) > 2 and seen is not None and seen > time.monotonic() - _CACHE_TTL:
+            return warm, previous_size // 4, (size - previous_size) // 4, whole
+        return cold, 0, size // 4, whole
+
+    def remember(self, model: str, digest: bytes) -> None:
+        self._seen[(model, digest)] = time.monotonic()
 
 
 def _delay(model: str) -> float:
@@ -108,7 +145,36 @@ def build_app(chunks: int, chunk_delay: float) -> web.Application:
         await response.write_eof()
         return response
 
+    cache = PromptCache()
+
+    async def cached_messages(request: web.Request, body: dict[str, Any], model: str) -> web.Response:
+        delay, read, written, digest = cache.turn(model, body)
+        await asyncio.sleep(delay)
+        usage = {
+            "input_tokens": 8,
+            "output_tokens": 1,
+            "cache_read_input_tokens": read,
+            "cache_creation_input_tokens": written,
+        }
+        answer = {
+            "id": "msg_bench",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [{"type": "text", "text": "pong"}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": usage,
+        }
+        response = web.Response(body=orjson.dumps(answer), content_type="application/json")
+        cache.remember(model, digest)  # a call cancelled before this point caches nothing
+        return response
+
     async def messages(request: web.Request) -> web.StreamResponse:
+        raw = await request.read()  # aiohttp keeps it: _scripted reads the same bytes
+        if b'"model":"bench-cache-' in raw:
+            body = orjson.loads(raw)
+            return await cached_messages(request, body, str(body.get("model")))
         failure = b'{"type": "error", "error": {"type": "api_error", "message": "scripted failure"}}'
         body, model, failed = await _scripted(request, failure)
         if failed is not None:
@@ -177,9 +243,45 @@ def build_app(chunks: int, chunk_delay: float) -> web.Application:
         await response.write_eof()
         return response
 
+    async def gemini(request: web.Request) -> web.StreamResponse:
+        """Gemini's ``{model}:generateContent`` and ``:streamGenerateContent?alt=sse``: the model
+        in the path, the last event carrying the finish and the usage."""
+        model, _, method = request.match_info["target"].rpartition(":")
+        await request.read()
+        usage = {"promptTokenCount": 8, "candidatesTokenCount": chunks, "totalTokenCount": 8 + chunks}
+
+        def answer(text: str, last: bool) -> dict[str, object]:
+            candidate: dict[str, object] = {
+                "content": {"role": "model", "parts": [{"text": text}]},
+                "index": 0,
+            }
+            document: dict[str, object] = {
+                "candidates": [candidate],
+                "modelVersion": model,
+                "responseId": "bench",
+            }
+            if last:
+                candidate["finishReason"] = "STOP"
+                document["usageMetadata"] = usage
+            return document
+
+        if method != "streamGenerateContent":
+            return web.Response(body=orjson.dumps(answer("pong", True)), content_type="application/json")
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        gap = _gap(model, chunk_delay)
+        for index in range(chunks):
+            if index and gap:
+                await asyncio.sleep(gap)
+            event = answer(f"tok{index} ", index == chunks - 1)
+            await response.write(b"data: " + orjson.dumps(event) + b"\n\n")
+        await response.write_eof()
+        return response
+
     app = web.Application()
     app.router.add_post("/v1/chat/completions", chat)
     app.router.add_post("/v1/messages", messages)
+    app.router.add_post("/v1beta/models/{target}", gemini)
     return app
 
 

@@ -42,7 +42,13 @@ LITELLM = BENCH / ".venv-litellm" / "bin" / "litellm"
 CHAT = {"messages": [{"role": "user", "content": "ping"}]}
 
 
-MODELS = {"m0": "bench-0ms", "m50": "bench-50ms", "s10": "bench-0ms-gap10ms", "s0": "bench-0ms-gap0ms"}
+MODELS = {
+    "m0": "bench-0ms",
+    "m50": "bench-50ms",
+    "s10": "bench-0ms-gap10ms",
+    "s0": "bench-0ms-gap0ms",
+    "s100": "bench-0ms-gap100ms",  # 2-second streams (bench/floor.py's capacity scenario)
+}
 
 
 def raceway_config(

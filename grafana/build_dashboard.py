@@ -305,6 +305,54 @@ PANELS: list[tuple[str, str, str, list[tuple[str, str]], int]] = [
         ],
         12,
     ),
+    (
+        "Prompt cache and affinity",
+        "Prompt tokens read from the prompt cache, share by deployment",
+        "percentunit",
+        [
+            (
+                "{{deployment}}",
+                f'sum by (deployment) (rate(raceway_tokens_total{{kind="cache_read"}}[{RATE}]))'
+                f' / sum by (deployment) (rate(raceway_tokens_total{{kind="prompt"}}[{RATE}]))',
+            ),
+        ],
+        8,
+    ),
+    (
+        "Prompt cache and affinity",
+        "Affinity: share of turns served by their pinned deployment (hit) and moves",
+        "percentunit",
+        [
+            (
+                "hit {{model}}",
+                f'sum by (model) (rate(raceway_affinity_total{{result="hit"}}[{RATE}]))'
+                f" / sum by (model) (rate(raceway_affinity_total[{RATE}]))",
+            ),
+            (
+                "moved {{model}}",
+                f'sum by (model) (rate(raceway_affinity_total{{result="moved"}}[{RATE}]))'
+                f" / sum by (model) (rate(raceway_affinity_total[{RATE}]))",
+            ),
+        ],
+        8,
+    ),
+    (
+        "Prompt cache and affinity",
+        "Hedges per request (against hedge_budget) and second calls skipped",
+        "short",
+        [
+            (
+                "hedged share {{model}}",
+                f"sum by (model) (rate(raceway_hedges_total[{RATE}]))"
+                f" / sum by (model) (rate(raceway_requests_total[{RATE}]))",
+            ),
+            (
+                "skipped/s {{model}} {{reason}}",
+                f"sum by (model, reason) (rate(raceway_hedges_skipped_total[{RATE}]))",
+            ),
+        ],
+        8,
+    ),
 ]
 
 

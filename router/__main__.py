@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from importlib import metadata
 from pathlib import Path
 
 from router.config.load import parse_config
@@ -81,15 +80,34 @@ def _bind(value: str) -> str:
 
 def version() -> str:
     """The installed distribution's version (from its metadata, so it is the one in pyproject)."""
+    from importlib import metadata  # read for ``--version`` only, not on every start
+
     try:
         return metadata.version("raceway")
     except metadata.PackageNotFoundError:  # run from a source tree that was never installed
         return "unknown (not installed)"
 
 
+class _Version(argparse.Action):
+    """``--version``: prints the version, looked up only when asked for."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"{parser.prog} {version()}")
+        parser.exit()
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="raceway", description="An OpenAI-compatible LLM routing gateway.")
-    root.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    root.add_argument("--version", action=_Version)
     commands = root.add_subparsers(dest="command", required=True)
 
     serve_command = commands.add_parser("serve", help="start the gateway")

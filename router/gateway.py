@@ -10,12 +10,14 @@ from router.answers.cache import CacheStatus, ResponseCache
 from router.answers.flights import Flights
 from router.config.model import GatewayConfig, GatewayKey
 from router.dispatch.dispatcher import Dispatcher
+from router.dispatch.hedging import HedgeSkip
 from router.fleet.fleet import Fleet, Member
 from router.fleet.limits import per_worker
 from router.http.auth import FailureLimit, KeyRing
 from router.http.cors import Cors, cors_for
 from router.providers.litellm_params import LiteLLMFieldPolicy
 from router.routing.budgets import Tier
+from router.routing.sessions import AffinityResult
 from router.routing.strategies import Pacing, pacing_of
 from router.spend.book import SpendBook
 from router.state import open_state
@@ -67,7 +69,7 @@ class Gateway:
         gateway = cls(
             config,
             fleet,
-            Dispatcher(config, fleet, metrics, on_cooldown=state.announce_cooldown),
+            Dispatcher(config, fleet, metrics, on_cooldown=state.announce_cooldown, pins=state.pins),
             KeyRing(config.keys, metrics, _failure_limit(config, workers)),
             _key_limits(config, workers, state),
             ResponseCache(config.cache, metrics),
@@ -212,6 +214,13 @@ def declare_series(config: GatewayConfig, metrics: Metrics) -> None:
                 metrics.race_outcomes.labels(name, member)
         if pacing is Pacing.STAGGERED:
             metrics.hedges.labels(name)
+            for reason in HedgeSkip:
+                metrics.hedges_skipped.labels(name, reason)
+        elif pacing is Pacing.ALL_AT_ONCE and group.affinity is not None:
+            metrics.hedges_skipped.labels(name, HedgeSkip.WARM)
+        if group.affinity is not None:
+            for placed in (AffinityResult.HIT, AffinityResult.NEW, AffinityResult.MOVED):
+                metrics.affinity.labels(name, placed)
         if group.cache is not None:
             metrics.coalesced.labels(name)
     if any(group.cache is not None for group in config.models.values()):

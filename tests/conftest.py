@@ -23,6 +23,17 @@ from tests.upstream import FakeUpstream
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True, scope="session")
+def state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The default places of the spend ledger and the request log (under XDG_STATE_HOME) are a
+    temporary directory for the whole run, never the user's home; gateways started as
+    subprocesses get one under their config's directory (``start_gateway``)."""
+    home = tmp_path_factory.mktemp("state-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_STATE_HOME", str(home))
+        yield home
+
+
 @pytest.fixture
 async def upstream() -> AsyncIterator[FakeUpstream]:
     """A scripted upstream served from the test's own event loop."""
@@ -146,7 +157,7 @@ def start_gateway(config: Path, *, workers: int = 2, env: dict[str, str] | None 
     line = next(line for line in output if "serving on" in line)
     base_url = line.split("serving on ")[1].split(" ")[0]
     gateway = RunningGateway(process, base_url, output, reader)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # a worker that imports litellm takes ~5 s, much more on a busy machine
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{base_url}/ready", timeout=1).status_code == 200:

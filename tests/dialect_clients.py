@@ -1,4 +1,4 @@
-"""The three client dialects as the official SDKs speak them, each reduced to one ``Turn``.
+"""The four client dialects as the official SDKs speak them, each reduced to one ``Turn``.
 
 For ``tests/test_dialect_conformance.py``: per dialect, how to ask (JSON, or a stream rebuilt
 by the SDK's own accumulator), how to send tool results back in that dialect, and how to
@@ -9,12 +9,15 @@ same script compare equal field for field.
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 import anthropic
 import openai
+from google import genai
+from google.genai import types
 
 from tests.upstream import Seen
 
@@ -274,6 +277,110 @@ class ResponsesClient:
         return float(raw.headers["x-raceway-cost-usd"])
 
 
+# -- Google's Gemini API ----------------------------------------------------------------
+
+
+class GeminiClient:
+    """google-genai's async client. A stream is accumulated as the SDK leaves it to its user:
+    the parts of every chunk in order, the last finish reason and usage. A signature closes the
+    thought text since the one before (in a whole answer both sit on one part)."""
+
+    name = "gemini"
+    tools: ClassVar[Any] = [
+        types.Tool(
+            function_declarations=[
+                types.FunctionDeclaration(name=name, parameters_json_schema={"type": "object"})
+                for name, _ in TOOLS
+            ]
+        )
+    ]
+
+    def __init__(self, sdk: genai.Client) -> None:
+        self.sdk = sdk
+
+    async def ask(self, model: str, *, stream: bool, **extra: Any) -> Turn:
+        return await self._ask(model, [_user_text(PROMPT)], stream=stream, **extra)
+
+    async def _ask(self, model: str, contents: list[types.Content], *, stream: bool, **extra: Any) -> Turn:
+        config = types.GenerateContentConfig(tools=self.tools, **extra)
+        models = self.sdk.aio.models
+        if not stream:
+            return self.turn([await models.generate_content(model=model, contents=contents, config=config)])
+        chunks = await models.generate_content_stream(model=model, contents=contents, config=config)
+        return self.turn([chunk async for chunk in chunks])
+
+    @staticmethod
+    def turn(responses: list[types.GenerateContentResponse]) -> Turn:
+        texts: list[str] = []
+        thoughts: list[str] = []
+        pending: list[str] = []  # thought text not yet closed by a signature
+        blocks: list[tuple[str, str]] = []
+        calls: list[ToolCall] = []
+        stop = ""
+        usage = None
+        for response in responses:
+            usage = response.usage_metadata or usage
+            for candidate in response.candidates or ():
+                stop = str(candidate.finish_reason.value) if candidate.finish_reason else stop
+                for part in (candidate.content.parts if candidate.content else None) or ():
+                    if part.function_call is not None:
+                        call = part.function_call
+                        calls.append(ToolCall(call.id or "", call.name or "", dict(call.args or {})))
+                    elif part.thought:
+                        thoughts.append(part.text or "")
+                        pending.append(part.text or "")
+                        if part.thought_signature:
+                            signature = base64.b64encode(part.thought_signature).decode()
+                            blocks.append(("".join(pending), signature))
+                            pending = []
+                    elif part.text:
+                        texts.append(part.text)
+        assert usage is not None
+        return Turn(
+            text="".join(texts),
+            stop=stop,
+            calls=tuple(calls),
+            reasoning="".join(thoughts) if thoughts else None,
+            thinking_blocks=tuple(blocks),
+            usage={
+                "prompt_token_count": usage.prompt_token_count or 0,
+                "cached_content_token_count": usage.cached_content_token_count or 0,
+                "candidates_token_count": usage.candidates_token_count or 0,
+            },
+        )
+
+    async def send_results(self, model: str, calls: tuple[ToolCall, ...]) -> Turn:
+        made = types.Content(
+            role="model",
+            parts=[
+                types.Part(function_call=types.FunctionCall(id=call.id, name=call.name, args=call.arguments))
+                for call in calls
+            ],
+        )
+        names = {call.id: call.name for call in calls}
+        results = types.Content(
+            role="user",
+            parts=[
+                types.Part(
+                    function_response=types.FunctionResponse(
+                        id=id_, name=names[id_], response={"output": text}
+                    )
+                )
+                for id_, text in _results(calls)
+            ],
+        )
+        return await self._ask(model, [_user_text(PROMPT), made, results], stream=False)
+
+    async def cost(self, model: str) -> float:
+        answer = await self.sdk.aio.models.generate_content(model=model, contents=PROMPT)
+        assert answer.sdk_http_response is not None and answer.sdk_http_response.headers is not None
+        return float(answer.sdk_http_response.headers["x-raceway-cost-usd"])
+
+
+def _user_text(text: str) -> types.Content:
+    return types.Content(role="user", parts=[types.Part.from_text(text=text)])
+
+
 # -- what an upstream of each wire received ---------------------------------------------
 
 
@@ -302,6 +409,15 @@ def tool_exchange(wire: str, seen: Seen) -> tuple[list[str], list[tuple[str, str
         ]
         calls = [block["id"] for block in blocks if block["type"] == "tool_use"]
         results = [(b["tool_use_id"], _text(b["content"])) for b in blocks if b["type"] == "tool_result"]
+        return calls, results
+    if wire == "gemini":
+        parts = [part for content in body["contents"] for part in content["parts"]]
+        calls = [part["functionCall"]["id"] for part in parts if "functionCall" in part]
+        results = [
+            (part["functionResponse"]["id"], part["functionResponse"]["response"]["output"])
+            for part in parts
+            if "functionResponse" in part
+        ]
         return calls, results
     assert wire == "responses", wire
     items = [item for item in body["input"] if isinstance(item, dict)]

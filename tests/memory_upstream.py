@@ -1,7 +1,7 @@
 """The scripted upstream of ``tests/upstream.py`` without a socket: an aiohttp-shaped session
 that the real providers (``router/providers/``) post to, answered in memory from the same
-scripts, so dispatch tests run on virtual time (``tests/virtual_time.py``) with every line of
-the provider's code, and nothing sleeps.
+scripts on the same paths (Gemini's too), so dispatch tests run on virtual time
+(``tests/virtual_time.py``) with every line of the provider's code, and nothing sleeps.
 
 Each post is one exchange: the upstream's side runs as a task of its own, as a server's
 handler does, and writes its answer into a pipe the client reads in pieces. What it keeps of
@@ -19,27 +19,32 @@ import asyncio
 import errno
 import json
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
+from urllib.parse import parse_qs
 
 import aiohttp
 import orjson
 from aiohttp.client_reqrep import ConnectionKey
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from router.providers import ProviderFactory
+from router.providers.factory import ProviderFactory
 from tests.upstream import (
     CHAT,
     COUNT_TOKENS,
     MESSAGES,
+    NO_SUCH_METHOD,
     RESPONSES,
     Behaviour,
     Fault,
     ScriptedUpstream,
+    Sent,
+    gemini_call,
     scripted_stream,
 )
-from tests.upstream_wires import Wire
+from tests.upstream_wires import Answer, Wire
 
 _WIRES: dict[str, Wire] = {
     "/v1/chat/completions": CHAT,
@@ -48,6 +53,7 @@ _WIRES: dict[str, Wire] = {
     "/v1/responses": RESPONSES,
 }
 _EMBEDDINGS = "/v1/embeddings"
+_GEMINI_MODELS = "/v1beta/models/"  # then {model}:{method}
 _END = None  # the last thing in a pipe: the answer is whole
 
 
@@ -62,46 +68,61 @@ class MemoryUpstream(ScriptedUpstream):
         """The factory a fleet builds its providers with: native providers post here."""
         return ProviderFactory(MemorySession(self))  # type: ignore[arg-type]  # aiohttp-shaped
 
-    async def serve(self, path: str, body: dict[str, Any], headers: CIMultiDict[str], pipe: Pipe) -> None:
+    async def serve(self, url_path: str, body: dict[str, Any], headers: CIMultiDict[str], pipe: Pipe) -> None:
         """The upstream's side of one exchange, as ``FakeUpstream``'s handlers answer it."""
-        model = body.get("model", "")
+        path, _, query = url_path.partition("?")
         if path == _EMBEDDINGS:
-            await self._embeddings(model, body, headers, pipe)
+            await self._embeddings(body.get("model", ""), body, headers, pipe)
             return
-        wire = _WIRES[path]
+        if path.startswith(_GEMINI_MODELS):
+            call = gemini_call(path[len(_GEMINI_MODELS) :], parse_qs(query).get("alt", [None])[0])
+            if call is None:
+                pipe.json(404, {}, NO_SUCH_METHOD)
+                return
+            wire, model, streaming = call
+        else:
+            wire, model, streaming = _WIRES[path], body.get("model", ""), bool(body.get("stream"))
         seen = self._arrive(model, body, headers, path)
         behaviour = self._next(model)
         answer_headers = {wire.request_id_header: seen.request_id, **behaviour.headers}
-        if behaviour.gzip or (behaviour.huge and not body.get("stream")):
+        if behaviour.gzip or (behaviour.huge and (behaviour.status != 200 or not streaming)):
             raise NotImplementedError("huge and compressed bodies are sent by the socket upstream only")
         try:
-            await self._wait_to_answer(behaviour)
+            behaviour, cached = await self._wait_to_answer(model, path, body, behaviour)
             if behaviour.body is not None:
                 pipe.whole(behaviour.status, behaviour.headers, behaviour.body, behaviour.content_type)
-            elif behaviour.status != 200:
-                pipe.json(behaviour.status, answer_headers, wire.refusal(behaviour.status, behaviour.error))
-            elif not body.get("stream"):
-                pipe.json(200, answer_headers, wire.answer(self._answer_of(model, behaviour), body))
+                return
+            behaviour = self._continued(path, body, behaviour)
+            if behaviour.status != 200:
+                pipe.json(behaviour.status, answer_headers, self._refusal(path, wire, behaviour))
+                return
+            answer = self._answer_of(model, behaviour)
+            if streaming:
+                await self._stream(path, wire, answer, body, behaviour, answer_headers, pipe)
             else:
-                await self._stream(wire, body, behaviour, answer_headers, pipe)
+                pipe.json(200, answer_headers, self._whole(path, wire, answer, body))
+            self._answered(model, cached)
         except asyncio.CancelledError:
             self._record(disconnect=model)
             raise
 
     async def _stream(
-        self, wire: Wire, body: dict[str, Any], behaviour: Behaviour, headers: dict[str, str], pipe: Pipe
+        self,
+        path: str,
+        wire: Wire,
+        answer: Answer,
+        body: dict[str, Any],
+        behaviour: Behaviour,
+        headers: dict[str, str],
+        pipe: Pipe,
     ) -> None:
-        answer = self._answer_of(body.get("model", ""), behaviour)
         pipe.start(200, {"content-type": "text/event-stream", **headers}, None)
-        pieces = scripted_stream(wire, answer, body, behaviour)
-        try:
+        async with aclosing(scripted_stream(wire, answer, body, behaviour, self._noter(path))) as pieces:
             async for piece in pieces:
                 pipe.pieces.put_nowait(piece)
                 if isinstance(piece, Fault):
                     return
-            pipe.pieces.put_nowait(_END)
-        finally:
-            await pieces.aclose()
+        pipe.pieces.put_nowait(_END)
 
     async def _embeddings(
         self, model: str, body: dict[str, Any], headers: CIMultiDict[str], pipe: Pipe
@@ -120,7 +141,9 @@ class MemoryUpstream(ScriptedUpstream):
                 {"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]} for i in range(len(inputs))
             ]
             usage = {"prompt_tokens": 3, "total_tokens": 3}
-            pipe.json(200, {}, {"object": "list", "data": data, "model": model, "usage": usage})
+            whole = {"object": "list", "data": data, "model": model, "usage": usage}
+            self.sent.append(Sent(_EMBEDDINGS, 200, whole))
+            pipe.json(200, {}, whole)
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Acceptance: the real coding agents complete a task through Raceway.
 
 Claude Code speaks Anthropic Messages to ``/v1/messages``, Codex OpenAI Responses to
-``/v1/responses``, each authenticated with a gateway key. The model group they name is
+``/v1/responses``, Gemini CLI Google's Gemini API to ``/v1beta/models/{model}:streamGenerateContent``,
+each authenticated with a gateway key. The model group they name is
 served by a scripted upstream speaking either the agent's own wire (passed through) or
 plain chat completions (translated both ways: the tools, the streamed tool call, the
 tool's result and the final answer). Either way the agent must write the file, print the
@@ -46,6 +47,8 @@ def deployment(agent: Agent, wire: Wire, upstream: str) -> str:
             f"{{name: scripted, provider: openai, api: responses, model: {MODEL[agent]}, "
             f'base_url: "{upstream}/v1", {key}}}'
         )
+    if wire is Wire.GEMINI:  # `api: gemini` is the default for provider gemini
+        return f'{{name: scripted, provider: gemini, model: {MODEL[agent]}, base_url: "{upstream}", {key}}}'
     # `api: chat` is the default for OpenAI-compatible providers
     return f'{{name: scripted, provider: openai, model: {CHAT_MODEL}, base_url: "{upstream}/v1", {key}}}'
 
@@ -63,13 +66,15 @@ def config(agent: Agent, wire: Wire, upstream: str) -> str:
 
 
 def agent_base_url(agent: Agent, gateway_url: str) -> str:
-    """Claude Code takes the server's root (it appends /v1/messages), Codex the API root."""
-    return gateway_url if agent is Agent.CLAUDE_CODE else f"{gateway_url}/v1"
+    """Claude Code and Gemini CLI take the server's root (they append their paths), Codex the API root."""
+    return f"{gateway_url}/v1" if agent is Agent.CODEX else gateway_url
 
 
 def upstream_key(wire: Wire, seen: Seen) -> str:
     if wire is Wire.MESSAGES:
         return seen.headers.get("x-api-key", "")
+    if wire is Wire.GEMINI:
+        return seen.headers.get("x-goog-api-key", "")
     return seen.headers.get("authorization", "").removeprefix("Bearer ")
 
 
@@ -107,7 +112,11 @@ def test_agent_completes_the_task_through_raceway(agent: Agent, wire: Wire, tmp_
     assert script.tool_call.name in calls[0].tool_names  # the agent's tool survived the translation
     assert not has_tool_result(wire, calls[0].body)
     assert has_tool_result(wire, calls[-1].body)
-    assert {request.body["model"] for request in seen} == {CHAT_MODEL if wire is Wire.CHAT else MODEL[agent]}
+    models = {
+        request.path.split("/")[-1].split(":")[0] if wire is Wire.GEMINI else request.body["model"]
+        for request in seen
+    }
+    assert models == {CHAT_MODEL if wire is Wire.CHAT else MODEL[agent]}
     assert {upstream_key(wire, request) for request in seen} == {UPSTREAM_KEY}
     assert all(GATEWAY_KEY not in value for request in seen for value in request.headers.values())
 

@@ -34,18 +34,23 @@ def test_agent_completes_the_task_on_its_own_wire(agent: Agent, tmp_path: Path) 
     wire = NATIVE_WIRE[agent]
     script = write_file_script(agent, wire, workdir)
     with ConversationUpstream(script).running() as upstream:
-        base_url = upstream.base_url if agent is Agent.CLAUDE_CODE else f"{upstream.base_url}/v1"
+        base_url = f"{upstream.base_url}/v1" if agent is Agent.CODEX else upstream.base_url
         run = RUN[agent](base_url=base_url, api_key=KEY, home=tmp_path / "home", workdir=workdir)
 
     assert_task_done(run, workdir)
     first, second = upstream.requests  # the tool call, then the answer to its result
     assert first.path == second.path == wire.value
-    assert first.body["model"] == MODEL[agent]
+    if agent is Agent.GEMINI_CLI:  # the model is in the path
+        assert "model" not in first.body
+    else:
+        assert first.body["model"] == MODEL[agent]
     assert script.tool_call.name in first.tool_names  # the tool the script calls is the agent's own
     assert not has_tool_result(wire, first.body)
     assert has_tool_result(wire, second.body)
     if agent is Agent.CLAUDE_CODE:
         assert first.headers["x-api-key"] == KEY
+    elif agent is Agent.GEMINI_CLI:
+        assert first.headers["x-goog-api-key"] == KEY
     else:
         assert first.headers["authorization"] == f"Bearer {KEY}"
 

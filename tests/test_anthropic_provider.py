@@ -11,9 +11,9 @@ import pytest
 
 from router.config.model import Dialect, Secret
 from router.errors import UpstreamError, UpstreamRateLimited
-from router.providers import ProviderFactory, open_session
 from router.providers.anthropic import AnthropicProvider
 from router.providers.correlation import Correlation
+from router.providers.factory import ProviderFactory, open_session
 from tests.helpers import native
 from tests.upstream import Behaviour, FakeUpstream
 

@@ -289,6 +289,64 @@ def test_a_cached_answer_keeps_its_logprobs_in_either_form(
     assert cached == fresh
 
 
+def completion_stream(client: openai.OpenAI, **request: Any) -> tuple[str, dict[str, Any]]:
+    """A streamed legacy completion (with usage) as its client puts it together, and its cache header."""
+    raw = client.completions.with_raw_response.create(
+        **request, stream=True, stream_options={"include_usage": True}
+    )
+    chunks = list(raw.parse())
+    pieces = [chunk.choices[0] for chunk in chunks if chunk.choices]
+    logprobs: dict[str, list[Any]] = {
+        "tokens": [],
+        "token_logprobs": [],
+        "top_logprobs": [],
+        "text_offset": [],
+    }
+    for piece in pieces:
+        for name, values in (piece.logprobs.model_dump() if piece.logprobs else {}).items():
+            logprobs[name] += values or []
+    usage = chunks[-1].usage
+    read = {
+        "text": "".join(piece.text for piece in pieces),
+        "finish_reason": [piece.finish_reason for piece in pieces if piece.finish_reason][-1],
+        "logprobs": logprobs,
+        "usage": usage.model_dump() if usage else None,
+    }
+    return raw.headers["x-raceway-cache"], read
+
+
+def completion_json(client: openai.OpenAI, **request: Any) -> tuple[str, dict[str, Any]]:
+    raw = client.completions.with_raw_response.create(**request)
+    completion = raw.parse()
+    choice = completion.choices[0]
+    read = {
+        "text": choice.text,
+        "finish_reason": choice.finish_reason,
+        "logprobs": choice.logprobs.model_dump() if choice.logprobs else None,
+        "usage": completion.usage.model_dump() if completion.usage else None,
+    }
+    return raw.headers["x-raceway-cache"], read
+
+
+@pytest.mark.parametrize("first", ["json", "stream"])
+def test_a_legacy_completion_is_cached_and_replayed_in_either_form(
+    gateway: RunningGateway, threaded_upstream: FakeUpstream, first: str
+) -> None:
+    threaded_upstream.script("priced", Behaviour(reply="three little words"))
+    client = openai.OpenAI(base_url=gateway.api_url, api_key=ALICE, max_retries=0, timeout=10)
+    request: Any = {"model": "cached", "prompt": f"complete, {first} first", "temperature": 0, "logprobs": 2}
+    forms = [completion_json, completion_stream] if first == "json" else [completion_stream, completion_json]
+    (miss, fresh), (hit, cached) = (ask_in(client, **request) for ask_in in forms)
+    assert (miss, hit) == ("miss", "hit")
+    assert threaded_upstream.calls("priced") == 1
+    assert fresh["text"] == "three little words"
+    assert fresh["logprobs"]["tokens"] == ["three", " little", " words"]
+    assert fresh["logprobs"]["text_offset"] == [0, 5, 12]
+    assert cached == fresh
+    _, again = completion_stream(client, **request)  # and a stream replayed from a stream
+    assert again == fresh and threaded_upstream.calls("priced") == 1
+
+
 def sse(*payloads: dict[str, Any]) -> bytes:
     events = [b"data: " + orjson.dumps(payload) + b"\n\n" for payload in payloads]
     return b"".join(events) + b"data: [DONE]\n\n"

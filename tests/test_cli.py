@@ -35,7 +35,42 @@ def test_check_config_lists_every_problem_with_its_key_path(write_config: WriteC
     lines = result.stderr.strip().splitlines()
     assert f"{path}: deployments[0].api_key: environment variable RACEWAY_TEST_UNSET_VAR is not set" in lines
     assert any(line.startswith(f"{path}: deployments[0].retries: unknown key") for line in lines)
-    assert f"{path}: models[0].deployments[1]: undefined deployment 'b'" in lines
+    assert f"{path}: models[0].deployments[1]: no deployment has this name" in lines
+
+
+SECRET = "sk-live-4f9a2b7c1d8e6f3a0b5c"
+
+
+def test_check_config_names_keys_and_types_never_a_refused_value(write_config: WriteConfig) -> None:
+    """A secret pasted into the wrong place must not reach a terminal or a CI log."""
+    path = write_config(
+        f"""
+        server: {{workers: "{SECRET}", access_log: "{SECRET}", bind: "{SECRET}", "{SECRET}": 1}}
+        deployments:
+          - {{name: a, provider: "{SECRET}", model: m, weight: "{SECRET}", timeout: "{SECRET}",
+             api: "{SECRET}", headers: {{"{SECRET} x": v}}, extra_params: ["{SECRET}"],
+             "{SECRET}": 2}}
+          - {{name: "{SECRET}\u00e9", provider: fake}}
+        models:
+          - {{name: chat, deployments: [a, "{SECRET}"], strategy: "{SECRET}", fallbacks: ["{SECRET}"],
+             cache: {{mode: "{SECRET}"}}}}
+        routes:
+          - {{to: "{SECRET}", match: {{model: "{SECRET}"}}}}
+        keys:
+          - {{name: k, key: rw-key-one-1, models: ["{SECRET}"], budget: {{daily: 1, near: "{SECRET}",
+             downgrade_to: "{SECRET}"}}}}
+        state: {{backend: "{SECRET}"}}
+        cache: {{max_entries: "{SECRET}"}}
+        telemetry: {{traces: {{sample_ratio: "{SECRET}", protocol: "{SECRET}"}}}}
+        """
+    )
+    result = raceway("check-config", str(path))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert f"{path}: server.workers: expected a positive integer, got a string" in lines
+    assert f"{path}: server: key number 4 is not one of its keys" in " ".join(lines)
+    assert len(lines) >= 20, lines  # every refused value was reported...
+    assert not any(SECRET[3:] in line for line in lines), lines  # ...and none repeated
 
 
 def test_serve_refuses_an_invalid_config(write_config: WriteConfig) -> None:
@@ -51,6 +86,29 @@ def test_version_is_the_installed_distributions() -> None:
     result = raceway("--version")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"raceway {version('raceway')}"
+
+
+# What only a worker uses: the supervisor, which parses the command line and the config and
+# spawns the workers, loads none of it, so the workers start sooner (cold start).
+WORKER_ONLY = ("aiohttp", "hypercorn", "litellm", "opentelemetry", "prometheus_client", "redis", "starlette")
+SUPERVISOR = """
+import sys
+import router.__main__ as cli
+
+args = cli.parser().parse_args(["serve", "-c", "config/gateway.yaml"])
+assert cli._load(args.config) is not None
+import router.server.supervisor
+
+print(sorted(name for name in sys.modules if name.split(".")[0] in WORKER_ONLY))
+"""
+
+
+def test_the_supervisor_of_serve_loads_none_of_what_only_the_workers_use() -> None:
+    script = SUPERVISOR.replace("WORKER_ONLY", repr(WORKER_ONLY))
+    command = [sys.executable, "-c", script]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_missing_config_file(tmp_path: Path) -> None:

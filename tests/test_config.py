@@ -10,12 +10,14 @@ from router.config.model import (
     Budget,
     CacheSettings,
     ConfigError,
+    Continues,
     CooldownSettings,
     Deployment,
     Dialect,
     FakeSettings,
     GroupCache,
     ModelGroup,
+    Resume,
     Secret,
     ServerSettings,
     StateSettings,
@@ -127,13 +129,13 @@ keys:
 """
     found = problems(raw)
     assert "server.bind: expected HOST:PORT, e.g. 127.0.0.1:8080" in found
-    assert "server.workers: expected a positive integer, got -2" in found
+    assert "server.workers: expected a positive integer" in found
     assert any(p.startswith("server.colour: unknown key") for p in found)
     assert "deployments[0].timeout: expected a duration like 500ms, 30s or 2m" in found
     assert any(p.startswith("deployments[0].temperature: unknown key") for p in found)
-    assert any(p.startswith("deployments[1].provider: unknown provider 'martian'") for p in found)
-    assert "models[0].deployments[1]: undefined deployment 'missing'" in found
-    assert any(p.startswith("models[0].strategy: unknown strategy 'telepathy'") for p in found)
+    assert any(p.startswith("deployments[1].provider: unknown provider (known: ") for p in found)
+    assert "models[0].deployments[1]: no deployment has this name" in found
+    assert any(p.startswith("models[0].strategy: unknown strategy (known: ") for p in found)
     assert "keys[0].key: a gateway key must be at least 8 characters" in found
 
 
@@ -148,15 +150,15 @@ models:
 """
     found = problems(raw)
     assert found == [
-        "deployments[0].provider: unknown provider 'opnai' (known: anthropic, azure, bedrock, cohere, "
-        "deepseek, fake, fireworks, gemini, groq, huggingface, mistral, ollama, openai, openrouter, "
-        "together, vertex_ai, vllm, xai)",
+        "deployments[0].provider: unknown provider; did you mean openai? (known: anthropic, azure, "
+        "bedrock, cohere, deepseek, fake, fireworks, gemini, groq, huggingface, mistral, ollama, "
+        "openai, openrouter, together, vertex_ai, vllm, xai)",
         "deployments[0].timeout: expected a duration like 500ms, 30s or 2m",
-        "deployments[0].weight: expected a positive number, got -1",
+        "deployments[0].weight: expected a positive number",
         "deployments[1].colour: unknown key (allowed: adapter, api, api_key, base_url, connect_timeout, "
-        "cooldown, extra_params, fake, first_chunk_timeout, headers, idle_timeout, limit_wait, "
-        "max_concurrency, max_input_tokens, max_queue, max_response_size, model, name, price, provider, "
-        "queue_timeout, rpm, timeout, tpm, weight)",
+        "continues, cooldown, extra_params, fake, first_chunk_timeout, headers, idle_timeout, limit_wait, "
+        "max_concurrency, max_input_tokens, max_output_tokens, max_queue, max_response_size, model, name, "
+        "price, provider, queue_timeout, reasoning, rpm, timeout, tpm, weight)",
         "deployments[1].provider: is required",
         "deployments[2].name: is required",
         "deployments[2].timeout: expected a duration like 500ms, 30s or 2m",
@@ -176,9 +178,9 @@ keys:
   - {name: k, key: key-one-123}
 """
     found = problems(raw)
-    assert "deployments[1].name: duplicate deployment name 'a'" in found
-    assert "models[1].name: duplicate model name 'm'" in found
-    assert "keys[1].name: duplicate key name 'k'" in found
+    assert "deployments[1].name: is already the name of deployments[0]" in found
+    assert "models[1].name: is already the name of models[0]" in found
+    assert "keys[1].name: is already the name of keys[0]" in found
     assert "keys[1]: the same key is used twice" in found
 
 
@@ -216,7 +218,7 @@ def test_max_response_size_is_a_size_for_native_deployments_only() -> None:
 deployments:
   - {name: a, provider: openai, model: m, max_response_size: 8MiB}
   - {name: b, provider: openai, model: m}
-  - {name: c, provider: gemini, model: m, max_response_size: 8MiB}
+  - {name: c, provider: cohere, model: m, max_response_size: 8MiB}
   - {name: d, provider: fake, max_response_size: 0}
 models: [{name: m, deployments: [a, b, c, d]}]
 """
@@ -323,10 +325,10 @@ keys:
   - {name: k, key: rw-key-one-1, budget: {near: 1.5, downgrade_to: nowhere}}
 """
     assert problems(raw) == [
-        "models[0].cache.mode: expected one of deterministic, always, got 'sometimes'",
+        "models[0].cache.mode: expected one of deterministic, always, got a string",
         "keys[0].budget: needs daily or monthly (USD)",
-        "keys[0].budget.downgrade_to: undefined model 'nowhere'",
-        "keys[0].budget.near: expected a fraction above 0 and at most 1, e.g. 0.8, got 1.5",
+        "keys[0].budget.downgrade_to: no model has this name",
+        "keys[0].budget.near: expected a fraction above 0 and at most 1, e.g. 0.8",
     ]
 
 
@@ -359,7 +361,7 @@ def test_the_redis_backend_needs_a_redis_url_kept_secret() -> None:
         "state.url: is only valid with backend: redis"
     ]
     assert problems(base + b"state: {backend: memcached}\n") == [
-        "state.backend: expected one of local, redis, got 'memcached'"
+        "state.backend: expected one of local, redis, got a string"
     ]
     config = parse_config(
         base + b"state: {backend: redis, url: '${REDIS}', prefix: gw1}\n", {"REDIS": "redis://:pw@r:6379/0"}
@@ -372,13 +374,15 @@ def test_the_redis_backend_needs_a_redis_url_kept_secret() -> None:
 def test_extra_params_are_for_litellm_deployments_and_never_name_a_routing_field() -> None:
     raw = b"""
 deployments:
-  - {name: claude, provider: gemini, model: c, api_key: "${K}", extra_params: [top_k, api_base, litellm_x]}
+  - {name: claude, provider: cohere, model: c, api_key: "${K}", extra_params: [top_k, api_base, litellm_x]}
   - {name: native, provider: vllm, model: l, base_url: "http://127.0.0.1:8000/v1", extra_params: [top_k]}
 models: [{name: m, deployments: [claude, native]}]
 """
     assert problems(raw, {"K": "x"}) == [
-        "deployments[0].extra_params[1]: 'api_base' routes or authenticates calls and cannot be allowed",
-        "deployments[0].extra_params[2]: 'litellm_x' routes or authenticates calls and cannot be allowed",
+        f"deployments[0].extra_params[{index}]: names a field that routes or authenticates calls: "
+        "it cannot be allowed"
+        for index in (1, 2)
+    ] + [
         "deployments[1].extra_params: is only for providers served through litellm "
         "(native ones forward every field)",
     ]
@@ -423,7 +427,9 @@ models: [{name: m, deployments: [a, b, c]}]
     assert len(found) == 3
     assert found[0].startswith("deployments[0].api_key: ") and "control character" in found[0]
     assert found[1].startswith("deployments[1].headers: ") and "'x-team'" in found[1]
-    assert found[2].startswith("deployments[2].headers: ") and "'x bad'" in found[2]
+    assert (
+        found[2].startswith("deployments[2].headers: ") and "header number 1 is not a header name" in found[2]
+    )
     assert not any("sk-secret-value" in p or "blue" in p for p in found)
 
 
@@ -433,7 +439,9 @@ deployments:
   - {name: codex, provider: openai, api: responses, model: gpt-5-codex}
   - {name: vllm, provider: vllm, base_url: "http://127.0.0.1:8000/v1", model: llama}
   - {name: claude-litellm, provider: anthropic, adapter: litellm, model: claude-sonnet-4-5}
-models: [{name: m, deployments: [claude, codex, vllm, claude-litellm]}]
+  - {name: gemini, provider: gemini, model: gemini-2.5-flash}
+  - {name: gemini-litellm, provider: gemini, adapter: litellm, model: gemini-2.5-flash}
+models: [{name: m, deployments: [claude, codex, vllm, claude-litellm, gemini, gemini-litellm]}]
 """
 
 
@@ -443,6 +451,10 @@ def test_deployments_speak_their_providers_wire_api_unless_they_declare_another(
     assert deployments["claude"].base_url == "https://api.anthropic.com"
     assert deployments["codex"].api is Dialect.RESPONSES
     assert deployments["vllm"].api is Dialect.CHAT
+    gemini, gemini_litellm = deployments["gemini"], deployments["gemini-litellm"]
+    assert gemini.api is Dialect.GEMINI and gemini.is_native and not gemini.uses_litellm
+    assert gemini.base_url == "https://generativelanguage.googleapis.com"
+    assert gemini_litellm.uses_litellm and gemini_litellm.api is Dialect.CHAT
     through_litellm = deployments["claude-litellm"]
     assert through_litellm.uses_litellm and not through_litellm.is_native
     assert through_litellm.api is Dialect.CHAT and through_litellm.base_url is None
@@ -455,13 +467,13 @@ deployments:
   - {name: a, provider: anthropic, model: c, api: responses}
   - {name: b, provider: gemini, model: g, api: messages}
   - {name: c, provider: openai, model: o, api: telepathy}
-  - {name: d, provider: gemini, model: g, adapter: litellm}
+  - {name: d, provider: cohere, model: g, adapter: litellm}
 models: [{name: m, deployments: [a, b, c, d]}]
 """
     ) == [
         "deployments[0].api: provider 'anthropic' speaks 'messages', not 'responses'",
-        "deployments[1].api: provider 'gemini' speaks 'chat', not 'messages'",
-        "deployments[2].api: expected one of chat, messages, responses, completions, got 'telepathy'",
+        "deployments[1].api: provider 'gemini' speaks 'gemini', not 'messages'",
+        "deployments[2].api: expected one of chat, messages, responses, completions, gemini, got a string",
         "deployments[3].adapter: is only for native providers (the others always use litellm)",
     ]
 
@@ -507,3 +519,102 @@ def test_telemetry_mistakes_name_their_key() -> None:
     assert any(p.startswith("telemetry.traces.sample_ratio:") for p in found), found
     assert any("telemetry.traces" in p and "capture" in p for p in found), found
     assert any("telemetry" in p and "metrics" in p for p in found), found
+
+
+def test_what_a_deployments_model_accepts_must_have_its_type() -> None:
+    raw = b"""
+deployments:
+  - {name: a, provider: openai, model: m, max_output_tokens: lots, reasoning: "yes"}
+  - {name: b, provider: openai, model: m, max_output_tokens: 0, reasoning: 1}
+models: [{name: m, deployments: [a, b]}]
+"""
+    assert problems(raw) == [
+        "deployments[0].max_output_tokens: expected a positive integer, got a string",
+        "deployments[0].reasoning: expected true or false, got a string",
+        "deployments[1].max_output_tokens: expected a positive integer",
+        "deployments[1].reasoning: expected true or false",
+    ]
+
+
+AFFINITY = b"""
+deployments:
+  - {name: a, provider: fake}
+  - {name: b, provider: fake}
+models:
+  - {name: pinned, deployments: [a, b], strategy: round_robin, affinity: {ttl: 1h, header: X-Conversation}}
+  - {name: hedged, deployments: [a, b], strategy: hedge, affinity: {},
+     hedge_budget: {share: 0.25, minimum: 0}}
+  - {name: plain, deployments: [a, b], strategy: hedge}
+"""
+
+
+def test_affinity_and_the_hedge_budget_are_per_group_settings() -> None:
+    from router.config.model import Affinity, HedgeBudget
+
+    models = parse_config(AFFINITY, {}).models
+    assert models["pinned"].affinity == Affinity(ttl=3600.0, header="x-conversation")
+    assert models["hedged"].affinity == Affinity()  # 5 minutes, x-session-id
+    assert models["hedged"].hedge_budget == HedgeBudget(share=0.25, minimum=0)
+    assert models["plain"].affinity is None and models["plain"].hedge_budget == HedgeBudget()
+
+
+def test_affinity_and_hedge_budget_mistakes_name_their_key() -> None:
+    raw = b"""
+deployments:
+  - {name: a, provider: fake}
+models:
+  - {name: m, deployments: [a], affinity: {ttl: forever, cache: yes, header: "not a header"}}
+  - {name: n, deployments: [a], strategy: round_robin, hedge_budget: {share: 2}}
+"""
+    found = problems(raw)
+    assert any(p.startswith("models[0].affinity.ttl:") for p in found), found
+    assert any(p.startswith("models[0].affinity.cache: unknown key") for p in found), found
+    assert any(p.startswith("models[0].affinity.header:") for p in found), found
+    assert "models[1].hedge_budget: is only valid with strategy: hedge" in found
+    assert any(p.startswith("models[1].hedge_budget.share:") for p in found), found
+
+
+def test_a_deployment_continues_as_its_wire_api_allows_and_a_group_resumes_only_when_asked() -> None:
+    config = parse_config(
+        b"""
+deployments:
+  - {name: claude, provider: anthropic, model: c}
+  - {name: gpt, provider: openai, model: o}
+  - {name: local, provider: vllm, base_url: "http://127.0.0.1:8000/v1", model: q, continues: prefix}
+  - {name: opted-out, provider: anthropic, model: c, continues: none}
+models:
+  - {name: m, deployments: [claude, gpt, local, opted-out], resume: {}}
+  - {name: n, deployments: [claude], resume: {max_resumes: 5}}
+  - {name: o, deployments: [claude]}
+""",
+        {},
+    )
+    continues = {name: d.continuation for name, d in config.deployments.items()}
+    assert continues == {
+        "claude": Continues.PREFILL,
+        "gpt": Continues.NONE,
+        "local": Continues.PREFIX,
+        "opted-out": Continues.NONE,
+    }
+    assert config.models["m"].resume == Resume(max_resumes=2)
+    assert config.models["n"].resume == Resume(max_resumes=5)
+    assert config.models["o"].resume is None  # off by default
+
+
+def test_a_way_of_continuing_its_wire_api_lacks_is_refused() -> None:
+    assert problems(
+        b"""
+deployments:
+  - {name: a, provider: anthropic, model: c, continues: prefix}
+  - {name: b, provider: openai, model: o, continues: prefill}
+  - {name: c, provider: openai, model: o, continues: always}
+  - {name: d, provider: openai, model: o, adapter: litellm, continues: prefix}
+models: [{name: m, deployments: [a, b, c, d], resume: {max_resumes: 0}}]
+"""
+    ) == [
+        "deployments[0].continues: prefix is only for api: chat",
+        "deployments[1].continues: prefill is only for api: messages",
+        "deployments[2].continues: expected one of prefill, prefix, none, got a string",
+        "deployments[3].continues: is only for native providers (litellm forwards no continuation)",
+        "models[0].resume.max_resumes: expected a positive integer",
+    ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from multidict import CIMultiDict
 
-from router.providers.correlation import NO_TRACE, Correlation, trace_context
+from router.providers.correlation import NO_HEADERS, Correlation, trace_context
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -33,7 +33,7 @@ def test_a_well_formed_trace_context_goes_upstream() -> None:
     ],
 )
 def test_a_malformed_traceparent_sends_nothing_not_even_the_tracestate(traceparent: str) -> None:
-    assert trace_context({"traceparent": traceparent, "tracestate": "a=b"}) is NO_TRACE
+    assert trace_context({"traceparent": traceparent, "tracestate": "a=b"}) is NO_HEADERS
 
 
 @pytest.mark.parametrize("tracestate", ["a=b\x00c", "a=\u00e9", "x=" + "y" * 511])

@@ -1,6 +1,6 @@
 """The image, the compose file and the Kubernetes manifests, checked without Docker, a cluster or kubectl.
 
-Core objects are validated against the schemas of the oldest Kubernetes the README claims and
+Core objects are validated against the schemas of the oldest Kubernetes the docs claim and
 of the newest kubernetes-validate knows (strict: unknown fields are errors); then the parts
 must fit together: probes on the gateway's real endpoints that tolerate a slow answer, a
 grace period longer than the drain, a preStop wait older clusters can run, the config mounted
@@ -33,7 +33,7 @@ from router.config import parse_config
 from tests.conftest import REPO
 
 KUBE = REPO / "deploy" / "kubernetes"
-# The oldest Kubernetes the README claims (the oldest whose schemas kubernetes-validate ships;
+# The oldest Kubernetes the docs claim (the oldest whose schemas kubernetes-validate ships;
 # everything used is GA there: autoscaling/v2, policy/v1, startupProbe, seccompProfile).
 OLDEST_KUBERNETES = "1.25.0"
 KUBERNETES_VERSIONS = (OLDEST_KUBERNETES, kubernetes_validate.latest_version())
@@ -110,9 +110,10 @@ def embedded_config() -> Any:
     return parse_config(raw, SECRET_EXAMPLE["stringData"])  # the placeholders have the right shape
 
 
-def readme_section(title: str) -> str:
-    readme = (REPO / "README.md").read_text()
-    return readme.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+def operations_section(title: str) -> str:
+    """A section of docs/operations.md, where the Kubernetes manifests are documented."""
+    page = (REPO / "docs" / "operations.md").read_text()
+    return page.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
 
 
 def memory(quantity: str) -> int:
@@ -133,9 +134,9 @@ def test_core_objects_match_the_kubernetes_schema(kind: str, version: str) -> No
     kubernetes_validate.validate(CORE_OBJECTS[kind], version, strict=True)
 
 
-def test_the_readme_claims_the_oldest_version_the_manifests_are_validated_against() -> None:
+def test_the_docs_claim_the_oldest_version_the_manifests_are_validated_against() -> None:
     major_minor = OLDEST_KUBERNETES.rsplit(".", 1)[0]
-    assert f"Kubernetes {major_minor} or newer" in readme_section("Kubernetes")
+    assert f"Kubernetes {major_minor} or newer" in operations_section("Kubernetes")
     assert OLDEST_KUBERNETES in kubernetes_validate.utils.all_versions()
 
 
@@ -151,11 +152,11 @@ def test_the_secret_is_an_example_that_apply_never_sends() -> None:
     assert "Secret" not in MANIFESTS
     assert SECRET_EXAMPLE["kind"] == "Secret"
     assert {"secretRef": {"name": SECRET_EXAMPLE["metadata"]["name"]}} in container()["envFrom"]
-    # It holds exactly what the config references, and both the example and the README say
+    # It holds exactly what the config references, and both the example and the docs say
     # how to create the real one with every key.
     referenced = set(re.findall(r"\$\{(\w+)\}", MANIFESTS["ConfigMap"]["data"]["gateway.yaml"]))
     assert set(SECRET_EXAMPLE["stringData"]) == referenced
-    for text in ((KUBE / "secret.example.yaml").read_text(), readme_section("Kubernetes")):
+    for text in ((KUBE / "secret.example.yaml").read_text(), operations_section("Kubernetes")):
         assert f"create secret generic {SECRET_EXAMPLE['metadata']['name']}" in text
         assert {name for name in referenced if f"--from-literal={name}=" in text} == referenced
 

@@ -405,7 +405,7 @@ async def test_streaming_hedge_counts_content_not_headers(
 
 @on_virtual_time
 async def test_auto_hedge_delay_is_the_recent_p95_with_a_floor(make: Callable[[str], Harness]) -> None:
-    from router.dispatch.dispatcher import _hedge_delay
+    from router.dispatch.pacing import hedge_delay as _hedge_delay
 
     harness = make(
         deployments("a")
@@ -413,7 +413,7 @@ async def test_auto_hedge_delay_is_the_recent_p95_with_a_floor(make: Callable[[s
     )
     group, member = harness.config.models["m"], harness.fleet["a"]
     delay = _hedge_delay(group, stream=False)
-    assert delay(member) == 1.0  # too few samples yet: a cautious default
+    assert delay(member) == pytest.approx(0.12)  # too few samples, no peers: 4 x hedge_min_delay
     for index in range(100):
         member.stats.observe(0.010 if index < 95 else 0.500, stream=False)
     assert delay(member) == pytest.approx(0.5)

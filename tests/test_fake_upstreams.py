@@ -81,7 +81,7 @@ async def test_a_message_with_thinking_tool_calls_and_cache(
     message = await claude.messages.create(model="m", max_tokens=100, messages=USER)
     thinking, text, weather, time = message.content
     assert thinking.type == "thinking" and thinking.thinking == "let me think"
-    assert thinking.signature.startswith("sig-")
+    assert thinking.signature.startswith("sig+")
     assert text.type == "text"
     assert weather.type == "tool_use" and weather.name == "get_weather"
     assert weather.input == {"city": "Paris", "unit": "celsius"}
@@ -102,7 +102,7 @@ async def test_a_message_streamed(upstream: FakeUpstream, claude: anthropic.Asyn
     assert texts == ["one", " two", " three"]
     thinking, text, weather, time = message.content
     assert thinking.type == "thinking" and thinking.thinking == "hmm ok"
-    assert thinking.signature.startswith("sig-")
+    assert thinking.signature.startswith("sig+")
     assert text.type == "text" and text.text == "one two three"
     assert weather.type == "tool_use" and weather.input == {"city": "Paris", "unit": "celsius"}
     assert time.type == "tool_use" and time.input == {"zone": "CET"}
@@ -124,12 +124,13 @@ async def test_the_grammar_of_a_messages_stream(upstream: FakeUpstream) -> None:
         "content_block_delta",
         "content_block_stop",
         "content_block_start",
-        *["content_block_delta"] * 3,  # the arguments in pieces
+        *["content_block_delta"] * 4,  # an empty piece first, as Anthropic's; the arguments in pieces
         "content_block_stop",
         "message_delta",
         "message_stop",
     ]
     assert all(data["type"] == name for name, data in events)
+    assert events[7][1]["delta"] == {"type": "input_json_delta", "partial_json": ""}
     assert events[-2][1]["delta"]["stop_reason"] == "tool_use"
 
 

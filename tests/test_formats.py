@@ -10,7 +10,7 @@ from router.config.model import Dialect
 from router.dialects.formats import FORMATS
 from router.dialects.translate.events import named_event, read_event
 from router.dialects.usage import Usage
-from router.errors import ModelNotFound, UpstreamRateLimited
+from router.errors import ModelNotFound, UpstreamError, UpstreamRateLimited
 from router.sse import DONE_EVENT
 
 MESSAGES = FORMATS[Dialect.MESSAGES]
@@ -80,8 +80,42 @@ def test_errors_take_the_clients_shape() -> None:
     limited = UpstreamRateLimited("slow down")
     name, payload = read_event(MESSAGES.error_event(limited, 7))
     assert (name, payload["error"]["type"]) == ("error", "rate_limit_error")
-    name, payload = read_event(RESPONSES.error_event(limited, 7))
-    assert name == "error" and payload["sequence_number"] == 7 and payload["message"] == "slow down"
+    error, failed = [
+        read_event(event + b"\n\n") for event in RESPONSES.error_event(limited, 7).split(b"\n\n")[:2]
+    ]
+    assert error[0] == "error" and error[1]["sequence_number"] == 7 and error[1]["message"] == "slow down"
+    assert failed[0] == "response.failed" and failed[1]["sequence_number"] == 8
+
+
+def test_a_failed_responses_stream_ends_as_openai_ends_one() -> None:
+    """``error`` (flat as documented, nested as the service sends it: the openai SDK raises on
+    that), then ``response.failed`` with the response the stream opened with, failed."""
+    opened = {"id": "resp_1", "object": "response", "created_at": 1, "status": "in_progress", "model": "m"}
+    opening = (
+        b"event: response.created\ndata: "
+        + orjson.dumps({"type": "response.created", "sequence_number": 0, "response": opened})
+        + b"\n\n"
+    )
+    ending = RESPONSES.error_event(
+        UpstreamError("the upstream fell over", code="upstream_stream_error"), 5, opening
+    )
+    events = [event + b"\n\n" for event in ending.split(b"\n\n") if event]
+    (error_name, error), (failed_name, failed) = [read_event(event) for event in events]
+    detail = {"code": "upstream_stream_error", "message": "the upstream fell over", "param": None}
+    assert (error_name, error) == (
+        "error",
+        {"type": "error", **detail, "error": {"type": "upstream_error", **detail}, "sequence_number": 5},
+    )
+    assert failed_name == "response.failed" and failed["sequence_number"] == 6
+    assert failed["response"] == {
+        **opened,
+        "status": "failed",
+        "completed_at": None,
+        "error": {"code": "server_error", "message": "the upstream fell over"},
+    }
+    limited = RESPONSES.error_event(UpstreamRateLimited("slow down"), 0)
+    failed_alone = read_event(limited.split(b"\n\n")[1] + b"\n\n")[1]["response"]
+    assert failed_alone["status"] == "failed" and failed_alone["error"]["code"] == "rate_limit_exceeded"
 
 
 @pytest.mark.parametrize("text", ["", None])

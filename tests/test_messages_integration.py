@@ -17,6 +17,7 @@ import pytest
 
 from tests.anthropic_upstream import anthropic_app
 from tests.conftest import RunningGateway, start_gateway
+from tests.oracles import Shape, violations
 from tests.servers import serve_in_thread
 from tests.upstream import Behaviour, FakeUpstream
 
@@ -301,3 +302,122 @@ async def test_only_a_messages_client_sets_the_anthropic_headers_upstream(
     (call,) = seen
     assert call["headers"]["anthropic-version"] == "2023-06-01"
     assert "anthropic-beta" not in call["headers"]
+
+
+# What the anthropic SDK's request types allow (MessageParam, its content blocks), which
+# Raceway used to refuse: a system message among the messages, a search result (its `source` a
+# string), the result blocks of server tools (their `content` an object).
+SEARCH_RESULT = {
+    "type": "search_result",
+    "source": "https://example.com/tides",
+    "title": "Tides",
+    "content": [{"type": "text", "text": "High tide at 6."}],
+    "citations": {"enabled": True},
+}
+SDK_VALID_HISTORY: list[dict[str, Any]] = [
+    {
+        "role": "user",
+        "content": [SEARCH_RESULT, {"type": "text", "text": "When is high tide? Then compute 2+2."}],
+    },
+    {
+        "role": "assistant",
+        "content": [
+            {"type": "text", "text": "At 6."},
+            {
+                "type": "server_tool_use",
+                "id": "srvtoolu_1",
+                "name": "code_execution",
+                "input": {"code": "2+2"},
+            },
+            {
+                "type": "code_execution_tool_result",
+                "tool_use_id": "srvtoolu_1",
+                "content": {
+                    "type": "code_execution_result",
+                    "stdout": "4",
+                    "stderr": "",
+                    "return_code": 0,
+                    "content": [],
+                },
+            },
+            {
+                "type": "server_tool_use",
+                "id": "srvtoolu_2",
+                "name": "text_editor_code_execution",
+                "input": {"command": "view", "path": "a.py"},
+            },
+            {
+                "type": "text_editor_code_execution_tool_result",
+                "tool_use_id": "srvtoolu_2",
+                "content": {
+                    "type": "text_editor_code_execution_view_result",
+                    "content": "x = 1",
+                    "file_type": "text",
+                },
+            },
+            {"type": "text", "text": " And 4."},
+        ],
+    },
+    {"role": "system", "content": "Answer in French from now on."},
+    {"role": "user", "content": "Merci. Et demain ?"},
+]
+
+
+async def test_what_the_sdks_types_allow_passes_through_untouched(
+    client: anthropic.AsyncAnthropic, seen: list[dict[str, Any]]
+) -> None:
+    request = {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": SDK_VALID_HISTORY}
+    assert violations(Shape.MESSAGES_REQUEST, request) == []  # valid by the SDK's own types
+    message = await client.messages.create(**request)  # type: ignore[call-overload]
+    assert message.content[0].type == "text"
+    (call,) = seen
+    assert call["body"] == {**request, "model": "claude-upstream"}
+
+
+async def test_towards_chat_a_system_message_stays_in_place_and_server_tool_blocks_drop(
+    client: anthropic.AsyncAnthropic, threaded_upstream: FakeUpstream
+) -> None:
+    message = await client.messages.create(
+        model="claude-via-chat",
+        max_tokens=64,
+        messages=SDK_VALID_HISTORY,  # type: ignore[arg-type]
+    )
+    assert message.content[0].type == "text"
+    (sent,) = threaded_upstream.requests
+    assert sent.body["messages"] == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Tides\nhttps://example.com/tides\n\nHigh tide at 6."},
+                {"type": "text", "text": "When is high tide? Then compute 2+2."},
+            ],
+        },
+        {"role": "assistant", "content": "At 6. And 4."},
+        {"role": "system", "content": "Answer in French from now on."},
+        {"role": "user", "content": "Merci. Et demain ?"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/completions", {"prompt": ""}),
+        ("/v1/responses", {"input": "", "store": False}),
+        ("/v1/responses", {"input": [], "instructions": "be brief", "store": False}),
+    ],
+    ids=["empty prompt", "empty input", "instructions only"],
+)
+def test_an_empty_prompt_for_anthropic_is_refused_as_nothing_to_send(
+    gateway: RunningGateway, seen: list[dict[str, Any]], path: str, body: dict[str, Any]
+) -> None:
+    """Valid by OpenAI's specification, but Anthropic refuses a request without a turn."""
+    answer = httpx.post(
+        f"{gateway.api_url}{path.removeprefix('/v1')}",
+        json={"model": "claude-sonnet-4-5", **body},
+        headers={"authorization": f"Bearer {KEY}"},
+    )
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["param"] == "messages"
+    assert "nothing to send" in error["message"]
+    assert seen == []  # refused before any call

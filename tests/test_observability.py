@@ -91,6 +91,8 @@ def test_dashboard_is_importable_with_a_datasource_variable() -> None:
         "budget",
         "spend",
         "redis",
+        "affinity",
+        "prompt cache",
     ):
         assert topic in titles, topic
 
@@ -152,7 +154,8 @@ def config(upstream: FakeUpstream) -> str:
              max_concurrency: 2, max_queue: 2, queue_timeout: 5s}}
         models:
           - {{name: raced, deployments: [sluggish, quick], strategy: race}}
-          - {{name: hedged, deployments: [sluggish, quick], strategy: hedge, hedge_delay: 100ms}}
+          - {{name: hedged, deployments: [sluggish, quick], strategy: hedge, hedge_delay: 100ms,
+             affinity: {{}}}}
           - {{name: main, deployments: [broken], fallbacks: [backup]}}
           - {{name: backup, deployments: [quick]}}
           - {{name: narrow, deployments: [narrow]}}

@@ -5,8 +5,8 @@ import orjson
 import pytest
 
 from router.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
-from router.providers import open_session
 from router.providers.correlation import Correlation
+from router.providers.factory import open_session
 from router.providers.openai_compat import OpenAICompatibleProvider
 from tests.helpers import CHAT, native
 from tests.upstream import Behaviour, FakeUpstream

@@ -20,10 +20,12 @@ from router.fleet.fleet import Member
 from router.fleet.limits import RateLimit
 from router.fleet.stats import DeploymentStats
 from router.spend.ledger import Spent, Tally
+from router.state.pins import PinTable
 from router.state.redis.answers import POLL_INTERVAL, RedisAnswers, encode, flight_token
 from router.state.redis.connection import RedisState, StateUnavailable
 from router.state.redis.cooldowns import CooldownBoard
 from router.state.redis.limits import SharedRateLimit
+from router.state.redis.pins import RedisPins
 from router.state.redis.spend import RedisSpendStore
 from router.telemetry.metrics import Metrics
 from tests.helpers import fake
@@ -213,3 +215,24 @@ async def test_spend_adds_up_over_every_instance(connect: Connect, tmp_path: Pat
     totals = await first.exchange({}, "2026-11-24")
     assert totals == {"team": Spent(day=0.25, month=1.25, requests=3, tokens=7)}
     assert await first.exchange({}, "2026-12-01") == {}
+
+
+async def test_a_pin_kept_by_one_worker_is_found_by_another_and_expires(connect: Connect) -> None:
+    first, second = RedisPins(connect(), PinTable(None)), RedisPins(connect(), PinTable(None))
+    key = b"s" * 16
+    first.keep(key, "d2", 0.2)
+    await first.close()  # its background write is done
+    assert await second.find(key, ["d1", "d2"]) == "d2"
+    assert await second.find(key, ["d1"]) is None  # a deployment the group no longer has
+    deadline = time.monotonic() + 5  # Redis's own clock expires the key (PX): poll for it
+    while await second.find(key, ["d1", "d2"]) is not None:
+        assert time.monotonic() < deadline, "the pin outlived its ttl"
+        await asyncio.sleep(0.05)
+    await second.close()
+
+
+async def test_without_redis_a_worker_s_own_pins_serve(connect: Connect) -> None:
+    pins = RedisPins(connect(url=f"redis://127.0.0.1:{free_port()}/0"), PinTable(None))
+    pins.keep(b"k" * 16, "d1", 60.0)
+    assert await pins.find(b"k" * 16, ["d1", "d2"]) == "d1"
+    await pins.close()

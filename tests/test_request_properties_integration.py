@@ -20,6 +20,7 @@ from tests.bodies import (
     HEADERS,
     NOT_AN_OBJECT,
     PROPERTY,
+    WILD,
     assert_answered,
     chat_bodies,
     embeddings_bodies,
@@ -148,9 +149,92 @@ def test_a_trailing_slash_is_served_not_redirected(http: httpx.Client) -> None:
 def test_what_hypercorn_refuses_itself_is_bodiless_and_closes_the_connection(
     gateway: RunningGateway, raw: bytes, status: int
 ) -> None:
-    """Documented in the README (Errors): h11 refuses these before the app is called, and
+    """Documented in docs/operations.md (Errors): h11 refuses these before the app is called, and
     hypercorn writes the answer with no body and no hook to shape it. If this test fails,
-    hypercorn changed: make the answers OpenAI-shaped, or update the README."""
+    hypercorn changed: make the answers OpenAI-shaped, or update the docs."""
     head, _, body = exchange(gateway, raw).partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 %d " % status) and b"connection: close" in head.lower()
     assert body == b""
+
+
+# -- the Gemini dialect: bodies built from its fields, with wild values anywhere ---------
+
+_GEMINI_PART = st.one_of(
+    st.fixed_dictionaries({"text": st.one_of(st.text(max_size=20), WILD)}),
+    st.fixed_dictionaries(
+        {"inlineData": st.one_of(st.fixed_dictionaries({"mimeType": WILD, "data": WILD}), WILD)}
+    ),
+    st.fixed_dictionaries(
+        {"functionCall": st.one_of(st.fixed_dictionaries({"name": WILD, "args": WILD}), WILD)}
+    ),
+    st.fixed_dictionaries({"functionResponse": st.fixed_dictionaries({"name": WILD, "response": WILD})}),
+    st.fixed_dictionaries({"fileData": st.fixed_dictionaries({"fileUri": WILD})}),
+    st.dictionaries(st.text(max_size=8), WILD, max_size=2),
+)
+_GEMINI_CONTENT = st.fixed_dictionaries(
+    {"parts": st.one_of(st.lists(_GEMINI_PART, max_size=3), WILD)},
+    optional={"role": st.one_of(st.sampled_from(["user", "model", "tool"]), WILD)},
+)
+GEMINI_BODIES = st.fixed_dictionaries(
+    {"contents": st.one_of(st.lists(_GEMINI_CONTENT, min_size=1, max_size=3), WILD)},
+    optional={
+        "systemInstruction": st.one_of(_GEMINI_CONTENT, WILD),
+        "generationConfig": st.one_of(
+            st.dictionaries(
+                st.sampled_from(
+                    [
+                        "temperature",
+                        "maxOutputTokens",
+                        "thinkingConfig",
+                        "responseMimeType",
+                        "candidateCount",
+                        "stopSequences",
+                    ]
+                ),
+                WILD,
+                max_size=3,
+            ),
+            WILD,
+        ),
+        "tools": st.one_of(
+            st.lists(
+                st.fixed_dictionaries(
+                    {
+                        "functionDeclarations": st.one_of(
+                            st.lists(st.fixed_dictionaries({"name": WILD, "parameters": WILD}), max_size=2),
+                            WILD,
+                        )
+                    }
+                ),
+                max_size=2,
+            ),
+            WILD,
+        ),
+        "toolConfig": WILD,
+        "cachedContent": WILD,
+    },
+)
+
+
+@settings(SOCKETS, max_examples=150)
+@given(body=GEMINI_BODIES, stream=st.booleans())
+def test_no_gemini_body_gets_a_server_error_and_refusals_are_googles(
+    http: httpx.Client, body: dict[str, Any], stream: bool
+) -> None:
+    method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+    response = http.post(
+        f"/v1beta/models/m:{method}",
+        content=encoded(body, True),
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code < 500, f"{response.status_code}: {response.text[:500]}"
+    if response.status_code >= 400:
+        error = response.json()["error"]
+        assert set(error) == {"code", "message", "status"} and error["code"] == response.status_code, error
+        assert isinstance(error["message"], str) and error["message"] and error["status"].isupper()
+    elif stream:
+        assert response.text.endswith("\n\n") and all(
+            e.startswith("data: {") for e in response.text.split("\n\n")[:-1]
+        )
+    else:
+        assert isinstance(response.json()["candidates"], list)

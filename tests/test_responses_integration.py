@@ -1,10 +1,12 @@
 """OpenAI's Responses API and legacy Completions through Raceway, with the official openai SDK
-over real sockets, served by a chat-completions upstream (translated both ways)."""
+over real sockets, served by a chat-completions upstream (translated both ways), and Responses
+by a Responses upstream (passed through)."""
 
 from __future__ import annotations
 
 import textwrap
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import openai
@@ -26,8 +28,11 @@ def gateway(
             f"""
             deployments:
               - {{name: chat-up, provider: openai, base_url: "{module_upstream.base_url}", model: chat-up}}
+              - {{name: responses-up, provider: openai, api: responses,
+                 base_url: "{module_upstream.base_url}", model: responses-up}}
             models:
               - {{name: gpt-5-codex, deployments: [chat-up]}}
+              - {{name: gpt-5-native, deployments: [responses-up]}}
             """
         )
     )
@@ -107,3 +112,39 @@ def test_responses_errors_are_openai_shaped(gateway: RunningGateway) -> None:
     answer = httpx.post(f"{gateway.api_url}/responses", json={"model": "nope", "input": "hi"})
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "model_not_found"
+
+
+@pytest.mark.parametrize("empty", ["", []], ids=["string", "list"])
+async def test_an_empty_input_passes_through_as_the_specification_allows(
+    client: openai.AsyncOpenAI, threaded_upstream: FakeUpstream, empty: str | list[Any]
+) -> None:
+    response = await client.responses.create(model="gpt-5-native", input=empty, store=False)
+    assert response.status == "completed"
+    (seen,) = threaded_upstream.requests
+    assert seen.path == "/v1/responses" and seen.body["input"] == empty
+
+
+async def test_an_empty_input_towards_chat_is_an_empty_message_or_only_the_instructions(
+    client: openai.AsyncOpenAI, threaded_upstream: FakeUpstream
+) -> None:
+    await client.responses.create(model="gpt-5-codex", input="", store=False)
+    await client.responses.create(model="gpt-5-codex", instructions="be brief", input=[], store=False)
+    assert [seen.body["messages"] for seen in threaded_upstream.requests] == [
+        [{"role": "user", "content": ""}],
+        [{"role": "system", "content": "be brief"}],
+    ]
+    with pytest.raises(openai.BadRequestError) as refused:
+        await client.responses.create(model="gpt-5-codex", input=[], store=False)
+    assert refused.value.param == "input" and "nothing to send" in refused.value.message
+    assert len(threaded_upstream.requests) == 2
+
+
+@pytest.mark.parametrize("prompt", ["", [""]], ids=["string", "list"])
+async def test_an_empty_prompt_is_an_empty_user_message(
+    client: openai.AsyncOpenAI, threaded_upstream: FakeUpstream, prompt: str | list[str]
+) -> None:
+    threaded_upstream.script("chat-up", Behaviour(reply="from nothing"))
+    completion = await client.completions.create(model="gpt-5-codex", prompt=prompt, max_tokens=5)
+    assert completion.choices[0].text == "from nothing"
+    (seen,) = threaded_upstream.requests
+    assert seen.body["messages"] == [{"role": "user", "content": ""}]

@@ -134,6 +134,21 @@ def test_a_hedge_never_starts_the_next_call_when_the_first_answers_in_time() -> 
     assert script.started == {"a": 0.0}
 
 
+def test_a_hedge_its_budget_refuses_is_not_started_but_a_failure_still_moves_on() -> None:
+    bench = Bench("a", "b")
+    asked: list[float] = []
+
+    def refuse() -> bool:
+        asked.append(asyncio.get_running_loop().time())
+        return False
+
+    gated = Pace(parallel=2, hedge_delay=lambda member: 2.0, may_hedge=refuse)
+    assert run(bench.round(Script({"a": 5.0, "b": 1.0}), gated, "a", "b")) == ("a", 5.0)
+    assert asked == [2.0]  # asked once, when the delay ran out; then no timer any more
+    failing = Script({"a": 3.0, "b": 1.0}, failures={"a": UpstreamError("down", deployment="a")})
+    assert run(bench.round(failing, gated, "a", "b")) == ("b", 4.0)  # not a hedge: a's failure
+
+
 def test_one_by_one_moves_on_after_a_retryable_failure_and_stops_at_a_rejection() -> None:
     bench = Bench("a", "b", "c")
     script = Script({"a": 1.0, "b": 1.0}, failures={"a": UpstreamError("down", deployment="a")})
@@ -224,3 +239,29 @@ def test_an_attempt_ends_once_whatever_calls_end() -> None:
     attempt.end(Verdict.NONE)
     assert member.stats.in_flight == 0 and member.gate.active == 0
     assert member.breaker.state is State.HEALTHY  # one failure counted, not the two it takes
+
+
+def test_an_auto_hedge_with_no_figures_yet_starts_the_second_call_after_its_prior_not_a_second() -> None:
+    from router.config.model import ModelGroup
+    from router.dispatch.pacing import HEDGE_MIN_SAMPLES, pace_of
+    from router.routing.rules import RoutedRequest
+
+    group = ModelGroup(name="h", deployments=("a", "b", "c"), strategy="hedge", hedge_min_delay=0.05)
+    request = RoutedRequest(group=group, requested="h", prompt_tokens=1, stream=False)
+    metrics = Metrics(CollectorRegistry())
+    bench = Bench("a", "b", "c")
+    fresh = [bench.members["a"], bench.members["b"]]
+    script = Script({"a": 5.0, "b": 0.1})
+    assert run(bench.round(script, pace_of(metrics, group, request, None, None, fresh), "a", "b")) == (
+        "b",
+        pytest.approx(0.3),
+    )
+    assert script.started == {"a": 0.0, "b": pytest.approx(0.2)}  # 4 x hedge_min_delay
+    for _ in range(HEDGE_MIN_SAMPLES):
+        bench.members["c"].stats.observe(0.08, stream=False)
+    # c has enough figures now (b has its one answer, a none: its call was cancelled), so a borrows c's
+    assert len(bench.members["b"].stats.window(False)) == 1
+    known = [bench.members["a"], bench.members["b"], bench.members["c"]]
+    script = Script({"a": 5.0, "b": 0.1})
+    run(bench.round(script, pace_of(metrics, group, request, None, None, known), "a", "b"))
+    assert script.started == {"a": 0.0, "b": pytest.approx(0.08)}

@@ -1,5 +1,5 @@
-"""Request traces (router/telemetry/tracing.py, and otel.py behind it): the no-op side, and the
-real one exporting to a real OTLP/HTTP receiver."""
+"""Request traces (router/telemetry/tracing.py, and otel.py, otel_spans.py, otel_export.py behind
+it): the no-op side, and the real one exporting to a real OTLP/HTTP receiver."""
 
 from __future__ import annotations
 
@@ -16,8 +16,11 @@ from router.config.model import Secret
 from router.config.telemetry import TraceSettings
 from router.dialects.usage import Usage
 from router.errors import Saturated, UpstreamError
+from router.telemetry import tracing
 from router.telemetry.exchange import Exchange, Recorder
 from router.telemetry.metrics import Metrics, render
+from router.telemetry.otel import OtelTracing
+from router.telemetry.otel_spans import OtelAttemptSpan, OtelRequestTrace, OtelSpan
 from router.telemetry.tracing import NO_ATTEMPT, NO_TRACE, OFF, current_trace, make_current, start_tracing
 from tests.helpers import native
 from tests.otlp_receiver import OtlpReceiver, ReceivedSpan
@@ -73,6 +76,30 @@ def test_off_is_a_shared_no_op(metrics: Metrics) -> None:
     given = {"traceparent": TRACEPARENT}
     assert attempt.propagate(given) is given  # the client's context goes upstream as before
     assert trace.exemplar() is None
+
+
+@pytest.mark.parametrize(
+    ("protocol", "implementations"),
+    [
+        (tracing.Tracing, (tracing.TracingOff, OtelTracing)),
+        (tracing.RequestTrace, (tracing.UntracedRequest, OtelRequestTrace)),
+        (tracing.AttemptSpan, (tracing.UntracedAttempt, OtelAttemptSpan)),
+        (tracing.Span, (tracing.UntracedSpan, OtelSpan)),
+    ],
+)
+def test_both_sides_implement_every_method_of_the_protocols(
+    protocol: type[object], implementations: tuple[type[object], ...]
+) -> None:
+    # Neither side inherits a body from the protocol: a method one of them lacks is missing, not
+    # a silent no-op (mypy --strict reports it where the object is used as the protocol).
+    members = sorted(
+        name for name, value in vars(protocol).items() if not name.startswith("_") and callable(value)
+    )
+    assert members
+    for implementation in implementations:
+        assert protocol not in implementation.__mro__
+        missing = [name for name in members if not callable(vars(implementation).get(name))]
+        assert not missing, f"{implementation.__name__} lacks {missing}"
 
 
 def test_tracing_off_never_imports_opentelemetry() -> None:

@@ -134,6 +134,7 @@ def chat_answer() -> dict[str, Any]:
                 "message": {
                     "role": "assistant",
                     "content": "Checking the weather for you now.",
+                    "refusal": None,
                     "reasoning_content": "The user wants weather. Two cities.",
                     "thinking_blocks": [
                         {
@@ -433,6 +434,133 @@ def test_server_tool_blocks_in_history_are_dropped() -> None:
     assert messages_request_to_chat(body)["messages"] == [{"role": "assistant", "content": "Found it."}]
 
 
+# The result blocks of Anthropic's server tools, with the object ``content`` the SDK's types give them.
+SERVER_TOOL_RESULTS: list[dict[str, Any]] = [
+    {
+        "type": "code_execution_tool_result",
+        "tool_use_id": "s1",
+        "content": {
+            "type": "code_execution_result",
+            "stdout": "4",
+            "stderr": "",
+            "return_code": 0,
+            "content": [],
+        },
+    },
+    {
+        "type": "bash_code_execution_tool_result",
+        "tool_use_id": "s1",
+        "content": {"type": "bash_code_execution_tool_result_error", "error_code": "unavailable"},
+    },
+    {
+        "type": "text_editor_code_execution_tool_result",
+        "tool_use_id": "s1",
+        "content": {
+            "type": "text_editor_code_execution_view_result",
+            "content": "x = 1",
+            "file_type": "text",
+        },
+    },
+    {
+        "type": "web_fetch_tool_result",
+        "tool_use_id": "s1",
+        "content": {"type": "web_fetch_tool_result_error", "error_code": "url_not_accessible"},
+    },
+    {
+        "type": "tool_search_tool_result",
+        "tool_use_id": "s1",
+        "content": {"type": "tool_search_tool_search_result", "tool_references": []},
+    },
+]
+
+
+@pytest.mark.parametrize("result", SERVER_TOOL_RESULTS, ids=[r["type"] for r in SERVER_TOOL_RESULTS])
+def test_server_tool_results_whatever_their_content_are_dropped(result: dict[str, Any]) -> None:
+    use = {"type": "server_tool_use", "id": "s1", "name": "code_execution", "input": {"code": "2+2"}}
+    body = {
+        "messages": [
+            {"role": "user", "content": "compute"},
+            {"role": "assistant", "content": [use, result, {"type": "text", "text": "It is 4."}]},
+        ]
+    }
+    assert messages_request_to_chat(body)["messages"] == [
+        {"role": "user", "content": "compute"},
+        {"role": "assistant", "content": "It is 4."},
+    ]
+
+
+def test_a_system_message_among_the_messages_is_a_chat_system_message_in_place() -> None:
+    body = {
+        "system": "Be brief.",
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "Hello."},
+            {
+                "role": "system",
+                "content": [
+                    {"type": "text", "text": "From now on,", "cache_control": {"type": "ephemeral"}},
+                    {"type": "text", "text": "answer in French."},
+                ],
+            },
+            {"role": "user", "content": "and now?"},
+        ],
+    }
+    assert messages_request_to_chat(body)["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "Hello."},
+        {"role": "system", "content": "From now on,\n\nanswer in French."},
+        {"role": "user", "content": "and now?"},
+    ]
+    assert messages_request_to_chat({"messages": [{"role": "system", "content": "Rule."}]})["messages"] == [
+        {"role": "system", "content": "Rule."}
+    ]
+
+
+def test_a_system_message_holding_more_than_text_is_refused_naming_the_block() -> None:
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}
+    body = {"messages": [{"role": "system", "content": [{"type": "text", "text": "See:"}, image]}]}
+    with pytest.raises(InvalidRequest) as refused:
+        messages_request_to_chat(body)
+    assert refused.value.param == "messages[0].content[1].type"
+
+
+SEARCH_RESULT = {
+    "type": "search_result",
+    "source": "https://example.com/tides",
+    "title": "Tides",
+    "content": [{"type": "text", "text": "High tide at 6."}, {"type": "text", "text": " Low at noon."}],
+    "citations": {"enabled": True},
+}
+
+
+def test_a_search_result_is_read_as_text_alone_or_in_a_tool_result() -> None:
+    as_text = "Tides\nhttps://example.com/tides\n\nHigh tide at 6. Low at noon."
+    body = {"messages": [{"role": "user", "content": [SEARCH_RESULT, {"type": "text", "text": "When?"}]}]}
+    assert messages_request_to_chat(body)["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": as_text}, {"type": "text", "text": "When?"}]}
+    ]
+    result = {
+        "type": "tool_result",
+        "tool_use_id": "t1",
+        "content": [{"type": "text", "text": "Found:"}, SEARCH_RESULT],
+    }
+    body = {
+        "messages": [
+            {
+                "role": "assistant",
+                "content": [{"type": "tool_use", "id": "t1", "name": "search", "input": {}}],
+            },
+            {"role": "user", "content": [result]},
+        ]
+    }
+    assert messages_request_to_chat(body)["messages"][1] == {
+        "role": "tool",
+        "tool_call_id": "t1",
+        "content": "Found:\n\n" + as_text,
+    }
+
+
 def test_sampling_stop_and_user_cross_and_top_k_and_hints_are_dropped() -> None:
     body = {
         "model": "claude",
@@ -579,6 +707,8 @@ def test_odd_values_do_not_crash() -> None:
 
 # --- chat request -> Messages -------------------------------------------------------------------
 
+HI = [{"role": "user", "content": "hi"}]  # the least a request to Anthropic holds
+
 
 def test_system_and_developer_messages_gather_into_system() -> None:
     body = {
@@ -596,11 +726,25 @@ def test_system_and_developer_messages_gather_into_system() -> None:
     assert request["model"] == "claude"
 
 
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [{"role": "user", "content": ""}],  # an empty completions prompt, or Responses input
+        [{"role": "system", "content": "Rules only."}],
+        [{"role": "user", "content": [{"type": "text", "text": ""}]}, {"role": "assistant", "content": ""}],
+    ],
+)
+def test_a_request_with_no_message_anthropic_would_take_is_refused(messages: list[dict[str, Any]]) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        chat_request_to_messages({"messages": messages})
+    assert refused.value.param == "messages" and "nothing to send" in refused.value.message
+
+
 def test_max_tokens_defaults_to_4096_and_max_completion_tokens_wins() -> None:
-    assert chat_request_to_messages({"messages": []})["max_tokens"] == 4096
-    assert chat_request_to_messages({"messages": [], "max_tokens": 50})["max_tokens"] == 50
+    assert chat_request_to_messages({"messages": HI})["max_tokens"] == 4096
+    assert chat_request_to_messages({"messages": HI, "max_tokens": 50})["max_tokens"] == 50
     assert (
-        chat_request_to_messages({"messages": [], "max_tokens": 50, "max_completion_tokens": 70})[
+        chat_request_to_messages({"messages": HI, "max_tokens": 50, "max_completion_tokens": 70})[
             "max_tokens"
         ]
         == 70
@@ -764,7 +908,7 @@ def test_stop_tools_choice_parallel_and_user_cross() -> None:
 )
 def test_chat_tool_choice_maps(choice: Any, expected: Any) -> None:
     body = {
-        "messages": [],
+        "messages": HI,
         "tools": [{"type": "function", "function": {"name": "f"}}],
         "tool_choice": choice,
         "stop": ["a", "b"],
@@ -777,17 +921,17 @@ def test_chat_tool_choice_maps(choice: Any, expected: Any) -> None:
 @pytest.mark.parametrize(("effort", "budget"), [("low", 1024), ("medium", 8192), ("high", 24576)])
 def test_reasoning_effort_becomes_a_thinking_budget_below_max_tokens(effort: str, budget: int) -> None:
     request = chat_request_to_messages(
-        {"messages": [], "reasoning_effort": effort, "max_tokens": 1000, "temperature": 0.2}
+        {"messages": HI, "reasoning_effort": effort, "max_tokens": 1000, "temperature": 0.2}
     )
     assert request["thinking"] == {"type": "enabled", "budget_tokens": budget}
     assert request["max_tokens"] == budget + 1000
     assert "temperature" not in request  # Anthropic refuses a temperature with thinking
-    roomy = chat_request_to_messages({"messages": [], "reasoning_effort": effort, "max_tokens": 30000})
+    roomy = chat_request_to_messages({"messages": HI, "reasoning_effort": effort, "max_tokens": 30000})
     assert roomy["max_tokens"] == 30000
 
 
 def test_minimal_reasoning_effort_means_no_thinking() -> None:
-    assert "thinking" not in chat_request_to_messages({"messages": [], "reasoning_effort": "minimal"})
+    assert "thinking" not in chat_request_to_messages({"messages": HI, "reasoning_effort": "minimal"})
 
 
 @pytest.mark.parametrize(
@@ -796,29 +940,29 @@ def test_minimal_reasoning_effort_means_no_thinking() -> None:
 )
 def test_what_anthropic_cannot_give_back_is_refused(field: str, value: Any) -> None:
     with pytest.raises(InvalidRequest) as refused:
-        chat_request_to_messages({"messages": [], field: value})
+        chat_request_to_messages({"messages": HI, field: value})
     assert refused.value.status == 400
 
 
 def test_n_of_one_and_logprobs_false_are_fine() -> None:
-    request = chat_request_to_messages({"messages": [], "n": 1, "logprobs": False})
+    request = chat_request_to_messages({"messages": HI, "n": 1, "logprobs": False})
     assert "n" not in request and "logprobs" not in request
 
 
 def test_json_schema_becomes_structured_output_and_json_object_is_refused() -> None:
     schema = {"type": "object", "properties": {"a": {"type": "string"}}}
     body = {
-        "messages": [],
+        "messages": HI,
         "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}},
     }
     assert chat_request_to_messages(body)["output_config"] == {
         "format": {"type": "json_schema", "schema": schema}
     }
     with pytest.raises(InvalidRequest) as refused:
-        chat_request_to_messages({"messages": [], "response_format": {"type": "json_object"}})
+        chat_request_to_messages({"messages": HI, "response_format": {"type": "json_object"}})
     assert refused.value.param == "response_format"
     assert "output_config" not in chat_request_to_messages(
-        {"messages": [], "response_format": {"type": "text"}}
+        {"messages": HI, "response_format": {"type": "text"}}
     )
 
 
@@ -838,9 +982,24 @@ def test_a_pdf_file_part_becomes_a_document_and_an_uploaded_file_id_is_refused()
         )
 
 
+@pytest.mark.parametrize(
+    "part",
+    [
+        {"type": "file", "file": {"file_data": "data:text/plain;base64,aGk="}},
+        {"type": "file", "file": {"file_data": "data:video/mp4;base64,AAAA"}},
+        {"type": "image_url", "image_url": {"url": "data:image/heic;base64,AAAA"}},
+    ],
+)
+def test_media_anthropic_cannot_take_inline_is_refused_naming_the_part(part: dict[str, Any]) -> None:
+    """Anthropic's base64 sources take PDF documents and JPEG, PNG, GIF or WebP images only."""
+    with pytest.raises(InvalidRequest) as refused:
+        chat_request_to_messages({"messages": [{"role": "user", "content": [part]}]})
+    assert refused.value.param is not None and refused.value.param.startswith("messages[0].content[0]")
+
+
 def test_non_function_tools_are_refused() -> None:
     with pytest.raises(InvalidRequest) as refused:
-        chat_request_to_messages({"messages": [], "tools": [{"type": "custom", "custom": {"name": "x"}}]})
+        chat_request_to_messages({"messages": HI, "tools": [{"type": "custom", "custom": {"name": "x"}}]})
     assert refused.value.param == "tools[0].type"
 
 
@@ -1021,7 +1180,7 @@ def test_messages_stream_accumulates_to_the_translated_answer() -> None:
 def test_messages_stream_starts_with_the_role_and_ends_with_finish_usage_and_done() -> None:
     out = feed(MessagesEventsToChat(), anthropic_stream(anthropic_answer()))
     chunks = [read_event(event)[1] for event in out[:-1]]
-    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": "", "refusal": None}
     assert chunks[-2]["choices"][0]["finish_reason"] == "tool_calls"
     assert chunks[-1]["choices"] == []
     assert chunks[-1]["usage"]["prompt_tokens"] == 1300
@@ -1226,7 +1385,7 @@ def test_empty_chat_messages_leave_no_empty_turn() -> None:
 
 def test_an_allowed_tools_choice_is_refused() -> None:
     body = {
-        "messages": [],
+        "messages": HI,
         "tools": [{"type": "function", "function": {"name": "f"}}],
         "tool_choice": {"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": []}},
     }
@@ -1284,7 +1443,7 @@ def test_a_tool_use_started_with_its_whole_input_keeps_it() -> None:
 
 def test_reasoning_effort_gives_way_to_a_forced_tool() -> None:
     body = {
-        "messages": [],
+        "messages": HI,
         "reasoning_effort": "high",
         "temperature": 0.5,
         "tools": [{"type": "function", "function": {"name": "f"}}],

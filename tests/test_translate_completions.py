@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from openai.types import Completion
 
+from router.dialects.translate.anthropic import chat_request_to_messages
 from router.dialects.translate.completions_chat import (
     ChatEventsToCompletions,
     chat_answer_to_completions,
@@ -106,6 +107,16 @@ def test_a_list_of_one_prompt_is_that_prompt() -> None:
     chat = completions_request_to_chat({"model": "m", "prompt": ["Say hi"], "max_tokens": 100})
     assert chat["messages"] == [{"role": "user", "content": "Say hi"}]
     assert chat["max_tokens"] == 100
+
+
+@pytest.mark.parametrize("prompt", ["", [""]])
+def test_an_empty_prompt_is_an_empty_user_message(prompt: Any) -> None:
+    """OpenAI's specification allows it; only Anthropic, past chat, cannot take an empty turn."""
+    chat = completions_request_to_chat({"model": "m", "prompt": prompt})
+    assert chat["messages"] == [{"role": "user", "content": ""}]
+    with pytest.raises(InvalidRequest) as refused:
+        chat_request_to_messages(chat)
+    assert refused.value.param == "messages" and "nothing to send" in refused.value.message
 
 
 def test_sampling_fields_cross_and_logprobs_becomes_top_logprobs() -> None:

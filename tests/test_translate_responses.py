@@ -168,6 +168,22 @@ def test_instructions_become_the_first_system_message_and_a_string_input_one_use
     }
 
 
+def test_an_empty_input_is_an_empty_user_message_or_none() -> None:
+    """Both are valid in OpenAI's specification: ``""`` says nothing, ``[]`` holds no item."""
+    assert responses_request_to_chat({"model": "m", "input": ""})["messages"] == [
+        {"role": "user", "content": ""}
+    ]
+    chat = responses_request_to_chat({"model": "m", "instructions": "Be brief.", "input": []})
+    assert chat["messages"] == [{"role": "system", "content": "Be brief."}]
+
+
+@pytest.mark.parametrize("input_", [[], [{"type": "web_search_call", "id": "ws_1", "status": "completed"}]])
+def test_a_request_that_leaves_chat_no_message_is_refused(input_: list[Any]) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        responses_request_to_chat({"model": "m", "input": input_})
+    assert refused.value.param == "input" and "nothing to send" in refused.value.message
+
+
 def test_a_codex_request_translates_with_its_hints_dropped() -> None:
     body = {
         "model": "gpt-5-codex",
@@ -876,13 +892,18 @@ def test_a_chat_error_midway_becomes_an_error_event_and_nothing_after() -> None:
     error = {"error": {"message": "overloaded", "type": "upstream_error", "code": "502", "param": None}}
     out += translator.feed(data_event(error))
     payloads = responses_events(out)
-    assert payloads[-1] == {
+    detail = {"code": "502", "message": "overloaded", "param": None}
+    assert payloads[-2] == {
         "type": "error",
-        "sequence_number": len(payloads) - 1,
-        "code": "502",
-        "message": "overloaded",
-        "param": None,
+        "sequence_number": len(payloads) - 2,
+        **detail,
+        "error": {"type": "upstream_error", **detail},
     }
+    failed = payloads[-1]
+    assert failed["type"] == "response.failed" and failed["sequence_number"] == len(payloads) - 1
+    assert failed["response"]["id"] == payloads[0]["response"]["id"]
+    assert failed["response"]["error"] == {"code": "server_error", "message": "overloaded"}
+    Response.model_validate(failed["response"])
     assert run(translator, chat_chunks(answer)[3:]) == []
 
 
@@ -1274,3 +1295,33 @@ def test_odd_stream_events_neither_crash_nor_break_the_grammar() -> None:
     ]
     out = run(ResponsesEventsToChat(), responses_events_in)
     accumulate_chat(out)
+
+
+# --- a function called without arguments: JSON ``{}`` in every direction ---------------------
+
+
+def test_a_chat_call_without_arguments_is_a_responses_call_of_an_empty_json_object() -> None:
+    """Some chat servers stream (or answer) such a call's arguments as ``""``: not JSON."""
+    answer = chat_answer(
+        tool_calls=[{"id": "call_1", "type": "function", "function": {"name": "ping", "arguments": ""}}]
+    )
+    whole = Response.model_validate(chat_answer_to_responses(answer))
+    streamed = accumulate_responses(responses_events(run(ChatEventsToResponses(), chat_chunks(answer))))
+    for response in (whole, streamed):
+        assert [(i.type, getattr(i, "arguments", None)) for i in response.output] == [("function_call", "{}")]
+
+
+def test_a_responses_call_without_arguments_is_a_chat_call_of_an_empty_json_object() -> None:
+    call = {**OPENAI_RESPONSE["output"][2], "arguments": ""}
+    response = {**OPENAI_RESPONSE, "output": [call]}
+    whole = ChatCompletion.model_validate(responses_answer_to_chat(response))
+    events = [e for e in openai_stream(OPENAI_RESPONSE) if b"function_call_arguments.delta" not in e]
+    events = [e.replace(b'"arguments":"{\\"q\\":\\"x\\"}"', b'"arguments":""') for e in events]
+    assert not any(b'{\\"q\\"' in e for e in events)
+    streamed = accumulate_chat(run(ResponsesEventsToChat(), events))
+    without_done = [
+        e for e in events if b"function_call_arguments.done" not in e and b"output_item.done" not in e
+    ]
+    never_done = accumulate_chat(run(ResponsesEventsToChat(), without_done))
+    for completion in (whole, streamed, never_done):
+        assert [arguments for _, _, arguments in calls_of(completion)] == ["{}"]

@@ -285,3 +285,15 @@ def test_a_part_or_tool_of_a_kind_openai_adds_later_needs_only_its_type() -> Non
         tool_choice={"type": "allowed_tools", "allowed_tools": {"mode": "auto"}},
     )
     assert chat_request(body)[1]["tools"] == [{"type": "web_search"}]
+
+
+def test_a_whole_number_float_is_read_as_the_integer_it_is() -> None:
+    _, body = chat_request(
+        b'{"model": "m", "messages": [{"role": "user", "content": "hi"}], "n": 2.0, "seed": -3.0}'
+    )
+    assert body["n"] == 2 and type(body["n"]) is int and type(body["seed"]) is int
+
+
+def test_an_integer_float_beyond_64_bits_is_refused() -> None:
+    raw = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1e20}'
+    assert refusal(raw).param == "max_tokens"

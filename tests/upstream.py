@@ -1,12 +1,13 @@
 """A scripted upstream of every wire API Raceway speaks: a real aiohttp server on 127.0.0.1.
 
 One server answers OpenAI chat completions (``/v1/chat/completions``, and embeddings),
-Anthropic Messages (``/v1/messages``, ``/v1/messages/count_tokens``) and OpenAI Responses
-(``/v1/responses``), each in its own grammar (``tests/upstream_wires.py``), from the same
-scripting. Behaviour is chosen by the upstream model name a request carries, so each
-deployment of a test config (pointing at the same server with its own ``model``) can act
-differently: slow, failing, stalling, or cutting its stream. A list of behaviours is
-played in order, the last one repeating.
+Anthropic Messages (``/v1/messages``, ``/v1/messages/count_tokens``), OpenAI Responses
+(``/v1/responses``) and Google's Gemini API (``/v1beta/models/{model}:generateContent``,
+``:streamGenerateContent?alt=sse``, ``:countTokens``), each in its own grammar
+(``tests/upstream_wires.py``), from the same scripting. Behaviour is chosen by the upstream
+model name a request carries, so each deployment of a test config (pointing at the same
+server with its own ``model``) can act differently: slow, failing, stalling, or cutting its
+stream. A list of behaviours is played in order, the last one repeating.
 
 Besides answers, it can misbehave the ways real upstreams (or what sits in front of them)
 do: a body that is not an answer, a stream that ends without its terminator, resets its
@@ -35,22 +36,35 @@ import threading
 import zlib
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from contextlib import aclosing, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiohttp import web
 from multidict import CIMultiDict
 
+from tests.upstream_prefix import CacheTurn, PrefixCache
 from tests.upstream_wires import (
     Answer,
     ChatWire,
     CountTokensWire,
     Event,
+    GeminiCountWire,
+    GeminiWire,
     MessagesWire,
     ResponsesWire,
     Wire,
 )
 
+# What Anthropic answers a prefill that ends in whitespace (the fake, continuing, does too).
+TRAILING_WHITESPACE = {
+    "type": "error",
+    "error": {
+        "type": "invalid_request_error",
+        "message": "messages: final assistant content cannot end with trailing whitespace",
+    },
+}
+# What Gemini answers a method it has not.
+NO_SUCH_METHOD = {"error": {"code": 404, "message": "no such method"}}
 PATIENCE = 5.0  # the longest any wait here lasts: a test that goes wrong fails rather than hangs
 
 
@@ -92,10 +106,17 @@ class Behaviour:
     # Streamed with the arguments in a few pieces; the stop reason becomes tool_calls / tool_use.
     tool_calls: tuple[tuple[str, str], ...] = ()
     # Reasoning before the reply: chat's reasoning_content, a Messages thinking block signed
-    # "sig-<n>", a Responses reasoning item with a summary_text.
+    # "sig+<nnnn>" (base64, as Anthropic's are), a Responses reasoning item with a summary_text.
     reasoning: str | None = None
     cache_read: int = 0  # prompt tokens read from the cache, in each wire's usage convention
     cache_write: int = 0  # prompt tokens written to the cache
+    # The reply ended on this stop sequence: Messages says which (stop_reason stop_sequence),
+    # chat and Responses only that it stopped.
+    stop_sequence: str | None = None
+    # ``reply`` is the whole script, as a model that can continue its own answer knows it: a
+    # request ending with an assistant message (Messages' prefill, chat's prefix) is answered with
+    # the rest of the script after that message's text; one whose text does not start it, 400.
+    continues: bool = False
 
 
 @dataclass
@@ -108,10 +129,23 @@ class Seen:
     at: float = 0.0  # the serving loop's time when it arrived
 
 
+@dataclass(frozen=True)
+class Sent:
+    """A document the upstream answered with (a JSON body, or one stream event's data), kept so
+    that tests can hold the fake to the providers' schemas (``tests/oracles.py``)."""
+
+    path: str
+    status: int
+    document: dict[str, Any]
+    streamed: bool = False
+
+
 CHAT = ChatWire()
 MESSAGES = MessagesWire()
 COUNT_TOKENS = CountTokensWire()
 RESPONSES = ResponsesWire()
+GEMINI = GeminiWire()
+GEMINI_COUNT = GeminiCountWire()
 
 
 class Fault(enum.Enum):
@@ -127,9 +161,13 @@ class ScriptedUpstream:
     def __init__(self) -> None:
         self._scripts: dict[str, list[Behaviour]] = {}
         self.requests: list[Seen] = []
+        self.sent: list[Sent] = []  # what it answered, scripted bodies (``Behaviour.body``) aside
         self.disconnects: list[str] = []  # models whose call the client abandoned
         self._ids = itertools.count(1)
         self._changed = asyncio.Event()  # set, and replaced, whenever a request arrives or is abandoned
+        # When set, every answer's cache reads and writes (and its delay) come from a prompt
+        # cache per deployment (tests/upstream_prefix.py) instead of the behaviour's.
+        self.prefix_cache: PrefixCache | None = None
 
     @property
     def base_url(self) -> str:
@@ -142,8 +180,10 @@ class ScriptedUpstream:
         raise NotImplementedError
 
     def reset(self) -> None:
+        self.prefix_cache = None
         self._scripts.clear()
         self.requests.clear()
+        self.sent.clear()
         self.disconnects.clear()
 
     def script(self, model: str, *behaviours: Behaviour) -> None:
@@ -187,8 +227,12 @@ class ScriptedUpstream:
         self._record(request=seen)
         return seen
 
-    async def _wait_to_answer(self, behaviour: Behaviour) -> None:
-        """Whatever ``behaviour`` waits for before its answer starts."""
+    async def _wait_to_answer(
+        self, model: str, path: str, body: dict[str, Any], behaviour: Behaviour
+    ) -> tuple[Behaviour, CacheTurn | None]:
+        """Whatever ``behaviour`` waits for before its answer starts; with a prefix cache, the
+        behaviour its turn makes (its reads and writes, its delay added) and the turn, to remember
+        once answered."""
         if behaviour.stall:
             await asyncio.sleep(3600)
         if behaviour.after is not None:
@@ -196,8 +240,51 @@ class ScriptedUpstream:
         if behaviour.release is not None:
             async with asyncio.timeout(PATIENCE):
                 await behaviour.release.wait()
+        cached = self.prefix_cache.look(model, path, body) if self.prefix_cache else None
+        if cached is not None:
+            behaviour = replace(
+                behaviour,
+                cache_read=cached.read,
+                cache_write=cached.write,
+                delay=behaviour.delay + cached.delay,
+            )
         if behaviour.delay:
             await asyncio.sleep(behaviour.delay)
+        return behaviour, cached
+
+    def _answered(self, model: str, cached: CacheTurn | None) -> None:
+        """The answer went out in full: its prompt is in the deployment's cache now."""
+        if cached is not None and self.prefix_cache is not None:
+            self.prefix_cache.remember(model, cached)
+
+    @staticmethod
+    def _continued(path: str, body: dict[str, Any], behaviour: Behaviour) -> Behaviour:
+        """A ``continues`` script answering a request that ends with an assistant message: the
+        rest of the script after it, or the 400 a provider gives a prefix it cannot continue."""
+        if not behaviour.continues or (prefix := assistant_prefix(body)) is None:
+            return behaviour
+        if path.endswith("/messages") and prefix != prefix.rstrip():
+            return replace(behaviour, status=400, error=TRAILING_WHITESPACE)
+        if not behaviour.reply.startswith(prefix):
+            error = {"error": {"message": f"not a prefix of the script: {prefix!r}"}}
+            return replace(behaviour, status=400, error=error)
+        return replace(behaviour, reply=behaviour.reply[len(prefix) :])
+
+    def _refusal(self, path: str, wire: Wire, behaviour: Behaviour) -> dict[str, Any]:
+        """The wire's error document for a scripted refusal, recorded as sent."""
+        error = wire.refusal(behaviour.status, behaviour.error)
+        self.sent.append(Sent(path, behaviour.status, error))
+        return error
+
+    def _whole(self, path: str, wire: Wire, answer: Answer, body: dict[str, Any]) -> dict[str, Any]:
+        """The wire's whole (non-stream) answer, recorded as sent."""
+        whole = wire.answer(answer, body)
+        self.sent.append(Sent(path, 200, whole))
+        return whole
+
+    def _noter(self, path: str) -> Callable[[dict[str, Any]], None]:
+        """What records each event document a stream to ``path`` sends."""
+        return lambda document: self.sent.append(Sent(path, 200, document, streamed=True))
 
     def _answer_of(self, model: str, behaviour: Behaviour) -> Answer:
         return Answer(
@@ -207,20 +294,44 @@ class ScriptedUpstream:
             tool_calls=behaviour.tool_calls,
             cache_read=behaviour.cache_read,
             cache_write=behaviour.cache_write,
+            stop_sequence=behaviour.stop_sequence,
             number=next(self._ids),
         )
 
 
+def gemini_call(target: str, alt: str | None) -> tuple[Wire, str, bool] | None:
+    """Gemini's model call ``/v1beta/models/{target}`` (``alt``: its query's) as the wire, the
+    model and whether it streams; None for a method there is none of."""
+    model, _, method = target.rpartition(":")
+    if method == "countTokens":
+        return GEMINI_COUNT, model, False
+    if method == "streamGenerateContent" and alt == "sse":
+        return GEMINI, model, True
+    if method == "generateContent":
+        return GEMINI, model, False
+    return None
+
+
 async def scripted_stream(
-    wire: Wire, answer: Answer, body: dict[str, Any], behaviour: Behaviour
+    wire: Wire,
+    answer: Answer,
+    body: dict[str, Any],
+    behaviour: Behaviour,
+    note: Callable[[dict[str, Any]], None],
 ) -> AsyncGenerator[bytes | Fault, None]:
     """The pieces of ``answer``'s stream in the wire's grammar, with the delays and the faults
-    ``behaviour`` scripts; a ``Fault`` is the last piece of a stream that ends early."""
+    ``behaviour`` scripts; a ``Fault`` is the last piece of a stream that ends early. Each event's
+    document (with its ``sequence_number`` where the wire numbers them) is passed to ``note``
+    as it goes."""
     stream = wire.stream(answer, body)
     sequence = itertools.count()  # Responses numbers its events
 
     def encoded(events: list[Event]) -> Iterator[bytes]:
-        return (wire.encode(event, next(sequence)) for event in events)
+        for event in events:
+            number = next(sequence)
+            if isinstance(event, dict):
+                note({**event, "sequence_number": number} if wire.numbered else event)
+            yield wire.encode(event, number)
 
     for piece in encoded(stream.head):
         yield piece
@@ -276,6 +387,7 @@ class FakeUpstream(ScriptedUpstream):
         app.router.add_post("/v1/messages/count_tokens", self._handler(COUNT_TOKENS))
         app.router.add_post("/v1/responses", self._handler(RESPONSES))
         app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_post("/v1beta/models/{target}", self._gemini)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -327,14 +439,26 @@ class FakeUpstream(ScriptedUpstream):
 
         return handle
 
-    async def _answer(self, request: web.Request, wire: Wire) -> web.StreamResponse:
+    async def _gemini(self, request: web.Request) -> web.StreamResponse:
+        """Gemini's model calls: the model and the method in the path, streams asked by ``alt=sse``."""
+        call = gemini_call(request.match_info["target"], request.query.get("alt"))
+        if call is None:
+            return web.json_response(NO_SUCH_METHOD, status=404)
+        wire, model, streaming = call
+        return await self._answer(request, wire, model=model, stream=streaming)
+
+    async def _answer(
+        self, request: web.Request, wire: Wire, *, model: str | None = None, stream: bool | None = None
+    ) -> web.StreamResponse:
+        """``model`` and ``stream``: from the path (Gemini), else read from the body."""
         body = await request.json()
-        model = body.get("model", "")
+        model = body.get("model", "") if model is None else model
+        streaming = bool(body.get("stream")) if stream is None else stream
         seen = self._arrive(model, body, CIMultiDict(request.headers), request.path)
         behaviour = self._next(model)
         headers = {wire.request_id_header: seen.request_id, **behaviour.headers}
         try:
-            await self._wait_to_answer(behaviour)
+            behaviour, cached = await self._wait_to_answer(model, request.path, body, behaviour)
             if behaviour.body is not None:
                 return web.Response(
                     body=behaviour.body,
@@ -342,15 +466,20 @@ class FakeUpstream(ScriptedUpstream):
                     content_type=behaviour.content_type,
                     headers=behaviour.headers,
                 )
-            if behaviour.huge and (behaviour.status != 200 or not body.get("stream")):
+            if behaviour.huge and (behaviour.status != 200 or not streaming):
                 return await self._huge(request, model, behaviour)
+            behaviour = self._continued(request.path, body, behaviour)
             if behaviour.status != 200:
-                error = wire.refusal(behaviour.status, behaviour.error)
+                error = self._refusal(request.path, wire, behaviour)
                 return web.json_response(error, status=behaviour.status, headers=headers)
             answer = self._answer_of(model, behaviour)
-            if body.get("stream"):
-                return await self._stream(request, wire, answer, body, behaviour, headers)
-            return web.json_response(wire.answer(answer, body), headers=headers)
+            if streaming:
+                answered = await self._stream(request, wire, answer, body, behaviour, headers)
+            else:
+                whole = self._whole(request.path, wire, answer, body)
+                answered = web.json_response(whole, headers=headers)
+            self._answered(model, cached)
+            return answered
         except asyncio.CancelledError:
             self._record(disconnect=model)
             raise
@@ -394,7 +523,9 @@ class FakeUpstream(ScriptedUpstream):
         response = web.StreamResponse(headers={"content-type": "text/event-stream", **headers})
         await response.prepare(request)
         try:
-            async with aclosing(scripted_stream(wire, answer, body, behaviour)) as pieces:
+            async with aclosing(
+                scripted_stream(wire, answer, body, behaviour, self._noter(request.path))
+            ) as pieces:
                 async for piece in pieces:
                     if piece is Fault.CUT:
                         assert request.transport is not None
@@ -427,9 +558,10 @@ class FakeUpstream(ScriptedUpstream):
             )
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
         data = [{"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]} for i in range(len(inputs))]
-        return web.json_response(
-            {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": 3, "total_tokens": 3}}
-        )
+        usage = {"prompt_tokens": 3, "total_tokens": 3}
+        whole = {"object": "list", "data": data, "model": model, "usage": usage}
+        self.sent.append(Sent(request.path, 200, whole))
+        return web.json_response(whole)
 
 
 _PIECE = 64 * 1024
@@ -460,3 +592,15 @@ def _reset(request: web.Request) -> None:
     sock = transport.get_extra_info("socket")
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()
+
+
+def assistant_prefix(body: dict[str, Any]) -> str | None:
+    """The text of a request's final assistant message (a prefill or a prefix), if it ends with one."""
+    messages = body.get("messages")
+    last = messages[-1] if isinstance(messages, list) and messages else None
+    if not isinstance(last, dict) or last.get("role") != "assistant":
+        return None
+    content = last.get("content")
+    if isinstance(content, str):
+        return content
+    return "".join(block.get("text", "") for block in content or [] if isinstance(block, dict))

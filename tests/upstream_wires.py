@@ -1,4 +1,4 @@
-"""How the fake upstream writes an answer in each wire API: chat completions, Messages, Responses.
+"""How the fake upstream writes an answer in each wire API: chat completions, Messages, Responses, Gemini.
 
 A wire turns an ``Answer`` (what to say) into a JSON body, an error body, or a ``Stream``
 of SSE events in its own grammar; ``tests/upstream.py`` decides when and how much of it
@@ -32,6 +32,7 @@ class Answer:
     tool_calls: tuple[tuple[str, str], ...] = ()  # (name, JSON arguments)
     cache_read: int = 0
     cache_write: int = 0
+    stop_sequence: str | None = None
     number: int = 0  # unique to the answer: its ids and thinking signature carry it
 
 
@@ -77,7 +78,7 @@ class Wire:
 
     def refusal(self, status: int, error: dict[str, Any] | None) -> dict[str, Any]:
         """The body of an answer other than 200; ``error`` is in OpenAI's shape."""
-        return error or {"error": {"message": f"scripted {status}", "type": "x"}}
+        return error or {"error": {"message": f"scripted {status}", "type": "x", "param": None, "code": None}}
 
     def failure(self, answer: Answer, error: dict[str, Any] | None) -> list[Event]:
         """The events that end a stream failing midway."""
@@ -98,7 +99,7 @@ class ChatWire(Wire):
 
     def answer(self, answer: Answer, body: dict[str, Any]) -> dict[str, Any]:
         content = answer.reply if answer.reply or not answer.tool_calls else None
-        message: dict[str, Any] = {"role": "assistant", "content": content}
+        message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
         if answer.reasoning is not None:
             message["reasoning_content"] = answer.reasoning
         if answer.tool_calls:
@@ -106,10 +107,16 @@ class ChatWire(Wire):
                 {"id": _call_id(answer, i), "type": "function", "function": {"name": name, "arguments": args}}
                 for i, (name, args) in enumerate(answer.tool_calls)
             ]
-        choice: dict[str, Any] = {"index": 0, "message": message, "finish_reason": _finish(answer)}
+        choice: dict[str, Any] = {
+            "index": 0,
+            "message": message,
+            "finish_reason": _finish(answer),
+            "logprobs": None,
+        }
         if body.get("logprobs"):
             choice["logprobs"] = {
-                "content": [_logprob(body, i, w) for i, w in enumerate(words(answer.reply))]
+                "content": [_logprob(body, i, w) for i, w in enumerate(words(answer.reply))],
+                "refusal": None,
             }
         return {
             "id": f"chatcmpl-up-{answer.number}",
@@ -124,6 +131,7 @@ class ChatWire(Wire):
         envelope = {
             "id": f"chatcmpl-up-{answer.number}",
             "object": "chat.completion.chunk",
+            "created": int(time.time()),
             "model": answer.model,
         }
 
@@ -135,7 +143,9 @@ class ChatWire(Wire):
             chunker.content(chunk({"reasoning_content": word}))
         for index, word in enumerate(words(answer.reply)):
             extra: dict[str, Any] = (
-                {"logprobs": {"content": [_logprob(body, index, word)]}} if body.get("logprobs") else {}
+                {"logprobs": {"content": [_logprob(body, index, word)], "refusal": None}}
+                if body.get("logprobs")
+                else {}
             )
             chunker.content(chunk({"content": word}, **extra))
         for i, (name, args) in enumerate(answer.tool_calls):
@@ -154,7 +164,8 @@ class ChatWire(Wire):
         )
 
     def failure(self, answer: Answer, error: dict[str, Any] | None) -> list[Event]:
-        return [error or {"error": {"message": "scripted midway failure", "type": "x"}}, "[DONE]"]
+        failure = {"message": "scripted midway failure", "type": "x", "param": None, "code": None}
+        return [error or {"error": failure}, "[DONE]"]
 
 
 class MessagesWire(Wire):
@@ -163,13 +174,21 @@ class MessagesWire(Wire):
     request_id_header = "request-id"
 
     def answer(self, answer: Answer, body: dict[str, Any]) -> dict[str, Any]:
-        return {**self._message(answer), "content": self._blocks(answer), "stop_reason": _stop_reason(answer)}
+        return {
+            **self._message(answer),
+            "content": self._blocks(answer),
+            "stop_reason": _stop_reason(answer),
+            "stop_sequence": answer.stop_sequence,
+        }
 
     def stream(self, answer: Answer, body: dict[str, Any]) -> Stream:
         chunker = _Chunker()
         for index, block in enumerate(self._blocks(answer)):
             empty = {**block, **_EMPTY_BLOCKS[block["type"]]}
             chunker.frame({"type": "content_block_start", "index": index, "content_block": empty})
+            if block["type"] == "tool_use":  # Anthropic opens every tool input with an empty piece
+                opening = {"type": "input_json_delta", "partial_json": ""}
+                chunker.frame({"type": "content_block_delta", "index": index, "delta": opening})
             for delta in self._deltas(block):
                 chunker.content({"type": "content_block_delta", "index": index, "delta": delta})
             if block["type"] == "thinking":
@@ -180,7 +199,7 @@ class MessagesWire(Wire):
         start = {**self._message(answer), "usage": {**usage, "output_tokens": 1}}
         delta = {
             "type": "message_delta",
-            "delta": {"stop_reason": _stop_reason(answer), "stop_sequence": None},
+            "delta": {"stop_reason": _stop_reason(answer), "stop_sequence": answer.stop_sequence},
             "usage": {"output_tokens": usage["output_tokens"]},
         }
         return Stream(
@@ -220,7 +239,7 @@ class MessagesWire(Wire):
         blocks: list[dict[str, Any]] = []
         if answer.reasoning is not None:
             blocks.append(
-                {"type": "thinking", "thinking": answer.reasoning, "signature": f"sig-{answer.number}"}
+                {"type": "thinking", "thinking": answer.reasoning, "signature": f"sig+{answer.number:04d}"}
             )
         if answer.reply:
             blocks.append({"type": "text", "text": answer.reply})
@@ -235,7 +254,7 @@ class MessagesWire(Wire):
             yield from ({"type": "thinking_delta", "thinking": word} for word in words(block["thinking"]))
         elif block["type"] == "text":
             yield from ({"type": "text_delta", "text": word} for word in words(block["text"]))
-        else:
+        elif block["input"]:  # a tool called without arguments streams none
             arguments = orjson.dumps(block["input"]).decode()
             yield from (
                 {"type": "input_json_delta", "partial_json": piece} for piece in _pieces_of(arguments)
@@ -318,7 +337,10 @@ class ResponsesWire(Wire):
         input_tokens = PROMPT_TOKENS + answer.cache_read + answer.cache_write
         usage = {
             "input_tokens": input_tokens,
-            "input_tokens_details": {"cached_tokens": answer.cache_read},
+            "input_tokens_details": {
+                "cached_tokens": answer.cache_read,
+                "cache_write_tokens": answer.cache_write,
+            },
             "output_tokens": COMPLETION_TOKENS,
             "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": input_tokens + COMPLETION_TOKENS,
@@ -350,7 +372,7 @@ class ResponsesWire(Wire):
             summary = [{"type": "summary_text", "text": answer.reasoning}]
             items.append({"type": "reasoning", "id": f"rs_up_{n}", "summary": summary})
         if answer.reply:
-            text = {"type": "output_text", "text": answer.reply, "annotations": []}
+            text = {"type": "output_text", "text": answer.reply, "annotations": [], "logprobs": []}
             items.append(
                 {
                     "type": "message",
@@ -364,6 +386,85 @@ class ResponsesWire(Wire):
             call = {"id": f"fc_up_{n}_{i}", "call_id": _call_id(answer, i), "name": name, "arguments": args}
             items.append({"type": "function_call", **call, "status": "completed"})
         return items
+
+
+class GeminiWire(Wire):
+    """Google's Gemini API: POST /v1beta/models/{model}:generateContent, :streamGenerateContent.
+
+    As the Gemini API does: no event names and no terminator besides the last event, whose
+    candidate carries the ``finishReason`` and the usage; function calls come whole, each in an
+    event of its own, the first carrying a thought signature (as Gemini 3's do); the prompt
+    count includes the cached tokens."""
+
+    named = False
+
+    def answer(self, answer: Answer, body: dict[str, Any]) -> dict[str, Any]:
+        return self._event(answer, self._parts(answer), finish=True)
+
+    def stream(self, answer: Answer, body: dict[str, Any]) -> Stream:
+        chunker = _Chunker()
+        for part in self._parts(answer):
+            pieces = words(part["text"]) if "text" in part else [""]
+            for word in pieces:
+                piece = {**part, "text": word} if "text" in part else part
+                chunker.content(self._event(answer, [piece]))
+        return Stream(chunks=chunker.chunks, end=[self._event(answer, [], finish=True)])
+
+    def refusal(self, status: int, error: dict[str, Any] | None) -> dict[str, Any]:
+        detail = (error or {}).get("error") or {}
+        return _google_error(status, detail.get("message") or f"scripted {status}")
+
+    def failure(self, answer: Answer, error: dict[str, Any] | None) -> list[Event]:
+        detail = (error or {}).get("error") or {}
+        return [_google_error(500, detail.get("message") or "scripted midway failure")]
+
+    @staticmethod
+    def _parts(answer: Answer) -> list[dict[str, Any]]:
+        parts: list[dict[str, Any]] = []
+        if answer.reasoning is not None:
+            parts.append({"text": answer.reasoning, "thought": True})
+        if answer.reply:
+            parts.append({"text": answer.reply})
+        for i, (name, args) in enumerate(answer.tool_calls):
+            call = {"functionCall": {"id": _call_id(answer, i), "name": name, "args": orjson.loads(args)}}
+            parts.append({**call, "thoughtSignature": "Z2VtaW5pLXNpZw=="} if i == 0 else call)
+        return parts
+
+    @staticmethod
+    def _event(answer: Answer, parts: list[dict[str, Any]], *, finish: bool = False) -> dict[str, Any]:
+        candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
+        prompt = PROMPT_TOKENS + answer.cache_read + answer.cache_write
+        usage: dict[str, Any] = {"promptTokenCount": prompt}
+        if finish:
+            candidate["finishReason"] = "STOP"
+            usage.update(candidatesTokenCount=COMPLETION_TOKENS, totalTokenCount=prompt + COMPLETION_TOKENS)
+            if answer.cache_read:
+                usage["cachedContentTokenCount"] = answer.cache_read
+        return {
+            "candidates": [candidate],
+            "usageMetadata": usage,
+            "modelVersion": answer.model,
+            "responseId": f"resp_up_{answer.number}",
+        }
+
+
+class GeminiCountWire(GeminiWire):
+    """Gemini's :countTokens."""
+
+    def answer(self, answer: Answer, body: dict[str, Any]) -> dict[str, Any]:
+        return {"totalTokens": PROMPT_TOKENS}
+
+
+_GOOGLE_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+}
+
+
+def _google_error(status: int, message: str) -> dict[str, Any]:
+    return {"error": {"code": status, "message": message, "status": _GOOGLE_STATUS.get(status, "INTERNAL")}}
 
 
 _EMPTY_BLOCKS: dict[str, dict[str, Any]] = {
@@ -405,7 +506,9 @@ def _finish(answer: Answer) -> str:
 
 
 def _stop_reason(answer: Answer) -> str:
-    return "tool_use" if answer.tool_calls else "end_turn"
+    if answer.tool_calls:
+        return "tool_use"
+    return "end_turn" if answer.stop_sequence is None else "stop_sequence"
 
 
 def _call_id(answer: Answer, index: int) -> str:
@@ -427,10 +530,12 @@ def _chat_usage(answer: Answer) -> dict[str, Any]:
 
 
 def words(text: str) -> list[str]:
-    """The text's tokens: one a word, each after the first with its leading space ("" has none)."""
+    """The text's tokens: one a word, each after the first with its leading space ("" has none;
+    a text that starts with a space, the rest of a script, starts with a spaced word)."""
     if not text:
         return []
-    return [(" " if index else "") + word for index, word in enumerate(text.split(" "))]
+    tokens = [(" " if index else "") + word for index, word in enumerate(text.split(" "))]
+    return tokens[1:] if tokens[0] == "" and len(tokens) > 1 else tokens
 
 
 def _pieces_of(arguments: str, count: int = 3) -> list[str]:

@@ -70,6 +70,8 @@ def is_deterministic(path: str, body: Mapping[str, Any]) -> bool:
     if path.endswith("/embeddings"):
         return True
     temperature = body.get("temperature")
+    if temperature is None and isinstance(body.get("generationConfig"), dict):  # Gemini's place for it
+        temperature = body["generationConfig"].get("temperature")
     return temperature == 0 and not isinstance(temperature, bool)
 
 

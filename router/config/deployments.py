@@ -11,6 +11,7 @@ from router.config.model import (
     NATIVE_PROVIDERS,
     WIRE_APIS,
     Adapter,
+    Continues,
     CooldownSettings,
     Deployment,
     Dialect,
@@ -60,6 +61,14 @@ def deployment(r: ConfigReader, value: Any, path: str) -> Deployment | None:
             "is only for native providers, whose answers Raceway reads itself",
         )
     api = wire_api(r, data, path, provider, adapter)
+    continues = continuation(r, data, path, api)
+    if continues not in (None, Continues.NONE) and (
+        provider in LITELLM_PROVIDERS or adapter is Adapter.LITELLM
+    ):
+        r.problem(
+            v.join(path, "continues"), "is only for native providers (litellm forwards no continuation)"
+        )
+        continues = None
     fake = None
     if "fake" in data:
         if provider and provider != FAKE_PROVIDER:
@@ -80,6 +89,8 @@ def deployment(r: ConfigReader, value: Any, path: str) -> Deployment | None:
             "max_response_size": parse_size,
             "headers": r.headers,
             "max_input_tokens": v.optional(v.positive_int),
+            "max_output_tokens": v.optional(v.positive_int),
+            "reasoning": v.optional(v.boolean),
             "weight": v.positive_number,
             "price": lambda raw: price(r, raw, v.join(path, "price")),
             "cooldown": lambda raw: cooldown(r, raw, v.join(path, "cooldown")),
@@ -93,6 +104,7 @@ def deployment(r: ConfigReader, value: Any, path: str) -> Deployment | None:
         extra_params=extra_params(r, data, path, provider),
         api=api,
         adapter=adapter,
+        continues=continues,
     )
 
 
@@ -111,6 +123,16 @@ def wire_api(r: ConfigReader, data: dict[str, Any], path: str, provider: str, ad
     return api
 
 
+def continuation(r: ConfigReader, data: dict[str, Any], path: str, api: Dialect) -> Continues | None:
+    """How the deployment continues a partial answer: ``prefill`` is Messages', ``prefix`` chat's."""
+    continues = r.field(data, "continues", path, v.optional(v.member_of(Continues)), None)
+    fits = {Continues.PREFILL: Dialect.MESSAGES, Continues.PREFIX: Dialect.CHAT}
+    if continues in fits and fits[continues] is not api:
+        r.problem(v.join(path, "continues"), f"{continues} is only for api: {fits[continues]}")
+        return None
+    return continues
+
+
 def extra_params(r: ConfigReader, data: dict[str, Any], path: str, provider: str) -> frozenset[str] | None:
     if "extra_params" not in data:
         return None
@@ -121,7 +143,9 @@ def extra_params(r: ConfigReader, data: dict[str, Any], path: str, provider: str
     names: tuple[str, ...] = r.field(data, "extra_params", path, v.name_list, ())
     for index, name in enumerate(names):
         if is_reserved(name):
-            r.problem(f"{where}[{index}]", f"{name!r} routes or authenticates calls and cannot be allowed")
+            r.problem(
+                f"{where}[{index}]", "names a field that routes or authenticates calls: it cannot be allowed"
+            )
     return frozenset(names)
 
 

@@ -8,10 +8,13 @@ from typing import Any
 
 from router.config import values as v
 from router.config.model import (
+    Affinity,
     CacheMode,
     Deployment,
     GroupCache,
+    HedgeBudget,
     ModelGroup,
+    Resume,
     RetrySettings,
     Route,
     RouteMatch,
@@ -31,7 +34,10 @@ def model_group(
     members: tuple[str, ...] = r.field(data, "deployments", path, v.name_list, ())
     for index, member in enumerate(members):
         if member not in deployments:
-            r.problem(f"{path}.deployments[{index}]", f"undefined deployment {member!r}")
+            r.problem(
+                f"{path}.deployments[{index}]",
+                f"no deployment has this name{v.suggestion(deployments, member)}",
+            )
     if len(set(members)) != len(members):
         r.problem(v.join(path, "deployments"), "lists a deployment twice")
     strategy = r.field(data, "strategy", path, v.strategy, default_of(ModelGroup, "strategy"))
@@ -49,6 +55,9 @@ def model_group(
             "max_attempts": v.positive_int,
             "deadline": v.positive_duration,
             "cache": lambda raw: group_cache(r, raw, v.join(path, "cache")),
+            "affinity": lambda raw: affinity(r, raw, v.join(path, "affinity")),
+            "hedge_budget": lambda raw: hedge_budget(r, raw, v.join(path, "hedge_budget")),
+            "resume": lambda raw: resume(r, raw, v.join(path, "resume")),
         },
         name=name or None,
         deployments=members or None,
@@ -60,7 +69,7 @@ def check_pacing(r: ConfigReader, data: dict[str, Any], path: str, pacing: Pacin
     """Keys that only mean something for strategies that start several calls."""
     staggered = sorted(name for name, kind in STRATEGIES.items() if kind.pacing is Pacing.STAGGERED)
     fanning = sorted(name for name, kind in STRATEGIES.items() if kind.pacing.fans_out)
-    for key in ("hedge_delay", "hedge_min_delay"):
+    for key in ("hedge_delay", "hedge_min_delay", "hedge_budget"):
         if key in data and pacing is not Pacing.STAGGERED:
             r.problem(v.join(path, key), f"is only valid with strategy: {' or '.join(staggered)}")
     if "max_parallel" in data and pacing is not None and not pacing.fans_out:
@@ -79,6 +88,28 @@ def group_cache(r: ConfigReader, value: Any, path: str) -> GroupCache | None:
     )
 
 
+def affinity(r: ConfigReader, value: Any, path: str) -> Affinity | None:
+    data = r.mapping(value, path, allowed=keys_of(Affinity))
+    if data is None:
+        return None
+    return r.build(Affinity, data, path, {"ttl": v.positive_duration, "header": _header_name})
+
+
+def _header_name(value: Any) -> str:
+    text = v.name(value)
+    if not v.is_header_name(text):
+        raise ValueError(f"{text!r} is not an HTTP header name")
+    return text.lower()
+
+
+def hedge_budget(r: ConfigReader, value: Any, path: str) -> HedgeBudget:
+    return r.section(HedgeBudget, value, path, {"share": v.ratio, "minimum": v.non_negative_int})
+
+
+def resume(r: ConfigReader, value: Any, path: str) -> Resume:
+    return r.section(Resume, value, path, {"max_resumes": v.positive_int})
+
+
 def retries(r: ConfigReader, value: Any, path: str) -> RetrySettings:
     return r.section(
         RetrySettings,
@@ -95,7 +126,7 @@ def check_fallbacks(r: ConfigReader, models: Mapping[str, ModelGroup]) -> None:
             if target == group.name:
                 r.problem(where, "a model cannot fall back to itself")
             elif target not in models:
-                r.problem(where, f"undefined model {target!r}")
+                r.problem(where, f"no model has this name{v.suggestion(models, target)}")
 
 
 def route(r: ConfigReader, value: Any, path: str, models: Mapping[str, ModelGroup]) -> Route | None:
@@ -104,7 +135,7 @@ def route(r: ConfigReader, value: Any, path: str, models: Mapping[str, ModelGrou
         return None
     target = r.field(data, "to", path, v.name, "")
     if target and target not in models:
-        r.problem(v.join(path, "to"), f"undefined model {target!r}")
+        r.problem(v.join(path, "to"), f"no model has this name{v.suggestion(models, target)}")
     match = route_match(r, data.get("match"), v.join(path, "match"), models)
     return r.build(Route, data, path, {"name": v.name}, to=target or None, match=match)
 
@@ -128,5 +159,5 @@ def route_match(
         },
     )
     if match is not None and match.model is not None and match.model not in models:
-        r.problem(v.join(path, "model"), f"undefined model {match.model!r}")
+        r.problem(v.join(path, "model"), f"no model has this name{v.suggestion(models, match.model)}")
     return match

@@ -24,8 +24,9 @@ def gateway_keys(
         key = gateway_key(r, item, path, models)
         if key is None:
             continue
-        if any(k.name == key.name for k in keys):
-            r.problem(v.join(path, "name"), f"duplicate key name {key.name!r}")
+        twin = next((i for i, k in enumerate(keys) if k.name == key.name), None)
+        if twin is not None:
+            r.problem(v.join(path, "name"), f"is already the name of keys[{twin}]")
         if any(k.digest == key.digest for k in keys):
             r.problem(path, "the same key is used twice")
         keys.append(key)
@@ -51,7 +52,7 @@ def gateway_key(
     allowed_models = r.field(data, "models", path, v.optional(v.name_list), None)
     for index, model in enumerate(allowed_models or ()):
         if model not in models:
-            r.problem(f"{path}.models[{index}]", f"undefined model {model!r}")
+            r.problem(f"{path}.models[{index}]", f"no model has this name{v.suggestion(models, model)}")
     if secret is not None and digest is None:
         digest = key_digest(secret.reveal())
     return r.build(
@@ -80,7 +81,7 @@ def budget(r: ConfigReader, value: Any, path: str, models: Mapping[str, ModelGro
     for target in ("downgrade_to", "exceeded_to"):
         group = data.get(target)
         if isinstance(group, str) and group not in models:
-            r.problem(v.join(path, target), f"undefined model {group!r}")
+            r.problem(v.join(path, target), f"no model has this name{v.suggestion(models, group)}")
     return r.build(
         Budget,
         data,

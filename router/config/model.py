@@ -18,10 +18,11 @@ from typing import Any
 from router.config.telemetry import TelemetrySettings
 
 # Providers Raceway calls itself over pooled aiohttp, with their default base URL: OpenAI-compatible
-# APIs (the base URL ends in ``/v1``, as the openai SDK's does) and Anthropic (without it, as
-# the anthropic SDK's).
+# APIs (the base URL ends in ``/v1``, as the openai SDK's does), Anthropic and Google's Gemini API
+# (without a version, as their SDKs take it).
 NATIVE_PROVIDERS: Mapping[str, str | None] = {
     "anthropic": "https://api.anthropic.com",
+    "gemini": "https://generativelanguage.googleapis.com",
     "openai": "https://api.openai.com/v1",
     "deepseek": "https://api.deepseek.com/v1",
     "fireworks": "https://api.fireworks.ai/inference/v1",
@@ -34,18 +35,34 @@ NATIVE_PROVIDERS: Mapping[str, str | None] = {
     "xai": "https://api.x.ai/v1",
 }
 # Providers whose wire format Raceway does not speak itself: served through litellm.
-LITELLM_PROVIDERS = frozenset({"azure", "bedrock", "cohere", "gemini", "vertex_ai", "huggingface"})
+LITELLM_PROVIDERS = frozenset({"azure", "bedrock", "cohere", "vertex_ai", "huggingface"})
 FAKE_PROVIDER = "fake"
 
 
 class Dialect(enum.StrEnum):
-    """A wire format: what a client speaks to Raceway, and (the first three) what a deployment
+    """A wire format: what a client speaks to Raceway, and (all but completions) what a deployment
     speaks upstream (its ``api``)."""
 
     CHAT = "chat"  # OpenAI Chat Completions
     MESSAGES = "messages"  # Anthropic Messages
     RESPONSES = "responses"  # OpenAI Responses
     COMPLETIONS = "completions"  # OpenAI's legacy text completions (clients only)
+    GEMINI = "gemini"  # Google's Gemini API (generateContent)
+
+
+class Continues(enum.StrEnum):
+    """How a deployment can be asked to continue a partial answer of its own (a broken stream's
+    resume target, ``router.dispatch.resume``)."""
+
+    PREFILL = "prefill"  # Anthropic Messages: the partial text as a final assistant message
+    # OpenAI-compatible servers that continue a final assistant message: vLLM's
+    # ``continue_final_message`` (DeepSeek and Mistral: ``prefix: true`` on that message)
+    PREFIX = "prefix"
+    NONE = "none"  # cannot continue exactly: never a resume target
+
+
+# Providers whose prefix continuation is the message's ``prefix: true`` (the others: vLLM's flags).
+PREFIX_ON_MESSAGE = frozenset({"deepseek", "mistral"})
 
 
 class Adapter(enum.StrEnum):
@@ -58,7 +75,12 @@ class Adapter(enum.StrEnum):
 # The wire APIs a deployment may declare, by provider: the first is its default.
 WIRE_APIS: Mapping[str, tuple[Dialect, ...]] = {
     "anthropic": (Dialect.MESSAGES,),
-    **{name: (Dialect.CHAT, Dialect.RESPONSES) for name in NATIVE_PROVIDERS if name != "anthropic"},
+    "gemini": (Dialect.GEMINI,),
+    **{
+        name: (Dialect.CHAT, Dialect.RESPONSES)
+        for name in NATIVE_PROVIDERS
+        if name not in ("anthropic", "gemini")
+    },
 }
 
 
@@ -116,6 +138,25 @@ class CorsSettings:
     max_age: float = 600.0  # how long a browser may reuse the answer to a preflight
 
 
+def _default_request_log() -> Path:
+    state_home = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(state_home) / "raceway" / "requests.sqlite3"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestLogSettings:
+    """Every request's access-log record also kept in a bounded store, for ``GET /status/requests``
+    and the status page: the SQLite file at ``path`` (shared by the instance's workers), or a
+    capped Redis stream with ``state.backend: redis``; written off the request path in batches."""
+
+    enabled: bool = True
+    path: Path = field(default_factory=_default_request_log)
+    max_rows: int = 100_000
+    max_age: float = 7 * 86400.0
+    bodies: bool = False  # keep each request's body too (scrubbed of secrets and key-shaped strings)
+    max_pending: int = 10_000  # records a worker holds while its writes lag; past it they are dropped
+
+
 @dataclass(frozen=True, kw_only=True)
 class ServerSettings:
     bind: str = "127.0.0.1:8080"
@@ -136,6 +177,7 @@ class ServerSettings:
     # The ``model`` of answers: the upstream's (as it sent it) or the public name the client asked for.
     response_model: ResponseModel = ResponseModel.UPSTREAM
     relay_ratelimit_headers: bool = False  # pass the serving upstream's x-ratelimit-* to the client
+    request_log: RequestLogSettings = field(default_factory=RequestLogSettings)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -192,16 +234,25 @@ class Deployment:
     model: str
     base_url: str | None = None
     api_key: Secret | None = None
+    # Each timer governs its own phase of a call (``router.providers.http``).
     timeout: float = 120.0  # the whole call, JSON or stream
     connect_timeout: float = 5.0
-    first_chunk_timeout: float = 60.0  # streams: until the first content chunk
-    idle_timeout: float = 30.0  # streams: longest silence between chunks
+    first_chunk_timeout: float = 60.0  # streams: until the headers and the first content
+    idle_timeout: float = 30.0  # native streams, once content has begun: longest silence between chunks
     # Native providers: the largest answer read (JSON or error body, decoded) or stream event;
     # every provider: the most a stream may send before its first content.
     max_response_size: int = 32 * 1024 * 1024
     limits: Limits = field(default_factory=Limits)
     headers: Mapping[str, Secret] = field(default_factory=dict)
     max_input_tokens: int | None = None
+    # What its model accepts, for requests translated from another dialect (a request in the
+    # deployment's own wire API goes as the client sent it). ``max_output_tokens``: the output
+    # token fields above it are clamped to it; None: litellm's table's, if it knows the model.
+    max_output_tokens: int | None = None
+    # Whether the model takes reasoning parameters (reasoning_effort, thinking, reasoning) and
+    # reasoning in its history; None: the table's supports_reasoning when it knows the model
+    # (without it: false), else true.
+    reasoning: bool | None = None
     weight: float = 1.0
     price: Price | None = None  # None: litellm's bundled price table
     cooldown: CooldownSettings = field(default_factory=CooldownSettings)
@@ -211,6 +262,16 @@ class Deployment:
     api: Dialect = Dialect.CHAT  # the wire API it speaks (see ``WIRE_APIS``)
     # A native provider may be reached through litellm's adapter instead (it then speaks chat).
     adapter: Adapter = Adapter.NATIVE
+    # How it continues a partial answer; None: its wire API's default (``prefill`` for ``messages``,
+    # else ``none``: plain OpenAI cannot continue an assistant message exactly).
+    continues: Continues | None = None
+
+    @property
+    def continuation(self) -> Continues:
+        """How it continues a partial answer, declared or by default."""
+        if self.continues is not None:
+            return self.continues
+        return Continues.PREFILL if self.api is Dialect.MESSAGES else Continues.NONE
 
     @property
     def is_native(self) -> bool:
@@ -240,6 +301,29 @@ class GroupCache:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Affinity:
+    """A model group's sessions keep the deployment that served their last turn (its prompt cache)."""
+
+    ttl: float = 300.0  # how long a pin outlives the session's last request (the provider's cache life)
+    header: str = "x-session-id"  # the client's own session header, looked at first
+
+
+@dataclass(frozen=True, kw_only=True)
+class HedgeBudget:
+    """How many of a ``hedge`` group's requests over the last minute may start a second call."""
+
+    share: float = 0.1
+    minimum: int = 3  # hedges a minute each worker may start whatever the share (a quiet group still hedges)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resume:
+    """A group's streams that break after content continue on another deployment, spliced."""
+
+    max_resumes: int = 2  # continuations one stream may take
+
+
+@dataclass(frozen=True, kw_only=True)
 class ModelGroup:
     name: str
     deployments: tuple[str, ...]
@@ -252,6 +336,9 @@ class ModelGroup:
     max_attempts: int = 8  # upstream calls per request, over every round and fallback group
     deadline: float = 300.0  # for the whole request, whatever the retries
     cache: GroupCache | None = None  # None: never cached
+    affinity: Affinity | None = None  # None: every turn placed afresh by the strategy
+    hedge_budget: HedgeBudget = field(default_factory=HedgeBudget)  # hedge only
+    resume: Resume | None = None  # None: a stream that breaks after content ends with an error event
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -346,6 +433,8 @@ class StateSettings:
     sync_interval: float = 0.25
     # How often a worker looks for cooldowns announced by others (redis backend).
     cooldown_poll: float = 0.5
+    # How long a Redis connection or command may take before that worker serves locally.
+    timeout: float = 0.25
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,6 +23,10 @@ from router.config.model import (
 T = TypeVar("T")
 Parse = Callable[[Any], Any]
 
+# What a config key looks like (lower-case words joined by underscores): an unknown key of this
+# shape is a misspelling, named in its problem; any other (digits, capitals, dashes: a token, a
+# secret pasted as a key) is only counted.
+_KEY_SHAPED = re.compile(r"[a-z]{1,24}(?:_[a-z]{1,24}){0,5}")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -67,9 +71,14 @@ class ConfigReader:
         if not isinstance(value, dict):
             self.problem(path, f"expected a mapping, got {v.type_name(value)}")
             return None
-        for key in value:
-            if key not in allowed:
-                self.problem(v.join(path, str(key)), f"unknown key (allowed: {', '.join(sorted(allowed))})")
+        for position, key in enumerate(value, start=1):
+            if key in allowed:
+                continue
+            listed = f"(allowed: {', '.join(sorted(allowed))})"
+            if isinstance(key, str) and _KEY_SHAPED.fullmatch(key):
+                self.problem(v.join(path, key), f"unknown key{v.suggestion(allowed, key)} {listed}")
+            else:  # not repeated: it may be a pasted secret; its place finds it
+                self.problem(path, f"key number {position} is not one of its keys {listed}")
         for key in sorted(set(required) - value.keys()):
             self.problem(v.join(path, key), "is required")
         return value
@@ -150,8 +159,9 @@ class ConfigReader:
             raise ValueError("secrets must come from the environment: write ${VARIABLE_NAME}")
         secret = self.expand(value.strip())
         if not v.fits_a_header(secret):
+            variable = _ENV_REF.fullmatch(value.strip()).group(1)  # type: ignore[union-attr]
             raise ValueError(
-                f"the value of {value.strip()} holds a line break or another control character, which "
+                f"the value of ${{{variable}}} holds a line break or another control character, which "
                 "no HTTP header can carry (a secret read from a file often ends with a newline)"
             )
         return Secret(secret)
@@ -168,6 +178,7 @@ class ConfigReader:
     ) -> dict[str, T]:
         """A list of named entries as a dict, with duplicates reported."""
         found: dict[str, T] = {}
+        first: dict[str, int] = {}  # where each name was given first
         for index, item in enumerate(self.listing(root.get(section), section)):
             path = f"{section}[{index}]"
             entry = build(item, path)
@@ -175,8 +186,8 @@ class ConfigReader:
                 continue
             name: str = entry.name  # type: ignore[attr-defined]
             if name in found:
-                kind = "deployment" if section == "deployments" else "model"
-                self.problem(v.join(path, "name"), f"duplicate {kind} name {name!r}")
+                self.problem(v.join(path, "name"), f"is already the name of {section}[{first[name]}]")
+            first.setdefault(name, index)
             found[name] = entry
         return found
 
@@ -184,11 +195,14 @@ class ConfigReader:
         if not isinstance(value, dict):
             raise ValueError(f"expected a mapping of header names to values, got {v.type_name(value)}")
         headers: dict[str, Secret] = {}
-        for name, raw in value.items():
+        for position, (name, raw) in enumerate(value.items(), start=1):
             if not isinstance(name, str) or not isinstance(raw, str):
                 raise ValueError("header names and values must be strings")
             if not v.is_header_name(name):
-                raise ValueError(f"{name!r} is not a header name (letters, digits and !#$%&'*+-.^_`|~)")
+                raise ValueError(
+                    f"the name of header number {position} is not a header name "
+                    "(letters, digits and !#$%&'*+-.^_`|~)"
+                )
             text = self.expand(raw)
             if not v.fits_a_header(text):
                 raise ValueError(f"the value of {name!r} holds a line break or another control character")

@@ -15,6 +15,7 @@ from router.config.model import (
     CacheSettings,
     CorsSettings,
     GatewayConfig,
+    RequestLogSettings,
     ResponseModel,
     ServerSettings,
     StateSettings,
@@ -67,6 +68,7 @@ def state_settings(r: ConfigReader, value: Any, path: str) -> StateSettings:
             "url": v.optional(r.redis_url),
             "prefix": v.name,
             "cooldown_poll": v.positive_duration,
+            "timeout": v.positive_duration,
             "ledger": lambda raw: Path(r.text(raw)).expanduser(),
             "sync_interval": v.positive_duration,
         },
@@ -100,6 +102,23 @@ def server(r: ConfigReader, value: Any, path: str) -> ServerSettings:
             "auth_failures_per_minute": v.optional(v.positive_int),
             "cors": lambda raw: cors(r, raw, v.join(path, "cors")),
             "response_model": v.member_of(ResponseModel),
+            "request_log": lambda raw: request_log(r, raw, v.join(path, "request_log")),
+        },
+    )
+
+
+def request_log(r: ConfigReader, value: Any, path: str) -> RequestLogSettings:
+    return r.section(
+        RequestLogSettings,
+        value,
+        path,
+        {
+            "enabled": v.boolean,
+            "path": lambda raw: Path(r.text(raw)).expanduser(),
+            "max_rows": v.positive_int,
+            "max_age": v.positive_duration,
+            "bodies": v.boolean,
+            "max_pending": v.positive_int,
         },
     )
 

@@ -1,10 +1,16 @@
-"""Scalar values of the config: each parser returns the value or raises ValueError for the operator."""
+"""Scalar values of the config: each parser returns the value or raises ValueError for the operator.
+
+A message names what was expected, and at most the kind of what was written ("got a string"),
+never what was written: a secret pasted into the wrong key must not end up in a terminal or a
+CI log. The key's path is the reader's to add (``ConfigReader.problem``).
+"""
 
 from __future__ import annotations
 
+import difflib
 import enum
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from router.config.model import FAKE_PROVIDER, LITELLM_PROVIDERS, NATIVE_PROVIDERS
@@ -20,8 +26,34 @@ def join(path: str, key: str) -> str:
 
 
 def type_name(value: Any) -> str:
-    names = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", type(None): "nothing"}
-    return names.get(type(value), type(value).__name__)
+    """What kind of value ``value`` is, without saying what it is."""
+    names = {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        type(None): "nothing",
+    }
+    return names.get(type(value), "another kind of value")
+
+
+def _expected(what: str, value: Any) -> ValueError:
+    """The refusal of ``value``: a number of the wrong size is a number, which says enough."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return ValueError(f"expected {what}")
+    return ValueError(f"expected {what}, got {type_name(value)}")
+
+
+def suggestion(known: Iterable[str], written: Any) -> str:
+    """``"; did you mean NAME?"`` when ``written`` is a near miss of a known name, else ``""``.
+    Only the known name is shown: a near miss of a short name is no pasted secret, but it is
+    not repeated either."""
+    if not isinstance(written, str):
+        return ""
+    close = difflib.get_close_matches(written, sorted(known), n=1, cutoff=0.75)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def optional(parse: Callable[[Any], T]) -> Callable[[Any], T | None]:
@@ -43,7 +75,7 @@ def deployment_name(value: Any) -> str:
     text = name(value)
     if not _HEADER_SAFE.fullmatch(text):
         raise ValueError(
-            f"{text!r} cannot be sent in the x-raceway-deployment header: use printable ASCII "
+            "cannot be sent in the x-raceway-deployment header: use printable ASCII "
             "(letters, digits, punctuation, inner spaces)"
         )
     return text
@@ -70,43 +102,43 @@ def name_list(value: Any) -> tuple[str, ...]:
 
 def boolean(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {value!r}")
+        raise _expected("true or false", value)
     return value
 
 
 def positive_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"expected a positive integer, got {value!r}")
+        raise _expected("a positive integer", value)
     return value
 
 
 def non_negative_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"expected an integer of 0 or more, got {value!r}")
+        raise _expected("an integer of 0 or more", value)
     return value
 
 
 def positive_number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValueError(f"expected a positive number, got {value!r}")
+        raise _expected("a positive number", value)
     return float(value)
 
 
 def non_negative_number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"expected a number of 0 or more, got {value!r}")
+        raise _expected("a number of 0 or more", value)
     return float(value)
 
 
 def fraction(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
-        raise ValueError(f"expected a fraction above 0 and at most 1, e.g. 0.8, got {value!r}")
+        raise _expected("a fraction above 0 and at most 1, e.g. 0.8", value)
     return float(value)
 
 
 def ratio(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise ValueError(f"expected a number from 0 to 1, e.g. 0.1, got {value!r}")
+        raise _expected("a number from 0 to 1, e.g. 0.1", value)
     return float(value)
 
 
@@ -117,7 +149,7 @@ def member_of(choices: type[E]) -> Callable[[Any], E]:
         try:
             return choices(value)
         except ValueError:
-            raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}") from None
+            raise _expected(f"one of {', '.join(choices)}{suggestion(choices, value)}", value) from None
 
     return parse
 
@@ -139,9 +171,9 @@ def positive_duration(value: Any) -> float:
 def origin_list(value: Any) -> tuple[str, ...]:
     """Browser origins (``scheme://host[:port]``, lower case as browsers send them), or ``*``."""
     origins = name_list(value)
-    for origin in origins:
+    for index, origin in enumerate(origins):
         if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin, re.IGNORECASE):
-            raise ValueError(f"expected origins like https://app.example.com or *, got {origin!r}")
+            raise ValueError(f"expected origins like https://app.example.com or *; entry {index} is not one")
     return tuple(origin.lower() for origin in origins)
 
 
@@ -160,11 +192,11 @@ def bind(value: Any) -> str:
 def provider(value: Any) -> str:
     known = {FAKE_PROVIDER, *NATIVE_PROVIDERS, *LITELLM_PROVIDERS}
     if value not in known:
-        raise ValueError(f"unknown provider {value!r} (known: {', '.join(sorted(known))})")
+        raise ValueError(f"unknown provider{suggestion(known, value)} (known: {', '.join(sorted(known))})")
     return str(value)
 
 
 def strategy(value: Any) -> str:
     if value not in STRATEGIES:
-        raise ValueError(f"unknown strategy {value!r} (known: {', '.join(STRATEGIES)})")
+        raise ValueError(f"unknown strategy{suggestion(STRATEGIES, value)} (known: {', '.join(STRATEGIES)})")
     return str(value)

@@ -10,18 +10,27 @@ one, what usage does it report; and how to tell the client of an error in its ow
 - messages: answers hold ``content``; streams end with ``message_stop``; content is a
   ``content_block_delta``, a tool_use block starting, or ``message_delta``.
 - responses: answers hold ``output``; streams end with ``response.completed``,
-  ``response.incomplete`` or ``response.failed``; content is any ``*.delta``, or that end.
+  ``response.incomplete`` or ``response.failed``; content is any ``*.delta``, or that end. A
+  failed stream ends as OpenAI's service ends one: ``error``, then ``response.failed``.
+- gemini: answers hold ``candidates`` (or only ``promptFeedback``, for a blocked prompt); a
+  stream ends with the event whose candidates all carry a ``finishReason`` (the Gemini API sends
+  its usage in it) and has no other terminator; content is a text or function call part, or a
+  finish; errors are Google's ``{"error": {"code", "message", "status"}}``, as JSON and as the
+  event that ends a failed stream.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import orjson
 
 from router.config.model import Dialect
-from router.dialects.translate.events import named_event, read_event
-from router.dialects.usage import Usage, chat_usage, messages_usage, responses_usage
+from router.dialects.translate.events import data_event, named_event, read_event
+from router.dialects.translate.gemini.common import error_document
+from router.dialects.translate.responses.items import failure, response_object
+from router.dialects.usage import Usage, chat_usage, gemini_usage, messages_usage, responses_usage
 from router.errors import GatewayError
 from router.sse import carries_usage, error_event, event_json, has_content, is_done
 
@@ -46,7 +55,6 @@ class WireFormat:
     dialect = Dialect.CHAT
     answer_field = "choices"  # the list every answer of the dialect holds
     described = "a chat completion"
-    replays = True  # a cached answer can be replayed as a stream
 
     def holds_answer(self, document: Any) -> bool:
         return isinstance(document, dict) and isinstance(document.get(self.answer_field), list)
@@ -84,15 +92,15 @@ class WireFormat:
     def error_body(self, error: GatewayError) -> bytes:
         return error.to_json()
 
-    def error_event(self, error: GatewayError, sequence: int) -> bytes:
-        """The event that ends a stream that failed; ``sequence``: how many events went before."""
+    def error_event(self, error: GatewayError, sequence: int, opening: bytes | None = None) -> bytes:
+        """The event(s) that end a stream that failed; ``sequence``: how many events went
+        before, ``opening``: the first of them (None when none did)."""
         return error_event(error.to_dict())
 
 
 class CompletionsFormat(WireFormat):
     dialect = Dialect.COMPLETIONS
     described = "a text completion"
-    replays = False
 
     def has_content(self, event: bytes) -> bool:
         payload = event_json(event)
@@ -149,7 +157,7 @@ class MessagesFormat(WireFormat):
     def error_body(self, error: GatewayError) -> bytes:
         return orjson.dumps(self._error(error))
 
-    def error_event(self, error: GatewayError, sequence: int) -> bytes:
+    def error_event(self, error: GatewayError, sequence: int, opening: bytes | None = None) -> bytes:
         return named_event("error", self._error(error))
 
     @staticmethod
@@ -197,18 +205,94 @@ class ResponsesFormat(WireFormat):
         reason = details.get("reason") if isinstance(details, dict) else None
         return [reason if isinstance(reason, str) else response["status"]]
 
-    def error_event(self, error: GatewayError, sequence: int) -> bytes:
+    def error_event(self, error: GatewayError, sequence: int, opening: bytes | None = None) -> bytes:
+        """OpenAI's ending of a failed response (``failure``): ``error``, then ``response.failed``
+        with the response its stream opened with (``response.created``), failed."""
         body = error.to_dict().get("error", {})
-        return named_event(
-            "error",
-            {
-                "type": "error",
-                "code": body.get("code"),
-                "message": body.get("message", error.message),
-                "param": body.get("param"),
-                "sequence_number": sequence,
-            },
+        events = failure(_opened_response(opening), body)
+        return b"".join(
+            named_event(kind, {"type": kind, **fields, "sequence_number": sequence + i})
+            for i, (kind, fields) in enumerate(events)
         )
+
+
+class GeminiFormat(WireFormat):
+    dialect = Dialect.GEMINI
+    answer_field = "candidates"
+    described = "a Gemini answer"
+
+    def holds_answer(self, document: Any) -> bool:
+        return isinstance(document, dict) and (
+            isinstance(document.get("candidates"), list) or isinstance(document.get("promptFeedback"), dict)
+        )
+
+    def answer_usage(self, document: Any) -> Usage | None:
+        return gemini_usage(document.get("usageMetadata")) if isinstance(document, dict) else None
+
+    def is_final(self, event: bytes) -> bool:
+        if b'"finishReason"' not in event:
+            return False
+        candidates = _candidates(event)
+        return bool(candidates) and all(candidate.get("finishReason") for candidate in candidates)
+
+    def has_content(self, event: bytes) -> bool:
+        for candidate in _candidates(event):
+            if candidate.get("finishReason"):
+                return True
+            content = candidate.get("content")
+            parts = content.get("parts") if isinstance(content, dict) else None
+            for part in parts if isinstance(parts, list) else ():
+                if isinstance(part, dict) and (part.get("text") or part.get("functionCall")):
+                    return True
+        return False
+
+    def event_usage(self, event: bytes, before: Usage | None) -> Usage | None:
+        if b'"usageMetadata"' not in event:
+            return before
+        payload = event_json(event)
+        return (gemini_usage(payload.get("usageMetadata")) if isinstance(payload, dict) else None) or before
+
+    def is_usage_only(self, event: bytes) -> bool:
+        return False  # a Gemini client always gets the usage: there is no asking for it
+
+    def finish_reasons(self, event: bytes) -> list[str]:
+        if b'"finishReason"' not in event:
+            return []
+        return [str(c["finishReason"]) for c in _candidates(event) if c.get("finishReason")]
+
+    def error_body(self, error: GatewayError) -> bytes:
+        return orjson.dumps(self._error(error))
+
+    def error_event(self, error: GatewayError, sequence: int, opening: bytes | None = None) -> bytes:
+        return data_event(self._error(error))
+
+    @staticmethod
+    def _error(error: GatewayError) -> dict[str, Any]:
+        message = error.to_dict().get("error", {}).get("message", error.message)
+        return error_document(error.status_code, message, error.retry_after)
+
+
+def _candidates(event: bytes) -> list[dict[str, Any]]:
+    payload = event_json(event)
+    candidates = payload.get("candidates") if isinstance(payload, dict) else None
+    return [c for c in candidates if isinstance(c, dict)] if isinstance(candidates, list) else []
+
+
+def _opened_response(opening: bytes | None) -> dict[str, Any]:
+    """The response a Responses stream opened with, or a response of its own when none did."""
+    _name, payload = read_event(opening) if opening is not None else (None, None)
+    response = payload.get("response") if isinstance(payload, dict) else None
+    if isinstance(response, dict):
+        return response
+    return response_object(
+        base=uuid.uuid4().hex,
+        created_at=None,
+        model="",
+        status="in_progress",
+        output=[],
+        usage=None,
+        incomplete_details=None,
+    )
 
 
 _RESPONSE_END_TYPES = frozenset({"response.completed", "response.incomplete", "response.failed"})
@@ -229,4 +313,5 @@ FORMATS: dict[Dialect, WireFormat] = {
     Dialect.COMPLETIONS: CompletionsFormat(),
     Dialect.MESSAGES: MessagesFormat(),
     Dialect.RESPONSES: ResponsesFormat(),
+    Dialect.GEMINI: GeminiFormat(),
 }

@@ -64,6 +64,16 @@ def messages_usage(usage: Any, before: Usage | None = None) -> Usage | None:
 _ANTHROPIC_INPUTS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 
 
+def gemini_usage(usage: Any) -> Usage | None:
+    """The Gemini API's ``usageMetadata``: its prompt count includes the cached content (and
+    tool-use prompts count as prompt); thoughts are output, beside the candidates' tokens."""
+    if not isinstance(usage, dict) or not isinstance(usage.get("promptTokenCount"), int):
+        return None
+    prompt = _count(usage["promptTokenCount"]) + _count(usage.get("toolUsePromptTokenCount"))
+    completion = _count(usage.get("candidatesTokenCount")) + _count(usage.get("thoughtsTokenCount"))
+    return Usage(prompt, completion, _count(usage.get("cachedContentTokenCount")))
+
+
 def responses_usage(usage: Any) -> Usage | None:
     """The Responses API's ``usage`` object (of a response). ``cache_write_tokens`` is not
     OpenAI's: Raceway's translation from chat and Messages writes it, so that cache writes

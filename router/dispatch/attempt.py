@@ -102,6 +102,10 @@ class Attempt:
     def admitted(self) -> bool:
         return self._admitted
 
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
     def succeeded(self, *, stream: bool) -> float:
         """The call answered (for a stream: its first content): the deployment is healthy. Seconds taken."""
         elapsed = time.perf_counter() - self.started
@@ -177,6 +181,8 @@ class Calls:
             raise
         elapsed = attempt.succeeded(stream=False)
         usage = answers.answer_usage(document)
+        if usage is not None and usage.cache_read:
+            member.stats.observe_warm(elapsed, stream=False)
         attempt.span.answered(document, usage)
         attempt.end(Verdict.SUCCESS, usage=usage)
         self.metrics.upstream_requests.labels(member.name, "success").inc()
@@ -205,15 +211,20 @@ class Calls:
         opened.watch = attempt.span.stream_watcher(wire_format)
 
         def ended(outcome: StreamOutcome) -> None:
-            usage = opened.usage
+            if attempt.ended:
+                return  # it broke midway and was ended then; a continuation went on
+            usage = opened.own_usage
             if usage is not None:
                 opened.cost = cost_usd(member.price, usage)
+                if usage.cache_read:
+                    member.stats.observe_warm(first_token, stream=True)
             attempt.span.stream_ended(outcome.value, usage)
             attempt.end(Verdict.FAILURE if outcome is StreamOutcome.CUT else Verdict.NONE, usage=usage)
             self.metrics.upstream_requests.labels(member.name, outcome.upstream_label).inc()
             self.metrics.upstream_duration.labels(member.name).observe(time.perf_counter() - attempt.started)
 
         opened.when_ended(ended)
+        opened.when_broken(lambda: ended(StreamOutcome.CUT))  # its slot and verdict at once
         return opened
 
     def _failed(self, attempt: Attempt, exc: BaseException, correlation: Correlation) -> None:

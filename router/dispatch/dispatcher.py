@@ -7,14 +7,22 @@ with retryable errors is retried after an exponential backoff with full jitter; 
 group is exhausted the next fallback group takes over. The request's attempt budget and
 deadline bound the whole thing.
 
+A group with ``affinity`` places a session's turn on its pinned deployment first (the pin
+is looked up once per group, and follows the deployment that served the turn), or places a
+new session as ``router.routing.affinity`` says; the pace of its round is the strategy's,
+made cache-aware and bounded by the hedge budget (``router.dispatch.pacing``).
+
 A stream is committed to a deployment only once it has delivered its first content
-chunk; until then a failure counts like any other and nothing reaches the client.
+chunk; until then a failure counts like any other and nothing reaches the client. In a group
+with ``resume``, a committed stream that breaks may continue on another of its deployments
+(``router.dispatch.resume``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -22,7 +30,10 @@ from router.config.model import GatewayConfig, ModelGroup
 from router.dialects.formats import WireFormat
 from router.dispatch.attempt import Attempt, Calls
 from router.dispatch.completion import Answers, Call, Completion
+from router.dispatch.hedging import HedgeAllowance
 from router.dispatch.opened_stream import OpenedStream, StreamOutcome
+from router.dispatch.pacing import note_warm_wait, pace_of
+from router.dispatch.resume import resumer_for
 from router.dispatch.rounds import AttemptBudget, Pace, RoundFailed, run_round
 from router.errors import (
     InvalidRequest,
@@ -33,15 +44,16 @@ from router.errors import (
 )
 from router.fleet.fleet import Fleet, Member
 from router.providers.correlation import Correlation
+from router.routing.affinity import Placement, place
 from router.routing.rules import RoutedRequest
-from router.routing.strategies import Pacing, RequestTraits, Strategy, pacing_of, strategy_for
+from router.routing.sessions import AffinityResult
+from router.routing.strategies import Pacing, RequestTraits, Strategy, kind_of, pacing_of, strategy_for
+from router.state.backend import PinStore
 from router.telemetry.metrics import Metrics
 from router.telemetry.tracing import current_trace
 
 T = TypeVar("T")
 
-_HEDGE_MIN_SAMPLES = 20  # below this, ``hedge_delay: auto`` waits _HEDGE_COLD_DELAY
-_HEDGE_COLD_DELAY = 1.0
 _ANSWER_ESTIMATE_CAP = 4096
 
 
@@ -57,7 +69,11 @@ class Dispatcher:
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_cooldown: Callable[[Member], None] | None = None,
+        pins: PinStore | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``pins``: where sessions' pins live (the state backend's); without it, no affinity.
+        ``clock``: of the hedge budgets (monotonic seconds)."""
         self._config = config
         self._fleet = fleet
         self.metrics = metrics
@@ -68,15 +84,31 @@ class Dispatcher:
         self._strategies: dict[str, Strategy] = {
             name: strategy_for(group.strategy, self._rng) for name, group in config.models.items()
         }
+        self._pins = pins
+        self._clock = clock
+        self._allowances: dict[str, HedgeAllowance] = {
+            name: HedgeAllowance(group.hedge_budget, clock)
+            for name, group in config.models.items()
+            if pacing_of(group.strategy) is Pacing.STAGGERED
+        }
 
     def successor(self, config: GatewayConfig, fleet: Fleet) -> Dispatcher:
         """A dispatcher for a new config; groups whose settings did not change keep their strategy's state."""
         successor = Dispatcher(
-            config, fleet, self.metrics, rng=self._rng, sleep=self._sleep, on_cooldown=self._on_cooldown
+            config,
+            fleet,
+            self.metrics,
+            rng=self._rng,
+            sleep=self._sleep,
+            on_cooldown=self._on_cooldown,
+            pins=self._pins,
+            clock=self._clock,
         )
         for name, group in config.models.items():
             if self._config.models.get(name) == group:
                 successor._strategies[name] = self._strategies[name]
+                if name in self._allowances:
+                    successor._allowances[name] = self._allowances[name]
         return successor
 
     def _unguarded(self, member: Member) -> Attempt | None:
@@ -120,6 +152,10 @@ class Dispatcher:
             tokens,
         )
         opened.attempts = attempts
+        if request.group.resume is not None:
+            opened.resumer = resumer_for(
+                request, call, wire_format, opened, self._fleet, self._calls, tokens, self._correlation
+            )
         return opened
 
     def _correlation(self, request: RoutedRequest) -> Correlation:
@@ -189,7 +225,17 @@ class Dispatcher:
         groups = [request.group, *(self._config.models[name] for name in request.group.fallbacks)]
         too_long = 0
         previous: str | None = None
+        session = request.session
         for group in groups:
+            key, pinned = b"", None
+            affine = group.affinity is not None and session is not None and self._pins is not None
+            if affine:
+                assert session is not None and self._pins is not None
+                key = session.key_for(group.name)
+                pinned = await self._pins.find(key, group.deployments)
+            allowance = self._allowances.get(group.name)
+            if allowance is not None:
+                allowance.request()
             for round_index in range(group.retries.attempts + 1):
                 candidates, skipped_for_length = self._candidates(group, request.prompt_tokens)
                 too_long += skipped_for_length
@@ -202,11 +248,20 @@ class Dispatcher:
                 if round_index:
                     await self._sleep(_backoff(group, round_index, self._rng))
                 ordered = _roomy_first(self._strategies[group.name].order(candidates, traits), tokens)
+                placement = None
+                if affine:
+                    kind = kind_of(group.strategy)
+                    placement = place(
+                        key, pinned, ordered, tokens=tokens, spreads=kind.spreads, weighted=kind.weighs
+                    )
+                    ordered = placement.ordered
+                pace = pace_of(self.metrics, group, request, placement, allowance, ordered)
+                began = asyncio.get_running_loop().time()
                 try:
                     won = await run_round(
                         ordered,
                         call,
-                        _pace(group, request.stream),
+                        pace,
                         budget,
                         begin=self._calls.begin,
                         discard=discard,
@@ -220,6 +275,12 @@ class Dispatcher:
                     self.metrics.race_outcomes.labels(group.name, won.winner.name).inc()
                 if won.hedges:
                     self.metrics.hedges.labels(group.name).inc(won.hedges)
+                if placement is not None:
+                    waited = asyncio.get_running_loop().time() - began
+                    note_warm_wait(
+                        self.metrics, group, request, pace, placement, won.winner, waited, won.hedges
+                    )
+                    self._settle(group, request, placement, won.winner, key)
                 return won.value, won.winner, budget.used
             previous = group.name
         if failures:
@@ -232,6 +293,18 @@ class Dispatcher:
                 code="context_length_exceeded",
             )
         raise self._unavailable(groups)
+
+    def _settle(
+        self, group: ModelGroup, request: RoutedRequest, placement: Placement, winner: Member, key: bytes
+    ) -> None:
+        """The session is pinned where it was served; its record says how it was placed."""
+        assert group.affinity is not None and self._pins is not None
+        result = placement.result
+        if result is AffinityResult.HIT and winner is not placement.pinned:
+            result = AffinityResult.MOVED  # its deployment failed the turn: another served it
+        request.decided.affinity = result
+        self.metrics.affinity.labels(group.name, result).inc()
+        self._pins.keep(key, winner.name, group.affinity.ttl)
 
     def _candidates(self, group: ModelGroup, prompt_tokens: int) -> tuple[list[Member], int]:
         """Usable members in configured order, and how many were skipped for a short context."""
@@ -275,30 +348,6 @@ def _roomy_first(ordered: list[Member], tokens: int) -> list[Member]:
     if len(roomy) == len(ordered):
         return ordered
     return roomy + [member for member in ordered if member not in roomy]
-
-
-def _pace(group: ModelGroup, stream: bool) -> Pace:
-    pacing = pacing_of(group.strategy)
-    if pacing is Pacing.ALL_AT_ONCE:
-        return Pace(parallel=group.max_parallel or len(group.deployments), all_at_once=True)
-    if pacing is Pacing.STAGGERED:
-        return Pace(parallel=group.max_parallel or 2, hedge_delay=_hedge_delay(group, stream))
-    return Pace()
-
-
-def _hedge_delay(group: ModelGroup, stream: bool) -> Callable[[Member], float]:
-    """A fixed delay, or ``auto``: the deployment's recent p95, never below the floor."""
-    if group.hedge_delay is not None:
-        fixed = group.hedge_delay
-        return lambda member: fixed
-
-    def auto(member: Member) -> float:
-        window = member.stats.window(stream)
-        if len(window) < _HEDGE_MIN_SAMPLES:
-            return max(group.hedge_min_delay, _HEDGE_COLD_DELAY)
-        return max(group.hedge_min_delay, window.percentile(95) or 0.0)
-
-    return auto
 
 
 def _backoff(group: ModelGroup, round_index: int, rng: random.Random) -> float:

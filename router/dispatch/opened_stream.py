@@ -11,6 +11,11 @@ failure: before content, one another deployment may retry; after it, a cut. What
 means (content, the end, usage) is the stream's ``WireFormat``'s to say: the stream is in
 the client's dialect by now. What is held back is bounded by the deployment's
 ``max_response_size``.
+
+A stream of a group with ``resume`` has a ``resumer`` (``router.dispatch.resume``): it sees every
+event that passes, and when the upstream fails midway it may hand over a continuation whose
+events follow instead of the failure; the broken call then counts as cut (``broken``) while the
+client's stream goes on.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import enum
 import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from router.config.model import Deployment, Dialect
 from router.dialects.formats import FORMATS, WireFormat
@@ -53,6 +59,21 @@ _UPSTREAM_LABELS = {
 }
 
 
+class Continuer(Protocol):
+    """Continues a stream that failed midway (``router.dispatch.resume.Resumer``)."""
+
+    cost: float  # of the continuations that ended
+    resumed: list[dict[str, Any]]  # each continuation: from, to, at_chars
+
+    def note(self, event: bytes) -> None: ...
+
+    async def resume(self, broken: UpstreamError) -> AsyncGenerator[bytes, None]:
+        """The rest of the stream; raises ``broken`` when it cannot be continued."""
+        ...
+
+    async def end(self, outcome: StreamOutcome) -> None: ...
+
+
 @dataclass(slots=True)
 class OpenedStream:
     """A stream committed to one deployment: ``head`` is held back, ``tail`` still upstream."""
@@ -76,7 +97,12 @@ class OpenedStream:
     # Sees every event too, for the stream's trace span (set only when the request is traced).
     watch: Callable[[bytes], None] | None = field(default=None, repr=False)
     outcome: StreamOutcome | None = None  # set once, by ``end``
+    resumer: Continuer | None = field(default=None, repr=False)
+    # The failure a continuation took over from (this call broke; the client's stream went on).
+    broken: UpstreamError | None = None
+    _own_usage: Usage | None = field(default=None, repr=False)  # this call's usage when it broke
     _listeners: list[Callable[[StreamOutcome], None]] = field(default_factory=list, repr=False)
+    _on_break: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @classmethod
     def replay(cls, deployment: str, events: list[bytes], wire_format: WireFormat = _CHAT) -> OpenedStream:
@@ -89,22 +115,57 @@ class OpenedStream:
         """Call ``listener`` with the outcome when the stream ends (listeners run in order)."""
         self._listeners.append(listener)
 
+    @property
+    def own_usage(self) -> Usage | None:
+        """The tokens this call used (without its continuations')."""
+        return self._own_usage if self.broken is not None else self.usage
+
+    @property
+    def total_cost(self) -> float:
+        return self.cost + (self.resumer.cost if self.resumer is not None else 0.0)
+
     async def events(self) -> AsyncGenerator[bytes, None]:
-        """Every event for the client; raises ``UpstreamError`` if the upstream fails midway."""
+        """Every event for the client; raises ``UpstreamError`` if the upstream fails midway
+        (and no continuation takes over)."""
         for event in self.head:
             if self._passes(event):
                 yield event
         if self.finished:
             return
-        async for event in self.tail:
-            failed = failure_in_event(event, deployment=self.deployment, scrubber=self.scrubber)
-            if failed is not None:
-                raise failed
+        tail = self.tail
+        while True:
+            try:
+                event = await anext(tail)
+                failed = failure_in_event(event, deployment=self.deployment, scrubber=self.scrubber)
+                if failed is not None:
+                    raise failed
+            except StopAsyncIteration:
+                return
+            except UpstreamError as exc:
+                if self.resumer is None:
+                    raise
+                if self.broken is None:
+                    self._broke(exc)
+                tail = await self.resumer.resume(exc)  # raises ``exc`` when nothing continues it
+                continue
             if self._passes(event):
                 yield event
 
+    def _broke(self, error: UpstreamError) -> None:
+        """This call failed midway and a resume may take over: it is over for its listeners."""
+        self.broken, self._own_usage = error, self.usage
+        for listener in self._on_break:
+            listener()
+
+    def when_broken(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` when the call fails midway with a resumer to take over (then ``end``
+        still ends the client's stream, continued or not)."""
+        self._on_break.append(listener)
+
     def _passes(self, event: bytes) -> bool:
         """Note what the event says; False for a usage chunk the client did not ask for."""
+        if self.resumer is not None:
+            self.resumer.note(event)
         if self.on_event is not None:
             self.on_event(event)
         if self.watch is not None:
@@ -122,6 +183,8 @@ class OpenedStream:
         self.outcome = outcome
         try:
             await self.tail.aclose()
+            if self.resumer is not None:
+                await self.resumer.end(outcome)
         finally:
             for listener in self._listeners:
                 listener(outcome)

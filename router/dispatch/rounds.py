@@ -2,7 +2,8 @@
 
 The same loop serves every strategy: ``fallback`` and the balancing strategies start the
 next candidate only when the previous one failed; ``race`` starts them all at once;
-``hedge`` starts the next one when no answer has come after a delay. The first success
+``hedge`` starts the next one when no answer has come after a delay (if its budget allows
+a hedge, ``Pace.may_hedge``). The first success
 wins and every other call is cancelled (closing its upstream connection) before the
 round returns. Every attempt the round begins is ended, even one cancelled before its
 task ever ran.
@@ -29,6 +30,9 @@ class Pace:
     parallel: int = 1  # calls in flight at most
     all_at_once: bool = False  # race: start ``parallel`` calls immediately
     hedge_delay: Callable[[Member], float] | None = None  # hedge: wait this long for the last started
+    # hedge: asked when a delay ran out; False stops hedging for the round (its budget is spent).
+    # A call started because every running one failed is not a hedge and is not asked about.
+    may_hedge: Callable[[], bool] | None = None
 
 
 class AttemptBudget:
@@ -100,6 +104,7 @@ async def run_round(
     failures: list[UpstreamError] = []
     launched = hedges = 0
     next_hedge_at = hedge_wait = 0.0
+    hedging = pace.hedge_delay is not None
     trace = current_trace()
 
     def launch(hedge: bool = False) -> bool:
@@ -131,10 +136,13 @@ async def run_round(
     try:
         while running:
             timeout = None
-            if pace.hedge_delay is not None and queue and len(running) < pace.parallel:
+            if hedging and queue and len(running) < pace.parallel:
                 timeout = max(0.0, next_hedge_at - loop.time())
             done, _ = await asyncio.wait(running, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             if not done:
+                if pace.may_hedge is not None and not pace.may_hedge():
+                    hedging = False
+                    continue
                 if launch(hedge=True):
                     hedges += 1
                 continue

@@ -9,10 +9,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from router.config.model import Deployment, GatewayConfig, Price
+from router.dialects.translate.targets import ANY_TARGET, TargetLimits
 from router.fleet.breaker import Breaker, Clock
 from router.fleet.limits import ConcurrencyGate, RateLimit, per_worker
 from router.fleet.stats import DeploymentStats
-from router.providers import Provider, ProviderFactory
+from router.fleet.targets import target_limits
+from router.providers.base import Provider
+from router.providers.factory import ProviderFactory
 from router.providers.upstream_errors import Scrubber
 from router.spend.pricing import litellm_price_table, price_of
 from router.state.backend import Limiter, StateBackend
@@ -34,6 +37,7 @@ class Member:
     published_state: int = -1  # the breaker state last exported as a metric
     # What to remove from the errors its upstream reports in a stream (the fleet's: every secret).
     scrubber: Scrubber = field(default_factory=Scrubber, repr=False)
+    target: TargetLimits = ANY_TARGET  # what its model accepts, for the requests translated to it
 
     @property
     def name(self) -> str:
@@ -47,15 +51,16 @@ class Member:
 def _new_member(
     deployment: Deployment, factory: ProviderFactory, clock: Clock, share: int, state: StateBackend
 ) -> Member:
-    needs_table = deployment.price is None
     limits = deployment.limits
+    table = litellm_price_table()
     return Member(
         deployment=deployment,
         provider=factory.build(deployment),
         scrubber=factory.scrubber,
         breaker=Breaker(deployment.cooldown, clock),
         stats=DeploymentStats(clock),
-        price=price_of(deployment, litellm_price_table() if needs_table else {}),
+        price=price_of(deployment, table),
+        target=target_limits(deployment, table),
         gate=ConcurrencyGate(
             per_worker(limits.max_concurrency, share),
             per_worker(limits.max_queue, share, minimum=0) or 0,

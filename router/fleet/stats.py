@@ -38,19 +38,29 @@ class LatencyWindow:
 
 
 class DeploymentStats:
-    __slots__ = ("_clock", "first_chunk", "in_flight", "latency")
+    __slots__ = ("_clock", "first_chunk", "in_flight", "latency", "warm_first_chunk", "warm_latency")
 
     def __init__(self, clock: Clock = time.monotonic) -> None:
         self._clock = clock
         self.in_flight = 0
         self.latency = LatencyWindow()  # complete non-streaming answers
         self.first_chunk = LatencyWindow()  # time to the first content chunk of streams
+        # The same, of calls that read the prompt cache: how fast a warm session is served.
+        self.warm_latency = LatencyWindow()
+        self.warm_first_chunk = LatencyWindow()
 
     def window(self, stream: bool) -> LatencyWindow:
         return self.first_chunk if stream else self.latency
 
     def observe(self, seconds: float, *, stream: bool) -> None:
         self.window(stream).add(seconds, self._clock())
+
+    def warm_window(self, stream: bool) -> LatencyWindow:
+        return self.warm_first_chunk if stream else self.warm_latency
+
+    def observe_warm(self, seconds: float, *, stream: bool) -> None:
+        """A call that read the prompt cache took ``seconds`` (to its first content, for a stream)."""
+        self.warm_window(stream).add(seconds, self._clock())
 
     def expected_latency(self, stream: bool) -> float | None:
         """The recent mean for this kind of call; None when unknown or stale (worth exploring)."""

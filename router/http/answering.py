@@ -11,7 +11,7 @@ from typing import Any
 from starlette.responses import Response
 
 from router.answers.cache import CACHE_HEADER, CachedAnswer
-from router.answers.dialects import DialectAssembler, replay_in
+from router.answers.dialects import Assembler, assembler_for, replay_in
 from router.answers.reuse import Keeper
 from router.config.model import Dialect
 from router.dialects.formats import FORMATS
@@ -26,6 +26,7 @@ from router.routing.budgets import BUDGET_HEADER
 from router.telemetry.exchange import Exchange, Recorder
 
 UPSTREAM_REQUEST_ID_HEADER = "x-raceway-upstream-request-id"
+AFFINITY_HEADER = "x-raceway-affinity"
 
 
 def wants_usage(body: dict[str, Any]) -> bool:
@@ -39,6 +40,7 @@ def answer_headers(exchange: Exchange, upstream: Correlation | None = None) -> d
         "x-raceway-deployment": exchange.deployment or "",
         "x-raceway-attempts": str(exchange.attempts),
         "x-raceway-overhead-ms": f"{(exchange.overhead or 0.0) * 1000:.3f}",
+        AFFINITY_HEADER: exchange.decided.affinity if exchange.decided is not None else "off",
     }
     if not exchange.stream:  # a stream's cost is known only after its headers went out
         headers["x-raceway-cost-usd"] = f"{exchange.cost:.8f}"
@@ -116,13 +118,15 @@ def streaming(
         # An answer is kept only if the cache could hold it and the deployment may send it.
         deployment = keeper.gateway.config.deployments.get(opened.deployment)
         limit = keeper.gateway.cache.settings.max_bytes
-        assembler = DialectAssembler(
+        assembler = assembler_for(
             dialect, max_bytes=min(limit, deployment.max_response_size) if deployment else limit
         )
         opened.on_event = _assembling(opened, assembler, keeper)
 
     def ended(outcome: StreamOutcome) -> None:
-        exchange.usage, exchange.cost = opened.usage, opened.cost
+        exchange.usage, exchange.cost = opened.usage, opened.total_cost
+        if opened.resumer is not None and opened.resumer.resumed:
+            exchange.resumed = opened.resumer.resumed
         _stream_ended(recorder, exchange, outcome)
         if assembler is None:
             return
@@ -138,7 +142,7 @@ def streaming(
     return SSEResponse(opened, answer_headers(exchange, upstream), drain, rename)
 
 
-def _assembling(opened: OpenedStream, assembler: DialectAssembler, keeper: Keeper) -> Callable[[bytes], None]:
+def _assembling(opened: OpenedStream, assembler: Assembler, keeper: Keeper) -> Callable[[bytes], None]:
     """Feeds ``assembler`` the stream's events. Once it drops the stream (too large, malformed:
     the answer will not be kept), it is fed no more and the requests following this one lead
     themselves at once; the stream goes on for its client."""

@@ -21,11 +21,14 @@ from router.config.model import GatewayConfig
 from router.config.reload import ConfigReloader
 from router.errors import GatewayError, InvalidRequest, MethodNotAllowed, RouteNotFound
 from router.gateway import Gateway
-from router.http import admin, endpoints, models, probes
+from router.http import admin, endpoints, gemini, models, probes
 from router.http.responses import dialect_of_path, error_response
 from router.http.worker import Supervision, Worker
 from router.spend.book import SpendBook
 from router.state import open_state
+from router.status import routes as status_routes
+from router.status.board import reload_facts
+from router.status.service import StatusService
 from router.telemetry.exchange import Recorder
 from router.telemetry.looplag import watch_loop_lag
 from router.telemetry.metrics import build_metrics
@@ -106,6 +109,8 @@ class RacewayApp(Starlette):
             # The same route: SDKs do not follow the redirect Starlette would answer for a POST.
             scope["path"] = path = path.rstrip("/") or "/"
         handler = _HOT_ROUTES.get(path)
+        if handler is None and (target := gemini.hot_target(path)) is not None:
+            handler, scope["path_params"] = gemini.model_call, {"target": target}
         if handler is None or scope["method"] != "POST":
             await super().__call__(scope, receive, send)
             return
@@ -150,7 +155,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: RacewayApp) -> AsyncIterator[None]:
-        state = open_state(config, metrics)
+        shared_dir = app.supervision.snapshot.parent if app.supervision is not None else None
+        state = open_state(config, metrics, shared_dir)
         spend = SpendBook(state.spend, config.state.sync_interval, metrics=metrics)
         serving = Worker(
             Gateway.build(config, metrics, workers=workers, state=state, spend=spend),
@@ -161,6 +167,16 @@ def create_app(
             tracing=start_tracing(config.telemetry.traces, metrics, worker=worker),
         )
         recorder.spend = spend
+        status = serving.status = StatusService.open(
+            config,
+            serving.gateway,
+            state,
+            metrics,
+            worker=worker,
+            directory=app.supervision.snapshot.parent if app.supervision else None,
+        )
+        serving.tracing = status.journaling(serving.tracing, config)
+        recorder.request_log = status.request_log
         await spend.start()
         metrics.show_config(config.hash)
         metrics.workers_up.set(1)
@@ -168,6 +184,12 @@ def create_app(
         lag = metrics.loop_lag.labels(metrics.worker)
         background.keep_running("loop lag", lambda: watch_loop_lag(lag, config.server.loop_lag_warning))
         background.keep_running("spend sync", spend.run)
+        if status.request_log is not None:
+            background.keep_running("request log", status.request_log.run)
+        background.keep_running(
+            "status board",
+            lambda: status.board.run(lambda: (serving.gateway, reload_facts(serving.reloader))),
+        )
         if serving.tracing.enabled and metrics.exemplars is not None:
             background.keep_running("exemplar files", metrics.exemplars.run)
         for name, loop in state.background(
@@ -190,6 +212,7 @@ def create_app(
                 await serving.reloader.close()
             await serving.gateway.close()
             await spend.flush()  # after the last request: every finished request's spend is written
+            await status.close()  # and its request-log record
             await state.close()
             await serving.tracing.close()  # after the last request's spans ended
 
@@ -199,11 +222,20 @@ def create_app(
         Route("/models", models.list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", models.retrieve_model, methods=["GET"]),
         Route("/models/{model:path}", models.retrieve_model, methods=["GET"]),
+        Route("/v1beta/models", gemini.list_models, methods=["GET"]),
+        Route("/v1beta/models/{target:path}", gemini.retrieve_model, methods=["GET"]),
+        Route("/v1beta/models/{target:path}", gemini.model_call, methods=["POST"]),
+        Route("/v1beta/{target:path}", gemini.model_call, methods=["POST"]),
+        Route("/v1/models/{target:path}", gemini.model_call, methods=["POST"]),
         Route("/health", probes.health, methods=["GET"]),
         Route("/ready", probes.ready, methods=["GET"]),
         Route("/metrics", probes.metrics_endpoint, methods=["GET"]),
         Route("/admin/config", admin.config_status, methods=["GET"]),
         Route("/admin/reload", admin.reload_now, methods=["POST"]),
+        Route("/status", status_routes.page, methods=["GET"]),
+        Route("/status.json", status_routes.document, methods=["GET"]),
+        Route("/status/requests", status_routes.requests, methods=["GET"]),
+        Route("/status/events", status_routes.events, methods=["GET"]),
     ]
     app = RacewayApp(
         supervision=supervision,

@@ -23,6 +23,7 @@ EXPOSED_NAMES = (
     "x-raceway-overhead-ms",
     "x-raceway-cost-usd",
     "x-raceway-cache",
+    "x-raceway-affinity",
     "x-raceway-budget-tier",
     "x-raceway-upstream-request-id",
     "retry-after",

@@ -24,7 +24,14 @@ from router.http.kinds import (
     parse_json_object,
 )
 
-_ANTHROPIC_ROLES = frozenset({"user", "assistant"})
+# The anthropic SDK's MessageParam: a system message may come among the others.
+_ANTHROPIC_ROLES = frozenset({"user", "assistant", "system"})
+_SOURCE = Kind(
+    "an object",
+    (dict,),
+    {"type": STRING, "media_type": STRING, "data": STRING, "url": STRING},
+    required=("type",),
+)
 _BLOCK = Kind(
     "an object",
     (dict,),
@@ -38,16 +45,16 @@ _BLOCK = Kind(
         "thinking": STRING,
         "signature": STRING,
         "data": STRING,
-        "source": Kind(
-            "an object",
-            (dict,),
-            {"type": STRING, "media_type": STRING, "data": STRING, "url": STRING},
-            required=("type",),
-        ),
-        "content": Kind("a string or an array of content blocks", (str, list)),
         "is_error": BOOLEAN,
     },
     required=("type",),
+    # Anthropic's own types: a search result's ``source`` is a string, a server tool result's
+    # ``content`` an object (web search, code execution...); only these are read here.
+    variants={
+        "image": {"source": _SOURCE},
+        "document": {"source": _SOURCE},
+        "tool_result": {"content": Kind("a string or an array of content blocks", (str, list))},
+    },
     required_when={
         "text": ("text",),
         "tool_use": ("id", "name"),
@@ -61,7 +68,7 @@ _ANTHROPIC_MESSAGE = Kind(
     "an object",
     (dict,),
     {
-        "role": Kind("one of assistant, user", (str,), choices=_ANTHROPIC_ROLES),
+        "role": Kind("one of assistant, system, user", (str,), choices=_ANTHROPIC_ROLES),
         "content": Kind("a string or an array of content blocks", (str, list), items=_BLOCK),
     },
     required=("role", "content"),
@@ -104,8 +111,11 @@ _RESPONSES_INPUT = Kind(
             "role": STRING,
             "call_id": STRING,
             "name": STRING,
-            "arguments": STRING,
             "content": Kind("a string or an array", (str, list)),
+        },
+        # OpenAI's specification: a string of JSON in these, an object in a tool_search_call.
+        variants={
+            kind: {"arguments": STRING} for kind in ("function_call", "mcp_call", "mcp_approval_request")
         },
     ),
 )
@@ -152,11 +162,12 @@ COMPLETIONS_FIELDS: Mapping[str, Kind] = {
 
 
 def _required(body: dict[str, Any], *names: str) -> None:
+    """Present and not null. Empty is valid where OpenAI's specification says so (an empty
+    ``input`` or ``prompt``: the provider answers it); Anthropic refuses an empty ``messages``."""
     for name in names:
-        value = body.get(name)
-        if value is None:
+        if body.get(name) is None:
             raise InvalidRequest(f"{name!r} is required", param=name, code="missing_field")
-        if value == [] or value == "":
+        if name == "messages" and body[name] == []:
             raise InvalidRequest(f"{name!r} must not be empty", param=name, code="invalid_value")
 
 

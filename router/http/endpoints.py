@@ -1,6 +1,7 @@
 """The API endpoints that carry traffic, from the request's body to its answer (JSON, a stream,
 or a replay from the cache), in the client's own dialect: Chat Completions, embeddings,
-Anthropic Messages (and its ``count_tokens``), the Responses API and legacy Completions.
+Anthropic Messages (and its ``count_tokens``), the Responses API and legacy Completions (and,
+through ``router.http.gemini``, whose endpoints depend on the path, Gemini's ``generateContent``).
 
 Every endpoint takes the same path (``_serve``): authentication, the body read and checked,
 routing, budgets, limits, the cache; only the ``Endpoint`` differs — how its body is checked,
@@ -10,7 +11,8 @@ what its answers look like (``WireFormat``), and how a deployment is called (``C
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import dataclasses
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -18,10 +20,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive
 
-from router.answers.cache import BYPASS, CachedAnswer, CachePlan, plan_for
+from router.answers.cache import CachedAnswer, CachePlan, plan_for
 from router.answers.reuse import Keeper, ground, look_up
-from router.config.model import Dialect, GatewayKey, ResponseModel
-from router.dialects.bridge import Conversation, CountTokens, Embeddings
+from router.config.model import Dialect, GatewayConfig, GatewayKey, ResponseModel
+from router.dialects.bridge import Conversation, CountTokens, Embeddings, GeminiCountTokens
 from router.dialects.formats import FORMATS, WireFormat
 from router.dispatch.completion import EMBEDDINGS, Answers, Call
 from router.errors import (
@@ -49,6 +51,7 @@ from router.providers.litellm_params import CHAT, Surface
 from router.providers.litellm_params import EMBEDDINGS as EMBEDDINGS_SURFACE
 from router.routing.budgets import Tier, steer
 from router.routing.rules import RoutedRequest, route
+from router.routing.sessions import session_of
 from router.telemetry.exchange import Exchange, request_id_from
 from router.telemetry.metrics import Metrics
 
@@ -69,6 +72,10 @@ class Endpoint:
     streams: bool = True
     embeddings: bool = False
     count_tokens: bool = False
+    # The gateway key where the dialect's clients put it besides the bearer and x-api-key headers.
+    api_key: Callable[[Request], str | None] | None = None
+    # The endpoint in cache keys when its path varies by request (Gemini's names the model).
+    cache_path: str | None = None
 
     @property
     def wire_format(self) -> WireFormat:
@@ -78,12 +85,16 @@ class Endpoint:
     def answers(self) -> Answers:
         if self.embeddings:
             return EMBEDDINGS
-        return _TOKEN_COUNTS if self.count_tokens else self.wire_format
+        if self.count_tokens:
+            return _GEMINI_TOKEN_COUNTS if self.dialect is Dialect.GEMINI else _TOKEN_COUNTS
+        return self.wire_format
 
     def call(self, body: dict[str, Any]) -> Call:
         if self.embeddings:
             return Embeddings(body)
-        return CountTokens(body) if self.count_tokens else Conversation(self.dialect, body)
+        if self.count_tokens:
+            return GeminiCountTokens(body) if self.dialect is Dialect.GEMINI else CountTokens(body)
+        return Conversation(self.dialect, body)
 
 
 class _TokenCounts:
@@ -97,6 +108,14 @@ class _TokenCounts:
 
 
 _TOKEN_COUNTS = _TokenCounts()
+
+
+class _GeminiTokenCounts(_TokenCounts):
+    def holds_answer(self, document: Any) -> bool:
+        return isinstance(document, dict) and isinstance(document.get("totalTokens"), int)
+
+
+_GEMINI_TOKEN_COUNTS = _GeminiTokenCounts()
 
 CHAT_ENDPOINT = Endpoint(Dialect.CHAT, chat_request, CHAT)
 EMBEDDINGS_ENDPOINT = Endpoint(
@@ -143,9 +162,8 @@ async def _serve(request: Request, endpoint: Endpoint) -> Response | SSEResponse
         server = gateway.config.server
         headers = request.headers
         try:
-            key = gateway.keyring.authenticate(
-                headers.get("authorization"), request.scope, api_key=headers.get("x-api-key")
-            )
+            api_key = headers.get("x-api-key") or (endpoint.api_key(request) if endpoint.api_key else None)
+            key = gateway.keyring.authenticate(headers.get("authorization"), request.scope, api_key=api_key)
         except GatewayError:  # refused: the body is read all the same, and dropped as it comes
             body_read = await drop_body(request, server.max_body_size, server.body_timeout, worker.deadlines)
             raise
@@ -162,15 +180,20 @@ async def _serve(request: Request, endpoint: Endpoint) -> Response | SSEResponse
         exchange.model = routed.requested
         if key is not None and key.budget is not None:
             routed = _steer_by_budget(gateway, exchange, routed, key)
+        if not (endpoint.embeddings or endpoint.count_tokens):
+            routed = _with_session(gateway.config, routed, endpoint.dialect, headers, body, exchange)
         if endpoint.surface is not None:
             gateway.litellm_fields.check(routed.group.name, routed.pinned, body, endpoint.surface)
         await _admit_key(gateway, worker.metrics, key, routed.prompt_tokens)
         exchange.stream = endpoint.streams and routed.stream
         plan = plan_for(
-            routed, exchange.path, body, key, headers.get("cache-control"), gateway.config.cache.ttl
+            routed,
+            endpoint.cache_path or exchange.path,
+            body,
+            key,
+            headers.get("cache-control"),
+            gateway.config.cache.ttl,
         )
-        if exchange.stream and not endpoint.wire_format.replays:
-            plan = BYPASS
         exchange.cache = plan.status
         return await _answer(request, gateway, exchange, routed, body, plan, endpoint)
     except GatewayError as exc:
@@ -182,6 +205,9 @@ async def _serve(request: Request, endpoint: Endpoint) -> Response | SSEResponse
         if not body_read:  # the rest of the body is not read: the connection cannot carry another request
             response.headers["connection"] = "close"
         return response
+
+
+serve = _serve  # for the endpoints that depend on the path (``router.http.gemini``)
 
 
 async def _answer(
@@ -244,6 +270,8 @@ def _prepared(call: Call, gateway: Gateway, routed: RoutedRequest) -> Call:
     """``call``, its request translated for every wire API it may meet (the group's deployments,
     its fallbacks', or the pinned one): one that cannot cross is refused before any call."""
     if isinstance(call, Conversation):
+        if routed.session is not None:
+            call.cache_key = routed.session.hex
         config = gateway.config
         groups = [routed.group, *(config.models[name] for name in routed.group.fallbacks)]
         names = [routed.pinned] if routed.pinned is not None else [n for g in groups for n in g.deployments]
@@ -254,6 +282,30 @@ def _prepared(call: Call, gateway: Gateway, routed: RoutedRequest) -> Call:
 def _api_of(gateway: Gateway, deployment: str) -> str:
     found = gateway.config.deployments.get(deployment)
     return found.api.value if found is not None else "none"
+
+
+def _with_session(
+    config: GatewayConfig,
+    routed: RoutedRequest,
+    dialect: Dialect,
+    headers: Mapping[str, str],
+    body: dict[str, Any],
+    exchange: Exchange,
+) -> RoutedRequest:
+    """``routed`` with its session, when a group it may be served by has affinity, and without
+    hedges when its key is near its budget."""
+    exchange.decided = routed.decided
+    frugal = exchange.budget_tier is Tier.NEAR
+    affinity = routed.group.affinity
+    if affinity is None:
+        for name in routed.group.fallbacks:
+            affinity = affinity or config.models[name].affinity
+    if affinity is None or routed.pinned is not None:
+        return dataclasses.replace(routed, frugal=True) if frugal else routed
+    session = session_of(dialect, headers, body, affinity.header)
+    if session is not None:
+        exchange.session = session.hex
+    return dataclasses.replace(routed, session=session, frugal=frugal)
 
 
 def _steer_by_budget(

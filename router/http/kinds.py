@@ -4,7 +4,10 @@ refused with a clear 400 that names the value (``messages[2].content[0].text``).
 What the rest of a request's path may rely on afterwards: every documented field of the
 endpoint, when present and not null, has its documented JSON type down to its leaves; the
 dialect's required fields are there; and nothing in the body nests deeper than
-``MAX_DEPTH``. Other fields pass through unchecked. The tables of each dialect's fields are
+``MAX_DEPTH``. An integer field written as a whole-number float (``"n": 2.0``, which JSON and
+OpenAI's specification count as an integer) is accepted and left in the body as a Python
+``int``, so the translators, litellm and Raceway's own readers see integers only. Other
+fields pass through unchecked. The tables of each dialect's fields are
 in ``validation`` (chat, embeddings) and ``dialect_validation`` (the others).
 """
 
@@ -40,7 +43,7 @@ FORBIDDEN_FIELDS = frozenset(
         "litellm_params",
     }
 )
-# Objects and arrays may nest this deep, counting the body itself (documented in the README).
+# Objects and arrays may nest this deep, counting the body itself (documented in docs/endpoints.md).
 MAX_DEPTH = 128
 
 
@@ -68,7 +71,8 @@ class Kind:
     ``metadata``, a JSON schema) is free-form: passed through, only its depth is checked.
 
     Types are compared exactly (``type(v) in types``): JSON gives exactly these classes, and
-    ``true`` is not an integer here. ``null`` counts as absent, as in OpenAI's API.
+    ``true`` is not an integer here (a ``whole`` kind also takes a float without a fraction, and
+    the body then holds it as an ``int``). ``null`` counts as absent, as in OpenAI's API.
     """
 
     what: str
@@ -80,12 +84,17 @@ class Kind:
     # Fields required by the value of another (``tag``): a tool message needs its tool_call_id.
     tag: str = "type"
     required_when: Mapping[str, tuple[str, ...]] | None = None
+    # Fields whose kind depends on the tag's value, checked only there: a Responses
+    # ``function_call`` item's ``arguments`` is a string, a ``tool_search_call``'s an object.
+    variants: Mapping[str, Mapping[str, Kind]] | None = None
+    whole: bool = False  # an integer: a whole-number float is taken too, as an int
 
     # Whether ``inspect`` has anything to do once the type is right (not for strings, numbers...).
     nested: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.required_when is not None:  # the tag's value is then a string (or absent): hashable
+        if self.required_when is not None or self.variants is not None:
+            # the tag's value is then a string (or absent): hashable
             assert self.fields is not None and self.tag in self.fields, f"{self.tag} must be a checked field"
         nested = bool(self.choices) or dict in self.types or list in self.types
         object.__setattr__(self, "nested", nested)
@@ -104,6 +113,8 @@ class Kind:
             for name in self.required:
                 if value.get(name) is None:
                     raise _WrongValue("is required", "missing_field", [name])
+            if self.variants is not None and (variant := self.variants.get(value.get(self.tag, ""))):
+                _check_variant(value, variant, depth)
             if self.required_when is not None:
                 tag = value.get(self.tag, "")
                 for name in self.required_when.get(tag, ()):
@@ -117,7 +128,7 @@ class Kind:
             for index, item in enumerate(value):
                 try:
                     if type(item) not in items.types:
-                        raise _WrongValue(f"must be {items.what}", "invalid_type")
+                        value[index] = _whole(item, items)
                     if items.nested:
                         items.inspect(item, depth + 1)
                 except _WrongValue as wrong:
@@ -133,14 +144,48 @@ def _check_fields(value: dict[str, Any], fields: Mapping[str, Kind], depth: int)
             if kind is not None:
                 if item is not None:
                     if type(item) not in kind.types:
-                        raise _WrongValue(f"must be {kind.what}", "invalid_type")
-                    if kind.nested:
+                        value[name] = _whole(item, kind)  # a new value for a key: safe while iterating
+                    elif kind.nested:
                         kind.inspect(item, depth + 1)
             elif type(item) is dict or type(item) is list:
                 _check_depth(item, depth + 1)
         except _WrongValue as wrong:
             wrong.path.append(name)
             raise
+
+
+def _check_variant(value: dict[str, Any], variant: Mapping[str, Kind], depth: int) -> None:
+    """The fields of ``value`` (at level ``depth``) whose kind its tag decides; their depth, as
+    free-form fields, is checked already."""
+    for name, kind in variant.items():
+        item = value.get(name)
+        if item is None:
+            continue
+        try:
+            if type(item) not in kind.types:
+                value[name] = _whole(item, kind)
+            elif kind.nested:
+                kind.inspect(item, depth + 1)
+        except _WrongValue as wrong:
+            wrong.path.append(name)
+            raise
+
+
+# What orjson writes: an integer outside these bounds cannot go upstream (orjson reads a longer
+# integer literal as a float already).
+_LOWEST_INTEGER = -(2**63)
+_HIGHEST_INTEGER = 2**64 - 1
+
+
+def _whole(item: Any, kind: Kind) -> int:
+    """``item``, of none of ``kind``'s types, as the integer it stands for when ``kind`` is an
+    integer and ``item`` a float without a fraction (``2.0``); else the refusal."""
+    if kind.whole and type(item) is float and item.is_integer():
+        number = int(item)
+        if _LOWEST_INTEGER <= number <= _HIGHEST_INTEGER:
+            return number
+        raise _WrongValue("must be an integer of at most 64 bits", "invalid_value")
+    raise _WrongValue(f"must be {kind.what}", "invalid_type")
 
 
 def _check_depth(container: dict[str, Any] | list[Any], depth: int) -> None:
@@ -176,7 +221,8 @@ def array_of(items: Kind, what: str = "an array") -> Kind:
 
 class EmbeddingsInput(Kind):
     """A non-empty string, or an array of strings, of token ids or of token arrays: one of them,
-    not a mix. At most three levels deep, so no depth check is needed."""
+    not a mix. At most three levels deep, so no depth check is needed. Token ids written as
+    whole-number floats become ints, as in every integer field."""
 
     def inspect(self, value: Any, depth: int) -> None:
         if type(value) is str:
@@ -184,16 +230,29 @@ class EmbeddingsInput(Kind):
         else:
             valid = len(value) > 0 and (
                 all(type(item) is str for item in value)
-                or all(type(item) is int for item in value)
-                or all(type(item) is list and all(type(t) is int for t in item) for item in value)
+                or _token_ids(value)
+                or all(type(item) is list and _token_ids(item) for item in value)
             )
         if not valid:
             raise _WrongValue(f"must be {self.what}", "invalid_type")
 
 
+def _token_ids(values: list[Any]) -> bool:
+    """Whether ``values`` are all integers; whole-number floats among them become ints."""
+    if all(type(item) is int for item in values):
+        return True
+    if not all(type(item) is int or (type(item) is float and item.is_integer()) for item in values):
+        return False
+    try:
+        values[:] = [_whole(item, INTEGER) if type(item) is float else item for item in values]
+    except _WrongValue:
+        return False
+    return True
+
+
 STRING = Kind("a string", (str,))
 BOOLEAN = Kind("a boolean", (bool,))
-INTEGER = Kind("an integer", (int,))
+INTEGER = Kind("an integer", (int,), whole=True)
 NUMBER = Kind("a number", (int, float))
 OBJECT = Kind("an object", (dict,))
 STRINGS = array_of(STRING, "an array of strings")

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from router.errors import GatewayError, ModelNotFound
+from router.http import gemini
 from router.http.responses import error_response, json_response
 from router.http.worker import worker_of
 
@@ -19,6 +20,8 @@ def _model_object(name: str) -> dict[str, Any]:
 
 
 async def list_models(request: Request) -> Response:
+    if gemini.is_google_client(request):  # the same path in Google's API
+        return await gemini.list_models(request)
     gateway = worker_of(request).gateway
     try:
         key = gateway.keyring.authenticate(request.headers.get("authorization"), request.scope)
@@ -30,6 +33,8 @@ async def list_models(request: Request) -> Response:
 
 async def retrieve_model(request: Request) -> Response:
     """One model, as ``GET /v1/models`` lists it; a model the key may not use does not exist for it."""
+    if gemini.is_google_client(request):
+        return await gemini.retrieve_model(request)
     gateway = worker_of(request).gateway
     name: str = request.path_params["model"]
     try:

@@ -36,6 +36,8 @@ def error_response(error: GatewayError, dialect: Dialect = Dialect.CHAT) -> Resp
 
 def dialect_of_path(path: str) -> Dialect:
     """The dialect of errors answered outside an endpoint (no route, wrong method...)."""
+    if path.startswith("/v1beta/") or (path.startswith("/v1/models/") and ":" in path):
+        return Dialect.GEMINI
     return Dialect.MESSAGES if path.startswith(("/v1/messages", "/messages")) else Dialect.CHAT
 
 
@@ -63,6 +65,7 @@ class SSEResponse:
         self.drain = drain
         self._started = False
         self._sent = 0  # events relayed (the Responses API numbers its events)
+        self._opening: bytes | None = None  # the first of them (a failed Responses stream echoes it)
         self.rewrite = rewrite
         self.headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         self.headers += [
@@ -105,6 +108,8 @@ class SSEResponse:
                 if rewrite is not None:
                     event = rewrite(event)
                 await send({"type": "http.response.body", "body": event, "more_body": True})
+                if not self._sent:
+                    self._opening = event
                 self._sent += 1
         except UpstreamError as exc:
             outcome = StreamOutcome.CUT
@@ -123,7 +128,7 @@ class SSEResponse:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     def _error_event(self, error: GatewayError) -> bytes:
-        return self.stream.wire_format.error_event(error, self._sent)
+        return self.stream.wire_format.error_event(error, self._sent, self._opening)
 
 
 async def client_disconnected(receive: Receive) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
 from starlette.requests import Request
@@ -17,6 +18,9 @@ from router.http.drain import Drain
 from router.telemetry.exchange import Recorder
 from router.telemetry.metrics import Metrics
 from router.telemetry.tracing import OFF, Tracing
+
+if TYPE_CHECKING:
+    from router.status.service import StatusService
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,7 @@ class Worker:
     # waiting are answered 503, streams still running end with an error event.
     drain: Drain = field(default_factory=Drain)
     tracing: Tracing = OFF  # telemetry.traces, as the worker started (a reload does not change it)
+    status: StatusService | None = None  # the status page and the request log (router.status)
 
 
 def worker_of(request: Request) -> Worker:

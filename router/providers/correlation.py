@@ -17,7 +17,8 @@ from types import MappingProxyType
 
 TRACEPARENT = "traceparent"
 TRACESTATE = "tracestate"
-NO_TRACE: Mapping[str, str] = MappingProxyType({})
+# No headers to send upstream: no (well-formed) trace context, no forwarded client header.
+NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 # version-trace_id-parent_id-flags; version ff, an all-zero trace id or parent id are invalid.
 _TRACEPARENT = re.compile(r"(?!ff)([0-9a-f]{2})-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
@@ -35,7 +36,7 @@ def trace_context(headers: Mapping[str, str]) -> Mapping[str, str]:
     when well-formed, else nothing (as W3C Trace Context says of an invalid ``traceparent``)."""
     traceparent = headers.get(TRACEPARENT)
     if traceparent is None or not _valid_traceparent(traceparent):
-        return NO_TRACE
+        return NO_HEADERS
     tracestate = headers.get(TRACESTATE)
     if tracestate is None or not _TRACESTATE.fullmatch(tracestate):
         return {TRACEPARENT: traceparent}
@@ -47,7 +48,7 @@ def anthropic_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
     printable values only)."""
     found = {name: headers[name] for name in _ANTHROPIC_HEADERS if name in headers}
     if not found:
-        return NO_TRACE
+        return NO_HEADERS
     return {name: value for name, value in found.items() if _HEADER_VALUE.fullmatch(value)}
 
 
@@ -70,10 +71,10 @@ class Correlation:
 
     def __init__(
         self,
-        trace: Mapping[str, str] = NO_TRACE,
+        trace: Mapping[str, str] = NO_HEADERS,
         *,
         keep_ratelimit: bool = False,
-        forwarded: Mapping[str, str] = NO_TRACE,
+        forwarded: Mapping[str, str] = NO_HEADERS,
     ) -> None:
         """``forwarded``: the client's headers meant for an upstream of its own dialect."""
         self.trace = trace

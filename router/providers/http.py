@@ -1,9 +1,18 @@
 """Native providers: the body forwarded over the worker's pooled aiohttp session, its answer
-read (bounded) or its stream relayed event by event, in the deployment's own wire API."""
+read (bounded) or its stream relayed event by event, in the deployment's own wire API.
+
+Each of a deployment's timers governs its own phase of a call: ``connect_timeout`` the
+connection (aiohttp's ``sock_connect``); ``first_chunk_timeout`` the wait for the answer's
+headers and first content (the caller's, ``router.dispatch.opened_stream``, whatever the
+provider); ``idle_timeout`` each silence of a stream once its content has begun (here, between
+reads); ``timeout`` the whole call (aiohttp's ``total``). A silence before the first content is
+not idleness: a reasoning model may think longer than ``idle_timeout`` before it says anything.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterator
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import contextmanager
 
 import aiohttp
@@ -30,12 +39,6 @@ def translate_errors(deployment: Deployment) -> Iterator[None]:
             deployment=name,
             code="upstream_connect_timeout",
         ) from exc
-    except aiohttp.SocketTimeoutError as exc:
-        raise UpstreamTimeout(
-            f"deployment {name} went silent for more than {deployment.idle_timeout:g}s",
-            deployment=name,
-            code="upstream_idle_timeout",
-        ) from exc
     except TimeoutError as exc:
         raise UpstreamTimeout(
             f"deployment {name} did not finish within {deployment.timeout:g}s", deployment=name
@@ -48,6 +51,25 @@ def translate_errors(deployment: Deployment) -> Iterator[None]:
         raise UpstreamError(f"deployment {name} failed: {type(exc).__name__}", deployment=name) from exc
     except EventTooLarge as exc:
         raise too_large(deployment) from exc
+
+
+async def next_chunk(chunks: AsyncIterator[bytes], deployment: Deployment, *, idle: bool) -> bytes | None:
+    """The stream's next chunk (None at its end); within ``idle_timeout`` when ``idle``, i.e.
+    once its content has begun. Only the read is timed: not what the caller does in between."""
+    if not idle:
+        return await anext(chunks, None)
+    timer = asyncio.timeout(deployment.idle_timeout)
+    try:
+        async with timer:
+            return await anext(chunks, None)
+    except TimeoutError as exc:
+        if not timer.expired():  # another deadline (the whole call's) ran out meanwhile
+            raise
+        raise UpstreamTimeout(
+            f"deployment {deployment.name} went silent for more than {deployment.idle_timeout:g}s",
+            deployment=deployment.name,
+            code="upstream_idle_timeout",
+        ) from exc
 
 
 def too_large(deployment: Deployment) -> UpstreamError:
@@ -102,15 +124,10 @@ class HTTPProvider:
         self._headers = headers
         own = [value for name, value in headers.items() if name not in _PUBLIC_HEADERS]
         self._scrubber = scrubber if scrubber is not None else Scrubber(own)
+        # No socket read timeout: it would also cut the wait for headers and first content,
+        # which is first_chunk_timeout's (see the module's docstring).
         self._timeout = aiohttp.ClientTimeout(
             total=deployment.timeout, sock_connect=deployment.connect_timeout
-        )
-        # Streams also must not fall silent between chunks; their first chunk has its own
-        # deadline, enforced by the caller (first_chunk_timeout).
-        self._stream_timeout = aiohttp.ClientTimeout(
-            total=deployment.timeout,
-            sock_connect=deployment.connect_timeout,
-            sock_read=deployment.idle_timeout,
         )
 
     def _auth_headers(self) -> dict[str, str]:
@@ -118,6 +135,10 @@ class HTTPProvider:
 
     def _generate_url(self) -> str:
         raise NotImplementedError
+
+    def _stream_url(self) -> str:
+        """Where streams are posted: where answers are, unless the wire API says otherwise."""
+        return self._generate_url()
 
     def _payload(self, body: RequestBody) -> bytes:
         return orjson.dumps({**body, "model": self.deployment.model})
@@ -157,10 +178,10 @@ class HTTPProvider:
         name = self.deployment.name
         with translate_errors(self.deployment):
             async with self._session.post(
-                self._generate_url(),
+                self._stream_url(),
                 data=self._payload(body),
                 headers=self._headers_for(correlation),
-                timeout=self._stream_timeout,
+                timeout=self._timeout,
             ) as response:
                 if correlation is not None:
                     correlation.answered(response.headers)
@@ -168,8 +189,12 @@ class HTTPProvider:
                     raise self._refusal(response, await read_bounded(response, self.deployment))
                 buffer = SSEBuffer(max_event=self.deployment.max_response_size)
                 is_final = self._format.is_final
-                async for chunk in response.content.iter_any():
+                has_content = self._format.has_content
+                chunks = response.content.iter_any()
+                begun = False  # content has come: from now on, silences are timed
+                while (chunk := await next_chunk(chunks, self.deployment, idle=begun)) is not None:
                     for event in buffer.feed(chunk):
+                        begun = begun or has_content(event)
                         yield event  # an error event is the dispatch's to judge, as for every provider
                         if is_final(event):
                             return

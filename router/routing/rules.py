@@ -14,10 +14,19 @@ from typing import Any
 
 from router.config.model import GatewayConfig, GatewayKey, ModelGroup, RouteMatch
 from router.errors import InvalidRequest, ModelNotFound, PermissionDenied
-from router.providers.correlation import NO_TRACE, anthropic_headers, trace_context
+from router.providers.correlation import NO_HEADERS, anthropic_headers, trace_context
+from router.routing.sessions import AffinityResult, Session
 
 TAGS_HEADER = "x-raceway-tags"
 OVERRIDE_HEADER = "x-raceway-deployment"
+
+
+@dataclass(slots=True)
+class Decided:
+    """What the dispatcher decided about a request that its record reports (access log, traces)."""
+
+    affinity: AffinityResult = AffinityResult.OFF
+    alone: str | None = None  # why a race or hedge sent it to one deployment (``HedgeSkip``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +37,11 @@ class RoutedRequest:
     stream: bool
     rule: str | None = None  # the routing rule that chose the group, if any
     pinned: str | None = None  # a deployment pinned by override
-    trace: Mapping[str, str] = field(default_factory=lambda: NO_TRACE)  # the client's W3C trace context
-    forwarded: Mapping[str, str] = field(default_factory=lambda: NO_TRACE)  # anthropic-version, -beta
+    trace: Mapping[str, str] = field(default_factory=lambda: NO_HEADERS)  # the client's W3C trace context
+    forwarded: Mapping[str, str] = field(default_factory=lambda: NO_HEADERS)  # anthropic-version, -beta
+    session: Session | None = None  # its conversation, when a group on its way has affinity
+    frugal: bool = False  # the key is near its budget: no hedges
+    decided: Decided = field(default_factory=Decided)
 
 
 def estimate_prompt_tokens(body: dict[str, Any]) -> int:
@@ -37,7 +49,8 @@ def estimate_prompt_tokens(body: dict[str, Any]) -> int:
 
     Reads the text of every dialect's prompt whatever its shape: chat's and Anthropic's
     ``messages`` (and Anthropic's ``system``), the Responses API's ``instructions`` and ``input``
-    items, legacy completions' ``prompt``, embeddings' ``input``. Validation checks the fields
+    items, legacy completions' ``prompt``, embeddings' ``input``, Gemini's ``contents`` and
+    ``systemInstruction`` parts. Validation checks the fields
     of the endpoint called, so another endpoint's field (a stray ``messages`` in an embeddings
     request) may be anything; it is passed through, and counts only if well formed.
     """
@@ -47,6 +60,8 @@ def estimate_prompt_tokens(body: dict[str, Any]) -> int:
     for message in messages if type(messages) is list else ():
         if type(message) is dict:
             characters += _text_size(message.get("content"))
+    for content in _gemini_contents(body):
+        characters += _text_size(content.get("parts"))
     raw_input = body.get("input")
     if isinstance(raw_input, str):
         characters += len(raw_input)
@@ -60,6 +75,14 @@ def estimate_prompt_tokens(body: dict[str, Any]) -> int:
             else:
                 characters += 1
     return (characters + 3) // 4
+
+
+def _gemini_contents(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """A Gemini request's contents and system instruction (each holding ``parts``)."""
+    contents = body.get("contents")
+    found = [c for c in contents if type(c) is dict] if type(contents) is list else []
+    system = body.get("systemInstruction")
+    return [*found, system] if type(system) is dict else found
 
 
 def _text_size(content: Any) -> int:
@@ -141,5 +164,5 @@ def route(
         rule=rule_name,
         pinned=pinned,
         trace=trace_context(headers),
-        forwarded=anthropic_headers(headers) if anthropic_client else NO_TRACE,
+        forwarded=anthropic_headers(headers) if anthropic_client else NO_HEADERS,
     )

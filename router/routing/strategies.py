@@ -136,14 +136,18 @@ class Pacing(enum.Enum):
 class StrategyKind:
     ordering: Callable[[random.Random], Strategy]  # a fresh instance per group (it may keep a turn)
     pacing: Pacing = Pacing.ONE_BY_ONE
+    # It only spreads load: with affinity, rendezvous hashing may place a new session instead
+    # (``router.routing.affinity``), by ``weight`` when ``weighs``.
+    spreads: bool = False
+    weighs: bool = False
 
 
 STRATEGIES: dict[str, StrategyKind] = {
     "fallback": StrategyKind(lambda rng: ConfiguredOrder()),
     "race": StrategyKind(lambda rng: ConfiguredOrder(), Pacing.ALL_AT_ONCE),
     "hedge": StrategyKind(lambda rng: ConfiguredOrder(), Pacing.STAGGERED),
-    "round_robin": StrategyKind(lambda rng: RoundRobin()),
-    "weighted": StrategyKind(Weighted),
+    "round_robin": StrategyKind(lambda rng: RoundRobin(), spreads=True),
+    "weighted": StrategyKind(Weighted, spreads=True, weighs=True),
     "least_busy": StrategyKind(lambda rng: LeastBusy()),
     "latency": StrategyKind(LowestLatency),
     "cost": StrategyKind(lambda rng: Cheapest()),
@@ -157,3 +161,7 @@ def strategy_for(name: str, rng: random.Random | None = None) -> Strategy:
 
 def pacing_of(name: str) -> Pacing:
     return STRATEGIES[name].pacing
+
+
+def kind_of(name: str) -> StrategyKind:
+    return STRATEGIES[name]

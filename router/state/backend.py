@@ -3,10 +3,10 @@
 A gateway always holds one backend (never None), chosen once by ``router.state.open_state``:
 
 - ``LocalState`` (``state.backend: local``, the default): every worker enforces its share of
-  each rate limit, keeps its own cooldowns, answer cache and flights, and writes spend to
-  the machine's SQLite ledger;
-- ``RedisBackend`` (``state.backend: redis``): limits, cooldowns, the answer cache, flights
-  and spend are shared through Redis by every worker of every instance, with the local
+  each rate limit, keeps its own cooldowns, answer cache and flights, writes spend to
+  the machine's SQLite ledger and session pins to a table every worker of the instance maps;
+- ``RedisBackend`` (``state.backend: redis``): limits, cooldowns, the answer cache, flights,
+  session pins and spend are shared through Redis by every worker of every instance, with the local
   behaviour as the fallback whenever Redis fails.
 
 No module outside ``router.state`` branches on the backend, imports Redis code or catches
@@ -16,7 +16,7 @@ or (spend only) raises ``StoreUnavailable``, which the caller treats as "keep it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -62,6 +62,18 @@ class AnswerStore(Protocol):
         ...
 
 
+class PinStore(Protocol):
+    """Which deployment each session's turns go to (affinity), for every worker that serves them."""
+
+    async def find(self, key: bytes, deployments: Sequence[str]) -> str | None:
+        """The live pin of session ``key``, if it names one of ``deployments``."""
+        ...
+
+    def keep(self, key: bytes, deployment: str, ttl: float) -> None:
+        """Pin ``key`` to ``deployment`` for ``ttl`` seconds (off the request's path)."""
+        ...
+
+
 class SpendStore(Protocol):
     """Where spend is kept: writes tallies and reads back every key's totals."""
 
@@ -90,6 +102,9 @@ class StateBackend(Protocol):
 
     @property
     def spend(self) -> SpendStore: ...
+
+    @property
+    def pins(self) -> PinStore: ...
 
     def rate_limit(
         self, scope: str, name: str, rpm: int | None, tpm: int | None, *, share: int, wait: float = 0.0

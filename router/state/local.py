@@ -1,5 +1,6 @@
 """The local backend: this machine only. Each worker enforces its share of every rate limit and
-keeps its own cooldowns, cache and flights; spend goes to the machine's SQLite ledger."""
+keeps its own cooldowns, cache and flights; spend goes to the machine's SQLite ledger, and
+session pins to a memory-mapped table in the instance's state directory, which every worker maps."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, TypeVar
 from router.fleet.limits import RateLimit
 from router.spend.ledger import Ledger, Spent, Tally
 from router.state.backend import Limiter, Loop, StoreUnavailable
+from router.state.pins import FILE_NAME, PinTable
 
 if TYPE_CHECKING:
     from router.answers.cache import CachedAnswer
@@ -74,9 +76,12 @@ class LedgerStore:
 class LocalState:
     name = "local"
 
-    def __init__(self, ledger: Path) -> None:
+    def __init__(self, ledger: Path, shared_dir: Path | None = None) -> None:
+        """``shared_dir``: the instance's state directory, which its workers share (None: pins
+        stay in this process)."""
         self.answers = NoAnswersBeyondThisWorker()
         self.spend = LedgerStore(ledger)
+        self.pins = PinTable(shared_dir / FILE_NAME if shared_dir is not None else None)
 
     def rate_limit(
         self, scope: str, name: str, rpm: int | None, tpm: int | None, *, share: int, wait: float = 0.0
@@ -96,3 +101,4 @@ class LocalState:
 
     async def close(self) -> None:
         await self.spend.close()
+        self.pins.close()

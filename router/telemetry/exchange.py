@@ -13,6 +13,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import orjson
 
@@ -20,6 +21,7 @@ from router.answers.cache import CacheStatus
 from router.dispatch.completion import Usage
 from router.errors import GatewayError, UpstreamError
 from router.routing.budgets import Tier
+from router.routing.rules import Decided
 from router.spend.book import SpendBook
 from router.telemetry.metrics import LATENCY_BUCKETS, OVERHEAD_BUCKETS, UNKNOWN_MODEL, Metrics
 from router.telemetry.tracing import NO_TRACE, RequestTrace
@@ -62,6 +64,10 @@ class Exchange:
     dialect: str = "chat"  # the client's wire format
     upstream_api: str = "none"  # the wire API of the deployment that answered
     trace: RequestTrace = NO_TRACE  # its spans, ended with it
+    decided: Decided | None = None  # what the dispatcher decided (affinity, a race or hedge sent alone)
+    session: str | None = None  # the session key's hash, for groups with affinity
+    # A stream continued past breaks: each break's deployment, its successor, the text's length there.
+    resumed: list[dict[str, object]] | None = None
 
     def failed(self, error: GatewayError) -> None:
         """The request ends with ``error``: its code, and which deployment failed after how many calls.
@@ -76,13 +82,20 @@ class Exchange:
             self.upstream_request_id = error.upstream_request_id
 
 
+class RecordSink(Protocol):
+    """Where a finished request's access-log record goes besides the log (the request log)."""
+
+    def add(self, exchange: Exchange, record: dict[str, Any]) -> None: ...
+
+
 class Recorder:
-    """Turns finished exchanges into metrics and (optionally) an access-log line."""
+    """Turns finished exchanges into metrics and (optionally) an access-log line and a request-log record."""
 
     def __init__(self, metrics: Metrics, *, access_log: bool, spend: SpendBook | None = None) -> None:
         self._metrics = metrics
         self._access_log = access_log
         self.spend = spend  # where the keys' spend is tallied (set once the worker runs)
+        self.request_log: RecordSink | None = None  # server.request_log (set once the worker runs)
 
     def finish(self, exchange: Exchange, status: int) -> None:
         metrics, model = self._metrics, exchange.model
@@ -116,8 +129,12 @@ class Recorder:
                 metrics.budget_requests.labels(exchange.key, exchange.budget_tier).inc()
             if self.spend is not None and (status < 400 or exchange.cost):
                 self.spend.record(exchange.key, exchange.cost, usage)
-        if self._access_log:
-            access_logger.info(self._line(exchange, status, elapsed))
+        if self._access_log or self.request_log is not None:
+            record = self.record(exchange, status, elapsed)
+            if self._access_log:
+                access_logger.info(orjson.dumps(record).decode())
+            if self.request_log is not None:
+                self.request_log.add(exchange, record)
 
     def _note_exemplars(self, exchange: Exchange, elapsed: float, exemplar: dict[str, str]) -> None:
         book, model = self._metrics.exemplars, {"model": exchange.model}
@@ -130,33 +147,36 @@ class Recorder:
                 "raceway_time_to_first_token_seconds", LATENCY_BUCKETS, model, exchange.first_token, exemplar
             )
 
-    def _line(self, exchange: Exchange, status: int, elapsed: float) -> str:
+    def record(self, exchange: Exchange, status: int, elapsed: float) -> dict[str, Any]:
+        """The request's access-log record (one JSON line of the access log)."""
         usage = exchange.usage
-        return orjson.dumps(
-            {
-                "ts": round(time.time(), 3),
-                "request_id": exchange.request_id,
-                "worker": self._metrics.worker,
-                "path": exchange.path,
-                "dialect": exchange.dialect,
-                "upstream_api": exchange.upstream_api,
-                "key": exchange.key,
-                "model": exchange.model,
-                "deployment": exchange.deployment,
-                "stream": exchange.stream,
-                "status": status,
-                "error": exchange.error,
-                "attempts": exchange.attempts,
-                "latency_ms": round(elapsed * 1000, 3),
-                "ttft_ms": None if exchange.first_token is None else round(exchange.first_token * 1000, 3),
-                "overhead_ms": None if exchange.overhead is None else round(exchange.overhead * 1000, 3),
-                "prompt_tokens": usage.prompt_tokens if usage else None,
-                "completion_tokens": usage.completion_tokens if usage else None,
-                "cache_read_tokens": usage.cache_read if usage else None,
-                "cache_write_tokens": usage.cache_write if usage else None,
-                "cost_usd": round(exchange.cost, 8),
-                "cache": exchange.cache,
-                "budget_tier": exchange.budget_tier,
-                "upstream_request_id": exchange.upstream_request_id,
-            }
-        ).decode()
+        return {
+            "ts": round(time.time(), 3),
+            "request_id": exchange.request_id,
+            "worker": self._metrics.worker,
+            "path": exchange.path,
+            "dialect": exchange.dialect,
+            "upstream_api": exchange.upstream_api,
+            "key": exchange.key,
+            "model": exchange.model,
+            "deployment": exchange.deployment,
+            "stream": exchange.stream,
+            "status": status,
+            "error": exchange.error,
+            "attempts": exchange.attempts,
+            "latency_ms": round(elapsed * 1000, 3),
+            "ttft_ms": None if exchange.first_token is None else round(exchange.first_token * 1000, 3),
+            "overhead_ms": None if exchange.overhead is None else round(exchange.overhead * 1000, 3),
+            "prompt_tokens": usage.prompt_tokens if usage else None,
+            "completion_tokens": usage.completion_tokens if usage else None,
+            "cache_read_tokens": usage.cache_read if usage else None,
+            "cache_write_tokens": usage.cache_write if usage else None,
+            "cost_usd": round(exchange.cost, 8),
+            "cache": exchange.cache,
+            "budget_tier": exchange.budget_tier,
+            "upstream_request_id": exchange.upstream_request_id,
+            "affinity": exchange.decided.affinity if exchange.decided is not None else None,
+            "session": exchange.session,
+            "alone": exchange.decided.alone if exchange.decided is not None else None,
+            "resumed": exchange.resumed,
+        }

@@ -48,8 +48,9 @@ UPSTREAM_OUTCOMES = (
 )
 QUEUE_REASONS = ("queue_full", "queue_timeout")  # refusals of a deployment's concurrency queue
 RATE_LIMIT_REASONS = ("rate_limited", "tokens_exceed_limit")  # of a deployment's or key's rpm / tpm
-TOKEN_KINDS = ("prompt", "completion")
+TOKEN_KINDS = ("prompt", "completion", "cache_read", "cache_write")  # cache: prompt tokens read / written
 SPAN_DROP_REASONS = ("export_failed", "queue_full")  # of raceway_trace_spans_dropped_total
+REQUEST_LOG_DROP_REASONS = ("queue_full", "write_failed")  # of raceway_request_log_dropped_total
 
 
 def multiprocess_dir() -> str | None:
@@ -182,10 +183,29 @@ class Metrics:
             ["model"],
             registry=registry,
         )
+        self.hedges_skipped = Counter(
+            "raceway_hedges_skipped",
+            "Second calls a race or hedge did not start: budget spent, warm session, key near its budget.",
+            ["model", "reason"],
+            registry=registry,
+        )
+        self.affinity = Counter(
+            "raceway_affinity",
+            "Requests of groups with affinity, by placement.",
+            ["model", "result"],
+            registry=registry,
+        )
         self.fallbacks = Counter(
             "raceway_fallbacks",
             "Requests handed to a fallback model group.",
             ["model", "from", "to"],
+            registry=registry,
+        )
+        self.stream_resumes = Counter(
+            "raceway_stream_resumes",
+            "Streams that broke after content: continued on another deployment and spliced, refused "
+            "(the answer cannot be continued: a tool call or thinking), or exhausted (no deployment left).",
+            ["model", "from", "to", "outcome"],
             registry=registry,
         )
         self.retries = Counter(
@@ -315,6 +335,18 @@ class Metrics:
             ["reason"],
             registry=registry,
         )
+        self.request_log_written = Counter(
+            "raceway_request_log_written",
+            "Request records written to the request log (server.request_log).",
+            registry=registry,
+        )
+        self.request_log_dropped = Counter(
+            "raceway_request_log_dropped",
+            "Request records the request log did not keep, by reason (queue_full: the worker's writes "
+            "lag behind; write_failed: the store refused them: a full or read-only disk, Redis down).",
+            ["reason"],
+            registry=registry,
+        )
         self.config_info = Gauge(
             "raceway_config_info",
             "The active config's hash (value 1 per worker).",
@@ -367,6 +399,16 @@ def build_metrics(worker: int = 0, *, enabled: bool = True) -> tuple[Metrics, Co
         return Metrics(None, worker=worker, enabled=enabled), None
     registry = CollectorRegistry()
     return Metrics(registry, worker=worker, enabled=enabled), registry
+
+
+def families(registry: CollectorRegistry | None) -> list[Metric]:
+    """Every metric family as ``/metrics`` exposes it at this moment: in multiprocess mode,
+    summed over the workers' files (for the status page, whose figures must be the same)."""
+    if registry is None:
+        path = multiprocess_dir()
+        assert path is not None, "a worker without a registry writes to PROMETHEUS_MULTIPROC_DIR"
+        return list(_WorkerFiles(path).collect())
+    return list(registry.collect())
 
 
 def render(

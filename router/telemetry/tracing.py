@@ -1,10 +1,13 @@
-"""Request traces, as the rest of the gateway sees them: a facade whose "off" side does nothing.
+"""Request traces, as the rest of the gateway sees them: protocols, and the "off" side that does nothing.
 
 A request's trace (``RequestTrace``) has a server span, and child spans for the cache
 lookup, each upstream attempt (with its admission) and the stream relay. Callers never ask
-whether tracing is on: with tracing off every object here is a shared no-op whose methods
-return at once, and the OpenTelemetry SDK is never imported (``router.telemetry.otel``, the
-real side, is imported only by ``start_tracing`` when the config has ``telemetry.traces``).
+whether tracing is on: with tracing off every object is a shared no-op (``OFF``,
+``NO_TRACE``, ``NO_ATTEMPT``, ``NO_SPAN``) whose methods return at once, and the
+OpenTelemetry SDK is never imported (``router.telemetry.otel``, the real side, is imported
+only by ``start_tracing`` when the config has ``telemetry.traces``). Both sides implement
+the protocols without inheriting from them, so a method one of them lacks is a type error
+(mypy), not a silent no-op.
 
 The request's trace is found by whatever runs on its behalf through ``current_trace()``
 (a context variable: tasks a round starts for its calls inherit it), so the dispatch code
@@ -16,7 +19,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from router.config.model import Deployment
@@ -38,26 +41,19 @@ class AttemptOutcome(enum.StrEnum):
     CANCELLED = "cancelled"  # stopped for another reason: the client left, the deadline passed
 
 
-class Span:
-    """A child span of a request (the cache lookup); the no-op one."""
+class Span(Protocol):
+    """A child span of a request (the cache lookup)."""
 
-    __slots__ = ()
+    def set(self, key: str, value: str | bool | int | float) -> None: ...
 
-    def set(self, key: str, value: str | bool | int | float) -> None:
-        return None
-
-    def end(self, error: BaseException | None = None) -> None:
-        return None
+    def end(self, error: BaseException | None = None) -> None: ...
 
 
-class AttemptSpan:
-    """One upstream attempt's span; the no-op one. ``Attempt`` and the round report to it."""
-
-    __slots__ = ()
+class AttemptSpan(Protocol):
+    """One upstream attempt's span. ``Attempt`` and the round report to it."""
 
     def propagate(self, trace: Mapping[str, str]) -> Mapping[str, str]:
         """The trace context the call sends upstream (given: the client's, when well-formed)."""
-        return trace
 
     def admitting(self) -> None:
         """Admission (rate limit, concurrency slot, queue) begins."""
@@ -75,7 +71,6 @@ class AttemptSpan:
     def stream_watcher(self, wire_format: WireFormat) -> Callable[[bytes], None] | None:
         """What should see each event of the stream this attempt opened (events in
         ``wire_format``); None: nothing (tracing off, or the request is not traced)."""
-        return None
 
     def stream_ended(self, outcome: str, usage: Usage | None) -> None:
         """The stream this attempt serves ended (``StreamOutcome`` value)."""
@@ -96,19 +91,15 @@ class AttemptSpan:
         """The attempt gave back its claim on the deployment (``Attempt.end``)."""
 
 
-class RequestTrace:
-    """One request's trace; the no-op one."""
-
-    __slots__ = ()
+class RequestTrace(Protocol):
+    """One request's trace."""
 
     def attempt(
         self, deployment: Deployment, *, number: int, hedge_delay: float | None = None
     ) -> AttemptSpan:
         """A span for the ``number``-th upstream call; ``hedge_delay``: the wait before this hedge."""
-        return NO_ATTEMPT
 
-    def child(self, name: str) -> Span:
-        return NO_SPAN
+    def child(self, name: str) -> Span: ...
 
     def event(self, name: str, attributes: Mapping[str, str]) -> None:
         """Something that happened to the request (a fallback hand-over)."""
@@ -118,22 +109,19 @@ class RequestTrace:
 
     def exemplar(self) -> dict[str, str] | None:
         """``{"trace_id": ...}`` for a latency histogram, when this request is sampled."""
-        return None
 
     def finish(self, exchange: Exchange, status: int) -> None:
         """The request is answered (for a stream: the stream ended): end its spans."""
 
 
-class Tracing:
-    """Starts request traces; the no-op one, for tracing off."""
+class Tracing(Protocol):
+    """Starts request traces."""
 
-    __slots__ = ()
-
-    enabled = False
+    @property
+    def enabled(self) -> bool: ...
 
     def begin(self, headers: Mapping[str, str], request_id: str, path: str) -> RequestTrace:
         """The trace of a request that just arrived (continuing its ``traceparent``), made current."""
-        return NO_TRACE
 
     def shutdown(self) -> None:
         """Export what is still queued and stop (blocking)."""
@@ -142,10 +130,102 @@ class Tracing:
         """``shutdown`` without blocking the event loop, for a bounded time (a worker stopping)."""
 
 
-NO_SPAN = Span()
-NO_ATTEMPT = AttemptSpan()
-NO_TRACE = RequestTrace()
-OFF = Tracing()
+# -- tracing off: one shared no-op object of each kind ------------------------------------
+
+
+class UntracedSpan:
+    __slots__ = ()
+
+    def set(self, key: str, value: str | bool | int | float) -> None:
+        return None
+
+    def end(self, error: BaseException | None = None) -> None:
+        return None
+
+
+class UntracedAttempt:
+    __slots__ = ()
+
+    def propagate(self, trace: Mapping[str, str]) -> Mapping[str, str]:
+        return trace  # the client's own context goes upstream unchanged
+
+    def admitting(self) -> None:
+        return None
+
+    def admitted(self, *, queued: bool = False, refused: str | None = None) -> None:
+        return None
+
+    def answered(self, document: Any, usage: Usage | None) -> None:
+        return None
+
+    def opened(self, first_token: float, head: list[bytes]) -> None:
+        return None
+
+    def stream_watcher(self, wire_format: WireFormat) -> Callable[[bytes], None] | None:
+        return None
+
+    def stream_ended(self, outcome: str, usage: Usage | None) -> None:
+        return None
+
+    def failed(self, error: BaseException) -> None:
+        return None
+
+    def losing(self) -> None:
+        return None
+
+    def won(self) -> None:
+        return None
+
+    def lost(self) -> None:
+        return None
+
+    def ended(self) -> None:
+        return None
+
+
+class UntracedRequest:
+    __slots__ = ()
+
+    def attempt(
+        self, deployment: Deployment, *, number: int, hedge_delay: float | None = None
+    ) -> AttemptSpan:
+        return NO_ATTEMPT
+
+    def child(self, name: str) -> Span:
+        return NO_SPAN
+
+    def event(self, name: str, attributes: Mapping[str, str]) -> None:
+        return None
+
+    def request_body(self, body: Mapping[str, Any]) -> None:
+        return None
+
+    def exemplar(self) -> dict[str, str] | None:
+        return None
+
+    def finish(self, exchange: Exchange, status: int) -> None:
+        return None
+
+
+class TracingOff:
+    __slots__ = ()
+
+    enabled = False
+
+    def begin(self, headers: Mapping[str, str], request_id: str, path: str) -> RequestTrace:
+        return NO_TRACE
+
+    def shutdown(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+NO_SPAN: Span = UntracedSpan()
+NO_ATTEMPT: AttemptSpan = UntracedAttempt()
+NO_TRACE: RequestTrace = UntracedRequest()
+OFF: Tracing = TracingOff()
 
 _current: ContextVar[RequestTrace] = ContextVar("raceway_request_trace", default=NO_TRACE)
 

@@ -2,10 +2,12 @@
 
 It plays one two-turn script to a coding agent: asked first, the model calls a tool that
 writes a file; asked again once the tool's result is in the conversation, it answers
-with a final text. It speaks three wires, each at its own path, each as a stream:
+with a final text. It speaks four wires, each at its own path, each as a stream:
 
 - Anthropic Messages (``POST /v1/messages``), Claude Code's own;
 - OpenAI Responses (``POST /v1/responses``), Codex's own;
+- Google's Gemini API (``POST /v1beta/models/gemini-2.5-flash:streamGenerateContent``), Gemini
+  CLI's own (the model in the path, the stream asked by the method);
 - OpenAI chat completions (``POST /v1/chat/completions``) with tool calls, the plain
   upstream a gateway translates to.
 
@@ -36,6 +38,7 @@ class Wire(enum.Enum):
     MESSAGES = "/v1/messages"
     RESPONSES = "/v1/responses"
     CHAT = "/v1/chat/completions"
+    GEMINI = "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,9 @@ class Seen:
         """The names of the tools the request offers, whatever the wire's shape for them."""
         names = []
         for tool in self.body.get("tools") or []:
+            if "functionDeclarations" in tool:  # Gemini: one tool holds every declaration
+                names += [declaration["name"] for declaration in tool["functionDeclarations"]]
+                continue
             function = tool.get("function")
             names.append(function["name"] if isinstance(function, dict) else tool.get("name") or tool["type"])
         return names
@@ -74,6 +80,12 @@ def has_tool_result(wire: Wire, body: dict[str, Any]) -> bool:
             isinstance(message.get("content"), list)
             and any(block.get("type") == "tool_result" for block in message["content"])
             for message in body.get("messages", [])
+        )
+    if wire is Wire.GEMINI:
+        return any(
+            "functionResponse" in part
+            for content in body.get("contents", [])
+            for part in content.get("parts", [])
         )
     if wire is Wire.RESPONSES:
         items = body.get("input")
@@ -228,7 +240,25 @@ def chat_stream(model: str, reply: str | ToolCall) -> list[bytes]:
     return [*chunks, sse({**base, "choices": [], "usage": usage}), b"data: [DONE]\n\n"]
 
 
-STREAMS = {Wire.MESSAGES: messages_stream, Wire.RESPONSES: responses_stream, Wire.CHAT: chat_stream}
+def gemini_stream(model: str, reply: str | ToolCall) -> list[bytes]:
+    """A Gemini stream: one event with the text, or the whole function call, its finish and usage."""
+    if isinstance(reply, ToolCall):
+        part: dict[str, Any] = {
+            "functionCall": {"id": "call_scripted_1", "name": reply.name, "args": reply.arguments}
+        }
+    else:
+        part = {"text": reply}
+    candidate = {"content": {"role": "model", "parts": [part]}, "finishReason": "STOP", "index": 0}
+    usage = {"promptTokenCount": 120, "candidatesTokenCount": 20, "totalTokenCount": 140}
+    return [sse({"candidates": [candidate], "usageMetadata": usage, "modelVersion": model})]
+
+
+STREAMS = {
+    Wire.MESSAGES: messages_stream,
+    Wire.RESPONSES: responses_stream,
+    Wire.CHAT: chat_stream,
+    Wire.GEMINI: gemini_stream,
+}
 
 
 class ConversationUpstream:
@@ -283,7 +313,7 @@ class ConversationUpstream:
         if request.path != wire.value:
             message = f"this upstream speaks {wire.value}, not {request.path}"
             return web.json_response({"error": {"type": "not_found", "message": message}}, status=404)
-        if not body.get("stream"):
+        if not body.get("stream") and wire is not Wire.GEMINI:
             return web.json_response(
                 {"error": {"type": "invalid_request", "message": "stream only"}}, status=400
             )
@@ -297,7 +327,8 @@ class ConversationUpstream:
             }
         )
         await answer.prepare(request)
-        for event in STREAMS[wire](body.get("model", ""), reply):
+        model = request.path.split("/")[-1].split(":")[0] if wire is Wire.GEMINI else body.get("model", "")
+        for event in STREAMS[wire](model, reply):
             await answer.write(event)
         await answer.write_eof()
         return answer

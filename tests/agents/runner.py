@@ -12,6 +12,7 @@ deadline after which its whole process group is killed.
 from __future__ import annotations
 
 import enum
+import json
 import os
 import signal
 import subprocess
@@ -30,6 +31,7 @@ DEADLINE = 90.0  # seconds for one whole agent run; the scripted task takes abou
 class Agent(enum.Enum):
     CLAUDE_CODE = "claude"
     CODEX = "codex"
+    GEMINI_CLI = "gemini"
 
 
 # What each agent is asked for, and what its scripted model does about it.
@@ -38,17 +40,24 @@ FILE_NAME = "hello.txt"
 FILE_LINE = "Hello from the scripted model"
 FILE_CONTENT = FILE_LINE + "\n"
 ANSWER = "I wrote hello.txt."
-MODEL = {Agent.CLAUDE_CODE: "claude-sonnet-4-5", Agent.CODEX: "gpt-5-codex"}
-NATIVE_WIRE = {Agent.CLAUDE_CODE: Wire.MESSAGES, Agent.CODEX: Wire.RESPONSES}
+MODEL = {
+    Agent.CLAUDE_CODE: "claude-sonnet-4-5",
+    Agent.CODEX: "gpt-5-codex",
+    Agent.GEMINI_CLI: "gemini-2.5-flash",
+}
+NATIVE_WIRE = {Agent.CLAUDE_CODE: Wire.MESSAGES, Agent.CODEX: Wire.RESPONSES, Agent.GEMINI_CLI: Wire.GEMINI}
 
 
 def write_file_script(agent: Agent, wire: Wire, workdir: Path) -> Script:
     """The task as the agent's own tools do it: Claude Code's ``Write`` (an absolute path);
     Codex's ``exec_command`` (a shell command in its working directory; 0.169 offers no
-    ``apply_patch`` or ``shell`` tool to a model it has no metadata for)."""
+    ``apply_patch`` or ``shell`` tool to a model it has no metadata for); Gemini CLI's
+    ``write_file`` (an absolute path; offered in yolo mode only)."""
     target = workdir / FILE_NAME
     if agent is Agent.CLAUDE_CODE:
         call = ToolCall("Write", {"file_path": str(target), "content": FILE_CONTENT})
+    elif agent is Agent.GEMINI_CLI:
+        call = ToolCall("write_file", {"file_path": str(target), "content": FILE_CONTENT})
     else:
         call = ToolCall("exec_command", {"cmd": f"printf '%s\\n' '{FILE_LINE}' > {FILE_NAME}"})
     return Script(wire, call, ANSWER)
@@ -188,7 +197,46 @@ def codex(*, base_url: str, api_key: str, home: Path, workdir: Path, prompt: str
     return run(command, cwd=workdir, env=env)
 
 
-RUN = {Agent.CLAUDE_CODE: claude_code, Agent.CODEX: codex}
+def gemini_cli(*, base_url: str, api_key: str, home: Path, workdir: Path, prompt: str = PROMPT) -> Run:
+    """``gemini -p`` against ``base_url`` (the server root: it appends ``/v1beta/models/...``),
+    sending ``api_key`` as ``x-goog-api-key``, with the settings ``shared/GEMINI_CLI.md`` lists
+    for a headless run: the API-key auth type (the gateway type the base URL selects is refused
+    headless), no usage statistics, telemetry or update checks; and ``maxAttempts: 1``, the
+    advice of docs/gemini.md: Raceway already retried what it could."""
+    settings = home / ".gemini" / "settings.json"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text(
+        json.dumps(
+            {
+                "security": {"auth": {"selectedType": "gemini-api-key"}},
+                "privacy": {"usageStatisticsEnabled": False},
+                "telemetry": {"enabled": False},
+                "general": {
+                    "enableAutoUpdate": False,
+                    "enableAutoUpdateNotification": False,
+                    "maxAttempts": 1,
+                },
+            }
+        )
+    )
+    env = base_env(home) | {
+        "GOOGLE_GEMINI_BASE_URL": base_url,
+        "GEMINI_API_KEY": api_key,
+        "GEMINI_CLI_TRUST_WORKSPACE": "true",
+    }
+    command = [
+        str(executable(Agent.GEMINI_CLI)),
+        "-p",
+        prompt,
+        "--model",
+        MODEL[Agent.GEMINI_CLI],
+        "--approval-mode",
+        "yolo",
+    ]
+    return run(command, cwd=workdir, env=env)
+
+
+RUN = {Agent.CLAUDE_CODE: claude_code, Agent.CODEX: codex, Agent.GEMINI_CLI: gemini_cli}
 
 
 def assert_task_done(run: Run, workdir: Path) -> None:

@@ -28,6 +28,8 @@ Way: ``->`` request to chat, ``<-`` answer from chat, ``~`` approximated, ``drop
 
 1. A chat model reads the prompt as an instruction to answer, not as text to continue: the
    completion is the model's reply to the prompt. This is the approximation every gateway makes.
+   An empty prompt (`""`, `[""]`: valid in OpenAI's specification) is an empty user message;
+   towards Anthropic, which refuses empty turns, that leaves nothing to send: 400.
 2. One request would need several chat calls (one per prompt); token ids need the model's
    tokenizer.
 3. `suffix` (fill-in-the-middle) and `echo` have no chat counterpart; `best_of` would need

@@ -9,10 +9,12 @@ from router.config.model import GatewayConfig
 from router.fleet.fleet import Fleet, Member
 from router.fleet.limits import RateLimit
 from router.state.backend import Limiter, Loop
+from router.state.pins import PinTable
 from router.state.redis.answers import RedisAnswers
 from router.state.redis.connection import RedisState
 from router.state.redis.cooldowns import CooldownBoard
 from router.state.redis.limits import SharedRateLimit
+from router.state.redis.pins import RedisPins
 from router.state.redis.spend import RedisSpendStore
 from router.telemetry.metrics import Metrics
 
@@ -25,6 +27,7 @@ class RedisBackend:
         self.cooldowns = cooldowns
         self.answers = answers
         self.spend = RedisSpendStore(redis)
+        self.pins = RedisPins(redis, PinTable(None))
 
     @classmethod
     def open(cls, config: GatewayConfig, metrics: Metrics) -> RedisBackend:
@@ -58,4 +61,5 @@ class RedisBackend:
     async def close(self) -> None:
         await self.cooldowns.close()
         await self.answers.close()
+        await self.pins.close()
         await self.redis.close()

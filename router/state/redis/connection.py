@@ -28,7 +28,6 @@ logger = logging.getLogger("raceway.state")
 T = TypeVar("T")
 
 RETRY_AFTER = 1.0  # seconds without Redis after a failure, before trying again
-TIMEOUT = 0.25  # seconds for a connection or a command: beyond that, the local fallback serves
 
 
 class StateUnavailable(Exception):
@@ -45,8 +44,8 @@ class RedisState:
         backoff = importlib.import_module("redis.backoff")
         self.client: redis.Redis = client.Redis.from_url(
             settings.url.reveal(),
-            socket_timeout=TIMEOUT,
-            socket_connect_timeout=TIMEOUT,
+            socket_timeout=settings.timeout,  # beyond it, the local fallback serves
+            socket_connect_timeout=settings.timeout,
             retry=retry.Retry(backoff.NoBackoff(), 0),  # one attempt: the fallback is the retry
         )
         # What "Redis failed" looks like: its own errors, a socket's, a timeout.

@@ -7,17 +7,19 @@ Requests (``messages_request_to_chat`` ->, ``chat_request_to_messages`` <-). Way
 |--------------------------------------------|---------------------------------------------|------|------|
 | `system` (string or text blocks)           | first `system` message                      | <->  | 1    |
 | `system`                                   | `system`/`developer` messages, anywhere     | <- ~ | 2    |
+| `system` message among `messages`          | `system` message, in place                  | ->   | 1    |
 | alternating user/assistant turns           | consecutive same-role messages              | <- ~ | 3    |
 | `text` block                               | `text` part (a string stays a string)       | <->  | 4    |
 | `image` block, `base64` / `url` source     | `image_url`, `data:` URL / http(s) URL      | <->  |      |
 | `document`, `text` source                  | `text` part                                 | -> ~ |      |
 | `document`, `base64` source                | `file` part with `file_data` data URL       | <->  | 5    |
+| `search_result` block                      | `text` part: title, source, then its text   | -> ~ | 4    |
 | `tool_use` block (assistant)               | `tool_calls[]`, arguments = JSON of `input` | <->  | 6    |
 | `tool_result` block (user)                 | `role: tool` message per result             | <->  | 7    |
-| `thinking` / `redacted_thinking` (history) | `thinking_blocks` + `reasoning_content`     | <->  | 8    |
+| `thinking` / `redacted_thinking` (history) | `thinking_blocks` + `reasoning_content`     | <->  | 8, T1|
 | `server_tool_use`, `*_tool_result` blocks  | -                                           | drop | 9    |
 | other block / part types                   | -                                           | 400  |      |
-| `max_tokens`                               | `max_completion_tokens` / `max_tokens`      | <->  | 10   |
+| `max_tokens`                               | `max_completion_tokens` / `max_tokens`      | <->  | 10,T1|
 | `stop_sequences`                           | `stop` (string or list)                     | <->  |      |
 | `temperature`, `top_p`                     | `temperature`, `top_p`                      | <->  | 11   |
 | `top_k`                                    | -                                           | drop |      |
@@ -25,23 +27,33 @@ Requests (``messages_request_to_chat`` ->, ``chat_request_to_messages`` <-). Way
 | server `tools` (web_search, bash, ...)     | -                                           | drop | 12   |
 | `tool_choice` auto / any / tool / none     | auto / required / function / none           | <->  | 13   |
 | `tool_choice.disable_parallel_tool_use`    | `parallel_tool_calls: false`                | <->  |      |
-| `thinking` enabled, `budget_tokens`        | `reasoning_effort`                          | <-> ~| 14   |
+| `thinking` enabled, `budget_tokens`        | `reasoning_effort`                          | <-> ~| 14,T1|
 | `thinking` adaptive / disabled             | `reasoning_effort: medium` / none           | -> ~ |      |
 | `output_config.effort`                     | `reasoning_effort` (xhigh, max -> high)     | -> ~ |      |
 | `output_config.format` json_schema         | `response_format` json_schema               | <->  | 15   |
-| `metadata.user_id`                         | `user`                                      | <->  |      |
+| `metadata.user_id`                         | `user`                                      | <-> ~| T2   |
 | `stream`                                   | `stream` + `stream_options.include_usage`   | <->  |      |
 | `context_management`, `service_tier`, ...  | -                                           | drop | 16   |
 | -                                          | `n` > 1, `logprobs`, audio output           | 400  | 17   |
 | -                                          | role `function` (legacy)                    | 400  |      |
+| -                                          | no message with content left                | 400  | 3    |
 | -                                          | `seed`, penalties, `logit_bias`, ...        | drop | 18   |
 
-1. Text blocks joined by a blank line; `cache_control` dropped.
-2. Mid-conversation system/developer messages move into `system` (Anthropic has one).
+1. Text blocks joined by a blank line; `cache_control` dropped here, and put back on chat's
+   counterparts for litellm's Anthropic family by the bridge (``translate/cache_hints.py``). A
+   system message (the SDK's `MessageParam` takes role `system`) holding other blocks: 400
+   (chat's holds text only).
+2. Mid-conversation system/developer messages move into `system`, which every Anthropic model
+   takes (a `system` role among the messages is newer).
 3. Merged: Anthropic requires alternation. A user turn's tool results go first in it. A chat
-   message with nothing to say (empty content, no calls) is skipped: Anthropic refuses empty turns.
-4. `cache_control` and `citations` dropped.
-5. `url`, `file` and `content` document sources are refused; chat files need `file_data`.
+   message with nothing to say (empty content, no calls) is skipped: Anthropic refuses empty
+   turns, and a request with none left (empty or system-only, e.g. an empty completions
+   `prompt`): 400.
+4. `cache_control` (but see 1) and `citations` dropped. A search result (also inside a tool
+   result, set apart there by a blank line) is read as text: its title, its source, its text blocks.
+5. `url`, `file` and `content` document sources are refused; chat files need `file_data`, a
+   PDF (Anthropic's only base64 document type); images towards Anthropic are JPEG, PNG, GIF or
+   WebP: any other media type is 400.
 6. Chat arguments that are not a JSON object: 400 naming `messages[i].tool_calls[j]...`.
 7. Tool messages come right after the assistant's calls, the turn's other blocks follow in a
    user message. Text blocks joined; `is_error: true` prefixes the content with `"Error: "`
@@ -64,7 +76,14 @@ Requests (``messages_request_to_chat`` ->, ``chat_request_to_messages`` <-). Way
 15. Also the beta top-level `output_format`. Chat `json_object` is refused (no schema).
 16. Also `container`, `mcp_servers`, `cache_control` anywhere: hints.
 17. The client expects what Anthropic cannot give (n choices, logprobs, audio).
-18. Also `store`, `metadata`, `prompt_cache_key`, `stream_options`: no counterpart.
+18. Also `store`, `metadata`, `prompt_cache_key`, `stream_options`: no counterpart. Towards
+    chat, the bridge sets `prompt_cache_key` to the session's hash (``translate/cache_hints.py``).
+T1. Then fitted to the target model (``router.dialects.translate.targets``): output tokens
+    clamped to its limit (a thinking budget that no longer fits below it halved, or dropped
+    under 1,024); to a model that takes no reasoning, no `reasoning_effort` / `thinking`, and
+    no reasoning in the history (a message or turn left empty is dropped).
+T2. Longer than the target's limit (chat `user`: 64 characters; `metadata.user_id`: 256): its
+    SHA-256 in hex, the same for the same user. Claude Code's is about 150 characters.
 
 Answers (``messages_answer_to_chat``, ``chat_answer_to_messages``) and streams
 (``MessagesEventsToChat``, ``ChatEventsToMessages``):
@@ -72,6 +91,7 @@ Answers (``messages_answer_to_chat``, ``chat_answer_to_messages``) and streams
 | Messages                                   | chat                                        | way  | note |
 |--------------------------------------------|---------------------------------------------|------|------|
 | `id` `msg_X`                               | `chatcmpl-msg_X`                            | <->  | 19   |
+| -                                          | `refusal`, `logprobs` (null)                | ->   | 25   |
 | `text` blocks                              | `content` (joined; None when none)          | <->  | 4    |
 | `text` block                               | `refusal`                                   | <- ~ |      |
 | `thinking` / `redacted_thinking` blocks    | `reasoning_content` + `thinking_blocks`     | <->  | 20   |
@@ -90,10 +110,12 @@ Answers (``messages_answer_to_chat``, ``chat_answer_to_messages``) and streams
 19. Back: `chatcmpl-` stripped, `msg_` added when missing.
 20. Chat reasoning without `thinking_blocks` (DeepSeek, vLLM) -> one thinking block with an
     empty signature.
-21. Stream: `index` = position among the tool calls. Chat arguments that are not JSON in a
-    whole answer: UpstreamError (502). A chat stream interleaving the argument pieces of
-    several calls cannot be told as Anthropic blocks (one block is open at a time): pieces for
-    a call whose block is already closed are dropped.
+21. Stream: `index` = position among the tool calls; a call that streams no arguments
+    (Anthropic opens every input with `partial_json: ""`) gets `{}` when its block stops, as
+    in a whole answer. Chat arguments that are not JSON in a whole answer: UpstreamError
+    (502). A chat stream interleaving the argument pieces of several calls cannot be told as
+    Anthropic blocks (one block is open at a time): pieces for a call whose block is already
+    closed are dropped.
 22. end_turn, stop_sequence, pause_turn -> stop; max_tokens, model_context_window_exceeded ->
     length; tool_use <-> tool_calls; refusal <-> content_filter. Back: stop -> end_turn with
     `stop_sequence` null (chat does not say which sequence).
@@ -103,6 +125,13 @@ Answers (``messages_answer_to_chat``, ``chat_answer_to_messages``) and streams
     (position among the thinking blocks) is ours, so the openai SDK's accumulator can merge
     several blocks. Back, such a block's text is not counted twice.
 24. Nothing is emitted after it.
+25. Chat's schema requires both; a stream's role chunk says `refusal: null` and each choice
+    `logprobs: null`, as OpenAI's do, so an answer assembled from it has them too.
+
+Either way, an answer is translated only once it has the types these translators read
+(``router.dialects.shapes``); a cached Messages answer is replayed and assembled in
+Messages' own grammar, not through chat (``router.answers.messages``): its stop sequence,
+server tool blocks and citations survive.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from router.errors import InvalidRequest, UpstreamError
 def messages_answer_to_chat(answer: dict[str, Any]) -> dict[str, Any]:
     """A whole Messages answer as a ``chat.completion``."""
     message = assistant_to_chat(answer.get("content"), None)
+    message["refusal"] = None  # chat's schema requires it; Anthropic refuses in text (stop_reason refusal)
     return {
         "id": chat_id_of(answer.get("id")),
         "object": "chat.completion",

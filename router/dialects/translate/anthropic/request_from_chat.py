@@ -9,6 +9,7 @@ from typing import Any
 
 from router.dialects.translate.anthropic.blocks import call_to_tool_use, chat_thinking_blocks
 from router.dialects.translate.anthropic.common import as_dict, as_int, as_list, text_of
+from router.dialects.translate.targets import ANTHROPIC_USER_ID_LIMIT, fit_identifier
 from router.errors import InvalidRequest
 
 DEFAULT_MAX_TOKENS = 4096
@@ -16,6 +17,9 @@ DEFAULT_MAX_TOKENS = 4096
 
 
 THINKING_BUDGETS = {"low": 1024, "medium": 8192, "high": 24576}
+# The media types Anthropic's base64 sources take (``Base64ImageSource``, ``Base64PDFSource``).
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+DOCUMENT_TYPE = "application/pdf"
 
 
 def chat_request_to_messages(body: dict[str, Any]) -> dict[str, Any]:
@@ -23,6 +27,11 @@ def chat_request_to_messages(body: dict[str, Any]) -> dict[str, Any]:
     _refuse_unexpressible(body)
     request: dict[str, Any] = {"model": body.get("model")}
     system, turns = _chat_messages_to_turns(as_list(body.get("messages")))
+    if not turns:
+        raise InvalidRequest(
+            "messages: nothing to send to this model: Anthropic needs at least one message with content",
+            param="messages",
+        )
     if system:
         request["system"] = system
     request["messages"] = turns
@@ -47,7 +56,7 @@ def chat_request_to_messages(body: dict[str, Any]) -> dict[str, Any]:
             request["top_p"] = body["top_p"]
     _response_format_to_messages(body.get("response_format"), request)
     if isinstance(body.get("user"), str) and body["user"]:
-        request["metadata"] = {"user_id": body["user"]}
+        request["metadata"] = {"user_id": fit_identifier(body["user"], ANTHROPIC_USER_ID_LIMIT)}
     if "stream" in body:
         request["stream"] = body["stream"]
     return request
@@ -141,6 +150,11 @@ def _url_to_source(url: Any, where: str) -> dict[str, Any]:
     """A chat image URL as an Anthropic source: a ``data:`` URL as base64, http(s) as a URL."""
     if isinstance(url, str) and url.startswith("data:") and ";base64," in url:
         media_type, data = url[5:].split(";base64,", 1)
+        if media_type not in IMAGE_TYPES:
+            raise InvalidRequest(
+                f"{where}: Anthropic takes images as {', '.join(sorted(IMAGE_TYPES))}, not {media_type!r}",
+                param=where,
+            )
         return {"type": "base64", "media_type": media_type, "data": data}
     if isinstance(url, str) and url.startswith(("http://", "https://")):
         return {"type": "url", "url": url}
@@ -153,6 +167,10 @@ def _file_to_document(file: dict[str, Any], where: str) -> dict[str, Any]:
     if not (isinstance(data, str) and data.startswith("data:") and ";base64," in data):
         raise InvalidRequest(f"{where}: only files given as file_data can be translated", param=where)
     media_type, payload = data[5:].split(";base64,", 1)
+    if media_type != DOCUMENT_TYPE:
+        raise InvalidRequest(
+            f"{where}: Anthropic takes inline documents as {DOCUMENT_TYPE}, not {media_type!r}", param=where
+        )
     document: dict[str, Any] = {
         "type": "document",
         "source": {"type": "base64", "media_type": media_type, "data": payload},

@@ -9,6 +9,7 @@ from typing import Any
 
 from router.dialects.translate.anthropic.blocks import assistant_to_chat
 from router.dialects.translate.anthropic.common import SERVER_BLOCK_TYPES, as_dict, as_int, as_list, text_of
+from router.dialects.translate.targets import OPENAI_IDENTIFIER_LIMIT, fit_identifier
 from router.errors import InvalidRequest
 
 LOW_BUDGET_LIMIT = 2048
@@ -52,7 +53,7 @@ def messages_request_to_chat(body: dict[str, Any]) -> dict[str, Any]:
         }
     user_id = as_dict(body.get("metadata")).get("user_id")
     if isinstance(user_id, str) and user_id:
-        chat["user"] = user_id
+        chat["user"] = fit_identifier(user_id, OPENAI_IDENTIFIER_LIMIT)
     if "stream" in body:
         chat["stream"] = body["stream"]
         if body["stream"] is True:
@@ -78,8 +79,10 @@ def _turn_to_chat(message: dict[str, Any], where: str) -> list[dict[str, Any]]:
     content = message.get("content")
     if role == "assistant":
         return [assistant_to_chat(content, where)]
+    if role == "system":
+        return [{"role": "system", "content": _system_message_text(content, where)}]
     if role != "user":
-        raise InvalidRequest(f"{where}.role must be 'user' or 'assistant'", param=f"{where}.role")
+        raise InvalidRequest(f"{where}.role must be 'user', 'assistant' or 'system'", param=f"{where}.role")
     if isinstance(content, str):
         return [{"role": "user", "content": content}]
     chat_messages: list[dict[str, Any]] = []
@@ -97,11 +100,25 @@ def _turn_to_chat(message: dict[str, Any], where: str) -> list[dict[str, Any]]:
     return chat_messages
 
 
+def _system_message_text(content: Any, where: str) -> str:
+    """A system message's content as chat's system text: its text blocks joined like the
+    ``system`` field's; a chat system message holds nothing else."""
+    for j, block in enumerate(as_list(content)):
+        if as_dict(block).get("type") != "text":
+            raise InvalidRequest(
+                f"{where}.content[{j}]: a system message can hold only text blocks towards this deployment",
+                param=f"{where}.content[{j}].type",
+            )
+    return _system_text(content)
+
+
 def _user_block_to_part(block: dict[str, Any], where: str) -> dict[str, Any]:
     """A user content block as a chat content part."""
     kind = block.get("type")
     if kind == "text":
         return {"type": "text", "text": str(block.get("text", ""))}
+    if kind == "search_result":
+        return {"type": "text", "text": _search_result_text(block)}
     if kind == "image":
         return {"type": "image_url", "image_url": {"url": _source_url(as_dict(block.get("source")), where)}}
     if kind == "document":
@@ -134,11 +151,32 @@ def _document_to_part(block: dict[str, Any], where: str) -> dict[str, Any]:
     )
 
 
+def _search_result_text(block: dict[str, Any]) -> str:
+    """A search result as text: its title and source, a line each, then its text blocks (its
+    citation settings have no counterpart)."""
+    head = [str(block[name]) for name in ("title", "source") if isinstance(block.get(name), str)]
+    return "\n".join(head) + "\n\n" + text_of(block.get("content"))
+
+
+def _tool_result_text(content: Any) -> str:
+    """A tool result's text: its text blocks joined, and any search results among them set
+    apart by a blank line."""
+    blocks = [as_dict(b) for b in as_list(content)]
+    if not any(b.get("type") == "search_result" for b in blocks):
+        return text_of(content)
+    pieces = (
+        _search_result_text(b) if b.get("type") == "search_result" else str(b.get("text", ""))
+        for b in blocks
+        if b.get("type") in ("text", "search_result")
+    )
+    return "\n\n".join(pieces)
+
+
 def _tool_result_to_chat(block: dict[str, Any], where: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A tool result as a ``tool`` message, and its images (chat tool messages hold text only;
     they go to the user message that follows)."""
     content = block.get("content")
-    text = text_of(content)
+    text = _tool_result_text(content)
     images = [
         {
             "type": "image_url",

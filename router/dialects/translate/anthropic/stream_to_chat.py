@@ -34,6 +34,8 @@ class MessagesEventsToChat:
     thinking_count: int = 0
     # Anthropic block index -> its thinking so far, which its signature's chunk carries whole.
     thinking_texts: dict[int, list[str]] = field(default_factory=dict)
+    # Anthropic block indexes of the tool calls that have not sent any arguments yet.
+    tools_without_arguments: set[int] = field(default_factory=set)
     finish_sent: bool = False
     finished: bool = False
 
@@ -49,11 +51,14 @@ class MessagesEventsToChat:
             return self._block_start(as_int(data.get("index")), as_dict(data.get("content_block")))
         if kind == "content_block_delta":
             return self._block_delta(as_int(data.get("index")), as_dict(data.get("delta")))
+        if kind == "content_block_stop":
+            return self._settle_arguments([as_int(data.get("index"))])
         if kind == "message_delta":
-            return self._message_delta(data)
+            return self._settle_arguments(sorted(self.tools_without_arguments)) + self._message_delta(data)
         if kind == "message_stop":
+            out = self._settle_arguments(sorted(self.tools_without_arguments))
             # A stop without a stop_reason still needs a finish chunk for a well-formed stream.
-            out = [] if self.finish_sent else self._delta({}, "stop")
+            out += [] if self.finish_sent else self._delta({}, "stop")
             self.finished = True
             return [*out, data_event({**self._chunk([]), "usage": usage_to_chat(self.usage)}), DONE]
         if kind == "error":
@@ -61,7 +66,7 @@ class MessagesEventsToChat:
             error = as_dict(data.get("error"))
             payload = {"message": error.get("message", ""), "type": error.get("type", "api_error")}
             return [data_event({"error": {**payload, "code": None, "param": None}})]
-        return []  # ping, content_block_stop, unknown
+        return []  # ping, unknown
 
     def _chunk(self, choices: list[dict[str, Any]]) -> dict[str, Any]:
         return {
@@ -73,14 +78,14 @@ class MessagesEventsToChat:
         }
 
     def _delta(self, delta: dict[str, Any], finish_reason: str | None = None) -> list[bytes]:
-        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
+        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
         return [data_event(self._chunk([choice]))]
 
     def _start(self, message: dict[str, Any]) -> list[bytes]:
         self.id = chat_id_of(message.get("id"))
         self.model = message.get("model")
         self.usage = dict(as_dict(message.get("usage")))
-        return self._delta({"role": "assistant", "content": ""})
+        return self._delta({"role": "assistant", "content": "", "refusal": None})
 
     def _block_start(self, index: int, block: dict[str, Any]) -> list[bytes]:
         kind = block.get("type")
@@ -91,6 +96,8 @@ class MessagesEventsToChat:
             # Anthropic starts with an empty input and sends it as deltas; a proxy may not.
             start_input = block.get("input")
             arguments = json_text(start_input) if isinstance(start_input, dict) and start_input else ""
+            if not arguments:
+                self.tools_without_arguments.add(index)
             call = {
                 "index": position,
                 "id": block.get("id"),
@@ -122,11 +129,11 @@ class MessagesEventsToChat:
         if kind == "text_delta":
             return self._delta({"content": delta.get("text", "")})
         if kind == "input_json_delta" and index in self.tool_positions:
-            piece = {
-                "index": self.tool_positions[index],
-                "function": {"arguments": delta.get("partial_json", "")},
-            }
-            return self._delta({"tool_calls": [piece]})
+            arguments = delta.get("partial_json", "")
+            if not arguments:  # Anthropic opens every input with an empty piece
+                return []
+            self.tools_without_arguments.discard(index)
+            return self._arguments(index, arguments)
         if kind == "thinking_delta":
             piece = delta.get("thinking", "")
             self.thinking_texts.setdefault(index, []).append(str(piece))
@@ -140,6 +147,19 @@ class MessagesEventsToChat:
             }
             return self._delta({"thinking_blocks": [signed]})
         return []  # citations_delta and unknown deltas
+
+    def _arguments(self, index: int, arguments: str) -> list[bytes]:
+        piece = {"index": self.tool_positions[index], "function": {"arguments": arguments}}
+        return self._delta({"tool_calls": [piece]})
+
+    def _settle_arguments(self, indexes: list[int]) -> list[bytes]:
+        """A tool call whose block ends without arguments takes none: ``{}``, as in a whole answer."""
+        out: list[bytes] = []
+        for index in indexes:
+            if index in self.tools_without_arguments:
+                self.tools_without_arguments.discard(index)
+                out += self._arguments(index, "{}")
+        return out
 
     def _message_delta(self, data: dict[str, Any]) -> list[bytes]:
         for key, value in as_dict(data.get("usage")).items():

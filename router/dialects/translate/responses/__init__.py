@@ -7,6 +7,7 @@ Requests (``responses_request_to_chat`` ->, ``chat_request_to_responses`` <-). W
 |---------------------------------------------|---------------------------------------------|------|------|
 | `instructions`                              | first `system` message                      | ->   | 1    |
 | `input` string                              | one `user` message                          | ->   |      |
+| `input` empty: `""` / `[]`                  | an empty `user` message / none              | ->   | 1    |
 | `message` item, role user / assistant       | `user` / `assistant` message                | <->  | 2    |
 | `message` item, role system / developer     | `system` (->); `system` / `developer` (<-)  | <-> ~| 3    |
 | `input_text` / `output_text` parts          | `text` parts (or string content)            | <->  | 2    |
@@ -23,18 +24,19 @@ Requests (``responses_request_to_chat`` ->, ``chat_request_to_responses`` <-). W
 | `tool_choice` auto/none/required/function   | same                                        | <->  | 11   |
 | `tool_choice` `allowed_tools`               | `allowed_tools`                             | <->  |      |
 | `parallel_tool_calls`                       | `parallel_tool_calls`                       | <->  |      |
-| `max_output_tokens`                         | `max_tokens` / `max_completion_tokens`      | <->  |      |
+| `max_output_tokens`                         | `max_tokens` / `max_completion_tokens`      | <->  | T1   |
 | `temperature`, `top_p`                      | `temperature`, `top_p`                      | <->  |      |
-| `reasoning.effort`                          | `reasoning_effort`                          | <-> ~| 12   |
+| `reasoning.effort`                          | `reasoning_effort`                          | <-> ~| 12,T1|
 | `reasoning.summary`, `text.verbosity`       | -                                           | drop |      |
 | `text.format` json_schema / json_object     | `response_format`                           | <->  |      |
-| `safety_identifier` / `user`                | `user`                                      | <->  |      |
+| `safety_identifier` / `user`                | `user`                                      | <-> ~| T2   |
 | `stream`                                    | `stream` + `stream_options.include_usage`   | <->  |      |
 | `previous_response_id`, `conversation`      | -                                           | 400  | 13   |
 | `prompt` (stored prompt template)           | -                                           | 400  | 13   |
 | `background: true`                          | -                                           | 400  | 13   |
 | `store`                                     | `store: false` always towards Responses     | drop | 14   |
-| `include`, `prompt_cache_key`, `metadata`   | -                                           | drop | 15   |
+| `include`, `metadata`                       | -                                           | drop | 15   |
+| `prompt_cache_key`                          | `prompt_cache_key`                          | <->  | 19   |
 | `client_metadata`, `truncation`, ...        | -                                           | drop | 15   |
 | -                                           | `n` > 1, `logprobs`, non-empty `stop`       | 400  | 16   |
 | -                                           | `logit_bias`, `audio`, non-function tools   | 400  | 17   |
@@ -42,6 +44,9 @@ Requests (``responses_request_to_chat`` ->, ``chat_request_to_responses`` <-). W
 | -                                           | penalties, `seed`, `metadata`, ...          | drop | 18   |
 
 1. Towards Responses the chat system messages stay input items (see 3), never `instructions`.
+   An empty `input` is valid in OpenAI's specification (a pass-through sends it as it is); a
+   request left with no chat message at all (`[]`, or only dropped items, and no
+   `instructions`): 400, chat needs one.
 2. A message whose parts are all text has string content; a user message keeps its parts.
    Assistant text parts are joined with nothing between them (as the SDK's ``output_text``).
 3. Responses -> chat: `developer` becomes `system` (chat servers other than OpenAI know only
@@ -79,6 +84,13 @@ Requests (``responses_request_to_chat`` ->, ``chat_request_to_responses`` <-). W
 18. Also `prediction`, `web_search_options`, `stream_options`, `store`: sampling hints
     with no Responses counterpart. `prompt_cache_key`, `safety_identifier`,
     `service_tier` cross unchanged.
+19. Put on the chat request by the bridge (``router.dialects.translate.cache_hints``), not by
+    this translator: the client's own, else the session's hash.
+T1. Then fitted to the target model (``router.dialects.translate.targets``): output tokens
+    clamped to its limit; to a model that takes no reasoning, no `reasoning_effort` /
+    `reasoning` (nor `reasoning.*` includes), no reasoning in the history (`reasoning` items,
+    `reasoning_content`; a message left empty is dropped).
+T2. Longer than OpenAI's 64 characters: its SHA-256 in hex, the same for the same user.
 
 Answers (``responses_answer_to_chat``, ``chat_answer_to_responses``) and streams
 (``ResponsesEventsToChat``, ``ChatEventsToResponses``):
@@ -88,13 +100,13 @@ Answers (``responses_answer_to_chat``, ``chat_answer_to_responses``) and streams
 | `id` `resp_X`                               | `chatcmpl-X`                                | <->  |      |
 | `message` items' `output_text` parts        | `content` (joined; None when none)          | <->  |      |
 | `refusal` parts                             | `refusal`                                   | <->  |      |
-| `function_call` items (`fc_X_i`)            | `tool_calls` (`id` = `call_id`)             | <->  |      |
+| `function_call` items (`fc_X_i`)            | `tool_calls` (`id` = `call_id`)             | <->  | 20   |
 | `reasoning` item summary (`rs_X`)           | `reasoning_content`                         | <->  | 8    |
 | built-in tool call items                    | -                                           | drop |      |
 | `status` completed                          | `finish_reason` stop / tool_calls           | <->  |      |
 | `status` incomplete, max_output_tokens      | `finish_reason` length                      | <->  |      |
 | `status` incomplete, content_filter         | `finish_reason` content_filter              | <->  |      |
-| `status` failed, stream `error`             | UpstreamError / chat error event            | ->   |      |
+| `status` failed, stream `error`             | UpstreamError / chat error event            | <->  | 21   |
 | `usage` input / output / total tokens       | prompt / completion / total tokens          | <->  |      |
 | `input_tokens_details.cached_tokens`        | `prompt_tokens_details.cached_tokens`       | <->  |      |
 | `input_tokens_details.cache_write_tokens`   | `cache_creation_input_tokens`               | <->  |      |
@@ -104,6 +116,14 @@ Answers (``responses_answer_to_chat``, ``chat_answer_to_responses``) and streams
 
 19. The answer translators see only the answer: a Response built from chat echoes defaults
     (`tools: []`, `tool_choice: auto`, `parallel_tool_calls: true`, no instructions).
+20. Arguments that are empty (some chat servers send `""` for a call without any) become
+    `{}`, JSON as clients parse it, in answers and streams both ways.
+21. Towards Responses, a chat error event ends the stream as OpenAI's service ends a failed
+    response (``items.failure``): `error` with its documented fields and the nested `error`
+    object the service sends (the openai SDK raises `APIError` on it), then `response.failed`
+    carrying the response failed, with `error.code` `server_error` (`rate_limit_exceeded`
+    for a rate limit: the Response schema's codes). The gateway ends its own failed
+    Responses streams the same way (``router.dialects.formats``).
 
 A chat stream becomes the full typed Responses grammar (``response.created``,
 ``response.in_progress``, per item ``output_item.added`` ... ``output_item.done``, and

@@ -9,6 +9,7 @@ from router.dialects.translate.responses.common import (
     as_dict,
     as_list,
     as_str,
+    call_arguments,
     chat_text,
     finish_reason_of,
     is_number,
@@ -84,7 +85,7 @@ def _call_to_chat(item: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": as_str(item.get("call_id")) or as_str(item.get("id")),
         "type": "function",
-        "function": {"name": as_str(item.get("name")), "arguments": as_str(item.get("arguments"))},
+        "function": {"name": as_str(item.get("name")), "arguments": call_arguments(item.get("arguments"))},
     }
 
 
@@ -113,7 +114,7 @@ def chat_answer_to_responses(answer: dict[str, Any]) -> dict[str, Any]:
                 f"fc_{base}_{i}",
                 as_str(as_dict(call).get("id")),
                 as_str(function.get("name")),
-                as_str(function.get("arguments")),
+                call_arguments(function.get("arguments")),
                 "completed",
             )
         )

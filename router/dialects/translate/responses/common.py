@@ -25,6 +25,13 @@ def as_int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
+def call_arguments(value: Any) -> str:
+    """A function call's arguments: a call that streamed or sent none takes none, ``{}`` (JSON,
+    as clients parse them), never an empty string."""
+    text = as_str(value)
+    return text if text.strip() else "{}"
+
+
 def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 

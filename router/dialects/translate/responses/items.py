@@ -9,6 +9,10 @@ from typing import Any
 
 from router.dialects.translate.responses.common import as_str, is_number
 
+# The ``error.code`` values of a failed Response that say "rate limited" (the Response schema
+# allows a closed set: anything else is ``server_error``).
+_RATE_LIMITED = frozenset({"rate_limit_error", "rate_limit_exceeded"})
+
 
 def base_id(chat_id: Any) -> str:
     """The part of a chat id that Responses item ids are derived from."""
@@ -83,3 +87,27 @@ def call_item(item_id: str, call_id: str, name: str, arguments: str, status: str
         "arguments": arguments,
         "status": status,
     }
+
+
+def failure(response: dict[str, Any], error: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The events that end a failed Responses stream as OpenAI's service ends one, without
+    their sequence numbers: ``error``, with the documented fields (``code``, ``message``,
+    ``param``) and the nested ``error`` object the service sends too (the openai SDK raises
+    ``APIError`` on it), then ``response.failed`` carrying ``response`` failed with its
+    ``error`` (what the Agents SDK and Codex read). ``error`` is chat-shaped (``message``,
+    ``type``, ``code``, ``param``)."""
+    code = error.get("code")
+    fields = {
+        "code": str(code) if code is not None else as_str(error.get("type")) or None,
+        "message": as_str(error.get("message")) or "the upstream stream failed",
+        "param": error.get("param") if isinstance(error.get("param"), str) else None,
+    }
+    nested = {"type": as_str(error.get("type")) or "server_error", **fields}
+    limited = bool({error.get("type"), code} & _RATE_LIMITED)
+    failed = {
+        **response,
+        "status": "failed",
+        "completed_at": None,
+        "error": {"code": "rate_limit_exceeded" if limited else "server_error", "message": fields["message"]},
+    }
+    return [("error", {**fields, "error": nested}), ("response.failed", {"response": failed})]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from router.dialects.translate.responses.common import as_dict, as_list, as_str, chat_text, is_number
+from router.dialects.translate.targets import OPENAI_IDENTIFIER_LIMIT, fit_identifier
 from router.errors import InvalidRequest
 
 
@@ -39,7 +40,10 @@ def chat_request_to_responses(body: dict[str, Any]) -> dict[str, Any]:
     fmt = _response_format_to_text(body.get("response_format"))
     if fmt is not None:
         request["text"] = {"format": fmt}
-    for name in ("user", "safety_identifier", "prompt_cache_key", "service_tier"):
+    for name in ("user", "safety_identifier"):
+        if isinstance(body.get(name), str):
+            request[name] = fit_identifier(body[name], OPENAI_IDENTIFIER_LIMIT)
+    for name in ("prompt_cache_key", "service_tier"):
         if isinstance(body.get(name), str):
             request[name] = body[name]
     if body.get("stream") is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from router.dialects.translate.responses.common import as_dict, as_list, as_str, is_number, reasoning_texts
+from router.dialects.translate.targets import OPENAI_IDENTIFIER_LIMIT, fit_identifier
 from router.errors import InvalidRequest
 
 _EFFORT_TO_CHAT = {"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "high"}
@@ -23,6 +24,12 @@ def responses_request_to_chat(body: dict[str, Any]) -> dict[str, Any]:
     elif isinstance(instructions, list):  # the item form a Response echoes
         messages.extend(_input_to_messages(instructions))
     messages.extend(_input_to_messages(body.get("input")))
+    if not messages:
+        raise InvalidRequest(
+            "input: nothing to send to this model: a chat model needs at least one message, and neither "
+            "input nor instructions hold one",
+            param="input",
+        )
     chat: dict[str, Any] = {"model": body.get("model"), "messages": messages}
     tools = [_tool_to_chat(tool) for tool in as_list(body.get("tools")) if _is_function_tool(tool)]
     if tools:
@@ -46,7 +53,7 @@ def responses_request_to_chat(body: dict[str, Any]) -> dict[str, Any]:
         chat["response_format"] = response_format
     user = body.get("safety_identifier") or body.get("user")
     if isinstance(user, str) and user:
-        chat["user"] = user
+        chat["user"] = fit_identifier(user, OPENAI_IDENTIFIER_LIMIT)
     if body.get("stream") is not None:
         chat["stream"] = body.get("stream")
         if body.get("stream") is True:

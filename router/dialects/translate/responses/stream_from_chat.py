@@ -19,6 +19,7 @@ from router.dialects.translate.responses.common import (
 from router.dialects.translate.responses.items import (
     base_id,
     call_item,
+    failure,
     message_item,
     reasoning_item,
     refusal_part,
@@ -73,7 +74,7 @@ class ChatEventsToResponses:
             return []  # comments, pings
         if isinstance(data.get("error"), dict):
             self._ended = True
-            return [self._error(data["error"])]
+            return self._start() + self._error(data["error"])
         if not self._started:
             self._base = base_id(data.get("id"))
             if is_number(data.get("created")):
@@ -264,6 +265,9 @@ class ChatEventsToResponses:
         out: list[bytes] = []
         for item in sorted(self._calls.values(), key=lambda item: item.output_index):
             where = {"item_id": item.id, "output_index": item.output_index}
+            if not item.text.strip():  # a call without arguments takes none: JSON ``{}``
+                item.text += "{}"
+                out.append(self._emit("response.function_call_arguments.delta", **where, delta="{}"))
             out.append(
                 self._emit(
                     "response.function_call_arguments.done", **where, name=item.name, arguments=item.text
@@ -287,11 +291,5 @@ class ChatEventsToResponses:
         kind = "response.completed" if status == "completed" else "response.incomplete"
         return [*out, self._emit(kind, response=response)]
 
-    def _error(self, error: dict[str, Any]) -> bytes:
-        code = error.get("code")
-        return self._emit(
-            "error",
-            code=str(code) if code is not None else as_str(error.get("type")) or None,
-            message=as_str(error.get("message")) or "the upstream stream failed",
-            param=error.get("param") if isinstance(error.get("param"), str) else None,
-        )
+    def _error(self, error: dict[str, Any]) -> list[bytes]:
+        return [self._emit(kind, **fields) for kind, fields in failure(self._snapshot("failed"), error)]

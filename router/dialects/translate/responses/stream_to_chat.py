@@ -80,7 +80,7 @@ class ResponsesEventsToChat:
         if self._started:
             return []
         self._started = True
-        return [self._chunk({"role": "assistant", "content": ""})]
+        return [self._chunk({"role": "assistant", "content": "", "refusal": None})]
 
     def _delta(self, kind: str, data: dict[str, Any]) -> list[bytes]:
         if kind == "response.output_text.delta":
@@ -141,17 +141,25 @@ class ResponsesEventsToChat:
         sent = self._arguments[index]
         if len(arguments) > len(sent) and arguments.startswith(sent):
             return self._arguments_delta(output_index, arguments[len(sent) :])
+        if not sent.strip():  # a call without arguments takes none: JSON ``{}``
+            return self._arguments_delta(output_index, "{}")
         return []
 
     def _finish(self, response: dict[str, Any]) -> list[bytes]:
         """The finish chunk, the usage chunk and ``[DONE]``."""
+        settled = [  # calls whose item never said it was done
+            piece
+            for output_index, index in sorted(self._tools.items())
+            if not self._arguments[index].strip()
+            for piece in self._arguments_delta(output_index, "{}")
+        ]
         finish = self._chunk({}, finish_reason_of(response, bool(self._tools)))
         usage = usage_to_chat(response.get("usage")) or {
             "prompt_tokens": 0,
             "completion_tokens": 0,
             "total_tokens": 0,
         }
-        return [finish, data_event(self._envelope([], usage=usage)), DONE]
+        return [*settled, finish, data_event(self._envelope([], usage=usage)), DONE]
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
         choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}

@@ -1,0 +1,99 @@
+"""Splicing a continuation into a Gemini stream (``router.dialects.splice`` for the others).
+
+Every event of a Gemini stream is a whole ``GenerateContentResponse`` chunk: there is no opening
+to drop. The continuation's chunks carry the client's ``responseId`` and ``modelVersion``; an
+empty chunk (no part, no finish, no usage) is dropped; ``usageMetadata`` adds what the broken
+call last reported (the Gemini API reports it cumulatively, often only at the end).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from router.dialects.continuation import skipped
+from router.dialects.translate.events import data_event, read_event
+
+_IDENTITY = ("responseId", "modelVersion")
+_COUNTS = ("promptTokenCount", "candidatesTokenCount", "totalTokenCount", "cachedContentTokenCount")
+
+
+class GeminiSplicer:
+    __slots__ = ("_identity", "_other", "_skip", "_stopped", "_usage", "text")
+
+    def __init__(self) -> None:
+        self.text = ""
+        self._identity: dict[str, Any] = {}
+        self._other: str | None = None
+        self._stopped = False
+        self._usage: dict[str, Any] | None = None  # the broken calls' last usageMetadata
+        self._skip = ""
+
+    def note(self, event: bytes) -> None:
+        _name, chunk = read_event(event)
+        if not isinstance(chunk, dict):
+            return
+        if not self._identity:
+            self._identity = {key: chunk[key] for key in _IDENTITY if key in chunk}
+        if isinstance(chunk.get("usageMetadata"), dict):
+            self._usage = chunk["usageMetadata"]
+        candidates = chunk.get("candidates") or []
+        if len(candidates) > 1:
+            self._other = "several candidates"
+        for candidate in candidates:
+            for part in (candidate.get("content") or {}).get("parts") or []:
+                if part.get("thought"):
+                    self._other = "thinking"
+                elif "text" in part:
+                    self.text += str(part["text"])
+                else:
+                    self._other = "a tool call" if "functionCall" in part else "a part that is not text"
+            if candidate.get("finishReason"):
+                self._stopped = True
+
+    def refusal(self) -> str | None:
+        if self._other is not None:
+            return f"the answer holds {self._other}"
+        if self._stopped:
+            return "the answer had ended"
+        return None if self.text else "no text to continue"
+
+    def begin(self, skip: str = "") -> None:
+        self._skip = skip
+
+    def splice(self, event: bytes) -> list[bytes]:
+        _name, chunk = read_event(event)
+        if not isinstance(chunk, dict):
+            return [event]
+        chunk = {**chunk, **self._identity}
+        candidates = [self._unsent(candidate) for candidate in chunk.get("candidates") or []]
+        candidates = [c for c in candidates if (c.get("content") or {}).get("parts") or c.get("finishReason")]
+        usage = chunk.get("usageMetadata")
+        if not candidates and not isinstance(usage, dict):
+            return []
+        chunk["candidates"] = candidates
+        if isinstance(usage, dict) and self._usage is not None:
+            earlier = self._usage
+            chunk["usageMetadata"] = {
+                **usage,
+                **{key: _int(usage.get(key)) + _int(earlier.get(key)) for key in _COUNTS if key in usage},
+            }
+        return [data_event(chunk)]
+
+    def _unsent(self, candidate: dict[str, Any]) -> dict[str, Any]:
+        """``candidate`` without the text the client already has (the prefill's left-out end)."""
+        content = candidate.get("content")
+        if not self._skip or not isinstance(content, dict):
+            return candidate
+        parts = []
+        for part in content.get("parts") or []:
+            if self._skip and "text" in part:
+                self._skip, text = skipped(self._skip, str(part["text"]))
+                if not text:
+                    continue
+                part = {**part, "text": text}
+            parts.append(part)
+        return {**candidate, "content": {**content, "parts": parts}}
+
+
+def _int(value: Any) -> int:
+    return value if type(value) is int else 0
