@@ -85,11 +85,6 @@ class RunningGateway:
     base_url: str
     output: list[str] = field(default_factory=list)
     pump: threading.Thread | None = None
-    started: float = field(default_factory=time.monotonic)
-
-    def wait_past_startup(self, seconds: float = 5.5) -> None:
-        """Sleep until the supervisor stops counting a worker death as a failed start."""
-        time.sleep(max(0.0, self.started + seconds - time.monotonic()))
 
     @property
     def api_url(self) -> str:

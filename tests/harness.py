@@ -1,7 +1,13 @@
-"""An in-process dispatcher wired to the scripted upstream, with a fake clock and no real sleeps."""
+"""An in-process dispatcher wired to a scripted upstream, with a fake clock for breakers and stats.
+
+With the in-memory upstream (``tests/memory_upstream.py``) the whole dispatch runs on virtual
+time (``tests/virtual_time.py``): delays, timeouts, hedges and the backoffs between retry
+rounds (each one recorded in ``Harness.sleeps``) take no real time. With the socket upstream
+(``tests/upstream.py``) it runs on the real loop, for tests of the real socket path."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import textwrap
 from dataclasses import dataclass, field
@@ -21,7 +27,8 @@ from router.fleet.fleet import Fleet
 from router.routing.rules import route
 from router.state.local import LocalState
 from router.telemetry.metrics import Metrics
-from tests.upstream import FakeUpstream
+from tests.memory_upstream import MemoryUpstream
+from tests.upstream import ScriptedUpstream
 
 CHAT_FORMAT = FORMATS[Dialect.CHAT]
 
@@ -98,17 +105,21 @@ async def stream_text(opened: OpenedStream) -> str:
     return text
 
 
-def build_harness(upstream: FakeUpstream, yaml_text: str, *, seed: int = 7) -> Harness:
+def build_harness(upstream: ScriptedUpstream, yaml_text: str, *, seed: int = 7) -> Harness:
     """``yaml_text`` may use ``{base}`` for the upstream's base URL."""
     raw = textwrap.dedent(yaml_text).replace("{base}", upstream.base_url).encode()
     config = parse_config(raw, {})
     clock = FakeClock()
     registry = CollectorRegistry()
-    fleet = Fleet.build(config, clock, state=LocalState(config.state.ledger))
+    factory = upstream.provider_factory() if isinstance(upstream, MemoryUpstream) else None
+    fleet = Fleet.build(config, clock, state=LocalState(config.state.ledger), factory=factory)
     harness = Harness(config, fleet, None, registry, clock)  # type: ignore[arg-type]
 
-    async def no_sleep(seconds: float) -> None:
+    async def recorded_sleep(seconds: float) -> None:
         harness.sleeps.append(seconds)
+        await asyncio.sleep(seconds)
 
-    harness.dispatcher = Dispatcher(config, fleet, Metrics(registry), rng=random.Random(seed), sleep=no_sleep)
+    harness.dispatcher = Dispatcher(
+        config, fleet, Metrics(registry), rng=random.Random(seed), sleep=recorded_sleep
+    )
     return harness

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.integration
 
 KEY = "rw-admission-key-1"
 THROTTLED_KEY = "rw-throttled-key-2"
+RELEASE = "release"  # a request for this model, sent to the upstream itself, lets held calls answer
 
 
 def config(upstream: FakeUpstream) -> str:
@@ -84,15 +85,29 @@ async def burst(gateway: RunningGateway, model: str, count: int, key: str = KEY)
 def test_cap_and_queue_serve_five_of_ten_and_refuse_the_rest_at_once(
     gateway: RunningGateway, threaded_upstream: FakeUpstream
 ) -> None:
-    threaded_upstream.script("capped", Behaviour(delay=0.5))
-    started = time.monotonic()
-    responses = asyncio.run(burst(gateway, "capped", 10))
-    statuses = sorted(r.status_code for r in responses)
-    assert statuses == [200] * 5 + [429] * 5
-    refused = [r for r in responses if r.status_code == 429]
-    assert all(r.headers.get("retry-after") for r in refused)
-    assert all(r.elapsed.total_seconds() < 0.4 for r in refused)  # at once, not after waiting
-    assert time.monotonic() - started < 5
+    # The upstream holds the calls it gets until the test releases them: no slot frees before.
+    threaded_upstream.script("capped", Behaviour(after=RELEASE))
+
+    async def main() -> tuple[list[httpx.Response], list[httpx.Response]]:
+        async with (
+            httpx.AsyncClient(timeout=20, headers={"authorization": f"Bearer {KEY}"}) as client,
+            asyncio.TaskGroup() as group,
+        ):
+            url = f"{gateway.api_url}/chat/completions"
+            calls = [group.create_task(client.post(url, json=body("capped"))) for _ in range(10)]
+            while sum(call.done() for call in calls) < 5:
+                await asyncio.wait([call for call in calls if not call.done()], return_when="FIRST_COMPLETED")
+            early = [call.result() for call in calls if call.done()]
+            await threaded_upstream.arrived_here("capped", 2)
+            assert threaded_upstream.calls("capped") == 2  # two at the upstream, three queued, held
+            await client.post(f"{threaded_upstream.base_url}/chat/completions", json=body(RELEASE))
+        return early, [call.result() for call in calls]
+
+    early, responses = asyncio.run(main())
+    # Answered while every slot was still taken: refused at once, not after waiting for a slot.
+    assert sorted(r.status_code for r in early) == [429] * 5
+    assert sorted(r.status_code for r in responses) == [200] * 5 + [429] * 5
+    assert all(r.headers.get("retry-after") for r in early)
     assert threaded_upstream.calls("capped") == 5
     assert metric(gateway, 'raceway_rejected_total{deployment="capped",reason="queue_full"}') == 5
     assert metric(gateway, 'raceway_inflight{deployment="capped"}') == 0

@@ -227,7 +227,7 @@ async def test_when_the_leading_client_leaves_a_waiting_request_takes_over(
         leader = asyncio.create_task(
             impatient.post(f"{gateway.api_url}/chat/completions", json=body, headers=headers)
         )
-        await asyncio.sleep(0.1)
+        await threaded_upstream.arrived_here("priced")  # the leader's call is under way
         followers = [
             patient.post(f"{gateway.api_url}/chat/completions", json=body, headers=headers) for _ in range(5)
         ]

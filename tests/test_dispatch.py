@@ -1,13 +1,15 @@
-"""Dispatch over real sockets: fallback, race, hedge, retries, fallback groups, cooldowns, deadlines.
+"""Dispatch: fallback, race, hedge, retries, fallback groups, cooldowns, deadlines.
 
-Each deployment's upstream model is its own name, so the scripted upstream can make
-each one behave differently.
+The real providers call the scripted upstream in memory (``tests/memory_upstream.py``) and
+every test runs on virtual time (``tests/virtual_time.py``): delays, timeouts, hedges and
+backoffs are exact and take no real time. Each deployment's upstream model is its own name,
+so the scripted upstream can make each one behave differently.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
@@ -24,7 +26,9 @@ from router.errors import (
 from router.fleet.breaker import State
 from router.sse import DONE_EVENT
 from tests.harness import Harness, build_harness, stream_text
-from tests.upstream import Behaviour, FakeUpstream
+from tests.memory_upstream import MemoryUpstream
+from tests.upstream import Behaviour
+from tests.virtual_time import on_virtual_time, run
 
 
 def deployments(*names: str, timeout: str = "2s", extra: str = "") -> str:
@@ -33,7 +37,12 @@ def deployments(*names: str, timeout: str = "2s", extra: str = "") -> str:
 
 
 @pytest.fixture
-async def make(upstream: FakeUpstream) -> AsyncIterator[Callable[[str], Harness]]:
+def upstream() -> MemoryUpstream:
+    return MemoryUpstream()
+
+
+@pytest.fixture
+def make(upstream: MemoryUpstream) -> Iterator[Callable[[str], Harness]]:
     built: list[Harness] = []
 
     def make(yaml_text: str) -> Harness:
@@ -42,8 +51,12 @@ async def make(upstream: FakeUpstream) -> AsyncIterator[Callable[[str], Harness]
         return harness
 
     yield make
-    for harness in built:
-        await harness.close()
+
+    async def close() -> None:
+        for harness in built:
+            await harness.close()
+
+    run(close())
 
 
 FALLBACK = (
@@ -60,8 +73,9 @@ models:
 # -- fallback -------------------------------------------------------------------------
 
 
+@on_virtual_time
 async def test_fallback_uses_the_first_that_answers(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     completion = await make(FALLBACK).chat("m")
     assert (completion.deployment, completion.attempts) == ("first", 1)
@@ -73,16 +87,18 @@ async def test_fallback_uses_the_first_that_answers(
     [Behaviour(status=500), Behaviour(status=429), Behaviour(delay=1.0), Behaviour(status=503)],
     ids=["500", "429", "timeout", "503"],
 )
+@on_virtual_time
 async def test_fallback_on_retryable_failures(
-    make: Callable[[str], Harness], upstream: FakeUpstream, failure: Behaviour
+    make: Callable[[str], Harness], upstream: MemoryUpstream, failure: Behaviour
 ) -> None:
     upstream.script("first", failure)
     completion = await make(FALLBACK).chat("m")
     assert (completion.deployment, completion.attempts) == ("second", 2)
 
 
+@on_virtual_time
 async def test_a_404_is_a_deployment_fault_that_falls_back_and_counts(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     harness = make(COOLDOWN)
     upstream.script("flaky", Behaviour(status=404))
@@ -92,8 +108,9 @@ async def test_a_404_is_a_deployment_fault_that_falls_back_and_counts(
     assert harness.fleet["flaky"].breaker.state is State.COOLED_DOWN  # failures: 2
 
 
+@on_virtual_time
 async def test_an_error_names_the_deployment_that_failed_and_the_calls_made(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     harness = make(FALLBACK)
     upstream.script("first", Behaviour(status=500))
@@ -118,11 +135,13 @@ async def test_an_error_names_the_deployment_that_failed_and_the_calls_made(
     assert (late.value.deployment, late.value.attempts) == ("first", 1)
 
 
+@on_virtual_time
 async def test_fallback_on_connection_refused(make: Callable[[str], Harness]) -> None:
     assert (await make(FALLBACK).chat("via-refused")).deployment == "first"
 
 
-async def test_no_retry_on_a_request_error(make: Callable[[str], Harness], upstream: FakeUpstream) -> None:
+@on_virtual_time
+async def test_no_retry_on_a_request_error(make: Callable[[str], Harness], upstream: MemoryUpstream) -> None:
     upstream.script("first", Behaviour(status=400))
     with pytest.raises(UpstreamRejected):
         await make(FALLBACK).chat("m")
@@ -141,8 +160,9 @@ NOT_ANSWER_IDS = ["html", "garbage", "array", "no-choices", "error-object", "cho
 
 
 @pytest.mark.parametrize("behaviour", NOT_ANSWERS, ids=NOT_ANSWER_IDS)
+@on_virtual_time
 async def test_a_200_that_is_not_a_completion_is_the_deployments_failure(
-    make: Callable[[str], Harness], upstream: FakeUpstream, behaviour: Behaviour
+    make: Callable[[str], Harness], upstream: MemoryUpstream, behaviour: Behaviour
 ) -> None:
     harness = make(FALLBACK)
     upstream.script("first", behaviour)
@@ -157,8 +177,9 @@ async def test_a_200_that_is_not_a_completion_is_the_deployments_failure(
     assert "not a chat completion" in failed.value.message
 
 
+@on_virtual_time
 async def test_an_embeddings_answer_must_hold_data_not_choices(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     harness = make(FALLBACK)
     body = {"model": "m", "input": ["a", "b"]}
@@ -168,8 +189,9 @@ async def test_an_embeddings_answer_must_hold_data_not_choices(
     assert (completion.deployment, completion.attempts) == ("second", 2)
 
 
+@on_virtual_time
 async def test_exhausted_group_reports_the_telling_error(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     harness = make(FALLBACK)
     upstream.script("first", Behaviour(status=429, headers={"retry-after": "4"}))
@@ -189,8 +211,9 @@ async def test_exhausted_group_reports_the_telling_error(
     assert failed.value.status_code == 502 and "first" in failed.value.message
 
 
+@on_virtual_time
 async def test_stream_that_dies_before_content_falls_back(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     upstream.script("first", Behaviour(cut_after=0))
     upstream.script("second", Behaviour(reply="fine thanks"))
@@ -198,8 +221,9 @@ async def test_stream_that_dies_before_content_falls_back(
     assert (opened.deployment, opened.attempts, text) == ("second", 2, "fine thanks")
 
 
+@on_virtual_time
 async def test_stream_cut_after_content_is_not_switched(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     harness = make(FALLBACK)
     upstream.script("first", Behaviour(reply="a b c d", cut_after=2))
@@ -210,8 +234,9 @@ async def test_stream_cut_after_content_is_not_switched(
     assert harness.sample("raceway_upstream_requests_total", deployment="first", outcome="stream_cut") == 1
 
 
+@on_virtual_time
 async def test_an_error_event_after_content_cuts_the_stream_with_its_message_scrubbed(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     error = {"error": {"message": "bad key sk-test-upstream-key", "type": "server_error"}}
     upstream.script("first", Behaviour(reply="a b c d", error_after=2, error=error))
@@ -234,6 +259,7 @@ async def scripted(*events: bytes) -> AsyncIterator[bytes]:
         yield event
 
 
+@on_virtual_time
 async def test_an_error_event_before_content_fails_retryably_with_its_message_scrubbed() -> None:
     with pytest.raises(UpstreamError) as caught:
         await open_stream(ANY_PROVIDER, scripted(ERROR, CONTENT, DONE_EVENT))
@@ -241,6 +267,7 @@ async def test_an_error_event_before_content_fails_retryably_with_its_message_sc
     assert caught.value.message == "deployment d failed midway: overloaded, key *** throttled"
 
 
+@on_virtual_time
 async def test_an_error_event_after_content_raises_from_the_stream_and_is_not_relayed() -> None:
     opened = await open_stream(ANY_PROVIDER, scripted(CONTENT, ERROR, CONTENT, DONE_EVENT))
     relayed: list[bytes] = []
@@ -251,12 +278,14 @@ async def test_an_error_event_after_content_raises_from_the_stream_and_is_not_re
     await opened.end(StreamOutcome.CUT)
 
 
+@on_virtual_time
 async def test_a_null_error_is_no_error() -> None:
     null = b'data: {"choices": [{"index": 0, "delta": {"role": "assistant"}}], "error": null}\n\n'
     opened = await open_stream(ANY_PROVIDER, scripted(null, CONTENT, null, DONE_EVENT))
     assert [event async for event in opened.events()] == [null, CONTENT, null, DONE_EVENT]
 
 
+@on_virtual_time
 async def test_what_is_held_before_content_is_bounded_by_max_response_size() -> None:
     ping = b": ping\n\n"
     under = (1000 - len(CONTENT)) // len(ping)
@@ -278,8 +307,9 @@ models:
 )
 
 
+@on_virtual_time
 async def test_race_returns_the_faster_and_disconnects_the_loser(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     harness = make(RACE)
     upstream.script("slow", Behaviour(delay=1.5, reply="slow"))
@@ -294,16 +324,18 @@ async def test_race_returns_the_faster_and_disconnects_the_loser(
     assert all(member.stats.in_flight == 0 for member in harness.fleet)
 
 
+@on_virtual_time
 async def test_race_survives_a_failing_contender(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     upstream.script("fast", Behaviour(status=500))
     upstream.script("slow", Behaviour(delay=0.1, reply="slow"))
     assert (await make(RACE).chat("m")).deployment == "slow"
 
 
+@on_virtual_time
 async def test_streaming_race_picks_the_first_content_not_the_first_open(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     # "slow" opens its stream at once but its first word comes late; "fast" opens later yet speaks first.
     upstream.script("slow", Behaviour(first_content_delay=1.0, reply="from slow"))
@@ -324,8 +356,9 @@ models:
 )
 
 
+@on_virtual_time
 async def test_hedge_waits_when_the_first_answers_in_time(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     harness = make(HEDGE)
     upstream.script("primary", Behaviour(delay=0.02))
@@ -335,20 +368,23 @@ async def test_hedge_waits_when_the_first_answers_in_time(
     assert harness.sample("raceway_hedges_total", model="m") == 0
 
 
+@on_virtual_time
 async def test_hedge_starts_the_next_when_the_first_stalls(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     harness = make(HEDGE)
     upstream.script("primary", Behaviour(stall=True))
     upstream.script("backup", Behaviour(after="primary"))
     completion = await harness.chat("m")
     assert (completion.deployment, completion.attempts) == ("backup", 2)
+    assert upstream.requests[1].at - upstream.requests[0].at == pytest.approx(0.2)  # after hedge_delay
     assert harness.sample("raceway_hedges_total", model="m") == 1
     await upstream.disconnected("primary")  # the stalled call is cancelled upstream
 
 
+@on_virtual_time
 async def test_hedge_moves_on_at_once_when_the_first_fails(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     harness = make(HEDGE)
     upstream.script("primary", Behaviour(status=500))
@@ -357,8 +393,9 @@ async def test_hedge_moves_on_at_once_when_the_first_fails(
     assert harness.sample("raceway_hedges_total", model="m") == 0
 
 
+@on_virtual_time
 async def test_streaming_hedge_counts_content_not_headers(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     upstream.script("primary", Behaviour(first_content_delay=2.0, reply="late"))
     upstream.script("backup", Behaviour(reply="on time"))
@@ -366,6 +403,7 @@ async def test_streaming_hedge_counts_content_not_headers(
     assert (opened.deployment, text) == ("backup", "on time")
 
 
+@on_virtual_time
 async def test_auto_hedge_delay_is_the_recent_p95_with_a_floor(make: Callable[[str], Harness]) -> None:
     from router.dispatch.pacing import hedge_delay as _hedge_delay
 
@@ -401,8 +439,9 @@ models:
 )
 
 
+@on_virtual_time
 async def test_retry_rounds_back_off_with_jitter(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     harness = make(CHAIN)
     upstream.script("a", Behaviour(status=500), Behaviour())
@@ -410,11 +449,14 @@ async def test_retry_rounds_back_off_with_jitter(
     completion = await harness.chat("m")
     assert (completion.deployment, completion.attempts) == ("a", 3)
     assert len(harness.sleeps) == 1 and 0 <= harness.sleeps[0] <= 0.1
+    first_round_ended, retried = upstream.requests[1].at, upstream.requests[2].at
+    assert retried - first_round_ended == pytest.approx(harness.sleeps[0])  # the retry waited its backoff
     assert harness.sample("raceway_retries_total", deployment="a") == 1
 
 
+@on_virtual_time
 async def test_exhausted_group_falls_back_to_another_group(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     harness = make(CHAIN)
     upstream.script("a", Behaviour(status=500))
@@ -426,8 +468,9 @@ async def test_exhausted_group_falls_back_to_another_group(
     assert harness.sample("raceway_fallbacks_total", model="m", **{"from": "m", "to": "small"}) == 1
 
 
+@on_virtual_time
 async def test_attempt_budget_bounds_the_calls(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     upstream.script("a", Behaviour(status=500))
     with pytest.raises(UpstreamError):
@@ -435,8 +478,9 @@ async def test_attempt_budget_bounds_the_calls(
     assert upstream.calls("a") == 1 and upstream.calls("b") == 0
 
 
+@on_virtual_time
 async def test_deadline_bounds_the_whole_request(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     upstream.script("a", Behaviour(stall=True))
     with pytest.raises(UpstreamTimeout) as caught:
@@ -455,7 +499,8 @@ models:
 """
 
 
-async def test_context_window_fallback(make: Callable[[str], Harness], upstream: FakeUpstream) -> None:
+@on_virtual_time
+async def test_context_window_fallback(make: Callable[[str], Harness], upstream: MemoryUpstream) -> None:
     harness = make(CONTEXT)
     assert (await harness.chat("m")).deployment == "short"
     long_prompt = [{"role": "user", "content": "word " * 200}]
@@ -477,8 +522,9 @@ models:
 )
 
 
+@on_virtual_time
 async def test_cooldown_opens_then_probes_then_closes(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     harness = make(COOLDOWN)
     upstream.script("flaky", Behaviour(status=500))
@@ -501,8 +547,9 @@ async def test_cooldown_opens_then_probes_then_closes(
     assert harness.sample("raceway_deployment_state", deployment="flaky") == 0
 
 
+@on_virtual_time
 async def test_429_with_retry_after_cools_down_for_that_long(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     harness = make(COOLDOWN)
     upstream.script("flaky", Behaviour(status=429, headers={"retry-after": "7"}))
@@ -510,8 +557,9 @@ async def test_429_with_retry_after_cools_down_for_that_long(
     assert harness.fleet["flaky"].breaker.seconds_until_available() == 7.0
 
 
+@on_virtual_time
 async def test_a_huge_retry_after_cools_down_for_max_retry_after_then_probes(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     harness = make(COOLDOWN)
     upstream.script("flaky", Behaviour(status=429, headers={"retry-after": "99999"}))
@@ -526,8 +574,9 @@ async def test_a_huge_retry_after_cools_down_for_max_retry_after_then_probes(
 
 
 @pytest.mark.parametrize("value", ["inf", "nan", "-3", "9" * 400, "Fri, 31 Dec 9999 23:59:59 GMT"])
+@on_virtual_time
 async def test_a_nonsense_retry_after_is_a_429_not_a_crash(
-    make: Callable[[str], Harness], upstream: FakeUpstream, value: str
+    make: Callable[[str], Harness], upstream: MemoryUpstream, value: str
 ) -> None:
     harness = make(COOLDOWN)
     upstream.script("flaky", Behaviour(status=429, headers={"retry-after": value}))
@@ -540,8 +589,9 @@ async def test_a_nonsense_retry_after_is_a_429_not_a_crash(
 # -- override ----------------------------------------------------------------------------
 
 
+@on_virtual_time
 async def test_pinned_deployment_skips_strategy_and_fallback(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     harness = make(FALLBACK)
     completion = await harness.chat("m", headers={"x-raceway-deployment": "second"})
@@ -565,8 +615,9 @@ models:
 """
 
 
+@on_virtual_time
 async def test_a_saturated_deployment_is_passed_over_not_queued(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     harness = make(ADMISSION)
     answer = asyncio.Event()
@@ -589,8 +640,9 @@ models:
 """
 
 
+@on_virtual_time
 async def test_capacity_is_judged_with_the_tokens_admission_will_charge(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     harness = make(TOKENS)
     await harness.fleet["narrow"].rate.admit(900, owner="test")  # 100 tokens left this minute
@@ -601,8 +653,9 @@ async def test_capacity_is_judged_with_the_tokens_admission_will_charge(
     assert harness.sample("raceway_rejected_total", deployment="narrow", reason="rate_limited") == 0
 
 
+@on_virtual_time
 async def test_when_nothing_has_room_the_answer_is_429_with_retry_after(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     harness = make(ADMISSION)
     answer = asyncio.Event()
@@ -623,8 +676,9 @@ async def test_when_nothing_has_room_the_answer_is_429_with_retry_after(
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
+@on_virtual_time
 async def test_every_call_carries_the_trace_and_the_answer_names_its_upstream_call(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     upstream.script("first", Behaviour(status=500))
     upstream.script("second", Behaviour(headers={"x-ratelimit-remaining-tokens": "90"}))
@@ -639,8 +693,9 @@ async def test_every_call_carries_the_trace_and_the_answer_names_its_upstream_ca
     )
 
 
+@on_virtual_time
 async def test_a_failed_request_names_every_upstream_call_it_made(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     upstream.script("first", Behaviour(status=500))
     upstream.script("second", Behaviour(status=502))
@@ -654,8 +709,9 @@ async def test_a_failed_request_names_every_upstream_call_it_made(
     assert rejected.value.upstream_request_id == upstream.requests[-1].request_id
 
 
+@on_virtual_time
 async def test_a_deadline_names_the_calls_that_failed_before_it(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     upstream.script("first", Behaviour(status=500))
     upstream.script("second", Behaviour(stall=True))
@@ -671,8 +727,9 @@ async def test_a_deadline_names_the_calls_that_failed_before_it(
     assert late.value.upstream_request_id == upstream.requests[0].request_id  # the stalled one sent none
 
 
+@on_virtual_time
 async def test_rate_limit_headers_are_kept_when_the_server_relays_them(
-    make: Callable[[str], Harness], upstream: FakeUpstream
+    make: Callable[[str], Harness], upstream: MemoryUpstream
 ) -> None:
     upstream.script("first", Behaviour(headers={"x-ratelimit-remaining-tokens": "90", "x-other": "no"}))
     harness = make("server: {relay_ratelimit_headers: true}\n" + FALLBACK)

@@ -299,8 +299,14 @@ def test_prometheus_sees_every_panel_and_the_right_counts(
     while time.monotonic() < deadline and total_requests() - before != sent:
         time.sleep(0.5)
     assert total_requests() - before == sent
-    time.sleep(2.5)  # a few more scrapes, so rates over the window have two points
-    empty = [expr for expr in grafana_expressions() if not query(prometheus, for_prometheus(expr, "1m"))]
+
+    def empty_panels() -> list[str]:
+        return [expr for expr in grafana_expressions() if not query(prometheus, for_prometheus(expr, "1m"))]
+
+    # Rates over the window need two scrapes (1 s apart) of the series: polled, bounded.
+    deadline = time.monotonic() + 20
+    while (empty := empty_panels()) and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert empty == []
     winners = query(prometheus, 'sum(raceway_race_outcomes_total{model="raced"})')
     assert float(winners[0]["value"][1]) >= 1  # type: ignore[index]

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 
 import httpx
@@ -19,6 +20,35 @@ from tests.redis_server import RedisServer
 from tests.upstream import Behaviour, FakeUpstream
 
 pytestmark = pytest.mark.integration
+
+
+PATIENCE = 10.0  # the longest any wait here lasts
+REQUEST_COST = 0.125  # of a ``paid`` request: 4 completion tokens at 31,250 USD per million
+
+
+def eventually(condition: Callable[[], bool]) -> bool:
+    """Poll ``condition`` until it holds (True) or PATIENCE has passed (False)."""
+    deadline = time.monotonic() + PATIENCE
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def adopters(gateway: RunningGateway, deployment: str) -> set[str]:
+    """The workers of ``gateway`` that adopted ``deployment``'s cooldown from the board, by their log."""
+    found = f"deployment {deployment} cooled down elsewhere"
+    return {
+        match.group() for line in list(gateway.output) if found in line and (match := WORKER.search(line))
+    }
+
+
+def spend_of(gateway: RunningGateway, key: str) -> float:
+    return gateway.metric(f'raceway_key_spend_usd{{key="{key}",period="day"}}')
+
+
+WORKER = re.compile(r"\bworker-\d+\b")
 
 
 def gateway_config(upstream: FakeUpstream) -> str:
@@ -89,7 +119,12 @@ def test_a_cooldown_from_one_instance_is_honoured_by_the_other(
     )
     assert answer.status_code == 200 and answer.headers["x-raceway-deployment"] == "steady"
     assert threaded_upstream.calls("flaky") == 1
-    time.sleep(0.6)  # three polls of the cooldown board
+    # Every other worker (its sibling, both of the second instance) has read the board.
+    adopted = lambda: (len(adopters(first, "flaky")), len(adopters(second, "flaky")))  # noqa: E731
+    assert eventually(lambda: adopted() == (1, 2)), (
+        adopted(),
+        "".join(first.output[-30:] + second.output[-30:]),
+    )
     for gateway in (second, first) * 4:
         body = {"model": "guarded", "messages": [{"role": "user", "content": "again"}]}
         answer = httpx.post(f"{gateway.api_url}/chat/completions", json=body, timeout=10)
@@ -168,8 +203,8 @@ def test_losing_redis_mid_run_fails_no_request_and_recovery_is_automatic(
     statuses = burst(30)
     redis_server.stop()
     statuses += burst(60)
-    time.sleep(0.5)  # every worker's cooldown poll has met the dead Redis
-    assert [gateway.metric("raceway_state_backend_up") for gateway in instances] == [0, 0]
+    # Every worker's cooldown poll has met the dead Redis (the gauge is the minimum over workers).
+    assert eventually(lambda: [gateway.metric("raceway_state_backend_up") for gateway in instances] == [0, 0])
     statuses += burst(30)
     redis_server.start()
     deadline = time.monotonic() + 10
@@ -196,7 +231,7 @@ def test_a_budget_holds_across_instances_and_keys_spend_reads_redis(
          price: {{input: 0, output: 31250}}}}
     models: [{{name: paid, deployments: [paid]}}]
     keys: [{{name: team, key: "{key}", budget: {{daily: 0.375}}}}]
-    """  # 4 completion tokens a request: 0.125 USD each
+    """  # 4 completion tokens a request: REQUEST_COST each
     env = {"RACEWAY_REDIS_URL": redis_server.url}
     directories = [tmp_path_factory.mktemp(name) for name in ("budget-a", "budget-b")]
     with ExitStack() as stack:
@@ -210,7 +245,9 @@ def test_a_budget_holds_across_instances_and_keys_spend_reads_redis(
                 timeout=10,
             )
             tiers.append((answer.status_code, answer.headers["x-raceway-budget-tier"]))
-            time.sleep(0.3)
+            spent = REQUEST_COST * sum(status == 200 for status, _ in tiers)
+            # Both instances (one worker each) have read the spend back from Redis since.
+            assert eventually(lambda: [spend_of(g, "team") for g in gateways] == [spent, spent])  # noqa: B023
         assert tiers == [(200, "normal")] * 3 + [(429, "exceeded")]
     report = subprocess.run(
         [sys.executable, "-m", "router", "keys", "spend", "-c", str(directories[0] / "gateway.yaml")],

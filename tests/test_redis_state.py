@@ -21,7 +21,7 @@ from router.fleet.limits import RateLimit
 from router.fleet.stats import DeploymentStats
 from router.spend.ledger import Spent, Tally
 from router.state.pins import PinTable
-from router.state.redis.answers import RedisAnswers, encode, flight_token
+from router.state.redis.answers import POLL_INTERVAL, RedisAnswers, encode, flight_token
 from router.state.redis.connection import RedisState, StateUnavailable
 from router.state.redis.cooldowns import CooldownBoard
 from router.state.redis.limits import SharedRateLimit
@@ -162,14 +162,24 @@ async def test_the_shared_cache_holds_answers_and_evicts_the_oldest(connect: Con
     assert await small.fetch(b"d" * 32) is None and await small.fetch(b"e" * 32) == ANSWER
 
 
+async def looks_at_flights(state: RedisState) -> int:
+    """How many times Redis was asked for a flight's outcome (``wait``'s one command, MGET)."""
+    stats = await state.call(lambda client: client.info("commandstats"))
+    return int(stats.get("cmdstat_mget", {}).get("calls", 0))
+
+
 async def test_one_instance_leads_a_flight_and_the_others_get_its_outcome(connect: Connect) -> None:
+    probe = connect()
     leader = RedisAnswers(connect(), CacheSettings(), METRICS)
     follower = RedisAnswers(connect(), CacheSettings(), METRICS)
     key, token = b"f" * 32, flight_token()
     assert await leader.claim(key, 5.0, token)
     assert not await follower.claim(key, 5.0, flight_token())
+    looked = await looks_at_flights(probe)
     waiting = asyncio.create_task(follower.wait(key))
-    await asyncio.sleep(0.05)
+    async with asyncio.timeout(5):  # until the follower has looked twice and found no outcome
+        while await looks_at_flights(probe) < looked + 2:  # noqa: ASYNC110 (Redis counters: no event)
+            await asyncio.sleep(POLL_INTERVAL)
     assert not waiting.done()
     await leader.land(key, token, ANSWER)
     assert await waiting == ANSWER

@@ -7,7 +7,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -62,14 +62,21 @@ def status_of_every_worker(gateway: RunningGateway, probes: int = 24) -> dict[in
     return seen
 
 
-def wait_for_hash(gateway: RunningGateway, expected_models: set[str], limit: float = 5.0) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < limit:
+def wait_for_every_worker(
+    gateway: RunningGateway, condition: Callable[[dict[str, object]], bool], limit: float = 5.0
+) -> None:
+    """Poll until both workers' /admin/config statuses meet ``condition`` (bounded, not timed)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
         seen = status_of_every_worker(gateway)
-        if len(seen) == 2 and all(set(s["models"]) == expected_models for s in seen.values()):  # type: ignore[arg-type]
-            return time.monotonic() - started
+        if len(seen) == 2 and all(condition(status) for status in seen.values()):
+            return
         time.sleep(0.05)
     raise AssertionError(f"workers did not converge: {status_of_every_worker(gateway)}")
+
+
+def wait_for_hash(gateway: RunningGateway, expected_models: set[str], limit: float = 5.0) -> None:
+    wait_for_every_worker(gateway, lambda status: set(status["models"]) == expected_models, limit)  # type: ignore[call-overload]
 
 
 def ask(gateway: RunningGateway, model: str) -> httpx.Response:
@@ -92,10 +99,9 @@ def test_every_worker_serves_an_edit_without_a_restart(gateway: RunningGateway, 
 def test_an_invalid_edit_keeps_the_old_config_and_says_why(
     gateway: RunningGateway, config_path: Path
 ) -> None:
-    good = wait_for_hash(gateway, {"steady", "old"})
-    assert good >= 0
+    wait_for_hash(gateway, {"steady", "old"})
     config_path.write_text(config_text() + "colour: blue\n")
-    time.sleep(1.5)
+    wait_for_every_worker(gateway, lambda status: status["last_error"] is not None)
     for status in status_of_every_worker(gateway).values():
         assert status["last_error"] is not None and "colour: unknown key" in str(status["last_error"])
         assert set(status["models"]) == {"steady", "old"}  # type: ignore[arg-type]

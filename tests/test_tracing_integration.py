@@ -150,7 +150,9 @@ def test_a_hedge_shows_how_long_it_waited(
     assert hedge.attributes["raceway.hedge.delay_s"] == pytest.approx(0.1)
     assert hedge.attributes["raceway.attempt.number"] == 2
     assert hedge.attributes["raceway.attempt.outcome"] == "won"
-    assert (hedge.start_ns - first.start_ns) / 1e9 >= 0.09  # started once the delay had passed
+    # Started after the first call (that it waits exactly its delay is checked on virtual time,
+    # tests/test_dispatch.py::test_hedge_starts_the_next_when_the_first_stalls).
+    assert hedge.start_ns > first.start_ns
 
 
 def test_a_cached_answer_has_no_upstream_span(

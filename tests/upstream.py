@@ -18,26 +18,31 @@ Every answer carries a request id of its own (recorded with the request): ``x-re
 as OpenAI's do, ``request-id`` as Anthropic's do. Tests wait for what the upstream saw, never
 for time to pass: ``arrived`` returns once a request for a model has come in,
 ``disconnected`` once its client abandoned it.
+
+The scripts and the record (``ScriptedUpstream``) and the scripted stream (``scripted_stream``)
+are shared with the in-memory upstream (``tests/memory_upstream.py``), which answers the same
+scripts without a socket, for tests on virtual time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import functools
 import itertools
 import socket
 import struct
 import threading
 import zlib
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiohttp import web
 from multidict import CIMultiDict
 
-from tests.upstream_prefix import PrefixCache
+from tests.upstream_prefix import CacheTurn, PrefixCache
 from tests.upstream_wires import (
     Answer,
     ChatWire,
@@ -58,6 +63,8 @@ TRAILING_WHITESPACE = {
         "message": "messages: final assistant content cannot end with trailing whitespace",
     },
 }
+# What Gemini answers a method it has not.
+NO_SUCH_METHOD = {"error": {"code": 404, "message": "no such method"}}
 PATIENCE = 5.0  # the longest any wait here lasts: a test that goes wrong fails rather than hangs
 
 
@@ -119,6 +126,7 @@ class Seen:
     headers: CIMultiDict[str]  # as they arrived: any case finds a name
     path: str
     request_id: str = ""  # the request id the upstream answered with
+    at: float = 0.0  # the serving loop's time when it arrived
 
 
 @dataclass(frozen=True)
@@ -140,7 +148,16 @@ GEMINI = GeminiWire()
 GEMINI_COUNT = GeminiCountWire()
 
 
-class FakeUpstream:
+class Fault(enum.Enum):
+    """How a scripted stream ends early, on the server's side."""
+
+    CUT = "cut"  # the connection closed after half an event
+    RESET = "reset"  # the connection reset (TCP RST)
+
+
+class ScriptedUpstream:
+    """The scripts, and the record of what came in; how answers travel is the subclass's."""
+
     def __init__(self) -> None:
         self._scripts: dict[str, list[Behaviour]] = {}
         self.requests: list[Seen] = []
@@ -148,9 +165,6 @@ class FakeUpstream:
         self.disconnects: list[str] = []  # models whose call the client abandoned
         self._ids = itertools.count(1)
         self._changed = asyncio.Event()  # set, and replaced, whenever a request arrives or is abandoned
-        self._runner: web.AppRunner | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None  # the thread's loop, when served from one
-        self.port = 0
         # When set, every answer's cache reads and writes (and its delay) come from a prompt
         # cache per deployment (tests/upstream_prefix.py) instead of the behaviour's.
         self.prefix_cache: PrefixCache | None = None
@@ -163,7 +177,7 @@ class FakeUpstream:
     @property
     def root_url(self) -> str:
         """For Anthropic's clients, which add ``/v1/messages`` themselves."""
-        return f"http://127.0.0.1:{self.port}"
+        raise NotImplementedError
 
     def reset(self) -> None:
         self.prefix_cache = None
@@ -205,6 +219,165 @@ class FakeUpstream:
             return Behaviour()
         return script.pop(0) if len(script) > 1 else script[0]
 
+    def _arrive(self, model: str, body: dict[str, Any], headers: CIMultiDict[str], path: str) -> Seen:
+        """Record a request (with a request id of its own) and return what was recorded."""
+        seen = Seen(
+            model, body, headers, path, f"req_up_{next(self._ids)}", asyncio.get_running_loop().time()
+        )
+        self._record(request=seen)
+        return seen
+
+    async def _wait_to_answer(
+        self, model: str, path: str, body: dict[str, Any], behaviour: Behaviour
+    ) -> tuple[Behaviour, CacheTurn | None]:
+        """Whatever ``behaviour`` waits for before its answer starts; with a prefix cache, the
+        behaviour its turn makes (its reads and writes, its delay added) and the turn, to remember
+        once answered."""
+        if behaviour.stall:
+            await asyncio.sleep(3600)
+        if behaviour.after is not None:
+            await self.arrived(behaviour.after)
+        if behaviour.release is not None:
+            async with asyncio.timeout(PATIENCE):
+                await behaviour.release.wait()
+        cached = self.prefix_cache.look(model, path, body) if self.prefix_cache else None
+        if cached is not None:
+            behaviour = replace(
+                behaviour,
+                cache_read=cached.read,
+                cache_write=cached.write,
+                delay=behaviour.delay + cached.delay,
+            )
+        if behaviour.delay:
+            await asyncio.sleep(behaviour.delay)
+        return behaviour, cached
+
+    def _answered(self, model: str, cached: CacheTurn | None) -> None:
+        """The answer went out in full: its prompt is in the deployment's cache now."""
+        if cached is not None and self.prefix_cache is not None:
+            self.prefix_cache.remember(model, cached)
+
+    @staticmethod
+    def _continued(path: str, body: dict[str, Any], behaviour: Behaviour) -> Behaviour:
+        """A ``continues`` script answering a request that ends with an assistant message: the
+        rest of the script after it, or the 400 a provider gives a prefix it cannot continue."""
+        if not behaviour.continues or (prefix := assistant_prefix(body)) is None:
+            return behaviour
+        if path.endswith("/messages") and prefix != prefix.rstrip():
+            return replace(behaviour, status=400, error=TRAILING_WHITESPACE)
+        if not behaviour.reply.startswith(prefix):
+            error = {"error": {"message": f"not a prefix of the script: {prefix!r}"}}
+            return replace(behaviour, status=400, error=error)
+        return replace(behaviour, reply=behaviour.reply[len(prefix) :])
+
+    def _refusal(self, path: str, wire: Wire, behaviour: Behaviour) -> dict[str, Any]:
+        """The wire's error document for a scripted refusal, recorded as sent."""
+        error = wire.refusal(behaviour.status, behaviour.error)
+        self.sent.append(Sent(path, behaviour.status, error))
+        return error
+
+    def _whole(self, path: str, wire: Wire, answer: Answer, body: dict[str, Any]) -> dict[str, Any]:
+        """The wire's whole (non-stream) answer, recorded as sent."""
+        whole = wire.answer(answer, body)
+        self.sent.append(Sent(path, 200, whole))
+        return whole
+
+    def _noter(self, path: str) -> Callable[[dict[str, Any]], None]:
+        """What records each event document a stream to ``path`` sends."""
+        return lambda document: self.sent.append(Sent(path, 200, document, streamed=True))
+
+    def _answer_of(self, model: str, behaviour: Behaviour) -> Answer:
+        return Answer(
+            model=model,
+            reply=behaviour.reply,
+            reasoning=behaviour.reasoning,
+            tool_calls=behaviour.tool_calls,
+            cache_read=behaviour.cache_read,
+            cache_write=behaviour.cache_write,
+            stop_sequence=behaviour.stop_sequence,
+            number=next(self._ids),
+        )
+
+
+def gemini_call(target: str, alt: str | None) -> tuple[Wire, str, bool] | None:
+    """Gemini's model call ``/v1beta/models/{target}`` (``alt``: its query's) as the wire, the
+    model and whether it streams; None for a method there is none of."""
+    model, _, method = target.rpartition(":")
+    if method == "countTokens":
+        return GEMINI_COUNT, model, False
+    if method == "streamGenerateContent" and alt == "sse":
+        return GEMINI, model, True
+    if method == "generateContent":
+        return GEMINI, model, False
+    return None
+
+
+async def scripted_stream(
+    wire: Wire,
+    answer: Answer,
+    body: dict[str, Any],
+    behaviour: Behaviour,
+    note: Callable[[dict[str, Any]], None],
+) -> AsyncGenerator[bytes | Fault, None]:
+    """The pieces of ``answer``'s stream in the wire's grammar, with the delays and the faults
+    ``behaviour`` scripts; a ``Fault`` is the last piece of a stream that ends early. Each event's
+    document (with its ``sequence_number`` where the wire numbers them) is passed to ``note``
+    as it goes."""
+    stream = wire.stream(answer, body)
+    sequence = itertools.count()  # Responses numbers its events
+
+    def encoded(events: list[Event]) -> Iterator[bytes]:
+        for event in events:
+            number = next(sequence)
+            if isinstance(event, dict):
+                note({**event, "sequence_number": number} if wire.numbered else event)
+            yield wire.encode(event, number)
+
+    for piece in encoded(stream.head):
+        yield piece
+    if behaviour.first_content_delay:
+        await asyncio.sleep(behaviour.first_content_delay)
+    if behaviour.huge:
+        yield b'data: {"choices": [{"index": 0, "delta": {"content": "'
+        for size in _pieces(behaviour.huge):
+            yield b"x" * size
+        return
+    for index, chunk in enumerate(stream.chunks):
+        if behaviour.cut_after is not None and index >= behaviour.cut_after:
+            yield b'data: {"id": "partial-ev'  # half an event, then gone
+            yield Fault.CUT
+            return
+        if behaviour.reset_after is not None and index >= behaviour.reset_after:
+            yield Fault.RESET
+            return
+        if behaviour.error_after is not None and index >= behaviour.error_after:
+            for piece in encoded(wire.failure(answer, behaviour.error)):
+                yield piece
+            return
+        if index and behaviour.chunk_delay:
+            await asyncio.sleep(behaviour.chunk_delay)
+        for piece in encoded(chunk):
+            yield piece
+    for piece in encoded(stream.tail):
+        yield piece
+    if not behaviour.end_without_done:
+        for piece in encoded(stream.end):
+            yield piece
+
+
+class FakeUpstream(ScriptedUpstream):
+    """The scripted upstream as a real aiohttp server on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._runner: web.AppRunner | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the thread's loop, when served from one
+        self.port = 0
+
+    @property
+    def root_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
     # -- lifecycle --------------------------------------------------------------
 
     async def start(self) -> None:
@@ -244,6 +417,11 @@ class FakeUpstream:
             thread.join(10)
             loop.close()
 
+    async def arrived_here(self, model: str, count: int = 1) -> None:
+        """``arrived``, awaited from another loop than ``running_in_thread``'s (an async test's)."""
+        assert self._loop is not None, "only for an upstream served by running_in_thread"
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.arrived(model, count), self._loop))
+
     def wait_for_disconnect(self, model: str) -> bool:
         """``disconnected`` for a test on another thread than ``running_in_thread``'s loop."""
         assert self._loop is not None, "only for an upstream served by running_in_thread"
@@ -263,14 +441,11 @@ class FakeUpstream:
 
     async def _gemini(self, request: web.Request) -> web.StreamResponse:
         """Gemini's model calls: the model and the method in the path, streams asked by ``alt=sse``."""
-        model, _, method = request.match_info["target"].rpartition(":")
-        if method == "countTokens":
-            return await self._answer(request, GEMINI_COUNT, model=model, stream=False)
-        if method == "streamGenerateContent" and request.query.get("alt") == "sse":
-            return await self._answer(request, GEMINI, model=model, stream=True)
-        if method == "generateContent":
-            return await self._answer(request, GEMINI, model=model, stream=False)
-        return web.json_response({"error": {"code": 404, "message": "no such method"}}, status=404)
+        call = gemini_call(request.match_info["target"], request.query.get("alt"))
+        if call is None:
+            return web.json_response(NO_SUCH_METHOD, status=404)
+        wire, model, streaming = call
+        return await self._answer(request, wire, model=model, stream=streaming)
 
     async def _answer(
         self, request: web.Request, wire: Wire, *, model: str | None = None, stream: bool | None = None
@@ -279,28 +454,11 @@ class FakeUpstream:
         body = await request.json()
         model = body.get("model", "") if model is None else model
         streaming = bool(body.get("stream")) if stream is None else stream
-        request_id = f"req_up_{next(self._ids)}"
-        self._record(request=Seen(model, body, CIMultiDict(request.headers), request.path, request_id))
+        seen = self._arrive(model, body, CIMultiDict(request.headers), request.path)
         behaviour = self._next(model)
-        headers = {wire.request_id_header: request_id, **behaviour.headers}
+        headers = {wire.request_id_header: seen.request_id, **behaviour.headers}
         try:
-            if behaviour.stall:
-                await asyncio.sleep(3600)
-            if behaviour.after is not None:
-                await self.arrived(behaviour.after)
-            if behaviour.release is not None:
-                async with asyncio.timeout(PATIENCE):
-                    await behaviour.release.wait()
-            cached = self.prefix_cache.look(model, request.path, body) if self.prefix_cache else None
-            if cached is not None:
-                behaviour = replace(
-                    behaviour,
-                    cache_read=cached.read,
-                    cache_write=cached.write,
-                    delay=behaviour.delay + cached.delay,
-                )
-            if behaviour.delay:
-                await asyncio.sleep(behaviour.delay)
+            behaviour, cached = await self._wait_to_answer(model, request.path, body, behaviour)
             if behaviour.body is not None:
                 return web.Response(
                     body=behaviour.body,
@@ -310,36 +468,17 @@ class FakeUpstream:
                 )
             if behaviour.huge and (behaviour.status != 200 or not streaming):
                 return await self._huge(request, model, behaviour)
-            if behaviour.continues and (prefix := assistant_prefix(body)) is not None:
-                if request.path.endswith("/messages") and prefix != prefix.rstrip():
-                    behaviour = replace(behaviour, status=400, error=TRAILING_WHITESPACE)
-                elif not behaviour.reply.startswith(prefix):
-                    error = {"error": {"message": f"not a prefix of the script: {prefix!r}"}}
-                    behaviour = replace(behaviour, status=400, error=error)
-                else:
-                    behaviour = replace(behaviour, reply=behaviour.reply[len(prefix) :])
+            behaviour = self._continued(request.path, body, behaviour)
             if behaviour.status != 200:
-                error = wire.refusal(behaviour.status, behaviour.error)
-                self.sent.append(Sent(request.path, behaviour.status, error))
+                error = self._refusal(request.path, wire, behaviour)
                 return web.json_response(error, status=behaviour.status, headers=headers)
-            answer = Answer(
-                model=model,
-                reply=behaviour.reply,
-                reasoning=behaviour.reasoning,
-                tool_calls=behaviour.tool_calls,
-                cache_read=behaviour.cache_read,
-                cache_write=behaviour.cache_write,
-                stop_sequence=behaviour.stop_sequence,
-                number=next(self._ids),
-            )
+            answer = self._answer_of(model, behaviour)
             if streaming:
                 answered = await self._stream(request, wire, answer, body, behaviour, headers)
             else:
-                whole = wire.answer(answer, body)
-                self.sent.append(Sent(request.path, 200, whole))
+                whole = self._whole(request.path, wire, answer, body)
                 answered = web.json_response(whole, headers=headers)
-            if cached is not None and self.prefix_cache is not None:
-                self.prefix_cache.remember(model, cached)
+            self._answered(model, cached)
             return answered
         except asyncio.CancelledError:
             self._record(disconnect=model)
@@ -381,48 +520,21 @@ class FakeUpstream:
         headers: dict[str, str],
     ) -> web.StreamResponse:
         """Stream ``answer`` in the wire's grammar, with the faults ``behaviour`` scripts."""
-        stream = wire.stream(answer, body)
         response = web.StreamResponse(headers={"content-type": "text/event-stream", **headers})
         await response.prepare(request)
-        sequence = itertools.count()  # Responses numbers its events
-
-        async def send(events: list[Event]) -> None:
-            for event in events:
-                number = next(sequence)
-                if isinstance(event, dict):
-                    document = {**event, "sequence_number": number} if wire.numbered else event
-                    self.sent.append(Sent(request.path, 200, document, streamed=True))
-                await response.write(wire.encode(event, number))
-
         try:
-            await send(stream.head)
-            if behaviour.first_content_delay:
-                await asyncio.sleep(behaviour.first_content_delay)
-            if behaviour.huge:
-                await response.write(b'data: {"choices": [{"index": 0, "delta": {"content": "')
-                for size in _pieces(behaviour.huge):
-                    await response.write(b"x" * size)
-                await response.write_eof()
-                return response
-            for index, chunk in enumerate(stream.chunks):
-                if behaviour.cut_after is not None and index >= behaviour.cut_after:
-                    await response.write(b'data: {"id": "partial-ev')  # half an event, then gone
-                    assert request.transport is not None
-                    request.transport.close()
-                    return response
-                if behaviour.reset_after is not None and index >= behaviour.reset_after:
-                    _reset(request)
-                    return response
-                if behaviour.error_after is not None and index >= behaviour.error_after:
-                    await send(wire.failure(answer, behaviour.error))
-                    await response.write_eof()
-                    return response
-                if index and behaviour.chunk_delay:
-                    await asyncio.sleep(behaviour.chunk_delay)
-                await send(chunk)
-            await send(stream.tail)
-            if not behaviour.end_without_done:
-                await send(stream.end)
+            async with aclosing(
+                scripted_stream(wire, answer, body, behaviour, self._noter(request.path))
+            ) as pieces:
+                async for piece in pieces:
+                    if piece is Fault.CUT:
+                        assert request.transport is not None
+                        request.transport.close()
+                        return response
+                    if piece is Fault.RESET:
+                        _reset(request)
+                        return response
+                    await response.write(piece)
             await response.write_eof()
         except ConnectionResetError:  # a cancelled handler is recorded by the caller
             self._record(disconnect=answer.model)

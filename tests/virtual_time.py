@@ -2,17 +2,20 @@
 ``loop.call_later`` fire in order, at once, and ``loop.time()`` says when they were due.
 
 When nothing is ready, the loop jumps to the next scheduled callback instead of sleeping.
-Only for code that waits on timers and on other tasks, never on sockets.
+Only for code that waits on timers and on other tasks, never on sockets (the in-memory
+upstream, ``tests/memory_upstream.py``, stands for one).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import selectors
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class _JumpingSelector(selectors.DefaultSelector):
@@ -54,3 +57,14 @@ def run(main: Coroutine[Any, Any, T]) -> T:
         return loop.run_until_complete(main)
     finally:
         loop.close()
+
+
+def on_virtual_time(test: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
+    """An async test run by ``run``: pytest sees a plain test with the same arguments, so the
+    fixtures it takes are plain ones, and whatever it starts it ends before it returns."""
+
+    @functools.wraps(test)
+    def on_its_own_loop(*args: P.args, **kwargs: P.kwargs) -> None:
+        run(test(*args, **kwargs))
+
+    return on_its_own_loop

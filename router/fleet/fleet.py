@@ -102,10 +102,13 @@ class Fleet:
         *,
         share: int = 1,
         state: StateBackend,
+        factory: ProviderFactory | None = None,
     ) -> Fleet:
         """``share``: how many workers split each deployment's caps (and, locally, its rate limits);
-        ``state``: the backend that enforces the rate limits."""
-        factory = ProviderFactory.open()
+        ``state``: the backend that enforces the rate limits; ``factory``: what builds the providers
+        (by default one over a new pooled HTTP session); the fleet owns it and closes it."""
+        if factory is None:
+            factory = ProviderFactory.open()
         factory.scrubber.add(config.secrets())
         members = {
             name: _new_member(deployment, factory, clock, share, state)
