@@ -21,7 +21,8 @@ from router.dialects.bridge import Conversation, Embeddings
 from router.dialects.formats import FORMATS
 from router.dispatch.completion import EMBEDDINGS, Completion
 from router.dispatch.dispatcher import Dispatcher
-from router.dispatch.opened_stream import OpenedStream, StreamOutcome
+from router.dispatch.opened_stream import OpenedStream
+from router.dispatch.stream_end import StreamOutcome
 from router.errors import UpstreamError
 from router.fleet.fleet import Fleet
 from router.routing.rules import route
@@ -71,7 +72,9 @@ class Harness:
 
     async def open_stream(self, body: dict[str, Any]) -> OpenedStream:
         routed = route(self.config, body["model"], body, None, {})
-        return await self.dispatcher.open_stream(routed, body, Conversation(Dialect.CHAT, body), CHAT_FORMAT)
+        return OpenedStream(
+            await self.dispatcher.open_stream(routed, body, Conversation(Dialect.CHAT, body), CHAT_FORMAT)
+        )
 
     async def stream(self, model: str, **extra: Any) -> tuple[OpenedStream, str]:
         """The opened stream and the whole text it delivers."""

@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 
 from router.config.model import Deployment
-from router.dispatch.opened_stream import StreamOutcome, open_stream
+from router.dispatch.legs import open_stream
+from router.dispatch.stream_end import StreamOutcome
 from router.errors import (
     InvalidRequest,
     NoDeploymentAvailable,

@@ -6,7 +6,7 @@ from prometheus_client import CollectorRegistry
 
 from router.config.load import parse_config
 from router.dispatch.attempt import outcome_label
-from router.dispatch.opened_stream import StreamOutcome
+from router.dispatch.stream_end import StreamOutcome
 from router.errors import Saturated, UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
 from router.gateway import Gateway
 from router.telemetry.metrics import UPSTREAM_OUTCOMES, Metrics

@@ -1,19 +1,36 @@
-"""router.dispatch.opened_stream with a resumer: a stream that breaks midway goes on with what the
-resumer hands over, and the broken call is over for its own listeners at the break."""
+"""router.dispatch.opened_stream: the client's stream has one owner. It is complete when made,
+tells its observers every event and then one result, computed once, in whatever order they were
+given; with a resumer, a stream that breaks midway goes on with the continuation the resumer
+hands over, and the broken call is over for its own observers at the break."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncGenerator
+from typing import Any
 
 import pytest
 
+from router.config.model import Dialect, Price
+from router.dialects.formats import FORMATS
 from router.dialects.translate.events import DONE, data_event
-from router.dispatch.opened_stream import OpenedStream, StreamOutcome
+from router.dialects.usage import Usage
+from router.dispatch.legs import Leg
+from router.dispatch.opened_stream import Committed, Continuation, OpenedStream
+from router.dispatch.stream_end import StreamOutcome, StreamResult
 from router.errors import UpstreamError
+
+PRICE = Price(input=1_000_000.0, output=2_000_000.0)  # a dollar a prompt token, two an answer's
 
 
 def text(word: str) -> bytes:
     return data_event({"id": "a", "choices": [{"index": 0, "delta": {"content": word}}]})
+
+
+def usage(prompt: int, completion: int) -> bytes:
+    return data_event(
+        {"id": "a", "choices": [], "usage": {"prompt_tokens": prompt, "completion_tokens": completion}}
+    )
 
 
 async def breaking(*events: bytes) -> AsyncGenerator[bytes, None]:
@@ -27,60 +44,127 @@ async def ending(*events: bytes) -> AsyncGenerator[bytes, None]:
         yield event
 
 
-class Continuing:
-    """A resumer that continues with ``rest``, or refuses when it has none."""
+class Heard:
+    """An observer that writes down what it is told."""
 
-    def __init__(self, rest: list[bytes] | None) -> None:
+    def __init__(self, name: str = "", log: list[tuple[str, Any]] | None = None) -> None:
+        self.name = name
+        self.log = log if log is not None else []
+        self.events: list[bytes] = []
+        self.results: list[StreamResult] = []
+
+    def on_event(self, event: bytes) -> None:
+        self.events.append(event)
+
+    def on_end(self, result: StreamResult) -> None:
+        self.results.append(result)
+        self.log.append((self.name, result))
+
+
+def leg(name: str, head: list[bytes], tail: AsyncGenerator[bytes, None], *observers: Heard) -> Leg:
+    return Leg(name, head, tail, 0.0, price=PRICE, observers=observers)
+
+
+class Continuing:
+    """A resumer that continues on deployment b with ``rest``, or refuses when it has none."""
+
+    def __init__(self, rest: list[bytes] | None, *observers: Heard) -> None:
         self.rest = rest
-        self.cost = 0.25
-        self.resumed: list[dict[str, object]] = []
+        self.observers = observers
+        self.resumed: list[dict[str, Any]] = []
         self.noted: list[bytes] = []
         self.broken: list[UpstreamError] = []
-        self.ended: list[StreamOutcome] = []
+        self.continued: list[Leg] = []
 
     def note(self, event: bytes) -> None:
         self.noted.append(event)
 
-    async def resume(self, broken: UpstreamError) -> AsyncGenerator[bytes, None]:
+    async def resume(self, broken: UpstreamError) -> Continuation:
         self.broken.append(broken)
         if self.rest is None:
             raise broken
-        return ending(*self.rest)
-
-    async def end(self, outcome: StreamOutcome) -> None:
-        self.ended.append(outcome)
+        self.resumed.append({"from": "a", "to": "b", "at_chars": 3})
+        continuation = leg("b", [], ending(*self.rest), *self.observers)
+        self.continued.append(continuation)
+        return Continuation(continuation, continuation.events())
 
 
 async def relayed(stream: OpenedStream) -> list[bytes]:
     return [event async for event in stream.events()]
 
 
+async def test_a_stream_tells_every_observer_the_same_one_result_in_whatever_order_they_come() -> None:
+    heard_in_each_order = []
+    for order in itertools.permutations(["cache", "access log", "status page"]):
+        log: list[tuple[str, Any]] = []
+        first = leg("a", [text("one")], ending(usage(3, 4), DONE), Heard("bookkeeping", log))
+        stream = OpenedStream(Committed(first), observers=[Heard(name, log) for name in order])
+        assert await relayed(stream) == [text("one"), usage(3, 4), DONE]
+        await stream.end(StreamOutcome.COMPLETE)
+        await stream.end(StreamOutcome.ABANDONED)  # once ended, a stream stays as it ended
+        assert log[0][0] == "bookkeeping"  # its call ends first: the stream's cost is that call's
+        heard_in_each_order.append(sorted(log))
+    result = StreamResult(StreamOutcome.COMPLETE, Usage(3, 4), 3.0 + 8.0)
+    everyone = [("access log", result), ("bookkeeping", result), ("cache", result), ("status page", result)]
+    assert heard_in_each_order == [everyone] * 6
+
+
+async def test_its_observers_see_every_event_the_client_gets_and_the_usage_chunk_it_does_not() -> None:
+    client = Heard()
+    first = leg("a", [text("one")], ending(usage(3, 4), DONE))
+    stream = OpenedStream(Committed(first), hide_usage=True, observers=[client])
+    assert await relayed(stream) == [text("one"), DONE]
+    assert client.events == [text("one"), usage(3, 4), DONE]  # the cache keeps the answer's usage
+
+
 async def test_a_broken_stream_goes_on_with_its_continuation_and_its_call_ends_at_the_break() -> None:
-    resumer = Continuing([text(" two"), DONE])
-    stream = OpenedStream("a", [text("one")], breaking(), 0.0, resumer=resumer)
-    breaks: list[str] = []
-    stream.when_broken(lambda: breaks.append("broke"))
-    assert await relayed(stream) == [text("one"), text(" two"), DONE]
-    assert breaks == ["broke"] and stream.broken is resumer.broken[0]
-    assert resumer.noted == [text("one"), text(" two"), DONE]  # every event the client got
-    stream.cost = 0.5
-    assert stream.total_cost == 0.75  # its own and its continuations'
+    call, continued, client = Heard(), Heard(), Heard()
+    resumer = Continuing([text(" two"), usage(5, 6), DONE], continued)
+    first = leg("a", [usage(1, 1), text("one")], breaking(), call)
+    stream = OpenedStream(Committed(first, 1, resumer), observers=[client])
+    events = stream.events()
+    assert [await anext(events), await anext(events)] == [usage(1, 1), text("one")]
+    assert not call.results
+    rest = [event async for event in events]
+    assert rest == [text(" two"), usage(5, 6), DONE]
+    assert call.results == [StreamResult(StreamOutcome.CUT, Usage(1, 1), 3.0)]  # over at the break
+    assert resumer.broken[0].message == "deployment a failed midway: reset"
+    assert resumer.noted == [usage(1, 1), text("one"), text(" two"), usage(5, 6), DONE]
+    assert continued.events == [text(" two"), usage(5, 6), DONE] and not continued.results
     await stream.end(StreamOutcome.COMPLETE)
-    assert resumer.ended == [StreamOutcome.COMPLETE]
+    assert continued.results == [StreamResult(StreamOutcome.COMPLETE, Usage(5, 6), 17.0)]
+    # The client's result: the usage its stream reported, the cost of both calls.
+    hop = {"from": "a", "to": "b", "at_chars": 3}
+    assert client.results == [StreamResult(StreamOutcome.COMPLETE, Usage(5, 6), 20.0, (hop,))]
 
 
 async def test_when_the_resumer_refuses_the_first_failure_propagates() -> None:
+    call = Heard()
     resumer = Continuing(None)
-    stream = OpenedStream("a", [text("one")], breaking(), 0.0, resumer=resumer)
+    stream = OpenedStream(Committed(leg("a", [text("one")], breaking(), call), 1, resumer))
     events: list[bytes] = []
     with pytest.raises(UpstreamError, match="failed midway"):
         async for event in stream.events():
             events.append(event)
     assert events == [text("one")]
+    assert [result.outcome for result in call.results] == [StreamOutcome.CUT]
+    await stream.end(StreamOutcome.CUT)
+    assert len(call.results) == 1
 
 
 async def test_without_a_resumer_a_break_is_the_failure_as_ever() -> None:
-    stream = OpenedStream("a", [text("one")], breaking(text(" two")), 0.0)
+    call = Heard()
+    stream = OpenedStream(Committed(leg("a", [text("one")], breaking(text(" two")), call)))
     with pytest.raises(UpstreamError):
         await relayed(stream)
-    assert stream.broken is None
+    assert not call.results  # the relay ends it, with what it saw
+    await stream.end(StreamOutcome.CUT)
+    assert [result.outcome for result in call.results] == [StreamOutcome.CUT]
+
+
+async def test_a_replay_costs_nothing() -> None:
+    client = Heard()
+    stream = OpenedStream.replay("a", [text("one"), usage(3, 4), DONE], FORMATS[Dialect.CHAT], [client])
+    assert await relayed(stream) == [text("one"), usage(3, 4), DONE]
+    await stream.end(StreamOutcome.COMPLETE)
+    assert client.results == [StreamResult(StreamOutcome.COMPLETE, Usage(3, 4), 0.0)]

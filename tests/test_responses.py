@@ -10,7 +10,9 @@ from typing import Any
 
 import orjson
 
-from router.dispatch.opened_stream import OpenedStream, StreamOutcome
+from router.dispatch.legs import Leg
+from router.dispatch.opened_stream import Committed, OpenedStream
+from router.dispatch.stream_end import StreamOutcome, StreamResult
 from router.errors import UpstreamError
 from router.http.drain import Drain
 from router.http.responses import SSEResponse
@@ -56,11 +58,19 @@ class Client:
         return b"".join(m.get("body", b"") for m in self.sent if m["type"] == "http.response.body")
 
 
+class Outcomes(list[StreamOutcome]):
+    """An observer of the stream that notes how it ended."""
+
+    def on_event(self, event: bytes) -> None:
+        return None
+
+    def on_end(self, result: StreamResult) -> None:
+        self.append(result.outcome)
+
+
 def opened(upstream: Upstream) -> tuple[OpenedStream, list[StreamOutcome]]:
-    stream = OpenedStream("a", [CHUNK], upstream.tail(), 0.0)
-    ended: list[StreamOutcome] = []
-    stream.when_ended(ended.append)
-    return stream, ended
+    ended = Outcomes()
+    return OpenedStream(Committed(Leg("a", [CHUNK], upstream.tail(), 0.0)), observers=[ended]), ended
 
 
 async def relay(stream: OpenedStream, client: Client, drain: Drain | None = None) -> None:
@@ -127,13 +137,37 @@ async def test_a_stream_the_drain_outlasts_ends_with_an_error_event_and_no_done(
     assert ended == [StreamOutcome.STOPPED] and upstream.closed
 
 
-async def test_a_stream_ends_once_and_tells_its_listeners_in_order() -> None:
+async def test_a_stream_ends_once_and_tells_its_observers() -> None:
     upstream = Upstream([])
-    stream = OpenedStream("a", [CHUNK], upstream.tail(), 0.0)
-    heard: list[tuple[str, StreamOutcome]] = []
-    stream.when_ended(lambda outcome: heard.append(("bookkeeping", outcome)))
-    stream.when_ended(lambda outcome: heard.append(("access log", outcome)))
+    bookkeeping, access_log = Outcomes(), Outcomes()
+    stream = OpenedStream(
+        Committed(Leg("a", [CHUNK], upstream.tail(), 0.0, observers=[bookkeeping])), observers=[access_log]
+    )
     await stream.end(StreamOutcome.ABANDONED)
     await stream.end(StreamOutcome.COMPLETE)
-    assert heard == [("bookkeeping", StreamOutcome.ABANDONED), ("access log", StreamOutcome.ABANDONED)]
-    assert stream.outcome is StreamOutcome.ABANDONED
+    assert bookkeeping == access_log == [StreamOutcome.ABANDONED]
+    assert stream.result is not None and stream.result.outcome is StreamOutcome.ABANDONED
+
+
+async def test_a_client_that_leaves_leaves_no_task_behind() -> None:
+    upstream, client = Upstream([CHUNK], then="hang"), Client()
+    stream, ended = opened(upstream)
+    before = asyncio.all_tasks()
+    relaying = asyncio.create_task(relay(stream, client))
+    async with asyncio.timeout(5):
+        while client.body.count(b"data:") < 2:  # noqa: ASYNC110 (the head and one upstream event out)
+            await asyncio.sleep(0)
+    assert len(asyncio.all_tasks() - before) == 2  # the relay, in the request's task, and its watcher
+    client.gone.set()
+    await relaying
+    assert asyncio.all_tasks() == before  # the watcher is over, and no generator is left to close
+    assert ended == [StreamOutcome.ABANDONED] and upstream.closed
+
+
+async def test_a_relay_that_ends_leaves_no_task_behind() -> None:
+    upstream, client = Upstream([CHUNK, DONE_EVENT]), Client()
+    stream, ended = opened(upstream)
+    before = asyncio.all_tasks()
+    await relay(stream, client)
+    assert asyncio.all_tasks() == before
+    assert ended == [StreamOutcome.COMPLETE]

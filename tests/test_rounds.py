@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from router.config.model import CooldownSettings, Deployment, Dialect
 from router.dialects.formats import FORMATS
 from router.dispatch.attempt import Attempt, Calls, Verdict
-from router.dispatch.rounds import AttemptBudget, Pace, RoundFailed, _cancel, run_round
+from router.dispatch.rounds import Answered, AttemptBudget, Failed, Pace, RoundFailed, outcome_of, run_round
 from router.errors import UpstreamError, UpstreamRejected
 from router.fleet.breaker import Breaker, State
 from router.fleet.fleet import Member
@@ -203,23 +203,114 @@ def test_a_failed_probe_cools_the_deployment_down_again() -> None:
     assert probed.breaker.state is State.COOLED_DOWN
 
 
-def test_a_loser_cancelled_before_its_task_ever_ran_still_gives_its_probe_back() -> None:
+def test_a_call_cancelled_the_moment_it_starts_still_gives_its_probe_back() -> None:
     bench = Bench("a", failures=1)
     member = bench.members["a"]
     member.breaker.record_failure()
     bench.now += 30.0
+    script = Script({})
 
-    async def main() -> None:
-        attempt = bench.calls.begin(member)
-        assert attempt is not None and bench.calls.begin(member) is None  # the probe is taken
-        never_ran: asyncio.Task[bytes] = asyncio.ensure_future(
-            bench.calls.complete(attempt, Script({}).call, 10, FORMATS[Dialect.CHAT], Correlation())
+    def begin_then_give_up(candidate: Member) -> Attempt | None:
+        attempt = bench.calls.begin(candidate)
+        assert attempt is not None and bench.calls.begin(candidate) is None  # the probe is taken
+        task = asyncio.current_task()  # the request is cancelled the moment its call starts
+        assert task is not None
+        task.cancel()
+        return attempt
+
+    async def request() -> None:
+        await run_round(
+            [member],
+            lambda attempt: bench.calls.complete(
+                attempt, script.call, 10, FORMATS[Dialect.CHAT], Correlation()
+            ),
+            RACE,
+            AttemptBudget(1),
+            begin=begin_then_give_up,
+            discard=_nothing,
         )
-        await _cancel({never_ran: attempt}, _nothing)
-        assert never_ran.cancelled()
 
-    run(main())
+    async def main() -> bool:
+        round_task = asyncio.create_task(request())
+        await asyncio.wait([round_task])
+        return round_task.cancelled()
+
+    assert run(main()) and script.cancelled == ["a"]
     assert bench.calls.begin(member) is not None  # the probe is free again
+
+
+def test_a_call_whose_task_never_ran_still_gives_its_probe_back() -> None:
+    bench = Bench("a", "b", failures=1)
+    probed = bench.members["a"]
+    probed.breaker.record_failure()
+    bench.now += 30.0
+    script = Script({})
+
+    def begin(candidate: Member) -> Attempt | None:
+        if candidate.name == "b":  # a bug while the race starts its calls: a's task never runs
+            raise RuntimeError("no attempt for b")
+        return bench.calls.begin(candidate)
+
+    async def request() -> None:
+        await run_round(
+            [probed, bench.members["b"]],
+            lambda attempt: bench.calls.complete(
+                attempt, script.call, 10, FORMATS[Dialect.CHAT], Correlation()
+            ),
+            RACE,
+            AttemptBudget(2),
+            begin=begin,
+            discard=_nothing,
+        )
+
+    with pytest.raises(ExceptionGroup) as failed:
+        run(request())
+    assert failed.group_contains(RuntimeError, match="no attempt for b")
+    assert script.started == {}
+    assert bench.calls.begin(probed) is not None and bench.all_released()
+
+
+def test_a_calls_wrapper_returns_what_it_came_to_instead_of_raising() -> None:
+    async def answering() -> str:
+        return "answer"
+
+    async def failing() -> str:
+        raise UpstreamError("down", deployment="a")
+
+    async def main() -> tuple[object, object]:
+        return await outcome_of(lambda _: answering(), None), await outcome_of(lambda _: failing(), None)
+
+    answered, failed = run(main())
+    assert answered == Answered("answer")
+    assert isinstance(failed, Failed) and isinstance(failed.error, UpstreamError)
+
+
+def test_a_race_leaves_no_task_behind_whoever_wins() -> None:
+    bench = Bench("a", "b", "c")
+    script = Script({"a": 3.0, "b": 1.0, "c": 2.0})
+
+    async def main() -> set[asyncio.Task[object]]:
+        before = asyncio.all_tasks()
+        await bench.round(script, RACE, "a", "b", "c")
+        return asyncio.all_tasks() - before
+
+    assert run(main()) == set()
+    assert sorted(script.cancelled) == ["a", "c"] and bench.all_released()
+
+
+def test_a_race_the_request_gives_up_on_cancels_every_call_and_ends_every_attempt() -> None:
+    bench = Bench("a", "b")
+    script = Script({"a": 3.0, "b": 2.0})
+
+    async def main() -> float:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(1.0):  # the request's deadline
+                await bench.round(script, RACE, "a", "b")
+        return asyncio.get_running_loop().time()
+
+    assert run(main()) == 1.0
+    assert sorted(script.cancelled) == ["a", "b"] and bench.all_released()
+    assert bench.upstream("a", "cancelled") == bench.upstream("b", "cancelled") == 1
 
 
 def test_an_attempt_ends_once_whatever_calls_end() -> None:

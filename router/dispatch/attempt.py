@@ -6,7 +6,8 @@ limit, concurrency slot, perhaps a queue), makes its call, and is ended exactly 
 ``Attempt.end``: the one place that gives back the probe or records the breaker's
 verdict, frees the slot, settles the token estimate and keeps the in-flight count true,
 whatever happened: success, failure, a race loser cancelled (perhaps before it even
-started), or a stream that ended, was cut, or was abandoned.
+started), or a stream that ended, was cut, or was abandoned (a stream's attempt is one of its
+leg's observers, ``StreamBookkeeping``: it ends when the leg's result is known).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import orjson
 
 from router.dialects.formats import WireFormat
 from router.dispatch.completion import Answers, Call, Completion, Usage
-from router.dispatch.opened_stream import OpenedStream, StreamOutcome, open_stream
+from router.dispatch.legs import Leg, open_stream
+from router.dispatch.stream_end import StreamObserver, StreamOutcome, StreamResult
 from router.errors import Saturated, UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
 from router.fleet.breaker import State
 from router.fleet.fleet import Member
@@ -56,7 +58,17 @@ def outcome_label(error: UpstreamError) -> str:
 class Attempt:
     """One call's claim on ``member``: the breaker's probe, a rate-limit charge, a concurrency slot."""
 
-    __slots__ = ("_admitted", "_calls", "_ended", "_holds_probe", "_tokens", "member", "span", "started")
+    __slots__ = (
+        "_admitted",
+        "_calls",
+        "_ended",
+        "_holds_probe",
+        "_tokens",
+        "answered_in",
+        "member",
+        "span",
+        "started",
+    )
 
     def __init__(self, calls: Calls, member: Member, *, holds_probe: bool) -> None:
         self._calls = calls
@@ -66,6 +78,7 @@ class Attempt:
         self._ended = False
         self._tokens = 0
         self.started = 0.0  # perf_counter when the call itself started (after admission)
+        self.answered_in = 0.0  # seconds from its start to its answer (a stream's: its first content)
         self.span: AttemptSpan = NO_ATTEMPT  # its trace span, set by the round that starts it
 
     async def admit(self, tokens: int) -> None:
@@ -108,7 +121,7 @@ class Attempt:
 
     def succeeded(self, *, stream: bool) -> float:
         """The call answered (for a stream: its first content): the deployment is healthy. Seconds taken."""
-        elapsed = time.perf_counter() - self.started
+        elapsed = self.answered_in = time.perf_counter() - self.started
         self.member.stats.observe(elapsed, stream=stream)
         self.member.breaker.record_success()
         self._holds_probe = False  # the probe succeeded: the breaker is closed
@@ -191,41 +204,35 @@ class Calls:
         return Completion(answer, member.name, 0, elapsed, usage, cost, correlation)
 
     async def stream(
-        self, attempt: Attempt, call: Call, wire_format: WireFormat, tokens: int, correlation: Correlation
-    ) -> OpenedStream:
-        """A stream (its events in ``wire_format``), committed once it delivers content; the
-        attempt ends when the stream does."""
+        self, attempt: Attempt, call: Call, client: WireFormat, tokens: int, correlation: Correlation
+    ) -> Leg:
+        """A stream (its events in the ``client``'s format), committed once it delivers content;
+        the attempt ends when the stream's leg does (``StreamBookkeeping``)."""
         member = attempt.member
+        observers: list[StreamObserver] = [StreamBookkeeping(self, attempt)]
+        watch = attempt.span.stream_watcher(client)
+        if watch is not None:
+            observers.append(SpanWatcher(watch))
         try:
             await attempt.admit(tokens)
             correlation.trace = attempt.span.propagate(correlation.trace)
             events: AsyncGenerator[bytes, None] = call.stream(member, correlation)
-            opened = await open_stream(member.deployment, events, member.scrubber, wire_format)
+            leg = await open_stream(
+                member.deployment,
+                events,
+                member.scrubber,
+                client,
+                correlation=correlation,
+                price=member.price,
+                observers=observers,
+            )
         except BaseException as exc:
             self._failed(attempt, exc, correlation)
             raise
-        opened.correlation = correlation
         first_token = attempt.succeeded(stream=True)
         self.metrics.upstream_first_chunk.labels(member.name).observe(first_token)
-        attempt.span.opened(first_token, opened.head)
-        opened.watch = attempt.span.stream_watcher(wire_format)
-
-        def ended(outcome: StreamOutcome) -> None:
-            if attempt.ended:
-                return  # it broke midway and was ended then; a continuation went on
-            usage = opened.own_usage
-            if usage is not None:
-                opened.cost = cost_usd(member.price, usage)
-                if usage.cache_read:
-                    member.stats.observe_warm(first_token, stream=True)
-            attempt.span.stream_ended(outcome.value, usage)
-            attempt.end(Verdict.FAILURE if outcome is StreamOutcome.CUT else Verdict.NONE, usage=usage)
-            self.metrics.upstream_requests.labels(member.name, outcome.upstream_label).inc()
-            self.metrics.upstream_duration.labels(member.name).observe(time.perf_counter() - attempt.started)
-
-        opened.when_ended(ended)
-        opened.when_broken(lambda: ended(StreamOutcome.CUT))  # its slot and verdict at once
-        return opened
+        attempt.span.opened(first_token, leg.head)
+        return leg
 
     def _failed(self, attempt: Attempt, exc: BaseException, correlation: Correlation) -> None:
         admitted = attempt.admitted
@@ -249,6 +256,46 @@ class Calls:
             self.metrics.deployment_state.labels(member.name).set(state)
             if state == State.COOLED_DOWN and self._on_cooldown is not None:
                 self._on_cooldown(member)
+
+
+class StreamBookkeeping:
+    """The attempt that opened a stream, told how its call ended: the deployment's slot and
+    breaker verdict (a cut is a failure), its warm-latency figures, its span and its metrics."""
+
+    __slots__ = ("_attempt", "_calls")
+
+    def __init__(self, calls: Calls, attempt: Attempt) -> None:
+        self._calls = calls
+        self._attempt = attempt
+
+    def on_event(self, event: bytes) -> None:
+        return None
+
+    def on_end(self, result: StreamResult) -> None:
+        attempt, metrics = self._attempt, self._calls.metrics
+        member, usage, outcome = attempt.member, result.usage, result.outcome
+        if usage is not None and usage.cache_read:
+            member.stats.observe_warm(attempt.answered_in, stream=True)
+        attempt.span.stream_ended(outcome.value, usage)
+        attempt.end(Verdict.FAILURE if outcome is StreamOutcome.CUT else Verdict.NONE, usage=usage)
+        metrics.upstream_requests.labels(member.name, outcome.upstream_label).inc()
+        metrics.upstream_duration.labels(member.name).observe(time.perf_counter() - attempt.started)
+
+
+class SpanWatcher:
+    """The attempt's trace span, shown the stream's events (its finish reasons); the span hears
+    the end from ``StreamBookkeeping``, which ends the attempt and with it the span."""
+
+    __slots__ = ("_watch",)
+
+    def __init__(self, watch: Callable[[bytes], None]) -> None:
+        self._watch = watch
+
+    def on_event(self, event: bytes) -> None:
+        self._watch(event)
+
+    def on_end(self, result: StreamResult) -> None:
+        return None
 
 
 def _loads(answer: bytes) -> Any:

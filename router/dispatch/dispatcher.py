@@ -31,10 +31,12 @@ from router.dialects.formats import WireFormat
 from router.dispatch.attempt import Attempt, Calls
 from router.dispatch.completion import Answers, Call, Completion
 from router.dispatch.hedging import HedgeAllowance
-from router.dispatch.opened_stream import OpenedStream, StreamOutcome
+from router.dispatch.legs import Leg
+from router.dispatch.opened_stream import Committed
 from router.dispatch.pacing import note_warm_wait, pace_of
 from router.dispatch.resume import resumer_for
 from router.dispatch.rounds import AttemptBudget, Pace, RoundFailed, run_round
+from router.dispatch.stream_end import StreamOutcome
 from router.errors import (
     InvalidRequest,
     NoDeploymentAvailable,
@@ -139,24 +141,23 @@ class Dispatcher:
         return completion
 
     async def open_stream(
-        self, request: RoutedRequest, body: dict[str, Any], call: Call, wire_format: WireFormat
-    ) -> OpenedStream:
-        """A stream of ``body``'s answer (its events in ``wire_format``), committed to a deployment."""
+        self, request: RoutedRequest, body: dict[str, Any], call: Call, client: WireFormat
+    ) -> Committed:
+        """A stream of ``body``'s answer (its events in the ``client``'s format), committed to a
+        deployment: the winning call, the calls it took, and its resumer if the group has one."""
         tokens = expected_tokens(request, body)
-        opened, _member, attempts = await self._dispatch(
+        leg, _member, attempts = await self._dispatch(
             request,
-            lambda attempt: self._calls.stream(
-                attempt, call, wire_format, tokens, self._correlation(request)
-            ),
+            lambda attempt: self._calls.stream(attempt, call, client, tokens, self._correlation(request)),
             _close_stream,
             tokens,
         )
-        opened.attempts = attempts
+        resumer = None
         if request.group.resume is not None:
-            opened.resumer = resumer_for(
-                request, call, wire_format, opened, self._fleet, self._calls, tokens, self._correlation
+            resumer = resumer_for(
+                request, call, client, leg, self._fleet, self._calls, tokens, self._correlation
             )
-        return opened
+        return Committed(leg, attempts, resumer)
 
     def _correlation(self, request: RoutedRequest) -> Correlation:
         """A fresh one for each call: the request's trace context out, that call's headers back."""
@@ -359,7 +360,7 @@ async def _nothing(value: object) -> None:
     return None
 
 
-async def _close_stream(stream: OpenedStream) -> None:
+async def _close_stream(stream: Leg) -> None:
     await stream.end(StreamOutcome.ABANDONED)
 
 

@@ -1,253 +1,202 @@
-"""A stream committed to one deployment, and the one place where a stream ends.
+"""The client's stream, and its one owner: the one place where a stream ends.
 
-A stream is opened by reading it up to its first content event (``open_stream``); what
-was read is held back (``head``) and the rest is still upstream (``tail``). Whoever
-relays it ends it with ``end(outcome)``, exactly once: that closes the upstream side and
-tells every listener how it ended, in one vocabulary (``StreamOutcome``) from the
-deployment's bookkeeping to the access log.
+Dispatch hands over a stream as ``Committed``: the call that won it (a ``Leg``), how many calls
+that took, and, for a group with ``resume``, what may continue it (a ``Continuer``,
+``router.dispatch.resume.Resumer``). The HTTP side makes the ``OpenedStream`` from it, complete
+at once: whether to hide the usage chunk the gateway asked for and the client did not, and who
+observes the client's stream (the answer cache's assembler, the access log). Whoever relays it
+ends it with ``end(outcome)``, exactly once: that ends the leg being relayed (its observers,
+the attempt's bookkeeping and trace, hear its own result) and computes the client's
+``StreamResult`` (outcome, usage, the cost of every leg), which every observer of the stream is
+given, in one vocabulary (``StreamOutcome``) from the deployment's bookkeeping to the access log.
 
-Whatever the provider and the dialect, this is where an upstream's error event becomes a
-failure: before content, one another deployment may retry; after it, a cut. What an event
-means (content, the end, usage) is the stream's ``WireFormat``'s to say: the stream is in
-the client's dialect by now. What is held back is bounded by the deployment's
-``max_response_size``.
-
-A stream of a group with ``resume`` has a ``resumer`` (``router.dispatch.resume``): it sees every
-event that passes, and when the upstream fails midway it may hand over a continuation whose
-events follow instead of the failure; the broken call then counts as cut (``broken``) while the
-client's stream goes on.
+When a leg fails midway and the stream has a continuer, the owner ends that leg as cut and asks
+for a continuation (``Continuer.resume``): a new leg, whose events, spliced into the client's
+stream, follow instead of the failure. When nothing can continue it, the first failure
+propagates and the stream ends with the error event, as without ``resume``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import enum
-import time
-from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from router.config.model import Deployment, Dialect
-from router.dialects.formats import FORMATS, WireFormat
+from router.dialects.formats import WireFormat
 from router.dialects.usage import Usage
-from router.errors import UpstreamError, UpstreamTimeout
+from router.dispatch.legs import Leg
+from router.dispatch.stream_end import StreamObserver, StreamOutcome, StreamResult
+from router.errors import UpstreamError
 from router.providers.correlation import Correlation
-from router.providers.upstream_errors import Scrubber, failure_in_event
-
-_CHAT = FORMATS[Dialect.CHAT]
 
 
-class StreamOutcome(enum.Enum):
-    """How a stream ended."""
+@dataclass(frozen=True, slots=True)
+class Continuation:
+    """A leg that continues a broken stream, and its events spliced into the client's."""
 
-    COMPLETE = "complete"  # relayed to its end
-    CUT = "cut"  # the upstream failed midway; the client got an error event
-    ABANDONED = "abandoned"  # closed before its end: the client left, or it lost a race
-    STOPPED = "stopped"  # the worker's drain ran out first; the client got an error event
-
-    @property
-    def upstream_label(self) -> str:
-        """The ``outcome`` label of ``raceway_upstream_requests_total``."""
-        return _UPSTREAM_LABELS[self]
-
-
-_UPSTREAM_LABELS = {
-    StreamOutcome.COMPLETE: "success",
-    StreamOutcome.CUT: "stream_cut",
-    StreamOutcome.ABANDONED: "cancelled",
-    StreamOutcome.STOPPED: "cancelled",
-}
+    leg: Leg
+    events: AsyncGenerator[bytes, None]
 
 
 class Continuer(Protocol):
     """Continues a stream that failed midway (``router.dispatch.resume.Resumer``)."""
 
-    cost: float  # of the continuations that ended
     resumed: list[dict[str, Any]]  # each continuation: from, to, at_chars
 
-    def note(self, event: bytes) -> None: ...
+    def note(self, event: bytes) -> None:
+        """An event the client is sent."""
 
-    async def resume(self, broken: UpstreamError) -> AsyncGenerator[bytes, None]:
+    async def resume(self, broken: UpstreamError) -> Continuation:
         """The rest of the stream; raises ``broken`` when it cannot be continued."""
         ...
 
-    async def end(self, outcome: StreamOutcome) -> None: ...
 
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """A stream as dispatch hands it over: the call that won it, the calls that took, and what
+    may continue it when it breaks."""
 
-@dataclass(slots=True)
-class OpenedStream:
-    """A stream committed to one deployment: ``head`` is held back, ``tail`` still upstream."""
-
-    deployment: str
-    head: list[bytes]
-    tail: AsyncGenerator[bytes, None]
-    upstream_started: float
-    finished: bool = False  # the head already holds the whole stream
+    leg: Leg
     attempts: int = 1
-    usage: Usage | None = None
-    cost: float = 0.0
-    correlation: Correlation | None = None  # the call's ties to the upstream (None: a replay)
-    # The gateway asked for usage the client did not: keep the usage-only chunk to ourselves.
-    hide_usage: bool = False
-    # What to remove from the message of an error event the upstream sends midway.
-    scrubber: Scrubber = field(default_factory=Scrubber, repr=False)
-    wire_format: WireFormat = field(default=_CHAT, repr=False)  # the dialect of its events
-    # Sees every event that passes, e.g. to assemble the whole answer.
-    on_event: Callable[[bytes], None] | None = field(default=None, repr=False)
-    # Sees every event too, for the stream's trace span (set only when the request is traced).
-    watch: Callable[[bytes], None] | None = field(default=None, repr=False)
-    outcome: StreamOutcome | None = None  # set once, by ``end``
-    resumer: Continuer | None = field(default=None, repr=False)
-    # The failure a continuation took over from (this call broke; the client's stream went on).
-    broken: UpstreamError | None = None
-    _own_usage: Usage | None = field(default=None, repr=False)  # this call's usage when it broke
-    _listeners: list[Callable[[StreamOutcome], None]] = field(default_factory=list, repr=False)
-    _on_break: list[Callable[[], None]] = field(default_factory=list, repr=False)
+    resumer: Continuer | None = None
+
+
+class OpenedStream:
+    """The client's stream: the events of its legs, relayed, and its one end."""
+
+    __slots__ = (
+        "_broken",
+        "_current",
+        "_ending",
+        "_hide_usage",
+        "_observers",
+        "_result",
+        "_spent",
+        "_usage",
+        "committed",
+    )
+
+    def __init__(
+        self,
+        committed: Committed,
+        *,
+        hide_usage: bool = False,
+        observers: Sequence[StreamObserver] = (),
+    ) -> None:
+        """``hide_usage``: the gateway asked for usage the client did not, so the usage-only
+        chunk stays ours; ``observers``: told of every event the client is sent (before
+        ``hide_usage``), then of the stream's result."""
+        self.committed = committed
+        self._hide_usage = hide_usage
+        self._observers = tuple(observers)
+        self._current: Leg | None = committed.leg  # the leg relayed now (None: between two)
+        self._spent = 0.0  # the cost of the legs that ended
+        self._broken = False  # its first leg broke midway: its usage is counted here from then on
+        self._usage: Usage | None = None  # what the client's stream reported, once broken
+        self._ending = False
+        self._result: StreamResult | None = None
 
     @classmethod
-    def replay(cls, deployment: str, events: list[bytes], wire_format: WireFormat = _CHAT) -> OpenedStream:
+    def replay(
+        cls,
+        deployment: str,
+        events: list[bytes],
+        client: WireFormat,
+        observers: Sequence[StreamObserver] = (),
+    ) -> OpenedStream:
         """A stream whose every event is already known (an answer from the cache)."""
-        return cls(
-            deployment, events, _no_more_events(), time.perf_counter(), finished=True, wire_format=wire_format
-        )
-
-    def when_ended(self, listener: Callable[[StreamOutcome], None]) -> None:
-        """Call ``listener`` with the outcome when the stream ends (listeners run in order)."""
-        self._listeners.append(listener)
+        return cls(Committed(Leg.replay(deployment, events, client)), observers=observers)
 
     @property
-    def own_usage(self) -> Usage | None:
-        """The tokens this call used (without its continuations')."""
-        return self._own_usage if self.broken is not None else self.usage
+    def deployment(self) -> str:
+        """The deployment whose call won the stream."""
+        return self.committed.leg.deployment
 
     @property
-    def total_cost(self) -> float:
-        return self.cost + (self.resumer.cost if self.resumer is not None else 0.0)
+    def attempts(self) -> int:
+        return self.committed.attempts
+
+    @property
+    def correlation(self) -> Correlation | None:
+        """The winning call's ties to the upstream (None: a replay)."""
+        return self.committed.leg.correlation
+
+    @property
+    def client(self) -> WireFormat:
+        """The format of the client's events."""
+        return self.committed.leg.client
+
+    @property
+    def result(self) -> StreamResult | None:
+        """How the stream ended (None until ``end``)."""
+        return self._result
 
     async def events(self) -> AsyncGenerator[bytes, None]:
         """Every event for the client; raises ``UpstreamError`` if the upstream fails midway
         (and no continuation takes over)."""
-        for event in self.head:
-            if self._passes(event):
-                yield event
-        if self.finished:
+        leg, resumer = self.committed.leg, self.committed.resumer
+        client, hide, observers = leg.client, self._hide_usage, self._observers
+        seen = None  # the usage as of the event before
+        try:
+            async with aclosing(leg.events()) as events:
+                async for event in events:
+                    if resumer is not None:
+                        resumer.note(event)
+                    for observer in observers:
+                        observer.on_event(event)
+                    usage = leg.usage
+                    if usage is not seen and hide and client.is_usage_only(event):
+                        seen = usage
+                        continue
+                    seen = usage
+                    yield event
             return
-        tail = self.tail
-        while True:
+        except UpstreamError as exc:
+            if resumer is None:
+                raise
+            broken = exc
+        self._broken, self._usage = True, leg.usage
+        while True:  # continued elsewhere, until a continuation ends the stream or nothing can
+            await self._end_leg(leg, StreamOutcome.CUT)
+            continuation = await resumer.resume(broken)  # raises ``broken`` when nothing continues it
+            leg = self._current = continuation.leg
             try:
-                event = await anext(tail)
-                failed = failure_in_event(event, deployment=self.deployment, scrubber=self.scrubber)
-                if failed is not None:
-                    raise failed
-            except StopAsyncIteration:
+                async with aclosing(continuation.events) as events:
+                    async for event in events:
+                        resumer.note(event)
+                        for observer in observers:
+                            observer.on_event(event)
+                        before = self._usage
+                        usage = self._usage = client.event_usage(event, before)
+                        if usage is not before and hide and client.is_usage_only(event):
+                            continue
+                        yield event
                 return
             except UpstreamError as exc:
-                if self.resumer is None:
-                    raise
-                if self.broken is None:
-                    self._broke(exc)
-                tail = await self.resumer.resume(exc)  # raises ``exc`` when nothing continues it
-                continue
-            if self._passes(event):
-                yield event
+                broken = exc
 
-    def _broke(self, error: UpstreamError) -> None:
-        """This call failed midway and a resume may take over: it is over for its listeners."""
-        self.broken, self._own_usage = error, self.usage
-        for listener in self._on_break:
-            listener()
-
-    def when_broken(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` when the call fails midway with a resumer to take over (then ``end``
-        still ends the client's stream, continued or not)."""
-        self._on_break.append(listener)
-
-    def _passes(self, event: bytes) -> bool:
-        """Note what the event says; False for a usage chunk the client did not ask for."""
-        if self.resumer is not None:
-            self.resumer.note(event)
-        if self.on_event is not None:
-            self.on_event(event)
-        if self.watch is not None:
-            self.watch(event)
-        before = self.usage
-        self.usage = self.wire_format.event_usage(event, before)
-        if self.usage is before or not self.hide_usage:
-            return True
-        return not self.wire_format.is_usage_only(event)
+    async def _end_leg(self, leg: Leg, outcome: StreamOutcome) -> None:
+        self._current = None
+        self._spent += (await leg.end(outcome)).cost
 
     async def end(self, outcome: StreamOutcome) -> None:
-        """Close the upstream side and tell the listeners how the stream ended; later calls do nothing."""
-        if self.outcome is not None:
+        """End the leg being relayed, then tell the observers the stream's result; later calls
+        do nothing."""
+        if self._ending:
             return
-        self.outcome = outcome
+        self._ending = True
+        current = self._current
         try:
-            await self.tail.aclose()
-            if self.resumer is not None:
-                await self.resumer.end(outcome)
+            if current is not None:
+                await self._end_leg(current, outcome)
         finally:
-            for listener in self._listeners:
-                listener(outcome)
-
-
-async def _no_more_events() -> AsyncGenerator[bytes, None]:
-    return
-    yield
-
-
-async def open_stream(
-    deployment: Deployment,
-    events: AsyncGenerator[bytes, None],
-    scrubber: Scrubber | None = None,
-    wire_format: WireFormat = _CHAT,
-) -> OpenedStream:
-    """Read ``events`` (in ``wire_format``) up to the first content event (within
-    ``first_chunk_timeout``).
-
-    ``scrubber``: what to remove from the message of an error event the upstream sends."""
-    started = time.perf_counter()
-    scrubber = Scrubber() if scrubber is None else scrubber
-    try:
-        async with asyncio.timeout(deployment.first_chunk_timeout):
-            head, finished = await _read_until_content(events, deployment, scrubber, wire_format)
-    except TimeoutError as exc:
-        await events.aclose()
-        raise UpstreamTimeout(
-            f"deployment {deployment.name} sent no content within {deployment.first_chunk_timeout:g}s",
-            deployment=deployment.name,
-        ) from exc
-    except BaseException:
-        await events.aclose()
-        raise
-    return OpenedStream(
-        deployment.name, head, events, started, finished, scrubber=scrubber, wire_format=wire_format
-    )
-
-
-async def _read_until_content(
-    events: AsyncGenerator[bytes, None], deployment: Deployment, scrubber: Scrubber, wire_format: WireFormat
-) -> tuple[list[bytes], bool]:
-    """Events up to and including the first content event; True when the stream already ended.
-
-    Fails (retryably) on an error event, or once what is held passes ``max_response_size``
-    (an upstream that sends only comments or empty chunks until ``first_chunk_timeout``)."""
-    name = deployment.name
-    head: list[bytes] = []
-    held = 0
-    async for event in events:
-        held += len(event)
-        if held > deployment.max_response_size:
-            raise UpstreamError(
-                f"deployment {name} sent more than its max_response_size "
-                f"({deployment.max_response_size} bytes) before any content",
-                deployment=name,
-                code="upstream_response_too_large",
+            resumer = self.committed.resumer
+            result = self._result = StreamResult(
+                outcome,
+                self._usage if self._broken else self.committed.leg.usage,
+                self._spent,
+                tuple(resumer.resumed) if resumer is not None else (),
             )
-        if (failed := failure_in_event(event, deployment=name, scrubber=scrubber)) is not None:
-            raise failed
-        head.append(event)
-        if wire_format.is_final(event):
-            return head, True
-        if wire_format.has_content(event):
-            return head, False
-    raise UpstreamError(f"deployment {name} ended the stream before any content", deployment=name)
+            for observer in self._observers:
+                observer.on_end(result)

@@ -11,14 +11,18 @@ first call's, are spliced (``router.dialects.splice``) into the same stream. Whe
 continue it, the first failure propagates and the stream ends with the error event, as without
 ``resume``.
 
-Each continuation is an attempt of its own (admission, breaker verdict, usage, cost); the broken
-call's attempt counts as cut. Every decision is counted in ``raceway_stream_resumes_total``.
+The loop itself belongs to the stream's owner (``router.dispatch.opened_stream.OpenedStream``): at
+a break it ends the broken leg (its attempt counts as cut) and asks ``Resumer.resume`` for a
+``Continuation``; it ends the continuation's leg too, when the next break or the stream's end
+comes. Each continuation is an attempt of its own (admission, breaker verdict, usage, cost).
+Every decision is counted in ``raceway_stream_resumes_total``.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from typing import Any
 
 from router.config.model import PREFIX_ON_MESSAGE, Continues, Dialect, ModelGroup
@@ -28,8 +32,10 @@ from router.dialects.formats import WireFormat
 from router.dialects.splice import Splicer, splicer_for
 from router.dispatch.attempt import Attempt, Calls
 from router.dispatch.completion import Call
-from router.dispatch.opened_stream import OpenedStream, StreamOutcome
+from router.dispatch.legs import Leg
+from router.dispatch.opened_stream import Continuation
 from router.dispatch.rounds import AttemptBudget, Pace, RoundFailed, run_round
+from router.dispatch.stream_end import StreamOutcome
 from router.errors import UpstreamError
 from router.fleet.fleet import Fleet, Member
 from router.providers.correlation import Correlation
@@ -47,7 +53,7 @@ class ResumeOutcome(enum.StrEnum):
 
 
 class Resumer:
-    """The continuations of one stream (``OpenedStream.resumer``)."""
+    """The continuations of one stream (``Committed.resumer``)."""
 
     def __init__(
         self,
@@ -58,7 +64,7 @@ class Resumer:
         calls: Calls,
         metrics: Metrics,
         conversation: Conversation,
-        wire_format: WireFormat,
+        client: WireFormat,
         tokens: int,
         prompt_tokens: int,
         correlation: Callable[[], Correlation],
@@ -72,28 +78,29 @@ class Resumer:
         self._calls = calls
         self._metrics = metrics
         self._conversation = conversation
-        self._wire_format = wire_format
+        self._client = client
         self._tokens = tokens
         self._prompt_tokens = prompt_tokens
         self._correlation = correlation
         self._serving = serving  # the deployment whose events the client gets now
         self._broken: list[str] = []  # deployments that broke this stream
-        self._current: OpenedStream | None = None  # the continuation relayed now
+        self._spliced = False  # a continuation is relayed: the splicer follows the events as they go
         self._unread: list[bytes] = []  # events the client received, for the splicer to read at a break
         self.resumed: list[dict[str, Any]] = []  # for the access log
-        self.cost = 0.0  # of the continuations that ended
 
     def note(self, event: bytes) -> None:
-        if self._current is not None:  # spliced: the splicer follows it as it goes
+        if self._spliced:  # the splicer follows it as it goes
             self._splicer.note(event)
         else:  # kept, not read: a stream that never breaks costs no parsing
             self._unread.append(event)
 
-    async def resume(self, broken: UpstreamError) -> AsyncGenerator[bytes, None]:
-        """The rest of the stream, continued elsewhere; raises ``broken`` when nothing can continue it."""
+    async def resume(self, broken: UpstreamError) -> Continuation:
+        """The rest of the stream, continued elsewhere; raises ``broken`` when nothing can continue it.
+
+        The broken leg is already ended (by the stream's owner, who ends the continuation too)."""
         failed = self._serving
         self._broken.append(failed)
-        await self._end_current(StreamOutcome.CUT)
+        self._spliced = False
         for event in self._unread:
             self._splicer.note(event)
         self._unread.clear()
@@ -117,16 +124,12 @@ class Resumer:
         except (RoundFailed, UpstreamError):
             self._count(failed, "", ResumeOutcome.EXHAUSTED)
             raise broken from None
-        continuation = self._current = won.value
-        self._serving = continuation.deployment
-        self.resumed.append({"from": failed, "to": continuation.deployment, "at_chars": len(prefix)})
-        self._count(failed, continuation.deployment, ResumeOutcome.SPLICED)
+        leg = won.value
+        self._serving, self._spliced = leg.deployment, True
+        self.resumed.append({"from": failed, "to": leg.deployment, "at_chars": len(prefix)})
+        self._count(failed, leg.deployment, ResumeOutcome.SPLICED)
         self._splicer.begin(unsendable(prefix, won.winner.deployment.continuation))
-        return self._spliced(continuation)
-
-    async def end(self, outcome: StreamOutcome) -> None:
-        """The client's stream ended: so does the continuation it was relaying."""
-        await self._end_current(outcome)
+        return Continuation(leg, self._spliced_events(leg))
 
     def _candidates(self) -> list[Member]:
         usable: list[Member] = []
@@ -135,7 +138,8 @@ class Resumer:
             if member is None or name in self._broken or not member.breaker.available():
                 continue
             deployment = member.deployment
-            if _WIRES.get(deployment.continuation) is not member.provider.wire:
+            upstream = member.provider.wire  # the format the continuation's call speaks
+            if _WIRES.get(deployment.continuation) is not upstream:
                 continue  # ``none``, or a declaration its wire cannot honour (litellm's chat)
             limit = deployment.max_input_tokens
             if limit is not None and self._prompt_tokens > limit:
@@ -143,26 +147,21 @@ class Resumer:
             usable.append(member)
         return _roomy_first(usable, self._tokens)
 
-    async def _continue(self, attempt: Attempt, prefix: str) -> OpenedStream:
+    async def _continue(self, attempt: Attempt, prefix: str) -> Leg:
         deployment = attempt.member.deployment
         sendable = prefix[: len(prefix) - len(unsendable(prefix, deployment.continuation))]
         call = ContinuedStream(
             self._conversation,
             lambda body: _continued_body(body, deployment.continuation, sendable, deployment.provider),
         )
-        return await self._calls.stream(attempt, call, self._wire_format, self._tokens, self._correlation())
+        return await self._calls.stream(attempt, call, self._client, self._tokens, self._correlation())
 
-    async def _spliced(self, continuation: OpenedStream) -> AsyncGenerator[bytes, None]:
+    async def _spliced_events(self, leg: Leg) -> AsyncGenerator[bytes, None]:
         splice = self._splicer.splice
-        async for event in continuation.events():
-            for out in splice(event):
-                yield out
-
-    async def _end_current(self, outcome: StreamOutcome) -> None:
-        current, self._current = self._current, None
-        if current is not None:
-            await current.end(outcome)
-            self.cost += current.cost
+        async with aclosing(leg.events()) as events:
+            async for event in events:
+                for out in splice(event):
+                    yield out
 
     def _count(self, failed: str, to: str, outcome: ResumeOutcome) -> None:
         self._metrics.stream_resumes.labels(self._group.name, failed, to, outcome.value).inc()
@@ -177,23 +176,23 @@ def _roomy_first(members: list[Member], tokens: int) -> list[Member]:
     return roomy + [member for member in members if member not in roomy]
 
 
-async def _abandon(stream: OpenedStream) -> None:
+async def _abandon(stream: Leg) -> None:
     await stream.end(StreamOutcome.ABANDONED)
 
 
 def resumer_for(
     request: RoutedRequest,
     call: Call,
-    wire_format: WireFormat,
-    opened: OpenedStream,
+    client: WireFormat,
+    first: Leg,
     fleet: Fleet,
     calls: Calls,
     tokens: int,
     correlation: Callable[[RoutedRequest], Correlation],
 ) -> Resumer | None:
-    """The resumer of a stream of ``request``'s group, if it has ``resume`` and the client's
-    dialect a splicer (None: its breaks end with the error event)."""
-    splicer = splicer_for(wire_format.dialect)
+    """The resumer of a stream of ``request``'s group whose ``first`` leg won, if the group has
+    ``resume`` and the client's dialect a splicer (None: its breaks end with the error event)."""
+    splicer = splicer_for(client.dialect)
     if request.group.resume is None or splicer is None or not isinstance(call, Conversation):
         return None
     return Resumer(
@@ -203,9 +202,9 @@ def resumer_for(
         calls=calls,
         metrics=calls.metrics,
         conversation=call,
-        wire_format=wire_format,
+        client=client,
         tokens=tokens,
         prompt_tokens=request.prompt_tokens,
         correlation=lambda: correlation(request),
-        serving=opened.deployment,
+        serving=first.deployment,
     )

@@ -3,10 +3,14 @@
 The same loop serves every strategy: ``fallback`` and the balancing strategies start the
 next candidate only when the previous one failed; ``race`` starts them all at once;
 ``hedge`` starts the next one when no answer has come after a delay (if its budget allows
-a hedge, ``Pace.may_hedge``). The first success
-wins and every other call is cancelled (closing its upstream connection) before the
-round returns. Every attempt the round begins is ended, even one cancelled before its
-task ever ran.
+a hedge, ``Pace.may_hedge``). The first success wins and every other call is cancelled
+(closing its upstream connection) before the round returns. Every attempt the round begins
+is ended, even one cancelled before its task ever ran.
+
+The sequential pace runs its calls in the caller's own task. The others run theirs in one
+``asyncio.TaskGroup``, each wrapped by ``outcome_of`` so that it returns what it came to
+(``Answered`` or ``Failed``) instead of raising: the round alone decides what a failure means,
+and when it returns or raises, every call it started is over.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from router.fleet.fleet import Member
 from router.telemetry.tracing import current_trace
 
 T = TypeVar("T")
+A = TypeVar("A")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,79 +103,179 @@ async def run_round(
     """
     if pace.parallel == 1:
         return await _one_at_a_time(candidates, call, budget, begin)
-    loop = asyncio.get_running_loop()
-    queue = deque(candidates)
-    running: dict[asyncio.Task[T], Attempt] = {}
-    failures: list[UpstreamError] = []
-    launched = hedges = 0
-    next_hedge_at = hedge_wait = 0.0
-    hedging = pace.hedge_delay is not None
-    trace = current_trace()
+    return await _Round(candidates, call, pace, budget, begin).run(discard)
 
-    def launch(hedge: bool = False) -> bool:
-        nonlocal launched, next_hedge_at, hedge_wait
-        while queue:
-            member = queue.popleft()
+
+@dataclass(frozen=True, slots=True)
+class Answered(Generic[T]):
+    """A call of the round answered."""
+
+    value: T
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """A call of the round raised ``error``."""
+
+    error: Exception
+
+
+async def outcome_of(call: Callable[[A], Awaitable[T]], argument: A) -> Answered[T] | Failed:
+    """What ``call(argument)`` came to, returned instead of raised: the round decides what a
+    failure means (and its task group is never torn down by one). The call is made in the
+    wrapper's task: one cancelled before it ever ran leaves no call unawaited."""
+    try:
+        return Answered(await call(argument))
+    except Exception as exc:
+        return Failed(exc)
+
+
+class _Round(Generic[T]):
+    """A round at a parallel pace: its calls run in one task group, each wrapped by ``outcome_of``."""
+
+    __slots__ = (
+        "_begin",
+        "_budget",
+        "_call",
+        "_hedge_wait",
+        "_hedging",
+        "_left",
+        "_next_hedge_at",
+        "_pace",
+        "_running",
+        "_trace",
+        "hedges",
+        "launched",
+    )
+
+    def __init__(
+        self,
+        candidates: list[Member],
+        call: Callable[[Attempt], Awaitable[T]],
+        pace: Pace,
+        budget: AttemptBudget,
+        begin: Callable[[Member], Attempt | None],
+    ) -> None:
+        self._left = deque(candidates)
+        self._call = call
+        self._pace = pace
+        self._budget = budget
+        self._begin = begin
+        self._running: dict[asyncio.Task[Answered[T] | Failed], Attempt] = {}
+        self._trace = current_trace()
+        self._hedging = pace.hedge_delay is not None
+        self._next_hedge_at = self._hedge_wait = 0.0
+        self.launched = self.hedges = 0
+
+    async def run(self, discard: Callable[[T], Awaitable[None]]) -> RoundWon[T]:
+        failures: list[UpstreamError] = []
+        won: RoundWon[T] | None = None
+        fatal: Exception | None = None
+        late: list[T] = []  # successes that lost to the winner, to release
+        returning = False
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._launch(group)
+                self._fill(group)
+                while self._running and won is None and fatal is None:
+                    done, _ = await asyncio.wait(
+                        self._running, timeout=self._until_hedge(), return_when=asyncio.FIRST_COMPLETED
+                    )
+                    if not done:
+                        if self._pace.may_hedge is not None and not self._pace.may_hedge():
+                            self._hedging = False
+                        elif self._launch(group, hedge=True):
+                            self.hedges += 1
+                        continue
+                    # Successes first, so a failure that finished in the same instant cannot mask a win.
+                    for task in sorted(done, key=lambda t: isinstance(t.result(), Failed)):
+                        attempt = self._running.pop(task)
+                        outcome = task.result()
+                        if isinstance(outcome, Answered):
+                            if won is None:
+                                attempt.span.won()
+                                won = RoundWon(outcome.value, attempt.member, self.launched, self.hedges)
+                            else:
+                                attempt.span.lost()
+                                late.append(outcome.value)
+                        elif isinstance(outcome.error, UpstreamError) and outcome.error.retryable:
+                            failures.append(self._budget.failed(outcome.error))
+                        elif won is None and fatal is None:
+                            fatal = outcome.error
+                    if won is None and fatal is None:
+                        if not self._running:
+                            self._launch(group)
+                        self._fill(group)
+                self._stop(lost=won is not None)
+            returning = True
+        finally:
+            if won is not None and not returning:  # the request is over after all: release the winner too
+                late.append(won.value)
+            await self._settle(late, discard)
+        if fatal is not None:
+            raise fatal
+        if won is not None:
+            return won
+        raise RoundFailed(failures)
+
+    def _launch(self, group: asyncio.TaskGroup, *, hedge: bool = False) -> bool:
+        """Start the next candidate that may be called; False when none is left."""
+        budget, pace = self._budget, self._pace
+        while self._left:
+            member = self._left.popleft()
             if not budget.has_room():
-                queue.clear()
+                self._left.clear()
                 return False
-            attempt = begin(member)
+            attempt = self._begin(member)
             if attempt is None:
                 continue
             budget.take(member.name)
-            attempt.span = trace.attempt(
-                member.deployment, number=budget.used, hedge_delay=hedge_wait if hedge else None
+            attempt.span = self._trace.attempt(
+                member.deployment, number=budget.used, hedge_delay=self._hedge_wait if hedge else None
             )
-            running[asyncio.ensure_future(call(attempt))] = attempt
-            launched += 1
+            self._running[group.create_task(outcome_of(self._call, attempt))] = attempt
+            self.launched += 1
             if pace.hedge_delay is not None:
-                hedge_wait = pace.hedge_delay(member)
-                next_hedge_at = loop.time() + hedge_wait
+                self._hedge_wait = pace.hedge_delay(member)
+                self._next_hedge_at = asyncio.get_running_loop().time() + self._hedge_wait
             return True
         return False
 
-    launch()
-    while pace.all_at_once and len(running) < pace.parallel and launch():
-        pass
-    won: RoundWon[T] | None = None
-    try:
-        while running:
-            timeout = None
-            if hedging and queue and len(running) < pace.parallel:
-                timeout = max(0.0, next_hedge_at - loop.time())
-            done, _ = await asyncio.wait(running, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-            if not done:
-                if pace.may_hedge is not None and not pace.may_hedge():
-                    hedging = False
-                    continue
-                if launch(hedge=True):
-                    hedges += 1
+    def _fill(self, group: asyncio.TaskGroup) -> None:
+        """A race keeps ``parallel`` calls running while candidates are left."""
+        while self._pace.all_at_once and len(self._running) < self._pace.parallel and self._launch(group):
+            pass
+
+    def _until_hedge(self) -> float | None:
+        """Seconds until the next hedge is due (None: no hedge to wait for)."""
+        if self._hedging and self._left and len(self._running) < self._pace.parallel:
+            return max(0.0, self._next_hedge_at - asyncio.get_running_loop().time())
+        return None
+
+    def _stop(self, *, lost: bool) -> None:
+        """Cancel the calls still running (the task group then waits until their connections are
+        closed); ``lost``: because another call won (else the round is over for another reason:
+        a call failed for good)."""
+        for task, attempt in self._running.items():
+            if lost:
+                attempt.span.losing()
+            task.cancel()
+
+    async def _settle(self, late: list[T], discard: Callable[[T], Awaitable[None]]) -> None:
+        """Every call is over: end the attempts whose task was cancelled before it ever ran, and
+        release every success that did not win (``late``, and those that finished before their
+        cancel landed)."""
+        for task, attempt in self._running.items():
+            if task.cancelled():
+                attempt.end(Verdict.NONE)  # a no-op unless the task was cancelled before it ran
                 continue
-            # Successes first, so a failure that finished in the same instant cannot mask a win.
-            for task in sorted(done, key=lambda t: t.exception() is not None):
-                attempt = running.pop(task)
-                member = attempt.member
-                error = task.exception()
-                if error is None:
-                    if won is None:
-                        attempt.span.won()
-                        won = RoundWon(task.result(), member, launched, hedges)
-                    else:
-                        attempt.span.lost()
-                        await discard(task.result())
-                elif isinstance(error, UpstreamError) and error.retryable:
-                    failures.append(budget.failed(error))
-                elif won is None:
-                    raise error
-            if won is not None:
-                return won
-            if not running:
-                launch()
-            while pace.all_at_once and len(running) < pace.parallel and launch():
-                pass
-    finally:
-        await _cancel(running, discard, lost=won is not None)
-    raise RoundFailed(failures)
+            outcome = task.result()
+            if isinstance(outcome, Answered):
+                attempt.span.lost()
+                late.append(outcome.value)
+        self._running.clear()
+        for value in late:
+            await discard(value)
 
 
 async def _one_at_a_time(
@@ -202,24 +307,3 @@ async def _one_at_a_time(
         attempt.span.won()
         return RoundWon(value, member, launched, 0)
     raise RoundFailed(failures)
-
-
-async def _cancel(
-    running: dict[asyncio.Task[T], Attempt], discard: Callable[[T], Awaitable[None]], *, lost: bool = True
-) -> None:
-    """Cancel the calls still running and wait until their connections are closed; ``lost``:
-    because another call won (else the request itself is over: its client left, its deadline
-    passed, or a call failed for good)."""
-    if not running:
-        return
-    for task, attempt in running.items():
-        if lost:
-            attempt.span.losing()
-        task.cancel()
-    await asyncio.wait(running)
-    for task, attempt in running.items():
-        if task.cancelled():
-            attempt.end(Verdict.NONE)  # a no-op unless the task was cancelled before it ran
-        elif task.exception() is None:
-            attempt.span.lost()
-            await discard(task.result())  # finished successfully before the cancel landed

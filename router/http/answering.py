@@ -1,11 +1,16 @@
 """How an answer goes out: JSON from an upstream call, a replay from the cache, or a committed
 stream relayed (and assembled for the cache on its way), each with Raceway's headers, and the
-request's record finished when it is done."""
+request's record finished when it is done.
+
+A stream's record and its cache entry are two observers of the stream (``StreamObserver``):
+``Recording`` finishes the request's record with the stream's result, ``Keeping`` feeds the
+assembler and keeps the answer, or tells the requests waiting for it that there is none. Each
+reads only the result, so neither depends on the other, nor on the attempt's bookkeeping.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 from starlette.responses import Response
@@ -16,7 +21,8 @@ from router.answers.reuse import Keeper
 from router.config.model import Dialect
 from router.dialects.formats import FORMATS
 from router.dispatch.completion import Completion
-from router.dispatch.opened_stream import OpenedStream, StreamOutcome
+from router.dispatch.opened_stream import Committed, OpenedStream
+from router.dispatch.stream_end import StreamObserver, StreamOutcome, StreamResult
 from router.errors import UpstreamError
 from router.http.drain import Drain
 from router.http.renaming import PublicModelName
@@ -93,76 +99,101 @@ def replayed(
         return json_response(answer.body if rename is None else rename(answer.body), answer_headers(exchange))
     exchange.first_token = exchange.overhead
     events = replay_in(dialect, answer.body, include_usage=wants_usage(body))
-    opened = OpenedStream.replay(answer.deployment, events, FORMATS[dialect])
-    opened.when_ended(lambda outcome: _stream_ended(recorder, exchange, outcome))
-    return SSEResponse(opened, answer_headers(exchange), drain, rename)
+    recording = Recording(recorder, exchange, charged=False)  # a replay costs nothing
+    stream = OpenedStream.replay(answer.deployment, events, FORMATS[dialect], observers=(recording,))
+    return SSEResponse(stream, answer_headers(exchange), drain, rename)
 
 
 def streaming(
     recorder: Recorder,
     exchange: Exchange,
-    opened: OpenedStream,
+    committed: Committed,
     keeper: Keeper,
-    dialect: Dialect,
+    hide_usage: bool,
     drain: Drain,
     rename: PublicModelName | None,
 ) -> SSEResponse:
-    exchange.deployment, exchange.attempts = opened.deployment, opened.attempts
-    upstream = opened.correlation
+    """The relay of ``committed``; ``hide_usage``: the gateway asked for the usage chunk, not the
+    client."""
+    leg = committed.leg
+    exchange.deployment, exchange.attempts = leg.deployment, committed.attempts
+    upstream = leg.correlation
     exchange.upstream_request_id = upstream.request_id if upstream is not None else None
     # Raceway's own time: everything before the winning call started.
-    exchange.overhead = max(0.0, opened.upstream_started - exchange.started)
+    exchange.overhead = max(0.0, leg.started - exchange.started)
     exchange.first_token = time.perf_counter() - exchange.started
-    assembler = None
+    observers: list[StreamObserver] = [Recording(recorder, exchange)]
     if keeper.wanted:
         # An answer is kept only if the cache could hold it and the deployment may send it.
-        deployment = keeper.gateway.config.deployments.get(opened.deployment)
+        deployment = keeper.gateway.config.deployments.get(leg.deployment)
         limit = keeper.gateway.cache.settings.max_bytes
         assembler = assembler_for(
-            dialect, max_bytes=min(limit, deployment.max_response_size) if deployment else limit
+            leg.client.dialect, max_bytes=min(limit, deployment.max_response_size) if deployment else limit
         )
-        opened.on_event = _assembling(opened, assembler, keeper)
+        observers.append(Keeping(assembler, keeper, leg.deployment))
+    stream = OpenedStream(committed, hide_usage=hide_usage, observers=observers)
+    return SSEResponse(stream, answer_headers(exchange, upstream), drain, rename)
 
-    def ended(outcome: StreamOutcome) -> None:
-        exchange.usage, exchange.cost = opened.usage, opened.total_cost
-        if opened.resumer is not None and opened.resumer.resumed:
-            exchange.resumed = opened.resumer.resumed
-        _stream_ended(recorder, exchange, outcome)
-        if assembler is None:
+
+class Recording:
+    """Finishes the request's record when its stream ends: how it ended, and (``charged``: for a
+    stream an upstream served) its tokens, cost and continuations."""
+
+    __slots__ = ("_charged", "_exchange", "_recorder")
+
+    def __init__(self, recorder: Recorder, exchange: Exchange, *, charged: bool = True) -> None:
+        self._recorder = recorder
+        self._exchange = exchange
+        self._charged = charged
+
+    def on_event(self, event: bytes) -> None:
+        return None
+
+    def on_end(self, result: StreamResult) -> None:
+        exchange, outcome = self._exchange, result.outcome
+        if self._charged:
+            exchange.usage, exchange.cost = result.usage, result.cost
+            if result.resumed:
+                exchange.resumed = list(result.resumed)
+        if outcome is StreamOutcome.CUT:
+            exchange.error = "stream_cut"
+        elif outcome is StreamOutcome.STOPPED:
+            exchange.error = "server_shutting_down"
+        elif outcome is StreamOutcome.ABANDONED:
+            exchange.error = "client_closed_request"
+        # A stream's status went out with its first byte: 200, even if it ended badly.
+        self._recorder.finish(exchange, 499 if outcome is StreamOutcome.ABANDONED else 200)
+
+
+class Keeping:
+    """Assembles the stream's answer for the cache and keeps it when the stream is complete.
+
+    Once the assembler drops the stream (too large, malformed: the answer will not be kept), it
+    is fed no more and the requests following this one lead themselves at once; the stream goes
+    on for its client. A stream that ends without an answer tells them so: its cut is their
+    error, any other end lets one of them lead."""
+
+    __slots__ = ("_assembler", "_deployment", "_keeper")
+
+    def __init__(self, assembler: Assembler, keeper: Keeper, deployment: str) -> None:
+        self._assembler = assembler
+        self._keeper = keeper
+        self._deployment = deployment
+
+    def on_event(self, event: bytes) -> None:
+        assembler = self._assembler
+        if assembler.dropped:
             return
-        answer = assembler.answer() if outcome is StreamOutcome.COMPLETE else None
+        assembler.feed(event)
+        if assembler.dropped and self._keeper.flight is not None:
+            self._keeper.flight.abandon()
+
+    def on_end(self, result: StreamResult) -> None:
+        keeper, outcome = self._keeper, result.outcome
+        answer = self._assembler.answer() if outcome is StreamOutcome.COMPLETE else None
         if answer is not None:
-            keeper.keep(CachedAnswer(answer, opened.deployment, opened.usage))
+            keeper.keep(CachedAnswer(answer, self._deployment, result.usage))
         elif keeper.flight is not None and outcome is StreamOutcome.CUT:
-            keeper.flight.fail(UpstreamError(f"the stream from deployment {opened.deployment} ended early"))
+            keeper.flight.fail(UpstreamError(f"the stream from deployment {self._deployment} ended early"))
         elif keeper.flight is not None:
             keeper.flight.abandon()  # the leading client left, the worker stopped, or no answer
-
-    opened.when_ended(ended)
-    return SSEResponse(opened, answer_headers(exchange, upstream), drain, rename)
-
-
-def _assembling(opened: OpenedStream, assembler: Assembler, keeper: Keeper) -> Callable[[bytes], None]:
-    """Feeds ``assembler`` the stream's events. Once it drops the stream (too large, malformed:
-    the answer will not be kept), it is fed no more and the requests following this one lead
-    themselves at once; the stream goes on for its client."""
-
-    def feed(event: bytes) -> None:
-        assembler.feed(event)
-        if assembler.dropped:
-            opened.on_event = None
-            if keeper.flight is not None:
-                keeper.flight.abandon()
-
-    return feed
-
-
-def _stream_ended(recorder: Recorder, exchange: Exchange, outcome: StreamOutcome) -> None:
-    if outcome is StreamOutcome.CUT:
-        exchange.error = "stream_cut"
-    elif outcome is StreamOutcome.STOPPED:
-        exchange.error = "server_shutting_down"
-    elif outcome is StreamOutcome.ABANDONED:
-        exchange.error = "client_closed_request"
-    # A stream's status went out with its first byte: 200, even if it ended badly.
-    recorder.finish(exchange, 499 if outcome is StreamOutcome.ABANDONED else 200)

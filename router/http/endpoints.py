@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive
 
 from router.answers.cache import CachedAnswer, CachePlan, plan_for
 from router.answers.reuse import Keeper, ground, look_up
@@ -26,16 +25,11 @@ from router.config.model import Dialect, GatewayConfig, GatewayKey, ResponseMode
 from router.dialects.bridge import Conversation, CountTokens, Embeddings, GeminiCountTokens
 from router.dialects.formats import FORMATS, WireFormat
 from router.dispatch.completion import EMBEDDINGS, Answers, Call
-from router.errors import (
-    BudgetExceeded,
-    ClientGone,
-    GatewayError,
-    Saturated,
-    ShuttingDown,
-)
+from router.errors import BudgetExceeded, GatewayError, Saturated, ShuttingDown
 from router.gateway import Gateway
 from router.http.answering import completed, decision_headers, replayed, streaming, wants_usage
 from router.http.bodies import drop_body, read_body
+from router.http.connection import while_connected
 from router.http.dialect_validation import (
     completions_request,
     count_tokens_request,
@@ -44,7 +38,7 @@ from router.http.dialect_validation import (
 )
 from router.http.drain import DrainEnded
 from router.http.renaming import PublicModelName
-from router.http.responses import SSEResponse, client_disconnected, error_response
+from router.http.responses import SSEResponse, error_response
 from router.http.validation import chat_request, embeddings_request
 from router.http.worker import worker_of
 from router.providers.litellm_params import CHAT, Surface
@@ -236,7 +230,6 @@ async def _answer(
     dispatcher = gateway.dispatcher
     try:
         if exchange.stream:
-            wire_format = endpoint.wire_format
             upstream_body = body
             if endpoint.dialect is Dialect.CHAT:  # the usage chunk is how a stream's tokens are known
                 upstream_body = {
@@ -244,13 +237,13 @@ async def _answer(
                     "stream_options": {**(body.get("stream_options") or {}), "include_usage": True},
                 }
             call = _prepared(endpoint.call(upstream_body), gateway, routed)
-            opened = await unless_disconnected(
-                request, dispatcher.open_stream(routed, upstream_body, call, wire_format)
+            committed = await unless_disconnected(
+                request, dispatcher.open_stream(routed, upstream_body, call, endpoint.wire_format)
             )
-            opened.hide_usage = not wants_usage(body)
-            exchange.upstream_api = _api_of(gateway, opened.deployment)
+            exchange.upstream_api = _api_of(gateway, committed.leg.deployment)
             keeper = Keeper(gateway, plan, flight)
-            return streaming(recorder, exchange, opened, keeper, endpoint.dialect, worker.drain, rename)
+            hide_usage = not wants_usage(body)
+            return streaming(recorder, exchange, committed, keeper, hide_usage, worker.drain, rename)
         completion = await unless_disconnected(
             request,
             dispatcher.complete(
@@ -319,32 +312,14 @@ def _steer_by_budget(
     return routed
 
 
-async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
-    """Run ``work``, but cancel it (and its upstream calls) if the client goes away meanwhile,
-    or if the worker's drain ends first (then the answer is 503, while one can still be sent).
-
-    The work runs in this task; a watcher task cancels it when the client disconnects.
-    """
-    current = asyncio.current_task()
-    assert current is not None
-    watcher = asyncio.ensure_future(_cancel_when_disconnected(request.receive, current))
+async def unless_disconnected(request: Request, work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work``, but cancel it (and its upstream calls) if the client goes away meanwhile
+    (``ClientGone``), or if the worker's drain ends first (then the answer is 503, while one can
+    still be sent): ``router.http.connection.while_connected``."""
     try:
-        with worker_of(request).drain.stops():
-            return await work
-    except asyncio.CancelledError:
-        if watcher.done() and not watcher.cancelled():
-            current.uncancel()  # our own doing, not a shutdown: report it as such
-            raise ClientGone("the client closed the connection") from None
-        raise
+        return await while_connected(work, request.receive, worker_of(request).drain)
     except DrainEnded:
         raise ShuttingDown("the gateway is shutting down: its drain ended before the answer") from None
-    finally:
-        watcher.cancel()
-
-
-async def _cancel_when_disconnected(receive: Receive, task: asyncio.Task[object]) -> None:
-    await client_disconnected(receive)
-    task.cancel()
 
 
 async def _admit_key(gateway: Gateway, metrics: Metrics, key: GatewayKey | None, tokens: int) -> None:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Mapping
+from contextlib import aclosing
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from router.config.model import Dialect
 from router.dialects.formats import FORMATS
-from router.dispatch.opened_stream import OpenedStream, StreamOutcome
-from router.errors import GatewayError, ShuttingDown, UpstreamError
+from router.dispatch.opened_stream import OpenedStream
+from router.dispatch.stream_end import StreamOutcome
+from router.errors import ClientGone, GatewayError, ShuttingDown, UpstreamError
+from router.http.connection import while_connected
 from router.http.drain import Drain, DrainEnded
 
 logger = logging.getLogger("raceway.responses")
@@ -47,9 +49,10 @@ class SSEResponse:
     A failure after the first byte ends the stream with an error event in the stream's
     dialect (and no ``[DONE]`` or other last event), so a client never mistakes a cut answer
     for a complete one; so does the end of a drain (``Drain``) that the stream outlasted. If the client
-    disconnects, the relay stops and the upstream stream is closed at once. The relay is
-    the stream's one owner: it ends it (``OpenedStream.end``) with what happened,
-    ``COMPLETE``, ``CUT``, ``STOPPED`` or ``ABANDONED``, and the stream tells its listeners.
+    disconnects, the relay stops and the upstream stream is closed at once: the relay and the
+    watch of the connection and of the drain run in one task group (``while_connected``). The
+    relay ends the stream (``OpenedStream.end``) with what happened, ``COMPLETE``, ``CUT``,
+    ``STOPPED`` or ``ABANDONED``, and the stream tells its observers its result.
     """
 
     def __init__(
@@ -75,28 +78,16 @@ class SSEResponse:
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        relay = asyncio.create_task(self._relay(send))
-        watcher = asyncio.create_task(client_disconnected(receive))
         outcome = StreamOutcome.ABANDONED  # unless the relay or the drain says otherwise
         try:
-            try:
-                with self.drain.stops():
-                    await asyncio.wait((relay, watcher), return_when=asyncio.FIRST_COMPLETED)
-            except DrainEnded:  # the drain is over, the stream is not
-                relay.cancel()
-                await asyncio.gather(relay, return_exceptions=True)
-                if relay.cancelled():
-                    outcome = StreamOutcome.STOPPED
-                    await self._stop(send)
+            outcome = await while_connected(self._relay(send), receive, self.drain)
+        except ClientGone:
+            pass  # the client went away: the relay is cancelled, the upstream closed below
+        except DrainEnded:  # the drain is over, the stream is not
+            outcome = StreamOutcome.STOPPED
+            await self._stop(send)
         finally:
-            watcher.cancel()
-            if not relay.done():  # the client went away (or we are cancelled): stop upstream
-                relay.cancel()
-            await asyncio.gather(relay, watcher, return_exceptions=True)
-            relayed = relay.done() and not relay.cancelled() and relay.exception() is None
-            await self.stream.end(relay.result() if relayed else outcome)
-        if relay.done() and not relay.cancelled() and (exc := relay.exception()) is not None:
-            raise exc
+            await self.stream.end(outcome)
 
     async def _relay(self, send: Send) -> StreamOutcome:
         await send({"type": "http.response.start", "status": 200, "headers": self.headers})
@@ -104,13 +95,14 @@ class SSEResponse:
         outcome = StreamOutcome.COMPLETE
         rewrite = self.rewrite
         try:
-            async for event in self.stream.events():
-                if rewrite is not None:
-                    event = rewrite(event)
-                await send({"type": "http.response.body", "body": event, "more_body": True})
-                if not self._sent:
-                    self._opening = event
-                self._sent += 1
+            async with aclosing(self.stream.events()) as events:
+                async for event in events:
+                    if rewrite is not None:
+                        event = rewrite(event)
+                    await send({"type": "http.response.body", "body": event, "more_body": True})
+                    if not self._sent:
+                        self._opening = event
+                    self._sent += 1
         except UpstreamError as exc:
             outcome = StreamOutcome.CUT
             logger.warning("stream from %s failed midway: %s", self.stream.deployment, exc.message)
@@ -128,10 +120,4 @@ class SSEResponse:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     def _error_event(self, error: GatewayError) -> bytes:
-        return self.stream.wire_format.error_event(error, self._sent, self._opening)
-
-
-async def client_disconnected(receive: Receive) -> None:
-    """Returns when the client has closed the connection (the request body is already read)."""
-    while (await receive())["type"] != "http.disconnect":
-        pass
+        return self.stream.client.error_event(error, self._sent, self._opening)

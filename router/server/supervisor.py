@@ -330,22 +330,37 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int,
             drain()
 
         async def adopt_and_check(reloader: ConfigReloader) -> None:
-            await reloader.adopt_snapshot()
-            await reloader.check()
+            try:
+                await reloader.adopt_snapshot()
+                await reloader.check()
+            except Exception:  # a reload that failed leaves the config as it was; the worker serves on
+                logger.exception("worker %d could not adopt the shared config", index)
 
-        def reload() -> None:
-            reloader = app.worker.reloader if app.started else None
-            if reloader is not None:
-                task = asyncio.create_task(adopt_and_check(reloader))
-                pending.add(task)
-                task.add_done_callback(pending.discard)
-
-        pending: set[asyncio.Task[None]] = set()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, drain)
-        loop.add_signal_handler(signal.SIGHUP, reload)
         supervisor.when_gone(loop, orphaned)
-        await hypercorn_serve(app, hypercorn_config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+        failure: Exception | None = None
+        pending: set[asyncio.Task[None]] = set()
+        async with asyncio.TaskGroup() as reloads:  # the reloads a SIGHUP starts
+
+            def reload() -> None:
+                reloader = app.worker.reloader if app.started else None
+                if reloader is not None:
+                    task = reloads.create_task(adopt_and_check(reloader))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+
+            loop.add_signal_handler(signal.SIGHUP, reload)
+            try:
+                await hypercorn_serve(app, hypercorn_config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+            except Exception as exc:  # raised below as it is, not wrapped in the group's
+                failure = exc
+            finally:  # the server has stopped and the app closed what a reload would change
+                loop.remove_signal_handler(signal.SIGHUP)
+                for task in pending:
+                    task.cancel()
+        if failure is not None:
+            raise failure
 
     try:
         uvloop.run(main())
