@@ -58,18 +58,18 @@ class _Declared(Generic[_M]):
         raise AttributeError(f"metric {self.name} is made by Metrics.__init__")
 
 
-def _counter(name: str, documentation: str, *labels: str) -> _Declared[Counter]:
+def _counter(name: str, documentation: str, labels: tuple[str, ...] = ()) -> _Declared[Counter]:
     return _Declared(lambda registry: Counter(name, documentation, labels, registry=registry))
 
 
-def _gauge(name: str, documentation: str, *labels: str, mode: _Mode) -> _Declared[Gauge]:
+def _gauge(name: str, documentation: str, labels: tuple[str, ...] = (), *, mode: _Mode) -> _Declared[Gauge]:
     return _Declared(
         lambda registry: Gauge(name, documentation, labels, registry=registry, multiprocess_mode=mode)
     )
 
 
 def _histogram(
-    name: str, documentation: str, *labels: str, buckets: tuple[float, ...]
+    name: str, documentation: str, labels: tuple[str, ...] = (), *, buckets: tuple[float, ...]
 ) -> _Declared[Histogram]:
     return _Declared(
         lambda registry: Histogram(name, documentation, labels, buckets=buckets, registry=registry)
@@ -102,41 +102,37 @@ class Metrics:
     """The gateway's metrics. ``registry`` is None in multiprocess mode (samples go to files)."""
 
     requests = _counter(
-        "raceway_requests", "Client requests answered, by model and status class.", "model", "status_class"
+        "raceway_requests", "Client requests answered, by model and status class.", ("model", "status_class")
     )
     dialects = _counter(
         "raceway_dialect_requests",
         "Client requests by the client's dialect (chat, messages, responses, completions) and the wire API "
         "of the deployment that answered (the same: passed through; another: translated; none: no "
         "deployment did).",
-        "dialect",
-        "upstream_api",
+        ("dialect", "upstream_api"),
     )
     request_duration = _histogram(
         "raceway_request_duration_seconds",
         "Time from request received to response complete.",
-        "model",
+        ("model",),
         buckets=LATENCY_BUCKETS,
     )
     first_token = _histogram(
         "raceway_time_to_first_token_seconds",
         "Time from request received to the first content chunk.",
-        "model",
+        ("model",),
         buckets=LATENCY_BUCKETS,
     )
     tokens = _counter(
         "raceway_tokens",
         "Tokens the upstreams reported, by kind: prompt, completion, and cache_read and cache_write (the "
         "prompt tokens the provider's prompt cache served or stored).",
-        "model",
-        "deployment",
-        "kind",
+        ("model", "deployment", "kind"),
     )
     cost = _counter(
         "raceway_cost_usd",
         "Cost of the answers in US dollars, from the deployments' prices.",
-        "model",
-        "deployment",
+        ("model", "deployment"),
     )
     overhead = _histogram(
         "raceway_overhead_seconds",
@@ -144,107 +140,105 @@ class Metrics:
         buckets=OVERHEAD_BUCKETS,
     )
     upstream_requests = _counter(
-        "raceway_upstream_requests", "Upstream calls, by deployment and outcome.", "deployment", "outcome"
+        "raceway_upstream_requests", "Upstream calls, by deployment and outcome.", ("deployment", "outcome")
     )
     upstream_duration = _histogram(
         "raceway_upstream_duration_seconds",
         "Upstream call time (whole stream for streams).",
-        "deployment",
+        ("deployment",),
         buckets=LATENCY_BUCKETS,
     )
     upstream_first_chunk = _histogram(
         "raceway_upstream_time_to_first_token_seconds",
         "Upstream time to the first content chunk.",
-        "deployment",
+        ("deployment",),
         buckets=LATENCY_BUCKETS,
     )
     deployment_state = _gauge(
         "raceway_deployment_state",
         "0 healthy, 1 half-open, 2 cooled down (worst over workers).",
-        "deployment",
+        ("deployment",),
         mode="max",
     )
-    race_outcomes = _counter("raceway_race_outcomes", "Winners of race and hedge rounds.", "model", "winner")
+    race_outcomes = _counter(
+        "raceway_race_outcomes", "Winners of race and hedge rounds.", ("model", "winner")
+    )
     hedges = _counter(
-        "raceway_hedges", "Hedged calls started because the first had not answered in time.", "model"
+        "raceway_hedges", "Hedged calls started because the first had not answered in time.", ("model",)
     )
     hedges_skipped = _counter(
         "raceway_hedges_skipped",
         "Second calls a race or hedge did not start: budget spent, warm session, key near its budget.",
-        "model",
-        "reason",
+        ("model", "reason"),
     )
     affinity = _counter(
-        "raceway_affinity", "Requests of groups with affinity, by placement.", "model", "result"
+        "raceway_affinity", "Requests of groups with affinity, by placement.", ("model", "result")
     )
     fallbacks = _counter(
-        "raceway_fallbacks", "Requests handed to a fallback model group.", "model", "from", "to"
+        "raceway_fallbacks", "Requests handed to a fallback model group.", ("model", "from", "to")
     )
     stream_resumes = _counter(
         "raceway_stream_resumes",
         "Streams that broke after content: continued on another deployment and spliced, refused (the "
         "answer cannot be continued: a tool call or thinking), or exhausted (no deployment left).",
-        "model",
-        "from",
-        "to",
-        "outcome",
+        ("model", "from", "to", "outcome"),
     )
     retries = _counter(
         "raceway_retries",
         "Retryable upstream failures (the request moves on to its next attempt while any is left).",
-        "deployment",
+        ("deployment",),
     )
     inflight = _gauge(
-        "raceway_inflight", "Upstream calls in flight (streams until they end).", "deployment", mode="livesum"
+        "raceway_inflight",
+        "Upstream calls in flight (streams until they end).",
+        ("deployment",),
+        mode="livesum",
     )
     queue_depth = _gauge(
         "raceway_queue_depth",
         "Requests waiting for a concurrency slot of a deployment.",
-        "deployment",
+        ("deployment",),
         mode="livesum",
     )
     queue_wait = _histogram(
         "raceway_queue_wait_seconds",
         "Time spent waiting for a concurrency slot.",
-        "deployment",
+        ("deployment",),
         buckets=LATENCY_BUCKETS,
     )
     rejected = _counter(
         "raceway_rejected",
         "Calls refused by admission control, by deployment (or key) and reason.",
-        "deployment",
-        "reason",
+        ("deployment", "reason"),
     )
     auth_failures = _counter(
         "raceway_auth_failures",
         "Requests refused authentication, by reason (missing, invalid, admin, blocked).",
-        "reason",
+        ("reason",),
     )
     key_rejected = _counter(
-        "raceway_key_rejected", "Requests refused by a gateway key's own rate limit.", "key", "reason"
+        "raceway_key_rejected", "Requests refused by a gateway key's own rate limit.", ("key", "reason")
     )
     workers_up = _gauge("raceway_workers_up", "Worker processes serving (1 per live worker).", mode="livesum")
     worker_limit = _gauge(
         "raceway_worker_limit",
         "The share of a gateway-wide limit that each worker enforces.",
-        "scope",
-        "name",
-        "kind",
+        ("scope", "name", "kind"),
         mode="max",
     )
     loop_lag = _histogram(
         "raceway_event_loop_lag_seconds",
         "How late each worker's event loop woke up (sampled).",
-        "worker",
+        ("worker",),
         buckets=LAG_BUCKETS,
     )
     cache_lookups = _counter(
-        "raceway_cache_lookups", "Response-cache lookups, by result (hit, miss).", "result"
+        "raceway_cache_lookups", "Response-cache lookups, by result (hit, miss).", ("result",)
     )
     cache_evictions = _counter(
         "raceway_cache_evictions",
         "Entries removed from the response cache, by reason (size, expired).",
-        "reason",
+        ("reason",),
     )
     cache_bytes = _gauge(
         "raceway_cache_bytes", "Bytes held by the response caches of the live workers.", mode="livesum"
@@ -255,34 +249,34 @@ class Metrics:
     coalesced = _counter(
         "raceway_coalesced_requests",
         "Requests answered by an identical request's upstream call instead of their own.",
-        "model",
+        ("model",),
     )
     budget_requests = _counter(
         "raceway_budget_requests",
         "Requests of keys with a budget, by the budget tier they were served in.",
-        "key",
-        "tier",
+        ("key", "tier"),
     )
     key_spend = _gauge(
         "raceway_key_spend_usd",
         "Spend of each key in the current period (day, month), as the ledger last reported it.",
-        "key",
-        "period",
+        ("key", "period"),
         mode="max",
     )
     state_backend_up = _gauge(
         "raceway_state_backend_up",
         "1 while the shared state backend (Redis) is usable, 0 while workers fall back to local state.",
-        "backend",
+        ("backend",),
         mode="livemin",
     )
     config_reloads = _counter(
-        "raceway_config_reloads", "Config reload attempts by result (applied, invalid, unreadable).", "result"
+        "raceway_config_reloads",
+        "Config reload attempts by result (applied, invalid, unreadable).",
+        ("result",),
     )
     spans_dropped = _counter(
         "raceway_trace_spans_dropped",
         "Trace spans not delivered to the collector, by reason (export_failed, queue_full).",
-        "reason",
+        ("reason",),
     )
     request_log_written = _counter(
         "raceway_request_log_written",
@@ -292,10 +286,10 @@ class Metrics:
         "raceway_request_log_dropped",
         "Request records the request log did not keep, by reason (queue_full: the worker's writes lag "
         "behind; write_failed: the store refused them: a full or read-only disk, Redis down).",
-        "reason",
+        ("reason",),
     )
     config_info = _gauge(
-        "raceway_config_info", "The active config's hash (value 1 per worker).", "hash", mode="livesum"
+        "raceway_config_info", "The active config's hash (value 1 per worker).", ("hash",), mode="livesum"
     )
 
     def __init__(self, registry: CollectorRegistry | None, *, worker: int = 0, enabled: bool = True) -> None:
