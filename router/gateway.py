@@ -17,6 +17,7 @@ from router.providers.litellm_params import LiteLLMFieldPolicy
 from router.spend.book import SpendBook
 from router.state import open_state
 from router.state.backend import Limiter, StateBackend
+from router.telemetry.labels import LimitKind, LimitScope
 from router.telemetry.metrics import Metrics
 from router.telemetry.series import declare_series
 
@@ -108,16 +109,16 @@ class Gateway:
         """Export what this worker actually enforces, so an operator can see the split."""
         for member in self.fleet:
             for kind, value in (
-                ("rpm", member.rate.rpm),
-                ("tpm", member.rate.tpm),
-                ("concurrency", member.gate.limit),
+                (LimitKind.RPM, member.rate.rpm),
+                (LimitKind.TPM, member.rate.tpm),
+                (LimitKind.CONCURRENCY, member.gate.limit),
             ):
                 if value is not None:
-                    metrics.worker_limit.labels("deployment", member.name, kind).set(value)
+                    metrics.worker_limit.labels(LimitScope.DEPLOYMENT, member.name, kind).set(value)
         for name, limit in self.key_limits.items():
-            for kind, value in (("rpm", limit.rpm), ("tpm", limit.tpm)):
+            for kind, value in ((LimitKind.RPM, limit.rpm), (LimitKind.TPM, limit.tpm)):
                 if value is not None:
-                    metrics.worker_limit.labels("key", name, kind).set(value)
+                    metrics.worker_limit.labels(LimitScope.KEY, name, kind).set(value)
 
     def visible_models(self, key: GatewayKey | None) -> list[str]:
         return [name for name in self.config.models if key is None or key.allows(name)]

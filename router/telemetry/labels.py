@@ -86,6 +86,21 @@ class TokenKind(enum.StrEnum):
     CACHE_WRITE = "cache_write"  # prompt tokens it stored
 
 
+class LimitScope(enum.StrEnum):
+    """Whose limit ``raceway_worker_limit`` shows a worker's share of."""
+
+    DEPLOYMENT = "deployment"
+    KEY = "key"
+
+
+class LimitKind(enum.StrEnum):
+    """Which limit ``raceway_worker_limit`` shows (a key has no concurrency limit)."""
+
+    RPM = "rpm"
+    TPM = "tpm"
+    CONCURRENCY = "concurrency"
+
+
 class HedgeSkip(enum.StrEnum):
     """Why a hedge that its delay called for was not started (``raceway_hedges_skipped_total``,
     the access log's ``alone``)."""
