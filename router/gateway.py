@@ -12,16 +12,16 @@ from router.config.model import GatewayConfig, GatewayKey
 from router.dispatch.dispatcher import Dispatcher
 from router.dispatch.hedging import HedgeSkip
 from router.fleet.fleet import Fleet, Member
-from router.fleet.limits import per_worker
 from router.http.auth import FailureLimit, KeyRing
 from router.http.cors import Cors, cors_for
+from router.limits import Limiter, per_worker
 from router.providers.litellm_params import LiteLLMFieldPolicy
 from router.routing.budgets import Tier
 from router.routing.sessions import AffinityResult
 from router.routing.strategies import Pacing, pacing_of
 from router.spend.book import SpendBook
 from router.state import open_state
-from router.state.backend import Limiter, StateBackend
+from router.state.backend import StateBackend
 from router.telemetry.metrics import (
     QUEUE_REASONS,
     RATE_LIMIT_REASONS,

@@ -17,8 +17,8 @@ from router.dispatch.completion import Usage
 from router.errors import RelayedFailure, Saturated, UpstreamRateLimited
 from router.fleet.breaker import Breaker, State
 from router.fleet.fleet import Member
-from router.fleet.limits import RateLimit
 from router.fleet.stats import DeploymentStats
+from router.limits import RateLimit
 from router.spend.ledger import Spent, Tally
 from router.state.pins import PinTable
 from router.state.redis.answers import POLL_INTERVAL, RedisAnswers, encode, flight_token

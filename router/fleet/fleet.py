@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from router.config.model import Deployment, GatewayConfig, Price
 from router.dialects.translate.targets import ANY_TARGET, TargetLimits
 from router.fleet.breaker import Breaker, Clock
-from router.fleet.limits import ConcurrencyGate, RateLimit, per_worker
 from router.fleet.stats import DeploymentStats
 from router.fleet.targets import target_limits
+from router.limits import ConcurrencyGate, Limiter, RateLimit, per_worker
 from router.providers.base import Provider
 from router.providers.factory import ProviderFactory
 from router.providers.upstream_errors import Scrubber
 from router.spend.pricing import litellm_price_table, price_of
-from router.state.backend import Limiter, StateBackend
+from router.state.backend import StateBackend
 
 logger = logging.getLogger("raceway.fleet")
 

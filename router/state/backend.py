@@ -24,24 +24,12 @@ if TYPE_CHECKING:
     from router.answers.flights import Flight
     from router.config.model import GatewayConfig
     from router.fleet.fleet import Fleet, Member
+    from router.limits import Limiter
     from router.spend.ledger import Spent, Tally
 
 
 class StoreUnavailable(Exception):
     """The spend store cannot be used right now; the tallies are kept for the next attempt."""
-
-
-class Limiter(Protocol):
-    """Requests and tokens per minute: this worker's share, or the whole gateway's (Redis)."""
-
-    rpm: int | None
-    tpm: int | None
-
-    def has_capacity(self, tokens: int = 0) -> bool: ...
-
-    async def admit(self, tokens: int, *, owner: str) -> None: ...
-
-    def settle(self, estimated: int, used: int) -> None: ...
 
 
 class AnswerStore(Protocol):

@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from router.fleet.limits import RateLimit
+from router.limits import Limiter, RateLimit
 from router.spend.ledger import Ledger, Spent, Tally
-from router.state.backend import Limiter, Loop, StoreUnavailable
+from router.state.backend import Loop, StoreUnavailable
 from router.state.pins import FILE_NAME, PinTable
 
 if TYPE_CHECKING:

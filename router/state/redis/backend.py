@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from router.config.model import GatewayConfig
 from router.fleet.fleet import Fleet, Member
-from router.fleet.limits import RateLimit
-from router.state.backend import Limiter, Loop
+from router.limits import Limiter, RateLimit
+from router.state.backend import Loop
 from router.state.pins import PinTable
 from router.state.redis.answers import RedisAnswers
 from router.state.redis.connection import RedisState
