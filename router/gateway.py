@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from router.answers.cache import CacheStatus, ResponseCache
@@ -69,7 +69,7 @@ class Gateway:
         gateway = cls(
             config,
             fleet,
-            Dispatcher(config, fleet, metrics, on_cooldown=state.announce_cooldown, pins=state.pins),
+            Dispatcher(config, fleet, metrics, on_cooldown=_cooldown_announcer(state), pins=state.pins),
             KeyRing(config.keys, metrics, _failure_limit(config, workers)),
             _key_limits(config, workers, state),
             ResponseCache(config.cache, metrics),
@@ -139,6 +139,15 @@ class Gateway:
 
     async def close(self) -> None:
         await self.fleet.close()
+
+
+def _cooldown_announcer(state: StateBackend) -> Callable[[Member], None]:
+    """Tell the other workers and instances when a breaker opens here (the backend speaks names)."""
+
+    def announce(member: Member) -> None:
+        state.announce_cooldown(member.name, member.breaker.seconds_until_available())
+
+    return announce
 
 
 def _failure_limit(

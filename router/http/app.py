@@ -192,9 +192,14 @@ def create_app(
         )
         if serving.tracing.enabled and metrics.exemplars is not None:
             background.keep_running("exemplar files", metrics.exemplars.run)
-        for name, loop in state.background(
-            lambda: serving.gateway.fleet, lambda member: serving.gateway.dispatcher.publish_state(member)
-        ).items():
+
+        def adopt_cooldown(deployment: str, seconds: float) -> None:
+            """A cooldown announced by another worker or instance: the fleet applies it."""
+            member = serving.gateway.fleet.adopt_cooldown(deployment, seconds)
+            if member is not None:
+                serving.gateway.dispatcher.publish_state(member)
+
+        for name, loop in state.background(lambda: serving.gateway.fleet.names(), adopt_cooldown).items():
             background.keep_running(name, loop)
         if config_path is not None:
             snapshot = app.supervision.snapshot if app.supervision else None
