@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from router.answers.cache import CachedAnswer
 from router.config.model import CacheSettings, CooldownSettings, Secret, StateSettings
-from router.dispatch.completion import Usage
+from router.dialects.usage import Usage
 from router.errors import RelayedFailure, Saturated, UpstreamRateLimited
 from router.fleet.breaker import Breaker, State
 from router.fleet.fleet import Member

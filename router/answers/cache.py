@@ -20,7 +20,7 @@ import cachetools
 import orjson
 
 from router.config.model import CacheMode, CacheSettings, GatewayKey
-from router.dispatch.completion import Usage
+from router.dialects.usage import Usage
 from router.routing.rules import RoutedRequest
 from router.telemetry.metrics import Metrics
 

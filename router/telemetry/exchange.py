@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import orjson
 
 from router.answers.cache import CacheStatus
-from router.dispatch.completion import Usage
+from router.dialects.usage import Usage
 from router.errors import GatewayError, UpstreamError
 from router.routing.budgets import Tier
 from router.routing.rules import Decided
