@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from router.answers.cache import CacheStatus, ResponseCache
 from router.answers.flights import Flights
 from router.config.model import GatewayConfig, GatewayKey
+from router.config.strategies import Pacing, pacing_of
 from router.dispatch.dispatcher import Dispatcher
 from router.dispatch.hedging import HedgeSkip
 from router.fleet.fleet import Fleet, Member
@@ -18,7 +19,6 @@ from router.limits import Limiter, per_worker
 from router.providers.litellm_params import LiteLLMFieldPolicy
 from router.routing.budgets import Tier
 from router.routing.sessions import AffinityResult
-from router.routing.strategies import Pacing, pacing_of
 from router.spend.book import SpendBook
 from router.state import open_state
 from router.state.backend import StateBackend

@@ -327,7 +327,7 @@ class Resume:
 class ModelGroup:
     name: str
     deployments: tuple[str, ...]
-    strategy: str = "fallback"  # a name in ``router.routing.strategies.STRATEGIES``
+    strategy: str = "fallback"  # a ``router.config.strategies.StrategyName``
     hedge_delay: float | None = None  # None: auto (recent p95 latency, at least hedge_min_delay)
     hedge_min_delay: float = 0.05
     max_parallel: int | None = None  # race: all; hedge: 2
