@@ -8,7 +8,7 @@ from router.config.load import parse_config
 from router.dispatch.attempt import outcome_label
 from router.dispatch.opened_stream import StreamOutcome
 from router.errors import Saturated, UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
-from router.gateway import Gateway
+from router.runtime.gateway import Gateway
 from router.telemetry.metrics import UPSTREAM_OUTCOMES, Metrics
 
 CONFIG = b"""

@@ -33,7 +33,6 @@ from router.errors import (
     Saturated,
     ShuttingDown,
 )
-from router.gateway import Gateway
 from router.http.answering import completed, decision_headers, replayed, streaming, wants_usage
 from router.http.bodies import drop_body, read_body
 from router.http.dialect_validation import (
@@ -52,6 +51,7 @@ from router.providers.litellm_params import EMBEDDINGS as EMBEDDINGS_SURFACE
 from router.routing.budgets import Tier, steer
 from router.routing.rules import RoutedRequest, route
 from router.routing.sessions import session_of
+from router.runtime.gateway import Gateway
 from router.telemetry.exchange import Exchange, request_id_from
 from router.telemetry.metrics import Metrics
 

@@ -22,8 +22,8 @@ import orjson
 
 from router.config.reload import ConfigReloader
 from router.fleet.breaker import State
-from router.gateway import Gateway
 from router.providers.upstream_errors import Scrubber
+from router.runtime.gateway import Gateway
 
 INTERVAL = 0.5
 STALE_AFTER = 5.0  # a file not rewritten for this long is a worker that is gone

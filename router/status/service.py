@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from router.config.model import GatewayConfig
-from router.gateway import Gateway
+from router.runtime.gateway import Gateway
 from router.spend.book import utc_day
 from router.spend.ledger import Spent
 from router.state.backend import StateBackend, StoreUnavailable
