@@ -124,7 +124,7 @@ def serve(options: ServeOptions) -> int:
     metrics_dir, owns_metrics_dir = _metrics_dir()
     state_dir = tempfile.mkdtemp(prefix=f"raceway-state-{os.getpid()}-")
     # Workers start from this validated copy, so one restarted while the operator's file
-    # holds a broken edit still comes up, on the last good config (see router.config.reload).
+    # holds a broken edit still comes up, on the last good config (see router.runtime.reload).
     (Path(state_dir) / SNAPSHOT_NAME).write_bytes(options.config_bytes)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     context = multiprocessing.get_context("spawn")
@@ -272,9 +272,9 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int,
 
     from router.config.load import load_config
     from router.config.model import ConfigError
-    from router.config.reload import ConfigReloader
     from router.http.app import create_app
     from router.http.worker import Supervision
+    from router.runtime.reload import ConfigReloader
 
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s worker-{index} %(levelname)s %(name)s: %(message)s"
