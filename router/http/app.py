@@ -21,9 +21,9 @@ from router.config.model import GatewayConfig
 from router.errors import GatewayError, InvalidRequest, MethodNotAllowed, RouteNotFound
 from router.http import admin, endpoints, gemini, models, probes
 from router.http.responses import dialect_of_path, error_response
-from router.http.worker import Supervision, Worker
 from router.runtime.gateway import Gateway
 from router.runtime.reload import ConfigReloader
+from router.runtime.worker import Supervision, Worker
 from router.spend.book import SpendBook
 from router.state import open_state
 from router.status import routes as status_routes

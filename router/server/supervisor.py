@@ -273,8 +273,8 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int,
     from router.config.load import load_config
     from router.config.model import ConfigError
     from router.http.app import create_app
-    from router.http.worker import Supervision
     from router.runtime.reload import ConfigReloader
+    from router.runtime.worker import Supervision
 
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s worker-{index} %(levelname)s %(name)s: %(message)s"

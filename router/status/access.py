@@ -18,7 +18,7 @@ from starlette.requests import Request
 
 from router.errors import AuthenticationFailed, RouteNotFound
 from router.http.auth import AuthFailure
-from router.http.worker import Worker
+from router.runtime.worker import Worker
 from router.server.supervisor import split_bind
 
 
