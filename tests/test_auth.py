@@ -3,7 +3,7 @@ from prometheus_client import CollectorRegistry
 
 from router.config.model import GatewayKey
 from router.errors import AuthenticationFailed, TooManyAuthFailures
-from router.http.auth import AuthFailure, FailureLimit, KeyRing
+from router.runtime.keyring import AuthFailure, FailureLimit, KeyRing
 from router.telemetry.metrics import Metrics
 
 TEAM = GatewayKey.from_secret("team", "rw-team-secret-1")

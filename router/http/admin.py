@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from router.errors import AdminDisabled, AuthenticationFailed, TooManyAuthFailures
-from router.http.auth import AuthFailure
 from router.http.responses import error_response, json_response
+from router.runtime.keyring import AuthFailure
 from router.runtime.reload import ConfigReloader, ReloadResult
 from router.runtime.worker import Supervision, Worker
 

@@ -13,12 +13,11 @@ from router.config.strategies import Pacing, pacing_of
 from router.dispatch.dispatcher import Dispatcher
 from router.dispatch.hedging import HedgeSkip
 from router.fleet.fleet import Fleet, Member
-from router.http.auth import FailureLimit, KeyRing
-from router.http.cors import Cors, cors_for
 from router.limits import Limiter, per_worker
 from router.providers.litellm_params import LiteLLMFieldPolicy
 from router.routing.budgets import Tier
 from router.routing.sessions import AffinityResult
+from router.runtime.keyring import FailureLimit, KeyRing
 from router.spend.book import SpendBook
 from router.state import open_state
 from router.state.backend import StateBackend
@@ -46,7 +45,6 @@ class Gateway:
     spend: SpendBook
     litellm_fields: LiteLLMFieldPolicy
     state: StateBackend
-    cors: Cors | None  # None: no CORS (the app does not look further)
 
     @classmethod
     def build(
@@ -77,7 +75,6 @@ class Gateway:
             spend or SpendBook(state.spend, config.state.sync_interval),
             LiteLLMFieldPolicy(config),
             state,
-            cors_for(config.server.cors),
         )
         gateway._activate(metrics)
         return gateway
@@ -103,7 +100,6 @@ class Gateway:
             self.spend,
             LiteLLMFieldPolicy(config),
             self.state,
-            cors_for(config.server.cors),
         )
         gateway._activate(metrics)
         return gateway, retired

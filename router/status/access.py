@@ -17,7 +17,7 @@ import ipaddress
 from starlette.requests import Request
 
 from router.errors import AuthenticationFailed, RouteNotFound
-from router.http.auth import AuthFailure
+from router.runtime.keyring import AuthFailure
 from router.runtime.worker import Worker
 from router.server.supervisor import split_bind
 
