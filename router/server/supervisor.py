@@ -53,11 +53,6 @@ class ServeOptions:
     graceful_timeout: float
 
 
-def split_bind(bind: str) -> tuple[str, int]:
-    host, _, port = bind.rpartition(":")
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
 def reuseport_socket(host: str, port: int) -> socket.socket:
     """A bound SO_REUSEPORT socket: a worker listens on it; the supervisor only reserves the port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
