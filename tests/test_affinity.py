@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from router.config.model import Dialect, HedgeBudget
+from router.config.model import Dialect
+from router.config.model_groups import HedgeBudget
 from router.dispatch.hedging import HedgeAllowance
 from router.limits import ConcurrencyGate
 from router.routing.affinity import place, rendezvous

@@ -12,7 +12,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from router.answers.cache import CachedAnswer
-from router.config.model import CacheSettings, CooldownSettings, Secret, StateSettings
+from router.config.model import CacheSettings, CooldownSettings, StateSettings
+from router.config.secret import Secret
 from router.dialects.usage import Usage
 from router.errors import RelayedFailure, Saturated, UpstreamRateLimited
 from router.fleet.breaker import Breaker, State

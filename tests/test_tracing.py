@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry
 
-from router.config.model import Secret
+from router.config.secret import Secret
 from router.config.telemetry import TraceSettings
 from router.dialects.usage import Usage
 from router.errors import Saturated, UpstreamError

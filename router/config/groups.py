@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from router.config import values as v
-from router.config.model import (
+from router.config.model import Deployment
+from router.config.model_groups import (
     Affinity,
     CacheMode,
-    Deployment,
     GroupCache,
     HedgeBudget,
     ModelGroup,

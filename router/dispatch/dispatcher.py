@@ -26,7 +26,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from router.config.model import GatewayConfig, ModelGroup
+from router.config.model import GatewayConfig
+from router.config.model_groups import ModelGroup
 from router.config.strategies import Pacing, pacing_of
 from router.dialects.formats import WireFormat
 from router.dispatch.attempt import Attempt, Calls

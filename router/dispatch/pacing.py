@@ -23,7 +23,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 
-from router.config.model import ModelGroup
+from router.config.model_groups import ModelGroup
 from router.config.strategies import Pacing, pacing_of
 from router.dispatch.hedging import HedgeAllowance, HedgeSkip
 from router.dispatch.rounds import Pace

@@ -22,7 +22,8 @@ from starlette.types import Receive
 
 from router.answers.cache import CachedAnswer, CachePlan, plan_for
 from router.answers.reuse import Keeper, ground, look_up
-from router.config.model import Dialect, GatewayConfig, GatewayKey, ResponseModel
+from router.config.gateway_keys import GatewayKey
+from router.config.model import Dialect, GatewayConfig, ResponseModel
 from router.dialects.bridge import Conversation, CountTokens, Embeddings, GeminiCountTokens
 from router.dialects.formats import FORMATS, WireFormat
 from router.dispatch.completion import EMBEDDINGS, Answers, Call

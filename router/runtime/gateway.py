@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from router.answers.cache import CacheStatus, ResponseCache
 from router.answers.flights import Flights
-from router.config.model import GatewayConfig, GatewayKey
+from router.config.gateway_keys import GatewayKey
+from router.config.model import GatewayConfig
 from router.config.strategies import Pacing, pacing_of
 from router.dispatch.dispatcher import Dispatcher
 from router.dispatch.hedging import HedgeSkip
