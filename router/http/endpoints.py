@@ -42,7 +42,6 @@ from router.http.dialect_validation import (
     messages_request,
     responses_request,
 )
-from router.http.drain import DrainEnded
 from router.http.renaming import PublicModelName
 from router.http.responses import SSEResponse, client_disconnected, error_response
 from router.http.validation import chat_request, embeddings_request
@@ -51,6 +50,7 @@ from router.providers.litellm_params import EMBEDDINGS as EMBEDDINGS_SURFACE
 from router.routing.budgets import Tier, steer
 from router.routing.rules import RoutedRequest, route
 from router.routing.sessions import session_of
+from router.runtime.drain import DrainEnded
 from router.runtime.gateway import Gateway
 from router.runtime.worker import worker_of
 from router.telemetry.exchange import Exchange, request_id_from
