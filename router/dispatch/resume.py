@@ -21,7 +21,8 @@ import enum
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
-from router.config.model import PREFIX_ON_MESSAGE, Continues, Dialect, ModelGroup
+from router.config.model import PREFIX_ON_MESSAGE, Continues, Dialect
+from router.config.model_groups import ModelGroup
 from router.dialects.bridge import ContinuedStream, Conversation
 from router.dialects.continuation import continued, unsendable
 from router.dialects.formats import WireFormat
