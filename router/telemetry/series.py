@@ -62,8 +62,8 @@ def declare_series(config: GatewayConfig, metrics: Metrics) -> None:
                 metrics.race_outcomes.labels(name, member)
         if pacing is Pacing.STAGGERED:
             metrics.hedges.labels(name)
-            for reason in HedgeSkip:
-                metrics.hedges_skipped.labels(name, reason)
+            for skip in HedgeSkip:
+                metrics.hedges_skipped.labels(name, skip)
         elif pacing is Pacing.ALL_AT_ONCE and group.affinity is not None:
             metrics.hedges_skipped.labels(name, HedgeSkip.WARM)
         if group.affinity is not None:
