@@ -15,18 +15,19 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from router.config.gateway_keys import GatewayKey
 from router.config.load import parse_config
-from router.config.model import Dialect, GatewayConfig, GatewayKey
+from router.config.model import Dialect, GatewayConfig
 from router.dialects.bridge import Conversation, Embeddings
 from router.dialects.formats import FORMATS
 from router.dispatch.completion import EMBEDDINGS, Completion
 from router.dispatch.dispatcher import Dispatcher
 from router.dispatch.opened_stream import OpenedStream
-from router.dispatch.stream_end import StreamOutcome
 from router.errors import UpstreamError
 from router.fleet.fleet import Fleet
 from router.routing.rules import route
 from router.state.local import LocalState
+from router.telemetry.labels import StreamOutcome
 from router.telemetry.metrics import Metrics
 from tests.memory_upstream import MemoryUpstream
 from tests.upstream import ScriptedUpstream

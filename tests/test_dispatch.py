@@ -15,7 +15,6 @@ import pytest
 
 from router.config.model import Deployment
 from router.dispatch.legs import open_stream
-from router.dispatch.stream_end import StreamOutcome
 from router.errors import (
     InvalidRequest,
     NoDeploymentAvailable,
@@ -26,6 +25,7 @@ from router.errors import (
 )
 from router.fleet.breaker import State
 from router.sse import DONE_EVENT
+from router.telemetry.labels import StreamOutcome
 from tests.harness import Harness, build_harness, stream_text
 from tests.memory_upstream import MemoryUpstream
 from tests.upstream import Behaviour

@@ -17,8 +17,9 @@ from router.dialects.translate.events import DONE, data_event
 from router.dialects.usage import Usage
 from router.dispatch.legs import Leg
 from router.dispatch.opened_stream import Committed, Continuation, OpenedStream
-from router.dispatch.stream_end import StreamOutcome, StreamResult
+from router.dispatch.stream_end import StreamResult
 from router.errors import UpstreamError
+from router.telemetry.labels import StreamOutcome
 
 PRICE = Price(input=1_000_000.0, output=2_000_000.0)  # a dollar a prompt token, two an answer's
 

@@ -12,11 +12,12 @@ import orjson
 
 from router.dispatch.legs import Leg
 from router.dispatch.opened_stream import Committed, OpenedStream
-from router.dispatch.stream_end import StreamOutcome, StreamResult
+from router.dispatch.stream_end import StreamResult
 from router.errors import UpstreamError
-from router.http.drain import Drain
 from router.http.responses import SSEResponse
+from router.runtime.drain import Drain
 from router.sse import DONE_EVENT
+from router.telemetry.labels import StreamOutcome
 
 CHUNK = b'data: {"choices": [{"index": 0, "delta": {"content": "hi"}}]}\n\n'
 

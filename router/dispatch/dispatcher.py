@@ -26,7 +26,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from router.config.model import GatewayConfig, ModelGroup
+from router.config.model import GatewayConfig
+from router.config.model_groups import ModelGroup
+from router.config.strategies import Pacing, pacing_of
 from router.dialects.formats import WireFormat
 from router.dispatch.attempt import Attempt, Calls
 from router.dispatch.completion import Answers, Call, Completion
@@ -36,7 +38,6 @@ from router.dispatch.opened_stream import Committed
 from router.dispatch.pacing import note_warm_wait, pace_of
 from router.dispatch.resume import resumer_for
 from router.dispatch.rounds import AttemptBudget, Pace, RoundFailed, run_round
-from router.dispatch.stream_end import StreamOutcome
 from router.errors import (
     InvalidRequest,
     NoDeploymentAvailable,
@@ -49,8 +50,9 @@ from router.providers.correlation import Correlation
 from router.routing.affinity import Placement, place
 from router.routing.rules import RoutedRequest
 from router.routing.sessions import AffinityResult
-from router.routing.strategies import Pacing, RequestTraits, Strategy, kind_of, pacing_of, strategy_for
+from router.routing.strategies import RequestTraits, Strategy, kind_of, strategy_for
 from router.state.backend import PinStore
+from router.telemetry.labels import StreamOutcome
 from router.telemetry.metrics import Metrics
 from router.telemetry.tracing import current_trace
 

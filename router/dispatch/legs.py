@@ -25,11 +25,12 @@ from collections.abc import AsyncGenerator, Sequence
 from router.config.model import Deployment, Dialect, Price
 from router.dialects.formats import FORMATS, WireFormat
 from router.dialects.usage import Usage
-from router.dispatch.stream_end import StreamObserver, StreamOutcome, StreamResult
+from router.dispatch.stream_end import StreamObserver, StreamResult
 from router.errors import UpstreamError, UpstreamTimeout
 from router.providers.correlation import Correlation
 from router.providers.upstream_errors import Scrubber, failure_in_event
 from router.spend.pricing import cost_usd
+from router.telemetry.labels import StreamOutcome
 
 _CHAT = FORMATS[Dialect.CHAT]
 

@@ -26,9 +26,10 @@ from typing import Any, Protocol
 from router.dialects.formats import WireFormat
 from router.dialects.usage import Usage
 from router.dispatch.legs import Leg
-from router.dispatch.stream_end import StreamObserver, StreamOutcome, StreamResult
+from router.dispatch.stream_end import StreamObserver, StreamResult
 from router.errors import UpstreamError
 from router.providers.correlation import Correlation
+from router.telemetry.labels import StreamOutcome
 
 
 @dataclass(frozen=True, slots=True)

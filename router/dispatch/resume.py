@@ -25,7 +25,8 @@ from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from typing import Any
 
-from router.config.model import PREFIX_ON_MESSAGE, Continues, Dialect, ModelGroup
+from router.config.model import PREFIX_ON_MESSAGE, Continues, Dialect
+from router.config.model_groups import ModelGroup
 from router.dialects.bridge import ContinuedStream, Conversation
 from router.dialects.continuation import continued, unsendable
 from router.dialects.formats import WireFormat
@@ -35,11 +36,11 @@ from router.dispatch.completion import Call
 from router.dispatch.legs import Leg
 from router.dispatch.opened_stream import Continuation
 from router.dispatch.rounds import AttemptBudget, Pace, RoundFailed, run_round
-from router.dispatch.stream_end import StreamOutcome
 from router.errors import UpstreamError
 from router.fleet.fleet import Fleet, Member
 from router.providers.correlation import Correlation
 from router.routing.rules import RoutedRequest
+from router.telemetry.labels import StreamOutcome
 from router.telemetry.metrics import Metrics
 
 # Where a continuation can go: the wire API each way of continuing speaks.

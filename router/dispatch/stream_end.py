@@ -1,4 +1,5 @@
-"""How a stream ends, in one vocabulary: its outcome, its one result, and who is told.
+"""How a stream ends: its one result (its outcome in ``router.telemetry.labels.StreamOutcome``'s
+vocabulary, its usage, its cost), and who is told.
 
 A stream's end is computed once (``router.dispatch.opened_stream.OpenedStream.end``, and for each
 upstream call that served part of it, ``router.dispatch.legs.Leg.end``) as a ``StreamResult``;
@@ -9,33 +10,11 @@ else, so they work in any order.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import Protocol
 
 from router.dialects.usage import Usage
-
-
-class StreamOutcome(enum.Enum):
-    """How a stream ended."""
-
-    COMPLETE = "complete"  # relayed to its end
-    CUT = "cut"  # the upstream failed midway; the client got an error event
-    ABANDONED = "abandoned"  # closed before its end: the client left, or it lost a race
-    STOPPED = "stopped"  # the worker's drain ran out first; the client got an error event
-
-    @property
-    def upstream_label(self) -> str:
-        """The ``outcome`` label of ``raceway_upstream_requests_total``."""
-        return _UPSTREAM_LABELS[self]
-
-
-_UPSTREAM_LABELS = {
-    StreamOutcome.COMPLETE: "success",
-    StreamOutcome.CUT: "stream_cut",
-    StreamOutcome.ABANDONED: "cancelled",
-    StreamOutcome.STOPPED: "cancelled",
-}
+from router.telemetry.labels import StreamOutcome
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,14 +22,15 @@ from router.config.model import Dialect
 from router.dialects.formats import FORMATS
 from router.dispatch.completion import Completion
 from router.dispatch.opened_stream import Committed, OpenedStream
-from router.dispatch.stream_end import StreamObserver, StreamOutcome, StreamResult
+from router.dispatch.stream_end import StreamObserver, StreamResult
 from router.errors import UpstreamError
-from router.http.drain import Drain
 from router.http.renaming import PublicModelName
 from router.http.responses import SSEResponse, json_response
 from router.providers.correlation import Correlation
 from router.routing.budgets import BUDGET_HEADER
+from router.runtime.drain import Drain
 from router.telemetry.exchange import Exchange, Recorder
+from router.telemetry.labels import StreamOutcome
 
 UPSTREAM_REQUEST_ID_HEADER = "x-raceway-upstream-request-id"
 AFFINITY_HEADER = "x-raceway-affinity"
@@ -155,12 +156,7 @@ class Recording:
             exchange.usage, exchange.cost = result.usage, result.cost
             if result.resumed:
                 exchange.resumed = list(result.resumed)
-        if outcome is StreamOutcome.CUT:
-            exchange.error = "stream_cut"
-        elif outcome is StreamOutcome.STOPPED:
-            exchange.error = "server_shutting_down"
-        elif outcome is StreamOutcome.ABANDONED:
-            exchange.error = "client_closed_request"
+        exchange.stream_ended(outcome)
         # A stream's status went out with its first byte: 200, even if it ended badly.
         self._recorder.finish(exchange, 499 if outcome is StreamOutcome.ABANDONED else 200)
 

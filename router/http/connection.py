@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from starlette.types import Receive
 
 from router.errors import ClientGone
-from router.http.drain import Drain, DrainEnded
+from router.runtime.drain import Drain, DrainEnded
 
 T = TypeVar("T")
 

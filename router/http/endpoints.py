@@ -21,12 +21,12 @@ from starlette.responses import Response
 
 from router.answers.cache import CachedAnswer, CachePlan, plan_for
 from router.answers.reuse import Keeper, ground, look_up
-from router.config.model import Dialect, GatewayConfig, GatewayKey, ResponseModel
+from router.config.gateway_keys import GatewayKey
+from router.config.model import Dialect, GatewayConfig, ResponseModel
 from router.dialects.bridge import Conversation, CountTokens, Embeddings, GeminiCountTokens
 from router.dialects.formats import FORMATS, WireFormat
 from router.dispatch.completion import EMBEDDINGS, Answers, Call
 from router.errors import BudgetExceeded, GatewayError, Saturated, ShuttingDown
-from router.gateway import Gateway
 from router.http.answering import completed, decision_headers, replayed, streaming, wants_usage
 from router.http.bodies import drop_body, read_body
 from router.http.connection import while_connected
@@ -36,17 +36,19 @@ from router.http.dialect_validation import (
     messages_request,
     responses_request,
 )
-from router.http.drain import DrainEnded
 from router.http.renaming import PublicModelName
 from router.http.responses import SSEResponse, error_response
 from router.http.validation import chat_request, embeddings_request
-from router.http.worker import worker_of
 from router.providers.litellm_params import CHAT, Surface
 from router.providers.litellm_params import EMBEDDINGS as EMBEDDINGS_SURFACE
 from router.routing.budgets import Tier, steer
 from router.routing.rules import RoutedRequest, route
 from router.routing.sessions import session_of
+from router.runtime.drain import DrainEnded
+from router.runtime.gateway import Gateway
+from router.runtime.worker import worker_of
 from router.telemetry.exchange import Exchange, request_id_from
+from router.telemetry.labels import UpstreamApi
 from router.telemetry.metrics import Metrics
 
 T = TypeVar("T")
@@ -149,7 +151,7 @@ async def _serve(request: Request, endpoint: Endpoint) -> Response | SSEResponse
     worker = worker_of(request)
     gateway, recorder = worker.gateway, worker.recorder
     exchange = Exchange(request_id_from(request.headers.get("x-request-id")), request.url.path)
-    exchange.dialect = "embeddings" if endpoint.embeddings else endpoint.dialect.value
+    exchange.dialect = "embeddings" if endpoint.embeddings else endpoint.dialect
     exchange.trace = worker.tracing.begin(request.headers, exchange.request_id, exchange.path)
     body_read = False  # an answer sent before the whole body came closes the connection under it
     try:
@@ -272,9 +274,9 @@ def _prepared(call: Call, gateway: Gateway, routed: RoutedRequest) -> Call:
     return call
 
 
-def _api_of(gateway: Gateway, deployment: str) -> str:
+def _api_of(gateway: Gateway, deployment: str) -> UpstreamApi:
     found = gateway.config.deployments.get(deployment)
-    return found.api.value if found is not None else "none"
+    return found.api if found is not None else "none"
 
 
 def _with_session(

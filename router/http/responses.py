@@ -12,10 +12,10 @@ from starlette.types import Receive, Scope, Send
 from router.config.model import Dialect
 from router.dialects.formats import FORMATS
 from router.dispatch.opened_stream import OpenedStream
-from router.dispatch.stream_end import StreamOutcome
 from router.errors import ClientGone, GatewayError, ShuttingDown, UpstreamError
 from router.http.connection import while_connected
-from router.http.drain import Drain, DrainEnded
+from router.runtime.drain import Drain, DrainEnded
+from router.telemetry.labels import StreamOutcome
 
 logger = logging.getLogger("raceway.responses")
 
