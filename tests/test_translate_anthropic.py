@@ -1170,7 +1170,7 @@ def test_messages_stream_accumulates_to_the_translated_answer() -> None:
     assert got.model_extra is not None and want.model_extra is not None
     assert got.model_extra["reasoning_content"] == want.model_extra["reasoning_content"]
     # Streamed signatures carry an index (the thinking text is checked end to end in
-    # test_dialect_conformance).
+    # tests/conformance).
     assert [
         {k: v for k, v in b.items() if k not in ("thinking", "index")}
         for b in got.model_extra["thinking_blocks"]
