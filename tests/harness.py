@@ -16,9 +16,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from router.config.load import parse_config
-from router.config.model import Dialect, GatewayConfig, GatewayKey
+from router.config.model import GatewayConfig, GatewayKey
 from router.dialects.bridge import Conversation, Embeddings
-from router.dialects.formats import FORMATS
 from router.dispatch.completion import EMBEDDINGS, Completion
 from router.dispatch.dispatcher import Dispatcher
 from router.dispatch.opened_stream import OpenedStream, StreamOutcome
@@ -27,6 +26,8 @@ from router.fleet.fleet import Fleet
 from router.routing.rules import route
 from router.state.local import LocalState
 from router.telemetry.metrics import Metrics
+from router.wire.dialect import Dialect
+from router.wire.formats import FORMATS
 from tests.memory_upstream import MemoryUpstream
 from tests.upstream import ScriptedUpstream
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from router.config.model import Adapter, CooldownSettings, Deployment, Dialect
+from router.config.model import Adapter, CooldownSettings, Deployment
 from router.dialects.bridge import Conversation
 from router.dialects.translate.anthropic import messages_request_to_chat
 from router.dialects.translate.cache_hints import takes_cache_control, with_cache_control
 from router.fleet.breaker import Breaker
 from router.fleet.fleet import Member
 from router.fleet.stats import DeploymentStats
+from router.wire.dialect import Dialect
 
 HINT = {"type": "ephemeral", "ttl": "5m"}
 IMAGE = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AA=="}}

@@ -13,7 +13,6 @@ from router.config.model import (
     Continues,
     CooldownSettings,
     Deployment,
-    Dialect,
     FakeSettings,
     GroupCache,
     ModelGroup,
@@ -24,6 +23,7 @@ from router.config.model import (
 )
 from router.config.reader import ConfigReader
 from router.config.telemetry import TelemetrySettings, TraceProtocol, TraceSettings
+from router.wire.dialect import Dialect
 
 REPO = Path(__file__).resolve().parent.parent
 

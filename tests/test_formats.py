@@ -6,12 +6,11 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from router.config.model import Dialect
-from router.dialects.formats import FORMATS
-from router.dialects.translate.events import named_event, read_event
-from router.dialects.usage import Usage
 from router.errors import ModelNotFound, UpstreamError, UpstreamRateLimited
-from router.sse import DONE_EVENT
+from router.wire.dialect import Dialect
+from router.wire.formats import FORMATS
+from router.wire.sse import DONE_EVENT, named_event, read_event
+from router.wire.usage import Usage
 
 MESSAGES = FORMATS[Dialect.MESSAGES]
 RESPONSES = FORMATS[Dialect.RESPONSES]

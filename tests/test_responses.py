@@ -14,7 +14,7 @@ from router.dispatch.opened_stream import OpenedStream, StreamOutcome
 from router.errors import UpstreamError
 from router.http.drain import Drain
 from router.http.responses import SSEResponse
-from router.sse import DONE_EVENT
+from router.wire.sse import DONE_EVENT
 
 CHUNK = b'data: {"choices": [{"index": 0, "delta": {"content": "hi"}}]}\n\n'
 

@@ -1,6 +1,6 @@
 import pytest
 
-from router.sse import EventTooLarge, SSEBuffer, error_event, event_json, has_content, is_done
+from router.wire.sse import EventTooLarge, SSEBuffer, error_event, event_json, has_content, is_done
 
 
 def test_events_split_across_arbitrary_chunks() -> None:

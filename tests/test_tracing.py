@@ -14,7 +14,6 @@ from prometheus_client import CollectorRegistry
 
 from router.config.model import Secret
 from router.config.telemetry import TraceSettings
-from router.dialects.usage import Usage
 from router.errors import Saturated, UpstreamError
 from router.telemetry import tracing
 from router.telemetry.exchange import Exchange, Recorder
@@ -22,6 +21,7 @@ from router.telemetry.metrics import Metrics, render
 from router.telemetry.otel import OtelTracing
 from router.telemetry.otel_spans import OtelAttemptSpan, OtelRequestTrace, OtelSpan
 from router.telemetry.tracing import NO_ATTEMPT, NO_TRACE, OFF, current_trace, make_current, start_tracing
+from router.wire.usage import Usage
 from tests.helpers import native
 from tests.otlp_receiver import OtlpReceiver, ReceivedSpan
 

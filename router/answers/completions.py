@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from router.answers.replay import MAX_CHOICES
-from router.sse import DONE_EVENT, event_json
+from router.wire.sse import DONE_EVENT, event_json
 
 logger = logging.getLogger("raceway.answers")
 

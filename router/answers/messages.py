@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from router.dialects.translate.events import named_event, read_event
+from router.wire.sse import named_event, read_event
 
 logger = logging.getLogger("raceway.answers")
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from router.sse import DONE_EVENT, event_json
+from router.wire.sse import DONE_EVENT, event_json
 
 logger = logging.getLogger("raceway.answers")
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from router.config.telemetry import TelemetrySettings
+from router.wire.dialect import Dialect
 
 # Providers Raceway calls itself over pooled aiohttp, with their default base URL: OpenAI-compatible
 # APIs (the base URL ends in ``/v1``, as the openai SDK's does), Anthropic and Google's Gemini API
@@ -37,17 +38,6 @@ NATIVE_PROVIDERS: Mapping[str, str | None] = {
 # Providers whose wire format Raceway does not speak itself: served through litellm.
 LITELLM_PROVIDERS = frozenset({"azure", "bedrock", "cohere", "vertex_ai", "huggingface"})
 FAKE_PROVIDER = "fake"
-
-
-class Dialect(enum.StrEnum):
-    """A wire format: what a client speaks to Raceway, and (all but completions) what a deployment
-    speaks upstream (its ``api``)."""
-
-    CHAT = "chat"  # OpenAI Chat Completions
-    MESSAGES = "messages"  # Anthropic Messages
-    RESPONSES = "responses"  # OpenAI Responses
-    COMPLETIONS = "completions"  # OpenAI's legacy text completions (clients only)
-    GEMINI = "gemini"  # Google's Gemini API (generateContent)
 
 
 class Continues(enum.StrEnum):

@@ -20,12 +20,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
-from router.config.model import Dialect
-from router.dialects.formats import FORMATS
 from router.dialects.shapes import answer_fault, event_fault
 from router.dialects.translate import anthropic, completions_chat, gemini, responses
 from router.dialects.translate.cache_hints import takes_cache_control, with_cache_control, with_cache_key
-from router.dialects.translate.events import read_event
 from router.dialects.translate.targets import (
     ANY_TARGET,
     TargetLimits,
@@ -38,6 +35,9 @@ from router.errors import GatewayError, UpstreamError
 from router.fleet.fleet import Member
 from router.providers.correlation import Correlation
 from router.routing.rules import estimate_prompt_tokens
+from router.wire.dialect import Dialect
+from router.wire.formats import FORMATS
+from router.wire.sse import read_event
 
 logger = logging.getLogger("raceway.dialects")
 

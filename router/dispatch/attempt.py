@@ -19,7 +19,6 @@ from typing import Any
 
 import orjson
 
-from router.dialects.formats import WireFormat
 from router.dispatch.completion import Answers, Call, Completion, Usage
 from router.dispatch.opened_stream import OpenedStream, StreamOutcome, open_stream
 from router.errors import Saturated, UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
@@ -29,6 +28,7 @@ from router.providers.correlation import Correlation
 from router.spend.pricing import cost_usd
 from router.telemetry.metrics import Metrics
 from router.telemetry.tracing import NO_ATTEMPT, AttemptSpan
+from router.wire.formats import WireFormat
 
 
 class Verdict(enum.Enum):

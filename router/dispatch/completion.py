@@ -7,9 +7,9 @@ from collections.abc import AsyncGenerator, Awaitable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from router.dialects.usage import Usage
 from router.fleet.fleet import Member
 from router.providers.correlation import Correlation
+from router.wire.usage import Usage
 
 __all__ = ["EMBEDDINGS", "Answers", "Call", "Completion", "Usage"]
 

@@ -27,7 +27,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from router.config.model import GatewayConfig, ModelGroup
-from router.dialects.formats import WireFormat
 from router.dispatch.attempt import Attempt, Calls
 from router.dispatch.completion import Answers, Call, Completion
 from router.dispatch.hedging import HedgeAllowance
@@ -51,6 +50,7 @@ from router.routing.strategies import Pacing, RequestTraits, Strategy, kind_of, 
 from router.state.backend import PinStore
 from router.telemetry.metrics import Metrics
 from router.telemetry.tracing import current_trace
+from router.wire.formats import WireFormat
 
 T = TypeVar("T")
 

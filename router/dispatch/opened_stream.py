@@ -27,12 +27,13 @@ from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from router.config.model import Deployment, Dialect
-from router.dialects.formats import FORMATS, WireFormat
-from router.dialects.usage import Usage
+from router.config.model import Deployment
 from router.errors import UpstreamError, UpstreamTimeout
 from router.providers.correlation import Correlation
 from router.providers.upstream_errors import Scrubber, failure_in_event
+from router.wire.dialect import Dialect
+from router.wire.formats import FORMATS, WireFormat
+from router.wire.usage import Usage
 
 _CHAT = FORMATS[Dialect.CHAT]
 

@@ -21,10 +21,9 @@ import enum
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
-from router.config.model import PREFIX_ON_MESSAGE, Continues, Dialect, ModelGroup
+from router.config.model import PREFIX_ON_MESSAGE, Continues, ModelGroup
 from router.dialects.bridge import ContinuedStream, Conversation
 from router.dialects.continuation import continued, unsendable
-from router.dialects.formats import WireFormat
 from router.dialects.splice import Splicer, splicer_for
 from router.dispatch.attempt import Attempt, Calls
 from router.dispatch.completion import Call
@@ -35,6 +34,8 @@ from router.fleet.fleet import Fleet, Member
 from router.providers.correlation import Correlation
 from router.routing.rules import RoutedRequest
 from router.telemetry.metrics import Metrics
+from router.wire.dialect import Dialect
+from router.wire.formats import WireFormat
 
 # Where a continuation can go: the wire API each way of continuing speaks.
 _WIRES = {Continues.PREFILL: Dialect.MESSAGES, Continues.PREFIX: Dialect.CHAT}

@@ -22,9 +22,8 @@ from starlette.types import Receive
 
 from router.answers.cache import CachedAnswer, CachePlan, plan_for
 from router.answers.reuse import Keeper, ground, look_up
-from router.config.model import Dialect, GatewayConfig, GatewayKey, ResponseModel
+from router.config.model import GatewayConfig, GatewayKey, ResponseModel
 from router.dialects.bridge import Conversation, CountTokens, Embeddings, GeminiCountTokens
-from router.dialects.formats import FORMATS, WireFormat
 from router.dispatch.completion import EMBEDDINGS, Answers, Call
 from router.errors import (
     BudgetExceeded,
@@ -54,6 +53,8 @@ from router.routing.rules import RoutedRequest, route
 from router.routing.sessions import session_of
 from router.telemetry.exchange import Exchange, request_id_from
 from router.telemetry.metrics import Metrics
+from router.wire.dialect import Dialect
+from router.wire.formats import FORMATS, WireFormat
 
 T = TypeVar("T")
 

@@ -9,11 +9,11 @@ from collections.abc import Callable, Mapping
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from router.config.model import Dialect
-from router.dialects.formats import FORMATS
 from router.dispatch.opened_stream import OpenedStream, StreamOutcome
 from router.errors import GatewayError, ShuttingDown, UpstreamError
 from router.http.drain import Drain, DrainEnded
+from router.wire.dialect import Dialect
+from router.wire.formats import FORMATS
 
 logger = logging.getLogger("raceway.responses")
 

@@ -11,7 +11,7 @@ import orjson
 
 from router.config.model import CooldownSettings
 from router.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
-from router.sse import event_json
+from router.wire.sse import event_json
 
 # Statuses that mean "this request is wrong", so no other deployment would accept it. Not
 # 404: the URL and the model are the config's, so a 404 says the deployment is misconfigured.

@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from router.config.model import Deployment
     from router.config.telemetry import TraceSettings
-    from router.dialects.formats import WireFormat
-    from router.dialects.usage import Usage
     from router.telemetry.exchange import Exchange
     from router.telemetry.metrics import Metrics
+    from router.wire.formats import WireFormat
+    from router.wire.usage import Usage
 
 
 class AttemptOutcome(enum.StrEnum):

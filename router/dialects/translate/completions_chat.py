@@ -48,8 +48,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from router.dialects.translate.events import DONE, data_event, read_event
 from router.errors import InvalidRequest
+from router.wire.sse import DONE_EVENT, data_event, read_event
 
 LEGACY_DEFAULT_MAX_TOKENS = 16
 
@@ -212,9 +212,9 @@ class ChatEventsToCompletions:
         """The text_completion chunks one chat event becomes."""
         if self._ended:
             return []
-        if event.strip() == DONE.strip():
+        if event.strip() == DONE_EVENT.strip():
             self._ended = True
-            return [DONE]
+            return [DONE_EVENT]
         _, chunk = read_event(event)
         if not isinstance(chunk, dict):
             return []  # comments

@@ -12,7 +12,7 @@ from router.dialects.translate.anthropic.common import (
     message_id_of,
     usage_to_messages,
 )
-from router.dialects.translate.events import named_event, read_event
+from router.wire.sse import named_event, read_event
 
 
 def _is_done(event: bytes) -> bool:

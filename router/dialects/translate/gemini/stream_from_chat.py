@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from router.dialects.translate.events import data_event, read_event
 from router.dialects.translate.gemini.common import (
     FINISH_FROM_CHAT,
     as_dict,
@@ -15,6 +14,7 @@ from router.dialects.translate.gemini.common import (
     usage_from_chat,
 )
 from router.dialects.translate.gemini.parts import call_to_part
+from router.wire.sse import data_event, read_event
 
 
 def _is_done(event: bytes) -> bool:

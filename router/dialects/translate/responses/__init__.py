@@ -123,7 +123,7 @@ Answers (``responses_answer_to_chat``, ``chat_answer_to_responses``) and streams
     object the service sends (the openai SDK raises `APIError` on it), then `response.failed`
     carrying the response failed, with `error.code` `server_error` (`rate_limit_exceeded`
     for a rate limit: the Response schema's codes). The gateway ends its own failed
-    Responses streams the same way (``router.dialects.formats``).
+    Responses streams the same way (``router.wire.formats``).
 
 A chat stream becomes the full typed Responses grammar (``response.created``,
 ``response.in_progress``, per item ``output_item.added`` ... ``output_item.done``, and

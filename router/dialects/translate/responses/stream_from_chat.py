@@ -6,7 +6,6 @@ import time
 import uuid
 from typing import Any
 
-from router.dialects.translate.events import DONE, named_event, read_event
 from router.dialects.translate.responses.common import (
     as_dict,
     as_int,
@@ -26,6 +25,7 @@ from router.dialects.translate.responses.items import (
     response_object,
     text_part,
 )
+from router.wire.sse import DONE_EVENT, named_event, read_event
 
 
 class _OpenItem:
@@ -66,7 +66,7 @@ class ChatEventsToResponses:
         """The Responses events one chat event becomes."""
         if self._ended:
             return []
-        if event.strip() == DONE.strip():
+        if event.strip() == DONE_EVENT.strip():
             self._ended = True
             return self._start() + self._finish()
         _, data = read_event(event)

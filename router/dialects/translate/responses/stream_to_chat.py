@@ -6,7 +6,6 @@ import time
 import uuid
 from typing import Any
 
-from router.dialects.translate.events import DONE, data_event, read_event
 from router.dialects.translate.responses.common import (
     as_dict,
     as_int,
@@ -15,6 +14,7 @@ from router.dialects.translate.responses.common import (
     is_number,
     usage_to_chat,
 )
+from router.wire.sse import DONE_EVENT, data_event, read_event
 
 
 def _chat_error(error: Any) -> bytes:
@@ -159,7 +159,7 @@ class ResponsesEventsToChat:
             "completion_tokens": 0,
             "total_tokens": 0,
         }
-        return [*settled, finish, data_event(self._envelope([], usage=usage)), DONE]
+        return [*settled, finish, data_event(self._envelope([], usage=usage)), DONE_EVENT]
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
         choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}

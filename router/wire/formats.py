@@ -26,13 +26,21 @@ from typing import Any
 
 import orjson
 
-from router.config.model import Dialect
-from router.dialects.translate.events import data_event, named_event, read_event
 from router.dialects.translate.gemini.common import error_document
 from router.dialects.translate.responses.items import failure, response_object
-from router.dialects.usage import Usage, chat_usage, gemini_usage, messages_usage, responses_usage
 from router.errors import GatewayError
-from router.sse import carries_usage, error_event, event_json, has_content, is_done
+from router.wire.dialect import Dialect
+from router.wire.sse import (
+    carries_usage,
+    data_event,
+    error_event,
+    event_json,
+    has_content,
+    is_done,
+    named_event,
+    read_event,
+)
+from router.wire.usage import Usage, chat_usage, gemini_usage, messages_usage, responses_usage
 
 # Anthropic's error types by status (what its SDK and Claude Code expect in the body).
 _ANTHROPIC_ERRORS = {
