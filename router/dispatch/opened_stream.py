@@ -137,7 +137,9 @@ class OpenedStream:
         while True:
             try:
                 event = await anext(tail)
-                failed = failure_in_event(event, deployment=self.deployment, scrubber=self.scrubber)
+                failed = failure_in_event(
+                    event, self.wire_format, deployment=self.deployment, scrubber=self.scrubber
+                )
                 if failed is not None:
                     raise failed
             except StopAsyncIteration:
@@ -244,7 +246,7 @@ async def _read_until_content(
                 deployment=name,
                 code="upstream_response_too_large",
             )
-        if (failed := failure_in_event(event, deployment=name, scrubber=scrubber)) is not None:
+        if (failed := failure_in_event(event, wire_format, deployment=name, scrubber=scrubber)) is not None:
             raise failed
         head.append(event)
         if wire_format.is_final(event):

@@ -80,7 +80,13 @@ async def sse_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
 
 
 def is_done(event: bytes) -> bool:
+    """Is this chat's last event, ``data: [DONE]`` (read from its start: the hot path)?"""
     return event.startswith(b"data: [DONE]") or event.startswith(b"data:[DONE]")
+
+
+def has_done_line(event: bytes) -> bool:
+    """Does any line of this event say ``data: [DONE]`` (after a comment line too)?"""
+    return any(line.strip() == b"data: [DONE]" for line in event.split(b"\n"))
 
 
 def event_json(event: bytes) -> Any:
@@ -117,11 +123,6 @@ def has_content(payload: Any) -> bool:
         if choice.get("finish_reason"):
             return True
     return False
-
-
-def error_event(body: dict[str, Any]) -> bytes:
-    """An SSE event carrying an OpenAI-shaped error, to end a stream that failed midway."""
-    return b"data: " + orjson.dumps(body) + b"\n\n"
 
 
 def data_event(payload: Any) -> bytes:

@@ -149,12 +149,11 @@ from router.dialects.translate.anthropic.request_to_chat import (
     TOOL_ERROR_PREFIX,
     messages_request_to_chat,
 )
-from router.dialects.translate.anthropic.stream_from_chat import ERROR_TYPES, ChatEventsToMessages
+from router.dialects.translate.anthropic.stream_from_chat import ChatEventsToMessages
 from router.dialects.translate.anthropic.stream_to_chat import MessagesEventsToChat
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
-    "ERROR_TYPES",
     "FINISH_TO_STOP",
     "LOW_BUDGET_LIMIT",
     "MEDIUM_BUDGET_LIMIT",

@@ -24,10 +24,10 @@ from router.dialects.translate.responses.items import (
     message_item,
     reasoning_item,
     refusal_part,
-    response_object,
     text_part,
 )
 from router.errors import UpstreamError
+from router.wire.response import response_object
 
 
 def responses_answer_to_chat(answer: dict[str, Any]) -> dict[str, Any]:

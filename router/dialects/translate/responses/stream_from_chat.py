@@ -18,13 +18,13 @@ from router.dialects.translate.responses.common import (
 from router.dialects.translate.responses.items import (
     base_id,
     call_item,
-    failure,
     message_item,
     reasoning_item,
     refusal_part,
-    response_object,
     text_part,
 )
+from router.wire.errors import failure
+from router.wire.response import response_object
 from router.wire.sse import DONE_EVENT, named_event, read_event
 
 
