@@ -17,10 +17,10 @@ from prometheus_client import CollectorRegistry
 
 from router.config.load import parse_config
 from router.config.model import GatewayConfig, GatewayKey
-from router.dialects.bridge import Conversation, Embeddings
 from router.dispatch.completion import EMBEDDINGS, Completion
 from router.dispatch.dispatcher import Dispatcher
 from router.dispatch.opened_stream import OpenedStream, StreamOutcome
+from router.dispatch.preparation import Conversation, Embeddings
 from router.errors import UpstreamError
 from router.fleet.fleet import Fleet
 from router.routing.rules import route

@@ -443,6 +443,11 @@ class GatewayConfig:
     def needs_litellm(self) -> bool:
         return any(d.uses_litellm for d in self.deployments.values())
 
+    def served_by(self, group: ModelGroup) -> tuple[ModelGroup, ...]:
+        """The groups a request for ``group`` may be served by, in the order they are tried: the
+        group itself, then its ``fallbacks`` (each one a group: the config's validation sees to it)."""
+        return (group, *(self.models[name] for name in group.fallbacks))
+
     def secrets(self) -> Iterator[str]:
         """Every secret value in the config, to scrub from anything shown to clients."""
         for deployment in self.deployments.values():

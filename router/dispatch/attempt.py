@@ -199,7 +199,7 @@ class Calls:
         try:
             await attempt.admit(tokens)
             correlation.trace = attempt.span.propagate(correlation.trace)
-            events: AsyncGenerator[bytes, None] = call.stream(member, correlation)
+            events: AsyncGenerator[bytes, None] = call.stream(member.provider, member.target, correlation)
             opened = await open_stream(member.deployment, events, member.scrubber, wire_format)
         except BaseException as exc:
             self._failed(attempt, exc, correlation)

@@ -130,7 +130,11 @@ class Dispatcher:
         completion, _member, attempts = await self._dispatch(
             request,
             lambda attempt: self._calls.complete(
-                attempt, call.complete, tokens, answers, self._correlation(request)
+                attempt,
+                lambda member, correlation: call.complete(member.provider, member.target, correlation),
+                tokens,
+                answers,
+                self._correlation(request),
             ),
             _nothing,
             tokens,
@@ -222,7 +226,7 @@ class Dispatcher:
     ) -> tuple[T, Member, int]:
         traits = RequestTraits(stream=request.stream, prompt_tokens=request.prompt_tokens)
         failures: list[UpstreamError] = []
-        groups = [request.group, *(self._config.models[name] for name in request.group.fallbacks)]
+        groups = self._config.served_by(request.group)
         too_long = 0
         previous: str | None = None
         session = request.session
@@ -321,7 +325,7 @@ class Dispatcher:
             usable.append(member)
         return usable, too_long
 
-    def _unavailable(self, groups: list[ModelGroup]) -> NoDeploymentAvailable:
+    def _unavailable(self, groups: tuple[ModelGroup, ...]) -> NoDeploymentAvailable:
         waits = [
             member.breaker.seconds_until_available()
             for group in groups

@@ -22,12 +22,12 @@ from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from router.config.model import PREFIX_ON_MESSAGE, Continues, ModelGroup
-from router.dialects.bridge import ContinuedStream, Conversation
 from router.dialects.continuation import continued, unsendable
 from router.dialects.splice import Splicer, splicer_for
 from router.dispatch.attempt import Attempt, Calls
 from router.dispatch.completion import Call
 from router.dispatch.opened_stream import OpenedStream, StreamOutcome
+from router.dispatch.preparation import ContinuedStream, Conversation
 from router.dispatch.rounds import AttemptBudget, Pace, RoundFailed, run_round
 from router.errors import UpstreamError
 from router.fleet.fleet import Fleet, Member

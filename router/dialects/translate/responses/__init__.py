@@ -84,7 +84,7 @@ Requests (``responses_request_to_chat`` ->, ``chat_request_to_responses`` <-). W
 18. Also `prediction`, `web_search_options`, `stream_options`, `store`: sampling hints
     with no Responses counterpart. `prompt_cache_key`, `safety_identifier`,
     `service_tier` cross unchanged.
-19. Put on the chat request by the bridge (``router.dialects.translate.cache_hints``), not by
+19. Put on the chat request by ``router.dispatch.preparation`` (with ``translate.cache_hints``), not by
     this translator: the client's own, else the session's hash.
 T1. Then fitted to the target model (``router.dialects.translate.targets``): output tokens
     clamped to its limit; to a model that takes no reasoning, no `reasoning_effort` /
