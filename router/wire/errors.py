@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from router.wire.values import as_str
+
 # Anthropic's error types, each with the HTTP statuses Raceway answers it for (what the anthropic
 # SDK and Claude Code read in the body). Any other type or status is an ``api_error``.
 _ANTHROPIC_TYPES: dict[str, tuple[int, ...]] = {
@@ -83,11 +85,11 @@ def failure(response: dict[str, Any], error: dict[str, Any]) -> list[tuple[str, 
     ``type``, ``code``, ``param``)."""
     code = error.get("code")
     fields = {
-        "code": str(code) if code is not None else _text(error.get("type")) or None,
-        "message": _text(error.get("message")) or "the upstream stream failed",
+        "code": str(code) if code is not None else as_str(error.get("type")) or None,
+        "message": as_str(error.get("message")) or "the upstream stream failed",
         "param": error.get("param") if isinstance(error.get("param"), str) else None,
     }
-    nested = {"type": _text(error.get("type")) or "server_error", **fields}
+    nested = {"type": as_str(error.get("type")) or "server_error", **fields}
     limited = bool({error.get("type"), code} & _RATE_LIMITED)
     failed = {
         **response,
@@ -96,7 +98,3 @@ def failure(response: dict[str, Any], error: dict[str, Any]) -> list[tuple[str, 
         "error": {"code": "rate_limit_exceeded" if limited else "server_error", "message": fields["message"]},
     }
     return [("error", {**fields, "error": nested}), ("response.failed", {"response": failed})]
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from router.wire.values import as_str, is_number
+
 
 def response_object(
     *,
@@ -17,8 +19,7 @@ def response_object(
     incomplete_details: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """A whole Response; request echoes are defaults (note 19 of ``router.dialects.translate.responses``)."""
-    is_number = isinstance(created_at, int | float) and not isinstance(created_at, bool)
-    created = created_at if is_number else int(time.time())
+    created = created_at if is_number(created_at) else int(time.time())
     return {
         "id": f"resp_{base}",
         "object": "response",
@@ -31,7 +32,7 @@ def response_object(
         "instructions": None,
         "max_output_tokens": None,
         "metadata": {},
-        "model": model if isinstance(model, str) else "",
+        "model": as_str(model),
         "output": output,
         "parallel_tool_calls": True,
         "previous_response_id": None,

@@ -5,15 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from router.dialects.translate.anthropic.common import (
-    FINISH_TO_STOP,
-    as_dict,
-    as_list,
-    message_id_of,
-    usage_to_messages,
-)
+from router.dialects.translate.anthropic.common import FINISH_TO_STOP, message_id_of, usage_to_messages
 from router.wire.errors import anthropic_type
 from router.wire.sse import has_done_line, named_event, read_event
+from router.wire.values import as_dict, as_list
 
 
 @dataclass

@@ -6,15 +6,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from router.dialects.translate.anthropic.common import (
-    STOP_TO_FINISH,
-    as_dict,
-    as_int,
-    chat_id_of,
-    json_text,
-    usage_to_chat,
-)
+from router.dialects.translate.anthropic.common import STOP_TO_FINISH, chat_id_of, json_text, usage_to_chat
 from router.wire.sse import DONE_EVENT, data_event, read_event
+from router.wire.values import as_dict, as_int
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from router.dialects.translate.anthropic.common import as_dict, as_int, as_list
+from router.wire.values import as_dict, as_int, as_list
 
 STREAM_FIELDS = ("model", "stream")  # Raceway's, not Gemini's: never sent upstream
 
@@ -118,9 +118,6 @@ __all__ = [
     "FINISH_TO_CHAT",
     "SKIP_SIGNATURE",
     "STREAM_FIELDS",
-    "as_dict",
-    "as_int",
-    "as_list",
     "call_id",
     "chat_id_of",
     "field",

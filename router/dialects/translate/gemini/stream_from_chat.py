@@ -5,16 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from router.dialects.translate.gemini.common import (
-    FINISH_FROM_CHAT,
-    as_dict,
-    as_list,
-    response_id_of,
-    usage_from_chat,
-)
+from router.dialects.translate.gemini.common import FINISH_FROM_CHAT, response_id_of, usage_from_chat
 from router.dialects.translate.gemini.parts import call_to_part
 from router.wire.errors import error_document
 from router.wire.sse import data_event, has_done_line, read_event
+from router.wire.values import as_dict, as_list
 
 
 @dataclass

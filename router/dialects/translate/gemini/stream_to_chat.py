@@ -8,16 +8,10 @@ from typing import Any
 
 from router.dialects.translate.anthropic.common import json_text
 from router.dialects.translate.gemini.answers import finish_to_chat
-from router.dialects.translate.gemini.common import (
-    as_dict,
-    as_list,
-    call_id,
-    chat_id_of,
-    parts_of,
-    usage_to_chat,
-)
+from router.dialects.translate.gemini.common import call_id, chat_id_of, parts_of, usage_to_chat
 from router.dialects.translate.gemini.common import field as read
 from router.wire.sse import DONE_EVENT, data_event, read_event
+from router.wire.values import as_dict, as_list
 
 
 @dataclass

@@ -7,7 +7,7 @@ import re
 import uuid
 from typing import Any
 
-from router.dialects.translate.responses.common import as_str
+from router.wire.values import as_str
 
 
 def base_id(chat_id: Any) -> str:

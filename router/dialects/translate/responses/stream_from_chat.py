@@ -6,15 +6,7 @@ import time
 import uuid
 from typing import Any
 
-from router.dialects.translate.responses.common import (
-    as_dict,
-    as_int,
-    as_list,
-    as_str,
-    is_number,
-    status_of,
-    usage_to_responses,
-)
+from router.dialects.translate.responses.common import status_of, usage_to_responses
 from router.dialects.translate.responses.items import (
     base_id,
     call_item,
@@ -26,6 +18,7 @@ from router.dialects.translate.responses.items import (
 from router.wire.errors import failure
 from router.wire.response import response_object
 from router.wire.sse import DONE_EVENT, named_event, read_event
+from router.wire.values import as_dict, as_int, as_list, as_str, is_number
 
 
 class _OpenItem:
