@@ -13,7 +13,6 @@ from router.config.model import (
     Continues,
     CooldownSettings,
     Deployment,
-    Dialect,
     FakeSettings,
     ServerSettings,
     StateSettings,
@@ -22,6 +21,7 @@ from router.config.model_groups import GroupCache, ModelGroup, Resume
 from router.config.reader import ConfigReader
 from router.config.secret import Secret
 from router.config.telemetry import TelemetrySettings, TraceProtocol, TraceSettings
+from router.wire.dialect import Dialect
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -7,10 +7,10 @@ from collections.abc import AsyncGenerator
 
 import pytest
 
-from router.dialects.translate.events import DONE, data_event
 from router.dispatch.opened_stream import OpenedStream
 from router.errors import UpstreamError
 from router.telemetry.labels import StreamOutcome
+from router.wire.sse import DONE_EVENT, data_event
 
 
 def text(word: str) -> bytes:
@@ -57,13 +57,13 @@ async def relayed(stream: OpenedStream) -> list[bytes]:
 
 
 async def test_a_broken_stream_goes_on_with_its_continuation_and_its_call_ends_at_the_break() -> None:
-    resumer = Continuing([text(" two"), DONE])
+    resumer = Continuing([text(" two"), DONE_EVENT])
     stream = OpenedStream("a", [text("one")], breaking(), 0.0, resumer=resumer)
     breaks: list[str] = []
     stream.when_broken(lambda: breaks.append("broke"))
-    assert await relayed(stream) == [text("one"), text(" two"), DONE]
+    assert await relayed(stream) == [text("one"), text(" two"), DONE_EVENT]
     assert breaks == ["broke"] and stream.broken is resumer.broken[0]
-    assert resumer.noted == [text("one"), text(" two"), DONE]  # every event the client got
+    assert resumer.noted == [text("one"), text(" two"), DONE_EVENT]  # every event the client got
     stream.cost = 0.5
     assert stream.total_cost == 0.75  # its own and its continuations'
     await stream.end(StreamOutcome.COMPLETE)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from router.config.model import Dialect
 from router.dialects.splice import ChatSplicer, MessagesSplicer, splicer_for
 from router.dialects.splice_gemini import GeminiSplicer
 from router.dialects.splice_responses import ResponsesSplicer
-from router.dialects.translate.events import DONE, data_event, named_event, read_event
+from router.wire.dialect import Dialect
+from router.wire.sse import DONE_EVENT, data_event, named_event, read_event
 
 
 def chunk(delta: dict[str, Any], *, id: str = "a", finish: str | None = None, **extra: Any) -> bytes:
@@ -40,7 +40,7 @@ def test_a_chat_continuation_keeps_the_first_calls_identity_and_drops_its_openin
     usage = {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}
     (tail,) = payloads(splicer.splice(data_event({"id": "b", "choices": [], "usage": usage})))
     assert tail["usage"] == usage and tail["id"] == "a"  # the cut call reported none
-    assert splicer.splice(DONE) == [DONE]
+    assert splicer.splice(DONE_EVENT) == [DONE_EVENT]
 
 
 def test_a_chat_usage_adds_what_the_broken_call_reported() -> None:

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from router.config.model import Dialect
 from router.dialects.continuation import skipped
 from router.dialects.splice_gemini import GeminiSplicer
 from router.dialects.splice_responses import ResponsesSplicer
-from router.dialects.translate.events import data_event, named_event, read_event
+from router.wire.dialect import Dialect
+from router.wire.sse import data_event, named_event, read_event
 
 
 class Splicer(Protocol):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from router.dialects.continuation import skipped
-from router.dialects.translate.events import data_event, read_event
+from router.wire.sse import data_event, read_event
 
 _IDENTITY = ("responseId", "modelVersion")
 _COUNTS = ("promptTokenCount", "candidatesTokenCount", "totalTokenCount", "cachedContentTokenCount")

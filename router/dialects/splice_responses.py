@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from router.dialects.continuation import skipped
-from router.dialects.translate.events import named_event, read_event
+from router.wire.sse import named_event, read_event
 
 
 class ResponsesSplicer:

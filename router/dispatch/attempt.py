@@ -19,8 +19,6 @@ from typing import Any
 
 import orjson
 
-from router.dialects.formats import WireFormat
-from router.dialects.usage import Usage
 from router.dispatch.completion import Answers, Call, Completion
 from router.dispatch.opened_stream import OpenedStream, open_stream
 from router.errors import Saturated, UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
@@ -31,6 +29,8 @@ from router.spend.pricing import cost_usd
 from router.telemetry.labels import StreamOutcome, UpstreamOutcome
 from router.telemetry.metrics import Metrics
 from router.telemetry.tracing import NO_ATTEMPT, AttemptSpan
+from router.wire.formats import WireFormat
+from router.wire.usage import Usage
 
 
 class Verdict(enum.Enum):
@@ -201,7 +201,7 @@ class Calls:
         try:
             await attempt.admit(tokens)
             correlation.trace = attempt.span.propagate(correlation.trace)
-            events: AsyncGenerator[bytes, None] = call.stream(member, correlation)
+            events: AsyncGenerator[bytes, None] = call.stream(member.provider, member.target, correlation)
             opened = await open_stream(member.deployment, events, member.scrubber, wire_format)
         except BaseException as exc:
             self._failed(attempt, exc, correlation)

@@ -26,13 +26,14 @@ from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from router.config.model import Deployment, Dialect
-from router.dialects.formats import FORMATS, WireFormat
-from router.dialects.usage import Usage
+from router.config.model import Deployment
 from router.errors import UpstreamError, UpstreamTimeout
 from router.providers.correlation import Correlation
 from router.providers.upstream_errors import Scrubber, failure_in_event
 from router.telemetry.labels import StreamOutcome
+from router.wire.dialect import Dialect
+from router.wire.formats import FORMATS, WireFormat
+from router.wire.usage import Usage
 
 _CHAT = FORMATS[Dialect.CHAT]
 
@@ -114,7 +115,9 @@ class OpenedStream:
         while True:
             try:
                 event = await anext(tail)
-                failed = failure_in_event(event, deployment=self.deployment, scrubber=self.scrubber)
+                failed = failure_in_event(
+                    event, self.wire_format, deployment=self.deployment, scrubber=self.scrubber
+                )
                 if failed is not None:
                     raise failed
             except StopAsyncIteration:
@@ -221,7 +224,7 @@ async def _read_until_content(
                 deployment=name,
                 code="upstream_response_too_large",
             )
-        if (failed := failure_in_event(event, deployment=name, scrubber=scrubber)) is not None:
+        if (failed := failure_in_event(event, wire_format, deployment=name, scrubber=scrubber)) is not None:
             raise failed
         head.append(event)
         if wire_format.is_final(event):

@@ -21,15 +21,14 @@ import enum
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
-from router.config.model import PREFIX_ON_MESSAGE, Continues, Dialect
+from router.config.model import PREFIX_ON_MESSAGE, Continues
 from router.config.model_groups import ModelGroup
-from router.dialects.bridge import ContinuedStream, Conversation
 from router.dialects.continuation import continued, unsendable
-from router.dialects.formats import WireFormat
 from router.dialects.splice import Splicer, splicer_for
 from router.dispatch.attempt import Attempt, Calls
 from router.dispatch.completion import Call
 from router.dispatch.opened_stream import OpenedStream
+from router.dispatch.preparation import ContinuedStream, Conversation
 from router.dispatch.rounds import AttemptBudget, Pace, RoundFailed, run_round
 from router.errors import UpstreamError
 from router.fleet.fleet import Fleet, Member
@@ -37,6 +36,8 @@ from router.providers.correlation import Correlation
 from router.routing.rules import RoutedRequest
 from router.telemetry.labels import StreamOutcome
 from router.telemetry.metrics import Metrics
+from router.wire.dialect import Dialect
+from router.wire.formats import WireFormat
 
 # Where a continuation can go: the wire API each way of continuing speaks.
 _WIRES = {Continues.PREFILL: Dialect.MESSAGES, Continues.PREFIX: Dialect.CHAT}

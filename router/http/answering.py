@@ -13,8 +13,6 @@ from starlette.responses import Response
 from router.answers.cache import CACHE_HEADER, CachedAnswer
 from router.answers.dialects import Assembler, assembler_for, replay_in
 from router.answers.reuse import Keeper
-from router.config.model import Dialect
-from router.dialects.formats import FORMATS
 from router.dispatch.completion import Completion
 from router.dispatch.opened_stream import OpenedStream
 from router.errors import UpstreamError
@@ -25,6 +23,8 @@ from router.routing.budgets import BUDGET_HEADER
 from router.runtime.drain import Drain
 from router.telemetry.exchange import Exchange, Recorder
 from router.telemetry.labels import StreamOutcome
+from router.wire.dialect import Dialect
+from router.wire.formats import FORMATS
 
 UPSTREAM_REQUEST_ID_HEADER = "x-raceway-upstream-request-id"
 AFFINITY_HEADER = "x-raceway-affinity"

@@ -9,12 +9,12 @@ from collections.abc import Callable, Mapping
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from router.config.model import Dialect
-from router.dialects.formats import FORMATS
 from router.dispatch.opened_stream import OpenedStream
 from router.errors import GatewayError, ShuttingDown, UpstreamError
 from router.runtime.drain import Drain, DrainEnded
 from router.telemetry.labels import StreamOutcome
+from router.wire.dialect import Dialect
+from router.wire.formats import FORMATS
 
 logger = logging.getLogger("raceway.responses")
 

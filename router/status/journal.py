@@ -27,9 +27,9 @@ from router.telemetry.tracing import (
 
 if TYPE_CHECKING:
     from router.config.model import Deployment
-    from router.dialects.formats import WireFormat
-    from router.dialects.usage import Usage
     from router.telemetry.tracing import FinishedRequest
+    from router.wire.formats import WireFormat
+    from router.wire.usage import Usage
 
 # What a failed attempt's error becomes for the status page's "last error" of its deployment.
 FailureNote = Callable[[str, str, str], None]  # (deployment, code, message)

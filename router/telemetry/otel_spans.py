@@ -20,7 +20,6 @@ from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 from router.errors import Saturated
-from router.sse import event_json
 from router.telemetry.labels import StreamOutcome, UpstreamOutcome
 from router.telemetry.otel_attributes import (
     error_type,
@@ -32,11 +31,12 @@ from router.telemetry.otel_attributes import (
     usage_attributes,
 )
 from router.telemetry.tracing import AttemptOutcome, AttemptSpan, FinishedRequest, Span
+from router.wire.sse import event_json
 
 if TYPE_CHECKING:
     from router.config.model import Deployment
-    from router.dialects.formats import WireFormat
-    from router.dialects.usage import Usage
+    from router.wire.formats import WireFormat
+    from router.wire.usage import Usage
 
 _ADMISSION_WAIT_NS = 1_000_000  # an admission shorter than 1 ms, not queued nor refused, gets no span
 

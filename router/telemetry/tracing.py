@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from router.answers.cache import CacheStatus
     from router.config.model import Deployment
-    from router.dialects.formats import WireFormat
-    from router.dialects.usage import Usage
     from router.routing.rules import Decided
     from router.telemetry.labels import ClientApi, StreamOutcome, UpstreamApi
+    from router.wire.formats import WireFormat
+    from router.wire.usage import Usage
 
 
 class AttemptOutcome(enum.StrEnum):
