@@ -2,34 +2,24 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from router.answers.cache import CacheStatus, ResponseCache
+from router.answers.cache import ResponseCache
 from router.answers.flights import Flights
 from router.config.model import GatewayConfig, GatewayKey
 from router.dispatch.dispatcher import Dispatcher
-from router.dispatch.hedging import HedgeSkip
 from router.fleet.fleet import Fleet, Member
 from router.fleet.limits import per_worker
 from router.http.auth import FailureLimit, KeyRing
 from router.http.cors import Cors, cors_for
 from router.providers.litellm_params import LiteLLMFieldPolicy
-from router.routing.budgets import Tier
-from router.routing.sessions import AffinityResult
-from router.routing.strategies import Pacing, pacing_of
 from router.spend.book import SpendBook
 from router.state import open_state
 from router.state.backend import Limiter, StateBackend
-from router.telemetry.metrics import (
-    QUEUE_REASONS,
-    RATE_LIMIT_REASONS,
-    STATUS_CLASSES,
-    TOKEN_KINDS,
-    UPSTREAM_OUTCOMES,
-    Metrics,
-)
+from router.telemetry.labels import LimitKind, LimitScope
+from router.telemetry.metrics import Metrics
+from router.telemetry.series import declare_series
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,16 +109,16 @@ class Gateway:
         """Export what this worker actually enforces, so an operator can see the split."""
         for member in self.fleet:
             for kind, value in (
-                ("rpm", member.rate.rpm),
-                ("tpm", member.rate.tpm),
-                ("concurrency", member.gate.limit),
+                (LimitKind.RPM, member.rate.rpm),
+                (LimitKind.TPM, member.rate.tpm),
+                (LimitKind.CONCURRENCY, member.gate.limit),
             ):
                 if value is not None:
-                    metrics.worker_limit.labels("deployment", member.name, kind).set(value)
+                    metrics.worker_limit.labels(LimitScope.DEPLOYMENT, member.name, kind).set(value)
         for name, limit in self.key_limits.items():
-            for kind, value in (("rpm", limit.rpm), ("tpm", limit.tpm)):
+            for kind, value in ((LimitKind.RPM, limit.rpm), (LimitKind.TPM, limit.tpm)):
                 if value is not None:
-                    metrics.worker_limit.labels("key", name, kind).set(value)
+                    metrics.worker_limit.labels(LimitScope.KEY, name, kind).set(value)
 
     def visible_models(self, key: GatewayKey | None) -> list[str]:
         return [name for name in self.config.models if key is None or key.allows(name)]
@@ -167,73 +157,3 @@ def _key_limits(
         for key in config.keys
         if key.rpm or key.tpm
     }
-
-
-def declare_series(config: GatewayConfig, metrics: Metrics) -> None:
-    """Create, at 0, every series that ``config``'s deployments, models and keys can have.
-
-    Prometheus cannot tell a series that stayed at 0 from one that does not exist, so without
-    this a dashboard shows "No data" until the first request of each kind. ``labels()`` only
-    creates: a series that exists already (an unchanged deployment's, across a reload) keeps
-    its value. Series of what a config no longer names stay until the worker restarts (a
-    counter must not go back, and prometheus-client's multiprocess files cannot drop one).
-    """
-    for deployment in config.deployments.values():
-        name, limits = deployment.name, deployment.limits
-        for gauge in (metrics.inflight, metrics.queue_depth, metrics.deployment_state):
-            gauge.labels(name)
-        for histogram in (metrics.upstream_duration, metrics.upstream_first_chunk):
-            histogram.labels(name)
-        metrics.retries.labels(name)
-        for outcome in UPSTREAM_OUTCOMES:
-            metrics.upstream_requests.labels(name, outcome)
-        if limits.max_concurrency is not None:
-            metrics.queue_wait.labels(name)
-            for reason in QUEUE_REASONS:
-                metrics.rejected.labels(name, reason)
-        if limits.rpm is not None or limits.tpm is not None:
-            for reason in RATE_LIMIT_REASONS:
-                metrics.rejected.labels(name, reason)
-    for group in config.models.values():
-        name = group.name
-        for status_class in STATUS_CLASSES:
-            metrics.requests.labels(name, status_class)
-        for histogram in (metrics.request_duration, metrics.first_token):
-            histogram.labels(name)
-        chain = [group, *(config.models[fallback] for fallback in group.fallbacks)]
-        for served_by in chain:  # what a request for ``name`` can be served by, without routing rules
-            for member in served_by.deployments:
-                for kind in TOKEN_KINDS:
-                    metrics.tokens.labels(name, member, kind)
-                metrics.cost.labels(name, member)
-        for previous, following in itertools.pairwise(chain):
-            metrics.fallbacks.labels(name, previous.name, following.name)
-        pacing = pacing_of(group.strategy)
-        if pacing.fans_out:
-            for member in group.deployments:
-                metrics.race_outcomes.labels(name, member)
-        if pacing is Pacing.STAGGERED:
-            metrics.hedges.labels(name)
-            for reason in HedgeSkip:
-                metrics.hedges_skipped.labels(name, reason)
-        elif pacing is Pacing.ALL_AT_ONCE and group.affinity is not None:
-            metrics.hedges_skipped.labels(name, HedgeSkip.WARM)
-        if group.affinity is not None:
-            for placed in (AffinityResult.HIT, AffinityResult.NEW, AffinityResult.MOVED):
-                metrics.affinity.labels(name, placed)
-        if group.cache is not None:
-            metrics.coalesced.labels(name)
-    if any(group.cache is not None for group in config.models.values()):
-        for result in (CacheStatus.HIT, CacheStatus.MISS):
-            metrics.cache_lookups.labels(result)
-        for reason in ("size", "expired"):
-            metrics.cache_evictions.labels(reason)
-    for key in config.keys:
-        if key.rpm is not None or key.tpm is not None:
-            for reason in RATE_LIMIT_REASONS:
-                metrics.key_rejected.labels(key.name, reason)
-        if key.budget is not None:
-            for tier in Tier:
-                metrics.budget_requests.labels(key.name, tier)
-            for period in ("day", "month"):
-                metrics.key_spend.labels(key.name, period)

@@ -21,11 +21,12 @@ from router.dialects.bridge import Conversation, Embeddings
 from router.dialects.formats import FORMATS
 from router.dispatch.completion import EMBEDDINGS, Completion
 from router.dispatch.dispatcher import Dispatcher
-from router.dispatch.opened_stream import OpenedStream, StreamOutcome
+from router.dispatch.opened_stream import OpenedStream
 from router.errors import UpstreamError
 from router.fleet.fleet import Fleet
 from router.routing.rules import route
 from router.state.local import LocalState
+from router.telemetry.labels import StreamOutcome
 from router.telemetry.metrics import Metrics
 from tests.memory_upstream import MemoryUpstream
 from tests.upstream import ScriptedUpstream

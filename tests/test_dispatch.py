@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 
 from router.config.model import Deployment
-from router.dispatch.opened_stream import StreamOutcome, open_stream
+from router.dispatch.opened_stream import open_stream
 from router.errors import (
     InvalidRequest,
     NoDeploymentAvailable,
@@ -25,6 +25,7 @@ from router.errors import (
 )
 from router.fleet.breaker import State
 from router.sse import DONE_EVENT
+from router.telemetry.labels import StreamOutcome
 from tests.harness import Harness, build_harness, stream_text
 from tests.memory_upstream import MemoryUpstream
 from tests.upstream import Behaviour

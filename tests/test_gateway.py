@@ -6,10 +6,10 @@ from prometheus_client import CollectorRegistry
 
 from router.config.load import parse_config
 from router.dispatch.attempt import outcome_label
-from router.dispatch.opened_stream import StreamOutcome
 from router.errors import Saturated, UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
 from router.gateway import Gateway
-from router.telemetry.metrics import UPSTREAM_OUTCOMES, Metrics
+from router.telemetry.labels import StreamOutcome, UpstreamOutcome
+from router.telemetry.metrics import Metrics
 
 CONFIG = b"""
 deployments:
@@ -38,7 +38,7 @@ async def test_every_series_of_the_config_exists_at_zero_before_any_request() ->
             assert sample(registry, "raceway_deployment_state", deployment=deployment) == 0
             assert sample(registry, "raceway_retries_total", deployment=deployment) == 0
             assert sample(registry, "raceway_upstream_duration_seconds_count", deployment=deployment) == 0
-            for outcome in UPSTREAM_OUTCOMES:
+            for outcome in UpstreamOutcome:
                 labels = {"deployment": deployment, "outcome": outcome}
                 assert sample(registry, "raceway_upstream_requests_total", **labels) == 0
         assert sample(registry, "raceway_queue_wait_seconds_count", deployment="b") == 0
@@ -93,4 +93,4 @@ def test_every_upstream_outcome_the_dispatcher_records_is_declared() -> None:
         UpstreamError("500"),
     ]
     recorded = {outcome_label(error) for error in errors} | {o.upstream_label for o in StreamOutcome}
-    assert recorded | {"cancelled"} <= set(UPSTREAM_OUTCOMES)
+    assert recorded | {"cancelled"} <= set(UpstreamOutcome)

@@ -8,8 +8,9 @@ from collections.abc import AsyncGenerator
 import pytest
 
 from router.dialects.translate.events import DONE, data_event
-from router.dispatch.opened_stream import OpenedStream, StreamOutcome
+from router.dispatch.opened_stream import OpenedStream
 from router.errors import UpstreamError
+from router.telemetry.labels import StreamOutcome
 
 
 def text(word: str) -> bytes:

@@ -10,11 +10,12 @@ from typing import Any
 
 import orjson
 
-from router.dispatch.opened_stream import OpenedStream, StreamOutcome
+from router.dispatch.opened_stream import OpenedStream
 from router.errors import UpstreamError
 from router.http.drain import Drain
 from router.http.responses import SSEResponse
 from router.sse import DONE_EVENT
+from router.telemetry.labels import StreamOutcome
 
 CHUNK = b'data: {"choices": [{"index": 0, "delta": {"content": "hi"}}]}\n\n'
 

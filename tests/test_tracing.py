@@ -12,16 +12,19 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry
 
-from router.config.model import Secret
+from router.config.model import Dialect, Secret
 from router.config.telemetry import TraceSettings
 from router.dialects.usage import Usage
 from router.errors import Saturated, UpstreamError
 from router.telemetry import tracing
 from router.telemetry.exchange import Exchange, Recorder
-from router.telemetry.metrics import Metrics, render
+from router.telemetry.exposition import render
+from router.telemetry.labels import StreamOutcome
+from router.telemetry.metrics import Metrics
 from router.telemetry.otel import OtelTracing
 from router.telemetry.otel_spans import OtelAttemptSpan, OtelRequestTrace, OtelSpan
-from router.telemetry.tracing import NO_ATTEMPT, NO_TRACE, OFF, current_trace, make_current, start_tracing
+from router.telemetry.traces import start_tracing
+from router.telemetry.tracing import NO_ATTEMPT, NO_TRACE, OFF, current_trace, make_current
 from tests.helpers import native
 from tests.otlp_receiver import OtlpReceiver, ReceivedSpan
 
@@ -206,7 +209,7 @@ def test_race_losers_failures_and_refusals_have_their_outcome(
     loser.losing()
     loser.failed(asyncio.CancelledError())
     loser.ended()
-    winner.stream_ended("complete", Usage(5, 7))
+    winner.stream_ended(StreamOutcome.COMPLETE, Usage(5, 7))
     winner.ended()
     trace.finish(Exchange("req-2", "/v1/chat/completions", stream=True, first_token=0.13), 200)
     tracing.shutdown()
@@ -362,7 +365,9 @@ def test_attempts_read_every_dialects_answers_and_endpoints_name_their_operation
     attempt.answered(message, Usage(7, 2, cache_write=3))
     attempt.ended()
     attempt.won()
-    trace.finish(Exchange("req-9", "/v1/completions", dialect="completions", upstream_api="messages"), 200)
+    trace.finish(
+        Exchange("req-9", "/v1/completions", dialect=Dialect.COMPLETIONS, upstream_api=Dialect.MESSAGES), 200
+    )
     tracing.shutdown()
     spans = receiver.wait_for(lambda spans: any(s.name == "text_completion claude-sonnet-4-5" for s in spans))
     (call,) = [s for s in spans if s.name == "text_completion claude-sonnet-4-5"]

@@ -22,6 +22,7 @@ import orjson
 from router.config.model import CacheMode, CacheSettings, GatewayKey
 from router.dispatch.completion import Usage
 from router.routing.rules import RoutedRequest
+from router.telemetry.labels import Eviction
 from router.telemetry.metrics import Metrics
 
 CACHE_HEADER = "x-raceway-cache"
@@ -140,7 +141,7 @@ class ResponseCache:
         self.settings = settings
         self._metrics = metrics
         self._store = _Store(settings.max_bytes, _expires, timer=clock, getsizeof=_entry_size)
-        self._store.on_evict = metrics.cache_evictions.labels("size").inc
+        self._store.on_evict = metrics.cache_evictions.labels(Eviction.SIZE).inc
 
     def get(self, plan: CachePlan, *, count: bool = True) -> CachedAnswer | None:
         """The cached answer, if any; ``count``: record the lookup's result in the metrics."""
@@ -160,7 +161,7 @@ class ResponseCache:
         store = self._store
         expired = store.expire()
         if expired:
-            self._metrics.cache_evictions.labels("expired").inc(len(expired))
+            self._metrics.cache_evictions.labels(Eviction.EXPIRED).inc(len(expired))
         try:
             store[plan.key] = (answer, plan.ttl)
         except ValueError:  # larger than the whole cache

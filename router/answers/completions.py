@@ -11,22 +11,16 @@ or malformed is dropped, with one warning, and its answer is simply not kept.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import orjson
 
-from router.answers.replay import MAX_CHOICES
+from router.answers.assembling import BoundedAssembler, Malformed
+from router.answers.replay import MAX_CHOICES, chunk_event
 from router.sse import DONE_EVENT, event_json
-
-logger = logging.getLogger("raceway.answers")
 
 _NOT_ENVELOPE = frozenset({"object", "choices", "usage"})
 _CHOICE_OWN = frozenset({"text", "index", "logprobs", "finish_reason"})
-
-
-def _event(payload: dict[str, Any]) -> bytes:
-    return b"data: " + orjson.dumps(payload) + b"\n\n"
 
 
 def replay_completion(answer: bytes, *, include_usage: bool) -> list[bytes]:
@@ -41,53 +35,35 @@ def replay_completion(answer: bytes, *, include_usage: bool) -> list[bytes]:
     for choice in completion.get("choices", ()):
         index = choice.get("index", 0)
         text = {"text": choice.get("text", ""), "index": index, "logprobs": choice.get("logprobs")}
-        events.append(_event({**envelope, "choices": [{**text, "finish_reason": None}]}))
+        events.append(chunk_event({**envelope, "choices": [{**text, "finish_reason": None}]}))
         reason = choice.get("finish_reason", "stop")
         finish = {"text": "", "index": index, "logprobs": None, "finish_reason": reason}
         finish.update((name, value) for name, value in choice.items() if name not in _CHOICE_OWN)
-        events.append(_event({**envelope, "choices": [finish]}))
+        events.append(chunk_event({**envelope, "choices": [finish]}))
     if include_usage and completion.get("usage") is not None:
-        events.append(_event({**envelope, "choices": [], "usage": completion["usage"]}))
+        events.append(chunk_event({**envelope, "choices": [], "usage": completion["usage"]}))
     events.append(DONE_EVENT)
     return events
 
 
-class _Malformed(Exception):
-    """The stream cannot be assembled (past a bound, or an index that makes no sense)."""
-
-
-class CompletionAssembler:
+class CompletionAssembler(BoundedAssembler):
     """Builds the ``text_completion`` a completions stream amounts to, event by event.
 
     ``feed`` never raises: a stream that cannot be assembled sets ``dropped`` (with one
     warning) and ``answer`` is then None; the stream itself is none the worse."""
 
-    __slots__ = ("_bytes", "_choices", "_envelope", "_max_bytes", "_usage", "dropped")
+    __slots__ = ("_choices", "_envelope", "_usage")
+
+    noun = "a streamed completion"
 
     def __init__(self, *, max_bytes: int) -> None:
-        """``max_bytes``: the most event bytes to assemble (an answer larger is not kept)."""
+        super().__init__(max_bytes=max_bytes)
         self._envelope: dict[str, Any] = {}
         self._choices: dict[int, dict[str, Any]] = {}
         self._usage: Any = None
-        self._bytes = 0
-        self._max_bytes = max_bytes
-        self.dropped = False
 
-    def feed(self, event: bytes) -> None:
-        if self.dropped:
-            return
-        try:
-            self._bytes += len(event)
-            if self._bytes > self._max_bytes:
-                raise _Malformed(f"the stream passed {self._max_bytes} bytes")
-            self._feed(event)
-        except Exception as exc:  # the upstream's stream, whatever it holds, must not hurt its relay
-            self.dropped = True
-            self._envelope, self._choices, self._usage = {}, {}, None
-            if isinstance(exc, _Malformed):
-                logger.warning("a streamed completion is not kept: %s", exc)
-            else:
-                logger.warning("a streamed completion is not kept: assembling it failed", exc_info=exc)
+    def _forget(self) -> None:
+        self._envelope, self._choices, self._usage = {}, {}, None
 
     def _feed(self, event: bytes) -> None:
         payload = event_json(event)
@@ -105,11 +81,11 @@ class CompletionAssembler:
     def _add(self, chunk: dict[str, Any]) -> None:
         index = chunk.get("index", 0)
         if type(index) is not int or index < 0:
-            raise _Malformed(f"a choice's index is {str(index)[:40]!r}")
+            raise Malformed(f"a choice's index is {str(index)[:40]!r}")
         choice = self._choices.get(index)
         if choice is None:
             if len(self._choices) >= MAX_CHOICES:
-                raise _Malformed(f"the stream has more than {MAX_CHOICES} choices")
+                raise Malformed(f"the stream has more than {MAX_CHOICES} choices")
             choice = {"text": "", "index": index, "logprobs": None, "finish_reason": None}
             self._choices[index] = choice
         text = chunk.get("text")

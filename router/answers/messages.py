@@ -17,14 +17,12 @@ its answer is not kept.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import orjson
 
+from router.answers.assembling import DEFAULT_MAX_BYTES, BoundedAssembler, Malformed
 from router.dialects.translate.events import named_event, read_event
-
-logger = logging.getLogger("raceway.answers")
 
 MAX_BLOCKS = 1024  # content blocks of one assembled answer
 
@@ -95,41 +93,22 @@ def _block_events(block: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str,
     return block, []
 
 
-class _Malformed(Exception):
-    """The stream cannot be assembled (past a bound, or events out of their order)."""
-
-
-class MessageAssembler:
+class MessageAssembler(BoundedAssembler):
     """Builds the Messages answer a Messages stream amounts to, event by event.
 
     ``feed`` never raises: a stream that cannot be assembled sets ``dropped`` (with one
     warning) and ``answer`` is then None; the stream itself is none the worse."""
 
-    __slots__ = ("_bytes", "_inputs", "_max_bytes", "_message", "_stopped", "dropped")
+    __slots__ = ("_inputs", "_message", "_stopped")
 
-    def __init__(self, *, max_bytes: int = 32 * 1024 * 1024) -> None:
+    def __init__(self, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        super().__init__(max_bytes=max_bytes)
         self._message: dict[str, Any] | None = None
         self._inputs: dict[int, str] = {}  # block index -> the JSON pieces of its input so far
         self._stopped = False
-        self._bytes = 0
-        self._max_bytes = max_bytes
-        self.dropped = False
 
-    def feed(self, event: bytes) -> None:
-        if self.dropped:
-            return
-        try:
-            self._bytes += len(event)
-            if self._bytes > self._max_bytes:
-                raise _Malformed(f"the stream passed {self._max_bytes} bytes")
-            self._feed(event)
-        except Exception as exc:  # the upstream's stream, whatever it holds, must not hurt its relay
-            self.dropped = True
-            self._message, self._inputs = None, {}
-            if isinstance(exc, _Malformed):
-                logger.warning("a streamed answer is not kept: %s", exc)
-            else:
-                logger.warning("a streamed answer is not kept: assembling it failed", exc_info=exc)
+    def _forget(self) -> None:
+        self._message, self._inputs = None, {}
 
     def _feed(self, event: bytes) -> None:
         name, payload = read_event(event)
@@ -138,14 +117,14 @@ class MessageAssembler:
         kind = payload.get("type", name)
         if kind == "message_start":
             if self._message is not None:
-                raise _Malformed("a second message_start")
+                raise Malformed("a second message_start")
             self._message = {**payload["message"], "content": []}
             return
         if kind not in _EVENT_KINDS:
             return  # ping, error (the stream is not complete then), unknown events
         message = self._message
         if message is None:
-            raise _Malformed(f"{str(kind)[:40]!r} before message_start")
+            raise Malformed(f"{str(kind)[:40]!r} before message_start")
         if kind == "content_block_start":
             self._start_block(message["content"], payload["index"], payload["content_block"])
         elif kind == "content_block_delta":
@@ -161,17 +140,17 @@ class MessageAssembler:
     def _block(message: dict[str, Any], index: Any) -> dict[str, Any]:
         content: list[dict[str, Any]] = message["content"]
         if type(index) is not int or not 0 <= index < len(content):
-            raise _Malformed(f"a block index of {str(index)[:40]!r} with {len(content)} blocks open")
+            raise Malformed(f"a block index of {str(index)[:40]!r} with {len(content)} blocks open")
         return content[index]
 
     @staticmethod
     def _start_block(content: list[dict[str, Any]], index: Any, block: Any) -> None:
         if index != len(content) or type(index) is not int:
-            raise _Malformed(f"block {str(index)[:40]!r} started after {len(content)} blocks")
+            raise Malformed(f"block {str(index)[:40]!r} started after {len(content)} blocks")
         if len(content) >= MAX_BLOCKS:
-            raise _Malformed(f"the answer has more than {MAX_BLOCKS} blocks")
+            raise Malformed(f"the answer has more than {MAX_BLOCKS} blocks")
         if not isinstance(block, dict):
-            raise _Malformed("a content block that is not an object")
+            raise Malformed("a content block that is not an object")
         content.append(dict(block))
 
     def _delta(self, block: dict[str, Any], index: int, delta: dict[str, Any]) -> None:
@@ -193,7 +172,7 @@ class MessageAssembler:
         if pieces.strip():
             tool_input = orjson.loads(pieces)
             if not isinstance(tool_input, dict):
-                raise _Malformed("a tool input that is not a JSON object")
+                raise Malformed("a tool input that is not a JSON object")
             block["input"] = tool_input
 
     @staticmethod

@@ -17,14 +17,12 @@ integer...) is dropped, with one warning, and its answer is simply not kept.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import orjson
 
+from router.answers.assembling import DEFAULT_MAX_BYTES, BoundedAssembler, Malformed
 from router.sse import DONE_EVENT, event_json
-
-logger = logging.getLogger("raceway.answers")
 
 MAX_CHOICES = 128  # choices of one assembled answer (a request's ``n`` is far below)
 MAX_TOOL_CALLS = 128  # tool calls of one choice
@@ -35,7 +33,8 @@ _NOT_ENVELOPE = frozenset({"object", "choices", "usage", "obfuscation"})
 _CHOICE_OWN = frozenset({"index", "message", "delta", "logprobs", "finish_reason"})
 
 
-def _event(payload: dict[str, Any]) -> bytes:
+def chunk_event(payload: dict[str, Any]) -> bytes:
+    """One SSE ``data:`` event carrying ``payload``."""
     return b"data: " + orjson.dumps(payload) + b"\n\n"
 
 
@@ -55,7 +54,7 @@ def replay(answer: bytes, *, include_usage: bool) -> list[bytes]:
         # The role first, on its own, as upstreams send it (the openai SDK counts a choice's
         # logprobs twice when its first chunk carries them).
         events.append(
-            _event(
+            chunk_event(
                 {**envelope, "choices": [{"index": index, "delta": {"role": role}, "finish_reason": None}]}
             )
         )
@@ -67,55 +66,32 @@ def replay(answer: bytes, *, include_usage: bool) -> list[bytes]:
         if "logprobs" in choice:
             body["logprobs"] = choice["logprobs"]
         body["finish_reason"] = None
-        events.append(_event({**envelope, "choices": [body]}))
+        events.append(chunk_event({**envelope, "choices": [body]}))
         finish = {"index": index, "delta": {}, "finish_reason": choice.get("finish_reason", "stop")}
         finish.update((name, value) for name, value in choice.items() if name not in _CHOICE_OWN)
-        events.append(_event({**envelope, "choices": [finish]}))
+        events.append(chunk_event({**envelope, "choices": [finish]}))
     if include_usage and completion.get("usage") is not None:
-        events.append(_event({**envelope, "choices": [], "usage": completion["usage"]}))
+        events.append(chunk_event({**envelope, "choices": [], "usage": completion["usage"]}))
     events.append(DONE_EVENT)
     return events
 
 
-class _Malformed(Exception):
-    """The stream cannot be assembled (past a bound, or an index that makes no sense)."""
-
-
-class StreamAssembler:
+class StreamAssembler(BoundedAssembler):
     """Builds the ``chat.completion`` a stream amounts to, event by event.
 
     ``feed`` never raises: a stream that cannot be assembled sets ``dropped`` (with one
     warning) and ``answer`` is then None; the stream itself is none the worse."""
 
-    __slots__ = ("_bytes", "_choices", "_envelope", "_max_bytes", "_usage", "dropped")
+    __slots__ = ("_choices", "_envelope", "_usage")
 
-    def __init__(self, *, max_bytes: int = 32 * 1024 * 1024) -> None:
-        """``max_bytes``: the most event bytes to assemble (an answer larger is not kept)."""
+    def __init__(self, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        super().__init__(max_bytes=max_bytes)
         self._envelope: dict[str, Any] = {}
         self._choices: dict[int, dict[str, Any]] = {}
         self._usage: Any = None
-        self._bytes = 0
-        self._max_bytes = max_bytes
-        self.dropped = False
 
-    def feed(self, event: bytes) -> None:
-        if self.dropped:
-            return
-        try:
-            self._bytes += len(event)
-            if self._bytes > self._max_bytes:
-                raise _Malformed(f"the stream passed {self._max_bytes} bytes")
-            self._feed(event)
-        except Exception as exc:  # the upstream's stream, whatever it holds, must not hurt its relay
-            self._drop(exc)
-
-    def _drop(self, exc: Exception) -> None:
-        self.dropped = True
+    def _forget(self) -> None:
         self._envelope, self._choices, self._usage = {}, {}, None
-        if isinstance(exc, _Malformed):
-            logger.warning("a streamed answer is not kept: %s", exc)
-        else:
-            logger.warning("a streamed answer is not kept: assembling it failed", exc_info=exc)
 
     def _feed(self, event: bytes) -> None:
         payload = event_json(event)
@@ -131,11 +107,11 @@ class StreamAssembler:
     def _add(self, chunk: dict[str, Any]) -> None:
         index = chunk.get("index", 0)
         if type(index) is not int or index < 0:
-            raise _Malformed(f"a choice's index is {str(index)[:40]!r}")
+            raise Malformed(f"a choice's index is {str(index)[:40]!r}")
         choice = self._choices.get(index)
         if choice is None:
             if len(self._choices) >= MAX_CHOICES:
-                raise _Malformed(f"the stream has more than {MAX_CHOICES} choices")
+                raise Malformed(f"the stream has more than {MAX_CHOICES} choices")
             message = {"role": "assistant", "content": None}
             choice = self._choices[index] = {"index": index, "message": message, "finish_reason": None}
         delta = chunk.get("delta")
@@ -190,10 +166,10 @@ def _merge_delta(message: dict[str, Any], delta: dict[str, Any]) -> None:
 def _merge_tool_call(calls: list[dict[str, Any]], call: dict[str, Any]) -> None:
     position = call.get("index", len(calls))
     if type(position) is not int or not 0 <= position <= len(calls):
-        raise _Malformed(f"a tool call's index is {str(position)[:40]!r} after {len(calls)} calls")
+        raise Malformed(f"a tool call's index is {str(position)[:40]!r} after {len(calls)} calls")
     if position == len(calls):
         if position >= MAX_TOOL_CALLS:
-            raise _Malformed(f"a choice has more than {MAX_TOOL_CALLS} tool calls")
+            raise Malformed(f"a choice has more than {MAX_TOOL_CALLS} tool calls")
         calls.append({})
     target = calls[position]
     for name, value in call.items():

@@ -21,12 +21,13 @@ import orjson
 
 from router.dialects.formats import WireFormat
 from router.dispatch.completion import Answers, Call, Completion, Usage
-from router.dispatch.opened_stream import OpenedStream, StreamOutcome, open_stream
+from router.dispatch.opened_stream import OpenedStream, open_stream
 from router.errors import Saturated, UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
 from router.fleet.breaker import State
 from router.fleet.fleet import Member
 from router.providers.correlation import Correlation
 from router.spend.pricing import cost_usd
+from router.telemetry.labels import StreamOutcome, UpstreamOutcome
 from router.telemetry.metrics import Metrics
 from router.telemetry.tracing import NO_ATTEMPT, AttemptSpan
 
@@ -39,18 +40,18 @@ class Verdict(enum.Enum):
     NONE = "none"  # no verdict: cancelled, refused before the call, or the request's own fault
 
 
-def outcome_label(error: UpstreamError) -> str:
+def outcome_label(error: UpstreamError) -> UpstreamOutcome:
     if isinstance(error, Saturated):
-        return "rejected"
+        return UpstreamOutcome.REJECTED
     if isinstance(error, UpstreamTimeout):
-        return "timeout"
+        return UpstreamOutcome.TIMEOUT
     if isinstance(error, UpstreamRateLimited):
-        return "rate_limited"
+        return UpstreamOutcome.RATE_LIMITED
     if isinstance(error, UpstreamRejected):
-        return "request_error"
+        return UpstreamOutcome.REQUEST_ERROR
     if error.code == "upstream_connect_error":
-        return "connect_error"
-    return "error"
+        return UpstreamOutcome.CONNECT_ERROR
+    return UpstreamOutcome.ERROR
 
 
 class Attempt:
@@ -185,7 +186,7 @@ class Calls:
             member.stats.observe_warm(elapsed, stream=False)
         attempt.span.answered(document, usage)
         attempt.end(Verdict.SUCCESS, usage=usage)
-        self.metrics.upstream_requests.labels(member.name, "success").inc()
+        self.metrics.upstream_requests.labels(member.name, UpstreamOutcome.SUCCESS).inc()
         self.metrics.upstream_duration.labels(member.name).observe(elapsed)
         cost = cost_usd(member.price, usage) if usage else 0.0
         return Completion(answer, member.name, 0, elapsed, usage, cost, correlation)
@@ -219,7 +220,7 @@ class Calls:
                 opened.cost = cost_usd(member.price, usage)
                 if usage.cache_read:
                     member.stats.observe_warm(first_token, stream=True)
-            attempt.span.stream_ended(outcome.value, usage)
+            attempt.span.stream_ended(outcome, usage)
             attempt.end(Verdict.FAILURE if outcome is StreamOutcome.CUT else Verdict.NONE, usage=usage)
             self.metrics.upstream_requests.labels(member.name, outcome.upstream_label).inc()
             self.metrics.upstream_duration.labels(member.name).observe(time.perf_counter() - attempt.started)
@@ -241,7 +242,7 @@ class Calls:
         # Refused at admission, cancelled (a race loser, a client gone), or a bug: no verdict.
         attempt.end(Verdict.NONE)
         if admitted and isinstance(exc, asyncio.CancelledError):
-            self.metrics.upstream_requests.labels(attempt.member.name, "cancelled").inc()
+            self.metrics.upstream_requests.labels(attempt.member.name, UpstreamOutcome.CANCELLED).inc()
 
     def publish_state(self, member: Member) -> None:
         state = int(member.breaker.state)

@@ -31,7 +31,7 @@ from router.dialects.formats import WireFormat
 from router.dispatch.attempt import Attempt, Calls
 from router.dispatch.completion import Answers, Call, Completion
 from router.dispatch.hedging import HedgeAllowance
-from router.dispatch.opened_stream import OpenedStream, StreamOutcome
+from router.dispatch.opened_stream import OpenedStream
 from router.dispatch.pacing import note_warm_wait, pace_of
 from router.dispatch.resume import resumer_for
 from router.dispatch.rounds import AttemptBudget, Pace, RoundFailed, run_round
@@ -49,6 +49,7 @@ from router.routing.rules import RoutedRequest
 from router.routing.sessions import AffinityResult
 from router.routing.strategies import Pacing, RequestTraits, Strategy, kind_of, pacing_of, strategy_for
 from router.state.backend import PinStore
+from router.telemetry.labels import StreamOutcome
 from router.telemetry.metrics import Metrics
 from router.telemetry.tracing import current_trace
 

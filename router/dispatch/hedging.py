@@ -1,4 +1,5 @@
-"""When a ``hedge`` group may start a second call: its hedge budget, and why a hedge was skipped.
+"""When a ``hedge`` group may start a second call: its hedge budget (why a hedge was skipped:
+``router.telemetry.labels.HedgeSkip``).
 
 A hedge doubles a request's cost and, on a cold deployment, pays for a prompt the other
 deployment had cached. ``hedge_budget`` caps them: over the last minute at most ``share`` of
@@ -9,7 +10,6 @@ rescues a stalled call. A key in its budget's ``near`` tier never hedges.
 
 from __future__ import annotations
 
-import enum
 import time
 from collections.abc import Callable
 
@@ -17,14 +17,6 @@ from router.config.model import HedgeBudget
 
 _BUCKETS = 12  # the last minute in five-second buckets
 _BUCKET_SECONDS = 60.0 / _BUCKETS
-
-
-class HedgeSkip(enum.StrEnum):
-    """Why a hedge that its delay called for was not started (``raceway_hedges_skipped_total``)."""
-
-    BUDGET = "budget"  # the group's hedge budget for the last minute is spent
-    WARM = "warm"  # a warm session's pinned deployment was trusted alone (or for its warm latency)
-    TIER = "tier"  # the key is in its budget's near tier
 
 
 class HedgeAllowance:

@@ -21,7 +21,6 @@ client's stream goes on.
 from __future__ import annotations
 
 import asyncio
-import enum
 import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
@@ -33,31 +32,10 @@ from router.dialects.usage import Usage
 from router.errors import UpstreamError, UpstreamTimeout
 from router.providers.correlation import Correlation
 from router.providers.upstream_errors import Scrubber, failure_in_event
+from router.telemetry.labels import StreamOutcome
 from router.telemetry.tracing import NO_ATTEMPT, AttemptSpan
 
 _CHAT = FORMATS[Dialect.CHAT]
-
-
-class StreamOutcome(enum.Enum):
-    """How a stream ended."""
-
-    COMPLETE = "complete"  # relayed to its end
-    CUT = "cut"  # the upstream failed midway; the client got an error event
-    ABANDONED = "abandoned"  # closed before its end: the client left, or it lost a race
-    STOPPED = "stopped"  # the worker's drain ran out first; the client got an error event
-
-    @property
-    def upstream_label(self) -> str:
-        """The ``outcome`` label of ``raceway_upstream_requests_total``."""
-        return _UPSTREAM_LABELS[self]
-
-
-_UPSTREAM_LABELS = {
-    StreamOutcome.COMPLETE: "success",
-    StreamOutcome.CUT: "stream_cut",
-    StreamOutcome.ABANDONED: "cancelled",
-    StreamOutcome.STOPPED: "cancelled",
-}
 
 
 class Continuer(Protocol):

@@ -36,12 +36,13 @@ from router.dialects.formats import WireFormat
 from router.dialects.splice import Splicer, splicer_for
 from router.dispatch.attempt import Attempt, Calls
 from router.dispatch.completion import Call
-from router.dispatch.opened_stream import OpenedStream, StreamOutcome
+from router.dispatch.opened_stream import OpenedStream
 from router.dispatch.rounds import AttemptBudget, Pace, RoundFailed, run_round
 from router.errors import UpstreamError
 from router.fleet.fleet import Fleet, Member
 from router.providers.correlation import Correlation
 from router.routing.rules import RoutedRequest
+from router.telemetry.labels import StreamOutcome
 from router.telemetry.metrics import Metrics
 from router.telemetry.tracing import AttemptSpan
 

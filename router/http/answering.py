@@ -16,7 +16,7 @@ from router.answers.reuse import Keeper
 from router.config.model import Dialect
 from router.dialects.formats import FORMATS
 from router.dispatch.completion import Completion
-from router.dispatch.opened_stream import OpenedStream, StreamOutcome
+from router.dispatch.opened_stream import OpenedStream
 from router.errors import UpstreamError
 from router.http.drain import Drain
 from router.http.renaming import PublicModelName
@@ -24,6 +24,7 @@ from router.http.responses import SSEResponse, json_response
 from router.providers.correlation import Correlation
 from router.routing.budgets import BUDGET_HEADER
 from router.telemetry.exchange import Exchange, Recorder
+from router.telemetry.labels import StreamOutcome
 
 UPSTREAM_REQUEST_ID_HEADER = "x-raceway-upstream-request-id"
 AFFINITY_HEADER = "x-raceway-affinity"
@@ -162,11 +163,6 @@ def _assembling(opened: OpenedStream, assembler: Assembler, keeper: Keeper) -> C
 
 
 def _stream_ended(recorder: Recorder, exchange: Exchange, outcome: StreamOutcome) -> None:
-    if outcome is StreamOutcome.CUT:
-        exchange.error = "stream_cut"
-    elif outcome is StreamOutcome.STOPPED:
-        exchange.error = "server_shutting_down"
-    elif outcome is StreamOutcome.ABANDONED:
-        exchange.error = "client_closed_request"
+    exchange.stream_ended(outcome)
     # A stream's status went out with its first byte: 200, even if it ended badly.
     recorder.finish(exchange, 499 if outcome is StreamOutcome.ABANDONED else 200)

@@ -32,7 +32,7 @@ from router.status.service import StatusService
 from router.telemetry.exchange import Recorder
 from router.telemetry.looplag import watch_loop_lag
 from router.telemetry.metrics import build_metrics
-from router.telemetry.tracing import start_tracing
+from router.telemetry.traces import start_tracing
 
 logger = logging.getLogger("raceway.app")
 

@@ -53,6 +53,7 @@ from router.routing.budgets import Tier, steer
 from router.routing.rules import RoutedRequest, route
 from router.routing.sessions import session_of
 from router.telemetry.exchange import Exchange, request_id_from
+from router.telemetry.labels import UpstreamApi
 from router.telemetry.metrics import Metrics
 
 T = TypeVar("T")
@@ -155,7 +156,7 @@ async def _serve(request: Request, endpoint: Endpoint) -> Response | SSEResponse
     worker = worker_of(request)
     gateway, recorder = worker.gateway, worker.recorder
     exchange = Exchange(request_id_from(request.headers.get("x-request-id")), request.url.path)
-    exchange.dialect = "embeddings" if endpoint.embeddings else endpoint.dialect.value
+    exchange.dialect = "embeddings" if endpoint.embeddings else endpoint.dialect
     exchange.trace = worker.tracing.begin(request.headers, exchange.request_id, exchange.path)
     body_read = False  # an answer sent before the whole body came closes the connection under it
     try:
@@ -279,9 +280,9 @@ def _prepared(call: Call, gateway: Gateway, routed: RoutedRequest) -> Call:
     return call
 
 
-def _api_of(gateway: Gateway, deployment: str) -> str:
+def _api_of(gateway: Gateway, deployment: str) -> UpstreamApi:
     found = gateway.config.deployments.get(deployment)
-    return found.api.value if found is not None else "none"
+    return found.api if found is not None else "none"
 
 
 def _with_session(

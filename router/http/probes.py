@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from router.http.responses import json_response
 from router.http.worker import worker_of
-from router.telemetry.metrics import render
+from router.telemetry.exposition import render
 
 
 async def health(request: Request) -> Response:

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from router.dispatch.completion import Usage
 from router.spend.ledger import Spent, Tally
 from router.state.backend import SpendStore, StoreUnavailable
+from router.telemetry.labels import SpendPeriod
 from router.telemetry.metrics import Metrics
 
 logger = logging.getLogger("raceway.spend")
@@ -122,8 +123,8 @@ class SpendBook:
         self._totals, self._totals_day = totals, today
         if self._metrics is not None and self.tracking:
             for key, spent in totals.items():
-                self._metrics.key_spend.labels(key, "day").set(spent.day)
-                self._metrics.key_spend.labels(key, "month").set(spent.month)
+                self._metrics.key_spend.labels(key, SpendPeriod.DAY).set(spent.day)
+                self._metrics.key_spend.labels(key, SpendPeriod.MONTH).set(spent.month)
 
     async def flush(self) -> None:
         """Write what is left (the store is its backend's to close)."""

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from router.errors import GatewayError, Saturated
+from router.telemetry.labels import StreamOutcome, UpstreamOutcome
 from router.telemetry.tracing import (
     AttemptOutcome,
     AttemptSpan,
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from router.config.model import Deployment
     from router.dialects.formats import WireFormat
     from router.dialects.usage import Usage
-    from router.telemetry.exchange import Exchange
+    from router.telemetry.tracing import FinishedRequest
 
 # What a failed attempt's error becomes for the status page's "last error" of its deployment.
 FailureNote = Callable[[str, str, str], None]  # (deployment, code, message)
@@ -93,8 +94,8 @@ class JournalTrace(RequestTrace):
     def exemplar(self) -> dict[str, str] | None:
         return self.inner.exemplar()
 
-    def finish(self, exchange: Exchange, status: int) -> None:
-        self.inner.finish(exchange, status)
+    def finish(self, request: FinishedRequest, status: int) -> None:
+        self.inner.finish(request, status)
 
     def trace_id(self) -> str | None:
         found = self.inner.exemplar()
@@ -170,10 +171,10 @@ class JournalAttempt(AttemptSpan):
     def resumes(self, broken: AttemptSpan, at_chars: int) -> None:
         self.inner.resumes(broken.inner if isinstance(broken, JournalAttempt) else broken, at_chars)
 
-    def stream_ended(self, outcome: str, usage: Usage | None) -> None:
-        if outcome == "cut":
-            self.error = "stream_cut"
-            self._failure(self.deployment, "stream_cut", "the stream ended before it was complete")
+    def stream_ended(self, outcome: StreamOutcome, usage: Usage | None) -> None:
+        if outcome is StreamOutcome.CUT:
+            self.error = UpstreamOutcome.STREAM_CUT.value
+            self._failure(self.deployment, self.error, "the stream ended before it was complete")
         self.inner.stream_ended(outcome, usage)
 
     def failed(self, error: BaseException) -> None:

@@ -20,7 +20,7 @@ from router.routing.strategies import Pacing, pacing_of
 from router.spend.ledger import Spent
 from router.status.board import STATE_NAMES
 from router.status.figures import Window
-from router.telemetry.metrics import STATUS_CLASSES
+from router.telemetry.labels import StatusClass
 
 # Upstream outcomes that are not the deployment's failure (of raceway_upstream_requests_total).
 _NOT_ERRORS = frozenset({"success", "cancelled"})
@@ -129,7 +129,7 @@ def model_part(sources: Sources, name: str) -> dict[str, Any]:
         "deployments": list(group.deployments),
         "fallbacks": list(group.fallbacks),
         "requests_total": sum(by_status.values()),
-        "status_total": {status: by_status.get(status, 0.0) for status in STATUS_CLASSES},
+        "status_total": {status.value: by_status.get(status, 0.0) for status in StatusClass},
         "requests_per_s": _round(requests_rate),
         "errors_per_s": _round(
             None

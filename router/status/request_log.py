@@ -24,7 +24,8 @@ from router.status.journal import JournalTrace
 from router.status.query import RequestQuery
 from router.status.store import RequestLogStore, RequestLogUnavailable
 from router.telemetry.exchange import Exchange
-from router.telemetry.metrics import REQUEST_LOG_DROP_REASONS, Metrics
+from router.telemetry.labels import RecordDrop
+from router.telemetry.metrics import Metrics
 
 logger = logging.getLogger("raceway.request_log")
 
@@ -49,10 +50,10 @@ class RequestLog:
         self._scrub = scrub
         self._pending: list[dict[str, Any]] = []
         self._bodies = 0  # pending records holding a body
-        for reason in REQUEST_LOG_DROP_REASONS:
+        for reason in RecordDrop:
             metrics.request_log_dropped.labels(reason)
-        self._queue_full = metrics.request_log_dropped.labels("queue_full")
-        self._write_failed = metrics.request_log_dropped.labels("write_failed")
+        self._queue_full = metrics.request_log_dropped.labels(RecordDrop.QUEUE_FULL)
+        self._write_failed = metrics.request_log_dropped.labels(RecordDrop.WRITE_FAILED)
         self._written = metrics.request_log_written
         self._failing = False
 

@@ -25,7 +25,8 @@ from router.status.overview import Sources, overview
 from router.status.query import MAX_LIMIT, RequestQuery
 from router.status.request_log import RequestLog
 from router.status.store import RequestLogUnavailable, open_store
-from router.telemetry.metrics import Metrics, families
+from router.telemetry.exposition import families
+from router.telemetry.metrics import Metrics
 from router.telemetry.tracing import Tracing
 
 logger = logging.getLogger("raceway.status")

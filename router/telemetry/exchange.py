@@ -18,11 +18,13 @@ from typing import Any, Protocol
 import orjson
 
 from router.answers.cache import CacheStatus
-from router.dispatch.completion import Usage
+from router.config.model import Dialect
+from router.dialects.usage import Usage
 from router.errors import GatewayError, UpstreamError
 from router.routing.budgets import Tier
 from router.routing.rules import Decided
 from router.spend.book import SpendBook
+from router.telemetry.labels import ClientApi, StreamOutcome, TokenKind, UpstreamApi
 from router.telemetry.metrics import LATENCY_BUCKETS, OVERHEAD_BUCKETS, UNKNOWN_MODEL, Metrics
 from router.telemetry.tracing import NO_TRACE, RequestTrace
 
@@ -52,7 +54,8 @@ class Exchange:
     deployment: str | None = None
     attempts: int = 0
     stream: bool = False
-    error: str | None = None
+    error: str | None = None  # the error's code (a stream's: its ending's, ``StreamOutcome.error_code``)
+    ending: StreamOutcome | None = None  # how its stream ended, once it did
     usage: Usage | None = None
     cost: float = 0.0
     first_token: float | None = None  # seconds from arrival to the first content chunk
@@ -61,8 +64,8 @@ class Exchange:
     coalesced: bool = False  # answered (or failed) by an identical request's upstream call
     budget_tier: Tier | None = None  # for keys with a budget
     upstream_request_id: str | None = None  # the upstream's id of the call(s) that served or failed
-    dialect: str = "chat"  # the client's wire format
-    upstream_api: str = "none"  # the wire API of the deployment that answered
+    dialect: ClientApi = Dialect.CHAT  # the client's wire format
+    upstream_api: UpstreamApi = "none"  # the wire API of the deployment that answered
     trace: RequestTrace = NO_TRACE  # its spans, ended with it
     decided: Decided | None = None  # what the dispatcher decided (affinity, a race or hedge sent alone)
     session: str | None = None  # the session key's hash, for groups with affinity
@@ -80,6 +83,12 @@ class Exchange:
             self.deployment = error.deployment or None
             self.attempts = error.attempts
             self.upstream_request_id = error.upstream_request_id
+
+    def stream_ended(self, outcome: StreamOutcome) -> None:
+        """The request's stream ended so (its error, unless it was complete)."""
+        self.ending = outcome
+        if outcome.error_code is not None:
+            self.error = outcome.error_code
 
 
 class RecordSink(Protocol):
@@ -116,12 +125,12 @@ class Recorder:
             metrics.coalesced.labels(model).inc()
         usage, deployment = exchange.usage, exchange.deployment
         if usage is not None and deployment is not None:
-            metrics.tokens.labels(model, deployment, "prompt").inc(usage.prompt_tokens)
-            metrics.tokens.labels(model, deployment, "completion").inc(usage.completion_tokens)
+            metrics.tokens.labels(model, deployment, TokenKind.PROMPT).inc(usage.prompt_tokens)
+            metrics.tokens.labels(model, deployment, TokenKind.COMPLETION).inc(usage.completion_tokens)
             if usage.cache_read:
-                metrics.tokens.labels(model, deployment, "cache_read").inc(usage.cache_read)
+                metrics.tokens.labels(model, deployment, TokenKind.CACHE_READ).inc(usage.cache_read)
             if usage.cache_write:
-                metrics.tokens.labels(model, deployment, "cache_write").inc(usage.cache_write)
+                metrics.tokens.labels(model, deployment, TokenKind.CACHE_WRITE).inc(usage.cache_write)
             if exchange.cost:
                 metrics.cost.labels(model, deployment).inc(exchange.cost)
         if exchange.key is not None:

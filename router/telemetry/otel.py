@@ -1,7 +1,7 @@
 """Tracing on: each request's OpenTelemetry spans (``otel_spans``), exported over OTLP/HTTP in
 the background (``otel_export``).
 
-Imported only when the config has ``telemetry.traces`` (``tracing.start_tracing``). This
+Imported only when the config has ``telemetry.traces`` (``traces.start_tracing``). This
 module decides which requests are traced and stops the export when the worker stops.
 """
 

@@ -21,7 +21,8 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 
-from router.telemetry.metrics import SPAN_DROP_REASONS, Metrics
+from router.telemetry.labels import SpanDrop
+from router.telemetry.metrics import Metrics
 
 if TYPE_CHECKING:
     from router.config.telemetry import TraceSettings
@@ -36,7 +37,7 @@ _DEFAULT_BATCH = 512  # OTEL_BSP_MAX_EXPORT_BATCH_SIZE's
 def exporting_provider(settings: TraceSettings, metrics: Metrics, *, worker: int = 0) -> TracerProvider:
     """A tracer provider whose ended spans are exported to the collector by a batch thread, every
     dropped span counted."""
-    for reason in SPAN_DROP_REASONS:  # 0, not "No data", until the first drop
+    for reason in SpanDrop:  # 0, not "No data", until the first drop
         metrics.spans_dropped.labels(reason)
     exporter = OTLPSpanExporter(
         endpoint=traces_url(settings.endpoint),
@@ -107,7 +108,7 @@ class _CountingExporter(SpanExporter):
     def __init__(self, inner: SpanExporter, backlog: _Backlog, metrics: Metrics) -> None:
         self._inner = inner
         self._backlog = backlog
-        self._failed = metrics.spans_dropped.labels("export_failed")
+        self._failed = metrics.spans_dropped.labels(SpanDrop.EXPORT_FAILED)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         try:
@@ -135,7 +136,7 @@ class _BoundedBatches(SpanProcessor):
     def __init__(self, batches: BatchSpanProcessor, backlog: _Backlog, metrics: Metrics) -> None:
         self._batches = batches
         self._backlog = backlog
-        self._full = metrics.spans_dropped.labels("queue_full")
+        self._full = metrics.spans_dropped.labels(SpanDrop.QUEUE_FULL)
 
     def on_end(self, span: ReadableSpan) -> None:
         if not (span.context and span.context.trace_flags.sampled):

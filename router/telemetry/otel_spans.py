@@ -21,6 +21,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 from router.errors import Saturated
 from router.sse import event_json
+from router.telemetry.labels import StreamOutcome, UpstreamOutcome
 from router.telemetry.otel_attributes import (
     error_type,
     operation_of,
@@ -30,23 +31,14 @@ from router.telemetry.otel_attributes import (
     server_of,
     usage_attributes,
 )
-from router.telemetry.tracing import AttemptOutcome, AttemptSpan, Span
+from router.telemetry.tracing import AttemptOutcome, AttemptSpan, FinishedRequest, Span
 
 if TYPE_CHECKING:
     from router.config.model import Deployment
     from router.dialects.formats import WireFormat
     from router.dialects.usage import Usage
-    from router.telemetry.exchange import Exchange
 
 _ADMISSION_WAIT_NS = 1_000_000  # an admission shorter than 1 ms, not queued nor refused, gets no span
-
-# How a request ended, as the access log's ``error`` says it, for the stream relay's span.
-_STREAM_ENDINGS = {
-    None: "complete",
-    "stream_cut": "cut",
-    "client_closed_request": "abandoned",
-    "server_shutting_down": "stopped",
-}
 
 
 class OtelRequestTrace:
@@ -93,51 +85,53 @@ class OtelRequestTrace:
             return None
         return {"trace_id": format(self.span.get_span_context().trace_id, "032x")}
 
-    def finish(self, exchange: Exchange, status: int) -> None:
+    def finish(self, request: FinishedRequest, status: int) -> None:
         now = time.time_ns()
         span = self.span
         if self.recording:
-            if exchange.stream and exchange.first_token is not None:
-                self._relay(exchange, now)
+            if request.stream and request.first_token is not None:
+                self._relay(request, now)
             attributes: dict[str, str | bool | int] = {
                 "http.response.status_code": status,
-                "raceway.model": exchange.model,
-                "raceway.dialect": exchange.dialect,
-                "raceway.upstream_api": exchange.upstream_api,
-                "raceway.attempts": exchange.attempts,
-                "raceway.stream": exchange.stream,
+                "raceway.model": request.model,
+                "raceway.dialect": str(request.dialect),
+                "raceway.upstream_api": str(request.upstream_api),
+                "raceway.attempts": request.attempts,
+                "raceway.stream": request.stream,
             }
-            if exchange.deployment is not None:
-                attributes["raceway.deployment"] = exchange.deployment
-            if exchange.cache is not None:
-                attributes["raceway.cache"] = str(exchange.cache)
-            if exchange.coalesced:
+            if request.deployment is not None:
+                attributes["raceway.deployment"] = request.deployment
+            if request.cache is not None:
+                attributes["raceway.cache"] = str(request.cache)
+            if request.coalesced:
                 attributes["raceway.coalesced"] = True
-            decided = exchange.decided
-            if decided is not None and exchange.session is not None:
+            decided = request.decided
+            if decided is not None and request.session is not None:
                 attributes["raceway.affinity"] = str(decided.affinity)
             if decided is not None and decided.alone is not None:
                 attributes["raceway.alone"] = decided.alone  # why one call, not several
-            if exchange.key is not None:
-                attributes["raceway.key"] = exchange.key  # the key's name in the config, never the key
-            if exchange.error is not None:
-                attributes["error.type"] = exchange.error
+            if request.key is not None:
+                attributes["raceway.key"] = request.key  # the key's name in the config, never the key
+            if request.error is not None:
+                attributes["error.type"] = request.error
             span.set_attributes(attributes)
-            if status >= 500 or exchange.error == "stream_cut":
+            if status >= 500 or request.ending is StreamOutcome.CUT:
                 span.set_status(Status(StatusCode.ERROR))
         span.end(end_time=now)
 
-    def _relay(self, exchange: Exchange, now: int) -> None:
+    def _relay(self, request: FinishedRequest, now: int) -> None:
         """The stream relay: from the first content chunk to the stream's end."""
-        assert exchange.first_token is not None
-        ending = _STREAM_ENDINGS.get(exchange.error, "cut")
+        assert request.first_token is not None
+        ending = request.ending
+        if ending is None:  # not told: it failed before its end, unless it had no error
+            ending = StreamOutcome.COMPLETE if request.error is None else StreamOutcome.CUT
         relay = self.tracer.start_span(
             "stream relay",
             context=self.context,
-            start_time=self._start_ns + int(exchange.first_token * 1e9),
-            attributes={"raceway.stream.outcome": ending},
+            start_time=self._start_ns + int(request.first_token * 1e9),
+            attributes={"raceway.stream.outcome": str(ending)},
         )
-        if ending == "cut":
+        if ending is StreamOutcome.CUT:
             relay.set_status(Status(StatusCode.ERROR))
         relay.end(end_time=now)
 
@@ -294,15 +288,15 @@ class OtelAttemptSpan:
             broken.span.get_span_context(), {"raceway.link": "resumes", "raceway.resume.at_chars": at_chars}
         )
 
-    def stream_ended(self, outcome: str, usage: Usage | None) -> None:
+    def stream_ended(self, outcome: StreamOutcome, usage: Usage | None) -> None:
         if not self._trace.recording:
             return
         if self._finish_reasons:
             self.span.set_attribute("gen_ai.response.finish_reasons", self._finish_reasons)
-        self.span.set_attribute("raceway.stream.outcome", outcome)
+        self.span.set_attribute("raceway.stream.outcome", str(outcome))
         self.span.set_attributes(usage_attributes(usage))
-        if outcome == "cut":
-            self.span.set_attribute("error.type", "stream_cut")
+        if outcome is StreamOutcome.CUT:
+            self.span.set_attribute("error.type", UpstreamOutcome.STREAM_CUT.value)
             self.span.set_status(Status(StatusCode.ERROR))
 
     def failed(self, error: BaseException) -> None:

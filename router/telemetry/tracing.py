@@ -5,7 +5,9 @@ lookup, each upstream attempt (with its admission) and the stream relay. Callers
 whether tracing is on: with tracing off every object is a shared no-op (``OFF``,
 ``NO_TRACE``, ``NO_ATTEMPT``, ``NO_SPAN``) whose methods return at once, and the
 OpenTelemetry SDK is never imported (``router.telemetry.otel``, the real side, is imported
-only by ``start_tracing`` when the config has ``telemetry.traces``). Both sides implement
+only by ``router.telemetry.traces.start_tracing`` when the config has ``telemetry.traces``). A
+trace is told how its request ended (``finish``) through ``FinishedRequest``: what it reads of
+the request's record, without knowing the record (``Exchange``) itself. Both sides implement
 the protocols without inheriting from them, so a method one of them lacks is a type error
 (mypy), not a silent no-op.
 
@@ -22,12 +24,12 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from router.answers.cache import CacheStatus
     from router.config.model import Deployment
-    from router.config.telemetry import TraceSettings
     from router.dialects.formats import WireFormat
     from router.dialects.usage import Usage
-    from router.telemetry.exchange import Exchange
-    from router.telemetry.metrics import Metrics
+    from router.routing.rules import Decided
+    from router.telemetry.labels import ClientApi, StreamOutcome, UpstreamApi
 
 
 class AttemptOutcome(enum.StrEnum):
@@ -75,8 +77,8 @@ class AttemptSpan(Protocol):
     def resumes(self, broken: AttemptSpan, at_chars: int) -> None:
         """This call continues the stream ``broken``'s call broke (``resume``): a link to its span."""
 
-    def stream_ended(self, outcome: str, usage: Usage | None) -> None:
-        """The stream this attempt serves ended (``StreamOutcome`` value)."""
+    def stream_ended(self, outcome: StreamOutcome, usage: Usage | None) -> None:
+        """The stream this attempt serves ended."""
 
     def failed(self, error: BaseException) -> None:
         """The call raised ``error`` (an upstream error, a refusal, a cancellation)."""
@@ -92,6 +94,39 @@ class AttemptSpan(Protocol):
 
     def ended(self) -> None:
         """The attempt gave back its claim on the deployment (``Attempt.end``)."""
+
+
+class FinishedRequest(Protocol):
+    """What a trace reads of its request once it is answered (``router.telemetry.exchange.Exchange``)."""
+
+    @property
+    def model(self) -> str: ...
+    @property
+    def dialect(self) -> ClientApi: ...
+    @property
+    def upstream_api(self) -> UpstreamApi: ...
+    @property
+    def deployment(self) -> str | None: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def key(self) -> str | None: ...
+    @property
+    def stream(self) -> bool: ...
+    @property
+    def first_token(self) -> float | None: ...
+    @property
+    def ending(self) -> StreamOutcome | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def cache(self) -> CacheStatus | None: ...
+    @property
+    def coalesced(self) -> bool: ...
+    @property
+    def decided(self) -> Decided | None: ...
+    @property
+    def session(self) -> str | None: ...
 
 
 class RequestTrace(Protocol):
@@ -113,7 +148,7 @@ class RequestTrace(Protocol):
     def exemplar(self) -> dict[str, str] | None:
         """``{"trace_id": ...}`` for a latency histogram, when this request is sampled."""
 
-    def finish(self, exchange: Exchange, status: int) -> None:
+    def finish(self, request: FinishedRequest, status: int) -> None:
         """The request is answered (for a stream: the stream ended): end its spans."""
 
 
@@ -170,7 +205,7 @@ class UntracedAttempt:
     def resumes(self, broken: AttemptSpan, at_chars: int) -> None:
         return
 
-    def stream_ended(self, outcome: str, usage: Usage | None) -> None:
+    def stream_ended(self, outcome: StreamOutcome, usage: Usage | None) -> None:
         return None
 
     def failed(self, error: BaseException) -> None:
@@ -209,7 +244,7 @@ class UntracedRequest:
     def exemplar(self) -> dict[str, str] | None:
         return None
 
-    def finish(self, exchange: Exchange, status: int) -> None:
+    def finish(self, request: FinishedRequest, status: int) -> None:
         return None
 
 
@@ -244,12 +279,3 @@ def current_trace() -> RequestTrace:
 def make_current(trace: RequestTrace) -> None:
     """Make ``trace`` the current request's (in this task and the tasks it starts from now on)."""
     _current.set(trace)
-
-
-def start_tracing(settings: TraceSettings | None, metrics: Metrics, *, worker: int = 0) -> Tracing:
-    """The worker's tracing: ``OFF`` without settings, else exporting spans in the background."""
-    if settings is None:
-        return OFF
-    from router.telemetry.otel import OtelTracing  # the SDK is imported here, and only here
-
-    return OtelTracing(settings, metrics, worker=worker)

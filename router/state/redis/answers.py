@@ -26,6 +26,7 @@ from router.config.model import CacheSettings
 from router.dispatch.completion import Usage
 from router.errors import GatewayError, RelayedFailure
 from router.state.redis.connection import RedisState, StateUnavailable
+from router.telemetry.labels import Eviction
 from router.telemetry.metrics import Metrics
 
 OUTCOME_TTL_MS = 30_000  # how long followers may still pick up a flight's outcome
@@ -84,7 +85,7 @@ class RedisAnswers:
     def __init__(self, state: RedisState, settings: CacheSettings, metrics: Metrics) -> None:
         self._state = state
         self.settings = settings
-        self._evictions = metrics.cache_evictions.labels("size")
+        self._evictions = metrics.cache_evictions.labels(Eviction.SIZE)
         self._writes = BackgroundWork()
         self._index = state.key("cache", "index")
         self._sizes = state.key("cache", "sizes")

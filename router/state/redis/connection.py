@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from router.config.model import StateSettings
+from router.config.model import BackendKind, StateSettings
 from router.telemetry.metrics import Metrics
 
 if TYPE_CHECKING:  # redis is imported only by gateways that use it (~70 ms, a few MB per worker)
@@ -55,7 +55,7 @@ class RedisState:
         self._down_until = 0.0
         self._up = True
         self._scripts: dict[str, AsyncScript] = {}
-        self._up_gauge = metrics.state_backend_up.labels("redis")
+        self._up_gauge = metrics.state_backend_up.labels(BackendKind.REDIS)
         self._up_gauge.set(1)
 
     def key(self, *parts: str) -> str:
