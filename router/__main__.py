@@ -45,7 +45,8 @@ def check_config(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from router.server.supervisor import ServeOptions, serve, split_bind
+    from router.config.units import split_bind
+    from router.server.supervisor import ServeOptions, serve
 
     config, raw = _load_with_bytes(args.config)
     if config is None:
@@ -69,7 +70,7 @@ def _keys(args: argparse.Namespace) -> int:
 
 
 def _bind(value: str) -> str:
-    from router.server.supervisor import split_bind
+    from router.config.units import split_bind
 
     try:
         split_bind(value)

@@ -270,7 +270,9 @@ class UpstreamRateLimited(UpstreamError):
 
 
 class Saturated(UpstreamRateLimited):
-    """A deployment (or key) has no room for this request now: try elsewhere, or answer 429."""
+    """A deployment (or key) has no room for this request now: try elsewhere, or answer 429.
+
+    ``reason``: a ``router.limits.SaturationReason`` (also the error's ``code``)."""
 
     default_code = "saturated"
 

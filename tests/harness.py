@@ -15,8 +15,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from router.config.gateway_keys import GatewayKey
 from router.config.load import parse_config
-from router.config.model import Dialect, GatewayConfig, GatewayKey
+from router.config.model import Dialect, GatewayConfig
 from router.dialects.bridge import Conversation, Embeddings
 from router.dialects.formats import FORMATS
 from router.dispatch.completion import EMBEDDINGS, Completion

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from router.config.model import Deployment, FakeSettings, ModelGroup, Secret
+from router.config.model import Deployment, FakeSettings
+from router.config.model_groups import ModelGroup
+from router.config.secret import Secret
 
 
 def native(name: str, base_url: str, model: str | None = None, **overrides: object) -> Deployment:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from router.config.model import Dialect, HedgeBudget
+from router.config.model import Dialect
+from router.config.model_groups import HedgeBudget
 from router.dispatch.hedging import HedgeAllowance
-from router.fleet.limits import ConcurrencyGate
+from router.limits import ConcurrencyGate
 from router.routing.affinity import place, rendezvous
 from router.routing.sessions import AffinityResult, SessionSource, session_of
 from router.state.pins import PinTable

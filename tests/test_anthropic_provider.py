@@ -9,7 +9,8 @@ import aiohttp
 import orjson
 import pytest
 
-from router.config.model import Dialect, Secret
+from router.config.model import Dialect
+from router.config.secret import Secret
 from router.errors import UpstreamError, UpstreamRateLimited
 from router.providers.anthropic import AnthropicProvider
 from router.providers.correlation import Correlation

@@ -1,9 +1,9 @@
 import pytest
 from prometheus_client import CollectorRegistry
 
-from router.config.model import GatewayKey
+from router.config.gateway_keys import GatewayKey
 from router.errors import AuthenticationFailed, TooManyAuthFailures
-from router.http.auth import AuthFailure, FailureLimit, KeyRing
+from router.runtime.keyring import AuthFailure, FailureLimit, KeyRing
 from router.telemetry.metrics import Metrics
 
 TEAM = GatewayKey.from_secret("team", "rw-team-secret-1")

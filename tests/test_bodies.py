@@ -15,7 +15,7 @@ from starlette.requests import Request
 
 from router.errors import ClientGone, PayloadTooLarge, RequestTimeout
 from router.http.bodies import drop_body, read_body
-from router.http.deadlines import Deadlines
+from router.runtime.deadlines import Deadlines
 from tests.virtual_time import run
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]

@@ -7,7 +7,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from router.answers.cache import BYPASS, CachedAnswer, ResponseCache, cache_key, plan_for
-from router.config.model import CacheSettings, GatewayKey, GroupCache, ModelGroup
+from router.config.gateway_keys import GatewayKey
+from router.config.model import CacheSettings
+from router.config.model_groups import GroupCache, ModelGroup
 from router.routing.rules import RoutedRequest
 from router.telemetry.metrics import Metrics
 from tests.harness import FakeClock

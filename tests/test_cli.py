@@ -121,7 +121,7 @@ def test_litellm_is_not_imported_without_a_litellm_deployment() -> None:
         "import asyncio, sys\n"
         "from router.config.load import load_config\n"
         "from prometheus_client import CollectorRegistry\n"
-        "from router.gateway import Gateway\n"
+        "from router.runtime.gateway import Gateway\n"
         "from router.telemetry.metrics import Metrics\n"
         "async def main():\n"
         "    gateway = Gateway.build(load_config('config/gateway.yaml'), Metrics(CollectorRegistry()))\n"

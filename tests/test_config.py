@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from router.config.gateway_keys import Budget
 from router.config.load import load_config, parse_config
 from router.config.model import (
-    Budget,
     CacheSettings,
     ConfigError,
     Continues,
@@ -15,14 +15,12 @@ from router.config.model import (
     Deployment,
     Dialect,
     FakeSettings,
-    GroupCache,
-    ModelGroup,
-    Resume,
-    Secret,
     ServerSettings,
     StateSettings,
 )
+from router.config.model_groups import GroupCache, ModelGroup, Resume
 from router.config.reader import ConfigReader
+from router.config.secret import Secret
 from router.config.telemetry import TelemetrySettings, TraceProtocol, TraceSettings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -549,7 +547,7 @@ models:
 
 
 def test_affinity_and_the_hedge_budget_are_per_group_settings() -> None:
-    from router.config.model import Affinity, HedgeBudget
+    from router.config.model_groups import Affinity, HedgeBudget
 
     models = parse_config(AFFINITY, {}).models
     assert models["pinned"].affinity == Affinity(ttl=3600.0, header="x-conversation")

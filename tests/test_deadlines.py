@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from router.http.deadlines import Deadlines
+from router.runtime.deadlines import Deadlines
 from tests.virtual_time import run
 
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from router.http.drain import Drain, DrainEnded
+from router.runtime.drain import Drain, DrainEnded
 from tests.virtual_time import run
 
 

@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry
 from router.config.load import parse_config
 from router.dispatch.attempt import outcome_label
 from router.errors import Saturated, UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
-from router.gateway import Gateway
+from router.runtime.gateway import Gateway
 from router.telemetry.labels import StreamOutcome, UpstreamOutcome
 from router.telemetry.metrics import Metrics
 

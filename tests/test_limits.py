@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from router.errors import Saturated
-from router.fleet.limits import ConcurrencyGate, RateLimit, per_worker
+from router.limits import ConcurrencyGate, RateLimit, per_worker
 from tests.virtual_time import run
 
 

@@ -14,7 +14,8 @@ import orjson
 import pytest
 import respx
 
-from router.config.model import Deployment, Secret
+from router.config.model import Deployment
+from router.config.secret import Secret
 from router.errors import InvalidRequest, UpstreamError, UpstreamRateLimited, UpstreamRejected
 from router.providers.correlation import Correlation
 from router.providers.litellm_adapter import LiteLLMProvider, load_litellm, translate_errors

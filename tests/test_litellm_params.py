@@ -6,14 +6,9 @@ from __future__ import annotations
 import pytest
 
 from router.config.load import parse_config
+from router.config.reserved import is_reserved
 from router.errors import InvalidRequest
-from router.providers.litellm_params import (
-    CHAT,
-    EMBEDDINGS,
-    LiteLLMFieldPolicy,
-    is_reserved,
-    litellm_arguments,
-)
+from router.providers.litellm_params import CHAT, EMBEDDINGS, LiteLLMFieldPolicy, litellm_arguments
 
 CONFIG = b"""
 deployments:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry
 
-from router.config.model import HedgeBudget, ModelGroup
+from router.config.model_groups import HedgeBudget, ModelGroup
 from router.dispatch.hedging import HedgeAllowance
 from router.dispatch.pacing import HEDGE_MIN_SAMPLES, WARM_MIN_SAMPLES, hedge_delay, pace_of
 from router.fleet.fleet import Member

@@ -12,13 +12,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from router.answers.cache import CachedAnswer
-from router.config.model import CacheSettings, CooldownSettings, Secret, StateSettings
-from router.dispatch.completion import Usage
+from router.config.model import CacheSettings, CooldownSettings, StateSettings
+from router.config.secret import Secret
+from router.dialects.usage import Usage
 from router.errors import RelayedFailure, Saturated, UpstreamRateLimited
 from router.fleet.breaker import Breaker, State
 from router.fleet.fleet import Member
-from router.fleet.limits import RateLimit
 from router.fleet.stats import DeploymentStats
+from router.limits import RateLimit
 from router.spend.ledger import Spent, Tally
 from router.state.pins import PinTable
 from router.state.redis.answers import POLL_INTERVAL, RedisAnswers, encode, flight_token
@@ -137,11 +138,16 @@ async def test_a_cooldown_announced_by_one_worker_is_adopted_by_another(connect:
     local, remote = member(), member()
     local.breaker.record_failure()
     assert local.breaker.state is State.COOLED_DOWN
-    here.announce(local)
+    here.announce("flaky", local.breaker.seconds_until_available())
     await here.close()  # the write is done
     now[0] += 10
     changed: list[str] = []
-    await there.adopt([remote], lambda m: changed.append(m.name))
+
+    def adopt(name: str, seconds: float) -> None:  # what the worker's fleet does with a cooldown
+        if remote.adopt_cooldown(seconds):
+            changed.append(name)
+
+    await there.adopt(["flaky"], adopt)
     assert remote.breaker.state is State.COOLED_DOWN and changed == ["flaky"]
     assert remote.breaker.seconds_until_available() == 20.0  # what is left of the 30 s announced
 

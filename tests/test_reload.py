@@ -16,9 +16,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from router.config.load import load_config
-from router.config.reload import POLL_INTERVAL, SETTLE_TIME, ConfigReloader
 from router.fleet.fleet import Member
-from router.gateway import Gateway
+from router.runtime.gateway import Gateway
+from router.runtime.reload import POLL_INTERVAL, SETTLE_TIME, ConfigReloader
 from router.telemetry.metrics import Metrics
 from tests.virtual_time import run
 

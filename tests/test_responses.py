@@ -12,8 +12,8 @@ import orjson
 
 from router.dispatch.opened_stream import OpenedStream
 from router.errors import UpstreamError
-from router.http.drain import Drain
 from router.http.responses import SSEResponse
+from router.runtime.drain import Drain
 from router.sse import DONE_EVENT
 from router.telemetry.labels import StreamOutcome
 

@@ -14,8 +14,8 @@ from router.answers.flights import Flight
 from router.answers.reuse import Keeper, ground, look_up
 from router.config.load import parse_config
 from router.errors import ClientGone, GatewayError, ShuttingDown, UpstreamError, UpstreamTimeout
-from router.gateway import Gateway
 from router.routing.rules import route
+from router.runtime.gateway import Gateway
 from router.telemetry.exchange import Exchange
 from router.telemetry.metrics import Metrics
 

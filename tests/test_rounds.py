@@ -242,7 +242,7 @@ def test_an_attempt_ends_once_whatever_calls_end() -> None:
 
 
 def test_an_auto_hedge_with_no_figures_yet_starts_the_second_call_after_its_prior_not_a_second() -> None:
-    from router.config.model import ModelGroup
+    from router.config.model_groups import ModelGroup
     from router.dispatch.pacing import HEDGE_MIN_SAMPLES, pace_of
     from router.routing.rules import RoutedRequest
 

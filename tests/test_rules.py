@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from router.config.gateway_keys import GatewayKey
 from router.config.load import parse_config
-from router.config.model import GatewayKey
 from router.errors import InvalidRequest, ModelNotFound, PermissionDenied
 from router.routing.rules import estimate_prompt_tokens, route
 

@@ -18,7 +18,8 @@ import httpx
 import openai
 import pytest
 
-from router.server.supervisor import reuseport_socket, split_bind
+from router.config.units import split_bind
+from router.server.supervisor import reuseport_socket
 from tests.conftest import REPO, RunningGateway, WriteConfig, start_gateway
 from tests.upstream import Behaviour, FakeUpstream
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from router.config.gateway_keys import Budget, GatewayKey
 from router.config.load import parse_config
-from router.config.model import Budget, GatewayKey
-from router.dispatch.completion import Usage
+from router.dialects.usage import Usage
 from router.errors import BudgetExceeded
 from router.routing.budgets import Tier, steer, tier_of
 from router.routing.rules import route

@@ -20,7 +20,7 @@ from starlette.requests import Request
 
 from router.config.load import parse_config
 from router.errors import AuthenticationFailed, RouteNotFound
-from router.http.auth import KeyRing
+from router.runtime.keyring import KeyRing
 from router.status import access
 from tests.conftest import RunningGateway, serving
 from tests.redis_server import RedisServer

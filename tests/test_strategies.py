@@ -8,10 +8,12 @@ from collections import Counter
 import pytest
 
 from router.config.model import CooldownSettings, Deployment, Price
+from router.config.strategies import StrategyName
 from router.fleet.breaker import Breaker
 from router.fleet.fleet import Member
 from router.fleet.stats import DeploymentStats
 from router.routing.strategies import (
+    STRATEGIES,
     Cheapest,
     ConfiguredOrder,
     LeastBusy,
@@ -135,3 +137,8 @@ def test_prices_come_from_litellms_table_unless_configured() -> None:
 def test_every_configurable_strategy_is_registered(name: str) -> None:
     candidates = [member("a"), member("b")]
     assert sorted(names(strategy_for(name).order(candidates, TRAITS))) == ["a", "b"]
+
+
+def test_every_strategy_the_config_accepts_has_an_ordering() -> None:
+    assert sorted(STRATEGIES) == sorted(StrategyName)
+    assert [name for name in StrategyName if name.pacing.fans_out] == ["race", "hedge"]

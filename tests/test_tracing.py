@@ -12,7 +12,8 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry
 
-from router.config.model import Dialect, Secret
+from router.config.model import Dialect
+from router.config.secret import Secret
 from router.config.telemetry import TraceSettings
 from router.dialects.usage import Usage
 from router.errors import Saturated, UpstreamError

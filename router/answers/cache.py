@@ -19,8 +19,10 @@ from typing import Any
 import cachetools
 import orjson
 
-from router.config.model import CacheMode, CacheSettings, GatewayKey
-from router.dispatch.completion import Usage
+from router.config.gateway_keys import GatewayKey
+from router.config.model import CacheSettings
+from router.config.model_groups import CacheMode
+from router.dialects.usage import Usage
 from router.routing.rules import RoutedRequest
 from router.telemetry.labels import Eviction
 from router.telemetry.metrics import Metrics

@@ -10,18 +10,43 @@ outcome to a ``Keeper`` (an answer: into the caches and to its followers) or to
 from __future__ import annotations
 
 import asyncio
+from typing import Protocol
 
-from router.answers.cache import CachedAnswer, CachePlan, CacheStatus
-from router.answers.flights import Flight
+from router.answers.cache import CachedAnswer, CachePlan, CacheStatus, ResponseCache
+from router.answers.flights import Flight, Flights
+from router.config.model import GatewayConfig
 from router.errors import ClientGone, GatewayError, ShuttingDown, UpstreamTimeout
-from router.gateway import Gateway
+from router.state.backend import AnswerStore
 from router.telemetry.exchange import Exchange
 
 MAX_LEASE = 60.0  # a shared flight's lock outlives a crashed leader by at most this long
 
 
+class SharedAnswers(Protocol):
+    """The state backend's part here: answers and flights beyond this worker."""
+
+    @property
+    def answers(self) -> AnswerStore: ...
+
+
+class Reuse(Protocol):
+    """Where answers are reused from (the worker's ``Gateway``): its config, cache, flights and state."""
+
+    @property
+    def config(self) -> GatewayConfig: ...
+
+    @property
+    def cache(self) -> ResponseCache: ...
+
+    @property
+    def flights(self) -> Flights: ...
+
+    @property
+    def state(self) -> SharedAnswers: ...
+
+
 async def look_up(
-    gateway: Gateway, plan: CachePlan, exchange: Exchange, deadline: float
+    gateway: Reuse, plan: CachePlan, exchange: Exchange, deadline: float
 ) -> CachedAnswer | Flight:
     """A cached answer, the answer of an identical request in flight, or a flight for this one to lead.
 
@@ -44,7 +69,7 @@ async def look_up(
 
 
 async def _find(
-    gateway: Gateway, plan: CachePlan, exchange: Exchange, deadline: float
+    gateway: Reuse, plan: CachePlan, exchange: Exchange, deadline: float
 ) -> CachedAnswer | Flight:
     assert plan.key is not None
     answer = gateway.cache.get(plan, count=False)
@@ -90,7 +115,7 @@ class Keeper:
 
     __slots__ = ("flight", "gateway", "plan")
 
-    def __init__(self, gateway: Gateway, plan: CachePlan, flight: Flight | None) -> None:
+    def __init__(self, gateway: Reuse, plan: CachePlan, flight: Flight | None) -> None:
         self.gateway, self.plan, self.flight = gateway, plan, flight
 
     @property

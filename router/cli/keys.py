@@ -9,7 +9,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from router.config.model import GatewayConfig, key_digest
+from router.config.gateway_keys import key_digest
+from router.config.model import GatewayConfig
 
 DEFAULT_CONFIG = Path("config/gateway.yaml")
 KEY_PREFIX = "rw-"

@@ -20,8 +20,8 @@ from router.config.model import (
     Price,
 )
 from router.config.reader import ConfigReader, keys_of, required_of
+from router.config.reserved import is_reserved
 from router.config.units import parse_duration, parse_size
-from router.providers.litellm_params import is_reserved
 
 
 def deployment(r: ConfigReader, value: Any, path: str) -> Deployment | None:

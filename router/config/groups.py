@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from router.config import values as v
-from router.config.model import (
+from router.config.model import Deployment
+from router.config.model_groups import (
     Affinity,
     CacheMode,
-    Deployment,
     GroupCache,
     HedgeBudget,
     ModelGroup,
@@ -20,8 +20,8 @@ from router.config.model import (
     RouteMatch,
 )
 from router.config.reader import ConfigReader, default_of, keys_of, required_of
+from router.config.strategies import STRATEGY_NAMES, Pacing, StrategyName, pacing_of
 from router.config.units import parse_duration
-from router.routing.strategies import STRATEGIES, Pacing, pacing_of
 
 
 def model_group(
@@ -41,7 +41,7 @@ def model_group(
     if len(set(members)) != len(members):
         r.problem(v.join(path, "deployments"), "lists a deployment twice")
     strategy = r.field(data, "strategy", path, v.strategy, default_of(ModelGroup, "strategy"))
-    check_pacing(r, data, path, pacing_of(strategy) if strategy in STRATEGIES else None)
+    check_pacing(r, data, path, pacing_of(strategy) if strategy in STRATEGY_NAMES else None)
     return r.build(
         ModelGroup,
         data,
@@ -67,8 +67,8 @@ def model_group(
 
 def check_pacing(r: ConfigReader, data: dict[str, Any], path: str, pacing: Pacing | None) -> None:
     """Keys that only mean something for strategies that start several calls."""
-    staggered = sorted(name for name, kind in STRATEGIES.items() if kind.pacing is Pacing.STAGGERED)
-    fanning = sorted(name for name, kind in STRATEGIES.items() if kind.pacing.fans_out)
+    staggered = sorted(name for name in StrategyName if name.pacing is Pacing.STAGGERED)
+    fanning = sorted(name for name in StrategyName if name.pacing.fans_out)
     for key in ("hedge_delay", "hedge_min_delay", "hedge_budget"):
         if key in data and pacing is not Pacing.STAGGERED:
             r.problem(v.join(path, key), f"is only valid with strategy: {' or '.join(staggered)}")

@@ -6,12 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from router.config import values as v
-from router.config.model import (
-    Budget,
-    GatewayKey,
-    ModelGroup,
-    key_digest,
-)
+from router.config.gateway_keys import Budget, GatewayKey, key_digest
+from router.config.model_groups import ModelGroup
 from router.config.reader import ConfigReader, keys_of
 
 

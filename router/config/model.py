@@ -1,4 +1,6 @@
-"""The gateway's configuration as frozen, typed objects.
+"""The gateway's configuration as frozen, typed objects: ``GatewayConfig`` and its ``server``,
+``deployments``, ``cache`` and ``state`` sections. The other sections have modules of their own:
+``models`` and ``routes`` (``model_groups``), ``keys`` (``gateway_keys``), ``telemetry``.
 
 Reading and validating YAML into them is ``router.config.load`` (with ``reader``): every
 problem is collected with its key path (``deployments[1].timeout: ...``), unknown keys
@@ -8,13 +10,14 @@ are errors, and secrets come only from ``${ENV}`` references.
 from __future__ import annotations
 
 import enum
-import hashlib
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from router.config.gateway_keys import GatewayKey
+from router.config.model_groups import ModelGroup, Route
+from router.config.secret import Secret
 from router.config.telemetry import TelemetrySettings
 
 # Providers Raceway calls itself over pooled aiohttp, with their default base URL: OpenAI-compatible
@@ -84,13 +87,6 @@ WIRE_APIS: Mapping[str, tuple[Dialect, ...]] = {
 }
 
 
-class CacheMode(enum.StrEnum):
-    """When a model group's answers may be served from the response cache."""
-
-    DETERMINISTIC = "deterministic"  # only requests with temperature 0 (and embeddings)
-    ALWAYS = "always"
-
-
 class ResponseModel(enum.StrEnum):
     """The ``model`` of answers: the upstream's, as it sent it, or the public name asked for."""
 
@@ -107,27 +103,6 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
-
-
-class Secret:
-    """A secret string that never shows itself in repr, logs or errors."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -280,118 +255,6 @@ class Deployment:
     @property
     def uses_litellm(self) -> bool:
         return self.provider in LITELLM_PROVIDERS or self.adapter is Adapter.LITELLM
-
-
-@dataclass(frozen=True, kw_only=True)
-class RetrySettings:
-    """After every deployment of a group failed: ``attempts`` more rounds, with backoff."""
-
-    attempts: int = 0
-    backoff: float = 0.1  # first wait; doubles each round, with full jitter
-    max_backoff: float = 2.0
-
-
-@dataclass(frozen=True, kw_only=True)
-class GroupCache:
-    """A model group's use of the response cache."""
-
-    mode: CacheMode = CacheMode.DETERMINISTIC
-    ttl: float | None = None  # None: the cache's default
-    shared: bool = False  # one namespace for every key (default: each key its own)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Affinity:
-    """A model group's sessions keep the deployment that served their last turn (its prompt cache)."""
-
-    ttl: float = 300.0  # how long a pin outlives the session's last request (the provider's cache life)
-    header: str = "x-session-id"  # the client's own session header, looked at first
-
-
-@dataclass(frozen=True, kw_only=True)
-class HedgeBudget:
-    """How many of a ``hedge`` group's requests over the last minute may start a second call."""
-
-    share: float = 0.1
-    minimum: int = 3  # hedges a minute each worker may start whatever the share (a quiet group still hedges)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Resume:
-    """A group's streams that break after content continue on another deployment, spliced."""
-
-    max_resumes: int = 2  # continuations one stream may take
-    cache: bool = True  # a spliced answer may go into the answer cache (when the group caches)
-
-
-@dataclass(frozen=True, kw_only=True)
-class ModelGroup:
-    name: str
-    deployments: tuple[str, ...]
-    strategy: str = "fallback"  # a name in ``router.routing.strategies.STRATEGIES``
-    hedge_delay: float | None = None  # None: auto (recent p95 latency, at least hedge_min_delay)
-    hedge_min_delay: float = 0.05
-    max_parallel: int | None = None  # race: all; hedge: 2
-    fallbacks: tuple[str, ...] = ()
-    retries: RetrySettings = field(default_factory=RetrySettings)
-    max_attempts: int = 8  # upstream calls per request, over every round and fallback group
-    deadline: float = 300.0  # for the whole request, whatever the retries
-    cache: GroupCache | None = None  # None: never cached
-    affinity: Affinity | None = None  # None: every turn placed afresh by the strategy
-    hedge_budget: HedgeBudget = field(default_factory=HedgeBudget)  # hedge only
-    resume: Resume | None = None  # None: a stream that breaks after content ends with an error event
-
-
-@dataclass(frozen=True, kw_only=True)
-class RouteMatch:
-    """Conditions of a routing rule; all given ones must hold."""
-
-    model: str | None = None
-    tags: frozenset[str] = frozenset()  # any of them in the x-raceway-tags header
-    user: str | None = None  # glob on the body's "user" field
-    min_prompt_tokens: int | None = None
-    max_prompt_tokens: int | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class Route:
-    name: str
-    match: RouteMatch
-    to: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class Budget:
-    """A key's spending limits in USD, and where its requests go as it nears or passes them."""
-
-    daily: float | None = None
-    monthly: float | None = None
-    near: float = 0.8  # from this fraction of a limit on, requests go to ``downgrade_to``
-    downgrade_to: str | None = None  # a cheaper model group
-    exceeded_to: str | None = None  # None: over budget, requests get 429 budget_exceeded
-
-
-@dataclass(frozen=True, kw_only=True)
-class GatewayKey:
-    name: str
-    digest: bytes  # SHA-256 of the key: all the gateway needs to recognise it
-    secret: Secret | None = None  # the key itself, when the config has it (inline or from the environment)
-    models: frozenset[str] | None = None  # None: every model
-    allow_override: bool = False  # may pin a deployment with x-raceway-deployment
-    rpm: int | None = None  # for the whole gateway; each worker enforces its share
-    tpm: int | None = None
-    budget: Budget | None = None
-
-    @classmethod
-    def from_secret(cls, name: str, secret: str, **settings: Any) -> GatewayKey:
-        return cls(name=name, digest=key_digest(secret), secret=Secret(secret), **settings)
-
-    def allows(self, model: str) -> bool:
-        return self.models is None or model in self.models
-
-
-def key_digest(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode()).digest()
 
 
 @dataclass(frozen=True, kw_only=True)

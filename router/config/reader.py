@@ -16,9 +16,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any, TypeVar
 
 from router.config import values as v
-from router.config.model import (
-    Secret,
-)
+from router.config.secret import Secret
 
 T = TypeVar("T")
 Parse = Callable[[Any], Any]

@@ -23,28 +23,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from router.config.gateway_keys import Budget, GatewayKey
 from router.config.meanings import MEANINGS, Key, Unit
 from router.config.model import (
-    Affinity,
-    Budget,
     CacheSettings,
     CooldownSettings,
     CorsSettings,
     Deployment,
     FakeSettings,
-    GatewayKey,
-    GroupCache,
-    HedgeBudget,
     Limits,
-    ModelGroup,
     Price,
     RequestLogSettings,
+    ServerSettings,
+    StateSettings,
+)
+from router.config.model_groups import (
+    Affinity,
+    GroupCache,
+    HedgeBudget,
+    ModelGroup,
     Resume,
     RetrySettings,
     Route,
     RouteMatch,
-    ServerSettings,
-    StateSettings,
 )
 from router.config.telemetry import TraceSettings
 

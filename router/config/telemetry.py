@@ -9,10 +9,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # model.py holds this module's settings: no import back at run time
-    from router.config.model import Secret
+from router.config.secret import Secret
 
 
 class TraceProtocol(enum.StrEnum):

@@ -1,4 +1,4 @@
-"""Parsing of human-written durations ("250ms", "60s", "2m") and sizes ("10MiB")."""
+"""Parsing of human-written durations ("250ms", "60s", "2m"), sizes ("10MiB") and binds ("[::1]:8080")."""
 
 from __future__ import annotations
 
@@ -48,3 +48,9 @@ def parse_size(value: object) -> int:
     if size <= 0:
         raise ValueError("a size must be positive")
     return size
+
+
+def split_bind(bind: str) -> tuple[str, int]:
+    """A validated ``HOST:PORT`` as (host, port); an empty host is 127.0.0.1, brackets dropped."""
+    host, _, port = bind.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from router.config.model import FAKE_PROVIDER, LITELLM_PROVIDERS, NATIVE_PROVIDERS
+from router.config.strategies import STRATEGY_NAMES, StrategyName
 from router.config.units import parse_duration
-from router.routing.strategies import STRATEGIES
 
 T = TypeVar("T")
 E = TypeVar("E", bound=enum.StrEnum)
@@ -197,6 +197,7 @@ def provider(value: Any) -> str:
 
 
 def strategy(value: Any) -> str:
-    if value not in STRATEGIES:
-        raise ValueError(f"unknown strategy{suggestion(STRATEGIES, value)} (known: {', '.join(STRATEGIES)})")
+    if value not in STRATEGY_NAMES:
+        known = [str(name) for name in StrategyName]
+        raise ValueError(f"unknown strategy{suggestion(known, value)} (known: {', '.join(known)})")
     return str(value)

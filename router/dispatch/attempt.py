@@ -20,7 +20,8 @@ from typing import Any
 import orjson
 
 from router.dialects.formats import WireFormat
-from router.dispatch.completion import Answers, Call, Completion, Usage
+from router.dialects.usage import Usage
+from router.dispatch.completion import Answers, Call, Completion
 from router.dispatch.opened_stream import OpenedStream, open_stream
 from router.errors import Saturated, UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
 from router.fleet.breaker import State

@@ -11,7 +11,7 @@ from router.dialects.usage import Usage
 from router.fleet.fleet import Member
 from router.providers.correlation import Correlation
 
-__all__ = ["EMBEDDINGS", "Answers", "Call", "Completion", "Usage"]
+__all__ = ["EMBEDDINGS", "Answers", "Call", "Completion"]
 
 
 class Answers(Protocol):

@@ -26,7 +26,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from router.config.model import GatewayConfig, ModelGroup
+from router.config.model import GatewayConfig
+from router.config.model_groups import ModelGroup
+from router.config.strategies import Pacing, pacing_of
 from router.dialects.formats import WireFormat
 from router.dispatch.attempt import Attempt, Calls
 from router.dispatch.completion import Answers, Call, Completion
@@ -47,7 +49,7 @@ from router.providers.correlation import Correlation
 from router.routing.affinity import Placement, place
 from router.routing.rules import RoutedRequest
 from router.routing.sessions import AffinityResult
-from router.routing.strategies import Pacing, RequestTraits, Strategy, kind_of, pacing_of, strategy_for
+from router.routing.strategies import RequestTraits, Strategy, kind_of, strategy_for
 from router.state.backend import PinStore
 from router.telemetry.labels import StreamOutcome
 from router.telemetry.metrics import Metrics

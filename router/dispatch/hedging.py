@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from router.config.model import HedgeBudget
+from router.config.model_groups import HedgeBudget
 
 _BUCKETS = 12  # the last minute in five-second buckets
 _BUCKET_SECONDS = 60.0 / _BUCKETS

@@ -23,13 +23,13 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 
-from router.config.model import ModelGroup
+from router.config.model_groups import ModelGroup
+from router.config.strategies import Pacing, pacing_of
 from router.dispatch.hedging import HedgeAllowance
 from router.dispatch.rounds import Pace
 from router.fleet.fleet import Member
 from router.routing.affinity import Placement
 from router.routing.rules import RoutedRequest
-from router.routing.strategies import Pacing, pacing_of
 from router.telemetry.labels import HedgeSkip
 from router.telemetry.metrics import Metrics
 from router.telemetry.tracing import current_trace

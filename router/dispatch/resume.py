@@ -29,7 +29,8 @@ import enum
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
-from router.config.model import PREFIX_ON_MESSAGE, Continues, Dialect, GatewayConfig, ModelGroup
+from router.config.model import PREFIX_ON_MESSAGE, Continues, Dialect, GatewayConfig
+from router.config.model_groups import ModelGroup
 from router.dialects.bridge import ContinuedStream, Conversation
 from router.dialects.continuation import Partial, continued, takes_calls, unsendable
 from router.dialects.formats import WireFormat

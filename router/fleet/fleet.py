@@ -10,17 +10,18 @@ from dataclasses import dataclass, field
 
 from router.config.model import Deployment, GatewayConfig, Price
 from router.dialects.translate.targets import ANY_TARGET, TargetLimits
-from router.fleet.breaker import Breaker, Clock
-from router.fleet.limits import ConcurrencyGate, RateLimit, per_worker
+from router.fleet.breaker import Breaker, Clock, State
 from router.fleet.stats import DeploymentStats
 from router.fleet.targets import target_limits
+from router.limits import ConcurrencyGate, Limiter, RateLimit, per_worker
 from router.providers.base import Provider
 from router.providers.factory import ProviderFactory
 from router.providers.upstream_errors import Scrubber
 from router.spend.pricing import litellm_price_table, price_of
-from router.state.backend import Limiter, StateBackend
+from router.state.backend import StateBackend
 
 logger = logging.getLogger("raceway.fleet")
+cooldown_logger = logging.getLogger("raceway.cooldowns")
 
 
 @dataclass(eq=False)
@@ -46,6 +47,19 @@ class Member:
     def has_capacity(self, tokens: int) -> bool:
         """Could a call start now without queueing or hitting a rate limit?"""
         return self.gate.has_capacity() and self.rate.has_capacity(tokens)
+
+    def adopt_cooldown(self, seconds: float) -> bool:
+        """Another worker or instance cooled this deployment down for ``seconds`` more: stay away
+        that long too. True when that lengthened its cooldown here (its state is worth publishing)."""
+        if seconds <= self.breaker.seconds_until_available() + 0.01:
+            return False
+        was = self.breaker.state
+        self.breaker.cool_down_for(seconds)
+        if was is not State.COOLED_DOWN:
+            cooldown_logger.warning(
+                "deployment %s cooled down elsewhere: skipped for %.1fs", self.name, seconds
+            )
+        return True
 
 
 def _new_member(
@@ -129,6 +143,14 @@ class Fleet:
         kept = {id(member) for member in members.values()}
         retired = [member for member in self._members.values() if id(member) not in kept]
         return Fleet(self.factory, members, self._clock, self._share, self._state), retired
+
+    def names(self) -> list[str]:
+        return list(self._members)
+
+    def adopt_cooldown(self, name: str, seconds: float) -> Member | None:
+        """A cooldown announced elsewhere (``StateBackend.background``): the member it lengthened."""
+        member = self._members.get(name)
+        return member if member is not None and member.adopt_cooldown(seconds) else None
 
     def __getitem__(self, name: str) -> Member:
         return self._members[name]

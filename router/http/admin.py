@@ -8,11 +8,11 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from router.config.reload import ConfigReloader, ReloadResult
 from router.errors import AdminDisabled, AuthenticationFailed, TooManyAuthFailures
-from router.http.auth import AuthFailure
 from router.http.responses import error_response, json_response
-from router.http.worker import Supervision, Worker
+from router.runtime.keyring import AuthFailure
+from router.runtime.reload import ConfigReloader, ReloadResult
+from router.runtime.worker import Supervision, Worker
 
 
 def _authorized(request: Request) -> ConfigReloader:

@@ -18,11 +18,11 @@ from router.dialects.formats import FORMATS
 from router.dispatch.completion import Completion
 from router.dispatch.opened_stream import OpenedStream
 from router.errors import UpstreamError
-from router.http.drain import Drain
 from router.http.renaming import PublicModelName
 from router.http.responses import SSEResponse, json_response
 from router.providers.correlation import Correlation
 from router.routing.budgets import BUDGET_HEADER
+from router.runtime.drain import Drain
 from router.telemetry.exchange import Exchange, Recorder
 from router.telemetry.labels import StreamOutcome
 

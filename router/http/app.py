@@ -18,12 +18,13 @@ from starlette.types import Receive, Scope, Send
 
 from router.background import BackgroundWork
 from router.config.model import GatewayConfig
-from router.config.reload import ConfigReloader
 from router.errors import GatewayError, InvalidRequest, MethodNotAllowed, RouteNotFound
-from router.gateway import Gateway
 from router.http import admin, endpoints, gemini, models, probes
+from router.http.cors import Cors, cors_for
 from router.http.responses import dialect_of_path, error_response
-from router.http.worker import Supervision, Worker
+from router.runtime.gateway import Gateway
+from router.runtime.reload import ConfigReloader
+from router.runtime.worker import Supervision, Worker
 from router.spend.book import SpendBook
 from router.state import open_state
 from router.status import routes as status_routes
@@ -75,6 +76,8 @@ class RacewayApp(Starlette):
         self.supervision = supervision
         self.draining = False  # set on SIGTERM: /ready answers 503 while requests finish
         self._worker: Worker | None = None  # set by the lifespan, once the gateway is built
+        self._cors_config: GatewayConfig | None = None  # the config ``_cors`` was built for
+        self._cors: Cors | None = None  # None: no CORS (the app does not look further)
 
     def drain(self, grace: float) -> None:
         """Take no more work (``/ready`` answers 503) and, once ``grace`` has passed, answer what
@@ -95,10 +98,14 @@ class RacewayApp(Starlette):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         worker = self._worker
-        if worker is not None and worker.gateway.cors is not None and scope["type"] == "http":
-            await worker.gateway.cors(scope, receive, send, self._dispatch)
-        else:
-            await self._dispatch(scope, receive, send)
+        if worker is not None and scope["type"] == "http":
+            config = worker.gateway.config
+            if config is not self._cors_config:  # a reload: ``server.cors`` may have changed
+                self._cors_config, self._cors = config, cors_for(config.server.cors)
+            if self._cors is not None:
+                await self._cors(scope, receive, send, self._dispatch)
+                return
+        await self._dispatch(scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -192,9 +199,14 @@ def create_app(
         )
         if serving.tracing.enabled and metrics.exemplars is not None:
             background.keep_running("exemplar files", metrics.exemplars.run)
-        for name, loop in state.background(
-            lambda: serving.gateway.fleet, lambda member: serving.gateway.dispatcher.publish_state(member)
-        ).items():
+
+        def adopt_cooldown(deployment: str, seconds: float) -> None:
+            """A cooldown announced by another worker or instance: the fleet applies it."""
+            member = serving.gateway.fleet.adopt_cooldown(deployment, seconds)
+            if member is not None:
+                serving.gateway.dispatcher.publish_state(member)
+
+        for name, loop in state.background(lambda: serving.gateway.fleet.names(), adopt_cooldown).items():
             background.keep_running(name, loop)
         if config_path is not None:
             snapshot = app.supervision.snapshot if app.supervision else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import ClientDisconnect, Request
 
 from router.errors import ClientGone, GatewayError, InvalidRequest, PayloadTooLarge, RequestTimeout
-from router.http.deadlines import Deadlines
+from router.runtime.deadlines import Deadlines
 
 
 async def read_body(request: Request, limit: int, time_limit: float, deadlines: Deadlines) -> bytes:

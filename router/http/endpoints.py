@@ -22,7 +22,8 @@ from starlette.types import Receive
 
 from router.answers.cache import CachedAnswer, CachePlan, plan_for
 from router.answers.reuse import Keeper, ground, look_up
-from router.config.model import Dialect, GatewayConfig, GatewayKey, ResponseModel
+from router.config.gateway_keys import GatewayKey
+from router.config.model import Dialect, GatewayConfig, ResponseModel
 from router.dialects.bridge import Conversation, CountTokens, Embeddings, GeminiCountTokens
 from router.dialects.formats import FORMATS, WireFormat
 from router.dispatch.completion import EMBEDDINGS, Answers, Call
@@ -33,7 +34,6 @@ from router.errors import (
     Saturated,
     ShuttingDown,
 )
-from router.gateway import Gateway
 from router.http.answering import completed, decision_headers, replayed, streaming, wants_usage
 from router.http.bodies import drop_body, read_body
 from router.http.dialect_validation import (
@@ -42,16 +42,17 @@ from router.http.dialect_validation import (
     messages_request,
     responses_request,
 )
-from router.http.drain import DrainEnded
 from router.http.renaming import PublicModelName
 from router.http.responses import SSEResponse, client_disconnected, error_response
 from router.http.validation import chat_request, embeddings_request
-from router.http.worker import worker_of
 from router.providers.litellm_params import CHAT, Surface
 from router.providers.litellm_params import EMBEDDINGS as EMBEDDINGS_SURFACE
 from router.routing.budgets import Tier, steer
 from router.routing.rules import RoutedRequest, route
 from router.routing.sessions import session_of
+from router.runtime.drain import DrainEnded
+from router.runtime.gateway import Gateway
+from router.runtime.worker import worker_of
 from router.telemetry.exchange import Exchange, request_id_from
 from router.telemetry.labels import UpstreamApi
 from router.telemetry.metrics import Metrics

@@ -25,7 +25,7 @@ from router.errors import GatewayError, InvalidRequest, ModelNotFound, RouteNotF
 from router.http.endpoints import Endpoint, serve
 from router.http.gemini_validation import count_tokens_request, gemini_request
 from router.http.responses import error_response, json_response
-from router.http.worker import worker_of
+from router.runtime.worker import worker_of
 
 GENERATE = "generateContent"
 STREAM = "streamGenerateContent"

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from router.errors import GatewayError, ModelNotFound
 from router.http import gemini
 from router.http.responses import error_response, json_response
-from router.http.worker import worker_of
+from router.runtime.worker import worker_of
 
 
 def _model_object(name: str) -> dict[str, Any]:

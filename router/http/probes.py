@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from router.http.responses import json_response
-from router.http.worker import worker_of
+from router.runtime.worker import worker_of
 from router.telemetry.exposition import render
 
 

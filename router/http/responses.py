@@ -13,7 +13,7 @@ from router.config.model import Dialect
 from router.dialects.formats import FORMATS
 from router.dispatch.opened_stream import OpenedStream
 from router.errors import GatewayError, ShuttingDown, UpstreamError
-from router.http.drain import Drain, DrainEnded
+from router.runtime.drain import Drain, DrainEnded
 from router.telemetry.labels import StreamOutcome
 
 logger = logging.getLogger("raceway.responses")

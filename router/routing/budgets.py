@@ -11,7 +11,8 @@ import dataclasses
 import enum
 from datetime import UTC, datetime, timedelta
 
-from router.config.model import Budget, GatewayConfig, GatewayKey
+from router.config.gateway_keys import Budget, GatewayKey
+from router.config.model import GatewayConfig
 from router.errors import BudgetExceeded
 from router.routing.rules import RoutedRequest
 from router.spend.ledger import Spent

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
-from router.config.model import GatewayConfig, GatewayKey, ModelGroup, RouteMatch
+from router.config.gateway_keys import GatewayKey
+from router.config.model import GatewayConfig
+from router.config.model_groups import ModelGroup, RouteMatch
 from router.errors import InvalidRequest, ModelNotFound, PermissionDenied
 from router.providers.correlation import NO_HEADERS, anthropic_headers, trace_context
 from router.routing.sessions import AffinityResult, Session

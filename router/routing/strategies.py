@@ -3,18 +3,20 @@
 The ordering is a pure policy: it sees a group's usable deployments (already filtered for
 health and context window) and returns them in the order to try. The pacing says how the
 dispatcher calls them in that order: one after another (``fallback`` and the balancing
-strategies), all at once (``race``) or staggered (``hedge``). Adding a strategy is adding
-an entry here; the config's validation and the dispatcher read it from the registry.
+strategies), all at once (``race``) or staggered (``hedge``); it is plain data the config
+validates against, with the strategy's name (``router.config.strategies``). Adding a strategy
+is adding its name there and its entry here.
 """
 
 from __future__ import annotations
 
-import enum
 import itertools
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
+
+from router.config.strategies import StrategyName
 
 if TYPE_CHECKING:  # the config validates strategy names before any deployment exists
     from router.fleet.fleet import Member
@@ -120,22 +122,9 @@ class Cheapest:
         return sorted(candidates, key=cost)
 
 
-class Pacing(enum.Enum):
-    """How the dispatcher calls the ordered deployments within one round."""
-
-    ONE_BY_ONE = "one_by_one"  # the next only after the previous failed
-    ALL_AT_ONCE = "all_at_once"  # race: ``max_parallel`` (default: all) at once, the first answer wins
-    STAGGERED = "staggered"  # hedge: the next after ``hedge_delay`` without an answer (default: 2 in flight)
-
-    @property
-    def fans_out(self) -> bool:
-        return self is not Pacing.ONE_BY_ONE
-
-
 @dataclass(frozen=True, slots=True)
 class StrategyKind:
     ordering: Callable[[random.Random], Strategy]  # a fresh instance per group (it may keep a turn)
-    pacing: Pacing = Pacing.ONE_BY_ONE
     # It only spreads load: with affinity, rendezvous hashing may place a new session instead
     # (``router.routing.affinity``), by ``weight`` when ``weighs``.
     spreads: bool = False
@@ -143,24 +132,20 @@ class StrategyKind:
 
 
 STRATEGIES: dict[str, StrategyKind] = {
-    "fallback": StrategyKind(lambda rng: ConfiguredOrder()),
-    "race": StrategyKind(lambda rng: ConfiguredOrder(), Pacing.ALL_AT_ONCE),
-    "hedge": StrategyKind(lambda rng: ConfiguredOrder(), Pacing.STAGGERED),
-    "round_robin": StrategyKind(lambda rng: RoundRobin(), spreads=True),
-    "weighted": StrategyKind(Weighted, spreads=True, weighs=True),
-    "least_busy": StrategyKind(lambda rng: LeastBusy()),
-    "latency": StrategyKind(LowestLatency),
-    "cost": StrategyKind(lambda rng: Cheapest()),
+    StrategyName.FALLBACK: StrategyKind(lambda rng: ConfiguredOrder()),
+    StrategyName.RACE: StrategyKind(lambda rng: ConfiguredOrder()),
+    StrategyName.HEDGE: StrategyKind(lambda rng: ConfiguredOrder()),
+    StrategyName.ROUND_ROBIN: StrategyKind(lambda rng: RoundRobin(), spreads=True),
+    StrategyName.WEIGHTED: StrategyKind(Weighted, spreads=True, weighs=True),
+    StrategyName.LEAST_BUSY: StrategyKind(lambda rng: LeastBusy()),
+    StrategyName.LATENCY: StrategyKind(LowestLatency),
+    StrategyName.COST: StrategyKind(lambda rng: Cheapest()),
 }
 
 
 def strategy_for(name: str, rng: random.Random | None = None) -> Strategy:
     """A fresh strategy instance for one model group (strategies may keep state, like a turn)."""
     return STRATEGIES[name].ordering(rng or random.Random())
-
-
-def pacing_of(name: str) -> Pacing:
-    return STRATEGIES[name].pacing
 
 
 def kind_of(name: str) -> StrategyKind:

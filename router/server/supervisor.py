@@ -53,11 +53,6 @@ class ServeOptions:
     graceful_timeout: float
 
 
-def split_bind(bind: str) -> tuple[str, int]:
-    host, _, port = bind.rpartition(":")
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
 def reuseport_socket(host: str, port: int) -> socket.socket:
     """A bound SO_REUSEPORT socket: a worker listens on it; the supervisor only reserves the port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -124,7 +119,7 @@ def serve(options: ServeOptions) -> int:
     metrics_dir, owns_metrics_dir = _metrics_dir()
     state_dir = tempfile.mkdtemp(prefix=f"raceway-state-{os.getpid()}-")
     # Workers start from this validated copy, so one restarted while the operator's file
-    # holds a broken edit still comes up, on the last good config (see router.config.reload).
+    # holds a broken edit still comes up, on the last good config (see router.runtime.reload).
     (Path(state_dir) / SNAPSHOT_NAME).write_bytes(options.config_bytes)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     context = multiprocessing.get_context("spawn")
@@ -272,9 +267,9 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int,
 
     from router.config.load import load_config
     from router.config.model import ConfigError
-    from router.config.reload import ConfigReloader
     from router.http.app import create_app
-    from router.http.worker import Supervision
+    from router.runtime.reload import ConfigReloader
+    from router.runtime.worker import Supervision
 
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s worker-{index} %(levelname)s %(name)s: %(message)s"

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from router.dispatch.completion import Usage
+from router.dialects.usage import Usage
 from router.spend.ledger import Spent, Tally
 from router.state.backend import SpendStore, StoreUnavailable
 from router.telemetry.labels import SpendPeriod

@@ -23,25 +23,12 @@ if TYPE_CHECKING:
     from router.answers.cache import CachedAnswer
     from router.answers.flights import Flight
     from router.config.model import GatewayConfig
-    from router.fleet.fleet import Fleet, Member
+    from router.limits import Limiter
     from router.spend.ledger import Spent, Tally
 
 
 class StoreUnavailable(Exception):
     """The spend store cannot be used right now; the tallies are kept for the next attempt."""
-
-
-class Limiter(Protocol):
-    """Requests and tokens per minute: this worker's share, or the whole gateway's (Redis)."""
-
-    rpm: int | None
-    tpm: int | None
-
-    def has_capacity(self, tokens: int = 0) -> bool: ...
-
-    async def admit(self, tokens: int, *, owner: str) -> None: ...
-
-    def settle(self, estimated: int, used: int) -> None: ...
 
 
 class AnswerStore(Protocol):
@@ -112,14 +99,17 @@ class StateBackend(Protocol):
         """The ``rpm``/``tpm`` of a deployment or key (``scope``); ``share``: the workers splitting it."""
         ...
 
-    def announce_cooldown(self, member: Member) -> None:
-        """``member``'s breaker opened here: let the other workers and instances know."""
+    def announce_cooldown(self, deployment: str, seconds: float) -> None:
+        """``deployment``'s breaker opened here for ``seconds``: let the other workers and instances know."""
         ...
 
     def background(
-        self, fleet_of: Callable[[], Fleet], on_change: Callable[[Member], None]
+        self, deployments: Callable[[], Sequence[str]], on_cooldown: Callable[[str, float], None]
     ) -> dict[str, Loop]:
-        """Loops the worker must keep running (under supervision) while it serves, by name."""
+        """Loops the worker must keep running (under supervision) while it serves, by name.
+
+        ``deployments`` names the deployments served now; ``on_cooldown(name, seconds)`` is told
+        of each cooldown announced elsewhere (the fleet applies it to its breaker)."""
         ...
 
     def adopt(self, config: GatewayConfig) -> None:

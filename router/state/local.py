@@ -6,21 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from router.fleet.limits import RateLimit
+from router.limits import Limiter, RateLimit
 from router.spend.ledger import Ledger, Spent, Tally
-from router.state.backend import Limiter, Loop, StoreUnavailable
+from router.state.backend import Loop, StoreUnavailable
 from router.state.pins import FILE_NAME, PinTable
 
 if TYPE_CHECKING:
     from router.answers.cache import CachedAnswer
     from router.answers.flights import Flight
     from router.config.model import GatewayConfig
-    from router.fleet.fleet import Fleet, Member
 
 T = TypeVar("T")
 
@@ -88,11 +87,11 @@ class LocalState:
     ) -> Limiter:
         return RateLimit(rpm, tpm, share=share, wait=wait)
 
-    def announce_cooldown(self, member: Member) -> None:
+    def announce_cooldown(self, deployment: str, seconds: float) -> None:
         return None  # the other workers find out by themselves
 
     def background(
-        self, fleet_of: Callable[[], Fleet], on_change: Callable[[Member], None]
+        self, deployments: Callable[[], Sequence[str]], on_cooldown: Callable[[str, float], None]
     ) -> dict[str, Loop]:
         return {}
 

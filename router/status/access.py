@@ -16,10 +16,10 @@ import ipaddress
 
 from starlette.requests import Request
 
+from router.config.units import split_bind
 from router.errors import AuthenticationFailed, RouteNotFound
-from router.http.auth import AuthFailure
-from router.http.worker import Worker
-from router.server.supervisor import split_bind
+from router.runtime.keyring import AuthFailure
+from router.runtime.worker import Worker
 
 
 class Access(enum.Enum):

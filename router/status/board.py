@@ -20,10 +20,10 @@ from typing import Any
 
 import orjson
 
-from router.config.reload import ConfigReloader
 from router.fleet.breaker import State
-from router.gateway import Gateway
 from router.providers.upstream_errors import Scrubber
+from router.runtime.gateway import Gateway
+from router.runtime.reload import ConfigReloader
 
 INTERVAL = 0.5
 STALE_AFTER = 5.0  # a file not rewritten for this long is a worker that is gone

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from router.config.model import Deployment, GatewayConfig, GatewayKey
+from router.config.gateway_keys import GatewayKey
+from router.config.model import Deployment, GatewayConfig
+from router.config.strategies import Pacing, pacing_of
 from router.routing.budgets import tier_of
-from router.routing.strategies import Pacing, pacing_of
 from router.spend.ledger import Spent
 from router.status.board import STATE_NAMES
 from router.status.figures import Window

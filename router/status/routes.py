@@ -22,7 +22,7 @@ from starlette.responses import Response, StreamingResponse
 
 from router.errors import GatewayError, RouteNotFound
 from router.http.responses import error_response, json_response
-from router.http.worker import Worker, worker_of
+from router.runtime.worker import Worker, worker_of
 from router.status import access
 from router.status.board import reload_facts
 from router.status.query import RequestQuery

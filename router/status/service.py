@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from router.config.model import GatewayConfig
-from router.gateway import Gateway
+from router.config.model import BackendKind, GatewayConfig
+from router.runtime.gateway import Gateway
 from router.spend.book import utc_day
 from router.spend.ledger import Spent
 from router.state.backend import StateBackend, StoreUnavailable
@@ -24,7 +24,8 @@ from router.status.journal import JournalTracing
 from router.status.overview import Sources, overview
 from router.status.query import MAX_LIMIT, RequestQuery
 from router.status.request_log import RequestLog
-from router.status.store import RequestLogUnavailable, open_store
+from router.status.sqlite_log import SqliteRequestLog
+from router.status.store import RequestLogStore, RequestLogUnavailable, SqliteStore
 from router.telemetry.exposition import families
 from router.telemetry.metrics import Metrics
 from router.telemetry.tracing import Tracing
@@ -96,3 +97,15 @@ class StatusService:
     async def close(self) -> None:
         if self.request_log is not None:
             await self.request_log.close()
+
+
+def open_store(config: GatewayConfig, state: StateBackend) -> RequestLogStore:
+    """The store for ``config``: Redis's stream when the state is shared through Redis."""
+    settings = config.server.request_log
+    if config.state.backend is BackendKind.REDIS:
+        from router.state.redis.backend import RedisBackend
+        from router.status.redis_log import RedisStore
+
+        assert isinstance(state, RedisBackend), "state.backend: redis opens the Redis backend"
+        return RedisStore(state.redis, max_rows=settings.max_rows, max_age=settings.max_age)
+    return SqliteStore(SqliteRequestLog(settings.path, max_rows=settings.max_rows, max_age=settings.max_age))

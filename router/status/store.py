@@ -1,9 +1,11 @@
-"""Where the request log is kept: the interface, its two stores and the choice between them.
+"""Where the request log is kept: the interface and the SQLite store.
 
 - ``SqliteStore`` (``state.backend: local``): the SQLite file ``server.request_log.path``,
   shared by the instance's workers, used from threads of its own;
 - ``RedisStore`` (``state.backend: redis``, in ``redis_log``): one capped stream shared by
   every instance.
+
+``StatusService.open`` chooses between them (``open_store``).
 
 A store either does what it is asked or raises ``RequestLogUnavailable``; the request log
 counts what it could not write and carries on.
@@ -17,8 +19,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
-from router.config.model import BackendKind, GatewayConfig
-from router.state.backend import StateBackend
 from router.status.query import RequestQuery
 from router.status.sqlite_log import SqliteRequestLog
 
@@ -64,15 +64,3 @@ class SqliteStore:
         await asyncio.get_running_loop().run_in_executor(self._writer, self._log.close)
         self._writer.shutdown(wait=False)
         self._reader.shutdown(wait=False)
-
-
-def open_store(config: GatewayConfig, state: StateBackend) -> RequestLogStore:
-    """The store for ``config``: Redis's stream when the state is shared through Redis."""
-    settings = config.server.request_log
-    if config.state.backend is BackendKind.REDIS:
-        from router.state.redis.backend import RedisBackend
-        from router.status.redis_log import RedisStore
-
-        assert isinstance(state, RedisBackend), "state.backend: redis opens the Redis backend"
-        return RedisStore(state.redis, max_rows=settings.max_rows, max_age=settings.max_age)
-    return SqliteStore(SqliteRequestLog(settings.path, max_rows=settings.max_rows, max_age=settings.max_age))

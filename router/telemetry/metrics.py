@@ -24,10 +24,6 @@ OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 
 # Label value for a model name that is not in the config: client input never becomes a label.
 UNKNOWN_MODEL = "(unknown)"
 
-# Refusals of a deployment's concurrency queue, and of a deployment's or key's rpm / tpm.
-QUEUE_REASONS = ("queue_full", "queue_timeout")
-RATE_LIMIT_REASONS = ("rate_limited", "tokens_exceed_limit")
-
 _M = TypeVar("_M", Counter, Gauge, Histogram)
 # How a gauge combines the workers' values in multiprocess mode (prometheus-client's names).
 _Mode = Literal["max", "livesum", "livemin"]

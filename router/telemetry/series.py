@@ -9,11 +9,12 @@ import itertools
 
 from router.answers.cache import CacheStatus
 from router.config.model import GatewayConfig
+from router.config.strategies import Pacing, pacing_of
+from router.limits import QUEUE_REASONS, RATE_LIMIT_REASONS
 from router.routing.budgets import Tier
 from router.routing.sessions import AffinityResult
-from router.routing.strategies import Pacing, pacing_of
 from router.telemetry.labels import Eviction, HedgeSkip, SpendPeriod, StatusClass, TokenKind, UpstreamOutcome
-from router.telemetry.metrics import QUEUE_REASONS, RATE_LIMIT_REASONS, Metrics
+from router.telemetry.metrics import Metrics
 
 
 def declare_series(config: GatewayConfig, metrics: Metrics) -> None:
@@ -61,8 +62,8 @@ def declare_series(config: GatewayConfig, metrics: Metrics) -> None:
                 metrics.race_outcomes.labels(name, member)
         if pacing is Pacing.STAGGERED:
             metrics.hedges.labels(name)
-            for reason in HedgeSkip:
-                metrics.hedges_skipped.labels(name, reason)
+            for skip in HedgeSkip:
+                metrics.hedges_skipped.labels(name, skip)
         elif pacing is Pacing.ALL_AT_ONCE and group.affinity is not None:
             metrics.hedges_skipped.labels(name, HedgeSkip.WARM)
         if group.affinity is not None:
@@ -73,8 +74,8 @@ def declare_series(config: GatewayConfig, metrics: Metrics) -> None:
     if any(group.cache is not None for group in config.models.values()):
         for result in (CacheStatus.HIT, CacheStatus.MISS):
             metrics.cache_lookups.labels(result)
-        for reason in Eviction:
-            metrics.cache_evictions.labels(reason)
+        for eviction in Eviction:
+            metrics.cache_evictions.labels(eviction)
     for key in config.keys:
         if key.rpm is not None or key.tpm is not None:
             for reason in RATE_LIMIT_REASONS:

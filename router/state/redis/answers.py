@@ -23,7 +23,7 @@ from router.answers.cache import CachedAnswer
 from router.answers.flights import Flight
 from router.background import BackgroundWork
 from router.config.model import CacheSettings
-from router.dispatch.completion import Usage
+from router.dialects.usage import Usage
 from router.errors import GatewayError, RelayedFailure
 from router.state.redis.connection import RedisState, StateUnavailable
 from router.telemetry.labels import Eviction

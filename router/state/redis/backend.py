@@ -3,12 +3,11 @@ opened and closed together, behind the ``StateBackend`` interface."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from router.config.model import GatewayConfig
-from router.fleet.fleet import Fleet, Member
-from router.fleet.limits import RateLimit
-from router.state.backend import Limiter, Loop
+from router.limits import Limiter, RateLimit
+from router.state.backend import Loop
 from router.state.pins import PinTable
 from router.state.redis.answers import RedisAnswers
 from router.state.redis.connection import RedisState
@@ -47,13 +46,13 @@ class RedisBackend:
             return local
         return SharedRateLimit(self.redis, scope, name, rpm, tpm, wait=wait, fallback=local)
 
-    def announce_cooldown(self, member: Member) -> None:
-        self.cooldowns.announce(member)
+    def announce_cooldown(self, deployment: str, seconds: float) -> None:
+        self.cooldowns.announce(deployment, seconds)
 
     def background(
-        self, fleet_of: Callable[[], Fleet], on_change: Callable[[Member], None]
+        self, deployments: Callable[[], Sequence[str]], on_cooldown: Callable[[str, float], None]
     ) -> dict[str, Loop]:
-        return {"shared cooldown watch": lambda: self.cooldowns.watch(fleet_of, on_change)}
+        return {"shared cooldown watch": lambda: self.cooldowns.watch(deployments, on_cooldown)}
 
     def adopt(self, config: GatewayConfig) -> None:
         self.answers.settings = config.cache

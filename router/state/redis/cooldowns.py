@@ -2,25 +2,21 @@
 
 When a worker's breaker opens, it writes the deployment's cooldown end (wall-clock time)
 to Redis with the same expiry. Every worker reads all of them every ``cooldown_poll``
-(0.5 s) and holds its own breaker open until then, so every instance stops calling a
-failing deployment within a second. Each breaker still probes on its own once the
-cooldown ends.
+(0.5 s) and tells its fleet what is left of each, which holds its own breaker open until
+then (``Member.adopt_cooldown``), so every instance stops calling a failing deployment within
+a second. Each breaker still probes on its own once the cooldown ends. The board speaks
+deployment names and seconds: it never touches a breaker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from router.background import BackgroundWork
-from router.fleet.breaker import State
-from router.fleet.fleet import Fleet, Member
 from router.state.redis.connection import RedisState, StateUnavailable
-
-logger = logging.getLogger("raceway.cooldowns")
 
 
 class CooldownBoard:
@@ -34,12 +30,12 @@ class CooldownBoard:
     def _key(self, deployment: str) -> str:
         return self._state.key("cooldown", deployment)
 
-    def announce(self, member: Member) -> None:
-        """Tell everyone ``member`` is cooling down (in the background: never on a request's path)."""
-        seconds = member.breaker.seconds_until_available()
+    def announce(self, deployment: str, seconds: float) -> None:
+        """Tell everyone ``deployment`` cools down for ``seconds`` (in the background: never on a
+        request's path)."""
         if seconds <= 0:
             return
-        self._writes.soon(f"announce the cooldown of {member.name}", self._write(member.name, seconds))
+        self._writes.soon(f"announce the cooldown of {deployment}", self._write(deployment, seconds))
 
     async def _write(self, deployment: str, seconds: float) -> None:
         until = str(self._clock() + seconds)
@@ -49,33 +45,27 @@ class CooldownBoard:
                 lambda client: client.set(self._key(deployment), until, px=int(seconds * 1000) + 1)
             )
 
-    async def watch(self, fleet_of: Callable[[], Fleet], on_change: Callable[[Member], None]) -> None:
-        """Until cancelled: adopt the cooldowns others announced (``fleet_of`` gives the current fleet)."""
+    async def watch(
+        self, deployments: Callable[[], Sequence[str]], on_cooldown: Callable[[str, float], None]
+    ) -> None:
+        """Until cancelled: pass on the cooldowns others announced for the ``deployments`` served now."""
         while True:
             await asyncio.sleep(self._poll)
-            await self.adopt(list(fleet_of()), on_change)
+            await self.adopt(deployments(), on_cooldown)
 
-    async def adopt(self, members: list[Member], on_change: Callable[[Member], None]) -> None:
-        if not members:
+    async def adopt(self, deployments: Sequence[str], on_cooldown: Callable[[str, float], None]) -> None:
+        """``on_cooldown(name, seconds left)`` for each of ``deployments`` cooling down somewhere."""
+        if not deployments:
             return
-        keys = [self._key(member.name) for member in members]
+        keys = [self._key(name) for name in deployments]
         try:
             values = await self._state.call(lambda client: client.mget(keys))
         except StateUnavailable:
             return
         now = self._clock()
-        for member, value in zip(members, values, strict=True):
-            if value is None:
-                continue
-            remaining = float(value) - now
-            if remaining > member.breaker.seconds_until_available() + 0.01:
-                was = member.breaker.state
-                member.breaker.cool_down_for(remaining)
-                if was is not State.COOLED_DOWN:
-                    logger.warning(
-                        "deployment %s cooled down elsewhere: skipped for %.1fs", member.name, remaining
-                    )
-                on_change(member)
+        for name, value in zip(deployments, values, strict=True):
+            if value is not None:
+                on_cooldown(name, float(value) - now)
 
     async def close(self) -> None:
         await self._writes.settle(1.0)

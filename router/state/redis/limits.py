@@ -14,7 +14,7 @@ import asyncio
 import time
 
 from router.errors import Saturated
-from router.fleet.limits import RateLimit, refuse_if_larger_than_limit
+from router.limits import RateLimit, SaturationReason, refuse_if_larger_than_limit
 from router.state.redis.connection import RedisState, StateUnavailable
 
 # KEYS: requests TAT, tokens TAT. ARGV: rpm, tpm (0: none), tokens of this request, correction
@@ -96,7 +96,9 @@ class SharedRateLimit:
         while (wait := await self._try(tokens)) > 0:
             if time.monotonic() + wait > give_up:
                 self._saturated_until = time.monotonic() + wait
-                raise Saturated(f"{owner} is over its rate limit", reason="rate_limited", retry_after=wait)
+                raise Saturated(
+                    f"{owner} is over its rate limit", reason=SaturationReason.RATE_LIMITED, retry_after=wait
+                )
             await asyncio.sleep(wait)
 
     async def _try(self, tokens: int) -> float:

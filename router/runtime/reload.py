@@ -32,7 +32,7 @@ from router.background import BackgroundWork
 from router.config.load import parse_config
 from router.config.model import ConfigError, GatewayConfig
 from router.fleet.fleet import Member, drain
-from router.gateway import Gateway
+from router.runtime.gateway import Gateway
 from router.telemetry.metrics import Metrics
 
 logger = logging.getLogger("raceway.reload")

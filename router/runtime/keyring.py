@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from starlette.types import Scope
 
-from router.config.model import GatewayKey, key_digest
+from router.config.gateway_keys import GatewayKey, key_digest
 from router.errors import AuthenticationFailed, TooManyAuthFailures
 from router.telemetry.metrics import Metrics
 

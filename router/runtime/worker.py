@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry
 from starlette.requests import Request
 
-from router.config.reload import ConfigReloader
-from router.gateway import Gateway
-from router.http.deadlines import Deadlines
-from router.http.drain import Drain
+from router.runtime.deadlines import Deadlines
+from router.runtime.drain import Drain
+from router.runtime.gateway import Gateway
+from router.runtime.reload import ConfigReloader
 from router.telemetry.exchange import Recorder
 from router.telemetry.metrics import Metrics
 from router.telemetry.tracing import OFF, Tracing

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from router.answers.cache import ResponseCache
 from router.answers.flights import Flights
-from router.config.model import GatewayConfig, GatewayKey
+from router.config.gateway_keys import GatewayKey
+from router.config.model import GatewayConfig
 from router.dispatch.dispatcher import Dispatcher
 from router.fleet.fleet import Fleet, Member
-from router.fleet.limits import per_worker
-from router.http.auth import FailureLimit, KeyRing
-from router.http.cors import Cors, cors_for
+from router.limits import Limiter, per_worker
 from router.providers.litellm_params import LiteLLMFieldPolicy
+from router.runtime.keyring import FailureLimit, KeyRing
 from router.spend.book import SpendBook
 from router.state import open_state
-from router.state.backend import Limiter, StateBackend
+from router.state.backend import StateBackend
 from router.telemetry.labels import LimitKind, LimitScope
 from router.telemetry.metrics import Metrics
 from router.telemetry.series import declare_series
@@ -36,7 +36,6 @@ class Gateway:
     spend: SpendBook
     litellm_fields: LiteLLMFieldPolicy
     state: StateBackend
-    cors: Cors | None  # None: no CORS (the app does not look further)
 
     @classmethod
     def build(
@@ -59,7 +58,7 @@ class Gateway:
         gateway = cls(
             config,
             fleet,
-            Dispatcher(config, fleet, metrics, on_cooldown=state.announce_cooldown, pins=state.pins),
+            Dispatcher(config, fleet, metrics, on_cooldown=_cooldown_announcer(state), pins=state.pins),
             KeyRing(config.keys, metrics, _failure_limit(config, workers)),
             _key_limits(config, workers, state),
             ResponseCache(config.cache, metrics),
@@ -67,7 +66,6 @@ class Gateway:
             spend or SpendBook(state.spend, config.state.sync_interval),
             LiteLLMFieldPolicy(config),
             state,
-            cors_for(config.server.cors),
         )
         gateway._activate(metrics)
         return gateway
@@ -93,7 +91,6 @@ class Gateway:
             self.spend,
             LiteLLMFieldPolicy(config),
             self.state,
-            cors_for(config.server.cors),
         )
         gateway._activate(metrics)
         return gateway, retired
@@ -129,6 +126,15 @@ class Gateway:
 
     async def close(self) -> None:
         await self.fleet.close()
+
+
+def _cooldown_announcer(state: StateBackend) -> Callable[[Member], None]:
+    """Tell the other workers and instances when a breaker opens here (the backend speaks names)."""
+
+    def announce(member: Member) -> None:
+        state.announce_cooldown(member.name, member.breaker.seconds_until_available())
+
+    return announce
 
 
 def _failure_limit(

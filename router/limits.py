@@ -1,5 +1,9 @@
 """Admission: per-deployment concurrency caps with bounded queues, and rate limits (aiolimiter).
 
+The ``Limiter`` protocol is what a deployment or key is admitted by: this worker's
+``RateLimit`` here, or the state backend's shared one (``router.state.redis.limits``); every
+refusal is a ``Saturated`` with a ``SaturationReason``.
+
 Everything here belongs to one worker's event loop and is built inside it. Rate limits
 are configured for the whole gateway; each of the N workers enforces 1/N of each limit
 (``share``), so the gateway as a whole stays within it whichever worker a request lands on.
@@ -8,12 +12,40 @@ are configured for the whole gateway; each of the N workers enforces 1/N of each
 from __future__ import annotations
 
 import asyncio
+import enum
 import math
 from collections import deque
+from typing import Protocol
 
 from aiolimiter import AsyncLimiter
 
 from router.errors import Saturated
+
+
+class SaturationReason(enum.StrEnum):
+    """Why a deployment or key had no room for a request (``raceway_rejected_total{reason}``)."""
+
+    QUEUE_FULL = "queue_full"  # the deployment's concurrency queue is full
+    QUEUE_TIMEOUT = "queue_timeout"  # waited ``queue_timeout`` for a free slot
+    RATE_LIMITED = "rate_limited"  # over its rpm or tpm (for longer than ``limit_wait``)
+    TOKENS_EXCEED_LIMIT = "tokens_exceed_limit"  # larger than a whole minute of its tpm
+
+
+QUEUE_REASONS = (SaturationReason.QUEUE_FULL, SaturationReason.QUEUE_TIMEOUT)  # a concurrency gate's
+RATE_LIMIT_REASONS = (SaturationReason.RATE_LIMITED, SaturationReason.TOKENS_EXCEED_LIMIT)  # a rate limit's
+
+
+class Limiter(Protocol):
+    """Requests and tokens per minute: this worker's share, or the whole gateway's (Redis)."""
+
+    rpm: int | None
+    tpm: int | None
+
+    def has_capacity(self, tokens: int = 0) -> bool: ...
+
+    async def admit(self, tokens: int, *, owner: str) -> None: ...
+
+    def settle(self, estimated: int, used: int) -> None: ...
 
 
 class ConcurrencyGate:
@@ -45,7 +77,9 @@ class ConcurrencyGate:
             self.active += 1
             return
         if len(self._waiters) >= self.max_queue:
-            raise Saturated("the deployment's queue is full", reason="queue_full", retry_after=1.0)
+            raise Saturated(
+                "the deployment's queue is full", reason=SaturationReason.QUEUE_FULL, retry_after=1.0
+            )
         loop = asyncio.get_running_loop()
         granted: asyncio.Future[None] = loop.create_future()
         self._waiters.append(granted)
@@ -73,7 +107,9 @@ class ConcurrencyGate:
 def _expire(granted: asyncio.Future[None]) -> None:
     if not granted.done():
         granted.set_exception(
-            Saturated("waited too long for a free slot", reason="queue_timeout", retry_after=1.0)
+            Saturated(
+                "waited too long for a free slot", reason=SaturationReason.QUEUE_TIMEOUT, retry_after=1.0
+            )
         )
 
 
@@ -116,7 +152,7 @@ class RateLimit:
         if not self.wait and not self.has_capacity(tokens):
             raise Saturated(
                 f"{owner} is over its rate limit",
-                reason="rate_limited",
+                reason=SaturationReason.RATE_LIMITED,
                 retry_after=self.seconds_until_capacity(tokens),
             )
         try:
@@ -128,7 +164,7 @@ class RateLimit:
         except TimeoutError as exc:
             raise Saturated(
                 f"{owner} stayed over its rate limit for {self.wait:g}s",
-                reason="rate_limited",
+                reason=SaturationReason.RATE_LIMITED,
                 retry_after=self.seconds_until_capacity(tokens),
             ) from exc
         if self.tokens is not None:
@@ -166,7 +202,7 @@ def refuse_if_larger_than_limit(tokens: int, tpm: int | None, owner: str, *, whe
         raise Saturated(
             f"the request (about {tokens} tokens) is larger than {owner}'s whole per-minute token "
             f"limit{where} ({tpm})",
-            reason="tokens_exceed_limit",
+            reason=SaturationReason.TOKENS_EXCEED_LIMIT,
         )
 
 
