@@ -35,6 +35,7 @@ class Continuing:
         self.rest = rest
         self.cost = 0.25
         self.resumed: list[dict[str, object]] = []
+        self.keeps_answer = True
         self.noted: list[bytes] = []
         self.broken: list[UpstreamError] = []
         self.ended: list[StreamOutcome] = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from router.dialects.continuation import skipped
+from router.dialects.continuation import Partial, skipped
 from router.wire.sse import data_event, read_event
 
 _IDENTITY = ("responseId", "modelVersion")
@@ -56,6 +56,9 @@ class GeminiSplicer:
         if self._stopped:
             return "the answer had ended"
         return None if self.text else "no text to continue"
+
+    def partial(self) -> Partial:
+        return Partial(self.text)  # a tool call is never continued here
 
     def begin(self, skip: str = "") -> None:
         self._skip = skip

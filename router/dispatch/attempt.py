@@ -211,6 +211,7 @@ class Calls:
         self.metrics.upstream_first_chunk.labels(member.name).observe(first_token)
         attempt.span.opened(first_token, opened.head)
         opened.watch = attempt.span.stream_watcher(wire_format)
+        opened.span = attempt.span
 
         def ended(outcome: StreamOutcome) -> None:
             if attempt.ended:

@@ -150,6 +150,7 @@ class Dispatcher:
     ) -> OpenedStream:
         """A stream of ``body``'s answer (its events in ``wire_format``), committed to a deployment."""
         tokens = expected_tokens(request, body)
+        deadline_at = asyncio.get_running_loop().time() + request.group.deadline
         opened, _member, attempts = await self._dispatch(
             request,
             lambda attempt: self._calls.stream(
@@ -161,7 +162,16 @@ class Dispatcher:
         opened.attempts = attempts
         if request.group.resume is not None:
             opened.resumer = resumer_for(
-                request, call, wire_format, opened, self._fleet, self._calls, tokens, self._correlation
+                request,
+                call,
+                wire_format,
+                opened,
+                config=self._config,
+                fleet=self._fleet,
+                calls=self._calls,
+                tokens=tokens,
+                correlation=self._correlation,
+                deadline_at=deadline_at,
             )
         return opened
 

@@ -31,6 +31,7 @@ from router.errors import UpstreamError, UpstreamTimeout
 from router.providers.correlation import Correlation
 from router.providers.upstream_errors import Scrubber, failure_in_event
 from router.telemetry.labels import StreamOutcome
+from router.telemetry.tracing import NO_ATTEMPT, AttemptSpan
 from router.wire.dialect import Dialect
 from router.wire.formats import FORMATS, WireFormat
 from router.wire.usage import Usage
@@ -43,6 +44,7 @@ class Continuer(Protocol):
 
     cost: float  # of the continuations that ended
     resumed: list[dict[str, Any]]  # each continuation: from, to, at_chars
+    keeps_answer: bool  # a spliced answer may go into the answer cache
 
     def note(self, event: bytes) -> None: ...
 
@@ -75,6 +77,8 @@ class OpenedStream:
     on_event: Callable[[bytes], None] | None = field(default=None, repr=False)
     # Sees every event too, for the stream's trace span (set only when the request is traced).
     watch: Callable[[bytes], None] | None = field(default=None, repr=False)
+    # The call's trace span (a continuation's links to it).
+    span: AttemptSpan = field(default=NO_ATTEMPT, repr=False)
     outcome: StreamOutcome | None = None  # set once, by ``end``
     resumer: Continuer | None = field(default=None, repr=False)
     # The failure a continuation took over from (this call broke; the client's stream went on).

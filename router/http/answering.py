@@ -126,12 +126,16 @@ def streaming(
 
     def ended(outcome: StreamOutcome) -> None:
         exchange.usage, exchange.cost = opened.usage, opened.total_cost
-        if opened.resumer is not None and opened.resumer.resumed:
-            exchange.resumed = opened.resumer.resumed
+        exchange.attempts = opened.attempts  # continuations included
+        resumer = opened.resumer
+        kept = outcome is StreamOutcome.COMPLETE
+        if resumer is not None and resumer.resumed:
+            exchange.resumed = resumer.resumed
+            kept = kept and resumer.keeps_answer  # a spliced answer, cached unless its group says not
         _stream_ended(recorder, exchange, outcome)
         if assembler is None:
             return
-        answer = assembler.answer() if outcome is StreamOutcome.COMPLETE else None
+        answer = assembler.answer() if kept else None
         if answer is not None:
             keeper.keep(CachedAnswer(answer, opened.deployment, opened.usage))
         elif keeper.flight is not None and outcome is StreamOutcome.CUT:

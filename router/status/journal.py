@@ -168,6 +168,9 @@ class JournalAttempt(AttemptSpan):
     def stream_watcher(self, wire_format: WireFormat) -> Callable[[bytes], None] | None:
         return self.inner.stream_watcher(wire_format)
 
+    def resumes(self, broken: AttemptSpan, at_chars: int) -> None:
+        self.inner.resumes(broken.inner if isinstance(broken, JournalAttempt) else broken, at_chars)
+
     def stream_ended(self, outcome: StreamOutcome, usage: Usage | None) -> None:
         if outcome is StreamOutcome.CUT:
             self.error = UpstreamOutcome.STREAM_CUT.value

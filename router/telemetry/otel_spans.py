@@ -169,6 +169,7 @@ class OtelAttemptSpan:
         "_losing",
         "_outcome",
         "_trace",
+        "deployment",
         "span",
     )
 
@@ -176,6 +177,7 @@ class OtelAttemptSpan:
         self, trace: OtelRequestTrace, deployment: Deployment, number: int, hedge_delay: float | None
     ):
         self._trace = trace
+        self.deployment = deployment.name
         model = deployment.model or deployment.name
         attributes: dict[str, str | bool | int | float] | None = None
         if trace.recording:
@@ -277,6 +279,14 @@ class OtelAttemptSpan:
             reasons.extend(wire_format.finish_reasons(event))
 
         return watch
+
+    def resumes(self, broken: AttemptSpan, at_chars: int) -> None:
+        if not self._trace.recording or not isinstance(broken, OtelAttemptSpan):
+            return
+        self.span.set_attribute("raceway.resume.from", broken.deployment)
+        self.span.add_link(
+            broken.span.get_span_context(), {"raceway.link": "resumes", "raceway.resume.at_chars": at_chars}
+        )
 
     def stream_ended(self, outcome: StreamOutcome, usage: Usage | None) -> None:
         if not self._trace.recording:

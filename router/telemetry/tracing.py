@@ -74,6 +74,9 @@ class AttemptSpan(Protocol):
         """What should see each event of the stream this attempt opened (events in
         ``wire_format``); None: nothing (tracing off, or the request is not traced)."""
 
+    def resumes(self, broken: AttemptSpan, at_chars: int) -> None:
+        """This call continues the stream ``broken``'s call broke (``resume``): a link to its span."""
+
     def stream_ended(self, outcome: StreamOutcome, usage: Usage | None) -> None:
         """The stream this attempt serves ended."""
 
@@ -198,6 +201,9 @@ class UntracedAttempt:
 
     def stream_watcher(self, wire_format: WireFormat) -> Callable[[bytes], None] | None:
         return None
+
+    def resumes(self, broken: AttemptSpan, at_chars: int) -> None:
+        return
 
     def stream_ended(self, outcome: StreamOutcome, usage: Usage | None) -> None:
         return None
