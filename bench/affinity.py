@@ -121,13 +121,14 @@ def affinity_steps_us(repeat: int = 5000) -> dict[str, float]:
     session key (from the header; from the ~90 KB body's prefix when no header names it), its
     group key, the pin lookup, the placement over three deployments and the pin's write."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from router.config.model import CooldownSettings, Deployment, Dialect
+    from router.config.model import CooldownSettings, Deployment
     from router.fleet.breaker import Breaker
     from router.fleet.fleet import Member
     from router.fleet.stats import DeploymentStats
     from router.routing.affinity import place
     from router.routing.sessions import session_of
     from router.state.pins import PinTable
+    from router.wire.dialect import Dialect
 
     history = [
         {"role": "user", "content": "fix the failing test " * 20},

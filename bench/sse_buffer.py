@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from router.sse import SSEBuffer
+from router.wire.sse import SSEBuffer
 
 CHUNK = b"x" * 16 * 1024
 

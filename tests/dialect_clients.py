@@ -1,6 +1,6 @@
 """The four client dialects as the official SDKs speak them, each reduced to one ``Turn``.
 
-For ``tests/test_dialect_conformance.py``: per dialect, how to ask (JSON, or a stream rebuilt
+For ``tests/conformance/``: per dialect, how to ask (JSON, or a stream rebuilt
 by the SDK's own accumulator), how to send tool results back in that dialect, and how to
 read what an upstream of each wire received (``tool_exchange``). A ``Turn`` keeps the
 dialect's own names (stop reasons, usage fields) so that a JSON answer and a stream of the

@@ -17,18 +17,19 @@ from prometheus_client import CollectorRegistry
 
 from router.config.gateway_keys import GatewayKey
 from router.config.load import parse_config
-from router.config.model import Dialect, GatewayConfig
-from router.dialects.bridge import Conversation, Embeddings
-from router.dialects.formats import FORMATS
+from router.config.model import GatewayConfig
 from router.dispatch.completion import EMBEDDINGS, Completion
 from router.dispatch.dispatcher import Dispatcher
 from router.dispatch.opened_stream import OpenedStream
+from router.dispatch.preparation import Conversation, Embeddings
 from router.errors import UpstreamError
 from router.fleet.fleet import Fleet
 from router.routing.rules import route
 from router.state.local import LocalState
 from router.telemetry.labels import StreamOutcome
 from router.telemetry.metrics import Metrics
+from router.wire.dialect import Dialect
+from router.wire.formats import FORMATS
 from tests.memory_upstream import MemoryUpstream
 from tests.upstream import ScriptedUpstream
 

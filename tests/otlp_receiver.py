@@ -40,6 +40,7 @@ class ReceivedSpan:
     status_code: int  # 0 unset, 1 ok, 2 error
     events: list[tuple[str, dict[str, Any]]]
     resource: dict[str, Any] = field(default_factory=dict)
+    links: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # trace, span, attributes
 
     @property
     def seconds(self) -> float:
@@ -78,6 +79,14 @@ def decode(body: bytes) -> list[ReceivedSpan]:
                             (e.name, {a.key: _value(a.value) for a in e.attributes}) for e in span.events
                         ],
                         resource=resource,
+                        links=[
+                            (
+                                link.trace_id.hex(),
+                                link.span_id.hex(),
+                                {a.key: _value(a.value) for a in link.attributes},
+                            )
+                            for link in span.links
+                        ],
                     )
                 )
     return spans

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from router.config.model import Dialect
 from router.config.model_groups import HedgeBudget
 from router.dispatch.hedging import HedgeAllowance
 from router.limits import ConcurrencyGate
 from router.routing.affinity import place, rendezvous
 from router.routing.sessions import AffinityResult, SessionSource, session_of
 from router.state.pins import PinTable
+from router.wire.dialect import Dialect
 from tests.test_strategies import Clock, member, names
 
 HEADER = "x-session-id"

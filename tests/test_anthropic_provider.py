@@ -9,12 +9,12 @@ import aiohttp
 import orjson
 import pytest
 
-from router.config.model import Dialect
 from router.config.secret import Secret
 from router.errors import UpstreamError, UpstreamRateLimited
 from router.providers.anthropic import AnthropicProvider
 from router.providers.correlation import Correlation
 from router.providers.factory import ProviderFactory, open_session
+from router.wire.dialect import Dialect
 from tests.helpers import native
 from tests.upstream import Behaviour, FakeUpstream
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from router.config.model import Adapter, CooldownSettings, Deployment, Dialect
-from router.dialects.bridge import Conversation
+from router.config.model import Adapter, Deployment
 from router.dialects.translate.anthropic import messages_request_to_chat
 from router.dialects.translate.cache_hints import takes_cache_control, with_cache_control
-from router.fleet.breaker import Breaker
-from router.fleet.fleet import Member
-from router.fleet.stats import DeploymentStats
+from router.dialects.translate.targets import ANY_TARGET
+from router.dispatch.preparation import Conversation
+from router.providers.base import Provider
+from router.wire.dialect import Dialect
 
 HINT = {"type": "ephemeral", "ttl": "5m"}
 IMAGE = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AA=="}}
@@ -71,27 +71,29 @@ def test_only_anthropic_models_behind_litellm_take_cache_control() -> None:
     assert not takes_cache_control(deployment("openai", "gpt-4o"))
 
 
-def _member(provider: str, api: Dialect, adapter: Adapter = Adapter.NATIVE) -> Member:
+def _provider(provider: str, api: Dialect, adapter: Adapter = Adapter.NATIVE) -> Provider:
     deployment = Deployment(name="d", provider=provider, model="claude-x", api=api, adapter=adapter)
-    provider_stub = SimpleNamespace(wire=Dialect.CHAT if adapter is Adapter.LITELLM else api)
-    return Member(deployment, provider_stub, Breaker(CooldownSettings()), DeploymentStats(), None)  # type: ignore[arg-type]
+    wire = Dialect.CHAT if adapter is Adapter.LITELLM else api
+    return SimpleNamespace(deployment=deployment, wire=wire)  # type: ignore[return-value]
 
 
 def test_prompt_cache_key_reaches_native_chat_and_responses_upstreams_only() -> None:
-    chat_up, responses_up = _member("openai", Dialect.CHAT), _member("openai", Dialect.RESPONSES)
-    anthropic_up = _member("anthropic", Dialect.MESSAGES)
-    via_litellm = _member("anthropic", Dialect.MESSAGES, Adapter.LITELLM)
+    chat_up, responses_up = _provider("openai", Dialect.CHAT), _provider("openai", Dialect.RESPONSES)
+    anthropic_up = _provider("anthropic", Dialect.MESSAGES)
+    via_litellm = _provider("anthropic", Dialect.MESSAGES, Adapter.LITELLM)
     messages = Conversation(Dialect.MESSAGES, messages_body(), cache_key="abc123")
-    assert messages.body_of(chat_up)["prompt_cache_key"] == "abc123"
-    assert messages.body_of(responses_up)["prompt_cache_key"] == "abc123"
-    assert messages.body_of(anthropic_up) is messages.body
-    hinted = messages.body_of(via_litellm)  # litellm refuses parameters its provider lacks
+    assert messages.body_of(chat_up, ANY_TARGET)["prompt_cache_key"] == "abc123"
+    assert messages.body_of(responses_up, ANY_TARGET)["prompt_cache_key"] == "abc123"
+    assert messages.body_of(anthropic_up, ANY_TARGET) is messages.body
+    hinted = messages.body_of(via_litellm, ANY_TARGET)  # litellm refuses parameters its provider lacks
     assert "prompt_cache_key" not in hinted and "cache_control" in str(hinted)
     assert "prompt_cache_key" not in messages.body_for(Dialect.CHAT)  # the translation itself
     responses = Conversation(
         Dialect.RESPONSES, {"model": "m", "input": "hi", "prompt_cache_key": "own"}, "abc"
     )
-    assert responses.body_of(chat_up)["prompt_cache_key"] == "own"
-    assert "prompt_cache_key" not in responses.body_of(_member("gemini", Dialect.CHAT, Adapter.LITELLM))
+    assert responses.body_of(chat_up, ANY_TARGET)["prompt_cache_key"] == "own"
+    assert "prompt_cache_key" not in responses.body_of(
+        _provider("gemini", Dialect.CHAT, Adapter.LITELLM), ANY_TARGET
+    )
     chat = Conversation(Dialect.CHAT, {"model": "m", "messages": [{"role": "user", "content": "x"}]})
-    assert "prompt_cache_key" not in chat.body_of(responses_up)  # no session known, none invented
+    assert "prompt_cache_key" not in chat.body_of(responses_up, ANY_TARGET)  # no session known, none invented

@@ -16,8 +16,8 @@ import anthropic
 import openai
 import pytest
 
-from router.config.model import Dialect
 from router.routing.sessions import session_of
+from router.wire.dialect import Dialect
 from tests.anthropic_upstream import anthropic_app
 from tests.conftest import RunningGateway, serving
 from tests.servers import serve_in_thread

@@ -13,7 +13,7 @@ from openai.types import Completion
 from router.answers.completions import CompletionAssembler, replay_completion
 from router.answers.replay import MAX_CHOICES
 from router.dialects.translate.completions_chat import ChatEventsToCompletions
-from router.sse import DONE_EVENT, event_json
+from router.wire.sse import DONE_EVENT, event_json
 from tests.oracles import DIALECTS, violations
 
 ANSWER: dict[str, Any] = {

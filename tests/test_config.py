@@ -13,7 +13,6 @@ from router.config.model import (
     Continues,
     CooldownSettings,
     Deployment,
-    Dialect,
     FakeSettings,
     ServerSettings,
     StateSettings,
@@ -22,6 +21,7 @@ from router.config.model_groups import GroupCache, ModelGroup, Resume
 from router.config.reader import ConfigReader
 from router.config.secret import Secret
 from router.config.telemetry import TelemetrySettings, TraceProtocol, TraceSettings
+from router.wire.dialect import Dialect
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -582,7 +582,7 @@ deployments:
   - {name: opted-out, provider: anthropic, model: c, continues: none}
 models:
   - {name: m, deployments: [claude, gpt, local, opted-out], resume: {}}
-  - {name: n, deployments: [claude], resume: {max_resumes: 5}}
+  - {name: n, deployments: [claude], resume: {max_resumes: 5, cache: false}}
   - {name: o, deployments: [claude]}
 """,
         {},
@@ -594,8 +594,8 @@ models:
         "local": Continues.PREFIX,
         "opted-out": Continues.NONE,
     }
-    assert config.models["m"].resume == Resume(max_resumes=2)
-    assert config.models["n"].resume == Resume(max_resumes=5)
+    assert config.models["m"].resume == Resume(max_resumes=2, cache=True)
+    assert config.models["n"].resume == Resume(max_resumes=5, cache=False)
     assert config.models["o"].resume is None  # off by default
 
 
@@ -607,7 +607,7 @@ deployments:
   - {name: b, provider: openai, model: o, continues: prefill}
   - {name: c, provider: openai, model: o, continues: always}
   - {name: d, provider: openai, model: o, adapter: litellm, continues: prefix}
-models: [{name: m, deployments: [a, b, c, d], resume: {max_resumes: 0}}]
+models: [{name: m, deployments: [a, b, c, d], resume: {max_resumes: 0, cache: "no"}}]
 """
     ) == [
         "deployments[0].continues: prefix is only for api: chat",
@@ -615,4 +615,5 @@ models: [{name: m, deployments: [a, b, c, d], resume: {max_resumes: 0}}]
         "deployments[2].continues: expected one of prefill, prefix, none, got a string",
         "deployments[3].continues: is only for native providers (litellm forwards no continuation)",
         "models[0].resume.max_resumes: expected a positive integer",
+        "models[0].resume.cache: expected true or false, got a string",
     ]

@@ -24,8 +24,8 @@ from router.errors import (
     UpstreamTimeout,
 )
 from router.fleet.breaker import State
-from router.sse import DONE_EVENT
 from router.telemetry.labels import StreamOutcome
+from router.wire.sse import DONE_EVENT
 from tests.harness import Harness, build_harness, stream_text
 from tests.memory_upstream import MemoryUpstream
 from tests.upstream import Behaviour

@@ -6,17 +6,17 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from router.config.model import Dialect
-from router.dialects.formats import FORMATS
-from router.dialects.translate.events import named_event, read_event
-from router.dialects.usage import Usage
 from router.errors import ModelNotFound, UpstreamError, UpstreamRateLimited
-from router.sse import DONE_EVENT
+from router.wire.dialect import Dialect
+from router.wire.formats import FORMATS, StreamFailure
+from router.wire.sse import DONE_EVENT, data_event, named_event, read_event
+from router.wire.usage import Usage
 
 MESSAGES = FORMATS[Dialect.MESSAGES]
 RESPONSES = FORMATS[Dialect.RESPONSES]
 CHAT = FORMATS[Dialect.CHAT]
 COMPLETIONS = FORMATS[Dialect.COMPLETIONS]
+GEMINI = FORMATS[Dialect.GEMINI]
 
 
 def anthropic(name: str, **payload: object) -> bytes:
@@ -116,6 +116,75 @@ def test_a_failed_responses_stream_ends_as_openai_ends_one() -> None:
     limited = RESPONSES.error_event(UpstreamRateLimited("slow down"), 0)
     failed_alone = read_event(limited.split(b"\n\n")[1] + b"\n\n")[1]["response"]
     assert failed_alone["status"] == "failed" and failed_alone["error"]["code"] == "rate_limit_exceeded"
+
+
+# Each wire's error event, as its upstream ends a stream that fails midway.
+FAILURES = {
+    Dialect.CHAT: data_event({"error": {"message": "overloaded", "type": "server_error"}}),
+    Dialect.COMPLETIONS: data_event({"error": {"message": "overloaded", "type": "server_error"}}),
+    Dialect.MESSAGES: anthropic("error", error={"type": "overloaded_error", "message": "overloaded"}),
+    Dialect.RESPONSES: named_event(
+        "error", {"type": "error", "code": "server_error", "message": "overloaded", "sequence_number": 3}
+    ),
+    Dialect.GEMINI: data_event({"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}}),
+}
+# Content of each wire that speaks of errors without being one.
+CONTENT = {
+    Dialect.CHAT: [
+        data_event({"choices": [{"index": 0, "delta": {"content": '"error": no'}}]}),
+        data_event({"choices": [{"index": 0, "delta": {"content": "hi"}}], "error": None}),
+        DONE_EVENT,
+    ],
+    Dialect.COMPLETIONS: [data_event({"choices": [{"index": 0, "text": '"error"'}]}), DONE_EVENT],
+    Dialect.MESSAGES: [
+        anthropic("content_block_delta", index=0, delta={"type": "text_delta", "text": '"error"'}),
+        anthropic("message_stop"),
+    ],
+    Dialect.RESPONSES: [
+        named_event("response.output_text.delta", {"type": "response.output_text.delta", "delta": '"error"'}),
+        named_event(
+            "response.completed",
+            {"type": "response.completed", "response": {"status": "completed", "error": None}},
+        ),
+    ],
+    Dialect.GEMINI: [
+        data_event({"candidates": [{"content": {"role": "model", "parts": [{"text": '"error"'}]}}]}),
+    ],
+}
+
+
+@pytest.mark.parametrize("wire", list(Dialect))
+def test_each_format_recognises_its_own_error_event(wire: Dialect) -> None:
+    assert FORMATS[wire].failure_in(FAILURES[wire]) == StreamFailure("overloaded")
+
+
+@pytest.mark.parametrize("wire", list(Dialect))
+def test_content_that_speaks_of_errors_is_no_failure(wire: Dialect) -> None:
+    assert [FORMATS[wire].failure_in(event) for event in CONTENT[wire]] == [None] * len(CONTENT[wire])
+
+
+@pytest.mark.parametrize("wire", list(Dialect))
+def test_the_error_event_raceway_ends_a_stream_with_is_a_failure_of_its_format(wire: Dialect) -> None:
+    ending = FORMATS[wire].error_event(UpstreamError("the upstream fell over"), 0)
+    first = ending.split(b"\n\n")[0] + b"\n\n"  # Responses: ``error``, then ``response.failed``
+    failure = FORMATS[wire].failure_in(first)
+    assert failure is not None and failure.message is not None and "fell over" in failure.message
+
+
+def test_a_failed_response_says_why_and_one_without_an_error_is_only_the_end() -> None:
+    def failed(error: object) -> bytes:
+        response = {"status": "failed", "error": error}
+        return named_event("response.failed", {"type": "response.failed", "response": response})
+
+    assert RESPONSES.failure_in(failed({"code": "server_error", "message": "gave up"})) == StreamFailure(
+        "gave up"
+    )
+    assert RESPONSES.failure_in(failed(None)) is None
+
+
+def test_an_error_without_a_message_is_still_a_failure() -> None:
+    assert CHAT.failure_in(data_event({"error": "broken"})) == StreamFailure(None)
+    assert MESSAGES.failure_in(anthropic("error")) == StreamFailure(None)
 
 
 @pytest.mark.parametrize("text", ["", None])

@@ -14,8 +14,8 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
+from tests.conformance.matrix import KEY, gateway_config
 from tests.conftest import RunningGateway, serving
-from tests.test_dialect_conformance import KEY, gateway_config
 from tests.upstream import Behaviour, FakeUpstream
 
 pytestmark = pytest.mark.integration

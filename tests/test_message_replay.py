@@ -12,7 +12,7 @@ from anthropic.types import Message, RawMessageStreamEvent
 from pydantic import TypeAdapter
 
 from router.answers.messages import MAX_BLOCKS, MessageAssembler, replay_message
-from router.dialects.translate.events import named_event, read_event
+from router.wire.sse import named_event, read_event
 
 STREAM_EVENT: TypeAdapter[Any] = TypeAdapter(RawMessageStreamEvent)
 

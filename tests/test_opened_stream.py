@@ -11,15 +11,16 @@ from typing import Any
 
 import pytest
 
-from router.config.model import Dialect, Price
-from router.dialects.formats import FORMATS
-from router.dialects.translate.events import DONE, data_event
-from router.dialects.usage import Usage
+from router.config.model import Price
 from router.dispatch.legs import Leg
 from router.dispatch.opened_stream import Committed, Continuation, OpenedStream
 from router.dispatch.stream_end import StreamResult
 from router.errors import UpstreamError
 from router.telemetry.labels import StreamOutcome
+from router.wire.dialect import Dialect
+from router.wire.formats import FORMATS
+from router.wire.sse import DONE_EVENT, data_event
+from router.wire.usage import Usage
 
 PRICE = Price(input=1_000_000.0, output=2_000_000.0)  # a dollar a prompt token, two an answer's
 
@@ -73,6 +74,8 @@ class Continuing:
         self.rest = rest
         self.observers = observers
         self.resumed: list[dict[str, Any]] = []
+        self.keeps_answer = True
+        self.attempts = 1
         self.noted: list[bytes] = []
         self.broken: list[UpstreamError] = []
         self.continued: list[Leg] = []
@@ -98,9 +101,9 @@ async def test_a_stream_tells_every_observer_the_same_one_result_in_whatever_ord
     heard_in_each_order = []
     for order in itertools.permutations(["cache", "access log", "status page"]):
         log: list[tuple[str, Any]] = []
-        first = leg("a", [text("one")], ending(usage(3, 4), DONE), Heard("bookkeeping", log))
+        first = leg("a", [text("one")], ending(usage(3, 4), DONE_EVENT), Heard("bookkeeping", log))
         stream = OpenedStream(Committed(first), observers=[Heard(name, log) for name in order])
-        assert await relayed(stream) == [text("one"), usage(3, 4), DONE]
+        assert await relayed(stream) == [text("one"), usage(3, 4), DONE_EVENT]
         await stream.end(StreamOutcome.COMPLETE)
         await stream.end(StreamOutcome.ABANDONED)  # once ended, a stream stays as it ended
         assert log[0][0] == "bookkeeping"  # its call ends first: the stream's cost is that call's
@@ -112,26 +115,26 @@ async def test_a_stream_tells_every_observer_the_same_one_result_in_whatever_ord
 
 async def test_its_observers_see_every_event_the_client_gets_and_the_usage_chunk_it_does_not() -> None:
     client = Heard()
-    first = leg("a", [text("one")], ending(usage(3, 4), DONE))
+    first = leg("a", [text("one")], ending(usage(3, 4), DONE_EVENT))
     stream = OpenedStream(Committed(first), hide_usage=True, observers=[client])
-    assert await relayed(stream) == [text("one"), DONE]
-    assert client.events == [text("one"), usage(3, 4), DONE]  # the cache keeps the answer's usage
+    assert await relayed(stream) == [text("one"), DONE_EVENT]
+    assert client.events == [text("one"), usage(3, 4), DONE_EVENT]  # the cache keeps the answer's usage
 
 
 async def test_a_broken_stream_goes_on_with_its_continuation_and_its_call_ends_at_the_break() -> None:
     call, continued, client = Heard(), Heard(), Heard()
-    resumer = Continuing([text(" two"), usage(5, 6), DONE], continued)
+    resumer = Continuing([text(" two"), usage(5, 6), DONE_EVENT], continued)
     first = leg("a", [usage(1, 1), text("one")], breaking(), call)
     stream = OpenedStream(Committed(first, 1, resumer), observers=[client])
     events = stream.events()
     assert [await anext(events), await anext(events)] == [usage(1, 1), text("one")]
     assert not call.results
     rest = [event async for event in events]
-    assert rest == [text(" two"), usage(5, 6), DONE]
+    assert rest == [text(" two"), usage(5, 6), DONE_EVENT]
     assert call.results == [StreamResult(StreamOutcome.CUT, Usage(1, 1), 3.0)]  # over at the break
     assert resumer.broken[0].message == "deployment a failed midway: reset"
-    assert resumer.noted == [usage(1, 1), text("one"), text(" two"), usage(5, 6), DONE]
-    assert continued.events == [text(" two"), usage(5, 6), DONE] and not continued.results
+    assert resumer.noted == [usage(1, 1), text("one"), text(" two"), usage(5, 6), DONE_EVENT]
+    assert continued.events == [text(" two"), usage(5, 6), DONE_EVENT] and not continued.results
     await stream.end(StreamOutcome.COMPLETE)
     assert continued.results == [StreamResult(StreamOutcome.COMPLETE, Usage(5, 6), 17.0)]
     # The client's result: the usage its stream reported, the cost of both calls.
@@ -165,7 +168,7 @@ async def test_without_a_resumer_a_break_is_the_failure_as_ever() -> None:
 
 async def test_a_replay_costs_nothing() -> None:
     client = Heard()
-    stream = OpenedStream.replay("a", [text("one"), usage(3, 4), DONE], FORMATS[Dialect.CHAT], [client])
-    assert await relayed(stream) == [text("one"), usage(3, 4), DONE]
+    stream = OpenedStream.replay("a", [text("one"), usage(3, 4), DONE_EVENT], FORMATS[Dialect.CHAT], [client])
+    assert await relayed(stream) == [text("one"), usage(3, 4), DONE_EVENT]
     await stream.end(StreamOutcome.COMPLETE)
     assert client.results == [StreamResult(StreamOutcome.COMPLETE, Usage(3, 4), 0.0)]

@@ -14,7 +14,6 @@ from prometheus_client import CollectorRegistry
 from router.answers.cache import CachedAnswer
 from router.config.model import CacheSettings, CooldownSettings, StateSettings
 from router.config.secret import Secret
-from router.dialects.usage import Usage
 from router.errors import RelayedFailure, Saturated, UpstreamRateLimited
 from router.fleet.breaker import Breaker, State
 from router.fleet.fleet import Member
@@ -29,6 +28,7 @@ from router.state.redis.limits import SharedRateLimit
 from router.state.redis.pins import RedisPins
 from router.state.redis.spend import RedisSpendStore
 from router.telemetry.metrics import Metrics
+from router.wire.usage import Usage
 from tests.helpers import fake
 from tests.redis_server import RedisServer, free_port
 

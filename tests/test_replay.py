@@ -12,7 +12,7 @@ from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletionChunk, ParsedChatCompletion
 
 from router.answers.replay import MAX_CHOICES, MAX_TOOL_CALLS, StreamAssembler, replay
-from router.sse import DONE_EVENT, event_json, has_content, is_done
+from router.wire.sse import DONE_EVENT, event_json, has_content, is_done
 
 TEXT_ANSWER: dict[str, Any] = {
     "id": "chatcmpl-1",

@@ -16,8 +16,8 @@ from router.dispatch.stream_end import StreamResult
 from router.errors import UpstreamError
 from router.http.responses import SSEResponse
 from router.runtime.drain import Drain
-from router.sse import DONE_EVENT
 from router.telemetry.labels import StreamOutcome
+from router.wire.sse import DONE_EVENT
 
 CHUNK = b'data: {"choices": [{"index": 0, "delta": {"content": "hi"}}]}\n\n'
 

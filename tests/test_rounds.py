@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 from prometheus_client import CollectorRegistry
 
-from router.config.model import CooldownSettings, Deployment, Dialect
-from router.dialects.formats import FORMATS
+from router.config.model import CooldownSettings, Deployment
 from router.dispatch.attempt import Attempt, Calls, Verdict
 from router.dispatch.rounds import Answered, AttemptBudget, Failed, Pace, RoundFailed, outcome_of, run_round
 from router.errors import UpstreamError, UpstreamRejected
@@ -21,6 +20,8 @@ from router.fleet.stats import DeploymentStats
 from router.providers.correlation import Correlation
 from router.providers.fake import FakeProvider
 from router.telemetry.metrics import Metrics
+from router.wire.dialect import Dialect
+from router.wire.formats import FORMATS
 from tests.virtual_time import run
 
 RACE = Pace(parallel=3, all_at_once=True)

@@ -28,10 +28,10 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as genai_types
 
+from tests.conformance.matrix import KEY, deployment
 from tests.conftest import RunningGateway, serving
 from tests.dialect_clients import TOOLS, ChatClient, Client, GeminiClient, MessagesClient, ResponsesClient
 from tests.oracles import DIALECTS, GEMINI_REQUESTS, Dialect, Shape, request_shape, violations
-from tests.test_dialect_conformance import KEY, deployment
 from tests.upstream import Behaviour, FakeUpstream, Sent
 from tests.wire_tap import Exchange, TapTransport, tapped_client
 
@@ -327,7 +327,7 @@ async def test_a_stream_failing_midway_ends_as_the_clients_provider_ends_it(
         }
     }
     threaded_upstream.script(f"up-{wire}", Behaviour(reply="one two three four", error=error, error_after=2))
-    # Each SDK's own reaction (an error raised, or none) is tests/test_dialect_conformance.py's business.
+    # Each SDK's own reaction (an error raised, or none) is tests/conformance/'s business.
     with contextlib.suppress(openai.APIError, anthropic.APIError, genai_errors.APIError, RuntimeError):
         await ask(sdks, client, f"via-{wire}", stream=True)
     (streamed,) = sdks.tap.exchanges

@@ -12,10 +12,10 @@ from typing import Any
 import orjson
 import pytest
 
-from router.config.model import Dialect
 from router.dialects.bridge import translate_answer
 from router.dialects.shapes import answer_fault, event_fault
-from router.dialects.translate.events import read_event
+from router.wire.dialect import Dialect
+from router.wire.sse import read_event
 from tests.upstream_wires import Answer, ChatWire, GeminiWire, MessagesWire, ResponsesWire, Wire
 
 WIRES: dict[Dialect, Wire] = {

@@ -9,13 +9,13 @@ import pytest
 
 from router.config.gateway_keys import Budget, GatewayKey
 from router.config.load import parse_config
-from router.dialects.usage import Usage
 from router.errors import BudgetExceeded
 from router.routing.budgets import Tier, steer, tier_of
 from router.routing.rules import route
 from router.spend.book import SpendBook
 from router.spend.ledger import Spent
 from router.state.local import LedgerStore
+from router.wire.usage import Usage
 
 NOON = datetime(2026, 11, 24, 12, 0, tzinfo=UTC).timestamp()
 DAY = 86400.0

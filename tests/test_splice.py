@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from router.config.model import Dialect
-from router.dialects.splice import ChatSplicer, MessagesSplicer, splicer_for
+from router.dialects.continuation import Partial, ToolCall
+from router.dialects.splice import MessagesSplicer, splicer_for
+from router.dialects.splice_chat import ChatSplicer, CompletionsSplicer
 from router.dialects.splice_gemini import GeminiSplicer
 from router.dialects.splice_responses import ResponsesSplicer
-from router.dialects.translate.events import DONE, data_event, named_event, read_event
+from router.wire.dialect import Dialect
+from router.wire.sse import DONE_EVENT, data_event, named_event, read_event
 
 
 def chunk(delta: dict[str, Any], *, id: str = "a", finish: str | None = None, **extra: Any) -> bytes:
@@ -20,12 +22,12 @@ def payloads(events: list[bytes]) -> list[Any]:
     return [read_event(event)[1] for event in events]
 
 
-def test_every_dialect_but_legacy_completions_has_a_splicer_so_far() -> None:
+def test_every_client_dialect_has_a_splicer() -> None:
     assert isinstance(splicer_for(Dialect.CHAT), ChatSplicer)
     assert isinstance(splicer_for(Dialect.MESSAGES), MessagesSplicer)
     assert isinstance(splicer_for(Dialect.RESPONSES), ResponsesSplicer)
     assert isinstance(splicer_for(Dialect.GEMINI), GeminiSplicer)
-    assert splicer_for(Dialect.COMPLETIONS) is None
+    assert isinstance(splicer_for(Dialect.COMPLETIONS), CompletionsSplicer)
 
 
 def test_a_chat_continuation_keeps_the_first_calls_identity_and_drops_its_opening() -> None:
@@ -40,7 +42,7 @@ def test_a_chat_continuation_keeps_the_first_calls_identity_and_drops_its_openin
     usage = {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}
     (tail,) = payloads(splicer.splice(data_event({"id": "b", "choices": [], "usage": usage})))
     assert tail["usage"] == usage and tail["id"] == "a"  # the cut call reported none
-    assert splicer.splice(DONE) == [DONE]
+    assert splicer.splice(DONE_EVENT) == [DONE_EVENT]
 
 
 def test_a_chat_usage_adds_what_the_broken_call_reported() -> None:
@@ -54,10 +56,10 @@ def test_a_chat_usage_adds_what_the_broken_call_reported() -> None:
     assert tail["usage"] == {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}
 
 
-def test_a_chat_answer_with_a_tool_call_thinking_or_an_end_is_not_continued() -> None:
+def test_a_chat_answer_with_a_cut_tool_call_thinking_or_an_end_is_not_continued() -> None:
     tool = {"tool_calls": [{"index": 0, "id": "c", "function": {"name": "f", "arguments": "{"}}]}
     for delta, finish, why in [
-        (tool, None, "a tool call"),
+        (tool, None, "a tool call cut in its arguments"),
         ({"reasoning_content": "hmm"}, None, "thinking"),
         ({"content": "done"}, "stop", "ended"),
     ]:
@@ -65,6 +67,51 @@ def test_a_chat_answer_with_a_tool_call_thinking_or_an_end_is_not_continued() ->
         splicer.note(chunk(delta, finish=finish))
         refusal = splicer.refusal()
         assert refusal is not None and why in refusal
+
+
+def tool_piece(index: int, arguments: str, *, id: str | None = None) -> dict[str, Any]:
+    call: dict[str, Any] = {"index": index, "function": {"arguments": arguments}}
+    if id is not None:
+        call |= {"id": id, "type": "function"}
+        call["function"]["name"] = "f"
+    return {"tool_calls": [call]}
+
+
+def test_a_chat_answer_whose_tool_calls_came_whole_continues_after_them_numbered_after_them() -> None:
+    splicer = ChatSplicer()
+    for delta in (
+        {"content": "Let me look."},
+        tool_piece(0, "", id="call_a"),
+        tool_piece(0, '{"city": '),
+        tool_piece(0, '"Paris"}'),
+    ):
+        splicer.note(chunk(delta))
+    assert splicer.refusal() is None
+    assert splicer.partial() == Partial("Let me look.", (ToolCall("call_a", "f", '{"city": "Paris"}'),))
+    splicer.begin()
+    (spliced,) = payloads(splicer.splice(chunk(tool_piece(0, "", id="call_b"), id="b")))
+    assert spliced["choices"][0]["delta"]["tool_calls"][0]["index"] == 1  # a call of its own, never merged
+    assert spliced["choices"][0]["delta"]["tool_calls"][0]["id"] == "call_b"
+
+
+def test_completions_text_is_continued_under_the_first_calls_id_with_its_offsets() -> None:
+    def text(piece: str, *, id: str, offset: int | None = None, finish: str | None = None) -> bytes:
+        logprobs = None if offset is None else {"tokens": [piece], "text_offset": [offset]}
+        choice = {"text": piece, "index": 0, "logprobs": logprobs, "finish_reason": finish}
+        return data_event(
+            {"id": id, "object": "text_completion", "created": 1, "model": "m", "choices": [choice]}
+        )
+
+    splicer = CompletionsSplicer()
+    splicer.note(text("one two", id="cmpl-a", offset=0))
+    assert splicer.refusal() is None and splicer.partial() == Partial("one two")
+    splicer.begin()
+    (spliced,) = payloads(splicer.splice(text(" three", id="cmpl-b", offset=0)))
+    assert spliced["id"] == "cmpl-a" and spliced["choices"][0]["text"] == " three"
+    assert spliced["choices"][0]["logprobs"]["text_offset"] == [len("one two")]
+    assert splicer.splice(text("", id="cmpl-b")) == []  # nothing to say
+    (end,) = payloads(splicer.splice(text("", id="cmpl-b", finish="stop")))
+    assert end["choices"][0]["finish_reason"] == "stop"
 
 
 def messages_start(id: str, input_tokens: int) -> bytes:
@@ -125,12 +172,41 @@ def test_a_messages_continuation_that_opens_a_tool_call_closes_the_clients_text_
     assert start["index"] == 1 and start["content_block"]["type"] == "tool_use"
 
 
-def test_a_messages_answer_with_a_tool_use_or_thinking_block_is_not_continued() -> None:
-    for kind in ("tool_use", "thinking"):
-        splicer = MessagesSplicer()
-        splicer.note(messages_start("msg_a", 5))
-        splicer.note(block_start(0, kind))
-        assert splicer.refusal() is not None
+def input_delta(index: int, piece: str) -> bytes:
+    delta = {"type": "input_json_delta", "partial_json": piece}
+    return named_event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+
+
+def test_a_messages_answer_in_a_thinking_block_or_a_tool_use_input_cut_midway_is_not_continued() -> None:
+    thinking = MessagesSplicer()
+    thinking.note(messages_start("msg_a", 5))
+    thinking.note(block_start(0, "thinking"))
+    assert thinking.refusal() == "the answer holds thinking"
+    cut = MessagesSplicer()
+    for event in (messages_start("msg_a", 5), block_start(0, "tool_use"), input_delta(0, '{"city": "Pa')):
+        cut.note(event)
+    assert cut.refusal() == "the answer holds a tool call cut in its arguments"
+
+
+def test_a_messages_tool_use_received_whole_is_closed_and_the_continuations_blocks_follow_it() -> None:
+    splicer = MessagesSplicer()
+    for event in (
+        messages_start("msg_a", 5),
+        block_start(0),
+        text_delta(0, "Looking."),
+        named_event("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        block_start(1, "tool_use"),
+        input_delta(1, '{"city": '),
+        input_delta(1, '"Paris"}'),
+    ):
+        splicer.note(event)
+    assert splicer.refusal() is None  # its content_block_stop never came, but its input is whole
+    assert splicer.partial() == Partial("Looking.", (ToolCall("t", "f", '{"city": "Paris"}'),))
+    splicer.begin()
+    stop, *_ = payloads(splicer.splice(messages_start("msg_b", 8)))
+    assert stop == {"type": "content_block_stop", "index": 1}
+    (start,) = payloads(splicer.splice(block_start(0, "tool_use")))
+    assert start["index"] == 2
 
 
 def gemini_chunk(text: str | None, *, id: str, finish: str | None = None, usage: Any = None) -> bytes:

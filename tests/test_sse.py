@@ -1,6 +1,6 @@
 import pytest
 
-from router.sse import EventTooLarge, SSEBuffer, error_event, event_json, has_content, is_done
+from router.wire.sse import EventTooLarge, SSEBuffer, data_event, event_json, has_content, is_done
 
 
 def test_events_split_across_arbitrary_chunks() -> None:
@@ -35,7 +35,7 @@ def test_event_helpers() -> None:
     assert is_done(b"data: [DONE]\n\n") and not is_done(b'data: {"x": 1}\n\n')
     assert event_json(b'event: x\ndata: {"x": 1}\n\n') == {"x": 1}
     assert event_json(b": keepalive\n\n") is None
-    assert error_event({"error": {"message": "m"}}) == b'data: {"error":{"message":"m"}}\n\n'
+    assert data_event({"error": {"message": "m"}}) == b'data: {"error":{"message":"m"}}\n\n'
 
 
 def test_a_crlf_split_between_chunks_still_ends_the_event() -> None:

@@ -12,10 +12,8 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry
 
-from router.config.model import Dialect
 from router.config.secret import Secret
 from router.config.telemetry import TraceSettings
-from router.dialects.usage import Usage
 from router.errors import Saturated, UpstreamError
 from router.telemetry import tracing
 from router.telemetry.exchange import Exchange, Recorder
@@ -26,6 +24,8 @@ from router.telemetry.otel import OtelTracing
 from router.telemetry.otel_spans import OtelAttemptSpan, OtelRequestTrace, OtelSpan
 from router.telemetry.traces import start_tracing
 from router.telemetry.tracing import NO_ATTEMPT, NO_TRACE, OFF, current_trace, make_current
+from router.wire.dialect import Dialect
+from router.wire.usage import Usage
 from tests.helpers import native
 from tests.otlp_receiver import OtlpReceiver, ReceivedSpan
 

@@ -25,8 +25,8 @@ from router.dialects.translate.anthropic import (
     messages_answer_to_chat,
     messages_request_to_chat,
 )
-from router.dialects.translate.events import DONE, data_event, named_event, read_event
 from router.errors import InvalidRequest, UpstreamError
+from router.wire.sse import DONE_EVENT, data_event, named_event, read_event
 
 ANTHROPIC_EVENT: TypeAdapter[RawMessageStreamEvent] = TypeAdapter(RawMessageStreamEvent)
 
@@ -202,7 +202,7 @@ def chat_stream(answer: dict[str, Any]) -> list[bytes]:
             events.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": p}}]}))
     events.append(chunk({}, answer["choices"][0]["finish_reason"]))
     events.append(data_event({**head, "choices": [], "usage": answer["usage"]}))
-    events.append(DONE)
+    events.append(DONE_EVENT)
     return events
 
 
@@ -227,7 +227,7 @@ def accumulate_messages(events: list[bytes]) -> Message:
 
 def accumulate_chat(events: list[bytes]) -> ChatCompletion:
     """The chat chunks as the openai SDK's stream state accumulates them; ends with [DONE]."""
-    assert events[-1] == DONE
+    assert events[-1] == DONE_EVENT
     state: ChatCompletionStreamState[None] = ChatCompletionStreamState()
     for event in events[:-1]:
         _, data = read_event(event)
@@ -1170,7 +1170,7 @@ def test_messages_stream_accumulates_to_the_translated_answer() -> None:
     assert got.model_extra is not None and want.model_extra is not None
     assert got.model_extra["reasoning_content"] == want.model_extra["reasoning_content"]
     # Streamed signatures carry an index (the thinking text is checked end to end in
-    # test_dialect_conformance).
+    # tests/conformance).
     assert [
         {k: v for k, v in b.items() if k not in ("thinking", "index")}
         for b in got.model_extra["thinking_blocks"]
@@ -1184,7 +1184,7 @@ def test_messages_stream_starts_with_the_role_and_ends_with_finish_usage_and_don
     assert chunks[-2]["choices"][0]["finish_reason"] == "tool_calls"
     assert chunks[-1]["choices"] == []
     assert chunks[-1]["usage"]["prompt_tokens"] == 1300
-    assert out[-1] == DONE
+    assert out[-1] == DONE_EVENT
 
 
 def test_tool_call_deltas_are_indexed_among_tool_calls_and_arguments_arrive_in_pieces() -> None:
@@ -1278,7 +1278,7 @@ def test_reasoning_never_lands_in_a_text_block() -> None:
         chunk({"reasoning_content": "think 2"}),
         chunk({"content": "text 2"}),
         chunk({}, "stop"),
-        DONE,
+        DONE_EVENT,
     ]
     out = feed(ChatEventsToMessages(), events)
     message = accumulate_messages(out)
@@ -1318,7 +1318,7 @@ def test_redacted_thinking_is_a_whole_block() -> None:
             }
         ),
         data_event({**head, "choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": "stop"}]}),
-        DONE,
+        DONE_EVENT,
     ]
     message = accumulate_messages(feed(ChatEventsToMessages(), events))
     assert message_content(message) == [
@@ -1344,7 +1344,7 @@ def test_a_chat_error_midway_becomes_an_anthropic_error_and_nothing_follows() ->
 
 
 def test_an_empty_chat_stream_still_makes_a_well_formed_message() -> None:
-    message = accumulate_messages(feed(ChatEventsToMessages(), [DONE]))
+    message = accumulate_messages(feed(ChatEventsToMessages(), [DONE_EVENT]))
     assert message.content == [] and message.stop_reason == "end_turn"
 
 
@@ -1409,7 +1409,7 @@ def test_tool_calls_without_index_are_told_apart_by_id() -> None:
             {"tool_calls": [{"id": "b", "type": "function", "function": {"name": "g", "arguments": "{}"}}]}
         ),
         chunk({}, "tool_calls"),
-        DONE,
+        DONE_EVENT,
     ]
     message = accumulate_messages(feed(ChatEventsToMessages(), events))
     assert message_content(message) == [
@@ -1489,7 +1489,7 @@ def test_thinking_text_given_in_thinking_blocks_counts_once() -> None:
         chunk({"thinking_blocks": [{"type": "thinking", "thinking": "", "signature": "s1"}]}),
         # another upstream gives a whole block at once
         chunk({"thinking_blocks": [{"type": "thinking", "thinking": "whole", "signature": "s2"}]}),
-        DONE,
+        DONE_EVENT,
     ]
     message = accumulate_messages(feed(ChatEventsToMessages(), events))
     assert message_content(message) == [

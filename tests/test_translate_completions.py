@@ -16,8 +16,8 @@ from router.dialects.translate.completions_chat import (
     chat_answer_to_completions,
     completions_request_to_chat,
 )
-from router.dialects.translate.events import DONE, data_event, read_event
 from router.errors import InvalidRequest
+from router.wire.sse import DONE_EVENT, data_event, read_event
 
 LOGPROBS = {
     "content": [
@@ -73,7 +73,7 @@ def chat_chunks(deltas: list[dict[str, Any]], finish: str = "stop") -> list[byte
     ]
     chunks.append(data_event({**head, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}))
     chunks.append(data_event({**head, "choices": [], "usage": USAGE}))
-    return [*chunks, DONE]
+    return [*chunks, DONE_EVENT]
 
 
 def run(events: list[bytes]) -> list[bytes]:
@@ -236,7 +236,7 @@ def test_a_chat_stream_becomes_text_completion_chunks_ending_with_usage_and_done
         ]
     )
     out = run(events)
-    assert out[-1] == DONE
+    assert out[-1] == DONE_EVENT
     chunks = [read_event(event)[1] for event in out[:-1]]
     for chunk in chunks:
         validate_chunk(chunk)
@@ -314,9 +314,9 @@ def test_odd_stream_events_do_not_crash() -> None:
         data_event(
             {"choices": "x", "usage": {"prompt_tokens": 1, "completion_tokens": 0, "total_tokens": 1}}
         ),
-        DONE,
+        DONE_EVENT,
     ]
     out = run(events)
-    assert out[-1] == DONE
+    assert out[-1] == DONE_EVENT
     for event in out[:-1]:
         validate_chunk(read_event(event)[1])

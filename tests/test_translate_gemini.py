@@ -14,9 +14,7 @@ import orjson
 import pytest
 from google.genai import types
 
-from router.config.model import Dialect
 from router.dialects.bridge import event_translators, feed_all, translate_answer, translate_request
-from router.dialects.formats import FORMATS
 from router.dialects.translate.gemini import (
     SKIP_SIGNATURE,
     ChatEventsToGemini,
@@ -27,8 +25,10 @@ from router.dialects.translate.gemini import (
     gemini_request_to_chat,
 )
 from router.dialects.translate.gemini.schema import schema_to_json
-from router.dialects.usage import Usage
 from router.errors import InvalidRequest, UpstreamError
+from router.wire.dialect import Dialect
+from router.wire.formats import FORMATS
+from router.wire.usage import Usage
 
 GEMINI = FORMATS[Dialect.GEMINI]
 

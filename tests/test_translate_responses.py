@@ -17,7 +17,6 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
-from router.dialects.translate.events import DONE, data_event, named_event, read_event
 from router.dialects.translate.responses import (
     ChatEventsToResponses,
     ResponsesEventsToChat,
@@ -27,6 +26,7 @@ from router.dialects.translate.responses import (
     responses_request_to_chat,
 )
 from router.errors import InvalidRequest, UpstreamError
+from router.wire.sse import DONE_EVENT, data_event, named_event, read_event
 
 STREAM_EVENT: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
 
@@ -90,7 +90,7 @@ def chat_chunks(answer: dict[str, Any], piece: int = 3) -> list[bytes]:
             )
     out.append(chunk({}, choice["finish_reason"]))
     out.append(data_event({**head, "choices": [], "usage": answer["usage"]}))
-    return [*out, DONE]
+    return [*out, DONE_EVENT]
 
 
 def run(translator: Any, events: list[bytes]) -> list[bytes]:
@@ -127,7 +127,7 @@ def accumulate_responses(payloads: list[dict[str, Any]]) -> Response:
 def accumulate_chat(out: list[bytes]) -> ChatCompletion:
     """The final chat completion as the SDK's own stream state builds it; checks the stream ends
     with a usage chunk then [DONE]."""
-    assert out[-1] == DONE
+    assert out[-1] == DONE_EVENT
     state: ChatCompletionStreamState[Any] = ChatCompletionStreamState()
     chunks = [read_event(event)[1] for event in out[:-1]]
     assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]
@@ -875,7 +875,7 @@ def test_interleaved_parallel_call_deltas_stay_separate_items() -> None:
             {"index": 0, "function": {"arguments": '":1}'}}, {"index": 1, "function": {"arguments": '":2}'}}
         ),
         calls(finish="tool_calls"),
-        DONE,
+        DONE_EVENT,
     ]
     final = accumulate_responses(responses_events(run(ChatEventsToResponses(), events)))
     assert [(i.type, getattr(i, "arguments", None)) for i in final.output] == [
@@ -1279,8 +1279,8 @@ def test_odd_stream_events_neither_crash_nor_break_the_grammar() -> None:
                 "choices": [{"delta": {"content": 5, "reasoning_content": "r"}, "finish_reason": "weird"}],
             }
         ),
-        DONE,
-        DONE,
+        DONE_EVENT,
+        DONE_EVENT,
     ]
     payloads = responses_events(run(ChatEventsToResponses(), chat_events))
     assert payloads[-1]["type"] == "response.completed"

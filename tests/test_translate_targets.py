@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import copy
 
-from router.config.model import Dialect
-from router.dialects.bridge import Conversation
 from router.dialects.translate.anthropic import messages_request_to_chat
 from router.dialects.translate.targets import (
     ANY_TARGET,
@@ -17,6 +15,8 @@ from router.dialects.translate.targets import (
     fit_messages_request,
     fit_responses_request,
 )
+from router.dispatch.preparation import Conversation
+from router.wire.dialect import Dialect
 
 # What Claude Code sends (CLIENTS.md): its budget, its max_tokens, a long user id, signed thinking.
 CLAUDE_CODE = {

@@ -9,6 +9,10 @@ from router.providers.upstream_errors import (
     failure_in_event,
     retry_after_seconds,
 )
+from router.wire.dialect import Dialect
+from router.wire.formats import FORMATS
+
+CHAT = FORMATS[Dialect.CHAT]
 
 OPENAI_BODY = (
     b'{"error": {"message": "Bad value for temperature", "type": "invalid_request_error",'
@@ -145,19 +149,19 @@ def test_long_param_and_code_are_cut() -> None:
 
 def test_an_error_event_is_a_failure_with_its_message_scrubbed() -> None:
     event = b'data: {"error": {"message": "overloaded, key sk-live-abcdef123456 throttled"}}\n\n'
-    error = failure_in_event(event, deployment="d")
+    error = failure_in_event(event, CHAT, deployment="d")
     assert error is not None and error.retryable and error.deployment == "d"
     assert error.message == "deployment d failed midway: overloaded, key *** throttled"
 
 
 def test_other_events_are_not_errors() -> None:
     content = b'data: {"choices": [{"delta": {"content": "\\"error\\": no"}}]}\n\n'
-    assert failure_in_event(content, deployment="d") is None
+    assert failure_in_event(content, CHAT, deployment="d") is None
     value = b'data: {"choices": [{"delta": {"content": "error"}}], "x": "error"}\n\n'
-    assert failure_in_event(value, deployment="d") is None  # parsed: no top-level error
-    assert failure_in_event(b"data: [DONE]\n\n", deployment="d") is None
+    assert failure_in_event(value, CHAT, deployment="d") is None  # parsed: no top-level error
+    assert failure_in_event(b"data: [DONE]\n\n", CHAT, deployment="d") is None
     null = b'data: {"choices": [{"delta": {"content": "hi"}}], "error": null}\n\n'
-    assert failure_in_event(null, deployment="d") is None  # some upstreams send it in every chunk
+    assert failure_in_event(null, CHAT, deployment="d") is None  # some upstreams send it in every chunk
 
 
 def test_an_error_event_is_a_failure_in_every_dialect() -> None:
@@ -172,7 +176,8 @@ def test_an_error_event_is_a_failure_in_every_dialect() -> None:
         b'event: response.failed\ndata: {"type": "response.failed", "sequence_number": 9, '
         b'"response": {"status": "failed", "error": {"code": "server_error", "message": "gave up"}}}\n\n'
     )
-    messages = [failure_in_event(event, deployment="d") for event in (anthropic, responses, failed)]
+    wires = ((Dialect.MESSAGES, anthropic), (Dialect.RESPONSES, responses), (Dialect.RESPONSES, failed))
+    messages = [failure_in_event(event, FORMATS[wire], deployment="d") for wire, event in wires]
     assert [error.message if error else None for error in messages] == [
         "deployment d failed midway: busy",
         "deployment d failed midway: broke",
@@ -182,4 +187,4 @@ def test_an_error_event_is_a_failure_in_every_dialect() -> None:
         b"event: response.output_text.delta\n"
         b'data: {"type": "response.output_text.delta", "delta": "error"}\n\n'
     )
-    assert failure_in_event(harmless, deployment="d") is None
+    assert failure_in_event(harmless, FORMATS[Dialect.RESPONSES], deployment="d") is None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from router.config.model import Price
-from router.dialects.usage import Usage, chat_usage, messages_usage, responses_usage
 from router.spend.pricing import cost_usd
+from router.wire.usage import Usage, chat_usage, messages_usage, responses_usage
 
 
 def test_chat_usage_counts_cache_reads_and_writes_inside_the_prompt() -> None:

@@ -39,6 +39,7 @@ from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
@@ -265,6 +266,13 @@ class ScriptedUpstream:
             return behaviour
         if path.endswith("/messages") and prefix != prefix.rstrip():
             return replace(behaviour, status=400, error=TRAILING_WHITESPACE)
+        calls = assistant_calls(body)
+        if calls:  # the script's text was all sent, and its first tool calls whole: the rest of them
+            done = tuple((name, orjson.loads(arguments)) for name, arguments in behaviour.tool_calls)
+            if prefix != behaviour.reply or done[: len(calls)] != tuple(calls):
+                error = {"error": {"message": f"not the script's start: {prefix!r} then {calls!r}"}}
+                return replace(behaviour, status=400, error=error)
+            return replace(behaviour, reply="", tool_calls=behaviour.tool_calls[len(calls) :])
         if not behaviour.reply.startswith(prefix):
             error = {"error": {"message": f"not a prefix of the script: {prefix!r}"}}
             return replace(behaviour, status=400, error=error)
@@ -604,3 +612,17 @@ def assistant_prefix(body: dict[str, Any]) -> str | None:
     if isinstance(content, str):
         return content
     return "".join(block.get("text", "") for block in content or [] if isinstance(block, dict))
+
+
+def assistant_calls(body: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The tool calls of a request's final assistant message (Messages' ``tool_use`` blocks, chat's
+    ``tool_calls``) as (name, arguments), in order."""
+    last = (body.get("messages") or [{}])[-1]
+    if not isinstance(last, dict) or last.get("role") != "assistant":
+        return []
+    content = last.get("content")
+    blocks = content if isinstance(content, list) else []
+    calls = [(block["name"], block["input"]) for block in blocks if block.get("type") == "tool_use"]
+    for call in last.get("tool_calls") or []:
+        calls.append((call["function"]["name"], orjson.loads(call["function"]["arguments"])))
+    return calls

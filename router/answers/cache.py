@@ -22,10 +22,10 @@ import orjson
 from router.config.gateway_keys import GatewayKey
 from router.config.model import CacheSettings
 from router.config.model_groups import CacheMode
-from router.dialects.usage import Usage
 from router.routing.rules import RoutedRequest
 from router.telemetry.labels import Eviction
 from router.telemetry.metrics import Metrics
+from router.wire.usage import Usage
 
 CACHE_HEADER = "x-raceway-cache"
 # Body fields that do not change the answer.

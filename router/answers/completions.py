@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 
 from router.answers.assembling import BoundedAssembler, Malformed
-from router.answers.replay import MAX_CHOICES, chunk_event
-from router.sse import DONE_EVENT, event_json
+from router.answers.replay import MAX_CHOICES
+from router.wire.sse import DONE_EVENT, data_event, event_json
 
 _NOT_ENVELOPE = frozenset({"object", "choices", "usage"})
 _CHOICE_OWN = frozenset({"text", "index", "logprobs", "finish_reason"})
@@ -35,13 +35,13 @@ def replay_completion(answer: bytes, *, include_usage: bool) -> list[bytes]:
     for choice in completion.get("choices", ()):
         index = choice.get("index", 0)
         text = {"text": choice.get("text", ""), "index": index, "logprobs": choice.get("logprobs")}
-        events.append(chunk_event({**envelope, "choices": [{**text, "finish_reason": None}]}))
+        events.append(data_event({**envelope, "choices": [{**text, "finish_reason": None}]}))
         reason = choice.get("finish_reason", "stop")
         finish = {"text": "", "index": index, "logprobs": None, "finish_reason": reason}
         finish.update((name, value) for name, value in choice.items() if name not in _CHOICE_OWN)
-        events.append(chunk_event({**envelope, "choices": [finish]}))
+        events.append(data_event({**envelope, "choices": [finish]}))
     if include_usage and completion.get("usage") is not None:
-        events.append(chunk_event({**envelope, "choices": [], "usage": completion["usage"]}))
+        events.append(data_event({**envelope, "choices": [], "usage": completion["usage"]}))
     events.append(DONE_EVENT)
     return events
 

@@ -19,8 +19,8 @@ import orjson
 from router.answers.completions import CompletionAssembler, replay_completion
 from router.answers.messages import MessageAssembler, replay_message
 from router.answers.replay import StreamAssembler, replay
-from router.config.model import Dialect
 from router.dialects.bridge import EventTranslator, event_translators, feed_all, translate_answer
+from router.wire.dialect import Dialect
 
 logger = logging.getLogger("raceway.answers")
 

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from router.answers.assembling import DEFAULT_MAX_BYTES, BoundedAssembler, Malformed
-from router.dialects.translate.events import named_event, read_event
+from router.wire.sse import named_event, read_event
 
 MAX_BLOCKS = 1024  # content blocks of one assembled answer
 

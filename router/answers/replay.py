@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from router.answers.assembling import DEFAULT_MAX_BYTES, BoundedAssembler, Malformed
-from router.sse import DONE_EVENT, event_json
+from router.wire.sse import DONE_EVENT, data_event, event_json
 
 MAX_CHOICES = 128  # choices of one assembled answer (a request's ``n`` is far below)
 MAX_TOOL_CALLS = 128  # tool calls of one choice
@@ -31,11 +31,6 @@ MAX_TOOL_CALLS = 128  # tool calls of one choice
 _NOT_ENVELOPE = frozenset({"object", "choices", "usage", "obfuscation"})
 # Choice fields handled on their own; any other (vLLM's ``stop_reason``...) is carried as is.
 _CHOICE_OWN = frozenset({"index", "message", "delta", "logprobs", "finish_reason"})
-
-
-def chunk_event(payload: dict[str, Any]) -> bytes:
-    """One SSE ``data:`` event carrying ``payload``."""
-    return b"data: " + orjson.dumps(payload) + b"\n\n"
 
 
 def replay(answer: bytes, *, include_usage: bool) -> list[bytes]:
@@ -54,7 +49,7 @@ def replay(answer: bytes, *, include_usage: bool) -> list[bytes]:
         # The role first, on its own, as upstreams send it (the openai SDK counts a choice's
         # logprobs twice when its first chunk carries them).
         events.append(
-            chunk_event(
+            data_event(
                 {**envelope, "choices": [{"index": index, "delta": {"role": role}, "finish_reason": None}]}
             )
         )
@@ -66,12 +61,12 @@ def replay(answer: bytes, *, include_usage: bool) -> list[bytes]:
         if "logprobs" in choice:
             body["logprobs"] = choice["logprobs"]
         body["finish_reason"] = None
-        events.append(chunk_event({**envelope, "choices": [body]}))
+        events.append(data_event({**envelope, "choices": [body]}))
         finish = {"index": index, "delta": {}, "finish_reason": choice.get("finish_reason", "stop")}
         finish.update((name, value) for name, value in choice.items() if name not in _CHOICE_OWN)
-        events.append(chunk_event({**envelope, "choices": [finish]}))
+        events.append(data_event({**envelope, "choices": [finish]}))
     if include_usage and completion.get("usage") is not None:
-        events.append(chunk_event({**envelope, "choices": [], "usage": completion["usage"]}))
+        events.append(data_event({**envelope, "choices": [], "usage": completion["usage"]}))
     events.append(DONE_EVENT)
     return events
 

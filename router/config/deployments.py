@@ -14,7 +14,6 @@ from router.config.model import (
     Continues,
     CooldownSettings,
     Deployment,
-    Dialect,
     FakeSettings,
     Limits,
     Price,
@@ -22,6 +21,7 @@ from router.config.model import (
 from router.config.reader import ConfigReader, keys_of, required_of
 from router.config.reserved import is_reserved
 from router.config.units import parse_duration, parse_size
+from router.wire.dialect import Dialect
 
 
 def deployment(r: ConfigReader, value: Any, path: str) -> Deployment | None:

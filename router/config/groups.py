@@ -107,7 +107,7 @@ def hedge_budget(r: ConfigReader, value: Any, path: str) -> HedgeBudget:
 
 
 def resume(r: ConfigReader, value: Any, path: str) -> Resume:
-    return r.section(Resume, value, path, {"max_resumes": v.positive_int})
+    return r.section(Resume, value, path, {"max_resumes": v.positive_int, "cache": v.boolean})
 
 
 def retries(r: ConfigReader, value: Any, path: str) -> RetrySettings:

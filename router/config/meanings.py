@@ -261,13 +261,21 @@ MEANINGS: Mapping[str, Mapping[str, Key]] = {
             "(`models[].hedge_budget` below)."
         ),
         "resume": Key(
-            "a text stream that breaks after content continues on another deployment that can "
+            "a stream that breaks after content (text, or between complete tool calls) continues on "
+            "another deployment that can, of the group or its fallbacks "
             "(`models[].resume` below, [stream-resume.md](stream-resume.md)).",
             default="none: it ends with the error event",
         ),
     },
     "models[].resume": {
-        "max_resumes": Key("continuations one stream may take before it ends with the error event."),
+        "max_resumes": Key(
+            "continuations one stream may take before it ends with the error event (they count "
+            "against `max_attempts` too)."
+        ),
+        "cache": Key(
+            "whether a spliced answer (one a continuation completed) may be stored in the answer "
+            "cache when the group caches; `false` keeps only unbroken answers."
+        ),
     },
     "models[].affinity": {
         "ttl": _d("how long a pin outlives the session's last request (the provider's cache lifetime)."),

@@ -19,6 +19,7 @@ from router.config.gateway_keys import GatewayKey
 from router.config.model_groups import ModelGroup, Route
 from router.config.secret import Secret
 from router.config.telemetry import TelemetrySettings
+from router.wire.dialect import Dialect
 
 # Providers Raceway calls itself over pooled aiohttp, with their default base URL: OpenAI-compatible
 # APIs (the base URL ends in ``/v1``, as the openai SDK's does), Anthropic and Google's Gemini API
@@ -40,17 +41,6 @@ NATIVE_PROVIDERS: Mapping[str, str | None] = {
 # Providers whose wire format Raceway does not speak itself: served through litellm.
 LITELLM_PROVIDERS = frozenset({"azure", "bedrock", "cohere", "vertex_ai", "huggingface"})
 FAKE_PROVIDER = "fake"
-
-
-class Dialect(enum.StrEnum):
-    """A wire format: what a client speaks to Raceway, and (all but completions) what a deployment
-    speaks upstream (its ``api``)."""
-
-    CHAT = "chat"  # OpenAI Chat Completions
-    MESSAGES = "messages"  # Anthropic Messages
-    RESPONSES = "responses"  # OpenAI Responses
-    COMPLETIONS = "completions"  # OpenAI's legacy text completions (clients only)
-    GEMINI = "gemini"  # Google's Gemini API (generateContent)
 
 
 class Continues(enum.StrEnum):
@@ -316,6 +306,11 @@ class GatewayConfig:
     @property
     def needs_litellm(self) -> bool:
         return any(d.uses_litellm for d in self.deployments.values())
+
+    def served_by(self, group: ModelGroup) -> tuple[ModelGroup, ...]:
+        """The groups a request for ``group`` may be served by, in the order they are tried: the
+        group itself, then its ``fallbacks`` (each one a group: the config's validation sees to it)."""
+        return (group, *(self.models[name] for name in group.fallbacks))
 
     def secrets(self) -> Iterator[str]:
         """Every secret value in the config, to scrub from anything shown to clients."""

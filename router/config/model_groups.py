@@ -56,6 +56,7 @@ class Resume:
     """A group's streams that break after content continue on another deployment, spliced."""
 
     max_resumes: int = 2  # continuations one stream may take
+    cache: bool = True  # a spliced answer may go into the answer cache (when the group caches)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from router.dialects.continuation import skipped
-from router.dialects.translate.events import data_event, read_event
+from router.dialects.continuation import Partial, skipped
+from router.wire.sse import data_event, read_event
 
 _IDENTITY = ("responseId", "modelVersion")
 _COUNTS = ("promptTokenCount", "candidatesTokenCount", "totalTokenCount", "cachedContentTokenCount")
@@ -56,6 +56,9 @@ class GeminiSplicer:
         if self._stopped:
             return "the answer had ended"
         return None if self.text else "no text to continue"
+
+    def partial(self) -> Partial:
+        return Partial(self.text)  # a tool call is never continued here
 
     def begin(self, skip: str = "") -> None:
         self._skip = skip

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from router.dialects.continuation import skipped
-from router.dialects.translate.events import named_event, read_event
+from router.dialects.continuation import Partial, skipped
+from router.wire.sse import named_event, read_event
 
 
 class ResponsesSplicer:
@@ -64,6 +64,9 @@ class ResponsesSplicer:
         if self._item is None or not self.text:
             return "no text to continue"
         return None
+
+    def partial(self) -> Partial:
+        return Partial(self.text)  # a tool call is never continued here
 
     def begin(self, skip: str = "") -> None:
         self._their_item, self._skip = None, skip

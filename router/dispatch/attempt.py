@@ -20,8 +20,6 @@ from typing import Any
 
 import orjson
 
-from router.dialects.formats import WireFormat
-from router.dialects.usage import Usage
 from router.dispatch.completion import Answers, Call, Completion
 from router.dispatch.legs import Leg, open_stream
 from router.dispatch.stream_end import StreamObserver, StreamResult
@@ -33,6 +31,8 @@ from router.spend.pricing import cost_usd
 from router.telemetry.labels import StreamOutcome, UpstreamOutcome
 from router.telemetry.metrics import Metrics
 from router.telemetry.tracing import NO_ATTEMPT, AttemptSpan
+from router.wire.formats import WireFormat
+from router.wire.usage import Usage
 
 
 class Verdict(enum.Enum):
@@ -218,7 +218,7 @@ class Calls:
         try:
             await attempt.admit(tokens)
             correlation.trace = attempt.span.propagate(correlation.trace)
-            events: AsyncGenerator[bytes, None] = call.stream(member, correlation)
+            events: AsyncGenerator[bytes, None] = call.stream(member.provider, member.target, correlation)
             leg = await open_stream(
                 member.deployment,
                 events,
@@ -226,6 +226,7 @@ class Calls:
                 client,
                 correlation=correlation,
                 price=member.price,
+                span=attempt.span,
                 observers=observers,
             )
         except BaseException as exc:

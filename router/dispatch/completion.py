@@ -7,9 +7,10 @@ from collections.abc import AsyncGenerator, Awaitable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from router.dialects.usage import Usage
-from router.fleet.fleet import Member
+from router.dialects.translate.targets import TargetLimits
+from router.providers.base import Provider
 from router.providers.correlation import Correlation
+from router.wire.usage import Usage
 
 __all__ = ["EMBEDDINGS", "Answers", "Call", "Completion"]
 
@@ -26,12 +27,17 @@ class Answers(Protocol):
 
 
 class Call(Protocol):
-    """How to make a request's call to one deployment, in whatever wire API it speaks: the
-    answer comes back in the client's dialect (``router.dialects.bridge``)."""
+    """How to make a request's call to one deployment's provider (its model taking ``limits``),
+    in whatever wire API it speaks: the answer comes back in the client's dialect
+    (``router.dispatch.preparation``)."""
 
-    def complete(self, member: Member, correlation: Correlation) -> Awaitable[bytes]: ...
+    def complete(
+        self, provider: Provider, limits: TargetLimits, correlation: Correlation
+    ) -> Awaitable[bytes]: ...
 
-    def stream(self, member: Member, correlation: Correlation) -> AsyncGenerator[bytes, None]: ...
+    def stream(
+        self, provider: Provider, limits: TargetLimits, correlation: Correlation
+    ) -> AsyncGenerator[bytes, None]: ...
 
 
 class _EmbeddingsList:

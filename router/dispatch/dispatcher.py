@@ -29,7 +29,6 @@ from typing import Any, TypeVar
 from router.config.model import GatewayConfig
 from router.config.model_groups import ModelGroup
 from router.config.strategies import Pacing, pacing_of
-from router.dialects.formats import WireFormat
 from router.dispatch.attempt import Attempt, Calls
 from router.dispatch.completion import Answers, Call, Completion
 from router.dispatch.hedging import HedgeAllowance
@@ -55,6 +54,7 @@ from router.state.backend import PinStore
 from router.telemetry.labels import StreamOutcome
 from router.telemetry.metrics import Metrics
 from router.telemetry.tracing import current_trace
+from router.wire.formats import WireFormat
 
 T = TypeVar("T")
 
@@ -134,7 +134,11 @@ class Dispatcher:
         completion, _member, attempts = await self._dispatch(
             request,
             lambda attempt: self._calls.complete(
-                attempt, call.complete, tokens, answers, self._correlation(request)
+                attempt,
+                lambda member, correlation: call.complete(member.provider, member.target, correlation),
+                tokens,
+                answers,
+                self._correlation(request),
             ),
             _nothing,
             tokens,
@@ -148,6 +152,7 @@ class Dispatcher:
         """A stream of ``body``'s answer (its events in the ``client``'s format), committed to a
         deployment: the winning call, the calls it took, and its resumer if the group has one."""
         tokens = expected_tokens(request, body)
+        deadline_at = asyncio.get_running_loop().time() + request.group.deadline
         leg, _member, attempts = await self._dispatch(
             request,
             lambda attempt: self._calls.stream(attempt, call, client, tokens, self._correlation(request)),
@@ -157,7 +162,17 @@ class Dispatcher:
         resumer = None
         if request.group.resume is not None:
             resumer = resumer_for(
-                request, call, client, leg, self._fleet, self._calls, tokens, self._correlation
+                request,
+                call,
+                client,
+                leg,
+                attempts=attempts,
+                config=self._config,
+                fleet=self._fleet,
+                calls=self._calls,
+                tokens=tokens,
+                correlation=self._correlation,
+                deadline_at=deadline_at,
             )
         return Committed(leg, attempts, resumer)
 
@@ -225,7 +240,7 @@ class Dispatcher:
     ) -> tuple[T, Member, int]:
         traits = RequestTraits(stream=request.stream, prompt_tokens=request.prompt_tokens)
         failures: list[UpstreamError] = []
-        groups = [request.group, *(self._config.models[name] for name in request.group.fallbacks)]
+        groups = self._config.served_by(request.group)
         too_long = 0
         previous: str | None = None
         session = request.session
@@ -324,7 +339,7 @@ class Dispatcher:
             usable.append(member)
         return usable, too_long
 
-    def _unavailable(self, groups: list[ModelGroup]) -> NoDeploymentAvailable:
+    def _unavailable(self, groups: tuple[ModelGroup, ...]) -> NoDeploymentAvailable:
         waits = [
             member.breaker.seconds_until_available()
             for group in groups

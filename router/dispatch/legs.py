@@ -9,11 +9,12 @@ client's ``WireFormat``'s to say: the call's events are in the client's dialect 
 upstream's own format stays behind the ``Call`` that translated them). What is held back is
 bounded by the deployment's ``max_response_size``.
 
-A leg is complete when it is made: the deployment, its call's ties to the upstream, its price
-and its observers (the attempt's bookkeeping, the trace span's watcher). ``end`` closes the
-upstream side and computes its ``StreamResult`` (outcome, the usage its events reported, their
-cost at its price) once, for every observer. The client's stream (``OpenedStream``) is made of
-one leg, or of several when continuations took over after breaks.
+A leg is complete when it is made: the deployment, its call's ties to the upstream, its price,
+its trace span (a continuation's links to it) and its observers (the attempt's bookkeeping, the
+trace span's watcher). ``end`` closes the upstream side and computes its ``StreamResult``
+(outcome, the usage its events reported, their cost at its price) once, for every observer. The
+client's stream (``OpenedStream``) is made of one leg, or of several when continuations took over
+after breaks.
 """
 
 from __future__ import annotations
@@ -22,15 +23,17 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, Sequence
 
-from router.config.model import Deployment, Dialect, Price
-from router.dialects.formats import FORMATS, WireFormat
-from router.dialects.usage import Usage
+from router.config.model import Deployment, Price
 from router.dispatch.stream_end import StreamObserver, StreamResult
 from router.errors import UpstreamError, UpstreamTimeout
 from router.providers.correlation import Correlation
 from router.providers.upstream_errors import Scrubber, failure_in_event
 from router.spend.pricing import cost_usd
 from router.telemetry.labels import StreamOutcome
+from router.telemetry.tracing import NO_ATTEMPT, AttemptSpan
+from router.wire.dialect import Dialect
+from router.wire.formats import FORMATS, WireFormat
+from router.wire.usage import Usage
 
 _CHAT = FORMATS[Dialect.CHAT]
 
@@ -49,6 +52,7 @@ class Leg:
         "observers",
         "price",
         "scrubber",
+        "span",
         "started",
         "tail",
     )
@@ -65,12 +69,14 @@ class Leg:
         scrubber: Scrubber | None = None,
         correlation: Correlation | None = None,
         price: Price | None = None,
+        span: AttemptSpan = NO_ATTEMPT,
         observers: Sequence[StreamObserver] = (),
     ) -> None:
         """``finished``: the head already holds the whole stream; ``client``: the format of its
         events (the client's); ``scrubber``: what to remove from the message of an error event
         the upstream sends midway; ``correlation``: the call's ties to the upstream (None: a
-        replay); ``price``: what its tokens cost."""
+        replay); ``price``: what its tokens cost; ``span``: its call's trace span (a continuation's
+        links to it)."""
         self.deployment = deployment
         self.head = head
         self.tail = tail
@@ -80,6 +86,7 @@ class Leg:
         self.scrubber = Scrubber() if scrubber is None else scrubber
         self.correlation = correlation
         self.price = price
+        self.span = span
         self.observers = tuple(observers)
         self._usage: Usage | None = None
         self._result: StreamResult | None = None
@@ -106,9 +113,9 @@ class Leg:
             yield event
         if self.finished:
             return
-        deployment, scrubber = self.deployment, self.scrubber
+        deployment, scrubber, client = self.deployment, self.scrubber, self.client
         async for event in self.tail:
-            failed = failure_in_event(event, deployment=deployment, scrubber=scrubber)
+            failed = failure_in_event(event, client, deployment=deployment, scrubber=scrubber)
             if failed is not None:
                 raise failed
             self._saw(event)
@@ -149,6 +156,7 @@ async def open_stream(
     *,
     correlation: Correlation | None = None,
     price: Price | None = None,
+    span: AttemptSpan = NO_ATTEMPT,
     observers: Sequence[StreamObserver] = (),
 ) -> Leg:
     """Read ``events`` (in the ``client``'s format) up to the first content event (within
@@ -179,6 +187,7 @@ async def open_stream(
         scrubber=scrubber,
         correlation=correlation,
         price=price,
+        span=span,
         observers=observers,
     )
 
@@ -202,7 +211,7 @@ async def _read_until_content(
                 deployment=name,
                 code="upstream_response_too_large",
             )
-        if (failed := failure_in_event(event, deployment=name, scrubber=scrubber)) is not None:
+        if (failed := failure_in_event(event, client, deployment=name, scrubber=scrubber)) is not None:
             raise failed
         head.append(event)
         if client.is_final(event):

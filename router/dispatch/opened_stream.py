@@ -23,13 +23,13 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from router.dialects.formats import WireFormat
-from router.dialects.usage import Usage
 from router.dispatch.legs import Leg
 from router.dispatch.stream_end import StreamObserver, StreamResult
 from router.errors import UpstreamError
 from router.providers.correlation import Correlation
 from router.telemetry.labels import StreamOutcome
+from router.wire.formats import WireFormat
+from router.wire.usage import Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +44,12 @@ class Continuer(Protocol):
     """Continues a stream that failed midway (``router.dispatch.resume.Resumer``)."""
 
     resumed: list[dict[str, Any]]  # each continuation: from, to, at_chars
+    keeps_answer: bool  # a spliced answer may go into the answer cache
+
+    @property
+    def attempts(self) -> int:
+        """The calls the stream took so far, its continuations' included (``max_attempts``)."""
+        ...
 
     def note(self, event: bytes) -> None:
         """An event the client is sent."""
@@ -116,7 +122,9 @@ class OpenedStream:
 
     @property
     def attempts(self) -> int:
-        return self.committed.attempts
+        """The calls the stream took so far, its continuations' included."""
+        resumer = self.committed.resumer
+        return resumer.attempts if resumer is not None else self.committed.attempts
 
     @property
     def correlation(self) -> Correlation | None:
@@ -193,11 +201,14 @@ class OpenedStream:
                 await self._end_leg(current, outcome)
         finally:
             resumer = self.committed.resumer
+            resumed = tuple(resumer.resumed) if resumer is not None else ()
             result = self._result = StreamResult(
                 outcome,
                 self._usage if self._broken else self.committed.leg.usage,
                 self._spent,
-                tuple(resumer.resumed) if resumer is not None else (),
+                resumed,
+                attempts=self.attempts,
+                keeps_answer=not resumed or (resumer is not None and resumer.keeps_answer),
             )
             for observer in self._observers:
                 observer.on_end(result)

@@ -2,39 +2,49 @@
 
 A group with ``resume`` gives each stream a ``Resumer``. When the stream fails midway (a cut, an
 upstream error event, ``idle_timeout``), the resumer asks the splicer of the client's dialect
-whether the answer can be continued (text only: a tool call or thinking cannot), picks the group's
-deployments that can continue one (``continues`` not ``none``; breaker, context window and limits
-as for fallback; never one that broke this stream), one at a time, and opens a continuation: the
-original request with the text already sent as a final assistant message
-(``router.dialects.continuation``). Its events, translated into the client's dialect like the
-first call's, are spliced (``router.dialects.splice``) into the same stream. When nothing can
+whether the answer can be continued (text, and tool calls received whole; not thinking, nor a
+tool call cut in its arguments), picks the deployments that can continue it, one at a time, and
+opens a continuation: the original request with the answer already sent as a final assistant
+message (``router.dialects.continuation``). Its events, translated into the client's dialect like
+the first call's, are spliced (``router.dialects.splice``) into the same stream. When nothing can
 continue it, the first failure propagates and the stream ends with the error event, as without
 ``resume``.
+
+The candidates are the routed group's deployments, then its ``fallbacks``' (as for fallback: the
+breaker, the context window, admission's limits), skipping those that cannot continue
+(``continues``, or a wire that cannot take the answer's tool calls) and those that broke this
+stream. Continuations count against the request's ``max_attempts`` and must open before its
+``deadline``.
+
+Each continuation is an attempt of its own (admission, breaker verdict, usage, cost, a trace span
+linked to the broken call's); the broken call's attempt counts as cut. Every decision is counted
+in ``raceway_stream_resumes_total``; a client that asks (``RESUME_COMMENT_HEADER``) gets, after
+the stream's last event, one SSE comment a continuation.
 
 The loop itself belongs to the stream's owner (``router.dispatch.opened_stream.OpenedStream``): at
 a break it ends the broken leg (its attempt counts as cut) and asks ``Resumer.resume`` for a
 ``Continuation``; it ends the continuation's leg too, when the next break or the stream's end
-comes. Each continuation is an attempt of its own (admission, breaker verdict, usage, cost).
-Every decision is counted in ``raceway_stream_resumes_total``.
+comes. The calls the stream took (``Resumer.attempts``) reach the access log through the stream's
+``StreamResult``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from typing import Any
 
-from router.config.model import PREFIX_ON_MESSAGE, Continues, Dialect
+from router.config.model import PREFIX_ON_MESSAGE, Continues, GatewayConfig
 from router.config.model_groups import ModelGroup
-from router.dialects.bridge import ContinuedStream, Conversation
-from router.dialects.continuation import continued, unsendable
-from router.dialects.formats import WireFormat
+from router.dialects.continuation import Partial, continued, takes_calls, unsendable
 from router.dialects.splice import Splicer, splicer_for
 from router.dispatch.attempt import Attempt, Calls
 from router.dispatch.completion import Call
 from router.dispatch.legs import Leg
 from router.dispatch.opened_stream import Continuation
+from router.dispatch.preparation import ContinuedStream, Conversation
 from router.dispatch.rounds import AttemptBudget, Pace, RoundFailed, run_round
 from router.errors import UpstreamError
 from router.fleet.fleet import Fleet, Member
@@ -42,6 +52,9 @@ from router.providers.correlation import Correlation
 from router.routing.rules import RoutedRequest
 from router.telemetry.labels import StreamOutcome
 from router.telemetry.metrics import Metrics
+from router.telemetry.tracing import AttemptSpan
+from router.wire.dialect import Dialect
+from router.wire.formats import WireFormat
 
 # Where a continuation can go: the wire API each way of continuing speaks.
 _WIRES = {Continues.PREFILL: Dialect.MESSAGES, Continues.PREFIX: Dialect.CHAT}
@@ -49,8 +62,9 @@ _WIRES = {Continues.PREFILL: Dialect.MESSAGES, Continues.PREFIX: Dialect.CHAT}
 
 class ResumeOutcome(enum.StrEnum):
     SPLICED = "spliced"
-    REFUSED = "refused"  # the answer cannot be continued (a tool call, thinking...)
-    EXHAUSTED = "exhausted"  # max_resumes reached, or no deployment could continue it
+    REFUSED = "refused"  # the answer cannot be continued (thinking, a tool call cut midway...)
+    # max_resumes or max_attempts reached, the deadline passed, or no deployment could continue it
+    EXHAUSTED = "exhausted"
 
 
 class Resumer:
@@ -59,35 +73,55 @@ class Resumer:
     def __init__(
         self,
         group: ModelGroup,
+        candidates: tuple[str, ...],
         splicer: Splicer,
+        first: Leg,
         *,
+        attempts: int,
         fleet: Fleet,
         calls: Calls,
         metrics: Metrics,
         conversation: Conversation,
-        client: WireFormat,
+        wire_format: WireFormat,
         tokens: int,
         prompt_tokens: int,
         correlation: Callable[[], Correlation],
-        serving: str,
+        deadline_at: float,
+        announce: bool = False,
     ) -> None:
+        """``first``: the leg that won the stream; ``attempts``: the calls that took;
+        ``candidates``: the deployments that may continue, in order; ``deadline_at``: the
+        request's deadline (the event loop's time) a continuation must open before; ``announce``:
+        end the stream with an SSE comment a continuation."""
         assert group.resume is not None
         self._group = group
         self._max = group.resume.max_resumes
+        self.keeps_answer = group.resume.cache  # a spliced answer may go into the answer cache
+        self._names = candidates
         self._splicer = splicer
         self._fleet = fleet
         self._calls = calls
         self._metrics = metrics
         self._conversation = conversation
-        self._client = client
+        self._wire_format = wire_format
         self._tokens = tokens
         self._prompt_tokens = prompt_tokens
         self._correlation = correlation
-        self._serving = serving  # the deployment whose events the client gets now
+        self._deadline_at = deadline_at
+        self._announce = announce
+        self._budget = AttemptBudget(group.max_attempts - attempts)
+        self._budget.used = attempts
+        self._serving = first.deployment  # the deployment whose events the client gets now
+        self._span = first.span  # the trace span of the call whose events the client gets now
         self._broken: list[str] = []  # deployments that broke this stream
         self._spliced = False  # a continuation is relayed: the splicer follows the events as they go
         self._unread: list[bytes] = []  # events the client received, for the splicer to read at a break
         self.resumed: list[dict[str, Any]] = []  # for the access log
+
+    @property
+    def attempts(self) -> int:
+        """The calls the stream took so far, its continuations' included."""
+        return self._budget.used
 
     def note(self, event: bytes) -> None:
         if self._spliced:  # the splicer follows it as it goes
@@ -108,54 +142,63 @@ class Resumer:
         if self._splicer.refusal() is not None:
             self._count(failed, "", ResumeOutcome.REFUSED)
             raise broken
-        candidates = self._candidates()
-        if len(self.resumed) >= self._max or not candidates:
+        partial = self._splicer.partial()
+        candidates = self._candidates(partial)
+        left = self._deadline_at - asyncio.get_running_loop().time()
+        if len(self.resumed) >= self._max or not candidates or not self._budget.has_room() or left <= 0:
             self._count(failed, "", ResumeOutcome.EXHAUSTED)
             raise broken
-        prefix = self._splicer.text
+        broken_span = self._span
         try:
-            won = await run_round(
-                candidates,
-                lambda attempt: self._continue(attempt, prefix),
-                Pace(),
-                AttemptBudget(len(candidates)),
-                begin=self._calls.begin,
-                discard=_abandon,
-            )
-        except (RoundFailed, UpstreamError):
+            async with asyncio.timeout(left):
+                won = await run_round(
+                    candidates,
+                    lambda attempt: self._continue(attempt, partial, broken_span),
+                    Pace(),
+                    self._budget,
+                    begin=self._calls.begin,
+                    discard=_abandon,
+                )
+        except (RoundFailed, UpstreamError, TimeoutError):
             self._count(failed, "", ResumeOutcome.EXHAUSTED)
             raise broken from None
         leg = won.value
-        self._serving, self._spliced = leg.deployment, True
-        self.resumed.append({"from": failed, "to": leg.deployment, "at_chars": len(prefix)})
+        self._serving, self._span, self._spliced = leg.deployment, leg.span, True
+        self.resumed.append({"from": failed, "to": leg.deployment, "at_chars": len(partial.text)})
         self._count(failed, leg.deployment, ResumeOutcome.SPLICED)
-        self._splicer.begin(unsendable(prefix, won.winner.deployment.continuation))
+        self._splicer.begin(unsendable(partial, won.winner.deployment.continuation))
         return Continuation(leg, self._spliced_events(leg))
 
-    def _candidates(self) -> list[Member]:
+    def _candidates(self, partial: Partial) -> list[Member]:
         usable: list[Member] = []
-        for name in self._group.deployments:
+        for name in self._names:
             member = self._fleet.get(name)
             if member is None or name in self._broken or not member.breaker.available():
                 continue
             deployment = member.deployment
-            upstream = member.provider.wire  # the format the continuation's call speaks
-            if _WIRES.get(deployment.continuation) is not upstream:
+            continues = deployment.continuation
+            if _WIRES.get(continues) is not member.provider.wire:
                 continue  # ``none``, or a declaration its wire cannot honour (litellm's chat)
+            flagged = deployment.provider in PREFIX_ON_MESSAGE
+            if partial.calls and not takes_calls(continues, flag_message=flagged):
+                continue
             limit = deployment.max_input_tokens
             if limit is not None and self._prompt_tokens > limit:
                 continue
             usable.append(member)
         return _roomy_first(usable, self._tokens)
 
-    async def _continue(self, attempt: Attempt, prefix: str) -> Leg:
+    async def _continue(self, attempt: Attempt, partial: Partial, broken: AttemptSpan) -> Leg:
         deployment = attempt.member.deployment
-        sendable = prefix[: len(prefix) - len(unsendable(prefix, deployment.continuation))]
+        attempt.span.resumes(broken, len(partial.text))
+        skip = unsendable(partial, deployment.continuation)
+        sendable = Partial(partial.text[: len(partial.text) - len(skip)], partial.calls)
+        flagged = deployment.provider in PREFIX_ON_MESSAGE
         call = ContinuedStream(
             self._conversation,
-            lambda body: _continued_body(body, deployment.continuation, sendable, deployment.provider),
+            lambda body: continued(body, deployment.continuation, sendable, flag_message=flagged),
         )
-        return await self._calls.stream(attempt, call, self._client, self._tokens, self._correlation())
+        return await self._calls.stream(attempt, call, self._wire_format, self._tokens, self._correlation())
 
     async def _spliced_events(self, leg: Leg) -> AsyncGenerator[bytes, None]:
         splice = self._splicer.splice
@@ -163,13 +206,12 @@ class Resumer:
             async for event in events:
                 for out in splice(event):
                     yield out
+        if self._announce:  # the last continuation ended the stream: say what was continued
+            for hop in self.resumed:
+                yield f": raceway resumed from {hop['from']} to {hop['to']}\n\n".encode()
 
     def _count(self, failed: str, to: str, outcome: ResumeOutcome) -> None:
         self._metrics.stream_resumes.labels(self._group.name, failed, to, outcome.value).inc()
-
-
-def _continued_body(body: dict[str, Any], continues: Continues, prefix: str, provider: str) -> dict[str, Any]:
-    return continued(body, continues, prefix, flag_message=provider in PREFIX_ON_MESSAGE)
 
 
 def _roomy_first(members: list[Member], tokens: int) -> list[Member]:
@@ -181,31 +223,49 @@ async def _abandon(stream: Leg) -> None:
     await stream.end(StreamOutcome.ABANDONED)
 
 
+def continuation_targets(config: GatewayConfig, group: ModelGroup) -> tuple[str, ...]:
+    """The deployments that may continue a stream of ``group``: its own, then its fallbacks'."""
+    names: dict[str, None] = dict.fromkeys(group.deployments)
+    for fallback in group.fallbacks:
+        names.update(dict.fromkeys(config.models[fallback].deployments))
+    return tuple(names)
+
+
 def resumer_for(
     request: RoutedRequest,
     call: Call,
-    client: WireFormat,
+    wire_format: WireFormat,
     first: Leg,
+    *,
+    attempts: int,
+    config: GatewayConfig,
     fleet: Fleet,
     calls: Calls,
     tokens: int,
     correlation: Callable[[RoutedRequest], Correlation],
+    deadline_at: float,
 ) -> Resumer | None:
-    """The resumer of a stream of ``request``'s group whose ``first`` leg won, if the group has
-    ``resume`` and the client's dialect a splicer (None: its breaks end with the error event)."""
-    splicer = splicer_for(client.dialect)
+    """The resumer of a stream of ``request``'s group whose ``first`` leg won (after ``attempts``
+    calls), if the group has ``resume`` and the client's dialect a splicer (None: its breaks end
+    with the error event)."""
+    splicer = splicer_for(wire_format.dialect)
     if request.group.resume is None or splicer is None or not isinstance(call, Conversation):
         return None
+    targets = (request.pinned,) if request.pinned is not None else continuation_targets(config, request.group)
     return Resumer(
         request.group,
+        targets,
         splicer,
+        first,
+        attempts=attempts,
         fleet=fleet,
         calls=calls,
         metrics=calls.metrics,
         conversation=call,
-        client=client,
+        wire_format=wire_format,
         tokens=tokens,
         prompt_tokens=request.prompt_tokens,
         correlation=lambda: correlation(request),
-        serving=first.deployment,
+        deadline_at=deadline_at,
+        announce=request.resume_comment,
     )

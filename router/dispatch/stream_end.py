@@ -13,21 +13,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from router.dialects.usage import Usage
 from router.telemetry.labels import StreamOutcome
+from router.wire.usage import Usage
 
 
 @dataclass(frozen=True, slots=True)
 class StreamResult:
     """What a stream came to: how it ended, the tokens it reported, what they cost.
 
-    For the client's stream, ``cost`` is every upstream call's that served it and ``resumed``
-    lists the breaks a continuation took over (``router.dispatch.resume``)."""
+    For the client's stream, ``cost`` is every upstream call's that served it, ``resumed``
+    lists the breaks a continuation took over (``router.dispatch.resume``), ``attempts`` counts
+    the calls it took (its continuations' included) and ``keeps_answer`` says whether its answer
+    may go into the answer cache (a spliced one only if its group's ``resume.cache`` allows)."""
 
     outcome: StreamOutcome
     usage: Usage | None = None
     cost: float = 0.0
     resumed: tuple[dict[str, object], ...] = ()
+    attempts: int = 1
+    keeps_answer: bool = True
 
 
 class StreamObserver(Protocol):

@@ -18,8 +18,6 @@ from starlette.responses import Response
 from router.answers.cache import CACHE_HEADER, CachedAnswer
 from router.answers.dialects import Assembler, assembler_for, replay_in
 from router.answers.reuse import Keeper
-from router.config.model import Dialect
-from router.dialects.formats import FORMATS
 from router.dispatch.completion import Completion
 from router.dispatch.opened_stream import Committed, OpenedStream
 from router.dispatch.stream_end import StreamObserver, StreamResult
@@ -31,6 +29,8 @@ from router.routing.budgets import BUDGET_HEADER
 from router.runtime.drain import Drain
 from router.telemetry.exchange import Exchange, Recorder
 from router.telemetry.labels import StreamOutcome
+from router.wire.dialect import Dialect
+from router.wire.formats import FORMATS
 
 UPSTREAM_REQUEST_ID_HEADER = "x-raceway-upstream-request-id"
 AFFINITY_HEADER = "x-raceway-affinity"
@@ -138,7 +138,7 @@ def streaming(
 
 class Recording:
     """Finishes the request's record when its stream ends: how it ended, and (``charged``: for a
-    stream an upstream served) its tokens, cost and continuations."""
+    stream an upstream served) its tokens, cost, calls and continuations."""
 
     __slots__ = ("_charged", "_exchange", "_recorder")
 
@@ -154,6 +154,7 @@ class Recording:
         exchange, outcome = self._exchange, result.outcome
         if self._charged:
             exchange.usage, exchange.cost = result.usage, result.cost
+            exchange.attempts = result.attempts  # continuations included
             if result.resumed:
                 exchange.resumed = list(result.resumed)
         exchange.stream_ended(outcome)
@@ -186,7 +187,8 @@ class Keeping:
 
     def on_end(self, result: StreamResult) -> None:
         keeper, outcome = self._keeper, result.outcome
-        answer = self._assembler.answer() if outcome is StreamOutcome.COMPLETE else None
+        kept = outcome is StreamOutcome.COMPLETE and result.keeps_answer  # spliced: unless its group says not
+        answer = self._assembler.answer() if kept else None
         if answer is not None:
             keeper.keep(CachedAnswer(answer, self._deployment, result.usage))
         elif keeper.flight is not None and outcome is StreamOutcome.CUT:

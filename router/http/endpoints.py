@@ -22,10 +22,9 @@ from starlette.responses import Response
 from router.answers.cache import CachedAnswer, CachePlan, plan_for
 from router.answers.reuse import Keeper, ground, look_up
 from router.config.gateway_keys import GatewayKey
-from router.config.model import Dialect, GatewayConfig, ResponseModel
-from router.dialects.bridge import Conversation, CountTokens, Embeddings, GeminiCountTokens
-from router.dialects.formats import FORMATS, WireFormat
+from router.config.model import GatewayConfig, ResponseModel
 from router.dispatch.completion import EMBEDDINGS, Answers, Call
+from router.dispatch.preparation import Conversation, CountTokens, Embeddings, GeminiCountTokens, prepared
 from router.errors import BudgetExceeded, GatewayError, Saturated, ShuttingDown
 from router.http.answering import completed, decision_headers, replayed, streaming, wants_usage
 from router.http.bodies import drop_body, read_body
@@ -50,6 +49,8 @@ from router.runtime.worker import worker_of
 from router.telemetry.exchange import Exchange, request_id_from
 from router.telemetry.labels import UpstreamApi
 from router.telemetry.metrics import Metrics
+from router.wire.dialect import Dialect
+from router.wire.formats import FORMATS, WireFormat
 
 T = TypeVar("T")
 
@@ -238,7 +239,7 @@ async def _answer(
                     **body,
                     "stream_options": {**(body.get("stream_options") or {}), "include_usage": True},
                 }
-            call = _prepared(endpoint.call(upstream_body), gateway, routed)
+            call = prepared(endpoint.call(upstream_body), gateway.config, routed)
             committed = await unless_disconnected(
                 request, dispatcher.open_stream(routed, upstream_body, call, endpoint.wire_format)
             )
@@ -249,7 +250,7 @@ async def _answer(
         completion = await unless_disconnected(
             request,
             dispatcher.complete(
-                routed, body, _prepared(endpoint.call(body), gateway, routed), endpoint.answers
+                routed, body, prepared(endpoint.call(body), gateway.config, routed), endpoint.answers
             ),
         )
     except BaseException as exc:
@@ -259,19 +260,6 @@ async def _answer(
     Keeper(gateway, plan, flight).keep(CachedAnswer(completion.body, completion.deployment, completion.usage))
     exchange.upstream_api = _api_of(gateway, completion.deployment)
     return completed(recorder, exchange, completion, rename)
-
-
-def _prepared(call: Call, gateway: Gateway, routed: RoutedRequest) -> Call:
-    """``call``, its request translated for every wire API it may meet (the group's deployments,
-    its fallbacks', or the pinned one): one that cannot cross is refused before any call."""
-    if isinstance(call, Conversation):
-        if routed.session is not None:
-            call.cache_key = routed.session.hex
-        config = gateway.config
-        groups = [routed.group, *(config.models[name] for name in routed.group.fallbacks)]
-        names = [routed.pinned] if routed.pinned is not None else [n for g in groups for n in g.deployments]
-        call.prepare({config.deployments[name].api for name in names if name in config.deployments})
-    return call
 
 
 def _api_of(gateway: Gateway, deployment: str) -> UpstreamApi:
@@ -291,10 +279,7 @@ def _with_session(
     hedges when its key is near its budget."""
     exchange.decided = routed.decided
     frugal = exchange.budget_tier is Tier.NEAR
-    affinity = routed.group.affinity
-    if affinity is None:
-        for name in routed.group.fallbacks:
-            affinity = affinity or config.models[name].affinity
+    affinity = next((g.affinity for g in config.served_by(routed.group) if g.affinity is not None), None)
     if affinity is None or routed.pinned is not None:
         return dataclasses.replace(routed, frugal=True) if frugal else routed
     session = session_of(dialect, headers, body, affinity.header)

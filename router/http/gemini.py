@@ -20,12 +20,12 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from router.config.model import Dialect
 from router.errors import GatewayError, InvalidRequest, ModelNotFound, RouteNotFound
 from router.http.endpoints import Endpoint, serve
 from router.http.gemini_validation import count_tokens_request, gemini_request
 from router.http.responses import error_response, json_response
 from router.runtime.worker import worker_of
+from router.wire.dialect import Dialect
 
 GENERATE = "generateContent"
 STREAM = "streamGenerateContent"

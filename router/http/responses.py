@@ -9,13 +9,13 @@ from contextlib import aclosing
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from router.config.model import Dialect
-from router.dialects.formats import FORMATS
 from router.dispatch.opened_stream import OpenedStream
 from router.errors import ClientGone, GatewayError, ShuttingDown, UpstreamError
 from router.http.connection import while_connected
 from router.runtime.drain import Drain, DrainEnded
 from router.telemetry.labels import StreamOutcome
+from router.wire.dialect import Dialect
+from router.wire.formats import FORMATS
 
 logger = logging.getLogger("raceway.responses")
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Any, Protocol
 
-from router.config.model import Deployment, Dialect
+from router.config.model import Deployment
 from router.providers.correlation import Correlation
+from router.wire.dialect import Dialect
 
 # A parsed, validated client request body (model not yet rewritten).
 RequestBody = dict[str, Any]

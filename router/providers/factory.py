@@ -6,13 +6,14 @@ from types import ModuleType
 
 import aiohttp
 
-from router.config.model import FAKE_PROVIDER, Deployment, Dialect
+from router.config.model import FAKE_PROVIDER, Deployment
 from router.providers.anthropic import AnthropicProvider
 from router.providers.base import Provider
 from router.providers.fake import FakeProvider
 from router.providers.gemini import GeminiProvider
 from router.providers.openai_compat import OpenAICompatibleProvider
 from router.providers.upstream_errors import Scrubber
+from router.wire.dialect import Dialect
 
 
 def open_session() -> aiohttp.ClientSession:

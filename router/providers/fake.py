@@ -11,10 +11,11 @@ from typing import Any
 
 import orjson
 
-from router.config.model import Deployment, Dialect, FakeSettings
+from router.config.model import Deployment, FakeSettings
 from router.providers.base import RequestBody
 from router.providers.correlation import Correlation
-from router.sse import DONE_EVENT
+from router.wire.dialect import Dialect
+from router.wire.sse import DONE_EVENT
 
 _ids = itertools.count(1)
 

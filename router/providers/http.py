@@ -18,13 +18,14 @@ from contextlib import contextmanager
 import aiohttp
 import orjson
 
-from router.config.model import Deployment, Dialect
-from router.dialects.formats import FORMATS
+from router.config.model import Deployment
 from router.errors import UpstreamError, UpstreamTimeout
 from router.providers.base import RequestBody
 from router.providers.correlation import Correlation
 from router.providers.upstream_errors import Scrubber, error_from_status
-from router.sse import EventTooLarge, SSEBuffer
+from router.wire.dialect import Dialect
+from router.wire.formats import FORMATS
+from router.wire.sse import EventTooLarge, SSEBuffer
 
 
 @contextmanager

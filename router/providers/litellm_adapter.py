@@ -17,13 +17,14 @@ from typing import Any
 
 import orjson
 
-from router.config.model import Deployment, Dialect
+from router.config.model import Deployment
 from router.errors import GatewayError, UpstreamError, UpstreamTimeout
 from router.providers.base import RequestBody
 from router.providers.correlation import Correlation
 from router.providers.litellm_params import CHAT, EMBEDDINGS, Surface, litellm_arguments
 from router.providers.upstream_errors import Scrubber, error_from_status
-from router.sse import DONE_EVENT
+from router.wire.dialect import Dialect
+from router.wire.sse import DONE_EVENT
 
 logger = logging.getLogger("raceway.litellm")
 

@@ -113,9 +113,7 @@ class LiteLLMFieldPolicy:
         self._deployments = config.deployments
         self._reach: dict[str, tuple[Deployment, ...]] = {}
         for group in config.models.values():
-            names = [*group.deployments]
-            for fallback in group.fallbacks:
-                names += config.models[fallback].deployments
+            names = [name for served_by in config.served_by(group) for name in served_by.deployments]
             served = tuple(
                 config.deployments[name]
                 for name in dict.fromkeys(names)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from router.config.model import Dialect
 from router.providers.base import RequestBody
 from router.providers.correlation import Correlation
 from router.providers.http import HTTPProvider
+from router.wire.dialect import Dialect
 
 _PATHS = {Dialect.CHAT: "/chat/completions", Dialect.RESPONSES: "/responses"}
 

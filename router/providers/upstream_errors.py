@@ -11,7 +11,7 @@ import orjson
 
 from router.config.model import CooldownSettings
 from router.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamTimeout
-from router.sse import event_json
+from router.wire.formats import WireFormat
 
 # Statuses that mean "this request is wrong", so no other deployment would accept it. Not
 # 404: the URL and the model are the config's, so a 404 says the deployment is misconfigured.
@@ -81,33 +81,26 @@ def error_fields(
     param = error.get("param")
     code = error.get("code")
     return (
-        scrubber(error["message"][:4000])[:2000],
+        _scrubbed_message(error["message"], scrubber),
         scrubber(param[: _FIELD * 2])[:_FIELD] if isinstance(param, str) else None,
         scrubber(code[: _FIELD * 2])[:_FIELD] if isinstance(code, str) else None,
     )
 
 
-def failure_in_event(
-    event: bytes, *, deployment: str, scrubber: Scrubber = _KEY_SHAPES_ONLY
-) -> UpstreamError | None:
-    """The failure an upstream reports with an SSE event, in any dialect: chat's
-    ``data: {"error": ...}``, Anthropic's ``event: error``, the Responses API's ``error`` and
-    ``response.failed``; None for other events (and for ``"error": null``, which some upstreams
-    put in every chunk).
+def _scrubbed_message(message: str, scrubber: Scrubber) -> str:
+    return scrubber(message[:4000])[:2000]
 
-    Cheap for every other event: a search for ``"error"`` or ``failed`` before any parsing."""
-    if b'"error"' not in event and b"response.failed" not in event:
+
+def failure_in_event(
+    event: bytes, wire_format: WireFormat, *, deployment: str, scrubber: Scrubber = _KEY_SHAPES_ONLY
+) -> UpstreamError | None:
+    """The failure an upstream reports with an event of ``wire_format``'s stream
+    (``WireFormat.failure_in``), as the error that fails the call, its message scrubbed; None
+    for any other event."""
+    failure = wire_format.failure_in(event)
+    if failure is None:
         return None
-    document = event_json(event)
-    if not isinstance(document, dict):
-        return None
-    if document.get("type") == "response.failed" and isinstance(document.get("response"), dict):
-        document = document["response"]  # its ``error`` says why
-    elif document.get("type") == "error" and isinstance(document.get("message"), str):
-        document = {"error": document}  # the Responses API's error event is the error itself
-    if document.get("error") is None:
-        return None
-    message, _param, _code = error_fields(document, scrubber)
+    message = None if failure.message is None else _scrubbed_message(failure.message, scrubber)
     return UpstreamError(
         f"deployment {deployment} failed midway: {message or 'it sent an error event'}",
         deployment=deployment,

@@ -21,6 +21,8 @@ from router.routing.sessions import AffinityResult, Session
 
 TAGS_HEADER = "x-raceway-tags"
 OVERRIDE_HEADER = "x-raceway-deployment"
+# ``1``: a stream continued after a break (``resume``) ends with an SSE comment saying so.
+RESUME_COMMENT_HEADER = "x-raceway-resume-comment"
 
 
 @dataclass(slots=True)
@@ -43,6 +45,7 @@ class RoutedRequest:
     forwarded: Mapping[str, str] = field(default_factory=lambda: NO_HEADERS)  # anthropic-version, -beta
     session: Session | None = None  # its conversation, when a group on its way has affinity
     frugal: bool = False  # the key is near its budget: no hedges
+    resume_comment: bool = False  # the client asked to be told of continuations (RESUME_COMMENT_HEADER)
     decided: Decided = field(default_factory=Decided)
 
 
@@ -167,4 +170,5 @@ def route(
         pinned=pinned,
         trace=trace_context(headers),
         forwarded=anthropic_headers(headers) if anthropic_client else NO_HEADERS,
+        resume_comment=headers.get(RESUME_COMMENT_HEADER) == "1",
     )

@@ -34,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from router.config.model import Dialect
+from router.wire.dialect import Dialect
 
 # Agents' own session headers, in the order they are looked at. Codex CLI 0.169 sends
 # ``session-id`` and ``thread-id`` (one id; also its body's ``prompt_cache_key``), seen on the wire.

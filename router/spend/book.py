@@ -25,11 +25,11 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from router.dialects.usage import Usage
 from router.spend.ledger import Spent, Tally
 from router.state.backend import SpendStore, StoreUnavailable
 from router.telemetry.labels import SpendPeriod
 from router.telemetry.metrics import Metrics
+from router.wire.usage import Usage
 
 logger = logging.getLogger("raceway.spend")
 

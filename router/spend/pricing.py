@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from router.config.model import Deployment, Price
-from router.dialects.usage import Usage
+from router.wire.usage import Usage
 
 logger = logging.getLogger("raceway.pricing")
 

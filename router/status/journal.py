@@ -27,9 +27,9 @@ from router.telemetry.tracing import (
 
 if TYPE_CHECKING:
     from router.config.model import Deployment
-    from router.dialects.formats import WireFormat
-    from router.dialects.usage import Usage
     from router.telemetry.tracing import FinishedRequest
+    from router.wire.formats import WireFormat
+    from router.wire.usage import Usage
 
 # What a failed attempt's error becomes for the status page's "last error" of its deployment.
 FailureNote = Callable[[str, str, str], None]  # (deployment, code, message)
@@ -167,6 +167,9 @@ class JournalAttempt(AttemptSpan):
 
     def stream_watcher(self, wire_format: WireFormat) -> Callable[[bytes], None] | None:
         return self.inner.stream_watcher(wire_format)
+
+    def resumes(self, broken: AttemptSpan, at_chars: int) -> None:
+        self.inner.resumes(broken.inner if isinstance(broken, JournalAttempt) else broken, at_chars)
 
     def stream_ended(self, outcome: StreamOutcome, usage: Usage | None) -> None:
         if outcome is StreamOutcome.CUT:

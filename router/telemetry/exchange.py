@@ -18,8 +18,6 @@ from typing import Any, Protocol
 import orjson
 
 from router.answers.cache import CacheStatus
-from router.config.model import Dialect
-from router.dialects.usage import Usage
 from router.errors import GatewayError, UpstreamError
 from router.routing.budgets import Tier
 from router.routing.rules import Decided
@@ -27,6 +25,8 @@ from router.spend.book import SpendBook
 from router.telemetry.labels import ClientApi, StreamOutcome, TokenKind, UpstreamApi
 from router.telemetry.metrics import LATENCY_BUCKETS, OVERHEAD_BUCKETS, UNKNOWN_MODEL, Metrics
 from router.telemetry.tracing import NO_TRACE, RequestTrace
+from router.wire.dialect import Dialect
+from router.wire.usage import Usage
 
 access_logger = logging.getLogger("raceway.access")
 

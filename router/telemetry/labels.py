@@ -11,8 +11,8 @@ from __future__ import annotations
 import enum
 from typing import Literal, TypeAlias
 
-from router.config.model import Dialect
 from router.errors import ClientGone, ShuttingDown
+from router.wire.dialect import Dialect
 
 # The ``dialect`` of a request (metric label, access log, span): the client's wire format, or
 # "embeddings" (an endpoint with nothing to translate); ``upstream_api``: the wire API of the

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from router.errors import GatewayError
 
 if TYPE_CHECKING:
-    from router.dialects.usage import Usage
+    from router.wire.usage import Usage
 
 # ``gen_ai.provider.name``: the conventions' well-known values; other providers keep their name.
 _PROVIDER_NAMES = {

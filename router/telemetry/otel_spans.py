@@ -20,7 +20,6 @@ from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 from router.errors import Saturated
-from router.sse import event_json
 from router.telemetry.labels import StreamOutcome, UpstreamOutcome
 from router.telemetry.otel_attributes import (
     error_type,
@@ -32,11 +31,12 @@ from router.telemetry.otel_attributes import (
     usage_attributes,
 )
 from router.telemetry.tracing import AttemptOutcome, AttemptSpan, FinishedRequest, Span
+from router.wire.sse import event_json
 
 if TYPE_CHECKING:
     from router.config.model import Deployment
-    from router.dialects.formats import WireFormat
-    from router.dialects.usage import Usage
+    from router.wire.formats import WireFormat
+    from router.wire.usage import Usage
 
 _ADMISSION_WAIT_NS = 1_000_000  # an admission shorter than 1 ms, not queued nor refused, gets no span
 
@@ -169,6 +169,7 @@ class OtelAttemptSpan:
         "_losing",
         "_outcome",
         "_trace",
+        "deployment",
         "span",
     )
 
@@ -176,6 +177,7 @@ class OtelAttemptSpan:
         self, trace: OtelRequestTrace, deployment: Deployment, number: int, hedge_delay: float | None
     ):
         self._trace = trace
+        self.deployment = deployment.name
         model = deployment.model or deployment.name
         attributes: dict[str, str | bool | int | float] | None = None
         if trace.recording:
@@ -277,6 +279,14 @@ class OtelAttemptSpan:
             reasons.extend(wire_format.finish_reasons(event))
 
         return watch
+
+    def resumes(self, broken: AttemptSpan, at_chars: int) -> None:
+        if not self._trace.recording or not isinstance(broken, OtelAttemptSpan):
+            return
+        self.span.set_attribute("raceway.resume.from", broken.deployment)
+        self.span.add_link(
+            broken.span.get_span_context(), {"raceway.link": "resumes", "raceway.resume.at_chars": at_chars}
+        )
 
     def stream_ended(self, outcome: StreamOutcome, usage: Usage | None) -> None:
         if not self._trace.recording:

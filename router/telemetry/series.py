@@ -48,7 +48,7 @@ def declare_series(config: GatewayConfig, metrics: Metrics) -> None:
             metrics.requests.labels(name, status_class)
         for histogram in (metrics.request_duration, metrics.first_token):
             histogram.labels(name)
-        chain = [group, *(config.models[fallback] for fallback in group.fallbacks)]
+        chain = config.served_by(group)
         for served_by in chain:  # what a request for ``name`` can be served by, without routing rules
             for member in served_by.deployments:
                 for kind in TokenKind:

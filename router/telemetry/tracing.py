@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from router.answers.cache import CacheStatus
     from router.config.model import Deployment
-    from router.dialects.formats import WireFormat
-    from router.dialects.usage import Usage
     from router.routing.rules import Decided
     from router.telemetry.labels import ClientApi, StreamOutcome, UpstreamApi
+    from router.wire.formats import WireFormat
+    from router.wire.usage import Usage
 
 
 class AttemptOutcome(enum.StrEnum):
@@ -73,6 +73,9 @@ class AttemptSpan(Protocol):
     def stream_watcher(self, wire_format: WireFormat) -> Callable[[bytes], None] | None:
         """What should see each event of the stream this attempt opened (events in
         ``wire_format``); None: nothing (tracing off, or the request is not traced)."""
+
+    def resumes(self, broken: AttemptSpan, at_chars: int) -> None:
+        """This call continues the stream ``broken``'s call broke (``resume``): a link to its span."""
 
     def stream_ended(self, outcome: StreamOutcome, usage: Usage | None) -> None:
         """The stream this attempt serves ended."""
@@ -198,6 +201,9 @@ class UntracedAttempt:
 
     def stream_watcher(self, wire_format: WireFormat) -> Callable[[bytes], None] | None:
         return None
+
+    def resumes(self, broken: AttemptSpan, at_chars: int) -> None:
+        return
 
     def stream_ended(self, outcome: StreamOutcome, usage: Usage | None) -> None:
         return None

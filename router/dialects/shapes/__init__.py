@@ -40,12 +40,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from router.config.model import Dialect
 from router.dialects.shapes.chat import chat_answer, chat_event
 from router.dialects.shapes.fields import Fault
 from router.dialects.shapes.gemini import gemini_answer, gemini_event
 from router.dialects.shapes.messages import messages_answer, messages_event
 from router.dialects.shapes.responses import responses_answer, responses_event
+from router.wire.dialect import Dialect
 
 _ANSWERS: Mapping[Dialect, Callable[[Any], None]] = {
     Dialect.CHAT: chat_answer,

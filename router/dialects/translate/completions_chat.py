@@ -48,8 +48,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from router.dialects.translate.events import DONE, data_event, read_event
 from router.errors import InvalidRequest
+from router.wire.sse import DONE_EVENT, data_event, read_event
+from router.wire.values import as_dict, as_list, as_str, is_number
 
 LEGACY_DEFAULT_MAX_TOKENS = 16
 
@@ -68,22 +69,6 @@ _COPIED = (
 _FINISH_REASONS = frozenset({"stop", "length", "content_filter"})
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def completions_request_to_chat(body: dict[str, Any]) -> dict[str, Any]:
     """A Completions request as a chat request (see the module's table)."""
     _refuse_unexpressible(body)
@@ -92,7 +77,7 @@ def completions_request_to_chat(body: dict[str, Any]) -> dict[str, Any]:
         "messages": [{"role": "user", "content": _prompt(body)}],
     }
     max_tokens = body.get("max_tokens")
-    chat["max_tokens"] = max_tokens if _number(max_tokens) else LEGACY_DEFAULT_MAX_TOKENS
+    chat["max_tokens"] = max_tokens if is_number(max_tokens) else LEGACY_DEFAULT_MAX_TOKENS
     for name in _COPIED:
         if body.get(name) is not None:
             chat[name] = body[name]
@@ -134,7 +119,7 @@ def _refuse_unexpressible(body: dict[str, Any]) -> None:
 
 
 def _completion_id(chat_id: Any) -> str:
-    return "cmpl-" + (_str(chat_id).removeprefix("chatcmpl-") or "0")
+    return "cmpl-" + (as_str(chat_id).removeprefix("chatcmpl-") or "0")
 
 
 def _finish_reason(reason: Any) -> str | None:
@@ -146,19 +131,19 @@ def _finish_reason(reason: Any) -> str | None:
 
 def _legacy_logprobs(logprobs: Any, offset: int = 0) -> dict[str, Any] | None:
     """Chat's ``logprobs.content`` in the legacy shape; ``offset``: characters before them."""
-    content = _list(_dict(logprobs).get("content"))
+    content = as_list(as_dict(logprobs).get("content"))
     if not isinstance(logprobs, dict) or not content:
         return None
     legacy: dict[str, list[Any]] = {"tokens": [], "token_logprobs": [], "top_logprobs": [], "text_offset": []}
     for entry in content:
-        entry = _dict(entry)
-        token = _str(entry.get("token"))
+        entry = as_dict(entry)
+        token = as_str(entry.get("token"))
         legacy["tokens"].append(token)
         legacy["token_logprobs"].append(entry.get("logprob"))
         legacy["top_logprobs"].append(
             {
-                _str(_dict(top).get("token")): _dict(top).get("logprob")
-                for top in _list(entry.get("top_logprobs"))
+                as_str(as_dict(top).get("token")): as_dict(top).get("logprob")
+                for top in as_list(entry.get("top_logprobs"))
             }
         )
         legacy["text_offset"].append(offset)
@@ -169,19 +154,19 @@ def _legacy_logprobs(logprobs: Any, offset: int = 0) -> dict[str, Any] | None:
 def _text(message: dict[str, Any]) -> str:
     content = message.get("content")
     if isinstance(content, list):
-        content = "".join(_str(_dict(part).get("text")) for part in content)
-    return _str(content) or _str(message.get("refusal"))
+        content = "".join(as_str(as_dict(part).get("text")) for part in content)
+    return as_str(content) or as_str(message.get("refusal"))
 
 
 def chat_answer_to_completions(answer: dict[str, Any]) -> dict[str, Any]:
     """A chat.completion as a text_completion."""
     choices = []
-    for position, choice in enumerate(_list(answer.get("choices"))):
-        choice = _dict(choice)
+    for position, choice in enumerate(as_list(answer.get("choices"))):
+        choice = as_dict(choice)
         index = choice.get("index")
         choices.append(
             {
-                "text": _text(_dict(choice.get("message"))),
+                "text": _text(as_dict(choice.get("message"))),
                 "index": index if isinstance(index, int) else position,
                 "logprobs": _legacy_logprobs(choice.get("logprobs")),
                 "finish_reason": _finish_reason(choice.get("finish_reason")) or "stop",
@@ -191,7 +176,7 @@ def chat_answer_to_completions(answer: dict[str, Any]) -> dict[str, Any]:
         "id": _completion_id(answer.get("id")),
         "object": "text_completion",
         "created": answer["created"] if isinstance(answer.get("created"), int) else int(time.time()),
-        "model": _str(answer.get("model")),
+        "model": as_str(answer.get("model")),
         "choices": choices,
     }
     if isinstance(answer.get("system_fingerprint"), str):
@@ -212,16 +197,16 @@ class ChatEventsToCompletions:
         """The text_completion chunks one chat event becomes."""
         if self._ended:
             return []
-        if event.strip() == DONE.strip():
+        if event.strip() == DONE_EVENT.strip():
             self._ended = True
-            return [DONE]
+            return [DONE_EVENT]
         _, chunk = read_event(event)
         if not isinstance(chunk, dict):
             return []  # comments
         if isinstance(chunk.get("error"), dict):
             self._ended = True
             return [data_event({"error": chunk["error"]})]
-        choices = [c for c in map(self._choice, _list(chunk.get("choices"))) if c is not None]
+        choices = [c for c in map(self._choice, as_list(chunk.get("choices"))) if c is not None]
         usage = chunk.get("usage")
         if not choices and not isinstance(usage, dict):
             return []
@@ -229,7 +214,7 @@ class ChatEventsToCompletions:
             "id": _completion_id(chunk.get("id")),
             "object": "text_completion",
             "created": chunk["created"] if isinstance(chunk.get("created"), int) else int(time.time()),
-            "model": _str(chunk.get("model")),
+            "model": as_str(chunk.get("model")),
             "choices": choices,
         }
         if isinstance(usage, dict):
@@ -239,10 +224,10 @@ class ChatEventsToCompletions:
     def _choice(self, choice: Any) -> dict[str, Any] | None:
         """One chat choice delta as a text choice; None when it carries neither text nor an end
         (the role chunk, reasoning, tool calls)."""
-        choice = _dict(choice)
+        choice = as_dict(choice)
         index = choice.get("index") if isinstance(choice.get("index"), int) else 0
-        delta = _dict(choice.get("delta"))
-        text = _str(delta.get("content")) or _str(delta.get("refusal"))
+        delta = as_dict(choice.get("delta"))
+        text = as_str(delta.get("content")) or as_str(delta.get("refusal"))
         finish = _finish_reason(choice.get("finish_reason"))
         if not text and finish is None:
             return None

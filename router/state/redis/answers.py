@@ -23,11 +23,11 @@ from router.answers.cache import CachedAnswer
 from router.answers.flights import Flight
 from router.background import BackgroundWork
 from router.config.model import CacheSettings
-from router.dialects.usage import Usage
 from router.errors import GatewayError, RelayedFailure
 from router.state.redis.connection import RedisState, StateUnavailable
 from router.telemetry.labels import Eviction
 from router.telemetry.metrics import Metrics
+from router.wire.usage import Usage
 
 OUTCOME_TTL_MS = 30_000  # how long followers may still pick up a flight's outcome
 POLL_INTERVAL = 0.02

@@ -40,9 +40,9 @@ Requests (``messages_request_to_chat`` ->, ``chat_request_to_messages`` <-). Way
 | -                                          | `seed`, penalties, `logit_bias`, ...        | drop | 18   |
 
 1. Text blocks joined by a blank line; `cache_control` dropped here, and put back on chat's
-   counterparts for litellm's Anthropic family by the bridge (``translate/cache_hints.py``). A
-   system message (the SDK's `MessageParam` takes role `system`) holding other blocks: 400
-   (chat's holds text only).
+   counterparts for litellm's Anthropic family by ``dispatch/preparation.py``
+   (``translate/cache_hints.py``). A system message (the SDK's `MessageParam` takes role
+   `system`) holding other blocks: 400 (chat's holds text only).
 2. Mid-conversation system/developer messages move into `system`, which every Anthropic model
    takes (a `system` role among the messages is newer).
 3. Merged: Anthropic requires alternation. A user turn's tool results go first in it. A chat
@@ -77,7 +77,8 @@ Requests (``messages_request_to_chat`` ->, ``chat_request_to_messages`` <-). Way
 16. Also `container`, `mcp_servers`, `cache_control` anywhere: hints.
 17. The client expects what Anthropic cannot give (n choices, logprobs, audio).
 18. Also `store`, `metadata`, `prompt_cache_key`, `stream_options`: no counterpart. Towards
-    chat, the bridge sets `prompt_cache_key` to the session's hash (``translate/cache_hints.py``).
+    chat, ``dispatch/preparation.py`` sets `prompt_cache_key` to the session's hash
+    (``translate/cache_hints.py``).
 T1. Then fitted to the target model (``router.dialects.translate.targets``): output tokens
     clamped to its limit (a thinking budget that no longer fits below it halved, or dropped
     under 1,024); to a model that takes no reasoning, no `reasoning_effort` / `thinking`, and
@@ -149,12 +150,11 @@ from router.dialects.translate.anthropic.request_to_chat import (
     TOOL_ERROR_PREFIX,
     messages_request_to_chat,
 )
-from router.dialects.translate.anthropic.stream_from_chat import ERROR_TYPES, ChatEventsToMessages
+from router.dialects.translate.anthropic.stream_from_chat import ChatEventsToMessages
 from router.dialects.translate.anthropic.stream_to_chat import MessagesEventsToChat
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
-    "ERROR_TYPES",
     "FINISH_TO_STOP",
     "LOW_BUDGET_LIMIT",
     "MEDIUM_BUDGET_LIMIT",

@@ -13,8 +13,6 @@ from router.dialects.translate.anthropic.blocks import (
 from router.dialects.translate.anthropic.common import (
     FINISH_TO_STOP,
     STOP_TO_FINISH,
-    as_dict,
-    as_list,
     chat_id_of,
     message_id_of,
     text_of,
@@ -22,6 +20,7 @@ from router.dialects.translate.anthropic.common import (
     usage_to_messages,
 )
 from router.errors import InvalidRequest, UpstreamError
+from router.wire.values import as_dict, as_list
 
 
 def messages_answer_to_chat(answer: dict[str, Any]) -> dict[str, Any]:

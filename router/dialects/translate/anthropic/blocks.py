@@ -9,8 +9,9 @@ from typing import Any
 
 import orjson
 
-from router.dialects.translate.anthropic.common import SERVER_BLOCK_TYPES, as_dict, as_list, json_text
+from router.dialects.translate.anthropic.common import SERVER_BLOCK_TYPES, json_text
 from router.errors import InvalidRequest
+from router.wire.values import as_dict, as_list
 
 
 def thinking_block(block: dict[str, Any]) -> dict[str, Any] | None:
@@ -75,9 +76,9 @@ def chat_thinking_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
     return [block for block in blocks if block is not None]
 
 
-def call_to_tool_use(call: dict[str, Any], where: str) -> dict[str, Any]:
-    """A chat tool call as a ``tool_use`` block; its arguments must be a JSON object."""
-    function = as_dict(call.get("function"))
+def parsed_call_arguments(function: dict[str, Any], where: str) -> dict[str, Any]:
+    """A chat tool call's ``function.arguments`` (at ``where``) as the JSON object they must be
+    (none: an empty one), for the dialects that take them parsed (Messages, Gemini)."""
     raw = function.get("arguments")
     param = f"{where}.function.arguments"
     try:
@@ -86,6 +87,13 @@ def call_to_tool_use(call: dict[str, Any], where: str) -> dict[str, Any]:
         raise InvalidRequest(f"{param} is not valid JSON", param=param) from None
     if not isinstance(arguments, dict):
         raise InvalidRequest(f"{param} must be a JSON object", param=param)
+    return arguments
+
+
+def call_to_tool_use(call: dict[str, Any], where: str) -> dict[str, Any]:
+    """A chat tool call as a ``tool_use`` block; its arguments must be a JSON object."""
+    function = as_dict(call.get("function"))
+    arguments = parsed_call_arguments(function, where)
     return {
         "type": "tool_use",
         "id": str(call.get("id", "")),

@@ -1,8 +1,8 @@
-"""Shared by the Messages <-> chat translators: JSON readers, stop reasons, usage, ids.
+"""Shared by the Messages <-> chat translators: texts, stop reasons, usage, ids.
 
-Defensive readers of client JSON, the stop-reason maps both ways, the server-side block
-types, usage conversion (Anthropic's input leaves the cache out, chat's includes it) and the
-answer ids.
+The texts of contents, the stop-reason maps both ways, the server-side block types, usage
+conversion (Anthropic's input leaves the cache out, chat's includes it) and the answer ids.
+The defensive JSON readers are every translator's: ``router.wire.values``.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+
+from router.wire.values import as_dict, as_int, as_list
 
 STOP_TO_FINISH = {
     "end_turn": "stop",
@@ -45,20 +47,6 @@ SERVER_BLOCK_TYPES = frozenset(
         "container_upload",
     }
 )
-
-
-def as_dict(value: Any) -> dict[str, Any]:
-    """``value`` when it is an object, else an empty one (bodies are validated, but be safe)."""
-    return value if isinstance(value, dict) else {}
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def as_int(value: Any) -> int:
-    """A token count; anything else counts as 0."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def text_of(content: Any) -> str:

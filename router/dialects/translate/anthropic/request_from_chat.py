@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from router.dialects.translate.anthropic.blocks import call_to_tool_use, chat_thinking_blocks
-from router.dialects.translate.anthropic.common import as_dict, as_int, as_list, text_of
+from router.dialects.translate.anthropic.common import text_of
 from router.dialects.translate.targets import ANTHROPIC_USER_ID_LIMIT, fit_identifier
 from router.errors import InvalidRequest
+from router.wire.values import as_dict, as_int, as_list
 
 DEFAULT_MAX_TOKENS = 4096
 """Anthropic requires ``max_tokens``; chat does not. 4096 fits every current Claude model."""

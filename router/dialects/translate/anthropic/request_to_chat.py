@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from router.dialects.translate.anthropic.blocks import assistant_to_chat
-from router.dialects.translate.anthropic.common import SERVER_BLOCK_TYPES, as_dict, as_int, as_list, text_of
+from router.dialects.translate.anthropic.common import SERVER_BLOCK_TYPES, text_of
 from router.dialects.translate.targets import OPENAI_IDENTIFIER_LIMIT, fit_identifier
 from router.errors import InvalidRequest
+from router.wire.values import as_dict, as_int, as_list
 
 LOW_BUDGET_LIMIT = 2048
 

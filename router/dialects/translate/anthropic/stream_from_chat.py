@@ -5,29 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from router.dialects.translate.anthropic.common import (
-    FINISH_TO_STOP,
-    as_dict,
-    as_list,
-    message_id_of,
-    usage_to_messages,
-)
-from router.dialects.translate.events import named_event, read_event
-
-
-def _is_done(event: bytes) -> bool:
-    return any(line.strip() == b"data: [DONE]" for line in event.split(b"\n"))
-
-
-ERROR_TYPES = {
-    "invalid_request_error": "invalid_request_error",
-    "authentication_error": "authentication_error",
-    "permission_error": "permission_error",
-    "not_found_error": "not_found_error",
-    "rate_limit_error": "rate_limit_error",
-    "timeout_error": "timeout_error",
-    "overloaded_error": "overloaded_error",
-}
+from router.dialects.translate.anthropic.common import FINISH_TO_STOP, message_id_of, usage_to_messages
+from router.wire.errors import anthropic_type
+from router.wire.sse import has_done_line, named_event, read_event
+from router.wire.values import as_dict, as_list
 
 
 @dataclass
@@ -54,7 +35,7 @@ class ChatEventsToMessages:
     def feed(self, event: bytes) -> list[bytes]:
         if self.finished:
             return []
-        if _is_done(event):
+        if has_done_line(event):
             return self._end()
         _, data = read_event(event)
         data = as_dict(data)
@@ -208,6 +189,6 @@ class ChatEventsToMessages:
 
     def _error(self, error: dict[str, Any]) -> list[bytes]:
         self.finished = True
-        kind = ERROR_TYPES.get(str(error.get("type")), "api_error")
+        kind = anthropic_type(error.get("type"))
         payload = {"type": "error", "error": {"type": kind, "message": str(error.get("message", ""))}}
         return [named_event("error", payload)]

@@ -6,15 +6,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from router.dialects.translate.anthropic.common import (
-    STOP_TO_FINISH,
-    as_dict,
-    as_int,
-    chat_id_of,
-    json_text,
-    usage_to_chat,
-)
-from router.dialects.translate.events import DONE, data_event, read_event
+from router.dialects.translate.anthropic.common import STOP_TO_FINISH, chat_id_of, json_text, usage_to_chat
+from router.wire.sse import DONE_EVENT, data_event, read_event
+from router.wire.values import as_dict, as_int
 
 
 @dataclass
@@ -60,7 +54,7 @@ class MessagesEventsToChat:
             # A stop without a stop_reason still needs a finish chunk for a well-formed stream.
             out += [] if self.finish_sent else self._delta({}, "stop")
             self.finished = True
-            return [*out, data_event({**self._chunk([]), "usage": usage_to_chat(self.usage)}), DONE]
+            return [*out, data_event({**self._chunk([]), "usage": usage_to_chat(self.usage)}), DONE_EVENT]
         if kind == "error":
             self.finished = True
             error = as_dict(data.get("error"))

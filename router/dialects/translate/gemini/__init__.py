@@ -116,11 +116,8 @@ from router.dialects.translate.gemini.answers import chat_answer_to_gemini, gemi
 from router.dialects.translate.gemini.common import (
     FINISH_FROM_CHAT,
     FINISH_TO_CHAT,
-    GOOGLE_STATUS,
     SKIP_SIGNATURE,
     STREAM_FIELDS,
-    error_document,
-    google_status,
 )
 from router.dialects.translate.gemini.request_from_chat import THINKING_BUDGETS, chat_request_to_gemini
 from router.dialects.translate.gemini.request_to_chat import gemini_request_to_chat
@@ -130,7 +127,6 @@ from router.dialects.translate.gemini.stream_to_chat import GeminiEventsToChat
 __all__ = [
     "FINISH_FROM_CHAT",
     "FINISH_TO_CHAT",
-    "GOOGLE_STATUS",
     "SKIP_SIGNATURE",
     "STREAM_FIELDS",
     "THINKING_BUDGETS",
@@ -138,8 +134,6 @@ __all__ = [
     "GeminiEventsToChat",
     "chat_answer_to_gemini",
     "chat_request_to_gemini",
-    "error_document",
     "gemini_answer_to_chat",
     "gemini_request_to_chat",
-    "google_status",
 ]

@@ -9,8 +9,6 @@ from typing import Any
 from router.dialects.translate.gemini.common import (
     FINISH_FROM_CHAT,
     FINISH_TO_CHAT,
-    as_dict,
-    as_list,
     call_id,
     chat_id_of,
     field,
@@ -26,6 +24,7 @@ from router.dialects.translate.gemini.parts import (
     thought_parts,
 )
 from router.errors import InvalidRequest, UpstreamError
+from router.wire.values import as_dict, as_list
 
 
 def gemini_answer_to_chat(answer: dict[str, Any]) -> dict[str, Any]:

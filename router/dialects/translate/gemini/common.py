@@ -1,4 +1,4 @@
-"""Shared by the Gemini <-> chat translators: field readers, finish reasons, usage, ids, errors.
+"""Shared by the Gemini <-> chat translators: field readers, finish reasons, usage, ids.
 
 The Gemini API takes its fields in camelCase and, as protobuf JSON does, in snake_case too
 (``systemInstruction`` or ``system_instruction``): ``field`` reads either. Raceway holds a
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from router.dialects.translate.anthropic.common import as_dict, as_int, as_list
+from router.wire.values import as_dict, as_int, as_list
 
 STREAM_FIELDS = ("model", "stream")  # Raceway's, not Gemini's: never sent upstream
 
@@ -37,25 +37,6 @@ FINISH_FROM_CHAT = {
     "content_filter": "SAFETY",
 }
 
-# What Google calls each HTTP status in its errors (google.rpc.Code's HTTP mapping).
-GOOGLE_STATUS = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    405: "INVALID_ARGUMENT",
-    408: "DEADLINE_EXCEEDED",
-    409: "ABORTED",
-    413: "INVALID_ARGUMENT",
-    429: "RESOURCE_EXHAUSTED",
-    499: "CANCELLED",
-    500: "INTERNAL",
-    501: "UNIMPLEMENTED",
-    502: "UNAVAILABLE",
-    503: "UNAVAILABLE",
-    504: "DEADLINE_EXCEEDED",
-}
-
 # Google's documented stand-in signature for function calls made by another model.
 SKIP_SIGNATURE = "skip_thought_signature_validator"
 
@@ -72,22 +53,6 @@ def field(obj: Any, name: str) -> Any:
         return None
     value = obj.get(name)
     return obj.get(snake(name)) if value is None else value
-
-
-def google_status(status: int) -> str:
-    if status in GOOGLE_STATUS:
-        return GOOGLE_STATUS[status]
-    return "INTERNAL" if status >= 500 else "FAILED_PRECONDITION"
-
-
-def error_document(status: int, message: str, retry_after: float | None = None) -> dict[str, Any]:
-    """Google's error shape; a known wait goes in a ``google.rpc.RetryInfo`` (Gemini CLI's
-    floor for its next attempt)."""
-    error: dict[str, Any] = {"code": status, "message": message, "status": google_status(status)}
-    if retry_after is not None:
-        delay = f"{max(1, round(retry_after))}s"
-        error["details"] = [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay}]
-    return {"error": error}
 
 
 def usage_to_chat(usage: Any) -> dict[str, Any]:
@@ -151,17 +116,11 @@ def parts_of(content: Any) -> list[dict[str, Any]]:
 __all__ = [
     "FINISH_FROM_CHAT",
     "FINISH_TO_CHAT",
-    "GOOGLE_STATUS",
     "SKIP_SIGNATURE",
     "STREAM_FIELDS",
-    "as_dict",
-    "as_int",
-    "as_list",
     "call_id",
     "chat_id_of",
-    "error_document",
     "field",
-    "google_status",
     "parts_of",
     "response_id_of",
     "usage_from_chat",

@@ -7,12 +7,11 @@ import mimetypes
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-
-from router.dialects.translate.anthropic.blocks import chat_thinking_blocks
+from router.dialects.translate.anthropic.blocks import chat_thinking_blocks, parsed_call_arguments
 from router.dialects.translate.anthropic.common import json_text, text_of
-from router.dialects.translate.gemini.common import as_dict, as_list, field
+from router.dialects.translate.gemini.common import field
 from router.errors import InvalidRequest
+from router.wire.values import as_dict, as_list
 
 TOOL_ERROR_PREFIX = "Error: "  # as the Messages translation marks a failed tool's result
 
@@ -150,14 +149,7 @@ def _url_to_part(url: Any, where: str) -> dict[str, Any]:
 def call_to_part(call: dict[str, Any], where: str) -> dict[str, Any]:
     """A chat tool call as a ``functionCall`` part; its arguments must be a JSON object."""
     function = as_dict(call.get("function"))
-    raw = function.get("arguments")
-    param = f"{where}.function.arguments"
-    try:
-        arguments = orjson.loads(raw) if isinstance(raw, str) and raw.strip() else {}
-    except orjson.JSONDecodeError:
-        raise InvalidRequest(f"{param} is not valid JSON", param=param) from None
-    if not isinstance(arguments, dict):
-        raise InvalidRequest(f"{param} must be a JSON object", param=param)
+    arguments = parsed_call_arguments(function, where)
     named: dict[str, Any] = {"name": str(function.get("name", "")), "args": arguments}
     if isinstance(call.get("id"), str) and call["id"]:
         named = {"id": call["id"], **named}

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from router.dialects.translate.anthropic.common import as_dict, as_int, as_list, text_of
+from router.dialects.translate.anthropic.common import text_of
 from router.dialects.translate.gemini.common import SKIP_SIGNATURE
 from router.dialects.translate.gemini.parts import assistant_text, call_to_part, user_content_to_parts
 from router.errors import InvalidRequest
+from router.wire.values import as_dict, as_int, as_list
 
 # Chat's effort as a thinking budget (the Messages translation's), with thoughts included so
 # that the reasoning comes back as ``reasoning_content``. 128 is the least every model takes.

@@ -8,10 +8,11 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from router.dialects.translate.gemini.common import as_dict, as_list, field, parts_of
+from router.dialects.translate.gemini.common import field, parts_of
 from router.dialects.translate.gemini.parts import model_parts_to_chat, response_text, user_part_to_chat
 from router.dialects.translate.gemini.schema import schema_to_json
 from router.errors import InvalidRequest
+from router.wire.values import as_dict, as_list
 
 LOW_BUDGET_LIMIT = 2048  # as the Messages translation reads a thinking budget
 MEDIUM_BUDGET_LIMIT = 16384

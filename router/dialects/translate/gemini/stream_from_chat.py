@@ -5,20 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from router.dialects.translate.events import data_event, read_event
-from router.dialects.translate.gemini.common import (
-    FINISH_FROM_CHAT,
-    as_dict,
-    as_list,
-    error_document,
-    response_id_of,
-    usage_from_chat,
-)
+from router.dialects.translate.gemini.common import FINISH_FROM_CHAT, response_id_of, usage_from_chat
 from router.dialects.translate.gemini.parts import call_to_part
-
-
-def _is_done(event: bytes) -> bool:
-    return any(line.strip() == b"data: [DONE]" for line in event.split(b"\n"))
+from router.wire.errors import error_document
+from router.wire.sse import data_event, has_done_line, read_event
+from router.wire.values import as_dict, as_list
 
 
 @dataclass
@@ -42,7 +33,7 @@ class ChatEventsToGemini:
     def feed(self, event: bytes) -> list[bytes]:
         if self.finished:
             return []
-        if _is_done(event):
+        if has_done_line(event):
             return self._end()
         _, data = read_event(event)
         data = as_dict(data)

@@ -7,17 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from router.dialects.translate.anthropic.common import json_text
-from router.dialects.translate.events import DONE, data_event, read_event
 from router.dialects.translate.gemini.answers import finish_to_chat
-from router.dialects.translate.gemini.common import (
-    as_dict,
-    as_list,
-    call_id,
-    chat_id_of,
-    parts_of,
-    usage_to_chat,
-)
+from router.dialects.translate.gemini.common import call_id, chat_id_of, parts_of, usage_to_chat
 from router.dialects.translate.gemini.common import field as read
+from router.wire.sse import DONE_EVENT, data_event, read_event
+from router.wire.values import as_dict, as_list
 
 
 @dataclass
@@ -159,4 +153,4 @@ class GeminiEventsToChat:
             "choices": [],
             "usage": usage_to_chat(self.usage),
         }
-        return [*out, data_event(chunk), DONE]
+        return [*out, data_event(chunk), DONE_EVENT]

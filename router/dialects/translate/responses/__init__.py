@@ -84,7 +84,7 @@ Requests (``responses_request_to_chat`` ->, ``chat_request_to_responses`` <-). W
 18. Also `prediction`, `web_search_options`, `stream_options`, `store`: sampling hints
     with no Responses counterpart. `prompt_cache_key`, `safety_identifier`,
     `service_tier` cross unchanged.
-19. Put on the chat request by the bridge (``router.dialects.translate.cache_hints``), not by
+19. Put on the chat request by ``router.dispatch.preparation`` (with ``translate.cache_hints``), not by
     this translator: the client's own, else the session's hash.
 T1. Then fitted to the target model (``router.dialects.translate.targets``): output tokens
     clamped to its limit; to a model that takes no reasoning, no `reasoning_effort` /
@@ -123,7 +123,7 @@ Answers (``responses_answer_to_chat``, ``chat_answer_to_responses``) and streams
     object the service sends (the openai SDK raises `APIError` on it), then `response.failed`
     carrying the response failed, with `error.code` `server_error` (`rate_limit_exceeded`
     for a rate limit: the Response schema's codes). The gateway ends its own failed
-    Responses streams the same way (``router.dialects.formats``).
+    Responses streams the same way (``router.wire.formats``).
 
 A chat stream becomes the full typed Responses grammar (``response.created``,
 ``response.in_progress``, per item ``output_item.added`` ... ``output_item.done``, and

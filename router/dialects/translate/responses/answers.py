@@ -6,13 +6,9 @@ import time
 from typing import Any
 
 from router.dialects.translate.responses.common import (
-    as_dict,
-    as_list,
-    as_str,
     call_arguments,
     chat_text,
     finish_reason_of,
-    is_number,
     reasoning_texts,
     status_of,
     usage_to_chat,
@@ -24,10 +20,11 @@ from router.dialects.translate.responses.items import (
     message_item,
     reasoning_item,
     refusal_part,
-    response_object,
     text_part,
 )
 from router.errors import UpstreamError
+from router.wire.response import response_object
+from router.wire.values import as_dict, as_list, as_str, is_number
 
 
 def responses_answer_to_chat(answer: dict[str, Any]) -> dict[str, Any]:

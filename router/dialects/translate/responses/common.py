@@ -1,28 +1,14 @@
-"""Shared by the Responses <-> chat translators: JSON readers, texts, usage and status.
+"""Shared by the Responses <-> chat translators: texts, usage and status.
 
-Defensive readers of client JSON, the texts of reasoning items and of chat content, usage
-both ways, and a Response's status <-> chat's finish reason.
+The texts of reasoning items and of chat content, usage both ways, and a Response's status
+<-> chat's finish reason. The defensive JSON readers are every translator's: ``router.wire.values``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-
-def as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def as_str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def as_int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+from router.wire.values import as_dict, as_int, as_list, as_str
 
 
 def call_arguments(value: Any) -> str:
@@ -30,10 +16,6 @@ def call_arguments(value: Any) -> str:
     as clients parse them), never an empty string."""
     text = as_str(value)
     return text if text.strip() else "{}"
-
-
-def is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def reasoning_texts(item: dict[str, Any]) -> list[str]:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from router.dialects.translate.responses.common import as_dict, as_list, as_str, chat_text, is_number
+from router.dialects.translate.responses.common import chat_text
 from router.dialects.translate.targets import OPENAI_IDENTIFIER_LIMIT, fit_identifier
 from router.errors import InvalidRequest
+from router.wire.values import as_dict, as_list, as_str, is_number
 
 
 def chat_request_to_responses(body: dict[str, Any]) -> dict[str, Any]:

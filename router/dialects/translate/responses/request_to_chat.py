@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from router.dialects.translate.responses.common import as_dict, as_list, as_str, is_number, reasoning_texts
+from router.dialects.translate.responses.common import reasoning_texts
 from router.dialects.translate.targets import OPENAI_IDENTIFIER_LIMIT, fit_identifier
 from router.errors import InvalidRequest
+from router.wire.values import as_dict, as_list, as_str, is_number
 
 _EFFORT_TO_CHAT = {"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "high"}
 

@@ -6,26 +6,19 @@ import time
 import uuid
 from typing import Any
 
-from router.dialects.translate.events import DONE, named_event, read_event
-from router.dialects.translate.responses.common import (
-    as_dict,
-    as_int,
-    as_list,
-    as_str,
-    is_number,
-    status_of,
-    usage_to_responses,
-)
+from router.dialects.translate.responses.common import status_of, usage_to_responses
 from router.dialects.translate.responses.items import (
     base_id,
     call_item,
-    failure,
     message_item,
     reasoning_item,
     refusal_part,
-    response_object,
     text_part,
 )
+from router.wire.errors import failure
+from router.wire.response import response_object
+from router.wire.sse import DONE_EVENT, named_event, read_event
+from router.wire.values import as_dict, as_int, as_list, as_str, is_number
 
 
 class _OpenItem:
@@ -66,7 +59,7 @@ class ChatEventsToResponses:
         """The Responses events one chat event becomes."""
         if self._ended:
             return []
-        if event.strip() == DONE.strip():
+        if event.strip() == DONE_EVENT.strip():
             self._ended = True
             return self._start() + self._finish()
         _, data = read_event(event)

@@ -6,15 +6,9 @@ import time
 import uuid
 from typing import Any
 
-from router.dialects.translate.events import DONE, data_event, read_event
-from router.dialects.translate.responses.common import (
-    as_dict,
-    as_int,
-    as_str,
-    finish_reason_of,
-    is_number,
-    usage_to_chat,
-)
+from router.dialects.translate.responses.common import finish_reason_of, usage_to_chat
+from router.wire.sse import DONE_EVENT, data_event, read_event
+from router.wire.values import as_dict, as_int, as_str, is_number
 
 
 def _chat_error(error: Any) -> bytes:
@@ -159,7 +153,7 @@ class ResponsesEventsToChat:
             "completion_tokens": 0,
             "total_tokens": 0,
         }
-        return [*settled, finish, data_event(self._envelope([], usage=usage)), DONE]
+        return [*settled, finish, data_event(self._envelope([], usage=usage)), DONE_EVENT]
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
         choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}

@@ -3,7 +3,9 @@
 A ``WireFormat`` answers the questions the dispatch, the relay and the cache ask of an
 answer or a stream without caring whose it is: is this JSON an answer at all, how many
 tokens did it use, is this event content (a streaming race commits on it), is it the last
-one, what usage does it report; and how to tell the client of an error in its own shapes.
+one, what usage does it report, what failure does it report (``failure_in``: an upstream that
+fails midway says so with an event of its format); and how to tell the client of an error in its
+own shapes.
 
 - chat, completions: answers hold ``choices``; streams end with ``data: [DONE]``; content is
   a delta's text, tool call or refusal (completions: a choice's text), or a finish reason.
@@ -22,31 +24,34 @@ one, what usage does it report; and how to tell the client of an error in its ow
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from router.config.model import Dialect
-from router.dialects.translate.events import data_event, named_event, read_event
-from router.dialects.translate.gemini.common import error_document
-from router.dialects.translate.responses.items import failure, response_object
-from router.dialects.usage import Usage, chat_usage, gemini_usage, messages_usage, responses_usage
 from router.errors import GatewayError
-from router.sse import carries_usage, error_event, event_json, has_content, is_done
+from router.wire.dialect import Dialect
+from router.wire.errors import anthropic_error, error_document, failure
+from router.wire.response import response_object
+from router.wire.sse import (
+    carries_usage,
+    data_event,
+    event_json,
+    has_content,
+    is_done,
+    named_event,
+    read_event,
+)
+from router.wire.usage import Usage, chat_usage, gemini_usage, messages_usage, responses_usage
 
-# Anthropic's error types by status (what its SDK and Claude Code expect in the body).
-_ANTHROPIC_ERRORS = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    503: "overloaded_error",
-    504: "timeout_error",
-    529: "overloaded_error",
-}
 _RESPONSES_ENDS = (b"response.completed", b"response.incomplete", b"response.failed")
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFailure:
+    """A failure a stream reported with an event: its message as sent (None when it had none)."""
+
+    message: str | None
 
 
 class WireFormat:
@@ -89,13 +94,24 @@ class WireFormat:
             return []
         return [str(c["finish_reason"]) for c in choices if isinstance(c, dict) and c.get("finish_reason")]
 
+    def failure_in(self, event: bytes) -> StreamFailure | None:
+        """The failure this event reports (the stream failed midway), or None: chat's
+        ``data: {"error": {...}}`` (not ``"error": null``, which some upstreams put in every
+        chunk). Cheap for every other event: a search for ``"error"`` before any parsing."""
+        if b'"error"' not in event:
+            return None
+        payload = event_json(event)
+        if not isinstance(payload, dict) or payload.get("error") is None:
+            return None
+        return StreamFailure(_message_of(payload["error"]))
+
     def error_body(self, error: GatewayError) -> bytes:
         return error.to_json()
 
     def error_event(self, error: GatewayError, sequence: int, opening: bytes | None = None) -> bytes:
         """The event(s) that end a stream that failed; ``sequence``: how many events went
         before, ``opening``: the first of them (None when none did)."""
-        return error_event(error.to_dict())
+        return data_event(error.to_dict())
 
 
 class CompletionsFormat(WireFormat):
@@ -154,6 +170,15 @@ class MessagesFormat(WireFormat):
         reason = delta.get("stop_reason") if isinstance(delta, dict) else None
         return [reason] if isinstance(reason, str) else []
 
+    def failure_in(self, event: bytes) -> StreamFailure | None:
+        """Anthropic's ``event: error``, ``{"type": "error", "error": {"type", "message"}}``."""
+        if b'"error"' not in event:
+            return None
+        _name, payload = read_event(event)
+        if not isinstance(payload, dict) or (payload.get("type") != "error" and payload.get("error") is None):
+            return None
+        return StreamFailure(_message_of(payload.get("error")))
+
     def error_body(self, error: GatewayError) -> bytes:
         return orjson.dumps(self._error(error))
 
@@ -162,9 +187,7 @@ class MessagesFormat(WireFormat):
 
     @staticmethod
     def _error(error: GatewayError) -> dict[str, Any]:
-        message = error.to_dict().get("error", {}).get("message", error.message)
-        kind = _ANTHROPIC_ERRORS.get(error.status_code, "api_error")
-        return {"type": "error", "error": {"type": kind, "message": message}}
+        return anthropic_error(error.status_code, _message_to_client(error))
 
 
 class ResponsesFormat(WireFormat):
@@ -204,6 +227,22 @@ class ResponsesFormat(WireFormat):
         details = response.get("incomplete_details")
         reason = details.get("reason") if isinstance(details, dict) else None
         return [reason if isinstance(reason, str) else response["status"]]
+
+    def failure_in(self, event: bytes) -> StreamFailure | None:
+        """The Responses API's ``error`` event (the error itself: ``code``, ``message``) or
+        ``response.failed`` (its response's ``error`` says why; without one it is only the end)."""
+        if b'"error"' not in event and b"response.failed" not in event:
+            return None
+        _name, payload = read_event(event)
+        if not isinstance(payload, dict):
+            return None
+        kind = payload.get("type")
+        if kind == "response.failed" and isinstance(payload.get("response"), dict):
+            error = payload["response"].get("error")
+            return None if error is None else StreamFailure(_message_of(error))
+        if kind == "error" and isinstance(payload.get("message"), str):
+            return StreamFailure(_message_of(payload))
+        return super().failure_in(event)
 
     def error_event(self, error: GatewayError, sequence: int, opening: bytes | None = None) -> bytes:
         """OpenAI's ending of a failed response (``failure``): ``error``, then ``response.failed``
@@ -268,8 +307,18 @@ class GeminiFormat(WireFormat):
 
     @staticmethod
     def _error(error: GatewayError) -> dict[str, Any]:
-        message = error.to_dict().get("error", {}).get("message", error.message)
-        return error_document(error.status_code, message, error.retry_after)
+        return error_document(error.status_code, _message_to_client(error), error.retry_after)
+
+
+def _message_of(error: Any) -> str | None:
+    """The ``message`` of an error object, when it has one (as sent: scrubbing is the reader's)."""
+    message = error.get("message") if isinstance(error, dict) else None
+    return message if isinstance(message, str) else None
+
+
+def _message_to_client(error: GatewayError) -> str:
+    message: str = error.to_dict().get("error", {}).get("message", error.message)
+    return message
 
 
 def _candidates(event: bytes) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Server-sent events: split a byte stream into events, and recognise the ones that matter."""
+"""Server-sent events, in every dialect: split a byte stream into events, build and read them."""
 
 from __future__ import annotations
 
@@ -80,7 +80,13 @@ async def sse_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
 
 
 def is_done(event: bytes) -> bool:
+    """Is this chat's last event, ``data: [DONE]`` (read from its start: the hot path)?"""
     return event.startswith(b"data: [DONE]") or event.startswith(b"data:[DONE]")
+
+
+def has_done_line(event: bytes) -> bool:
+    """Does any line of this event say ``data: [DONE]`` (after a comment line too)?"""
+    return any(line.strip() == b"data: [DONE]" for line in event.split(b"\n"))
 
 
 def event_json(event: bytes) -> Any:
@@ -119,6 +125,29 @@ def has_content(payload: Any) -> bool:
     return False
 
 
-def error_event(body: dict[str, Any]) -> bytes:
-    """An SSE event carrying an OpenAI-shaped error, to end a stream that failed midway."""
-    return b"data: " + orjson.dumps(body) + b"\n\n"
+def data_event(payload: Any) -> bytes:
+    """A chat-style event: ``data: JSON``."""
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+def named_event(name: str, payload: Any) -> bytes:
+    """An Anthropic- or Responses-style event: ``event: NAME`` then ``data: JSON``."""
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
+
+
+def read_event(event: bytes) -> tuple[str | None, Any]:
+    """An event's name (None without an ``event:`` line) and its JSON data (None when absent,
+    not JSON, or chat's ``[DONE]``)."""
+    name: str | None = None
+    data: Any = None
+    for line in event.split(b"\n"):
+        if line.startswith(b"event:"):
+            name = line[6:].strip().decode(errors="replace")
+        elif line.startswith(b"data:"):
+            raw = line[5:].strip()
+            if raw and raw != b"[DONE]":
+                try:
+                    data = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    data = None
+    return name, data
