@@ -73,6 +73,34 @@ async def next_chunk(chunks: AsyncIterator[bytes], deployment: Deployment, *, id
         ) from exc
 
 
+async def received_chunks(content: aiohttp.StreamReader) -> AsyncIterator[bytes]:
+    """``content.iter_any()``, except that what arrived before a broken connection is handed on first.
+
+    aiohttp's reader raises a connection's failure as soon as it is stored, before the bytes its
+    buffer still holds: a stream cut right after an event would lose that event if the relay came
+    back to read a moment late. Those bytes come first here, then the failure."""
+    chunks = content.iter_any()
+    while True:
+        try:
+            chunk = await anext(chunks)
+        except StopAsyncIteration:
+            return
+        except aiohttp.ClientError:
+            held = _held(content)
+            if held:
+                yield held
+            raise
+        yield chunk
+
+
+def _held(content: aiohttp.StreamReader) -> bytes:
+    """What ``content`` received and nobody read yet, past a stored failure (aiohttp offers no
+    public read for it: ``read_nowait`` raises the failure first)."""
+    if isinstance(content, aiohttp.StreamReader) and content._buffer:
+        return content._read_nowait(-1)
+    return b""
+
+
 def too_large(deployment: Deployment) -> UpstreamError:
     return UpstreamError(
         f"deployment {deployment.name} sent an answer larger than its max_response_size "
@@ -191,7 +219,7 @@ class HTTPProvider:
                 buffer = SSEBuffer(max_event=self.deployment.max_response_size)
                 is_final = self._format.is_final
                 has_content = self._format.has_content
-                chunks = response.content.iter_any()
+                chunks = received_chunks(response.content)
                 begun = False  # content has come: from now on, silences are timed
                 while (chunk := await next_chunk(chunks, self.deployment, idle=begun)) is not None:
                     for event in buffer.feed(chunk):
