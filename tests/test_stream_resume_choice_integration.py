@@ -51,6 +51,8 @@ def gateway_config(upstream: FakeUpstream) -> str:
         anthropic_deployment("cut-priced", "cut-msgs", CUT_PRICE),
         anthropic_deployment("prefill", "prefill", CONTINUATION_PRICE),
         anthropic_deployment("spare", "spare"),
+        anthropic_deployment("first", "first"),
+        anthropic_deployment("second", "second"),
     ]
     listed = "\n".join(f"      - {deployment}" for deployment in deployments)
     return f"""
@@ -63,6 +65,7 @@ def gateway_config(upstream: FakeUpstream) -> str:
       - {{name: hold-busy, deployments: [busy]}}
       - {{name: priced, deployments: [cut-priced, prefill], resume: {{}}}}
       - {{name: spare-group, deployments: [spare]}}
+      - {{name: sticky, deployments: [cut, first, second], affinity: {{}}, resume: {{}}}}
     keys:
       - {{name: open, key: "{OPEN}", budget: {{daily: 1000}}}}
       - {{name: tight, key: "{TIGHT}", budget: {{daily: {CUT_COST / 2}}}}}
@@ -89,13 +92,13 @@ async def claude(gateway: RunningGateway) -> AsyncIterator[anthropic.AsyncAnthro
 
 
 async def streamed_text(
-    claude: anthropic.AsyncAnthropic, model: str, request_id: str, key: str = OPEN
+    claude: anthropic.AsyncAnthropic, model: str, request_id: str, key: str = OPEN, **headers: str
 ) -> str:
     async with claude.with_options(api_key=key).messages.stream(
         model=model,
         max_tokens=100,
         messages=USER,  # type: ignore[arg-type]
-        extra_headers={"x-request-id": request_id},
+        extra_headers={"x-request-id": request_id, **headers},
     ) as events:
         return "".join([text async for text in events.text_stream])
 
@@ -185,3 +188,23 @@ async def test_the_key_is_charged_for_the_broken_call_and_its_continuation(
     spend = 'raceway_key_spend_usd{key="counted",period="day"}'
     await until(lambda: gateway.metric(spend) > 0, "the spend synced")
     assert gateway.metric(spend) == pytest.approx(CUT_COST + CONTINUATION_COST)
+
+
+async def test_a_session_is_pinned_where_its_turn_was_continued(
+    gateway: RunningGateway, claude: anthropic.AsyncAnthropic, threaded_upstream: FakeUpstream
+) -> None:
+    """The continuation served the rest of the turn (and holds its prompt in its cache): the
+    session's next turn goes there, not to the deployment that broke."""
+    threaded_upstream.script("first", Behaviour(reply=SCRIPT, continues=True), Behaviour(reply="next"))
+    cut_then_continued(threaded_upstream)
+    session = {"x-claude-code-session-id": "resumed-session"}
+    assert await streamed_text(claude, "sticky", "resume-sticky", **session) == SCRIPT
+    assert access_log_line(gateway, "resume-sticky")["deployment"] == "cut"
+    raw = await claude.messages.with_raw_response.create(
+        model="sticky",
+        max_tokens=100,
+        messages=USER,  # type: ignore[arg-type]
+        extra_headers=session,
+    )
+    assert (raw.headers["x-raceway-deployment"], raw.headers["x-raceway-affinity"]) == ("first", "hit")
+    assert len(requests_for(threaded_upstream, "cut-msgs")) == 1  # the broken turn's only

@@ -87,6 +87,18 @@ class Candidates:
             ordered += [member for member in members if member not in ordered]
         return ordered
 
+    def continued_on(self, request: RoutedRequest, member: Member) -> None:
+        """A continuation on ``member`` served the rest of the turn: a session of a group with
+        affinity is pinned there, as it is where a turn was served (its next turn finds the
+        answer in that deployment's prompt cache)."""
+        session, pins = request.session, self._pins
+        if session is None or pins is None or request.pinned is not None:
+            return
+        for group in self._config.served_by(request.group):
+            if group.affinity is not None and member.name in group.deployments:
+                pins.keep(session.key_for(group.name), member.name, group.affinity.ttl)
+                return
+
     def _usable(
         self, group: ModelGroup, prompt_tokens: int, eligible: Eligible | None
     ) -> tuple[list[Member], int]:

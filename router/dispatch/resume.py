@@ -148,7 +148,7 @@ class Resumer:
             self._count(failed, "", ResumeOutcome.REFUSED)
             raise broken
         partial = self._splicer.partial()
-        candidates = await self._continuing(partial, spent)
+        request, candidates = await self._continuing(partial, spent)
         left = self._deadline_at - asyncio.get_running_loop().time()
         if len(self.resumed) >= self._max or not candidates or not self._budget.has_room() or left <= 0:
             self._count(failed, "", ResumeOutcome.EXHAUSTED)
@@ -168,20 +168,22 @@ class Resumer:
             self._count(failed, "", ResumeOutcome.EXHAUSTED)
             raise broken from None
         leg = won.value
+        self._candidates.continued_on(request, won.winner)
         self._serving, self._span, self._spliced = leg.deployment, leg.span, True
         self.resumed.append({"from": failed, "to": leg.deployment, "at_chars": len(partial.text)})
         self._count(failed, leg.deployment, ResumeOutcome.SPLICED)
         self._splicer.begin(unsendable(partial, won.winner.deployment.continuation))
         return Continuation(leg, self._spliced_events(leg))
 
-    async def _continuing(self, partial: Partial, spent: float) -> list[Member]:
-        """Who may continue ``partial``, in order (none when the key's budget says so)."""
+    async def _continuing(self, partial: Partial, spent: float) -> tuple[RoutedRequest, list[Member]]:
+        """The request as its key's budget routes it now, and who may continue ``partial``, in
+        order (none when the budget says so)."""
         request = self._request
         if self._key_budget is not None:
             try:
                 request = self._key_budget.steered(request, spent)
             except BudgetExceeded:
-                return []
+                return request, []
         broken = self._broken
 
         def eligible(member: Member) -> bool:
@@ -193,7 +195,7 @@ class Resumer:
             flagged = member.deployment.provider in PREFIX_ON_MESSAGE
             return not partial.calls or takes_calls(continues, flag_message=flagged)
 
-        return await self._candidates.continuing(request, self._tokens, eligible)
+        return request, await self._candidates.continuing(request, self._tokens, eligible)
 
     async def _continue(self, attempt: Attempt, partial: Partial, broken: AttemptSpan) -> Leg:
         deployment = attempt.member.deployment
