@@ -216,6 +216,8 @@ def create_app(
             )
             background.keep_running("config watch", serving.reloader.watch)
         app._worker = serving
+        if app.supervision is not None:
+            app.supervision.started()
         try:
             yield
         finally:

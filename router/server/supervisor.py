@@ -268,6 +268,7 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int,
     from router.config.load import load_config
     from router.config.model import ConfigError
     from router.http.app import create_app
+    from router.runtime import collector
     from router.runtime.reload import ConfigReloader
     from router.runtime.worker import Supervision
 
@@ -307,7 +308,7 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int,
     hypercorn_config.errorlog = logging.getLogger("hypercorn.error")
     hypercorn_config.include_server_header = False
 
-    supervision = Supervision(snapshot, announce=supervisor.announce)
+    supervision = Supervision(snapshot, announce=supervisor.announce, started=collector.settle)
     app = create_app(
         config, workers=workers, worker=index, config_path=Path(config_path), supervision=supervision
     )
