@@ -327,6 +327,20 @@ def test_a_responses_continuation_that_begins_with_a_call_closes_the_clients_mes
     assert [event["sequence_number"] for event in spliced] == [3, 4, 5, 6]
 
 
+def test_a_responses_call_the_client_saw_closed_is_not_closed_again() -> None:
+    splicer = ResponsesSplicer()
+    events = responses_call("fc_a", 0, "{}", 0)
+    item = {"type": "function_call", "id": "fc_a", "call_id": "call_fc_a", "name": "f", "arguments": "{}"}
+    events.append(responses_event("response.output_item.done", 2, output_index=0, item=item))
+    for event in events:
+        splicer.note(event)
+    splicer.begin()
+    call = responses_call("fc_b", 0, "{}", 0)[0]
+    assert [(event["type"], event["output_index"]) for event in payloads(splicer.splice(call))] == [
+        ("response.output_item.added", 1)
+    ]
+
+
 def test_a_responses_answer_cut_inside_a_calls_arguments_or_with_text_after_a_call_is_not_continued() -> None:
     cut = ResponsesSplicer()
     for event in responses_call("fc_a", 0, '{"x": ', 0):
