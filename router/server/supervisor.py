@@ -275,11 +275,6 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int,
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s worker-{index} %(levelname)s %(name)s: %(message)s"
     )
-    access = logging.getLogger("raceway.access")  # JSON lines, one per request, as they are
-    access.propagate = False
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    access.addHandler(handler)
     # The supervisor handles SIGINT for the whole group; the worker drains on SIGTERM and
     # reloads its config on SIGHUP (ignored until the app is ready to).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
