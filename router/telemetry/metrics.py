@@ -14,6 +14,7 @@ from typing import Generic, Literal, TypeVar, overload
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from router.telemetry import deferred_values
 from router.telemetry.exemplars import ExemplarBook
 from router.telemetry.exposition import multiprocess_dir
 from router.telemetry.families import RememberingCounter, RememberingGauge, RememberingHistogram
@@ -318,6 +319,7 @@ class Metrics:
 def build_metrics(worker: int = 0, *, enabled: bool = True) -> tuple[Metrics, CollectorRegistry | None]:
     """The worker's metrics and, outside multiprocess mode, the registry that holds them."""
     if multiprocess_dir():
+        deferred_values.install()
         return Metrics(None, worker=worker, enabled=enabled), None
     registry = CollectorRegistry()
     return Metrics(registry, worker=worker, enabled=enabled), registry
