@@ -73,7 +73,8 @@ def main() -> None:
             )
         config_file = workdir / "raceway.yaml"
         config_file.write_text(config)
-        stdout, sys.stdout = sys.stdout, open(os.devnull, "w")  # noqa: SIM115
+        devnull = open(os.devnull, "w")  # noqa: SIM115 (open while the app writes to it)
+        stdout, sys.stdout = sys.stdout, devnull
         try:  # the access log writes its lines to the stdout the app was made with
             app = create_app(load_config(config_file))
         finally:
