@@ -2,9 +2,9 @@
 
 Starlette on hypercorn with uvloop, N worker processes each on its own ``SO_REUSEPORT``
 socket with Raceway's listen backlog and garbage-collector settings, one pooled aiohttp
-session per worker (Raceway's connector settings). No routing, no metrics, no log: ``POST /v1/chat/completions`` forwards
-the body as it came to the upstream and returns its answer, or relays its stream chunk by
-chunk as the chunks arrive. ``GET /health`` answers 200.
+session per worker (Raceway's connector settings). No routing, no metrics, no log:
+``POST /v1/chat/completions`` forwards the body as it came to the upstream and returns its
+answer, or relays its stream chunk by chunk as the chunks arrive. ``GET /health`` answers 200.
 
     python bench/floor_app.py --port 9200 --upstream http://127.0.0.1:9100 --workers 2
 """

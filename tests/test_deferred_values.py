@@ -1,4 +1,4 @@
-"""Multiprocess metric values written once per turn of the event loop: what a scrape reads is what was counted."""
+"""Multiprocess metric values written once per loop turn: what a scrape reads is what was counted."""
 
 import os
 import subprocess
