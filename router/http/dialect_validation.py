@@ -22,6 +22,7 @@ from router.http.kinds import (
     model_of,
     object_of,
     parse_json_object,
+    require,
 )
 
 # The anthropic SDK's MessageParam: a system message may come among the others.
@@ -164,11 +165,9 @@ COMPLETIONS_FIELDS: Mapping[str, Kind] = {
 def _required(body: dict[str, Any], *names: str) -> None:
     """Present and not null. Empty is valid where OpenAI's specification says so (an empty
     ``input`` or ``prompt``: the provider answers it); Anthropic refuses an empty ``messages``."""
-    for name in names:
-        if body.get(name) is None:
-            raise InvalidRequest(f"{name!r} is required", param=name, code="missing_field")
-        if name == "messages" and body[name] == []:
-            raise InvalidRequest(f"{name!r} must not be empty", param=name, code="invalid_value")
+    require(body, *names)
+    if "messages" in names and body["messages"] == []:
+        raise InvalidRequest("'messages' must not be empty", param="messages", code="invalid_value")
 
 
 def messages_request(raw: bytes) -> tuple[str, dict[str, Any]]:

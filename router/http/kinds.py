@@ -283,6 +283,13 @@ def check_body(body: dict[str, Any], fields: Mapping[str, Kind]) -> None:
         raise wrong.refusal() from None
 
 
+def require(body: dict[str, Any], *names: str) -> None:
+    """Each of ``names`` present and not null (``'x' is required``, as OpenAI's ``missing_field``)."""
+    for name in names:
+        if body.get(name) is None:
+            raise InvalidRequest(f"{name!r} is required", param=name, code="missing_field")
+
+
 def model_of(body: dict[str, Any]) -> str:
     model = body.get("model")
     if model is None:

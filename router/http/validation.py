@@ -23,6 +23,7 @@ from router.http.kinds import (
     model_of,
     object_of,
     parse_json_object,
+    require,
 )
 
 __all__ = ["CHAT_FIELDS", "EMBEDDINGS_FIELDS", "MAX_DEPTH", "chat_request", "embeddings_request"]
@@ -174,10 +175,8 @@ def chat_request(raw: bytes) -> tuple[str, dict[str, Any]]:
     """(model, body) of a chat completion request, or ``InvalidRequest``."""
     body = parse_json_object(raw)
     model = model_of(body)
-    messages = body.get("messages")
-    if messages is None:
-        raise InvalidRequest("'messages' is required", param="messages", code="missing_field")
-    if messages == []:
+    require(body, "messages")
+    if body["messages"] == []:
         raise InvalidRequest("'messages' must be a non-empty array", param="messages", code="invalid_type")
     check_body(body, CHAT_FIELDS)
     check_stream_options(body)
@@ -188,7 +187,6 @@ def embeddings_request(raw: bytes) -> tuple[str, dict[str, Any]]:
     """(model, body) of an embeddings request, or ``InvalidRequest``."""
     body = parse_json_object(raw)
     model = model_of(body)
-    if body.get("input") is None:
-        raise InvalidRequest("'input' is required", param="input", code="missing_field")
+    require(body, "input")
     check_body(body, EMBEDDINGS_FIELDS)
     return model, body
