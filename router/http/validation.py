@@ -18,12 +18,9 @@ from router.http.kinds import (
     EmbeddingsInput,
     Kind,
     array_of,
-    check_body,
     check_stream_options,
-    model_of,
+    checked_request,
     object_of,
-    parse_json_object,
-    require,
 )
 
 __all__ = ["CHAT_FIELDS", "EMBEDDINGS_FIELDS", "MAX_DEPTH", "chat_request", "embeddings_request"]
@@ -173,20 +170,13 @@ EMBEDDINGS_FIELDS: Mapping[str, Kind] = {
 
 def chat_request(raw: bytes) -> tuple[str, dict[str, Any]]:
     """(model, body) of a chat completion request, or ``InvalidRequest``."""
-    body = parse_json_object(raw)
-    model = model_of(body)
-    require(body, "messages")
+    model, body = checked_request(raw, CHAT_FIELDS, "messages")
     if body["messages"] == []:
         raise InvalidRequest("'messages' must be a non-empty array", param="messages", code="invalid_type")
-    check_body(body, CHAT_FIELDS)
     check_stream_options(body)
     return model, body
 
 
 def embeddings_request(raw: bytes) -> tuple[str, dict[str, Any]]:
     """(model, body) of an embeddings request, or ``InvalidRequest``."""
-    body = parse_json_object(raw)
-    model = model_of(body)
-    require(body, "input")
-    check_body(body, EMBEDDINGS_FIELDS)
-    return model, body
+    return checked_request(raw, EMBEDDINGS_FIELDS, "input")
