@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from router.dialects.continuation import Partial, skipped
+from router.dialects.continuation import Partial, refusal, skipped
 from router.wire.sse import data_event, read_event
 
 _IDENTITY = ("responseId", "modelVersion")
@@ -51,11 +51,7 @@ class GeminiSplicer:
                 self._stopped = True
 
     def refusal(self) -> str | None:
-        if self._other is not None:
-            return f"the answer holds {self._other}"
-        if self._stopped:
-            return "the answer had ended"
-        return None if self.text else "no text to continue"
+        return refusal(self._other, self._stopped, bool(self.text))
 
     def partial(self) -> Partial:
         return Partial(self.text)  # a tool call is never continued here

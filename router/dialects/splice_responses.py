@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from router.dialects.continuation import Partial, skipped
+from router.dialects.continuation import Partial, refusal, skipped
 from router.wire.sse import named_event, read_event
 
 
@@ -57,13 +57,7 @@ class ResponsesSplicer:
             self._stopped = True
 
     def refusal(self) -> str | None:
-        if self._other is not None:
-            return f"the answer holds {self._other}"
-        if self._stopped:
-            return "the answer had ended"
-        if self._item is None or not self.text:
-            return "no text to continue"
-        return None
+        return refusal(self._other, self._stopped, self._item is not None and bool(self.text))
 
     def partial(self) -> Partial:
         return Partial(self.text)  # a tool call is never continued here
