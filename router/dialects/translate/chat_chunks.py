@@ -18,7 +18,6 @@ from router.wire.values import as_dict
 class FromChatChunks(ABC):
     """A chat stream's events as another dialect's (``feed``: the events to send for one)."""
 
-    started: bool
     finished: bool
 
     def feed(self, event: bytes) -> list[bytes]:
