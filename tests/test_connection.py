@@ -75,33 +75,49 @@ def test_the_client_leaving_cancels_the_work_as_client_gone() -> None:
     assert run(main()) == ["work cancelled"]
 
 
-def test_a_result_finished_as_the_request_is_cancelled_is_kept_and_the_cancellation_propagates() -> None:
+@pytest.mark.parametrize(
+    ("interruptions", "ending"),
+    [
+        pytest.param(("cancel",), "cancelled", id="cancelled from outside"),
+        pytest.param(("drain", "cancel"), "cancelled", id="drain ended and cancelled from outside"),
+        pytest.param(("drain",), "went on", id="drain ended"),
+    ],
+)
+def test_a_result_finished_as_the_request_is_interrupted_is_kept(
+    interruptions: tuple[str, ...], ending: str
+) -> None:
     """The work returns; while the watcher's cancellation completes, the request's task is
-    cancelled from outside (hypercorn at shutdown). The caller still gets the result (a
-    committed stream it must end, an outcome it must record) and the task still ends
-    cancelled, counted once."""
+    cancelled from outside (hypercorn at shutdown), or the drain ends, or both. The caller
+    still gets the result (a committed stream it must end, an outcome it must record); a
+    cancellation from outside still ends the task, counted once, at the caller's next wait."""
     kept: list[str] = []
     cancellations: list[int] = []
 
-    async def request(connection: Connection) -> None:
-        kept.append(await while_connected(answer_once_listened(connection), connection.receive, Drain()))
+    async def request(connection: Connection, drain: Drain) -> str:
+        kept.append(await while_connected(answer_once_listened(connection), connection.receive, drain))
         task = asyncio.current_task()
         assert task is not None
         cancellations.append(task.cancelling())
-        await asyncio.Event().wait()  # the caller's next wait is where the cancellation lands
+        await asyncio.sleep(0)  # the caller's next wait, where a cancellation lands
+        return "went on"
 
-    async def main() -> None:
-        connection = Connection(slow_to_cancel=True)
-        requested = asyncio.create_task(request(connection))
+    async def main() -> str:
+        connection, drain = Connection(slow_to_cancel=True), Drain()
+        requested = asyncio.create_task(request(connection, drain))
         await connection.cancelling.wait()  # the work finished, the watcher is being cancelled
-        requested.cancel()
+        if "drain" in interruptions:
+            drain.end()
+        if "cancel" in interruptions:
+            requested.cancel()
         connection.let_cancel.set()
-        await requested
+        try:
+            return await requested
+        except asyncio.CancelledError:
+            return "cancelled"
 
-    with pytest.raises(asyncio.CancelledError):
-        run(main())
+    assert run(main()) == ending
     assert kept == ["the answer"]
-    assert cancellations == [1]
+    assert cancellations == [1 if "cancel" in interruptions else 0]
 
 
 def test_a_cancellation_from_outside_while_the_work_runs_propagates() -> None:
