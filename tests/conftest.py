@@ -195,27 +195,13 @@ def serving(
     assert code == 0, "".join(running.output[-20:])
 
 
-@pytest.fixture
-def gateway_factory() -> Iterator[Callable[..., RunningGateway]]:
-    started: list[RunningGateway] = []
-
-    def start(config: Path, **kwargs: object) -> RunningGateway:
-        gateway = start_gateway(config, **kwargs)  # type: ignore[arg-type]
-        started.append(gateway)
-        return gateway
-
-    yield start
-    for gateway in started:
-        gateway.stop()
-
-
 Entered = TypeVar("Entered")
 
 
 class Gateways:
     """The real gateways of one test module, each on its config in a directory of its own, and
-    the fake upstreams they call: all stopped when the module ends (the last started first, a
-    gateway before the upstreams started ahead of it), also when a test or a start failed."""
+    the fake upstreams entered beside them: all stopped when the module ends, the last started
+    first (a gateway before the upstreams entered ahead of it), also when a test or a start failed."""
 
     def __init__(self, stack: ExitStack, tmp_path_factory: pytest.TempPathFactory, name: str) -> None:
         self._stack = stack
