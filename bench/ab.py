@@ -80,6 +80,13 @@ def main() -> None:
         print(f"| {name} | {rates} | {cpus} | {medians[name]:.3f} |")
     base, this = medians.values()
     print(f"this checkout vs base: {(this / base - 1) * 100:+.1f} % CPU per request (median)")
+    base_runs, this_runs = results.values()
+    paired = sorted(t[1] / b[1] for b, t in zip(base_runs, this_runs))
+    print(
+        f"paired (each round's ratio, which cancels the machine's drift between rounds): median"
+        f" {(statistics.median(paired) - 1) * 100:+.1f} %, range {(paired[0] - 1) * 100:+.1f} %"
+        f" to {(paired[-1] - 1) * 100:+.1f} %"
+    )
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """The floor: the cheapest gateway Raceway's own stack allows, to measure Raceway against.
 
 Starlette on hypercorn with uvloop, N worker processes each on its own ``SO_REUSEPORT``
-socket with Raceway's listen backlog, one pooled aiohttp session per worker (Raceway's
-connector settings). No routing, no metrics, no log: ``POST /v1/chat/completions`` forwards
+socket with Raceway's listen backlog and garbage-collector settings, one pooled aiohttp
+session per worker (Raceway's connector settings). No routing, no metrics, no log: ``POST /v1/chat/completions`` forwards
 the body as it came to the upstream and returns its answer, or relays its stream chunk by
 chunk as the chunks arrive. ``GET /health`` answers 200.
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import multiprocessing
 import signal
 import socket
@@ -21,6 +22,7 @@ from collections.abc import AsyncIterator
 
 BACKLOG = 2048  # Raceway's default ``server.backlog``
 KEEP_ALIVE = 75.0  # Raceway's default ``server.keep_alive_timeout``
+YOUNG_THRESHOLD = 10_000  # Raceway's worker collector (router.runtime.collector.YOUNG_THRESHOLD)
 
 
 def build_app(upstream: str) -> object:
@@ -87,6 +89,11 @@ def run_worker(host: str, port: int, upstream: str, backlog: int) -> None:
     config.accesslog = None
     config.include_server_header = False
     app = build_app(upstream)
+    # Raceway's worker collector settings (router/runtime/collector.py), so that the ratio to the
+    # floor measures the gateway's own work, not a tuning the floor could have as well.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -30,6 +31,7 @@ from router.state import open_state
 from router.status import routes as status_routes
 from router.status.board import reload_facts
 from router.status.service import StatusService
+from router.telemetry.access_log import AccessLog
 from router.telemetry.exchange import Recorder
 from router.telemetry.looplag import watch_loop_lag
 from router.telemetry.metrics import build_metrics
@@ -158,7 +160,8 @@ def create_app(
     ``worker``: this one's index; ``config_path``: the file to watch for live edits;
     ``supervision``: set when a supervisor runs the workers (``raceway serve``)."""
     metrics, registry = build_metrics(worker, enabled=config.server.metrics)
-    recorder = Recorder(metrics, access_log=config.server.access_log)
+    access_log = AccessLog(sys.stdout.buffer) if config.server.access_log else None
+    recorder = Recorder(metrics, access_log=access_log)
 
     @asynccontextmanager
     async def lifespan(app: RacewayApp) -> AsyncIterator[None]:
@@ -216,6 +219,8 @@ def create_app(
             )
             background.keep_running("config watch", serving.reloader.watch)
         app._worker = serving
+        if app.supervision is not None:
+            app.supervision.started()
         try:
             yield
         finally:
@@ -225,6 +230,8 @@ def create_app(
             await serving.gateway.close()
             await spend.flush()  # after the last request: every finished request's spend is written
             await status.close()  # and its request-log record
+            if access_log is not None:
+                access_log.flush()  # and its access-log line
             await state.close()
             await serving.tracing.close()  # after the last request's spans ended
 

@@ -25,11 +25,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Supervision:
-    """A worker under ``raceway serve``: the config snapshot every worker starts from, and how
-    to ask the supervisor to have every other worker adopt it."""
+    """A worker under ``raceway serve``: the config snapshot every worker starts from, how
+    to ask the supervisor to have every other worker adopt it, and what the process does once
+    the app's startup is done (``router.runtime.collector.settle``)."""
 
     snapshot: Path
     announce: Callable[[], None]
+    started: Callable[[], None] = lambda: None
 
 
 @dataclass(eq=False, slots=True)

@@ -268,17 +268,13 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int,
     from router.config.load import load_config
     from router.config.model import ConfigError
     from router.http.app import create_app
+    from router.runtime import collector
     from router.runtime.reload import ConfigReloader
     from router.runtime.worker import Supervision
 
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s worker-{index} %(levelname)s %(name)s: %(message)s"
     )
-    access = logging.getLogger("raceway.access")  # JSON lines, one per request, as they are
-    access.propagate = False
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    access.addHandler(handler)
     # The supervisor handles SIGINT for the whole group; the worker drains on SIGTERM and
     # reloads its config on SIGHUP (ignored until the app is ready to).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -307,7 +303,7 @@ def run_worker(config_path: str, host: str, port: int, index: int, workers: int,
     hypercorn_config.errorlog = logging.getLogger("hypercorn.error")
     hypercorn_config.include_server_header = False
 
-    supervision = Supervision(snapshot, announce=supervisor.announce)
+    supervision = Supervision(snapshot, announce=supervisor.announce, started=collector.settle)
     app = create_app(
         config, workers=workers, worker=index, config_path=Path(config_path), supervision=supervision
     )

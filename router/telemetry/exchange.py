@@ -8,7 +8,6 @@ client's, and the upstream's for its call).
 from __future__ import annotations
 
 import itertools
-import logging
 import re
 import time
 import uuid
@@ -22,13 +21,12 @@ from router.errors import GatewayError, UpstreamError
 from router.routing.budgets import Tier
 from router.routing.rules import Decided
 from router.spend.book import SpendBook
+from router.telemetry.access_log import AccessLog
 from router.telemetry.labels import ClientApi, StreamOutcome, TokenKind, UpstreamApi
 from router.telemetry.metrics import LATENCY_BUCKETS, OVERHEAD_BUCKETS, UNKNOWN_MODEL, Metrics
 from router.telemetry.tracing import NO_TRACE, RequestTrace
 from router.wire.dialect import Dialect
 from router.wire.usage import Usage
-
-access_logger = logging.getLogger("raceway.access")
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
@@ -100,7 +98,9 @@ class RecordSink(Protocol):
 class Recorder:
     """Turns finished exchanges into metrics and (optionally) an access-log line and a request-log record."""
 
-    def __init__(self, metrics: Metrics, *, access_log: bool, spend: SpendBook | None = None) -> None:
+    def __init__(
+        self, metrics: Metrics, *, access_log: AccessLog | None, spend: SpendBook | None = None
+    ) -> None:
         self._metrics = metrics
         self._access_log = access_log
         self.spend = spend  # where the keys' spend is tallied (set once the worker runs)
@@ -138,10 +138,10 @@ class Recorder:
                 metrics.budget_requests.labels(exchange.key, exchange.budget_tier).inc()
             if self.spend is not None and (status < 400 or exchange.cost):
                 self.spend.record(exchange.key, exchange.cost, usage)
-        if self._access_log or self.request_log is not None:
+        if self._access_log is not None or self.request_log is not None:
             record = self.record(exchange, status, elapsed)
-            if self._access_log:
-                access_logger.info(orjson.dumps(record).decode())
+            if self._access_log is not None:
+                self._access_log.write(orjson.dumps(record))
             if self.request_log is not None:
                 self.request_log.add(exchange, record)
 
