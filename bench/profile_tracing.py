@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import cProfile
 import io
-import logging
 import os
 import pstats
 import subprocess
@@ -62,9 +61,6 @@ def main() -> None:
 
     OTLPSpanExporter.export = profiled_export  # type: ignore[method-assign]
 
-    access = logging.getLogger("raceway.access")
-    access.propagate = False
-    access.addHandler(logging.StreamHandler(open(os.devnull, "w")))  # noqa: SIM115
     with bench_session() as (workdir, running):
         upstream_port, sink_port = free_port(), free_port()
         running.append(start_upstream(upstream_port))
@@ -77,7 +73,12 @@ def main() -> None:
             )
         config_file = workdir / "raceway.yaml"
         config_file.write_text(config)
-        app = create_app(load_config(config_file))
+        devnull = open(os.devnull, "w")  # noqa: SIM115 (open while the app writes to it)
+        stdout, sys.stdout = sys.stdout, devnull
+        try:  # the access log writes its lines to the stdout the app was made with
+            app = create_app(load_config(config_file))
+        finally:
+            sys.stdout = stdout
         port = free_port()
         hypercorn_config = HypercornConfig()
         hypercorn_config.bind = [f"127.0.0.1:{port}"]

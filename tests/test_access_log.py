@@ -1,4 +1,4 @@
-"""The access log: each turn of the event loop's lines in one write, and a failing stdout never fails a request."""
+"""The access log: a turn of the event loop writes its lines at once; a failing stdout fails no request."""
 
 import asyncio
 import io

@@ -83,7 +83,7 @@ class Continuing:
     def note(self, event: bytes) -> None:
         self.noted.append(event)
 
-    async def resume(self, broken: UpstreamError) -> Continuation:
+    async def resume(self, broken: UpstreamError, spent: float = 0.0) -> Continuation:
         self.broken.append(broken)
         if self.rest is None:
             raise broken

@@ -233,8 +233,124 @@ def test_a_gemini_continuation_keeps_the_response_id_and_adds_the_usage_reported
     assert end["usageMetadata"] == {"promptTokenCount": 12, "candidatesTokenCount": 2, "totalTokenCount": 14}
 
 
-def test_a_gemini_answer_with_a_function_call_is_not_continued() -> None:
+def gemini_call(name: str, args: dict[str, Any], **extra: Any) -> bytes:
+    part = {"functionCall": {"name": name, "args": args, **extra}}
+    return data_event({"candidates": [{"content": {"role": "model", "parts": [part]}, "index": 0}]})
+
+
+def test_a_gemini_answer_is_continued_after_its_function_calls_and_not_inside_one() -> None:
     splicer = GeminiSplicer()
-    call = {"candidates": [{"content": {"parts": [{"functionCall": {"name": "f", "args": {}}}]}}]}
-    splicer.note(data_event(call))
-    assert splicer.refusal() == "the answer holds a tool call"
+    splicer.note(gemini_chunk("Looking.", id="a"))
+    splicer.note(gemini_call("f", {"city": "Paris"}, id="c1"))
+    splicer.note(gemini_call("g", {}))
+    assert splicer.refusal() is None
+    calls = (ToolCall("c1", "f", '{"city":"Paris"}'), ToolCall("call_1", "g", "{}"))  # named by position
+    assert splicer.partial() == Partial("Looking.", calls)
+    text_after = GeminiSplicer()
+    text_after.note(gemini_call("f", {}))
+    text_after.note(gemini_chunk("and then", id="a"))
+    assert text_after.refusal() == "the answer holds text after a tool call"
+    streamed = GeminiSplicer()
+    streamed.note(gemini_call("f", {}, willContinue=True))
+    assert streamed.refusal() == "the answer holds a function call streamed in pieces"
+
+
+def responses_event(kind: str, sequence: int, **fields: Any) -> bytes:
+    return named_event(kind, {"type": kind, "sequence_number": sequence, **fields})
+
+
+def responses_call(item_id: str, index: int, arguments: str, first: int) -> list[bytes]:
+    item = {
+        "type": "function_call",
+        "id": item_id,
+        "call_id": f"call_{item_id}",
+        "name": "f",
+        "arguments": "",
+    }
+    where = {"item_id": item_id, "output_index": index}
+    return [
+        responses_event("response.output_item.added", first, output_index=index, item=item),
+        responses_event("response.function_call_arguments.delta", first + 1, **where, delta=arguments),
+    ]
+
+
+def test_a_responses_continuation_after_a_whole_call_closes_it_and_opens_its_text_item_after_it() -> None:
+    splicer = ResponsesSplicer()
+    response = {"id": "resp_a", "created_at": 1, "model": "m-a", "output": []}
+    splicer.note(responses_event("response.created", 0, response=response))
+    for event in responses_call("fc_a", 0, '{"x": 1}', 1):
+        splicer.note(event)
+    assert splicer.refusal() is None
+    assert splicer.partial() == Partial("", (ToolCall("call_fc_a", "f", '{"x": 1}'),))
+    splicer.begin()
+    assert splicer.splice(responses_event("response.created", 0, response={"id": "resp_b"})) == []
+    message = {"type": "message", "id": "msg_b", "status": "in_progress", "role": "assistant", "content": []}
+    opened = splicer.splice(responses_event("response.output_item.added", 2, output_index=0, item=message))
+    for event in opened:
+        splicer.note(event)  # as the stream's owner notes what it relays
+    spliced = payloads(opened)
+    assert [(event["type"], event["sequence_number"], event.get("output_index")) for event in spliced] == [
+        ("response.function_call_arguments.done", 3, 0),
+        ("response.output_item.done", 4, 0),
+        ("response.output_item.added", 5, 1),  # the continuation's text: an item of its own, after the call
+    ]
+    assert spliced[1]["item"]["arguments"] == '{"x": 1}' and spliced[2]["item"]["id"] == "msg_b"
+    done = {**message, "status": "completed", "content": [{"type": "output_text", "text": "done"}]}
+    for event in splicer.splice(responses_event("response.output_item.done", 3, output_index=0, item=done)):
+        splicer.note(event)
+    (completed,) = payloads(
+        splicer.splice(responses_event("response.completed", 4, response={"id": "resp_b", "output": [done]}))
+    )
+    assert completed["response"]["id"] == "resp_a"
+    assert [item["id"] for item in completed["response"]["output"]] == ["fc_a", "msg_b"]
+
+
+def test_a_responses_continuation_that_begins_with_a_call_closes_the_clients_message_first() -> None:
+    splicer = ResponsesSplicer()
+    message = {"type": "message", "id": "msg_a", "status": "in_progress", "role": "assistant", "content": []}
+    where = {"item_id": "msg_a", "output_index": 0, "content_index": 0}
+    for event in (
+        responses_event("response.output_item.added", 0, output_index=0, item=message),
+        responses_event("response.content_part.added", 1, **where, part={"type": "output_text", "text": ""}),
+        responses_event("response.output_text.delta", 2, **where, delta="Looking."),
+    ):
+        splicer.note(event)
+    splicer.begin()
+    spliced = payloads(splicer.splice(responses_call("fc_b", 0, "{}", 0)[0]))
+    assert [(event["type"], event.get("output_index")) for event in spliced] == [
+        ("response.output_text.done", 0),
+        ("response.content_part.done", 0),
+        ("response.output_item.done", 0),
+        ("response.output_item.added", 1),
+    ]
+    assert spliced[2]["item"]["content"][0]["text"] == "Looking."
+    assert [event["sequence_number"] for event in spliced] == [3, 4, 5, 6]
+
+
+def test_a_responses_call_the_client_saw_closed_is_not_closed_again() -> None:
+    splicer = ResponsesSplicer()
+    events = responses_call("fc_a", 0, "{}", 0)
+    item = {"type": "function_call", "id": "fc_a", "call_id": "call_fc_a", "name": "f", "arguments": "{}"}
+    events.append(responses_event("response.output_item.done", 2, output_index=0, item=item))
+    for event in events:
+        splicer.note(event)
+    splicer.begin()
+    call = responses_call("fc_b", 0, "{}", 0)[0]
+    assert [(event["type"], event["output_index"]) for event in payloads(splicer.splice(call))] == [
+        ("response.output_item.added", 1)
+    ]
+
+
+def test_a_responses_answer_cut_inside_a_calls_arguments_or_with_text_after_a_call_is_not_continued() -> None:
+    cut = ResponsesSplicer()
+    for event in responses_call("fc_a", 0, '{"x": ', 0):
+        cut.note(event)
+    assert cut.refusal() == "the answer holds a tool call cut in its arguments"
+    after = ResponsesSplicer()
+    message = {"type": "message", "id": "msg_a", "role": "assistant", "content": []}
+    for event in (
+        *responses_call("fc_a", 0, "{}", 0),
+        responses_event("response.output_item.added", 2, output_index=1, item=message),
+    ):
+        after.note(event)
+    assert after.refusal() == "the answer holds text after a tool call"

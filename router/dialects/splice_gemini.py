@@ -4,13 +4,21 @@ Every event of a Gemini stream is a whole ``GenerateContentResponse`` chunk: the
 to drop. The continuation's chunks carry the client's ``responseId`` and ``modelVersion``; an
 empty chunk (no part, no finish, no usage) is dropped; ``usageMetadata`` adds what the broken
 call last reported (the Gemini API reports it cumulatively, often only at the end).
+
+A function call comes whole in a part of its own: an answer is continued after its text and
+after the calls the client received (sent to the continuation as the assistant's tool calls; one
+without an ``id`` is named by its position), and the continuation's parts follow them, never
+merged into one. A call streamed in pieces (``partialArgs``, ``willContinue``), a thought, or
+text after a call, cannot be continued.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from router.dialects.continuation import Partial, skipped
+import orjson
+
+from router.dialects.continuation import Partial, ToolCall, skipped
 from router.wire.sse import data_event, read_event
 
 _IDENTITY = ("responseId", "modelVersion")
@@ -18,10 +26,11 @@ _COUNTS = ("promptTokenCount", "candidatesTokenCount", "totalTokenCount", "cache
 
 
 class GeminiSplicer:
-    __slots__ = ("_identity", "_other", "_skip", "_stopped", "_usage", "text")
+    __slots__ = ("_calls", "_identity", "_other", "_skip", "_stopped", "_usage", "text")
 
     def __init__(self) -> None:
         self.text = ""
+        self._calls: list[ToolCall] = []  # the client's function calls, in order
         self._identity: dict[str, Any] = {}
         self._other: str | None = None
         self._stopped = False
@@ -44,21 +53,34 @@ class GeminiSplicer:
                 if part.get("thought"):
                     self._other = "thinking"
                 elif "text" in part:
+                    if self._calls and part["text"]:
+                        self._other = "text after a tool call"
                     self.text += str(part["text"])
+                elif isinstance(part.get("functionCall"), dict):
+                    self._note_call(part["functionCall"])
                 else:
-                    self._other = "a tool call" if "functionCall" in part else "a part that is not text"
+                    self._other = "a part that is not text"
             if candidate.get("finishReason"):
                 self._stopped = True
+
+    def _note_call(self, call: dict[str, Any]) -> None:
+        if "partialArgs" in call or "willContinue" in call:
+            self._other = "a function call streamed in pieces"  # not read here: never continued
+            return
+        own = call.get("id")
+        call_id = own if isinstance(own, str) and own else f"call_{len(self._calls)}"
+        arguments = orjson.dumps(call.get("args") or {}).decode()
+        self._calls.append(ToolCall(call_id, str(call.get("name", "")), arguments))
 
     def refusal(self) -> str | None:
         if self._other is not None:
             return f"the answer holds {self._other}"
         if self._stopped:
             return "the answer had ended"
-        return None if self.text else "no text to continue"
+        return None if self.text or self._calls else "no text to continue"
 
     def partial(self) -> Partial:
-        return Partial(self.text)  # a tool call is never continued here
+        return Partial(self.text, tuple(self._calls))
 
     def begin(self, skip: str = "") -> None:
         self._skip = skip
@@ -75,11 +97,7 @@ class GeminiSplicer:
             return []
         chunk["candidates"] = candidates
         if isinstance(usage, dict) and self._usage is not None:
-            earlier = self._usage
-            chunk["usageMetadata"] = {
-                **usage,
-                **{key: _int(usage.get(key)) + _int(earlier.get(key)) for key in _COUNTS if key in usage},
-            }
+            chunk["usageMetadata"] = _summed(self._usage, usage)
         return [data_event(chunk)]
 
     def _unsent(self, candidate: dict[str, Any]) -> dict[str, Any]:
@@ -96,6 +114,21 @@ class GeminiSplicer:
                 part = {**part, "text": text}
             parts.append(part)
         return {**candidate, "content": {**content, "parts": parts}}
+
+
+def _summed(earlier: dict[str, Any], usage: dict[str, Any]) -> dict[str, Any]:
+    """``usage`` with the broken call's counts added; its total, when it has one, adds the broken
+    call's total (or, where it reported none, what it reported of its prompt and answer)."""
+    summed = {**usage}
+    for key in _COUNTS:
+        if key in usage and key != "totalTokenCount":
+            summed[key] = _int(usage[key]) + _int(earlier.get(key))
+    if "totalTokenCount" in usage:
+        before = earlier.get("totalTokenCount")
+        if type(before) is not int:
+            before = _int(earlier.get("promptTokenCount")) + _int(earlier.get("candidatesTokenCount"))
+        summed["totalTokenCount"] = _int(usage["totalTokenCount"]) + before
+    return summed
 
 
 def _int(value: Any) -> int:

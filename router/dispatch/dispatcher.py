@@ -2,7 +2,8 @@
 
 For each group in turn (the routed group, then its ``fallbacks``), the usable
 deployments (breaker not open, context window large enough) are ordered by the group's
-strategy and called at its pace (see ``router.dispatch.rounds``). A round whose calls all failed
+strategy (``router.dispatch.candidates``, which also orders a broken stream's continuations) and
+called at its pace (see ``router.dispatch.rounds``). A round whose calls all failed
 with retryable errors is retried after an exponential backoff with full jitter; when a
 group is exhausted the next fallback group takes over. The request's attempt budget and
 deadline bound the whole thing.
@@ -30,6 +31,7 @@ from router.config.model import GatewayConfig
 from router.config.model_groups import ModelGroup
 from router.config.strategies import Pacing, pacing_of
 from router.dispatch.attempt import Attempt, Calls
+from router.dispatch.candidates import Candidates
 from router.dispatch.completion import Answers, Call, Completion
 from router.dispatch.hedging import HedgeAllowance
 from router.dispatch.legs import Leg
@@ -46,10 +48,11 @@ from router.errors import (
 )
 from router.fleet.fleet import Fleet, Member
 from router.providers.correlation import Correlation
-from router.routing.affinity import Placement, place
+from router.routing.affinity import Placement
+from router.routing.budgets import KeyBudget
 from router.routing.rules import RoutedRequest
 from router.routing.sessions import AffinityResult
-from router.routing.strategies import RequestTraits, Strategy, kind_of, strategy_for
+from router.routing.strategies import Strategy, strategy_for
 from router.state.backend import PinStore
 from router.telemetry.labels import StreamOutcome
 from router.telemetry.metrics import Metrics
@@ -89,6 +92,7 @@ class Dispatcher:
             name: strategy_for(group.strategy, self._rng) for name, group in config.models.items()
         }
         self._pins = pins
+        self.candidates = Candidates(config, fleet, self._strategies, pins)  # who a round calls, in order
         self._clock = clock
         self._allowances: dict[str, HedgeAllowance] = {
             name: HedgeAllowance(group.hedge_budget, clock)
@@ -147,10 +151,17 @@ class Dispatcher:
         return completion
 
     async def open_stream(
-        self, request: RoutedRequest, body: dict[str, Any], call: Call, client: WireFormat
+        self,
+        request: RoutedRequest,
+        body: dict[str, Any],
+        call: Call,
+        client: WireFormat,
+        *,
+        budget: KeyBudget | None = None,
     ) -> Committed:
         """A stream of ``body``'s answer (its events in the ``client``'s format), committed to a
-        deployment: the winning call, the calls it took, and its resumer if the group has one."""
+        deployment: the winning call, the calls it took, and its resumer if the group has one
+        (``budget``: the key's, which a continuation asks again)."""
         tokens = expected_tokens(request, body)
         deadline_at = asyncio.get_running_loop().time() + request.group.deadline
         leg, _member, attempts = await self._dispatch(
@@ -167,12 +178,12 @@ class Dispatcher:
                 client,
                 leg,
                 attempts=attempts,
-                config=self._config,
-                fleet=self._fleet,
+                candidates=self.candidates,
                 calls=self._calls,
                 tokens=tokens,
                 correlation=self._correlation,
                 deadline_at=deadline_at,
+                budget=budget,
             )
         return Committed(leg, attempts, resumer)
 
@@ -238,26 +249,19 @@ class Dispatcher:
         budget: AttemptBudget,
         tokens: int,
     ) -> tuple[T, Member, int]:
-        traits = RequestTraits(stream=request.stream, prompt_tokens=request.prompt_tokens)
         failures: list[UpstreamError] = []
         groups = self._config.served_by(request.group)
         too_long = 0
         previous: str | None = None
-        session = request.session
         for group in groups:
-            key, pinned = b"", None
-            affine = group.affinity is not None and session is not None and self._pins is not None
-            if affine:
-                assert session is not None and self._pins is not None
-                key = session.key_for(group.name)
-                pinned = await self._pins.find(key, group.deployments)
+            key, pinned = await self.candidates.pin_of(group, request)
             allowance = self._allowances.get(group.name)
             if allowance is not None:
                 allowance.request()
             for round_index in range(group.retries.attempts + 1):
-                candidates, skipped_for_length = self._candidates(group, request.prompt_tokens)
-                too_long += skipped_for_length
-                if not candidates or budget.remaining <= 0:
+                ordered, placement, skipped = self.candidates.ordered(group, request, tokens, key, pinned)
+                too_long += skipped
+                if not ordered or budget.remaining <= 0:
                     break
                 if previous is not None:
                     self.metrics.fallbacks.labels(request.group.name, previous, group.name).inc()
@@ -265,14 +269,6 @@ class Dispatcher:
                     previous = None
                 if round_index:
                     await self._sleep(_backoff(group, round_index, self._rng))
-                ordered = _roomy_first(self._strategies[group.name].order(candidates, traits), tokens)
-                placement = None
-                if affine:
-                    kind = kind_of(group.strategy)
-                    placement = place(
-                        key, pinned, ordered, tokens=tokens, spreads=kind.spreads, weighted=kind.weighs
-                    )
-                    ordered = placement.ordered
                 pace = pace_of(self.metrics, group, request, placement, allowance, ordered)
                 began = asyncio.get_running_loop().time()
                 try:
@@ -293,7 +289,7 @@ class Dispatcher:
                     self.metrics.race_outcomes.labels(group.name, won.winner.name).inc()
                 if won.hedges:
                     self.metrics.hedges.labels(group.name).inc(won.hedges)
-                if placement is not None:
+                if placement is not None and key is not None:
                     waited = asyncio.get_running_loop().time() - began
                     note_warm_wait(
                         self.metrics, group, request, pace, placement, won.winner, waited, won.hedges
@@ -324,21 +320,6 @@ class Dispatcher:
         self.metrics.affinity.labels(group.name, result).inc()
         self._pins.keep(key, winner.name, group.affinity.ttl)
 
-    def _candidates(self, group: ModelGroup, prompt_tokens: int) -> tuple[list[Member], int]:
-        """Usable members in configured order, and how many were skipped for a short context."""
-        usable: list[Member] = []
-        too_long = 0
-        for name in group.deployments:
-            member = self._fleet.get(name)
-            if member is None or not member.breaker.available():
-                continue
-            limit = member.deployment.max_input_tokens
-            if limit is not None and prompt_tokens > limit:
-                too_long += 1
-                continue
-            usable.append(member)
-        return usable, too_long
-
     def _unavailable(self, groups: tuple[ModelGroup, ...]) -> NoDeploymentAvailable:
         waits = [
             member.breaker.seconds_until_available()
@@ -357,15 +338,6 @@ def expected_tokens(request: RoutedRequest, body: dict[str, Any]) -> int:
     limit = body.get("max_completion_tokens") or body.get("max_tokens") or body.get("max_output_tokens")
     answer = limit if isinstance(limit, int) and limit > 0 else max(16, request.prompt_tokens)
     return request.prompt_tokens + min(answer, _ANSWER_ESTIMATE_CAP)
-
-
-def _roomy_first(ordered: list[Member], tokens: int) -> list[Member]:
-    """Deployments that could start at once (``tokens`` as admission will charge them) keep the
-    strategy's order, ahead of saturated ones."""
-    roomy = [member for member in ordered if member.has_capacity(tokens)]
-    if len(roomy) == len(ordered):
-        return ordered
-    return roomy + [member for member in ordered if member not in roomy]
 
 
 def _backoff(group: ModelGroup, round_index: int, rng: random.Random) -> float:

@@ -54,8 +54,9 @@ class Continuer(Protocol):
     def note(self, event: bytes) -> None:
         """An event the client is sent."""
 
-    async def resume(self, broken: UpstreamError) -> Continuation:
-        """The rest of the stream; raises ``broken`` when it cannot be continued."""
+    async def resume(self, broken: UpstreamError, spent: float) -> Continuation:
+        """The rest of the stream; raises ``broken`` when it cannot be continued. ``spent``: what
+        the stream's calls cost so far (USD), which its key's budget counts."""
         ...
 
 
@@ -168,7 +169,8 @@ class OpenedStream:
         self._broken, self._usage = True, leg.usage
         while True:  # continued elsewhere, until a continuation ends the stream or nothing can
             await self._end_leg(leg, StreamOutcome.CUT)
-            continuation = await resumer.resume(broken)  # raises ``broken`` when nothing continues it
+            # raises ``broken`` when nothing continues it
+            continuation = await resumer.resume(broken, self._spent)
             leg = self._current = continuation.leg
             try:
                 async with aclosing(continuation.events) as events:

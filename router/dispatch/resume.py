@@ -10,11 +10,14 @@ the first call's, are spliced (``router.dialects.splice``) into the same stream.
 continue it, the first failure propagates and the stream ends with the error event, as without
 ``resume``.
 
-The candidates are the routed group's deployments, then its ``fallbacks``' (as for fallback: the
-breaker, the context window, admission's limits), skipping those that cannot continue
+The candidates are found as a fallback round would find them (``router.dispatch.candidates``):
+the routed group's deployments, then its ``fallbacks``', each group's as its strategy orders
+them (breaker, context window, limits, a session's pin), skipping those that cannot continue
 (``continues``, or a wire that cannot take the answer's tool calls) and those that broke this
-stream. Continuations count against the request's ``max_attempts`` and must open before its
-``deadline``.
+stream. The key's budget is asked again first (``router.routing.budgets.KeyBudget``), counting
+what the stream's calls cost so far: a key now over budget is not continued (or is continued in
+its ``exceeded_to`` group, as a new request would be served). Continuations count against the
+request's ``max_attempts`` and must open before its ``deadline``.
 
 Each continuation is an attempt of its own (admission, breaker verdict, usage, cost, a trace span
 linked to the broken call's); the broken call's attempt counts as cut. Every decision is counted
@@ -36,19 +39,20 @@ from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from typing import Any
 
-from router.config.model import PREFIX_ON_MESSAGE, Continues, GatewayConfig
-from router.config.model_groups import ModelGroup
+from router.config.model import PREFIX_ON_MESSAGE, Continues
 from router.dialects.continuation import Partial, continued, takes_calls, unsendable
 from router.dialects.splice import Splicer, splicer_for
 from router.dispatch.attempt import Attempt, Calls
+from router.dispatch.candidates import Candidates
 from router.dispatch.completion import Call
 from router.dispatch.legs import Leg
 from router.dispatch.opened_stream import Continuation
 from router.dispatch.preparation import ContinuedStream, Conversation
 from router.dispatch.rounds import AttemptBudget, Pace, RoundFailed, run_round
-from router.errors import UpstreamError
-from router.fleet.fleet import Fleet, Member
+from router.errors import BudgetExceeded, UpstreamError
+from router.fleet.fleet import Member
 from router.providers.correlation import Correlation
+from router.routing.budgets import KeyBudget
 from router.routing.rules import RoutedRequest
 from router.telemetry.labels import StreamOutcome
 from router.telemetry.metrics import Metrics
@@ -72,40 +76,40 @@ class Resumer:
 
     def __init__(
         self,
-        group: ModelGroup,
-        candidates: tuple[str, ...],
+        request: RoutedRequest,
+        candidates: Candidates,
         splicer: Splicer,
         first: Leg,
         *,
         attempts: int,
-        fleet: Fleet,
         calls: Calls,
         metrics: Metrics,
         conversation: Conversation,
         wire_format: WireFormat,
         tokens: int,
-        prompt_tokens: int,
         correlation: Callable[[], Correlation],
         deadline_at: float,
+        budget: KeyBudget | None = None,
         announce: bool = False,
     ) -> None:
         """``first``: the leg that won the stream; ``attempts``: the calls that took;
-        ``candidates``: the deployments that may continue, in order; ``deadline_at``: the
-        request's deadline (the event loop's time) a continuation must open before; ``announce``:
-        end the stream with an SSE comment a continuation."""
+        ``candidates``: who may continue it, in order; ``deadline_at``: the request's deadline
+        (the event loop's time) a continuation must open before; ``budget``: its key's, if it has
+        one; ``announce``: end the stream with an SSE comment a continuation."""
+        group = request.group
         assert group.resume is not None
+        self._request = request
         self._group = group
         self._max = group.resume.max_resumes
         self.keeps_answer = group.resume.cache  # a spliced answer may go into the answer cache
-        self._names = candidates
+        self._candidates = candidates
+        self._key_budget = budget
         self._splicer = splicer
-        self._fleet = fleet
         self._calls = calls
         self._metrics = metrics
         self._conversation = conversation
         self._wire_format = wire_format
         self._tokens = tokens
-        self._prompt_tokens = prompt_tokens
         self._correlation = correlation
         self._deadline_at = deadline_at
         self._announce = announce
@@ -129,10 +133,11 @@ class Resumer:
         else:  # kept, not read: a stream that never breaks costs no parsing
             self._unread.append(event)
 
-    async def resume(self, broken: UpstreamError) -> Continuation:
+    async def resume(self, broken: UpstreamError, spent: float = 0.0) -> Continuation:
         """The rest of the stream, continued elsewhere; raises ``broken`` when nothing can continue it.
 
-        The broken leg is already ended (by the stream's owner, who ends the continuation too)."""
+        The broken leg is already ended (by the stream's owner, who ends the continuation too);
+        ``spent``: what the stream's calls cost so far (USD)."""
         failed = self._serving
         self._broken.append(failed)
         self._spliced = False
@@ -143,7 +148,7 @@ class Resumer:
             self._count(failed, "", ResumeOutcome.REFUSED)
             raise broken
         partial = self._splicer.partial()
-        candidates = self._candidates(partial)
+        request, candidates = await self._continuing(partial, spent)
         left = self._deadline_at - asyncio.get_running_loop().time()
         if len(self.resumed) >= self._max or not candidates or not self._budget.has_room() or left <= 0:
             self._count(failed, "", ResumeOutcome.EXHAUSTED)
@@ -163,30 +168,34 @@ class Resumer:
             self._count(failed, "", ResumeOutcome.EXHAUSTED)
             raise broken from None
         leg = won.value
+        self._candidates.continued_on(request, won.winner)
         self._serving, self._span, self._spliced = leg.deployment, leg.span, True
         self.resumed.append({"from": failed, "to": leg.deployment, "at_chars": len(partial.text)})
         self._count(failed, leg.deployment, ResumeOutcome.SPLICED)
         self._splicer.begin(unsendable(partial, won.winner.deployment.continuation))
         return Continuation(leg, self._spliced_events(leg))
 
-    def _candidates(self, partial: Partial) -> list[Member]:
-        usable: list[Member] = []
-        for name in self._names:
-            member = self._fleet.get(name)
-            if member is None or name in self._broken or not member.breaker.available():
-                continue
-            deployment = member.deployment
-            continues = deployment.continuation
+    async def _continuing(self, partial: Partial, spent: float) -> tuple[RoutedRequest, list[Member]]:
+        """The request as its key's budget routes it now, and who may continue ``partial``, in
+        order (none when the budget says so)."""
+        request = self._request
+        if self._key_budget is not None:
+            try:
+                request = self._key_budget.steered(request, spent)
+            except BudgetExceeded:
+                return request, []
+        broken = self._broken
+
+        def eligible(member: Member) -> bool:
+            if member.name in broken:
+                return False
+            continues = member.deployment.continuation
             if _WIRES.get(continues) is not member.provider.wire:
-                continue  # ``none``, or a declaration its wire cannot honour (litellm's chat)
-            flagged = deployment.provider in PREFIX_ON_MESSAGE
-            if partial.calls and not takes_calls(continues, flag_message=flagged):
-                continue
-            limit = deployment.max_input_tokens
-            if limit is not None and self._prompt_tokens > limit:
-                continue
-            usable.append(member)
-        return _roomy_first(usable, self._tokens)
+                return False  # ``none``, or a declaration its wire cannot honour (litellm's chat)
+            flagged = member.deployment.provider in PREFIX_ON_MESSAGE
+            return not partial.calls or takes_calls(continues, flag_message=flagged)
+
+        return request, await self._candidates.continuing(request, self._tokens, eligible)
 
     async def _continue(self, attempt: Attempt, partial: Partial, broken: AttemptSpan) -> Leg:
         deployment = attempt.member.deployment
@@ -214,21 +223,8 @@ class Resumer:
         self._metrics.stream_resumes.labels(self._group.name, failed, to, outcome.value).inc()
 
 
-def _roomy_first(members: list[Member], tokens: int) -> list[Member]:
-    roomy = [member for member in members if member.has_capacity(tokens)]
-    return roomy + [member for member in members if member not in roomy]
-
-
 async def _abandon(stream: Leg) -> None:
     await stream.end(StreamOutcome.ABANDONED)
-
-
-def continuation_targets(config: GatewayConfig, group: ModelGroup) -> tuple[str, ...]:
-    """The deployments that may continue a stream of ``group``: its own, then its fallbacks'."""
-    names: dict[str, None] = dict.fromkeys(group.deployments)
-    for fallback in group.fallbacks:
-        names.update(dict.fromkeys(config.models[fallback].deployments))
-    return tuple(names)
 
 
 def resumer_for(
@@ -238,12 +234,12 @@ def resumer_for(
     first: Leg,
     *,
     attempts: int,
-    config: GatewayConfig,
-    fleet: Fleet,
+    candidates: Candidates,
     calls: Calls,
     tokens: int,
     correlation: Callable[[RoutedRequest], Correlation],
     deadline_at: float,
+    budget: KeyBudget | None = None,
 ) -> Resumer | None:
     """The resumer of a stream of ``request``'s group whose ``first`` leg won (after ``attempts``
     calls), if the group has ``resume`` and the client's dialect a splicer (None: its breaks end
@@ -251,21 +247,19 @@ def resumer_for(
     splicer = splicer_for(wire_format.dialect)
     if request.group.resume is None or splicer is None or not isinstance(call, Conversation):
         return None
-    targets = (request.pinned,) if request.pinned is not None else continuation_targets(config, request.group)
     return Resumer(
-        request.group,
-        targets,
+        request,
+        candidates,
         splicer,
         first,
         attempts=attempts,
-        fleet=fleet,
         calls=calls,
         metrics=calls.metrics,
         conversation=call,
         wire_format=wire_format,
         tokens=tokens,
-        prompt_tokens=request.prompt_tokens,
         correlation=lambda: correlation(request),
         deadline_at=deadline_at,
+        budget=budget,
         announce=request.resume_comment,
     )

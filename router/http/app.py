@@ -31,6 +31,7 @@ from router.state import open_state
 from router.status import routes as status_routes
 from router.status.board import reload_facts
 from router.status.service import StatusService
+from router.telemetry import deferred_values
 from router.telemetry.access_log import AccessLog
 from router.telemetry.exchange import Recorder
 from router.telemetry.looplag import watch_loop_lag
@@ -232,6 +233,7 @@ def create_app(
             await status.close()  # and its request-log record
             if access_log is not None:
                 access_log.flush()  # and its access-log line
+            deferred_values.flush()  # and its metrics
             await state.close()
             await serving.tracing.close()  # after the last request's spans ended
 

@@ -40,7 +40,7 @@ from router.http.responses import SSEResponse, error_response
 from router.http.validation import chat_request, embeddings_request
 from router.providers.litellm_params import CHAT, Surface
 from router.providers.litellm_params import EMBEDDINGS as EMBEDDINGS_SURFACE
-from router.routing.budgets import Tier, steer
+from router.routing.budgets import KeyBudget, Tier, steer
 from router.routing.rules import RoutedRequest, route
 from router.routing.sessions import session_of
 from router.runtime.drain import DrainEnded
@@ -192,7 +192,7 @@ async def _serve(request: Request, endpoint: Endpoint) -> Response | SSEResponse
             gateway.config.cache.ttl,
         )
         exchange.cache = plan.status
-        return await _answer(request, gateway, exchange, routed, body, plan, endpoint)
+        return await _answer(request, gateway, exchange, routed, body, plan, endpoint, key)
     except GatewayError as exc:
         exchange.failed(exc)
         recorder.finish(exchange, exc.status_code)
@@ -215,8 +215,10 @@ async def _answer(
     body: dict[str, Any],
     plan: CachePlan,
     endpoint: Endpoint,
+    key: GatewayKey | None,
 ) -> Response | SSEResponse:
-    """From the cache, from an identical request's call, or from upstream (and then into the cache)."""
+    """From the cache, from an identical request's call, or from upstream (and then into the cache);
+    a stream that breaks asks ``key``'s budget again before it is continued."""
     worker = worker_of(request)
     recorder = worker.recorder
     rename = (
@@ -240,9 +242,11 @@ async def _answer(
                     "stream_options": {**(body.get("stream_options") or {}), "include_usage": True},
                 }
             call = prepared(endpoint.call(upstream_body), gateway.config, routed)
-            committed = await unless_disconnected(
-                request, dispatcher.open_stream(routed, upstream_body, call, endpoint.wire_format)
-            )
+            budget = None
+            if key is not None and key.budget is not None:
+                budget = KeyBudget(gateway.config, key, gateway.spend.spent)
+            opening = dispatcher.open_stream(routed, upstream_body, call, endpoint.wire_format, budget=budget)
+            committed = await unless_disconnected(request, opening)
             exchange.upstream_api = _api_of(gateway, committed.leg.deployment)
             keeper = Keeper(gateway, plan, flight)
             hide_usage = not wants_usage(body)

@@ -3,12 +3,18 @@
 Below ``near`` (80 % by default) of its daily or monthly budget a key's requests route
 normally; from there on they go to the key's ``downgrade_to`` group (a cheaper one);
 over budget they go to ``exceeded_to`` if set, else get 429 ``budget_exceeded``.
+
+A stream that breaks midway asks again before it is continued (``KeyBudget``): its key's spend
+then, plus what the stream's own calls cost so far, steers the continuation as it would steer a
+new request (``router.dispatch.resume``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from router.config.gateway_keys import Budget, GatewayKey
@@ -62,6 +68,22 @@ def steer(
         return routed, tier
     # A budget outranks a pinned deployment: the pin belongs to the group it leaves.
     return dataclasses.replace(routed, group=config.models[target], pinned=None), tier
+
+
+@dataclass(frozen=True, slots=True)
+class KeyBudget:
+    """A key's budget as a request's later calls check it: its spend is read when asked."""
+
+    config: GatewayConfig
+    key: GatewayKey
+    spent: Callable[[str], Spent]  # the key's spend over every worker, as this one knows it
+
+    def steered(self, routed: RoutedRequest, cost: float) -> RoutedRequest:
+        """``routed`` as the key's budget routes it now that the request itself has cost ``cost``
+        (USD, not yet in the book); ``BudgetExceeded`` when it has nowhere to go."""
+        spent = self.spent(self.key.name)
+        now = dataclasses.replace(spent, day=spent.day + cost, month=spent.month + cost)
+        return steer(self.config, routed, self.key, now)[0]
 
 
 def _describe(budget: Budget, spent: Spent) -> str:

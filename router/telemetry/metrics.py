@@ -14,8 +14,10 @@ from typing import Generic, Literal, TypeVar, overload
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from router.telemetry import deferred_values
 from router.telemetry.exemplars import ExemplarBook
 from router.telemetry.exposition import multiprocess_dir
+from router.telemetry.families import RememberingCounter, RememberingGauge, RememberingHistogram
 
 LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
@@ -55,12 +57,14 @@ class _Declared(Generic[_M]):
 
 
 def _counter(name: str, documentation: str, labels: tuple[str, ...] = ()) -> _Declared[Counter]:
-    return _Declared(lambda registry: Counter(name, documentation, labels, registry=registry))
+    return _Declared(lambda registry: RememberingCounter(name, documentation, labels, registry=registry))
 
 
 def _gauge(name: str, documentation: str, labels: tuple[str, ...] = (), *, mode: _Mode) -> _Declared[Gauge]:
     return _Declared(
-        lambda registry: Gauge(name, documentation, labels, registry=registry, multiprocess_mode=mode)
+        lambda registry: RememberingGauge(
+            name, documentation, labels, registry=registry, multiprocess_mode=mode
+        )
     )
 
 
@@ -68,7 +72,7 @@ def _histogram(
     name: str, documentation: str, labels: tuple[str, ...] = (), *, buckets: tuple[float, ...]
 ) -> _Declared[Histogram]:
     return _Declared(
-        lambda registry: Histogram(name, documentation, labels, buckets=buckets, registry=registry)
+        lambda registry: RememberingHistogram(name, documentation, labels, buckets=buckets, registry=registry)
     )
 
 
@@ -315,6 +319,7 @@ class Metrics:
 def build_metrics(worker: int = 0, *, enabled: bool = True) -> tuple[Metrics, CollectorRegistry | None]:
     """The worker's metrics and, outside multiprocess mode, the registry that holds them."""
     if multiprocess_dir():
+        deferred_values.install()
         return Metrics(None, worker=worker, enabled=enabled), None
     registry = CollectorRegistry()
     return Metrics(registry, worker=worker, enabled=enabled), registry
