@@ -3,7 +3,7 @@
 Every client is made with ``max_retries=0`` (a test sees the gateway's own answer, never an SDK
 retry) and is closed when the test ends (the ``sdks`` fixture of tests/conftest.py owns them).
 The synchronous ones time out after 10 s unless told otherwise; the async ones keep the SDK's
-default, as the tests that use them always did.
+default unless told otherwise, as the tests that use them always did.
 """
 
 from __future__ import annotations
@@ -12,10 +12,14 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
 import httpx
+from anthropic import NOT_GIVEN as ANTHROPIC_DEFAULT
 from anthropic import Anthropic, AsyncAnthropic
+from anthropic import NotGiven as AnthropicDefault
 from google.genai import Client as GenaiClient
 from google.genai.types import HttpOptions
+from openai import NOT_GIVEN as OPENAI_DEFAULT
 from openai import AsyncOpenAI, OpenAI
+from openai import NotGiven as OpenAIDefault
 
 if TYPE_CHECKING:
     from tests.conftest import RunningGateway
@@ -37,13 +41,25 @@ class Sdks:
         self._stack.callback(sdk.close)
         return sdk
 
-    def async_openai(self, gateway: RunningGateway, *, key: str = UNUSED_KEY) -> AsyncOpenAI:
-        sdk = AsyncOpenAI(base_url=gateway.api_url, api_key=key, max_retries=0)
+    def async_openai(
+        self,
+        gateway: RunningGateway,
+        *,
+        key: str = UNUSED_KEY,
+        timeout: float | OpenAIDefault = OPENAI_DEFAULT,
+    ) -> AsyncOpenAI:
+        sdk = AsyncOpenAI(base_url=gateway.api_url, api_key=key, max_retries=0, timeout=timeout)
         self._stack.push_async_callback(sdk.close)
         return sdk
 
-    def async_anthropic(self, gateway: RunningGateway, *, key: str = UNUSED_KEY) -> AsyncAnthropic:
-        sdk = AsyncAnthropic(base_url=gateway.base_url, api_key=key, max_retries=0)
+    def async_anthropic(
+        self,
+        gateway: RunningGateway,
+        *,
+        key: str = UNUSED_KEY,
+        timeout: float | AnthropicDefault = ANTHROPIC_DEFAULT,
+    ) -> AsyncAnthropic:
+        sdk = AsyncAnthropic(base_url=gateway.base_url, api_key=key, max_retries=0, timeout=timeout)
         self._stack.push_async_callback(sdk.close)
         return sdk
 
