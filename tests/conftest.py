@@ -1,4 +1,8 @@
-"""Shared fixtures: the scripted upstream, config files, and the real gateway as a subprocess."""
+"""Shared fixtures: the scripted upstream, config files, and the real gateway as a subprocess.
+
+A module's gateway comes from ``gateways`` (module-scoped: ``gateways.serve(config_text)``), the
+official SDKs' clients on it from ``sdks`` (per test): each stops or closes what it made when its
+scope ends, whether the tests passed or not."""
 
 from __future__ import annotations
 
@@ -10,15 +14,20 @@ import textwrap
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, AsyncExitStack, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 import pytest
 
 from tests.redis_server import RedisServer
 from tests.upstream import FakeUpstream
+
+if TYPE_CHECKING:
+    from tests.otlp_receiver import OtlpReceiver
+    from tests.sdks import Sdks
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -186,15 +195,59 @@ def serving(
     assert code == 0, "".join(running.output[-20:])
 
 
+Entered = TypeVar("Entered")
+
+
+class Gateways:
+    """The real gateways of one test module, each on its config in a directory of its own, and
+    the fake upstreams entered beside them: all stopped when the module ends, the last started
+    first (a gateway before the upstreams entered ahead of it), also when a test or a start failed."""
+
+    def __init__(self, stack: ExitStack, tmp_path_factory: pytest.TempPathFactory, name: str) -> None:
+        self._stack = stack
+        self._tmp_path_factory = tmp_path_factory
+        self._name = name
+
+    def directory(self) -> Path:
+        """A fresh directory (for a gateway's config and state, or a file its config names)."""
+        return self._tmp_path_factory.mktemp(self._name)
+
+    def serve(
+        self,
+        config_text: str,
+        *,
+        workers: int = 2,
+        env: dict[str, str] | None = None,
+        directory: Path | None = None,
+    ) -> RunningGateway:
+        """``raceway serve`` on ``config_text`` (dedented), ready; it must stop cleanly (exit 0)."""
+        where = directory if directory is not None else self.directory()
+        return self._stack.enter_context(serving(config_text, where, workers=workers, env=env))
+
+    def enter(self, server: AbstractContextManager[Entered]) -> Entered:
+        """A fake upstream (any server run as a context manager) for the rest of the module."""
+        return self._stack.enter_context(server)
+
+
+@pytest.fixture(scope="module")
+def gateways(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateways]:
+    with ExitStack() as stack:
+        yield Gateways(stack, tmp_path_factory, request.module.__name__.rsplit(".", 1)[-1])
+
+
 @pytest.fixture
-def gateway_factory() -> Iterator[Callable[..., RunningGateway]]:
-    started: list[RunningGateway] = []
+async def sdks() -> AsyncIterator[Sdks]:
+    """The official SDKs' clients a test builds on a gateway, closed when it ends."""
+    from tests.sdks import Sdks  # the SDKs load for the tests that use them, not for every test
 
-    def start(config: Path, **kwargs: object) -> RunningGateway:
-        gateway = start_gateway(config, **kwargs)  # type: ignore[arg-type]
-        started.append(gateway)
-        return gateway
+    async with AsyncExitStack() as stack:
+        yield Sdks(stack)
 
-    yield start
-    for gateway in started:
-        gateway.stop()
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[OtlpReceiver]:
+    """An OTLP/HTTP collector for the module's traces (tests/otlp_receiver.py)."""
+    from tests.otlp_receiver import OtlpReceiver  # protobuf loads for the tests that trace
+
+    with OtlpReceiver().running() as running:
+        yield running

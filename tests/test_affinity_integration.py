@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
@@ -26,7 +25,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import RunningGateway, serving
+from tests.conftest import Gateways, RunningGateway, serving
 from tests.redis_server import RedisServer
 from tests.upstream import Behaviour, FakeUpstream
 from tests.upstream_prefix import PrefixCache
@@ -77,11 +76,8 @@ def config(upstream: FakeUpstream) -> str:
 
 
 @pytest.fixture(scope="module")
-def gateway(
-    module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
-    with serving(config(module_upstream), tmp_path_factory.mktemp("affinity")) as running:
-        yield running
+def gateway(module_upstream: FakeUpstream, gateways: Gateways) -> RunningGateway:
+    return gateways.serve(config(module_upstream))
 
 
 @pytest.fixture

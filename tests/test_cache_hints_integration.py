@@ -9,7 +9,6 @@ a Messages session, and never reaches an Anthropic one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import anthropic
@@ -19,7 +18,7 @@ import pytest
 from router.routing.sessions import session_of
 from router.wire.dialect import Dialect
 from tests.anthropic_upstream import anthropic_app
-from tests.conftest import RunningGateway, serving
+from tests.conftest import Gateways, RunningGateway
 from tests.servers import serve_in_thread
 from tests.upstream import FakeUpstream
 
@@ -52,18 +51,15 @@ SESSION = "claude-session-7"
 
 
 @pytest.fixture(scope="module")
-def recorded() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+def recorded(gateways: Gateways) -> tuple[str, list[dict[str, Any]]]:
     seen: list[dict[str, Any]] = []
-    with serve_in_thread(anthropic_app(seen)) as base_url:
-        yield base_url, seen
+    return gateways.enter(serve_in_thread(anthropic_app(seen))), seen
 
 
 @pytest.fixture(scope="module")
 def gateway(
-    recorded: tuple[str, list[dict[str, Any]]],
-    module_upstream: FakeUpstream,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[RunningGateway]:
+    module_upstream: FakeUpstream, recorded: tuple[str, list[dict[str, Any]]], gateways: Gateways
+) -> RunningGateway:
     config = f"""
         deployments:
           - {{name: via-litellm, provider: anthropic, adapter: litellm, model: claude-3-5-haiku-20241022,
@@ -76,9 +72,7 @@ def gateway(
           - {{name: chat, deployments: [chat-up], affinity: {{}}}}
           - {{name: chat-without-affinity, deployments: [chat-up]}}
         """
-    env = {"ANTHROPIC_API_KEY": "sk-ant-hints-0000"}
-    with serving(config, tmp_path_factory.mktemp("hints"), env=env) as running:
-        yield running
+    return gateways.serve(config, env={"ANTHROPIC_API_KEY": "sk-ant-hints-0000"})
 
 
 def ask_messages(gateway: RunningGateway, model: str, *, stream: bool = False) -> None:

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import openai
 import pytest
 
-from tests.conftest import RunningGateway, serving
+from tests.conftest import Gateways, RunningGateway
+from tests.sdks import Sdks
 from tests.upstream import Behaviour, FakeUpstream
 
 pytestmark = pytest.mark.integration
@@ -27,9 +27,7 @@ UPSTREAM_ID = "x-raceway-upstream-request-id"
 
 
 @pytest.fixture(scope="module")
-def gateway(
-    module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
+def gateway(module_upstream: FakeUpstream, gateways: Gateways) -> RunningGateway:
     native = f'provider: openai, base_url: "{module_upstream.base_url}", timeout: 5s'
     config = f"""
     server: {{graceful_timeout: 5s, relay_ratelimit_headers: true}}
@@ -39,13 +37,12 @@ def gateway(
     models:
       - {{name: chat, deployments: [one, two]}}
     """
-    with serving(config, tmp_path_factory.mktemp("correlation"), workers=1) as running:
-        yield running
+    return gateways.serve(config, workers=1)
 
 
 @pytest.fixture
-def client(gateway: RunningGateway) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateway.api_url, api_key="unused", max_retries=0, timeout=10)
+def client(gateway: RunningGateway, sdks: Sdks) -> openai.OpenAI:
+    return sdks.openai(gateway)
 
 
 def access_line(gateway: RunningGateway, request_id: str) -> dict[str, Any]:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
 from router.config.load import parse_config
 from router.http.app import create_app
 from router.http.cors import EXPOSED
-from tests.conftest import RunningGateway, serving
+from tests.conftest import Gateways, RunningGateway
 from tests.test_app import serving as in_process
 
 KEY = "rw-browser-key-1"
@@ -20,15 +18,14 @@ CHAT = {"model": "m", "messages": [{"role": "user", "content": "hello"}]}
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+def gateway(gateways: Gateways) -> RunningGateway:
     config = f"""
     server: {{graceful_timeout: 5s, cors: {{origins: ["{APP}", "http://localhost:5173"], max_age: 1h}}}}
     deployments: [{{name: f, provider: fake, fake: {{reply: "one two three"}}}}]
     models: [{{name: m, deployments: [f]}}]
     keys: [{{name: web, key: "{KEY}"}}, {{name: slow, key: "{SLOW_KEY}", rpm: 1}}]
     """
-    with serving(config, tmp_path_factory.mktemp("cors")) as running:
-        yield running
+    return gateways.serve(config)
 
 
 def test_a_preflight_from_an_allowed_origin(gateway: RunningGateway) -> None:

@@ -5,14 +5,14 @@ Upstreams are real aiohttp servers started by the tests; every byte crosses a so
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
-from tests.conftest import RunningGateway, serving
+from tests.conftest import Gateways, RunningGateway, serving
+from tests.sdks import Sdks
 from tests.upstream import Behaviour, FakeUpstream
 
 pytestmark = pytest.mark.integration
@@ -47,18 +47,14 @@ def gateway_config(upstream: FakeUpstream) -> str:
 
 
 @pytest.fixture(scope="module")
-def gateway(
-    module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
+def gateway(module_upstream: FakeUpstream, gateways: Gateways) -> RunningGateway:
     """One 2-worker gateway for the module; each test scripts the upstream afresh."""
-    env = {"UPSTREAM_KEY": UPSTREAM_SECRET}
-    with serving(gateway_config(module_upstream), tmp_path_factory.mktemp("gateway"), env=env) as running:
-        yield running
+    return gateways.serve(gateway_config(module_upstream), env={"UPSTREAM_KEY": UPSTREAM_SECRET})
 
 
 @pytest.fixture
-def client(gateway: RunningGateway) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateway.api_url, api_key=KEY, max_retries=0, timeout=10)
+def client(gateway: RunningGateway, sdks: Sdks) -> openai.OpenAI:
+    return sdks.openai(gateway, key=KEY)
 
 
 def post(

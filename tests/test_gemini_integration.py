@@ -5,7 +5,6 @@ error shapes, a streaming race, the cache and countTokens, with google-genai as 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -15,33 +14,26 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from tests.conformance.matrix import KEY, gateway_config
-from tests.conftest import RunningGateway, serving
+from tests.conftest import Gateways, RunningGateway
+from tests.sdks import Sdks
 from tests.upstream import Behaviour, FakeUpstream
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def gateway(
-    module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
-    with serving(gateway_config(module_upstream), tmp_path_factory.mktemp("gemini"), workers=1) as running:
-        yield running
+def gateway(module_upstream: FakeUpstream, gateways: Gateways) -> RunningGateway:
+    return gateways.serve(gateway_config(module_upstream), workers=1)
 
 
 @pytest.fixture
-async def google(gateway: RunningGateway) -> AsyncIterator[genai.Client]:
-    sdk = genai.Client(api_key=KEY, http_options=types.HttpOptions(base_url=gateway.base_url))
-    try:
-        yield sdk
-    finally:
-        await sdk.aio.aclose()
+def google(gateway: RunningGateway, sdks: Sdks) -> genai.Client:
+    return sdks.genai(gateway, key=KEY)
 
 
 @pytest.fixture
-async def http(gateway: RunningGateway) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=gateway.base_url, timeout=10) as client:
-        yield client
+def http(gateway: RunningGateway, sdks: Sdks) -> httpx.AsyncClient:
+    return sdks.http(gateway)
 
 
 USER: Any = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}

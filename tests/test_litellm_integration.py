@@ -6,14 +6,13 @@ litellm in its workers only because this config has such a deployment.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import openai
 import pytest
 
 from tests.anthropic_upstream import anthropic_app
-from tests.conftest import RunningGateway, serving
+from tests.conftest import Gateways, RunningGateway
 from tests.servers import serve_in_thread
 
 pytestmark = pytest.mark.integration
@@ -22,16 +21,13 @@ API_KEY = "sk-ant-integration-0000"
 
 
 @pytest.fixture(scope="module")
-def anthropic() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+def anthropic(gateways: Gateways) -> tuple[str, list[dict[str, Any]]]:
     seen: list[dict[str, Any]] = []
-    with serve_in_thread(anthropic_app(seen)) as base_url:
-        yield base_url, seen
+    return gateways.enter(serve_in_thread(anthropic_app(seen))), seen
 
 
 @pytest.fixture(scope="module")
-def gateway(
-    anthropic: tuple[str, list[dict[str, Any]]], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
+def gateway(anthropic: tuple[str, list[dict[str, Any]]], gateways: Gateways) -> RunningGateway:
     base_url, _ = anthropic
     config = f"""
         deployments:
@@ -40,8 +36,7 @@ def gateway(
         models:
           - {{name: claude, deployments: [claude]}}
         """
-    with serving(config, tmp_path_factory.mktemp("litellm"), env={"ANTHROPIC_API_KEY": API_KEY}) as running:
-        yield running
+    return gateways.serve(config, env={"ANTHROPIC_API_KEY": API_KEY})
 
 
 def test_json_and_stream_through_litellm(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,7 +19,7 @@ from router.http.kinds import FORBIDDEN_FIELDS
 from router.providers.litellm_adapter import load_litellm
 from router.providers.litellm_params import CHAT
 from tests.anthropic_upstream import anthropic_app
-from tests.conftest import RunningGateway, serving
+from tests.conftest import Gateways, RunningGateway
 from tests.servers import recording_app, serve_in_thread
 
 pytestmark = pytest.mark.integration
@@ -65,18 +64,16 @@ class Servers:
 
 
 @pytest.fixture(scope="module")
-def servers() -> Iterator[Servers]:
+def servers(gateways: Gateways) -> Servers:
     found = Servers()
-    with (
-        serve_in_thread(anthropic_app(found.anthropic_seen)) as found.anthropic,
-        serve_in_thread(recording_app(found.attacker_seen, reply="pwned")) as found.attacker,
-        serve_in_thread(recording_app(found.native_seen, reply="native answer")) as found.native,
-    ):
-        yield found
+    found.anthropic = gateways.enter(serve_in_thread(anthropic_app(found.anthropic_seen)))
+    found.attacker = gateways.enter(serve_in_thread(recording_app(found.attacker_seen, reply="pwned")))
+    found.native = gateways.enter(serve_in_thread(recording_app(found.native_seen, reply="native answer")))
+    return found
 
 
 @pytest.fixture(scope="module")
-def gateway(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+def gateway(servers: Servers, gateways: Gateways) -> RunningGateway:
     claude = f'provider: anthropic, adapter: litellm, model: {MODEL}, api_key: "${{ANTHROPIC_API_KEY}}"'
     config = f"""
         deployments:
@@ -91,9 +88,7 @@ def gateway(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Itera
           - {{name: native, deployments: [native]}}
           - {{name: mixed, deployments: [native], fallbacks: [claude]}}
         """
-    env = {"ANTHROPIC_API_KEY": API_KEY}
-    with serving(config, tmp_path_factory.mktemp("security"), workers=1, env=env) as running:
-        yield running
+    return gateways.serve(config, workers=1, env={"ANTHROPIC_API_KEY": API_KEY})
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,6 @@ else answers; JSON and streams alike (router/dialects/shapes.py).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anthropic
@@ -17,7 +16,8 @@ import openai
 import orjson
 import pytest
 
-from tests.conftest import RunningGateway, serving
+from tests.conftest import Gateways, RunningGateway
+from tests.sdks import Sdks
 from tests.upstream import Behaviour, FakeUpstream
 
 pytestmark = pytest.mark.integration
@@ -159,23 +159,18 @@ def gateway_config(upstream: FakeUpstream) -> str:
 
 
 @pytest.fixture(scope="module")
-def gateway(
-    module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
-    with serving(gateway_config(module_upstream), tmp_path_factory.mktemp("malformed"), workers=1) as running:
-        yield running
+def gateway(module_upstream: FakeUpstream, gateways: Gateways) -> RunningGateway:
+    return gateways.serve(gateway_config(module_upstream), workers=1)
 
 
 @pytest.fixture
-async def gpt(gateway: RunningGateway) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with openai.AsyncOpenAI(base_url=gateway.api_url, api_key="unused", max_retries=0) as sdk:
-        yield sdk
+def gpt(gateway: RunningGateway, sdks: Sdks) -> openai.AsyncOpenAI:
+    return sdks.async_openai(gateway)
 
 
 @pytest.fixture
-async def claude(gateway: RunningGateway) -> AsyncIterator[anthropic.AsyncAnthropic]:
-    async with anthropic.AsyncAnthropic(base_url=gateway.base_url, api_key="unused", max_retries=0) as sdk:
-        yield sdk
+def claude(gateway: RunningGateway, sdks: Sdks) -> anthropic.AsyncAnthropic:
+    return sdks.async_anthropic(gateway)
 
 
 USER: Any = [{"role": "user", "content": "hi"}]

@@ -6,8 +6,6 @@ chat-completions upstream (the request and answer are translated) or Anthropic's
 from __future__ import annotations
 
 import asyncio
-import textwrap
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anthropic
@@ -16,8 +14,9 @@ import openai
 import pytest
 
 from tests.anthropic_upstream import anthropic_app
-from tests.conftest import RunningGateway, start_gateway
+from tests.conftest import Gateways, RunningGateway
 from tests.oracles import Shape, violations
+from tests.sdks import Sdks
 from tests.servers import serve_in_thread
 from tests.upstream import Behaviour, FakeUpstream
 
@@ -30,42 +29,32 @@ UPSTREAM_KEY = "sk-ant-upstream-secret-key"
 
 
 @pytest.fixture(scope="module")
-def anthropic_seen() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+def anthropic_seen(gateways: Gateways) -> tuple[str, list[dict[str, Any]]]:
     """A fake Anthropic API: its root URL, and what it received."""
     seen: list[dict[str, Any]] = []
-    with serve_in_thread(anthropic_app(seen)) as root:
-        yield root, seen
+    return gateways.enter(serve_in_thread(anthropic_app(seen))), seen
 
 
 @pytest.fixture(scope="module")
 def gateway(
-    module_upstream: FakeUpstream,
-    anthropic_seen: tuple[str, list[dict[str, Any]]],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[RunningGateway]:
-    path = tmp_path_factory.mktemp("messages") / "gateway.yaml"
-    path.write_text(
-        textwrap.dedent(
-            f"""
-            deployments:
-              - {{name: claude-native, provider: anthropic, base_url: "{anthropic_seen[0]}",
-                 model: claude-upstream, api_key: "${{UPSTREAM_KEY}}"}}
-              - {{name: chat-up, provider: openai, base_url: "{module_upstream.base_url}", model: chat-up,
-                 cooldown: {{failures: 1000}}}}
-              - {{name: chat-down, provider: openai, base_url: "{module_upstream.base_url}", model: chat-down,
-                 cooldown: {{failures: 1000}}}}
-            models:
-              - {{name: claude-via-chat, deployments: [chat-up]}}
-              - {{name: claude-fallback, deployments: [chat-down, chat-up]}}
-              - {{name: claude-sonnet-4-5, deployments: [claude-native]}}
-            keys:
-              - {{name: team, key: "{KEY}"}}
-            """
-        )
-    )
-    running = start_gateway(path, workers=1, env={"UPSTREAM_KEY": UPSTREAM_KEY})
-    yield running
-    running.stop()
+    module_upstream: FakeUpstream, anthropic_seen: tuple[str, list[dict[str, Any]]], gateways: Gateways
+) -> RunningGateway:
+    config = f"""
+    deployments:
+      - {{name: claude-native, provider: anthropic, base_url: "{anthropic_seen[0]}",
+         model: claude-upstream, api_key: "${{UPSTREAM_KEY}}"}}
+      - {{name: chat-up, provider: openai, base_url: "{module_upstream.base_url}", model: chat-up,
+         cooldown: {{failures: 1000}}}}
+      - {{name: chat-down, provider: openai, base_url: "{module_upstream.base_url}", model: chat-down,
+         cooldown: {{failures: 1000}}}}
+    models:
+      - {{name: claude-via-chat, deployments: [chat-up]}}
+      - {{name: claude-fallback, deployments: [chat-down, chat-up]}}
+      - {{name: claude-sonnet-4-5, deployments: [claude-native]}}
+    keys:
+      - {{name: team, key: "{KEY}"}}
+    """
+    return gateways.serve(config, workers=1, env={"UPSTREAM_KEY": UPSTREAM_KEY})
 
 
 @pytest.fixture
@@ -75,11 +64,8 @@ def seen(anthropic_seen: tuple[str, list[dict[str, Any]]]) -> list[dict[str, Any
 
 
 @pytest.fixture
-async def client(
-    gateway: RunningGateway, threaded_upstream: FakeUpstream
-) -> AsyncIterator[anthropic.AsyncAnthropic]:
-    async with anthropic.AsyncAnthropic(base_url=gateway.base_url, api_key=KEY, max_retries=0) as sdk:
-        yield sdk
+def client(gateway: RunningGateway, threaded_upstream: FakeUpstream, sdks: Sdks) -> anthropic.AsyncAnthropic:
+    return sdks.async_anthropic(gateway, key=KEY)
 
 
 async def test_a_message_is_answered_from_a_chat_upstream(

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO, RunningGateway, serving
+from tests.conftest import REPO, Gateways, RunningGateway
 from tests.redis_server import RedisServer
 from tests.upstream import Behaviour, FakeUpstream
 
@@ -168,13 +168,9 @@ def config(upstream: FakeUpstream) -> str:
 
 
 @pytest.fixture(scope="module")
-def gateway(
-    module_upstream: FakeUpstream, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
+def gateway(module_upstream: FakeUpstream, redis_server: RedisServer, gateways: Gateways) -> RunningGateway:
     """Two workers sharing state through Redis, so every panel has something to show."""
-    env = {"RACEWAY_REDIS_URL": redis_server.url}
-    with serving(config(module_upstream), tmp_path_factory.mktemp("observe"), env=env) as running:
-        yield running
+    return gateways.serve(config(module_upstream), env={"RACEWAY_REDIS_URL": redis_server.url})
 
 
 def free_port() -> int:

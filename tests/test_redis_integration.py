@@ -9,13 +9,13 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import ExitStack
 
 import httpx
 import pytest
 
-from tests.conftest import REPO, RunningGateway, serving
+from tests.conftest import REPO, Gateways, RunningGateway, serving
 from tests.redis_server import RedisServer
 from tests.upstream import Behaviour, FakeUpstream
 
@@ -72,17 +72,11 @@ def gateway_config(upstream: FakeUpstream) -> str:
 
 @pytest.fixture(scope="module")
 def instances(
-    module_upstream: FakeUpstream, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[RunningGateway, RunningGateway]]:
+    module_upstream: FakeUpstream, redis_server: RedisServer, gateways: Gateways
+) -> tuple[RunningGateway, RunningGateway]:
     env = {"RACEWAY_REDIS_URL": redis_server.url}
-    with ExitStack() as stack:
-        first, second = (
-            stack.enter_context(
-                serving(gateway_config(module_upstream), tmp_path_factory.mktemp(name), env=env)
-            )
-            for name in ("first", "second")
-        )
-        yield first, second
+    first, second = (gateways.serve(gateway_config(module_upstream), env=env) for _ in range(2))
+    return first, second
 
 
 async def spread(

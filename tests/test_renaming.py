@@ -3,8 +3,6 @@ asked for; by default they carry the upstream's name, as it sent it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import openai
 import orjson
 import pytest
@@ -12,7 +10,7 @@ import pytest
 from router.config.load import parse_config
 from router.http.app import create_app
 from router.http.renaming import PublicModelName
-from tests.conftest import RunningGateway, serving
+from tests.conftest import Gateways, RunningGateway
 from tests.test_app import serving as in_process
 from tests.upstream import FakeUpstream
 
@@ -71,9 +69,7 @@ async def test_by_default_the_upstreams_name_passes_through(upstream: FakeUpstre
 
 
 @pytest.fixture(scope="module")
-def gateway(
-    module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
+def gateway(module_upstream: FakeUpstream, gateways: Gateways) -> RunningGateway:
     base = module_upstream.base_url
     config = f"""
     server: {{graceful_timeout: 5s, response_model: public}}
@@ -83,8 +79,7 @@ def gateway(
       - {{name: chat, deployments: [up]}}
       - {{name: remembered, deployments: [up], cache: {{mode: always}}}}
     """
-    with serving(config, tmp_path_factory.mktemp("renaming")) as running:
-        yield running
+    return gateways.serve(config)
 
 
 def test_answers_streams_embeddings_and_cached_answers_name_the_public_model(

@@ -27,7 +27,7 @@ from tests.bodies import (
     encoded,
     gateway_config,
 )
-from tests.conftest import RunningGateway, serving
+from tests.conftest import Gateways, RunningGateway
 from tests.upstream import FakeUpstream
 
 pytestmark = pytest.mark.integration
@@ -42,26 +42,21 @@ def workers_of(gateway: RunningGateway) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def gateway(
-    module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
-    with serving(
-        gateway_config(module_upstream.base_url), tmp_path_factory.mktemp("gateway"), workers=1
-    ) as running:
-        before = workers_of(running)
-        yield running
-        # The worker that took every request below is the one still serving: none died.
-        assert workers_of(running) == before
-        client = openai.OpenAI(base_url=running.api_url, api_key="unused", max_retries=0, timeout=10)
-        reply = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
-        assert reply.choices[0].message.content == "echo: hi"
-        assert "Traceback" not in "".join(running.output), "".join(running.output)[-3000:]
+def gateway(module_upstream: FakeUpstream, gateways: Gateways) -> Iterator[RunningGateway]:
+    running = gateways.serve(gateway_config(module_upstream.base_url), workers=1)
+    before = workers_of(running)
+    yield running
+    # The worker that took every request below is the one still serving: none died.
+    assert workers_of(running) == before
+    client = openai.OpenAI(base_url=running.api_url, api_key="unused", max_retries=0, timeout=10)
+    reply = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+    assert reply.choices[0].message.content == "echo: hi"
+    assert "Traceback" not in "".join(running.output), "".join(running.output)[-3000:]
 
 
 @pytest.fixture(scope="module")
-def http(gateway: RunningGateway) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gateway.base_url, timeout=10) as client:
-        yield client
+def http(gateway: RunningGateway, gateways: Gateways) -> httpx.Client:
+    return gateways.enter(httpx.Client(base_url=gateway.base_url, timeout=10))
 
 
 def post(http: httpx.Client, path: str, raw: bytes, headers: dict[str, str]) -> None:

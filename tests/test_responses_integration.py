@@ -4,49 +4,36 @@ by a Responses upstream (passed through)."""
 
 from __future__ import annotations
 
-import textwrap
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import openai
 import pytest
 
-from tests.conftest import RunningGateway, start_gateway
+from tests.conftest import Gateways, RunningGateway
+from tests.sdks import Sdks
 from tests.upstream import Behaviour, FakeUpstream
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def gateway(
-    module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
-    path = tmp_path_factory.mktemp("responses") / "gateway.yaml"
-    path.write_text(
-        textwrap.dedent(
-            f"""
-            deployments:
-              - {{name: chat-up, provider: openai, base_url: "{module_upstream.base_url}", model: chat-up}}
-              - {{name: responses-up, provider: openai, api: responses,
-                 base_url: "{module_upstream.base_url}", model: responses-up}}
-            models:
-              - {{name: gpt-5-codex, deployments: [chat-up]}}
-              - {{name: gpt-5-native, deployments: [responses-up]}}
-            """
-        )
-    )
-    running = start_gateway(path, workers=1)
-    yield running
-    running.stop()
+def gateway(module_upstream: FakeUpstream, gateways: Gateways) -> RunningGateway:
+    config = f"""
+    deployments:
+      - {{name: chat-up, provider: openai, base_url: "{module_upstream.base_url}", model: chat-up}}
+      - {{name: responses-up, provider: openai, api: responses,
+         base_url: "{module_upstream.base_url}", model: responses-up}}
+    models:
+      - {{name: gpt-5-codex, deployments: [chat-up]}}
+      - {{name: gpt-5-native, deployments: [responses-up]}}
+    """
+    return gateways.serve(config, workers=1)
 
 
 @pytest.fixture
-async def client(
-    gateway: RunningGateway, threaded_upstream: FakeUpstream
-) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with openai.AsyncOpenAI(base_url=gateway.api_url, api_key="unused", max_retries=0) as sdk:
-        yield sdk
+def client(gateway: RunningGateway, threaded_upstream: FakeUpstream, sdks: Sdks) -> openai.AsyncOpenAI:
+    return sdks.async_openai(gateway)
 
 
 async def test_a_response_is_answered_from_a_chat_upstream(

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import textwrap
 from collections import Counter
-from collections.abc import Iterator
 
 import httpx
 import openai
 import pytest
 
-from tests.conftest import RunningGateway, serving
+from tests.conftest import Gateways, RunningGateway
 from tests.upstream import Behaviour, FakeUpstream
 
 pytestmark = pytest.mark.integration
@@ -47,11 +46,8 @@ def config(upstream: FakeUpstream) -> str:
 
 
 @pytest.fixture(scope="module")
-def gateway(
-    module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
-    with serving(config(module_upstream), tmp_path_factory.mktemp("routing")) as running:
-        yield running
+def gateway(module_upstream: FakeUpstream, gateways: Gateways) -> RunningGateway:
+    return gateways.serve(config(module_upstream))
 
 
 def client(gateway: RunningGateway, key: str = APP_KEY) -> openai.OpenAI:

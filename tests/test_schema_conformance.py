@@ -29,7 +29,7 @@ from google.genai import errors as genai_errors
 from google.genai import types as genai_types
 
 from tests.conformance.matrix import KEY, deployment
-from tests.conftest import RunningGateway, serving
+from tests.conftest import Gateways, RunningGateway
 from tests.dialect_clients import TOOLS, ChatClient, Client, GeminiClient, MessagesClient, ResponsesClient
 from tests.oracles import DIALECTS, GEMINI_REQUESTS, Dialect, Shape, request_shape, violations
 from tests.upstream import Behaviour, FakeUpstream, Sent
@@ -203,11 +203,8 @@ def gateway_config(upstream: FakeUpstream) -> str:
 
 
 @pytest.fixture(scope="module")
-def gateway(
-    module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
-    with serving(gateway_config(module_upstream), tmp_path_factory.mktemp("oracles"), workers=1) as running:
-        yield running
+def gateway(module_upstream: FakeUpstream, gateways: Gateways) -> RunningGateway:
+    return gateways.serve(gateway_config(module_upstream), workers=1)
 
 
 @dataclass

@@ -18,7 +18,7 @@ import openai
 import pytest
 
 from tests.browser import OfflinePage, chromium, offline_page
-from tests.conftest import REPO, RunningGateway, serving
+from tests.conftest import REPO, Gateways, RunningGateway, serving
 from tests.upstream import Behaviour, FakeUpstream
 
 if TYPE_CHECKING:
@@ -57,12 +57,10 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def gateway(
-    module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
-    directory = tmp_path_factory.mktemp("status-page")
-    with serving(gateway_config(module_upstream, directory / "requests.sqlite3"), directory) as running:
-        yield running
+def gateway(module_upstream: FakeUpstream, gateways: Gateways) -> RunningGateway:
+    directory = gateways.directory()
+    config = gateway_config(module_upstream, directory / "requests.sqlite3")
+    return gateways.serve(config, directory=directory)
 
 
 @pytest.fixture

@@ -6,14 +6,13 @@ server exporting to a real OTLP receiver.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import openai
 import pytest
 
-from tests.conftest import RunningGateway, serving
+from tests.conftest import Gateways, RunningGateway
 from tests.otlp_receiver import OtlpReceiver
+from tests.sdks import Sdks
 from tests.test_stream_resume_integration import PREFIX, SCRIPT, USER, chat_text, requests_for, resumes
 from tests.test_tracing_integration import FAST_EXPORT, attempts, request_spans
 from tests.test_upstream_faults_integration import access_log_line
@@ -59,25 +58,14 @@ def gateway_config(upstream: FakeUpstream, endpoint: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def receiver() -> Iterator[OtlpReceiver]:
-    with OtlpReceiver().running() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def gateway(
-    module_upstream: FakeUpstream, receiver: OtlpReceiver, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
-    directory = tmp_path_factory.mktemp("resume-accounting")
+def gateway(module_upstream: FakeUpstream, receiver: OtlpReceiver, gateways: Gateways) -> RunningGateway:
     config = gateway_config(module_upstream, receiver.endpoint)
-    with serving(config, directory, workers=1, env=FAST_EXPORT) as running:
-        yield running
+    return gateways.serve(config, workers=1, env=FAST_EXPORT)
 
 
 @pytest.fixture
-def client(gateway: RunningGateway) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=gateway.api_url, api_key="unused", max_retries=0, timeout=10) as client:
-        yield client
+def client(gateway: RunningGateway, sdks: Sdks) -> openai.OpenAI:
+    return sdks.openai(gateway)
 
 
 def cut_then_continued(upstream: FakeUpstream, cut: str = "cut-chat") -> None:

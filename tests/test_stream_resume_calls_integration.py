@@ -10,7 +10,6 @@ cut inside a call's arguments, or inside thinking, ends with the error event and
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import anthropic
@@ -18,7 +17,8 @@ import openai
 import orjson
 import pytest
 
-from tests.conftest import RunningGateway, serving
+from tests.conftest import Gateways, RunningGateway
+from tests.sdks import Sdks
 from tests.test_stream_resume_integration import SCRIPT, USER, requests_for, resumes
 from tests.upstream import Behaviour, FakeUpstream
 from tests.upstream_wires import _pieces_of, words
@@ -67,25 +67,18 @@ def gateway_config(upstream: FakeUpstream) -> str:
 
 
 @pytest.fixture(scope="module")
-def gateway(
-    module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
-    directory = tmp_path_factory.mktemp("resume-calls")
-    with serving(gateway_config(module_upstream), directory, workers=1) as running:
-        yield running
+def gateway(module_upstream: FakeUpstream, gateways: Gateways) -> RunningGateway:
+    return gateways.serve(gateway_config(module_upstream), workers=1)
 
 
 @pytest.fixture
-def client(gateway: RunningGateway) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=gateway.api_url, api_key="unused", max_retries=0, timeout=10) as client:
-        yield client
+def client(gateway: RunningGateway, sdks: Sdks) -> openai.OpenAI:
+    return sdks.openai(gateway)
 
 
 @pytest.fixture
-def claude(gateway: RunningGateway) -> Iterator[anthropic.Anthropic]:
-    options = {"base_url": gateway.base_url, "max_retries": 0, "timeout": 10}
-    with anthropic.Anthropic(api_key="unused", **options) as claude:  # type: ignore[arg-type]
-        yield claude
+def claude(gateway: RunningGateway, sdks: Sdks) -> anthropic.Anthropic:
+    return sdks.anthropic(gateway)
 
 
 def test_a_messages_stream_cut_between_two_tool_calls_continues_after_the_first(

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 
 import anthropic
 import httpx
 import pytest
 
-from tests.conftest import RunningGateway, serving
+from tests.conftest import Gateways, RunningGateway
+from tests.sdks import Sdks
 from tests.test_stream_resume_integration import SCRIPT, USER, requests_for, resumes
 from tests.test_upstream_faults_integration import access_log_line
 from tests.upstream import Behaviour, FakeUpstream
@@ -75,20 +76,13 @@ def gateway_config(upstream: FakeUpstream) -> str:
 
 
 @pytest.fixture(scope="module")
-def gateway(
-    module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
-    directory = tmp_path_factory.mktemp("resume-choice")
-    with serving(gateway_config(module_upstream), directory, workers=1) as running:
-        yield running
+def gateway(module_upstream: FakeUpstream, gateways: Gateways) -> RunningGateway:
+    return gateways.serve(gateway_config(module_upstream), workers=1)
 
 
 @pytest.fixture
-async def claude(gateway: RunningGateway) -> AsyncIterator[anthropic.AsyncAnthropic]:
-    async with anthropic.AsyncAnthropic(
-        base_url=gateway.base_url, api_key=OPEN, max_retries=0, timeout=10
-    ) as claude:
-        yield claude
+def claude(gateway: RunningGateway, sdks: Sdks) -> anthropic.AsyncAnthropic:
+    return sdks.async_anthropic(gateway, key=OPEN, timeout=10)
 
 
 async def streamed_text(

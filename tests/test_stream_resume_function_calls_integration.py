@@ -11,7 +11,6 @@ terminal event. A cut inside a call's arguments ends with the error event, nothi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -21,8 +20,9 @@ import pytest
 from google import genai
 from google.genai import types
 
-from tests.conftest import RunningGateway, serving
+from tests.conftest import Gateways, RunningGateway
 from tests.oracles import DIALECTS, Shape, violations
+from tests.sdks import Sdks
 from tests.test_stream_resume_calls_integration import CALLS, LOOK, TIME, WEATHER, chat_chunks_to_second_call
 from tests.test_stream_resume_integration import USER, requests_for, resumes
 from tests.upstream import Behaviour, FakeUpstream
@@ -68,18 +68,13 @@ def gateway_config(upstream: FakeUpstream) -> str:
 
 
 @pytest.fixture(scope="module")
-def gateway(
-    module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
-    directory = tmp_path_factory.mktemp("resume-function-calls")
-    with serving(gateway_config(module_upstream), directory, workers=1) as running:
-        yield running
+def gateway(module_upstream: FakeUpstream, gateways: Gateways) -> RunningGateway:
+    return gateways.serve(gateway_config(module_upstream), workers=1)
 
 
 @pytest.fixture
-def client(gateway: RunningGateway) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=gateway.api_url, api_key="unused", max_retries=0, timeout=10) as client:
-        yield client
+def client(gateway: RunningGateway, sdks: Sdks) -> openai.OpenAI:
+    return sdks.openai(gateway)
 
 
 def cut_between_the_calls(upstream: FakeUpstream, cut: str, chunks: int) -> None:

@@ -9,8 +9,6 @@ script; whatever cannot be continued ends with the error event, as without ``res
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import anthropic
 import httpx
 import openai
@@ -19,7 +17,8 @@ from google import genai
 from google.genai import types
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import RunningGateway, serving
+from tests.conftest import Gateways, RunningGateway
+from tests.sdks import Sdks
 from tests.test_upstream_faults_integration import access_log_line
 from tests.upstream import Behaviour, FakeUpstream, Seen
 from tests.upstream_wires import PROMPT_TOKENS
@@ -55,22 +54,18 @@ def gateway_config(upstream: FakeUpstream) -> str:
 
 
 @pytest.fixture(scope="module")
-def gateway(
-    module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
-    directory = tmp_path_factory.mktemp("resume")
-    with serving(gateway_config(module_upstream), directory, workers=1) as running:
-        yield running
+def gateway(module_upstream: FakeUpstream, gateways: Gateways) -> RunningGateway:
+    return gateways.serve(gateway_config(module_upstream), workers=1)
 
 
 @pytest.fixture
-def client(gateway: RunningGateway) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateway.api_url, api_key="unused", max_retries=0, timeout=10)
+def client(gateway: RunningGateway, sdks: Sdks) -> openai.OpenAI:
+    return sdks.openai(gateway)
 
 
 @pytest.fixture
-def claude(gateway: RunningGateway) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=gateway.base_url, api_key="unused", max_retries=0, timeout=10)
+def claude(gateway: RunningGateway, sdks: Sdks) -> anthropic.Anthropic:
+    return sdks.anthropic(gateway)
 
 
 def requests_for(upstream: FakeUpstream, model: str) -> list[Seen]:

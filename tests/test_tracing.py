@@ -48,12 +48,6 @@ ANSWER = {
 }
 
 
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[OtlpReceiver]:
-    with OtlpReceiver().running() as running:
-        yield running
-
-
 @pytest.fixture(autouse=True)
 def no_current_trace() -> Iterator[None]:
     """``begin`` makes its trace current in the test's context: no test leaves one behind."""

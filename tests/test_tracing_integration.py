@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import RunningGateway, serving
+from tests.conftest import Gateways, RunningGateway, serving
 from tests.otlp_receiver import OtlpReceiver, ReceivedSpan
 from tests.upstream import Behaviour, FakeUpstream
 
@@ -49,20 +48,8 @@ def config(upstream: FakeUpstream, endpoint: str, *, timeout: str = "2s") -> str
 
 
 @pytest.fixture(scope="module")
-def receiver() -> Iterator[OtlpReceiver]:
-    with OtlpReceiver().running() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def gateway(
-    module_upstream: FakeUpstream, receiver: OtlpReceiver, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
-    directory = tmp_path_factory.mktemp("tracing")
-    with serving(
-        config(module_upstream, receiver.endpoint), directory, workers=1, env=FAST_EXPORT
-    ) as running:
-        yield running
+def gateway(module_upstream: FakeUpstream, receiver: OtlpReceiver, gateways: Gateways) -> RunningGateway:
+    return gateways.serve(config(module_upstream, receiver.endpoint), workers=1, env=FAST_EXPORT)
 
 
 def chat(

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import httpx
 import openai
 import pytest
 
-from tests.conftest import RunningGateway, serving
+from tests.conftest import Gateways, RunningGateway
+from tests.sdks import Sdks
 from tests.test_server import children
 from tests.upstream import Behaviour, FakeUpstream
 
@@ -50,18 +50,14 @@ def gateway_config(upstream: FakeUpstream) -> str:
 
 
 @pytest.fixture(scope="module")
-def gateway(
-    module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
+def gateway(module_upstream: FakeUpstream, gateways: Gateways) -> RunningGateway:
     """One worker, so the process whose memory is measured is the one that served."""
-    directory, env = tmp_path_factory.mktemp("faults"), {"HEALTHY_KEY": HEALTHY_KEY}
-    with serving(gateway_config(module_upstream), directory, workers=1, env=env) as running:
-        yield running
+    return gateways.serve(gateway_config(module_upstream), workers=1, env={"HEALTHY_KEY": HEALTHY_KEY})
 
 
 @pytest.fixture
-def client(gateway: RunningGateway) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateway.api_url, api_key="unused", max_retries=0, timeout=30)
+def client(gateway: RunningGateway, sdks: Sdks) -> openai.OpenAI:
+    return sdks.openai(gateway, timeout=30)
 
 
 def chat(

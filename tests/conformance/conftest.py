@@ -2,50 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-
 import anthropic
 import openai
 import pytest
 from google import genai
-from google.genai import types as genai_types
 
 from tests.conformance.matrix import DIALECTS, KEY, client_of, gateway_config
-from tests.conftest import RunningGateway, serving
+from tests.conftest import Gateways, RunningGateway
 from tests.dialect_clients import (
     Client,
 )
+from tests.sdks import Sdks
 from tests.upstream import FakeUpstream
 
 
 @pytest.fixture(scope="module")
-def gateway(
-    module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningGateway]:
-    directory = tmp_path_factory.mktemp("conformance")
-    with serving(gateway_config(module_upstream), directory, workers=1) as running:
-        yield running
+def gateway(module_upstream: FakeUpstream, gateways: Gateways) -> RunningGateway:
+    return gateways.serve(gateway_config(module_upstream), workers=1)
 
 
 @pytest.fixture
-async def gpt(gateway: RunningGateway) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with openai.AsyncOpenAI(base_url=gateway.api_url, api_key=KEY, max_retries=0) as sdk:
-        yield sdk
+def gpt(gateway: RunningGateway, sdks: Sdks) -> openai.AsyncOpenAI:
+    return sdks.async_openai(gateway, key=KEY)
 
 
 @pytest.fixture
-async def claude(gateway: RunningGateway) -> AsyncIterator[anthropic.AsyncAnthropic]:
-    async with anthropic.AsyncAnthropic(base_url=gateway.base_url, api_key=KEY, max_retries=0) as sdk:
-        yield sdk
+def claude(gateway: RunningGateway, sdks: Sdks) -> anthropic.AsyncAnthropic:
+    return sdks.async_anthropic(gateway, key=KEY)
 
 
 @pytest.fixture
-async def google(gateway: RunningGateway) -> AsyncIterator[genai.Client]:
-    sdk = genai.Client(api_key=KEY, http_options=genai_types.HttpOptions(base_url=gateway.base_url))
-    try:
-        yield sdk
-    finally:
-        await sdk.aio.aclose()
+def google(gateway: RunningGateway, sdks: Sdks) -> genai.Client:
+    return sdks.genai(gateway, key=KEY)
 
 
 @pytest.fixture
