@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from router.background import BackgroundWork
+from router.background import BackgroundWork, tick
 from tests.virtual_time import run
 
 
@@ -95,3 +95,28 @@ def test_closing_cancels_the_loops_and_unfinished_jobs() -> None:
 
     run(main())
     assert sorted(cancelled) == ["job", "loop"]
+
+
+def test_periodic_loops_of_dividing_intervals_wake_together_on_the_clocks_grid() -> None:
+    woke: dict[float, list[float]] = {0.25: [], 0.5: [], 1.0: []}
+
+    async def every(interval: float) -> None:
+        while True:
+            due = await tick(interval)
+            assert asyncio.get_running_loop().time() == due  # woken when due, on virtual time
+            woke[interval].append(due)
+
+    async def main() -> None:
+        await asyncio.sleep(0.1)  # started off the grid, as a worker starts whenever it starts
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(every(interval)) for interval in woke]
+            await asyncio.sleep(2.0)
+            for task in tasks:
+                task.cancel()
+
+    run(main())
+    assert woke[0.25] == [0.25 * n for n in range(1, 9)]
+    assert woke[0.5] == [0.5, 1.0, 1.5, 2.0]
+    assert woke[1.0] == [1.0, 2.0]
+    # every wake-up of the slower loops is one of the fastest's: one turn of the loop for all
+    assert set(woke[0.5]) | set(woke[1.0]) <= set(woke[0.25])

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from router.background import tick
 from router.fleet.breaker import State
 from router.providers.upstream_errors import Scrubber
 from router.runtime.gateway import Gateway
@@ -100,7 +101,7 @@ class WorkerBoard:
         while True:
             gateway, reload = current()
             await asyncio.to_thread(self._write, orjson.dumps(self.facts(gateway, reload)))
-            await asyncio.sleep(INTERVAL)
+            await tick(INTERVAL)
 
     def _write(self, content: bytes) -> None:
         assert self.directory is not None

@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from router.background import tick
 from router.config.model import RequestLogSettings
 from router.status.journal import JournalTrace
 from router.status.query import RequestQuery
@@ -77,7 +78,7 @@ class RequestLog:
 
     async def run(self) -> None:
         while True:
-            await asyncio.sleep(self._interval)
+            await tick(self._interval)
             await self.flush()
 
     async def flush(self) -> None:

@@ -12,6 +12,8 @@ import logging
 
 from prometheus_client import Histogram
 
+from router.background import tick
+
 logger = logging.getLogger("raceway.looplag")
 
 INTERVAL = 0.25
@@ -23,8 +25,7 @@ async def watch_loop_lag(histogram: Histogram, warning: float, *, interval: floa
     loop = asyncio.get_running_loop()
     last_warning = -_WARN_EVERY
     while True:
-        expected = loop.time() + interval
-        await asyncio.sleep(interval)
+        expected = await tick(interval)
         now = loop.time()
         lag = max(0.0, now - expected)
         histogram.observe(lag)
