@@ -18,7 +18,7 @@ propagates and the stream ends with the error event, as without ``resume``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -51,8 +51,8 @@ class Continuer(Protocol):
         """The calls the stream took so far, its continuations' included (``max_attempts``)."""
         ...
 
-    def note(self, event: bytes) -> None:
-        """An event the client is sent."""
+    # Told each event the client is sent (an attribute: the resumer swaps what it is).
+    note: Callable[[bytes], None]
 
     async def resume(self, broken: UpstreamError, spent: float) -> Continuation:
         """The rest of the stream; raises ``broken`` when it cannot be continued. ``spent``: what

@@ -118,20 +118,17 @@ class Resumer:
         self._serving = first.deployment  # the deployment whose events the client gets now
         self._span = first.span  # the trace span of the call whose events the client gets now
         self._broken: list[str] = []  # deployments that broke this stream
-        self._spliced = False  # a continuation is relayed: the splicer follows the events as they go
         self._unread: list[bytes] = []  # events the client received, for the splicer to read at a break
+        # Each event the client is sent: kept unread (a stream that never breaks costs no parsing
+        # and no call of ours: a list's append), or, once a continuation is relayed, followed by
+        # the splicer as it goes.
+        self.note: Callable[[bytes], None] = self._unread.append
         self.resumed: list[dict[str, Any]] = []  # for the access log
 
     @property
     def attempts(self) -> int:
         """The calls the stream took so far, its continuations' included."""
         return self._budget.used
-
-    def note(self, event: bytes) -> None:
-        if self._spliced:  # the splicer follows it as it goes
-            self._splicer.note(event)
-        else:  # kept, not read: a stream that never breaks costs no parsing
-            self._unread.append(event)
 
     async def resume(self, broken: UpstreamError, spent: float = 0.0) -> Continuation:
         """The rest of the stream, continued elsewhere; raises ``broken`` when nothing can continue it.
@@ -140,7 +137,7 @@ class Resumer:
         ``spent``: what the stream's calls cost so far (USD)."""
         failed = self._serving
         self._broken.append(failed)
-        self._spliced = False
+        self.note = self._unread.append
         for event in self._unread:
             self._splicer.note(event)
         self._unread.clear()
@@ -169,7 +166,7 @@ class Resumer:
             raise broken from None
         leg = won.value
         self._candidates.continued_on(request, won.winner)
-        self._serving, self._span, self._spliced = leg.deployment, leg.span, True
+        self._serving, self._span, self.note = leg.deployment, leg.span, self._splicer.note
         self.resumed.append({"from": failed, "to": leg.deployment, "at_chars": len(partial.text)})
         self._count(failed, leg.deployment, ResumeOutcome.SPLICED)
         self._splicer.begin(unsendable(partial, won.winner.deployment.continuation))
