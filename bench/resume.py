@@ -223,6 +223,12 @@ async def run(args: argparse.Namespace) -> None:
                 f"gateway CPU per stream, no cut (median of {args.rounds}): off {off:.0f} us, on {on:.0f} us "
                 f"({(on - off) / off:+.1%})"
             )
+            paired = [b / a - 1 for a, b in zip(cpu["off"], cpu["on"], strict=True)]
+            print(
+                "  each round (off / on, us): "
+                + ", ".join(f"{a:.0f} / {b:.0f}" for a, b in zip(cpu["off"], cpu["on"], strict=True))
+                + f"; median of the rounds' ratios {statistics.median(paired):+.1%}"
+            )
     finally:
         await runner.cleanup()
 
