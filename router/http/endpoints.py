@@ -144,7 +144,8 @@ completions = _served(COMPLETIONS_ENDPOINT)
 async def _serve(request: Request, endpoint: Endpoint) -> Response | SSEResponse:
     worker = worker_of(request)
     gateway, recorder = worker.gateway, worker.recorder
-    exchange = Exchange(request_id_from(request.headers.get("x-request-id")), request.url.path)
+    path = request.scope["path"]  # not request.url: building the URL costs ~4 µs a request
+    exchange = Exchange(request_id_from(request.headers.get("x-request-id")), path)
     exchange.dialect = "embeddings" if endpoint.embeddings else endpoint.dialect
     exchange.trace = worker.tracing.begin(request.headers, exchange.request_id, exchange.path)
     body_read = False  # an answer sent before the whole body came closes the connection under it
