@@ -25,12 +25,15 @@ latency = Histogram("latency_seconds", "latency", buckets=(0.1, 1.0))
 from prometheus_client import values
 print("wrapped once", getattr(values.ValueClass.__mro__[1], "_deferred", False) is False)
 
+up = Gauge("up", "up", multiprocess_mode="livemin")
+
 async def in_a_turn():
     calls.labels("ok").inc()
     calls.labels("ok").inc(2)
     inflight.inc(3)
     latency.observe(0.5)
-    print("during the turn", scraped("calls_total", {"outcome": "ok"}), scraped("inflight"))
+    up.set(1)  # a state: written at once
+    print("during the turn", scraped("calls_total", {"outcome": "ok"}), scraped("inflight"), scraped("up"))
     await asyncio.sleep(0)
     print("after the turn", scraped("calls_total", {"outcome": "ok"}), scraped("inflight"),
           scraped("latency_seconds_bucket", {"le": "1.0"}), scraped("latency_seconds_sum"))
@@ -50,7 +53,7 @@ def test_values_reach_the_files_at_the_end_of_the_turn_or_at_once_without_a_loop
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         "wrapped once True",
-        "during the turn 0.0 0.0",  # the series exist (made at 0), the updates are not written yet
+        "during the turn 0.0 0.0 1.0",  # the series exist (made at 0), the increments not written yet
         "after the turn 3.0 3.0 1.0 0.5",
         "without a loop 13.0 13.0",
     ]

@@ -3,11 +3,13 @@
 In multiprocess mode (``raceway serve``), every ``inc``, ``set`` and ``observe`` of
 prometheus-client takes a lock, checks whether the process forked, and writes the new value
 into the worker's memory-mapped file, and a request makes some twenty of them (issue 27). Here
-an update changes the value in memory and marks it; the first mark of a turn of the event loop
-schedules one write of every marked value at the end of that turn (``call_soon``), so a value
-that several requests of one turn change is written once. A scrape, which reads the files in a
-later turn, sees every update made before it. An update from a thread that runs no event loop
-is written at once. Workers are spawned, never forked, so the fork check has nothing to do.
+an ``inc`` (and so an ``observe``) changes the value in memory and marks it; the first mark of
+a turn of the event loop schedules one write of every marked value at the end of that turn
+(``call_soon``), so a value that several requests of one turn change is written once. A
+scrape, which reads the files in a later turn, sees every update made before it. An update from
+a thread that runs no event loop is written at once, and so is a ``set``: a gauge set to a
+state is read by whoever waits for that state. Workers are spawned, never forked, so the fork
+check has nothing to do.
 
 ``install()`` makes these the values of every metric created from then on (``build_metrics``,
 in multiprocess mode); ``flush()`` writes what is marked (a worker calls it after its last
@@ -49,12 +51,12 @@ def deferred(mmaped: Any) -> Any:
                 _schedule()
 
         def set(self, value: float, timestamp: float | None = None) -> None:
+            # Written at once: a gauge set to a state (Redis up, a config's hash) is read right
+            # after by whoever waits for that state, and a set is rare on the request path.
             with _lock:
                 self._value = value
                 self._timestamp = timestamp or 0.0
-                first = self._mark()
-            if first:
-                _schedule()
+                self._file.write_value(self._key, value, self._timestamp)
 
         def get(self) -> float:
             with _lock:
