@@ -48,14 +48,6 @@ def _service(worker: Worker) -> StatusService:
     return worker.status
 
 
-def _allowed(request: Request) -> tuple[Worker, StatusService]:
-    """The worker and its status service, for a caller allowed to read them (else the refusal)."""
-    worker = worker_of(request)
-    service = _service(worker)
-    access.check(request, worker)
-    return worker, service
-
-
 async def page(request: Request) -> Response:
     """The page itself holds no data: it is shown wherever the data may be asked for (with a key)."""
     worker = worker_of(request)
@@ -69,8 +61,10 @@ async def page(request: Request) -> Response:
 
 
 async def document(request: Request) -> Response:
+    worker = worker_of(request)
     try:
-        worker, service = _allowed(request)
+        service = _service(worker)
+        access.check(request, worker)
     except GatewayError as exc:
         return error_response(exc)
     body = await service.document(worker.gateway, reload_facts(worker.reloader))
@@ -78,8 +72,10 @@ async def document(request: Request) -> Response:
 
 
 async def requests(request: Request) -> Response:
+    worker = worker_of(request)
     try:
-        _, service = _allowed(request)
+        service = _service(worker)
+        access.check(request, worker)
         query = RequestQuery.from_params(request.query_params)
         log = service.request_log
         if log is None:
@@ -95,8 +91,10 @@ async def requests(request: Request) -> Response:
 
 
 async def events(request: Request) -> Response:
+    worker = worker_of(request)
     try:
-        worker, service = _allowed(request)
+        service = _service(worker)
+        access.check(request, worker)
     except GatewayError as exc:
         return error_response(exc)
 
