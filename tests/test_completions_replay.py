@@ -10,8 +10,8 @@ import orjson
 import pytest
 from openai.types import Completion
 
+from router.answers.assembling import MAX_CHOICES
 from router.answers.completions import CompletionAssembler, replay_completion
-from router.answers.replay import MAX_CHOICES
 from router.dialects.translate.completions_chat import ChatEventsToCompletions
 from router.wire.sse import DONE_EVENT, event_json
 from tests.oracles import DIALECTS, violations

@@ -11,7 +11,8 @@ import pytest
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletionChunk, ParsedChatCompletion
 
-from router.answers.replay import MAX_CHOICES, MAX_TOOL_CALLS, StreamAssembler, replay
+from router.answers.assembling import MAX_CHOICES
+from router.answers.replay import MAX_TOOL_CALLS, StreamAssembler, replay
 from router.wire.sse import DONE_EVENT, event_json, has_content, is_done
 
 TEXT_ANSWER: dict[str, Any] = {

@@ -15,22 +15,17 @@ from typing import Any
 
 import orjson
 
-from router.answers.assembling import BoundedAssembler, Malformed
-from router.answers.replay import MAX_CHOICES
-from router.wire.sse import DONE_EVENT, data_event, event_json
+from router.answers.assembling import ChoicesAssembler, add_entries, keep_latest
+from router.answers.replay import stream_envelope, usage_and_done
+from router.wire.sse import data_event
 
-_NOT_ENVELOPE = frozenset({"object", "choices", "usage"})
 _CHOICE_OWN = frozenset({"text", "index", "logprobs", "finish_reason"})
 
 
 def replay_completion(answer: bytes, *, include_usage: bool) -> list[bytes]:
     """The SSE events of a stream carrying ``answer`` (a ``text_completion`` JSON object)."""
     completion = orjson.loads(answer)
-    envelope = {name: value for name, value in completion.items() if name not in _NOT_ENVELOPE}
-    envelope.setdefault("id", "cmpl-cached")
-    envelope.setdefault("created", 0)
-    envelope.setdefault("model", "")
-    envelope["object"] = "text_completion"
+    envelope = stream_envelope(completion, ChoicesAssembler.not_envelope, "cmpl-cached", "text_completion")
     events = []
     for choice in completion.get("choices", ()):
         index = choice.get("index", 0)
@@ -40,75 +35,30 @@ def replay_completion(answer: bytes, *, include_usage: bool) -> list[bytes]:
         finish = {"text": "", "index": index, "logprobs": None, "finish_reason": reason}
         finish.update((name, value) for name, value in choice.items() if name not in _CHOICE_OWN)
         events.append(data_event({**envelope, "choices": [finish]}))
-    if include_usage and completion.get("usage") is not None:
-        events.append(data_event({**envelope, "choices": [], "usage": completion["usage"]}))
-    events.append(DONE_EVENT)
-    return events
+    return events + usage_and_done(envelope, completion, include_usage=include_usage)
 
 
-class CompletionAssembler(BoundedAssembler):
-    """Builds the ``text_completion`` a completions stream amounts to, event by event.
+class CompletionAssembler(ChoicesAssembler):
+    """Builds the ``text_completion`` a completions stream amounts to, event by event (``feed``
+    never raises)."""
 
-    ``feed`` never raises: a stream that cannot be assembled sets ``dropped`` (with one
-    warning) and ``answer`` is then None; the stream itself is none the worse."""
-
-    __slots__ = ("_choices", "_envelope", "_usage")
+    __slots__ = ()
 
     noun = "a streamed completion"
+    assembled_id = "cmpl-assembled"
+    answer_object = "text_completion"
 
-    def __init__(self, *, max_bytes: int) -> None:
-        super().__init__(max_bytes=max_bytes)
-        self._envelope: dict[str, Any] = {}
-        self._choices: dict[int, dict[str, Any]] = {}
-        self._usage: Any = None
+    def _new_choice(self, index: int) -> dict[str, Any]:
+        return {"text": "", "index": index, "logprobs": None, "finish_reason": None}
 
-    def _forget(self) -> None:
-        self._envelope, self._choices, self._usage = {}, {}, None
-
-    def _feed(self, event: bytes) -> None:
-        payload = event_json(event)
-        if not isinstance(payload, dict):
-            return  # [DONE], comments
-        for name, value in payload.items():
-            if name not in _NOT_ENVELOPE and (value is not None or name not in self._envelope):
-                self._envelope[name] = value
-        if payload.get("usage"):
-            self._usage = payload["usage"]
-        for chunk in payload.get("choices") or ():
-            if isinstance(chunk, dict):
-                self._add(chunk)
-
-    def _add(self, chunk: dict[str, Any]) -> None:
-        index = chunk.get("index", 0)
-        if type(index) is not int or index < 0:
-            raise Malformed(f"a choice's index is {str(index)[:40]!r}")
-        choice = self._choices.get(index)
-        if choice is None:
-            if len(self._choices) >= MAX_CHOICES:
-                raise Malformed(f"the stream has more than {MAX_CHOICES} choices")
-            choice = {"text": "", "index": index, "logprobs": None, "finish_reason": None}
-            self._choices[index] = choice
+    def _add(self, choice: dict[str, Any], chunk: dict[str, Any]) -> None:
         text = chunk.get("text")
         if isinstance(text, str):
             choice["text"] += text
         logprobs = chunk.get("logprobs")
         if isinstance(logprobs, dict):
             _merge_logprobs(choice, logprobs)
-        for name, value in chunk.items():
-            if name not in ("text", "index", "logprobs") and (value is not None or name not in choice):
-                choice[name] = value
-
-    def answer(self) -> bytes | None:
-        """The assembled answer, or None if the stream carried no choice or was dropped."""
-        if self.dropped or not self._choices:
-            return None
-        completion: dict[str, Any] = {"id": "cmpl-assembled", "created": 0, "model": ""}
-        completion.update(self._envelope)
-        completion["object"] = "text_completion"
-        completion["choices"] = [self._choices[index] for index in sorted(self._choices)]
-        if self._usage is not None:
-            completion["usage"] = self._usage
-        return orjson.dumps(completion)
+        keep_latest(choice, ((k, v) for k, v in chunk.items() if k not in ("text", "index", "logprobs")))
 
 
 def _merge_logprobs(choice: dict[str, Any], logprobs: dict[str, Any]) -> None:
@@ -116,11 +66,5 @@ def _merge_logprobs(choice: dict[str, Any], logprobs: dict[str, Any]) -> None:
     one entry per token) add to the choice's."""
     current = choice["logprobs"]
     if not isinstance(current, dict):
-        choice["logprobs"] = {name: list(v) if isinstance(v, list) else v for name, v in logprobs.items()}
-        return
-    for name, entries in logprobs.items():
-        before = current.get(name)
-        if isinstance(entries, list) and isinstance(before, list):
-            before.extend(entries)
-        elif entries is not None or name not in current:
-            current[name] = list(entries) if isinstance(entries, list) else entries
+        current = choice["logprobs"] = {}
+    add_entries(current, logprobs)

@@ -21,10 +21,9 @@ from typing import Any
 
 import orjson
 
-from router.answers.assembling import DEFAULT_MAX_BYTES, BoundedAssembler, Malformed
-from router.wire.sse import DONE_EVENT, data_event, event_json
+from router.answers.assembling import ChoicesAssembler, Malformed, add_entries, keep_latest
+from router.wire.sse import DONE_EVENT, data_event
 
-MAX_CHOICES = 128  # choices of one assembled answer (a request's ``n`` is far below)
 MAX_TOOL_CALLS = 128  # tool calls of one choice
 
 # Top-level fields that are not part of the envelope every chunk (or the answer) repeats.
@@ -36,11 +35,7 @@ _CHOICE_OWN = frozenset({"index", "message", "delta", "logprobs", "finish_reason
 def replay(answer: bytes, *, include_usage: bool) -> list[bytes]:
     """The SSE events of a stream carrying ``answer`` (a ``chat.completion`` JSON object)."""
     completion = orjson.loads(answer)
-    envelope = {name: value for name, value in completion.items() if name not in _NOT_ENVELOPE}
-    envelope.setdefault("id", "chatcmpl-cached")
-    envelope.setdefault("created", 0)
-    envelope.setdefault("model", "")
-    envelope["object"] = "chat.completion.chunk"
+    envelope = stream_envelope(completion, _NOT_ENVELOPE, "chatcmpl-cached", "chat.completion.chunk")
     events = []
     for choice in completion.get("choices", ()):
         index = choice.get("index", 0)
@@ -65,50 +60,45 @@ def replay(answer: bytes, *, include_usage: bool) -> list[bytes]:
         finish = {"index": index, "delta": {}, "finish_reason": choice.get("finish_reason", "stop")}
         finish.update((name, value) for name, value in choice.items() if name not in _CHOICE_OWN)
         events.append(data_event({**envelope, "choices": [finish]}))
+    return events + usage_and_done(envelope, completion, include_usage=include_usage)
+
+
+def stream_envelope(
+    completion: dict[str, Any], not_envelope: frozenset[str], cached_id: str, chunk_object: str
+) -> dict[str, Any]:
+    """The fields every chunk of ``completion``'s stream repeats (``cached_id`` if it has no id)."""
+    envelope = {name: value for name, value in completion.items() if name not in not_envelope}
+    envelope.setdefault("id", cached_id)
+    envelope.setdefault("created", 0)
+    envelope.setdefault("model", "")
+    envelope["object"] = chunk_object
+    return envelope
+
+
+def usage_and_done(
+    envelope: dict[str, Any], completion: dict[str, Any], *, include_usage: bool
+) -> list[bytes]:
+    """The last events of ``completion``'s stream: its usage chunk on request, then ``[DONE]``."""
+    events = []
     if include_usage and completion.get("usage") is not None:
         events.append(data_event({**envelope, "choices": [], "usage": completion["usage"]}))
     events.append(DONE_EVENT)
     return events
 
 
-class StreamAssembler(BoundedAssembler):
-    """Builds the ``chat.completion`` a stream amounts to, event by event.
+class StreamAssembler(ChoicesAssembler):
+    """Builds the ``chat.completion`` a stream amounts to, event by event (``feed`` never raises)."""
 
-    ``feed`` never raises: a stream that cannot be assembled sets ``dropped`` (with one
-    warning) and ``answer`` is then None; the stream itself is none the worse."""
+    __slots__ = ()
 
-    __slots__ = ("_choices", "_envelope", "_usage")
+    not_envelope = _NOT_ENVELOPE
+    assembled_id = "chatcmpl-assembled"
+    answer_object = "chat.completion"
 
-    def __init__(self, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
-        super().__init__(max_bytes=max_bytes)
-        self._envelope: dict[str, Any] = {}
-        self._choices: dict[int, dict[str, Any]] = {}
-        self._usage: Any = None
+    def _new_choice(self, index: int) -> dict[str, Any]:
+        return {"index": index, "message": {"role": "assistant", "content": None}, "finish_reason": None}
 
-    def _forget(self) -> None:
-        self._envelope, self._choices, self._usage = {}, {}, None
-
-    def _feed(self, event: bytes) -> None:
-        payload = event_json(event)
-        if not isinstance(payload, dict):
-            return
-        _keep_latest(self._envelope, ((k, v) for k, v in payload.items() if k not in _NOT_ENVELOPE))
-        if payload.get("usage"):
-            self._usage = payload["usage"]
-        for chunk in payload.get("choices") or ():
-            if isinstance(chunk, dict):
-                self._add(chunk)
-
-    def _add(self, chunk: dict[str, Any]) -> None:
-        index = chunk.get("index", 0)
-        if type(index) is not int or index < 0:
-            raise Malformed(f"a choice's index is {str(index)[:40]!r}")
-        choice = self._choices.get(index)
-        if choice is None:
-            if len(self._choices) >= MAX_CHOICES:
-                raise Malformed(f"the stream has more than {MAX_CHOICES} choices")
-            message = {"role": "assistant", "content": None}
-            choice = self._choices[index] = {"index": index, "message": message, "finish_reason": None}
+    def _add(self, choice: dict[str, Any], chunk: dict[str, Any]) -> None:
         delta = chunk.get("delta")
         if isinstance(delta, dict):
             _merge_delta(choice["message"], delta)
@@ -116,26 +106,7 @@ class StreamAssembler(BoundedAssembler):
             _merge_logprobs(choice, chunk["logprobs"])
         if chunk.get("finish_reason"):
             choice["finish_reason"] = chunk["finish_reason"]
-        _keep_latest(choice, ((k, v) for k, v in chunk.items() if k not in _CHOICE_OWN))
-
-    def answer(self) -> bytes | None:
-        """The assembled answer, or None if the stream carried no choice or was dropped."""
-        if self.dropped or not self._choices:
-            return None
-        completion: dict[str, Any] = {"id": "chatcmpl-assembled", "created": 0, "model": ""}
-        completion.update(self._envelope)
-        completion["object"] = "chat.completion"
-        completion["choices"] = [self._choices[index] for index in sorted(self._choices)]
-        if self._usage is not None:
-            completion["usage"] = self._usage
-        return orjson.dumps(completion)
-
-
-def _keep_latest(target: dict[str, Any], fields: Any) -> None:
-    """Each field's latest value; a null never hides a value seen before."""
-    for name, value in fields:
-        if value is not None or name not in target:
-            target[name] = value
+        keep_latest(choice, ((k, v) for k, v in chunk.items() if k not in _CHOICE_OWN))
 
 
 def _merge_delta(message: dict[str, Any], delta: dict[str, Any]) -> None:
@@ -193,9 +164,4 @@ def _merge_logprobs(choice: dict[str, Any], logprobs: Any) -> None:
         return
     if not isinstance(current, dict):
         current = choice["logprobs"] = {}
-    for name, tokens in logprobs.items():
-        before = current.get(name)
-        if isinstance(tokens, list) and isinstance(before, list):
-            before.extend(tokens)
-        elif tokens is not None or name not in current:
-            current[name] = list(tokens) if isinstance(tokens, list) else tokens
+    add_entries(current, logprobs)

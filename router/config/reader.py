@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from router.config import values as v
@@ -137,6 +138,10 @@ class ConfigReader:
         if not isinstance(value, str):
             raise ValueError(f"expected a string, got {v.type_name(value)}")
         return self.expand(value)
+
+    def file_path(self, value: Any) -> Path:
+        """A file's path, ``${ENV}`` references and a leading ``~`` expanded."""
+        return Path(self.text(value)).expanduser()
 
     def expand(self, value: str) -> str:
         def substitute(match: re.Match[str]) -> str:

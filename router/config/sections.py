@@ -3,7 +3,6 @@ rest of the document is read by ``deployments``, ``groups`` and ``keys``."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from router.config import values as v
@@ -69,7 +68,7 @@ def state_settings(r: ConfigReader, value: Any, path: str) -> StateSettings:
             "prefix": v.name,
             "cooldown_poll": v.positive_duration,
             "timeout": v.positive_duration,
-            "ledger": lambda raw: Path(r.text(raw)).expanduser(),
+            "ledger": r.file_path,
             "sync_interval": v.positive_duration,
         },
     )
@@ -114,7 +113,7 @@ def request_log(r: ConfigReader, value: Any, path: str) -> RequestLogSettings:
         path,
         {
             "enabled": v.boolean,
-            "path": lambda raw: Path(r.text(raw)).expanduser(),
+            "path": r.file_path,
             "max_rows": v.positive_int,
             "max_age": v.positive_duration,
             "bodies": v.boolean,

@@ -141,3 +141,13 @@ def skipped(skip: str, text: str) -> tuple[str, str]:
     if same < len(text) or same == len(skip):
         return "", text[same:]
     return skip[same:], ""
+
+
+def refusal(held: str | None, ended: bool, has_more: bool) -> str | None:
+    """Why a splicer's answer cannot be continued: it ``held`` something a continuation cannot go
+    on from (thinking, a tool call...), it had ``ended``, or it has no more to continue."""
+    if held is not None:
+        return f"the answer holds {held}"
+    if ended:
+        return "the answer had ended"
+    return None if has_more else "no text to continue"

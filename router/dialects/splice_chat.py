@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from router.dialects.continuation import Partial, ToolCall, skipped, whole_object
+from router.dialects.continuation import Partial, ToolCall, refusal, skipped, whole_object
 from router.wire.sse import data_event, read_event
 
 _IDENTITY = ("id", "created", "model", "system_fingerprint")
@@ -53,11 +53,7 @@ class _Choices:
         return choices
 
     def _refusal(self, has_more: bool) -> str | None:
-        if self._other is not None:
-            return f"the answer holds {self._other}"
-        if self._stopped:
-            return "the answer had ended"
-        return None if self.text or has_more else "no text to continue"
+        return refusal(self._other, self._stopped, bool(self.text) or has_more)
 
     def begin(self, skip: str = "") -> None:
         self._skip = skip

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from router.dialects.continuation import Partial, ToolCall, skipped
+from router.dialects.continuation import Partial, ToolCall, refusal, skipped
 from router.wire.sse import data_event, read_event
 
 _IDENTITY = ("responseId", "modelVersion")
@@ -73,11 +73,7 @@ class GeminiSplicer:
         self._calls.append(ToolCall(call_id, str(call.get("name", "")), arguments))
 
     def refusal(self) -> str | None:
-        if self._other is not None:
-            return f"the answer holds {self._other}"
-        if self._stopped:
-            return "the answer had ended"
-        return None if self.text or self._calls else "no text to continue"
+        return refusal(self._other, self._stopped, bool(self.text or self._calls))
 
     def partial(self) -> Partial:
         return Partial(self.text, tuple(self._calls))

@@ -38,7 +38,10 @@ async def while_connected(work: Coroutine[Any, Any, T], receive: Receive, drain:
 
     Work that finished keeps its result even if the client left or the drain ended in the same
     instant: whoever takes the result (a stream's relay) notices either at once. The work's own
-    error propagates as it is."""
+    error propagates as it is. A cancellation from outside always propagates: when it lands
+    after the work finished, the result is returned and the cancellation comes again at the
+    caller's next wait (a task cannot return and raise at once, and a dropped result would
+    leave an upstream stream open)."""
     if drain.over:
         work.close()
         raise DrainEnded
@@ -55,6 +58,13 @@ async def while_connected(work: Coroutine[Any, Any, T], receive: Receive, drain:
                     failure = exc
                 finally:
                     watcher.cancel()
+    except asyncio.CancelledError as cancelled:
+        if not finished:
+            raise
+        # Cancelled from outside while the watcher's cancellation completed: the result is
+        # kept (a committed stream its caller must end, an outcome it must record), and the
+        # cancellation is delivered again, at the caller's next wait.
+        _cancel_again(cancelled)
     except DrainEnded:
         if not finished:
             raise
@@ -67,3 +77,10 @@ async def while_connected(work: Coroutine[Any, Any, T], receive: Receive, drain:
     if failure is not None:
         raise failure
     return result
+
+
+def _cancel_again(cancelled: asyncio.CancelledError) -> None:
+    task = asyncio.current_task()
+    assert task is not None
+    task.uncancel()  # one cancellation, still counted once: whoever asked for it undoes it once
+    task.cancel(*cancelled.args)

@@ -17,11 +17,9 @@ from router.http.kinds import (
     STRINGS,
     Kind,
     array_of,
-    check_body,
     check_stream_options,
-    model_of,
+    checked_request,
     object_of,
-    parse_json_object,
 )
 
 # The anthropic SDK's MessageParam: a system message may come among the others.
@@ -161,32 +159,25 @@ COMPLETIONS_FIELDS: Mapping[str, Kind] = {
 }
 
 
-def _required(body: dict[str, Any], *names: str) -> None:
-    """Present and not null. Empty is valid where OpenAI's specification says so (an empty
-    ``input`` or ``prompt``: the provider answers it); Anthropic refuses an empty ``messages``."""
-    for name in names:
-        if body.get(name) is None:
-            raise InvalidRequest(f"{name!r} is required", param=name, code="missing_field")
-        if name == "messages" and body[name] == []:
-            raise InvalidRequest(f"{name!r} must not be empty", param=name, code="invalid_value")
+def _not_empty(body: dict[str, Any]) -> None:
+    """Anthropic refuses an empty ``messages`` (an empty ``input`` or ``prompt`` is valid, as
+    OpenAI's specification says: the provider answers it)."""
+    if body["messages"] == []:
+        raise InvalidRequest("'messages' must not be empty", param="messages", code="invalid_value")
 
 
 def messages_request(raw: bytes) -> tuple[str, dict[str, Any]]:
     """(model, body) of an Anthropic Messages request, or ``InvalidRequest``."""
-    body = parse_json_object(raw)
-    model = model_of(body)
-    _required(body, "max_tokens", "messages")
-    check_body(body, MESSAGES_FIELDS)
+    model, body = checked_request(raw, MESSAGES_FIELDS, "max_tokens", "messages")
+    _not_empty(body)
     return model, body
 
 
 def count_tokens_request(raw: bytes) -> tuple[str, dict[str, Any]]:
     """(model, body) of an Anthropic ``count_tokens`` request: a Messages request without
     ``max_tokens``."""
-    body = parse_json_object(raw)
-    model = model_of(body)
-    _required(body, "messages")
-    check_body(body, MESSAGES_FIELDS)
+    model, body = checked_request(raw, MESSAGES_FIELDS, "messages")
+    _not_empty(body)
     return model, body
 
 
@@ -194,10 +185,7 @@ def responses_request(raw: bytes) -> tuple[str, dict[str, Any]]:
     """(model, body) of an OpenAI Responses request, or ``InvalidRequest``.
 
     Raceway keeps no conversation state: a request must carry its whole input."""
-    body = parse_json_object(raw)
-    model = model_of(body)
-    _required(body, "input")
-    check_body(body, RESPONSES_FIELDS)
+    model, body = checked_request(raw, RESPONSES_FIELDS, "input")
     if body.get("previous_response_id") is not None:
         raise InvalidRequest(
             "'previous_response_id' is not supported: Raceway stores no responses, so send the "
@@ -223,9 +211,6 @@ def responses_request(raw: bytes) -> tuple[str, dict[str, Any]]:
 
 def completions_request(raw: bytes) -> tuple[str, dict[str, Any]]:
     """(model, body) of a legacy Completions request, or ``InvalidRequest``."""
-    body = parse_json_object(raw)
-    model = model_of(body)
-    _required(body, "prompt")
-    check_body(body, COMPLETIONS_FIELDS)
+    model, body = checked_request(raw, COMPLETIONS_FIELDS, "prompt")
     check_stream_options(body)
     return model, body

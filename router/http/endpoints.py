@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -124,28 +124,21 @@ RESPONSES_ENDPOINT = Endpoint(Dialect.RESPONSES, responses_request)
 COMPLETIONS_ENDPOINT = Endpoint(Dialect.COMPLETIONS, completions_request)
 
 
-async def chat_completions(request: Request) -> Response | SSEResponse:
-    return await _serve(request, CHAT_ENDPOINT)
+def _served(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response | SSEResponse]]:
+    """The route handler of an endpoint that its path alone names."""
+
+    async def handler(request: Request) -> Response | SSEResponse:
+        return await _serve(request, endpoint)
+
+    return handler
 
 
-async def embeddings(request: Request) -> Response | SSEResponse:
-    return await _serve(request, EMBEDDINGS_ENDPOINT)
-
-
-async def messages(request: Request) -> Response | SSEResponse:
-    return await _serve(request, MESSAGES_ENDPOINT)
-
-
-async def count_tokens(request: Request) -> Response | SSEResponse:
-    return await _serve(request, COUNT_TOKENS_ENDPOINT)
-
-
-async def responses(request: Request) -> Response | SSEResponse:
-    return await _serve(request, RESPONSES_ENDPOINT)
-
-
-async def completions(request: Request) -> Response | SSEResponse:
-    return await _serve(request, COMPLETIONS_ENDPOINT)
+chat_completions = _served(CHAT_ENDPOINT)
+embeddings = _served(EMBEDDINGS_ENDPOINT)
+messages = _served(MESSAGES_ENDPOINT)
+count_tokens = _served(COUNT_TOKENS_ENDPOINT)
+responses = _served(RESPONSES_ENDPOINT)
+completions = _served(COMPLETIONS_ENDPOINT)
 
 
 async def _serve(request: Request, endpoint: Endpoint) -> Response | SSEResponse:

@@ -283,6 +283,23 @@ def check_body(body: dict[str, Any], fields: Mapping[str, Kind]) -> None:
         raise wrong.refusal() from None
 
 
+def checked_request(raw: bytes, fields: Mapping[str, Kind], *required: str) -> tuple[str, dict[str, Any]]:
+    """(model, body) of a request whose body names its model: parsed, its ``required`` fields
+    there, each field held to its kind in ``fields``; or ``InvalidRequest``."""
+    body = parse_json_object(raw)
+    model = model_of(body)
+    require(body, *required)
+    check_body(body, fields)
+    return model, body
+
+
+def require(body: dict[str, Any], *names: str) -> None:
+    """Each of ``names`` present and not null (``'x' is required``, as OpenAI's ``missing_field``)."""
+    for name in names:
+        if body.get(name) is None:
+            raise InvalidRequest(f"{name!r} is required", param=name, code="missing_field")
+
+
 def model_of(body: dict[str, Any]) -> str:
     model = body.get("model")
     if model is None:

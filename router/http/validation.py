@@ -18,11 +18,9 @@ from router.http.kinds import (
     EmbeddingsInput,
     Kind,
     array_of,
-    check_body,
     check_stream_options,
-    model_of,
+    checked_request,
     object_of,
-    parse_json_object,
 )
 
 __all__ = ["CHAT_FIELDS", "EMBEDDINGS_FIELDS", "MAX_DEPTH", "chat_request", "embeddings_request"]
@@ -172,23 +170,13 @@ EMBEDDINGS_FIELDS: Mapping[str, Kind] = {
 
 def chat_request(raw: bytes) -> tuple[str, dict[str, Any]]:
     """(model, body) of a chat completion request, or ``InvalidRequest``."""
-    body = parse_json_object(raw)
-    model = model_of(body)
-    messages = body.get("messages")
-    if messages is None:
-        raise InvalidRequest("'messages' is required", param="messages", code="missing_field")
-    if messages == []:
+    model, body = checked_request(raw, CHAT_FIELDS, "messages")
+    if body["messages"] == []:
         raise InvalidRequest("'messages' must be a non-empty array", param="messages", code="invalid_type")
-    check_body(body, CHAT_FIELDS)
     check_stream_options(body)
     return model, body
 
 
 def embeddings_request(raw: bytes) -> tuple[str, dict[str, Any]]:
     """(model, body) of an embeddings request, or ``InvalidRequest``."""
-    body = parse_json_object(raw)
-    model = model_of(body)
-    if body.get("input") is None:
-        raise InvalidRequest("'input' is required", param="input", code="missing_field")
-    check_body(body, EMBEDDINGS_FIELDS)
-    return model, body
+    return checked_request(raw, EMBEDDINGS_FIELDS, "input")

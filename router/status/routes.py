@@ -48,6 +48,14 @@ def _service(worker: Worker) -> StatusService:
     return worker.status
 
 
+def _allowed(request: Request) -> tuple[Worker, StatusService]:
+    """The worker and its status service, for a caller allowed to read them (else the refusal)."""
+    worker = worker_of(request)
+    service = _service(worker)
+    access.check(request, worker)
+    return worker, service
+
+
 async def page(request: Request) -> Response:
     """The page itself holds no data: it is shown wherever the data may be asked for (with a key)."""
     worker = worker_of(request)
@@ -61,10 +69,8 @@ async def page(request: Request) -> Response:
 
 
 async def document(request: Request) -> Response:
-    worker = worker_of(request)
     try:
-        service = _service(worker)
-        access.check(request, worker)
+        worker, service = _allowed(request)
     except GatewayError as exc:
         return error_response(exc)
     body = await service.document(worker.gateway, reload_facts(worker.reloader))
@@ -72,10 +78,8 @@ async def document(request: Request) -> Response:
 
 
 async def requests(request: Request) -> Response:
-    worker = worker_of(request)
     try:
-        service = _service(worker)
-        access.check(request, worker)
+        _, service = _allowed(request)
         query = RequestQuery.from_params(request.query_params)
         log = service.request_log
         if log is None:
@@ -91,10 +95,8 @@ async def requests(request: Request) -> Response:
 
 
 async def events(request: Request) -> Response:
-    worker = worker_of(request)
     try:
-        service = _service(worker)
-        access.check(request, worker)
+        worker, service = _allowed(request)
     except GatewayError as exc:
         return error_response(exc)
 

@@ -48,8 +48,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from router.dialects.translate.chat_chunks import FromChatChunks
 from router.errors import InvalidRequest
-from router.wire.sse import DONE_EVENT, data_event, read_event
+from router.wire.sse import DONE_EVENT, data_event
 from router.wire.values import as_dict, as_list, as_str, is_number
 
 LEGACY_DEFAULT_MAX_TOKENS = 16
@@ -172,13 +173,7 @@ def chat_answer_to_completions(answer: dict[str, Any]) -> dict[str, Any]:
                 "finish_reason": _finish_reason(choice.get("finish_reason")) or "stop",
             }
         )
-    completion: dict[str, Any] = {
-        "id": _completion_id(answer.get("id")),
-        "object": "text_completion",
-        "created": answer["created"] if isinstance(answer.get("created"), int) else int(time.time()),
-        "model": as_str(answer.get("model")),
-        "choices": choices,
-    }
+    completion = {**_envelope(answer), "choices": choices}
     if isinstance(answer.get("system_fingerprint"), str):
         completion["system_fingerprint"] = answer["system_fingerprint"]
     if isinstance(answer.get("usage"), dict):
@@ -186,37 +181,37 @@ def chat_answer_to_completions(answer: dict[str, Any]) -> dict[str, Any]:
     return completion
 
 
-class ChatEventsToCompletions:
+def _envelope(source: dict[str, Any]) -> dict[str, Any]:
+    """The fields a text_completion (or a chunk of one) takes from its chat answer or chunk."""
+    return {
+        "id": _completion_id(source.get("id")),
+        "object": "text_completion",
+        "created": source["created"] if isinstance(source.get("created"), int) else int(time.time()),
+        "model": as_str(source.get("model")),
+    }
+
+
+class ChatEventsToCompletions(FromChatChunks):
     """A chat stream as text_completion chunks, ending with the usage chunk and ``[DONE]``."""
 
     def __init__(self) -> None:
         self._offsets: dict[int, int] = {}  # characters sent per choice, for text_offset
-        self._ended = False
+        self.finished = False
 
-    def feed(self, event: bytes) -> list[bytes]:
-        """The text_completion chunks one chat event becomes."""
-        if self._ended:
-            return []
-        if event.strip() == DONE_EVENT.strip():
-            self._ended = True
-            return [DONE_EVENT]
-        _, chunk = read_event(event)
-        if not isinstance(chunk, dict):
-            return []  # comments
-        if isinstance(chunk.get("error"), dict):
-            self._ended = True
-            return [data_event({"error": chunk["error"]})]
+    def _end(self) -> list[bytes]:
+        self.finished = True
+        return [DONE_EVENT]
+
+    def _error(self, error: dict[str, Any]) -> list[bytes]:
+        return [data_event({"error": error})]
+
+    def _chunk(self, chunk: dict[str, Any]) -> list[bytes]:
+        """The text_completion chunks one chat chunk becomes."""
         choices = [c for c in map(self._choice, as_list(chunk.get("choices"))) if c is not None]
         usage = chunk.get("usage")
         if not choices and not isinstance(usage, dict):
             return []
-        out: dict[str, Any] = {
-            "id": _completion_id(chunk.get("id")),
-            "object": "text_completion",
-            "created": chunk["created"] if isinstance(chunk.get("created"), int) else int(time.time()),
-            "model": as_str(chunk.get("model")),
-            "choices": choices,
-        }
+        out = {**_envelope(chunk), "choices": choices}
         if isinstance(usage, dict):
             out["usage"] = usage
         return [data_event(out)]

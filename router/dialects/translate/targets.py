@@ -27,6 +27,7 @@ dialect is never fitted: it goes as the client wrote it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,13 +79,23 @@ def fit_chat_request(body: Body, limits: TargetLimits) -> Body:
     fitted = dict(body)
     _clamp(fitted, ("max_tokens", "max_completion_tokens"), limits.max_output_tokens)
     if not limits.reasoning:
-        fitted.pop("reasoning_effort", None)
-        messages = fitted.get("messages")
-        if isinstance(messages, list):
-            fitted["messages"] = [
-                kept for message in messages if (kept := _chat_message_without_reasoning(message)) is not None
-            ]
+        _drop_reasoning(fitted, "reasoning_effort", "messages", _chat_messages_without_reasoning)
     return fitted
+
+
+def _drop_reasoning(
+    fitted: Body, setting: str, history: str, strip: Callable[[list[Any]], list[Any]]
+) -> None:
+    """For a model without reasoning: the request's reasoning ``setting`` goes, and ``strip``
+    takes the reasoning out of its ``history`` (the earlier turns)."""
+    fitted.pop(setting, None)
+    items = fitted.get(history)
+    if isinstance(items, list):
+        fitted[history] = strip(items)
+
+
+def _chat_messages_without_reasoning(messages: list[Any]) -> list[Any]:
+    return [kept for message in messages if (kept := _chat_message_without_reasoning(message)) is not None]
 
 
 def _chat_message_without_reasoning(message: Any) -> Any:
@@ -104,10 +115,7 @@ def fit_messages_request(body: Body, limits: TargetLimits) -> Body:
     fitted = dict(body)
     _clamp(fitted, ("max_tokens",), limits.max_output_tokens)
     if not limits.reasoning:
-        fitted.pop("thinking", None)
-        turns = fitted.get("messages")
-        if isinstance(turns, list):
-            fitted["messages"] = _turns_without_thinking(turns)
+        _drop_reasoning(fitted, "thinking", "messages", _turns_without_thinking)
     thinking = fitted.get("thinking")
     max_tokens = fitted.get("max_tokens")
     if isinstance(thinking, dict) and isinstance(max_tokens, int):
@@ -155,10 +163,7 @@ def fit_responses_request(body: Body, limits: TargetLimits) -> Body:
     fitted = dict(body)
     _clamp(fitted, ("max_output_tokens",), limits.max_output_tokens)
     if not limits.reasoning:
-        fitted.pop("reasoning", None)
-        items = fitted.get("input")
-        if isinstance(items, list):
-            fitted["input"] = [i for i in items if not (isinstance(i, dict) and i.get("type") == "reasoning")]
+        _drop_reasoning(fitted, "reasoning", "input", _items_without_reasoning)
         include = fitted.get("include")
         if isinstance(include, list):
             include = [name for name in include if not str(name).startswith("reasoning.")]
@@ -167,6 +172,10 @@ def fit_responses_request(body: Body, limits: TargetLimits) -> Body:
             else:
                 del fitted["include"]
     return fitted
+
+
+def _items_without_reasoning(items: list[Any]) -> list[Any]:
+    return [item for item in items if not (isinstance(item, dict) and item.get("type") == "reasoning")]
 
 
 def fit_gemini_request(body: Body, limits: TargetLimits) -> Body:

@@ -9,6 +9,13 @@ from typing import Any
 
 from router.dialects.translate.anthropic.blocks import call_to_tool_use, chat_thinking_blocks
 from router.dialects.translate.anthropic.common import text_of
+from router.dialects.translate.chat_request import (
+    alternating,
+    function_tools,
+    system_and_others,
+    untranslatable_part,
+    user_parts,
+)
 from router.dialects.translate.targets import ANTHROPIC_USER_ID_LIMIT, fit_identifier
 from router.errors import InvalidRequest
 from router.wire.values import as_dict, as_int, as_list
@@ -92,48 +99,29 @@ def _refuse_unexpressible(body: dict[str, Any]) -> None:
 def _chat_messages_to_turns(messages: list[Any]) -> tuple[str, list[dict[str, Any]]]:
     """Chat messages as (system text, alternating Messages turns): system and developer
     messages gather into ``system``; consecutive same-role turns merge."""
-    system: list[str] = []
-    turns: list[dict[str, Any]] = []
-    for i, message in enumerate(messages):
-        message = as_dict(message)
-        role = message.get("role")
-        where = f"messages[{i}]"
-        if role in ("system", "developer"):
-            text = text_of(message.get("content"))
-            if text:
-                system.append(text)
-            continue
-        if role == "user":
-            turn_role, blocks = "user", _user_content_to_blocks(message.get("content"), where)
-        elif role == "tool":
-            turn_role, blocks = "user", [_tool_message_to_result(message)]
-        elif role == "assistant":
-            turn_role, blocks = "assistant", _assistant_message_to_blocks(message, where)
-        else:
-            raise InvalidRequest(f"{where}.role {role!r} cannot be translated", param=f"{where}.role")
-        if not blocks:
-            continue  # Anthropic refuses an empty turn; its neighbours may merge instead
-        if turns and turns[-1]["role"] == turn_role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": turn_role, "content": blocks})
+    system, others = system_and_others(messages)
+    turns = alternating((_turn(role, message, where) for role, message, where in others), "content")
     for turn in turns:
         if turn["role"] == "user":
             # Anthropic wants a turn's tool results before anything else in it.
             turn["content"].sort(key=lambda block: block.get("type") != "tool_result")
-    return "\n\n".join(system), turns
+    return system, turns
+
+
+def _turn(role: str, message: dict[str, Any], where: str) -> tuple[str, list[dict[str, Any]]]:
+    """A chat message as a Messages role and blocks (Anthropic refuses an empty turn: none is kept)."""
+    if role == "user":
+        return "user", _user_content_to_blocks(message.get("content"), where)
+    if role == "tool":
+        return "user", [_tool_message_to_result(message)]
+    return "assistant", _assistant_message_to_blocks(message, where)
 
 
 def _user_content_to_blocks(content: Any, where: str) -> list[dict[str, Any]]:
     """A chat user content (string or parts) as Messages blocks; empty text is skipped
     (Anthropic refuses empty text blocks)."""
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}] if content else []
     blocks: list[dict[str, Any]] = []
-    for j, part in enumerate(as_list(content)):
-        part = as_dict(part)
-        kind = part.get("type")
-        at = f"{where}.content[{j}]"
+    for kind, part, at in user_parts(content, where):
         if kind == "text":
             if part.get("text"):
                 blocks.append({"type": "text", "text": str(part["text"])})
@@ -143,7 +131,7 @@ def _user_content_to_blocks(content: Any, where: str) -> list[dict[str, Any]]:
         elif kind == "file":
             blocks.append(_file_to_document(as_dict(part.get("file")), at))
         else:
-            raise InvalidRequest(f"{at}: content parts of type {kind!r} cannot be translated", param=at)
+            raise untranslatable_part(kind, at)
     return blocks
 
 
@@ -206,13 +194,7 @@ def _assistant_message_to_blocks(message: dict[str, Any], where: str) -> list[di
 def _tools_to_messages(body: dict[str, Any], request: dict[str, Any]) -> None:
     """Function tools as custom tools, and the tool choice with its parallel flag."""
     tools = []
-    for j, tool in enumerate(as_list(body.get("tools"))):
-        tool = as_dict(tool)
-        if tool.get("type") != "function":
-            raise InvalidRequest(
-                f"tools[{j}]: only function tools can be translated", param=f"tools[{j}].type"
-            )
-        function = as_dict(tool.get("function"))
+    for function in function_tools(body):
         schema = function.get("parameters") or {"type": "object", "properties": {}}
         anthropic_tool: dict[str, Any] = {"name": function.get("name"), "input_schema": schema}
         if isinstance(function.get("description"), str):

@@ -6,13 +6,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from router.dialects.translate.anthropic.common import FINISH_TO_STOP, message_id_of, usage_to_messages
+from router.dialects.translate.chat_chunks import FromChatChunks
 from router.wire.errors import anthropic_type
-from router.wire.sse import has_done_line, named_event, read_event
+from router.wire.sse import named_event
 from router.wire.values import as_dict, as_list
 
 
 @dataclass
-class ChatEventsToMessages:
+class ChatEventsToMessages(FromChatChunks):
     """Chat chunks as an Anthropic Messages stream.
 
     One block is open at a time: a text block, a thinking block (reasoning pieces, closed by
@@ -32,17 +33,7 @@ class ChatEventsToMessages:
     finish_reason: str | None = None
     usage: dict[str, Any] = field(default_factory=dict)
 
-    def feed(self, event: bytes) -> list[bytes]:
-        if self.finished:
-            return []
-        if has_done_line(event):
-            return self._end()
-        _, data = read_event(event)
-        data = as_dict(data)
-        if isinstance(data.get("error"), dict):
-            return self._error(data["error"])
-        if not data:
-            return []  # a comment or keep-alive
+    def _chunk(self, data: dict[str, Any]) -> list[bytes]:
         out = [] if self.started else self._start(data)
         if isinstance(data.get("usage"), dict):
             self.usage = data["usage"]
@@ -188,7 +179,6 @@ class ChatEventsToMessages:
         ]
 
     def _error(self, error: dict[str, Any]) -> list[bytes]:
-        self.finished = True
         kind = anthropic_type(error.get("type"))
         payload = {"type": "error", "error": {"type": kind, "message": str(error.get("message", ""))}}
         return [named_event("error", payload)]

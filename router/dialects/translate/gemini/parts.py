@@ -9,6 +9,7 @@ from typing import Any
 
 from router.dialects.translate.anthropic.blocks import chat_thinking_blocks, parsed_call_arguments
 from router.dialects.translate.anthropic.common import json_text, text_of
+from router.dialects.translate.chat_request import untranslatable_part, user_parts
 from router.dialects.translate.gemini.common import field
 from router.errors import InvalidRequest
 from router.wire.values import as_dict, as_list
@@ -109,13 +110,8 @@ def user_part_to_chat(part: dict[str, Any], where: str) -> dict[str, Any] | None
 
 def user_content_to_parts(content: Any, where: str) -> list[dict[str, Any]]:
     """A chat user content (a string or parts) as Gemini parts."""
-    if isinstance(content, str):
-        return [{"text": content}] if content else []
     parts: list[dict[str, Any]] = []
-    for j, part in enumerate(as_list(content)):
-        part = as_dict(part)
-        kind = part.get("type")
-        at = f"{where}.content[{j}]"
+    for kind, part, at in user_parts(content, where):
         if kind == "text":
             if part.get("text"):
                 parts.append({"text": str(part["text"])})
@@ -131,7 +127,7 @@ def user_content_to_parts(content: Any, where: str) -> list[dict[str, Any]]:
                 raise InvalidRequest(f"{at}: only files given as file_data can be translated", param=at)
             parts.append(_url_to_part(file_data, at))
         else:
-            raise InvalidRequest(f"{at}: content parts of type {kind!r} cannot be translated", param=at)
+            raise untranslatable_part(kind, at)
     return parts
 
 

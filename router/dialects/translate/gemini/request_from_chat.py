@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from router.dialects.translate.anthropic.common import text_of
+from router.dialects.translate.chat_request import alternating, function_tools, system_and_others
 from router.dialects.translate.gemini.common import SKIP_SIGNATURE
 from router.dialects.translate.gemini.parts import assistant_text, call_to_part, user_content_to_parts
 from router.errors import InvalidRequest
@@ -55,39 +56,27 @@ def _messages_to_contents(messages: list[Any]) -> tuple[str, list[dict[str, Any]
     """Chat messages as (system text, contents): system and developer messages gather into
     ``systemInstruction``; tool results become ``functionResponse`` parts of a user content,
     named after the call they answer; consecutive contents of one role merge."""
-    system: list[str] = []
-    contents: list[dict[str, Any]] = []
-    names: dict[str, str] = {}  # tool call id -> function name
-    for i, message in enumerate(messages):
-        message = as_dict(message)
-        role = message.get("role")
-        where = f"messages[{i}]"
-        if role in ("system", "developer"):
-            text = text_of(message.get("content"))
-            if text:
-                system.append(text)
-            continue
-        if role == "user":
-            turn_role, parts = "user", user_content_to_parts(message.get("content"), where)
-        elif role == "tool":
-            call_id = str(message.get("tool_call_id", ""))
-            response = {
-                "id": call_id,
-                "name": names.get(call_id, ""),
-                "response": {"output": text_of(message.get("content"))},
-            }
-            turn_role, parts = "user", [{"functionResponse": response}]
-        elif role == "assistant":
-            turn_role, parts = "model", _assistant_parts(message, where, names)
-        else:
-            raise InvalidRequest(f"{where}.role {role!r} cannot be translated", param=f"{where}.role")
-        if not parts:
-            continue
-        if contents and contents[-1]["role"] == turn_role:
-            contents[-1]["parts"].extend(parts)
-        else:
-            contents.append({"role": turn_role, "parts": parts})
-    return "\n\n".join(system), contents
+    system, others = system_and_others(messages)
+    names: dict[str, str] = {}  # tool call id -> function name, as the assistant messages call them
+    contents = (_content(role, message, where, names) for role, message, where in others)
+    return system, alternating(contents, "parts")
+
+
+def _content(
+    role: str, message: dict[str, Any], where: str, names: dict[str, str]
+) -> tuple[str, list[dict[str, Any]]]:
+    """A chat message as a Gemini role and parts."""
+    if role == "user":
+        return "user", user_content_to_parts(message.get("content"), where)
+    if role == "tool":
+        call_id = str(message.get("tool_call_id", ""))
+        response = {
+            "id": call_id,
+            "name": names.get(call_id, ""),
+            "response": {"output": text_of(message.get("content"))},
+        }
+        return "user", [{"functionResponse": response}]
+    return "model", _assistant_parts(message, where, names)
 
 
 def _assistant_parts(message: dict[str, Any], where: str, names: dict[str, str]) -> list[dict[str, Any]]:
@@ -112,13 +101,7 @@ def _tools_to_gemini(body: dict[str, Any], request: dict[str, Any]) -> None:
     """Function tools as one tool of ``functionDeclarations`` (their JSON Schema as
     ``parametersJsonSchema``), and the tool choice as ``toolConfig``."""
     declarations: list[dict[str, Any]] = []
-    for j, tool in enumerate(as_list(body.get("tools"))):
-        tool = as_dict(tool)
-        if tool.get("type") != "function":
-            raise InvalidRequest(
-                f"tools[{j}]: only function tools can be translated", param=f"tools[{j}].type"
-            )
-        function = as_dict(tool.get("function"))
+    for function in function_tools(body):
         declaration: dict[str, Any] = {"name": function.get("name")}
         if isinstance(function.get("description"), str):
             declaration["description"] = function["description"]

@@ -5,15 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from router.dialects.translate.chat_chunks import FromChatChunks
 from router.dialects.translate.gemini.common import FINISH_FROM_CHAT, response_id_of, usage_from_chat
 from router.dialects.translate.gemini.parts import call_to_part
 from router.wire.errors import error_document
-from router.wire.sse import data_event, has_done_line, read_event
+from router.wire.sse import data_event
 from router.wire.values import as_dict, as_list
 
 
 @dataclass
-class ChatEventsToGemini:
+class ChatEventsToGemini(FromChatChunks):
     """Chat chunks as a Gemini stream: each chunk's text and thinking as a partial answer of
     its candidates, as it comes. A function call goes whole or not at all in Gemini, so the
     pieces of each tool call are gathered, and at ``[DONE]`` one last event carries the calls,
@@ -30,19 +31,10 @@ class ChatEventsToGemini:
     finishes: dict[int, str] = field(default_factory=dict)
     thought: dict[int, bool] = field(default_factory=dict)  # thought text came since the last signature
 
-    def feed(self, event: bytes) -> list[bytes]:
-        if self.finished:
-            return []
-        if has_done_line(event):
-            return self._end()
-        _, data = read_event(event)
-        data = as_dict(data)
-        if isinstance(data.get("error"), dict):
-            self.finished = True
-            message = str(data["error"].get("message", ""))
-            return [data_event(error_document(500, message))]
-        if not data:
-            return []  # a comment or keep-alive: never to a Gemini client, which refuses them
+    def _error(self, error: dict[str, Any]) -> list[bytes]:
+        return [data_event(error_document(500, str(error.get("message", ""))))]
+
+    def _chunk(self, data: dict[str, Any]) -> list[bytes]:
         if not self.started:
             self.started = True
             self.response_id = response_id_of(data.get("id"))

@@ -6,6 +6,7 @@ import time
 import uuid
 from typing import Any
 
+from router.dialects.translate.chat_chunks import FromChatChunks
 from router.dialects.translate.responses.common import status_of, usage_to_responses
 from router.dialects.translate.responses.items import (
     base_id,
@@ -17,7 +18,7 @@ from router.dialects.translate.responses.items import (
 )
 from router.wire.errors import failure
 from router.wire.response import response_object
-from router.wire.sse import DONE_EVENT, named_event, read_event
+from router.wire.sse import named_event
 from router.wire.values import as_dict, as_int, as_list, as_str, is_number
 
 
@@ -37,7 +38,7 @@ class _OpenItem:
         self.name = ""
 
 
-class ChatEventsToResponses:
+class ChatEventsToResponses(FromChatChunks):
     """A chat stream as the typed Responses event grammar, ending with ``response.completed``
     (or ``response.incomplete``) at ``[DONE]``."""
 
@@ -47,7 +48,7 @@ class ChatEventsToResponses:
         self._created = int(time.time())
         self._model = ""
         self._started = False
-        self._ended = False
+        self.finished = False
         self._output: list[dict[str, Any]] = []  # closed items, by output_index
         self._current: _OpenItem | None = None  # the open reasoning or message item
         self._calls: dict[int, _OpenItem] = {}  # open function calls by chat tool index
@@ -55,19 +56,16 @@ class ChatEventsToResponses:
         self._finish_reason: Any = None
         self._usage: dict[str, Any] | None = None
 
-    def feed(self, event: bytes) -> list[bytes]:
-        """The Responses events one chat event becomes."""
-        if self._ended:
-            return []
-        if event.strip() == DONE_EVENT.strip():
-            self._ended = True
-            return self._start() + self._finish()
-        _, data = read_event(event)
-        if not isinstance(data, dict):
-            return []  # comments, pings
-        if isinstance(data.get("error"), dict):
-            self._ended = True
-            return self._start() + self._error(data["error"])
+    def _end(self) -> list[bytes]:
+        self.finished = True
+        return self._start() + self._finish()
+
+    def _error(self, error: dict[str, Any]) -> list[bytes]:
+        failed = failure(self._snapshot("failed"), error)
+        return self._start() + [self._emit(kind, **fields) for kind, fields in failed]
+
+    def _chunk(self, data: dict[str, Any]) -> list[bytes]:
+        """The Responses events one chat chunk becomes."""
         if not self._started:
             self._base = base_id(data.get("id"))
             if is_number(data.get("created")):
@@ -283,6 +281,3 @@ class ChatEventsToResponses:
             response["usage"] = usage_to_responses({})
         kind = "response.completed" if status == "completed" else "response.incomplete"
         return [*out, self._emit(kind, response=response)]
-
-    def _error(self, error: dict[str, Any]) -> list[bytes]:
-        return [self._emit(kind, **fields) for kind, fields in failure(self._snapshot("failed"), error)]
