@@ -10,51 +10,18 @@ Two kinds, one owner:
   retired deployments). Its failure is logged, never lost in an unretrieved task.
 
 ``close`` cancels everything and waits for it; ``settle`` lets one-off jobs finish first.
-
-The periodic loops sleep with ``tick(interval)``: until the next multiple of their interval on
-the event loop's clock, offset by a phase drawn once per process. Loops whose intervals divide
-one another (0.25 s, 0.5 s, 1 s) so wake in the same turn of the loop, where each sleeping on its
-own would wake the process once per loop (an idle worker woke 22 times a second, 12 now; on a
-virtual machine a wake-up costs ~150 µs of CPU before anything runs: issue 27), and the
-processes of the machine do not all wake in the same millisecond.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
-import random
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 logger = logging.getLogger("raceway.background")
 
 Loop = Callable[[], Coroutine[Any, Any, None]]
-GRID = 0.25  # the finest interval of the periodic loops; the others are its multiples
-
-
-# This process's offset of the grid. The loop's clock is the machine's monotonic clock, the same
-# in every process: on a grid without offset, every worker of every instance on the machine
-# would poll Redis and write its files in the same millisecond.
-_PHASE = random.SystemRandom().random()
-
-
-def next_tick(now: float, interval: float, phase: float | None = None) -> float:
-    """The first point after ``now`` of a grid of ``interval``: its multiples, offset by ``phase``
-    (a fraction, this process's when None) of the finest step (``GRID``)."""
-    offset = (_PHASE if phase is None else phase) * GRID
-    return (math.floor((now - offset) / interval) + 1) * interval + offset
-
-
-async def tick(interval: float) -> float:
-    """Sleep until the next multiple of ``interval`` on the running loop's clock; returns that
-    time (what a monitor of the loop's lag compares its wake-up with)."""
-    loop = asyncio.get_running_loop()
-    now = loop.time()
-    due = next_tick(now, interval)
-    await asyncio.sleep(due - now)
-    return due
 
 
 class BackgroundWork:

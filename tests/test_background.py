@@ -8,8 +8,7 @@ import logging
 
 import pytest
 
-from router import background
-from router.background import BackgroundWork, next_tick, tick
+from router.background import BackgroundWork
 from tests.virtual_time import run
 
 
@@ -96,41 +95,3 @@ def test_closing_cancels_the_loops_and_unfinished_jobs() -> None:
 
     run(main())
     assert sorted(cancelled) == ["job", "loop"]
-
-
-def test_periodic_loops_of_dividing_intervals_wake_together_on_the_clocks_grid(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(background, "_PHASE", 0.0)  # this process's offset of the grid: none here
-    woke: dict[float, list[float]] = {0.25: [], 0.5: [], 1.0: []}
-
-    async def every(interval: float) -> None:
-        while True:
-            due = await tick(interval)
-            assert asyncio.get_running_loop().time() == due  # woken when due, on virtual time
-            woke[interval].append(due)
-
-    async def main() -> None:
-        await asyncio.sleep(0.1)  # started off the grid, as a worker starts whenever it starts
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(every(interval)) for interval in woke]
-            await asyncio.sleep(2.0)
-            for task in tasks:
-                task.cancel()
-
-    run(main())
-    assert woke[0.25] == [0.25 * n for n in range(1, 9)]
-    assert woke[0.5] == [0.5, 1.0, 1.5, 2.0]
-    assert woke[1.0] == [1.0, 2.0]
-    # every wake-up of the slower loops is one of the fastest's: one turn of the loop for all
-    assert set(woke[0.5]) | set(woke[1.0]) <= set(woke[0.25])
-
-
-def test_each_process_has_its_own_phase_of_the_grid_and_its_loops_share_it() -> None:
-    # Every process reads the same monotonic clock: offset grids keep the machine's workers from
-    # all polling Redis and writing their files in the same millisecond.
-    for phase in (0.0, 0.3, 0.9):
-        first = next_tick(10.01, 0.25, phase)
-        assert 10.01 < first <= 10.26
-        assert next_tick(10.01, 0.5, phase) in {first, first + 0.25}  # on the finer grid too
-    assert next_tick(10.01, 0.25, 0.3) != next_tick(10.01, 0.25, 0.6)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from router.background import BackgroundWork, tick
+from router.background import BackgroundWork
 from router.config.load import parse_config
 from router.config.model import ConfigError, GatewayConfig
 from router.fleet.fleet import Member, drain
@@ -113,7 +113,7 @@ class ConfigReloader:
     async def watch(self) -> None:
         """Poll the file until cancelled."""
         while True:
-            await tick(self._interval)
+            await asyncio.sleep(self._interval)
             await self.check()
 
     async def check(self, *, force: bool = False) -> ReloadOutcome:

@@ -19,12 +19,12 @@ since the last sync, and by requests already in flight when the limit was crosse
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from router.background import tick
 from router.spend.ledger import Spent, Tally
 from router.state.backend import SpendStore, StoreUnavailable
 from router.telemetry.labels import SpendPeriod
@@ -98,7 +98,7 @@ class SpendBook:
 
     async def run(self) -> None:
         while True:
-            await tick(self.interval)
+            await asyncio.sleep(self.interval)
             if self._pending or self.tracking:
                 await self.sync()
 

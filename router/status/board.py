@@ -20,7 +20,6 @@ from typing import Any
 
 import orjson
 
-from router.background import tick
 from router.fleet.breaker import State
 from router.providers.upstream_errors import Scrubber
 from router.runtime.gateway import Gateway
@@ -101,7 +100,7 @@ class WorkerBoard:
         while True:
             gateway, reload = current()
             await asyncio.to_thread(self._write, orjson.dumps(self.facts(gateway, reload)))
-            await tick(INTERVAL)
+            await asyncio.sleep(INTERVAL)
 
     def _write(self, content: bytes) -> None:
         assert self.directory is not None

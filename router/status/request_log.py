@@ -19,7 +19,6 @@ from typing import Any
 
 import orjson
 
-from router.background import tick
 from router.config.model import RequestLogSettings
 from router.status.journal import JournalTrace
 from router.status.query import RequestQuery
@@ -78,7 +77,7 @@ class RequestLog:
 
     async def run(self) -> None:
         while True:
-            await tick(self._interval)
+            await asyncio.sleep(self._interval)
             await self.flush()
 
     async def flush(self) -> None:

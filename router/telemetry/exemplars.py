@@ -9,6 +9,7 @@ worker reads them all and puts the newest of each bucket on that bucket's sample
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import contextlib
 import glob
@@ -21,8 +22,6 @@ import orjson
 from prometheus_client.metrics_core import Metric
 from prometheus_client.samples import Exemplar
 from prometheus_client.utils import floatToGoString
-
-from router.background import tick
 
 WRITE_INTERVAL = 1.0
 _FILE_PREFIX = "exemplars_"
@@ -72,7 +71,7 @@ class ExemplarBook:
     async def run(self) -> None:
         """Write the book every ``WRITE_INTERVAL`` while the worker runs (a background loop)."""
         while True:
-            await tick(WRITE_INTERVAL)
+            await asyncio.sleep(WRITE_INTERVAL)
             self.write()
 
 

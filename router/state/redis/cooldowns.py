@@ -10,11 +10,12 @@ deployment names and seconds: it never touches a breaker.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Sequence
 
-from router.background import BackgroundWork, tick
+from router.background import BackgroundWork
 from router.state.redis.connection import RedisState, StateUnavailable
 
 
@@ -49,7 +50,7 @@ class CooldownBoard:
     ) -> None:
         """Until cancelled: pass on the cooldowns others announced for the ``deployments`` served now."""
         while True:
-            await tick(self._poll)
+            await asyncio.sleep(self._poll)
             await self.adopt(deployments(), on_cooldown)
 
     async def adopt(self, deployments: Sequence[str], on_cooldown: Callable[[str, float], None]) -> None:
