@@ -106,6 +106,17 @@ class RunningGateway:
                 return float(line.rsplit(" ", 1)[1])
         return 0.0
 
+    def metric_reaching(self, sample: str, expected: float, patience: float = 10.0) -> float:
+        """``metric(sample)`` once it equals ``expected``, else its value after ``patience`` seconds.
+
+        A worker writes the counts of a turn of its loop at the end of that turn, which may come
+        after the answer it sent in it was read: a scrape that another worker answers may come
+        in between (one answered by the same worker comes in a later turn)."""
+        deadline = time.monotonic() + patience
+        while (value := self.metric(sample)) != expected and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return value
+
     def stop(self, timeout: float = 20.0) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)

@@ -213,6 +213,10 @@ def test_the_page_shows_the_figures_of_metrics_summed_over_both_workers(
         if served_by == {"0", "1"} and number >= 5:
             break
     assert served_by == {"0", "1"}
+    # A worker writes a turn's counts, then its access-log lines, at the end of the turn, which
+    # may come after its answer was read: once the last request's line is out, its counts are in.
+    last = f'"figures-{number}"'
+    until(lambda: any(last in line for line in list(gateway.output)), "the last request's access-log line")
     calls = metric_sum(gateway, "raceway_upstream_requests_total", deployment="steady")
     requests = metric_sum(gateway, "raceway_requests_total", model="plain")
     expect(row(page, "deployments", "steady").locator(".calls")).to_have_text(str(round(calls)), timeout=5000)
