@@ -115,7 +115,7 @@ def test_an_invalid_edit_keeps_the_old_config_and_says_why(
 
 def test_admin_reload_and_its_key(gateway: RunningGateway, config_path: Path) -> None:
     assert httpx.post(f"{gateway.base_url}/admin/reload").status_code == 401
-    assert gateway.metric('raceway_auth_failures_total{reason="admin"}') == 1
+    assert gateway.metric_reaching('raceway_auth_failures_total{reason="admin"}', 1) == 1
     config_path.write_text(config_text(extra_model=True))
     answer = httpx.post(f"{gateway.base_url}/admin/reload", headers={"authorization": f"Bearer {ADMIN}"})
     assert answer.status_code == 200 and answer.json()["result"] in {"applied", "unchanged"}
