@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -11,11 +12,25 @@ from pathlib import Path
 
 import pytest
 
+EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free 127.0.0.1 port below the kernel's range of ephemeral ports (Linux's), else any.
+
+    Tests stop the server and start it again on its port. While it is down, the gateways keep
+    connecting to it, and a connection given that very port as its own (an ephemeral one) is
+    connected to itself, and holds the port the server is started again on."""
+    lowest = int(EPHEMERAL.read_text().split()[0]) if EPHEMERAL.exists() else 0
+    candidates = random.Random(os.getpid()).sample(range(10_000, lowest), 50) if lowest > 11_000 else [0]
+    for candidate in candidates:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 class RedisServer:
