@@ -226,7 +226,9 @@ async def test_spend_adds_up_over_every_instance(connect: Connect, tmp_path: Pat
 async def test_a_pin_kept_by_one_worker_is_found_by_another_and_expires(connect: Connect) -> None:
     first, second = RedisPins(connect(), PinTable(None)), RedisPins(connect(), PinTable(None))
     key = b"s" * 16
-    first.keep(key, "d2", 0.2)
+    # A second to live: long enough that the other worker's first look finds it on a loaded
+    # machine (its connection is opened for that look), short enough to wait for its expiry.
+    first.keep(key, "d2", 1.0)
     await first.close()  # its background write is done
     assert await second.find(key, ["d1", "d2"]) == "d2"
     assert await second.find(key, ["d1"]) is None  # a deployment the group no longer has
