@@ -140,12 +140,23 @@ def test_entries_are_per_key_unless_the_group_shares_them(
     assert threaded_upstream.calls("priced") == 3
 
 
-async def crowd(gateway: RunningGateway, prompt: str, count: int = 50) -> list[httpx.Response]:
-    """``count`` identical requests at once, half of them streaming, each on its own connection."""
-    limits = httpx.Limits(max_connections=count)
+RELEASE = "release"  # a request for this model, sent to the upstream itself, lets a held call answer
+MISSES = 'raceway_cache_lookups_total{result="miss"}'
+
+
+async def crowd(
+    gateway: RunningGateway, upstream: FakeUpstream, prompt: str, count: int = 50
+) -> list[httpx.Response]:
+    """``count`` identical requests at once, half of them streaming, each on its own connection.
+
+    The upstream holds its answer (scripted ``after=RELEASE``) until every request has looked
+    in the cache and missed: each then waits for the one call, however long the crowd takes to
+    come in (on a loaded machine, the last may come after a call that was not held ended)."""
+    misses = await asyncio.to_thread(gateway.metric, MISSES)
+    limits = httpx.Limits(max_connections=count + 1)
     async with httpx.AsyncClient(timeout=15, limits=limits) as client:
         body = {"model": "cached", "messages": [{"role": "user", "content": prompt}], "temperature": 0}
-        return await asyncio.gather(
+        answers = asyncio.gather(
             *(
                 client.post(
                     f"{gateway.api_url}/chat/completions",
@@ -155,14 +166,20 @@ async def crowd(gateway: RunningGateway, prompt: str, count: int = 50) -> list[h
                 for index in range(count)
             )
         )
+        async with asyncio.timeout(10):
+            while await asyncio.to_thread(gateway.metric, MISSES) < misses + count:  # noqa: ASYNC110 (a count in another process: no event)
+                await asyncio.sleep(0.02)
+        release = {"model": RELEASE, "messages": [{"role": "user", "content": "go"}]}
+        await client.post(f"{upstream.base_url}/chat/completions", json=release)
+        return await answers
 
 
 async def test_fifty_identical_requests_make_one_upstream_call(
     gateway: RunningGateway, threaded_upstream: FakeUpstream
 ) -> None:
-    threaded_upstream.script("priced", Behaviour(reply="shared answer", delay=0.5))
+    threaded_upstream.script("priced", Behaviour(reply="shared answer", after=RELEASE))
     coalesced_before = gateway.metric('raceway_coalesced_requests_total{model="cached"}')
-    responses = await crowd(gateway, "all at once")
+    responses = await crowd(gateway, threaded_upstream, "all at once")
     assert [r.status_code for r in responses] == [200] * 50
     for index, response in enumerate(responses):
         if index % 2:
@@ -179,8 +196,8 @@ async def test_fifty_identical_requests_make_one_upstream_call(
 async def test_when_the_shared_call_fails_every_waiting_request_gets_its_error(
     gateway: RunningGateway, threaded_upstream: FakeUpstream
 ) -> None:
-    threaded_upstream.script("priced", Behaviour(status=500, delay=0.5))
-    responses = await crowd(gateway, "all fail together")
+    threaded_upstream.script("priced", Behaviour(status=500, after=RELEASE))
+    responses = await crowd(gateway, threaded_upstream, "all fail together")
     assert threaded_upstream.calls("priced") == 1
     for response in responses:
         assert response.status_code == 502, response.text

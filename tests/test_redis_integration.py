@@ -165,11 +165,29 @@ def test_an_answer_cached_by_one_instance_is_a_hit_on_the_other(
     assert threaded_upstream.calls("memo") == 1
 
 
+RELEASE = "release"  # a request for this model, sent to the upstream itself, lets a held call answer
+
+
+def cache_misses(instances: tuple[RunningGateway, RunningGateway]) -> float:
+    return sum(gateway.metric('raceway_cache_lookups_total{result="miss"}') for gateway in instances)
+
+
 async def test_fifty_identical_requests_over_both_instances_make_one_upstream_call(
     instances: tuple[RunningGateway, RunningGateway], threaded_upstream: FakeUpstream
 ) -> None:
-    threaded_upstream.script("memo", Behaviour(reply="one call for all", delay=0.5))
-    responses = await spread(instances, "cached", 50, prompt="everyone at once")
+    # The call is held until every request has looked in the caches and missed: each then
+    # follows it, however long the fifty take to come in (on a loaded machine, the last could
+    # come after a call that was not held had ended, and before its answer was in Redis).
+    threaded_upstream.script("memo", Behaviour(reply="one call for all", after=RELEASE))
+    before = await asyncio.to_thread(cache_misses, instances)
+    crowd = asyncio.ensure_future(spread(instances, "cached", 50, prompt="everyone at once"))
+    async with asyncio.timeout(PATIENCE):
+        while await asyncio.to_thread(cache_misses, instances) < before + 50:  # noqa: ASYNC110 (counts in other processes: no event)
+            await asyncio.sleep(0.02)
+    async with httpx.AsyncClient(timeout=15) as client:
+        release = {"model": RELEASE, "messages": [{"role": "user", "content": "go"}]}
+        await client.post(f"{threaded_upstream.base_url}/chat/completions", json=release)
+    responses = await crowd
     assert [response.status_code for response in responses] == [200] * 50
     assert {response.json()["choices"][0]["message"]["content"] for response in responses} == {
         "one call for all"
