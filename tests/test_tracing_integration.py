@@ -24,6 +24,7 @@ TRACEPARENT = f"00-{CLIENT_TRACE}-{CLIENT_PARENT}-01"
 SERVER = "POST /v1/chat/completions"
 # Spans leave each worker every 50 ms instead of every 5 s: the tests wait for them, bounded.
 FAST_EXPORT = {"OTEL_BSP_SCHEDULE_DELAY": "50"}
+RELEASE = "release"  # a request for this model, sent to the upstream itself, lets a held call answer
 
 
 def config(upstream: FakeUpstream, endpoint: str, *, timeout: str = "2s") -> str:
@@ -161,11 +162,16 @@ def test_a_cached_answer_has_no_upstream_span(
 def test_a_call_that_waited_for_a_slot_has_an_admission_span(
     gateway: RunningGateway, receiver: OtlpReceiver, threaded_upstream: FakeUpstream
 ) -> None:
-    threaded_upstream.script("narrow", Behaviour(delay=0.3), Behaviour())
+    # The first call is held until the second request waits for its slot (however long that
+    # takes to come in on a loaded machine), then released by a request for RELEASE.
+    threaded_upstream.script("narrow", Behaviour(after=RELEASE), Behaviour())
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(chat, gateway, "queued")
         threaded_upstream_arrived(threaded_upstream, "narrow")  # the slot is taken
-        second = pool.submit(chat, gateway, "queued").result()
+        queued = pool.submit(chat, gateway, "queued")
+        assert gateway.metric_reaching('raceway_queue_depth{deployment="narrow"}', 1) == 1
+        httpx.post(f"{threaded_upstream.base_url}/chat/completions", json={"model": RELEASE, "messages": []})
+        second = queued.result()
         first.result()
     spans = request_spans(receiver, second.headers["x-request-id"], 3)
     (call,) = attempts(spans).values()
