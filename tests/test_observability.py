@@ -229,12 +229,29 @@ def query(prometheus: str, expr: str) -> list[dict[str, object]]:
     return result
 
 
+RELEASE = "release"  # a request for this model, sent to the upstream itself, lets the held calls answer
+NARROW_REFUSED = 'raceway_rejected_total{deployment="narrow",reason="queue_full"}'
+
+
+def narrow_placed(gateway: RunningGateway) -> float:
+    """The narrow deployment's calls in flight and queued, and the requests it ever refused."""
+    return sum(
+        gateway.metric(sample)
+        for sample in (
+            'raceway_inflight{deployment="narrow"}',
+            'raceway_queue_depth{deployment="narrow"}',
+            NARROW_REFUSED,
+        )
+    )
+
+
 async def drive_traffic(gateway: RunningGateway, upstream: FakeUpstream) -> int:
     """A race, a hedge, a fallback, tokens with a price, queued and refused requests; returns the count."""
     upstream.script("sluggish", Behaviour(delay=1.0))
     upstream.script("broken", Behaviour(status=500))
-    upstream.script("narrow", Behaviour(delay=0.4))
+    upstream.script("narrow", Behaviour(after=RELEASE))  # held until every narrow request is placed
     sent = 0
+    refused = await asyncio.to_thread(gateway.metric, NARROW_REFUSED)
     async with httpx.AsyncClient(timeout=20, headers={"authorization": f"Bearer {KEY}"}) as client:
 
         async def ask(model: str, via: httpx.AsyncClient = client, **extra: object) -> httpx.Response:
@@ -243,9 +260,14 @@ async def drive_traffic(gateway: RunningGateway, upstream: FakeUpstream) -> int:
             body = {"model": model, "messages": [{"role": "user", "content": "hello"}], **extra}
             return await via.post(f"{gateway.api_url}/chat/completions", json=body)
 
-        answers = await asyncio.gather(
-            ask("raced"), ask("hedged"), ask("main"), *(ask("narrow") for _ in range(6))
-        )
+        asked = asyncio.gather(ask("raced"), ask("hedged"), ask("main"), *(ask("narrow") for _ in range(6)))
+        # Every narrow request at the upstream, queued or refused before any call ends, however
+        # long the six take to come in on a loaded machine.
+        async with asyncio.timeout(20):
+            while await asyncio.to_thread(narrow_placed, gateway) < refused + 6:  # noqa: ASYNC110 (counts in other processes: no event)
+                await asyncio.sleep(0.02)
+        await client.post(f"{upstream.base_url}/chat/completions", json={"model": RELEASE, "messages": []})
+        answers = await asked
         streamed = await ask("backup", stream=True, stream_options={"include_usage": True})
         unknown = await ask("no-such-model")
         # One connection, so one worker: a miss, a hit, and a miss that evicts (max_entries: 1).
