@@ -48,6 +48,7 @@ MODELS = {
     "s10": "bench-0ms-gap10ms",
     "s0": "bench-0ms-gap0ms",
     "s100": "bench-0ms-gap100ms",  # 2-second streams (bench/floor.py's capacity scenario)
+    "b0": "bench-0ms-burst",  # a stream's events in one write (bench/ab.py --stream --model b0)
 }
 
 
