@@ -7,9 +7,10 @@ BASE_REV is checked out into a temporary git worktree; both builds serve the sam
 wrk -t2 -c64 loads one of them at a time, alternating which goes first each round, so a
 change in the machine's speed hits both alike. The steady figure is the gateway's CPU per
 request (user + system of the whole process tree, from /proc). ``--stream`` asks for streams
-instead (20 chunks back to back): the figure is then CPU per stream. ``--model c0`` asks the
-group behind the response cache (``always``): after the first, every answer is a replay;
-``--model b0`` an upstream that writes a whole stream at once. Needs Debian's wrk.
+instead (20 chunks 10 ms apart; ``--model s0`` back to back): the figure is then CPU per
+stream. ``--model c0`` asks the group behind the response cache (``always``): after the first,
+every answer is a replay; ``--model b0`` an upstream that writes a whole stream at once. Needs
+Debian's wrk.
 """
 
 from __future__ import annotations
@@ -48,9 +49,10 @@ def main() -> None:
     parser.add_argument("--stream", action="store_true", help="20-chunk streams instead of JSON answers")
     parser.add_argument(
         "--model",
-        choices=["m0", "c0", "b0"],
+        choices=["m0", "s0", "c0", "b0"],
         default="m0",
-        help="c0: answers from the cache; b0: an upstream that sends a stream in one write",
+        help="m0 streams 20 chunks 10 ms apart; s0 back to back; c0: answers from the cache; "
+        "b0: an upstream that sends a stream in one write",
     )
     args = parser.parse_args()
     revision = subprocess.run(
