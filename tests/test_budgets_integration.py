@@ -8,6 +8,7 @@ import hashlib
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -47,17 +48,44 @@ def gateway_config(upstream: FakeUpstream, ledger: Path) -> str:
     """
 
 
-def ask(gateway: RunningGateway, key: str) -> httpx.Response:
+def ask(gateway: RunningGateway, key: str, via: httpx.Client | None = None) -> httpx.Response:
+    """A request of ``key``'s; ``via``: a connection of one worker's, else a new connection."""
     body = {"model": "best", "messages": [{"role": "user", "content": "spend"}]}
-    # A new connection each time: the kernel spreads them over both workers.
-    response = httpx.post(
-        f"{gateway.api_url}/chat/completions",
-        json=body,
-        headers={"authorization": f"Bearer {key}"},
-        timeout=10,
-    )
+    headers = {"authorization": f"Bearer {key}"}
+    if via is not None:
+        response = via.post(f"{gateway.api_url}/chat/completions", json=body, headers=headers)
+    else:
+        response = httpx.post(f"{gateway.api_url}/chat/completions", json=body, headers=headers, timeout=10)
     time.sleep(6 * SYNC)  # every worker has written and read the ledger since
     return response
+
+
+def one_connection_per_worker(gateway: RunningGateway, stack: ExitStack) -> list[httpx.Client]:
+    """A kept-alive connection to each of the two workers, found by the worker the access log
+    names for a request (refused: it has no key) on each new one; the others are closed."""
+    found: dict[str, httpx.Client] = {}
+    for number in range(64):
+        client = stack.enter_context(httpx.Client(timeout=10))
+        probe = f"which-worker-{number}"
+        client.post(f"{gateway.api_url}/chat/completions", json={}, headers={"x-request-id": probe})
+        worker = access_line(gateway, probe)["worker"]
+        if worker in found:
+            client.close()
+        else:
+            found[worker] = client
+        if len(found) == 2:
+            return [found["0"], found["1"]]
+    raise AssertionError("64 connections, all to one worker")
+
+
+def access_line(gateway: RunningGateway, request_id: str) -> dict[str, str]:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        for line in list(gateway.output):
+            if line.startswith("{") and f'"request_id":"{request_id}"' in line:
+                return dict(orjson.loads(line))
+        time.sleep(0.02)
+    raise AssertionError(f"no access-log line for {request_id}")
 
 
 def workers_that_served(gateway: RunningGateway, key: str) -> set[str]:
@@ -68,10 +96,16 @@ def workers_that_served(gateway: RunningGateway, key: str) -> set[str]:
     return {line["worker"] for line in lines}
 
 
-def tiers(gateway: RunningGateway, key: str, count: int) -> list[tuple[int, str]]:
+def tiers(
+    gateway: RunningGateway, key: str, count: int, workers: list[httpx.Client] | None = None
+) -> list[tuple[int, str]]:
+    """``count`` requests of ``key``'s, taken by each worker in turn (``workers``: a connection
+    to each), else by whichever the kernel gives each new connection to."""
     return [
         (r.status_code, r.headers.get("x-raceway-budget-tier", ""))
-        for r in (ask(gateway, key) for _ in range(count))
+        for r in (
+            ask(gateway, key, workers[index % len(workers)] if workers else None) for index in range(count)
+        )
     ]
 
 
@@ -81,9 +115,11 @@ def test_tiers_switch_at_the_thresholds_across_workers_and_survive_a_restart(
     module_upstream.reset()
     ledger = tmp_path / "ledger.sqlite3"
     config = gateway_config(module_upstream, ledger)
-    with serving(config, tmp_path) as gateway:
-        # team: 0.75 spent after 6 requests (still normal), 0.875 after 7: from the 8th on, near.
-        assert tiers(gateway, TEAM, 10) == [(200, "normal")] * 7 + [(200, "near")] * 3
+    with serving(config, tmp_path) as gateway, ExitStack() as stack:
+        # team: 0.75 spent after 6 requests (still normal), 0.875 after 7: from the 8th on, near;
+        # its requests alternate between the workers (each knows the other's spend).
+        workers = one_connection_per_worker(gateway, stack)
+        assert tiers(gateway, TEAM, 10, workers) == [(200, "normal")] * 7 + [(200, "near")] * 3
         assert module_upstream.calls("best") == 7 and module_upstream.calls("cheap") == 3
         # strict: 0.375 a day, no downgrade: the 4th request is refused until midnight UTC.
         assert tiers(gateway, STRICT, 3) == [(200, "normal")] * 3
