@@ -97,10 +97,11 @@ async def stream_text(opened: OpenedStream) -> str:
     text = ""
     outcome = StreamOutcome.ABANDONED
     try:
-        async for event in opened.events():
-            if event.startswith(b"data: {"):
-                for choice in orjson.loads(event[6:]).get("choices", []):
-                    text += (choice.get("delta") or {}).get("content") or ""
+        async for batch in opened.batches():
+            for event in batch:
+                if event.startswith(b"data: {"):
+                    for choice in orjson.loads(event[6:]).get("choices", []):
+                        text += (choice.get("delta") or {}).get("content") or ""
         outcome = StreamOutcome.COMPLETE
     except UpstreamError:
         outcome = StreamOutcome.CUT

@@ -9,7 +9,7 @@ so the scripted upstream can make each one behave differently.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -25,7 +25,7 @@ from router.errors import (
 )
 from router.fleet.breaker import State
 from router.telemetry.labels import StreamOutcome
-from router.wire.sse import DONE_EVENT
+from router.wire.sse import DONE_EVENT, Batches
 from tests.harness import Harness, build_harness, stream_text
 from tests.memory_upstream import MemoryUpstream
 from tests.upstream import Behaviour
@@ -255,9 +255,10 @@ CONTENT = b'data: {"choices": [{"index": 0, "delta": {"content": "hi"}}]}\n\n'
 ERROR = b'data: {"error": {"message": "overloaded, key sk-live-abcdef123456 throttled"}}\n\n'
 
 
-async def scripted(*events: bytes) -> AsyncIterator[bytes]:
+async def scripted(*events: bytes) -> Batches:
+    """An upstream that sends ``events`` one read each."""
     for event in events:
-        yield event
+        yield [event]
 
 
 @on_virtual_time
@@ -273,8 +274,8 @@ async def test_an_error_event_after_content_raises_from_the_stream_and_is_not_re
     opened = await open_stream(ANY_PROVIDER, scripted(CONTENT, ERROR, CONTENT, DONE_EVENT))
     relayed: list[bytes] = []
     with pytest.raises(UpstreamError) as caught:
-        async for event in opened.events():
-            relayed.append(event)
+        async for batch in opened.batches():
+            relayed.extend(batch)
     assert relayed == [CONTENT] and caught.value.code == "upstream_stream_error"
     await opened.end(StreamOutcome.CUT)
 
@@ -283,7 +284,7 @@ async def test_an_error_event_after_content_raises_from_the_stream_and_is_not_re
 async def test_a_null_error_is_no_error() -> None:
     null = b'data: {"choices": [{"index": 0, "delta": {"role": "assistant"}}], "error": null}\n\n'
     opened = await open_stream(ANY_PROVIDER, scripted(null, CONTENT, null, DONE_EVENT))
-    assert [event async for event in opened.events()] == [null, CONTENT, null, DONE_EVENT]
+    assert [batch async for batch in opened.batches()] == [[null, CONTENT], [null], [DONE_EVENT]]
 
 
 @on_virtual_time

@@ -22,12 +22,20 @@ async def test_echoes_the_last_user_message() -> None:
 async def test_fixed_reply_streams_word_by_word_with_usage() -> None:
     provider = FakeProvider(fake("f", reply="alpha beta gamma"))
     body = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
-    events = [event async for event in provider.stream(body)]
+    batches = [batch async for batch in provider.stream(body)]
+    assert len(batches) == 1  # no chunk_delay: it is all ready at once
+    events = batches[0]
     chunks = [orjson.loads(event[6:]) for event in events[:-1]]
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
     assert text == "alpha beta gamma"
     assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] > 0
     assert events[-1] == b"data: [DONE]\n\n"
+
+
+async def test_a_chunk_delay_sends_each_word_on_its_own() -> None:
+    provider = FakeProvider(fake("f", reply="alpha beta gamma", chunk_delay=0.001))
+    batches = [batch async for batch in provider.stream({**CHAT, "stream": True})]
+    assert [len(batch) for batch in batches] == [2, 1, 3]  # role and alpha; beta; gamma, finish, [DONE]
 
 
 async def test_embeddings_are_deterministic() -> None:

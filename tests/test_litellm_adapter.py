@@ -93,7 +93,7 @@ async def test_anthropic_stream_becomes_openai_chunks(litellm: ModuleType, mock:
             200, content=anthropic_stream("Hello", " world"), headers={"content-type": "text/event-stream"}
         )
     )
-    events = [event async for event in claude(litellm).stream({**CHAT, "stream": True})]
+    events = [event async for batch in claude(litellm).stream({**CHAT, "stream": True}) for event in batch]
     assert events[-1] == b"data: [DONE]\n\n"
     chunks = [orjson.loads(event[6:]) for event in events[:-1]]
     assert all(chunk["object"] == "chat.completion.chunk" for chunk in chunks)
@@ -134,7 +134,7 @@ async def test_gemini_stream(litellm: ModuleType, mock: respx.MockRouter) -> Non
             200, content=chunk("Hi") + chunk(" there", "STOP"), headers={"content-type": "text/event-stream"}
         )
     )
-    events = [event async for event in gemini(litellm).stream({**CHAT, "stream": True})]
+    events = [event async for batch in gemini(litellm).stream({**CHAT, "stream": True}) for event in batch]
     chunks = [orjson.loads(event[6:]) for event in events[:-1]]
     assert (
         "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c.get("choices"))

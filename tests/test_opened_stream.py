@@ -6,7 +6,6 @@ hands over, and the broken call is over for its own observers at the break."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
@@ -19,7 +18,7 @@ from router.errors import UpstreamError
 from router.telemetry.labels import StreamOutcome
 from router.wire.dialect import Dialect
 from router.wire.formats import FORMATS
-from router.wire.sse import DONE_EVENT, data_event
+from router.wire.sse import DONE_EVENT, Batches, data_event
 from router.wire.usage import Usage
 
 PRICE = Price(input=1_000_000.0, output=2_000_000.0)  # a dollar a prompt token, two an answer's
@@ -35,15 +34,17 @@ def usage(prompt: int, completion: int) -> bytes:
     )
 
 
-async def breaking(*events: bytes) -> AsyncGenerator[bytes, None]:
+async def breaking(*events: bytes) -> Batches:
+    """An upstream that sends ``events`` one read each, then fails."""
     for event in events:
-        yield event
+        yield [event]
     raise UpstreamError("deployment a failed midway: reset", deployment="a")
 
 
-async def ending(*events: bytes) -> AsyncGenerator[bytes, None]:
+async def ending(*events: bytes) -> Batches:
+    """An upstream that sends ``events`` one read each."""
     for event in events:
-        yield event
+        yield [event]
 
 
 class Heard:
@@ -63,7 +64,7 @@ class Heard:
         self.log.append((self.name, result))
 
 
-def leg(name: str, head: list[bytes], tail: AsyncGenerator[bytes, None], *observers: Heard) -> Leg:
+def leg(name: str, head: list[bytes], tail: Batches, *observers: Heard) -> Leg:
     return Leg(name, head, tail, 0.0, price=PRICE, observers=observers)
 
 
@@ -90,11 +91,11 @@ class Continuing:
         self.resumed.append({"from": "a", "to": "b", "at_chars": 3})
         continuation = leg("b", [], ending(*self.rest), *self.observers)
         self.continued.append(continuation)
-        return Continuation(continuation, continuation.events())
+        return Continuation(continuation, continuation.batches())
 
 
 async def relayed(stream: OpenedStream) -> list[bytes]:
-    return [event async for event in stream.events()]
+    return [event async for batch in stream.batches() for event in batch]
 
 
 async def test_a_stream_tells_every_observer_the_same_one_result_in_whatever_order_they_come() -> None:
@@ -126,10 +127,10 @@ async def test_a_broken_stream_goes_on_with_its_continuation_and_its_call_ends_a
     resumer = Continuing([text(" two"), usage(5, 6), DONE_EVENT], continued)
     first = leg("a", [usage(1, 1), text("one")], breaking(), call)
     stream = OpenedStream(Committed(first, 1, resumer), observers=[client])
-    events = stream.events()
-    assert [await anext(events), await anext(events)] == [usage(1, 1), text("one")]
+    batches = stream.batches()
+    assert await anext(batches) == [usage(1, 1), text("one")]  # the head, as one batch
     assert not call.results
-    rest = [event async for event in events]
+    rest = [event async for batch in batches for event in batch]
     assert rest == [text(" two"), usage(5, 6), DONE_EVENT]
     assert call.results == [StreamResult(StreamOutcome.CUT, Usage(1, 1), 3.0)]  # over at the break
     assert resumer.broken[0].message == "deployment a failed midway: reset"
@@ -148,8 +149,8 @@ async def test_when_the_resumer_refuses_the_first_failure_propagates() -> None:
     stream = OpenedStream(Committed(leg("a", [text("one")], breaking(), call), 1, resumer))
     events: list[bytes] = []
     with pytest.raises(UpstreamError, match="failed midway"):
-        async for event in stream.events():
-            events.append(event)
+        async for batch in stream.batches():
+            events.extend(batch)
     assert events == [text("one")]
     assert [result.outcome for result in call.results] == [StreamOutcome.CUT]
     await stream.end(StreamOutcome.CUT)
@@ -172,3 +173,34 @@ async def test_a_replay_costs_nothing() -> None:
     assert await relayed(stream) == [text("one"), usage(3, 4), DONE_EVENT]
     await stream.end(StreamOutcome.COMPLETE)
     assert client.results == [StreamResult(StreamOutcome.COMPLETE, Usage(3, 4), 0.0)]
+
+
+async def test_events_that_came_together_go_on_together_up_to_an_error_event_among_them() -> None:
+    call = Heard()
+    error = data_event({"error": {"message": "overloaded"}})
+    together = [text(" three"), error, text(" never")]
+    first = Leg("a", [text("one")], _reads(together), 0.0, rest=[text(" two")], observers=[call])
+    stream = OpenedStream(Committed(first))
+    batches = stream.batches()
+    assert await anext(batches) == [text("one"), text(" two")]  # the head, with the rest of its read
+    assert await anext(batches) == [text(" three")]  # what came before the error event, then the failure
+    with pytest.raises(UpstreamError, match="overloaded"):
+        await anext(batches)
+    assert call.events == [text("one"), text(" two"), text(" three")]
+
+
+async def test_a_usage_chunk_the_client_did_not_ask_for_leaves_its_batch_and_no_empty_batch_is_sent() -> None:
+    first = leg("a", [text("one")], _reads([usage(3, 4)], [text(" two"), usage(3, 5), DONE_EVENT]))
+    stream = OpenedStream(Committed(first), hide_usage=True)
+    assert [batch async for batch in stream.batches()] == [[text("one")], [text(" two"), DONE_EVENT]]
+
+
+async def test_a_replay_is_one_batch() -> None:
+    stream = OpenedStream.replay("a", [text("one"), usage(3, 4), DONE_EVENT], FORMATS[Dialect.CHAT])
+    assert [batch async for batch in stream.batches()] == [[text("one"), usage(3, 4), DONE_EVENT]]
+
+
+async def _reads(*batches: list[bytes]) -> Batches:
+    """An upstream whose reads each bring one of ``batches``."""
+    for batch in batches:
+        yield batch

@@ -5,7 +5,6 @@ client leaves, and ends the stream with what happened, once."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
@@ -17,7 +16,7 @@ from router.errors import UpstreamError
 from router.http.responses import SSEResponse
 from router.runtime.drain import Drain
 from router.telemetry.labels import StreamOutcome
-from router.wire.sse import DONE_EVENT
+from router.wire.sse import DONE_EVENT, Batches
 
 CHUNK = b'data: {"choices": [{"index": 0, "delta": {"content": "hi"}}]}\n\n'
 
@@ -28,10 +27,10 @@ class Upstream:
     def __init__(self, events: list[bytes], *, then: str = "end") -> None:
         self.events, self.then, self.closed = events, then, False
 
-    async def tail(self) -> AsyncGenerator[bytes, None]:
+    async def tail(self) -> Batches:
         try:
-            for event in self.events:
-                yield event
+            for event in self.events:  # one read each
+                yield [event]
             if self.then == "fail":
                 raise UpstreamError("the connection reset", deployment="a")
             if self.then == "hang":
@@ -93,6 +92,14 @@ async def test_a_whole_stream_is_relayed_and_ends_complete() -> None:
     assert client.body == CHUNK + CHUNK + DONE_EVENT
     assert client.sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
     assert ended == [StreamOutcome.COMPLETE] and upstream.closed
+
+
+async def test_what_one_read_brought_is_written_at_once() -> None:
+    client = Client()
+    together = Leg("a", [CHUNK], Upstream([]).tail(), 0.0, rest=[CHUNK, DONE_EVENT])
+    await relay(OpenedStream(Committed(together)), client)
+    bodies = [m["body"] for m in client.sent if m["type"] == "http.response.body"]
+    assert bodies == [CHUNK + CHUNK + DONE_EVENT, b""]
 
 
 async def test_a_stream_cut_midway_ends_with_an_error_event_and_no_done() -> None:

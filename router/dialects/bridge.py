@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import orjson
@@ -31,7 +31,7 @@ from router.dialects.translate.targets import (
 from router.errors import GatewayError, UpstreamError
 from router.wire.dialect import Dialect
 from router.wire.formats import FORMATS
-from router.wire.sse import read_event
+from router.wire.sse import Batches, read_event
 
 logger = logging.getLogger("raceway.dialects")
 
@@ -146,41 +146,51 @@ def translated_answer(answer: bytes, wire: Dialect, dialect: Dialect, deployment
         raise _not_an_answer(deployment, wire) from exc
 
 
-def translated_stream(
-    events: AsyncGenerator[bytes, None], wire: Dialect, dialect: Dialect, deployment: str
-) -> AsyncGenerator[bytes, None]:
+def translated_stream(batches: Batches, wire: Dialect, dialect: Dialect, deployment: str) -> Batches:
     """``deployment``'s stream, in its ``wire`` API, as ``dialect``'s events (itself when they are one)."""
     if wire is dialect:
-        return events
-    return _translated(events, wire, event_translators(wire, dialect), deployment)
+        return batches
+    return _translated(batches, wire, event_translators(wire, dialect), deployment)
 
 
 async def _translated(
-    events: AsyncGenerator[bytes, None], wire: Dialect, steps: list[EventTranslator], deployment: str
-) -> AsyncGenerator[bytes, None]:
-    async with contextlib.aclosing(events):
-        async for event in events:
-            fault = event_fault(wire, read_event(event)[1])
-            if fault is not None:
-                raise UpstreamError(
-                    f"deployment {deployment} sent a malformed stream event of {FORMATS[wire].described}: "
-                    f"{fault}",
-                    deployment=deployment,
-                    code="upstream_invalid_answer",
-                )
+    batches: Batches, wire: Dialect, steps: list[EventTranslator], deployment: str
+) -> Batches:
+    """Each batch translated event by event; what an event before a faulty one became is handed
+    on before the fault is raised."""
+    async with contextlib.aclosing(batches):
+        async for batch in batches:
+            translated: list[bytes] = []
             try:
-                translated = feed_all(steps, event)
-            except Exception as exc:
-                logger.warning(
-                    "deployment %s: a stream event could not be translated", deployment, exc_info=exc
-                )
-                raise UpstreamError(
-                    f"deployment {deployment} sent a stream event that could not be translated",
-                    deployment=deployment,
-                    code="upstream_invalid_answer",
-                ) from exc
-            for out in translated:
-                yield out
+                for event in batch:
+                    translated += _translated_event(event, wire, steps, deployment)
+            except UpstreamError:
+                if translated:
+                    yield translated
+                raise
+            if translated:
+                yield translated
+
+
+def _translated_event(
+    event: bytes, wire: Dialect, steps: list[EventTranslator], deployment: str
+) -> list[bytes]:
+    fault = event_fault(wire, read_event(event)[1])
+    if fault is not None:
+        raise UpstreamError(
+            f"deployment {deployment} sent a malformed stream event of {FORMATS[wire].described}: {fault}",
+            deployment=deployment,
+            code="upstream_invalid_answer",
+        )
+    try:
+        return feed_all(steps, event)
+    except Exception as exc:
+        logger.warning("deployment %s: a stream event could not be translated", deployment, exc_info=exc)
+        raise UpstreamError(
+            f"deployment {deployment} sent a stream event that could not be translated",
+            deployment=deployment,
+            code="upstream_invalid_answer",
+        ) from exc
 
 
 def _not_an_answer(deployment: str, wire: Dialect, fault: str | None = None) -> UpstreamError:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -32,6 +32,7 @@ from router.telemetry.labels import StreamOutcome, UpstreamOutcome
 from router.telemetry.metrics import Metrics
 from router.telemetry.tracing import NO_ATTEMPT, AttemptSpan
 from router.wire.formats import WireFormat
+from router.wire.sse import Batches
 from router.wire.usage import Usage
 
 
@@ -218,7 +219,7 @@ class Calls:
         try:
             await attempt.admit(tokens)
             correlation.trace = attempt.span.propagate(correlation.trace)
-            events: AsyncGenerator[bytes, None] = call.stream(member.provider, member.target, correlation)
+            events: Batches = call.stream(member.provider, member.target, correlation)
             leg = await open_stream(
                 member.deployment,
                 events,

@@ -3,13 +3,14 @@ answer to count as one."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from router.dialects.translate.targets import TargetLimits
 from router.providers.base import Provider
 from router.providers.correlation import Correlation
+from router.wire.sse import Batches
 from router.wire.usage import Usage
 
 __all__ = ["EMBEDDINGS", "Answers", "Call", "Completion"]
@@ -35,9 +36,7 @@ class Call(Protocol):
         self, provider: Provider, limits: TargetLimits, correlation: Correlation
     ) -> Awaitable[bytes]: ...
 
-    def stream(
-        self, provider: Provider, limits: TargetLimits, correlation: Correlation
-    ) -> AsyncGenerator[bytes, None]: ...
+    def stream(self, provider: Provider, limits: TargetLimits, correlation: Correlation) -> Batches: ...
 
 
 class _EmbeddingsList:

@@ -2,12 +2,15 @@
 relayed, then ended once with its own result.
 
 A stream is opened by reading it up to its first content event (``open_stream``); what was read
-is held back (``head``) and the rest is still upstream (``tail``). Whatever the provider and the
-dialect, this is where an upstream's error event becomes a failure: before content, one another
-deployment may retry; after it, a cut. What an event means (content, the end, usage) is the
-client's ``WireFormat``'s to say: the call's events are in the client's dialect by now (the
-upstream's own format stays behind the ``Call`` that translated them). What is held back is
-bounded by the deployment's ``max_response_size``.
+is held back (``head``, and what came after the first content in the same read: ``rest``) and the
+rest is still upstream (``tail``). Events travel in the batches they came in
+(``router.wire.sse.Batches``): each is looked at one by one, and handed on with its batch.
+
+Whatever the provider and the dialect, this is where an upstream's error event becomes a
+failure: before content, one another deployment may retry; after it, a cut. What an event
+means (content, the end, usage) is the client's ``WireFormat``'s to say: the call's events are in
+the client's dialect by now (the upstream's own format stays behind the ``Call`` that translated
+them). What is held back is bounded by the deployment's ``max_response_size``.
 
 A leg is complete when it is made: the deployment, its call's ties to the upstream, its price,
 its trace span (a continuation's links to it) and its observers (the attempt's bookkeeping, the
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import Sequence
 
 from router.config.model import Deployment, Price
 from router.dispatch.stream_end import StreamObserver, StreamResult
@@ -33,6 +36,7 @@ from router.telemetry.labels import StreamOutcome
 from router.telemetry.tracing import NO_ATTEMPT, AttemptSpan
 from router.wire.dialect import Dialect
 from router.wire.formats import FORMATS, WireFormat
+from router.wire.sse import Batches
 from router.wire.usage import Usage
 
 _CHAT = FORMATS[Dialect.CHAT]
@@ -51,6 +55,7 @@ class Leg:
         "head",
         "observers",
         "price",
+        "rest",
         "scrubber",
         "span",
         "started",
@@ -61,9 +66,10 @@ class Leg:
         self,
         deployment: str,
         head: list[bytes],
-        tail: AsyncGenerator[bytes, None],
+        tail: Batches,
         started: float,
         *,
+        rest: list[bytes] | None = None,
         finished: bool = False,
         client: WireFormat = _CHAT,
         scrubber: Scrubber | None = None,
@@ -72,13 +78,15 @@ class Leg:
         span: AttemptSpan = NO_ATTEMPT,
         observers: Sequence[StreamObserver] = (),
     ) -> None:
-        """``finished``: the head already holds the whole stream; ``client``: the format of its
-        events (the client's); ``scrubber``: what to remove from the message of an error event
-        the upstream sends midway; ``correlation``: the call's ties to the upstream (None: a
-        replay); ``price``: what its tokens cost; ``span``: its call's trace span (a continuation's
-        links to it)."""
+        """``rest``: the events that came after the first content in the read that brought it
+        (not yet looked at); ``finished``: the head already holds the whole stream; ``client``:
+        the format of its events (the client's); ``scrubber``: what to remove from the message of
+        an error event the upstream sends midway; ``correlation``: the call's ties to the upstream
+        (None: a replay); ``price``: what its tokens cost; ``span``: its call's trace span (a
+        continuation's links to it)."""
         self.deployment = deployment
         self.head = head
+        self.rest = rest if rest is not None else []
         self.tail = tail
         self.started = started
         self.finished = finished
@@ -106,25 +114,46 @@ class Leg:
         """How it ended (None until ``end``)."""
         return self._result
 
-    async def events(self) -> AsyncGenerator[bytes, None]:
-        """Every event of the call; raises ``UpstreamError`` if the upstream fails midway."""
-        for event in self.head:
-            self._saw(event)
-            yield event
+    async def batches(self) -> Batches:
+        """Every event of the call, in batches (the head and what came with it first); raises
+        ``UpstreamError`` if the upstream fails midway, after the events before the failure."""
+        head = self.head
+        self._saw(head)
         if self.finished:
+            yield head
             return
-        deployment, scrubber, client = self.deployment, self.scrubber, self.client
-        async for event in self.tail:
-            failed = failure_in_event(event, client, deployment=deployment, scrubber=scrubber)
+        rest, failed = self._checked(self.rest)
+        yield head + rest if rest else head
+        if failed is not None:
+            raise failed
+        async for batch in self.tail:
+            batch, failed = self._checked(batch)
+            if batch:
+                yield batch
             if failed is not None:
                 raise failed
-            self._saw(event)
-            yield event
 
-    def _saw(self, event: bytes) -> None:
-        self._usage = self.client.event_usage(event, self._usage)
+    def _checked(self, batch: list[bytes]) -> tuple[list[bytes], UpstreamError | None]:
+        """The events of ``batch`` before its first error event (told to the observers), and that
+        event's failure (None: no error event)."""
+        deployment, scrubber, client = self.deployment, self.scrubber, self.client
+        for index, event in enumerate(batch):
+            failed = failure_in_event(event, client, deployment=deployment, scrubber=scrubber)
+            if failed is not None:
+                batch = batch[:index]
+                self._saw(batch)
+                return batch, failed
+        self._saw(batch)
+        return batch, None
+
+    def _saw(self, batch: list[bytes]) -> None:
+        usage, event_usage = self._usage, self.client.event_usage
+        for event in batch:
+            usage = event_usage(event, usage)
+        self._usage = usage
         for observer in self.observers:
-            observer.on_event(event)
+            for event in batch:
+                observer.on_event(event)
 
     async def end(self, outcome: StreamOutcome) -> StreamResult:
         """Close the upstream side and tell the observers how the call ended; later calls only
@@ -143,14 +172,14 @@ class Leg:
         return result
 
 
-async def _no_more_events() -> AsyncGenerator[bytes, None]:
+async def _no_more_events() -> Batches:
     return
     yield
 
 
 async def open_stream(
     deployment: Deployment,
-    events: AsyncGenerator[bytes, None],
+    batches: Batches,
     scrubber: Scrubber | None = None,
     client: WireFormat = _CHAT,
     *,
@@ -159,7 +188,7 @@ async def open_stream(
     span: AttemptSpan = NO_ATTEMPT,
     observers: Sequence[StreamObserver] = (),
 ) -> Leg:
-    """Read ``events`` (in the ``client``'s format) up to the first content event (within
+    """Read ``batches`` (in the ``client``'s format) up to the first content event (within
     ``first_chunk_timeout``): the leg, whose observers are told of its events from the first.
 
     ``scrubber``: what to remove from the message of an error event the upstream sends."""
@@ -167,21 +196,22 @@ async def open_stream(
     scrubber = Scrubber() if scrubber is None else scrubber
     try:
         async with asyncio.timeout(deployment.first_chunk_timeout):
-            head, finished = await _read_until_content(events, deployment, scrubber, client)
+            head, rest, finished = await _read_until_content(batches, deployment, scrubber, client)
     except TimeoutError as exc:
-        await events.aclose()
+        await batches.aclose()
         raise UpstreamTimeout(
             f"deployment {deployment.name} sent no content within {deployment.first_chunk_timeout:g}s",
             deployment=deployment.name,
         ) from exc
     except BaseException:
-        await events.aclose()
+        await batches.aclose()
         raise
     return Leg(
         deployment.name,
         head,
-        events,
+        batches,
         started,
+        rest=rest,
         finished=finished,
         client=client,
         scrubber=scrubber,
@@ -193,29 +223,31 @@ async def open_stream(
 
 
 async def _read_until_content(
-    events: AsyncGenerator[bytes, None], deployment: Deployment, scrubber: Scrubber, client: WireFormat
-) -> tuple[list[bytes], bool]:
-    """Events up to and including the first content event; True when the stream already ended.
+    batches: Batches, deployment: Deployment, scrubber: Scrubber, client: WireFormat
+) -> tuple[list[bytes], list[bytes], bool]:
+    """Events up to and including the first content event, those that came after it in the same
+    batch, and True when the stream already ended.
 
     Fails (retryably) on an error event, or once what is held passes ``max_response_size``
     (an upstream that sends only comments or empty chunks until ``first_chunk_timeout``)."""
     name = deployment.name
     head: list[bytes] = []
     held = 0
-    async for event in events:
-        held += len(event)
-        if held > deployment.max_response_size:
-            raise UpstreamError(
-                f"deployment {name} sent more than its max_response_size "
-                f"({deployment.max_response_size} bytes) before any content",
-                deployment=name,
-                code="upstream_response_too_large",
-            )
-        if (failed := failure_in_event(event, client, deployment=name, scrubber=scrubber)) is not None:
-            raise failed
-        head.append(event)
-        if client.is_final(event):
-            return head, True
-        if client.has_content(event):
-            return head, False
+    async for batch in batches:
+        for index, event in enumerate(batch):
+            held += len(event)
+            if held > deployment.max_response_size:
+                raise UpstreamError(
+                    f"deployment {name} sent more than its max_response_size "
+                    f"({deployment.max_response_size} bytes) before any content",
+                    deployment=name,
+                    code="upstream_response_too_large",
+                )
+            if (failed := failure_in_event(event, client, deployment=name, scrubber=scrubber)) is not None:
+                raise failed
+            head.append(event)
+            if client.is_final(event):
+                return head, [], True
+            if client.has_content(event):
+                return head, batch[index + 1 :], False
     raise UpstreamError(f"deployment {name} ended the stream before any content", deployment=name)

@@ -18,7 +18,7 @@ propagates and the stream ends with the error event, as without ``resume``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -29,6 +29,7 @@ from router.errors import UpstreamError
 from router.providers.correlation import Correlation
 from router.telemetry.labels import StreamOutcome
 from router.wire.formats import WireFormat
+from router.wire.sse import Batches
 from router.wire.usage import Usage
 
 
@@ -37,7 +38,7 @@ class Continuation:
     """A leg that continues a broken stream, and its events spliced into the client's."""
 
     leg: Leg
-    events: AsyncGenerator[bytes, None]
+    batches: Batches
 
 
 class Continuer(Protocol):
@@ -142,25 +143,20 @@ class OpenedStream:
         """How the stream ended (None until ``end``)."""
         return self._result
 
-    async def events(self) -> AsyncGenerator[bytes, None]:
-        """Every event for the client; raises ``UpstreamError`` if the upstream fails midway
-        (and no continuation takes over)."""
+    async def batches(self) -> Batches:
+        """Every event for the client, in the batches they came in; raises ``UpstreamError`` if
+        the upstream fails midway (and no continuation takes over)."""
         leg, resumer = self.committed.leg, self.committed.resumer
-        client, hide, observers = leg.client, self._hide_usage, self._observers
-        seen = None  # the usage as of the event before
+        client = leg.client
+        hiding = self._hide_usage
         try:
-            async with aclosing(leg.events()) as events:
-                async for event in events:
-                    if resumer is not None:
-                        resumer.note(event)
-                    for observer in observers:
-                        observer.on_event(event)
-                    usage = leg.usage
-                    if usage is not seen and hide and client.is_usage_only(event):
-                        seen = usage
-                        continue
-                    seen = usage
-                    yield event
+            async with aclosing(leg.batches()) as batches:
+                async for batch in batches:
+                    self._heard(batch)
+                    if hiding:
+                        batch = _without_usage_only(batch, client)
+                    if batch:
+                        yield batch
             return
         except UpstreamError as exc:
             if resumer is None:
@@ -173,19 +169,31 @@ class OpenedStream:
             continuation = await resumer.resume(broken, self._spent)
             leg = self._current = continuation.leg
             try:
-                async with aclosing(continuation.events) as events:
-                    async for event in events:
-                        resumer.note(event)
-                        for observer in observers:
-                            observer.on_event(event)
-                        before = self._usage
-                        usage = self._usage = client.event_usage(event, before)
-                        if usage is not before and hide and client.is_usage_only(event):
-                            continue
-                        yield event
+                async with aclosing(continuation.batches) as batches:
+                    async for batch in batches:
+                        usage = self._usage
+                        for event in batch:
+                            usage = client.event_usage(event, usage)
+                        self._usage = usage
+                        self._heard(batch)
+                        if hiding:
+                            batch = _without_usage_only(batch, client)
+                        if batch:
+                            yield batch
                 return
             except UpstreamError as exc:
                 broken = exc
+
+    def _heard(self, batch: list[bytes]) -> None:
+        """Tell the continuer and the observers of every event the client is sent."""
+        resumer = self.committed.resumer
+        if resumer is not None:
+            note = resumer.note
+            for event in batch:
+                note(event)
+        for observer in self._observers:
+            for event in batch:
+                observer.on_event(event)
 
     async def _end_leg(self, leg: Leg, outcome: StreamOutcome) -> None:
         self._current = None
@@ -214,3 +222,13 @@ class OpenedStream:
             )
             for observer in self._observers:
                 observer.on_end(result)
+
+
+def _without_usage_only(batch: list[bytes], client: WireFormat) -> list[bytes]:
+    """``batch`` less the chunks that only report usage (the gateway asked for them, the client
+    did not)."""
+    if not any(client.event_usage(event, None) is not None for event in batch):
+        return batch
+    return [
+        event for event in batch if client.event_usage(event, None) is None or not client.is_usage_only(event)
+    ]

@@ -12,7 +12,7 @@ Before any call, the request is translated for every wire API the groups that ma
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 
 import orjson
@@ -26,6 +26,7 @@ from router.providers.base import Provider
 from router.providers.correlation import Correlation
 from router.routing.rules import RoutedRequest, estimate_prompt_tokens
 from router.wire.dialect import Dialect
+from router.wire.sse import Batches
 
 Body = dict[str, Any]
 
@@ -111,14 +112,10 @@ class Conversation:
         answer = await provider.complete(self.body_of(provider, limits), correlation)
         return translated_answer(answer, provider.wire, self.dialect, provider.deployment.name)
 
-    def stream(
-        self, provider: Provider, limits: TargetLimits, correlation: Correlation
-    ) -> AsyncGenerator[bytes, None]:
+    def stream(self, provider: Provider, limits: TargetLimits, correlation: Correlation) -> Batches:
         return self.stream_of(provider, correlation, self.body_of(provider, limits))
 
-    def stream_of(
-        self, provider: Provider, correlation: Correlation, body: Body
-    ) -> AsyncGenerator[bytes, None]:
+    def stream_of(self, provider: Provider, correlation: Correlation, body: Body) -> Batches:
         """``body`` (in ``provider``'s wire API) streamed, its events in the client's dialect."""
         events = provider.stream(body, correlation)
         return translated_stream(events, provider.wire, self.dialect, provider.deployment.name)
@@ -137,9 +134,7 @@ class ContinuedStream:
     async def complete(self, provider: Provider, limits: TargetLimits, correlation: Correlation) -> bytes:
         raise NotImplementedError("a continuation is only streamed")
 
-    def stream(
-        self, provider: Provider, limits: TargetLimits, correlation: Correlation
-    ) -> AsyncGenerator[bytes, None]:
+    def stream(self, provider: Provider, limits: TargetLimits, correlation: Correlation) -> Batches:
         conversation = self._conversation
         body = self._rewrite(conversation.body_of(provider, limits))
         return conversation.stream_of(provider, correlation, body)
@@ -156,9 +151,7 @@ class Embeddings:
     async def complete(self, provider: Provider, limits: TargetLimits, correlation: Correlation) -> bytes:
         return await provider.embeddings(self.body, correlation)
 
-    def stream(
-        self, provider: Provider, limits: TargetLimits, correlation: Correlation
-    ) -> AsyncGenerator[bytes, None]:
+    def stream(self, provider: Provider, limits: TargetLimits, correlation: Correlation) -> Batches:
         raise NotImplementedError("embeddings are never streamed")
 
 
@@ -178,9 +171,7 @@ class CountTokens:
         chat = translate_request(body, Dialect.MESSAGES, Dialect.CHAT)
         return orjson.dumps({"input_tokens": estimate_prompt_tokens(chat)})
 
-    def stream(
-        self, provider: Provider, limits: TargetLimits, correlation: Correlation
-    ) -> AsyncGenerator[bytes, None]:
+    def stream(self, provider: Provider, limits: TargetLimits, correlation: Correlation) -> Batches:
         raise NotImplementedError("token counts are never streamed")
 
 
@@ -202,9 +193,7 @@ class GeminiCountTokens:
         chat = translate_request(request, Dialect.GEMINI, Dialect.CHAT)
         return orjson.dumps({"totalTokens": estimate_prompt_tokens(chat)})
 
-    def stream(
-        self, provider: Provider, limits: TargetLimits, correlation: Correlation
-    ) -> AsyncGenerator[bytes, None]:
+    def stream(self, provider: Provider, limits: TargetLimits, correlation: Correlation) -> Batches:
         raise NotImplementedError("token counts are never streamed")
 
 

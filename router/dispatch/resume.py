@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import Callable
 from contextlib import aclosing
 from typing import Any
 
@@ -59,6 +59,7 @@ from router.telemetry.metrics import Metrics
 from router.telemetry.tracing import AttemptSpan
 from router.wire.dialect import Dialect
 from router.wire.formats import WireFormat
+from router.wire.sse import Batches
 
 # Where a continuation can go: the wire API each way of continuing speaks.
 _WIRES = {Continues.PREFILL: Dialect.MESSAGES, Continues.PREFIX: Dialect.CHAT}
@@ -120,8 +121,8 @@ class Resumer:
         self._broken: list[str] = []  # deployments that broke this stream
         self._unread: list[bytes] = []  # events the client received, for the splicer to read at a break
         # Each event the client is sent: kept unread (a stream that never breaks costs no parsing
-        # and no call of ours: a list's append), or, once a continuation is relayed, followed by
-        # the splicer as it goes.
+        # and no call of ours: a list's append), or, once a continuation is relayed, nothing more
+        # (the splicer follows each event as it splices it: ``_spliced``).
         self.note: Callable[[bytes], None] = self._unread.append
         self.resumed: list[dict[str, Any]] = []  # for the access log
 
@@ -166,11 +167,11 @@ class Resumer:
             raise broken from None
         leg = won.value
         self._candidates.continued_on(request, won.winner)
-        self._serving, self._span, self.note = leg.deployment, leg.span, self._splicer.note
+        self._serving, self._span, self.note = leg.deployment, leg.span, _noted_as_spliced
         self.resumed.append({"from": failed, "to": leg.deployment, "at_chars": len(partial.text)})
         self._count(failed, leg.deployment, ResumeOutcome.SPLICED)
         self._splicer.begin(unsendable(partial, won.winner.deployment.continuation))
-        return Continuation(leg, self._spliced_events(leg))
+        return Continuation(leg, self._spliced(leg))
 
     async def _continuing(self, partial: Partial, spent: float) -> tuple[RoutedRequest, list[Member]]:
         """The request as its key's budget routes it now, and who may continue ``partial``, in
@@ -206,18 +207,32 @@ class Resumer:
         )
         return await self._calls.stream(attempt, call, self._wire_format, self._tokens, self._correlation())
 
-    async def _spliced_events(self, leg: Leg) -> AsyncGenerator[bytes, None]:
-        splice = self._splicer.splice
-        async with aclosing(leg.events()) as events:
-            async for event in events:
-                for out in splice(event):
-                    yield out
-        if self._announce:  # the last continuation ended the stream: say what was continued
-            for hop in self.resumed:
-                yield f": raceway resumed from {hop['from']} to {hop['to']}\n\n".encode()
+    async def _spliced(self, leg: Leg) -> Batches:
+        """``leg``'s events in the client's terms, each noted by the splicer as it is made: the
+        next is spliced from the state the one before left."""
+        splicer = self._splicer
+        async with aclosing(leg.batches()) as batches:
+            async for batch in batches:
+                spliced: list[bytes] = []
+                for event in batch:
+                    for out in splicer.splice(event):
+                        splicer.note(out)
+                        spliced.append(out)
+                if spliced:
+                    yield spliced
+        if self._announce and self.resumed:  # the last continuation ended the stream: say what was continued
+            yield [_announcement(hop) for hop in self.resumed]
 
     def _count(self, failed: str, to: str, outcome: ResumeOutcome) -> None:
         self._metrics.stream_resumes.labels(self._group.name, failed, to, outcome.value).inc()
+
+
+def _noted_as_spliced(event: bytes) -> None:
+    """A continuation's events are noted by the splicer as they are made (``Resumer._spliced``)."""
+
+
+def _announcement(hop: dict[str, Any]) -> bytes:
+    return f": raceway resumed from {hop['from']} to {hop['to']}\n\n".encode()
 
 
 async def _abandon(stream: Leg) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
 from typing import Any, Protocol
 
 from router.config.model import Deployment
 from router.providers.correlation import Correlation
 from router.wire.dialect import Dialect
+from router.wire.sse import Batches
 
 # A parsed, validated client request body (model not yet rewritten).
 RequestBody = dict[str, Any]
@@ -27,10 +27,9 @@ class Provider(Protocol):
         """A non-streaming answer, as JSON bytes."""
         ...
 
-    def stream(
-        self, body: RequestBody, correlation: Correlation | None = None
-    ) -> AsyncGenerator[bytes, None]:
-        """A streaming answer as complete SSE events (``b"data: ...\\n\\n"``).
+    def stream(self, body: RequestBody, correlation: Correlation | None = None) -> Batches:
+        """A streaming answer as complete SSE events (``b"data: ...\\n\\n"``), in the batches
+        they arrived in.
 
         The last event is the wire API's last (chat's ``data: [DONE]``, Anthropic's
         ``message_stop``...); a stream that ends without it raises ``UpstreamError``. Closing the

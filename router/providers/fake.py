@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import itertools
 import time
-from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
@@ -15,7 +14,7 @@ from router.config.model import Deployment, FakeSettings
 from router.providers.base import RequestBody
 from router.providers.correlation import Correlation
 from router.wire.dialect import Dialect
-from router.wire.sse import DONE_EVENT
+from router.wire.sse import DONE_EVENT, Batches
 
 _ids = itertools.count(1)
 
@@ -86,9 +85,7 @@ class FakeProvider:
             }
         )
 
-    async def stream(
-        self, body: RequestBody, correlation: Correlation | None = None
-    ) -> AsyncGenerator[bytes, None]:
+    async def stream(self, body: RequestBody, correlation: Correlation | None = None) -> Batches:
         reply, prompt_tokens = self._reply(body)
         envelope = self._envelope("chat.completion.chunk")
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -98,14 +95,17 @@ class FakeProvider:
 
         if self.settings.latency:
             await asyncio.sleep(self.settings.latency)
-        yield event([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
+        # What is ready at once goes in one batch: a batch ends before each ``chunk_delay``.
+        batch = [event([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])]
         words = reply.split(" ")
         for index, word in enumerate(words):
             if index and self.settings.chunk_delay:
+                yield batch
+                batch = []
                 await asyncio.sleep(self.settings.chunk_delay)
             piece = word if index == 0 else " " + word
-            yield event([{"index": 0, "delta": {"content": piece}, "finish_reason": None}])
-        yield event([{"index": 0, "delta": {}, "finish_reason": "stop"}])
+            batch.append(event([{"index": 0, "delta": {"content": piece}, "finish_reason": None}]))
+        batch.append(event([{"index": 0, "delta": {}, "finish_reason": "stop"}]))
         if include_usage:
             completion_tokens = estimate_tokens(reply)
             usage = {
@@ -113,8 +113,9 @@ class FakeProvider:
                 "completion_tokens": completion_tokens,
                 "total_tokens": prompt_tokens + completion_tokens,
             }
-            yield event([], usage=usage)
-        yield DONE_EVENT
+            batch.append(event([], usage=usage))
+        batch.append(DONE_EVENT)
+        yield batch
 
     async def embeddings(self, body: RequestBody, correlation: Correlation | None = None) -> bytes:
         raw_input = body.get("input")

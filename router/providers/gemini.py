@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import Mapping
 
 import aiohttp
 import orjson
@@ -25,6 +25,7 @@ from router.providers.base import RequestBody
 from router.providers.correlation import Correlation
 from router.providers.http import HTTPProvider
 from router.providers.upstream_errors import Scrubber, error_from_status
+from router.wire.sse import Batches
 
 _VERSIONED = re.compile(r"/v1(beta|alpha)?/?$")
 _RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
@@ -65,13 +66,11 @@ class GeminiProvider(HTTPProvider):
             max_retry_after=self.deployment.cooldown.max_retry_after,
         )
 
-    async def stream(
-        self, body: RequestBody, correlation: Correlation | None = None
-    ) -> AsyncGenerator[bytes, None]:
-        async with contextlib.aclosing(super().stream(body, correlation)) as events:
-            async for event in events:
-                if event.startswith(b"data:") or b"\ndata:" in event:
-                    yield event
+    async def stream(self, body: RequestBody, correlation: Correlation | None = None) -> Batches:
+        async with contextlib.aclosing(super().stream(body, correlation)) as batches:
+            async for batch in batches:
+                if kept := [event for event in batch if event.startswith(b"data:") or b"\ndata:" in event]:
+                    yield kept
 
     async def count_tokens(self, body: RequestBody, correlation: Correlation | None = None) -> bytes:
         """``:countTokens``, as Google counts them (a whole request inside names the model too)."""

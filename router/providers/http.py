@@ -1,5 +1,6 @@
 """Native providers: the body forwarded over the worker's pooled aiohttp session, its answer
-read (bounded) or its stream relayed event by event, in the deployment's own wire API.
+read (bounded) or its stream relayed as it comes (the events of one read in one batch), in the
+deployment's own wire API.
 
 Each of a deployment's timers governs its own phase of a call: ``connect_timeout`` the
 connection (aiohttp's ``sock_connect``); ``first_chunk_timeout`` the wait for the answer's
@@ -12,7 +13,7 @@ not idleness: a reasoning model may think longer than ``idle_timeout`` before it
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
 import aiohttp
@@ -25,7 +26,7 @@ from router.providers.correlation import Correlation
 from router.providers.upstream_errors import Scrubber, error_from_status
 from router.wire.dialect import Dialect
 from router.wire.formats import FORMATS
-from router.wire.sse import EventTooLarge, SSEBuffer
+from router.wire.sse import Batches, EventTooLarge, SSEBuffer
 
 
 @contextmanager
@@ -201,9 +202,7 @@ class HTTPProvider:
                     raise self._refusal(response, data)
                 return data
 
-    async def stream(
-        self, body: RequestBody, correlation: Correlation | None = None
-    ) -> AsyncGenerator[bytes, None]:
+    async def stream(self, body: RequestBody, correlation: Correlation | None = None) -> Batches:
         name = self.deployment.name
         with translate_errors(self.deployment):
             async with self._session.post(
@@ -222,11 +221,15 @@ class HTTPProvider:
                 chunks = received_chunks(response.content)
                 begun = False  # content has come: from now on, silences are timed
                 while (chunk := await next_chunk(chunks, self.deployment, idle=begun)) is not None:
-                    for event in buffer.feed(chunk):
+                    if not (events := buffer.feed(chunk)):
+                        continue
+                    # An error event is the dispatch's to judge, as for every provider.
+                    for index, event in enumerate(events):
                         begun = begun or has_content(event)
-                        yield event  # an error event is the dispatch's to judge, as for every provider
                         if is_final(event):
+                            yield events[: index + 1]
                             return
+                    yield events
         raise UpstreamError(f"deployment {name} ended the stream before its last event", deployment=name)
 
     async def close(self) -> None:

@@ -10,7 +10,7 @@ import importlib
 import logging
 import os
 import traceback
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
@@ -24,7 +24,7 @@ from router.providers.correlation import Correlation
 from router.providers.litellm_params import CHAT, EMBEDDINGS, Surface, litellm_arguments
 from router.providers.upstream_errors import Scrubber, error_from_status
 from router.wire.dialect import Dialect
-from router.wire.sse import DONE_EVENT
+from router.wire.sse import DONE_EVENT, Batches
 
 logger = logging.getLogger("raceway.litellm")
 
@@ -129,16 +129,14 @@ class LiteLLMProvider:
             _answered(correlation, response)
             return orjson.dumps(response.model_dump(exclude_none=True))
 
-    async def stream(
-        self, body: RequestBody, correlation: Correlation | None = None
-    ) -> AsyncGenerator[bytes, None]:
+    async def stream(self, body: RequestBody, correlation: Correlation | None = None) -> Batches:
         arguments = self._arguments(body, CHAT, correlation)
         with translate_errors(self.deployment, self._scrubber, correlation):
             stream = await self._litellm.acompletion(messages=body["messages"], stream=True, **arguments)
             _answered(correlation, stream)
-            async for chunk in stream:
-                yield b"data: " + orjson.dumps(chunk.model_dump(exclude_none=True)) + b"\n\n"
-        yield DONE_EVENT
+            async for chunk in stream:  # litellm hands on its chunks one at a time
+                yield [b"data: " + orjson.dumps(chunk.model_dump(exclude_none=True)) + b"\n\n"]
+        yield [DONE_EVENT]
 
     async def embeddings(self, body: RequestBody, correlation: Correlation | None = None) -> bytes:
         arguments = self._arguments(body, EMBEDDINGS, correlation)

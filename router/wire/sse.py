@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
-from typing import Any
+from collections.abc import AsyncGenerator
+from typing import Any, TypeAlias
 
 import orjson
 
 DONE_EVENT = b"data: [DONE]\n\n"
+
+Batches: TypeAlias = AsyncGenerator[list[bytes], None]
+"""A stream's complete events in the batches they came in (what one upstream read brought, never
+empty): each layer does its work per event and hands the batch on whole, so that the relay
+writes it to the client at once."""
 
 
 class EventTooLarge(Exception):
@@ -69,14 +74,6 @@ class SSEBuffer:
     def pending(self) -> bytes:
         """Bytes of an unfinished event (non-empty at the end of a cut stream)."""
         return bytes(self._pending)
-
-
-async def sse_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
-    """Complete SSE events from arbitrary chunks, in order."""
-    buffer = SSEBuffer()
-    async for chunk in chunks:
-        for event in buffer.feed(chunk):
-            yield event
 
 
 def is_done(event: bytes) -> bool:
