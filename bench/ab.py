@@ -1,12 +1,16 @@
 """Interleaved A/B of the pass-through hot path: an earlier build against this checkout.
 
-    python bench/ab.py BASE_REV [--rounds 4] [--seconds 5] [--workers 2]
+    python bench/ab.py BASE_REV [--rounds 4] [--seconds 5] [--workers 2] [--stream] [--model c0]
 
 BASE_REV is checked out into a temporary git worktree; both builds serve the same config
 (native pass-through to the 0 ms fake upstream, no cache, no keys) at the same time, and
 wrk -t2 -c64 loads one of them at a time, alternating which goes first each round, so a
 change in the machine's speed hits both alike. The steady figure is the gateway's CPU per
-request (user + system of the whole process tree, from /proc). Needs Debian's wrk.
+request (user + system of the whole process tree, from /proc). ``--stream`` asks for streams
+instead (20 chunks 10 ms apart; ``--model s0`` back to back): the figure is then CPU per
+stream. ``--model c0`` asks the group behind the response cache (``always``): after the first,
+every answer is a replay; ``--model b0`` an upstream that writes a whole stream at once. Needs
+Debian's wrk.
 """
 
 from __future__ import annotations
@@ -28,9 +32,9 @@ def worktree(revision: str, into: Path) -> Path:
     return into
 
 
-def measure(server: Server, seconds: int) -> tuple[float, float]:
+def measure(server: Server, model: str, seconds: int, stream: bool) -> tuple[float, float]:
     """(requests/s, CPU ms per request) of one wrk run against ``server``."""
-    (rps, _, _), cpu, _ = measure_cpu(server, lambda: wrk(server.url, "m0", 64, seconds))
+    (rps, _, _), cpu, _ = measure_cpu(server, lambda: wrk(server.url, model, 64, seconds, stream=stream))
     return rps, cpu / (rps * seconds) * 1000
 
 
@@ -42,6 +46,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--stream", action="store_true", help="20-chunk streams instead of JSON answers")
+    parser.add_argument(
+        "--model",
+        choices=["m0", "s0", "c0", "b0"],
+        default="m0",
+        help="m0 streams 20 chunks 10 ms apart; s0 back to back; c0: answers from the cache; "
+        "b0: an upstream that sends a stream in one write",
+    )
     args = parser.parse_args()
     revision = subprocess.run(
         ["git", "-C", str(REPO), "rev-parse", "--short", args.base],
@@ -61,15 +73,19 @@ def main() -> None:
                 server, _ = start_raceway(config, free_port(), workdir, args.workers, source=source)
                 servers.append(server)
                 builds[name] = server
-                wrk(server.url, "m0", 64, 2)  # warm-up
+                wrk(server.url, args.model, 64, 2, stream=args.stream)  # warm-up
             results: dict[str, list[tuple[float, float]]] = {name: [] for name in builds}
             for round_index in range(args.rounds):
                 order = list(builds) if round_index % 2 == 0 else list(reversed(builds))
                 for name in order:
-                    results[name].append(measure(builds[name], args.seconds))
+                    results[name].append(measure(builds[name], args.model, args.seconds, args.stream))
     finally:
         subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(base_tree)], check=False)
-    print(f"wrk -t2 -c64, {args.seconds} s a run, {args.rounds} interleaved rounds, {args.workers} workers")
+    what = ("20-chunk streams" if args.stream else "JSON answers") + (
+        " from the cache" if args.model == "c0" else ""
+    )
+    print(f"{what}, wrk -t2 -c64, {args.seconds} s a run, {args.rounds} interleaved rounds, ", end="")
+    print(f"{args.workers} workers")
     print("| build | requests/s per round | CPU ms/request per round | median CPU ms/request |")
     print("|---|---|---|---|")
     medians = {}

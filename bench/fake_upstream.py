@@ -4,7 +4,8 @@ The latency of an answer comes from the model name, so one server plays every
 deployment: ``bench-50ms`` answers after 50 ms; ``bench-tail-50ms-1000ms-5pct`` answers
 after 50 ms but takes 1,000 ms for 5 % of requests; ``bench-fail-30pct`` answers 500 for
 30 % of requests. Streams send ``--chunks`` content chunks ``--chunk-delay-ms`` apart
-(``gap0ms`` in the model name overrides the gap). ``POST /v1/chat/completions`` answers in
+(``gap0ms`` in the model name overrides the gap; ``burst`` in a chat model's name sends the whole
+stream in one write, as an upstream behind a buffering proxy does). ``POST /v1/chat/completions`` answers in
 OpenAI's chat format, ``POST /v1/messages`` in Anthropic's Messages format: the same text
 ("pong"), the same delays and failures, and a stream of the same ``--chunks`` content deltas
 (message_start, content_block_start, N content_block_delta, content_block_stop,
@@ -130,7 +131,15 @@ def build_app(chunks: int, chunk_delay: float) -> web.Application:
             "created": int(time.time()),
             "model": model,
         }
-        await response.write(
+        held: list[bytes] = []  # a burst's events, written at once at the end
+
+        async def send(event: bytes) -> None:
+            if "burst" in model:
+                held.append(event)
+            else:
+                await response.write(event)
+
+        await send(
             b"data: "
             + orjson.dumps({**head, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})
             + b"\n\n"
@@ -139,9 +148,11 @@ def build_app(chunks: int, chunk_delay: float) -> web.Application:
             if index and gap:
                 await asyncio.sleep(gap)
             delta = {"index": 0, "delta": {"content": f"tok{index} "}, "finish_reason": None}
-            await response.write(b"data: " + orjson.dumps({**head, "choices": [delta]}) + b"\n\n")
+            await send(b"data: " + orjson.dumps({**head, "choices": [delta]}) + b"\n\n")
         done = {"index": 0, "delta": {}, "finish_reason": "stop"}
-        await response.write(b"data: " + orjson.dumps({**head, "choices": [done]}) + b"\n\ndata: [DONE]\n\n")
+        await send(b"data: " + orjson.dumps({**head, "choices": [done]}) + b"\n\ndata: [DONE]\n\n")
+        if held:
+            await response.write(b"".join(held))
         await response.write_eof()
         return response
 

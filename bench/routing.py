@@ -1,10 +1,11 @@
 """Routing benchmark: tail latency under round_robin, race and hedge; fallback under failures.
 
 Two fake upstreams with heavy-tailed latency (50 ms, but 1,000 ms for 5 % of requests)
-serve two deployments; concurrency 32, a fixed number of requests per strategy. The
-number of upstream calls per request comes from Raceway's own metrics.
+serve two deployments (three for ``hedge3``, which may start a third call when the first two
+are both slow); concurrency 32, a fixed number of requests per strategy. The number of upstream
+calls per request comes from Raceway's own metrics.
 
-    python bench/routing.py [--requests 3000]
+    python bench/routing.py [--requests 3000] [--groups hedge hedge3]
 """
 
 from __future__ import annotations
@@ -32,14 +33,20 @@ server: {{graceful_timeout: 5s}}
 deployments:
   - {{name: tail-a, provider: openai, base_url: "http://127.0.0.1:{port_a}/v1", model: {TAIL}}}
   - {{name: tail-b, provider: openai, base_url: "http://127.0.0.1:{port_b}/v1", model: {TAIL}}}
+  - {{name: tail-c, provider: openai, base_url: "http://127.0.0.1:{port_a}/v1", model: {TAIL}}}
   - {{name: flaky, provider: openai, base_url: "http://127.0.0.1:{port_a}/v1", model: {FLAKY}}}
   - {{name: steady, provider: openai, base_url: "http://127.0.0.1:{port_b}/v1", model: {STEADY}}}
 models:
   - {{name: rr, deployments: [tail-a, tail-b], strategy: round_robin}}
   - {{name: race, deployments: [tail-a, tail-b], strategy: race}}
   - {{name: hedge, deployments: [tail-a, tail-b], strategy: hedge, hedge_delay: auto}}
+  - {{name: hedge3, deployments: [tail-a, tail-b, tail-c], strategy: hedge, hedge_delay: auto,
+      max_parallel: 3}}
   - {{name: fallback, deployments: [flaky, steady], strategy: fallback}}
 """
+
+
+GROUPS = ("rr", "race", "hedge", "hedge3", "fallback")
 
 
 def upstream_calls(gateway: Server) -> float:
@@ -57,6 +64,7 @@ def main() -> None:
     )
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--groups", nargs="+", choices=GROUPS, default=list(GROUPS))
     args = parser.parse_args()
     report = [
         f"### Routing: {args.requests} requests per strategy at concurrency {args.concurrency}, "
@@ -71,7 +79,7 @@ def main() -> None:
         gateway, _ = start_raceway(config(port_a, port_b), free_port(), workdir, workers=2)
         servers.append(gateway)
         time.sleep(0.5)
-        for group in ("rr", "race", "hedge", "fallback"):
+        for group in args.groups:
             before = upstream_calls(gateway)
             body = {"model": group, "messages": [{"role": "user", "content": "ping"}]}
             result = asyncio.run(

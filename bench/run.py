@@ -48,6 +48,7 @@ MODELS = {
     "s10": "bench-0ms-gap10ms",
     "s0": "bench-0ms-gap0ms",
     "s100": "bench-0ms-gap100ms",  # 2-second streams (bench/floor.py's capacity scenario)
+    "b0": "bench-0ms-burst",  # a stream's events in one write (bench/ab.py --stream --model b0)
 }
 
 
@@ -113,9 +114,13 @@ def start_litellm(port: int, upstream_port: int, workdir: Path, workers: int) ->
 # -- scenarios -----------------------------------------------------------------
 
 
-def wrk(url: str, model: str, connections: int, seconds: int) -> tuple[float, float, float]:
-    """(requests/s, p50 ms, p99 ms) from wrk posting a small chat request."""
-    body = f'{{"model": "{model}", "messages": [{{"role": "user", "content": "ping"}}]}}'
+def wrk(
+    url: str, model: str, connections: int, seconds: int, *, stream: bool = False
+) -> tuple[float, float, float]:
+    """(requests/s, p50 ms, p99 ms) from wrk posting a small chat request (``stream``: asking for
+    a stream, which wrk reads whole)."""
+    tail = ', "stream": true' if stream else ""
+    body = f'{{"model": "{model}", "messages": [{{"role": "user", "content": "ping"}}]{tail}}}'
     lua = (
         f'wrk.method = "POST"\nwrk.body = \'{body}\'\nwrk.headers["Content-Type"] = "application/json"\n'
         "done = function(summary, latency, requests)\n"

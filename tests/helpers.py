@@ -5,6 +5,7 @@ from __future__ import annotations
 from router.config.model import Deployment, FakeSettings
 from router.config.model_groups import ModelGroup
 from router.config.secret import Secret
+from router.wire.sse import Batches
 
 
 def native(name: str, base_url: str, model: str | None = None, **overrides: object) -> Deployment:
@@ -31,3 +32,8 @@ def group(name: str, *deployments: str) -> ModelGroup:
 
 
 CHAT = {"model": "public", "messages": [{"role": "user", "content": "ping"}]}
+
+
+async def events_of(batches: Batches) -> list[bytes]:
+    """Every event of a stream, its batches (one per upstream read) run together."""
+    return [event async for batch in batches for event in batch]

@@ -69,7 +69,11 @@ async def test_a_stream_is_relayed_to_message_stop(
     upstream: FakeUpstream, session: aiohttp.ClientSession
 ) -> None:
     upstream.script("claude-up", Behaviour(reply="one two"))
-    events = [event async for event in claude(upstream, session).stream({**MESSAGE, "stream": True})]
+    events = [
+        event
+        async for batch in claude(upstream, session).stream({**MESSAGE, "stream": True})
+        for event in batch
+    ]
     assert events[0].startswith(b"event: message_start")
     assert events[-1].startswith(b"event: message_stop")
 
@@ -79,7 +83,7 @@ async def test_a_stream_that_ends_before_message_stop_is_a_failure(
 ) -> None:
     upstream.script("claude-up", Behaviour(reply="one two", end_without_done=True))
     with pytest.raises(UpstreamError, match="ended the stream before its last event"):
-        async for _event in claude(upstream, session).stream({**MESSAGE, "stream": True}):
+        async for _batch in claude(upstream, session).stream({**MESSAGE, "stream": True}):
             pass
 
 

@@ -281,6 +281,23 @@ async def test_an_error_event_after_content_raises_from_the_stream_and_is_not_re
 
 
 @on_virtual_time
+async def test_an_error_event_in_the_read_that_brought_the_first_content_cuts_the_stream_after_it() -> None:
+    opened = await open_stream(ANY_PROVIDER, read_together([CONTENT, ERROR, CONTENT, DONE_EVENT]))
+    relayed: list[bytes] = []
+    with pytest.raises(UpstreamError) as caught:
+        async for batch in opened.batches():
+            relayed.extend(batch)
+    assert relayed == [CONTENT] and caught.value.code == "upstream_stream_error"
+    await opened.end(StreamOutcome.CUT)
+
+
+async def read_together(*reads: list[bytes]) -> Batches:
+    """An upstream whose reads each bring one of ``reads``."""
+    for batch in reads:
+        yield batch
+
+
+@on_virtual_time
 async def test_a_null_error_is_no_error() -> None:
     null = b'data: {"choices": [{"index": 0, "delta": {"role": "assistant"}}], "error": null}\n\n'
     opened = await open_stream(ANY_PROVIDER, scripted(null, CONTENT, null, DONE_EVENT))

@@ -21,7 +21,7 @@ from router.providers.correlation import Correlation
 from router.providers.litellm_adapter import LiteLLMProvider, load_litellm, translate_errors
 from router.providers.upstream_errors import Scrubber
 from tests.anthropic_upstream import message_stream
-from tests.helpers import CHAT
+from tests.helpers import CHAT, events_of
 
 ANTHROPIC_URL = "https://api.anthropic.com/v1/messages"
 GEMINI_URL = r"https://generativelanguage\.googleapis\.com/v1beta/models/gemini-2\.0-flash:.*"
@@ -93,7 +93,7 @@ async def test_anthropic_stream_becomes_openai_chunks(litellm: ModuleType, mock:
             200, content=anthropic_stream("Hello", " world"), headers={"content-type": "text/event-stream"}
         )
     )
-    events = [event async for batch in claude(litellm).stream({**CHAT, "stream": True}) for event in batch]
+    events = await events_of(claude(litellm).stream({**CHAT, "stream": True}))
     assert events[-1] == b"data: [DONE]\n\n"
     chunks = [orjson.loads(event[6:]) for event in events[:-1]]
     assert all(chunk["object"] == "chat.completion.chunk" for chunk in chunks)
@@ -134,7 +134,7 @@ async def test_gemini_stream(litellm: ModuleType, mock: respx.MockRouter) -> Non
             200, content=chunk("Hi") + chunk(" there", "STOP"), headers={"content-type": "text/event-stream"}
         )
     )
-    events = [event async for batch in gemini(litellm).stream({**CHAT, "stream": True}) for event in batch]
+    events = await events_of(gemini(litellm).stream({**CHAT, "stream": True}))
     chunks = [orjson.loads(event[6:]) for event in events[:-1]]
     assert (
         "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c.get("choices"))
@@ -198,7 +198,11 @@ async def test_the_trace_context_reaches_anthropic_and_its_request_id_comes_back
     route = mock.post(ANTHROPIC_URL).mock(return_value=answer)
     correlation = Correlation(TRACE)
     if stream:
-        assert [event async for event in claude(litellm).stream({**CHAT, "stream": True}, correlation)]
+        assert [
+            event
+            async for batch in claude(litellm).stream({**CHAT, "stream": True}, correlation)
+            for event in batch
+        ]
     else:
         assert await claude(litellm).complete(CHAT, correlation)
     sent = route.calls.last.request.headers

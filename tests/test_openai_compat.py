@@ -8,7 +8,7 @@ from router.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected, 
 from router.providers.correlation import Correlation
 from router.providers.factory import open_session
 from router.providers.openai_compat import OpenAICompatibleProvider
-from tests.helpers import CHAT, native
+from tests.helpers import CHAT, events_of, native
 from tests.upstream import Behaviour, FakeUpstream
 
 
@@ -34,7 +34,7 @@ async def test_stream_yields_whole_events_ending_with_done(
 ) -> None:
     upstream.script("up-a", Behaviour(reply="one two three"))
     provider = OpenAICompatibleProvider(native("up-a", upstream.base_url), session)
-    events = [event async for event in provider.stream({**CHAT, "stream": True})]
+    events = await events_of(provider.stream({**CHAT, "stream": True}))
     assert events[-1] == b"data: [DONE]\n\n"
     assert all(event.endswith(b"\n\n") for event in events)
     contents = [orjson.loads(e[6:])["choices"][0]["delta"].get("content") for e in events[1:-2]]
@@ -48,8 +48,8 @@ async def test_cut_stream_raises_instead_of_ending_quietly(
     provider = OpenAICompatibleProvider(native("up-a", upstream.base_url), session)
     received: list[bytes] = []
     with pytest.raises(UpstreamError):
-        async for event in provider.stream({**CHAT, "stream": True}):
-            received.append(event)
+        async for batch in provider.stream({**CHAT, "stream": True}):
+            received.extend(batch)
     assert len(received) == 3  # role chunk + two words; the half event is never yielded
 
 
@@ -157,8 +157,8 @@ async def test_an_endless_stream_line_fails_once_past_max_response_size(
     provider = OpenAICompatibleProvider(native("up-a", upstream.base_url, max_response_size=LIMIT), session)
     received: list[bytes] = []
     with pytest.raises(UpstreamError) as caught:
-        async for event in provider.stream({**CHAT, "stream": True}):
-            received.append(event)
+        async for batch in provider.stream({**CHAT, "stream": True}):
+            received.extend(batch)
     assert caught.value.code == "upstream_response_too_large" and caught.value.retryable
     assert all(b"xxx" not in event for event in received)  # perhaps the role chunk, never the line
     await upstream.disconnected("up-a")
@@ -170,7 +170,7 @@ async def test_an_error_event_midway_is_passed_on_for_the_dispatch_to_judge(
     error = {"error": {"message": "bad key sk-test-upstream-key", "type": "server_error"}}
     upstream.script("up-a", Behaviour(reply="one two three", error_after=2, error=error))
     provider = OpenAICompatibleProvider(native("up-a", upstream.base_url), session)
-    received = [event async for event in provider.stream({**CHAT, "stream": True})]
+    received = await events_of(provider.stream({**CHAT, "stream": True}))
     assert b"bad key" in received[-2] and received[-1] == b"data: [DONE]\n\n"  # judged in ``open_stream``
 
 
@@ -186,7 +186,9 @@ async def test_a_call_carries_the_trace_context_and_notes_the_upstreams_ids(
     provider = OpenAICompatibleProvider(native("up-a", upstream.base_url), session)
     correlation = Correlation(TRACE, keep_ratelimit=True)
     if stream:
-        assert [event async for event in provider.stream({**CHAT, "stream": True}, correlation)]
+        assert [
+            event async for batch in provider.stream({**CHAT, "stream": True}, correlation) for event in batch
+        ]
     else:
         assert await provider.complete(CHAT, correlation)
     (seen,) = upstream.requests
