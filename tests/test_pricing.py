@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from router.config.model import Deployment, Price
-from router.spend.pricing import entries_of, litellm_table_for, price_of
+from router.spend.pricing import entries_of, litellm_table_for, names_in, price_of
 
 
 def installed_table() -> Path:
@@ -50,3 +50,28 @@ def test_the_table_is_read_only_for_models_not_looked_up_yet(tmp_path: Path) -> 
     assert litellm_table_for([m, configured], known, path=table) == known
     with pytest.raises(FileNotFoundError):
         litellm_table_for([Deployment(name="c", provider="openai", model="n")], known, path=table)
+
+
+def test_a_table_that_never_names_the_model_is_not_parsed(tmp_path: Path) -> None:
+    table = tmp_path / "table.json"
+    table.write_text('{"openai/m": {"input_cost_per_token": 1e-06}, broken')
+    local = Deployment(name="a", provider="vllm", model="qwen")
+    assert litellm_table_for([local], path=table) == {"vllm/qwen": None, "qwen": None}
+    with pytest.raises(ValueError):  # named: it is read, and found broken
+        litellm_table_for([Deployment(name="b", provider="openai", model="m")], path=table)
+
+
+@pytest.mark.parametrize(
+    ("written", "key"),
+    [
+        (r"openai\/m", "openai/m"),
+        (r"op\u0065nai/m", "openai/m"),
+        ("openai/m", "openai/m"),
+        (r"a\"b", 'a"b'),
+        (r"a\\b", "a\\b"),
+    ],
+)
+def test_a_name_written_with_escapes_is_found(tmp_path: Path, written: str, key: str) -> None:
+    text = '{"other": {"a": "' + r"\\" + '"}, "' + written + '": {"input_cost_per_token": 2e-06}}'
+    assert key in names_in(text.encode(), {key})
+    assert entries_of(text, {key}) == {key: {"input_cost_per_token": 2e-06}}
