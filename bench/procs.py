@@ -175,9 +175,12 @@ def start_raceway(
     """Raceway on ``config_text``; returns the server and its cold start in seconds.
 
     ``source``: the checkout whose ``router`` package runs (``python -m`` imports it from there).
+    Each gets a state directory of its own in ``workdir`` (its request log, ``XDG_STATE_HOME``):
+    two servers of one run, or runs one after another, never share one SQLite file.
     """
     config = workdir / f"raceway-{port}.yaml"
     config.write_text(config_text)
+    env = {**os.environ, "XDG_STATE_HOME": str(workdir / f"state-{port}")}
     started = time.perf_counter()
     process = subprocess.Popen(
         [
@@ -193,6 +196,7 @@ def start_raceway(
             str(workers),
         ],
         cwd=source,
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

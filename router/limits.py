@@ -15,11 +15,12 @@ import asyncio
 import enum
 import math
 from collections import deque
-from typing import Protocol
-
-from aiolimiter import AsyncLimiter
+from typing import TYPE_CHECKING, Protocol
 
 from router.errors import Saturated
+
+if TYPE_CHECKING:
+    from aiolimiter import AsyncLimiter
 
 
 class SaturationReason(enum.StrEnum):
@@ -126,8 +127,8 @@ class RateLimit:
     def __init__(self, rpm: int | None, tpm: int | None, *, share: int = 1, wait: float = 0.0) -> None:
         self.rpm = per_worker(rpm, share)
         self.tpm = per_worker(tpm, share)
-        self.requests = AsyncLimiter(self.rpm, 60) if self.rpm else None
-        self.tokens = AsyncLimiter(self.tpm, 60) if self.tpm else None
+        self.requests = _per_minute_bucket(self.rpm)
+        self.tokens = _per_minute_bucket(self.tpm)
         self.wait = wait
         self._balance = 0  # tokens used beyond (or, negative, below) what was charged
 
@@ -183,6 +184,16 @@ class RateLimit:
         if self.tokens is not None:
             wait = max(wait, _refill_time(self.tokens, self._charge(tokens)))
         return wait
+
+
+def _per_minute_bucket(rate: int | None) -> AsyncLimiter | None:
+    """A leaky bucket of ``rate`` per minute, none without a rate. aiolimiter is imported with
+    the first one: its import reads every installed distribution's metadata (~10 ms)."""
+    if not rate:
+        return None
+    from aiolimiter import AsyncLimiter
+
+    return AsyncLimiter(rate, 60)
 
 
 def _refill_time(bucket: AsyncLimiter, amount: float) -> float:

@@ -90,7 +90,16 @@ def test_version_is_the_installed_distributions() -> None:
 
 # What only a worker uses: the supervisor, which parses the command line and the config and
 # spawns the workers, loads none of it, so the workers start sooner (cold start).
-WORKER_ONLY = ("aiohttp", "hypercorn", "litellm", "opentelemetry", "prometheus_client", "redis", "starlette")
+WORKER_ONLY = (
+    "aiohttp",
+    "asyncio",
+    "hypercorn",
+    "litellm",
+    "opentelemetry",
+    "prometheus_client",
+    "redis",
+    "starlette",
+)
 SUPERVISOR = """
 import sys
 import router.__main__ as cli

@@ -8,7 +8,7 @@ from router.config.load import parse_config
 from router.config.model import Deployment
 from router.dialects.translate.targets import ANY_TARGET, TargetLimits
 from router.fleet.targets import target_limits
-from router.spend.pricing import litellm_price_table
+from router.spend.pricing import litellm_table_for
 
 
 def deployment(text: str) -> Deployment:
@@ -26,7 +26,8 @@ def deployment(text: str) -> Deployment:
     ],
 )
 def test_the_table_says_what_a_known_model_accepts(model: str, expected: TargetLimits) -> None:
-    found = target_limits(deployment(f"{{name: d, provider: openai, model: {model}}}"), litellm_price_table())
+    asked = deployment(f"{{name: d, provider: openai, model: {model}}}")
+    found = target_limits(asked, litellm_table_for([asked]))
     assert found == expected
 
 
@@ -35,7 +36,7 @@ def test_the_deployment_overrides_the_table() -> None:
         "{name: d, provider: openai, model: gpt-4o, max_output_tokens: 4000, reasoning: true}"
     )
     assert configured.max_output_tokens == 4000 and configured.reasoning is True
-    assert target_limits(configured, litellm_price_table()) == TargetLimits(
+    assert target_limits(configured, litellm_table_for([configured])) == TargetLimits(
         max_output_tokens=4000, reasoning=True
     )
     local = deployment(

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from aiohttp.streams import StreamReader
 
-from router.providers.http import received_chunks
+from router.providers.http import received
 
 EVENT = b'data: {"choices":[{"index":0,"delta":{"content":"one two"}}]}\n\n'
 
@@ -31,20 +31,19 @@ async def test_aiohttp_alone_raises_the_cut_before_what_it_received() -> None:
 
 async def test_what_arrived_before_a_cut_comes_first_then_the_cut() -> None:
     reader = await cut_after(EVENT)
-    chunks = received_chunks(reader)
-    assert await anext(chunks) == EVENT
+    assert await received(reader) == EVENT
     with pytest.raises(aiohttp.ClientPayloadError):
-        await anext(chunks)
+        await received(reader)
 
 
 async def test_a_cut_with_nothing_held_is_raised_at_once() -> None:
     reader = await cut_after(b"")
     with pytest.raises(aiohttp.ClientPayloadError):
-        await anext(received_chunks(reader))
+        await received(reader)
 
 
 async def test_a_whole_stream_is_read_to_its_end() -> None:
     reader = StreamReader(mock.Mock(), 2**16, loop=asyncio.get_running_loop())
     reader.feed_data(EVENT)
     reader.feed_eof()
-    assert [chunk async for chunk in received_chunks(reader)] == [EVENT]
+    assert [await received(reader), await received(reader)] == [EVENT, b""]

@@ -23,7 +23,7 @@ from router.routing.strategies import (
     Weighted,
     strategy_for,
 )
-from router.spend.pricing import litellm_price_table, price_of
+from router.spend.pricing import litellm_table_for, price_of
 
 TRAITS = RequestTraits(stream=False, prompt_tokens=100)
 
@@ -116,10 +116,11 @@ def test_cost_picks_the_cheaper_and_unknown_prices_last() -> None:
 
 
 def test_prices_come_from_litellms_table_unless_configured() -> None:
-    table = litellm_price_table()
     mini = Deployment(name="x", provider="openai", model="gpt-4o-mini")
     big = Deployment(name="y", provider="openai", model="gpt-4o")
     own = Deployment(name="z", provider="openai", model="gpt-4o", price=Price(input=0.01, output=0.02))
+    unknown = Deployment(name="n", provider="vllm", model="my-finetune")
+    table = litellm_table_for([mini, big, own, unknown])
     mini_price, big_price = price_of(mini, table), price_of(big, table)
     assert mini_price == Price(
         input=pytest.approx(0.15),  # type: ignore[arg-type]
@@ -128,7 +129,7 @@ def test_prices_come_from_litellms_table_unless_configured() -> None:
     )
     assert big_price is not None and big_price.input > mini_price.input  # type: ignore[union-attr]
     assert price_of(own, table) == Price(input=0.01, output=0.02)
-    assert price_of(Deployment(name="n", provider="vllm", model="my-finetune"), table) is None
+    assert price_of(unknown, table) is None
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,6 @@ counted by reason (``raceway_hedges_skipped_total``) and noted on the request's 
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable, Sequence
 
 from router.config.model_groups import ModelGroup
@@ -127,6 +126,8 @@ def prior(group: ModelGroup, stream: bool, member: Member, candidates: Sequence[
         if other is not member and len(other.stats.window(stream)) >= HEDGE_MIN_SAMPLES
     ]
     if known:
+        import statistics  # here, not at the top: it loads fractions and decimal, for this median only
+
         return statistics.median(known)
     return HEDGE_PRIOR_FACTOR * group.hedge_min_delay
 

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from router.config.model import Deployment, GatewayConfig, Price
 from router.dialects.translate.targets import ANY_TARGET, TargetLimits
@@ -17,7 +18,7 @@ from router.limits import ConcurrencyGate, Limiter, RateLimit, per_worker
 from router.providers.base import Provider
 from router.providers.factory import ProviderFactory
 from router.providers.upstream_errors import Scrubber
-from router.spend.pricing import litellm_price_table, price_of
+from router.spend.pricing import litellm_table_for, price_of
 from router.state.backend import StateBackend
 
 logger = logging.getLogger("raceway.fleet")
@@ -63,10 +64,15 @@ class Member:
 
 
 def _new_member(
-    deployment: Deployment, factory: ProviderFactory, clock: Clock, share: int, state: StateBackend
+    deployment: Deployment,
+    factory: ProviderFactory,
+    table: dict[str, Any],
+    clock: Clock,
+    share: int,
+    state: StateBackend,
 ) -> Member:
+    """``table``: litellm's bundled entries for the deployment (``litellm_table_for``)."""
     limits = deployment.limits
-    table = litellm_price_table()
     return Member(
         deployment=deployment,
         provider=factory.build(deployment),
@@ -101,12 +107,15 @@ class Fleet:
         clock: Clock,
         share: int,
         state: StateBackend,
+        table: dict[str, Any] | None = None,
     ) -> None:
+        """``table``: the entries of litellm's table read so far (``litellm_table_for``)."""
         self.factory = factory
         self._members = dict(members)
         self._clock = clock
         self._share = share
         self._state = state
+        self._table = table or {}
 
     @classmethod
     def build(
@@ -124,11 +133,12 @@ class Fleet:
         if factory is None:
             factory = ProviderFactory.open()
         factory.scrubber.add(config.secrets())
+        table = litellm_table_for(config.deployments.values())
         members = {
-            name: _new_member(deployment, factory, clock, share, state)
+            name: _new_member(deployment, factory, table, clock, share, state)
             for name, deployment in config.deployments.items()
         }
-        return cls(factory, members, clock, share, state)
+        return cls(factory, members, clock, share, state, table)
 
     def successor(self, config: GatewayConfig) -> tuple[Fleet, list[Member]]:
         """The fleet for ``config``, and the members it no longer uses (to drain and close)."""
@@ -138,11 +148,16 @@ class Fleet:
             current = self._members.get(name)
             if current is not None and current.deployment == deployment:
                 members[name] = current
-            else:
-                members[name] = _new_member(deployment, self.factory, self._clock, self._share, self._state)
+        fresh = {name: deployment for name, deployment in config.deployments.items() if name not in members}
+        table = litellm_table_for(fresh.values(), self._table)  # read for a model not seen yet
+        for name, deployment in fresh.items():
+            members[name] = _new_member(
+                deployment, self.factory, table, self._clock, self._share, self._state
+            )
+        members = {name: members[name] for name in config.deployments}  # in the config's order
         kept = {id(member) for member in members.values()}
         retired = [member for member in self._members.values() if id(member) not in kept]
-        return Fleet(self.factory, members, self._clock, self._share, self._state), retired
+        return Fleet(self.factory, members, self._clock, self._share, self._state, table), retired
 
     def names(self) -> list[str]:
         return list(self._members)

@@ -7,11 +7,12 @@ from typing import Any
 
 from router.config.model import Deployment
 from router.dialects.translate.targets import ANY_TARGET, TargetLimits
+from router.spend.pricing import table_keys
 
 
 def table_entry(deployment: Deployment, table: dict[str, Any]) -> dict[str, Any] | None:
     """The table's entry for the deployment's model, trying ``provider/model`` first."""
-    for key in (f"{deployment.provider}/{deployment.model}", deployment.model):
+    for key in table_keys(deployment):
         entry = table.get(key)
         if isinstance(entry, dict):
             return entry

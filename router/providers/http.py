@@ -13,7 +13,7 @@ not idleness: a reasoning model may think longer than ``idle_timeout`` before it
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import aiohttp
@@ -55,15 +55,16 @@ def translate_errors(deployment: Deployment) -> Iterator[None]:
         raise too_large(deployment) from exc
 
 
-async def next_chunk(chunks: AsyncIterator[bytes], deployment: Deployment, *, idle: bool) -> bytes | None:
-    """The stream's next chunk (None at its end); within ``idle_timeout`` when ``idle``, i.e.
-    once its content has begun. Only the read is timed: not what the caller does in between."""
+async def next_chunk(content: aiohttp.StreamReader, deployment: Deployment, *, idle: bool) -> bytes:
+    """What the stream received since the last read (``b""`` at its end); within ``idle_timeout``
+    when ``idle``, i.e. once its content has begun. Only the read is timed: not what the caller
+    does in between."""
     if not idle:
-        return await anext(chunks, None)
+        return await received(content)
     timer = asyncio.timeout(deployment.idle_timeout)
     try:
         async with timer:
-            return await anext(chunks, None)
+            return await received(content)
     except TimeoutError as exc:
         if not timer.expired():  # another deadline (the whole call's) ran out meanwhile
             raise
@@ -74,24 +75,20 @@ async def next_chunk(chunks: AsyncIterator[bytes], deployment: Deployment, *, id
         ) from exc
 
 
-async def received_chunks(content: aiohttp.StreamReader) -> AsyncIterator[bytes]:
-    """``content.iter_any()``, except that what arrived before a broken connection is handed on first.
+async def received(content: aiohttp.StreamReader) -> bytes:
+    """``content.readany()`` (``b""`` at the end), except that what arrived before a broken
+    connection is handed on first.
 
     aiohttp's reader raises a connection's failure as soon as it is stored, before the bytes its
     buffer still holds: a stream cut right after an event would lose that event if the relay came
-    back to read a moment late. Those bytes come first here, then the failure."""
-    chunks = content.iter_any()
-    while True:
-        try:
-            chunk = await anext(chunks)
-        except StopAsyncIteration:
-            return
-        except aiohttp.ClientError:
-            held = _held(content)
-            if held:
-                yield held
-            raise
-        yield chunk
+    back to read a moment late. Those bytes come first here; the failure, which the reader keeps,
+    at the next read."""
+    try:
+        return await content.readany()
+    except aiohttp.ClientError:
+        if held := _held(content):
+            return held
+        raise
 
 
 def _held(content: aiohttp.StreamReader) -> bytes:
@@ -218,9 +215,9 @@ class HTTPProvider:
                 buffer = SSEBuffer(max_event=self.deployment.max_response_size)
                 is_final = self._format.is_final
                 has_content = self._format.has_content
-                chunks = received_chunks(response.content)
+                content = response.content
                 begun = False  # content has come: from now on, silences are timed
-                while (chunk := await next_chunk(chunks, self.deployment, idle=begun)) is not None:
+                while chunk := await next_chunk(content, self.deployment, idle=begun):
                     if not (events := buffer.feed(chunk)):
                         continue
                     # An error event is the dispatch's to judge, as for every provider.

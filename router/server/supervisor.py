@@ -14,7 +14,6 @@ signal nobody, drain and exit, and the next start removes the directories it lef
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import multiprocessing
 import os
@@ -31,8 +30,12 @@ from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from router.server.restarts import Backoff, StartFailure, describe_exit
+
+if TYPE_CHECKING:  # the supervisor runs no event loop: asyncio is its workers' (~20 ms of its start)
+    import asyncio
 
 logger = logging.getLogger("raceway.server")
 
@@ -261,6 +264,8 @@ class SupervisorLink:
 
 def run_worker(config_path: str, host: str, port: int, index: int, workers: int, state_dir: str) -> None:
     """Entry point of one worker process. A start that cannot succeed exits with its ``StartFailure``."""
+    import asyncio
+
     import uvloop
     from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.config import Config as HypercornConfig

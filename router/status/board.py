@@ -3,9 +3,11 @@
 The metric files say what every worker counted; some facts are not counts: which process a
 worker is, the config it serves and its last reload, each deployment's breaker as this worker
 sees it (cooling down until when), the last error each deployment gave it. Every worker
-writes them every ``INTERVAL`` to ``worker-<index>.json`` in the instance's state directory
-(the supervisor's, removed when it exits), replacing the file whole; the status page reads
-every live worker's. A worker without a supervisor (in-process) has no directory: the page
+looks at them every ``INTERVAL`` and writes them to ``worker-<index>.json`` in the instance's
+state directory (the supervisor's, removed when it exits), replacing the file whole, when they
+changed or when ``HEARTBEAT`` passed since it last did (the file's ``written`` says the worker is
+alive: an idle worker writes a file every two seconds, not every half second); the status page
+reads every live worker's. A worker without a supervisor (in-process) has no directory: the page
 then shows its facts alone.
 """
 
@@ -26,6 +28,7 @@ from router.runtime.gateway import Gateway
 from router.runtime.reload import ConfigReloader
 
 INTERVAL = 0.5
+HEARTBEAT = 2.0  # a worker whose facts did not change rewrites its file this often
 STALE_AFTER = 5.0  # a file not rewritten for this long is a worker that is gone
 _MESSAGE_LIMIT = 300
 
@@ -62,6 +65,8 @@ class WorkerBoard:
         self._clock = clock
         self.started = clock()
         self._last_errors: dict[str, dict[str, Any]] = {}
+        self._written: dict[str, Any] | None = None  # the facts last written, ``written`` aside
+        self._written_at = 0.0
 
     def note_failure(self, deployment: str, code: str, message: str) -> None:
         """A call to ``deployment`` failed (told by the request journal); kept scrubbed."""
@@ -98,9 +103,20 @@ class WorkerBoard:
         if self.directory is None:
             await asyncio.Event().wait()  # nothing to share: the page reads this worker directly
         while True:
-            gateway, reload = current()
-            await asyncio.to_thread(self._write, orjson.dumps(self.facts(gateway, reload)))
+            content = self.due(*current())
+            if content is not None:
+                await asyncio.to_thread(self._write, content)
             await asyncio.sleep(INTERVAL)
+
+    def due(self, gateway: Gateway, reload: dict[str, Any] | None) -> bytes | None:
+        """The file's new content if it is due (the facts changed, or ``HEARTBEAT`` passed since
+        it was last written), else None."""
+        facts = self.facts(gateway, reload)
+        written = facts.pop("written")
+        if facts == self._written and written - self._written_at < HEARTBEAT:
+            return None
+        self._written, self._written_at = facts, written
+        return orjson.dumps({**facts, "written": written})
 
     def _write(self, content: bytes) -> None:
         assert self.directory is not None

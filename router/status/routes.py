@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from importlib.resources import files
+from functools import cache
 
 import orjson
 from starlette.requests import Request
@@ -30,7 +30,6 @@ from router.status.service import StatusService
 from router.status.store import RequestLogUnavailable
 
 EVENT_INTERVAL = 1.0
-_PAGE = files("router.status").joinpath("page.html").read_bytes()
 _NO_STORE = {"cache-control": "no-store"}
 # The page's own policy: nothing but this origin, so nothing external can load even by mistake.
 _PAGE_HEADERS = {
@@ -40,6 +39,14 @@ _PAGE_HEADERS = {
     "form-action 'none'; frame-ancestors 'none'",
     "x-content-type-options": "nosniff",
 }
+
+
+@cache
+def _page() -> bytes:
+    """``page.html``, read when first asked for (importlib.resources costs a worker's start ~10 ms)."""
+    from importlib.resources import files
+
+    return files("router.status").joinpath("page.html").read_bytes()
 
 
 def _service(worker: Worker) -> StatusService:
@@ -65,7 +72,7 @@ async def page(request: Request) -> Response:
             access.check(request, worker)
     except GatewayError as exc:
         return error_response(exc)
-    return Response(_PAGE, media_type="text/html; charset=utf-8", headers=_PAGE_HEADERS)
+    return Response(_page(), media_type="text/html; charset=utf-8", headers=_PAGE_HEADERS)
 
 
 async def document(request: Request) -> Response:

@@ -7,9 +7,9 @@ the board's writes are background loops of the worker; the document is made when
 from __future__ import annotations
 
 import asyncio
-import importlib.metadata
 import logging
 import time
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +33,15 @@ from router.telemetry.tracing import Tracing
 logger = logging.getLogger("raceway.status")
 
 
+@cache
 def _version() -> str:
+    """The installed version, looked up when the status page first shows it, not at every
+    worker's start (the lookup reads the metadata of every installed distribution)."""
+    from importlib import metadata
+
     try:
-        return importlib.metadata.version("raceway")
-    except importlib.metadata.PackageNotFoundError:
+        return metadata.version("raceway")
+    except metadata.PackageNotFoundError:
         return "unknown"
 
 
@@ -46,7 +51,6 @@ class StatusService:
         self.board = board
         self._metrics = metrics
         self._history = History()
-        self._version = _version()
 
     @classmethod
     def open(
@@ -92,7 +96,7 @@ class StatusService:
                 recent = await self.request_log.read(RequestQuery(since=now - WINDOW, limit=MAX_LIMIT))
             except RequestLogUnavailable:
                 recent = []
-        return overview(Sources(gateway.config, window, boards, spend, recent, self._version, now))
+        return overview(Sources(gateway.config, window, boards, spend, recent, _version(), now))
 
     async def close(self) -> None:
         if self.request_log is not None:
