@@ -260,24 +260,43 @@ class MemoryResponse:
         self.status = status
         self.headers = CIMultiDictProxy(headers)
         self.content_length = length
-        self.content = self  # ``response.content.iter_any()``
+        self.content = self  # ``response.content.readany()``, ``response.content.iter_any()``
         self._pipe = pipe
         self._sock_read = sock_read
+        self._ended = False
+        self._failure: aiohttp.ClientError | None = None
+
+    async def readany(self) -> bytes:
+        """The next piece that arrived, ``b""`` once the answer has ended."""
+        piece = await self._next()
+        return b"" if piece is None else piece
 
     async def iter_any(self) -> AsyncIterator[bytes]:
-        while True:
-            try:
-                async with asyncio.timeout(self._sock_read):
-                    piece = await self._pipe.pieces.get()
-            except TimeoutError as exc:
-                raise aiohttp.SocketTimeoutError("Timeout on reading data from socket") from exc
-            if piece is _END:
-                return
-            if piece is Fault.CUT:
-                raise aiohttp.ClientPayloadError("Response payload is not completed")
-            if piece is Fault.RESET:
-                raise aiohttp.ClientOSError(errno.ECONNRESET, "Connection reset by peer")
+        while (piece := await self._next()) is not None:
             yield piece
+
+    async def _next(self) -> bytes | None:
+        """The next piece, None at the end; a fault raises as aiohttp raises it (at every read
+        from then on, as its reader keeps the failure)."""
+        if self._failure is not None:
+            raise self._failure
+        if self._ended:
+            return None
+        try:
+            async with asyncio.timeout(self._sock_read):
+                piece = await self._pipe.pieces.get()
+        except TimeoutError as exc:
+            raise aiohttp.SocketTimeoutError("Timeout on reading data from socket") from exc
+        if piece is _END:
+            self._ended = True
+            return None
+        if piece is Fault.CUT:
+            self._failure = aiohttp.ClientPayloadError("Response payload is not completed")
+            raise self._failure
+        if piece is Fault.RESET:
+            self._failure = aiohttp.ClientOSError(errno.ECONNRESET, "Connection reset by peer")
+            raise self._failure
+        return piece
 
     def close(self) -> None:
         """The client drops the connection; the exchange's end cuts the upstream off."""
