@@ -9,7 +9,9 @@ Two kinds, one owner:
 - ``soon(name, job)``: a one-off job off the request path (a write to Redis, draining
   retired deployments). Its failure is logged, never lost in an unretrieved task.
 
-``close`` cancels everything and waits for it; ``settle`` lets one-off jobs finish first.
+``close`` cancels everything and waits for it, ``CLOSE_PATIENCE`` at most: a task that does
+not stop when cancelled is logged with where it waits, and left behind, so that it cannot hold
+the worker's shutdown; ``settle`` lets one-off jobs finish first.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from typing import Any
 logger = logging.getLogger("raceway.background")
 
 Loop = Callable[[], Coroutine[Any, Any, None]]
+
+CLOSE_PATIENCE = 5.0  # seconds a cancelled task has to stop before the worker closes without it
 
 
 class BackgroundWork:
@@ -62,7 +66,15 @@ class BackgroundWork:
         for task in tasks:
             task.cancel()
         if tasks:
-            await asyncio.wait(tasks)
+            _stopped, stuck = await asyncio.wait(tasks, timeout=CLOSE_PATIENCE)
+            for task in sorted(stuck, key=lambda task: task.get_name()):
+                logger.error(
+                    "background task %r did not stop within %gs of its cancellation; closing without "
+                    "it. It waits at:%s",
+                    task.get_name(),
+                    CLOSE_PATIENCE,
+                    "".join(f"\n  {where}" for where in _waiting_at(task)),
+                )
         self._loops.clear()
 
     async def _supervise(self, name: str, loop: Loop) -> None:
@@ -77,3 +89,16 @@ class BackgroundWork:
             self.restarts += 1
             await self._sleep(delay)
             delay = min(self._max_delay, delay * 2)
+
+
+def _waiting_at(task: asyncio.Task[Any]) -> list[str]:
+    """Where a suspended task waits: each coroutine of its chain of awaits, outermost first
+    (``Task.get_stack`` shows only the outermost)."""
+    found = []
+    awaiting: Any = task.get_coro()
+    while awaiting is not None:
+        frame = getattr(awaiting, "cr_frame", None) or getattr(awaiting, "ag_frame", None)
+        if frame is not None:
+            found.append(f"{frame.f_code.co_filename}:{frame.f_lineno} ({frame.f_code.co_name})")
+        awaiting = getattr(awaiting, "cr_await", None) or getattr(awaiting, "ag_await", None)
+    return found

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from router.background import BackgroundWork
+from router.background import CLOSE_PATIENCE, BackgroundWork
 from tests.virtual_time import run
 
 
@@ -95,3 +95,31 @@ def test_closing_cancels_the_loops_and_unfinished_jobs() -> None:
 
     run(main())
     assert sorted(cancelled) == ["job", "loop"]
+
+
+def test_a_task_that_does_not_stop_when_cancelled_cannot_hold_the_close(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    release = asyncio.Event()
+
+    async def stubborn() -> None:
+        while not release.is_set():
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                continue  # a loop that swallows its cancellation
+
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        work = BackgroundWork()
+        work.keep_running("stubborn", stubborn)
+        await asyncio.sleep(0)
+        started = loop.time()
+        await work.close()
+        closed_after = loop.time() - started
+        release.set()
+        return closed_after
+
+    assert run(main()) == CLOSE_PATIENCE
+    assert "background task 'stubborn' did not stop within 5s" in caplog.text
+    assert "test_background.py" in caplog.text  # where it waits
