@@ -2,8 +2,9 @@
 
 Two fake upstreams with heavy-tailed latency (50 ms, but 1,000 ms for 5 % of requests)
 serve two deployments (three for ``hedge3``, which may start a third call when the first two
-are both slow); concurrency 32, a fixed number of requests per strategy. The number of upstream
-calls per request comes from Raceway's own metrics.
+are both slow; ``hedge3-100ms`` hedges after a fixed 100 ms instead of each deployment's p95);
+concurrency 32, a fixed number of requests per strategy. The number of upstream calls per
+request comes from Raceway's own metrics.
 
     python bench/routing.py [--requests 3000] [--groups hedge hedge3]
 """
@@ -42,11 +43,13 @@ models:
   - {{name: hedge, deployments: [tail-a, tail-b], strategy: hedge, hedge_delay: auto}}
   - {{name: hedge3, deployments: [tail-a, tail-b, tail-c], strategy: hedge, hedge_delay: auto,
       max_parallel: 3}}
+  - {{name: hedge3-100ms, deployments: [tail-a, tail-b, tail-c], strategy: hedge, hedge_delay: 100ms,
+      max_parallel: 3}}
   - {{name: fallback, deployments: [flaky, steady], strategy: fallback}}
 """
 
 
-GROUPS = ("rr", "race", "hedge", "hedge3", "fallback")
+GROUPS = ("rr", "race", "hedge", "hedge3", "hedge3-100ms", "fallback")
 
 
 def upstream_calls(gateway: Server) -> float:
