@@ -269,20 +269,19 @@ async def test_an_error_event_before_content_fails_retryably_with_its_message_sc
     assert caught.value.message == "deployment d failed midway: overloaded, key *** throttled"
 
 
+@pytest.mark.parametrize(
+    "upstream",
+    [
+        lambda: scripted(CONTENT, ERROR, CONTENT, DONE_EVENT),  # one read each
+        lambda: read_together([CONTENT, ERROR, CONTENT, DONE_EVENT]),  # all in the read of the content
+    ],
+    ids=["own-read", "same-read"],
+)
 @on_virtual_time
-async def test_an_error_event_after_content_raises_from_the_stream_and_is_not_relayed() -> None:
-    opened = await open_stream(ANY_PROVIDER, scripted(CONTENT, ERROR, CONTENT, DONE_EVENT))
-    relayed: list[bytes] = []
-    with pytest.raises(UpstreamError) as caught:
-        async for batch in opened.batches():
-            relayed.extend(batch)
-    assert relayed == [CONTENT] and caught.value.code == "upstream_stream_error"
-    await opened.end(StreamOutcome.CUT)
-
-
-@on_virtual_time
-async def test_an_error_event_in_the_read_that_brought_the_first_content_cuts_the_stream_after_it() -> None:
-    opened = await open_stream(ANY_PROVIDER, read_together([CONTENT, ERROR, CONTENT, DONE_EVENT]))
+async def test_an_error_event_after_content_raises_from_the_stream_and_is_not_relayed(
+    upstream: Callable[[], Batches],
+) -> None:
+    opened = await open_stream(ANY_PROVIDER, upstream())
     relayed: list[bytes] = []
     with pytest.raises(UpstreamError) as caught:
         async for batch in opened.batches():
