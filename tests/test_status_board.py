@@ -3,7 +3,6 @@ as often as its liveness needs (``HEARTBEAT``, well inside ``STALE_AFTER``)."""
 
 from __future__ import annotations
 
-import orjson
 from prometheus_client import CollectorRegistry
 
 from router.config.load import parse_config
@@ -35,16 +34,20 @@ async def test_unchanged_facts_are_written_once_a_heartbeat_and_a_change_at_the_
     try:
         written: list[float] = []
         for _look in range(int(3 * HEARTBEAT / INTERVAL)):  # an idle worker, looking every INTERVAL
-            content = board.due(gateway, None)
-            if content is not None:
-                written.append(orjson.loads(content)["written"] - 1_000.0)
+            facts = board.facts(gateway, None)
+            if board.due(facts):
+                board.wrote(facts)
+                written.append(facts["written"] - 1_000.0)
             clock.now += INTERVAL
         assert written == [0.0, HEARTBEAT, 2 * HEARTBEAT]
         assert HEARTBEAT + INTERVAL < STALE_AFTER  # a reader never takes an idle worker for a gone one
         board.note_failure("a", "upstream_error", "deployment a failed")
-        content = board.due(gateway, None)
-        assert content is not None
-        assert orjson.loads(content)["deployments"]["a"]["last_error"]["code"] == "upstream_error"
-        assert board.due(gateway, None) is None
+        changed = board.facts(gateway, None)
+        assert changed["deployments"]["a"]["last_error"]["code"] == "upstream_error"
+        assert board.due(changed)  # at the next look, not at the next heartbeat
+        clock.now += INTERVAL
+        assert board.due(board.facts(gateway, None))  # its write failed (no ``wrote``): still due
+        board.wrote(changed)
+        assert not board.due(board.facts(gateway, None))
     finally:
         await gateway.close()

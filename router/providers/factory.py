@@ -35,6 +35,7 @@ class ProviderFactory:
         self._session = session
         self.scrubber = Scrubber()
         self._litellm: ModuleType | None = None
+        self._closed = False
 
     @classmethod
     def open(cls) -> ProviderFactory:
@@ -42,6 +43,8 @@ class ProviderFactory:
 
     @property
     def session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise RuntimeError("the provider factory is closed: no session is opened again")
         if self._session is None:
             self._session = open_session()
         return self._session
@@ -70,5 +73,6 @@ class ProviderFactory:
         return LiteLLMProvider(deployment, self._litellm, self.scrubber)
 
     async def close(self) -> None:
+        self._closed = True
         if self._session is not None:
             await self._session.close()

@@ -103,20 +103,20 @@ class WorkerBoard:
         if self.directory is None:
             await asyncio.Event().wait()  # nothing to share: the page reads this worker directly
         while True:
-            content = self.due(*current())
-            if content is not None:
-                await asyncio.to_thread(self._write, content)
+            facts = self.facts(*current())
+            if self.due(facts):
+                await asyncio.to_thread(self._write, orjson.dumps(facts))
+                self.wrote(facts)
             await asyncio.sleep(INTERVAL)
 
-    def due(self, gateway: Gateway, reload: dict[str, Any] | None) -> bytes | None:
-        """The file's new content if it is due (the facts changed, or ``HEARTBEAT`` passed since
-        it was last written), else None."""
-        facts = self.facts(gateway, reload)
-        written = facts.pop("written")
-        if facts == self._written and written - self._written_at < HEARTBEAT:
-            return None
-        self._written, self._written_at = facts, written
-        return orjson.dumps({**facts, "written": written})
+    def due(self, facts: dict[str, Any]) -> bool:
+        """Should ``facts`` be written now: they changed since the last write, or ``HEARTBEAT``
+        passed since it?"""
+        return _unstamped(facts) != self._written or facts["written"] - self._written_at >= HEARTBEAT
+
+    def wrote(self, facts: dict[str, Any]) -> None:
+        """``facts`` are in the file (a write that failed is not: they stay due)."""
+        self._written, self._written_at = _unstamped(facts), facts["written"]
 
     def _write(self, content: bytes) -> None:
         assert self.directory is not None
@@ -138,3 +138,8 @@ class WorkerBoard:
                 if facts.get("index") != self.index and now - facts.get("written", 0.0) < STALE_AFTER:
                     found[facts["index"]] = facts
         return [found[index] for index in sorted(found)]
+
+
+def _unstamped(facts: dict[str, Any]) -> dict[str, Any]:
+    """The facts but the time they were written at."""
+    return {name: value for name, value in facts.items() if name != "written"}
