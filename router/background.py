@@ -25,7 +25,7 @@ logger = logging.getLogger("raceway.background")
 
 Loop = Callable[[], Coroutine[Any, Any, None]]
 
-CLOSE_PATIENCE = 5.0  # seconds a cancelled task has to stop before the worker closes without it
+CLOSE_PATIENCE = 2.0  # seconds a cancelled task has to stop before the worker closes without it
 
 
 class BackgroundWork:
