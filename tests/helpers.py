@@ -34,6 +34,12 @@ def group(name: str, *deployments: str) -> ModelGroup:
 CHAT = {"model": "public", "messages": [{"role": "user", "content": "ping"}]}
 
 
+async def reads(*batches: list[bytes]) -> Batches:
+    """An upstream stream whose reads each bring one of ``batches``."""
+    for batch in batches:
+        yield batch
+
+
 async def events_of(batches: Batches) -> list[bytes]:
     """Every event of a stream, its batches (one per upstream read) run together."""
     return [event async for batch in batches for event in batch]

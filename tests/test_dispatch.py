@@ -27,6 +27,7 @@ from router.fleet.breaker import State
 from router.telemetry.labels import StreamOutcome
 from router.wire.sse import DONE_EVENT, Batches
 from tests.harness import Harness, build_harness, stream_text
+from tests.helpers import reads
 from tests.memory_upstream import MemoryUpstream
 from tests.upstream import Behaviour
 from tests.virtual_time import on_virtual_time, run
@@ -273,7 +274,7 @@ async def test_an_error_event_before_content_fails_retryably_with_its_message_sc
     "upstream",
     [
         lambda: scripted(CONTENT, ERROR, CONTENT, DONE_EVENT),  # one read each
-        lambda: read_together([CONTENT, ERROR, CONTENT, DONE_EVENT]),  # all in the read of the content
+        lambda: reads([CONTENT, ERROR, CONTENT, DONE_EVENT]),  # all in the read of the content
     ],
     ids=["own-read", "same-read"],
 )
@@ -288,12 +289,6 @@ async def test_an_error_event_after_content_raises_from_the_stream_and_is_not_re
             relayed.extend(batch)
     assert relayed == [CONTENT] and caught.value.code == "upstream_stream_error"
     await opened.end(StreamOutcome.CUT)
-
-
-async def read_together(*reads: list[bytes]) -> Batches:
-    """An upstream whose reads each bring one of ``reads``."""
-    for batch in reads:
-        yield batch
 
 
 @on_virtual_time

@@ -20,6 +20,7 @@ from router.wire.dialect import Dialect
 from router.wire.formats import FORMATS
 from router.wire.sse import DONE_EVENT, Batches, data_event
 from router.wire.usage import Usage
+from tests.helpers import reads
 
 PRICE = Price(input=1_000_000.0, output=2_000_000.0)  # a dollar a prompt token, two an answer's
 
@@ -179,7 +180,7 @@ async def test_events_that_came_together_go_on_together_up_to_an_error_event_amo
     call = Heard()
     error = data_event({"error": {"message": "overloaded"}})
     together = [text(" three"), error, text(" never")]
-    first = Leg("a", [text("one")], _reads(together), 0.0, rest=[text(" two")], observers=[call])
+    first = Leg("a", [text("one")], reads(together), 0.0, rest=[text(" two")], observers=[call])
     stream = OpenedStream(Committed(first))
     batches = stream.batches()
     assert await anext(batches) == [text("one"), text(" two")]  # the head, with the rest of its read
@@ -190,7 +191,7 @@ async def test_events_that_came_together_go_on_together_up_to_an_error_event_amo
 
 
 async def test_a_usage_chunk_the_client_did_not_ask_for_leaves_its_batch_and_no_empty_batch_is_sent() -> None:
-    first = leg("a", [text("one")], _reads([usage(3, 4)], [text(" two"), usage(3, 5), DONE_EVENT]))
+    first = leg("a", [text("one")], reads([usage(3, 4)], [text(" two"), usage(3, 5), DONE_EVENT]))
     stream = OpenedStream(Committed(first), hide_usage=True)
     assert [batch async for batch in stream.batches()] == [[text("one")], [text(" two"), DONE_EVENT]]
 
@@ -198,9 +199,3 @@ async def test_a_usage_chunk_the_client_did_not_ask_for_leaves_its_batch_and_no_
 async def test_a_replay_is_one_batch() -> None:
     stream = OpenedStream.replay("a", [text("one"), usage(3, 4), DONE_EVENT], FORMATS[Dialect.CHAT])
     assert [batch async for batch in stream.batches()] == [[text("one"), usage(3, 4), DONE_EVENT]]
-
-
-async def _reads(*batches: list[bytes]) -> Batches:
-    """An upstream whose reads each bring one of ``batches``."""
-    for batch in batches:
-        yield batch

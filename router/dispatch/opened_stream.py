@@ -227,8 +227,6 @@ class OpenedStream:
 def _without_usage_only(batch: list[bytes], client: WireFormat) -> list[bytes]:
     """``batch`` less the chunks that only report usage (the gateway asked for them, the client
     did not)."""
-    if not any(client.event_usage(event, None) is not None for event in batch):
-        return batch
     return [
         event for event in batch if client.event_usage(event, None) is None or not client.is_usage_only(event)
     ]
